@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Creates (or reuses) the two pinned virtual environments the tests need:
+#   .venv/py311 - Python 3.11: numpy 1.26.4, torch 2.13.0 (CPU), bpy 4.2 (Blender 4.2 LTS), pytest
+#   .venv/py313 - Python 3.13: numpy 2.x, bpy 5.3 (newest Blender), pytest
+# Idempotent: a venv whose requirements file is unchanged is reused.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+mkvenv() {  # name python-cmd requirements-file
+  local dir=".venv/$1" req="$3" stamp
+  stamp="$dir/.req-$(sha1sum "$req" | cut -c1-12)"
+  if [ -f "$stamp" ]; then echo "[setup] $dir up to date"; return; fi
+  echo "[setup] creating $dir from $req"
+  rm -rf "$dir"
+  $2 -m venv "$dir"
+  "$dir/bin/python" -m pip install -q --upgrade pip==24.3.1
+  "$dir/bin/python" -m pip install -q -r "$req"
+  touch "$stamp"
+}
+mkvenv py311 "python3.11" requirements/py311.txt
+PYENV_VERSION=3.13.0 mkvenv py313 "python3.13" requirements/py313.txt
+echo "[setup] done"

@@ -1,0 +1,72 @@
+"""Turn one sampled face group (one identity, one topology, K expressions) into network inputs (numpy).
+
+Everything is expressed in the canonical frame of the group's neutral mesh, exactly as the runtime
+will see a user's mesh: the same normalisation, the same proxy, the same features.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .config import ModelConfig
+from .frames import canonical_normalization
+from .ict import CROPS, ICTModel
+from .mesh import face_normals, vertex_normals
+from .proxy import build_proxy, expression_features, neutral_features
+
+
+def prepare_group(group, ict: ICTModel, cfg: ModelConfig, rng: np.random.Generator, *,
+                  n_faces: int = 600, n_template: int = 500, template_labels: np.ndarray | None = None) -> dict:
+    """Network inputs and targets for a face group.
+
+    Args:
+        group: a ``sampler.FaceGroup`` (neutral (N,3), posed (K,N,3), faces (F,3), facs (K,53),
+            id_coeffs (100,), labels (N,), crop, scale, rotation (3,3), translation (3,)), ICT axes, cm.
+        n_faces: faces whose corners the decoder is trained on (vertex/normal/edge losses).
+        n_template: ICT-template vertices used by the blendshape-consistency terms.
+        template_labels: (n_crop,) region labels of the ICT crop (for the template skinning).
+    Returns:
+        dict of float32/int64 arrays (see keys below); displacements are canonical units.
+    """
+    nz = canonical_normalization(group.neutral, group.faces)
+    cn = nz.apply(group.neutral)
+    cp = nz.apply(group.posed)
+    disp = cp - cn[None]
+    faces = group.faces
+    proxy = build_proxy(cn, faces, target=cfg.proxy_target, k_eig=cfg.k_eig, knn=cfg.knn)
+    nrm = vertex_normals(cn, faces)
+
+    # decoder subset: corners of random faces (for normal and edge terms)
+    fsel = rng.choice(len(faces), size=min(n_faces, len(faces)), replace=False)
+    sub_faces_global = faces[fsel]
+    sub_verts, sub_faces = np.unique(sub_faces_global, return_inverse=True)
+    sub_faces = sub_faces.reshape(-1, 3)
+
+    # ICT template of the same identity and crop, under the same augmentation + normalisation
+    n_crop = CROPS[group.crop][0]
+    tsel = np.sort(rng.choice(n_crop, size=min(n_template, n_crop), replace=False))
+    tverts_full = ict.identity_verts(group.id_coeffs, group.crop)
+    tfaces = ict.crop_faces(group.crop)
+    tnrm_full = vertex_normals(tverts_full, tfaces)
+    aug = lambda p: group.scale * p @ np.asarray(group.rotation).T + group.translation  # noqa: E731
+    rot_vec = lambda d: (group.scale * d @ np.asarray(group.rotation).T) @ nz.rotation.T / nz.size  # noqa: E731
+    tpos = nz.apply(aug(tverts_full[tsel]))
+    tnrm = tnrm_full[tsel] @ np.asarray(group.rotation).T @ nz.rotation.T
+    ex_modes = rot_vec(ict.expression_modes[:, tsel].astype(np.float64))     # (53, S, 3)
+    id_modes = rot_vec(ict.identity_modes[:, tsel].astype(np.float64))       # (100, S, 3)
+    tlab = template_labels[tsel] if template_labels is not None else np.zeros(len(tsel), np.int64)
+
+    f32 = lambda a: np.ascontiguousarray(a, dtype=np.float32)  # noqa: E731
+    return {
+        "evals": f32(proxy.evals), "evecs": f32(proxy.evecs), "mass": f32(proxy.mass),
+        "feats_n": f32(neutral_features(proxy)),
+        "feats_e": f32(expression_features(proxy, disp, cfg.expr_feat_scale)),
+        "knn_idx": proxy.knn_idx, "knn_w": f32(proxy.knn_w),
+        "labels": np.asarray(group.labels, dtype=np.int64),
+        "sub_pos": f32(cn[sub_verts]), "sub_nrm": f32(nrm[sub_verts]), "sub_idx": sub_verts.astype(np.int64),
+        "sub_faces": sub_faces.astype(np.int64), "sub_disp": f32(disp[:, sub_verts]),
+        "sub_gt_fn": f32(np.stack([face_normals(p[sub_verts], sub_faces) for p in cp])),
+        "facs": f32(group.facs), "id_coeffs": f32(group.id_coeffs),
+        "t_pos": f32(tpos), "t_nrm": f32(tnrm), "t_labels": tlab.astype(np.int64),
+        "t_ex_modes": f32(ex_modes), "t_id_modes": f32(id_modes),
+        "size": np.float32(nz.size),
+    }

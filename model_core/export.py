@@ -1,0 +1,54 @@
+"""Export a torch checkpoint to the runtime's weights format: ``<name>.npz`` + ``<name>.json``.
+
+``python -m model_core.export runs/v1/checkpoint.pt model_core/weights/nfs_v1``
+
+The npz holds every parameter of ``network.FaceSkinningNet`` as float32 under its state-dict name;
+the json holds the format version, the ModelConfig, region and FACS names and training provenance.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from .config import FORMAT_VERSION
+
+
+def export_model(model, out_stem: str | Path, *, extra: dict | None = None) -> tuple[Path, Path]:
+    """Write ``out_stem.npz`` and ``out_stem.json`` for a ``FaceSkinningNet``; returns both paths."""
+    from .facs_names import ICT_NAMES
+    from .regions import REGION_NAMES
+    out_stem = Path(out_stem)
+    out_stem.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {k: v.detach().cpu().numpy().astype(np.float32) for k, v in model.state_dict().items()}
+    npz = out_stem.with_suffix(".npz")
+    np.savez_compressed(npz, **arrays)
+    digest = hashlib.sha256(npz.read_bytes()).hexdigest()
+    meta = {"format_version": FORMAT_VERSION, "config": asdict(model.cfg), "region_names": list(REGION_NAMES),
+            "expression_names": list(ICT_NAMES), "weights_sha256": digest, **(extra or {})}
+    js = out_stem.with_suffix(".json")
+    js.write_text(json.dumps(meta, indent=2))
+    return npz, js
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m model_core.export", description=__doc__.split("\n\n")[0])
+    p.add_argument("checkpoint")
+    p.add_argument("out_stem", help="output path without extension, e.g. model_core/weights/nfs_v1")
+    a = p.parse_args(argv)
+    import torch
+    from .train import load_model
+    model = load_model(a.checkpoint)
+    state = torch.load(a.checkpoint, map_location="cpu", weights_only=False)["state"]
+    npz, js = export_model(model, a.out_stem, extra={"training": state})
+    print(f"wrote {npz} ({npz.stat().st_size / 1e6:.2f} MB) and {js}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""Units, axis conventions and the canonical normalisation of any face mesh (the one place that owns them).
+
+| space      | units           | up | face looks toward |
+|------------|-----------------|----|-------------------|
+| ICT        | centimetres     | +Y | +Z                |
+| Blender    | metres          | +Z | -Y                |
+| OBJ / PLY  | any             | +Y | +Z (CLI default)  |
+| canonical  | dimensionless   | +Y | +Z                |
+
+Canonical = rotate the caller's axes onto ICT's, subtract the area-weighted surface centroid, divide by
+``sqrt(total surface area)``. The network reads and writes canonical coordinates only.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .mesh import face_areas, validate_mesh
+
+_AXES = {"X": (1, 0, 0), "-X": (-1, 0, 0), "Y": (0, 1, 0), "-Y": (0, -1, 0), "Z": (0, 0, 1), "-Z": (0, 0, -1)}
+ICT_UP, ICT_FORWARD = "Y", "Z"
+BLENDER_UP, BLENDER_FORWARD = "Z", "-Y"
+CM_PER_M = 100.0
+
+
+def axis_vector(name: str) -> np.ndarray:
+    """Unit vector of an axis name ('X', '-X', 'Y', '-Y', 'Z', '-Z'; case-insensitive)."""
+    key = str(name).upper().replace("+", "")
+    if key not in _AXES:
+        raise ValueError(f"axis must be one of X, -X, Y, -Y, Z, -Z; got {name!r}")
+    return np.asarray(_AXES[key], dtype=np.float64)
+
+
+def axes_to_ict(up: str = ICT_UP, forward: str = ICT_FORWARD) -> np.ndarray:
+    """Rotation R (3, 3) with ``R @ p_caller = p_ict`` for a frame where the face looks along ``forward``
+    and ``up`` is up. Raises ValueError when the two axes are not perpendicular."""
+    u, f = axis_vector(up), axis_vector(forward)
+    if abs(u @ f) > 0.5:
+        raise ValueError(f"up ({up}) and forward ({forward}) must be different, perpendicular axes")
+    x = np.cross(u, f)  # caller-frame direction that becomes ICT +X (the face's left)
+    return np.stack([x, u, f])  # rows: where ICT X, Y, Z point in the caller's frame
+
+
+def blender_to_ict(points_m: np.ndarray) -> np.ndarray:
+    """Blender (m, Z up, -Y forward) points (N, 3) -> ICT (cm, Y up, +Z forward)."""
+    return (np.asarray(points_m, dtype=np.float64) @ axes_to_ict(BLENDER_UP, BLENDER_FORWARD).T) * CM_PER_M
+
+
+def ict_to_blender(points_cm: np.ndarray) -> np.ndarray:
+    """ICT (cm, Y up, +Z forward) points (N, 3) -> Blender (m, Z up, -Y forward)."""
+    return (np.asarray(points_cm, dtype=np.float64) @ axes_to_ict(BLENDER_UP, BLENDER_FORWARD)) / CM_PER_M
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """Maps caller coordinates to canonical ones: ``canon = (R @ (p - center)) / size``.
+
+    Attributes:
+        rotation: (3, 3) caller axes -> ICT axes.
+        center: (3,) area-weighted centroid in caller units and frame.
+        size: sqrt(surface area) in caller units.
+    """
+    rotation: np.ndarray
+    center: np.ndarray
+    size: float
+
+    def apply(self, points: np.ndarray) -> np.ndarray:
+        """Caller points (..., 3) -> canonical points."""
+        return ((np.asarray(points, dtype=np.float64) - self.center) @ self.rotation.T) / self.size
+
+    def apply_vectors(self, vectors: np.ndarray) -> np.ndarray:
+        """Caller displacements (..., 3) -> canonical displacements (no translation)."""
+        return (np.asarray(vectors, dtype=np.float64) @ self.rotation.T) / self.size
+
+    def invert(self, canon: np.ndarray) -> np.ndarray:
+        """Canonical points (..., 3) -> caller points."""
+        return (np.asarray(canon, dtype=np.float64) * self.size) @ self.rotation + self.center
+
+    def invert_vectors(self, canon_vectors: np.ndarray) -> np.ndarray:
+        """Canonical displacements (..., 3) -> caller displacements."""
+        return (np.asarray(canon_vectors, dtype=np.float64) * self.size) @ self.rotation
+
+    def describe(self) -> str:
+        """One line saying what the normalisation did (for reports and the CLI)."""
+        return (f"centre {np.round(self.center, 4).tolist()}, face size sqrt(area)={self.size:.4g} units, "
+                f"axes rotated to canonical (Y up, +Z forward)")
+
+
+def canonical_normalization(verts, faces, *, up: str = ICT_UP, forward: str = ICT_FORWARD) -> Normalization:
+    """Normalisation of a mesh given in a frame with ``up``/``forward`` axes (any units).
+
+    Args:
+        verts: (N, 3) positions; faces: (F, 3) triangles.
+    Raises:
+        ValueError: invalid mesh, or zero surface area.
+    """
+    v, f = validate_mesh(verts, faces)
+    a = face_areas(v, f)
+    total = float(a.sum())
+    if not np.isfinite(total) or total <= 0:
+        raise ValueError("mesh has zero surface area (all faces degenerate); cannot normalise it")
+    centroids = v[f].mean(axis=1)
+    center = (centroids * a[:, None]).sum(axis=0) / total
+    return Normalization(rotation=axes_to_ict(up, forward), center=center, size=float(np.sqrt(total)))

@@ -1,0 +1,89 @@
+"""Loss terms of the neural face skinning model (torch). Each term is its own entry with its own weight.
+
+All displacement-like terms are measured in canonical units multiplied by ``cfg.disp_scale`` so that
+their magnitudes are O(1). Terms:
+
+- vertex:      mean squared error of predicted vs true displacements (decoder subset of vertices).
+- normal:      1 - cos between predicted and true posed face normals (faces of the subset).
+- edge:        squared error of posed edge vectors (the Jacobian of the deformation along each edge).
+- code_id:     z_ID[:100] vs ICT identity coefficients (MSE).
+- code_ge:     z_GE[:53] vs ICT FACS weights (MSE).
+- code_zero:   z_GE[53:] pushed to 0 (mean square).
+- seg:         NLL of the skinning logits vs the region labels at every vertex.
+- bs_codes:    blendshape consistency 1 - the ICT linear model driven by the predicted codes
+               (z_ID[:100], z_GE[:53]) vs driven by the true ones, on ICT-template vertices.
+- bs_decoder:  blendshape consistency 2 - the decoder run on the ICT template (template regions ->
+               skinning MLP) with the predicted expression code vs the ICT linear model with the same
+               code (codes detached: this term trains the decoder and skinning MLP).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+DEFAULT_WEIGHTS = {
+    "vertex": 10.0, "normal": 1.0, "edge": 10.0, "code_id": 0.05, "code_ge": 2.0, "code_zero": 0.1,
+    "seg": 0.2, "bs_codes": 5.0, "bs_decoder": 10.0,
+}
+
+
+def _face_normals(p: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+    """p (B, V, 3), faces (F, 3) -> unit normals (B, F, 3)."""
+    a, b, c = p[:, faces[:, 0]], p[:, faces[:, 1]], p[:, faces[:, 2]]
+    return F.normalize(torch.cross(b - a, c - a, dim=-1), dim=-1, eps=1e-12)
+
+
+def compute_losses(model, item: dict, weights: dict | None = None) -> tuple[torch.Tensor, dict]:
+    """Run the model on one prepared group (tensors from ``batch.prepare_group``) and return
+    (weighted total, {term: unweighted value (float)})."""
+    w = dict(DEFAULT_WEIGHTS, **(weights or {}))
+    cfg = model.cfg
+    s = cfg.disp_scale
+    op = (item["evals"], item["evecs"], item["mass"])
+
+    z_id = model.identity(item["feats_n"], op)                                     # (Z,)
+    logits = model.skinning_logits(item["feats_n"], op, item["knn_idx"], item["knn_w"])  # (N, R)
+    probs = torch.softmax(logits, dim=-1)
+    z_ge = model.expression(item["feats_e"], op)                                   # (B, Z)
+
+    sub = item["sub_idx"]
+    wv = model.skin_weights(probs[sub])
+    pred = model.decode(item["sub_pos"], item["sub_nrm"], wv, z_ge, z_id)         # (B, S, 3)
+    gt = item["sub_disp"]
+    terms = {}
+    terms["vertex"] = ((pred - gt) * s).pow(2).sum(-1).mean()
+    posed_pred = item["sub_pos"][None] + pred
+    fn_pred = _face_normals(posed_pred, item["sub_faces"])
+    terms["normal"] = (1.0 - (fn_pred * item["sub_gt_fn"]).sum(-1)).mean()
+    f = item["sub_faces"]
+    e_err = []
+    for i, j in ((0, 1), (1, 2), (2, 0)):
+        e_err.append((pred[:, f[:, j]] - pred[:, f[:, i]]) - (gt[:, f[:, j]] - gt[:, f[:, i]]))
+    terms["edge"] = (torch.stack(e_err) * s).pow(2).sum(-1).mean() * 10.0
+
+    n_id = item["id_coeffs"].shape[0]
+    n_ex = item["facs"].shape[1]
+    terms["code_id"] = (z_id[:n_id] - item["id_coeffs"]).pow(2).mean()
+    terms["code_ge"] = (z_ge[:, :n_ex] - item["facs"]).pow(2).mean()
+    terms["code_zero"] = z_ge[:, n_ex:].pow(2).mean()
+    terms["seg"] = F.cross_entropy(logits, item["labels"])
+
+    ex_modes, id_modes = item["t_ex_modes"], item["t_id_modes"]                    # (53,S,3), (100,S,3)
+    d_id = torch.einsum("i,isc->sc", z_id[:n_id] - item["id_coeffs"], id_modes)
+    d_ex = torch.einsum("bk,ksc->bsc", z_ge[:, :n_ex] - item["facs"], ex_modes)
+    terms["bs_codes"] = ((d_id[None] + d_ex) * s).pow(2).sum(-1).mean()
+
+    zg = z_ge.detach()
+    onehot = F.one_hot(item["t_labels"], cfg.n_regions).to(pred.dtype)
+    wt = model.skin_weights(onehot)
+    pred_t = model.decode(item["t_pos"], item["t_nrm"], wt, zg, z_id.detach())
+    lin_t = torch.einsum("bk,ksc->bsc", zg[:, :n_ex], ex_modes)
+    terms["bs_decoder"] = ((pred_t - lin_t) * s).pow(2).sum(-1).mean()
+
+    total = sum(w[k] * v for k, v in terms.items())
+    return total, {k: float(v.detach()) for k, v in terms.items()}
+
+
+def to_tensors(item: dict) -> dict:
+    """numpy arrays -> torch tensors (no copy where possible)."""
+    return {k: torch.as_tensor(v) for k, v in item.items()}

@@ -1,0 +1,204 @@
+"""Numpy-only triangle-mesh operations used by training and by the inference runtime.
+
+Conventions: ``verts`` is a float array of shape (N, 3); ``faces`` is an int array of shape (F, 3)
+of vertex indices (triangles, counter-clockwise seen from outside). Nothing here imports torch or
+scipy, so every function runs inside a stock Blender.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "validate_mesh", "triangulate_polygons", "face_normals", "face_areas", "vertex_areas",
+    "vertex_normals", "unique_edges", "connected_components", "cotan_weights",
+    "barycentric_interpolate", "remove_unreferenced", "mesh_hash",
+]
+
+MIN_VERTICES = 4
+
+
+def validate_mesh(verts, faces, *, name: str = "mesh") -> tuple[np.ndarray, np.ndarray]:
+    """Check and convert a triangle mesh at an API boundary.
+
+    Args:
+        verts: (N, 3) array-like of vertex positions, any float type.
+        faces: (F, 3) array-like of triangle vertex indices.
+        name: what to call the mesh in error messages.
+    Returns:
+        (verts float64 (N, 3), faces int64 (F, 3)).
+    Raises:
+        ValueError: wrong shapes, NaN/inf coordinates, no faces, too few vertices, or
+            out-of-range indices; the message says what to fix.
+    """
+    v = np.asarray(verts)
+    f = np.asarray(faces)
+    if v.ndim != 2 or v.shape[1] != 3:
+        raise ValueError(f"{name}: vertices must have shape (N, 3), got {v.shape}")
+    if v.shape[0] < MIN_VERTICES:
+        raise ValueError(f"{name}: has {v.shape[0]} vertices; a face mesh needs at least {MIN_VERTICES}")
+    if not np.issubdtype(v.dtype, np.number):
+        raise ValueError(f"{name}: vertices must be numeric, got dtype {v.dtype}")
+    v = v.astype(np.float64)
+    if not np.isfinite(v).all():
+        bad = int((~np.isfinite(v).all(axis=1)).sum())
+        raise ValueError(f"{name}: {bad} vertices have NaN or infinite coordinates; fix or delete them first")
+    if f.size == 0:
+        raise ValueError(f"{name}: has no faces (points or edges only); the model needs a surface mesh")
+    if f.ndim != 2 or f.shape[1] != 3:
+        raise ValueError(f"{name}: faces must be triangles of shape (F, 3), got {f.shape}; triangulate first")
+    if not np.issubdtype(f.dtype, np.integer):
+        if np.issubdtype(f.dtype, np.floating) and np.all(np.mod(f, 1) == 0):
+            f = f.astype(np.int64)
+        else:
+            raise ValueError(f"{name}: face indices must be integers, got dtype {f.dtype}")
+    f = f.astype(np.int64)
+    if f.min() < 0 or f.max() >= v.shape[0]:
+        raise ValueError(f"{name}: face indices must lie in [0, {v.shape[0] - 1}], got [{f.min()}, {f.max()}]")
+    return v, f
+
+
+def triangulate_polygons(corner_indices, face_sizes) -> tuple[np.ndarray, np.ndarray]:
+    """Fan-triangulate polygons given as concatenated corners.
+
+    Args:
+        corner_indices: (C,) vertex index of every polygon corner, polygons concatenated.
+        face_sizes: (P,) number of corners of each polygon (>= 3), sum == C.
+    Returns:
+        (tris (T, 3) int64, tri_polygon (T,) int64 index of the polygon each triangle came from).
+    """
+    corners = np.asarray(corner_indices, dtype=np.int64).ravel()
+    sizes = np.asarray(face_sizes, dtype=np.int64).ravel()
+    if sizes.size and sizes.min() < 3:
+        raise ValueError("every polygon needs at least 3 corners")
+    if int(sizes.sum()) != corners.size:
+        raise ValueError(f"face sizes sum to {int(sizes.sum())} but {corners.size} corners were given")
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    ntri = sizes - 2
+    poly = np.repeat(np.arange(sizes.size), ntri)
+    # k-th triangle of a polygon uses corners (0, k+1, k+2)
+    k = np.arange(int(ntri.sum())) - np.repeat(np.cumsum(ntri) - ntri, ntri)
+    s = starts[poly]
+    tris = np.stack([corners[s], corners[s + k + 1], corners[s + k + 2]], axis=1)
+    return tris, poly
+
+
+def face_normals(verts: np.ndarray, faces: np.ndarray, *, normalize: bool = True) -> np.ndarray:
+    """Per-face normals, (F, 3). Unnormalised length is twice the triangle area."""
+    v = verts
+    n = np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]])
+    if normalize:
+        n = n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-30)
+    return n
+
+
+def face_areas(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Triangle areas, (F,), in squared input units."""
+    return 0.5 * np.linalg.norm(face_normals(verts, faces, normalize=False), axis=1)
+
+
+def vertex_areas(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Lumped (barycentric) vertex areas, (N,): a third of each incident triangle's area."""
+    a = face_areas(verts, faces) / 3.0
+    out = np.zeros(len(verts))
+    for j in range(3):
+        np.add.at(out, faces[:, j], a)
+    return out
+
+
+def vertex_normals(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Area-weighted unit vertex normals, (N, 3); isolated vertices get (0, 0, 0)."""
+    fn = face_normals(verts, faces, normalize=False)
+    out = np.zeros((len(verts), 3))
+    for j in range(3):
+        np.add.at(out, faces[:, j], fn)
+    norm = np.linalg.norm(out, axis=1, keepdims=True)
+    return np.where(norm > 1e-30, out / np.maximum(norm, 1e-30), 0.0)
+
+
+def unique_edges(faces: np.ndarray) -> np.ndarray:
+    """Undirected unique edges, (E, 2) int64 with edges[:, 0] < edges[:, 1]."""
+    e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    e = np.sort(e, axis=1)
+    return np.unique(e, axis=0)
+
+
+def connected_components(n_verts: int, faces: np.ndarray) -> np.ndarray:
+    """Label of the connected component of every vertex, (N,) int64 (isolated vertices get their own).
+
+    Union-find with path halving, vectorised over edges by repeated min-label propagation.
+    """
+    labels = np.arange(n_verts)
+    if len(faces) == 0:
+        return labels
+    e = unique_edges(faces)
+    a, b = e[:, 0], e[:, 1]
+    while True:
+        la, lb = labels[a], labels[b]
+        m = np.minimum(la, lb)
+        changed = False
+        new = labels.copy()
+        np.minimum.at(new, a, m)
+        np.minimum.at(new, b, m)
+        new = new[new]  # pointer jumping
+        if not np.array_equal(new, labels):
+            changed = True
+        labels = new
+        if not changed:
+            break
+    _, inv = np.unique(labels, return_inverse=True)
+    return inv.astype(np.int64)
+
+
+def cotan_weights(verts: np.ndarray, faces: np.ndarray, *, clamp: float = 1e3) -> tuple[np.ndarray, np.ndarray]:
+    """Cotangent edge weights of the Laplace-Beltrami operator.
+
+    Returns:
+        (edges (E, 2) int64 unique undirected edges, w (E,) float64 weights 0.5*(cot a + cot b),
+        each cotangent clamped to [-clamp, clamp] so degenerate triangles stay finite).
+    The Laplacian is L = D - W with W[i, j] = w for each edge; it is positive semi-definite
+    when every weight is >= 0 (intrinsic Delaunay), which callers may enforce by clipping.
+    """
+    v = verts
+    ei, ej, cots = [], [], []
+    for k in range(3):
+        i, j, o = faces[:, (k + 1) % 3], faces[:, (k + 2) % 3], faces[:, k]
+        u, w = v[i] - v[o], v[j] - v[o]
+        cross = np.linalg.norm(np.cross(u, w), axis=1)
+        cot = np.einsum("ij,ij->i", u, w) / np.maximum(cross, 1e-30)
+        ei.append(i)
+        ej.append(j)
+        cots.append(np.clip(cot, -clamp, clamp))
+    ei, ej, cots = np.concatenate(ei), np.concatenate(ej), np.concatenate(cots)
+    pairs = np.sort(np.stack([ei, ej], axis=1), axis=1)
+    edges, inv = np.unique(pairs, axis=0, return_inverse=True)
+    w = np.zeros(len(edges))
+    np.add.at(w, inv.ravel(), 0.5 * cots)
+    return edges, w
+
+
+def barycentric_interpolate(values: np.ndarray, faces: np.ndarray, face_index: np.ndarray,
+                            bary: np.ndarray) -> np.ndarray:
+    """Interpolate per-vertex ``values`` (N, ...) at points given by (face_index (M,), bary (M, 3))."""
+    tri = faces[face_index]  # (M, 3)
+    vals = values[tri]  # (M, 3, ...)
+    b = bary.reshape(bary.shape + (1,) * (vals.ndim - 2))
+    return (vals * b).sum(axis=1)
+
+
+def remove_unreferenced(verts: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Drop vertices no face uses. Returns (verts', faces', kept (N',) original indices)."""
+    kept = np.unique(faces)
+    remap = -np.ones(len(verts), dtype=np.int64)
+    remap[kept] = np.arange(len(kept))
+    return verts[kept], remap[faces], kept
+
+
+def mesh_hash(*arrays: np.ndarray) -> str:
+    """Content hash (hex, 16 chars) of arrays' dtype, shape and bytes: a cache key for per-mesh data."""
+    import hashlib
+    h = hashlib.blake2b(digest_size=8)
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(str(a.dtype).encode() + str(a.shape).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()

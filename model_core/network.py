@@ -1,0 +1,137 @@
+"""The neural face skinning network (torch, training side).
+
+Every operation here has a line-for-line numpy twin in ``runtime/layers.py``; the parity test runs
+both on the same meshes. Shapes: P proxy vertices, N full-mesh vertices, B expressions, C encoder
+width, K eigenpairs, R regions, Z = z_dim (128).
+
+- ``DiffusionEncoder``: linear in -> ``enc_blocks`` x [spectral diffusion with a learned time per channel,
+  MLP on (x, diffused x), residual] -> linear out. Runs on the proxy (see proxy.py).
+- identity encoder: neutral proxy features (position, normal) -> mass-weighted mean -> MLP -> z_ID (Z).
+- expression encoder: (position, normal, scaled displacement) -> mean -> MLP -> z_GE (Z).
+- skinning encoder: per-proxy-vertex logits (R), interpolated to the full mesh with the proxy's k-NN weights.
+- skinning MLP: bias-free, region probabilities (R) -> w (Z); local code = w * z_GE.
+- decoder: MLP on [position 3, normal 3, local code Z, z_ID Z]; the displacement is
+  (D(x, n, w*z, z_ID) - D(x, n, 0, z_ID)) / disp_scale, so a zero expression code gives exactly zero motion.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .config import ModelConfig
+
+IN_NEUTRAL = 6      # canonical position, proxy normal
+IN_EXPRESSION = 9   # + scaled canonical displacement
+
+
+def silu(x: torch.Tensor) -> torch.Tensor:
+    return x * torch.sigmoid(x)
+
+
+class MLP(nn.Module):
+    """Linear layers with SiLU between them (none after the last)."""
+
+    def __init__(self, sizes: list[int], bias: bool = True):
+        super().__init__()
+        self.layers = nn.ModuleList(nn.Linear(a, b, bias=bias) for a, b in zip(sizes[:-1], sizes[1:]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for i, layer in enumerate(self.layers):
+            x = layer(x)
+            if i < len(self.layers) - 1:
+                x = silu(x)
+        return x
+
+
+class DiffusionBlock(nn.Module):
+    """x (B, P, C) -> x + MLP([x, diffuse_t(x)]), diffusion time t_c = exp(log_t_c) per channel."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.log_t = nn.Parameter(torch.linspace(math.log(1e-4), math.log(3e-1), width))
+        self.mlp = MLP([2 * width, width, width])
+
+    def forward(self, x, evals, evecs, mass):
+        spec = torch.einsum("pk,bpc->bkc", evecs, x * mass[None, :, None])
+        spec = spec * torch.exp(-evals[:, None] * torch.exp(self.log_t)[None, :])[None]
+        xd = torch.einsum("pk,bkc->bpc", evecs, spec)
+        return x + self.mlp(torch.cat([x, xd], dim=-1))
+
+
+class DiffusionEncoder(nn.Module):
+    """Per-vertex features (B, P, c_in) -> (B, P, c_out) on a proxy operator."""
+
+    def __init__(self, c_in: int, width: int, blocks: int, c_out: int):
+        super().__init__()
+        self.lin_in = nn.Linear(c_in, width)
+        self.blocks = nn.ModuleList(DiffusionBlock(width) for _ in range(blocks))
+        self.lin_out = nn.Linear(width, c_out)
+
+    def forward(self, x, evals, evecs, mass):
+        x = self.lin_in(x)
+        for b in self.blocks:
+            x = b(x, evals, evecs, mass)
+        return self.lin_out(x)
+
+
+class GlobalEncoder(nn.Module):
+    """Per-vertex diffusion features -> mass-weighted mean -> MLP -> (B, Z)."""
+
+    def __init__(self, c_in: int, cfg: ModelConfig):
+        super().__init__()
+        self.enc = DiffusionEncoder(c_in, cfg.enc_width, cfg.enc_blocks, cfg.enc_width)
+        self.head = MLP([cfg.enc_width, 256, cfg.z_dim])
+
+    def forward(self, x, evals, evecs, mass):
+        f = self.enc(x, evals, evecs, mass)
+        pooled = (f * mass[None, :, None]).sum(dim=1) / mass.sum()
+        return self.head(pooled)
+
+
+class FaceSkinningNet(nn.Module):
+    """The whole model; see the module docstring for the data flow."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        z = cfg.z_dim
+        self.identity_encoder = GlobalEncoder(IN_NEUTRAL, cfg)
+        self.expression_encoder = GlobalEncoder(IN_EXPRESSION, cfg)
+        self.skinning_encoder = DiffusionEncoder(IN_NEUTRAL, cfg.enc_width, cfg.enc_blocks, cfg.n_regions)
+        self.skin_mlp = MLP([cfg.n_regions, cfg.skin_hidden, z], bias=False)
+        self.dec_geo = nn.Linear(6, cfg.dec_width)              # position + normal (+ the layer's bias)
+        self.dec_code = nn.Linear(z, cfg.dec_width, bias=False)  # local code
+        self.dec_id = nn.Linear(z, cfg.dec_width, bias=False)    # z_ID
+        self.dec_rest = MLP([cfg.dec_width] * (cfg.dec_layers + 1) + [3])
+
+    # --- encoders -------------------------------------------------------------------------
+    def identity(self, feats, op):
+        """feats (P, 6) neutral proxy features -> z_ID (Z,)."""
+        return self.identity_encoder(feats[None], *op)[0]
+
+    def expression(self, feats, op):
+        """feats (B, P, 9) -> z_GE (B, Z)."""
+        return self.expression_encoder(feats, *op)
+
+    def skinning_logits(self, feats, op, knn_idx, knn_w):
+        """feats (P, 6) -> logits (N, R) at full vertices via k-NN weights (N, k)."""
+        lp = self.skinning_encoder(feats[None], *op)[0]
+        return (lp[knn_idx] * knn_w[..., None]).sum(dim=1)
+
+    def skin_weights(self, probs):
+        """Region probabilities (N, R) -> per-vertex skinning weights w (N, Z)."""
+        return self.skin_mlp(probs)
+
+    # --- decoder --------------------------------------------------------------------------
+    def decode(self, pos, nrm, w, z_ge, z_id):
+        """Displacements (B, N, 3) in canonical units.
+
+        Args: pos, nrm (N, 3) canonical neutral positions / unit normals; w (N, Z); z_ge (B, Z); z_id (Z,).
+        """
+        base = self.dec_geo(torch.cat([pos, nrm], dim=-1)) + self.dec_id(z_id)[None]   # (N, H)
+        code = self.dec_code(w[None] * z_ge[:, None, :])                              # (B, N, H)
+        moved = self.dec_rest(silu(base[None] + code))
+        rest = self.dec_rest(silu(base))[None]
+        return (moved - rest) / self.cfg.disp_scale

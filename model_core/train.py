@@ -1,0 +1,189 @@
+"""Train the neural face skinning model on CPU: ``python -m model_core.train --out runs/v1 --minutes 110``.
+
+Each step takes one face group (one identity and topology, ``--n-expr`` expressions) from the
+augmented ICT stream, prepared by a background worker process. Checkpoints (``checkpoint.pt``) are
+written every ``--ckpt-every`` seconds and at the end; ``--resume`` continues from one (model, optimiser,
+step, sample count, elapsed time). ``config.json`` beside the checkpoint records the model config and
+the arguments; ``log.csv`` records every loss term.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .batch import prepare_group
+from .config import ModelConfig
+from .ict import load_ict
+from .losses import DEFAULT_WEIGHTS, compute_losses, to_tensors
+from .network import FaceSkinningNet
+
+
+class GroupStream(torch.utils.data.IterableDataset):
+    """Endless stream of prepared face groups (numpy dicts); deterministic given (seed, start)."""
+
+    def __init__(self, cfg: ModelConfig, seed: int, start: int, n_expr: int, ict_path=None, small_bank=False):
+        self.cfg, self.seed, self.start, self.n_expr = cfg, seed, start, n_expr
+        self.ict_path, self.small_bank = ict_path, small_bank
+
+    def __iter__(self):
+        from .regions import load_ict_labels
+        from .remesh import TopologyBank
+        from .sampler import FaceSampler
+        ict = load_ict(self.ict_path)
+        labels = load_ict_labels()
+        stream_seed = self.seed * 1_000_003 + self.start
+        bank = TopologyBank(ict, seed=self.seed, **({"small": True} if self.small_bank else {}))
+        sampler = FaceSampler(ict, labels, seed=stream_seed, bank=bank, n_expr=self.n_expr)
+        rng = np.random.default_rng(stream_seed + 7)
+        while True:
+            g = sampler.sample_group()
+            yield prepare_group(g, ict, self.cfg, rng, template_labels=labels)
+
+
+def lr_at(samples: int, total: int, lr0: float, lr_min: float) -> float:
+    """Cosine decay from lr0 to lr_min over ``total`` samples, constant after."""
+    x = min(1.0, samples / max(total, 1))
+    return lr_min + 0.5 * (lr0 - lr_min) * (1.0 + math.cos(math.pi * x))
+
+
+def save_checkpoint(path: Path, model, opt, state: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": state,
+                "config": asdict(model.cfg)}, tmp)
+    os.replace(tmp, path)
+
+
+def load_model(path: str | os.PathLike) -> FaceSkinningNet:
+    """Load a trained model from a ``checkpoint.pt`` (eval mode)."""
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    model = FaceSkinningNet(ModelConfig.from_dict(ck["config"]))
+    model.load_state_dict(ck["model"])
+    return model.eval()
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog="python -m model_core.train", description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", required=True, help="run folder (checkpoint.pt, config.json, log.csv)")
+    p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
+    p.add_argument("--minutes", type=float, default=110.0, help="wall-clock budget of this run")
+    p.add_argument("--steps", type=int, default=0, help="stop after this many steps of this run (0 = no limit)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-expr", type=int, default=8, help="expressions per face group (share one encoder pass)")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--lr-min", type=float, default=5e-5)
+    p.add_argument("--total-samples", type=int, default=120_000, help="length of the cosine schedule, all runs")
+    p.add_argument("--ckpt-every", type=float, default=300.0, help="seconds between checkpoints")
+    p.add_argument("--workers", type=int, default=1, help="data worker processes (0 = in the main process)")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
+    p.add_argument("--config", help="JSON file of ModelConfig overrides")
+    p.add_argument("--smoke", action="store_true", help="tiny model and topology bank (CI smoke test)")
+    p.add_argument("--no-progress", action="store_true")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ck_path = out / "checkpoint.pt"
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+
+    from .regions import REGION_NAMES
+    overrides = json.loads(Path(args.config).read_text()) if args.config else {}
+    if args.smoke:
+        overrides = {"enc_width": 16, "enc_blocks": 1, "dec_width": 32, "dec_layers": 1, "k_eig": 16,
+                     "proxy_target": 200, "skin_hidden": 16, **overrides}
+    cfg = ModelConfig(n_regions=len(REGION_NAMES), **overrides)
+    model = FaceSkinningNet(cfg)
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    state = {"step": 0, "samples": 0, "elapsed_s": 0.0, "runs": []}
+    if args.resume:
+        if not ck_path.is_file():
+            print(f"error: --resume given but {ck_path} does not exist", file=sys.stderr)
+            return 2
+        ck = torch.load(ck_path, map_location="cpu", weights_only=False)
+        cfg = ModelConfig.from_dict(ck["config"])
+        model = FaceSkinningNet(cfg)
+        model.load_state_dict(ck["model"])
+        opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+        opt.load_state_dict(ck["opt"])
+        state = ck["state"]
+        print(f"resumed from {ck_path}: step {state['step']}, {state['samples']} samples, "
+              f"{state['elapsed_s'] / 60:.1f} min trained")
+    (out / "config.json").write_text(json.dumps({"model": asdict(cfg), "args": vars(args),
+                                                 "loss_weights": DEFAULT_WEIGHTS}, indent=2))
+    stream = GroupStream(cfg, args.seed, state["step"], args.n_expr, small_bank=args.smoke)
+    loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=args.workers,
+                                         prefetch_factor=2 if args.workers else None)
+    log_new = not (out / "log.csv").exists()
+    log_f = open(out / "log.csv", "a", newline="")
+    log = csv.writer(log_f)
+    terms_order = list(DEFAULT_WEIGHTS)
+    if log_new:
+        log.writerow(["step", "samples", "elapsed_s", "lr", "total"] + terms_order)
+
+    try:
+        from tqdm import tqdm
+        bar = None if args.no_progress else tqdm(total=args.steps or None, unit="step", dynamic_ncols=True)
+    except ImportError:
+        bar = None
+    t_run = time.time()
+    t_base = state["elapsed_s"]
+    last_ck = time.time()
+    run_steps = 0
+    ema = {}
+    model.train()
+    for item in loader:
+        lr = lr_at(state["samples"], args.total_samples, args.lr, args.lr_min)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        total, terms = compute_losses(model, to_tensors(item))
+        opt.zero_grad(set_to_none=True)
+        total.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        k = item["facs"].shape[0]
+        state["step"] += 1
+        state["samples"] += k
+        run_steps += 1
+        state["elapsed_s"] = t_base + time.time() - t_run
+        for name, v in terms.items():
+            ema[name] = v if name not in ema else 0.95 * ema[name] + 0.05 * v
+        log.writerow([state["step"], state["samples"], round(state["elapsed_s"], 1), f"{lr:.3g}",
+                      f"{float(total):.5g}"] + [f"{terms[n]:.5g}" for n in terms_order])
+        if bar is not None:
+            rate = run_steps * k / max(time.time() - t_run, 1e-9)
+            bar.set_postfix_str(" ".join(f"{n}={ema[n]:.3g}" for n in terms_order) + f" | {rate:.1f} samples/s")
+            bar.update(1)
+        if time.time() - last_ck > args.ckpt_every:
+            log_f.flush()
+            save_checkpoint(ck_path, model, opt, state)
+            last_ck = time.time()
+        if (args.steps and run_steps >= args.steps) or (time.time() - t_run) > args.minutes * 60:
+            break
+    state["runs"].append({"steps": run_steps, "minutes": round((time.time() - t_run) / 60, 2),
+                          "seed": args.seed, "threads": torch.get_num_threads()})
+    save_checkpoint(ck_path, model, opt, state)
+    log_f.close()
+    if bar is not None:
+        bar.close()
+    print(f"saved {ck_path}: step {state['step']}, {state['samples']} samples, "
+          f"{state['elapsed_s'] / 60:.1f} min in all; last terms: "
+          + ", ".join(f"{n}={ema[n]:.4g}" for n in terms_order))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
