@@ -118,8 +118,7 @@ def build_proxy(verts: np.ndarray, faces: np.ndarray, *, target: int = PROXY_TAR
     tf = inv[faces]
     keep = (tf[:, 0] != tf[:, 1]) & (tf[:, 1] != tf[:, 2]) & (tf[:, 0] != tf[:, 2])
     tf = tf[keep]
-    _, first = np.unique(np.sort(tf, axis=1), axis=0, return_index=True)
-    tf = tf[np.sort(first)]
+    tf = _dedup_oriented(tf)
     # drop clusters no triangle uses; renumber
     used = np.zeros(n_cl, dtype=bool)
     used[tf.ravel()] = True
@@ -136,6 +135,23 @@ def build_proxy(verts: np.ndarray, faces: np.ndarray, *, target: int = PROXY_TAR
     knn_idx, knn_w = knn_weights(verts, pverts, knn)
     return Proxy(verts=pverts, faces=pfaces, normals=vertex_normals(pverts, pfaces), mass=mass, evals=evals,
                  evecs=evecs, cluster=cluster, gather=gather, knn_idx=knn_idx, knn_w=knn_w)
+
+
+def _dedup_oriented(tris: np.ndarray) -> np.ndarray:
+    """One copy of each triangle (any vertex order), oriented by majority vote of its copies; the result
+    does not depend on the input order (sorted by vertex triple)."""
+    srt = np.sort(tris, axis=1)
+    # parity of the rotation/reflection taking each triangle to its sorted order: even = same winding
+    even = ((tris[:, 0] == srt[:, 0]) & (tris[:, 1] == srt[:, 1])) | \
+           ((tris[:, 1] == srt[:, 0]) & (tris[:, 2] == srt[:, 1])) | \
+           ((tris[:, 2] == srt[:, 0]) & (tris[:, 0] == srt[:, 1]))
+    keys, inv = np.unique(srt, axis=0, return_inverse=True)
+    vote = np.zeros(len(keys))
+    np.add.at(vote, inv.ravel(), np.where(even, 1.0, -1.0))
+    out = keys.copy()
+    flip = vote < 0
+    out[flip] = out[flip][:, [0, 2, 1]]
+    return out
 
 
 def spectral_basis(verts: np.ndarray, faces: np.ndarray, mass: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
