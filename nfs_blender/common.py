@@ -1,0 +1,200 @@
+"""Shared operator machinery: user-facing errors, long jobs (modal with a timer, Esc cancels) and preparing an
+object for the model (with painted NFS_ groups read back)."""
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass
+
+import bpy
+import numpy as np
+
+from . import engine, mesh_io, vertex_groups
+from .prefs import get_prefs
+
+
+class UserError(Exception):
+    """A problem the user can fix; the message says how. Operators report it as an ERROR."""
+
+
+USER_ERRORS = (UserError, engine.EngineError, ValueError, FileNotFoundError)
+
+
+def report_exception(op, exc: BaseException, what: str) -> None:
+    """Report ``exc`` on operator ``op`` as one ERROR line (with a console traceback for unexpected ones)."""
+    if isinstance(exc, USER_ERRORS):
+        op.report({"ERROR"}, f"{what}: {exc}")
+    else:
+        traceback.print_exc()
+        op.report({"ERROR"}, f"{what} failed unexpectedly ({type(exc).__name__}: {exc}); nothing was changed. "
+                             f"See the system console for details")
+
+
+def scene_fps(scene) -> float:
+    return scene.render.fps / (scene.render.fps_base or 1.0)
+
+
+@dataclass
+class PreparedObject:
+    """An object ready for the model.
+
+    Attributes:
+        model: the runtime model; pm: its PreparedMesh; n: vertex count N.
+        mat: (4, 4) float64 world matrix used for the world positions.
+        verts_world: (N, 3) float64 rest positions in world space; tris: (F, 3) int32.
+        probs: (N, R) region weights read back from the object's painted NFS_ vertex groups (vertices without
+            NFS_ weight keep the model's), passed to the model as ``probs=``; None when not painted.
+    """
+    model: object
+    pm: object
+    n: int
+    mat: np.ndarray
+    verts_world: np.ndarray
+    tris: np.ndarray
+    probs: np.ndarray | None = None
+
+    @property
+    def painted(self) -> bool:
+        return self.probs is not None
+
+
+def prepare_object(context, obj, *, use_painted: bool = True) -> PreparedObject:
+    """Load the model and prepare ``obj``'s rest mesh (world space). With ``use_painted`` and NFS_ groups on
+    the object, their weights override the model's region probabilities (vertices with no NFS_ weight keep
+    the model's)."""
+    prefs = get_prefs(context)
+    problem = mesh_io.mesh_problem(obj, prefs.max_vertices)
+    if problem:
+        raise UserError(problem)
+    model = engine.get_model(prefs.weights_path)
+    mat = mesh_io.matrix_world(obj)
+    verts = mesh_io.rest_world_positions(obj, mat)
+    tris = mesh_io.triangles(obj.data)
+    pm = engine.prepare(model, verts, tris, prefs.forward_axis, prefs.crop, prefs.max_vertices)
+    n = verts.shape[0]
+    probs = painted_probs(model, pm, obj, n) if use_painted else None
+    return PreparedObject(model, pm, n, mat, verts, tris, probs)
+
+
+def painted_probs(model, pm, obj, n: int) -> np.ndarray | None:
+    """(N, R) region weights from ``obj``'s NFS_<region> vertex groups, renormalised by the model
+    (``skinning(override_probs=...)``); vertices without any NFS_ weight keep the model's probabilities.
+    None when the object has no NFS_ weights."""
+    read = vertex_groups.read_region_groups(obj, engine.region_names(model))
+    if read is None or not read[1].any():
+        return None
+    weights, has = read
+    probs, _ = engine.skinning(model, pm, n)
+    probs[has] = weights[has] / weights[has].sum(axis=1, keepdims=True)
+    probs, _ = engine.skinning(model, pm, n, override_probs=probs)
+    return probs
+
+
+class JobOperator:
+    """Mixin for long operators. Subclasses implement ``job(context)``: a generator that yields
+    ``(fraction 0..1, text)`` while it computes and writes to Blender data only after its last yield, so
+    that stopping it early (Esc, error) leaves everything as it was. It may set ``self.message`` for the final
+    INFO report and ``self.warnings`` (list of str).
+
+    ``execute`` runs the job to the end (scripts, tests, Redo), with a progress cursor after half a second;
+    ``invoke`` runs it modally on a timer in the UI (Esc cancels); in background mode it executes.
+    """
+    what = "Job"
+    _timer = None
+    _gen = None
+
+    def job(self, context):  # pragma: no cover - abstract
+        raise NotImplementedError
+        yield
+
+    def _done_reports(self):
+        for w in getattr(self, "warnings", None) or []:
+            self.report({"WARNING"}, w)
+        if getattr(self, "message", ""):
+            self.report({"INFO"}, self.message)
+
+    def execute(self, context):
+        self.message, self.warnings = "", []
+        wm = context.window_manager
+        start = time.perf_counter()
+        progress = False
+        gen = self.job(context)
+        try:
+            for frac, _text in gen:
+                if not progress and time.perf_counter() - start > 0.5:
+                    wm.progress_begin(0, 1000)
+                    progress = True
+                if progress:
+                    wm.progress_update(int(1000 * min(max(frac, 0.0), 1.0)))
+        except Exception as exc:  # every failure becomes a report; the job wrote nothing
+            gen.close()
+            report_exception(self, exc, self.what)
+            return {"CANCELLED"}
+        finally:
+            if progress:
+                wm.progress_end()
+        self._done_reports()
+        return {"FINISHED"}
+
+    def invoke(self, context, event):
+        if bpy.app.background or context.window is None:
+            return self.execute(context)
+        self.message, self.warnings = "", []
+        self._gen = self.job(context)
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(0.02, window=context.window)
+        wm.modal_handler_add(self)
+        wm.progress_begin(0, 1000)
+        self._status(context, f"{self.what}: starting (Esc to cancel)")
+        return {"RUNNING_MODAL"}
+
+    def _status(self, context, text):
+        ws = getattr(context, "workspace", None)
+        if ws is not None:
+            ws.status_text_set(text)
+
+    def _stop(self, context):
+        wm = context.window_manager
+        if self._timer is not None:
+            wm.event_timer_remove(self._timer)
+            self._timer = None
+        wm.progress_end()
+        self._status(context, None)
+
+    def modal(self, context, event):
+        if event.type == "ESC" and event.value == "PRESS":
+            self._gen.close()  # runs the job's finally blocks (frame restore); nothing was written
+            self._stop(context)
+            self.report({"WARNING"}, f"{self.what} cancelled; nothing was changed")
+            return {"CANCELLED"}
+        if event.type != "TIMER" or event.timer is not self._timer:
+            return {"RUNNING_MODAL"}  # block edits while the job holds references to the data
+        deadline = time.perf_counter() + 0.08
+        try:
+            while time.perf_counter() < deadline:
+                frac, text = next(self._gen)
+                context.window_manager.progress_update(int(1000 * min(max(frac, 0.0), 1.0)))
+                self._status(context, f"{self.what}: {text} ({100 * frac:.0f}%, Esc to cancel)")
+        except StopIteration:
+            self._stop(context)
+            self._done_reports()
+            return {"FINISHED"}
+        except Exception as exc:
+            self._gen.close()
+            self._stop(context)
+            report_exception(self, exc, self.what)
+            return {"CANCELLED"}
+        return {"RUNNING_MODAL"}
+
+
+def register_classes(classes):
+    for cls in classes:
+        bpy.utils.register_class(cls)
+
+
+def unregister_classes(classes):
+    for cls in reversed(classes):
+        try:
+            bpy.utils.unregister_class(cls)
+        except RuntimeError:  # not registered (a failed register): nothing to undo
+            pass

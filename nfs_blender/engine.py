@@ -1,0 +1,232 @@
+"""The one bridge between the add-on and the numpy model runtime (``model_core.runtime``).
+
+Everything the operators ask of the model goes through here: loading (cached per weights file), preparing a
+mesh, skinning, the FACS basis, expression encoding and decoding. Outputs are checked (shapes, finite
+values) so that operators never write half-valid data; failures become ``EngineError`` with a message that
+says what to do.
+
+Frames: the add-on gives the model **world-space** positions in metres (Z up, the face looking along the
+preference's forward axis) and gets world-space displacements back.
+
+``set_model(obj)`` installs a ready model object (any object with the runtime's interface) instead of loading
+the weights; tests use it to run the add-on against a stand-in.
+"""
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+N_ICT = 53
+
+_state = {"model": None, "key": None, "injected": False, "error": None}
+
+
+class EngineError(RuntimeError):
+    """A model failure explained for the user (shown by operators as an ERROR report)."""
+
+
+def set_model(model) -> None:
+    """Use ``model`` for every later call (until ``clear_cache``); ``None`` goes back to loading weights."""
+    _state.update(model=model, key="<injected>" if model is not None else None, injected=model is not None,
+                  error=None)
+
+
+def clear_cache() -> None:
+    """Forget the loaded or injected model (unregister calls this)."""
+    _state.update(model=None, key=None, injected=False, error=None)
+
+
+def get_model(weights_path: str = ""):
+    """The model for ``weights_path`` ('' = the bundled weights), loaded once and cached.
+
+    Raises:
+        EngineError: the runtime is missing from the add-on, or the weights file is missing or invalid.
+    """
+    if _state["injected"]:
+        return _state["model"]
+    key = str(weights_path or "")
+    if _state["model"] is not None and _state["key"] == key:
+        return _state["model"]
+    try:
+        from .model_core.runtime import Model
+    except ImportError as exc:
+        raise EngineError(f"the model runtime is missing from the add-on ({exc}); reinstall Neural Face "
+                          f"Skinning from its .zip") from None
+    try:
+        if key:
+            import bpy
+            path = bpy.path.abspath(key)
+            model = Model.load(path=path)
+        else:
+            model = Model.load(path=None)
+    except FileNotFoundError as exc:
+        raise EngineError(f"weights file not found: {exc}; fix or clear 'Weights file' in the add-on "
+                          f"preferences") from None
+    except ValueError as exc:
+        raise EngineError(f"cannot load the model weights: {exc}; fix or clear 'Weights file' in the "
+                          f"add-on preferences") from None
+    _state.update(model=model, key=key, error=None)
+    return model
+
+
+def describe_model(weights_path: str = "") -> str:
+    """One line for the preferences: which weights are in use (does not load anything)."""
+    if _state["injected"]:
+        return "Model: injected by a script"
+    if _state["model"] is not None and _state["key"] == str(weights_path or ""):
+        return f"Model loaded from {'the bundled weights' if not weights_path else weights_path}"
+    return "Model: bundled weights" if not weights_path else f"Model: {weights_path}"
+
+
+def region_names(model) -> list[str]:
+    names = [str(n) for n in model.region_names]
+    if not names:
+        raise EngineError("the model has no skinning regions; the weights file is incomplete")
+    return names
+
+
+def region_colors(model) -> np.ndarray:
+    """(R, 3) float32 colours in 0..1."""
+    cols = np.asarray(model.region_colors, dtype=np.float32)
+    if cols.shape != (len(region_names(model)), 3):
+        raise EngineError(f"the model's region colours have shape {cols.shape}, expected "
+                          f"({len(region_names(model))}, 3); the weights file is inconsistent")
+    return np.clip(cols, 0.0, 1.0)
+
+
+def prepare(model, verts_world: np.ndarray, faces: np.ndarray, forward: str = "-Y", crop: str = "FULL_HEAD",
+            max_vertices: int | None = None):
+    """Prepare a mesh for the model.
+
+    Args:
+        verts_world: (N, 3) float64 world positions (metres, Z up).
+        faces: (F, 3) int32 triangles.
+        forward: world axis the face looks toward ('-Y', 'Y', 'X', '-X').
+        crop: 'FULL_HEAD' or 'FACE'; passed on as ``crop=`` only when the runtime's ``prepare`` takes it
+            (see ``crop_supported``).
+        max_vertices: the add-on's limit; raises the runtime's own ``max_vertices`` to it when lower.
+    Raises:
+        EngineError: the model refuses the mesh (its message says why).
+    """
+    verts = np.ascontiguousarray(verts_world, dtype=np.float64)
+    tris = np.ascontiguousarray(faces, dtype=np.int32)
+    kwargs = {"up": "Z", "forward": forward}
+    if _accepts(model.prepare, "crop"):
+        kwargs["crop"] = crop.lower()
+    if max_vertices and isinstance(getattr(model, "max_vertices", None), int) and model.max_vertices < max_vertices:
+        model.max_vertices = int(max_vertices)
+    try:
+        return model.prepare(verts, tris, **kwargs)
+    except ValueError as exc:
+        raise EngineError(f"the model cannot use this mesh: {exc}") from None
+
+
+def crop_supported(model=None) -> bool:
+    """Whether the runtime's ``prepare`` takes ``crop=`` (without loading weights when ``model`` is None)."""
+    if model is None:
+        if _state["injected"] and _state["model"] is not None:
+            model = _state["model"]
+        else:
+            try:
+                from .model_core.runtime import Model as model
+            except ImportError:
+                return False
+    return _accepts(model.prepare, "crop")
+
+
+def _accepts(fn, name: str) -> bool:
+    try:
+        return name in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def skinning(model, pm, n_verts: int, override_probs: np.ndarray | None = None):
+    """Region probabilities and skinning weights.
+
+    Args:
+        pm: PreparedMesh; n_verts: its vertex count N (checked).
+        override_probs: optional (N, R) user-painted region weights (>= 0); the runtime renormalises the rows
+            (rows summing to 0 keep the model's probabilities).
+    Returns:
+        (probs (N, R) float64 rows summing to 1, weights (N, 128) float32).
+    """
+    try:
+        if override_probs is None:
+            probs, weights = model.skinning(pm)
+        else:
+            probs, weights = model.skinning(pm, override_probs=np.asarray(override_probs, dtype=np.float32))
+    except ValueError as exc:
+        raise EngineError(f"skinning failed: {exc}") from None
+    probs = np.asarray(probs, dtype=np.float64)
+    r = len(region_names(model))
+    if probs.shape != (n_verts, r) or not np.isfinite(probs).all():
+        raise EngineError(f"the model returned region probabilities of shape {probs.shape} (expected "
+                          f"({n_verts}, {r}), finite); this is a bug in the model runtime")
+    probs = np.clip(probs, 0.0, None)
+    s = probs.sum(axis=1, keepdims=True)
+    probs = np.where(s > 0, probs / np.where(s > 0, s, 1.0), 1.0 / r)
+    return probs, np.asarray(weights, dtype=np.float32)
+
+
+def _probs_kw(probs) -> dict:
+    return {} if probs is None else {"probs": np.asarray(probs, dtype=np.float32)}
+
+
+def facs_basis_iter(model, pm, n_verts: int, scheme: str = "ict", probs: np.ndarray | None = None):
+    """Yield (index, name, delta (N, 3) float64 world displacement) per FACS shape, one at a time.
+
+    Args:
+        probs: optional (N, R) painted region weights used instead of the model's skinning.
+    """
+    try:
+        for i, name, delta in model.facs_basis_iter(pm, names=scheme.lower(), **_probs_kw(probs)):
+            d = np.asarray(delta, dtype=np.float64)
+            if d.shape != (n_verts, 3) or not np.isfinite(d).all():
+                raise EngineError(f"the model returned a {name} displacement of shape {d.shape} (expected "
+                                  f"({n_verts}, 3), finite); this is a bug in the model runtime")
+            yield int(i), str(name), d
+    except ValueError as exc:
+        raise EngineError(f"FACS basis failed: {exc}") from None
+
+
+def expression(model, posed_world: np.ndarray, pm, n_verts: int) -> np.ndarray:
+    """Expression codes of posed frames of a prepared neutral mesh.
+
+    Args:
+        posed_world: (N, 3) or (B, N, 3) world positions, same vertex order as the prepared neutral.
+    Returns:
+        (Z,) or (B, Z) float64 codes; [..., :53] = ICT FACS weights (ICT order).
+    """
+    posed = np.ascontiguousarray(posed_world, dtype=np.float64)
+    single = posed.ndim == 2
+    if posed.shape[-2:] != (n_verts, 3) or posed.ndim not in (2, 3):
+        raise EngineError(f"posed mesh has shape {posed.shape}, expected ({n_verts}, 3): the source's "
+                          f"modifiers change its vertex count; disable them or apply them to the rest mesh")
+    try:
+        z = np.asarray(model.expression(posed, pm), dtype=np.float64)
+    except ValueError as exc:
+        raise EngineError(f"expression encoding failed: {exc}") from None
+    b = 1 if single else posed.shape[0]
+    z = z.reshape(b, -1) if z.size and z.size % b == 0 else z
+    if z.ndim != 2 or z.shape[0] != b or z.shape[1] < N_ICT or not np.isfinite(z[:, :N_ICT]).all():
+        raise EngineError(f"the model returned expression codes of shape {np.shape(z)} for {b} frame(s); this "
+                          f"is a bug in the model runtime")
+    return z[0] if single else z
+
+
+def decode(model, pm, z: np.ndarray, n_verts: int, probs: np.ndarray | None = None) -> np.ndarray:
+    """Posed world positions (N, 3) float64 for an expression code ``z`` (Z,).
+
+    Args:
+        probs: optional (N, R) painted region weights used instead of the model's skinning.
+    """
+    try:
+        pos = np.asarray(model.decode(pm, np.asarray(z, dtype=np.float32), **_probs_kw(probs)), dtype=np.float64)
+    except ValueError as exc:
+        raise EngineError(f"decoding failed: {exc}") from None
+    if pos.shape != (n_verts, 3) or not np.isfinite(pos).all():
+        raise EngineError(f"the model decoded positions of shape {pos.shape} (expected ({n_verts}, 3), "
+                          f"finite); this is a bug in the model runtime")
+    return pos

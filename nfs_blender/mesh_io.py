@@ -1,0 +1,92 @@
+"""Reading mesh objects as numpy arrays in world space, and turning world displacements into local ones.
+
+Conventions: positions are float64 (N, 3) in world units (metres) after ``matrix_world``; triangles are
+int32 (F, 3) from the mesh's loop triangles (quads and n-gons are triangulated the way Blender draws them).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+# modes whose mesh data is current in the datablock (edit mode and sculpt keep their own copies)
+USABLE_MODES = ("OBJECT", "WEIGHT_PAINT", "VERTEX_PAINT")
+
+
+def mesh_problem(obj, max_vertices: int | None = None) -> str | None:
+    """Why ``obj`` cannot be used as a face mesh (a sentence saying what to do), or None when it can."""
+    if obj is None:
+        return "Select a mesh object (none is active)"
+    if obj.type != "MESH":
+        return f"'{obj.name}' is a {obj.type.lower()}, not a mesh: select a mesh object"
+    if obj.mode not in USABLE_MODES:
+        return f"'{obj.name}' is in {obj.mode.replace('_', ' ').lower()} mode: switch to Object Mode"
+    me = obj.data
+    if len(me.vertices) < 3 or len(me.polygons) == 0:
+        return f"'{obj.name}' has no faces: the model needs a surface mesh"
+    if max_vertices and len(me.vertices) > max_vertices:
+        return (f"'{obj.name}' has {len(me.vertices)} vertices, more than 'Max vertices' "
+                f"({max_vertices}) in the add-on preferences: decimate it or raise the limit")
+    return None
+
+
+def matrix_world(obj) -> np.ndarray:
+    """(4, 4) float64 world matrix of ``obj``."""
+    return np.array(obj.matrix_world, dtype=np.float64)
+
+
+def to_world(local: np.ndarray, mat: np.ndarray) -> np.ndarray:
+    """Local positions (N, 3) -> world positions (N, 3) with a (4, 4) matrix."""
+    return np.asarray(local, dtype=np.float64) @ mat[:3, :3].T + mat[:3, 3]
+
+
+def local_rest_positions(obj) -> np.ndarray:
+    """(N, 3) float32 object-space rest positions: the reference (Basis) shape key when the mesh has shape
+    keys, else the mesh vertices."""
+    me = obj.data
+    n = len(me.vertices)
+    buf = np.empty(n * 3, dtype=np.float32)
+    key = me.shape_keys
+    if key is not None and key.reference_key is not None and len(key.reference_key.points) == n:
+        key.reference_key.points.foreach_get("co", buf)
+    else:
+        me.vertices.foreach_get("co", buf)
+    return buf.reshape(n, 3)
+
+
+def rest_world_positions(obj, mat: np.ndarray | None = None) -> np.ndarray:
+    """(N, 3) float64 world positions of the rest mesh (``local_rest_positions`` through ``matrix_world``)."""
+    return to_world(local_rest_positions(obj), matrix_world(obj) if mat is None else mat)
+
+
+def triangles(mesh) -> np.ndarray:
+    """(F, 3) int32 vertex indices of the mesh's loop triangles."""
+    mesh.calc_loop_triangles()
+    n = len(mesh.loop_triangles)
+    tris = np.empty(n * 3, dtype=np.int32)
+    mesh.loop_triangles.foreach_get("vertices", tris)
+    return tris.reshape(n, 3)
+
+
+def evaluated_local_positions(obj, depsgraph) -> np.ndarray:
+    """(M, 3) float32 object-space positions of the evaluated object (modifiers, shape keys, armature)."""
+    ob_eval = obj.evaluated_get(depsgraph)
+    me = ob_eval.data
+    attr = me.attributes.get("position")
+    m = len(me.vertices)
+    buf = np.empty(m * 3, dtype=np.float32)
+    if attr is not None and attr.domain == "POINT" and len(attr.data) == m:
+        attr.data.foreach_get("vector", buf)
+    else:  # pragma: no cover - very old files without a position attribute
+        me.vertices.foreach_get("co", buf)
+    return buf.reshape(m, 3)
+
+
+def world_to_local_deltas(deltas_world: np.ndarray, mat: np.ndarray) -> np.ndarray:
+    """World displacements (..., 3) -> object-local displacements with the inverse of ``mat``'s 3x3 part.
+
+    Raises:
+        ValueError: the object's scale is zero on some axis (the matrix cannot be inverted).
+    """
+    m3 = np.asarray(mat, dtype=np.float64)[:3, :3]
+    if abs(np.linalg.det(m3)) < 1e-12:
+        raise ValueError("the object's transform has zero scale on an axis: apply or fix its scale")
+    return np.asarray(deltas_world, dtype=np.float64) @ np.linalg.inv(m3).T

@@ -1,0 +1,216 @@
+"""``nfs.bake_from_source``: bake an animated source face onto the active mesh's FACS shape keys.
+
+Two ways to read the source, per frame of the chosen range:
+
+- FACS shape keys (the source has shape keys named like FACS expressions, any naming style, matched by
+  ``facs_names.match_source_names``): their values are read by evaluating the Key's action F-curves directly
+  when nothing else drives them (no drivers, NLA or partial influence), else by ``scene.frame_set`` per frame.
+- Mesh deformation: the evaluated source mesh (modifiers, armature, shape keys) is read per frame through
+  the depsgraph, put in world space with the source's world matrix at the start of the bake (object-level
+  motion is not an expression) and encoded by the model (``model.expression``) into ICT FACS weights.
+
+The weights are keyed in bulk on the target (``keyframes.write_shape_key_animation``), converted to ARKit
+names when the target has ARKit keys, clipped to each key's slider range. Nothing is written before the
+last frame is read; the scene's current frame is restored in every case (done, error, Esc).
+"""
+from __future__ import annotations
+
+import bpy
+import numpy as np
+
+from . import corrective, engine, keyframes, mesh_io, shape_keys
+from .common import JobOperator, UserError, prepare_object, register_classes, unregister_classes
+from .model_core import facs_names
+
+AUTO_MIN_NAMES = 10
+BATCH = 16  # frames encoded together by the expression encoder
+
+
+def source_facs_mapping(source) -> dict:
+    """{source key name: ICT indices} for the source's non-reference shape keys with FACS names."""
+    key = source.data.shape_keys
+    if key is None:
+        return {}
+    ref = key.reference_key
+    return facs_names.match_source_names(kb.name for kb in key.key_blocks if kb != ref)
+
+
+def frame_range(scene) -> tuple[int, int]:
+    s = scene.nfs
+    return (scene.frame_start, scene.frame_end) if s.use_scene_range else (s.frame_start, s.frame_end)
+
+
+def _key_value(kb, v):
+    return 0.0 if kb.mute else min(max(v, kb.slider_min), kb.slider_max)
+
+
+class NFS_OT_bake_from_source(JobOperator, bpy.types.Operator):
+    """Bake the source face's animation onto the active mesh's FACS shape keys (keyframes on every frame of
+    the range); Esc cancels without changing anything"""
+    bl_idname = "nfs.bake_from_source"
+    bl_label = "Bake From Source"
+    bl_options = {"REGISTER", "UNDO"}
+    what = "Bake"
+
+    @classmethod
+    def poll(cls, context):
+        obj = context.active_object
+        problem = mesh_io.mesh_problem(obj)
+        if problem:
+            cls.poll_message_set(problem)
+            return False
+        if shape_keys.facs_keys(obj)[0] is None:
+            cls.poll_message_set(f"'{obj.name}' has no FACS shape keys: generate them first")
+            return False
+        src = context.scene.nfs.bake_source
+        if src is None:
+            cls.poll_message_set("Choose a source object in the Bake panel")
+            return False
+        if src == obj:
+            cls.poll_message_set("The source must be another object than the active (target) mesh")
+            return False
+        return True
+
+    # ----------------------------------------------------------------------------------------- reading
+    def _read_names(self, context, source, mapping, frames):
+        """(T, 53) ICT weights from the source's FACS-named shape keys."""
+        key = source.data.shape_keys
+        blocks = key.key_blocks
+        t = len(frames)
+        src_vals = {}
+        problem = keyframes.direct_evaluation_problem(key)
+        if problem is None:
+            curves = keyframes.shape_key_value_curves(key)
+            for j, name in enumerate(mapping):
+                kb = blocks[name]
+                fc = curves.get(name)
+                if fc is None or kb.mute:
+                    src_vals[name] = np.full(t, _key_value(kb, kb.value))
+                else:
+                    src_vals[name] = np.array([_key_value(kb, fc.evaluate(f)) for f in frames])
+                yield 0.05 + 0.9 * (j + 1) / len(mapping), f"reading {name}"
+            self.read_how = "F-curves evaluated directly"
+        else:
+            scene = context.scene
+            vals = np.zeros((t, len(mapping)))
+            names = list(mapping)
+            for i, f in enumerate(frames):
+                scene.frame_set(int(f))
+                for j, name in enumerate(names):
+                    kb = blocks[name]
+                    vals[i, j] = _key_value(kb, kb.value)
+                yield 0.05 + 0.9 * (i + 1) / t, f"frame {f:g}"
+            src_vals = {n: vals[:, j] for j, n in enumerate(names)}
+            self.read_how = f"frame by frame ({problem})"
+        ict = np.zeros((t, facs_names.N_ICT))
+        for name, idx in mapping.items():
+            for i in idx:
+                ict[:, i] = src_vals[name]
+        self.ict = ict
+
+    def _read_geometry(self, context, source, frames, want_codes):
+        """(T, 53) ICT weights (and (T, Z) codes) from the model encoding the evaluated source, in batches of
+        ``BATCH`` frames."""
+        scene = context.scene
+        prep = prepare_object(context, source, use_painted=False)  # the expression encoder uses no skinning
+        yield 0.1, "source prepared"
+        t = len(frames)
+        ict = np.zeros((t, facs_names.N_ICT))
+        codes = None
+        share = 0.8 if want_codes else 0.85
+        for s0 in range(0, t, BATCH):
+            chunk = frames[s0:s0 + BATCH]
+            posed = np.empty((len(chunk), prep.n, 3))
+            for j, f in enumerate(chunk):
+                scene.frame_set(int(f))
+                local = mesh_io.evaluated_local_positions(source, context.evaluated_depsgraph_get())
+                if local.shape[0] != prep.n:
+                    raise UserError(f"'{source.name}' has {local.shape[0]} vertices after its modifiers at frame "
+                                    f"{int(f)}, {prep.n} at rest: disable modifiers that add or remove vertices")
+                posed[j] = mesh_io.to_world(local, prep.mat)
+            z = engine.expression(prep.model, posed, prep.pm, prep.n)
+            ict[s0:s0 + len(chunk)] = z[:, : facs_names.N_ICT]
+            if want_codes:
+                if codes is None:
+                    codes = np.zeros((t, z.shape[1]), dtype=np.float32)
+                codes[s0:s0 + len(chunk)] = z
+            yield 0.1 + share * min(t, s0 + BATCH) / t, f"frame {int(chunk[-1])}"
+        self.ict, self.codes = ict, codes
+        self.read_how = "mesh deformation encoded by the model"
+
+    # ----------------------------------------------------------------------------------------- job
+    def job(self, context):
+        scene = context.scene
+        settings = scene.nfs
+        target = context.active_object
+        source = settings.bake_source
+        scheme, keys = shape_keys.facs_keys(target)
+        if scheme is None:
+            raise UserError(f"'{target.name}' has no FACS shape keys: generate them first")
+        if source is None or source.type != "MESH":
+            raise UserError("choose a mesh as the bake source")
+        if source == target:
+            raise UserError("the source must be another object than the target")
+        start, end = frame_range(scene)
+        if end < start:
+            raise UserError(f"the frame range is empty ({start}-{end}): set End after Start")
+        frames = np.arange(start, end + 1, dtype=np.float64)
+        mapping = source_facs_mapping(source)
+        mode = settings.source_mode
+        if mode == "AUTO":
+            mode = "NAMES" if len(mapping) >= AUTO_MIN_NAMES else "GEOMETRY"
+        if mode == "NAMES" and not mapping:
+            raise UserError(f"'{source.name}' has no shape keys with FACS names (e.g. jawOpen, eyeBlink_L or "
+                            f"EyeBlinkLeft): choose 'Mesh deformation'")
+        if mode == "GEOMETRY":
+            problem = mesh_io.mesh_problem(source)
+            if problem:
+                raise UserError(problem)
+        want_corrective = settings.bake_corrective
+        if want_corrective and mode != "GEOMETRY":
+            self.warnings.append("Bake corrective needs the 'Mesh deformation' source; no corrective was baked")
+            want_corrective = False
+
+        frame0, sub0 = scene.frame_current, scene.frame_subframe
+        self.codes = None
+        try:
+            yield 0.0, "reading the source"
+            if mode == "NAMES":
+                yield from self._read_names(context, source, mapping, frames)
+            else:
+                yield from self._read_geometry(context, source, frames, want_corrective)
+        finally:
+            if (scene.frame_current, scene.frame_subframe) != (frame0, sub0):
+                scene.frame_set(frame0, subframe=sub0)
+
+        values = shape_keys.ict_to_scheme_values(self.ict, scheme)
+        names = shape_keys.scheme_names(scheme)
+        by_name = {}
+        for k, name in enumerate(names):
+            kb = keys.get(name)
+            if kb is not None:
+                by_name[name] = np.clip(values[:, k], kb.slider_min, kb.slider_max)
+        corr = None
+        if want_corrective:
+            corr = yield from corrective.compute(context, target, by_name, self.codes, frames, (0.9, 0.98))
+        # ---- everything is read and checked: write
+        keyframes.write_shape_key_animation(target.data.shape_keys, by_name, frames)
+        if corr is not None:
+            corrective.store(target, frames, corr)
+        elif corrective.clear(target):
+            self.warnings.append(f"the corrective baked earlier on '{target.name}' was removed (it belonged to the "
+                                 f"previous bake)")
+        self.message = (f"Baked {len(frames)} frames ({int(frames[0])}-{int(frames[-1])}) of '{source.name}' onto "
+                        f"{len(by_name)} {scheme} keys of '{target.name}' ({self.read_how}"
+                        f"{', with corrective' if corr is not None else ''})")
+
+
+CLASSES = (NFS_OT_bake_from_source,)
+
+
+def register():
+    register_classes(CLASSES)
+
+
+def unregister():
+    unregister_classes(CLASSES)

@@ -1,0 +1,83 @@
+"""``nfs.import_livelink_csv``: key the active mesh's FACS shape keys from a Live Link Face / ARKit CSV take."""
+from __future__ import annotations
+
+import os
+
+import bpy
+import numpy as np
+from bpy.props import IntProperty, StringProperty
+
+from . import keyframes, livelink_csv, shape_keys
+from .common import UserError, register_classes, report_exception, scene_fps, unregister_classes
+
+
+class NFS_OT_import_livelink_csv(bpy.types.Operator):
+    """Key the active mesh's FACS shape keys from a Live Link Face CSV (ARKit blendshapes), resampled to the
+    scene frame rate"""
+    bl_idname = "nfs.import_livelink_csv"
+    bl_label = "Import Live Link Face CSV"
+    bl_options = {"REGISTER", "UNDO"}
+
+    filepath: StringProperty(name="File", subtype="FILE_PATH", default="")
+    filter_glob: StringProperty(default="*.csv", options={"HIDDEN"})
+    start_frame: IntProperty(name="Start frame", default=1, description="Frame of the take's first sample")
+
+    @classmethod
+    def poll(cls, context):
+        obj = context.active_object
+        if obj is None or obj.type != "MESH":
+            cls.poll_message_set("Select the mesh whose FACS shape keys receive the take")
+            return False
+        if shape_keys.facs_keys(obj)[0] is None:
+            cls.poll_message_set(f"'{obj.name}' has no FACS shape keys: generate them first")
+            return False
+        return True
+
+    def invoke(self, context, event):
+        self.start_frame = context.scene.nfs.csv_start_frame
+        context.window_manager.fileselect_add(self)
+        return {"RUNNING_MODAL"}
+
+    def execute(self, context):
+        obj = context.active_object
+        try:
+            take = livelink_csv.read_livelink_csv(bpy.path.abspath(self.filepath))
+            fps = scene_fps(context.scene)
+            offsets, ict, _arkit = livelink_csv.take_to_ict(take, fps)
+            scheme, keys = shape_keys.facs_keys(obj)
+            if scheme is None:
+                raise UserError(f"'{obj.name}' has no FACS shape keys: generate them first")
+            values = shape_keys.ict_to_scheme_values(ict, scheme)
+            names = shape_keys.scheme_names(scheme)
+            by_name = {}
+            for k, name in enumerate(names):
+                kb = keys.get(name)
+                if kb is not None:
+                    by_name[name] = np.clip(values[:, k], kb.slider_min, kb.slider_max)
+            frames = self.start_frame + offsets.astype(np.float64)
+            keyframes.write_shape_key_animation(obj.data.shape_keys, by_name, frames)
+        except Exception as exc:
+            report_exception(self, exc, "Live Link CSV import")
+            return {"CANCELLED"}
+        scene = context.scene
+        end = int(frames[-1])
+        extended = end > scene.frame_end
+        if extended:
+            scene.frame_end = end
+        self.report({"INFO"}, (
+            f"{os.path.basename(self.filepath)}: {take.n_rows} rows, {take.duration:.2f} s "
+            f"(timecode {take.rate:g} fps{'' if take.rate_inferred else ' assumed'}) -> {len(offsets)} frames at "
+            f"{fps:g} fps on {len(by_name)} keys of '{obj.name}' (frames {int(frames[0])}-{end})"
+            f"{'; scene end extended to ' + str(end) if extended else ''}"))
+        return {"FINISHED"}
+
+
+CLASSES = (NFS_OT_import_livelink_csv,)
+
+
+def register():
+    register_classes(CLASSES)
+
+
+def unregister():
+    unregister_classes(CLASSES)

@@ -1,0 +1,94 @@
+"""``nfs.generate_facs_keys``: the model's FACS expressions as shape keys on the active mesh.
+
+The model gets the mesh in world space (``matrix_world @ co``) and returns world-space displacements, which
+become object-local with the inverse of ``matrix_world``'s 3x3 part. Keys are written relative to the reference
+key ('Basis', created from the mesh when missing) and only after every displacement is computed.
+"""
+from __future__ import annotations
+
+import bpy
+import numpy as np
+from bpy.props import BoolProperty, EnumProperty
+
+from . import engine, mesh_io, shape_keys
+from .common import JobOperator, UserError, prepare_object, register_classes, unregister_classes
+from .prefs import get_prefs
+
+SCHEME_ITEMS = (
+    ("PREFERENCES", "From Preferences", "Use the name scheme chosen in the add-on preferences"),
+    ("ICT", "ICT (53)", "ICT-FaceKit names (eyeBlink_L ...)"),
+    ("ARKIT", "ARKit (52)", "ARKit names (eyeBlinkLeft ...)"),
+)
+
+
+def resolve_scheme(context, scheme: str) -> str:
+    return get_prefs(context).name_scheme if scheme == "PREFERENCES" else scheme
+
+
+class NFS_OT_generate_facs_keys(JobOperator, bpy.types.Operator):
+    """Generate the model's FACS expressions (53 ICT or 52 ARKit) as shape keys on the active mesh. Other shape
+    keys are never touched; Esc cancels without changing anything"""
+    bl_idname = "nfs.generate_facs_keys"
+    bl_label = "Generate FACS Shape Keys"
+    bl_options = {"REGISTER", "UNDO"}
+    what = "FACS shape keys"
+
+    replace: BoolProperty(name="Replace existing", default=False,
+                          description="Overwrite FACS keys that already exist (same names)")
+    scheme: EnumProperty(name="Names", items=SCHEME_ITEMS, default="PREFERENCES")
+    use_painted: BoolProperty(name="Use painted NFS_ groups", default=True,
+                              description="Use the mesh's NFS_<region> vertex groups as skinning regions")
+
+    @classmethod
+    def poll(cls, context):
+        problem = mesh_io.mesh_problem(context.active_object)
+        if problem:
+            cls.poll_message_set(problem)
+            return False
+        return True
+
+    def job(self, context):
+        obj = context.active_object
+        scheme = resolve_scheme(context, self.scheme)
+        names = shape_keys.scheme_names(scheme)
+        existing = shape_keys.clashes(obj, names)
+        if existing and not self.replace:
+            raise UserError(f"'{obj.name}' already has shape keys named {', '.join(existing[:4])}"
+                            f"{' ...' if len(existing) > 4 else ''}; tick 'Replace existing' to overwrite them "
+                            f"(other keys are never touched)")
+        key = obj.data.shape_keys
+        if key is not None and key.reference_key is not None and key.reference_key.name in names:
+            raise UserError(f"the reference key of '{obj.name}' is named {key.reference_key.name!r}, a FACS "
+                            f"name: rename it (e.g. to 'Basis') first")
+        yield 0.0, "loading the model"
+        prep = prepare_object(context, obj, use_painted=self.use_painted)
+        yield 0.1, "mesh prepared"
+        index = {n: k for k, n in enumerate(names)}
+        local = np.zeros((len(names), prep.n, 3), dtype=np.float32)
+        seen = set()
+        for _i, name, delta in engine.facs_basis_iter(prep.model, prep.pm, prep.n, scheme.lower(), prep.probs):
+            k = index.get(name)
+            if k is None:
+                raise engine.EngineError(f"the model produced an unknown FACS shape {name!r} for the "
+                                         f"{scheme} names; this is a bug in the model runtime")
+            local[k] = mesh_io.world_to_local_deltas(delta, prep.mat)
+            seen.add(name)
+            yield 0.1 + 0.85 * len(seen) / len(names), name
+        missing = [n for n in names if n not in seen]
+        if missing:
+            raise engine.EngineError(f"the model produced no shape for {', '.join(missing[:4])}; this is a bug "
+                                     f"in the model runtime")
+        created, replaced = shape_keys.write_keys(obj, names, local, self.replace)
+        self.message = (f"'{obj.name}': {len(created)} FACS shape keys created, {len(replaced)} replaced "
+                        f"({scheme} names{', painted regions' if prep.painted else ''})")
+
+
+CLASSES = (NFS_OT_generate_facs_keys,)
+
+
+def register():
+    register_classes(CLASSES)
+
+
+def unregister():
+    unregister_classes(CLASSES)

@@ -1,0 +1,98 @@
+"""FACS slider helpers: reset a group of FACS keys, mirror values between the left and right sides."""
+from __future__ import annotations
+
+import bpy
+from bpy.props import EnumProperty
+
+from . import shape_keys
+from .common import register_classes, unregister_classes
+from .model_core import facs_names
+
+GROUP_ITEMS = tuple((g, g.capitalize(), f"The {g} FACS keys") for g in facs_names.FACS_GROUP_ORDER) + (
+    ("ALL", "All", "Every FACS key"),)
+
+
+def _poll_facs(cls, context) -> bool:
+    obj = context.active_object
+    if obj is None or obj.type != "MESH":
+        cls.poll_message_set("Select a mesh object with FACS shape keys")
+        return False
+    if shape_keys.facs_keys(obj)[0] is None:
+        cls.poll_message_set(f"'{obj.name}' has no FACS shape keys: generate them first")
+        return False
+    return True
+
+
+class NFS_OT_reset_facs_group(bpy.types.Operator):
+    """Set the values of one group of FACS shape keys (or all of them) to 0"""
+    bl_idname = "nfs.reset_facs_group"
+    bl_label = "Reset FACS Group"
+    bl_options = {"REGISTER", "UNDO"}
+
+    group: EnumProperty(name="Group", items=GROUP_ITEMS, default="ALL")
+
+    @classmethod
+    def poll(cls, context):
+        return _poll_facs(cls, context)
+
+    def execute(self, context):
+        _scheme, keys = shape_keys.facs_keys(context.active_object)
+        n = 0
+        for name, kb in keys.items():
+            if self.group == "ALL" or facs_names.facs_group(name) == self.group:
+                kb.value = 0.0
+                n += 1
+        self.report({"INFO"}, f"Reset {n} FACS keys ({self.group.lower()})")
+        return {"FINISHED"}
+
+
+class NFS_OT_mirror_facs(bpy.types.Operator):
+    """Copy FACS key values between the left and right sides"""
+    bl_idname = "nfs.mirror_facs"
+    bl_label = "Mirror FACS Values"
+    bl_options = {"REGISTER", "UNDO"}
+
+    direction: EnumProperty(
+        name="Direction", default="L_TO_R",
+        items=(("L_TO_R", "Left to Right", "Copy every left-side value (_L / Left) to its right-side twin"),
+               ("R_TO_L", "Right to Left", "Copy every right-side value to its left-side twin"),
+               ("SWAP", "Swap", "Mirror the whole pose: swap left and right values (jawLeft <-> jawRight too)")))
+
+    @classmethod
+    def poll(cls, context):
+        return _poll_facs(cls, context)
+
+    def execute(self, context):
+        _scheme, keys = shape_keys.facs_keys(context.active_object)
+        n = 0
+        if self.direction == "SWAP":
+            done = set()
+            for name, kb in keys.items():
+                twin = facs_names.mirror_name(name)
+                if twin == name or twin not in keys or name in done:
+                    continue
+                kb.value, keys[twin].value = keys[twin].value, kb.value
+                done.update((name, twin))
+                n += 1
+        else:
+            src_side = "L" if self.direction == "L_TO_R" else "R"
+            for name, kb in keys.items():
+                if name in ("jawLeft", "jawRight", "mouthLeft", "mouthRight"):
+                    continue  # directions, not left/right twins of one muscle
+                twin = facs_names.mirror_name(name)
+                if twin != name and twin in keys and facs_names.side_of(name) == src_side:
+                    keys[twin].value = kb.value
+                    n += 1
+        self.report({"INFO"}, f"Mirrored {n} FACS key pairs")
+        return {"FINISHED"}
+
+
+CLASSES = (NFS_OT_reset_facs_group, NFS_OT_mirror_facs)
+
+
+def register():
+    register_classes(CLASSES)
+
+
+def unregister():
+    unregister_classes(CLASSES)

@@ -1,0 +1,81 @@
+"""Add-on preferences (Edit > Preferences > Add-ons > Neural Face Skinning) and their defaults."""
+import bpy
+from bpy.props import EnumProperty, IntProperty, StringProperty
+
+from . import engine
+
+NAME_SCHEMES = (
+    ("ICT", "ICT (53)", "ICT-FaceKit names, e.g. eyeBlink_L, browInnerUp_L (53 shapes)"),
+    ("ARKIT", "ARKit (52)", "Apple ARKit names, e.g. eyeBlinkLeft, browInnerUp, tongueOut (52 shapes)"),
+)
+CROPS = (
+    ("FULL_HEAD", "Full head", "The model sees the whole head and neck"),
+    ("FACE", "Face", "The model sees the face only (the rest of the head does not move)"),
+)
+FORWARD_AXES = (
+    ("-Y", "-Y (Blender front)", "The face looks toward -Y, Z up (Blender's front view)"),
+    ("Y", "+Y", "The face looks toward +Y, Z up"),
+    ("X", "+X", "The face looks toward +X, Z up"),
+    ("-X", "-X", "The face looks toward -X, Z up"),
+)
+
+
+class NFS_AddonPreferences(bpy.types.AddonPreferences):
+    bl_idname = __package__
+
+    name_scheme: EnumProperty(name="FACS names", items=NAME_SCHEMES, default="ICT",
+                              description="Names of the FACS shape keys the add-on creates and keys")
+    crop: EnumProperty(name="Model crop", items=CROPS, default="FULL_HEAD",
+                       description="Which part of the head the model sees")
+    weights_path: StringProperty(name="Weights file", subtype="FILE_PATH", default="",
+                                 description="Use this weights file (.npz) instead of the bundled weights; "
+                                             "leave empty for the bundled ones")
+    max_vertices: IntProperty(name="Max vertices", default=300000, min=100, soft_max=1000000,
+                              description="Refuse meshes with more vertices than this (memory and time)")
+    forward_axis: EnumProperty(name="Face forward axis", items=FORWARD_AXES, default="-Y",
+                               description="World axis the face looks toward (Z is up)")
+
+    def draw(self, context):
+        col = self.layout.column()
+        col.prop(self, "name_scheme")
+        row = col.row()
+        row.prop(self, "crop")
+        if not engine.crop_supported():
+            col.label(text="This model version ignores the crop: it always uses the mesh's largest connected "
+                           "piece as the face", icon="INFO")
+        col.prop(self, "forward_axis")
+        col.prop(self, "max_vertices")
+        col.prop(self, "weights_path")
+        col.label(text=engine.describe_model(self.weights_path), icon="INFO")
+
+
+class _Defaults:
+    """Preference values used when the add-on is loaded without being enabled (scripts, tests)."""
+    name_scheme = "ICT"
+    crop = "FULL_HEAD"
+    weights_path = ""
+    max_vertices = 300000
+    forward_axis = "-Y"
+
+
+def get_prefs(context=None):
+    """The add-on preferences, or the defaults when the add-on is not enabled through the preferences."""
+    ctx = context or bpy.context
+    addon = ctx.preferences.addons.get(__package__)
+    return addon.preferences if addon is not None and addon.preferences is not None else _Defaults
+
+
+CLASSES = (NFS_AddonPreferences,)
+
+
+def register():
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+
+
+def unregister():
+    for cls in reversed(CLASSES):
+        try:
+            bpy.utils.unregister_class(cls)
+        except RuntimeError:  # not registered
+            pass

@@ -1,0 +1,63 @@
+"""Per-scene settings of the add-on: ``scene.nfs`` (NFS_SceneSettings)."""
+import bpy
+from bpy.props import BoolProperty, EnumProperty, IntProperty, PointerProperty, StringProperty
+
+from .common import register_classes, unregister_classes
+
+SLIDER_GROUPS = (
+    ("ALL", "All", "Every FACS shape key"),
+    ("brows", "Brows", ""), ("eyes", "Eyes", ""), ("cheeks", "Cheeks", ""),
+    ("nose", "Nose", ""), ("mouth", "Mouth", ""), ("jaw", "Jaw", ""),
+)
+
+
+def _is_mesh(_self, obj):
+    return obj.type == "MESH"
+
+
+class NFS_SceneSettings(bpy.types.PropertyGroup):
+    replace_existing: BoolProperty(
+        name="Replace existing", default=False,
+        description="Overwrite the coordinates of FACS shape keys that already exist (other keys are never "
+                    "touched)")
+    use_painted_groups: BoolProperty(
+        name="Use painted NFS_ groups", default=True,
+        description="When the mesh has NFS_<region> vertex groups, use their weights as the skinning regions")
+    bake_source: PointerProperty(
+        name="Source", type=bpy.types.Object, poll=_is_mesh,
+        description="Animated face mesh whose expressions are baked onto the active object's FACS keys")
+    source_mode: EnumProperty(
+        name="Read source", default="AUTO",
+        items=(("AUTO", "Auto", "Shape-key values when the source has 10 or more FACS-named shape keys, "
+                                "else its deforming mesh"),
+               ("NAMES", "FACS shape keys", "Read the values of the source's FACS-named shape keys"),
+               ("GEOMETRY", "Mesh deformation", "Encode the source's evaluated mesh every frame with the model")))
+    use_scene_range: BoolProperty(name="Scene frame range", default=True,
+                                  description="Bake the scene's frame range")
+    frame_start: IntProperty(name="Start", default=1, min=-1048574, max=1048574)
+    frame_end: IntProperty(name="End", default=250, min=-1048574, max=1048574)
+    bake_corrective: BoolProperty(
+        name="Bake corrective", default=False,
+        description="Also store, per frame, the model's exact pose minus the shape-key blend, played back by a "
+                    "single NFS_corrective shape key (mesh-deformation source only)")
+    csv_start_frame: IntProperty(name="Start frame", default=1,
+                                 description="Frame of the first CSV sample")
+    slider_filter: StringProperty(name="Search", default="", options={"TEXTEDIT_UPDATE"},
+                                  description="Show only FACS keys whose name contains this text")
+    slider_group: EnumProperty(name="Group", items=SLIDER_GROUPS, default="ALL")
+    regions_shown: BoolProperty(name="Region colours shown", default=False, options={"HIDDEN"})
+    shading_backup: StringProperty(default="", options={"HIDDEN"})
+
+
+CLASSES = (NFS_SceneSettings,)
+
+
+def register():
+    register_classes(CLASSES)
+    bpy.types.Scene.nfs = PointerProperty(type=NFS_SceneSettings)
+
+
+def unregister():
+    if hasattr(bpy.types.Scene, "nfs"):
+        del bpy.types.Scene.nfs
+    unregister_classes(CLASSES)

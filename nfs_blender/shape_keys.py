@@ -1,0 +1,101 @@
+"""FACS shape keys on a mesh: finding them, checking name clashes, writing coordinates in bulk.
+
+Keys with other names are never touched. Coordinates are written with ``points.foreach_set('co', ...)`` from
+contiguous float32 arrays (float64 takes Blender's slow per-item path).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .model_core import facs_names
+
+SCHEME_NAMES = {"ICT": facs_names.ICT_NAMES, "ARKIT": facs_names.ARKIT_NAMES}
+
+
+def scheme_names(scheme: str) -> tuple[str, ...]:
+    """'ICT' -> the 53 ICT names, 'ARKIT' -> the 52 ARKit names."""
+    try:
+        return SCHEME_NAMES[scheme.upper()]
+    except KeyError:
+        raise ValueError(f"unknown FACS name scheme {scheme!r}; use 'ICT' or 'ARKIT'") from None
+
+
+def facs_keys(obj) -> tuple[str | None, dict]:
+    """The FACS shape keys of ``obj``: (scheme, {name: key_block}) for the scheme with more keys present
+    ('ICT' or 'ARKIT'; ICT on a tie), or (None, {}) when the mesh has none."""
+    key = getattr(obj.data, "shape_keys", None) if obj is not None and obj.type == "MESH" else None
+    if key is None:
+        return None, {}
+    blocks = key.key_blocks
+    found = {s: {n: blocks[n] for n in names if n in blocks} for s, names in SCHEME_NAMES.items()}
+    scheme = max(("ICT", "ARKIT"), key=lambda s: (len(found[s]), s == "ICT"))
+    if not found[scheme]:
+        return None, {}
+    return scheme, found[scheme]
+
+
+def ict_to_scheme_values(ict_values: np.ndarray, scheme: str) -> np.ndarray:
+    """(T, 53) ICT weights -> (T, 53) or (T, 52) in ``scheme`` order."""
+    return np.asarray(ict_values) if scheme.upper() == "ICT" else facs_names.ict_to_arkit(np.asarray(ict_values))
+
+
+def clashes(obj, names) -> list[str]:
+    """Names among ``names`` that already exist as shape keys of ``obj``."""
+    key = obj.data.shape_keys
+    if key is None:
+        return []
+    return [n for n in names if n in key.key_blocks]
+
+
+def ensure_basis(obj):
+    """The reference key of ``obj``; a mesh without shape keys gets one named 'Basis' from its coordinates."""
+    key = obj.data.shape_keys
+    if key is None or key.reference_key is None:
+        obj.shape_key_add(name="Basis", from_mix=False)
+        key = obj.data.shape_keys
+    return key.reference_key
+
+
+def write_keys(obj, names, local_deltas, replace: bool) -> tuple[list[str], list[str]]:
+    """Write shape keys ``names[k] = Basis + local_deltas[k]`` relative to the reference key.
+
+    Args:
+        names: K shape-key names.
+        local_deltas: (K, N, 3) object-local displacements (any float dtype).
+        replace: when False, any existing key of these names raises ValueError before anything is written;
+            when True, existing keys keep their slot, value, animation and drivers and get new coordinates.
+    Returns:
+        (created names, replaced names).
+    """
+    me = obj.data
+    n = len(me.vertices)
+    deltas = np.asarray(local_deltas)
+    if deltas.shape != (len(names), n, 3):
+        raise ValueError(f"displacements have shape {deltas.shape}, expected ({len(names)}, {n}, 3)")
+    existing = clashes(obj, names)
+    if existing and not replace:
+        raise ValueError(f"shape keys already exist: {', '.join(existing[:5])}"
+                         f"{' ...' if len(existing) > 5 else ''}; tick 'Replace existing' to overwrite them")
+    key = me.shape_keys
+    if key is not None and key.reference_key is not None and key.reference_key.name in names:
+        raise ValueError(f"the reference key is named {key.reference_key.name!r}, a FACS name: rename it "
+                         f"(e.g. to 'Basis') first")
+    ref = ensure_basis(obj)
+    base = np.empty(n * 3, dtype=np.float32)
+    ref.points.foreach_get("co", base)
+    base = base.reshape(n, 3)
+    blocks = me.shape_keys.key_blocks
+    created, replaced = [], []
+    for k, name in enumerate(names):
+        kb = blocks.get(name)
+        if kb is None:
+            kb = obj.shape_key_add(name=name, from_mix=False)
+            kb.value = 0.0
+            created.append(name)
+        else:
+            replaced.append(name)
+        kb.relative_key = ref
+        co = np.ascontiguousarray((base + deltas[k]).astype(np.float32).ravel())
+        kb.points.foreach_set("co", co)
+    me.update()
+    return created, replaced

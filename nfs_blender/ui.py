@@ -1,0 +1,153 @@
+"""Sidebar panels (3D Viewport > Sidebar > NFS): skinning, FACS shape keys, bake, Live Link CSV, FACS sliders."""
+from __future__ import annotations
+
+import bpy
+
+from . import shape_keys, vertex_groups
+from .common import register_classes, unregister_classes
+from .model_core import facs_names
+from .prefs import FORWARD_AXES, get_prefs
+
+
+class _NFSPanel:
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "NFS"
+
+
+class NFS_PT_main(_NFSPanel, bpy.types.Panel):
+    bl_label = "Neural Face Skinning"
+
+    def draw(self, context):
+        layout = self.layout
+        obj = context.active_object
+        prefs = get_prefs(context)
+        col = layout.column(align=True)
+        col.label(text=f"Target: {obj.name}" if obj is not None and obj.type == "MESH" else "Target: select a mesh",
+                  icon="MESH_DATA")
+        axis = dict((k, n) for k, n, _d in FORWARD_AXES).get(prefs.forward_axis, prefs.forward_axis)
+        if isinstance(prefs, bpy.types.AddonPreferences):
+            col.prop(prefs, "forward_axis", text="Face looks toward")
+        else:
+            col.label(text=f"Face looks toward {axis}, Z up")
+        col.label(text=f"FACS names: {prefs.name_scheme}  (Preferences)", icon="PREFERENCES")
+
+
+class NFS_PT_skinning(_NFSPanel, bpy.types.Panel):
+    bl_label = "Skinning Weights"
+    bl_parent_id = "NFS_PT_main"
+
+    def draw(self, context):
+        layout = self.layout
+        settings = context.scene.nfs
+        layout.operator("nfs.compute_skinning", icon="GROUP_VERTEX")
+        row = layout.row(align=True)
+        row.operator("nfs.toggle_region_colors", text="Hide Region Colours" if settings.regions_shown
+                     else "Show Region Colours", icon="COLOR", depress=settings.regions_shown)
+        row.operator("nfs.clear_skinning", text="", icon="X")
+        layout.operator("nfs.update_region_colors", icon="BRUSH_DATA")
+        layout.prop(settings, "use_painted_groups")
+        obj = context.active_object
+        if obj is not None and obj.type == "MESH":
+            n = sum(1 for g in obj.vertex_groups if g.name.startswith(vertex_groups.PREFIX))
+            if n:
+                layout.label(text=f"{n} NFS_ groups (paint them to adjust the regions)", icon="INFO")
+
+
+class NFS_PT_facs(_NFSPanel, bpy.types.Panel):
+    bl_label = "FACS Shape Keys"
+    bl_parent_id = "NFS_PT_main"
+
+    def draw(self, context):
+        layout = self.layout
+        settings = context.scene.nfs
+        prefs = get_prefs(context)
+        layout.prop(settings, "replace_existing")
+        op = layout.operator("nfs.generate_facs_keys", icon="SHAPEKEY_DATA")
+        op.replace = settings.replace_existing
+        op.use_painted = settings.use_painted_groups
+        obj = context.active_object
+        scheme, keys = shape_keys.facs_keys(obj)
+        if scheme:
+            layout.label(text=f"{len(keys)} {scheme} FACS keys on this mesh")
+        else:
+            layout.label(text=f"Creates {len(shape_keys.scheme_names(prefs.name_scheme))} {prefs.name_scheme} keys")
+
+
+class NFS_PT_bake(_NFSPanel, bpy.types.Panel):
+    bl_label = "Bake From Source"
+    bl_parent_id = "NFS_PT_main"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        layout = self.layout
+        s = context.scene.nfs
+        layout.prop(s, "bake_source")
+        layout.prop(s, "source_mode")
+        layout.prop(s, "use_scene_range")
+        row = layout.row(align=True)
+        row.enabled = not s.use_scene_range
+        row.prop(s, "frame_start")
+        row.prop(s, "frame_end")
+        layout.prop(s, "bake_corrective")
+        layout.operator("nfs.bake_from_source", icon="REC")
+
+
+class NFS_PT_livelink(_NFSPanel, bpy.types.Panel):
+    bl_label = "Live Link Face CSV"
+    bl_parent_id = "NFS_PT_main"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        layout = self.layout
+        layout.prop(context.scene.nfs, "csv_start_frame")
+        layout.operator("nfs.import_livelink_csv", icon="IMPORT")
+        fps = context.scene.render.fps / (context.scene.render.fps_base or 1.0)
+        layout.label(text=f"Resampled to the scene's {fps:g} fps")
+
+
+class NFS_PT_sliders(_NFSPanel, bpy.types.Panel):
+    bl_label = "FACS Sliders"
+    bl_parent_id = "NFS_PT_main"
+
+    @classmethod
+    def poll(cls, context):
+        return shape_keys.facs_keys(context.active_object)[0] is not None
+
+    def draw(self, context):
+        layout = self.layout
+        s = context.scene.nfs
+        _scheme, keys = shape_keys.facs_keys(context.active_object)
+        row = layout.row(align=True)
+        row.prop(s, "slider_filter", text="", icon="VIEWZOOM")
+        row.prop(s, "slider_group", text="")
+        row = layout.row(align=True)
+        row.operator("nfs.mirror_facs", text="L \u2192 R").direction = "L_TO_R"
+        row.operator("nfs.mirror_facs", text="R \u2192 L").direction = "R_TO_L"
+        row.operator("nfs.mirror_facs", text="Swap").direction = "SWAP"
+        row.operator("nfs.reset_facs_group", text="", icon="LOOP_BACK").group = "ALL"
+        text = s.slider_filter.strip().lower()
+        for group in facs_names.FACS_GROUP_ORDER:
+            if s.slider_group not in ("ALL", group):
+                continue
+            names = [n for n in keys if facs_names.facs_group(n) == group and (not text or text in n.lower())]
+            if not names:
+                continue
+            box = layout.box()
+            head = box.row()
+            head.label(text=f"{group.capitalize()} ({len(names)})")
+            head.operator("nfs.reset_facs_group", text="", icon="LOOP_BACK").group = group
+            col = box.column(align=True)
+            for name in names:
+                col.prop(keys[name], "value", text=name, slider=True)
+
+
+CLASSES = (NFS_PT_main, NFS_PT_skinning, NFS_PT_facs, NFS_PT_bake, NFS_PT_livelink, NFS_PT_sliders)
+
+
+def register():
+    register_classes(CLASSES)
+
+
+def unregister():
+    unregister_classes(CLASSES)

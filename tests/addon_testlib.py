@@ -1,0 +1,105 @@
+"""Script snippets shared by the add-on tests (tests/test_addon_*.py), run inside headless Blender through
+``blender_harness.run_blender``.
+
+``PRELUDE`` registers the add-on from the working tree (``import nfs_blender; nfs_blender.register()``, with an
+``at_end`` unregister), injects the stand-in model (tests/standin_model.py) with ``engine.set_model`` and
+defines helpers:
+
+* ``ict_head(name, location=(0,0,0), scale=1.0, stride=1)``: the ICT-FaceKit full-head crop (vertices 0..11247,
+  polygons 0..11143) converted to Blender's frame (metres, Z up, face toward -Y) as a new mesh object;
+  ``stride`` > 1 keeps every stride-th polygon's vertices only as a cheaper, different-topology mesh.
+* ``keys_of(obj)``: {name: (N, 3) float32} of every shape key.
+* ``run_op(op, **kw)``: call an operator with EXEC_DEFAULT and undo=True; returns its result set as a list
+  (['CANCELLED'] when it reported an ERROR, whose text is appended to ``ERRORS``).
+* ``EXPECTED_REGIONS``: the stand-in's region names.
+"""
+
+PRELUDE = r'''
+import os, sys, json
+import numpy as np
+import bpy
+sys.path.insert(0, os.path.join(os.getcwd(), "tests"))
+import nfs_blender
+nfs_blender.register()
+at_end(nfs_blender.unregister)
+from nfs_blender import engine
+import standin_model
+MODEL = standin_model.StandinModel()
+engine.set_model(MODEL)
+EXPECTED_REGIONS = list(standin_model.REGIONS)
+ICT_NPZ = os.path.join(os.getcwd(), "..", "shared", "data", "ict_facekit", "ict_facekit.npz")
+_ICT = {}
+
+
+def _ict_arrays():
+    if not _ICT:
+        d = np.load(ICT_NPZ)
+        sizes = d["face_sizes"][:11144].astype(np.int64)
+        corners = d["face_vertex_indices"][: int(sizes.sum())].astype(np.int64)
+        v = d["neutral"][:11248].astype(np.float64)
+        # ICT (cm, Y up, +Z forward) -> Blender (m, Z up, -Y forward)
+        _ICT.update(verts=np.stack([v[:, 0], -v[:, 2], v[:, 1]], axis=1) / 100.0, sizes=sizes, corners=corners)
+    return _ICT
+
+
+def ict_head(name="Head", location=(0.0, 0.0, 0.0), scale=1.0, stride=1):
+    a = _ict_arrays()
+    verts, sizes, corners = a["verts"], a["sizes"], a["corners"]
+    starts = np.r_[0, np.cumsum(sizes)[:-1]]
+    if stride > 1:  # keep a subset of polygons and re-index: a different mesh of the same surface
+        keep = np.arange(0, len(sizes), stride)
+        sizes = sizes[keep]
+        corners = np.concatenate([corners[s:s + k] for s, k in zip(starts[keep], sizes)])
+        used, corners = np.unique(corners, return_inverse=True)
+        verts = verts[used]
+        starts = np.r_[0, np.cumsum(sizes)[:-1]]
+    me = bpy.data.meshes.new(name)
+    me.vertices.add(len(verts))
+    me.vertices.foreach_set("co", verts.astype(np.float32).ravel())
+    me.loops.add(len(corners))
+    me.loops.foreach_set("vertex_index", corners.astype(np.int32))
+    me.polygons.add(len(sizes))
+    me.polygons.foreach_set("loop_start", starts.astype(np.int32))
+    try:
+        me.polygons.foreach_set("loop_total", sizes.astype(np.int32))
+    except (AttributeError, TypeError, RuntimeError):
+        pass
+    me.update(calc_edges=True)
+    me.validate()
+    ob = bpy.data.objects.new(name, me)
+    bpy.context.scene.collection.objects.link(ob)
+    ob.location = location
+    ob.scale = (scale, scale, scale)
+    bpy.context.view_layer.update()
+    return ob
+
+
+def activate(ob):
+    for o in bpy.context.view_layer.objects:
+        o.select_set(False)
+    bpy.context.view_layer.objects.active = ob
+    ob.select_set(True)
+
+
+def keys_of(ob):
+    out = {}
+    n = len(ob.data.vertices)
+    for kb in ob.data.shape_keys.key_blocks:
+        buf = np.empty(n * 3, dtype=np.float32)
+        kb.points.foreach_get("co", buf)
+        out[kb.name] = buf.reshape(n, 3)
+    return out
+
+
+ERRORS = []
+
+
+def run_op(op, **kw):
+    """Run with EXEC_DEFAULT + undo push; an ERROR report (RuntimeError from Python) -> ['CANCELLED'] and the
+    message appended to ERRORS."""
+    try:
+        return sorted(op("EXEC_DEFAULT", True, **kw))
+    except RuntimeError as exc:
+        ERRORS.append(str(exc))
+        return ["CANCELLED"]
+'''

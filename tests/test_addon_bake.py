@@ -1,0 +1,195 @@
+"""Baking a source face onto a target's FACS keys: FACS-named source keys (F-curves read directly, and frame by
+frame when a driver is involved), mesh-deformation source encoded by the model, the corrective key, ARKit
+targets, existing actions kept, scene frame restored, undo. Stand-in model (tests/standin_model.py)."""
+import pytest
+
+from addon_testlib import PRELUDE
+from blender_harness import run_blender
+
+pytestmark = pytest.mark.blender
+
+SCRIPT = r'''
+from model_core import facs_names as fn
+from nfs_blender import mesh_io, keyframes
+scene = bpy.context.scene
+out = {}
+frames = np.arange(1, 41)
+rng = np.random.default_rng(1)
+
+
+def key_values(ob, names):
+    """(T, K) key-block values after frame_set on every frame (what Blender plays)."""
+    kbs = ob.data.shape_keys.key_blocks
+    vals = np.zeros((len(frames), len(names)))
+    for i, f in enumerate(frames):
+        scene.frame_set(int(f))
+        vals[i] = [kbs[nm].value for nm in names]
+    return vals
+
+
+def curve_info(ob):
+    fcs = keyframes.assigned_fcurves(ob.data.shape_keys)
+    return {fc.data_path: len(fc.keyframe_points) for fc in fcs}
+
+
+# ---- target: another tessellation of the head, ICT keys, plus a user key with its own animation
+tgt = ict_head("Target", stride=2, location=(0.5, 0.0, 0.0))
+activate(tgt)
+assert run_op(bpy.ops.nfs.generate_facs_keys) == ["FINISHED"]
+tgt = bpy.data.objects["Target"]
+user = tgt.shape_key_add(name="MyKey", from_mix=False)
+for f, v in ((1, 0.2), (20, 0.9)):
+    user.value = v
+    user.keyframe_insert("value", frame=f)
+
+# ---- source A: FACS-named keys in mixed styles, animated with keyframe_insert
+src = ict_head("SrcNames", location=(-0.5, 0.0, 0.0))
+src.shape_key_add(name="Basis", from_mix=False)
+src_names = ["EyeBlinkLeft", "eyeBlink_R", "JawOpen", "BrowInnerUp", "mouthSmile_L", "MouthSmileRight", "cheekPuff",
+             "noseSneer.L", "noseSneer.R", "mouthFunnel", "Other"]
+for nm in src_names:
+    src.shape_key_add(name=nm, from_mix=False)
+vals = rng.random((len(frames), len(src_names)))
+skb = src.data.shape_keys.key_blocks
+for i, f in enumerate(frames):
+    for j, nm in enumerate(src_names):
+        skb[nm].value = vals[i, j]
+        skb[nm].keyframe_insert("value", frame=int(f))
+mapping = fn.match_source_names(src_names)
+expected = np.zeros((len(frames), 53))
+for j, nm in enumerate(src_names):
+    for k in mapping.get(nm, ()):
+        expected[:, k] = vals[:, j]
+
+s = scene.nfs
+s.bake_source = src
+s.use_scene_range = False
+s.frame_start, s.frame_end = 1, 40
+scene.frame_set(7)
+activate(tgt)
+out["bake_names"] = run_op(bpy.ops.nfs.bake_from_source)
+out["frame_after"] = scene.frame_current
+tgt = bpy.data.objects["Target"]
+out["curves"] = curve_info(tgt)
+got = key_values(tgt, fn.ICT_NAMES)
+out["names_err"] = float(np.abs(got - expected).max())
+scene.frame_set(20)
+out["mykey_at_20"] = round(tgt.data.shape_keys.key_blocks["MyKey"].value, 6)
+
+# ---- same source with a driver on mouthFunnel: read frame by frame; re-bake replaces only our curves
+drv = skb["mouthFunnel"].driver_add("value").driver
+drv.type = "SCRIPTED"
+drv.expression = "frame / 100"
+expected[:, fn.ICT_INDEX["mouthFunnel"]] = frames / 100.0
+out["bake_driver"] = run_op(bpy.ops.nfs.bake_from_source)
+tgt = bpy.data.objects["Target"]
+out["curves_driver"] = curve_info(tgt)
+got = key_values(tgt, fn.ICT_NAMES)
+out["driver_err"] = float(np.abs(got - expected).max())
+
+# ---- source B: no FACS names, deformed by shape keys built from the model's own basis, moving object
+srcb = ict_head("SrcGeo", location=(0.0, 0.6, 0.0))
+pmb = MODEL.prepare(mesh_io.rest_world_positions(srcb), mesh_io.triangles(srcb.data), up="Z", forward="-Y")
+basis_b = MODEL.basis(pmb)
+srcb.shape_key_add(name="Basis", from_mix=False)
+poses = {"poseA": "jawOpen", "poseB": "eyeBlink_L", "poseC": "mouthSmile_R"}
+rest = mesh_io.local_rest_positions(srcb).astype(np.float64)
+vb = rng.random((len(frames), len(poses)))
+for j, (pose, ict) in enumerate(poses.items()):
+    kb = srcb.shape_key_add(name=pose, from_mix=False)
+    kb.points.foreach_set("co", (rest + basis_b[fn.ICT_INDEX[ict]]).astype(np.float32).ravel())
+    for i, f in enumerate(frames):
+        kb.value = vb[i, j]
+        kb.keyframe_insert("value", frame=int(f))
+for f, x in ((1, 0.0), (40, 0.3)):  # object-level motion is not an expression
+    srcb.location.x = x
+    srcb.keyframe_insert("location", index=0, frame=f)
+scene.frame_set(1)
+exp_b = np.zeros((len(frames), 53))
+for j, ict in enumerate(poses.values()):
+    exp_b[:, fn.ICT_INDEX[ict]] = vb[:, j]
+s.bake_source = srcb
+s.bake_corrective = True
+activate(tgt)
+out["bake_geo"] = run_op(bpy.ops.nfs.bake_from_source)
+tgt = bpy.data.objects["Target"]
+got = key_values(tgt, fn.ICT_NAMES)
+out["geo_err"] = float(np.abs(got - exp_b).max())
+kbs = tgt.data.shape_keys.key_blocks
+out["corrective_key"] = "NFS_corrective" in kbs and abs(kbs["NFS_corrective"].value - 1.0) < 1e-7
+out["corrective_file"] = os.path.isfile(tgt.data.get("nfs_corrective_file", ""))
+# evaluated target = the model's exact (non-linear) decode of the source's expression, every 7th frame
+pmt = MODEL.prepare(mesh_io.rest_world_positions(tgt), mesh_io.triangles(tgt.data), up="Z", forward="-Y")
+mwt = np.array(tgt.matrix_world)
+cerr, lin_gap = 0.0, 0.0
+for i in range(0, len(frames), 7):
+    scene.frame_set(int(frames[i]))
+    dg = bpy.context.evaluated_depsgraph_get()
+    pos = mesh_io.to_world(mesh_io.evaluated_local_positions(tgt, dg), mwt)
+    z = np.zeros(128, dtype=np.float32)
+    z[:53] = np.clip(exp_b[i], 0, 1)
+    exact = MODEL.decode(pmt, z)
+    linear = pmt.verts + np.tensordot(z[:53].astype(np.float64), MODEL.basis(pmt), axes=1)
+    cerr = max(cerr, float(np.abs(pos - exact).max()))
+    lin_gap = max(lin_gap, float(np.abs(exact - linear).max()))
+out["corrective_err"], out["nonlinear_gap"] = cerr, lin_gap
+s.bake_corrective = False
+
+# ---- ARKit target, and undo of a bake
+tg2 = ict_head("TargetArkit", stride=3, location=(1.0, 0.0, 0.0))
+activate(tg2)
+assert run_op(bpy.ops.nfs.generate_facs_keys, scheme="ARKIT") == ["FINISHED"]
+s.bake_source = src
+bpy.ops.ed.undo_push(message="before bake")
+out["bake_arkit"] = run_op(bpy.ops.nfs.bake_from_source)
+tg2 = bpy.data.objects["TargetArkit"]
+got = key_values(tg2, fn.ARKIT_NAMES)
+out["arkit_err"] = float(np.abs(got - fn.ict_to_arkit(expected)).max())
+out["arkit_curves"] = len(curve_info(tg2))
+bpy.ops.ed.undo()
+scene = bpy.context.scene  # old references are invalid after undo
+s = scene.nfs
+tg2 = bpy.data.objects["TargetArkit"]
+out["undo_curves"] = len(curve_info(tg2))
+
+# ---- a new bake without corrective removes the old corrective
+activate(bpy.data.objects["Target"])
+s.bake_source = bpy.data.objects["SrcNames"]
+out["rebake"] = run_op(bpy.ops.nfs.bake_from_source)
+tgt = bpy.data.objects["Target"]
+out["rebake_corrective_gone"] = ("NFS_corrective" not in tgt.data.shape_keys.key_blocks
+                                 and "nfs_corrective_file" not in tgt.data)
+
+# ---- errors: empty frame range; no source
+s.frame_start, s.frame_end = 10, 5
+out["bad_range"] = run_op(bpy.ops.nfs.bake_from_source)
+out["bad_range_error"] = ERRORS[-1] if ERRORS else ""
+s.bake_source = None
+out["poll_no_source"] = bpy.ops.nfs.bake_from_source.poll()
+emit(out)
+'''
+
+
+def test_bake_names_driver_geometry_corrective_arkit_undo():
+    res = run_blender([PRELUDE, SCRIPT], timeout=240)
+    from model_core.facs_names import ICT_NAMES
+    assert res["bake_names"] == ["FINISHED"]
+    assert res["frame_after"] == 7  # the scene frame is restored
+    facs_paths = {f'key_blocks["{n}"].value' for n in ICT_NAMES}
+    assert set(res["curves"]) == facs_paths | {'key_blocks["MyKey"].value'}
+    assert all(res["curves"][p] == 40 for p in facs_paths) and res["curves"]['key_blocks["MyKey"].value'] == 2
+    assert res["names_err"] <= 1e-6  # bulk keyframes equal the source values on every frame
+    assert res["mykey_at_20"] == 0.9  # the user's curve in the reused action is untouched
+    assert res["bake_driver"] == ["FINISHED"] and res["curves_driver"] == res["curves"]
+    assert res["driver_err"] <= 1e-6
+    assert res["bake_geo"] == ["FINISHED"]
+    assert res["geo_err"] < 1e-4  # the model's encoder recovers the source's expression weights
+    assert res["corrective_key"] and res["corrective_file"]
+    assert res["nonlinear_gap"] > 1e-4  # the decode differs from the linear blend ...
+    assert res["corrective_err"] < 1e-5  # ... and the corrective key plays the exact decode back
+    assert res["bake_arkit"] == ["FINISHED"] and res["arkit_curves"] == 52
+    assert res["arkit_err"] <= 1e-6
+    assert res["undo_curves"] == 0
+    assert res["rebake"] == ["FINISHED"] and res["rebake_corrective_gone"]
+    assert res["bad_range"] == ["CANCELLED"] and "frame range is empty (10-5)" in res["bad_range_error"]
+    assert not res["poll_no_source"]
