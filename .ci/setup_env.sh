@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Creates (or reuses) the two pinned virtual environments the tests need:
+# Creates (or reuses) the pinned virtual environments the tests need:
 #   .venv/py311 - Python 3.11: numpy 1.26.4, torch 2.13.0 (CPU), bpy 4.2 (Blender 4.2 LTS), pytest
 #   .venv/py313 - Python 3.13: numpy 2.x, bpy 5.3 (newest Blender), pytest
+# Usage: bash .ci/setup_env.sh [py311] [py313]   (no arguments: both; the demo builds only py311)
 # Idempotent: a venv whose requirements file is unchanged is reused.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,6 +18,12 @@ mkvenv() {  # name python-cmd requirements-file
   "$dir/bin/python" -m pip install -q -r "$req"
   touch "$stamp"
 }
-mkvenv py311 "python3.11" requirements/py311.txt
-PYENV_VERSION=3.13.0 mkvenv py313 "python3.13" requirements/py313.txt
+[ "$#" -gt 0 ] || set -- py311 py313
+for name in "$@"; do
+  case "$name" in
+    py311) mkvenv py311 "python3.11" requirements/py311.txt ;;
+    py313) PYENV_VERSION=3.13.0 mkvenv py313 "python3.13" requirements/py313.txt ;;
+    *) echo "[setup] unknown venv '$name': choose py311 and/or py313" >&2; exit 2 ;;
+  esac
+done
 echo "[setup] done"
