@@ -1,0 +1,287 @@
+"""Command line interface of the numpy runtime: ``python -m model_core <command> ...`` (no torch needed).
+
+Commands (meshes are .obj or .ply; axes default to the OBJ convention: Y up, face looking toward +Z):
+
+  skin MESH -o OUT.npz|OUT.csv
+      per-vertex region probabilities and skinning weights (npz: probs (N,R), weights (N,128),
+      region_names, region_colors; csv: vertex, region (most likely), one probability column per region).
+  facs MESH -o OUT.npz|DIR [--names ict|arkit]
+      FACS blendshapes of a mesh (npz: names, deltas (K,N,3), neutral, faces; DIR: one OBJ per shape,
+      the input's polygons kept).
+  encode POSED... --neutral NEUTRAL -o OUT.csv|OUT.npz [--names ict|arkit]
+      FACS weights of posed frames (POSED: files, or folders of frame meshes sorted by name).
+  retarget --source-neutral S0 --source-frames DIR --target T -o DIR|OUT.npz [--objs] [--names ict|arkit]
+      clone an animation: per-frame weights (DIR/weights.csv) and, with --objs, posed target OBJs
+      (DIR/frame_NNNN.obj); an .npz gets facs, z_ge, files (and positions with --objs).
+
+Common flags: --weights PATH (default model_core/weights/nfs_v1.npz), --up/--forward (axes of the input
+files), --max-vertices, --quiet. Exit status 0 on success, 1 with a one-line reason on bad input
+(missing/unreadable file, no faces, NaN, too many vertices, ...), 2 on bad arguments.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .facs_names import ARKIT_NAMES, ICT_NAMES, ict_to_arkit
+from .runtime.meshio import MESH_SUFFIXES, read_mesh, write_obj
+
+PROG = "python -m model_core"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line instead of usage + message
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+class _Log:
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.t0 = time.perf_counter()
+
+    def __call__(self, msg: str = "") -> None:
+        if not self.quiet:
+            print(msg, flush=True)
+
+    def progress(self, done: int, total: int, what: str) -> None:
+        if self.quiet or total <= 1:
+            return
+        step = max(1, total // 10)
+        if done == total or done % step == 0 or done == 1:
+            print(f"  {what} {done}/{total}", flush=True)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--weights", help="weights .npz (its .json beside it); default model_core/weights/nfs_v1.npz")
+    p.add_argument("--up", default="Y", help="up axis of the input files (X, -X, Y, -Y, Z, -Z; default Y)")
+    p.add_argument("--forward", default="Z", help="direction the face looks toward in the files (default Z)")
+    p.add_argument("--max-vertices", type=int, default=None, help="refuse bigger meshes (default 300000)")
+    p.add_argument("--other-islands", choices=("follow", "static"), default="follow",
+                   help="pieces other than the face (eyes, teeth): follow the face (default) or stay static")
+    p.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=PROG, description="Neural face skinning (numpy runtime): skinning, FACS blendshapes, "
+                                       "expression encoding and retargeting for face meshes of any topology.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    s = sub.add_parser("skin", help="per-vertex region probabilities and skinning weights")
+    s.add_argument("mesh")
+    s.add_argument("-o", "--out", required=True, help="output .npz or .csv")
+    _common(s)
+    s = sub.add_parser("facs", help="FACS blendshapes of a mesh")
+    s.add_argument("mesh")
+    s.add_argument("-o", "--out", required=True, help="output .npz, or a folder for one OBJ per shape")
+    s.add_argument("--names", choices=("ict", "arkit"), default="ict")
+    _common(s)
+    s = sub.add_parser("encode", help="FACS weights of posed frames")
+    s.add_argument("posed", nargs="+", help="posed meshes, or folders of them (sorted by name)")
+    s.add_argument("--neutral", required=True, help="the neutral mesh (same topology as the posed ones)")
+    s.add_argument("-o", "--out", required=True, help="output .csv or .npz")
+    s.add_argument("--names", choices=("ict", "arkit"), default="ict", help="weights in ICT (53) or ARKit (52) order")
+    _common(s)
+    s = sub.add_parser("retarget", help="clone an animation from a source mesh onto a target mesh")
+    s.add_argument("--source-neutral", required=True)
+    s.add_argument("--source-frames", required=True, nargs="+", help="posed source meshes or a folder of them")
+    s.add_argument("--target", required=True, help="the target neutral mesh")
+    s.add_argument("-o", "--out", required=True, help="output folder (weights.csv [+ OBJs]) or .npz")
+    s.add_argument("--objs", action="store_true", help="also write the posed target meshes")
+    s.add_argument("--names", choices=("ict", "arkit"), default="ict", help="CSV columns in ICT or ARKit order")
+    _common(s)
+    return p
+
+
+class InputError(Exception):
+    """Bad input: reported as one line, exit status 1."""
+
+
+def _frame_files(items) -> list[Path]:
+    files = []
+    for it in items:
+        p = Path(it)
+        if p.is_dir():
+            found = sorted(q for q in p.iterdir() if q.suffix.lower() in MESH_SUFFIXES and q.is_file())
+            if not found:
+                raise InputError(f"folder {p} holds no .obj or .ply files")
+            files.extend(found)
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise InputError(f"not found: {p}")
+    return files
+
+
+def _load_model(a, log):
+    from .runtime import Model
+    t = time.perf_counter()
+    model = Model.load(a.weights)
+    if a.max_vertices is not None:
+        model.max_vertices = a.max_vertices
+    log(f"weights: {model.weights.npz_path} ({time.perf_counter() - t:.2f} s)")
+    return model
+
+
+def _prepare(model, path, a, log, what="mesh"):
+    t = time.perf_counter()
+    m = read_mesh(path)
+    pm = model.prepare(m.verts, m.faces, a.up, a.forward, other_islands=a.other_islands)
+    log(f"{what} {path}: " + pm.describe().replace("\n", "\n  ") + f"\n  prepared in {time.perf_counter() - t:.2f} s")
+    return m, pm
+
+
+def _read_frames(files, n_verts, log, what):
+    frames = np.empty((len(files), n_verts, 3))
+    for i, f in enumerate(files):
+        m = read_mesh(f)
+        if m.verts.shape[0] != n_verts:
+            raise InputError(f"{f}: has {m.verts.shape[0]} vertices, the neutral has {n_verts}; posed frames must "
+                             f"share the neutral's vertex order")
+        frames[i] = m.verts
+        log.progress(i + 1, len(files), f"read {what}")
+    return frames
+
+
+def _weights_table(facs: np.ndarray, names: str):
+    if names == "arkit":
+        return list(ARKIT_NAMES), ict_to_arkit(np.asarray(facs, np.float32))
+    return list(ICT_NAMES), np.asarray(facs, np.float32)
+
+
+def _write_weights_csv(path: Path, files, facs, names):
+    cols, table = _weights_table(facs, names)
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["frame", "file"] + cols)
+        for i, (f, row) in enumerate(zip(files, table)):
+            w.writerow([i, Path(f).name] + [f"{x:.6f}" for x in row])
+
+
+def cmd_skin(a, log) -> int:
+    model = _load_model(a, log)
+    _, pm = _prepare(model, a.mesh, a, log)
+    t = time.perf_counter()
+    probs, weights = model.skinning(pm)
+    log(f"skinning: {time.perf_counter() - t:.2f} s")
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".csv":
+        top = probs.argmax(axis=1)
+        with open(out, "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["vertex", "region"] + list(model.region_names))
+            for i in range(len(probs)):
+                w.writerow([i, model.region_names[top[i]]] + [f"{x:.6f}" for x in probs[i]])
+    elif out.suffix.lower() == ".npz":
+        np.savez_compressed(out, probs=probs, weights=weights, region_names=np.array(model.region_names),
+                            region_colors=model.region_colors)
+    else:
+        raise InputError(f"output must end in .npz or .csv, got {out}")
+    counts = np.bincount(probs.argmax(axis=1), minlength=len(model.region_names))
+    log("regions (most likely, vertex counts): " + ", ".join(
+        f"{n}={c}" for n, c in zip(model.region_names, counts) if c))
+    log(f"wrote {out}")
+    return 0
+
+
+def cmd_facs(a, log) -> int:
+    model = _load_model(a, log)
+    mesh, pm = _prepare(model, a.mesh, a, log)
+    out = Path(a.out)
+    t = time.perf_counter()
+    names, deltas = [], []
+    total = 53 if a.names == "ict" else 52
+    for i, name, d in model.facs_basis_iter(pm, names=a.names):
+        names.append(name)
+        deltas.append(d)
+        log.progress(i + 1, total, "shapes")
+    deltas = np.stack(deltas)
+    log(f"FACS basis ({len(names)} shapes, {a.names}): {time.perf_counter() - t:.2f} s; "
+        f"largest displacement {np.abs(deltas).max():.4g} units")
+    if out.suffix.lower() == ".npz":
+        out.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(out, names=np.array(names), deltas=deltas, neutral=mesh.verts, faces=mesh.faces)
+    else:
+        if out.exists() and not out.is_dir():
+            raise InputError(f"{out} exists and is not a folder; give a folder or an .npz")
+        out.mkdir(parents=True, exist_ok=True)
+        for name, d in zip(names, deltas):
+            write_obj(out / f"{name}.obj", mesh.verts + d, mesh.polygons, comment=f"FACS shape {name}")
+    log(f"wrote {out}")
+    return 0
+
+
+def cmd_encode(a, log) -> int:
+    model = _load_model(a, log)
+    _, pm = _prepare(model, a.neutral, a, log, "neutral")
+    files = _frame_files(a.posed)
+    frames = _read_frames(files, pm.n_verts, log, "frames")
+    t = time.perf_counter()
+    z = model.expression(frames, pm)
+    dt = time.perf_counter() - t
+    log(f"encoded {len(files)} frames in {dt:.2f} s ({len(files) / max(dt, 1e-9):.1f} frames/s)")
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".csv":
+        _write_weights_csv(out, files, z[:, :53], a.names)
+    elif out.suffix.lower() == ".npz":
+        cols, table = _weights_table(z[:, :53], a.names)
+        np.savez_compressed(out, weights=table, names=np.array(cols), z_ge=z, files=np.array([str(f) for f in files]))
+    else:
+        raise InputError(f"output must end in .csv or .npz, got {out}")
+    log(f"wrote {out}")
+    return 0
+
+
+def cmd_retarget(a, log) -> int:
+    model = _load_model(a, log)
+    _, src = _prepare(model, a.source_neutral, a, log, "source neutral")
+    tmesh, tgt = _prepare(model, a.target, a, log, "target")
+    files = _frame_files(a.source_frames)
+    frames = _read_frames(files, src.n_verts, log, "frames")
+    t = time.perf_counter()
+    res = model.retarget(frames, src, tgt, positions=a.objs,
+                         progress=lambda d, n: log.progress(d, n, "retarget steps"))
+    log(f"retargeted {len(files)} frames in {time.perf_counter() - t:.2f} s")
+    out = Path(a.out)
+    if out.suffix.lower() == ".npz":
+        out.parent.mkdir(parents=True, exist_ok=True)
+        extra = {"positions": res["positions"]} if a.objs else {}
+        np.savez_compressed(out, facs=res["facs"], z_ge=res["z_ge"], files=np.array([str(f) for f in files]),
+                            names=np.array(ICT_NAMES), **extra)
+    else:
+        if out.exists() and not out.is_dir():
+            raise InputError(f"{out} exists and is not a folder; give a folder or an .npz")
+        out.mkdir(parents=True, exist_ok=True)
+        _write_weights_csv(out / "weights.csv", files, res["facs"], a.names)
+        if a.objs:
+            for i, p in enumerate(res["positions"]):
+                write_obj(out / f"frame_{i:04d}.obj", p, tmesh.polygons, comment=f"retargeted from {files[i].name}")
+                log.progress(i + 1, len(files), "wrote OBJ")
+    log(f"wrote {out}")
+    return 0
+
+
+COMMANDS = {"skin": cmd_skin, "facs": cmd_facs, "encode": cmd_encode, "retarget": cmd_retarget}
+
+
+def main(argv=None) -> int:
+    a = build_parser().parse_args(argv)
+    log = _Log(a.quiet)
+    try:
+        for attr in ("mesh", "neutral", "source_neutral", "target"):   # inputs first, before loading weights
+            path = getattr(a, attr, None)
+            if path is not None and not Path(path).is_file():
+                raise InputError(f"mesh file not found: {path}")
+        rc = COMMANDS[a.command](a, log)
+    except (InputError, ValueError, FileNotFoundError, RuntimeError, OSError, MemoryError) as ex:
+        msg = " ".join(str(ex).split()) or type(ex).__name__
+        print(f"{PROG} {a.command}: error: {msg}", file=sys.stderr)
+        return 1
+    log(f"done in {time.perf_counter() - log.t0:.2f} s")
+    return rc

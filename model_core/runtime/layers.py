@@ -1,0 +1,190 @@
+"""Numpy twins of ``model_core/network.py`` (float32), built from a validated state dict.
+
+Each class mirrors the torch module of the same name operation for operation; ``tests/test_runtime_parity.py``
+runs both on the same inputs. Shapes: P proxy vertices, N full-mesh vertices, B batch (expressions), C
+encoder width, K eigenpairs, R regions, Z = z_dim (128), H decoder width. Everything is float32; arrays
+handed in are converted once.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..config import ModelConfig
+
+__all__ = ["silu", "Linear", "MLP", "DiffusionBlock", "DiffusionEncoder", "GlobalEncoder", "Decoder", "Network"]
+
+F32 = np.float32
+
+
+def silu(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """x * sigmoid(x), elementwise (any shape, float32). Written as x / (1 + exp(-x)) without overflow warnings;
+    ``out`` may be ``x`` itself (in place)."""
+    t = np.negative(x)
+    with np.errstate(over="ignore"):
+        np.exp(t, out=t)
+    t += 1.0
+    return np.divide(x, t, out=t if out is None else out)
+
+
+class Linear:
+    """y = x @ W.T + b for x (..., in) -> (..., out); W (out, in) as in torch, stored transposed."""
+
+    def __init__(self, weight: np.ndarray, bias: np.ndarray | None = None):
+        self.wt = np.ascontiguousarray(np.asarray(weight, dtype=F32).T)   # (in, out)
+        self.b = None if bias is None else np.asarray(bias, dtype=F32)
+        self.n_in, self.n_out = self.wt.shape
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        shape = x.shape
+        y = np.matmul(x.reshape(-1, shape[-1]), self.wt)
+        if self.b is not None:
+            y += self.b
+        return y.reshape(shape[:-1] + (self.n_out,))
+
+
+class MLP:
+    """Linear layers with SiLU between them (none after the last); ``network.MLP``."""
+
+    def __init__(self, sd: dict, prefix: str, n_layers: int, bias: bool = True):
+        self.layers = [Linear(sd[f"{prefix}.layers.{i}.weight"], sd[f"{prefix}.layers.{i}.bias"] if bias else None)
+                       for i in range(n_layers)]
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        last = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
+            x = layer(x)
+            if i < last:
+                x = silu(x, out=x)
+        return x
+
+
+class DiffusionBlock:
+    """x (B, P, C) -> x + MLP([x, diffuse_t(x)]); diffusion time t_c = exp(log_t_c) per channel."""
+
+    def __init__(self, sd: dict, prefix: str):
+        self.log_t = np.asarray(sd[f"{prefix}.log_t"], dtype=F32)
+        self.mlp = MLP(sd, f"{prefix}.mlp", 2)
+
+    def __call__(self, x: np.ndarray, evals: np.ndarray, evecs: np.ndarray, mass: np.ndarray) -> np.ndarray:
+        # spec (B, K, C) = evecs^T (x * mass); decay by exp(-lambda_k t_c); back to vertices
+        spec = np.matmul(evecs.T, x * mass[None, :, None])
+        spec *= np.exp(-evals[:, None] * np.exp(self.log_t)[None, :])[None]
+        xd = np.matmul(evecs, spec)
+        return x + self.mlp(np.concatenate([x, xd], axis=-1))
+
+
+class DiffusionEncoder:
+    """Per-vertex features (B, P, c_in) -> (B, P, c_out) on a proxy operator (evals (K,), evecs (P, K), mass (P,))."""
+
+    def __init__(self, sd: dict, prefix: str, blocks: int):
+        self.lin_in = Linear(sd[f"{prefix}.lin_in.weight"], sd[f"{prefix}.lin_in.bias"])
+        self.blocks = [DiffusionBlock(sd, f"{prefix}.blocks.{i}") for i in range(blocks)]
+        self.lin_out = Linear(sd[f"{prefix}.lin_out.weight"], sd[f"{prefix}.lin_out.bias"])
+
+    def __call__(self, x, evals, evecs, mass):
+        x = self.lin_in(x)
+        for b in self.blocks:
+            x = b(x, evals, evecs, mass)
+        return self.lin_out(x)
+
+
+class GlobalEncoder:
+    """Per-vertex diffusion features (B, P, c_in) -> mass-weighted mean -> MLP -> (B, Z)."""
+
+    def __init__(self, sd: dict, prefix: str, cfg: ModelConfig):
+        self.enc = DiffusionEncoder(sd, f"{prefix}.enc", cfg.enc_blocks)
+        self.head = MLP(sd, f"{prefix}.head", 2)
+
+    def __call__(self, x, evals, evecs, mass):
+        f = self.enc(x, evals, evecs, mass)
+        pooled = (f * mass[None, :, None]).sum(axis=1) / mass.sum()
+        return self.head(pooled)
+
+
+class Decoder:
+    """The displacement decoder with its first layer split into geometry / local code / identity parts.
+
+    displacement = (D(x, n, w*z, z_ID) - D(x, n, 0, z_ID)) / disp_scale with
+    D = dec_rest(silu(base + code)), base = dec_geo([x, n]) + dec_id(z_ID) (N, H), code = dec_code(w * z) (B, N, H).
+    """
+
+    def __init__(self, sd: dict, cfg: ModelConfig):
+        self.geo = Linear(sd["dec_geo.weight"], sd["dec_geo.bias"])
+        self.code = Linear(sd["dec_code.weight"])
+        self.id = Linear(sd["dec_id.weight"])
+        self.rest_mlp = MLP(sd, "dec_rest", cfg.dec_layers + 1)
+        self.code_cols = np.ascontiguousarray(self.code.wt)     # (Z, H): row k = W_code[:, k]
+        self.disp_scale = F32(cfg.disp_scale)
+        self.width = cfg.dec_width
+
+    def base(self, pos: np.ndarray, nrm: np.ndarray, z_id: np.ndarray) -> np.ndarray:
+        """pos, nrm (N, 3) canonical positions / unit normals, z_id (Z,) -> base pre-activation (N, H)."""
+        x = np.concatenate([np.asarray(pos, F32), np.asarray(nrm, F32)], axis=-1)
+        return self.geo(x) + self.id(np.asarray(z_id, F32)[None])
+
+    def rest(self, base: np.ndarray) -> np.ndarray:
+        """D at zero code: (N, H) -> (N, 3)."""
+        return self.rest_mlp(silu(base))
+
+    def code_part(self, w: np.ndarray, z_ge: np.ndarray) -> np.ndarray:
+        """w (N, Z), z_ge (B, Z) -> dec_code(w * z_ge) (B, N, H)."""
+        return self.code(w[None] * z_ge[:, None, :])
+
+    def displace(self, base: np.ndarray, rest: np.ndarray, code: np.ndarray) -> np.ndarray:
+        """base (N, H), rest (N, 3), code (B, N, H) -> displacements (B, N, 3), canonical units."""
+        h = code + base[None]
+        moved = self.rest_mlp(silu(h, out=h))
+        moved -= rest[None]
+        moved /= self.disp_scale
+        return moved
+
+    def __call__(self, pos, nrm, w, z_ge, z_id) -> np.ndarray:
+        """Whole decode like ``FaceSkinningNet.decode``: pos, nrm (N, 3), w (N, Z), z_ge (B, Z), z_id (Z,) -> (B, N, 3)."""
+        base = self.base(pos, nrm, z_id)
+        return self.displace(base, self.rest(base), self.code_part(np.asarray(w, F32), np.asarray(z_ge, F32)))
+
+
+class Network:
+    """The whole model (numpy twin of ``FaceSkinningNet``); inputs are float32 proxy features and operators."""
+
+    def __init__(self, sd: dict, cfg: ModelConfig):
+        self.cfg = cfg
+        self.identity_encoder = GlobalEncoder(sd, "identity_encoder", cfg)
+        self.expression_encoder = GlobalEncoder(sd, "expression_encoder", cfg)
+        self.skinning_encoder = DiffusionEncoder(sd, "skinning_encoder", cfg.enc_blocks)
+        self.skin_mlp = MLP(sd, "skin_mlp", 2, bias=False)
+        self.decoder = Decoder(sd, cfg)
+
+    def identity(self, feats: np.ndarray, op: tuple) -> np.ndarray:
+        """feats (P, 6) neutral proxy features, op = (evals (K,), evecs (P, K), mass (P,)) -> z_ID (Z,)."""
+        return self.identity_encoder(feats[None], *op)[0]
+
+    def expression(self, feats: np.ndarray, op: tuple) -> np.ndarray:
+        """feats (B, P, 9) -> z_GE (B, Z)."""
+        return self.expression_encoder(feats, *op)
+
+    def skinning_proxy_logits(self, feats: np.ndarray, op: tuple) -> np.ndarray:
+        """feats (P, 6) -> per-proxy-vertex region logits (P, R)."""
+        return self.skinning_encoder(feats[None], *op)[0]
+
+    def skinning_logits(self, feats, op, knn_idx, knn_w) -> np.ndarray:
+        """feats (P, 6) -> logits (N, R) at full vertices via k-NN weights (N, k) (``FaceSkinningNet.skinning_logits``)."""
+        lp = self.skinning_proxy_logits(feats, op)
+        return interpolate(lp, knn_idx, knn_w)
+
+    def skin_weights(self, probs: np.ndarray) -> np.ndarray:
+        """Region probabilities (N, R) -> per-vertex skinning weights w (N, Z)."""
+        return self.skin_mlp(np.asarray(probs, F32))
+
+
+def interpolate(values: np.ndarray, knn_idx: np.ndarray, knn_w: np.ndarray) -> np.ndarray:
+    """(values[knn_idx] * knn_w[..., None]).sum(1): per-proxy values (P, C) -> (N, C), float32."""
+    return (values[knn_idx] * np.asarray(knn_w, F32)[..., None]).sum(axis=1)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row softmax of (N, R) float32 logits."""
+    e = logits - logits.max(axis=1, keepdims=True)
+    np.exp(e, out=e)
+    e /= e.sum(axis=1, keepdims=True)
+    return e

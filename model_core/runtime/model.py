@@ -1,0 +1,642 @@
+"""The numpy inference API of the neural face skinning model (no torch, no scipy; runs inside stock Blender).
+
+Typical use::
+
+    model = Model.load()                                   # model_core/weights/nfs_v1.npz (+ .json)
+    tgt = model.prepare(verts, faces, up="Z", forward="-Y")  # a Blender mesh (metres, Z up, -Y forward)
+    names, deltas = model.facs_basis(tgt, names="arkit")   # (52,), (52, N, 3) shape-key deltas, metres
+    src = model.prepare(src_neutral, src_faces)
+    z = model.expression(src_posed, src)                   # (128,), z[:53] = ICT FACS weights
+    posed = model.decode(tgt, z)                           # (N, 3) target posed positions, metres
+
+Frames and units: every input is in the caller's frame (``up``/``forward`` axis names as in ``frames.py``) and
+units; every output position / displacement is in that same frame and units. The network itself works in
+the canonical frame of the mesh's face island (see ``frames.canonical_normalization``).
+
+Islands: the largest connected piece of the mesh by surface area (vertices welded by exact position, so split
+UV seams or a triangle soup stay one piece, with normals smoothed across the splits) is the face; the encoders and the normalisation see only it. Other pieces (eyeballs, teeth, loose vertices, and
+vertices used only by zero-area faces) either follow the face (``other_islands="follow"``: their displacement
+is the face's displacement averaged onto the proxy and interpolated with their k nearest proxy vertices'
+inverse-square-distance weights; their region probabilities likewise from the proxy's logits) or stay static
+(``"static"``: zero displacement).
+
+Every output is checked: a non-finite value raises RuntimeError instead of being returned.
+"""
+from __future__ import annotations
+
+import colorsys
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..frames import Normalization, axes_to_ict, canonical_normalization
+from ..facs_names import ARKIT_NAMES, ARKIT_SOURCES, ICT_NAMES
+from ..mesh import (connected_components, face_areas, face_normals, mesh_hash, triangulate_polygons,
+                    validate_mesh, vertex_normals)
+from ..proxy import Proxy, build_proxy, expression_features, knn_weights, neutral_features
+from .layers import Network, interpolate, softmax
+from .weights import Weights, load_weights
+
+__all__ = ["Model", "PreparedMesh", "Cancelled", "MIN_FACE_VERTICES"]
+
+F32 = np.float32
+MIN_FACE_VERTICES = 20        # fewer vertices in the face island cannot be a face mesh
+_DEGENERATE_REL = 1e-12       # a face with area <= this * bbox_diagonal^2 is dropped for the operator
+_CACHE_BYTES = 64 << 20       # per-mesh arrays (decoder base, skinning weights) are cached up to this size
+
+
+class Cancelled(Exception):
+    """Raised by ``Model.retarget`` when its ``progress`` callback returns False."""
+
+
+@dataclass(eq=False)
+class PreparedMesh:
+    """A mesh made ready for the model (``Model.prepare``); treat as read-only.
+
+    Attributes (N vertices, Nf of them in the face island, No = N - Nf others, P proxy vertices):
+        verts: (N, 3) float64 positions, caller frame and units (a copy).
+        faces: (F, 3) int64 triangles as given (after triangulating polygons).
+        up, forward: the caller's axis names; other_islands: 'follow' or 'static'.
+        key: content hash of (verts, faces, axes, other_islands): the cache key.
+        normalization: caller <-> canonical map of the face island (``normalization.describe()`` reports it).
+        face_index: (Nf,) int64 vertices of the face island (ascending); other_index: (No,) the rest.
+        face_faces: (Ff, 3) int64 triangles of the face island, indices into face_index, winding as used
+            (reversed when the input was flipped), zero-area faces dropped.
+        canon: (Nf, 3) float64 canonical positions of the face island; normals: (Nf, 3) canonical unit normals.
+        proxy: the face island's ``proxy.Proxy``.
+        feats_n: (P, 6) float32 neutral proxy features; op: (evals (K,), evecs (P, K), mass (P,)) float32.
+        knn_idx, knn_w: (Nf, k) int64 / float32 proxy neighbours of the face vertices.
+        other_knn_idx, other_knn_w: (No, k) int64 / float32 proxy neighbours of the other vertices.
+        flipped: True when most normals pointed inward (faces were reversed for the computation).
+        n_islands: connected pieces with faces; dropped_faces: zero-area faces left out of the operator.
+        prepare_seconds: wall time of ``prepare``.
+    """
+    verts: np.ndarray
+    faces: np.ndarray
+    up: str
+    forward: str
+    other_islands: str
+    key: str
+    normalization: Normalization
+    face_index: np.ndarray
+    other_index: np.ndarray
+    face_faces: np.ndarray
+    canon: np.ndarray
+    normals: np.ndarray
+    proxy: Proxy
+    feats_n: np.ndarray
+    op: tuple
+    knn_idx: np.ndarray
+    knn_w: np.ndarray
+    other_knn_idx: np.ndarray
+    other_knn_w: np.ndarray
+    flipped: bool
+    n_islands: int
+    dropped_faces: int
+    prepare_seconds: float = 0.0
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def n_verts(self) -> int:
+        """N, the vertex count of the whole mesh."""
+        return int(self.verts.shape[0])
+
+    @property
+    def face_mask(self) -> np.ndarray:
+        """(N,) bool: True for face-island vertices."""
+        m = np.zeros(self.n_verts, dtype=bool)
+        m[self.face_index] = True
+        return m
+
+    def describe(self) -> str:
+        """A few lines for reports: sizes, islands, orientation, normalisation."""
+        lines = [f"{self.n_verts} vertices, {len(self.faces)} triangles; face island {len(self.face_index)} vertices"
+                 f" / {len(self.face_faces)} triangles; proxy {self.proxy.n} vertices, "
+                 f"{len(self.proxy.evals)} eigenpairs"]
+        if len(self.other_index):
+            lines.append(f"{self.n_islands - 1} other island(s) + loose vertices: {len(self.other_index)} vertices, "
+                         f"{'follow the face' if self.other_islands == 'follow' else 'static'}")
+        if self.dropped_faces:
+            lines.append(f"{self.dropped_faces} zero-area faces left out of the operator")
+        if self.flipped:
+            lines.append("normals pointed inward: face winding reversed for the computation")
+        lines.append("normalisation: " + self.normalization.describe())
+        return "\n".join(lines)
+
+
+def _as_triangles(faces) -> np.ndarray:
+    """(F, 3) triangles from (F, 3) / (F, k) arrays or a list of polygons of any sizes (fan-triangulated)."""
+    if isinstance(faces, np.ndarray):
+        f = faces
+    else:
+        try:
+            seq = list(faces)
+        except TypeError:
+            raise ValueError("faces must be an (F, 3) array or a list of polygons (vertex index lists)") from None
+        if not seq:
+            return np.zeros((0, 3), np.int64)
+        try:
+            sizes = [len(p) for p in seq]
+        except TypeError:
+            raise ValueError("faces must be an (F, 3) array or a list of polygons (vertex index lists); "
+                             "got a flat sequence") from None
+        if min(sizes) == max(sizes):
+            f = np.asarray(seq)
+        else:
+            if min(sizes) < 3:
+                raise ValueError(f"every polygon needs at least 3 corners; one has {min(sizes)}")
+            corners = np.concatenate([np.asarray(p).ravel() for p in seq])
+            if not np.issubdtype(corners.dtype, np.integer):
+                raise ValueError(f"face indices must be integers, got dtype {corners.dtype}")
+            return triangulate_polygons(corners, sizes)[0]
+    if f.ndim == 2 and f.shape[1] > 3 and f.shape[0] > 0:
+        if not np.issubdtype(f.dtype, np.integer):
+            raise ValueError(f"face indices must be integers, got dtype {f.dtype}")
+        return triangulate_polygons(f.ravel(), np.full(len(f), f.shape[1]))[0]
+    if f.ndim == 2 and 0 < f.shape[1] < 3:
+        raise ValueError(f"faces must have at least 3 corners each, got shape {f.shape}")
+    return f
+
+
+def _check_finite(a: np.ndarray, what: str) -> np.ndarray:
+    if not np.isfinite(a).all():
+        raise RuntimeError(f"{what} produced non-finite values (NaN/inf); the weights may be corrupt or the mesh "
+                           f"extreme (check its scale and degenerate faces)")
+    return a
+
+
+def _palette(n: int) -> np.ndarray:
+    """n distinct colours (golden-ratio hues), (n, 3) float32 in 0..1."""
+    return np.array([colorsys.hsv_to_rgb((0.13 + i * 0.618034) % 1.0, 0.55 + 0.3 * (i % 2), 0.95 - 0.2 * (i % 3 == 2))
+                     for i in range(n)], dtype=F32).reshape(n, 3)
+
+
+def _axis_key(name: str) -> str:
+    return str(name).upper().replace("+", "")
+
+
+class Model:
+    """The trained model (numpy). Build with ``Model.load(path)``.
+
+    Attributes:
+        config: ``ModelConfig``; region_names: R names; region_colors: (R, 3) float32 in 0..1;
+        expression_names: the 53 ICT FACS names (meaning of z_GE[:53]); weights: the loaded ``Weights``.
+        max_vertices: prepare() refuses bigger meshes (default 300_000).
+        cache_size: prepared meshes kept (LRU by content hash).
+        decode_rows: vertex rows per decoder chunk (x batch size), bounding memory (~rows * 256 * 4 bytes
+            per activation).
+    """
+
+    max_vertices: int = 300_000
+    cache_size: int = 4
+    decode_rows: int = 16384
+
+    def __init__(self, weights: Weights):
+        self.weights = weights
+        self.config = weights.config
+        self.net = Network(weights.arrays, weights.config)
+        self.region_names = list(weights.region_names)
+        self.expression_names = list(weights.expression_names)
+        self.region_colors = self._region_colors(self.region_names)
+        self._prepared: OrderedDict = OrderedDict()
+        self._hits = 0
+        self._misses = 0
+        self._token = object()   # keys this model's entries in a PreparedMesh's cache
+
+    @classmethod
+    def load(cls, path=None) -> "Model":
+        """Load weights: ``path`` = the .npz, the .json or their stem; None = ``model_core/weights/nfs_v1.npz``.
+
+        Raises:
+            FileNotFoundError: missing file (the message names the path and what to do).
+            ValueError: corrupt/truncated files, wrong format version, mismatched arrays (see ``weights.load_weights``).
+        """
+        return cls(load_weights(path))
+
+    def __repr__(self) -> str:
+        c = self.config
+        return (f"Model({self.weights.npz_path}, R={c.n_regions}, Z={c.z_dim}, enc {c.enc_width}x{c.enc_blocks}, "
+                f"dec {c.dec_width}x{c.dec_layers})")
+
+    @staticmethod
+    def _region_colors(names) -> np.ndarray:
+        out = _palette(len(names))
+        try:
+            from .. import regions as _regions
+            known = {str(n): np.asarray(c, dtype=np.float64)
+                     for n, c in zip(getattr(_regions, "REGION_NAMES", []), getattr(_regions, "REGION_COLORS", []))}
+        except ImportError:
+            known = {}
+        for i, n in enumerate(names):
+            if n in known and known[n].shape == (3,):
+                c = known[n]
+                out[i] = c / 255.0 if c.max() > 1.0 else c
+        return np.clip(out, 0.0, 1.0).astype(F32)
+
+    # ------------------------------------------------------------------------------------- prepare
+    def cache_info(self) -> dict:
+        """{'hits', 'misses', 'size', 'max_size'} of the prepared-mesh cache."""
+        return {"hits": self._hits, "misses": self._misses, "size": len(self._prepared), "max_size": self.cache_size}
+
+    def clear_cache(self) -> None:
+        """Forget every prepared mesh."""
+        self._prepared.clear()
+
+    def prepare(self, verts, faces, up: str = "Y", forward: str = "Z", *, other_islands: str = "follow") -> PreparedMesh:
+        """Validate a neutral mesh and build everything the model needs for it (cached by content).
+
+        Args:
+            verts: (N, 3) positions in the caller's frame and units (any float dtype).
+            faces: (F, 3) int triangles, (F, k) polygons, or a list of polygons of any sizes (fan-triangulated).
+            up, forward: the caller's axes where the face's up / looking direction point ('X', '-X', 'Y', '-Y',
+                'Z', '-Z'); OBJ/ICT: 'Y', 'Z'; Blender: 'Z', '-Y'.
+            other_islands: 'follow' (pieces other than the face move with the nearest face surface) or 'static'.
+        Returns:
+            a ``PreparedMesh`` (the same object for the same content while it stays in the LRU cache).
+        Raises:
+            ValueError: bad shapes, NaN/inf, no faces, only zero-area faces, fewer than MIN_FACE_VERTICES face
+                vertices, more than ``max_vertices`` vertices, bad axes or other_islands.
+        """
+        t0 = time.perf_counter()
+        if other_islands not in ("follow", "static"):
+            raise ValueError(f"other_islands must be 'follow' or 'static', got {other_islands!r}")
+        axes_to_ict(up, forward)  # validates the axis names
+        up, forward = _axis_key(up), _axis_key(forward)
+        n_in = np.shape(verts)[0] if np.ndim(verts) >= 1 else 0
+        if n_in > self.max_vertices:
+            raise ValueError(f"mesh has {n_in} vertices, more than the limit of {self.max_vertices}; decimate it "
+                             f"first (or raise Model.max_vertices if you have the memory and time)")
+        v, f = validate_mesh(verts, _as_triangles(faces), name="mesh")
+        key = mesh_hash(v, f, np.frombuffer(f"{up}|{forward}|{other_islands}".encode(), dtype=np.uint8))
+        pm = self._prepared.get(key)
+        if pm is not None:
+            self._prepared.move_to_end(key)
+            self._hits += 1
+        else:
+            self._misses += 1
+            pm = self._build(v, f, up, forward, other_islands, key)
+            pm.prepare_seconds = time.perf_counter() - t0
+            self._prepared[key] = pm
+        while len(self._prepared) > max(self.cache_size, 0):
+            self._prepared.popitem(last=False)
+        return pm
+
+    def _build(self, v, f, up, forward, other_islands, key) -> PreparedMesh:
+        cfg = self.config
+        n = len(v)
+        areas = face_areas(v, f)
+        diag2 = float(((v.max(axis=0) - v.min(axis=0)) ** 2).sum())
+        good = areas > _DEGENERATE_REL * diag2
+        if not good.any():
+            raise ValueError(f"mesh: all {len(f)} faces have zero area (degenerate); the model needs a surface")
+        fg, ag = f[good], areas[good]
+        # islands on the mesh welded by exact position (split UV seams stay one piece)
+        _, weld = np.unique(v, axis=0, return_inverse=True)
+        weld = np.asarray(weld).ravel()
+        wf = weld[fg]
+        labels = connected_components(int(weld.max()) + 1, wf)
+        face_label = labels[wf[:, 0]]
+        island_area = np.bincount(face_label, weights=ag)
+        main = int(np.argmax(island_area))
+        n_islands = int((island_area > 0).sum())
+        ff_global = fg[face_label == main]
+        face_index, local = np.unique(ff_global, return_inverse=True)
+        faces_f = np.asarray(local).reshape(-1, 3).astype(np.int64)
+        if len(face_index) < MIN_FACE_VERTICES:
+            raise ValueError(f"mesh: its largest connected piece has {len(face_index)} vertices; a face mesh needs "
+                             f"at least {MIN_FACE_VERTICES}")
+        vf = v[face_index]
+        nz = canonical_normalization(vf, faces_f, up=up, forward=forward)
+        cn = nz.apply(vf)
+        flipped = self._is_inward(cn, faces_f)
+        if flipped:
+            faces_f = faces_f[:, [0, 2, 1]]
+        proxy = build_proxy(cn, faces_f, target=cfg.proxy_target, k_eig=cfg.k_eig, knn=cfg.knn)
+        if proxy.n < 4 or len(proxy.evals) < 1:
+            raise ValueError(f"mesh: its face surface reduces to {proxy.n} proxy vertices; it is too small or "
+                             f"degenerate to be a face")
+        if not (np.isfinite(proxy.evecs).all() and np.isfinite(proxy.evals).all()):
+            raise RuntimeError("the spectral operator of this mesh is not finite; check for degenerate faces")
+        nrm = vertex_normals(cn, faces_f)
+        wid, winv = np.unique(weld[face_index], return_inverse=True)
+        if len(wid) < len(face_index):   # split vertices (UV seams, triangle soup): smooth normals across them
+            winv = np.asarray(winv).ravel()
+            cw = np.zeros((len(wid), 3))
+            cw[winv] = cn
+            nrm = vertex_normals(cw, winv[faces_f])[winv]
+        other_index = np.setdiff1d(np.arange(n), face_index)
+        if len(other_index):
+            oi, ow = knn_weights(nz.apply(v[other_index]), proxy.verts, cfg.knn)
+        else:
+            oi, ow = np.zeros((0, min(cfg.knn, proxy.n)), np.int64), np.zeros((0, min(cfg.knn, proxy.n)))
+        vr = v.copy()
+        vr.setflags(write=False)
+        return PreparedMesh(
+            verts=vr, faces=f, up=up, forward=forward, other_islands=other_islands, key=key, normalization=nz,
+            face_index=face_index, other_index=other_index, face_faces=faces_f, canon=cn, normals=nrm, proxy=proxy,
+            feats_n=np.ascontiguousarray(neutral_features(proxy), dtype=F32),
+            op=(np.ascontiguousarray(proxy.evals, F32), np.ascontiguousarray(proxy.evecs, F32),
+                np.ascontiguousarray(proxy.mass, F32)),
+            knn_idx=proxy.knn_idx, knn_w=np.ascontiguousarray(proxy.knn_w, F32),
+            other_knn_idx=oi, other_knn_w=np.ascontiguousarray(ow, F32), flipped=bool(flipped),
+            n_islands=n_islands, dropped_faces=int((~good).sum()))
+
+    @staticmethod
+    def _is_inward(cn: np.ndarray, faces: np.ndarray) -> bool:
+        """True when the face island's normals point inward: the signed volume swept from the area centroid
+        (the canonical origin) is negative; for a nearly flat patch (|volume| tiny) the mean normal's forward
+        (+Z canonical) component decides."""
+        fn = face_normals(cn, faces, normalize=False)            # (F, 3), length 2 * area
+        vol = float((cn[faces].mean(axis=1) * fn).sum()) / 6.0
+        if abs(vol) > 1e-3:
+            return vol < 0
+        return float(fn[:, 2].sum()) < 0
+
+    # ------------------------------------------------------------------------------------- encoders
+    def _cached(self, pm: PreparedMesh, name: str, fn):
+        k = (self._token, name)
+        if k not in pm._cache:
+            pm._cache[k] = fn()
+        return pm._cache[k]
+
+    def _check_pm(self, pm, what="mesh"):
+        if not isinstance(pm, PreparedMesh):
+            raise ValueError(f"{what} must be a PreparedMesh from Model.prepare(), got {type(pm).__name__}")
+
+    def identity(self, pm: PreparedMesh) -> np.ndarray:
+        """Identity code z_ID (Z,) float32 of a prepared neutral mesh (z_ID[:100] ~ ICT identity coefficients)."""
+        self._check_pm(pm)
+        z = self._cached(pm, "z_id", lambda: _check_finite(self.net.identity(pm.feats_n, pm.op), "identity encoder"))
+        return z.copy()
+
+    def _probs(self, pm: PreparedMesh) -> np.ndarray:
+        """Model region probabilities (N, R) float32 (face rows from the face's k-NN, others from theirs)."""
+        def run():
+            lp = self.net.skinning_proxy_logits(pm.feats_n, pm.op)            # (P, R)
+            out = np.empty((pm.n_verts, self.config.n_regions), F32)
+            out[pm.face_index] = softmax(interpolate(lp, pm.knn_idx, pm.knn_w))
+            if len(pm.other_index):
+                out[pm.other_index] = softmax(interpolate(lp, pm.other_knn_idx, pm.other_knn_w))
+            return _check_finite(out, "skinning encoder")
+        return self._cached(pm, "probs", run)
+
+    def _resolve_probs(self, pm: PreparedMesh, override) -> np.ndarray:
+        model = self._probs(pm)
+        if override is None:
+            return model
+        p = np.asarray(override, dtype=np.float64)
+        r = self.config.n_regions
+        if p.shape != (pm.n_verts, r):
+            raise ValueError(f"probs must have shape ({pm.n_verts}, {r}) (vertices x regions), got {p.shape}")
+        if not np.isfinite(p).all():
+            raise ValueError("probs contains NaN or infinite values")
+        if (p < 0).any():
+            raise ValueError("probs must be non-negative region weights (rows are renormalised)")
+        s = p.sum(axis=1, keepdims=True)
+        return np.where(s > 0, p / np.where(s > 0, s, 1.0), model).astype(F32)
+
+    def skinning(self, pm: PreparedMesh, override_probs=None) -> tuple[np.ndarray, np.ndarray]:
+        """Per-vertex facial skinning.
+
+        Args:
+            pm: prepared neutral mesh (N vertices).
+            override_probs: optional (N, R) user-painted region weights (>= 0); rows are renormalised to sum
+                to 1; rows summing to 0 keep the model's probabilities.
+        Returns:
+            (probs (N, R) float32, rows sum to 1, region order ``region_names``;
+             weights (N, Z) float32 skinning weights w, the local code of a vertex being w * z_GE).
+        """
+        self._check_pm(pm)
+        probs = self._resolve_probs(pm, override_probs)
+        weights = _check_finite(self.net.skin_weights(probs), "skinning MLP")
+        return probs.copy(), weights
+
+    def expression(self, posed_verts, neutral_pm: PreparedMesh, *, batch: int = 64) -> np.ndarray:
+        """Expression code z_GE of posed frame(s) of a prepared neutral mesh.
+
+        Args:
+            posed_verts: (N, 3) or (B, N, 3) posed positions, same vertex order, frame and units as the neutral
+                given to ``prepare``.
+            neutral_pm: the prepared neutral (its operator is cached: per frame only the displacement features
+                and the expression encoder run).
+            batch: frames encoded together.
+        Returns:
+            (Z,) float32 for one frame, (B, Z) for several; [:53] = ICT FACS weights in ICT order (raw encoder
+            outputs, trained towards 0..1, not clipped); [53:] = the generic expression residual.
+        Raises:
+            ValueError: wrong shape or NaN/inf positions.
+        """
+        pm = neutral_pm
+        self._check_pm(pm, "neutral_pm")
+        p = np.asarray(posed_verts)
+        single = p.ndim == 2
+        if single:
+            p = p[None]
+        if p.ndim != 3 or p.shape[1:] != (pm.n_verts, 3):
+            raise ValueError(f"posed_verts must have shape ({pm.n_verts}, 3) or (B, {pm.n_verts}, 3) like the "
+                             f"neutral mesh, got {np.shape(posed_verts)}")
+        if not np.issubdtype(p.dtype, np.number):
+            raise ValueError(f"posed_verts must be numeric, got dtype {p.dtype}")
+        out = np.empty((p.shape[0], self.config.z_dim), F32)
+        nv = pm.verts[pm.face_index]
+        for s in range(0, p.shape[0], max(1, batch)):
+            chunk = np.asarray(p[s:s + batch, pm.face_index], dtype=np.float64)
+            if not np.isfinite(chunk).all():
+                raise ValueError("posed_verts contains NaN or infinite coordinates")
+            disp = pm.normalization.apply_vectors(chunk - nv[None])
+            feats = np.ascontiguousarray(expression_features(pm.proxy, disp, self.config.expr_feat_scale), dtype=F32)
+            out[s:s + batch] = self.net.expression(feats, pm.op)
+        _check_finite(out, "expression encoder")
+        return out[0] if single else out
+
+    # ------------------------------------------------------------------------------------- decoder
+    def _base_rest(self, pm: PreparedMesh, s: int, e: int) -> tuple[np.ndarray, np.ndarray]:
+        """Decoder base pre-activation (e-s, H) and zero-code output (e-s, 3) of face vertices s..e."""
+        dec = self.net.decoder
+        nf = len(pm.face_index)
+        if nf * dec.width * 4 <= _CACHE_BYTES:
+            def run():
+                base = dec.base(pm.canon, pm.normals, self.identity(pm))
+                rest = np.concatenate([dec.rest(base[i:i + self.decode_rows])
+                                       for i in range(0, nf, self.decode_rows)])
+                return base, rest
+            base, rest = self._cached(pm, "dec_base", run)
+            return base[s:e], rest[s:e]
+        rest_all = self._cached(pm, "dec_rest", lambda: np.concatenate(
+            [dec.rest(dec.base(pm.canon[i:i + self.decode_rows], pm.normals[i:i + self.decode_rows], self.identity(pm)))
+             for i in range(0, nf, self.decode_rows)]))
+        return dec.base(pm.canon[s:e], pm.normals[s:e], self.identity(pm)), rest_all[s:e]
+
+    def _face_weights(self, pm: PreparedMesh, probs_face: np.ndarray | None, s: int, e: int) -> np.ndarray:
+        """Skinning weights w (e-s, Z) of face vertices s..e (cached for the model's own probabilities)."""
+        if probs_face is not None:
+            return self.net.skin_weights(probs_face[s:e])
+        nf = len(pm.face_index)
+        if nf * self.config.z_dim * 4 <= _CACHE_BYTES:
+            w = self._cached(pm, "w_face", lambda: self.net.skin_weights(self._probs(pm)[pm.face_index]))
+            return w[s:e]
+        return self.net.skin_weights(self._probs(pm)[pm.face_index[s:e]])
+
+    def _decode_face(self, pm: PreparedMesh, z: np.ndarray, probs) -> np.ndarray:
+        """Canonical displacements (B, Nf, 3) float32 of the face island for codes z (B, Z)."""
+        dec = self.net.decoder
+        nf = len(pm.face_index)
+        out = np.zeros((z.shape[0], nf, 3), F32)
+        live = np.flatnonzero(np.any(z != 0, axis=1))    # a zero code gives exactly zero motion
+        if not len(live):
+            return out
+        zl = z[live]
+        pf = None if probs is None else self._resolve_probs(pm, probs)[pm.face_index]
+        step = max(64, self.decode_rows // len(live))
+        for s in range(0, nf, step):
+            e = min(nf, s + step)
+            base, rest = self._base_rest(pm, s, e)
+            w = self._face_weights(pm, pf, s, e)
+            out[live, s:e] = dec.displace(base, rest, dec.code_part(w, zl))
+        return out
+
+    def _to_caller(self, pm: PreparedMesh, disp_face: np.ndarray, dtype) -> np.ndarray:
+        """Canonical face displacements (B, Nf, 3) -> caller-frame displacements of all vertices (B, N, 3)."""
+        nz = pm.normalization
+        out = np.zeros((disp_face.shape[0], pm.n_verts, 3), dtype)
+        out[:, pm.face_index] = nz.invert_vectors(disp_face)
+        if len(pm.other_index) and pm.other_islands == "follow":
+            w = pm.other_knn_w.astype(np.float64)[..., None]
+            for b in range(disp_face.shape[0]):
+                dp = pm.proxy.to_proxy(disp_face[b].astype(np.float64))                 # (P, 3)
+                out[b, pm.other_index] = nz.invert_vectors((dp[pm.other_knn_idx] * w).sum(axis=1))
+        return out
+
+    def _codes(self, z_ge) -> tuple[np.ndarray, bool]:
+        z = np.asarray(z_ge)
+        single = z.ndim == 1
+        if single:
+            z = z[None]
+        if z.ndim != 2 or z.shape[1] != self.config.z_dim:
+            raise ValueError(f"z_ge must have shape ({self.config.z_dim},) or (B, {self.config.z_dim}), got {np.shape(z_ge)}")
+        if not np.issubdtype(z.dtype, np.number):
+            raise ValueError(f"z_ge must be numeric, got dtype {z.dtype}")
+        z = z.astype(F32)
+        if not np.isfinite(z).all():
+            raise ValueError("z_ge contains NaN or infinite values")
+        return z, single
+
+    def decode_displacements(self, pm: PreparedMesh, z_ge, *, probs=None) -> np.ndarray:
+        """Displacements of the prepared mesh for expression code(s).
+
+        Args:
+            pm: prepared target mesh (N vertices).
+            z_ge: (Z,) or (B, Z) expression code(s) (e.g. from ``expression``); an all-zero code gives exactly 0.
+            probs: optional (N, R) painted region weights replacing the model's skinning (see ``skinning``).
+        Returns:
+            (N, 3) or (B, N, 3) float64 displacements in the caller's frame and units. Decoded in chunks of
+            vertices (``decode_rows``), so memory stays bounded for big meshes.
+        """
+        self._check_pm(pm)
+        z, single = self._codes(z_ge)
+        d = _check_finite(self._to_caller(pm, self._decode_face(pm, z, probs), np.float64), "decoder")
+        return d[0] if single else d
+
+    def decode(self, pm: PreparedMesh, z_ge, *, probs=None) -> np.ndarray:
+        """Posed positions (N, 3) or (B, N, 3) float64 = neutral + ``decode_displacements`` (caller frame/units)."""
+        d = self.decode_displacements(pm, z_ge, probs=probs)
+        return d + pm.verts
+
+    # ------------------------------------------------------------------------------------- FACS basis
+    def _basis_codes(self, names: str) -> list[tuple[str, list[int]]]:
+        if names == "ict":
+            return [(n, [i]) for i, n in enumerate(ICT_NAMES)]
+        if names == "arkit":
+            return [(n, list(src)) for n, src in zip(ARKIT_NAMES, ARKIT_SOURCES)]
+        raise ValueError(f"names must be 'ict' or 'arkit', got {names!r}")
+
+    def facs_basis_iter(self, pm: PreparedMesh, names: str = "ict", probs=None):
+        """Generator over the FACS blendshapes of a mesh, one at a time (steppable, cancellable).
+
+        Yields ``(i, name, delta)`` with delta (N, 3) float32 displacements in the caller's frame and units,
+        for the code with 1 at the shape's ICT index and 0 elsewhere. ``names='ict'``: the 53 ICT shapes in ICT
+        order. ``names='arkit'``: the 52 ARKit shapes in ARKit order; ``browInnerUp`` and ``cheekPuff`` are the
+        decode of the code with BOTH the ICT ``_L`` and ``_R`` entries set to 1 (not a sum of two decodes);
+        ``tongueOut`` is all zeros (ICT has no tongue shape).
+
+        Fast path: the first decoder layer's code part for a one-hot code is w[:, k] (outer) W_code[:, k], and
+        the geometry/identity part and the zero-code output are computed once per mesh.
+        """
+        self._check_pm(pm)
+        codes = self._basis_codes(names)
+        dec = self.net.decoder
+        nf = len(pm.face_index)
+        pf = None if probs is None else self._resolve_probs(pm, probs)[pm.face_index]
+        cols = dec.code_cols                                        # (Z, H)
+        for i, (name, idx) in enumerate(codes):
+            disp = np.zeros((1, nf, 3), F32)
+            if idx:
+                for s in range(0, nf, self.decode_rows):
+                    e = min(nf, s + self.decode_rows)
+                    base, rest = self._base_rest(pm, s, e)
+                    w = self._face_weights(pm, pf, s, e)
+                    code = np.multiply.outer(w[:, idx[0]], cols[idx[0]])
+                    for k in idx[1:]:
+                        code += np.multiply.outer(w[:, k], cols[k])
+                    disp[0, s:e] = dec.displace(base, rest, code[None])[0]
+            delta = _check_finite(self._to_caller(pm, disp, np.float64), f"decoder ({name})")[0].astype(F32)
+            yield i, name, delta
+
+    def facs_basis(self, pm: PreparedMesh, names: str = "ict", probs=None) -> tuple[list, np.ndarray]:
+        """All FACS blendshapes of a mesh: (names list (K,), deltas (K, N, 3) float32, caller frame and units).
+
+        K = 53 for ``names='ict'`` (ICT order), 52 for ``'arkit'`` (ARKit order; ``browInnerUp``/``cheekPuff`` =
+        decode of the code with both ICT ``_L`` and ``_R`` set to 1; ``tongueOut`` = zeros). See
+        ``facs_basis_iter`` for a one-at-a-time generator.
+        """
+        self._check_pm(pm)
+        codes = self._basis_codes(names)
+        out = np.empty((len(codes), pm.n_verts, 3), F32)
+        for i, _, d in self.facs_basis_iter(pm, names, probs):
+            out[i] = d
+        return [n for n, _ in codes], out
+
+    # ------------------------------------------------------------------------------------- retarget
+    def retarget(self, source_frames, source_neutral_pm: PreparedMesh, target_pm: PreparedMesh, *,
+                 positions: bool = False, progress=None, batch: int = 32) -> dict:
+        """Clone an animation from a source mesh onto a target mesh.
+
+        Args:
+            source_frames: (T, N_s, 3) posed source positions (same frame/units as the source neutral).
+            source_neutral_pm: prepared source neutral (N_s vertices).
+            target_pm: prepared target neutral (N_t vertices).
+            positions: also decode the target's posed positions.
+            progress: optional callable ``progress(done, total)`` called after each batch (total = T, or 2 T
+                when positions are decoded); returning False stops and raises ``Cancelled``.
+            batch: frames per encoder/decoder batch.
+        Returns:
+            dict with 'facs' (T, 53) float32 ICT FACS weights, 'z_ge' (T, Z) float32 codes, and with
+            ``positions=True`` 'positions' (T, N_t, 3) float64 target positions (target's frame and units).
+        """
+        self._check_pm(source_neutral_pm, "source_neutral_pm")
+        self._check_pm(target_pm, "target_pm")
+        frames = np.asarray(source_frames)
+        if frames.ndim != 3 or frames.shape[1:] != (source_neutral_pm.n_verts, 3):
+            raise ValueError(f"source_frames must have shape (T, {source_neutral_pm.n_verts}, 3), got {frames.shape}")
+        t = frames.shape[0]
+        total = 2 * t if positions else t
+        batch = max(1, int(batch))
+
+        def tick(done):
+            if progress is not None and progress(done, total) is False:
+                raise Cancelled("retarget cancelled")
+
+        z = np.empty((t, self.config.z_dim), F32)
+        for s in range(0, t, batch):
+            z[s:s + batch] = self.expression(frames[s:s + batch], source_neutral_pm, batch=batch)
+            tick(min(t, s + batch))
+        out = {"facs": z[:, :len(ICT_NAMES)].copy(), "z_ge": z}
+        if positions:
+            pos = np.empty((t, target_pm.n_verts, 3))
+            for s in range(0, t, batch):
+                pos[s:s + batch] = self.decode(target_pm, z[s:s + batch])
+                tick(t + min(t, s + batch))
+            out["positions"] = pos
+        return out
