@@ -13,8 +13,9 @@ their magnitudes are O(1). Terms:
 - bs_codes:    blendshape consistency 1 - the ICT linear model driven by the predicted codes
                (z_ID[:100], z_GE[:53]) vs driven by the true ones, on ICT-template vertices.
 - bs_decoder:  blendshape consistency 2 - the decoder run on the ICT template (template regions ->
-               skinning MLP) with the predicted expression code vs the ICT linear model with the same
-               code (codes detached: this term trains the decoder and skinning MLP).
+               skinning MLP) with the expression code the decoder sees this step (predicted, or the true
+               one under teacher forcing) vs the ICT linear model with the same code (code detached: this
+               term trains the decoder and skinning MLP).
 """
 from __future__ import annotations
 
@@ -33,9 +34,15 @@ def _face_normals(p: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     return F.normalize(torch.cross(b - a, c - a, dim=-1), dim=-1, eps=1e-12)
 
 
-def compute_losses(model, item: dict, weights: dict | None = None) -> tuple[torch.Tensor, dict]:
+def compute_losses(model, item: dict, weights: dict | None = None, *, teacher: bool = False
+                   ) -> tuple[torch.Tensor, dict]:
     """Run the model on one prepared group (tensors from ``batch.prepare_group``) and return
-    (weighted total, {term: unweighted value (float)})."""
+    (weighted total, {term: unweighted value (float)}).
+
+    teacher: feed the decoder the true expression code (FACS weights, zeros after them) instead of the
+        encoder's prediction (teacher forcing). The decoder then learns the FACS semantics that
+        ``facs_basis`` relies on (one-hot codes) from the first step; the other steps train end to end.
+    """
     w = dict(DEFAULT_WEIGHTS, **(weights or {}))
     cfg = model.cfg
     s = cfg.disp_scale
@@ -46,9 +53,15 @@ def compute_losses(model, item: dict, weights: dict | None = None) -> tuple[torc
     probs = torch.softmax(logits, dim=-1)
     z_ge = model.expression(item["feats_e"], op)                                   # (B, Z)
 
+    n_id = item["id_coeffs"].shape[0]
+    n_ex = item["facs"].shape[1]
+    if teacher:
+        z_dec = torch.cat([item["facs"], torch.zeros_like(z_ge[:, n_ex:])], dim=1)
+    else:
+        z_dec = z_ge
     sub = item["sub_idx"]
     wv = model.skin_weights(probs[sub])
-    pred = model.decode(item["sub_pos"], item["sub_nrm"], wv, z_ge, z_id)         # (B, S, 3)
+    pred = model.decode(item["sub_pos"], item["sub_nrm"], wv, z_dec, z_id)        # (B, S, 3)
     gt = item["sub_disp"]
     terms = {}
     terms["vertex"] = ((pred - gt) * s).pow(2).sum(-1).mean()
@@ -61,8 +74,6 @@ def compute_losses(model, item: dict, weights: dict | None = None) -> tuple[torc
         e_err.append((pred[:, f[:, j]] - pred[:, f[:, i]]) - (gt[:, f[:, j]] - gt[:, f[:, i]]))
     terms["edge"] = (torch.stack(e_err) * s).pow(2).sum(-1).mean() * 10.0
 
-    n_id = item["id_coeffs"].shape[0]
-    n_ex = item["facs"].shape[1]
     terms["code_id"] = (z_id[:n_id] - item["id_coeffs"]).pow(2).mean()
     terms["code_ge"] = (z_ge[:, :n_ex] - item["facs"]).pow(2).mean()
     terms["code_zero"] = z_ge[:, n_ex:].pow(2).mean()
@@ -73,7 +84,7 @@ def compute_losses(model, item: dict, weights: dict | None = None) -> tuple[torc
     d_ex = torch.einsum("bk,ksc->bsc", z_ge[:, :n_ex] - item["facs"], ex_modes)
     terms["bs_codes"] = ((d_id[None] + d_ex) * s).pow(2).sum(-1).mean()
 
-    zg = z_ge.detach()
+    zg = z_dec.detach()
     onehot = F.one_hot(item["t_labels"], cfg.n_regions).to(pred.dtype)
     wt = model.skin_weights(onehot)
     pred_t = model.decode(item["t_pos"], item["t_nrm"], wt, zg, z_id.detach())
