@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, fields
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: bilinear pooling in the global encoders
 
 
 @dataclass

@@ -139,6 +139,7 @@ def main(argv=None) -> int:
     p.add_argument("--random", type=int, default=20, help="random FACS combinations (besides the 53 singles)")
     p.add_argument("--seed", type=int, default=1234, help="seed of topologies and expressions")
     p.add_argument("--out", help="also write the markdown table to this file")
+    p.add_argument("--json", help="also write the rows (numbers) to this JSON file")
     a = p.parse_args(argv)
     t = time.time()
     rows = evaluate(a.weights, a.identities, a.random, a.seed)
@@ -149,6 +150,10 @@ def main(argv=None) -> int:
     if a.out:
         with open(a.out, "w") as fh:
             fh.write(table + "\n")
+    if a.json:
+        import json
+        with open(a.json, "w") as fh:
+            json.dump({"command": vars(a), "rows": rows}, fh, indent=1)
     return 0
 
 

@@ -6,8 +6,10 @@ width, K eigenpairs, R regions, Z = z_dim (128).
 
 - ``DiffusionEncoder``: linear in -> ``enc_blocks`` x [spectral diffusion with a learned time per channel,
   MLP on (x, diffused x), residual] -> linear out. Runs on the proxy (see proxy.py).
-- identity encoder: neutral proxy features (position, normal) -> mass-weighted mean -> MLP -> z_ID (Z).
-- expression encoder: (position, normal, scaled displacement) -> mean -> MLP -> z_GE (Z).
+- identity encoder: neutral proxy features (position, normal) -> mean and bilinear (features x position)
+  mass-weighted pooling -> MLP -> z_ID (Z).
+- expression encoder: (position, normal, scaled displacement) -> mean and bilinear (features x displacement)
+  pooling -> MLP -> z_GE (Z).
 - skinning encoder: per-proxy-vertex logits (R), interpolated to the full mesh with the proxy's k-NN weights.
 - skinning MLP: bias-free, region probabilities (R) -> w (Z); local code = w * z_GE.
 - decoder: MLP on [position 3, normal 3, local code Z, z_ID Z]; the displacement is
@@ -24,6 +26,8 @@ from .config import ModelConfig
 
 IN_NEUTRAL = 6      # canonical position, proxy normal
 IN_EXPRESSION = 9   # + scaled canonical displacement
+BIL_NEUTRAL = (0, 3)     # bilinear pooling factor of the identity encoder: canonical position
+BIL_EXPRESSION = (6, 9)  # of the expression encoder: scaled displacement
 
 
 def silu(x: torch.Tensor) -> torch.Tensor:
@@ -77,17 +81,27 @@ class DiffusionEncoder(nn.Module):
 
 
 class GlobalEncoder(nn.Module):
-    """Per-vertex diffusion features -> mass-weighted mean -> MLP -> (B, Z)."""
+    """Per-vertex diffusion features f (B, P, C) and a per-vertex 3-vector b (B, P, 3) taken from the input
+    channels ``bil`` -> [mass-weighted mean of f, mass-weighted mean of f (x) b] (B, 4C) -> MLP -> (B, Z).
 
-    def __init__(self, c_in: int, cfg: ModelConfig):
+    The bilinear term makes the linear part of the inverse problem exact to represent: ICT identity
+    coefficients and FACS weights are linear in positions / displacements, sum_v a(x_v) . b_v, with kernels
+    a(x) that the diffusion features learn.
+    """
+
+    def __init__(self, c_in: int, cfg: ModelConfig, bil: tuple[int, int]):
         super().__init__()
+        self.bil = bil
         self.enc = DiffusionEncoder(c_in, cfg.enc_width, cfg.enc_blocks, cfg.enc_width)
-        self.head = MLP([cfg.enc_width, 256, cfg.z_dim])
+        self.head = MLP([4 * cfg.enc_width, 256, cfg.z_dim])
 
     def forward(self, x, evals, evecs, mass):
         f = self.enc(x, evals, evecs, mass)
-        pooled = (f * mass[None, :, None]).sum(dim=1) / mass.sum()
-        return self.head(pooled)
+        m = mass / mass.sum()
+        b = x[..., self.bil[0]:self.bil[1]]
+        mean = torch.einsum("p,bpc->bc", m, f)
+        bil = torch.einsum("p,bpc,bpd->bcd", m, f, b).reshape(f.shape[0], -1)
+        return self.head(torch.cat([mean, bil], dim=-1))
 
 
 class FaceSkinningNet(nn.Module):
@@ -97,8 +111,8 @@ class FaceSkinningNet(nn.Module):
         super().__init__()
         self.cfg = cfg
         z = cfg.z_dim
-        self.identity_encoder = GlobalEncoder(IN_NEUTRAL, cfg)
-        self.expression_encoder = GlobalEncoder(IN_EXPRESSION, cfg)
+        self.identity_encoder = GlobalEncoder(IN_NEUTRAL, cfg, BIL_NEUTRAL)
+        self.expression_encoder = GlobalEncoder(IN_EXPRESSION, cfg, BIL_EXPRESSION)
         self.skinning_encoder = DiffusionEncoder(IN_NEUTRAL, cfg.enc_width, cfg.enc_blocks, cfg.n_regions)
         self.skin_mlp = MLP([cfg.n_regions, cfg.skin_hidden, z], bias=False)
         self.dec_geo = nn.Linear(6, cfg.dec_width)              # position + normal (+ the layer's bias)

@@ -447,3 +447,27 @@ def test_mesh_files_round_trip(tmp_path, ict):
     (tmp_path / "x.stl").write_text("solid x\n")
     with pytest.raises(ValueError, match="unsupported"):
         read_mesh(tmp_path / "x.stl")
+
+
+def test_face_crop_uses_face_regions_only(tmp_path):
+    """crop='face' runs the encoders on face-region skin only; the rest follows (or stays with 'static')."""
+    from model_core.config import ModelConfig
+    from model_core.ict import load_ict
+    from model_core.regions import REGION_NAMES
+    from model_core.runtime import Model
+    from model_core.runtime.weights import random_weights, save_weights
+    cfg = ModelConfig(n_regions=len(REGION_NAMES), enc_width=16, enc_blocks=1, dec_width=32, dec_layers=1,
+                      k_eig=16, proxy_target=300, skin_hidden=16)
+    npz, _ = save_weights(tmp_path / "w", random_weights(cfg, seed=1), config=cfg)
+    model = Model.load(npz)
+    v, f = load_ict().head(None, None, "full")
+    full = model.prepare(v, f)
+    face = model.prepare(v, f, crop="face", other_islands="static")
+    assert face is not full and len(face.face_index) < len(full.face_index)
+    assert len(face.face_index) + len(face.other_index) == len(v) and face.faces.shape == f.shape
+    z = np.zeros(128, np.float32)
+    z[26] = 1.0
+    d = model.decode_displacements(face, z)
+    assert np.isfinite(d).all() and np.abs(d[face.other_index]).max() == 0.0
+    with pytest.raises(ValueError, match="crop"):
+        model.prepare(v, f, crop="ears")

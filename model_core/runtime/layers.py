@@ -14,6 +14,8 @@ from ..config import ModelConfig
 __all__ = ["silu", "Linear", "MLP", "DiffusionBlock", "DiffusionEncoder", "GlobalEncoder", "Decoder", "Network"]
 
 F32 = np.float32
+BIL_NEUTRAL = (0, 3)     # bilinear pooling factor of the identity encoder: canonical position (network.py)
+BIL_EXPRESSION = (6, 9)  # of the expression encoder: scaled displacement
 
 
 def silu(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -89,16 +91,21 @@ class DiffusionEncoder:
 
 
 class GlobalEncoder:
-    """Per-vertex diffusion features (B, P, c_in) -> mass-weighted mean -> MLP -> (B, Z)."""
+    """Per-vertex diffusion features f (B, P, C) and b = x[..., bil] (B, P, 3) -> [mean f, mean f (x) b]
+    (mass-weighted, (B, 4C)) -> MLP -> (B, Z); ``network.GlobalEncoder``."""
 
-    def __init__(self, sd: dict, prefix: str, cfg: ModelConfig):
+    def __init__(self, sd: dict, prefix: str, cfg: ModelConfig, bil: tuple[int, int]):
         self.enc = DiffusionEncoder(sd, f"{prefix}.enc", cfg.enc_blocks)
         self.head = MLP(sd, f"{prefix}.head", 2)
+        self.bil = bil
 
     def __call__(self, x, evals, evecs, mass):
         f = self.enc(x, evals, evecs, mass)
-        pooled = (f * mass[None, :, None]).sum(axis=1) / mass.sum()
-        return self.head(pooled)
+        m = mass / mass.sum()
+        b = x[..., self.bil[0]:self.bil[1]]
+        mean = np.einsum("p,bpc->bc", m, f)
+        bil = np.einsum("bpc,bpd->bcd", f * m[None, :, None], b).reshape(f.shape[0], -1)
+        return self.head(np.concatenate([mean, bil], axis=-1).astype(F32, copy=False))
 
 
 class Decoder:
@@ -149,8 +156,8 @@ class Network:
 
     def __init__(self, sd: dict, cfg: ModelConfig):
         self.cfg = cfg
-        self.identity_encoder = GlobalEncoder(sd, "identity_encoder", cfg)
-        self.expression_encoder = GlobalEncoder(sd, "expression_encoder", cfg)
+        self.identity_encoder = GlobalEncoder(sd, "identity_encoder", cfg, BIL_NEUTRAL)
+        self.expression_encoder = GlobalEncoder(sd, "expression_encoder", cfg, BIL_EXPRESSION)
         self.skinning_encoder = DiffusionEncoder(sd, "skinning_encoder", cfg.enc_blocks)
         self.skin_mlp = MLP(sd, "skin_mlp", 2, bias=False)
         self.decoder = Decoder(sd, cfg)

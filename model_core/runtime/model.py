@@ -27,7 +27,7 @@ from __future__ import annotations
 import colorsys
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -45,6 +45,7 @@ F32 = np.float32
 MIN_FACE_VERTICES = 20        # fewer vertices in the face island cannot be a face mesh
 _DEGENERATE_REL = 1e-12       # a face with area <= this * bbox_diagonal^2 is dropped for the operator
 _CACHE_BYTES = 64 << 20       # per-mesh arrays (decoder base, skinning weights) are cached up to this size
+NON_FACE_REGIONS = ("back_of_head", "back_of_neck", "ear_L", "ear_R", "clavicle")  # left out by crop='face'
 
 
 class Cancelled(Exception):
@@ -244,7 +245,8 @@ class Model:
         """Forget every prepared mesh."""
         self._prepared.clear()
 
-    def prepare(self, verts, faces, up: str = "Y", forward: str = "Z", *, other_islands: str = "follow") -> PreparedMesh:
+    def prepare(self, verts, faces, up: str = "Y", forward: str = "Z", *, other_islands: str = "follow",
+                crop: str = "full") -> PreparedMesh:
         """Validate a neutral mesh and build everything the model needs for it (cached by content).
 
         Args:
@@ -253,6 +255,9 @@ class Model:
             up, forward: the caller's axes where the face's up / looking direction point ('X', '-X', 'Y', '-Y',
                 'Z', '-Z'); OBJ/ICT: 'Y', 'Z'; Blender: 'Z', '-Y'.
             other_islands: 'follow' (pieces other than the face move with the nearest face surface) or 'static'.
+            crop: what the encoders see: 'full' (the whole largest island, e.g. a full head) or 'face' (only
+                the skin the skinning encoder assigns to face regions - not back of head, neck back, ears,
+                clavicle - found by a first pass on the full island; the rest is handled like other islands).
         Returns:
             a ``PreparedMesh`` (the same object for the same content while it stays in the LRU cache).
         Raises:
@@ -262,6 +267,9 @@ class Model:
         t0 = time.perf_counter()
         if other_islands not in ("follow", "static"):
             raise ValueError(f"other_islands must be 'follow' or 'static', got {other_islands!r}")
+        crop = {"full": "full", "full_head": "full", "face": "face"}.get(str(crop).lower())
+        if crop is None:
+            raise ValueError("crop must be 'full' (whole head) or 'face'")
         axes_to_ict(up, forward)  # validates the axis names
         up, forward = _axis_key(up), _axis_key(forward)
         n_in = np.shape(verts)[0] if np.ndim(verts) >= 1 else 0
@@ -269,7 +277,7 @@ class Model:
             raise ValueError(f"mesh has {n_in} vertices, more than the limit of {self.max_vertices}; decimate it "
                              f"first (or raise Model.max_vertices if you have the memory and time)")
         v, f = validate_mesh(verts, _as_triangles(faces), name="mesh")
-        key = mesh_hash(v, f, np.frombuffer(f"{up}|{forward}|{other_islands}".encode(), dtype=np.uint8))
+        key = mesh_hash(v, f, np.frombuffer(f"{up}|{forward}|{other_islands}|{crop}".encode(), dtype=np.uint8))
         pm = self._prepared.get(key)
         if pm is not None:
             self._prepared.move_to_end(key)
@@ -277,6 +285,8 @@ class Model:
         else:
             self._misses += 1
             pm = self._build(v, f, up, forward, other_islands, key)
+            if crop == "face":
+                pm = self._crop_to_face(pm, v, f, up, forward, other_islands, key)
             pm.prepare_seconds = time.perf_counter() - t0
             self._prepared[key] = pm
         while len(self._prepared) > max(self.cache_size, 0):
@@ -342,6 +352,19 @@ class Model:
             knn_idx=proxy.knn_idx, knn_w=np.ascontiguousarray(proxy.knn_w, F32),
             other_knn_idx=oi, other_knn_w=np.ascontiguousarray(ow, F32), flipped=bool(flipped),
             n_islands=n_islands, dropped_faces=int((~good).sum()))
+
+    def _crop_to_face(self, pm: PreparedMesh, v, f, up, forward, other_islands, key) -> PreparedMesh:
+        """Rebuild ``pm`` on the triangles whose three corners the skinning encoder puts in face regions."""
+        probs = self._probs(pm)                                       # (Nf, R) on the face island
+        names = list(self.region_names)
+        off_face = [names.index(r) for r in NON_FACE_REGIONS if r in names]
+        keep_v = np.zeros(len(v), dtype=bool)
+        keep_v[pm.face_index] = ~np.isin(probs.argmax(axis=1), off_face)
+        sub = f[keep_v[f].all(axis=1)]
+        if len(sub) == 0:
+            raise ValueError("crop 'face': the skinning found no face-region skin on this mesh; use crop 'full'")
+        out = self._build(v, sub, up, forward, other_islands, key)
+        return replace(out, faces=f)
 
     @staticmethod
     def _is_inward(cn: np.ndarray, faces: np.ndarray) -> bool:

@@ -97,7 +97,7 @@ def expected_shapes(cfg: ModelConfig) -> dict:
     out = {}
     for name, c_in in (("identity_encoder", IN_NEUTRAL), ("expression_encoder", IN_EXPRESSION)):
         out.update(_diffusion_encoder_shapes(f"{name}.enc", c_in, w, nb, w))
-        out.update(_mlp_shapes(f"{name}.head", [w, HEAD_HIDDEN, cfg.z_dim]))
+        out.update(_mlp_shapes(f"{name}.head", [4 * w, HEAD_HIDDEN, cfg.z_dim]))  # mean + bilinear pooling
     out.update(_diffusion_encoder_shapes("skinning_encoder", IN_NEUTRAL, w, nb, cfg.n_regions))
     out.update(_mlp_shapes("skin_mlp", [cfg.n_regions, cfg.skin_hidden, cfg.z_dim], bias=False))
     out["dec_geo.weight"] = (cfg.dec_width, 6)
