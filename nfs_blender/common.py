@@ -58,19 +58,25 @@ class PreparedObject:
         return self.probs is not None
 
 
-def prepare_object(context, obj, *, use_painted: bool = True) -> PreparedObject:
+def prepare_object(context, obj, *, use_painted: bool = True, editable: bool = True) -> PreparedObject:
     """Load the model and prepare ``obj``'s rest mesh (world space). With ``use_painted`` and NFS_ groups on
     the object, their weights override the model's region probabilities (vertices with no NFS_ weight keep
-    the model's)."""
+    the model's). ``editable``: the object will be written to (False for a bake source, which is only read).
+    Raises UserError for NaN / infinite coordinates before the model runs."""
     prefs = get_prefs(context)
-    problem = mesh_io.mesh_problem(obj, prefs.max_vertices)
+    problem = mesh_io.mesh_problem(obj, prefs.max_vertices, editable=editable)
     if problem:
         raise UserError(problem)
-    model = engine.get_model(prefs.weights_path)
     mat = mesh_io.matrix_world(obj)
-    verts = mesh_io.rest_world_positions(obj, mat)
+    local = mesh_io.local_rest_positions(obj)
+    problem = mesh_io.nonfinite_problem(obj, local, mat)
+    if problem:
+        raise UserError(problem)
+    verts = mesh_io.to_world(local, mat)
+    model = engine.get_model(prefs.weights_path)
     tris = mesh_io.triangles(obj.data)
-    pm = engine.prepare(model, verts, tris, prefs.forward_axis, prefs.crop, prefs.max_vertices)
+    pm = engine.prepare(model, verts, tris, prefs.forward_axis, prefs.crop, prefs.max_vertices,
+                        getattr(prefs, "other_islands", "FOLLOW"))
     n = verts.shape[0]
     probs = painted_probs(model, pm, obj, n) if use_painted else None
     return PreparedObject(model, pm, n, mat, verts, tris, probs)

@@ -96,7 +96,7 @@ def region_colors(model) -> np.ndarray:
 
 
 def prepare(model, verts_world: np.ndarray, faces: np.ndarray, forward: str = "-Y", crop: str = "FULL_HEAD",
-            max_vertices: int | None = None):
+            max_vertices: int | None = None, other_islands: str = "FOLLOW"):
     """Prepare a mesh for the model.
 
     Args:
@@ -106,6 +106,8 @@ def prepare(model, verts_world: np.ndarray, faces: np.ndarray, forward: str = "-
         crop: 'FULL_HEAD' or 'FACE'; passed on as ``crop=`` only when the runtime's ``prepare`` takes it
             (see ``crop_supported``).
         max_vertices: the add-on's limit; raises the runtime's own ``max_vertices`` to it when lower.
+        other_islands: 'FOLLOW' (pieces other than the face move with the nearest face surface) or 'STATIC';
+            passed on as ``other_islands=`` when the runtime's ``prepare`` takes it.
     Raises:
         EngineError: the model refuses the mesh (its message says why).
     """
@@ -114,6 +116,8 @@ def prepare(model, verts_world: np.ndarray, faces: np.ndarray, forward: str = "-
     kwargs = {"up": "Z", "forward": forward}
     if _accepts(model.prepare, "crop"):
         kwargs["crop"] = crop.lower()
+    if _accepts(model.prepare, "other_islands"):
+        kwargs["other_islands"] = str(other_islands).lower()
     if max_vertices and isinstance(getattr(model, "max_vertices", None), int) and model.max_vertices < max_vertices:
         model.max_vertices = int(max_vertices)
     try:
@@ -161,13 +165,23 @@ def skinning(model, pm, n_verts: int, override_probs: np.ndarray | None = None):
         raise EngineError(f"skinning failed: {exc}") from None
     probs = np.asarray(probs, dtype=np.float64)
     r = len(region_names(model))
-    if probs.shape != (n_verts, r) or not np.isfinite(probs).all():
-        raise EngineError(f"the model returned region probabilities of shape {probs.shape} (expected "
-                          f"({n_verts}, {r}), finite); this is a bug in the model runtime")
+    problem = _bad_output("region probabilities", probs, (n_verts, r))
+    if problem:
+        raise EngineError(problem)
     probs = np.clip(probs, 0.0, None)
     s = probs.sum(axis=1, keepdims=True)
     probs = np.where(s > 0, probs / np.where(s > 0, s, 1.0), 1.0 / r)
     return probs, np.asarray(weights, dtype=np.float32)
+
+
+def _bad_output(what: str, arr: np.ndarray, shape: tuple) -> str | None:
+    """Why a model output is unusable (wrong shape, or NaN / infinite values), or None."""
+    if arr.shape != shape:
+        return f"the model returned {what} of shape {arr.shape}, expected {shape}; this is a bug in the model runtime"
+    if not np.isfinite(arr).all():
+        return (f"the model returned NaN or infinite values for {what}; the weights are corrupt or this is a bug "
+                f"in the model runtime (nothing was written)")
+    return None
 
 
 def _probs_kw(probs) -> dict:
@@ -183,9 +197,9 @@ def facs_basis_iter(model, pm, n_verts: int, scheme: str = "ict", probs: np.ndar
     try:
         for i, name, delta in model.facs_basis_iter(pm, names=scheme.lower(), **_probs_kw(probs)):
             d = np.asarray(delta, dtype=np.float64)
-            if d.shape != (n_verts, 3) or not np.isfinite(d).all():
-                raise EngineError(f"the model returned a {name} displacement of shape {d.shape} (expected "
-                                  f"({n_verts}, 3), finite); this is a bug in the model runtime")
+            problem = _bad_output(f"the {name} displacement", d, (n_verts, 3))
+            if problem:
+                raise EngineError(problem)
             yield int(i), str(name), d
     except ValueError as exc:
         raise EngineError(f"FACS basis failed: {exc}") from None
@@ -226,7 +240,7 @@ def decode(model, pm, z: np.ndarray, n_verts: int, probs: np.ndarray | None = No
         pos = np.asarray(model.decode(pm, np.asarray(z, dtype=np.float32), **_probs_kw(probs)), dtype=np.float64)
     except ValueError as exc:
         raise EngineError(f"decoding failed: {exc}") from None
-    if pos.shape != (n_verts, 3) or not np.isfinite(pos).all():
-        raise EngineError(f"the model decoded positions of shape {pos.shape} (expected ({n_verts}, 3), "
-                          f"finite); this is a bug in the model runtime")
+    problem = _bad_output("decoded positions", pos, (n_verts, 3))
+    if problem:
+        raise EngineError(problem)
     return pos

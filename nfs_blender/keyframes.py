@@ -69,7 +69,8 @@ def _new_fcurve(fcurves, kind: str, path: str):
         return fcurves.new(path, index=0)  # 4.4/4.5 take no group name
 
 
-def write_shape_key_animation(key, values_by_name: dict, frames, interpolation: str = "LINEAR") -> int:
+def write_shape_key_animation(key, values_by_name: dict, frames, interpolation: str = "LINEAR",
+                              current_frame: float | None = None) -> int:
     """Key shape-key values on many frames at once.
 
     Args:
@@ -77,6 +78,9 @@ def write_shape_key_animation(key, values_by_name: dict, frames, interpolation: 
         values_by_name: {key block name: (T,) values}.
         frames: (T,) frame numbers (increasing).
         interpolation: 'LINEAR' (default), 'CONSTANT' or 'BEZIER'.
+        current_frame: when given, each keyed block's value is set to its new F-curve's value at this frame
+            (what the animation system shows there), so the Key itself records the change and Undo restores
+            the previous values exactly.
     Returns:
         the number of F-curves written. Each named F-curve is replaced (created if missing); others untouched.
     Raises:
@@ -118,6 +122,8 @@ def write_shape_key_animation(key, values_by_name: dict, frames, interpolation: 
         fc.keyframe_points.foreach_set("co", np.ascontiguousarray(co).ravel())
         fc.keyframe_points.foreach_set("interpolation", ipo)
         fc.update()
+        if current_frame is not None:
+            key.key_blocks[name].value = float(fc.evaluate(float(current_frame)))
     return len(cols)
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from .model_core.facs_names import ARKIT_NAMES, arkit_to_ict
 
 DEFAULT_RATE = 60.0
+MAX_GAP_SECONDS = 10.0  # a longer jump between consecutive rows means a damaged timecode or joined takes
 STANDARD_RATES = (24.0, 25.0, 30.0, 48.0, 50.0, 60.0, 100.0, 120.0)
 OPTIONAL_COLUMNS = ("tongueOut",)
 
@@ -75,11 +76,14 @@ def _parse_timecode(text: str, line: int, source: str):
     m = _TC_FRAMES.match(text)
     if m:
         h, mi, s, ff = m.groups()
-        return int(h), int(mi), int(s), float(ff)
-    m = _TC_SECONDS.match(text)
-    if m:
-        h, mi, s = m.groups()
-        return int(h), int(mi), float(s), None
+        out = int(h), int(mi), int(s), float(ff)
+    else:
+        m = _TC_SECONDS.match(text)
+        if m:
+            h, mi, s = m.groups()
+            out = int(h), int(mi), float(s), None
+    if m and out[1] < 60 and out[2] < 60:
+        return out
     raise ValueError(f"{source} line {line}: timecode {text!r} is not HH:MM:SS:FF.fff or HH:MM:SS.sss")
 
 
@@ -143,7 +147,7 @@ def parse_livelink_csv(text: str, source: str = "<csv>") -> LiveLinkTake:
     skip = {lower.get("blendshapecount")}
     extra_cols = [(j, h) for j, h in enumerate(header) if j not in used and j not in skip]
 
-    stamps, rows, extras = [], [], []
+    stamps, rows, extras, linenos = [], [], [], []
     for i in range(header_line + 1, len(lines)):
         ln = lines[i]
         if not ln.strip():
@@ -153,6 +157,7 @@ def parse_livelink_csv(text: str, source: str = "<csv>") -> LiveLinkTake:
         if len(cells) != len(header):
             raise ValueError(f"{source} line {lineno}: {len(cells)} fields, the header has {len(header)}")
         stamps.append(_parse_timecode(cells[0], lineno, source))
+        linenos.append(lineno)
         row = [0.0] * len(ARKIT_NAMES)
         for k, name in enumerate(ARKIT_NAMES):
             j = col_of.get(name)
@@ -175,6 +180,11 @@ def parse_livelink_csv(text: str, source: str = "<csv>") -> LiveLinkTake:
         raw_times.append(t)
         prev = t
     order = sorted(range(len(rows)), key=lambda k: raw_times[k])
+    for a, b in zip(order, order[1:]):
+        if raw_times[b] - raw_times[a] > MAX_GAP_SECONDS:
+            raise ValueError(f"{source}: the timecode jumps by {raw_times[b] - raw_times[a]:.0f} s between line "
+                             f"{linenos[a]} and line {linenos[b]}; the file has a damaged timecode or joins several "
+                             f"takes: fix the Timecode column or split the file")
     times, values, extra_rows = [], [], []
     dropped = 0
     for k in order:

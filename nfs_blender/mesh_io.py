@@ -5,26 +5,88 @@ int32 (F, 3) from the mesh's loop triangles (quads and n-gons are triangulated t
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 # modes whose mesh data is current in the datablock (edit mode and sculpt keep their own copies)
 USABLE_MODES = ("OBJECT", "WEIGHT_PAINT", "VERTEX_PAINT")
 
 
-def mesh_problem(obj, max_vertices: int | None = None) -> str | None:
-    """Why ``obj`` cannot be used as a face mesh (a sentence saying what to do), or None when it can."""
+def _a(word: str) -> str:
+    return ("an " if word[:1] in "aeiou" else "a ") + word
+
+
+def edit_problem(obj) -> str | None:
+    """Why ``obj`` or its mesh cannot be changed (linked from a library, or a non-editable library override):
+    a sentence saying what to do, or None. Blender's Python API lets scripts change linked data, but the
+    changes are lost when the file is reloaded, so the add-on refuses to write to it."""
+    for idb, what in ((obj, None), (getattr(obj, "data", None), "mesh")):
+        if idb is None:
+            continue
+        lib = getattr(idb, "library", None)
+        if lib is None and getattr(idb, "is_editable", True):
+            continue
+        who = f"'{obj.name}'" if what is None else f"the mesh '{idb.name}' of '{obj.name}'"
+        if lib is not None:
+            src = os.path.basename(lib.filepath) or lib.name
+            return (f"{who} is linked from library '{src}' and cannot be changed (changes to linked data are lost "
+                    f"on reload): make it local first (Object > Relations > Make Local > Selected Objects and Data)")
+        return (f"{who} is not editable (a system library override): make it editable first "
+                f"(Object > Library Override > Make Editable) or make it local")
+    return None
+
+
+def singular_transform(mat3: np.ndarray) -> bool:
+    """True when a (3, 3) matrix has (nearly) zero scale on some axis and cannot be inverted reliably."""
+    m3 = np.asarray(mat3, dtype=np.float64)
+    norms = np.linalg.norm(m3, axis=0)
+    if not np.isfinite(m3).all() or norms.min() <= 0.0:
+        return True
+    return abs(float(np.linalg.det(m3))) <= 1e-9 * float(np.prod(norms))
+
+
+def mesh_problem(obj, max_vertices: int | None = None, *, editable: bool = True) -> str | None:
+    """Why ``obj`` cannot be used as a face mesh (a sentence saying what to do), or None when it can.
+
+    ``editable``: also require that the object and its mesh can be changed (not linked from a library); a
+    mesh that is only read (a bake source) passes False.
+    """
     if obj is None:
         return "Select a mesh object (none is active)"
     if obj.type != "MESH":
-        return f"'{obj.name}' is a {obj.type.lower()}, not a mesh: select a mesh object"
+        return f"'{obj.name}' is {_a(obj.type.lower().replace('_', ' '))}, not a mesh: select a mesh object"
     if obj.mode not in USABLE_MODES:
         return f"'{obj.name}' is in {obj.mode.replace('_', ' ').lower()} mode: switch to Object Mode"
+    if editable:
+        problem = edit_problem(obj)
+        if problem:
+            return problem
     me = obj.data
     if len(me.vertices) < 3 or len(me.polygons) == 0:
         return f"'{obj.name}' has no faces: the model needs a surface mesh"
     if max_vertices and len(me.vertices) > max_vertices:
         return (f"'{obj.name}' has {len(me.vertices)} vertices, more than 'Max vertices' "
                 f"({max_vertices}) in the add-on preferences: decimate it or raise the limit")
+    if singular_transform(np.array(obj.matrix_world, dtype=np.float64)[:3, :3]):
+        return (f"'{obj.name}' has zero scale on an axis (its transform cannot be inverted): fix its scale "
+                f"(Object > Transform) first")
+    return None
+
+
+def nonfinite_problem(obj, local: np.ndarray, mat: np.ndarray) -> str | None:
+    """A sentence when ``obj``'s rest positions ``local`` (N, 3), or the same through the (4, 4) world matrix
+    ``mat``, hold NaN or infinite values, else None."""
+    bad = ~np.isfinite(local).all(axis=1)
+    if bad.any():
+        idx = np.flatnonzero(bad)
+        return (f"'{obj.name}' has {idx.size} vertices with NaN or infinite coordinates (e.g. vertex "
+                f"{', '.join(str(i) for i in idx[:3])}): fix or delete them first")
+    with np.errstate(all="ignore"):
+        world_ok = bool(np.isfinite(to_world(local, mat)).all())
+    if not world_ok:
+        return (f"'{obj.name}''s transform makes its coordinates NaN or infinite in world space: fix its location, "
+                f"rotation and scale (or its parents')")
     return None
 
 
@@ -87,6 +149,6 @@ def world_to_local_deltas(deltas_world: np.ndarray, mat: np.ndarray) -> np.ndarr
         ValueError: the object's scale is zero on some axis (the matrix cannot be inverted).
     """
     m3 = np.asarray(mat, dtype=np.float64)[:3, :3]
-    if abs(np.linalg.det(m3)) < 1e-12:
+    if singular_transform(m3):
         raise ValueError("the object's transform has zero scale on an axis: apply or fix its scale")
     return np.asarray(deltas_world, dtype=np.float64) @ np.linalg.inv(m3).T

@@ -112,7 +112,8 @@ class NFS_OT_bake_from_source(JobOperator, bpy.types.Operator):
         """(T, 53) ICT weights (and (T, Z) codes) from the model encoding the evaluated source, in batches of
         ``BATCH`` frames."""
         scene = context.scene
-        prep = prepare_object(context, source, use_painted=False)  # the expression encoder uses no skinning
+        # the expression encoder uses no skinning; the source is only read (it may be linked)
+        prep = prepare_object(context, source, use_painted=False, editable=False)
         yield 0.1, "source prepared"
         t = len(frames)
         ict = np.zeros((t, facs_names.N_ICT))
@@ -128,6 +129,9 @@ class NFS_OT_bake_from_source(JobOperator, bpy.types.Operator):
                     raise UserError(f"'{source.name}' has {local.shape[0]} vertices after its modifiers at frame "
                                     f"{int(f)}, {prep.n} at rest: disable modifiers that add or remove vertices")
                 posed[j] = mesh_io.to_world(local, prep.mat)
+                if not np.isfinite(posed[j]).all():
+                    raise UserError(f"'{source.name}' has NaN or infinite vertex positions at frame {int(f)} (from a "
+                                    f"shape key, modifier or driver): fix the source first")
             z = engine.expression(prep.model, posed, prep.pm, prep.n)
             ict[s0:s0 + len(chunk)] = z[:, : facs_names.N_ICT]
             if want_codes:
@@ -163,7 +167,7 @@ class NFS_OT_bake_from_source(JobOperator, bpy.types.Operator):
             raise UserError(f"'{source.name}' has no shape keys with FACS names (e.g. jawOpen, eyeBlink_L or "
                             f"EyeBlinkLeft): choose 'Mesh deformation'")
         if mode == "GEOMETRY":
-            problem = mesh_io.mesh_problem(source)
+            problem = mesh_io.mesh_problem(source, editable=False)
             if problem:
                 raise UserError(problem)
         want_corrective = settings.bake_corrective
@@ -194,7 +198,8 @@ class NFS_OT_bake_from_source(JobOperator, bpy.types.Operator):
         if want_corrective:
             corr = yield from corrective.compute(context, target, by_name, self.codes, frames, (0.9, 0.98))
         # ---- everything is read and checked: write
-        keyframes.write_shape_key_animation(target.data.shape_keys, by_name, frames)
+        keyframes.write_shape_key_animation(target.data.shape_keys, by_name, frames,
+                                            current_frame=scene.frame_current + scene.frame_subframe)
         if corr is not None:
             corrective.store(target, frames, corr)
         elif corrective.clear(target):

@@ -7,8 +7,11 @@ import bpy
 import numpy as np
 from bpy.props import IntProperty, StringProperty
 
-from . import keyframes, livelink_csv, shape_keys
+from . import keyframes, livelink_csv, mesh_io, shape_keys
 from .common import UserError, register_classes, report_exception, scene_fps, unregister_classes
+
+
+MAX_FRAME = 1048574  # Blender's largest scene frame (MAXFRAME)
 
 
 class NFS_OT_import_livelink_csv(bpy.types.Operator):
@@ -27,6 +30,10 @@ class NFS_OT_import_livelink_csv(bpy.types.Operator):
         obj = context.active_object
         if obj is None or obj.type != "MESH":
             cls.poll_message_set("Select the mesh whose FACS shape keys receive the take")
+            return False
+        problem = mesh_io.edit_problem(obj)
+        if problem:
+            cls.poll_message_set(problem)
             return False
         if shape_keys.facs_keys(obj)[0] is None:
             cls.poll_message_set(f"'{obj.name}' has no FACS shape keys: generate them first")
@@ -55,7 +62,12 @@ class NFS_OT_import_livelink_csv(bpy.types.Operator):
                 if kb is not None:
                     by_name[name] = np.clip(values[:, k], kb.slider_min, kb.slider_max)
             frames = self.start_frame + offsets.astype(np.float64)
-            keyframes.write_shape_key_animation(obj.data.shape_keys, by_name, frames)
+            if frames[0] < -MAX_FRAME or frames[-1] > MAX_FRAME:
+                raise UserError(f"the take would cover frames {int(frames[0])}-{int(frames[-1])}, beyond Blender's "
+                                f"first/last frame (-{MAX_FRAME}/{MAX_FRAME}): choose another start frame")
+            scene = context.scene
+            keyframes.write_shape_key_animation(obj.data.shape_keys, by_name, frames,
+                                                current_frame=scene.frame_current + scene.frame_subframe)
         except Exception as exc:
             report_exception(self, exc, "Live Link CSV import")
             return {"CANCELLED"}

@@ -33,7 +33,8 @@ class NFS_OT_generate_facs_keys(JobOperator, bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
     what = "FACS shape keys"
 
-    replace: BoolProperty(name="Replace existing", default=False,
+    # SKIP_SAVE: never remembered from an earlier run, so overwriting keys is always a deliberate choice
+    replace: BoolProperty(name="Replace existing", default=False, options={"SKIP_SAVE"},
                           description="Overwrite FACS keys that already exist (same names)")
     scheme: EnumProperty(name="Names", items=SCHEME_ITEMS, default="PREFERENCES")
     use_painted: BoolProperty(name="Use painted NFS_ groups", default=True,

@@ -156,6 +156,10 @@ class NFS_OT_toggle_region_colors(bpy.types.Operator):
         if obj is None or obj.type != "MESH":
             cls.poll_message_set("Select a mesh object with skinning weights")
             return False
+        problem = mesh_io.edit_problem(obj)
+        if problem:
+            cls.poll_message_set(problem)
+            return False
         if obj.data.color_attributes.get(vertex_groups.COLOR_ATTRIBUTE) is None:
             cls.poll_message_set("The active mesh has no region colours yet: run Compute Skinning Weights")
             return False
@@ -187,6 +191,10 @@ class NFS_OT_clear_skinning(bpy.types.Operator):
         obj = context.active_object
         if obj is None or obj.type != "MESH" or obj.mode not in mesh_io.USABLE_MODES:
             cls.poll_message_set("Select a mesh object in Object Mode")
+            return False
+        problem = mesh_io.edit_problem(obj)
+        if problem:
+            cls.poll_message_set(problem)
             return False
         if not any(g.name.startswith(vertex_groups.PREFIX) for g in obj.vertex_groups) and \
                 obj.data.color_attributes.get(vertex_groups.COLOR_ATTRIBUTE) is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import EnumProperty
 
-from . import shape_keys
+from . import mesh_io, shape_keys
 from .common import register_classes, unregister_classes
 from .model_core import facs_names
 
@@ -16,6 +16,10 @@ def _poll_facs(cls, context) -> bool:
     obj = context.active_object
     if obj is None or obj.type != "MESH":
         cls.poll_message_set("Select a mesh object with FACS shape keys")
+        return False
+    problem = mesh_io.edit_problem(obj)
+    if problem:
+        cls.poll_message_set(problem)
         return False
     if shape_keys.facs_keys(obj)[0] is None:
         cls.poll_message_set(f"'{obj.name}' has no FACS shape keys: generate them first")

@@ -12,6 +12,11 @@ CROPS = (
     ("FULL_HEAD", "Full head", "The model sees the whole head and neck"),
     ("FACE", "Face", "The model sees the face only (the rest of the head does not move)"),
 )
+OTHER_ISLANDS = (
+    ("FOLLOW", "Follow the face", "Pieces other than the face (eyeballs, teeth, lashes) move with the nearest face "
+                                  "surface and get its region weights"),
+    ("STATIC", "Stay still", "Pieces other than the face do not move"),
+)
 FORWARD_AXES = (
     ("-Y", "-Y (Blender front)", "The face looks toward -Y, Z up (Blender's front view)"),
     ("Y", "+Y", "The face looks toward +Y, Z up"),
@@ -34,6 +39,9 @@ class NFS_AddonPreferences(bpy.types.AddonPreferences):
                               description="Refuse meshes with more vertices than this (memory and time)")
     forward_axis: EnumProperty(name="Face forward axis", items=FORWARD_AXES, default="-Y",
                                description="World axis the face looks toward (Z is up)")
+    other_islands: EnumProperty(name="Other pieces", items=OTHER_ISLANDS, default="FOLLOW",
+                                description="The largest connected piece of the mesh is the face; what the other "
+                                            "pieces (eyeballs, teeth, lashes) do")
 
     def draw(self, context):
         col = self.layout.column()
@@ -44,6 +52,7 @@ class NFS_AddonPreferences(bpy.types.AddonPreferences):
             col.label(text="This model version ignores the crop: it always uses the mesh's largest connected "
                            "piece as the face", icon="INFO")
         col.prop(self, "forward_axis")
+        col.prop(self, "other_islands")
         col.prop(self, "max_vertices")
         col.prop(self, "weights_path")
         col.label(text=engine.describe_model(self.weights_path), icon="INFO")
@@ -56,6 +65,7 @@ class _Defaults:
     weights_path = ""
     max_vertices = 300000
     forward_axis = "-Y"
+    other_islands = "FOLLOW"
 
 
 def get_prefs(context=None):

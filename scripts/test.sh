@@ -13,6 +13,9 @@
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 1
+# numpy's OpenBLAS threads spin against each other (and against torch and Blender) on a 2-core machine:
+# a 1000x1000 eigh measured 0.37 s single-threaded vs 8.8 s with 2 threads under load. Tests run one thread.
+export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 
 names=()
 results=()

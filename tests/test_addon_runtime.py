@@ -19,7 +19,7 @@ engine.set_model(None)   # back to loading weights files
 scene = bpy.context.scene
 out = {}
 cfg = ModelConfig()
-npz, _ = save_weights(os.path.join(TMP, "rand"), random_weights(cfg, seed=3, dec_gain=4.0), config=cfg)
+npz, _ = save_weights(os.path.join(TMP, "rand"), random_weights(cfg, seed=3, dec_gain=8.0), config=cfg)
 
 tgt = ict_head("Target", stride=3, location=(0.3, 0.0, 1.2))
 activate(tgt)
