@@ -252,9 +252,6 @@ def test_bad_weights_files(case_id, stem, tmp_path):
     assert not failures, "\n".join(failures)
 
 
-@pytest.mark.xfail(strict=True, reason="runtime gap (model_core/runtime/weights.py, owned elsewhere): the messages "
-                   "for a non-float array ('has dtype int32, expected float32') and a bad config value ('config.z_dim "
-                   "must be a positive integer') say what is wrong but not what to do (re-export the weights)")
 @pytest.mark.parametrize("case_id,kind", [("R-weights-mismatch", "dtype"), ("R-weights-json-garbage", "bad-config")])
 def test_bad_weights_messages_say_what_to_do(case_id, kind, stem, tmp_path):
     path = rc.write_bad_weights(tmp_path, kind, stem)

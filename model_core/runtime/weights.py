@@ -120,11 +120,13 @@ def _check_config(cfg_dict, where: Path) -> ModelConfig:
                  "skin_hidden", "dec_width", "dec_layers"):
         v = getattr(cfg, name)
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{where}: config.{name} must be a positive integer, got {v!r}")
+            raise ValueError(f"{where}: config.{name} must be a positive integer, got {v!r}; the file is damaged: "
+                             f"re-export the weights (python -m model_core.export) or reinstall the add-on")
     for name in ("disp_scale", "expr_feat_scale"):
         v = getattr(cfg, name)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-            raise ValueError(f"{where}: config.{name} must be a positive number, got {v!r}")
+            raise ValueError(f"{where}: config.{name} must be a positive number, got {v!r}; the file is damaged: "
+                             f"re-export the weights (python -m model_core.export) or reinstall the add-on")
     if cfg.z_dim < len(ICT_NAMES):
         raise ValueError(f"{where}: config.z_dim={cfg.z_dim} is smaller than the {len(ICT_NAMES)} FACS weights")
     return cfg
@@ -218,7 +220,8 @@ def load_weights(path=None) -> Weights:
             raise ValueError(f"{npz_path}: array {k!r} has shape {tuple(a.shape)}, the config in {json_path.name} "
                              f"needs {tuple(shape)}; re-export both files together")
         if not np.issubdtype(a.dtype, np.floating):
-            raise ValueError(f"{npz_path}: array {k!r} has dtype {a.dtype}, expected float32")
+            raise ValueError(f"{npz_path}: array {k!r} has dtype {a.dtype}, expected float32; the file is damaged: "
+                             f"re-export the weights (python -m model_core.export) or reinstall the add-on")
         a = np.ascontiguousarray(a, dtype=np.float32)
         if not np.isfinite(a).all():
             raise ValueError(f"{npz_path}: array {k!r} holds NaN or infinite values; the training diverged or "
