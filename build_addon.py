@@ -141,6 +141,19 @@ def _blender_version(value) -> tuple[int, int, int] | None:
     return tuple(int(g) for g in m.groups()) if m else None
 
 
+def _entries(data: dict, key: str, kind: type, errors: list[str], message: str, *, non_empty: bool = False):
+    """What to check one by one in ``data[key]``: a list's items or a table's (key, value) pairs. Nothing when
+    the key is absent, nor when its value is not a ``kind`` (or is empty, with ``non_empty``): then ``message``
+    is appended to ``errors``."""
+    if key not in data:
+        return ()
+    value = data[key]
+    if not isinstance(value, kind) or (non_empty and not value):
+        errors.append(message)
+        return ()
+    return value.items() if isinstance(value, dict) else value
+
+
 def check_manifest(data: dict, *, expected_id: str = ADDON_ID) -> list[str]:
     """Check a parsed blender_manifest.toml against Blender's and the project's rules.
 
@@ -180,14 +193,10 @@ def check_manifest(data: dict, *, expected_id: str = ADDON_ID) -> list[str]:
         errors.append(f'manifest: "tagline" {err}: {s("tagline")!r}')
     if s("type") is not None and s("type") != "add-on":
         errors.append(f'manifest: "type" must be "add-on", found {s("type")!r}')
-    if "license" in data:
-        lic = data["license"]
-        if not isinstance(lic, list) or not lic:
-            errors.append('manifest: "license" must be a non-empty list, e.g. ["SPDX:GPL-3.0-or-later"]')
-        else:
-            for item in lic:
-                if not isinstance(item, str) or not item.startswith("SPDX:") or len(item) <= 5:
-                    errors.append(f'manifest: "license" entries must look like "SPDX:GPL-3.0-or-later", found {item!r}')
+    for item in _entries(data, "license", list, errors, 'manifest: "license" must be a non-empty list, '
+                         'e.g. ["SPDX:GPL-3.0-or-later"]', non_empty=True):
+        if not isinstance(item, str) or not item.startswith("SPDX:") or len(item) <= 5:
+            errors.append(f'manifest: "license" entries must look like "SPDX:GPL-3.0-or-later", found {item!r}')
     if s("blender_version_min") is not None:
         ver = _blender_version(s("blender_version_min"))
         if ver is None:
@@ -196,32 +205,18 @@ def check_manifest(data: dict, *, expected_id: str = ADDON_ID) -> list[str]:
             errors.append(f'manifest: "blender_version_min" must be >= 4.2.0 (extensions), found {s("blender_version_min")!r}')
     if "blender_version_max" in data and _blender_version(data["blender_version_max"]) is None:
         errors.append(f'manifest: "blender_version_max" must be "X.Y.Z", found {data["blender_version_max"]!r}')
-    if "copyright" in data:
-        cr = data["copyright"]
-        if not isinstance(cr, list):
-            errors.append('manifest: "copyright" must be a list of strings')
-        else:
-            for item in cr:
-                if not isinstance(item, str) or not RE_COPYRIGHT.match(item):
-                    errors.append(f'manifest: "copyright" entries must be "YEAR[-YEAR] Name", found {item!r}')
-    if "permissions" in data:
-        perms = data["permissions"]
-        if not isinstance(perms, dict):
-            errors.append('manifest: "permissions" must be a table: [permissions] files = "reason"')
-        else:
-            for key, reason in perms.items():
-                if key not in ALLOWED_PERMISSIONS:
-                    errors.append(f'manifest: permission "{key}" is not one of {sorted(ALLOWED_PERMISSIONS)}')
-                if err := _terse_error(reason):
-                    errors.append(f'manifest: permission "{key}" reason {err}: {reason!r}')
-    if "tags" in data:
-        tags = data["tags"]
-        if not isinstance(tags, list) or not tags:
-            errors.append('manifest: "tags" must be a non-empty list')
-        else:
-            for tag in tags:
-                if tag not in ALLOWED_TAGS:
-                    errors.append(f'manifest: tag {tag!r} is not in Blender\'s list: {sorted(ALLOWED_TAGS)}')
+    for item in _entries(data, "copyright", list, errors, 'manifest: "copyright" must be a list of strings'):
+        if not isinstance(item, str) or not RE_COPYRIGHT.match(item):
+            errors.append(f'manifest: "copyright" entries must be "YEAR[-YEAR] Name", found {item!r}')
+    for key, reason in _entries(data, "permissions", dict, errors,
+                                'manifest: "permissions" must be a table: [permissions] files = "reason"'):
+        if key not in ALLOWED_PERMISSIONS:
+            errors.append(f'manifest: permission "{key}" is not one of {sorted(ALLOWED_PERMISSIONS)}')
+        if err := _terse_error(reason):
+            errors.append(f'manifest: permission "{key}" reason {err}: {reason!r}')
+    for tag in _entries(data, "tags", list, errors, 'manifest: "tags" must be a non-empty list', non_empty=True):
+        if tag not in ALLOWED_TAGS:
+            errors.append(f'manifest: tag {tag!r} is not in Blender\'s list: {sorted(ALLOWED_TAGS)}')
     return errors
 
 

@@ -1,5 +1,5 @@
-"""Shared operator machinery: user-facing errors, long jobs (modal with a timer, Esc cancels) and preparing an
-object for the model (with painted NFS_ groups read back)."""
+"""Shared operator machinery: user-facing errors, poll checks, long jobs (modal with a timer, Esc cancels) and
+preparing an object for the model (with painted NFS_ groups read back)."""
 from __future__ import annotations
 
 import time
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import bpy
 import numpy as np
 
-from . import engine, mesh_io, vertex_groups
+from . import engine, mesh_io, shape_keys, vertex_groups
 from .prefs import get_prefs
 
 
@@ -28,6 +28,35 @@ def report_exception(op, exc: BaseException, what: str) -> None:
         traceback.print_exc()
         op.report({"ERROR"}, f"{what} failed unexpectedly ({type(exc).__name__}: {exc}); nothing was changed. "
                              f"See the system console for details")
+
+
+def poll_result(cls, problem: str | None) -> bool:
+    """An operator's ``poll`` answer: False with ``problem`` (a sentence saying what to do) set as the poll
+    message, or True when there is no problem (None or empty).
+
+    Chain checks with ``or`` so that a later check only runs when the earlier ones pass, e.g.
+    ``poll_result(cls, mesh_io.mesh_problem(obj) or facs_keys_problem(obj))``."""
+    if problem:
+        cls.poll_message_set(problem)
+        return False
+    return True
+
+
+def editable_mesh_problem(obj, select_message: str, *, object_mode: bool = False) -> str | None:
+    """Why ``obj`` cannot be changed by an operator that only edits its data (shape-key values, groups,
+    attributes), or None: ``select_message`` when it is not a mesh object (with ``object_mode``, also when its
+    mode keeps its own copy of the mesh, e.g. Edit Mode), else ``mesh_io.edit_problem`` (linked / not editable).
+    Lighter than ``mesh_io.mesh_problem``, which also checks the geometry for the model."""
+    if obj is None or obj.type != "MESH" or (object_mode and obj.mode not in mesh_io.USABLE_MODES):
+        return select_message
+    return mesh_io.edit_problem(obj)
+
+
+def facs_keys_problem(obj) -> str | None:
+    """A sentence when the mesh object ``obj`` has no FACS shape keys (``shape_keys.facs_keys``), else None."""
+    if shape_keys.facs_keys(obj)[0] is None:
+        return f"'{obj.name}' has no FACS shape keys: generate them first"
+    return None
 
 
 def scene_fps(scene) -> float:

@@ -19,7 +19,8 @@ import bpy
 import numpy as np
 
 from . import corrective, engine, keyframes, mesh_io, shape_keys
-from .common import JobOperator, UserError, prepare_object, register_classes, unregister_classes
+from .common import (JobOperator, UserError, facs_keys_problem, poll_result, prepare_object, register_classes,
+                     unregister_classes)
 from .model_core import facs_names
 
 AUTO_MIN_NAMES = 10
@@ -55,21 +56,14 @@ class NFS_OT_bake_from_source(JobOperator, bpy.types.Operator):
     @classmethod
     def poll(cls, context):
         obj = context.active_object
-        problem = mesh_io.mesh_problem(obj)
-        if problem:
-            cls.poll_message_set(problem)
-            return False
-        if shape_keys.facs_keys(obj)[0] is None:
-            cls.poll_message_set(f"'{obj.name}' has no FACS shape keys: generate them first")
-            return False
-        src = context.scene.nfs.bake_source
-        if src is None:
-            cls.poll_message_set("Choose a source object in the Bake panel")
-            return False
-        if src == obj:
-            cls.poll_message_set("The source must be another object than the active (target) mesh")
-            return False
-        return True
+        problem = mesh_io.mesh_problem(obj) or facs_keys_problem(obj)
+        if not problem:
+            src = context.scene.nfs.bake_source
+            if src is None:
+                problem = "Choose a source object in the Bake panel"
+            elif src == obj:
+                problem = "The source must be another object than the active (target) mesh"
+        return poll_result(cls, problem)
 
     # ----------------------------------------------------------------------------------------- reading
     def _read_names(self, context, source, mapping, frames):
@@ -187,13 +181,7 @@ class NFS_OT_bake_from_source(JobOperator, bpy.types.Operator):
             if (scene.frame_current, scene.frame_subframe) != (frame0, sub0):
                 scene.frame_set(frame0, subframe=sub0)
 
-        values = shape_keys.ict_to_scheme_values(self.ict, scheme)
-        names = shape_keys.scheme_names(scheme)
-        by_name = {}
-        for k, name in enumerate(names):
-            kb = keys.get(name)
-            if kb is not None:
-                by_name[name] = np.clip(values[:, k], kb.slider_min, kb.slider_max)
+        by_name = shape_keys.scheme_key_values(self.ict, scheme, keys)
         corr = None
         if want_corrective:
             corr = yield from corrective.compute(context, target, by_name, self.codes, frames, (0.9, 0.98))

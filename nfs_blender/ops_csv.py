@@ -7,8 +7,9 @@ import bpy
 import numpy as np
 from bpy.props import IntProperty, StringProperty
 
-from . import keyframes, livelink_csv, mesh_io, shape_keys
-from .common import UserError, register_classes, report_exception, scene_fps, unregister_classes
+from . import keyframes, livelink_csv, shape_keys
+from .common import (UserError, editable_mesh_problem, facs_keys_problem, poll_result, register_classes,
+                     report_exception, scene_fps, unregister_classes)
 
 
 MAX_FRAME = 1048574  # Blender's largest scene frame (MAXFRAME)
@@ -28,17 +29,8 @@ class NFS_OT_import_livelink_csv(bpy.types.Operator):
     @classmethod
     def poll(cls, context):
         obj = context.active_object
-        if obj is None or obj.type != "MESH":
-            cls.poll_message_set("Select the mesh whose FACS shape keys receive the take")
-            return False
-        problem = mesh_io.edit_problem(obj)
-        if problem:
-            cls.poll_message_set(problem)
-            return False
-        if shape_keys.facs_keys(obj)[0] is None:
-            cls.poll_message_set(f"'{obj.name}' has no FACS shape keys: generate them first")
-            return False
-        return True
+        return poll_result(cls, editable_mesh_problem(obj, "Select the mesh whose FACS shape keys receive the take")
+                           or facs_keys_problem(obj))
 
     def invoke(self, context, event):
         self.start_frame = context.scene.nfs.csv_start_frame
@@ -54,13 +46,7 @@ class NFS_OT_import_livelink_csv(bpy.types.Operator):
             scheme, keys = shape_keys.facs_keys(obj)
             if scheme is None:
                 raise UserError(f"'{obj.name}' has no FACS shape keys: generate them first")
-            values = shape_keys.ict_to_scheme_values(ict, scheme)
-            names = shape_keys.scheme_names(scheme)
-            by_name = {}
-            for k, name in enumerate(names):
-                kb = keys.get(name)
-                if kb is not None:
-                    by_name[name] = np.clip(values[:, k], kb.slider_min, kb.slider_max)
+            by_name = shape_keys.scheme_key_values(ict, scheme, keys)
             frames = self.start_frame + offsets.astype(np.float64)
             if frames[0] < -MAX_FRAME or frames[-1] > MAX_FRAME:
                 raise UserError(f"the take would cover frames {int(frames[0])}-{int(frames[-1])}, beyond Blender's "

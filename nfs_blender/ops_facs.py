@@ -11,7 +11,7 @@ import numpy as np
 from bpy.props import BoolProperty, EnumProperty
 
 from . import engine, mesh_io, shape_keys
-from .common import JobOperator, UserError, prepare_object, register_classes, unregister_classes
+from .common import JobOperator, UserError, poll_result, prepare_object, register_classes, unregister_classes
 from .prefs import get_prefs
 
 SCHEME_ITEMS = (
@@ -42,11 +42,7 @@ class NFS_OT_generate_facs_keys(JobOperator, bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        problem = mesh_io.mesh_problem(context.active_object)
-        if problem:
-            cls.poll_message_set(problem)
-            return False
-        return True
+        return poll_result(cls, mesh_io.mesh_problem(context.active_object))
 
     def job(self, context):
         obj = context.active_object

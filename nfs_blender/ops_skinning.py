@@ -7,7 +7,18 @@ import json
 import bpy
 
 from . import engine, mesh_io, vertex_groups
-from .common import UserError, prepare_object, register_classes, report_exception, unregister_classes
+from .common import (UserError, editable_mesh_problem, poll_result, prepare_object, register_classes,
+                     report_exception, unregister_classes)
+
+
+def _has_region_groups(obj) -> bool:
+    """True when the mesh object ``obj`` has any NFS_<region> vertex group."""
+    return any(g.name.startswith(vertex_groups.PREFIX) for g in obj.vertex_groups)
+
+
+def _has_region_colors(obj) -> bool:
+    """True when ``obj``'s mesh has the NFS_regions colour attribute."""
+    return obj.data.color_attributes.get(vertex_groups.COLOR_ATTRIBUTE) is not None
 
 
 class NFS_OT_compute_skinning(bpy.types.Operator):
@@ -19,11 +30,7 @@ class NFS_OT_compute_skinning(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        problem = mesh_io.mesh_problem(context.active_object)
-        if problem:
-            cls.poll_message_set(problem)
-            return False
-        return True
+        return poll_result(cls, mesh_io.mesh_problem(context.active_object))
 
     def execute(self, context):
         obj = context.active_object
@@ -61,13 +68,9 @@ class NFS_OT_update_region_colors(bpy.types.Operator):
     def poll(cls, context):
         obj = context.active_object
         problem = mesh_io.mesh_problem(obj)
-        if problem:
-            cls.poll_message_set(problem)
-            return False
-        if not any(g.name.startswith(vertex_groups.PREFIX) for g in obj.vertex_groups):
-            cls.poll_message_set("The active mesh has no NFS_ vertex groups: run Compute Skinning Weights first")
-            return False
-        return True
+        if not problem and not _has_region_groups(obj):
+            problem = "The active mesh has no NFS_ vertex groups: run Compute Skinning Weights first"
+        return poll_result(cls, problem)
 
     def execute(self, context):
         obj = context.active_object
@@ -153,17 +156,10 @@ class NFS_OT_toggle_region_colors(bpy.types.Operator):
         if context.scene.nfs.regions_shown:
             return True
         obj = context.active_object
-        if obj is None or obj.type != "MESH":
-            cls.poll_message_set("Select a mesh object with skinning weights")
-            return False
-        problem = mesh_io.edit_problem(obj)
-        if problem:
-            cls.poll_message_set(problem)
-            return False
-        if obj.data.color_attributes.get(vertex_groups.COLOR_ATTRIBUTE) is None:
-            cls.poll_message_set("The active mesh has no region colours yet: run Compute Skinning Weights")
-            return False
-        return True
+        problem = editable_mesh_problem(obj, "Select a mesh object with skinning weights")
+        if not problem and not _has_region_colors(obj):
+            problem = "The active mesh has no region colours yet: run Compute Skinning Weights"
+        return poll_result(cls, problem)
 
     def execute(self, context):
         try:
@@ -189,18 +185,10 @@ class NFS_OT_clear_skinning(bpy.types.Operator):
     @classmethod
     def poll(cls, context):
         obj = context.active_object
-        if obj is None or obj.type != "MESH" or obj.mode not in mesh_io.USABLE_MODES:
-            cls.poll_message_set("Select a mesh object in Object Mode")
-            return False
-        problem = mesh_io.edit_problem(obj)
-        if problem:
-            cls.poll_message_set(problem)
-            return False
-        if not any(g.name.startswith(vertex_groups.PREFIX) for g in obj.vertex_groups) and \
-                obj.data.color_attributes.get(vertex_groups.COLOR_ATTRIBUTE) is None:
-            cls.poll_message_set("The active mesh has no NFS_ skinning data")
-            return False
-        return True
+        problem = editable_mesh_problem(obj, "Select a mesh object in Object Mode", object_mode=True)
+        if not problem and not _has_region_groups(obj) and not _has_region_colors(obj):
+            problem = "The active mesh has no NFS_ skinning data"
+        return poll_result(cls, problem)
 
     def execute(self, context):
         obj = context.active_object

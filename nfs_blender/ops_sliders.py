@@ -4,40 +4,32 @@ from __future__ import annotations
 import bpy
 from bpy.props import EnumProperty
 
-from . import mesh_io, shape_keys
-from .common import register_classes, unregister_classes
+from . import shape_keys
+from .common import editable_mesh_problem, facs_keys_problem, poll_result, register_classes, unregister_classes
 from .model_core import facs_names
 
 GROUP_ITEMS = tuple((g, g.capitalize(), f"The {g} FACS keys") for g in facs_names.FACS_GROUP_ORDER) + (
     ("ALL", "All", "Every FACS key"),)
 
 
-def _poll_facs(cls, context) -> bool:
-    obj = context.active_object
-    if obj is None or obj.type != "MESH":
-        cls.poll_message_set("Select a mesh object with FACS shape keys")
-        return False
-    problem = mesh_io.edit_problem(obj)
-    if problem:
-        cls.poll_message_set(problem)
-        return False
-    if shape_keys.facs_keys(obj)[0] is None:
-        cls.poll_message_set(f"'{obj.name}' has no FACS shape keys: generate them first")
-        return False
-    return True
-
-
-class NFS_OT_reset_facs_group(bpy.types.Operator):
-    """Set the values of one group of FACS shape keys (or all of them) to 0"""
-    bl_idname = "nfs.reset_facs_group"
-    bl_label = "Reset FACS Group"
+class _FACSValuesOperator:
+    """Mixin for operators that change the FACS shape-key values of the active mesh (undoable; poll needs an
+    editable mesh object with FACS keys)."""
     bl_options = {"REGISTER", "UNDO"}
-
-    group: EnumProperty(name="Group", items=GROUP_ITEMS, default="ALL")
 
     @classmethod
     def poll(cls, context):
-        return _poll_facs(cls, context)
+        obj = context.active_object
+        return poll_result(cls, editable_mesh_problem(obj, "Select a mesh object with FACS shape keys")
+                           or facs_keys_problem(obj))
+
+
+class NFS_OT_reset_facs_group(_FACSValuesOperator, bpy.types.Operator):
+    """Set the values of one group of FACS shape keys (or all of them) to 0"""
+    bl_idname = "nfs.reset_facs_group"
+    bl_label = "Reset FACS Group"
+
+    group: EnumProperty(name="Group", items=GROUP_ITEMS, default="ALL")
 
     def execute(self, context):
         _scheme, keys = shape_keys.facs_keys(context.active_object)
@@ -50,21 +42,16 @@ class NFS_OT_reset_facs_group(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class NFS_OT_mirror_facs(bpy.types.Operator):
+class NFS_OT_mirror_facs(_FACSValuesOperator, bpy.types.Operator):
     """Copy FACS key values between the left and right sides"""
     bl_idname = "nfs.mirror_facs"
     bl_label = "Mirror FACS Values"
-    bl_options = {"REGISTER", "UNDO"}
 
     direction: EnumProperty(
         name="Direction", default="L_TO_R",
         items=(("L_TO_R", "Left to Right", "Copy every left-side value (_L / Left) to its right-side twin"),
                ("R_TO_L", "Right to Left", "Copy every right-side value to its left-side twin"),
                ("SWAP", "Swap", "Mirror the whole pose: swap left and right values (jawLeft <-> jawRight too)")))
-
-    @classmethod
-    def poll(cls, context):
-        return _poll_facs(cls, context)
 
     def execute(self, context):
         _scheme, keys = shape_keys.facs_keys(context.active_object)

@@ -39,6 +39,18 @@ def ict_to_scheme_values(ict_values: np.ndarray, scheme: str) -> np.ndarray:
     return np.asarray(ict_values) if scheme.upper() == "ICT" else facs_names.ict_to_arkit(np.asarray(ict_values))
 
 
+def scheme_key_values(ict_values: np.ndarray, scheme: str, keys: dict) -> dict[str, np.ndarray]:
+    """(T, 53) ICT weights -> {name: (T,) values} for the FACS keys ``keys`` ({name: key_block} in ``scheme``, as
+    from ``facs_keys``), each clipped to its key's [slider_min, slider_max]; names without a key are left out."""
+    values = ict_to_scheme_values(ict_values, scheme)
+    by_name = {}
+    for k, name in enumerate(scheme_names(scheme)):
+        kb = keys.get(name)
+        if kb is not None:
+            by_name[name] = np.clip(values[:, k], kb.slider_min, kb.slider_max)
+    return by_name
+
+
 def clashes(obj, names) -> list[str]:
     """Names among ``names`` that already exist as shape keys of ``obj``."""
     key = obj.data.shape_keys

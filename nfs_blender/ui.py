@@ -4,7 +4,7 @@ from __future__ import annotations
 import bpy
 
 from . import shape_keys, vertex_groups
-from .common import register_classes, unregister_classes
+from .common import register_classes, scene_fps, unregister_classes
 from .model_core import facs_names
 from .prefs import FORWARD_AXES, get_prefs
 
@@ -13,6 +13,10 @@ class _NFSPanel:
     bl_space_type = "VIEW_3D"
     bl_region_type = "UI"
     bl_category = "NFS"
+
+
+class _NFSSubPanel(_NFSPanel):
+    bl_parent_id = "NFS_PT_main"
 
 
 class NFS_PT_main(_NFSPanel, bpy.types.Panel):
@@ -33,9 +37,8 @@ class NFS_PT_main(_NFSPanel, bpy.types.Panel):
         col.label(text=f"FACS names: {prefs.name_scheme}  (Preferences)", icon="PREFERENCES")
 
 
-class NFS_PT_skinning(_NFSPanel, bpy.types.Panel):
+class NFS_PT_skinning(_NFSSubPanel, bpy.types.Panel):
     bl_label = "Skinning Weights"
-    bl_parent_id = "NFS_PT_main"
 
     def draw(self, context):
         layout = self.layout
@@ -54,9 +57,8 @@ class NFS_PT_skinning(_NFSPanel, bpy.types.Panel):
                 layout.label(text=f"{n} NFS_ groups (paint them to adjust the regions)", icon="INFO")
 
 
-class NFS_PT_facs(_NFSPanel, bpy.types.Panel):
+class NFS_PT_facs(_NFSSubPanel, bpy.types.Panel):
     bl_label = "FACS Shape Keys"
-    bl_parent_id = "NFS_PT_main"
 
     def draw(self, context):
         layout = self.layout
@@ -74,9 +76,8 @@ class NFS_PT_facs(_NFSPanel, bpy.types.Panel):
             layout.label(text=f"Creates {len(shape_keys.scheme_names(prefs.name_scheme))} {prefs.name_scheme} keys")
 
 
-class NFS_PT_bake(_NFSPanel, bpy.types.Panel):
+class NFS_PT_bake(_NFSSubPanel, bpy.types.Panel):
     bl_label = "Bake From Source"
-    bl_parent_id = "NFS_PT_main"
     bl_options = {"DEFAULT_CLOSED"}
 
     def draw(self, context):
@@ -93,22 +94,20 @@ class NFS_PT_bake(_NFSPanel, bpy.types.Panel):
         layout.operator("nfs.bake_from_source", icon="REC")
 
 
-class NFS_PT_livelink(_NFSPanel, bpy.types.Panel):
+class NFS_PT_livelink(_NFSSubPanel, bpy.types.Panel):
     bl_label = "Live Link Face CSV"
-    bl_parent_id = "NFS_PT_main"
     bl_options = {"DEFAULT_CLOSED"}
 
     def draw(self, context):
         layout = self.layout
         layout.prop(context.scene.nfs, "csv_start_frame")
         layout.operator("nfs.import_livelink_csv", icon="IMPORT")
-        fps = context.scene.render.fps / (context.scene.render.fps_base or 1.0)
+        fps = scene_fps(context.scene)
         layout.label(text=f"Resampled to the scene's {fps:g} fps")
 
 
-class NFS_PT_sliders(_NFSPanel, bpy.types.Panel):
+class NFS_PT_sliders(_NFSSubPanel, bpy.types.Panel):
     bl_label = "FACS Sliders"
-    bl_parent_id = "NFS_PT_main"
 
     @classmethod
     def poll(cls, context):

@@ -203,13 +203,15 @@ def test_frame_change_scale_and_translation_are_equivariant(model, ict):
     to_b = lambda p: (p @ r) / 100.0  # noqa: E731
     pmb = model.prepare(to_b(v), f, up="Z", forward="-Y")
     zb = model.expression(to_b(posed), pmb)
-    np.testing.assert_allclose(zb, z, atol=1e-5)
+    np.testing.assert_allclose(zb, z, atol=1e-3)  # the basis fit amplifies the proxy's k-NN round-off ties a little
+    np.testing.assert_allclose(model.expression(to_b(posed), pmb, method="encoder"),
+                               model.expression(posed, pm, method="encoder"), atol=1e-5)
     db = model.decode_displacements(pmb, z)
     check_equivariant(db, to_b(d), ref / 100.0)
     check_equivariant(model.skinning(pmb)[0], model.skinning(pm)[0], 1.0)
     # scale by 100 and translate
     pms = model.prepare(v * 100.0 + [3.0, -40.0, 7.0], f)
-    np.testing.assert_allclose(model.expression(posed * 100.0 + [3.0, -40.0, 7.0], pms), z, atol=1e-5)
+    np.testing.assert_allclose(model.expression(posed * 100.0 + [3.0, -40.0, 7.0], pms), z, atol=1e-3)
     check_equivariant(model.decode_displacements(pms, z), 100.0 * d, 100.0 * ref)
 
 
@@ -338,7 +340,7 @@ def test_expression_and_retarget(model, ict):
 def test_non_finite_outputs_raise_runtime_error(stem, narrow):
     wts = load_weights(stem)
     arrays = dict(wts.arrays)
-    arrays["dec_rest.layers.0.weight"] = arrays["dec_rest.layers.0.weight"] * np.float32(3e38)
+    arrays["dec_rest.layers.0.weight"] = np.full_like(arrays["dec_rest.layers.0.weight"], 3e38)
     m = Model(Weights(arrays=arrays, config=wts.config, region_names=wts.region_names,
                       expression_names=wts.expression_names, meta=wts.meta))
     pm = m.prepare(*narrow)
@@ -461,6 +463,10 @@ def test_face_crop_uses_face_regions_only(tmp_path):
     npz, _ = save_weights(tmp_path / "w", random_weights(cfg, seed=1), config=cfg)
     model = Model.load(npz)
     v, f = load_ict().head(None, None, "full")
+    # drive the face/non-face split with the real ICT labels (random weights' skinning is meaningless)
+    from model_core.regions import load_ict_labels
+    onehot = np.eye(len(REGION_NAMES), dtype=np.float32)[load_ict_labels()]
+    model._probs = lambda pm: onehot  # (N, R) for the whole ICT head
     full = model.prepare(v, f)
     face = model.prepare(v, f, crop="face", other_islands="static")
     assert face is not full and len(face.face_index) < len(full.face_index)
@@ -471,3 +477,26 @@ def test_face_crop_uses_face_regions_only(tmp_path):
     assert np.isfinite(d).all() and np.abs(d[face.other_index]).max() == 0.0
     with pytest.raises(ValueError, match="crop"):
         model.prepare(v, f, crop="ears")
+
+
+def test_fit_recovers_facs_combinations_of_the_models_own_basis(model, ict):
+    """expression(method='fit') inverts the mesh's own FACS basis: a frame built from that basis with known
+    weights in [0, 1] comes back with those weights; the encoder-only path is the raw network output."""
+    v, f = ict.head(None, None, "narrow")
+    pm = model.prepare(v, f)
+    _, basis = model.facs_basis(pm, "ict")
+    rng = np.random.default_rng(0)
+    w = np.zeros((3, 53))
+    for r in w:
+        r[rng.choice(53, 4, replace=False)] = rng.uniform(0.3, 1.0, 4)
+    frames = v[None] + np.einsum("bk,knc->bnc", w, basis)
+    z = model.expression(frames, pm)
+    assert z.shape == (3, 128) and np.abs(z[:, 53:]).max() == 0.0
+    assert z.min() >= 0.0 and z.max() <= 1.0
+    # the fitted combination reproduces the frame (random weights give a degenerate basis, so the weights
+    # themselves need not be unique; the displacement is)
+    fitted = np.einsum("bk,knc->bnc", z[:, :53], basis)
+    err = np.linalg.norm(fitted - (frames - v[None]), axis=-1).mean()
+    assert err < 1e-2 * np.linalg.norm(frames - v[None], axis=-1).mean()
+    with pytest.raises(ValueError, match="method"):
+        model.expression(frames[0], pm, method="guess")

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..frames import Normalization, axes_to_ict, canonical_normalization
 from ..facs_names import ARKIT_NAMES, ARKIT_SOURCES, ICT_NAMES
-from ..mesh import (connected_components, face_areas, face_normals, mesh_hash, triangulate_polygons,
+from ..mesh import (connected_components, face_areas, face_normals, mesh_hash, triangulate_polygons, vertex_areas,
                     validate_mesh, vertex_normals)
 from ..proxy import Proxy, build_proxy, expression_features, knn_weights, neutral_features
 from .layers import Network, interpolate, softmax
@@ -355,11 +355,11 @@ class Model:
 
     def _crop_to_face(self, pm: PreparedMesh, v, f, up, forward, other_islands, key) -> PreparedMesh:
         """Rebuild ``pm`` on the triangles whose three corners the skinning encoder puts in face regions."""
-        probs = self._probs(pm)                                       # (Nf, R) on the face island
+        probs = self._probs(pm)                                       # (N, R)
         names = list(self.region_names)
         off_face = [names.index(r) for r in NON_FACE_REGIONS if r in names]
         keep_v = np.zeros(len(v), dtype=bool)
-        keep_v[pm.face_index] = ~np.isin(probs.argmax(axis=1), off_face)
+        keep_v[pm.face_index] = ~np.isin(probs[pm.face_index].argmax(axis=1), off_face)
         sub = f[keep_v[f].all(axis=1)]
         if len(sub) == 0:
             raise ValueError("crop 'face': the skinning found no face-region skin on this mesh; use crop 'full'")
@@ -436,7 +436,7 @@ class Model:
         weights = _check_finite(self.net.skin_weights(probs), "skinning MLP")
         return probs.copy(), weights
 
-    def expression(self, posed_verts, neutral_pm: PreparedMesh, *, batch: int = 64) -> np.ndarray:
+    def expression(self, posed_verts, neutral_pm: PreparedMesh, *, batch: int = 64, method: str = "fit") -> np.ndarray:
         """Expression code z_GE of posed frame(s) of a prepared neutral mesh.
 
         Args:
@@ -445,12 +445,19 @@ class Model:
             neutral_pm: the prepared neutral (its operator is cached: per frame only the displacement features
                 and the expression encoder run).
             batch: frames encoded together.
+            method: 'encoder' - the expression encoder's output as it is (the paper's inverse rig);
+                'fit' (default) - the encoder's FACS weights refined by a least-squares fit, bounded to [0, 1],
+                of the frame's displacement onto this mesh's own decoded FACS basis (``facs_basis``, computed
+                once per mesh and cached); [53:] is then 0, so decoding the code reproduces the fitted FACS
+                combination. See docs/model.md.
         Returns:
-            (Z,) float32 for one frame, (B, Z) for several; [:53] = ICT FACS weights in ICT order (raw encoder
-            outputs, trained towards 0..1, not clipped); [53:] = the generic expression residual.
+            (Z,) float32 for one frame, (B, Z) for several; [:53] = ICT FACS weights in ICT order
+            ('encoder': raw outputs, trained towards 0..1, not clipped); [53:] = the generic expression residual.
         Raises:
-            ValueError: wrong shape or NaN/inf positions.
+            ValueError: wrong shape or NaN/inf positions, unknown method.
         """
+        if method not in ("fit", "encoder"):
+            raise ValueError(f"method must be 'fit' or 'encoder', got {method!r}")
         pm = neutral_pm
         self._check_pm(pm, "neutral_pm")
         p = np.asarray(posed_verts)
@@ -471,8 +478,47 @@ class Model:
             disp = pm.normalization.apply_vectors(chunk - nv[None])
             feats = np.ascontiguousarray(expression_features(pm.proxy, disp, self.config.expr_feat_scale), dtype=F32)
             out[s:s + batch] = self.net.expression(feats, pm.op)
+            if method == "fit":
+                _check_finite(out[s:s + batch], "expression encoder")
+                out[s:s + batch] = self._fit_codes(pm, chunk - nv[None], out[s:s + batch])
         _check_finite(out, "expression encoder")
         return out[0] if single else out
+
+    def _fit_system(self, pm: PreparedMesh):
+        """Normal equations of the area-weighted least-squares fit onto the mesh's FACS basis (cached):
+        (A (53, 3 Nf) area-weighted basis rows, G (53, 53) = A B^T with a tiny ridge, diag(G))."""
+        def run():
+            _, basis = self.facs_basis(pm, "ict")
+            b = basis[:, pm.face_index].astype(np.float64).reshape(len(basis), -1)     # (53, 3 Nf)
+            area = np.repeat(vertex_areas(pm.canon, pm.face_faces), 3)               # (3 Nf,)
+            a = b * area[None]
+            g = a @ b.T
+            g += np.eye(len(g)) * (1e-6 * np.trace(g) / len(g) + 1e-30)
+            return a, g
+        return self._cached(pm, "fit_system", run)
+
+    def _fit_codes(self, pm: PreparedMesh, disp: np.ndarray, z_enc: np.ndarray, sweeps: int = 60) -> np.ndarray:
+        """Refine encoder codes (B, Z) by projected Gauss-Seidel on min |B^T w - disp|_area, 0 <= w <= 1.
+
+        disp: (B, Nf, 3) caller-frame displacements of the face island."""
+        a, g = self._fit_system(pm)
+        n = len(g)
+        h = disp.reshape(len(disp), -1) @ a.T                                             # (B, 53)
+        diag = np.diag(g)
+
+        def solve(w):
+            for _ in range(sweeps):
+                for k in range(n):
+                    r = h[:, k] - w @ g[:, k] + w[:, k] * diag[k]
+                    w[:, k] = np.clip(r / diag[k], 0.0, 1.0)
+            return w, np.einsum("bk,kj,bj->b", w, g, w) - 2.0 * (w * h).sum(1)      # objective up to a constant
+
+        # two starts: the encoder's weights and the clipped unconstrained solution; keep the better fit
+        w1, e1 = solve(np.clip(z_enc[:, :n].astype(np.float64), 0.0, 1.0))
+        w2, e2 = solve(np.clip(np.linalg.solve(g, h.T).T, 0.0, 1.0))
+        out = np.zeros_like(z_enc)
+        out[:, :n] = np.where((e2 < e1)[:, None], w2, w1)
+        return out
 
     # ------------------------------------------------------------------------------------- decoder
     def _base_rest(self, pm: PreparedMesh, s: int, e: int) -> tuple[np.ndarray, np.ndarray]:
