@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, fields
 
-FORMAT_VERSION = 2  # 2: bilinear pooling in the global encoders
+FORMAT_VERSION = 3  # 2: bilinear pooling in the global encoders; 3: Fourier features in the decoder
 
 
 @dataclass
@@ -17,6 +17,8 @@ class ModelConfig:
     k_eig / proxy_target / knn: proxy operator (see proxy.py).
     skin_hidden: hidden width of the bias-free skinning MLP (R -> skin_hidden -> z_dim).
     dec_width / dec_layers: decoder MLP hidden width and number of hidden layers.
+    dec_fourier: F, octaves of sin/cos features of the canonical position fed to the decoder
+        (sin, cos of 2^k pi x for k < F: 6F extra inputs) against the spectral bias of coordinate MLPs.
     disp_scale: decoder output / disp_scale = displacement in canonical units.
     expr_feat_scale: factor on canonical displacements fed to the expression encoder.
     """
@@ -30,6 +32,7 @@ class ModelConfig:
     skin_hidden: int = 128
     dec_width: int = 256
     dec_layers: int = 4
+    dec_fourier: int = 7
     disp_scale: float = 20.0
     expr_feat_scale: float = 20.0
 

@@ -12,7 +12,8 @@ width, K eigenpairs, R regions, Z = z_dim (128).
   pooling -> MLP -> z_GE (Z).
 - skinning encoder: per-proxy-vertex logits (R), interpolated to the full mesh with the proxy's k-NN weights.
 - skinning MLP: bias-free, region probabilities (R) -> w (Z); local code = w * z_GE.
-- decoder: MLP on [position 3, normal 3, local code Z, z_ID Z]; the displacement is
+- decoder: MLP on [position 3, normal 3, Fourier features of the position 6F, local code Z, z_ID Z]; the
+  displacement is
   (D(x, n, w*z, z_ID) - D(x, n, 0, z_ID)) / disp_scale, so a zero expression code gives exactly zero motion.
 """
 from __future__ import annotations
@@ -32,6 +33,15 @@ BIL_EXPRESSION = (6, 9)  # of the expression encoder: scaled displacement
 
 def silu(x: torch.Tensor) -> torch.Tensor:
     return x * torch.sigmoid(x)
+
+
+def fourier(pos: torch.Tensor, octaves: int) -> torch.Tensor:
+    """(N, 3) -> (N, 6 * octaves): [sin(2^k pi x), cos(2^k pi x)] for k < octaves, grouped by octave."""
+    if octaves == 0:
+        return pos[:, :0]
+    f = (2.0 ** torch.arange(octaves, dtype=pos.dtype) * math.pi)                    # (F,)
+    a = pos[:, None, :] * f[None, :, None]                                           # (N, F, 3)
+    return torch.cat([torch.sin(a), torch.cos(a)], dim=-1).reshape(pos.shape[0], -1)
 
 
 class MLP(nn.Module):
@@ -115,7 +125,7 @@ class FaceSkinningNet(nn.Module):
         self.expression_encoder = GlobalEncoder(IN_EXPRESSION, cfg, BIL_EXPRESSION)
         self.skinning_encoder = DiffusionEncoder(IN_NEUTRAL, cfg.enc_width, cfg.enc_blocks, cfg.n_regions)
         self.skin_mlp = MLP([cfg.n_regions, cfg.skin_hidden, z], bias=False)
-        self.dec_geo = nn.Linear(6, cfg.dec_width)              # position + normal (+ the layer's bias)
+        self.dec_geo = nn.Linear(6 + 6 * cfg.dec_fourier, cfg.dec_width)  # position, normal, Fourier features
         self.dec_code = nn.Linear(z, cfg.dec_width, bias=False)  # local code
         self.dec_id = nn.Linear(z, cfg.dec_width, bias=False)    # z_ID
         self.dec_rest = MLP([cfg.dec_width] * (cfg.dec_layers + 1) + [3])
@@ -144,7 +154,8 @@ class FaceSkinningNet(nn.Module):
 
         Args: pos, nrm (N, 3) canonical neutral positions / unit normals; w (N, Z); z_ge (B, Z); z_id (Z,).
         """
-        base = self.dec_geo(torch.cat([pos, nrm], dim=-1)) + self.dec_id(z_id)[None]   # (N, H)
+        base = self.dec_geo(torch.cat([pos, nrm, fourier(pos, self.cfg.dec_fourier)], dim=-1)) \
+            + self.dec_id(z_id)[None]                                                  # (N, H)
         code = self.dec_code(w[None] * z_ge[:, None, :])                              # (B, N, H)
         moved = self.dec_rest(silu(base[None] + code))
         rest = self.dec_rest(silu(base))[None]

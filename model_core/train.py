@@ -92,7 +92,7 @@ def parse_args(argv=None):
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--lr-min", type=float, default=5e-5)
     p.add_argument("--total-samples", type=int, default=120_000, help="length of the cosine schedule, all runs")
-    p.add_argument("--teacher", type=float, default=0.5,
+    p.add_argument("--teacher", type=float, default=0.7,
                    help="share of steps whose decoder sees the true FACS code (teacher forcing)")
     p.add_argument("--ckpt-every", type=float, default=300.0, help="seconds between checkpoints")
     p.add_argument("--workers", type=int, default=1, help="data worker processes (0 = in the main process)")

@@ -7,8 +7,7 @@ import sys
 
 import pytest
 
-pytest.importorskip("torch")
-pytestmark = pytest.mark.torch
+pytestmark = pytest.mark.torch  # runs in the Python 3.11 venv (the 3.13 stage selects "blender and not torch")
 
 
 def _train(tmp_path, *extra):

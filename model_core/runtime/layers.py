@@ -28,6 +28,13 @@ def silu(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     return np.divide(x, t, out=t if out is None else out)
 
 
+def fourier(pos: np.ndarray, octaves: int) -> np.ndarray:
+    """(N, 3) float32 -> (N, 6 * octaves): [sin(2^k pi x), cos(2^k pi x)] for k < octaves (``network.fourier``)."""
+    f = (2.0 ** np.arange(octaves, dtype=F32) * F32(np.pi)).astype(F32)
+    a = pos[:, None, :] * f[None, :, None]
+    return np.concatenate([np.sin(a), np.cos(a)], axis=-1).reshape(pos.shape[0], -1).astype(F32, copy=False)
+
+
 class Linear:
     """y = x @ W.T + b for x (..., in) -> (..., out); W (out, in) as in torch, stored transposed."""
 
@@ -112,11 +119,12 @@ class Decoder:
     """The displacement decoder with its first layer split into geometry / local code / identity parts.
 
     displacement = (D(x, n, w*z, z_ID) - D(x, n, 0, z_ID)) / disp_scale with
-    D = dec_rest(silu(base + code)), base = dec_geo([x, n]) + dec_id(z_ID) (N, H), code = dec_code(w * z) (B, N, H).
+    D = dec_rest(silu(base + code)), base = dec_geo([x, n, fourier(x)]) + dec_id(z_ID) (N, H), code = dec_code(w * z) (B, N, H).
     """
 
     def __init__(self, sd: dict, cfg: ModelConfig):
         self.geo = Linear(sd["dec_geo.weight"], sd["dec_geo.bias"])
+        self.fourier = cfg.dec_fourier
         self.code = Linear(sd["dec_code.weight"])
         self.id = Linear(sd["dec_id.weight"])
         self.rest_mlp = MLP(sd, "dec_rest", cfg.dec_layers + 1)
@@ -126,7 +134,8 @@ class Decoder:
 
     def base(self, pos: np.ndarray, nrm: np.ndarray, z_id: np.ndarray) -> np.ndarray:
         """pos, nrm (N, 3) canonical positions / unit normals, z_id (Z,) -> base pre-activation (N, H)."""
-        x = np.concatenate([np.asarray(pos, F32), np.asarray(nrm, F32)], axis=-1)
+        pos = np.asarray(pos, F32)
+        x = np.concatenate([pos, np.asarray(nrm, F32), fourier(pos, self.fourier)], axis=-1)
         return self.geo(x) + self.id(np.asarray(z_id, F32)[None])
 
     def rest(self, base: np.ndarray) -> np.ndarray:

@@ -100,7 +100,7 @@ def expected_shapes(cfg: ModelConfig) -> dict:
         out.update(_mlp_shapes(f"{name}.head", [4 * w, HEAD_HIDDEN, cfg.z_dim]))  # mean + bilinear pooling
     out.update(_diffusion_encoder_shapes("skinning_encoder", IN_NEUTRAL, w, nb, cfg.n_regions))
     out.update(_mlp_shapes("skin_mlp", [cfg.n_regions, cfg.skin_hidden, cfg.z_dim], bias=False))
-    out["dec_geo.weight"] = (cfg.dec_width, 6)
+    out["dec_geo.weight"] = (cfg.dec_width, 6 + 6 * cfg.dec_fourier)
     out["dec_geo.bias"] = (cfg.dec_width,)
     out["dec_code.weight"] = (cfg.dec_width, cfg.z_dim)
     out["dec_id.weight"] = (cfg.dec_width, cfg.z_dim)
