@@ -1,0 +1,124 @@
+"""The add-on with the committed trained weights, on real heads: an ICT head built in the test and the
+demo asset's remeshed, differently shaped target. Checks what an animator sees: region groups, the sign
+and size of jawOpen at the chin, eyeBlink_L on the left lid only, and a geometry bake that recovers the
+FACS weights of ICT-generated frames.
+"""
+import pytest
+
+from addon_testlib import PRELUDE
+from blender_harness import run_blender
+
+pytestmark = pytest.mark.blender
+
+SCRIPT = r'''
+import json as _json
+from nfs_blender import engine
+engine.set_model(None)   # the committed weights (model_core/weights/nfs_v1.npz), as a user gets them
+scene = bpy.context.scene
+out = {}
+d = np.load(ICT_NPZ)
+names = [str(s) for s in d["expression_names"]]
+ex = d["expression_modes"][:, :11248].astype(np.float64)
+to_bl = lambda p: np.stack([p[..., 0], -p[..., 2], p[..., 1]], axis=-1) / 100.0   # ICT cm -> Blender m
+with open(os.path.join(os.path.dirname(ICT_NPZ), "vertex_indices.json")) as fh:
+    chin = _json.load(fh)["idx_to_landmark_verts"][8]
+
+tgt = ict_head("Target", location=(0.4, 0.1, 1.5))
+activate(tgt)
+out["skin"] = run_op(bpy.ops.nfs.compute_skinning)
+tgt = bpy.data.objects["Target"]
+n = len(tgt.data.vertices)
+col = {g.index: i for i, g in enumerate(tgt.vertex_groups)}
+W = np.zeros((n, len(col)))
+for v in tgt.data.vertices:
+    for g in v.groups:
+        W[v.index, col[g.group]] = g.weight
+out["sum_err"] = float(np.abs(W.sum(1) - 1).max())
+out["color_attr"] = "NFS_regions" in tgt.data.color_attributes
+out["facs"] = run_op(bpy.ops.nfs.generate_facs_keys)
+keys = keys_of(bpy.data.objects["Target"])
+out["n_keys"] = len(keys)
+jaw = keys["jawOpen"].astype(np.float64) - keys["Basis"]
+jaw_true = to_bl(ex[names.index("jawOpen")])
+out["jaw_dz"], out["jaw_dz_true"] = float(jaw[chin, 2]), float(jaw_true[chin, 2])
+lid_l = int(np.linalg.norm(ex[names.index("eyeBlink_L")], axis=1).argmax())
+lid_r = int(np.linalg.norm(ex[names.index("eyeBlink_R")], axis=1).argmax())
+blink = np.linalg.norm(keys["eyeBlink_L"].astype(np.float64) - keys["Basis"], axis=1)
+out["blink_l"], out["blink_r"] = float(blink[lid_l]), float(blink[lid_r])
+out["blink_true"] = float(np.linalg.norm(ex[names.index("eyeBlink_L")][lid_l])) / 100.0
+out["blink_l_down"] = float((keys["eyeBlink_L"][lid_l, 2] - keys["Basis"][lid_l, 2]))
+
+# the demo asset's remeshed target (another identity, 1.1x, 10k vertices)
+a = np.load(os.path.join(os.getcwd(), "demo", "assets", "demo_heads.npz"))
+me = bpy.data.meshes.new("Remeshed")
+me.from_pydata(to_bl(a["target_verts"].astype(np.float64)).tolist(), [], a["target_faces"].tolist())
+ob = bpy.data.objects.new("Remeshed", me)
+scene.collection.objects.link(ob)
+activate(ob)
+out["skin2"] = run_op(bpy.ops.nfs.compute_skinning)
+out["facs2"] = run_op(bpy.ops.nfs.generate_facs_keys)
+k2 = keys_of(bpy.data.objects["Remeshed"])
+out["jaw2_dz"] = float((k2["jawOpen"][a["target_chin"], 2] - k2["Basis"][a["target_chin"], 2]).mean())
+
+# geometry bake: a source animated by non-FACS shape keys (one pose per frame, like a mesh cache)
+sv = to_bl(a["source_verts"].astype(np.float64))
+sd = to_bl(a["source_deltas"].astype(np.float64))
+rng = np.random.default_rng(5)
+T = 6
+truth = np.zeros((T, 53))
+for t in range(1, T):
+    k = rng.integers(1, 4)
+    truth[t, rng.choice(53, k, replace=False)] = rng.uniform(0.4, 1.0, k)
+truth[3] = 0
+truth[3, names.index("jawOpen")] = 1.0
+me = bpy.data.meshes.new("Source")
+me.from_pydata(sv.tolist(), [], a["source_faces"].tolist())
+src = bpy.data.objects.new("Source", me)
+scene.collection.objects.link(src)
+src.location = (-0.4, 0.0, 1.5)
+src.shape_key_add(name="Basis", from_mix=False)
+for t in range(T):
+    kb = src.shape_key_add(name=f"frame_{t:03d}", from_mix=False)
+    kb.points.foreach_set("co", (sv + np.tensordot(truth[t], sd, axes=1)).astype(np.float32).ravel())
+    for f in range(1, T + 1):
+        kb.value = 1.0 if f == t + 1 else 0.0
+        kb.keyframe_insert("value", frame=f)
+s = scene.nfs
+s.bake_source, s.use_scene_range, s.frame_start, s.frame_end = src, False, 1, T
+if hasattr(s, "source_mode"):
+    s.source_mode = "GEOMETRY"
+activate(bpy.data.objects["Target"])
+out["bake"] = run_op(bpy.ops.nfs.bake_from_source)
+kbs = bpy.data.objects["Target"].data.shape_keys.key_blocks
+got = np.zeros((T, 53))
+for t in range(T):
+    scene.frame_set(t + 1)
+    got[t] = [kbs[nm].value for nm in names]
+out["bake_mae"] = np.abs(got - truth).mean(1).tolist()
+out["bake_jaw"] = float(got[3, names.index("jawOpen")])
+out["errors"] = ERRORS
+emit(out)
+'''
+
+
+def test_trained_weights_in_blender():
+    res = run_blender([PRELUDE, SCRIPT], timeout=600)
+    assert res["skin"] == ["FINISHED"] and res["sum_err"] <= 1e-4 and res["color_attr"], res["errors"]
+    assert res["facs"] == ["FINISHED"] and res["n_keys"] == 54
+    # jawOpen moves the chin down (Blender -Z) by a plausible amount: within 50-150 % of ICT's own jawOpen
+    assert res["jaw_dz"] < 0 and 0.5 * abs(res["jaw_dz_true"]) < abs(res["jaw_dz"]) < 1.5 * abs(res["jaw_dz_true"])
+    # eyeBlink_L moves the left upper lid down (by more than 1 mm; nfs_v1 reaches about a third of ICT's full
+    # closure, see the model card) and leaves the right lid alone
+    assert res["blink_l_down"] < -0.001 and res["blink_l"] > 0.2 * res["blink_true"]
+    assert res["blink_r"] < 0.25 * res["blink_l"]
+    # the remeshed, differently shaped demo target opens its jaw too
+    assert res["skin2"] == ["FINISHED"] and res["facs2"] == ["FINISHED"] and res["jaw2_dz"] < -0.003
+    # geometry bake (ICT-generated frames, non-FACS shape keys) recovers the FACS weights
+    assert res["bake"] == ["FINISHED"]
+    print("bake MAE per frame", res["bake_mae"], "jaw", res["bake_jaw"], "jaw dz", res["jaw_dz"], res["jaw_dz_true"],
+          "blink", res["blink_l"], res["blink_r"], res["blink_true"])
+    # nfs_v1: mean absolute error over the 53 values 0.078 across the frames; the pure jawOpen frame recovers
+    # jawOpen but spreads ~0.2 over other shapes (see the model card)
+    assert sum(res["bake_mae"]) / len(res["bake_mae"]) <= 0.1, res["bake_mae"]
+    assert max(res["bake_mae"]) <= 0.25, res["bake_mae"]
+    assert res["bake_jaw"] > 0.6
