@@ -66,18 +66,9 @@ def traced(fn):
 
 
 def subdivide(v, f):
-    from model_core.mesh import unique_edges
-    n = len(v)
-    e = unique_edges(f)
-    key = e[:, 0] * n + e[:, 1]
-
-    def mid(a, b):
-        return n + np.searchsorted(key, np.minimum(a, b) * n + np.maximum(a, b))
-
-    a, b, c = f[:, 0], f[:, 1], f[:, 2]
-    ab, bc, ca = mid(a, b), mid(b, c), mid(c, a)
-    nf = np.concatenate([np.stack(t, 1) for t in ((a, ab, ca), (ab, b, bc), (ca, bc, c), (ab, bc, ca))])
-    return np.concatenate([v, 0.5 * (v[e[:, 0]] + v[e[:, 1]])]), nf
+    """Midpoint subdivision: (verts (N + E, 3), faces (4F, 3))."""
+    from model_core.mesh import subdivide_midpoint
+    return subdivide_midpoint(v, f)
 
 
 def main() -> int:

@@ -10,7 +10,8 @@ import numpy as np
 
 __all__ = [
     "validate_mesh", "triangulate_polygons", "face_normals", "face_areas", "vertex_areas",
-    "vertex_normals", "unique_edges", "connected_components", "cotan_weights",
+    "vertex_normals", "unique_edges", "connected_components", "edge_components", "subdivide_midpoint",
+    "cotan_weights",
     "barycentric_interpolate", "remove_unreferenced", "mesh_hash",
 ]
 
@@ -123,30 +124,52 @@ def unique_edges(faces: np.ndarray) -> np.ndarray:
 
 
 def connected_components(n_verts: int, faces: np.ndarray) -> np.ndarray:
-    """Label of the connected component of every vertex, (N,) int64 (isolated vertices get their own).
+    """Label of the connected component of every vertex, (N,) int64 (isolated vertices get their own)."""
+    if len(faces) == 0:
+        return np.arange(n_verts)
+    return edge_components(n_verts, unique_edges(faces))
 
-    Union-find with path halving, vectorised over edges by repeated min-label propagation.
+
+def edge_components(n_verts: int, edges: np.ndarray) -> np.ndarray:
+    """Connected components of the graph of ``edges`` (E, 2) on ``n_verts`` vertices: (N,) int64 labels
+    0..C-1, numbered in the order of each component's smallest vertex index.
+
+    Vectorised min-label propagation over the edges with pointer jumping.
     """
     labels = np.arange(n_verts)
-    if len(faces) == 0:
-        return labels
-    e = unique_edges(faces)
-    a, b = e[:, 0], e[:, 1]
+    edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+    a, b = edges[:, 0], edges[:, 1]
     while True:
-        la, lb = labels[a], labels[b]
-        m = np.minimum(la, lb)
-        changed = False
+        m = np.minimum(labels[a], labels[b])
         new = labels.copy()
         np.minimum.at(new, a, m)
         np.minimum.at(new, b, m)
         new = new[new]  # pointer jumping
-        if not np.array_equal(new, labels):
-            changed = True
-        labels = new
-        if not changed:
+        if np.array_equal(new, labels):
             break
+        labels = new
     _, inv = np.unique(labels, return_inverse=True)
-    return inv.astype(np.int64)
+    return inv.ravel().astype(np.int64)
+
+
+def subdivide_midpoint(values: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """1 -> 4 midpoint subdivision.
+
+    Args: values (N, ...) per-vertex values (positions, or any attribute to interpolate); faces (F, 3).
+    Returns: (values (N + E, ...) with the edge midpoints appended in ``unique_edges`` order, faces (4F, 3)).
+    Calling it twice with the same faces gives the same vertex order, so positions and attributes match.
+    """
+    n = len(values)
+    e = unique_edges(faces)
+    key = e[:, 0] * n + e[:, 1]  # ascending: unique_edges is sorted lexicographically
+
+    def mid(a, b):
+        return n + np.searchsorted(key, np.minimum(a, b) * n + np.maximum(a, b))
+
+    a, b, c = faces[:, 0], faces[:, 1], faces[:, 2]
+    ab, bc, ca = mid(a, b), mid(b, c), mid(c, a)
+    nf = np.concatenate([np.stack(t, 1) for t in ((a, ab, ca), (ab, b, bc), (ca, bc, c), (ab, bc, ca))])
+    return np.concatenate([values, 0.5 * (values[e[:, 0]] + values[e[:, 1]])]), nf
 
 
 def cotan_weights(verts: np.ndarray, faces: np.ndarray, *, clamp: float = 1e3) -> tuple[np.ndarray, np.ndarray]:

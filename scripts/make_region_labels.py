@@ -51,7 +51,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from model_core.ict import CROPS, load_ict  # noqa: E402
-from model_core.mesh import unique_edges  # noqa: E402
+from model_core.mesh import edge_components, unique_edges  # noqa: E402
 from model_core.regions import MIRROR, REGION_COLORS, REGION_NAMES  # noqa: E402
 
 N_FULL = CROPS["full"][0]
@@ -123,19 +123,8 @@ def majority_smooth(labels: np.ndarray, edges: np.ndarray, n_labels: int, iters:
 
 def components_of_labels(labels: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Connected component id of each vertex in the graph of edges joining equal labels, (N,) int64."""
-    n = len(labels)
     same = labels[edges[:, 0]] == labels[edges[:, 1]]
-    a, b = edges[same, 0], edges[same, 1]
-    comp = np.arange(n)
-    while True:
-        m = np.minimum(comp[a], comp[b])
-        new = comp.copy()
-        np.minimum.at(new, a, m)
-        np.minimum.at(new, b, m)
-        new = new[new]
-        if np.array_equal(new, comp):
-            return comp
-        comp = new
+    return edge_components(len(labels), edges[same])
 
 
 def merge_islands(labels: np.ndarray, edges: np.ndarray, n_labels: int, keep: np.ndarray | None = None) -> np.ndarray:

@@ -57,3 +57,13 @@ def test_barycentric_and_hash():
     p = barycentric_interpolate(v, f, np.array([3]), np.array([[0.2, 0.3, 0.5]]))
     assert np.allclose(p, 0.2 * v[1] + 0.3 * v[2] + 0.5 * v[3])
     assert mesh_hash(v, f) == mesh_hash(v.copy(), f.copy()) != mesh_hash(v + 1e-9, f)
+
+
+def test_edge_components_and_midpoint_subdivision():
+    from model_core.mesh import edge_components, subdivide_midpoint
+    assert edge_components(6, np.array([[4, 5], [0, 2], [2, 1]])).tolist() == [0, 0, 0, 1, 2, 2]
+    v, f = TET
+    v2, f2 = subdivide_midpoint(v, f)
+    assert v2.shape == (10, 3) and f2.shape == (16, 3)
+    assert np.isclose(face_areas(v2, f2).sum(), face_areas(v, f).sum())  # planar faces: area preserved
+    assert connected_components(10, f2).tolist() == [0] * 10

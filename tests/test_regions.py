@@ -14,7 +14,7 @@ import pytest
 
 from model_core import regions
 from model_core.ict import CROPS, load_ict
-from model_core.mesh import unique_edges
+from model_core.mesh import edge_components, unique_edges
 from model_core.regions import (MIRROR, N_REGIONS, REGION_COLORS, REGION_NAMES, crop_labels, load_ict_labels,
                                 region_colors_for)
 
@@ -48,20 +48,8 @@ def mirror(ict):
 
 def _components(labels: np.ndarray, edges: np.ndarray) -> np.ndarray:
     same = labels[edges[:, 0]] == labels[edges[:, 1]]
-    a, b = edges[same, 0], edges[same, 1]
-    comp = np.arange(len(labels))
-    while True:
-        new = comp.copy()
-        m = np.minimum(comp[a], comp[b])
-        np.minimum.at(new, a, m)
-        np.minimum.at(new, b, m)
-        new = new[new]
-        if np.array_equal(new, comp):
-            return comp
-        comp = new
+    return edge_components(len(labels), edges[same])
 
-
-# ----------------------------------------------------------------------------- constants
 
 def test_names_colors_mirror_are_consistent():
     assert 18 <= N_REGIONS <= 24

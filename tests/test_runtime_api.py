@@ -15,7 +15,7 @@ from model_core.config import FORMAT_VERSION, ModelConfig
 from model_core.facs_names import ARKIT_INDEX, ICT_INDEX
 from model_core.frames import axes_to_ict
 from model_core.ict import load_ict
-from model_core.mesh import triangulate_polygons, unique_edges
+from model_core.mesh import subdivide_midpoint, triangulate_polygons
 from model_core.runtime import (Cancelled, Model, load_weights, random_weights, read_mesh, save_weights,
                                 write_mesh)
 from model_core.runtime.model import MIN_FACE_VERTICES
@@ -56,17 +56,7 @@ def narrow(ict):
 
 def subdivide(v, f):
     """Midpoint subdivision: (verts (N + E, 3), faces (4F, 3))."""
-    n = len(v)
-    e = unique_edges(f)
-    key = e[:, 0] * n + e[:, 1]
-
-    def mid(a, b):
-        return n + np.searchsorted(key, np.minimum(a, b) * n + np.maximum(a, b))
-
-    a, b, c = f[:, 0], f[:, 1], f[:, 2]
-    ab, bc, ca = mid(a, b), mid(b, c), mid(c, a)
-    nf = np.concatenate([np.stack(t, 1) for t in ((a, ab, ca), (ab, b, bc), (ca, bc, c), (ab, bc, ca))])
-    return np.concatenate([v, 0.5 * (v[e[:, 0]] + v[e[:, 1]])]), nf
+    return subdivide_midpoint(v, f)
 
 
 def ict_part(ict, v_range, p_range):

@@ -18,7 +18,7 @@ from model_core.config import ModelConfig  # noqa: E402
 from model_core.export import export_model  # noqa: E402
 from model_core.frames import canonical_normalization  # noqa: E402
 from model_core.ict import load_ict  # noqa: E402
-from model_core.mesh import unique_edges, vertex_normals  # noqa: E402
+from model_core.mesh import subdivide_midpoint, vertex_normals  # noqa: E402
 from model_core.network import FaceSkinningNet  # noqa: E402
 from model_core.proxy import build_proxy, expression_features, neutral_features  # noqa: E402
 from model_core.regions import REGION_NAMES  # noqa: E402
@@ -26,23 +26,6 @@ from model_core.runtime import Model, expected_shapes  # noqa: E402
 from model_core.facs_names import ICT_INDEX  # noqa: E402
 
 ABS_TOL = 1e-4
-
-
-def subdivide(f, n):
-    """Midpoint subdivision (1 -> 4 triangles). Returns (new faces, edges (E, 2)); positions of the new mesh
-    are concat([p, (p[e0] + p[e1]) / 2])."""
-    e = unique_edges(f)
-    key = e[:, 0] * n + e[:, 1]
-    order = np.argsort(key)
-
-    def mid(a, b):
-        lo, hi = np.minimum(a, b), np.maximum(a, b)
-        return n + order[np.searchsorted(key[order], lo * n + hi)]
-
-    a, b, c = f[:, 0], f[:, 1], f[:, 2]
-    ab, bc, ca = mid(a, b), mid(b, c), mid(c, a)
-    nf = np.concatenate([np.stack(t, 1) for t in ((a, ab, ca), (ab, b, bc), (ca, bc, c), (ab, bc, ca))])
-    return nf, e
 
 
 @pytest.fixture(scope="module")
@@ -78,10 +61,8 @@ def _meshes(ict):
         v, f = ict.head(idc, None, base)
         posed = v + ict.expression_deltas(w, base)
         if crop == "narrow_subdivided":
-            f2, e = subdivide(f, len(v))
-            v = np.concatenate([v, 0.5 * (v[e[:, 0]] + v[e[:, 1]])])
-            posed = np.concatenate([posed, 0.5 * (posed[e[:, 0]] + posed[e[:, 1]])])
-            f = f2
+            posed, _ = subdivide_midpoint(posed, f)
+            v, f = subdivide_midpoint(v, f)
         out.append((crop, v, f, posed))
     return out
 
