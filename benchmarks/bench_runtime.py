@@ -14,8 +14,9 @@ Cases (ICT-FaceKit meshes, cm):
   + ``skinning``. Torch: the same numpy prepare + the torch skinning encoder / softmax / skinning MLP.
 - facs_basis: the 53 ICT shapes of the 11,248-vertex full-head crop. Torch: decode of the 53 one-hot codes in
   chunks of 8 codes, under no_grad (same decoder, batched).
-- expression: frames/s of ``expression`` on the 11,248-vertex crop with its operator cached, one frame per
-  call (latency) and 32 per call (retarget). Torch: the same numpy features + the torch expression encoder.
+- expression: frames/s of ``expression`` (default ``method='fit'``: the sparse bounded fit, basis cached) on
+  the 11,248-vertex crop, one frame per call (latency) and 32 per call (retarget). Torch: the same numpy
+  features + the torch expression encoder (the paper's inverse rig), for scale.
 
 Peak memory: tracemalloc peak of each numpy stage (numpy's allocations are traced) and the process's
 ru_maxrss at the end. Targets (issue 5): skinning <= 2 s at 25k, facs_basis <= 10 s at 10k, expression >= 30

@@ -4,7 +4,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, fields
 
-FORMAT_VERSION = 3  # 2: bilinear pooling in the global encoders; 3: Fourier features in the decoder
+FORMAT_VERSION = 4  # 2: bilinear pooling in the global encoders; 3: Fourier features in the decoder; 4: dec_mode
+DEC_MODES = ("bilinear", "mlp")
 
 
 @dataclass
@@ -19,6 +20,10 @@ class ModelConfig:
     dec_width / dec_layers: decoder MLP hidden width and number of hidden layers.
     dec_fourier: F, octaves of sin/cos features of the canonical position fed to the decoder
         (sin, cos of 2^k pi x for k < F: 6F extra inputs) against the spectral bias of coordinate MLPs.
+    dec_mode: 'bilinear' - the decoder MLP maps (position, normal, Fourier features, z_ID) to a per-vertex
+        (3, Z) matrix and the displacement is that matrix times the local code w * z_GE (linear in the code,
+        like the ICT model the data come from); 'mlp' - the local code is concatenated into the MLP's input
+        (the paper's layout; configs saved before this field existed are 'mlp'). See docs/model.md.
     disp_scale: decoder output / disp_scale = displacement in canonical units.
     expr_feat_scale: factor on canonical displacements fed to the expression encoder.
     """
@@ -33,6 +38,7 @@ class ModelConfig:
     dec_width: int = 256
     dec_layers: int = 4
     dec_fourier: int = 7
+    dec_mode: str = "bilinear"
     disp_scale: float = 20.0
     expr_feat_scale: float = 20.0
 
@@ -41,6 +47,10 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
+        d = dict(d)
+        d.setdefault("dec_mode", "mlp")   # written before the field existed
+        if d["dec_mode"] not in DEC_MODES:
+            raise ValueError(f"unknown decoder mode {d['dec_mode']!r} (known: {', '.join(DEC_MODES)})")
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:

@@ -15,7 +15,8 @@ their magnitudes are O(1). Terms:
 - bs_decoder:  blendshape consistency 2 - the decoder run on the ICT template (template regions ->
                skinning MLP) with the expression code the decoder sees this step (predicted, or the true
                one under teacher forcing) vs the ICT linear model with the same code (code detached: this
-               term trains the decoder and skinning MLP).
+               term trains the decoder and skinning MLP). With the bilinear decoder the 53 single-shape codes
+               are added to the step's codes (nearly free: the decoder's per-vertex part is shared).
 """
 from __future__ import annotations
 
@@ -85,6 +86,10 @@ def compute_losses(model, item: dict, weights: dict | None = None, *, teacher: b
     terms["bs_codes"] = ((d_id[None] + d_ex) * s).pow(2).sum(-1).mean()
 
     zg = z_dec.detach()
+    if getattr(model, "bilinear", False):
+        singles = torch.zeros(n_ex, zg.shape[1], dtype=zg.dtype)
+        singles[:, :n_ex] = torch.eye(n_ex, dtype=zg.dtype)
+        zg = torch.cat([zg, singles])
     onehot = F.one_hot(item["t_labels"], cfg.n_regions).to(pred.dtype)
     wt = model.skin_weights(onehot)
     pred_t = model.decode(item["t_pos"], item["t_nrm"], wt, zg, z_id.detach())

@@ -12,9 +12,12 @@ width, K eigenpairs, R regions, Z = z_dim (128).
   pooling -> MLP -> z_GE (Z).
 - skinning encoder: per-proxy-vertex logits (R), interpolated to the full mesh with the proxy's k-NN weights.
 - skinning MLP: bias-free, region probabilities (R) -> w (Z); local code = w * z_GE.
-- decoder: MLP on [position 3, normal 3, Fourier features of the position 6F, local code Z, z_ID Z]; the
-  displacement is
-  (D(x, n, w*z, z_ID) - D(x, n, 0, z_ID)) / disp_scale, so a zero expression code gives exactly zero motion.
+- decoder, ``dec_mode='bilinear'`` (default): MLP on [position 3, normal 3, Fourier features 6F] + z_ID ->
+  a per-vertex matrix G (3, Z); displacement = G (w * z_GE) / disp_scale (linear in the local code).
+- decoder, ``dec_mode='mlp'``: MLP on [position 3, normal 3, Fourier features of the position 6F, local code Z,
+  z_ID Z]; the displacement is
+  (D(x, n, w*z, z_ID) - D(x, n, 0, z_ID)) / disp_scale.
+  Either way a zero expression code gives exactly zero motion.
 """
 from __future__ import annotations
 
@@ -126,9 +129,11 @@ class FaceSkinningNet(nn.Module):
         self.skinning_encoder = DiffusionEncoder(IN_NEUTRAL, cfg.enc_width, cfg.enc_blocks, cfg.n_regions)
         self.skin_mlp = MLP([cfg.n_regions, cfg.skin_hidden, z], bias=False)
         self.dec_geo = nn.Linear(6 + 6 * cfg.dec_fourier, cfg.dec_width)  # position, normal, Fourier features
-        self.dec_code = nn.Linear(z, cfg.dec_width, bias=False)  # local code
+        self.bilinear = cfg.dec_mode == "bilinear"
+        if not self.bilinear:
+            self.dec_code = nn.Linear(z, cfg.dec_width, bias=False)  # local code
         self.dec_id = nn.Linear(z, cfg.dec_width, bias=False)    # z_ID
-        self.dec_rest = MLP([cfg.dec_width] * (cfg.dec_layers + 1) + [3])
+        self.dec_rest = MLP([cfg.dec_width] * (cfg.dec_layers + 1) + [3 * z if self.bilinear else 3])
 
     # --- encoders -------------------------------------------------------------------------
     def identity(self, feats, op):
@@ -156,6 +161,9 @@ class FaceSkinningNet(nn.Module):
         """
         base = self.dec_geo(torch.cat([pos, nrm, fourier(pos, self.cfg.dec_fourier)], dim=-1)) \
             + self.dec_id(z_id)[None]                                                  # (N, H)
+        if self.bilinear:
+            g = self.dec_rest(silu(base)).reshape(pos.shape[0], 3, -1)                # (N, 3, Z)
+            return torch.einsum("ncj,bnj->bnc", g, w[None] * z_ge[:, None, :]) / self.cfg.disp_scale
         code = self.dec_code(w[None] * z_ge[:, None, :])                              # (B, N, H)
         moved = self.dec_rest(silu(base[None] + code))
         rest = self.dec_rest(silu(base))[None]

@@ -143,13 +143,15 @@ class FaceSampler:
         ict_topology_prob: chance of ICT's own triangulation even when a bank is given.
         identity_split: "train" or "test" (independent identity streams, see module doc).
         augment: apply the random scale/rotation/translation (False: identity transform).
+        max_angle_deg: largest augmentation rotation, degrees (about a random axis).
     Raises:
         ValueError: bad shapes, probabilities, crops missing from the bank, unknown split.
     """
 
     def __init__(self, ict: ICTModel, labels=None, seed: int = 0, bank: TopologyBank | None = None,
                  n_expr: int = 8, crops=("full", "face", "narrow"), crop_probs=(0.5, 0.3, 0.2),
-                 ict_topology_prob: float = 0.15, identity_split: str = "train", augment: bool = True):
+                 ict_topology_prob: float = 0.15, identity_split: str = "train", augment: bool = True,
+                 max_angle_deg: float = MAX_ANGLE_DEG):
         if not isinstance(ict, ICTModel):
             raise ValueError(f"FaceSampler needs an ICTModel (model_core.ict.load_ict()), got {type(ict).__name__}")
         self.ict = ict
@@ -192,6 +194,9 @@ class FaceSampler:
             self.labels = lab[:N_FULL].astype(np.int64)
         self.seed = int(seed)
         self.augment = bool(augment)
+        if not (np.isfinite(max_angle_deg) and 0.0 <= float(max_angle_deg) <= 180.0):
+            raise ValueError(f"max_angle_deg must lie in [0, 180], got {max_angle_deg}")
+        self.max_angle_deg = float(max_angle_deg)
         self._rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(0,)))
         self._id_rng = np.random.default_rng(
             np.random.SeedSequence(self.seed, spawn_key=(1, 0 if identity_split == "train" else 1)))
@@ -249,7 +254,7 @@ class FaceSampler:
         facs = np.stack([self.sample_facs() for _ in range(self.n_expr)])
         if self.augment:
             scale = float(rng.uniform(*SCALE_RANGE))
-            rot = random_rotation(rng)
+            rot = random_rotation(rng, self.max_angle_deg)
             shift = rng.uniform(-MAX_SHIFT_CM, MAX_SHIFT_CM, size=3)
         else:
             scale, rot, shift = 1.0, np.eye(3), np.zeros(3)

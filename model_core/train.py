@@ -40,8 +40,10 @@ BANK_PER_SIZE = 3  # topologies per (crop, size) in the training bank
 class GroupStream(torch.utils.data.IterableDataset):
     """Endless stream of prepared face groups (numpy dicts); deterministic given (seed, start)."""
 
-    def __init__(self, cfg: ModelConfig, seed: int, start: int, n_expr: int, ict_path=None, small_bank=False):
+    def __init__(self, cfg: ModelConfig, seed: int, start: int, n_expr: int, ict_path=None, small_bank=False,
+                 max_rotation: float = 1.0, n_faces: int = 600, n_template: int = 500):
         self.cfg, self.seed, self.start, self.n_expr = cfg, seed, start, n_expr
+        self.max_rotation, self.n_faces, self.n_template = max_rotation, n_faces, n_template
         self.ict_path, self.small_bank = ict_path, small_bank
 
     def __iter__(self):
@@ -53,11 +55,13 @@ class GroupStream(torch.utils.data.IterableDataset):
         stream_seed = self.seed * 1_000_003 + self.start
         bank = (TopologyBank(ict, seed=self.seed, sizes=(1000,)) if self.small_bank
                 else TopologyBank(ict, seed=self.seed, per_size=BANK_PER_SIZE))
-        sampler = FaceSampler(ict, labels, seed=stream_seed, bank=bank, n_expr=self.n_expr)
+        sampler = FaceSampler(ict, labels, seed=stream_seed, bank=bank, n_expr=self.n_expr,
+                              max_angle_deg=self.max_rotation)
         rng = np.random.default_rng(stream_seed + 7)
         while True:
             g = sampler.sample_group()
-            yield prepare_group(g, ict, self.cfg, rng, template_labels=labels)
+            yield prepare_group(g, ict, self.cfg, rng, template_labels=labels, n_faces=self.n_faces,
+                                n_template=self.n_template)
 
 
 def lr_at(samples: int, total: int, lr0: float, lr_min: float) -> float:
@@ -94,6 +98,16 @@ def parse_args(argv=None):
     p.add_argument("--total-samples", type=int, default=120_000, help="length of the cosine schedule, all runs")
     p.add_argument("--teacher", type=float, default=0.7,
                    help="share of steps whose decoder sees the true FACS code (teacher forcing)")
+    p.add_argument("--max-rotation", type=float, default=1.0,
+                   help="largest augmentation rotation in degrees (the runtime assumes upright heads in the "
+                        "user's stated axes; the decoder reads canonical positions, so a random tilt in training "
+                        "blurs every FACS field: a 7.5 deg misalignment alone costs ~37 %% relative error)")
+    p.add_argument("--decoder-faces", type=int, default=600,
+                   help="faces per group whose corners train the decoder (vertex, normal, edge terms)")
+    p.add_argument("--template-verts", type=int, default=500,
+                   help="ICT-template vertices per group for the blendshape-consistency terms")
+    p.add_argument("--init-from", help="checkpoint whose same-named, same-shaped encoder and skinning parameters "
+                                       "start a fresh run (the decoder, dec_*, starts from scratch)")
     p.add_argument("--ckpt-every", type=float, default=300.0, help="seconds between checkpoints")
     p.add_argument("--workers", type=int, default=1, help="data worker processes (0 = in the main process)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
@@ -134,9 +148,19 @@ def main(argv=None) -> int:
         state = ck["state"]
         print(f"resumed from {ck_path}: step {state['step']}, {state['samples']} samples, "
               f"{state['elapsed_s'] / 60:.1f} min trained")
+    elif args.init_from:
+        src_ck = torch.load(args.init_from, map_location="cpu", weights_only=False)
+        src = src_ck["model"]
+        state["init_from"] = {"checkpoint": str(args.init_from), "state": src_ck.get("state", {})}
+        own = model.state_dict()
+        take = {k: v for k, v in src.items() if not k.startswith("dec_") and k in own and own[k].shape == v.shape}
+        model.load_state_dict(take, strict=False)
+        print(f"initialised {len(take)} of {len(own)} arrays from {args.init_from}")
     (out / "config.json").write_text(json.dumps({"model": asdict(cfg), "args": vars(args),
                                                  "loss_weights": DEFAULT_WEIGHTS}, indent=2))
-    stream = GroupStream(cfg, args.seed, state["step"], args.n_expr, small_bank=args.smoke)
+    stream = GroupStream(cfg, args.seed, state["step"], args.n_expr, small_bank=args.smoke,
+                         max_rotation=args.max_rotation, n_faces=args.decoder_faces,
+                         n_template=args.template_verts)
     loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=args.workers,
                                          prefetch_factor=2 if args.workers else None)
     log_new = not (out / "log.csv").exists()
@@ -188,7 +212,8 @@ def main(argv=None) -> int:
         if (args.steps and run_steps >= args.steps) or (time.time() - t_run) > args.minutes * 60:
             break
     state["runs"].append({"steps": run_steps, "minutes": round((time.time() - t_run) / 60, 2),
-                          "seed": args.seed, "threads": torch.get_num_threads()})
+                          "seed": args.seed, "threads": torch.get_num_threads(),
+                          "max_rotation": args.max_rotation})
     save_checkpoint(ck_path, model, opt, state)
     log_f.close()
     if bar is not None:

@@ -205,11 +205,13 @@ def facs_basis_iter(model, pm, n_verts: int, scheme: str = "ict", probs: np.ndar
         raise EngineError(f"FACS basis failed: {exc}") from None
 
 
-def expression(model, posed_world: np.ndarray, pm, n_verts: int) -> np.ndarray:
+def expression(model, posed_world: np.ndarray, pm, n_verts: int, sparsity: float | None = None) -> np.ndarray:
     """Expression codes of posed frames of a prepared neutral mesh.
 
     Args:
         posed_world: (N, 3) or (B, N, 3) world positions, same vertex order as the prepared neutral.
+        sparsity: the fitted inverse rig's sparsity (None: the model's default; ignored by models whose
+            ``expression`` has no such argument).
     Returns:
         (Z,) or (B, Z) float64 codes; [..., :53] = ICT FACS weights (ICT order).
     """
@@ -219,7 +221,10 @@ def expression(model, posed_world: np.ndarray, pm, n_verts: int) -> np.ndarray:
         raise EngineError(f"posed mesh has shape {posed.shape}, expected ({n_verts}, 3): the source's "
                           f"modifiers change its vertex count; disable them or apply them to the rest mesh")
     try:
-        z = np.asarray(model.expression(posed, pm), dtype=np.float64)
+        kw = {}
+        if sparsity is not None and _accepts(model.expression, "sparsity"):
+            kw["sparsity"] = float(sparsity)
+        z = np.asarray(model.expression(posed, pm, **kw), dtype=np.float64)
     except ValueError as exc:
         raise EngineError(f"expression encoding failed: {exc}") from None
     b = 1 if single else posed.shape[0]

@@ -126,7 +126,7 @@ class NFS_OT_bake_from_source(JobOperator, bpy.types.Operator):
                 if not np.isfinite(posed[j]).all():
                     raise UserError(f"'{source.name}' has NaN or infinite vertex positions at frame {int(f)} (from a "
                                     f"shape key, modifier or driver): fix the source first")
-            z = engine.expression(prep.model, posed, prep.pm, prep.n)
+            z = engine.expression(prep.model, posed, prep.pm, prep.n, sparsity=scene.nfs.rig_sparsity)
             ict[s0:s0 + len(chunk)] = z[:, : facs_names.N_ICT]
             if want_codes:
                 if codes is None:

@@ -1,6 +1,6 @@
 """Per-scene settings of the add-on: ``scene.nfs`` (NFS_SceneSettings)."""
 import bpy
-from bpy.props import BoolProperty, EnumProperty, IntProperty, PointerProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
 from .common import register_classes, unregister_classes
 
@@ -32,6 +32,11 @@ class NFS_SceneSettings(bpy.types.PropertyGroup):
                                 "else its deforming mesh"),
                ("NAMES", "FACS shape keys", "Read the values of the source's FACS-named shape keys"),
                ("GEOMETRY", "Mesh deformation", "Encode the source's evaluated mesh every frame with the model")))
+    rig_sparsity: FloatProperty(
+        name="Sparsity", default=0.005, min=0.0, soft_max=0.2, max=10.0, step=0.1, precision=3,
+        description="Mesh-deformation source: how much a FACS key must explain before it is used (0 = plain "
+                    "least squares, which also switches on small keys to fit noise; higher = fewer, "
+                    "stronger keys)")
     use_scene_range: BoolProperty(name="Scene frame range", default=True,
                                   description="Bake the scene's frame range")
     frame_start: IntProperty(name="Start", default=1, min=-1048574, max=1048574)

@@ -85,6 +85,9 @@ class NFS_PT_bake(_NFSSubPanel, bpy.types.Panel):
         s = context.scene.nfs
         layout.prop(s, "bake_source")
         layout.prop(s, "source_mode")
+        sub = layout.row()
+        sub.active = s.source_mode != "NAMES"
+        sub.prop(s, "rig_sparsity")
         layout.prop(s, "use_scene_range")
         row = layout.row(align=True)
         row.enabled = not s.use_scene_range

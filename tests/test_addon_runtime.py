@@ -55,19 +55,23 @@ for k, name in enumerate(fn.ICT_NAMES):
     err = max(err, float(np.abs((keys[name].astype(np.float64) - keys["Basis"]) @ m3.T - basis[k]).max()))
 out["facs_err"], out["facs_max"] = err, float(np.abs(basis).max())
 
-# source: another head whose shape key is the model's own jawOpen displacement, animated over 4 frames
+# source: another head whose shape key is the model's own jawOpen displacement plus a little noise (so the
+# inverse rig's sparsity matters), animated over 4 frames
 src = ict_head("Src", stride=4, location=(-0.3, 0.0, 1.2))
 spm = model.prepare(mesh_io.rest_world_positions(src), mesh_io.triangles(src.data), up="Z", forward="-Y")
 _, sb = model.facs_basis(spm, "ict")
 src.shape_key_add(name="Basis", from_mix=False)
 kb = src.shape_key_add(name="pose", from_mix=False)
-kb.points.foreach_set("co", (mesh_io.local_rest_positions(src) + sb[fn.ICT_INDEX["jawOpen"]]).astype(np.float32).ravel())
+jaw = sb[fn.ICT_INDEX["jawOpen"]]
+noise = np.random.default_rng(1).normal(size=jaw.shape) * 0.03 * np.sqrt((jaw ** 2).sum(1).mean() / 3)
+kb.points.foreach_set("co", (mesh_io.local_rest_positions(src) + jaw + noise).astype(np.float32).ravel())
 for f, v in ((1, 0.0), (4, 1.0)):
     kb.value = v
     kb.keyframe_insert("value", frame=f)
 s = scene.nfs
 s.bake_source, s.use_scene_range, s.frame_start, s.frame_end, s.bake_corrective = src, False, 1, 4, True
 s.use_painted_groups = False
+s.rig_sparsity = 0.0        # not the default: the bake must pass it to the fit
 activate(tgt)
 out["bake"] = run_op(bpy.ops.nfs.bake_from_source)
 tgt = bpy.data.objects["Target"]
@@ -78,7 +82,9 @@ dg = bpy.context.evaluated_depsgraph_get()
 pos = mesh_io.to_world(mesh_io.evaluated_local_positions(tgt, dg), np.array(tgt.matrix_world))
 src_posed = mesh_io.to_world(mesh_io.evaluated_local_positions(bpy.data.objects["Src"], dg),
                              np.array(bpy.data.objects["Src"].matrix_world))
-z = model.expression(src_posed, spm)
+z = model.expression(src_posed, spm, sparsity=0.0)
+out["vals_err"] = float(max(abs(kbs[nm].value - z[i]) for i, nm in enumerate(fn.ICT_NAMES)))
+out["sparsity_changes_fit"] = float(np.abs(model.expression(src_posed, spm)[:53] - z[:53]).max())
 exact = model.decode(pm, z)
 out["corrective_err"] = float(np.abs(pos - exact).max())
 out["motion"] = float(np.abs(exact - world).max())
@@ -95,4 +101,6 @@ def test_addon_with_runtime_random_weights():
     assert res["facs"] == ["FINISHED"]
     assert res["facs_max"] > 1e-4 and res["facs_err"] < 1e-5  # world-space shape keys = runtime basis
     assert res["bake"] == ["FINISHED"] and res["values_finite"]
+    # the keyed values are the fit with the scene's Sparsity (0 here), which differs from the default's
+    assert res["vals_err"] < 1e-5 and res["sparsity_changes_fit"] > 1e-3, res
     assert res["motion"] > 1e-4 and res["corrective_err"] < 1e-5

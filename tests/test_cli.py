@@ -29,8 +29,7 @@ def run_cli(*args, timeout=240):
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("cli")
-    arrays = random_weights(SMALL, 7, dec_gain=2.0)
-    arrays["dec_code.weight"] *= 60.0
+    arrays = random_weights(SMALL, 7, dec_gain=2.0, code_gain=60.0)
     save_weights(d / "w", arrays, config=SMALL)
     ict = load_ict()
     rng = np.random.default_rng(0)

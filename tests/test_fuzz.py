@@ -31,8 +31,7 @@ N_CSV = 300
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
     stem = tmp_path_factory.mktemp("fz") / "w"
-    arrays = random_weights(SMALL, 3, dec_gain=2.0)
-    arrays["dec_code.weight"] *= 60.0
+    arrays = random_weights(SMALL, 3, dec_gain=2.0, code_gain=60.0)
     save_weights(stem, arrays, config=SMALL)
     return Model.load(stem.with_suffix(".npz"))
 
@@ -122,8 +121,7 @@ from model_core.runtime import Model, random_weights, save_weights
 from nfs_blender import engine
 SMALL = ModelConfig(n_regions=22, enc_width=16, enc_blocks=2, k_eig=32, proxy_target=400, dec_width=48,
                     dec_layers=2, skin_hidden=24)
-_arrays = random_weights(SMALL, 4, dec_gain=2.0)
-_arrays["dec_code.weight"] *= 60.0
+_arrays = random_weights(SMALL, 4, dec_gain=2.0, code_gain=60.0)
 REAL = Model.load(save_weights(os.path.join(TMP, "w"), _arrays, config=SMALL)[0])
 
 

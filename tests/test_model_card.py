@@ -20,5 +20,5 @@ def test_committed_weights_reproduce_model_card():
     rows = evaluate(cmd["weights"], cmd["identities"], cmd["random"], cmd["seed"], verbose=False)
     assert [r["case"] for r in rows] == [r["case"] for r in card["rows"]]
     for got, want in zip(rows, card["rows"]):
-        for key in ("rel", "rel_moving", "e2e", "rig", "rig_enc", "seg", "nearest", "mean_mm", "p95_mm"):
+        for key in ("rel", "rel_moving", "e2e", "rig", "rig_active", "rig_enc", "seg", "nearest", "mean_mm", "p95_mm"):
             assert got[key] == pytest.approx(want[key], rel=0.05), (got["case"], key)

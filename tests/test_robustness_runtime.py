@@ -28,8 +28,7 @@ SMALL = ModelConfig(n_regions=22, enc_width=16, enc_blocks=2, k_eig=32, proxy_ta
 @pytest.fixture(scope="module")
 def stem(tmp_path_factory):
     s = tmp_path_factory.mktemp("rw") / "small"
-    arrays = random_weights(SMALL, 11, dec_gain=2.0)
-    arrays["dec_code.weight"] *= 60.0
+    arrays = random_weights(SMALL, 11, dec_gain=2.0, code_gain=60.0)
     save_weights(s, arrays, config=SMALL)
     return s
 

@@ -26,8 +26,7 @@ SMALL = ModelConfig(n_regions=22, enc_width=16, enc_blocks=2, k_eig=32, proxy_ta
 
 
 def make_weights(cfg=SMALL, seed=0):
-    arrays = random_weights(cfg, seed, dec_gain=2.0)
-    arrays["dec_code.weight"] *= 60.0
+    arrays = random_weights(cfg, seed, dec_gain=2.0, code_gain=60.0)
     arrays["expression_encoder.head.layers.1.weight"] *= 5.0
     return arrays
 
@@ -402,7 +401,7 @@ def test_weights_file_errors(tmp_path, stem):
 
 def test_default_weights_path_missing_says_what_to_do(monkeypatch, tmp_path):
     from model_core.runtime import weights as wmod
-    monkeypatch.setattr(wmod, "DEFAULT_WEIGHTS", tmp_path / "nfs_v1.npz")
+    monkeypatch.setattr(wmod, "DEFAULT_WEIGHTS", tmp_path / "nfs_v2.npz")
     with pytest.raises(FileNotFoundError, match="python -m model_core.export"):
         Model.load()
 
@@ -480,7 +479,7 @@ def test_fit_recovers_facs_combinations_of_the_models_own_basis(model, ict):
     for r in w:
         r[rng.choice(53, 4, replace=False)] = rng.uniform(0.3, 1.0, 4)
     frames = v[None] + np.einsum("bk,knc->bnc", w, basis)
-    z = model.expression(frames, pm)
+    z = model.expression(frames, pm, sparsity=0.0)
     assert z.shape == (3, 128) and np.abs(z[:, 53:]).max() == 0.0
     assert z.min() >= 0.0 and z.max() <= 1.0
     # the fitted combination reproduces the frame (random weights give a degenerate basis, so the weights
@@ -490,3 +489,31 @@ def test_fit_recovers_facs_combinations_of_the_models_own_basis(model, ict):
     assert err < 1e-2 * np.linalg.norm(frames - v[None], axis=-1).mean()
     with pytest.raises(ValueError, match="method"):
         model.expression(frames[0], pm, method="guess")
+    with pytest.raises(ValueError, match="sparsity"):
+        model.expression(frames[0], pm, sparsity=-1.0)
+
+
+def test_sparse_fit_drops_keys_that_only_fit_noise(model, ict):
+    """With the default sparsity, a frame made of two strong keys plus noise comes back with those two keys
+    at their weights (the relaxed refit removes the penalty's shrinkage), while plain least squares
+    (sparsity 0) switches on many more keys to fit the noise."""
+    v, f = ict.head(None, None, "narrow")
+    pm = model.prepare(v, f)
+    _, basis = model.facs_basis(pm, "ict")
+    norms = np.linalg.norm(basis.reshape(53, -1), axis=1)
+    strong = np.argsort(norms)[-10:]
+    rng = np.random.default_rng(3)
+    keys = rng.choice(strong, 2, replace=False)
+    w = np.zeros(53)
+    w[keys] = [0.9, 0.6]
+    disp = np.einsum("k,knc->nc", w, basis)
+    noise = rng.normal(size=disp.shape) * 0.05 * np.sqrt((disp ** 2).sum(1).mean() / 3)
+    frame = v + disp + noise
+    z0 = model.expression(frame, pm, sparsity=0.0)[:53]
+    z1 = model.expression(frame, pm)[:53]
+    assert model.fit_sparsity > 0
+    n0, n1 = int((z0 > 0.01).sum()), int((z1 > 0.01).sum())
+    assert n1 < n0, (n0, n1)
+    assert set(np.nonzero(z1 > 0.01)[0]) >= set(keys.tolist())
+    np.testing.assert_allclose(z1[keys], w[keys], atol=0.05)
+    assert np.abs(np.delete(z1, keys)).sum() < np.abs(np.delete(z0, keys)).sum()

@@ -28,19 +28,22 @@ from model_core.facs_names import ICT_INDEX  # noqa: E402
 ABS_TOL = 1e-4
 
 
-@pytest.fixture(scope="module")
-def models(tmp_path_factory):
+@pytest.fixture(scope="module", params=["bilinear", "mlp"])
+def models(tmp_path_factory, request):
     torch.manual_seed(1234)
-    cfg = ModelConfig(n_regions=len(REGION_NAMES))
+    cfg = ModelConfig(n_regions=len(REGION_NAMES), dec_mode=request.param)
     net = FaceSkinningNet(cfg).eval()
     with torch.no_grad():   # perturb the init so that codes and displacements are not trivially ~0
-        net.dec_code.weight.mul_(150.0)
+        if net.bilinear:
+            net.dec_rest.layers[-1].weight.mul_(20.0)
+        else:
+            net.dec_code.weight.mul_(150.0)
         net.skin_mlp.layers[1].weight.mul_(3.0)
         net.expression_encoder.head.layers[1].weight.mul_(6.0)
         net.skinning_encoder.lin_out.weight.mul_(4.0)
         for layer in net.dec_rest.layers:
             layer.weight.mul_(2.5)
-    stem = tmp_path_factory.mktemp("weights") / "parity"
+    stem = tmp_path_factory.mktemp("weights") / f"parity_{request.param}"
     export_model(net, stem)
     return net, Model.load(stem.with_suffix(".npz"))
 

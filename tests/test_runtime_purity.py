@@ -65,8 +65,7 @@ def test_runtime_needs_neither_torch_nor_scipy(tmp_path):
     v, f = ict.head(None, None, "narrow")
     obj = tmp_path / "narrow.obj"
     write_mesh(obj, v, f)
-    arrays = random_weights(SMALL, 3, dec_gain=2.0)
-    arrays["dec_code.weight"] *= 60.0
+    arrays = random_weights(SMALL, 3, dec_gain=2.0, code_gain=60.0)
     stem = tmp_path / "w"
     save_weights(stem, arrays, config=SMALL)
     script = tmp_path / "pure.py"

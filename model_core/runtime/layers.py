@@ -131,6 +131,7 @@ class Decoder:
         self.code_cols = np.ascontiguousarray(self.code.wt)     # (Z, H): row k = W_code[:, k]
         self.disp_scale = F32(cfg.disp_scale)
         self.width = cfg.dec_width
+        self.base_width = cfg.dec_width                         # floats per vertex of ``base``
 
     def base(self, pos: np.ndarray, nrm: np.ndarray, z_id: np.ndarray) -> np.ndarray:
         """pos, nrm (N, 3) canonical positions / unit normals, z_id (Z,) -> base pre-activation (N, H)."""
@@ -146,6 +147,14 @@ class Decoder:
         """w (N, Z), z_ge (B, Z) -> dec_code(w * z_ge) (B, N, H)."""
         return self.code(w[None] * z_ge[:, None, :])
 
+    def code_onehot(self, w: np.ndarray, idx: list[int]) -> np.ndarray:
+        """``code_part`` of the code with 1 at the indices ``idx`` and 0 elsewhere, for w (N, Z) -> (N, H):
+        sum over k in idx of w[:, k] (outer) W_code[:, k] (no (N, Z) product needed)."""
+        code = np.multiply.outer(w[:, idx[0]], self.code_cols[idx[0]])
+        for k in idx[1:]:
+            code += np.multiply.outer(w[:, k], self.code_cols[k])
+        return code
+
     def displace(self, base: np.ndarray, rest: np.ndarray, code: np.ndarray) -> np.ndarray:
         """base (N, H), rest (N, 3), code (B, N, H) -> displacements (B, N, 3), canonical units."""
         h = code + base[None]
@@ -160,6 +169,57 @@ class Decoder:
         return self.displace(base, self.rest(base), self.code_part(np.asarray(w, F32), np.asarray(z_ge, F32)))
 
 
+class BilinearDecoder:
+    """The decoder linear in the local code (``dec_mode='bilinear'``), with the same interface as ``Decoder``.
+
+    G = dec_rest(silu(dec_geo([x, n, fourier(x)]) + dec_id(z_ID))) reshaped (N, 3, Z);
+    displacement = G (w * z) / disp_scale. ``base`` is G itself (the per-mesh part), ``rest`` is zero.
+    """
+
+    def __init__(self, sd: dict, cfg: ModelConfig):
+        self.geo = Linear(sd["dec_geo.weight"], sd["dec_geo.bias"])
+        self.fourier = cfg.dec_fourier
+        self.id = Linear(sd["dec_id.weight"])
+        self.rest_mlp = MLP(sd, "dec_rest", cfg.dec_layers + 1)
+        self.disp_scale = F32(cfg.disp_scale)
+        self.z_dim = cfg.z_dim
+        self.width = cfg.dec_width
+        self.base_width = 3 * cfg.z_dim
+
+    def base(self, pos: np.ndarray, nrm: np.ndarray, z_id: np.ndarray) -> np.ndarray:
+        """pos, nrm (N, 3) canonical positions / unit normals, z_id (Z,) -> G (N, 3, Z) float32."""
+        pos = np.asarray(pos, F32)
+        x = np.concatenate([pos, np.asarray(nrm, F32), fourier(pos, self.fourier)], axis=-1)
+        h = self.geo(x) + self.id(np.asarray(z_id, F32)[None])
+        return self.rest_mlp(silu(h, out=h)).reshape(len(pos), 3, self.z_dim)
+
+    def rest(self, base: np.ndarray) -> np.ndarray:
+        """Zero code, zero motion: (N, 3, Z) -> zeros (N, 3)."""
+        return np.zeros((base.shape[0], 3), F32)
+
+    def code_part(self, w: np.ndarray, z_ge: np.ndarray) -> np.ndarray:
+        """w (N, Z), z_ge (B, Z) -> local codes w * z_ge (B, N, Z)."""
+        return w[None] * z_ge[:, None, :]
+
+    def code_onehot(self, w: np.ndarray, idx: list[int]) -> np.ndarray:
+        """Local code (N, Z) of the code with 1 at the indices ``idx``."""
+        code = np.zeros_like(w)
+        code[:, idx] = w[:, idx]
+        return code
+
+    def displace(self, base: np.ndarray, rest: np.ndarray, code: np.ndarray) -> np.ndarray:
+        """G (N, 3, Z), rest (unused), local codes (B, N, Z) -> displacements (B, N, 3), canonical units."""
+        out = np.matmul(base, np.ascontiguousarray(code.transpose(1, 2, 0)))      # (N, 3, B)
+        out = np.ascontiguousarray(out.transpose(2, 0, 1))
+        out /= self.disp_scale
+        return out
+
+    def __call__(self, pos, nrm, w, z_ge, z_id) -> np.ndarray:
+        """Whole decode like ``FaceSkinningNet.decode``: pos, nrm (N, 3), w (N, Z), z_ge (B, Z), z_id (Z,) -> (B, N, 3)."""
+        base = self.base(pos, nrm, z_id)
+        return self.displace(base, None, self.code_part(np.asarray(w, F32), np.asarray(z_ge, F32)))
+
+
 class Network:
     """The whole model (numpy twin of ``FaceSkinningNet``); inputs are float32 proxy features and operators."""
 
@@ -169,7 +229,7 @@ class Network:
         self.expression_encoder = GlobalEncoder(sd, "expression_encoder", cfg, BIL_EXPRESSION)
         self.skinning_encoder = DiffusionEncoder(sd, "skinning_encoder", cfg.enc_blocks)
         self.skin_mlp = MLP(sd, "skin_mlp", 2, bias=False)
-        self.decoder = Decoder(sd, cfg)
+        self.decoder = BilinearDecoder(sd, cfg) if cfg.dec_mode == "bilinear" else Decoder(sd, cfg)
 
     def identity(self, feats: np.ndarray, op: tuple) -> np.ndarray:
         """feats (P, 6) neutral proxy features, op = (evals (K,), evecs (P, K), mass (P,)) -> z_ID (Z,)."""

@@ -2,7 +2,7 @@
 
 Typical use::
 
-    model = Model.load()                                   # model_core/weights/nfs_v1.npz (+ .json)
+    model = Model.load()                                   # model_core/weights/nfs_v2.npz (+ .json)
     tgt = model.prepare(verts, faces, up="Z", forward="-Y")  # a Blender mesh (metres, Z up, -Y forward)
     names, deltas = model.facs_basis(tgt, names="arkit")   # (52,), (52, N, 3) shape-key deltas, metres
     src = model.prepare(src_neutral, src_faces)
@@ -36,6 +36,7 @@ from ..facs_names import ARKIT_NAMES, ARKIT_SOURCES, ICT_NAMES
 from ..mesh import (connected_components, face_areas, face_normals, mesh_hash, triangulate_polygons, vertex_areas,
                     validate_mesh, vertex_normals)
 from ..proxy import Proxy, build_proxy, expression_features, knn_weights, neutral_features
+from .boxqp import box_qp
 from .layers import Network, interpolate, softmax
 from .weights import Weights, load_weights
 
@@ -44,6 +45,7 @@ __all__ = ["Model", "PreparedMesh", "Cancelled", "MIN_FACE_VERTICES"]
 F32 = np.float32
 MIN_FACE_VERTICES = 20        # fewer vertices in the face island cannot be a face mesh
 _DEGENERATE_REL = 1e-12       # a face with area <= this * bbox_diagonal^2 is dropped for the operator
+FIT_SPARSITY = 0.005         # default mu of the fitted inverse rig (benchmarks/tune_fit_sparsity.py)
 _CACHE_BYTES = 64 << 20       # per-mesh arrays (decoder base, skinning weights) are cached up to this size
 NON_FACE_REGIONS = ("back_of_head", "back_of_neck", "ear_L", "ear_R", "clavicle")  # left out by crop='face'
 
@@ -188,11 +190,14 @@ class Model:
         cache_size: prepared meshes kept (LRU by content hash).
         decode_rows: vertex rows per decoder chunk (x batch size), bounding memory (~rows * 256 * 4 bytes
             per activation).
+        fit_sparsity: mu of the sparsity penalty of ``expression(method='fit')`` (0 = plain bounded least
+            squares); chosen on held-out identities by ``benchmarks/tune_fit_sparsity.py``, see docs/model.md.
     """
 
     max_vertices: int = 300_000
     cache_size: int = 4
     decode_rows: int = 16384
+    fit_sparsity: float = FIT_SPARSITY
 
     def __init__(self, weights: Weights):
         self.weights = weights
@@ -208,7 +213,7 @@ class Model:
 
     @classmethod
     def load(cls, path=None) -> "Model":
-        """Load weights: ``path`` = the .npz, the .json or their stem; None = ``model_core/weights/nfs_v1.npz``.
+        """Load weights: ``path`` = the .npz, the .json or their stem; None = ``model_core/weights/nfs_v2.npz``.
 
         Raises:
             FileNotFoundError: missing file (the message names the path and what to do).
@@ -436,7 +441,8 @@ class Model:
         weights = _check_finite(self.net.skin_weights(probs), "skinning MLP")
         return probs.copy(), weights
 
-    def expression(self, posed_verts, neutral_pm: PreparedMesh, *, batch: int = 64, method: str = "fit") -> np.ndarray:
+    def expression(self, posed_verts, neutral_pm: PreparedMesh, *, batch: int = 64, method: str = "fit",
+                   sparsity: float | None = None) -> np.ndarray:
         """Expression code z_GE of posed frame(s) of a prepared neutral mesh.
 
         Args:
@@ -446,10 +452,12 @@ class Model:
                 and the expression encoder run).
             batch: frames encoded together.
             method: 'encoder' - the expression encoder's output as it is (the paper's inverse rig);
-                'fit' (default) - the encoder's FACS weights refined by a least-squares fit, bounded to [0, 1],
-                of the frame's displacement onto this mesh's own decoded FACS basis (``facs_basis``, computed
-                once per mesh and cached); [53:] is then 0, so decoding the code reproduces the fitted FACS
-                combination. See docs/model.md.
+                'fit' (default) - the exact area-weighted least-squares fit, bounded to [0, 1] and sparse, of the
+                frame's displacement onto this mesh's own decoded FACS basis (``facs_basis``, computed once per
+                mesh and cached); [53:] is then 0, so decoding the code reproduces the fitted FACS
+                combination. The fit is convex and does not run the encoder. See docs/model.md.
+            sparsity: 'fit' only: mu of the penalty that keeps keys at 0 unless they explain enough of the
+                motion (relative to an average key); None = ``fit_sparsity`` (0.005); 0 = plain least squares.
         Returns:
             (Z,) float32 for one frame, (B, Z) for several; [:53] = ICT FACS weights in ICT order
             ('encoder': raw outputs, trained towards 0..1, not clipped); [53:] = the generic expression residual.
@@ -458,6 +466,9 @@ class Model:
         """
         if method not in ("fit", "encoder"):
             raise ValueError(f"method must be 'fit' or 'encoder', got {method!r}")
+        mu = self.fit_sparsity if sparsity is None else sparsity
+        if not (isinstance(mu, (int, float, np.floating)) and np.isfinite(mu) and 0.0 <= mu <= 10.0):
+            raise ValueError(f"sparsity must be a number in [0, 10], got {sparsity!r}")
         pm = neutral_pm
         self._check_pm(pm, "neutral_pm")
         p = np.asarray(posed_verts)
@@ -469,18 +480,18 @@ class Model:
                              f"neutral mesh, got {np.shape(posed_verts)}")
         if not np.issubdtype(p.dtype, np.number):
             raise ValueError(f"posed_verts must be numeric, got dtype {p.dtype}")
-        out = np.empty((p.shape[0], self.config.z_dim), F32)
+        out = np.zeros((p.shape[0], self.config.z_dim), F32)
         nv = pm.verts[pm.face_index]
         for s in range(0, p.shape[0], max(1, batch)):
             chunk = np.asarray(p[s:s + batch, pm.face_index], dtype=np.float64)
             if not np.isfinite(chunk).all():
                 raise ValueError("posed_verts contains NaN or infinite coordinates")
+            if method == "fit":
+                out[s:s + batch] = self._fit_codes(pm, chunk - nv[None], out[s:s + batch], float(mu))
+                continue
             disp = pm.normalization.apply_vectors(chunk - nv[None])
             feats = np.ascontiguousarray(expression_features(pm.proxy, disp, self.config.expr_feat_scale), dtype=F32)
             out[s:s + batch] = self.net.expression(feats, pm.op)
-            if method == "fit":
-                _check_finite(out[s:s + batch], "expression encoder")
-                out[s:s + batch] = self._fit_codes(pm, chunk - nv[None], out[s:s + batch])
         _check_finite(out, "expression encoder")
         return out[0] if single else out
 
@@ -497,35 +508,30 @@ class Model:
             return a, g
         return self._cached(pm, "fit_system", run)
 
-    def _fit_codes(self, pm: PreparedMesh, disp: np.ndarray, z_enc: np.ndarray, sweeps: int = 60) -> np.ndarray:
-        """Refine encoder codes (B, Z) by projected Gauss-Seidel on min |B^T w - disp|_area, 0 <= w <= 1.
+    def _fit_codes(self, pm: PreparedMesh, disp: np.ndarray, like: np.ndarray, mu: float) -> np.ndarray:
+        """FACS weights (B, Z) of frames: the exact minimiser (``boxqp.box_qp``) of
+        |B^T w - disp|_area^2 + 2 mu mean_k(G_kk) sum_k w_k over 0 <= w <= 1, then, for mu > 0, the same fit
+        without the penalty on the keys it left active (relaxed lasso: the penalty picks the support, the
+        refit removes its shrinkage). ``like`` (B, Z) gives the output's shape and dtype.
 
         disp: (B, Nf, 3) caller-frame displacements of the face island."""
         a, g = self._fit_system(pm)
         n = len(g)
         h = disp.reshape(len(disp), -1) @ a.T                                             # (B, 53)
-        diag = np.diag(g)
-
-        def solve(w):
-            for _ in range(sweeps):
-                for k in range(n):
-                    r = h[:, k] - w @ g[:, k] + w[:, k] * diag[k]
-                    w[:, k] = np.clip(r / diag[k], 0.0, 1.0)
-            return w, np.einsum("bk,kj,bj->b", w, g, w) - 2.0 * (w * h).sum(1)      # objective up to a constant
-
-        # two starts: the encoder's weights and the clipped unconstrained solution; keep the better fit
-        w1, e1 = solve(np.clip(z_enc[:, :n].astype(np.float64), 0.0, 1.0))
-        w2, e2 = solve(np.clip(np.linalg.solve(g, h.T).T, 0.0, 1.0))
-        out = np.zeros_like(z_enc)
-        out[:, :n] = np.where((e2 < e1)[:, None], w2, w1)
+        w = box_qp(g, h - mu * np.diag(g).mean())
+        if mu > 0:
+            w = box_qp(g, h, allowed=w > 0)
+        out = np.zeros_like(like)
+        out[:, :n] = w
         return out
 
     # ------------------------------------------------------------------------------------- decoder
     def _base_rest(self, pm: PreparedMesh, s: int, e: int) -> tuple[np.ndarray, np.ndarray]:
-        """Decoder base pre-activation (e-s, H) and zero-code output (e-s, 3) of face vertices s..e."""
+        """Decoder per-mesh part (``dec.base``: (e-s, H), or (e-s, 3, Z) for the bilinear decoder) and zero-code
+        output (e-s, 3) of face vertices s..e."""
         dec = self.net.decoder
         nf = len(pm.face_index)
-        if nf * dec.width * 4 <= _CACHE_BYTES:
+        if nf * dec.base_width * 4 <= _CACHE_BYTES:
             def run():
                 base = dec.base(pm.canon, pm.normals, self.identity(pm))
                 rest = np.concatenate([dec.rest(base[i:i + self.decode_rows])
@@ -630,15 +636,14 @@ class Model:
         decode of the code with BOTH the ICT ``_L`` and ``_R`` entries set to 1 (not a sum of two decodes);
         ``tongueOut`` is all zeros (ICT has no tongue shape).
 
-        Fast path: the first decoder layer's code part for a one-hot code is w[:, k] (outer) W_code[:, k], and
-        the geometry/identity part and the zero-code output are computed once per mesh.
+        Fast path: the decoder's per-mesh part (and zero-code output) is computed once per mesh; the code part of
+        a one-hot code needs no (N, Z) product (``code_onehot``).
         """
         self._check_pm(pm)
         codes = self._basis_codes(names)
         dec = self.net.decoder
         nf = len(pm.face_index)
         pf = None if probs is None else self._resolve_probs(pm, probs)[pm.face_index]
-        cols = dec.code_cols                                        # (Z, H)
         for i, (name, idx) in enumerate(codes):
             disp = np.zeros((1, nf, 3), F32)
             if idx:
@@ -646,10 +651,7 @@ class Model:
                     e = min(nf, s + self.decode_rows)
                     base, rest = self._base_rest(pm, s, e)
                     w = self._face_weights(pm, pf, s, e)
-                    code = np.multiply.outer(w[:, idx[0]], cols[idx[0]])
-                    for k in idx[1:]:
-                        code += np.multiply.outer(w[:, k], cols[k])
-                    disp[0, s:e] = dec.displace(base, rest, code[None])[0]
+                    disp[0, s:e] = dec.displace(base, rest, dec.code_onehot(w, idx)[None])[0]
             delta = _check_finite(self._to_caller(pm, disp, np.float64), f"decoder ({name})")[0].astype(F32)
             yield i, name, delta
 

@@ -31,7 +31,7 @@ from ..facs_names import ICT_NAMES
 __all__ = ["Weights", "DEFAULT_WEIGHTS", "HEAD_HIDDEN", "IN_NEUTRAL", "IN_EXPRESSION", "resolve_paths",
            "expected_shapes", "load_weights", "random_weights", "save_weights", "default_meta"]
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "nfs_v1.npz"
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "nfs_v2.npz"
 HEAD_HIDDEN = 256   # hidden width of the global encoders' heads (network.GlobalEncoder)
 IN_NEUTRAL = 6      # neutral proxy features: canonical position, unit normal
 IN_EXPRESSION = 9   # + scaled canonical displacement
@@ -61,7 +61,7 @@ class Weights:
 def resolve_paths(path=None) -> tuple[Path, Path]:
     """(npz, json) for a weights path given as the .npz, the .json, or the stem without extension.
 
-    ``None`` means the add-on's bundled ``model_core/weights/nfs_v1.npz``.
+    ``None`` means the add-on's bundled ``model_core/weights/nfs_v2.npz``.
     """
     p = Path(DEFAULT_WEIGHTS if path is None else path).expanduser()
     if p.suffix.lower() in (".npz", ".json"):
@@ -102,9 +102,11 @@ def expected_shapes(cfg: ModelConfig) -> dict:
     out.update(_mlp_shapes("skin_mlp", [cfg.n_regions, cfg.skin_hidden, cfg.z_dim], bias=False))
     out["dec_geo.weight"] = (cfg.dec_width, 6 + 6 * cfg.dec_fourier)
     out["dec_geo.bias"] = (cfg.dec_width,)
-    out["dec_code.weight"] = (cfg.dec_width, cfg.z_dim)
+    bilinear = cfg.dec_mode == "bilinear"
+    if not bilinear:
+        out["dec_code.weight"] = (cfg.dec_width, cfg.z_dim)
     out["dec_id.weight"] = (cfg.dec_width, cfg.z_dim)
-    out.update(_mlp_shapes("dec_rest", [cfg.dec_width] * (cfg.dec_layers + 1) + [3]))
+    out.update(_mlp_shapes("dec_rest", [cfg.dec_width] * (cfg.dec_layers + 1) + [3 * cfg.z_dim if bilinear else 3]))
     return out
 
 
@@ -114,7 +116,7 @@ def _check_config(cfg_dict, where: Path) -> ModelConfig:
         raise ValueError(f"{where}: 'config' must be an object of ModelConfig fields; re-export the weights")
     try:
         cfg = ModelConfig.from_dict(cfg_dict)
-    except TypeError as ex:
+    except (TypeError, ValueError) as ex:
         raise ValueError(f"{where}: bad 'config' ({ex}); re-export the weights") from None
     for name in ("n_regions", "z_dim", "enc_width", "enc_blocks", "k_eig", "proxy_target", "knn",
                  "skin_hidden", "dec_width", "dec_layers"):
@@ -166,7 +168,7 @@ def load_weights(path=None) -> Weights:
     """Load and validate a weights file pair.
 
     Args:
-        path: the .npz, the .json, or their common stem; None = bundled ``model_core/weights/nfs_v1.npz``.
+        path: the .npz, the .json, or their common stem; None = bundled ``model_core/weights/nfs_v2.npz``.
     Returns:
         ``Weights`` with float32 arrays matching ``expected_shapes(config)`` exactly.
     Raises:
@@ -178,7 +180,7 @@ def load_weights(path=None) -> Weights:
     for p, what in ((npz_path, "weights"), (json_path, "weights description")):
         if not p.is_file():
             hint = ("the add-on ships without trained weights in this build: train and export them with "
-                    "`python -m model_core.export runs/v1/checkpoint.pt model_core/weights/nfs_v1`"
+                    "`python -m model_core.export runs/v3/checkpoint.pt model_core/weights/nfs_v2`"
                     if path is None else
                     "pass the path of an exported .npz (its .json must lie beside it with the same name), "
                     "or export one with `python -m model_core.export <checkpoint.pt> <stem>`")
@@ -232,7 +234,8 @@ def load_weights(path=None) -> Weights:
 
 
 # ------------------------------------------------------------------------------------------ writing
-def random_weights(cfg: ModelConfig, seed: int = 0, *, gain: float = 1.0, dec_gain: float = 1.0) -> dict:
+def random_weights(cfg: ModelConfig, seed: int = 0, *, gain: float = 1.0, dec_gain: float = 1.0,
+                   code_gain: float = 1.0) -> dict:
     """Random weights of an untrained model, initialised like ``torch.nn.Linear`` (no torch needed).
 
     Args:
@@ -241,6 +244,8 @@ def random_weights(cfg: ModelConfig, seed: int = 0, *, gain: float = 1.0, dec_ga
         gain: factor on every linear layer's weight (U(-1/sqrt(fan_in), 1/sqrt(fan_in)) * gain).
         dec_gain: extra factor on the decoder's weights (``dec_*``), so that untrained displacements are not
             vanishingly small (tests).
+        code_gain: extra factor on the decoder's code path: ``dec_code`` (mlp decoder) or the output layer of
+            ``dec_rest`` (bilinear decoder, whose output is linear in the code).
     Returns:
         state-dict name -> float32 array, shapes ``expected_shapes(cfg)``; ``log_t`` as the torch init
         (linspace(log 1e-4, log 0.3, width)).
@@ -258,6 +263,12 @@ def random_weights(cfg: ModelConfig, seed: int = 0, *, gain: float = 1.0, dec_ga
         g = gain * (dec_gain if k.startswith("dec_") else 1.0)
         scale = g if k.endswith("weight") else 1.0
         out[k] = (rng.uniform(-bound, bound, size=shape) * scale).astype(np.float32)
+    if cfg.dec_mode == "bilinear":
+        last = f"dec_rest.layers.{cfg.dec_layers}"
+        out[f"{last}.weight"] *= np.float32(code_gain)
+        out[f"{last}.bias"] *= np.float32(code_gain)
+    else:
+        out["dec_code.weight"] *= np.float32(code_gain)
     return out
 
 
