@@ -86,7 +86,7 @@ def compute_losses(model, item: dict, weights: dict | None = None, *, teacher: b
     terms["bs_codes"] = ((d_id[None] + d_ex) * s).pow(2).sum(-1).mean()
 
     zg = z_dec.detach()
-    if getattr(model, "bilinear", False):
+    if model.bilinear:
         singles = torch.zeros(n_ex, zg.shape[1], dtype=zg.dtype)
         singles[:, :n_ex] = torch.eye(n_ex, dtype=zg.dtype)
         zg = torch.cat([zg, singles])

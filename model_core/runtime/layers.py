@@ -115,29 +115,48 @@ class GlobalEncoder:
         return self.head(np.concatenate([mean, bil], axis=-1).astype(F32, copy=False))
 
 
-class Decoder:
-    """The displacement decoder with its first layer split into geometry / local code / identity parts.
+class _DecoderParts:
+    """What both decoder layouts share: the geometry / identity input layer (``dec_geo``, ``dec_id``), the MLP
+    ``dec_rest`` and the whole-decode call; subclasses define base / rest / code_part / code_onehot / displace."""
+
+    def __init__(self, sd: dict, cfg: ModelConfig):
+        self.geo = Linear(sd["dec_geo.weight"], sd["dec_geo.bias"])
+        self.fourier = cfg.dec_fourier
+        self.id = Linear(sd["dec_id.weight"])
+        self.rest_mlp = MLP(sd, "dec_rest", cfg.dec_layers + 1)
+        self.disp_scale = F32(cfg.disp_scale)
+        self.width = cfg.dec_width
+
+    def pre(self, pos: np.ndarray, nrm: np.ndarray, z_id: np.ndarray) -> np.ndarray:
+        """pos, nrm (N, 3) canonical positions / unit normals, z_id (Z,) -> dec_geo([x, n, fourier(x)]) + dec_id(z_ID)
+        (N, H) float32."""
+        pos = np.asarray(pos, F32)
+        x = np.concatenate([pos, np.asarray(nrm, F32), fourier(pos, self.fourier)], axis=-1)
+        return self.geo(x) + self.id(np.asarray(z_id, F32)[None])
+
+    def __call__(self, pos, nrm, w, z_ge, z_id) -> np.ndarray:
+        """Whole decode like ``FaceSkinningNet.decode``: pos, nrm (N, 3), w (N, Z), z_ge (B, Z), z_id (Z,) -> (B, N, 3)."""
+        base = self.base(pos, nrm, z_id)
+        return self.displace(base, self.rest(base), self.code_part(np.asarray(w, F32), np.asarray(z_ge, F32)))
+
+
+class Decoder(_DecoderParts):
+    """The displacement decoder with its first layer split into geometry / local code / identity parts
+    (``dec_mode='mlp'``).
 
     displacement = (D(x, n, w*z, z_ID) - D(x, n, 0, z_ID)) / disp_scale with
     D = dec_rest(silu(base + code)), base = dec_geo([x, n, fourier(x)]) + dec_id(z_ID) (N, H), code = dec_code(w * z) (B, N, H).
     """
 
     def __init__(self, sd: dict, cfg: ModelConfig):
-        self.geo = Linear(sd["dec_geo.weight"], sd["dec_geo.bias"])
-        self.fourier = cfg.dec_fourier
+        super().__init__(sd, cfg)
         self.code = Linear(sd["dec_code.weight"])
-        self.id = Linear(sd["dec_id.weight"])
-        self.rest_mlp = MLP(sd, "dec_rest", cfg.dec_layers + 1)
         self.code_cols = np.ascontiguousarray(self.code.wt)     # (Z, H): row k = W_code[:, k]
-        self.disp_scale = F32(cfg.disp_scale)
-        self.width = cfg.dec_width
         self.base_width = cfg.dec_width                         # floats per vertex of ``base``
 
     def base(self, pos: np.ndarray, nrm: np.ndarray, z_id: np.ndarray) -> np.ndarray:
         """pos, nrm (N, 3) canonical positions / unit normals, z_id (Z,) -> base pre-activation (N, H)."""
-        pos = np.asarray(pos, F32)
-        x = np.concatenate([pos, np.asarray(nrm, F32), fourier(pos, self.fourier)], axis=-1)
-        return self.geo(x) + self.id(np.asarray(z_id, F32)[None])
+        return self.pre(pos, nrm, z_id)
 
     def rest(self, base: np.ndarray) -> np.ndarray:
         """D at zero code: (N, H) -> (N, 3)."""
@@ -163,13 +182,8 @@ class Decoder:
         moved /= self.disp_scale
         return moved
 
-    def __call__(self, pos, nrm, w, z_ge, z_id) -> np.ndarray:
-        """Whole decode like ``FaceSkinningNet.decode``: pos, nrm (N, 3), w (N, Z), z_ge (B, Z), z_id (Z,) -> (B, N, 3)."""
-        base = self.base(pos, nrm, z_id)
-        return self.displace(base, self.rest(base), self.code_part(np.asarray(w, F32), np.asarray(z_ge, F32)))
 
-
-class BilinearDecoder:
+class BilinearDecoder(_DecoderParts):
     """The decoder linear in the local code (``dec_mode='bilinear'``), with the same interface as ``Decoder``.
 
     G = dec_rest(silu(dec_geo([x, n, fourier(x)]) + dec_id(z_ID))) reshaped (N, 3, Z);
@@ -177,21 +191,14 @@ class BilinearDecoder:
     """
 
     def __init__(self, sd: dict, cfg: ModelConfig):
-        self.geo = Linear(sd["dec_geo.weight"], sd["dec_geo.bias"])
-        self.fourier = cfg.dec_fourier
-        self.id = Linear(sd["dec_id.weight"])
-        self.rest_mlp = MLP(sd, "dec_rest", cfg.dec_layers + 1)
-        self.disp_scale = F32(cfg.disp_scale)
+        super().__init__(sd, cfg)
         self.z_dim = cfg.z_dim
-        self.width = cfg.dec_width
-        self.base_width = 3 * cfg.z_dim
+        self.base_width = 3 * cfg.z_dim                         # floats per vertex of ``base``
 
     def base(self, pos: np.ndarray, nrm: np.ndarray, z_id: np.ndarray) -> np.ndarray:
         """pos, nrm (N, 3) canonical positions / unit normals, z_id (Z,) -> G (N, 3, Z) float32."""
-        pos = np.asarray(pos, F32)
-        x = np.concatenate([pos, np.asarray(nrm, F32), fourier(pos, self.fourier)], axis=-1)
-        h = self.geo(x) + self.id(np.asarray(z_id, F32)[None])
-        return self.rest_mlp(silu(h, out=h)).reshape(len(pos), 3, self.z_dim)
+        h = self.pre(pos, nrm, z_id)
+        return self.rest_mlp(silu(h, out=h)).reshape(len(h), 3, self.z_dim)
 
     def rest(self, base: np.ndarray) -> np.ndarray:
         """Zero code, zero motion: (N, 3, Z) -> zeros (N, 3)."""
@@ -208,16 +215,11 @@ class BilinearDecoder:
         return code
 
     def displace(self, base: np.ndarray, rest: np.ndarray, code: np.ndarray) -> np.ndarray:
-        """G (N, 3, Z), rest (unused), local codes (B, N, Z) -> displacements (B, N, 3), canonical units."""
+        """G (N, 3, Z), rest (unused: zero), local codes (B, N, Z) -> displacements (B, N, 3), canonical units."""
         out = np.matmul(base, np.ascontiguousarray(code.transpose(1, 2, 0)))      # (N, 3, B)
         out = np.ascontiguousarray(out.transpose(2, 0, 1))
         out /= self.disp_scale
         return out
-
-    def __call__(self, pos, nrm, w, z_ge, z_id) -> np.ndarray:
-        """Whole decode like ``FaceSkinningNet.decode``: pos, nrm (N, 3), w (N, Z), z_ge (B, Z), z_id (Z,) -> (B, N, 3)."""
-        base = self.base(pos, nrm, z_id)
-        return self.displace(base, None, self.code_part(np.asarray(w, F32), np.asarray(z_ge, F32)))
 
 
 class Network:

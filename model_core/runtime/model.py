@@ -448,8 +448,8 @@ class Model:
         Args:
             posed_verts: (N, 3) or (B, N, 3) posed positions, same vertex order, frame and units as the neutral
                 given to ``prepare``.
-            neutral_pm: the prepared neutral (its operator is cached: per frame only the displacement features
-                and the expression encoder run).
+            neutral_pm: the prepared neutral (its operator and FACS fit system are cached: per frame only the
+                fit, or the displacement features and the expression encoder, run).
             batch: frames encoded together.
             method: 'encoder' - the expression encoder's output as it is (the paper's inverse rig);
                 'fit' (default) - the exact area-weighted least-squares fit, bounded to [0, 1] and sparse, of the
@@ -487,7 +487,8 @@ class Model:
             if not np.isfinite(chunk).all():
                 raise ValueError("posed_verts contains NaN or infinite coordinates")
             if method == "fit":
-                out[s:s + batch] = self._fit_codes(pm, chunk - nv[None], out[s:s + batch], float(mu))
+                w = self._fit_weights(pm, chunk - nv[None], float(mu))
+                out[s:s + batch, :w.shape[1]] = w                       # [53:] stays 0
                 continue
             disp = pm.normalization.apply_vectors(chunk - nv[None])
             feats = np.ascontiguousarray(expression_features(pm.proxy, disp, self.config.expr_feat_scale), dtype=F32)
@@ -497,7 +498,7 @@ class Model:
 
     def _fit_system(self, pm: PreparedMesh):
         """Normal equations of the area-weighted least-squares fit onto the mesh's FACS basis (cached):
-        (A (53, 3 Nf) area-weighted basis rows, G (53, 53) = A B^T with a tiny ridge, diag(G))."""
+        (A (53, 3 Nf) area-weighted basis rows, G (53, 53) = A B^T with a tiny ridge)."""
         def run():
             _, basis = self.facs_basis(pm, "ict")
             b = basis[:, pm.face_index].astype(np.float64).reshape(len(basis), -1)     # (53, 3 Nf)
@@ -508,22 +509,19 @@ class Model:
             return a, g
         return self._cached(pm, "fit_system", run)
 
-    def _fit_codes(self, pm: PreparedMesh, disp: np.ndarray, like: np.ndarray, mu: float) -> np.ndarray:
-        """FACS weights (B, Z) of frames: the exact minimiser (``boxqp.box_qp``) of
+    def _fit_weights(self, pm: PreparedMesh, disp: np.ndarray, mu: float) -> np.ndarray:
+        """FACS weights (B, 53) float64 of frames: the exact minimiser (``boxqp.box_qp``) of
         |B^T w - disp|_area^2 + 2 mu mean_k(G_kk) sum_k w_k over 0 <= w <= 1, then, for mu > 0, the same fit
         without the penalty on the keys it left active (relaxed lasso: the penalty picks the support, the
-        refit removes its shrinkage). ``like`` (B, Z) gives the output's shape and dtype.
+        refit removes its shrinkage).
 
         disp: (B, Nf, 3) caller-frame displacements of the face island."""
         a, g = self._fit_system(pm)
-        n = len(g)
         h = disp.reshape(len(disp), -1) @ a.T                                             # (B, 53)
         w = box_qp(g, h - mu * np.diag(g).mean())
         if mu > 0:
             w = box_qp(g, h, allowed=w > 0)
-        out = np.zeros_like(like)
-        out[:, :n] = w
-        return out
+        return w
 
     # ------------------------------------------------------------------------------------- decoder
     def _base_rest(self, pm: PreparedMesh, s: int, e: int) -> tuple[np.ndarray, np.ndarray]:
