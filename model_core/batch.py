@@ -10,7 +10,7 @@ import numpy as np
 from .config import ModelConfig
 from .frames import canonical_normalization
 from .ict import CROPS, ICTModel
-from .mesh import face_normals, vertex_normals
+from .mesh import face_normals, vertex_areas, vertex_normals
 from .proxy import build_proxy, expression_features, neutral_features
 
 
@@ -54,6 +54,10 @@ def prepare_group(group, ict: ICTModel, cfg: ModelConfig, rng: np.random.Generat
     ex_modes = rot_vec(ict.expression_modes[:, tsel].astype(np.float64))     # (53, S, 3)
     id_modes = rot_vec(ict.identity_modes[:, tsel].astype(np.float64))       # (100, S, 3)
     tlab = template_labels[tsel] if template_labels is not None else np.zeros(len(tsel), np.int64)
+    # the 53 single FACS shapes at the decoder subset: ICT modes carried through the topology's barycentric map
+    corners, bary = np.asarray(group.corners)[sub_verts], np.asarray(group.bary)[sub_verts]     # (S, 3)
+    sub_modes = np.einsum("ksjc,sj->ksc", ict.expression_modes[:, corners].astype(np.float64), bary)
+    sub_singles = rot_vec(sub_modes)                                                            # (53, S, 3)
 
     f32 = lambda a: np.ascontiguousarray(a, dtype=np.float32)  # noqa: E731
     return {
@@ -62,9 +66,11 @@ def prepare_group(group, ict: ICTModel, cfg: ModelConfig, rng: np.random.Generat
         "feats_e": f32(expression_features(proxy, disp, cfg.expr_feat_scale)),
         "knn_idx": proxy.knn_idx, "knn_w": f32(proxy.knn_w),
         "labels": np.asarray(group.labels, dtype=np.int64),
+        "pos": f32(cn), "vert_area": f32(vertex_areas(cn, faces)),
         "sub_pos": f32(cn[sub_verts]), "sub_nrm": f32(nrm[sub_verts]), "sub_idx": sub_verts.astype(np.int64),
         "sub_faces": sub_faces.astype(np.int64), "sub_disp": f32(disp[:, sub_verts]),
         "sub_gt_fn": f32(np.stack([face_normals(p[sub_verts], sub_faces) for p in cp])),
+        "sub_singles": f32(sub_singles),
         "facs": f32(group.facs), "id_coeffs": f32(group.id_coeffs),
         "t_pos": f32(tpos), "t_nrm": f32(tnrm), "t_labels": tlab.astype(np.int64),
         "t_ex_modes": f32(ex_modes), "t_id_modes": f32(id_modes),

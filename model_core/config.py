@@ -2,10 +2,18 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 
-FORMAT_VERSION = 4  # 2: bilinear pooling in the global encoders; 3: Fourier features in the decoder; 4: dec_mode
+FORMAT_VERSION = 5  # 2: bilinear pooling in the global encoders; 3: Fourier features in the decoder; 4: dec_mode;
+#                     5: dec_frame
 DEC_MODES = ("bilinear", "mlp")
+DEC_FRAMES = ("mesh", "face")
+# regions that every supported crop contains whole (ICT full head, face and narrow face: 100 % of their area),
+# indices into regions.REGION_NAMES: procerus, eye_L/R, nose, levator_labii_L/R, zygomaticus_L/R,
+# orbicularis_oris, lips, jaw
+FACE_CORE = (2, 3, 4, 7, 8, 9, 10, 11, 14, 15, 16)
+# the generic ICT full head's face-core centroid (3) and sqrt(area) (1) in its canonical frame (true labels)
+FACE_REF = (0.0, -0.01009, 0.18335, 0.40557)
 
 
 @dataclass
@@ -24,6 +32,12 @@ class ModelConfig:
         (3, Z) matrix and the displacement is that matrix times the local code w * z_GE (linear in the code,
         like the ICT model the data come from); 'mlp' - the local code is concatenated into the MLP's input
         (the paper's layout; configs saved before this field existed are 'mlp'). See docs/model.md.
+    dec_frame: 'mesh' - the decoder reads canonical positions (centroid and sqrt(area) of the whole mesh);
+        'face' - it reads a * x + b, the similarity that takes the mesh's face core (``face_core`` regions,
+        weighted by the skinning encoder's probabilities) onto ``face_ref``, and its displacements are divided
+        by a: the same face point gets the same decoder input whatever the crop (whole head or face mask).
+        Configs saved before this field existed are 'mesh'.
+    face_core: region indices of the face core; face_ref: its reference centroid (3) and size (1).
     disp_scale: decoder output / disp_scale = displacement in canonical units.
     expr_feat_scale: factor on canonical displacements fed to the expression encoder.
     """
@@ -39,6 +53,9 @@ class ModelConfig:
     dec_layers: int = 4
     dec_fourier: int = 7
     dec_mode: str = "bilinear"
+    dec_frame: str = "mesh"
+    face_core: list = field(default_factory=lambda: list(FACE_CORE))
+    face_ref: list = field(default_factory=lambda: list(FACE_REF))
     disp_scale: float = 20.0
     expr_feat_scale: float = 20.0
 
@@ -49,10 +66,18 @@ class ModelConfig:
     def from_dict(cls, d: dict) -> "ModelConfig":
         d = dict(d)
         d.setdefault("dec_mode", "mlp")   # written before the field existed
+        d.setdefault("dec_frame", "mesh")
         if d["dec_mode"] not in DEC_MODES:
             raise ValueError(f"unknown decoder mode {d['dec_mode']!r} (known: {', '.join(DEC_MODES)})")
+        if d["dec_frame"] not in DEC_FRAMES:
+            raise ValueError(f"unknown decoder frame {d['dec_frame']!r} (known: {', '.join(DEC_FRAMES)})")
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:
             raise ValueError(f"unknown model config keys {sorted(unknown)}: weights from a newer version?")
-        return cls(**d)
+        cfg = cls(**d)
+        if cfg.dec_frame == "face" and (len(cfg.face_ref) != 4 or not cfg.face_core
+                                        or max(cfg.face_core) >= cfg.n_regions or min(cfg.face_core) < 0):
+            raise ValueError(f"face frame needs 4 face_ref numbers and face_core region indices below n_regions "
+                             f"({cfg.n_regions}); got face_ref={cfg.face_ref}, face_core={cfg.face_core}")
+        return cfg

@@ -1,5 +1,5 @@
 """Evaluate exported weights on held-out identities and topologies:
-``python -m model_core.evaluate [--weights model_core/weights/nfs_v2] [--identities 4] [--seed 1234]``.
+``python -m model_core.evaluate [--weights model_core/weights/nfs_v3] [--identities 4] [--seed 1234]``.
 
 Runs the numpy runtime (what users run) on held-out ICT identities (a seed stream never used by
 training) on the ICT topology and on remeshed topologies of several densities and crops, for the 53
@@ -16,8 +16,9 @@ single FACS shapes and random sparse combinations. Per case:
   weights that are non-zero in the truth (the plain MAE of sparse truths rewards answering 0: the all-zero
   code scores mean(truth), printed under the table)
 - seg acc: skinning argmax vs the transferred region labels
-- (a) nearest: nearest-point delta transfer from the ICT generic head after the same canonical
-  normalisation, displacement rescaled by the face-size ratio (what a Surface Deform user gets)
+- (a) nearest: nearest-point delta transfer from the ICT generic head after the same normalisation the
+  model's decoder uses (canonical frame and, for ``dec_frame='face'`` weights, the face-core frame from the
+  model's skinning), displacement rescaled by the size ratio (what a Surface Deform user gets)
 - (b) zero: zero displacement, rel = 100 % by definition
 """
 from __future__ import annotations
@@ -28,7 +29,6 @@ import time
 
 import numpy as np
 
-from .frames import canonical_normalization
 from .ict import CROPS, load_ict
 from .proxy import knn_weights
 
@@ -40,13 +40,28 @@ def held_out_identities(n: int, seed: int = HELD_OUT_SEED) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((n, 100))
 
 
+MASK_RADIUS_CM = 9.0  # the unseen crop: ICT's face crop within this distance of the generic nose tip
+
+
+def face_mask_topology(ict, radius_cm: float = MASK_RADIUS_CM):
+    """A crop no training group has: ICT's face-crop triangulation cut to a sphere of ``radius_cm`` around the
+    generic head's nose tip (landmark 30), like a scanned face mask (no ears, part of the forehead and chin)."""
+    from .remesh import crop_topology, ict_topology
+    v, _ = ict.head(None, None, "face")
+    keep = np.linalg.norm(v - v[ict.landmarks[30]], axis=1) < radius_cm
+    return crop_topology(ict_topology(ict, "face"), keep, kind_suffix=f" mask r{radius_cm:g}cm")
+
+
 def eval_cases(ict, rng) -> list[tuple[str, str, object]]:
-    """(name, crop, topology or None for ICT's own) evaluation topologies, 1k-30k vertices."""
+    """(name, crop, topology or None for ICT's own) evaluation topologies, 1k-30k vertices: ICT's own full
+    and face crops, five random remeshes of the three training crops, and an unseen crop (a face mask)."""
     from .remesh import random_topology
     cases = [("ict full", "full", None), ("ict face", "face", None)]
     for crop, n in (("full", 2000), ("full", 8000), ("face", 4000), ("narrow", 1500), ("full", 25000)):
         topo = random_topology(ict, crop, n, rng)
         cases.append((f"{topo.kind} {crop} {topo.n_verts}v", crop, topo))
+    mask = face_mask_topology(ict)
+    cases.append((f"{mask.kind} {mask.n_verts}v (unseen crop)", "face", mask))
     return cases
 
 
@@ -60,15 +75,19 @@ def expression_set(rng, n_random: int) -> np.ndarray:
     return np.concatenate([singles, combos])
 
 
-def nearest_transfer(v, f, gen_v, gen_f, gen_disp) -> np.ndarray:
+def nearest_transfer(model, pm, gen_pm, gen_disp) -> np.ndarray:
     """Baseline (a): each target vertex takes the displacement of its nearest generic-head vertex after the
-    same canonical normalisation the model uses, rescaled by the face-size ratio.
+    same normalisation the model's decoder uses (canonical frame, then ``model.decoder_frame``), rescaled by
+    the ratio of the two frames' sizes.
 
-    Args: v (N, 3), f (F, 3) target; gen_v (n, 3), gen_f generic head; gen_disp (B, n, 3) its displacements.
-    Returns: (B, N, 3) displacements of the target (the target's units)."""
-    nz_t, nz_g = canonical_normalization(v, f), canonical_normalization(gen_v, gen_f)
-    idx, _ = knn_weights(nz_t.apply(v), nz_g.apply(gen_v), 1)
-    return gen_disp[:, idx[:, 0]] * (nz_t.size / nz_g.size)
+    Args: model (runtime Model); pm, gen_pm: the prepared target and generic head (single-island meshes);
+    gen_disp (B, n, 3) generic-head displacements. Returns: (B, N, 3) displacements of the target (its units)."""
+    for p in (pm, gen_pm):
+        if len(p.face_index) != p.n_verts:
+            raise ValueError("nearest_transfer needs single-island meshes (every vertex in the face island)")
+    (a_t, b_t), (a_g, b_g) = model.decoder_frame(pm), model.decoder_frame(gen_pm)
+    idx, _ = knn_weights(pm.canon * a_t + b_t, gen_pm.canon * a_g + b_g, 1)
+    return gen_disp[:, idx[:, 0]] * ((pm.normalization.size / a_t) / (gen_pm.normalization.size / a_g))
 
 
 def _metrics(pred: np.ndarray, true: np.ndarray) -> dict:
@@ -127,7 +146,7 @@ def evaluate(weights=None, n_identities: int = 4, n_random: int = 20, seed: int 
             probs, _ = model.skinning(pm)
             acc["seg"].append((probs.argmax(1) == lab).mean())
             # (a) nearest-point delta transfer from the generic head, same canonical normalisation
-            acc["nearest"].append(_metrics(nearest_transfer(v, f, gen_v, gen_f, gen_disp), true)["rel"])
+            acc["nearest"].append(_metrics(nearest_transfer(model, pm, gen_pm, gen_disp), true)["rel"])
             acc["n"].append(len(v))
         row = {"case": name, "verts": int(np.mean(acc["n"])), **{k: float(np.mean(v)) for k, v in acc.items() if k != "n"},
                "rig_zero": float(W.mean()), "seconds": time.time() - t0}
@@ -151,7 +170,7 @@ def tilt_rows(weights=None, angles=(0.0, 1.0, 3.0, 5.0, 10.0)) -> list[dict]:
     z = np.zeros((53, model.config.z_dim), np.float32)
     z[:, :53] = W
     d0 = np.stack([ict.expression_deltas(w, "full") for w in W])
-    gen_v = ict.head(None, None, "full")[0]
+    gen_pm = model.prepare(*ict.head(None, None, "full"))
     rows = []
     for ang in angles:
         a = np.deg2rad(ang)
@@ -160,7 +179,7 @@ def tilt_rows(weights=None, angles=(0.0, 1.0, 3.0, 5.0, 10.0)) -> list[dict]:
         true = d0 @ rot.T
         pm = model.prepare(v, f)
         pred = np.asarray(model.decode(pm, z)) - v[None]
-        near = nearest_transfer(v, f, gen_v, f, d0) @ rot.T
+        near = nearest_transfer(model, pm, gen_pm, d0) @ rot.T
         rows.append({"angle": float(ang), "rel": _metrics(pred, true)["rel"], "nearest": _metrics(near, true)["rel"]})
     return rows
 

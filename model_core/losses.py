@@ -4,6 +4,10 @@ All displacement-like terms are measured in canonical units multiplied by ``cfg.
 their magnitudes are O(1). Terms:
 
 - vertex:      mean squared error of predicted vs true displacements (decoder subset of vertices).
+- singles:     the same for the 53 single FACS shapes (one-hot codes) on the same subset of the group's own
+               topology: the decoder is linear in the code, so these fix every FACS field it can produce
+               (nearly free with the bilinear decoder, whose per-vertex matrix is shared; skipped, 0, with
+               the MLP decoder, where it would cost 53 decodes).
 - normal:      1 - cos between predicted and true posed face normals (faces of the subset).
 - edge:        squared error of posed edge vectors (the Jacobian of the deformation along each edge).
 - code_id:     z_ID[:100] vs ICT identity coefficients (MSE).
@@ -17,6 +21,7 @@ their magnitudes are O(1). Terms:
                one under teacher forcing) vs the ICT linear model with the same code (code detached: this
                term trains the decoder and skinning MLP). With the bilinear decoder the 53 single-shape codes
                are added to the step's codes (nearly free: the decoder's per-vertex part is shared).
+               The template is the group's own surface, so it is decoded in the group's decoder frame.
 """
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 DEFAULT_WEIGHTS = {
-    "vertex": 10.0, "normal": 1.0, "edge": 10.0, "code_id": 0.05, "code_ge": 2.0, "code_zero": 0.1,
+    "vertex": 10.0, "singles": 10.0, "normal": 1.0, "edge": 10.0, "code_id": 0.05, "code_ge": 2.0, "code_zero": 0.1,
     "seg": 0.2, "bs_codes": 5.0, "bs_decoder": 10.0,
 }
 
@@ -62,10 +67,20 @@ def compute_losses(model, item: dict, weights: dict | None = None, *, teacher: b
         z_dec = z_ge
     sub = item["sub_idx"]
     wv = model.skin_weights(probs[sub])
-    pred = model.decode(item["sub_pos"], item["sub_nrm"], wv, z_dec, z_id)        # (B, S, 3)
+    eye = torch.zeros(n_ex, z_ge.shape[1], dtype=z_ge.dtype)
+    eye[:, :n_ex] = torch.eye(n_ex, dtype=z_ge.dtype)                             # the 53 single-shape codes
+    with_singles = model.bilinear and "sub_singles" in item and bool(w["singles"])
+    frame = model.face_frame(item["pos"], probs, item["vert_area"])                # decoder frame (a, b)
+    pred = model.decode_in_frame(frame, item["sub_pos"], item["sub_nrm"], wv,
+                                 torch.cat([z_dec, eye]) if with_singles else z_dec, z_id)  # (B [+ 53], S, 3)
+    pred, pred_1 = pred[:len(z_dec)], pred[len(z_dec):]
     gt = item["sub_disp"]
     terms = {}
     terms["vertex"] = ((pred - gt) * s).pow(2).sum(-1).mean()
+    if with_singles:
+        terms["singles"] = ((pred_1 - item["sub_singles"]) * s).pow(2).sum(-1).mean()
+    else:
+        terms["singles"] = torch.zeros((), dtype=pred.dtype)
     posed_pred = item["sub_pos"][None] + pred
     fn_pred = _face_normals(posed_pred, item["sub_faces"])
     terms["normal"] = (1.0 - (fn_pred * item["sub_gt_fn"]).sum(-1)).mean()
@@ -87,12 +102,10 @@ def compute_losses(model, item: dict, weights: dict | None = None, *, teacher: b
 
     zg = z_dec.detach()
     if model.bilinear:
-        singles = torch.zeros(n_ex, zg.shape[1], dtype=zg.dtype)
-        singles[:, :n_ex] = torch.eye(n_ex, dtype=zg.dtype)
-        zg = torch.cat([zg, singles])
+        zg = torch.cat([zg, eye])
     onehot = F.one_hot(item["t_labels"], cfg.n_regions).to(pred.dtype)
     wt = model.skin_weights(onehot)
-    pred_t = model.decode(item["t_pos"], item["t_nrm"], wt, zg, z_id.detach())
+    pred_t = model.decode_in_frame(frame, item["t_pos"], item["t_nrm"], wt, zg, z_id.detach())  # same surface
     lin_t = torch.einsum("bk,ksc->bsc", zg[:, :n_ex], ex_modes)
     terms["bs_decoder"] = ((pred_t - lin_t) * s).pow(2).sum(-1).mean()
 

@@ -18,6 +18,9 @@ width, K eigenpairs, R regions, Z = z_dim (128).
   z_ID Z]; the displacement is
   (D(x, n, w*z, z_ID) - D(x, n, 0, z_ID)) / disp_scale.
   Either way a zero expression code gives exactly zero motion.
+- decoder frame, ``dec_frame='face'``: ``face_frame`` gives (a, b) from the skinning probabilities (detached);
+  the decoder reads a * x + b and its displacement is divided by a (``decode_in_frame``), so the same face
+  point is decoded the same way whatever the crop. ``dec_frame='mesh'``: a = 1, b = 0.
 """
 from __future__ import annotations
 
@@ -134,6 +137,9 @@ class FaceSkinningNet(nn.Module):
             self.dec_code = nn.Linear(z, cfg.dec_width, bias=False)  # local code
         self.dec_id = nn.Linear(z, cfg.dec_width, bias=False)    # z_ID
         self.dec_rest = MLP([cfg.dec_width] * (cfg.dec_layers + 1) + [3 * z if self.bilinear else 3])
+        core = torch.zeros(cfg.n_regions)
+        core[list(cfg.face_core)] = 1.0
+        self.register_buffer("face_core_mask", core, persistent=False)   # (R,), not a weight
 
     # --- encoders -------------------------------------------------------------------------
     def identity(self, feats, op):
@@ -154,6 +160,33 @@ class FaceSkinningNet(nn.Module):
         return self.skin_mlp(probs)
 
     # --- decoder --------------------------------------------------------------------------
+    def face_frame(self, pos, probs, vert_area):
+        """The decoder's frame: (a scalar tensor, b (3,)) with decoder input a * pos + b.
+
+        Args: pos (N, 3) canonical neutral positions of the whole mesh; probs (N, R) region probabilities;
+        vert_area (N,) canonical vertex areas (summing to 1). 'face': the similarity taking the face core's
+        probability-weighted centroid and sqrt(area) onto ``cfg.face_ref`` (computed without gradient);
+        'mesh': (1, 0).
+        """
+        one = torch.ones((), dtype=pos.dtype)
+        if self.cfg.dec_frame != "face":
+            return one, torch.zeros(3, dtype=pos.dtype)
+        with torch.no_grad():
+            m = (probs * self.face_core_mask.to(probs.dtype)).sum(-1) * vert_area          # (N,)
+            tot = m.sum()
+            if not bool(tot > 1e-6):      # no face core found: keep the mesh frame
+                return one, torch.zeros(3, dtype=pos.dtype)
+            c = (m[:, None] * pos).sum(0) / tot
+            ref = torch.as_tensor(self.cfg.face_ref, dtype=pos.dtype)
+            a = ref[3] / tot.sqrt()
+            return a, ref[:3] - a * c
+
+    def decode_in_frame(self, frame, pos, nrm, w, z_ge, z_id):
+        """``decode`` in the decoder frame ``frame`` = (a, b) from ``face_frame``: canonical displacements
+        (B, N, 3) of canonical positions pos (N, 3)."""
+        a, b = frame
+        return self.decode(pos * a + b, nrm, w, z_ge, z_id) / a
+
     def decode(self, pos, nrm, w, z_ge, z_id):
         """Displacements (B, N, 3) in canonical units.
 
@@ -162,8 +195,10 @@ class FaceSkinningNet(nn.Module):
         base = self.dec_geo(torch.cat([pos, nrm, fourier(pos, self.cfg.dec_fourier)], dim=-1)) \
             + self.dec_id(z_id)[None]                                                  # (N, H)
         if self.bilinear:
-            g = self.dec_rest(silu(base)).reshape(pos.shape[0], 3, -1)                # (N, 3, Z)
-            return torch.einsum("ncj,bnj->bnc", g, w[None] * z_ge[:, None, :]) / self.cfg.disp_scale
+            g = self.dec_rest(silu(base)).reshape(pos.shape[0], 3, -1) * w[:, None, :]  # (N, 3, Z): G diag(w)
+            # one (3N, Z) x (Z, B) product; G (w * z) = (G diag(w)) z
+            out = (g.reshape(-1, g.shape[-1]) @ z_ge.T).reshape(pos.shape[0], 3, -1)    # (N, 3, B)
+            return out.permute(2, 0, 1) / self.cfg.disp_scale
         code = self.dec_code(w[None] * z_ge[:, None, :])                              # (B, N, H)
         moved = self.dec_rest(silu(base[None] + code))
         rest = self.dec_rest(silu(base))[None]

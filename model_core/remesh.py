@@ -643,6 +643,23 @@ def ict_topology(ict: ICTModel, crop: str) -> Topology:
     return Topology(crop=crop, faces=f.copy(), src_face=src, bary=bary, kind="ict", seed=0, corners=f[src])
 
 
+def crop_topology(topo: Topology, keep: np.ndarray, kind_suffix: str = "+crop") -> Topology:
+    """The part of a topology on the vertices ``keep`` (N,) bool: its triangles with all three corners kept,
+    vertices renumbered in order, those left without a triangle dropped; same crop, exact barycentric map.
+    Raises ValueError when no triangle is left."""
+    keep = np.asarray(keep, dtype=bool)
+    if keep.shape != (topo.n_verts,):
+        raise ValueError(f"keep must have shape ({topo.n_verts},), got {keep.shape}")
+    faces = topo.faces[keep[topo.faces].all(axis=1)]
+    if not len(faces):
+        raise ValueError("crop_topology: no triangle has all three corners kept")
+    used = np.unique(faces)
+    new_index = np.full(topo.n_verts, -1, np.int64)
+    new_index[used] = np.arange(len(used))
+    return Topology(crop=topo.crop, faces=new_index[faces], src_face=topo.src_face[used], bary=topo.bary[used],
+                    kind=topo.kind + kind_suffix, seed=topo.seed, corners=topo.corners[used])
+
+
 def _flip_topology(ict: ICTModel, tpl: _Template, rng, seed) -> Topology:
     base = ict_topology(ict, tpl.crop)
     n_p = _crop(tpl.crop)[1]

@@ -107,7 +107,11 @@ def parse_args(argv=None):
     p.add_argument("--template-verts", type=int, default=500,
                    help="ICT-template vertices per group for the blendshape-consistency terms")
     p.add_argument("--init-from", help="checkpoint whose same-named, same-shaped encoder and skinning parameters "
-                                       "start a fresh run (the decoder, dec_*, starts from scratch)")
+                                       "start a fresh run (the decoder, dec_*, starts from scratch unless "
+                                       "--init-decoder); the optimiser and the schedule start afresh")
+    p.add_argument("--init-decoder", action="store_true", help="with --init-from: take the decoder's parameters too")
+    p.add_argument("--loss-weight", action="append", default=[], metavar="TERM=VALUE",
+                   help="override one loss weight, e.g. --loss-weight singles=0 (repeatable)")
     p.add_argument("--ckpt-every", type=float, default=300.0, help="seconds between checkpoints")
     p.add_argument("--workers", type=int, default=1, help="data worker processes (0 = in the main process)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
@@ -151,13 +155,23 @@ def main(argv=None) -> int:
     elif args.init_from:
         src_ck = torch.load(args.init_from, map_location="cpu", weights_only=False)
         src = src_ck["model"]
-        state["init_from"] = {"checkpoint": str(args.init_from), "state": src_ck.get("state", {})}
+        state["init_from"] = {"checkpoint": str(args.init_from), "state": src_ck.get("state", {}),
+                              "decoder": bool(args.init_decoder)}
         own = model.state_dict()
-        take = {k: v for k, v in src.items() if not k.startswith("dec_") and k in own and own[k].shape == v.shape}
+        take = {k: v for k, v in src.items()
+                if (args.init_decoder or not k.startswith("dec_")) and k in own and own[k].shape == v.shape}
         model.load_state_dict(take, strict=False)
         print(f"initialised {len(take)} of {len(own)} arrays from {args.init_from}")
+    loss_weights = dict(DEFAULT_WEIGHTS)
+    for item in args.loss_weight:
+        name, _, value = item.partition("=")
+        if name not in DEFAULT_WEIGHTS or not value:
+            print(f"error: --loss-weight {item!r}: expected TERM=VALUE with TERM one of {', '.join(DEFAULT_WEIGHTS)}",
+                  file=sys.stderr)
+            return 2
+        loss_weights[name] = float(value)
     (out / "config.json").write_text(json.dumps({"model": asdict(cfg), "args": vars(args),
-                                                 "loss_weights": DEFAULT_WEIGHTS}, indent=2))
+                                                 "loss_weights": loss_weights}, indent=2))
     stream = GroupStream(cfg, args.seed, state["step"], args.n_expr, small_bank=args.smoke,
                          max_rotation=args.max_rotation, n_faces=args.decoder_faces,
                          n_template=args.template_verts)
@@ -187,7 +201,7 @@ def main(argv=None) -> int:
         for g in opt.param_groups:
             g["lr"] = lr
         teacher = teacher_rng.random() < args.teacher
-        total, terms = compute_losses(model, to_tensors(item), teacher=teacher)
+        total, terms = compute_losses(model, to_tensors(item), loss_weights, teacher=teacher)
         opt.zero_grad(set_to_none=True)
         total.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -213,7 +227,7 @@ def main(argv=None) -> int:
             break
     state["runs"].append({"steps": run_steps, "minutes": round((time.time() - t_run) / 60, 2),
                           "seed": args.seed, "threads": torch.get_num_threads(),
-                          "max_rotation": args.max_rotation})
+                          "max_rotation": args.max_rotation, "loss_weights": loss_weights})
     save_checkpoint(ck_path, model, opt, state)
     log_f.close()
     if bar is not None:

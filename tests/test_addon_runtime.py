@@ -71,6 +71,8 @@ for f, v in ((1, 0.0), (4, 1.0)):
 s = scene.nfs
 s.bake_source, s.use_scene_range, s.frame_start, s.frame_end, s.bake_corrective = src, False, 1, 4, True
 s.use_painted_groups = False
+from model_core.runtime.model import FIT_SPARSITY
+out["sparsity_default"] = [s.bl_rna.properties["rig_sparsity"].default, FIT_SPARSITY]
 s.rig_sparsity = 0.0        # not the default: the bake must pass it to the fit
 activate(tgt)
 out["bake"] = run_op(bpy.ops.nfs.bake_from_source)
@@ -103,4 +105,7 @@ def test_addon_with_runtime_random_weights():
     assert res["bake"] == ["FINISHED"] and res["values_finite"]
     # the keyed values are the fit with the scene's Sparsity (0 here), which differs from the default's
     assert res["vals_err"] < 1e-5 and res["sparsity_changes_fit"] > 1e-3, res
+    # the panel's default Sparsity is the runtime's (props.py repeats it to avoid importing the runtime)
+    default, runtime_default = res["sparsity_default"]
+    assert abs(default - runtime_default) < 1e-7, res["sparsity_default"]
     assert res["motion"] > 1e-4 and res["corrective_err"] < 1e-5

@@ -74,9 +74,11 @@ def _group(ict, rng, k=4, crop="narrow"):
     v, f = ict.head(c, None, crop)
     posed = np.stack([v + ict.expression_deltas(w, crop) for w in W])
     labels = (np.digitize(v[:, 1], np.linspace(-15, 12, 9)) * 2 + (v[:, 0] > 0)) % 20  # bands, L/R
+    own = np.arange(len(v))  # ICT's own topology: every vertex is corner 0 of its own "source triangle"
     return SimpleNamespace(crop=crop, faces=f, neutral=v, posed=posed, facs=W.astype(np.float32),
                            id_coeffs=c.astype(np.float32), labels=labels, scale=1.0, rotation=np.eye(3),
-                           translation=np.zeros(3)), labels
+                           translation=np.zeros(3), corners=np.stack([own, own, own], 1),
+                           bary=np.tile([1.0, 0.0, 0.0], (len(v), 1))), labels
 
 
 def test_every_loss_term_is_alive_and_training_drives_loss_down(ict):

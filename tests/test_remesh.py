@@ -227,3 +227,26 @@ def test_bad_input_raises(ict, tmp_path, monkeypatch):
     monkeypatch.setenv("NFS_ICT_DIR", str(tmp_path / "nowhere"))
     with pytest.raises(FileNotFoundError, match="NFS_ICT_DIR"):
         load_ict(cache=False)
+
+
+def test_crop_topology_keeps_exact_ground_truth(ict):
+    from model_core.evaluate import face_mask_topology
+    from model_core.remesh import crop_topology
+    mask = face_mask_topology(ict, 9.0)
+    v_face, f_face = ict.head(None, None, "face")
+    nose = v_face[ict.landmarks[30]]
+    # ICT's own vertices within 9 cm of the nose tip, each at its own position, triangles from the face crop
+    pos = mask.positions(v_face)
+    assert 4000 < mask.n_verts < 9409 and np.linalg.norm(pos - nose, axis=1).max() < 9.0
+    orig = mask.corners[np.arange(mask.n_verts), mask.bary.argmax(1)]      # face-crop vertex of each vertex
+    assert np.array_equal(v_face[orig], pos) and len(np.unique(orig)) == mask.n_verts
+    face_set = {tuple(sorted(t)) for t in f_face.tolist()}
+    assert all(tuple(sorted(t)) in face_set for t in orig[mask.faces].tolist())
+    # every face-crop triangle inside the sphere is kept
+    inside = (np.linalg.norm(v_face - nose, axis=1) < 9.0)[f_face].all(1)
+    assert len(mask.faces) == inside.sum()
+    assert mask.kind == "ict mask r9cm" and mask.faces.max() == mask.n_verts - 1
+    with pytest.raises(ValueError, match="no triangle"):
+        crop_topology(mask, np.zeros(mask.n_verts, bool))
+    with pytest.raises(ValueError, match="keep must have shape"):
+        crop_topology(mask, np.ones(3, bool))

@@ -376,6 +376,15 @@ def test_weights_file_errors(tmp_path, stem):
         Model.load(variant("version", meta={**good_meta, "format_version": 99}))
     with pytest.raises(ValueError, match="unknown model config keys"):
         Model.load(variant("cfgkey", meta={**good_meta, "config": {**good_meta["config"], "warp": 1}}))
+    with pytest.raises(ValueError, match="unknown decoder frame 'warped'"):
+        Model.load(variant("frame", meta={**good_meta, "config": {**good_meta["config"], "dec_frame": "warped"}}))
+    with pytest.raises(ValueError, match="face_core region indices below n_regions"):
+        Model.load(variant("core", meta={**good_meta, "config": {**good_meta["config"], "dec_frame": "face",
+                                                                   "face_core": [2, 99]}}))
+    # format 4 (before dec_frame existed) still loads, as the mesh frame
+    old_cfg = {k: v for k, v in good_meta["config"].items() if k not in ("dec_frame", "face_core", "face_ref")}
+    old = Model.load(variant("v4", meta={**good_meta, "format_version": 4, "config": old_cfg}))
+    assert old.config.dec_frame == "mesh" and old.config == SMALL
     with pytest.raises(ValueError, match="region_names"):
         Model.load(variant("regions", meta={**good_meta, "region_names": ["a", "b"]}))
     a = make_weights()
@@ -401,7 +410,7 @@ def test_weights_file_errors(tmp_path, stem):
 
 def test_default_weights_path_missing_says_what_to_do(monkeypatch, tmp_path):
     from model_core.runtime import weights as wmod
-    monkeypatch.setattr(wmod, "DEFAULT_WEIGHTS", tmp_path / "nfs_v2.npz")
+    monkeypatch.setattr(wmod, "DEFAULT_WEIGHTS", tmp_path / "nfs_v3.npz")
     with pytest.raises(FileNotFoundError, match="python -m model_core.export"):
         Model.load()
 

@@ -18,7 +18,7 @@ from model_core.config import ModelConfig  # noqa: E402
 from model_core.export import export_model  # noqa: E402
 from model_core.frames import canonical_normalization  # noqa: E402
 from model_core.ict import load_ict  # noqa: E402
-from model_core.mesh import subdivide_midpoint, vertex_normals  # noqa: E402
+from model_core.mesh import subdivide_midpoint, vertex_areas, vertex_normals  # noqa: E402
 from model_core.network import FaceSkinningNet  # noqa: E402
 from model_core.proxy import build_proxy, expression_features, neutral_features  # noqa: E402
 from model_core.regions import REGION_NAMES  # noqa: E402
@@ -28,10 +28,11 @@ from model_core.facs_names import ICT_INDEX  # noqa: E402
 ABS_TOL = 1e-4
 
 
-@pytest.fixture(scope="module", params=["bilinear", "mlp"])
+@pytest.fixture(scope="module", params=["bilinear", "mlp", "bilinear-face"])
 def models(tmp_path_factory, request):
     torch.manual_seed(1234)
-    cfg = ModelConfig(n_regions=len(REGION_NAMES), dec_mode=request.param)
+    mode, _, frame = request.param.partition("-")
+    cfg = ModelConfig(n_regions=len(REGION_NAMES), dec_mode=mode, dec_frame=frame or "mesh")
     net = FaceSkinningNet(cfg).eval()
     with torch.no_grad():   # perturb the init so that codes and displacements are not trivially ~0
         if net.bilinear:
@@ -107,7 +108,14 @@ def test_numpy_matches_torch_on_three_meshes(models, ict):
             z_ge_t = net.expression(t(feats_e), op)
             codes = torch.cat([z_ge_t, torch.zeros(1, cfg.z_dim)])
             codes[1, ICT_INDEX["jawOpen"]] = 1.0
-            d_t = net.decode(t(pm.canon), t(pm.normals), w_t, codes, t(z_id_t)).numpy()
+            frame = net.face_frame(t(pm.canon), probs_t, t(vertex_areas(pm.canon, f)))
+            d_t = net.decode_in_frame(frame, t(pm.canon), t(pm.normals), w_t, codes, t(z_id_t)).numpy()
+        a, b = model.decoder_frame(pm)
+        assert abs(a - float(frame[0])) < 1e-5 * a and np.abs(b - frame[1].numpy()).max() < 1e-5
+        if cfg.dec_frame == "face":   # (random weights: some frame other than the mesh's)
+            assert abs(a - 1.0) > 0.05 and np.abs(b).max() > 0.05, (crop, a, b)
+        else:
+            assert a == 1.0 and not b.any()
 
         z_id = model.identity(pm)
         probs, weights = model.skinning(pm)

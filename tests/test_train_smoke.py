@@ -26,12 +26,16 @@ def test_smoke_training_checkpoints_resumes_and_exports(tmp_path):
     assert "saved" in out and (run / "checkpoint.pt").is_file()
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["args"]["seed"] == 3 and cfg["model"]["enc_width"] == 16 and "bs_decoder" in cfg["loss_weights"]
-    out2 = _train(tmp_path, "--steps", "2", "--resume")
+    out2 = _train(tmp_path, "--steps", "2", "--resume", "--loss-weight", "singles=0")
     assert "resumed from" in out2 and "step 5" in out2
+    assert json.loads((run / "config.json").read_text())["loss_weights"]["singles"] == 0.0
     rows = list(csv.DictReader(open(run / "log.csv")))
     assert [int(r["step"]) for r in rows] == [1, 2, 3, 4, 5]
-    for term in ("vertex", "normal", "edge", "code_id", "code_ge", "code_zero", "seg", "bs_codes", "bs_decoder"):
+    for term in ("vertex", "singles", "normal", "edge", "code_id", "code_ge", "code_zero", "seg", "bs_codes",
+                 "bs_decoder"):
         assert all(float(r[term]) >= 0 for r in rows) and any(float(r[term]) > 0 for r in rows), term
+    # a zero weight skips the term (logged as 0); the first run had it
+    assert [float(r["singles"]) > 0 for r in rows] == [True, True, True, False, False]
     # export -> the numpy runtime loads it
     stem = tmp_path / "w" / "smoke"
     r = subprocess.run([sys.executable, "-m", "model_core.export", str(run / "checkpoint.pt"), str(stem)],
@@ -46,3 +50,12 @@ def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
     r = subprocess.run([sys.executable, "-m", "model_core.train", "--out", str(tmp_path / "none"), "--resume",
                         "--smoke"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "does not exist" in r.stderr
+
+
+def test_bad_loss_weight_is_a_clear_error(tmp_path):
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    r = subprocess.run([sys.executable, "-m", "model_core.train", "--out", str(tmp_path / "run"), "--smoke",
+                        "--workers", "0", "--no-progress", "--loss-weight", "vertx=1"],
+                       capture_output=True, text=True, timeout=300, env=env,
+                       cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert r.returncode == 2 and "--loss-weight 'vertx=1'" in r.stderr and "singles" in r.stderr

@@ -2,7 +2,7 @@
 
 Typical use::
 
-    model = Model.load()                                   # model_core/weights/nfs_v2.npz (+ .json)
+    model = Model.load()                                   # model_core/weights/nfs_v3.npz (+ .json)
     tgt = model.prepare(verts, faces, up="Z", forward="-Y")  # a Blender mesh (metres, Z up, -Y forward)
     names, deltas = model.facs_basis(tgt, names="arkit")   # (52,), (52, N, 3) shape-key deltas, metres
     src = model.prepare(src_neutral, src_faces)
@@ -213,7 +213,7 @@ class Model:
 
     @classmethod
     def load(cls, path=None) -> "Model":
-        """Load weights: ``path`` = the .npz, the .json or their stem; None = ``model_core/weights/nfs_v2.npz``.
+        """Load weights: ``path`` = the .npz, the .json or their stem; None = ``model_core/weights/nfs_v3.npz``.
 
         Raises:
             FileNotFoundError: missing file (the message names the path and what to do).
@@ -524,23 +524,60 @@ class Model:
         return w
 
     # ------------------------------------------------------------------------------------- decoder
+    def decoder_frame(self, pm: PreparedMesh) -> tuple[float, np.ndarray]:
+        """(a, b (3,)): the decoder reads a * canon + b and its displacements are divided by a (cached).
+
+        ``dec_frame='face'``: the similarity taking the face island's face core (config ``face_core`` regions,
+        weighted by the model's own region probabilities, never painted ones, and by vertex area) onto the
+        reference centroid and size ``face_ref``, so a face mask and a whole head decode a face point alike.
+        ``'mesh'`` (or no face core found): (1, 0)."""
+        self._check_pm(pm)
+        cfg = self.config
+
+        def run():
+            if cfg.dec_frame != "face":
+                return 1.0, np.zeros(3)
+            probs = self._probs(pm)[pm.face_index].astype(np.float64)
+            m = probs[:, list(cfg.face_core)].sum(axis=1) * vertex_areas(pm.canon, pm.face_faces)   # (Nf,)
+            tot = m.sum()
+            if not tot > 1e-6:
+                return 1.0, np.zeros(3)
+            a = cfg.face_ref[3] / np.sqrt(tot)
+            return float(a), np.asarray(cfg.face_ref[:3]) - a * ((m[:, None] * pm.canon).sum(axis=0) / tot)
+        a, b = self._cached(pm, "dec_frame", run)
+        return a, b.copy()
+
+    def _dec_pos(self, pm: PreparedMesh) -> np.ndarray:
+        """Decoder input positions (Nf, 3) of the face island: a * canon + b (see ``decoder_frame``)."""
+        def run():
+            a, b = self.decoder_frame(pm)
+            return pm.canon if a == 1.0 and not b.any() else pm.canon * a + b
+        return self._cached(pm, "dec_pos", run)
+
     def _base_rest(self, pm: PreparedMesh, s: int, e: int) -> tuple[np.ndarray, np.ndarray]:
         """Decoder per-mesh part (``dec.base``: (e-s, H), or (e-s, 3, Z) for the bilinear decoder) and zero-code
         output (e-s, 3) of face vertices s..e."""
         dec = self.net.decoder
         nf = len(pm.face_index)
+        pos = self._dec_pos(pm)
         if nf * dec.base_width * 4 <= _CACHE_BYTES:
             def run():
-                base = dec.base(pm.canon, pm.normals, self.identity(pm))
+                base = dec.base(pos, pm.normals, self.identity(pm))
                 rest = np.concatenate([dec.rest(base[i:i + self.decode_rows])
                                        for i in range(0, nf, self.decode_rows)])
                 return base, rest
             base, rest = self._cached(pm, "dec_base", run)
             return base[s:e], rest[s:e]
         rest_all = self._cached(pm, "dec_rest", lambda: np.concatenate(
-            [dec.rest(dec.base(pm.canon[i:i + self.decode_rows], pm.normals[i:i + self.decode_rows], self.identity(pm)))
+            [dec.rest(dec.base(pos[i:i + self.decode_rows], pm.normals[i:i + self.decode_rows], self.identity(pm)))
              for i in range(0, nf, self.decode_rows)]))
-        return dec.base(pm.canon[s:e], pm.normals[s:e], self.identity(pm)), rest_all[s:e]
+        return dec.base(pos[s:e], pm.normals[s:e], self.identity(pm)), rest_all[s:e]
+
+    def _displace(self, pm: PreparedMesh, base, rest, code) -> np.ndarray:
+        """Canonical displacements (B, n, 3) float32: the decoder's (``dec.displace``), out of its frame (/ a)."""
+        d = self.net.decoder.displace(base, rest, code)
+        a, _ = self.decoder_frame(pm)
+        return d if a == 1.0 else d / F32(a)
 
     def _face_weights(self, pm: PreparedMesh, probs_face: np.ndarray | None, s: int, e: int) -> np.ndarray:
         """Skinning weights w (e-s, Z) of face vertices s..e (cached for the model's own probabilities)."""
@@ -567,7 +604,7 @@ class Model:
             e = min(nf, s + step)
             base, rest = self._base_rest(pm, s, e)
             w = self._face_weights(pm, pf, s, e)
-            out[live, s:e] = dec.displace(base, rest, dec.code_part(w, zl))
+            out[live, s:e] = self._displace(pm, base, rest, dec.code_part(w, zl))
         return out
 
     def _to_caller(self, pm: PreparedMesh, disp_face: np.ndarray, dtype) -> np.ndarray:
@@ -649,7 +686,7 @@ class Model:
                     e = min(nf, s + self.decode_rows)
                     base, rest = self._base_rest(pm, s, e)
                     w = self._face_weights(pm, pf, s, e)
-                    disp[0, s:e] = dec.displace(base, rest, dec.code_onehot(w, idx)[None])[0]
+                    disp[0, s:e] = self._displace(pm, base, rest, dec.code_onehot(w, idx)[None])[0]
             delta = _check_finite(self._to_caller(pm, disp, np.float64), f"decoder ({name})")[0].astype(F32)
             yield i, name, delta
 

@@ -4,7 +4,7 @@ Format (written by ``model_core.export.export_model`` from a torch checkpoint, o
 
 - ``<stem>.npz``: every parameter of ``network.FaceSkinningNet`` as a float32 array under its torch
   state-dict name (e.g. ``dec_rest.layers.0.weight``, shape (out, in) like ``torch.nn.Linear``).
-- ``<stem>.json``: ``format_version`` (int, must equal ``config.FORMAT_VERSION``), ``config`` (the
+- ``<stem>.json``: ``format_version`` (int, ``config.FORMAT_VERSION`` or one of ``READ_VERSIONS``), ``config`` (the
   ``ModelConfig`` fields), ``region_names`` (R strings), ``expression_names`` (the 53 ICT FACS names, ICT
   order), optionally ``weights_sha256`` (hex digest of the npz bytes; checked when present) and training
   provenance.
@@ -26,12 +26,15 @@ from pathlib import Path
 import numpy as np
 
 from ..config import FORMAT_VERSION, ModelConfig
+
+# versions this runtime reads: 5 only added the optional config field dec_frame (absent = 'mesh')
+READ_VERSIONS = (4, FORMAT_VERSION)
 from ..facs_names import ICT_NAMES
 
 __all__ = ["Weights", "DEFAULT_WEIGHTS", "HEAD_HIDDEN", "IN_NEUTRAL", "IN_EXPRESSION", "resolve_paths",
            "expected_shapes", "load_weights", "random_weights", "save_weights", "default_meta"]
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "nfs_v2.npz"
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "nfs_v3.npz"
 HEAD_HIDDEN = 256   # hidden width of the global encoders' heads (network.GlobalEncoder)
 IN_NEUTRAL = 6      # neutral proxy features: canonical position, unit normal
 IN_EXPRESSION = 9   # + scaled canonical displacement
@@ -61,7 +64,7 @@ class Weights:
 def resolve_paths(path=None) -> tuple[Path, Path]:
     """(npz, json) for a weights path given as the .npz, the .json, or the stem without extension.
 
-    ``None`` means the add-on's bundled ``model_core/weights/nfs_v2.npz``.
+    ``None`` means the add-on's bundled ``model_core/weights/nfs_v3.npz``.
     """
     p = Path(DEFAULT_WEIGHTS if path is None else path).expanduser()
     if p.suffix.lower() in (".npz", ".json"):
@@ -147,9 +150,9 @@ def _read_meta(json_path: Path) -> dict:
             raise ValueError(f"{json_path}: missing key {key!r}; the file is not an nfs weights description "
                              f"(re-export with `python -m model_core.export`)")
     version = meta["format_version"]
-    if version != FORMAT_VERSION:
+    if version not in READ_VERSIONS or isinstance(version, bool):
         raise ValueError(f"{json_path}: weights format version {version!r}, but this runtime reads version "
-                         f"{FORMAT_VERSION}; re-export the weights with this version of model_core "
+                         f"{FORMAT_VERSION} (or {', '.join(map(str, READ_VERSIONS[:-1]))}); re-export the weights with this version of model_core "
                          f"(or install the add-on version that matches the weights)")
     return meta
 
@@ -168,7 +171,7 @@ def load_weights(path=None) -> Weights:
     """Load and validate a weights file pair.
 
     Args:
-        path: the .npz, the .json, or their common stem; None = bundled ``model_core/weights/nfs_v2.npz``.
+        path: the .npz, the .json, or their common stem; None = bundled ``model_core/weights/nfs_v3.npz``.
     Returns:
         ``Weights`` with float32 arrays matching ``expected_shapes(config)`` exactly.
     Raises:
@@ -180,7 +183,7 @@ def load_weights(path=None) -> Weights:
     for p, what in ((npz_path, "weights"), (json_path, "weights description")):
         if not p.is_file():
             hint = ("the add-on ships without trained weights in this build: train and export them with "
-                    "`python -m model_core.export runs/v3/checkpoint.pt model_core/weights/nfs_v2`"
+                    "`python -m model_core.export runs/v5/checkpoint.pt model_core/weights/nfs_v3`"
                     if path is None else
                     "pass the path of an exported .npz (its .json must lie beside it with the same name), "
                     "or export one with `python -m model_core.export <checkpoint.pt> <stem>`")
