@@ -30,7 +30,7 @@ Options (command line, or environment variables for the one-command run):
 | --weights PATH | NFS_DEMO_WEIGHTS | bundled | weights file; ``random`` = untrained weights (plumbing only) |
 | --source-mode | NFS_DEMO_SOURCE_MODE | GEOMETRY | how the bake reads the source: GEOMETRY (the model encodes the mesh) or NAMES (copies FACS key values) |
 
-When the add-on has no bundled weights (``model_core/weights/nfs_v2.npz`` not built into the zip yet) the
+When the add-on has no bundled weights (the runtime's ``DEFAULT_WEIGHTS`` not built into the zip yet) the
 demo falls back to random weights and says so loudly: the pipeline runs, the faces do not mean anything.
 """
 from __future__ import annotations
@@ -229,7 +229,8 @@ def run_operator(idname: str, **props) -> float:
 def setup_weights(addon, spec: str, out: Path) -> str:
     """Point the add-on at the weights to use. Returns 'bundled', a path, or 'random' (plumbing only)."""
     prefs = bpy.context.preferences.addons[MODULE].preferences
-    bundled = Path(addon.__file__).parent / "model_core" / "weights" / "nfs_v2.npz"
+    # the runtime's own default (its file name follows the shipped version), as installed with the add-on
+    bundled = Path(importlib.import_module(MODULE + ".model_core.runtime.weights").DEFAULT_WEIGHTS)
     if spec and spec != "random":
         path = Path(spec).resolve()
         if not path.is_file():
@@ -241,7 +242,7 @@ def setup_weights(addon, spec: str, out: Path) -> str:
         return "bundled"
     if not spec:
         log("!" * 100)
-        log("!! the add-on has no trained weights yet (model_core/weights/nfs_v2.npz is not in the zip):")
+        log(f"!! the add-on has no trained weights yet (model_core/weights/{bundled.name} is not in the zip):")
         log("!! running with RANDOM weights. The pipeline runs end to end; the retargeted faces mean nothing.")
         log("!" * 100)
     w = importlib.import_module(MODULE + ".model_core.runtime.weights")

@@ -281,6 +281,9 @@ def demo_run(tmp_path_factory):
 @pytest.mark.blender
 def test_demo_outputs(demo_run):
     out, summary, how, log = demo_run
+    from model_core.runtime.weights import DEFAULT_WEIGHTS
+    # the committed weights are in the zip, so the demo must use them (not fall back to random ones)
+    assert DEFAULT_WEIGHTS.is_file() and summary["weights"] == "bundled", (summary["weights"], DEFAULT_WEIGHTS)
     assert (out / "retarget.blend").stat().st_size > 100_000
     assert summary["frames"] == [1, DEMO_FRAMES]
     assert "1/6" in log and "6/6" in log and "done. Outputs:" in log
