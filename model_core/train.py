@@ -163,13 +163,17 @@ def main(argv=None) -> int:
         model.load_state_dict(take, strict=False)
         print(f"initialised {len(take)} of {len(own)} arrays from {args.init_from}")
     loss_weights = dict(DEFAULT_WEIGHTS)
-    for item in args.loss_weight:
-        name, _, value = item.partition("=")
-        if name not in DEFAULT_WEIGHTS or not value:
-            print(f"error: --loss-weight {item!r}: expected TERM=VALUE with TERM one of {', '.join(DEFAULT_WEIGHTS)}",
-                  file=sys.stderr)
+    for spec in args.loss_weight:
+        name, _, value = spec.partition("=")
+        try:
+            weight = float(value)
+        except ValueError:
+            weight = float("nan")
+        if name not in DEFAULT_WEIGHTS or not math.isfinite(weight) or weight < 0:
+            print(f"error: --loss-weight {spec!r}: expected TERM=VALUE with TERM one of {', '.join(DEFAULT_WEIGHTS)} "
+                  f"and VALUE a number >= 0", file=sys.stderr)
             return 2
-        loss_weights[name] = float(value)
+        loss_weights[name] = weight
     (out / "config.json").write_text(json.dumps({"model": asdict(cfg), "args": vars(args),
                                                  "loss_weights": loss_weights}, indent=2))
     stream = GroupStream(cfg, args.seed, state["step"], args.n_expr, small_bank=args.smoke,

@@ -52,10 +52,11 @@ def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
     assert r.returncode == 2 and "does not exist" in r.stderr
 
 
-def test_bad_loss_weight_is_a_clear_error(tmp_path):
+@pytest.mark.parametrize("spec", ["vertx=1", "singles=abc", "singles=-1", "singles"])
+def test_bad_loss_weight_is_a_clear_error(tmp_path, spec):
     env = dict(os.environ, OMP_NUM_THREADS="1")
     r = subprocess.run([sys.executable, "-m", "model_core.train", "--out", str(tmp_path / "run"), "--smoke",
-                        "--workers", "0", "--no-progress", "--loss-weight", "vertx=1"],
+                        "--workers", "0", "--no-progress", "--loss-weight", spec],
                        capture_output=True, text=True, timeout=300, env=env,
                        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    assert r.returncode == 2 and "--loss-weight 'vertx=1'" in r.stderr and "singles" in r.stderr
+    assert r.returncode == 2 and f"--loss-weight {spec!r}" in r.stderr and "singles" in r.stderr, r.stderr[-500:]
