@@ -4,15 +4,19 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, fields
 
+from .regions import REGION_NAMES
+
 FORMAT_VERSION = 5  # 2: bilinear pooling in the global encoders; 3: Fourier features in the decoder; 4: dec_mode;
 #                     5: dec_frame
 DEC_MODES = ("bilinear", "mlp")
 DEC_FRAMES = ("mesh", "face")
-# regions that every supported crop contains whole (ICT full head, face and narrow face: 100 % of their area),
-# indices into regions.REGION_NAMES: procerus, eye_L/R, nose, levator_labii_L/R, zygomaticus_L/R,
-# orbicularis_oris, lips, jaw
-FACE_CORE = (2, 3, 4, 7, 8, 9, 10, 11, 14, 15, 16)
-# the generic ICT full head's face-core centroid (3) and sqrt(area) (1) in its canonical frame (true labels)
+# regions that every supported crop contains whole (ICT full head, face and narrow face: 100 % of their area;
+# tests/test_decoder_frame.py measures it), as indices into regions.REGION_NAMES
+FACE_CORE_NAMES = ("procerus", "eye_L", "eye_R", "nose", "levator_labii_L", "levator_labii_R", "zygomaticus_L",
+                   "zygomaticus_R", "orbicularis_oris", "lips", "jaw")
+FACE_CORE = tuple(REGION_NAMES.index(n) for n in FACE_CORE_NAMES)
+# the generic ICT full head's face-core centroid (3) and sqrt(area) (1) in its canonical frame (true labels;
+# tests/test_decoder_frame.py recomputes it from ICT-FaceKit)
 FACE_REF = (0.0, -0.01009, 0.18335, 0.40557)
 
 

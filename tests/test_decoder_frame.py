@@ -5,8 +5,12 @@ frame moves it by 14-29 % of the head's extent. (On a crop no training group had
 import numpy as np
 import pytest
 
+from model_core.config import FACE_CORE, FACE_REF
 from model_core.evaluate import held_out_identities
+from model_core.frames import canonical_normalization
 from model_core.ict import CROPS, load_ict
+from model_core.mesh import vertex_areas
+from model_core.regions import load_ict_labels
 from model_core.runtime import Model
 
 
@@ -18,6 +22,23 @@ def ict():
 @pytest.fixture(scope="module")
 def model():
     return Model.load()
+
+
+def test_face_core_and_reference_come_from_the_ict_data(ict):
+    """FACE_CORE: the regions every training crop contains whole; FACE_REF: the generic full head's core
+    centroid and sqrt(area) in its canonical frame (true labels), as config.py states."""
+    labels = load_ict_labels()
+    v, f = ict.head(None, None, "full")
+    area = vertex_areas(v, f)
+    n = CROPS["narrow"][0]                       # the smallest crop: its vertices are the first n of every crop
+    for r in FACE_CORE:
+        assert area[:n][labels[:n] == r].sum() == pytest.approx(area[labels == r].sum(), rel=1e-3), r
+    outside = [r for r in range(labels.max() + 1) if r not in FACE_CORE]
+    assert all(area[:n][labels[:n] == r].sum() < 0.99 * area[labels == r].sum() for r in outside)
+    cn = canonical_normalization(v, f).apply(v)
+    m = np.isin(labels, FACE_CORE) * vertex_areas(cn, f)
+    assert np.abs((m[:, None] * cn).sum(0) / m.sum() - FACE_REF[:3]).max() < 1e-4
+    assert np.sqrt(m.sum()) == pytest.approx(FACE_REF[3], abs=1e-4)
 
 
 def test_shipped_weights_use_the_face_frame(model):

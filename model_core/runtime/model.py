@@ -496,13 +496,17 @@ class Model:
         _check_finite(out, "expression encoder")
         return out[0] if single else out
 
+    def _face_areas(self, pm: PreparedMesh) -> np.ndarray:
+        """Canonical vertex areas (Nf,) of the face island (cached; the fit and the decoder frame weight by them)."""
+        return self._cached(pm, "face_areas", lambda: vertex_areas(pm.canon, pm.face_faces))
+
     def _fit_system(self, pm: PreparedMesh):
         """Normal equations of the area-weighted least-squares fit onto the mesh's FACS basis (cached):
         (A (53, 3 Nf) area-weighted basis rows, G (53, 53) = A B^T with a tiny ridge)."""
         def run():
             _, basis = self.facs_basis(pm, "ict")
             b = basis[:, pm.face_index].astype(np.float64).reshape(len(basis), -1)     # (53, 3 Nf)
-            area = np.repeat(vertex_areas(pm.canon, pm.face_faces), 3)               # (3 Nf,)
+            area = np.repeat(self._face_areas(pm), 3)                                  # (3 Nf,)
             a = b * area[None]
             g = a @ b.T
             g += np.eye(len(g)) * (1e-6 * np.trace(g) / len(g) + 1e-30)
@@ -538,7 +542,7 @@ class Model:
             if cfg.dec_frame != "face":
                 return 1.0, np.zeros(3)
             probs = self._probs(pm)[pm.face_index].astype(np.float64)
-            m = probs[:, list(cfg.face_core)].sum(axis=1) * vertex_areas(pm.canon, pm.face_faces)   # (Nf,)
+            m = probs[:, list(cfg.face_core)].sum(axis=1) * self._face_areas(pm)                   # (Nf,)
             tot = m.sum()
             if not tot > 1e-6:
                 return 1.0, np.zeros(3)

@@ -26,15 +26,13 @@ from pathlib import Path
 import numpy as np
 
 from ..config import FORMAT_VERSION, ModelConfig
-
-# versions this runtime reads: 5 only added the optional config field dec_frame (absent = 'mesh')
-READ_VERSIONS = (4, FORMAT_VERSION)
 from ..facs_names import ICT_NAMES
 
 __all__ = ["Weights", "DEFAULT_WEIGHTS", "HEAD_HIDDEN", "IN_NEUTRAL", "IN_EXPRESSION", "resolve_paths",
            "expected_shapes", "load_weights", "random_weights", "save_weights", "default_meta"]
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "nfs_v3.npz"
+READ_VERSIONS = (4, FORMAT_VERSION)  # 5 only added the optional config field dec_frame (absent = 'mesh')
 HEAD_HIDDEN = 256   # hidden width of the global encoders' heads (network.GlobalEncoder)
 IN_NEUTRAL = 6      # neutral proxy features: canonical position, unit normal
 IN_EXPRESSION = 9   # + scaled canonical displacement
@@ -151,8 +149,9 @@ def _read_meta(json_path: Path) -> dict:
                              f"(re-export with `python -m model_core.export`)")
     version = meta["format_version"]
     if version not in READ_VERSIONS or isinstance(version, bool):
+        older = ", ".join(map(str, READ_VERSIONS[:-1]))
         raise ValueError(f"{json_path}: weights format version {version!r}, but this runtime reads version "
-                         f"{FORMAT_VERSION} (or {', '.join(map(str, READ_VERSIONS[:-1]))}); re-export the weights with this version of model_core "
+                         f"{FORMAT_VERSION} (or {older}); re-export the weights with this version of model_core "
                          f"(or install the add-on version that matches the weights)")
     return meta
 
