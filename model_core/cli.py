@@ -14,7 +14,7 @@ Commands (meshes are .obj or .ply; axes default to the OBJ convention: Y up, fac
       clone an animation: per-frame weights (DIR/weights.csv) and, with --objs, posed target OBJs
       (DIR/frame_NNNN.obj); an .npz gets facs, z_ge, files (and positions with --objs).
 
-Common flags: --weights PATH (default model_core/weights/nfs_v3.npz), --up/--forward (axes of the input
+Common flags: --weights PATH (default model_core/weights/nfs_v4.npz), --up/--forward (axes of the input
 files), --max-vertices, --quiet. Exit status 0 on success, 1 with a one-line reason on bad input
 (missing/unreadable file, no faces, NaN, too many vertices, ...), 2 on bad arguments.
 """
@@ -57,7 +57,7 @@ class _Log:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--weights", help="weights .npz (its .json beside it); default model_core/weights/nfs_v3.npz")
+    p.add_argument("--weights", help="weights .npz (its .json beside it); default model_core/weights/nfs_v4.npz")
     p.add_argument("--up", default="Y", help="up axis of the input files (X, -X, Y, -Y, Z, -Z; default Y)")
     p.add_argument("--forward", default="Z", help="direction the face looks toward in the files (default Z)")
     p.add_argument("--max-vertices", type=int, default=None, help="refuse bigger meshes (default 300000)")

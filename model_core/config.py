@@ -6,18 +6,20 @@ from dataclasses import asdict, dataclass, field, fields
 
 from .regions import REGION_NAMES
 
-FORMAT_VERSION = 5  # 2: bilinear pooling in the global encoders; 3: Fourier features in the decoder; 4: dec_mode;
-#                     5: dec_frame
+FORMAT_VERSION = 6  # 2: bilinear pooling in the global encoders; 3: Fourier features in the decoder; 4: dec_mode;
+#                     5: dec_frame; 6: id_offset
 DEC_MODES = ("bilinear", "mlp")
 DEC_FRAMES = ("mesh", "face")
-# regions that every supported crop contains whole (ICT full head, face and narrow face: 100 % of their area;
-# tests/test_decoder_frame.py measures it), as indices into regions.REGION_NAMES
-FACE_CORE_NAMES = ("procerus", "eye_L", "eye_R", "nose", "levator_labii_L", "levator_labii_R", "zygomaticus_L",
-                   "zygomaticus_R", "orbicularis_oris", "lips", "jaw")
+# the central face: regions that every training crop (ICT full head, face, narrow face) and a face mask of
+# 10.5 cm radius around the nose tip contain whole, for every identity (tests/test_decoder_frame.py measures it),
+# as indices into regions.REGION_NAMES. (nfs_v3 used 11 regions, with zygomaticus and jaw, which a face mask cuts;
+# its weights keep their own face_core and face_ref.)
+FACE_CORE_NAMES = ("procerus", "eye_L", "eye_R", "nose", "levator_labii_L", "levator_labii_R", "orbicularis_oris",
+                   "lips")
 FACE_CORE = tuple(REGION_NAMES.index(n) for n in FACE_CORE_NAMES)
 # the generic ICT full head's face-core centroid (3) and sqrt(area) (1) in its canonical frame (true labels;
-# tests/test_decoder_frame.py recomputes it from ICT-FaceKit)
-FACE_REF = (0.0, -0.01009, 0.18335, 0.40557)
+# tests/test_decoder_frame.py recomputes it from ICT-FaceKit): on that head the frame is the identity
+FACE_REF = (0.00001, 0.02894, 0.22211, 0.27576)
 
 
 @dataclass
@@ -42,6 +44,13 @@ class ModelConfig:
         by a: the same face point gets the same decoder input whatever the crop (whole head or face mask).
         Configs saved before this field existed are 'mesh'.
     face_core: region indices of the face core; face_ref: its reference centroid (3) and size (1).
+    id_offset: (needs dec_frame 'face') the skinning encoder also predicts each vertex's identity offset
+        (3 extra output channels, divided by ``offset_scale``): the vertex in its face frame minus the same
+        point of the generic ICT head in the generic head's face frame (decoder-frame units). The decoder
+        then reads a * x + b - offset, a point of the generic head: the ICT FACS deltas do not depend on the
+        identity, so it learns one field per FACS shape instead of one per identity. Configs saved before this
+        field existed have none (False).
+    offset_scale: encoder output / offset_scale = identity offset in decoder-frame units.
     disp_scale: decoder output / disp_scale = displacement in canonical units.
     expr_feat_scale: factor on canonical displacements fed to the expression encoder.
     """
@@ -60,6 +69,8 @@ class ModelConfig:
     dec_frame: str = "mesh"
     face_core: list = field(default_factory=lambda: list(FACE_CORE))
     face_ref: list = field(default_factory=lambda: list(FACE_REF))
+    id_offset: bool = False
+    offset_scale: float = 30.0
     disp_scale: float = 20.0
     expr_feat_scale: float = 20.0
 
@@ -80,6 +91,10 @@ class ModelConfig:
         if unknown:
             raise ValueError(f"unknown model config keys {sorted(unknown)}: weights from a newer version?")
         cfg = cls(**d)
+        if not isinstance(cfg.id_offset, bool):
+            raise ValueError(f"id_offset must be true or false, got {cfg.id_offset!r}")
+        if cfg.id_offset and cfg.dec_frame != "face":
+            raise ValueError("id_offset needs dec_frame 'face' (the offsets are in the face frame's units)")
         if cfg.dec_frame == "face" and (len(cfg.face_ref) != 4 or not cfg.face_core
                                         or max(cfg.face_core) >= cfg.n_regions or min(cfg.face_core) < 0):
             raise ValueError(f"face frame needs 4 face_ref numbers and face_core region indices below n_regions "

@@ -4,8 +4,12 @@ All displacement-like terms are measured in canonical units multiplied by ``cfg.
 their magnitudes are O(1). Terms:
 
 - vertex:      mean squared error of predicted vs true displacements (decoder subset of vertices).
-- singles:     the same for the 53 single FACS shapes (one-hot codes) on the same subset of the group's own
-               topology: the decoder is linear in the code, so these fix every FACS field it can produce
+- vertex_abs:  mean Euclidean distance of predicted vs true displacements (same vertices; with the 53 singles
+               below where they are computed): the evaluation's relative error is a mean of distances, where
+               the many barely-moving vertices count as much as the few that move far; the squared term alone
+               lets their small errors add up.
+- singles:     the same as vertex for the 53 single FACS shapes (one-hot codes) on the same subset of the
+               group's own topology: the decoder is linear in the code, so these fix every FACS field it can produce
                (nearly free with the bilinear decoder, whose per-vertex matrix is shared; skipped, 0, with
                the MLP decoder, where it would cost 53 decodes).
 - normal:      1 - cos between predicted and true posed face normals (faces of the subset).
@@ -14,6 +18,10 @@ their magnitudes are O(1). Terms:
 - code_ge:     z_GE[:53] vs ICT FACS weights (MSE).
 - code_zero:   z_GE[53:] pushed to 0 (mean square).
 - seg:         NLL of the skinning logits vs the region labels at every vertex.
+- offset:      (``id_offset`` models; 0 otherwise) squared error of the predicted identity offsets (decoder-frame
+               units, times ``offset_scale``) at every vertex. The decoder reads a * position + b - offset: the
+               true offsets under teacher forcing, the predicted ones (detached: this term alone trains them)
+               otherwise.
 - bs_codes:    blendshape consistency 1 - the ICT linear model driven by the predicted codes
                (z_ID[:100], z_GE[:53]) vs driven by the true ones, on ICT-template vertices.
 - bs_decoder:  blendshape consistency 2 - the decoder run on the ICT template (template regions ->
@@ -29,8 +37,8 @@ import torch
 import torch.nn.functional as F
 
 DEFAULT_WEIGHTS = {
-    "vertex": 10.0, "singles": 10.0, "normal": 1.0, "edge": 10.0, "code_id": 0.05, "code_ge": 2.0, "code_zero": 0.1,
-    "seg": 0.2, "bs_codes": 5.0, "bs_decoder": 10.0,
+    "vertex": 10.0, "vertex_abs": 0.0, "singles": 10.0, "normal": 1.0, "edge": 10.0, "code_id": 0.05,
+    "code_ge": 2.0, "code_zero": 0.1, "seg": 0.2, "bs_codes": 5.0, "bs_decoder": 10.0, "offset": 3.0,
 }
 
 
@@ -55,8 +63,12 @@ def compute_losses(model, item: dict, weights: dict | None = None, *, teacher: b
     op = (item["evals"], item["evecs"], item["mass"])
 
     z_id = model.identity(item["feats_n"], op)                                     # (Z,)
-    logits = model.skinning_logits(item["feats_n"], op, item["knn_idx"], item["knn_w"])  # (N, R)
+    logits, off = model.skinning_outputs(item["feats_n"], op, item["knn_idx"], item["knn_w"])  # (N, R), (N, 3)
     probs = torch.softmax(logits, dim=-1)
+    sub_shift = t_shift = None
+    if off is not None:            # the decoder reads generic-head points: framed position - identity offset
+        sub_shift = (item["id_off"] if teacher else off.detach())[item["sub_idx"]]
+        t_shift = item["t_off"]
     z_ge = model.expression(item["feats_e"], op)                                   # (B, Z)
 
     n_id = item["id_coeffs"].shape[0]
@@ -67,12 +79,13 @@ def compute_losses(model, item: dict, weights: dict | None = None, *, teacher: b
         z_dec = z_ge
     sub = item["sub_idx"]
     wv = model.skin_weights(probs[sub])
-    eye = torch.zeros(n_ex, z_ge.shape[1], dtype=z_ge.dtype)
-    eye[:, :n_ex] = torch.eye(n_ex, dtype=z_ge.dtype)                             # the 53 single-shape codes
+    eye = torch.zeros(n_ex, z_ge.shape[1], dtype=z_ge.dtype, device=z_ge.device)
+    eye[:, :n_ex] = torch.eye(n_ex, dtype=z_ge.dtype, device=z_ge.device)     # the 53 single-shape codes
     with_singles = model.bilinear and "sub_singles" in item and bool(w["singles"])
     frame = model.face_frame(item["pos"], probs, item["vert_area"])                # decoder frame (a, b)
     pred = model.decode_in_frame(frame, item["sub_pos"], item["sub_nrm"], wv,
-                                 torch.cat([z_dec, eye]) if with_singles else z_dec, z_id)  # (B [+ 53], S, 3)
+                                 torch.cat([z_dec, eye]) if with_singles else z_dec, z_id,
+                                 shift=sub_shift)                                  # (B [+ 53], S, 3)
     pred, pred_1 = pred[:len(z_dec)], pred[len(z_dec):]
     gt = item["sub_disp"]
     terms = {}
@@ -80,7 +93,9 @@ def compute_losses(model, item: dict, weights: dict | None = None, *, teacher: b
     if with_singles:
         terms["singles"] = ((pred_1 - item["sub_singles"]) * s).pow(2).sum(-1).mean()
     else:
-        terms["singles"] = torch.zeros((), dtype=pred.dtype)
+        terms["singles"] = torch.zeros((), dtype=pred.dtype, device=pred.device)
+    err = torch.cat([pred - gt, pred_1 - item["sub_singles"]]) if with_singles else pred - gt
+    terms["vertex_abs"] = ((err * s).pow(2).sum(-1) + 1e-8).sqrt().mean()
     posed_pred = item["sub_pos"][None] + pred
     fn_pred = _face_normals(posed_pred, item["sub_faces"])
     terms["normal"] = (1.0 - (fn_pred * item["sub_gt_fn"]).sum(-1)).mean()
@@ -94,6 +109,10 @@ def compute_losses(model, item: dict, weights: dict | None = None, *, teacher: b
     terms["code_ge"] = (z_ge[:, :n_ex] - item["facs"]).pow(2).mean()
     terms["code_zero"] = z_ge[:, n_ex:].pow(2).mean()
     terms["seg"] = F.cross_entropy(logits, item["labels"])
+    if off is not None:
+        terms["offset"] = ((off - item["id_off"]) * cfg.offset_scale).pow(2).sum(-1).mean()
+    else:
+        terms["offset"] = torch.zeros((), dtype=logits.dtype, device=logits.device)
 
     ex_modes, id_modes = item["t_ex_modes"], item["t_id_modes"]                    # (53,S,3), (100,S,3)
     d_id = torch.einsum("i,isc->sc", z_id[:n_id] - item["id_coeffs"], id_modes)
@@ -105,7 +124,8 @@ def compute_losses(model, item: dict, weights: dict | None = None, *, teacher: b
         zg = torch.cat([zg, eye])
     onehot = F.one_hot(item["t_labels"], cfg.n_regions).to(pred.dtype)
     wt = model.skin_weights(onehot)
-    pred_t = model.decode_in_frame(frame, item["t_pos"], item["t_nrm"], wt, zg, z_id.detach())  # same surface
+    pred_t = model.decode_in_frame(frame, item["t_pos"], item["t_nrm"], wt, zg, z_id.detach(),
+                                   shift=t_shift)                                  # same surface
     lin_t = torch.einsum("bk,ksc->bsc", zg[:, :n_ex], ex_modes)
     terms["bs_decoder"] = ((pred_t - lin_t) * s).pow(2).sum(-1).mean()
 
@@ -113,6 +133,6 @@ def compute_losses(model, item: dict, weights: dict | None = None, *, teacher: b
     return total, {k: float(v.detach()) for k, v in terms.items()}
 
 
-def to_tensors(item: dict) -> dict:
-    """numpy arrays -> torch tensors (no copy where possible)."""
-    return {k: torch.as_tensor(v) for k, v in item.items()}
+def to_tensors(item: dict, device=None) -> dict:
+    """numpy arrays -> torch tensors (no copy where possible) on ``device`` (default: CPU)."""
+    return {k: torch.as_tensor(v, device=device) for k, v in item.items()}

@@ -10,7 +10,9 @@ width, K eigenpairs, R regions, Z = z_dim (128).
   mass-weighted pooling -> MLP -> z_ID (Z).
 - expression encoder: (position, normal, scaled displacement) -> mean and bilinear (features x displacement)
   pooling -> MLP -> z_GE (Z).
-- skinning encoder: per-proxy-vertex logits (R), interpolated to the full mesh with the proxy's k-NN weights.
+- skinning encoder: per-proxy-vertex logits (R), interpolated to the full mesh with the proxy's k-NN weights;
+  with ``id_offset`` also 3 channels of identity offset (``skinning_outputs``): where each vertex sits relative
+  to the same point of the generic ICT head (decoder-frame units).
 - skinning MLP: bias-free, region probabilities (R) -> w (Z); local code = w * z_GE.
 - decoder, ``dec_mode='bilinear'`` (default): MLP on [position 3, normal 3, Fourier features 6F] + z_ID ->
   a per-vertex matrix G (3, Z); displacement = G (w * z_GE) / disp_scale (linear in the local code).
@@ -21,6 +23,8 @@ width, K eigenpairs, R regions, Z = z_dim (128).
 - decoder frame, ``dec_frame='face'``: ``face_frame`` gives (a, b) from the skinning probabilities (detached);
   the decoder reads a * x + b and its displacement is divided by a (``decode_in_frame``), so the same face
   point is decoded the same way whatever the crop. ``dec_frame='mesh'``: a = 1, b = 0.
+  With ``id_offset`` the decoder reads a * x + b - offset, the identity offset (decoder-frame units) taking
+  the vertex to the same point of the generic head in its own face frame.
 """
 from __future__ import annotations
 
@@ -45,7 +49,7 @@ def fourier(pos: torch.Tensor, octaves: int) -> torch.Tensor:
     """(N, 3) -> (N, 6 * octaves): [sin(2^k pi x), cos(2^k pi x)] for k < octaves, grouped by octave."""
     if octaves == 0:
         return pos[:, :0]
-    f = (2.0 ** torch.arange(octaves, dtype=pos.dtype) * math.pi)                    # (F,)
+    f = 2.0 ** torch.arange(octaves, dtype=pos.dtype, device=pos.device) * math.pi   # (F,)
     a = pos[:, None, :] * f[None, :, None]                                           # (N, F, 3)
     return torch.cat([torch.sin(a), torch.cos(a)], dim=-1).reshape(pos.shape[0], -1)
 
@@ -129,7 +133,8 @@ class FaceSkinningNet(nn.Module):
         z = cfg.z_dim
         self.identity_encoder = GlobalEncoder(IN_NEUTRAL, cfg, BIL_NEUTRAL)
         self.expression_encoder = GlobalEncoder(IN_EXPRESSION, cfg, BIL_EXPRESSION)
-        self.skinning_encoder = DiffusionEncoder(IN_NEUTRAL, cfg.enc_width, cfg.enc_blocks, cfg.n_regions)
+        self.skinning_encoder = DiffusionEncoder(IN_NEUTRAL, cfg.enc_width, cfg.enc_blocks,
+                                                 cfg.n_regions + (3 if cfg.id_offset else 0))
         self.skin_mlp = MLP([cfg.n_regions, cfg.skin_hidden, z], bias=False)
         self.dec_geo = nn.Linear(6 + 6 * cfg.dec_fourier, cfg.dec_width)  # position, normal, Fourier features
         self.bilinear = cfg.dec_mode == "bilinear"
@@ -150,10 +155,19 @@ class FaceSkinningNet(nn.Module):
         """feats (B, P, 9) -> z_GE (B, Z)."""
         return self.expression_encoder(feats, *op)
 
+    def skinning_outputs(self, feats, op, knn_idx, knn_w):
+        """feats (P, 6) -> (logits (N, R), identity offsets (N, 3) in decoder-frame units or None without
+        ``id_offset``) at full vertices via k-NN weights (N, k)."""
+        lp = self.skinning_encoder(feats[None], *op)[0]
+        out = (lp[knn_idx] * knn_w[..., None]).sum(dim=1)
+        r = self.cfg.n_regions
+        if not self.cfg.id_offset:
+            return out, None
+        return out[:, :r], out[:, r:] / self.cfg.offset_scale
+
     def skinning_logits(self, feats, op, knn_idx, knn_w):
         """feats (P, 6) -> logits (N, R) at full vertices via k-NN weights (N, k)."""
-        lp = self.skinning_encoder(feats[None], *op)[0]
-        return (lp[knn_idx] * knn_w[..., None]).sum(dim=1)
+        return self.skinning_outputs(feats, op, knn_idx, knn_w)[0]
 
     def skin_weights(self, probs):
         """Region probabilities (N, R) -> per-vertex skinning weights w (N, Z)."""
@@ -168,24 +182,26 @@ class FaceSkinningNet(nn.Module):
         probability-weighted centroid and sqrt(area) onto ``cfg.face_ref`` (computed without gradient);
         'mesh': (1, 0).
         """
-        one = torch.ones((), dtype=pos.dtype)
+        one = torch.ones((), dtype=pos.dtype, device=pos.device)
         if self.cfg.dec_frame != "face":
-            return one, torch.zeros(3, dtype=pos.dtype)
+            return one, torch.zeros(3, dtype=pos.dtype, device=pos.device)
         with torch.no_grad():
             m = (probs * self.face_core_mask.to(probs.dtype)).sum(-1) * vert_area          # (N,)
             tot = m.sum()
             if not bool(tot > 1e-6):      # no face core found: keep the mesh frame
-                return one, torch.zeros(3, dtype=pos.dtype)
+                return one, torch.zeros(3, dtype=pos.dtype, device=pos.device)
             c = (m[:, None] * pos).sum(0) / tot
-            ref = torch.as_tensor(self.cfg.face_ref, dtype=pos.dtype)
+            ref = torch.as_tensor(self.cfg.face_ref, dtype=pos.dtype, device=pos.device)
             a = ref[3] / tot.sqrt()
             return a, ref[:3] - a * c
 
-    def decode_in_frame(self, frame, pos, nrm, w, z_ge, z_id):
+    def decode_in_frame(self, frame, pos, nrm, w, z_ge, z_id, shift=None):
         """``decode`` in the decoder frame ``frame`` = (a, b) from ``face_frame``: canonical displacements
-        (B, N, 3) of canonical positions pos (N, 3)."""
+        (B, N, 3) of canonical positions pos (N, 3); the decoder reads a * pos + b - shift (shift (N, 3): the
+        identity offsets of ``id_offset`` models, or None)."""
         a, b = frame
-        return self.decode(pos * a + b, nrm, w, z_ge, z_id) / a
+        x = pos * a + b
+        return self.decode(x if shift is None else x - shift, nrm, w, z_ge, z_id) / a
 
     def decode(self, pos, nrm, w, z_ge, z_id):
         """Displacements (B, N, 3) in canonical units.

@@ -1,4 +1,4 @@
-"""Endless augmented training stream: identity x FACS x crop x topology x rigid pose.
+"""Endless augmented training stream: identity x FACS x crop x topology (x face mask) x rigid pose.
 
 One :class:`FaceGroup` = one identity on one topology of one crop under one augmentation, with ``K`` expressions.
 Ground truth is exact: every position is the barycentric interpolation (``Topology.positions``) of the ICT crop
@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .ict import CROPS, N_EXPRESSION, N_IDENTITY, ICTModel, _crop
-from .remesh import Topology, TopologyBank, ict_topology
+from .mesh import connected_components
+from .remesh import Topology, TopologyBank, crop_topology, ict_topology
 
 __all__ = ["FaceGroup", "FaceSampler", "sample_facs", "sample_identity", "random_rotation", "lr_partners"]
 
@@ -30,6 +31,8 @@ P_NEUTRAL = 0.05  # share of all-zero (neutral) expressions
 P_SINGLE = 0.15  # share of single FACS shapes at weight 1 (cycling through all 53 in the sampler)
 P_PAIR = 0.3  # chance that a combination also activates the other side of its _L/_R shapes
 MAX_ACTIVE = 5
+MASK_RADIUS_CM = (9.0, 15.0)  # face-mask augmentation: sphere radius around the (jittered) generic nose tip
+MASK_CENTER_JITTER_CM = 0.7
 WEIGHT_RANGE = (0.2, 1.0)
 
 
@@ -144,6 +147,9 @@ class FaceSampler:
         identity_split: "train" or "test" (independent identity streams, see module doc).
         augment: apply the random scale/rotation/translation (False: identity transform).
         max_angle_deg: largest augmentation rotation, degrees (about a random axis).
+        mask_prob: chance that a group's topology is cut to a face mask (``mask_topology``), like a scanned
+            face: a sphere of radius U(``MASK_RADIUS_CM``) around the generic head's nose tip (0: never, and
+            the stream is the same as before the option existed).
     Raises:
         ValueError: bad shapes, probabilities, crops missing from the bank, unknown split.
     """
@@ -151,7 +157,7 @@ class FaceSampler:
     def __init__(self, ict: ICTModel, labels=None, seed: int = 0, bank: TopologyBank | None = None,
                  n_expr: int = 8, crops=("full", "face", "narrow"), crop_probs=(0.5, 0.3, 0.2),
                  ict_topology_prob: float = 0.15, identity_split: str = "train", augment: bool = True,
-                 max_angle_deg: float = MAX_ANGLE_DEG):
+                 max_angle_deg: float = MAX_ANGLE_DEG, mask_prob: float = 0.0):
         if not isinstance(ict, ICTModel):
             raise ValueError(f"FaceSampler needs an ICTModel (model_core.ict.load_ict()), got {type(ict).__name__}")
         self.ict = ict
@@ -197,6 +203,9 @@ class FaceSampler:
         if not (np.isfinite(max_angle_deg) and 0.0 <= float(max_angle_deg) <= 180.0):
             raise ValueError(f"max_angle_deg must lie in [0, 180], got {max_angle_deg}")
         self.max_angle_deg = float(max_angle_deg)
+        if not 0.0 <= float(mask_prob) <= 1.0:
+            raise ValueError(f"mask_prob must lie in [0, 1], got {mask_prob}")
+        self.mask_prob = float(mask_prob)
         self._rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(0,)))
         self._id_rng = np.random.default_rng(
             np.random.SeedSequence(self.seed, spawn_key=(1, 0 if identity_split == "train" else 1)))
@@ -225,6 +234,20 @@ class FaceSampler:
             self._ict_topos[crop] = ict_topology(self.ict, crop)
         return self._ict_topos[crop]
 
+    def mask_topology(self, topo: Topology, rng: np.random.Generator) -> Topology:
+        """``topo`` cut to a face mask: the vertices whose generic-head position lies within a random radius
+        (U(``MASK_RADIUS_CM``)) of the generic nose tip (jittered by ``MASK_CENTER_JITTER_CM``), largest connected
+        piece only; kind gets " mask". Exact barycentric map and labels, like every topology."""
+        n = CROPS[topo.crop][0]
+        gen = topo.positions(self.ict.neutral[None, :n].astype(np.float64))[0]          # (N, 3) cm
+        center = self.ict.neutral[self.ict.landmarks[30]] + rng.normal(0.0, MASK_CENTER_JITTER_CM, 3)
+        keep = np.linalg.norm(gen - center, axis=1) < rng.uniform(*MASK_RADIUS_CM)
+        out = crop_topology(topo, keep, " mask")
+        comp = connected_components(out.n_verts, out.faces)
+        if comp.max() > 0:
+            out = crop_topology(out, comp == np.bincount(comp).argmax(), "")
+        return out
+
     def crop_vertices(self, id_coeffs, facs) -> tuple[np.ndarray, np.ndarray]:
         """Full-crop neutral (11248, 3) and posed (K, 11248, 3) float64 cm from coefficients (float32 values
         are used as given, so the result is reproducible from the stored FaceGroup fields)."""
@@ -250,6 +273,8 @@ class FaceSampler:
             topo = self.ict_topology(crop)
         else:
             topo = self.bank.sample(crop, rng)
+        if self.mask_prob and rng.random() < self.mask_prob:
+            topo = self.mask_topology(topo, rng)
         id_coeffs = self.sample_identity()
         facs = np.stack([self.sample_facs() for _ in range(self.n_expr)])
         if self.augment:

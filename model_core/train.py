@@ -41,10 +41,10 @@ class GroupStream(torch.utils.data.IterableDataset):
     """Endless stream of prepared face groups (numpy dicts); deterministic given (seed, start)."""
 
     def __init__(self, cfg: ModelConfig, seed: int, start: int, n_expr: int, ict_path=None, small_bank=False,
-                 max_rotation: float = 1.0, n_faces: int = 600, n_template: int = 500):
+                 max_rotation: float = 1.0, n_faces: int = 600, n_template: int = 500, mask_prob: float = 0.0):
         self.cfg, self.seed, self.start, self.n_expr = cfg, seed, start, n_expr
         self.max_rotation, self.n_faces, self.n_template = max_rotation, n_faces, n_template
-        self.ict_path, self.small_bank = ict_path, small_bank
+        self.ict_path, self.small_bank, self.mask_prob = ict_path, small_bank, mask_prob
 
     def __iter__(self):
         from .regions import load_ict_labels
@@ -52,11 +52,12 @@ class GroupStream(torch.utils.data.IterableDataset):
         from .sampler import FaceSampler
         ict = load_ict(self.ict_path)
         labels = load_ict_labels()
-        stream_seed = self.seed * 1_000_003 + self.start
+        info = torch.utils.data.get_worker_info()     # several workers: one stream each
+        stream_seed = self.seed * 1_000_003 + self.start + (info.id * 100_003 if info is not None else 0)
         bank = (TopologyBank(ict, seed=self.seed, sizes=(1000,)) if self.small_bank
                 else TopologyBank(ict, seed=self.seed, per_size=BANK_PER_SIZE))
         sampler = FaceSampler(ict, labels, seed=stream_seed, bank=bank, n_expr=self.n_expr,
-                              max_angle_deg=self.max_rotation)
+                              max_angle_deg=self.max_rotation, mask_prob=self.mask_prob)
         rng = np.random.default_rng(stream_seed + 7)
         while True:
             g = sampler.sample_group()
@@ -65,7 +66,8 @@ class GroupStream(torch.utils.data.IterableDataset):
 
 
 def lr_at(samples: int, total: int, lr0: float, lr_min: float) -> float:
-    """Cosine decay from lr0 to lr_min over ``total`` samples, constant after."""
+    """Cosine decay from lr0 to lr_min over ``total`` units (samples, or seconds with --schedule time), constant
+    after."""
     x = min(1.0, samples / max(total, 1))
     return lr_min + 0.5 * (lr0 - lr_min) * (1.0 + math.cos(math.pi * x))
 
@@ -85,6 +87,19 @@ def load_model(path: str | os.PathLike) -> FaceSkinningNet:
     return model.eval()
 
 
+def grow(src: torch.Tensor, own: torch.Tensor) -> torch.Tensor | None:
+    """``src`` for a parameter shaped like ``own``: itself when the shapes match; when ``own`` is larger along
+    some axes (e.g. the skinning encoder's output layer gaining the 3 identity-offset channels), ``src`` in the
+    leading corner and zeros elsewhere (so the new outputs start at 0); otherwise None (not taken)."""
+    if src.shape == own.shape:
+        return src
+    if src.dim() != own.dim() or any(a > b for a, b in zip(src.shape, own.shape)):
+        return None
+    out = torch.zeros_like(own)
+    out[tuple(slice(0, n) for n in src.shape)] = src
+    return out
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="python -m model_core.train", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True, help="run folder (checkpoint.pt, config.json, log.csv)")
@@ -96,12 +111,18 @@ def parse_args(argv=None):
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--lr-min", type=float, default=5e-5)
     p.add_argument("--total-samples", type=int, default=120_000, help="length of the cosine schedule, all runs")
+    p.add_argument("--schedule", choices=("samples", "time"), default="samples",
+                   help="what the cosine decay runs over: --total-samples (all runs together), or this run's "
+                        "--minutes (for a machine whose speed is not known in advance, e.g. a GPU)")
     p.add_argument("--teacher", type=float, default=0.7,
                    help="share of steps whose decoder sees the true FACS code (teacher forcing)")
     p.add_argument("--max-rotation", type=float, default=1.0,
                    help="largest augmentation rotation in degrees (the runtime assumes upright heads in the "
                         "user's stated axes; the decoder reads canonical positions, so a random tilt in training "
                         "blurs every FACS field: a 7.5 deg misalignment alone costs ~37 %% relative error)")
+    p.add_argument("--mask-prob", type=float, default=0.0,
+                   help="share of groups cut to a face mask around the nose tip (sampler.FaceSampler.mask_topology), "
+                        "so that the skinning and the face frame learn scanned face masks too")
     p.add_argument("--decoder-faces", type=int, default=600,
                    help="faces per group whose corners train the decoder (vertex, normal, edge terms)")
     p.add_argument("--template-verts", type=int, default=500,
@@ -115,6 +136,8 @@ def parse_args(argv=None):
     p.add_argument("--ckpt-every", type=float, default=300.0, help="seconds between checkpoints")
     p.add_argument("--workers", type=int, default=1, help="data worker processes (0 = in the main process)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
+    p.add_argument("--device", default="cpu",
+                   help="torch device for the model, e.g. cuda (the data stay on the CPU workers)")
     p.add_argument("--config", help="JSON file of ModelConfig overrides")
     p.add_argument("--smoke", action="store_true", help="tiny model and topology bank (CI smoke test)")
     p.add_argument("--no-progress", action="store_true")
@@ -158,10 +181,25 @@ def main(argv=None) -> int:
         state["init_from"] = {"checkpoint": str(args.init_from), "state": src_ck.get("state", {}),
                               "decoder": bool(args.init_decoder)}
         own = model.state_dict()
-        take = {k: v for k, v in src.items()
-                if (args.init_decoder or not k.startswith("dec_")) and k in own and own[k].shape == v.shape}
+        take = {k: grow(v, own[k]) for k, v in src.items()
+                if (args.init_decoder or not k.startswith("dec_")) and k in own and grow(v, own[k]) is not None}
         model.load_state_dict(take, strict=False)
         print(f"initialised {len(take)} of {len(own)} arrays from {args.init_from}")
+    try:
+        device = torch.device(args.device)
+    except RuntimeError:
+        device = None
+    if device is None or (device.type == "cuda" and not torch.cuda.is_available()):
+        print(f"error: --device {args.device!r}: " + ("not a torch device name (e.g. cpu, cuda, cuda:1)"
+              if device is None else "no CUDA device is available to this torch build; use --device cpu"),
+              file=sys.stderr)
+        return 2
+    model.to(device)
+    if args.resume:                        # Adam's state follows the parameters
+        opt.load_state_dict(opt.state_dict())
+    if not 0.0 <= args.mask_prob <= 1.0:
+        print(f"error: --mask-prob {args.mask_prob}: expected a share between 0 and 1", file=sys.stderr)
+        return 2
     loss_weights = dict(DEFAULT_WEIGHTS)
     for spec in args.loss_weight:
         name, _, value = spec.partition("=")
@@ -178,7 +216,7 @@ def main(argv=None) -> int:
                                                  "loss_weights": loss_weights}, indent=2))
     stream = GroupStream(cfg, args.seed, state["step"], args.n_expr, small_bank=args.smoke,
                          max_rotation=args.max_rotation, n_faces=args.decoder_faces,
-                         n_template=args.template_verts)
+                         n_template=args.template_verts, mask_prob=args.mask_prob)
     loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=args.workers,
                                          prefetch_factor=2 if args.workers else None)
     log_new = not (out / "log.csv").exists()
@@ -201,11 +239,14 @@ def main(argv=None) -> int:
     teacher_rng = np.random.default_rng(args.seed * 7919 + state["step"])
     model.train()
     for item in loader:
-        lr = lr_at(state["samples"], args.total_samples, args.lr, args.lr_min)
+        if args.schedule == "time":
+            lr = lr_at(int(time.time() - t_run), int(args.minutes * 60), args.lr, args.lr_min)
+        else:
+            lr = lr_at(state["samples"], args.total_samples, args.lr, args.lr_min)
         for g in opt.param_groups:
             g["lr"] = lr
         teacher = teacher_rng.random() < args.teacher
-        total, terms = compute_losses(model, to_tensors(item), loss_weights, teacher=teacher)
+        total, terms = compute_losses(model, to_tensors(item, device), loss_weights, teacher=teacher)
         opt.zero_grad(set_to_none=True)
         total.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -231,7 +272,9 @@ def main(argv=None) -> int:
             break
     state["runs"].append({"steps": run_steps, "minutes": round((time.time() - t_run) / 60, 2),
                           "seed": args.seed, "threads": torch.get_num_threads(),
-                          "max_rotation": args.max_rotation, "loss_weights": loss_weights})
+                          "max_rotation": args.max_rotation, "loss_weights": loss_weights,
+                          "device": str(device), "workers": args.workers, "n_expr": args.n_expr,
+                          "mask_prob": args.mask_prob})
     save_checkpoint(ck_path, model, opt, state)
     log_f.close()
     if bar is not None:

@@ -1,6 +1,6 @@
 """Write docs/model_card.md from a training run, the exported weights and the evaluation JSON.
 
-    python scripts/make_model_card.py --run runs/v5 --weights model_core/weights/nfs_v3 \
+    python scripts/make_model_card.py --run runs/v7 --weights model_core/weights/nfs_v4 \
         --eval docs/model_card_eval.json [--notes docs/model_card_notes.md]
 
 Everything numeric in the card comes from those files (log.csv, config.json, the weights' json with the
@@ -22,21 +22,31 @@ from model_core.evaluate import format_table  # noqa: E402
 from model_core.losses import DEFAULT_WEIGHTS  # noqa: E402
 
 
-def term_summary(log_rows: list[dict], window: int = 100) -> str:
+def term_summary(log_rows: list[dict], weights: dict, window: int = 100) -> str:
+    """Markdown table of every loss term's mean over the first and last ``window`` steps, with the run's own
+    weights (``weights``: config.json's loss_weights; runs that predate it: the defaults)."""
     first, last = log_rows[:window], log_rows[-window:]
     lines = ["| term | weight | mean of first %d steps | mean of last %d steps |" % (len(first), len(last)),
              "|---|---|---|---|"]
-    for t in ["total"] + list(DEFAULT_WEIGHTS):
+    for t in ["total"] + [t for t in DEFAULT_WEIGHTS if t in log_rows[0]]:
         a = sum(float(r[t]) for r in first) / len(first)
         b = sum(float(r[t]) for r in last) / len(last)
-        lines.append(f"| {t} | {DEFAULT_WEIGHTS.get(t, '')} | {a:.4g} | {b:.4g} |")
+        lines.append(f"| {t} | {weights.get(t, '') if t != 'total' else ''} | {a:.4g} | {b:.4g} |")
     return "\n".join(lines)
+
+
+def _where(r: dict) -> str:
+    """Where a run trained, for runs that recorded it (CPU runs before the field existed: nothing)."""
+    if r.get("device", "cpu") == "cpu":
+        return ""
+    return (f", on {r['device']} (one GPU; {r.get('workers', '?')} data workers, {r.get('n_expr', '?')} expressions "
+            f"a group)")
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--run", required=True)
-    p.add_argument("--weights", default="model_core/weights/nfs_v3")
+    p.add_argument("--weights", default="model_core/weights/nfs_v4")
     p.add_argument("--eval", default="docs/model_card_eval.json")
     p.add_argument("--notes", default="docs/model_card_notes.md")
     p.add_argument("--out", default="docs/model_card.md")
@@ -55,7 +65,7 @@ def main(argv=None) -> int:
     # runs before --max-rotation existed trained with the sampler's old default of 15 degrees
     run_lines = "\n".join(f"- run {i + 1}: {r['steps']} steps, {r['minutes']} min, seed {r['seed']}, "
                           f"{r['threads']} torch threads, rotation jitter up to {r.get('max_rotation', 15.0):g} deg"
-                          for i, r in enumerate(runs))
+                          + _where(r) for i, r in enumerate(runs))
     unrecorded = state.get("elapsed_s", 0) / 60 - sum(r["minutes"] for r in runs)
     if unrecorded > 1:   # a run stopped by hand ends without appending itself to state["runs"]
         run_lines += f"\n- segments of this run stopped by hand (not listed in the checkpoint): {unrecorded:.1f} min"
@@ -71,7 +81,7 @@ def main(argv=None) -> int:
         run_lines += (f"\n- initialised from `{link['checkpoint']}` ({taken}): {src.get('step', '?')} steps, "
                       f"{src_min:.1f} min: "
                       + "; ".join(f"{r['steps']} steps, {r['minutes']} min, rotation up to "
-                                  f"{r.get('max_rotation', 15.0):g} deg" for r in src_runs))
+                                  f"{r.get('max_rotation', 15.0):g} deg" + _where(r) for r in src_runs))
         total_min += src_min
         runs = runs + src_runs
         link = src.get("init_from")
@@ -83,6 +93,8 @@ def main(argv=None) -> int:
     train_cmds = (cmds_file.read_text().strip() if cmds_file.is_file() else
                   f"python -m model_core.train --out {a.run} --minutes {cfg['args']['minutes']} --total-samples "
                   f"{cfg['args']['total_samples']} --seed {cfg['args']['seed']} --workers {cfg['args']['workers']}")
+    schedule = (f"this run's {cfg['args']['minutes']} min" if cfg["args"].get("schedule") == "time"
+                else f"{cfg['args']['total_samples']} samples")
     best = min(r["rel"] for r in rows)
     worst = max(r["rel"] for r in rows)
     text = f"""# Model card: {Path(a.weights).name}
@@ -97,11 +109,12 @@ Neural face skinning model (Cha et al., Eurographics 2025, our implementation) s
   full head (11,248 vertices) / face (9,409) / narrow face (6,706), crop probabilities 0.5 / 0.3 / 0.2.
 - Identities: coefficients ~ N(0, 1) from the training seed stream (`FaceSampler(identity_split="train")`);
   evaluation identities come from a separate seed stream and are never trained on.
-- Expressions: 8 per face group (one identity, topology and pose); 5 % neutral, 15 % single FACS shapes at
-  weight 1, otherwise 1-5 active shapes with weights U(0.2, 1) (30 % also the other side of an L/R pair).
+- Expressions: 8 per face group (16 in GPU runs; one identity, topology and pose); 5 % neutral, 15 % single
+  FACS shapes at weight 1, otherwise 1-5 active shapes with weights U(0.2, 1) (30 % also the other side of an L/R pair).
 - Topologies: 15 % ICT's own triangulation of the crop, otherwise a bank of remeshed topologies
-  (`TopologyBank(seed=0, per_size=3)`: voronoi / anisotropic / curvature-adaptive / subdivided / flipped,
-  1k-30k vertices, exact barycentric ground truth).
+  (`TopologyBank(seed=<the run's --seed>, per_size=3)`: voronoi / anisotropic / curvature-adaptive /
+  subdivided / flipped, 1k-30k vertices, exact barycentric ground truth); from nfs_v4 on, 20 % of the groups
+  cut to a random face mask around the nose tip (radius 9-15 cm, `--mask-prob 0.2`).
 - Augmentation: scale 0.8-1.2, translation up to 5 cm, rotation about a random axis up to (run by run, in
   the order listed under Training) {rot} deg; canonical normalisation removes scale and translation exactly,
   not rotation.
@@ -115,14 +128,14 @@ python -m model_core.export {a.run}/checkpoint.pt {a.weights}
 
 - Model config: `{json.dumps(cfg['model'])}`
 - {state.get('step', '?')} steps, {state.get('samples', '?')} samples (expressions), {state.get('elapsed_s', 0) / 60:.1f} min
-  of wall time on 2 CPU cores (partly shared with test and evaluation jobs), Adam, cosine learning rate
-  {cfg['args']['lr']} -> {cfg['args']['lr_min']} over {cfg['args']['total_samples']} samples, teacher forcing
+  of wall time (on 2 CPU cores, partly shared with test and evaluation jobs, except runs marked as on a GPU),
+  Adam, cosine learning rate {cfg['args']['lr']} -> {cfg['args']['lr_min']} over {schedule}, teacher forcing
   share {cfg['args'].get('teacher', 0.5)}.
 {run_lines}
 
 Loss terms (unweighted values; `runs/.../log.csv` has every step):
 
-{term_summary(log_rows)}
+{term_summary(log_rows, {**DEFAULT_WEIGHTS, **cfg.get('loss_weights', {})})}
 
 ## Evaluation
 

@@ -25,16 +25,23 @@ def model():
 
 
 def test_face_core_and_reference_come_from_the_ict_data(ict):
-    """FACE_CORE: the regions every training crop contains whole; FACE_REF: the generic full head's core
-    centroid and sqrt(area) in its canonical frame (true labels), as config.py states."""
+    """FACE_CORE: the regions every training crop and a 10.5 cm face mask around the nose tip contain whole, for
+    the generic head and 20 random identities; FACE_REF: the generic full head's core centroid and sqrt(area) in
+    its canonical frame (true labels), as config.py states."""
     labels = load_ict_labels()
     v, f = ict.head(None, None, "full")
     area = vertex_areas(v, f)
     n = CROPS["narrow"][0]                       # the smallest crop: its vertices are the first n of every crop
+    rng = np.random.default_rng(0)
+    heads = [v] + [ict.identity_verts(rng.standard_normal(100), "full") for _ in range(20)]
+    inside = np.all([np.linalg.norm(h - h[ict.landmarks[30]], axis=1) < 10.5 for h in heads], axis=0)   # (N,)
     for r in FACE_CORE:
         assert area[:n][labels[:n] == r].sum() == pytest.approx(area[labels == r].sum(), rel=1e-3), r
+        assert inside[labels == r].all(), r
+    # every other region is cut by the narrow crop or by the mask
     outside = [r for r in range(labels.max() + 1) if r not in FACE_CORE]
-    assert all(area[:n][labels[:n] == r].sum() < 0.99 * area[labels == r].sum() for r in outside)
+    assert all(area[:n][labels[:n] == r].sum() < 0.99 * area[labels == r].sum() or not inside[labels == r].all()
+               for r in outside)
     cn = canonical_normalization(v, f).apply(v)
     m = np.isin(labels, FACE_CORE) * vertex_areas(cn, f)
     assert np.abs((m[:, None] * cn).sum(0) / m.sum() - FACE_REF[:3]).max() < 1e-4

@@ -84,7 +84,7 @@ def _group(ict, rng, k=4, crop="narrow"):
 def test_every_loss_term_is_alive_and_training_drives_loss_down(ict):
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
-    cfg = ModelConfig(**SMALL)
+    cfg = ModelConfig(**SMALL, id_offset=True)
     model = FaceSkinningNet(cfg)
     g, labels = _group(ict, rng)
     item = to_tensors(prepare_group(g, ict, cfg, rng, n_faces=200, n_template=200,
@@ -108,5 +108,9 @@ def test_every_loss_term_is_alive_and_training_drives_loss_down(ict):
         tot.backward()
         opt.step()
     assert float(tot) < 0.4 * float(total0)
-    for name in ("vertex", "seg", "bs_codes", "code_ge"):
+    for name in ("vertex", "seg", "bs_codes", "code_ge", "offset"):
         assert terms[name] < 0.5 * terms0[name], name
+    # without identity offsets the term is exactly 0 and the decoder reads the positions themselves
+    plain = FaceSkinningNet(ModelConfig(**SMALL))
+    _, terms_plain = compute_losses(plain, item)
+    assert terms_plain["offset"] == 0.0 and terms_plain["vertex"] > 0

@@ -385,6 +385,13 @@ def test_weights_file_errors(tmp_path, stem):
     old_cfg = {k: v for k, v in good_meta["config"].items() if k not in ("dec_frame", "face_core", "face_ref")}
     old = Model.load(variant("v4", meta={**good_meta, "format_version": 4, "config": old_cfg}))
     assert old.config.dec_frame == "mesh" and old.config == SMALL
+    # format 5 (before id_offset existed) loads without identity offsets; id_offset needs the face frame
+    v5_cfg = {k: v for k, v in good_meta["config"].items() if k not in ("id_offset", "offset_scale")}
+    assert not Model.load(variant("v5", meta={**good_meta, "format_version": 5, "config": v5_cfg})).config.id_offset
+    with pytest.raises(ValueError, match="id_offset needs dec_frame 'face'"):
+        Model.load(variant("offset", meta={**good_meta, "config": {**good_meta["config"], "id_offset": True}}))
+    with pytest.raises(ValueError, match="id_offset must be true or false"):
+        Model.load(variant("offset2", meta={**good_meta, "config": {**good_meta["config"], "id_offset": "yes"}}))
     with pytest.raises(ValueError, match="region_names"):
         Model.load(variant("regions", meta={**good_meta, "region_names": ["a", "b"]}))
     a = make_weights()
@@ -410,7 +417,7 @@ def test_weights_file_errors(tmp_path, stem):
 
 def test_default_weights_path_missing_says_what_to_do(monkeypatch, tmp_path):
     from model_core.runtime import weights as wmod
-    monkeypatch.setattr(wmod, "DEFAULT_WEIGHTS", tmp_path / "nfs_v3.npz")
+    monkeypatch.setattr(wmod, "DEFAULT_WEIGHTS", tmp_path / "nfs_v4.npz")
     with pytest.raises(FileNotFoundError, match="python -m model_core.export"):
         Model.load()
 

@@ -28,11 +28,12 @@ from model_core.facs_names import ICT_INDEX  # noqa: E402
 ABS_TOL = 1e-4
 
 
-@pytest.fixture(scope="module", params=["bilinear", "mlp", "bilinear-face"])
+@pytest.fixture(scope="module", params=["bilinear", "mlp", "bilinear-face", "bilinear-face-offset"])
 def models(tmp_path_factory, request):
     torch.manual_seed(1234)
-    mode, _, frame = request.param.partition("-")
-    cfg = ModelConfig(n_regions=len(REGION_NAMES), dec_mode=mode, dec_frame=frame or "mesh")
+    mode, frame, offset = (request.param.split("-") + ["", ""])[:3]
+    cfg = ModelConfig(n_regions=len(REGION_NAMES), dec_mode=mode, dec_frame=frame or "mesh",
+                      id_offset=offset == "offset")
     net = FaceSkinningNet(cfg).eval()
     with torch.no_grad():   # perturb the init so that codes and displacements are not trivially ~0
         if net.bilinear:
@@ -102,14 +103,14 @@ def test_numpy_matches_torch_on_three_meshes(models, ict):
         op = tuple(t(a) for a in pm.op)
         with torch.no_grad():
             z_id_t = net.identity(t(pm.feats_n), op).numpy()
-            logits = net.skinning_logits(t(pm.feats_n), op, torch.as_tensor(pm.knn_idx), t(pm.knn_w))
+            logits, off_t = net.skinning_outputs(t(pm.feats_n), op, torch.as_tensor(pm.knn_idx), t(pm.knn_w))
             probs_t = torch.softmax(logits, -1)
             w_t = net.skin_weights(probs_t)
             z_ge_t = net.expression(t(feats_e), op)
             codes = torch.cat([z_ge_t, torch.zeros(1, cfg.z_dim)])
             codes[1, ICT_INDEX["jawOpen"]] = 1.0
             frame = net.face_frame(t(pm.canon), probs_t, t(vertex_areas(pm.canon, f)))
-            d_t = net.decode_in_frame(frame, t(pm.canon), t(pm.normals), w_t, codes, t(z_id_t)).numpy()
+            d_t = net.decode_in_frame(frame, t(pm.canon), t(pm.normals), w_t, codes, t(z_id_t), shift=off_t).numpy()
         a, b = model.decoder_frame(pm)
         assert abs(a - float(frame[0])) < 1e-5 * a and np.abs(b - frame[1].numpy()).max() < 1e-5
         if cfg.dec_frame == "face":   # (random weights: some frame other than the mesh's)
@@ -131,6 +132,10 @@ def test_numpy_matches_torch_on_three_meshes(models, ict):
             "disp/size": np.abs(d - d_canon_t).max() / nz.size,
             "basis/size": np.abs(basis[ICT_INDEX["jawOpen"]] - d_canon_t[1]).max() / nz.size,
         }
+        if cfg.id_offset:   # the decoder's input points: a * canon + b - offsets, same in both
+            off = pm.canon * a + b - model._dec_pos(pm)
+            errs["offsets"] = np.abs(off - off_t.numpy()).max()
+            assert np.abs(off).max() > 1e-3
         mags = {"|z_ge|": np.abs(z_ge).max(), "|disp|/size": np.abs(d).max() / nz.size,
                 "|probs| max": probs.max()}
         report.append((crop, len(v), errs, mags))

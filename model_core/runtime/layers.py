@@ -241,9 +241,14 @@ class Network:
         """feats (B, P, 9) -> z_GE (B, Z)."""
         return self.expression_encoder(feats, *op)
 
+    def skinning_proxy_outputs(self, feats: np.ndarray, op: tuple) -> np.ndarray:
+        """feats (P, 6) -> per-proxy-vertex skinning encoder outputs (P, R), or (P, R + 3) with ``id_offset``
+        (region logits, then identity offsets times ``offset_scale``)."""
+        return self.skinning_encoder(feats[None], *op)[0]
+
     def skinning_proxy_logits(self, feats: np.ndarray, op: tuple) -> np.ndarray:
         """feats (P, 6) -> per-proxy-vertex region logits (P, R)."""
-        return self.skinning_encoder(feats[None], *op)[0]
+        return self.skinning_proxy_outputs(feats, op)[:, :self.cfg.n_regions]
 
     def skinning_logits(self, feats, op, knn_idx, knn_w) -> np.ndarray:
         """feats (P, 6) -> logits (N, R) at full vertices via k-NN weights (N, k) (``FaceSkinningNet.skinning_logits``)."""

@@ -2,7 +2,7 @@
 
 Typical use::
 
-    model = Model.load()                                   # model_core/weights/nfs_v3.npz (+ .json)
+    model = Model.load()                                   # model_core/weights/nfs_v4.npz (+ .json)
     tgt = model.prepare(verts, faces, up="Z", forward="-Y")  # a Blender mesh (metres, Z up, -Y forward)
     names, deltas = model.facs_basis(tgt, names="arkit")   # (52,), (52, N, 3) shape-key deltas, metres
     src = model.prepare(src_neutral, src_faces)
@@ -213,7 +213,7 @@ class Model:
 
     @classmethod
     def load(cls, path=None) -> "Model":
-        """Load weights: ``path`` = the .npz, the .json or their stem; None = ``model_core/weights/nfs_v3.npz``.
+        """Load weights: ``path`` = the .npz, the .json or their stem; None = ``model_core/weights/nfs_v4.npz``.
 
         Raises:
             FileNotFoundError: missing file (the message names the path and what to do).
@@ -399,10 +399,14 @@ class Model:
         z = self._cached(pm, "z_id", lambda: _check_finite(self.net.identity(pm.feats_n, pm.op), "identity encoder"))
         return z.copy()
 
+    def _skin_proxy(self, pm: PreparedMesh) -> np.ndarray:
+        """Skinning encoder outputs on the proxy (P, R [+ 3]) float32 (cached; logits, then identity offsets)."""
+        return self._cached(pm, "skin_proxy", lambda: self.net.skinning_proxy_outputs(pm.feats_n, pm.op))
+
     def _probs(self, pm: PreparedMesh) -> np.ndarray:
         """Model region probabilities (N, R) float32 (face rows from the face's k-NN, others from theirs)."""
         def run():
-            lp = self.net.skinning_proxy_logits(pm.feats_n, pm.op)            # (P, R)
+            lp = self._skin_proxy(pm)[:, :self.config.n_regions]             # (P, R)
             out = np.empty((pm.n_verts, self.config.n_regions), F32)
             out[pm.face_index] = softmax(interpolate(lp, pm.knn_idx, pm.knn_w))
             if len(pm.other_index):
@@ -551,11 +555,24 @@ class Model:
         a, b = self._cached(pm, "dec_frame", run)
         return a, b.copy()
 
+    def _id_offsets(self, pm: PreparedMesh) -> np.ndarray | None:
+        """Predicted identity offsets (Nf, 3) float32 of the face island in decoder-frame units (``id_offset``
+        models; None otherwise): the decoder reads a * canon + b - offset, a point of the generic head."""
+        cfg = self.config
+        if not cfg.id_offset:
+            return None
+        return self._cached(pm, "id_offsets", lambda: _check_finite(
+            interpolate(self._skin_proxy(pm)[:, cfg.n_regions:], pm.knn_idx, pm.knn_w) / F32(cfg.offset_scale),
+            "identity offsets"))
+
     def _dec_pos(self, pm: PreparedMesh) -> np.ndarray:
-        """Decoder input positions (Nf, 3) of the face island: a * canon + b (see ``decoder_frame``)."""
+        """Decoder input positions (Nf, 3) of the face island: a * canon + b (see ``decoder_frame``), minus the
+        identity offsets of ``id_offset`` models."""
         def run():
             a, b = self.decoder_frame(pm)
-            return pm.canon if a == 1.0 and not b.any() else pm.canon * a + b
+            pos = pm.canon if a == 1.0 and not b.any() else pm.canon * a + b
+            off = self._id_offsets(pm)
+            return pos if off is None else pos - off
         return self._cached(pm, "dec_pos", run)
 
     def _base_rest(self, pm: PreparedMesh, s: int, e: int) -> tuple[np.ndarray, np.ndarray]:

@@ -31,8 +31,9 @@ from ..facs_names import ICT_NAMES
 __all__ = ["Weights", "DEFAULT_WEIGHTS", "HEAD_HIDDEN", "IN_NEUTRAL", "IN_EXPRESSION", "resolve_paths",
            "expected_shapes", "load_weights", "random_weights", "save_weights", "default_meta"]
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "nfs_v3.npz"
-READ_VERSIONS = (4, FORMAT_VERSION)  # 5 only added the optional config field dec_frame (absent = 'mesh')
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "nfs_v4.npz"
+READ_VERSIONS = (4, 5, FORMAT_VERSION)  # 5 and 6 only added optional config fields (dec_frame absent = 'mesh',
+#                                         id_offset absent = False)
 HEAD_HIDDEN = 256   # hidden width of the global encoders' heads (network.GlobalEncoder)
 IN_NEUTRAL = 6      # neutral proxy features: canonical position, unit normal
 IN_EXPRESSION = 9   # + scaled canonical displacement
@@ -62,7 +63,7 @@ class Weights:
 def resolve_paths(path=None) -> tuple[Path, Path]:
     """(npz, json) for a weights path given as the .npz, the .json, or the stem without extension.
 
-    ``None`` means the add-on's bundled ``model_core/weights/nfs_v3.npz``.
+    ``None`` means the add-on's bundled ``model_core/weights/nfs_v4.npz``.
     """
     p = Path(DEFAULT_WEIGHTS if path is None else path).expanduser()
     if p.suffix.lower() in (".npz", ".json"):
@@ -99,7 +100,8 @@ def expected_shapes(cfg: ModelConfig) -> dict:
     for name, c_in in (("identity_encoder", IN_NEUTRAL), ("expression_encoder", IN_EXPRESSION)):
         out.update(_diffusion_encoder_shapes(f"{name}.enc", c_in, w, nb, w))
         out.update(_mlp_shapes(f"{name}.head", [4 * w, HEAD_HIDDEN, cfg.z_dim]))  # mean + bilinear pooling
-    out.update(_diffusion_encoder_shapes("skinning_encoder", IN_NEUTRAL, w, nb, cfg.n_regions))
+    out.update(_diffusion_encoder_shapes("skinning_encoder", IN_NEUTRAL, w, nb,
+                                         cfg.n_regions + (3 if cfg.id_offset else 0)))  # + identity offset
     out.update(_mlp_shapes("skin_mlp", [cfg.n_regions, cfg.skin_hidden, cfg.z_dim], bias=False))
     out["dec_geo.weight"] = (cfg.dec_width, 6 + 6 * cfg.dec_fourier)
     out["dec_geo.bias"] = (cfg.dec_width,)
@@ -125,7 +127,7 @@ def _check_config(cfg_dict, where: Path) -> ModelConfig:
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ValueError(f"{where}: config.{name} must be a positive integer, got {v!r}; the file is damaged: "
                              f"re-export the weights (python -m model_core.export) or reinstall the add-on")
-    for name in ("disp_scale", "expr_feat_scale"):
+    for name in ("disp_scale", "expr_feat_scale", "offset_scale"):
         v = getattr(cfg, name)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
             raise ValueError(f"{where}: config.{name} must be a positive number, got {v!r}; the file is damaged: "
@@ -170,7 +172,7 @@ def load_weights(path=None) -> Weights:
     """Load and validate a weights file pair.
 
     Args:
-        path: the .npz, the .json, or their common stem; None = bundled ``model_core/weights/nfs_v3.npz``.
+        path: the .npz, the .json, or their common stem; None = bundled ``model_core/weights/nfs_v4.npz``.
     Returns:
         ``Weights`` with float32 arrays matching ``expected_shapes(config)`` exactly.
     Raises:
@@ -182,7 +184,7 @@ def load_weights(path=None) -> Weights:
     for p, what in ((npz_path, "weights"), (json_path, "weights description")):
         if not p.is_file():
             hint = ("the add-on ships without trained weights in this build: train and export them with "
-                    "`python -m model_core.export runs/v5/checkpoint.pt model_core/weights/nfs_v3`"
+                    "`python -m model_core.export runs/v7/checkpoint.pt model_core/weights/nfs_v4`"
                     if path is None else
                     "pass the path of an exported .npz (its .json must lie beside it with the same name), "
                     "or export one with `python -m model_core.export <checkpoint.pt> <stem>`")
