@@ -59,7 +59,6 @@ def prepare_group(group, ict: ICTModel, cfg: ModelConfig, rng: np.random.Generat
     n_crop = CROPS[group.crop][0]
     tsel = np.sort(rng.choice(n_crop, size=min(n_template, n_crop), replace=False))
     tverts_full = ict.identity_verts(group.id_coeffs, group.crop)
-    id_delta = tverts_full - ict.identity_verts(None, group.crop)              # (n_crop, 3) cm vs the generic head
     tfaces = ict.crop_faces(group.crop)
     tnrm_full = vertex_normals(tverts_full, tfaces)
     aug = lambda p: group.scale * p @ np.asarray(group.rotation).T + group.translation  # noqa: E731
@@ -73,14 +72,17 @@ def prepare_group(group, ict: ICTModel, cfg: ModelConfig, rng: np.random.Generat
     corners, bary = np.asarray(group.corners)[sub_verts], np.asarray(group.bary)[sub_verts]     # (S, 3)
     sub_modes = np.einsum("ksjc,sj->ksc", ict.expression_modes[:, corners].astype(np.float64), bary)
     sub_singles = rot_vec(sub_modes)                                                            # (53, S, 3)
-    # identity offsets in the decoder frame: each vertex in its face frame minus the same barycentric point of the
-    # generic head in the generic head's face frame (both frames from the true labels)
-    gen = cn - rot_vec(np.einsum("njc,nj->nc", id_delta[np.asarray(group.corners)], np.asarray(group.bary)))
-    labels = np.asarray(group.labels)
-    a1, b1 = label_frame(cn, vertex_areas(cn, faces), labels, cfg)
-    a2, b2 = label_frame(gen, vertex_areas(gen, faces), labels, cfg)
-    id_off = (a1 * cn + b1) - (a2 * gen + b2)                                                   # (N, 3)
-    t_off = (a1 * tpos + b1) - (a2 * (tpos - rot_vec(id_delta[tsel])) + b2)                     # (T, 3)
+    offsets = {}
+    if cfg.id_offset:
+        id_delta = tverts_full - ict.identity_verts(None, group.crop)     # (n_crop, 3) cm vs the generic head
+        # identity offsets in the decoder frame: each vertex in its face frame minus the same barycentric point of
+        # the generic head in the generic head's face frame (both frames from the true labels)
+        gen = cn - rot_vec(np.einsum("njc,nj->nc", id_delta[np.asarray(group.corners)], np.asarray(group.bary)))
+        labels = np.asarray(group.labels)
+        a1, b1 = label_frame(cn, vertex_areas(cn, faces), labels, cfg)
+        a2, b2 = label_frame(gen, vertex_areas(gen, faces), labels, cfg)
+        offsets = {"id_off": (a1 * cn + b1) - (a2 * gen + b2),                                  # (N, 3)
+                   "t_off": (a1 * tpos + b1) - (a2 * (tpos - rot_vec(id_delta[tsel])) + b2)}    # (T, 3)
 
     f32 = lambda a: np.ascontiguousarray(a, dtype=np.float32)  # noqa: E731
     return {
@@ -89,13 +91,14 @@ def prepare_group(group, ict: ICTModel, cfg: ModelConfig, rng: np.random.Generat
         "feats_e": f32(expression_features(proxy, disp, cfg.expr_feat_scale)),
         "knn_idx": proxy.knn_idx, "knn_w": f32(proxy.knn_w),
         "labels": np.asarray(group.labels, dtype=np.int64),
-        "pos": f32(cn), "vert_area": f32(vertex_areas(cn, faces)), "id_off": f32(id_off),  # (N, 3) frame units
+        "pos": f32(cn), "vert_area": f32(vertex_areas(cn, faces)),
         "sub_pos": f32(cn[sub_verts]), "sub_nrm": f32(nrm[sub_verts]), "sub_idx": sub_verts.astype(np.int64),
         "sub_faces": sub_faces.astype(np.int64), "sub_disp": f32(disp[:, sub_verts]),
         "sub_gt_fn": f32(np.stack([face_normals(p[sub_verts], sub_faces) for p in cp])),
         "sub_singles": f32(sub_singles),
         "facs": f32(group.facs), "id_coeffs": f32(group.id_coeffs),
-        "t_pos": f32(tpos), "t_nrm": f32(tnrm), "t_labels": tlab.astype(np.int64), "t_off": f32(t_off),
+        "t_pos": f32(tpos), "t_nrm": f32(tnrm), "t_labels": tlab.astype(np.int64),
         "t_ex_modes": f32(ex_modes), "t_id_modes": f32(id_modes),
         "size": np.float32(nz.size),
+        **{k: f32(v) for k, v in offsets.items()},   # id_offset models: identity offsets, decoder-frame units
     }

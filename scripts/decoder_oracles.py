@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +55,9 @@ def main(argv=None) -> int:
         errs: dict[tuple[str, str], list[float]] = {}
         for _ in range(a.groups):
             g = sampler.sample_group()
-            it = to_tensors(prepare_group(g, ict, cfg, rng, n_faces=3000, n_template=100, template_labels=labels))
+            # (the exact identity offsets come with id_offset configs; the inputs are the same either way)
+            it = to_tensors(prepare_group(g, ict, replace(cfg, id_offset=True), rng, n_faces=3000, n_template=100,
+                                          template_labels=labels))
             with torch.no_grad():
                 op = (it["evals"], it["evecs"], it["mass"])
                 z_id = model.identity(it["feats_n"], op)
