@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .config import ModelConfig
-from .frames import canonical_normalization
+from .frames import canonical_normalization, core_frame
 from .ict import CROPS, ICTModel
 from .mesh import face_normals, vertex_areas, vertex_normals
 from .proxy import build_proxy, expression_features, neutral_features
@@ -20,12 +20,7 @@ def label_frame(pos: np.ndarray, vert_area: np.ndarray, labels: np.ndarray, cfg:
     sqrt(area) of the vertices labelled ``cfg.face_core`` onto ``cfg.face_ref``.
 
     pos (N, 3), vert_area (N,) canonical; labels (N,) region indices."""
-    m = np.isin(labels, list(cfg.face_core)) * vert_area
-    tot = m.sum()
-    if not tot > 1e-6:
-        return 1.0, np.zeros(3)
-    a = cfg.face_ref[3] / np.sqrt(tot)
-    return float(a), np.asarray(cfg.face_ref[:3]) - a * (m[:, None] * pos).sum(axis=0) / tot
+    return core_frame(pos, np.isin(labels, list(cfg.face_core)) * vert_area, cfg.face_ref)
 
 
 def prepare_group(group, ict: ICTModel, cfg: ModelConfig, rng: np.random.Generator, *,

@@ -103,3 +103,17 @@ def canonical_normalization(verts, faces, *, up: str = ICT_UP, forward: str = IC
     centroids = v[f].mean(axis=1)
     center = (centroids * a[:, None]).sum(axis=0) / total
     return Normalization(rotation=axes_to_ict(up, forward), center=center, size=float(np.sqrt(total)))
+
+
+def core_frame(pos: np.ndarray, weight: np.ndarray, face_ref) -> tuple[float, np.ndarray]:
+    """The decoder frame's similarity (numpy twin of ``FaceSkinningNet.face_frame``): (a, b (3,)) with
+    a * pos + b taking the ``weight``-weighted centroid and sqrt(total weight) onto ``face_ref``.
+
+    Args: pos (N, 3) canonical positions; weight (N,) >= 0 per vertex (face-core share x vertex area);
+    face_ref: 4 numbers, reference centroid (3) and size (1). Returns (1.0, zeros) when the weights sum to
+    ~0 (no face core found: the mesh frame)."""
+    tot = weight.sum()
+    if not tot > 1e-6:
+        return 1.0, np.zeros(3)
+    a = face_ref[3] / np.sqrt(tot)
+    return float(a), np.asarray(face_ref[:3], np.float64) - a * ((weight[:, None] * pos).sum(axis=0) / tot)

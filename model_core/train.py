@@ -146,45 +146,6 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    ck_path = out / "checkpoint.pt"
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-
-    from .regions import REGION_NAMES
-    overrides = json.loads(Path(args.config).read_text()) if args.config else {}
-    if args.smoke:
-        overrides = {"enc_width": 16, "enc_blocks": 1, "dec_width": 32, "dec_layers": 1, "k_eig": 16,
-                     "proxy_target": 200, "skin_hidden": 16, **overrides}
-    cfg = ModelConfig(n_regions=len(REGION_NAMES), **overrides)
-    model = FaceSkinningNet(cfg)
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-    state = {"step": 0, "samples": 0, "elapsed_s": 0.0, "runs": []}
-    if args.resume:
-        if not ck_path.is_file():
-            print(f"error: --resume given but {ck_path} does not exist", file=sys.stderr)
-            return 2
-        ck = torch.load(ck_path, map_location="cpu", weights_only=False)
-        cfg = ModelConfig.from_dict(ck["config"])
-        model = FaceSkinningNet(cfg)
-        model.load_state_dict(ck["model"])
-        opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-        opt.load_state_dict(ck["opt"])
-        state = ck["state"]
-        print(f"resumed from {ck_path}: step {state['step']}, {state['samples']} samples, "
-              f"{state['elapsed_s'] / 60:.1f} min trained")
-    elif args.init_from:
-        src_ck = torch.load(args.init_from, map_location="cpu", weights_only=False)
-        src = src_ck["model"]
-        state["init_from"] = {"checkpoint": str(args.init_from), "state": src_ck.get("state", {}),
-                              "decoder": bool(args.init_decoder)}
-        own = model.state_dict()
-        take = {k: grow(v, own[k]) for k, v in src.items()
-                if (args.init_decoder or not k.startswith("dec_")) and k in own and grow(v, own[k]) is not None}
-        model.load_state_dict(take, strict=False)
-        print(f"initialised {len(take)} of {len(own)} arrays from {args.init_from}")
     try:
         device = torch.device(args.device)
     except RuntimeError:
@@ -194,9 +155,6 @@ def main(argv=None) -> int:
               if device is None else "no CUDA device is available to this torch build; use --device cpu"),
               file=sys.stderr)
         return 2
-    model.to(device)
-    if args.resume:                        # Adam's state follows the parameters
-        opt.load_state_dict(opt.state_dict())
     if not 0.0 <= args.mask_prob <= 1.0:
         print(f"error: --mask-prob {args.mask_prob}: expected a share between 0 and 1", file=sys.stderr)
         return 2
@@ -212,6 +170,46 @@ def main(argv=None) -> int:
                   f"and VALUE a number >= 0", file=sys.stderr)
             return 2
         loss_weights[name] = weight
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ck_path = out / "checkpoint.pt"
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+
+    from .regions import REGION_NAMES
+    overrides = json.loads(Path(args.config).read_text()) if args.config else {}
+    if args.smoke:
+        overrides = {"enc_width": 16, "enc_blocks": 1, "dec_width": 32, "dec_layers": 1, "k_eig": 16,
+                     "proxy_target": 200, "skin_hidden": 16, **overrides}
+    cfg = ModelConfig(n_regions=len(REGION_NAMES), **overrides)
+    model = FaceSkinningNet(cfg).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    state = {"step": 0, "samples": 0, "elapsed_s": 0.0, "runs": []}
+    if args.resume:
+        if not ck_path.is_file():
+            print(f"error: --resume given but {ck_path} does not exist", file=sys.stderr)
+            return 2
+        ck = torch.load(ck_path, map_location="cpu", weights_only=False)
+        cfg = ModelConfig.from_dict(ck["config"])
+        model = FaceSkinningNet(cfg).to(device)
+        model.load_state_dict(ck["model"])
+        opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+        opt.load_state_dict(ck["opt"])          # (moves Adam's state onto the parameters' device)
+        state = ck["state"]
+        print(f"resumed from {ck_path}: step {state['step']}, {state['samples']} samples, "
+              f"{state['elapsed_s'] / 60:.1f} min trained")
+    elif args.init_from:
+        src_ck = torch.load(args.init_from, map_location="cpu", weights_only=False)
+        src = src_ck["model"]
+        state["init_from"] = {"checkpoint": str(args.init_from), "state": src_ck.get("state", {}),
+                              "decoder": bool(args.init_decoder)}
+        own = model.state_dict()
+        take = {k: g for k, v in src.items()
+                if (args.init_decoder or not k.startswith("dec_")) and k in own
+                and (g := grow(v, own[k])) is not None}
+        model.load_state_dict(take, strict=False)
+        print(f"initialised {len(take)} of {len(own)} arrays from {args.init_from}")
     (out / "config.json").write_text(json.dumps({"model": asdict(cfg), "args": vars(args),
                                                  "loss_weights": loss_weights}, indent=2))
     stream = GroupStream(cfg, args.seed, state["step"], args.n_expr, small_bank=args.smoke,

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..frames import Normalization, axes_to_ict, canonical_normalization
+from ..frames import Normalization, axes_to_ict, canonical_normalization, core_frame
 from ..facs_names import ARKIT_NAMES, ARKIT_SOURCES, ICT_NAMES
 from ..mesh import (connected_components, face_areas, face_normals, mesh_hash, triangulate_polygons, vertex_areas,
                     validate_mesh, vertex_normals)
@@ -546,12 +546,8 @@ class Model:
             if cfg.dec_frame != "face":
                 return 1.0, np.zeros(3)
             probs = self._probs(pm)[pm.face_index].astype(np.float64)
-            m = probs[:, list(cfg.face_core)].sum(axis=1) * self._face_areas(pm)                   # (Nf,)
-            tot = m.sum()
-            if not tot > 1e-6:
-                return 1.0, np.zeros(3)
-            a = cfg.face_ref[3] / np.sqrt(tot)
-            return float(a), np.asarray(cfg.face_ref[:3]) - a * ((m[:, None] * pm.canon).sum(axis=0) / tot)
+            return core_frame(pm.canon, probs[:, list(cfg.face_core)].sum(axis=1) * self._face_areas(pm),
+                              cfg.face_ref)
         a, b = self._cached(pm, "dec_frame", run)
         return a, b.copy()
 
