@@ -86,7 +86,10 @@ def main(argv=None) -> int:
         runs = runs + src_runs
         link = src.get("init_from")
     if state.get("init_from"):
-        run_lines += f"\n- wall time in all, every run of the chain: {total_min:.1f} min"
+        gpu_min = sum(r["minutes"] for r in runs if r.get("device", "cpu") != "cpu")
+        run_lines += (f"\n- wall time in all, every run of the chain: {total_min:.1f} min: "
+                      f"{total_min - gpu_min:.1f} min on the 2-core CPU machine (the training budget is 6 h = "
+                      f"360 min) and {gpu_min:.1f} min on one GPU")
     rot = ", ".join(f"{r.get('max_rotation', 15.0):g}" for r in runs) or "?"
     rows = ev["rows"]
     cmds_file = run / "commands.sh"   # the exact commands of a run resumed several times, written by hand
