@@ -25,7 +25,8 @@ SMOOTH_STEPS = (1, 2, 4, 8)
 
 def neighbour_average(n_verts: int, faces: np.ndarray):
     """A step of surface smoothing d <- (d + mean of the edge neighbours' d) / 2 for (B, n_verts, 3) fields."""
-    e = np.unique(np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1), axis=0)
+    from model_core.mesh import unique_edges
+    e = unique_edges(faces)
     deg = np.maximum(np.bincount(e.ravel(), minlength=n_verts), 1).astype(np.float64)
 
     def step(d: np.ndarray) -> np.ndarray:
