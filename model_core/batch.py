@@ -43,6 +43,7 @@ def prepare_group(group, ict: ICTModel, cfg: ModelConfig, rng: np.random.Generat
     faces = group.faces
     proxy = build_proxy(cn, faces, target=cfg.proxy_target, k_eig=cfg.k_eig, knn=cfg.knn)
     nrm = vertex_normals(cn, faces)
+    vert_area = vertex_areas(cn, faces)
 
     # decoder subset: corners of random faces (for normal and edge terms)
     fsel = rng.choice(len(faces), size=min(n_faces, len(faces)), replace=False)
@@ -74,7 +75,7 @@ def prepare_group(group, ict: ICTModel, cfg: ModelConfig, rng: np.random.Generat
         # the generic head in the generic head's face frame (both frames from the true labels)
         gen = cn - rot_vec(np.einsum("njc,nj->nc", id_delta[np.asarray(group.corners)], np.asarray(group.bary)))
         labels = np.asarray(group.labels)
-        a1, b1 = label_frame(cn, vertex_areas(cn, faces), labels, cfg)
+        a1, b1 = label_frame(cn, vert_area, labels, cfg)
         a2, b2 = label_frame(gen, vertex_areas(gen, faces), labels, cfg)
         offsets = {"id_off": (a1 * cn + b1) - (a2 * gen + b2),                                  # (N, 3)
                    "t_off": (a1 * tpos + b1) - (a2 * (tpos - rot_vec(id_delta[tsel])) + b2)}    # (T, 3)
@@ -86,7 +87,7 @@ def prepare_group(group, ict: ICTModel, cfg: ModelConfig, rng: np.random.Generat
         "feats_e": f32(expression_features(proxy, disp, cfg.expr_feat_scale)),
         "knn_idx": proxy.knn_idx, "knn_w": f32(proxy.knn_w),
         "labels": np.asarray(group.labels, dtype=np.int64),
-        "pos": f32(cn), "vert_area": f32(vertex_areas(cn, faces)),
+        "pos": f32(cn), "vert_area": f32(vert_area),
         "sub_pos": f32(cn[sub_verts]), "sub_nrm": f32(nrm[sub_verts]), "sub_idx": sub_verts.astype(np.int64),
         "sub_faces": sub_faces.astype(np.int64), "sub_disp": f32(disp[:, sub_verts]),
         "sub_gt_fn": f32(np.stack([face_normals(p[sub_verts], sub_faces) for p in cp])),
