@@ -5,7 +5,7 @@ Commands (meshes are .obj or .ply; axes default to the OBJ convention: Y up, fac
   skin MESH -o OUT.npz|OUT.csv
       per-vertex region probabilities and skinning weights (npz: probs (N,R), weights (N,128),
       region_names, region_colors; csv: vertex, region (most likely), one probability column per region).
-  facs MESH -o OUT.npz|DIR [--names ict|arkit]
+  facs MESH -o OUT.npz|DIR [--names ict|arkit] [--keys template|decoder]
       FACS blendshapes of a mesh (npz: names, deltas (K,N,3), neutral, faces; DIR: one OBJ per shape,
       the input's polygons kept).
   encode POSED... --neutral NEUTRAL -o OUT.csv|OUT.npz [--names ict|arkit]
@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("mesh")
     s.add_argument("-o", "--out", required=True, help="output .npz, or a folder for one OBJ per shape")
     s.add_argument("--names", choices=("ict", "arkit"), default="ict")
+    s.add_argument("--keys", choices=("template", "decoder"), default="template",
+                   help="template: ICT's keys carried by dense correspondence (default); decoder: the learned "
+                        "decoder's keys")
     _common(s)
     s = sub.add_parser("encode", help="FACS weights of posed frames")
     s.add_argument("posed", nargs="+", help="posed meshes, or folders of them (sorted by name)")
@@ -192,6 +195,7 @@ def cmd_skin(a, log) -> int:
 def cmd_facs(a, log) -> int:
     model = _load_model(a, log)
     mesh, pm = _prepare(model, a.mesh, a, log)
+    model.keys = a.keys
     out = Path(a.out)
     t = time.perf_counter()
     names, deltas = [], []

@@ -208,7 +208,24 @@ def main(argv=None) -> int:
     p.add_argument("--json", help="also write the rows (numbers) to this JSON file")
     p.add_argument("--tilt", help="instead: relative error of a held-out head pitched by these angles (degrees, "
                                   "comma-separated), e.g. 0,1,3,5,10")
+    p.add_argument("--real", help="instead: score the keys on artist-made heads with their own ARKit keys, e.g. "
+                                  "../shared/data/real_faces (model_core/real_eval.py)")
     a = p.parse_args(argv)
+    if a.real:
+        from .real_eval import format_real, run_real
+        t = time.time()
+        results = run_real(a.real, a.weights)
+        table = format_real(results)
+        print(table)
+        print(f"evaluated in {time.time() - t:.0f} s: python -m model_core.evaluate --real {a.real}")
+        if a.out:
+            with open(a.out, "w") as fh:
+                fh.write(table + "\n")
+        if a.json:
+            import json
+            with open(a.json, "w") as fh:
+                json.dump({"command": vars(a), "heads": results}, fh, indent=1, default=float)
+        return 0
     if a.tilt:
         rows = tilt_rows(a.weights, [float(x) for x in a.tilt.split(",")])
         print("| head pitched by | rel (model) | (a) nearest rel |\n|---|---|---|")

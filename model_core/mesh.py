@@ -225,3 +225,36 @@ def mesh_hash(*arrays: np.ndarray) -> str:
         h.update(str(a.dtype).encode() + str(a.shape).encode())
         h.update(a.tobytes())
     return h.hexdigest()
+
+
+def boundary_loops(faces: np.ndarray) -> list[np.ndarray]:
+    """Boundary loops of a triangle mesh, (L_i,) int64 vertex cycles following the boundary half-edges
+    (open chains at non-manifold spots are dropped), in the order of their first boundary half-edge."""
+    faces = np.asarray(faces, np.int64)
+    he = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    if not len(he):
+        return []
+    n = int(faces.max()) + 1
+    key = np.minimum(he[:, 0], he[:, 1]) * n + np.maximum(he[:, 0], he[:, 1])
+    _, inv, cnt = np.unique(key, return_inverse=True, return_counts=True)
+    bhe = he[cnt[inv.ravel()] == 1]
+    nxt: dict[int, list[int]] = {}
+    for a, b in bhe.tolist():
+        nxt.setdefault(a, []).append(b)
+    loops, used = [], set()
+    for a, b in bhe.tolist():
+        if (a, b) in used:
+            continue
+        loop, cur = [a], b
+        used.add((a, b))
+        while cur != loop[0]:
+            loop.append(cur)
+            cands = [x for x in nxt.get(cur, []) if (cur, x) not in used]
+            if not cands or len(loop) > len(bhe):
+                loop = None
+                break
+            used.add((cur, cands[0]))
+            cur = cands[0]
+        if loop is not None:
+            loops.append(np.asarray(loop, np.int64))
+    return loops

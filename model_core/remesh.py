@@ -50,7 +50,8 @@ from pathlib import Path
 import numpy as np
 
 from .ict import CROPS, ICTModel, _crop
-from .mesh import face_areas, face_normals, mesh_hash, vertex_areas, vertex_normals
+from .runtime.correspond import closest_point_triangles  # noqa: F401  (re-exported for callers)
+from .mesh import boundary_loops, face_areas, face_normals, mesh_hash, vertex_areas, vertex_normals
 
 __all__ = ["Topology", "TopologyBank", "random_topology", "ict_topology", "make_topology", "closest_point_triangles",
            "topology_stats", "default_cache_dir", "KINDS", "DEFAULT_SIZES", "MIN_FACE_AREA"]
@@ -177,48 +178,6 @@ class Topology:
 # ----------------------------------------------------------------------------------------------------------
 # geometry helpers
 # ----------------------------------------------------------------------------------------------------------
-def closest_point_triangles(p, a, b, c) -> tuple[np.ndarray, np.ndarray]:
-    """Closest point of triangles to points, vectorised (Ericson's region tests).
-
-    Args:
-        p, a, b, c: (M, 3) query points and triangle corners.
-    Returns:
-        (bary (M, 3) weights of (a, b, c) of the closest point, d2 (M,) squared distance).
-    """
-    ab, ac, ap = b - a, c - a, p - a
-    bp, cp = p - b, p - c
-
-    def dot(x, y):
-        return np.einsum("ij,ij->i", x, y)
-
-    d1, d2 = dot(ab, ap), dot(ac, ap)
-    d3, d4 = dot(ab, bp), dot(ac, bp)
-    d5, d6 = dot(ab, cp), dot(ac, cp)
-    va, vb, vc = d3 * d6 - d5 * d4, d5 * d2 - d1 * d6, d1 * d4 - d3 * d2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        den = va + vb + vc
-        v_in, w_in = vb / den, vc / den
-        v_ab = d1 / (d1 - d3)
-        w_ac = d2 / (d2 - d6)
-        w_bc = (d4 - d3) / ((d4 - d3) + (d5 - d6))
-    one, zero = np.ones_like(d1), np.zeros_like(d1)
-    conds = [(d1 <= 0) & (d2 <= 0), (d3 >= 0) & (d4 <= d3), (vc <= 0) & (d1 >= 0) & (d3 <= 0),
-             (d6 >= 0) & (d5 <= d6), (vb <= 0) & (d2 >= 0) & (d6 <= 0), (va <= 0) & (d4 - d3 >= 0) & (d5 - d6 >= 0)]
-    v = np.select(conds, [zero, one, v_ab, zero, zero, 1 - w_bc], v_in)
-    w = np.select(conds, [zero, zero, zero, one, w_ac, w_bc], w_in)
-    bad = ~(np.isfinite(v) & np.isfinite(w))
-    if bad.any():  # degenerate triangle: fall back to the nearest corner
-        dd = np.stack([dot(ap, ap), dot(bp, bp), dot(cp, cp)], 1)[bad]
-        k = np.argmin(dd, axis=1)
-        v[bad], w[bad] = (k == 1).astype(float), (k == 2).astype(float)
-    v, w = np.clip(v, 0, 1), np.clip(w, 0, 1)
-    u = np.clip(1 - v - w, 0, 1)
-    bary = np.stack([u, v, w], 1)
-    bary /= bary.sum(1, keepdims=True)
-    q = bary[:, :1] * a + bary[:, 1:2] * b + bary[:, 2:] * c
-    return bary, ((q - p) ** 2).sum(1)
-
-
 def _closest_point_segments(p, a, b):
     """(t (M,) in [0, 1] with closest point a + t (b - a), d2 (M,))."""
     ab = b - a
@@ -256,35 +215,6 @@ def _tri_keys(faces: np.ndarray, n: int) -> np.ndarray:
     return (t[:, 0] * n + t[:, 1]) * n + t[:, 2]
 
 
-def _boundary_loops(faces: np.ndarray) -> list[np.ndarray]:
-    """Boundary loops of a triangle mesh as vertex cycles (following the boundary half-edges)."""
-    inv, edges, cnt, he = _edge_face_table(faces)
-    bhe = he[cnt[inv] == 1]
-    if len(bhe) == 0:
-        return []
-    nxt = {}
-    for a, b in bhe:
-        nxt.setdefault(int(a), []).append(int(b))
-    loops, used = [], set()
-    for a, b in bhe:
-        if (a, b) in used:
-            continue
-        loop, cur, prev = [int(a)], int(b), int(a)
-        used.add((int(a), int(b)))
-        ok = True
-        while cur != loop[0]:
-            loop.append(cur)
-            cands = [x for x in nxt.get(cur, []) if (cur, x) not in used]
-            if not cands or len(loop) > len(bhe):
-                ok = False
-                break
-            prev, cur = cur, cands[0]
-            used.add((prev, cur))
-        if ok:
-            loops.append(np.asarray(loop, np.int64))
-    return loops
-
-
 def topology_stats(topo: Topology, ict: ICTModel) -> dict:
     """Quality numbers of a topology on the neutral template: counts, area ratio, components, orientation,
     smallest face area, boundary loops (``holes``: loops not on the template's boundary), non-manifold edges,
@@ -299,7 +229,7 @@ def topology_stats(topo: Topology, ict: ICTModel) -> dict:
     tnf /= np.maximum(np.linalg.norm(tnf, axis=1, keepdims=True), 1e-30)
     _, _, cnt, _ = _edge_face_table(topo.faces)
     cc = csgraph.connected_components(_adjacency(topo.n_verts, topo.faces), directed=False)[0]
-    loops = _boundary_loops(topo.faces)
+    loops = boundary_loops(topo.faces)
     onb = tpl.on_boundary(topo.src_face, topo.bary)
     e = np.concatenate([topo.faces[:, [0, 1]], topo.faces[:, [1, 2]], topo.faces[:, [2, 0]]])
     el = np.linalg.norm(p[e[:, 0]] - p[e[:, 1]], axis=1)
@@ -353,7 +283,7 @@ class _Template:
     def _loops(self):
         """Boundary loops: per boundary half-edge (face, slot k: corners k -> k+1) its (loop, position)."""
         if not hasattr(self, "_loop_data"):
-            loops = _boundary_loops(self.f)
+            loops = boundary_loops(self.f)
             pos = {}
             for li, lp in enumerate(loops):
                 for i in range(len(lp)):
@@ -570,7 +500,7 @@ def _clean(p, ref_a, ref_b, faces, on_bnd, *, max_hole: int = 12):
             f = f[fl == big]
             continue
         changed = False
-        for loop in _boundary_loops(f):
+        for loop in boundary_loops(f):
             key = tuple(sorted(loop.tolist()))
             if len(loop) > max_hole or on_bnd[loop].mean() >= 0.5 or key in tried:
                 continue

@@ -188,12 +188,16 @@ def _probs_kw(probs) -> dict:
     return {} if probs is None else {"probs": np.asarray(probs, dtype=np.float32)}
 
 
-def facs_basis_iter(model, pm, n_verts: int, scheme: str = "ict", probs: np.ndarray | None = None):
+def facs_basis_iter(model, pm, n_verts: int, scheme: str = "ict", probs: np.ndarray | None = None,
+                    keys: str = "template"):
     """Yield (index, name, delta (N, 3) float64 world displacement) per FACS shape, one at a time.
 
     Args:
-        probs: optional (N, R) painted region weights used instead of the model's skinning.
+        probs: optional (N, R) painted region weights used instead of the model's skinning (decoder keys).
+        keys: 'template' (ICT's keys by dense correspondence) or 'decoder' (``Model.keys``).
     """
+    if hasattr(model, "keys"):
+        model.keys = keys
     try:
         for i, name, delta in model.facs_basis_iter(pm, names=scheme.lower(), **_probs_kw(probs)):
             d = np.asarray(delta, dtype=np.float64)

@@ -63,7 +63,11 @@ class NFS_OT_generate_facs_keys(JobOperator, bpy.types.Operator):
         index = {n: k for k, n in enumerate(names)}
         local = np.zeros((len(names), prep.n, 3), dtype=np.float32)
         seen = set()
-        for _i, name, delta in engine.facs_basis_iter(prep.model, prep.pm, prep.n, scheme.lower(), prep.probs):
+        keys = get_prefs(context).key_source.lower()
+        if prep.probs is not None and prep.painted:
+            keys = "decoder"            # regions the user painted drive the decoder (the template ignores them)
+        probs = prep.probs if keys == "decoder" else None
+        for _i, name, delta in engine.facs_basis_iter(prep.model, prep.pm, prep.n, scheme.lower(), probs, keys):
             k = index.get(name)
             if k is None:
                 raise engine.EngineError(f"the model produced an unknown FACS shape {name!r} for the "
@@ -77,7 +81,8 @@ class NFS_OT_generate_facs_keys(JobOperator, bpy.types.Operator):
                                      f"in the model runtime")
         created, replaced = shape_keys.write_keys(obj, names, local, self.replace)
         self.message = (f"'{obj.name}': {len(created)} FACS shape keys created, {len(replaced)} replaced "
-                        f"({scheme} names{', painted regions' if prep.painted else ''})")
+                        f"({scheme} names, {'feature transfer' if keys == 'template' else 'neural decoder'}"
+                        f"{', painted regions' if prep.painted and probs is not None else ''})")
 
 
 CLASSES = (NFS_OT_generate_facs_keys,)

@@ -12,6 +12,13 @@ CROPS = (
     ("FULL_HEAD", "Full head", "The model sees the whole head and neck"),
     ("FACE", "Face", "The model sees the face only (the rest of the head does not move)"),
 )
+KEY_SOURCES = (
+    ("TEMPLATE", "Feature transfer", "ICT-FaceKit's own FACS keys carried onto the mesh by dense correspondence "
+                                     "(finds the lips, lids and jaw on stylised and low-poly heads; ignores "
+                                     "painted NFS_ groups)"),
+    ("DECODER", "Neural decoder", "The learned decoder's keys (follows painted NFS_ groups; good on "
+                                  "realistic heads, weaker on stylised ones)"),
+)
 OTHER_ISLANDS = (
     ("FOLLOW", "Follow the face", "Pieces other than the face (eyeballs, teeth, lashes) move with the nearest face "
                                   "surface and get its region weights"),
@@ -32,6 +39,8 @@ class NFS_AddonPreferences(bpy.types.AddonPreferences):
                               description="Names of the FACS shape keys the add-on creates and keys")
     crop: EnumProperty(name="Model crop", items=CROPS, default="FULL_HEAD",
                        description="Which part of the head the model sees")
+    key_source: EnumProperty(name="FACS key source", items=KEY_SOURCES, default="TEMPLATE",
+                             description="How Generate FACS Shape Keys makes the keys")
     weights_path: StringProperty(name="Weights file", subtype="FILE_PATH", default="",
                                  description="Use this weights file (.npz) instead of the bundled weights; "
                                              "leave empty for the bundled ones")
@@ -46,6 +55,7 @@ class NFS_AddonPreferences(bpy.types.AddonPreferences):
     def draw(self, context):
         col = self.layout.column()
         col.prop(self, "name_scheme")
+        col.prop(self, "key_source")
         row = col.row()
         row.prop(self, "crop")
         if not engine.crop_supported():
@@ -61,6 +71,7 @@ class NFS_AddonPreferences(bpy.types.AddonPreferences):
 class _Defaults:
     """Preference values used when the add-on is loaded without being enabled (scripts, tests)."""
     name_scheme = "ICT"
+    key_source = "TEMPLATE"
     crop = "FULL_HEAD"
     weights_path = ""
     max_vertices = 300000

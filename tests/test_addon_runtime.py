@@ -45,6 +45,7 @@ model = Model.load(str(npz))
 world = mesh_io.rest_world_positions(tgt)
 pm = model.prepare(world, mesh_io.triangles(tgt.data), up="Z", forward="-Y")
 painted = W.copy()
+prefs._Defaults.key_source = "DECODER"  # the decoder follows painted groups (the template keys ignore them)
 out["facs"] = run_op(bpy.ops.nfs.generate_facs_keys)  # reads the NFS_ groups back (quantised model probs)
 tgt = bpy.data.objects["Target"]
 keys = keys_of(tgt)

@@ -192,12 +192,19 @@ class Model:
             per activation).
         fit_sparsity: mu of the sparsity penalty of ``expression(method='fit')`` (0 = plain bounded least
             squares); chosen on held-out identities by ``benchmarks/tune_fit_sparsity.py``, see docs/model.md.
+        keys: how ``facs_basis`` (and so the inverse rig's basis) makes a mesh's FACS keys: 'decoder' (the
+            learned decoder's one-hot decodes; the API default) or 'template' (ICT's keys carried by dense
+            correspondence, ``runtime/template_keys.py``; what the CLI's ``facs`` and the add-on's Generate
+            FACS Shape Keys use by default; docs/model.md, *Keys on real characters*). Painted region weights
+            (``probs``) always use the decoder.
     """
 
     max_vertices: int = 300_000
     cache_size: int = 4
     decode_rows: int = 16384
     fit_sparsity: float = FIT_SPARSITY
+    keys: str = "decoder"
+    _face_template = None       # FaceTemplate, loaded on first use (shared by all models)
 
     def __init__(self, weights: Weights):
         self.weights = weights
@@ -515,7 +522,7 @@ class Model:
             g = a @ b.T
             g += np.eye(len(g)) * (1e-6 * np.trace(g) / len(g) + 1e-30)
             return a, g
-        return self._cached(pm, "fit_system", run)
+        return self._cached(pm, f"fit_system_{self.keys}", run)
 
     def _fit_weights(self, pm: PreparedMesh, disp: np.ndarray, mu: float) -> np.ndarray:
         """FACS weights (B, 53) float64 of frames: the exact minimiser (``boxqp.box_qp``) of
@@ -693,6 +700,14 @@ class Model:
         """
         self._check_pm(pm)
         codes = self._basis_codes(names)
+        if probs is None and self.keys == "template":
+            keys = self.template_face_keys(pm)
+            for i, (name, idx) in enumerate(codes):
+                disp = keys[idx].sum(axis=0, keepdims=True) if idx else np.zeros((1,) + keys.shape[1:], F32)
+                yield i, name, _check_finite(self._to_caller(pm, disp, np.float64), f"keys ({name})")[0].astype(F32)
+            return
+        if self.keys not in ("template", "decoder"):
+            raise ValueError(f"Model.keys must be 'template' or 'decoder', got {self.keys!r}")
         dec = self.net.decoder
         nf = len(pm.face_index)
         pf = None if probs is None else self._resolve_probs(pm, probs)[pm.face_index]
@@ -706,6 +721,23 @@ class Model:
                     disp[0, s:e] = self._displace(pm, base, rest, dec.code_onehot(w, idx)[None])[0]
             delta = _check_finite(self._to_caller(pm, disp, np.float64), f"decoder ({name})")[0].astype(F32)
             yield i, name, delta
+
+    def template_face_keys(self, pm: PreparedMesh, progress=None) -> np.ndarray:
+        """The 53 ICT keys of the face island carried by dense correspondence (``runtime/template_keys.py``):
+        (53, Nf, 3) float32 canonical displacements (cached per mesh). The face starts in ICT's frame where
+        the model's face-core frame (``decoder_frame``) puts it."""
+        self._check_pm(pm)
+
+        def run():
+            from .template_keys import FaceTemplate, template_keys
+            if Model._face_template is None:
+                Model._face_template = FaceTemplate.load()
+            tpl = Model._face_template
+            a, b = self.decoder_frame(pm)
+            pts = (pm.canon * a + b) * tpl.gen_size + tpl.gen_center
+            keys = template_keys(tpl, pts, pm.face_faces, progress=progress)
+            return _check_finite(keys / F32(tpl.gen_size * a), "template keys")
+        return self._cached(pm, "template_keys", run)
 
     def facs_basis(self, pm: PreparedMesh, names: str = "ict", probs=None) -> tuple[list, np.ndarray]:
         """All FACS blendshapes of a mesh: (names list (K,), deltas (K, N, 3) float32, caller frame and units).

@@ -1,0 +1,469 @@
+"""Dense correspondence between two face surfaces, numpy only (runs inside Blender).
+
+- ``closest_points``: closest point on a triangle mesh (face index + barycentrics) for many query points.
+- ``umeyama`` / ``similarity_icp``: a scaled rigid alignment (s, R, t), trimmed ICP onto a surface.
+- ``register``: non-rigid registration of a template mesh onto a target surface: the template's vertices move
+  to minimise a two-way closest-point distance (template -> target and target -> template) plus a
+  Laplacian term that keeps the template's local shape, with a stiffness that falls over a schedule
+  (coarse alignment first, detail last). Sparse normal equations solved by conjugate gradients (no scipy).
+- ``harmonic_fill``: replace a field's values on some vertices by the harmonic interpolation of the others
+  along the mesh's own edges.
+
+Units: whatever the caller's; every array is float64 inside.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..mesh import cotan_weights, face_normals, vertex_normals
+from ..proxy import knn_weights
+
+
+# ------------------------------------------------------------------ nearest neighbours
+_OFFSETS = np.array([(i, j, l) for i in (-1, 0, 1) for j in (-1, 0, 1) for l in (-1, 0, 1)])
+
+
+class PointGrid:
+    """A uniform hash grid over points (P, 3) for nearest-neighbour queries, with ~``per_cell`` points per
+    occupied cell (cell side from the points' surface density). Build once, query many times."""
+
+    def __init__(self, targets: np.ndarray, per_cell: float = 8.0):
+        self.targets = np.asarray(targets, np.float64)
+        t = self.targets
+        self.lo = t.min(axis=0)
+        ext = np.maximum(t.max(axis=0) - self.lo, 1e-12)
+        area = 2.0 * (ext[0] * ext[1] + ext[1] * ext[2] + ext[0] * ext[2])  # ~2x a closed surface's area
+        self.h = max(0.5 * float(np.sqrt(area * per_cell / max(len(t), 1))), 1e-12)
+        self.dims = np.floor(ext / self.h).astype(np.int64) + 1
+        key = self._key(np.minimum(np.floor((t - self.lo) / self.h).astype(np.int64), self.dims - 1))
+        self.order = np.argsort(key, kind="stable")
+        self.skey = key[self.order]
+
+    def _key(self, c: np.ndarray) -> np.ndarray:
+        return (c[..., 0] * self.dims[1] + c[..., 1]) * self.dims[2] + c[..., 2]
+
+    def knn(self, points: np.ndarray, k: int = 1, *, exact: bool = True, chunk: int = 16384):
+        """(idx (M, k) int64, d2 (M, k)) of the ``k`` nearest points, nearest first.
+
+        A query looks at the 27 cells around it; its answer is exact when its k-th neighbour lies within one
+        cell side. Others are answered by brute force when ``exact``, else get what the 27 cells hold (idx -1,
+        d2 inf where they hold fewer than k points)."""
+        points = np.asarray(points, np.float64)
+        k = min(k, len(self.targets))
+        idx = -np.ones((len(points), k), np.int64)
+        d2 = np.full((len(points), k), np.inf)
+        for s in range(0, len(points), chunk):
+            q = points[s:s + chunk]
+            m = len(q)
+            cells = np.floor((q - self.lo) / self.h).astype(np.int64)[:, None, :] + _OFFSETS[None]
+            inside = np.all((cells >= 0) & (cells < self.dims), axis=2)
+            key = self._key(cells)
+            start = np.searchsorted(self.skey, key, "left")
+            count = np.where(inside, np.searchsorted(self.skey, key, "right") - start, 0).ravel()
+            tot = count.reshape(m, 27).sum(axis=1)
+            n = int(tot.sum())
+            if n == 0:
+                continue
+            # flat candidate list, grouped by query
+            seg = np.cumsum(count) - count
+            pos = np.arange(n) - np.repeat(seg, count)
+            cand = self.order[np.repeat(start.ravel(), count) + pos]
+            row = np.repeat(np.arange(m), tot)
+            dd = ((self.targets[cand] - q[row]) ** 2).sum(axis=1)
+            has = tot > 0
+            first = (np.cumsum(tot) - tot)[has]
+            rowmin = np.full(m, np.inf)
+            for j in range(k):  # j-th nearest: the minimum of each group, then taken out
+                rowmin[has] = np.minimum.reduceat(dd, first)
+                hit = np.flatnonzero((dd == rowmin[row]) & np.isfinite(dd))
+                r_hit, where = np.unique(row[hit], return_index=True)
+                sel = hit[where]
+                idx[s + r_hit, j] = cand[sel]
+                d2[s + r_hit, j] = dd[sel]
+                dd[sel] = np.inf
+        if exact:
+            far = ~(d2[:, -1] <= self.h * self.h)
+            if far.any():
+                bi, _ = knn_weights(points[far], self.targets, k)
+                bd = ((self.targets[bi] - points[far][:, None]) ** 2).sum(axis=2)
+                o = np.argsort(bd, axis=1)
+                idx[far], d2[far] = np.take_along_axis(bi, o, 1), np.take_along_axis(bd, o, 1)
+        return idx, d2
+
+
+def knn_grid(points: np.ndarray, targets: np.ndarray, k: int, *, per_cell: float = 8.0) -> np.ndarray:
+    """Indices (M, k) int64 of the ``k`` nearest ``targets`` (P, 3) of every point (M, 3), exact, nearest first
+    (``PointGrid``)."""
+    return PointGrid(targets, per_cell).knn(points, k)[0]
+
+
+# ------------------------------------------------------------------ closest points
+def closest_point_triangles(p, a, b, c) -> tuple[np.ndarray, np.ndarray]:
+    """Closest point of triangles to points, vectorised (Ericson's region tests).
+
+    Args: p, a, b, c: (M, 3) query points and triangle corners.
+    Returns: (bary (M, 3) weights of (a, b, c) of the closest point, d2 (M,) squared distance)."""
+    ab, ac, ap = b - a, c - a, p - a
+    bp, cp = p - b, p - c
+
+    def dot(x, y):
+        return np.einsum("ij,ij->i", x, y)
+
+    d1, d2 = dot(ab, ap), dot(ac, ap)
+    d3, d4 = dot(ab, bp), dot(ac, bp)
+    d5, d6 = dot(ab, cp), dot(ac, cp)
+    va, vb, vc = d3 * d6 - d5 * d4, d5 * d2 - d1 * d6, d1 * d4 - d3 * d2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        den = va + vb + vc
+        v_in, w_in = vb / den, vc / den
+        v_ab = d1 / (d1 - d3)
+        w_ac = d2 / (d2 - d6)
+        w_bc = (d4 - d3) / ((d4 - d3) + (d5 - d6))
+    one, zero = np.ones_like(d1), np.zeros_like(d1)
+    conds = [(d1 <= 0) & (d2 <= 0), (d3 >= 0) & (d4 <= d3), (vc <= 0) & (d1 >= 0) & (d3 <= 0),
+             (d6 >= 0) & (d5 <= d6), (vb <= 0) & (d2 >= 0) & (d6 <= 0), (va <= 0) & (d4 - d3 >= 0) & (d5 - d6 >= 0)]
+    v = np.select(conds, [zero, one, v_ab, zero, zero, 1 - w_bc], v_in)
+    w = np.select(conds, [zero, zero, zero, one, w_ac, w_bc], w_in)
+    bad = ~(np.isfinite(v) & np.isfinite(w))
+    if bad.any():  # degenerate triangle: fall back to the nearest corner
+        dd = np.stack([dot(ap, ap), dot(bp, bp), dot(cp, cp)], 1)[bad]
+        k = np.argmin(dd, axis=1)
+        v[bad], w[bad] = (k == 1).astype(float), (k == 2).astype(float)
+    v, w = np.clip(v, 0, 1), np.clip(w, 0, 1)
+    u = np.clip(1 - v - w, 0, 1)
+    bary = np.stack([u, v, w], 1)
+    bary /= bary.sum(1, keepdims=True)
+    q = bary[:, :1] * a + bary[:, 1:2] * b + bary[:, 2:] * c
+    return bary, ((q - p) ** 2).sum(1)
+
+
+def vertex_faces(n_verts: int, faces: np.ndarray, max_valence: int = 16) -> np.ndarray:
+    """(N, max_valence) int64 faces around each vertex, padded by repeating the first (-1 for isolated ones)."""
+    flat = faces.ravel()
+    order = np.argsort(flat, kind="stable")
+    fid = order // 3
+    counts = np.bincount(flat, minlength=n_verts)
+    start = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank = np.arange(len(flat)) - np.repeat(start, counts)
+    out = -np.ones((n_verts, max_valence), np.int64)
+    keep = rank < max_valence
+    out[flat[order][keep], rank[keep]] = fid[keep]
+    first = out[:, :1]
+    return np.where(out < 0, first, out)
+
+
+class Surface:
+    """A triangle mesh ready for closest-point queries: its vertex grid and the faces around each vertex.
+
+    verts (N, 3), faces (F, 3). ``closest(points)`` -> (face (M,) int64, bary (M, 3), d2 (M,)): the closest
+    point on the surface of each query, searched among the triangles around its ``k`` nearest vertices
+    (exact on reasonable meshes). ``exact=False`` skips queries with no vertex within one grid cell
+    (face 0, d2 inf) instead of searching every vertex for them."""
+
+    def __init__(self, verts: np.ndarray, faces: np.ndarray):
+        self.verts = np.asarray(verts, np.float64)
+        self.faces = np.asarray(faces, np.int64)
+        self.grid = PointGrid(self.verts)
+        val = np.bincount(self.faces.ravel(), minlength=len(self.verts))
+        self.vf = vertex_faces(len(self.verts), self.faces, max_valence=int(min(12, max(val.max(), 1))))
+
+    def _coarse(self):
+        """A vertex subset of at most ~2000 and how far (``cover``) any surface point may lie from it."""
+        if not hasattr(self, "_sub"):
+            sub = self.verts[::max(1, len(self.verts) // 2000)]
+            idx, _ = PointGrid(sub).knn(self.verts, 1)
+            edge = np.linalg.norm(self.verts[self.faces] - self.verts[np.roll(self.faces, 1, axis=1)], axis=2).max()
+            self._sub = sub
+            self._cover = float(np.linalg.norm(self.verts - sub[idx[:, 0]], axis=1).max() + edge)
+        return self._sub, self._cover
+
+    def closest(self, points, *, k: int = 2, exact: bool = True, max_dist: float | None = None,
+                chunk: int = 4096):
+        """See the class; with ``max_dist``, queries provably further than it from the surface are skipped
+        (face 0, d2 inf) instead of searched for exactly."""
+        points = np.asarray(points, np.float64)
+        if exact and max_dist is not None:
+            f, b, d = self.closest(points, k=k, exact=False, chunk=chunk)
+            rest = np.flatnonzero(~np.isfinite(d))
+            if len(rest):
+                sub, cover = self._coarse()
+                idx, _ = knn_weights(points[rest], sub, 1)
+                near = rest[np.linalg.norm(points[rest] - sub[idx[:, 0]], axis=1) - cover <= max_dist]
+                if len(near):
+                    f[near], b[near], d[near] = self.closest(points[near], k=k, exact=True, chunk=chunk)
+            return f, b, d
+        out_f = np.zeros(len(points), np.int64)
+        out_b = np.zeros((len(points), 3))
+        out_b[:, 0] = 1.0
+        out_d = np.full(len(points), np.inf)
+        v, f = self.verts, self.faces
+        for s in range(0, len(points), chunk):
+            p = points[s:s + chunk]
+            idx, _ = self.grid.knn(p, k, exact=exact)
+            found = idx[:, 0] >= 0
+            if not found.any():
+                continue
+            p, idx = p[found], np.where(idx[found] < 0, idx[found][:, :1], idx[found])
+            cand = self.vf[idx].reshape(len(p), -1)
+            cand = np.where(cand < 0, 0, cand)
+            m, c = cand.shape
+            tri = f[cand.ravel()]
+            bary, d2 = closest_point_triangles(np.repeat(p, c, axis=0), v[tri[:, 0]], v[tri[:, 1]], v[tri[:, 2]])
+            d2 = d2.reshape(m, c)
+            best = np.argmin(d2, axis=1)
+            rows = np.arange(m)
+            sel = s + np.flatnonzero(found)
+            out_f[sel] = cand[rows, best]
+            out_b[sel] = bary.reshape(m, c, 3)[rows, best]
+            out_d[sel] = d2[rows, best]
+        return out_f, out_b, out_d
+
+
+def closest_points(points, verts, faces, *, k: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Closest point on the mesh (verts (N, 3), faces (F, 3)) of every query point (M, 3): (face (M,) int64,
+    bary (M, 3), d2 (M,) squared distances). Build a ``Surface`` instead to query one mesh many times."""
+    return Surface(verts, faces).closest(points, k=k)
+
+
+def interpolate(values: np.ndarray, faces: np.ndarray, face: np.ndarray, bary: np.ndarray) -> np.ndarray:
+    """Per-vertex values (N, ...) at points (face (M,), bary (M, 3)) -> (M, ...)."""
+    vals = values[faces[face]]
+    return np.einsum("mk...,mk->m...", vals, bary)
+
+
+# ------------------------------------------------------------------ similarity alignment
+def umeyama(src: np.ndarray, dst: np.ndarray, w: np.ndarray | None = None, *, rotate: bool = True):
+    """Least-squares similarity (s, R (3, 3), t (3,)) with s R src + t ~ dst; src, dst (M, 3), w (M,) >= 0."""
+    w = np.ones(len(src)) if w is None else np.asarray(w, np.float64)
+    w = w / w.sum()
+    ms, md = w @ src, w @ dst
+    a, b = src - ms, dst - md
+    var = float(w @ (a * a).sum(1))
+    if rotate:
+        cov = (b * w[:, None]).T @ a
+        u, sig, vt = np.linalg.svd(cov)
+        d = np.ones(3)
+        d[2] = np.sign(np.linalg.det(u @ vt)) or 1.0
+        R = u @ np.diag(d) @ vt
+        s = float((sig * d).sum() / max(var, 1e-300))
+    else:
+        R = np.eye(3)
+        s = float(w @ (a * b).sum(1) / max(var, 1e-300))
+    return s, R, md - s * R @ ms
+
+
+def similarity_icp(src, dst_verts, dst_faces, *, init_scale: float = 1.0, iters: int = 40, trim: float = 0.85,
+                   init=None):
+    """Align points ``src`` (M, 3) onto the surface (dst_verts, dst_faces) by a similarity: trimmed ICP.
+
+    Start: ``init`` = (s, R, t), or scale ``init_scale`` with the most +Z points (nose tips, for faces
+    toward +Z) matched. Each step keeps the ``trim`` share of closest pairs. Returns (s, R (3, 3), t (3,))."""
+    src = np.asarray(src, np.float64)
+    dv = np.asarray(dst_verts, np.float64)
+    surf = Surface(dv, dst_faces)
+    if init is None:
+        s, R = float(init_scale), np.eye(3)
+        t = dv[np.argmax(dv[:, 2])] - s * src[np.argmax(src[:, 2])]
+    else:
+        s, R, t = init
+    for _ in range(iters):
+        moved = s * src @ R.T + t
+        f, b, d2 = surf.closest(moved, exact=False)
+        q = interpolate(dv, surf.faces, f, b)
+        fin = np.isfinite(d2)
+        if fin.sum() < 4:
+            raise ValueError("the surfaces do not overlap: align them roughly first")
+        keep = fin & (d2 <= np.quantile(d2[fin], trim))
+        s2, R2, t2 = umeyama(src[keep], q[keep])
+        done = abs(s2 / s - 1) < 1e-5 and np.abs(t2 - t).max() < 1e-6 * s2
+        s, R, t = s2, R2, t2
+        if done:
+            break
+    return s, R, t
+
+
+# ------------------------------------------------------------------ sparse algebra (no scipy)
+class Laplacian:
+    """Cotangent Laplacian L = D - W of a triangle mesh (weights clipped to >= 0), applied by bincount."""
+
+    def __init__(self, verts: np.ndarray, faces: np.ndarray):
+        e, w = cotan_weights(verts, faces)
+        w = np.clip(w, 0.0, None) + 1e-3 * max(float(np.median(w)), 1e-9)  # stay connected on flat spots
+        self.n = len(verts)
+        self.i, self.j, self.w = e[:, 0], e[:, 1], w
+        self.deg = np.bincount(self.i, w, self.n) + np.bincount(self.j, w, self.n)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """L x for x (N, 3)."""
+        out = self.deg[:, None] * x
+        wx_j = self.w[:, None] * x[self.j]
+        wx_i = self.w[:, None] * x[self.i]
+        for c in range(x.shape[1]):
+            out[:, c] -= np.bincount(self.i, wx_j[:, c], self.n) + np.bincount(self.j, wx_i[:, c], self.n)
+        return out
+
+
+def conjugate_gradient(apply, rhs: np.ndarray, x0: np.ndarray, *, iters: int = 200, tol: float = 1e-6,
+                       precond: np.ndarray | None = None) -> np.ndarray:
+    """Solve A x = rhs for a symmetric positive definite A given as ``apply(x)``; rhs, x0 (N, C): the C columns
+    are solved together (one step length per column). ``precond`` (N,): Jacobi diagonal."""
+    x = x0.copy()
+    r = rhs - apply(x)
+    minv = 1.0 if precond is None else 1.0 / precond[:, None]
+    z = r * minv
+    p = z.copy()
+    rz = (r * z).sum(0)
+    norm0 = np.sqrt((rhs * rhs).sum(0)) + 1e-300
+    for _ in range(iters):
+        ap = apply(p)
+        alpha = rz / np.maximum((p * ap).sum(0), 1e-300)
+        x += alpha * p
+        r -= alpha * ap
+        if (np.sqrt((r * r).sum(0)) / norm0).max() < tol:
+            break
+        z = r * minv
+        rz_new = (r * z).sum(0)
+        p = z + (rz_new / np.maximum(rz, 1e-300)) * p
+        rz = rz_new
+    return x
+
+
+# ------------------------------------------------------------------ non-rigid registration
+DEFAULT_SCHEDULE = (30.0, 10.0, 3.0, 1.0, 0.3)
+
+
+def register(tpl_verts, tpl_faces, dst_verts, dst_faces, *, schedule=DEFAULT_SCHEDULE, inner: int = 3,
+             landmarks=None, landmark_weight: float = 10.0, curves=None, tpl_weight=None,
+             max_dist: float | None = None, max_back: int = 12000, progress=None) -> np.ndarray:
+    """Non-rigidly move a template (already similarity-aligned to the target) onto the target surface.
+
+    Args:
+        tpl_verts (N, 3), tpl_faces (F, 3): the template, in the target's units and frame.
+        dst_verts (M, 3), dst_faces (G, 3): the target surface.
+        schedule: Laplacian stiffness per stage (dimensionless, relative to the data terms), falling.
+        inner: closest-point updates per stage.
+        landmarks: optional (tpl_index (L,), dst_points (L, 3)) pairs that must meet.
+        curves: optional list of (tpl_index (L,), polyline (P, 3)): closed curves of the target (e.g. the rims
+            of eye and mouth openings) that the template's vertices ``tpl_index`` must lie on; each step pulls
+            every one of them to its closest point on the polyline, with ``landmark_weight``.
+        tpl_weight: optional (N,) weight of each template vertex's pull toward the target (0 = only follow).
+        max_dist: pairs further apart than this are ignored (default: 10 % of the target's extent).
+        max_back: at most this many target vertices (a seeded subset) pull on the template.
+    Returns: (N, 3) registered template positions."""
+    x0 = np.asarray(tpl_verts, np.float64)
+    tf = np.asarray(tpl_faces, np.int64)
+    dv, df = np.asarray(dst_verts, np.float64), np.asarray(dst_faces, np.int64)
+    n, m = len(x0), len(dv)
+    lap = Laplacian(x0, tf)
+    lx0 = lap(x0)
+    dst = Surface(dv, df)
+    scale_l = float(np.median(lap.deg))
+    if max_dist is None:
+        max_dist = 0.1 * float(np.ptp(dv, axis=0).max())
+    dn = face_normals(dv, df)
+    wt = np.ones(n) if tpl_weight is None else np.asarray(tpl_weight, np.float64)
+    x = x0.copy()
+    if m > max_back:  # target -> template pairs from an evenly spread, seeded subset of a dense target
+        keep = np.sort(np.random.default_rng(0).choice(m, max_back, replace=False))
+        dv_back, dvn_back = dv[keep], vertex_normals(dv, df)[keep]
+    else:
+        dv_back, dvn_back = dv, vertex_normals(dv, df)
+    bw = n / len(dv_back)  # target -> template pairs weigh as much in total as template -> target ones
+    steps = [(a, k) for a in schedule for k in range(inner)]
+    fixed = landmarks
+    for step, (alpha, _) in enumerate(steps):
+        if curves:
+            idx = [np.asarray(fixed[0], np.int64)] if fixed is not None else []
+            pts = [np.asarray(fixed[1], np.float64)] if fixed is not None else []
+            for ti, poly in curves:
+                idx.append(np.asarray(ti, np.int64))
+                pts.append(closest_on_polyline(x[ti], poly))
+            landmarks = (np.concatenate(idx), np.concatenate(pts))
+        # template -> target pairs
+        f1, b1, d1 = dst.closest(x, exact=False)
+        q1 = interpolate(dv, df, f1, b1)
+        tn = vertex_normals(x, tf)
+        ok1 = (d1 < max_dist ** 2) & ((tn * dn[f1]).sum(1) > 0.3)
+        w1 = wt * ok1
+        # target -> template pairs
+        f2, b2, d2 = Surface(x, tf).closest(dv_back, exact=False)
+        ok2 = (d2 < max_dist ** 2) & ((dvn_back * face_normals(x, tf)[f2]).sum(1) > 0.3)
+        w2 = bw * ok2
+        tri2 = tf[f2]
+        a = alpha / scale_l  # L L ~ deg^2: alpha * deg per vertex against a data weight of 1
+
+        def apply(y, a=a, w1=w1, w2=w2, tri2=tri2, b2=b2):
+            out = a * lap(lap(y)) + w1[:, None] * y
+            wb = w2[:, None] * np.einsum("mk,mkc->mc", b2, y[tri2])  # W B y
+            for k in range(3):
+                for c in range(3):
+                    out[:, c] += np.bincount(tri2[:, k], wb[:, c] * b2[:, k], n)
+            if landmarks is not None:
+                out[landmarks[0]] += landmark_weight * y[landmarks[0]]
+            return out
+
+        rhs = a * lap(lx0) + w1[:, None] * q1
+        wp = w2[:, None] * dv_back
+        for k in range(3):
+            for c in range(3):
+                rhs[:, c] += np.bincount(tri2[:, k], wp[:, c] * b2[:, k], n)
+        if landmarks is not None:
+            np.add.at(rhs, landmarks[0], landmark_weight * np.asarray(landmarks[1], np.float64))
+        diag = a * (lap.deg ** 2 + np.bincount(lap.i, lap.w ** 2, n) + np.bincount(lap.j, lap.w ** 2, n)) + w1
+        for k in range(3):
+            diag += np.bincount(tri2[:, k], w2 * b2[:, k] ** 2, n)
+        x = conjugate_gradient(apply, rhs, x, iters=80, tol=1e-5, precond=np.maximum(diag, 1e-12))
+        if progress is not None:
+            progress(step + 1, len(steps))
+    return x
+
+
+def closest_on_polyline(points: np.ndarray, poly: np.ndarray) -> np.ndarray:
+    """Closest points (M, 3) on the closed polyline ``poly`` (P, 3) (segments poly[i] -> poly[i+1], wrapping)."""
+    a, b = poly, np.roll(poly, -1, axis=0)
+    ab = b - a
+    t = np.einsum("mpc,pc->mp", points[:, None] - a[None], ab) / np.maximum((ab * ab).sum(1), 1e-300)
+    q = a[None] + np.clip(t, 0, 1)[..., None] * ab[None]
+    best = np.argmin(((q - points[:, None]) ** 2).sum(2), axis=1)
+    return q[np.arange(len(points)), best]
+
+
+def harmonic_fill(faces: np.ndarray, values: np.ndarray, known: np.ndarray, *, iters: int = 500) -> np.ndarray:
+    """Replace the values of the vertices not ``known`` by the harmonic interpolation (uniform graph Laplacian
+    of the mesh's own edges) of the known ones, so a field follows the mesh's connectivity, not proximity.
+
+    Args: faces (F, 3); values (N, C); known (N,) bool. Returns (N, C) float64 (known rows unchanged).
+    Vertices not connected to any known vertex end at 0. Only the unknown rows are solved (conjugate
+    gradients on the Dirichlet system, each neighbour sum one ``reduceat`` over all C columns)."""
+    from ..mesh import unique_edges
+    values = np.asarray(values, np.float64)
+    unk = ~np.asarray(known, bool)
+    out = values.copy()
+    if not unk.any() or unk.all():
+        return out
+    e = unique_edges(faces)
+    both = np.concatenate([e, e[:, ::-1]])
+    both = both[unk[both[:, 0]]]                          # edges leaving an unknown vertex
+    both = both[np.argsort(both[:, 0], kind="stable")]
+    u_idx = np.flatnonzero(unk)
+    local = -np.ones(len(values), np.int64)
+    local[u_idx] = np.arange(len(u_idx))
+    row = local[both[:, 0]]
+    deg = np.bincount(row, minlength=len(u_idx)).astype(np.float64)
+    lonely = deg == 0
+    start = np.concatenate([[0], np.cumsum(deg[~lonely]).astype(np.int64)[:-1]])
+    nb_u = local[both[:, 1]]                              # -1 for known neighbours
+    known_sum = np.zeros((len(u_idx), values.shape[1]))
+    kv = np.where((nb_u < 0)[:, None], values[both[:, 1]], 0.0)
+    known_sum[~lonely] = np.add.reduceat(kv, start, axis=0)
+    nb = np.where(nb_u < 0, len(u_idx), nb_u)             # known neighbours read a zero row
+
+    def apply(y):
+        ext = np.concatenate([y, np.zeros((1, y.shape[1]))])
+        r = deg[:, None] * y
+        r[~lonely] -= np.add.reduceat(ext[nb], start, axis=0)
+        return r + lonely[:, None] * y
+
+    out[u_idx] = conjugate_gradient(apply, known_sum, values[u_idx], iters=iters, tol=1e-6,
+                                    precond=np.maximum(deg, 1.0))
+    return out

@@ -1,0 +1,51 @@
+"""Build ``model_core/data/ict_face_template.npz`` (ICT-FaceKit-derived, MIT; see NOTICE) from ../shared/data.
+
+The face template of ``model_core/runtime/template_keys.py``: ICT's generic face crop (vertices 0-9408, cm),
+its 53 expression deltas and 40 leading identity modes (float16), the per-vertex mouth ambiguity and ICT's generic full head's canonical
+normalisation.
+
+Mouth ambiguity of a template vertex: the largest difference of the jawOpen delta between it and any vertex
+within ``AMBIGUITY_RADIUS_CM``, over jawOpen's largest motion (1 at the lip contact, where the upper and lower
+lip touch but move apart; ~0 elsewhere).
+
+    python scripts/make_template_asset.py
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from model_core.frames import canonical_normalization
+from model_core.ict import CROPS, load_ict
+from model_core.proxy import knn_weights
+from model_core.runtime.template_keys import TEMPLATE_PATH
+
+AMBIGUITY_RADIUS_CM = 0.6
+N_IDENTITY_MODES = 40      # ICT's leading identity PCA modes kept for the identity fit
+
+
+def mouth_ambiguity(verts: np.ndarray, jaw: np.ndarray, radius: float = AMBIGUITY_RADIUS_CM) -> np.ndarray:
+    """verts (N, 3) cm, jaw (N, 3) cm jawOpen deltas -> (N,) ambiguity in 0..1."""
+    idx, _ = knn_weights(verts, verts, 24)
+    near = np.linalg.norm(verts[idx] - verts[:, None], axis=2) <= radius
+    diff = np.linalg.norm(jaw[idx] - jaw[:, None], axis=2) * near
+    return diff.max(axis=1) / np.linalg.norm(jaw, axis=1).max()
+
+
+def main() -> None:
+    ict = load_ict()
+    nf = CROPS["face"][0]
+    verts = ict.neutral[:nf].astype(np.float64)
+    faces = ict.crop_faces("face")
+    modes = ict.expression_modes[:, :nf]
+    amb = mouth_ambiguity(verts, modes[list(ict.expression_names).index("jawOpen")].astype(np.float64))
+    gen = canonical_normalization(ict.neutral[:CROPS["full"][0]], ict.crop_faces("full"))
+    np.savez_compressed(TEMPLATE_PATH, verts=verts.astype(np.float32), faces=faces.astype(np.int32),
+                        modes=modes.astype(np.float16),
+                        id_modes=ict.identity_modes[:N_IDENTITY_MODES, :nf].astype(np.float16), ambiguity=amb.astype(np.float16),
+                        narrow=np.int64(CROPS["narrow"][0]), gen_center=gen.center, gen_size=np.float64(gen.size))
+    print(f"wrote {TEMPLATE_PATH} ({TEMPLATE_PATH.stat().st_size / 1e6:.2f} MB): {nf} vertices, "
+          f"{(amb > 0.3).sum()} with mouth ambiguity > 0.3")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""The numpy-only correspondence kernels (model_core/runtime/correspond.py) against dense references, and
+the template keys on ICT's own head (where ICT's keys are the truth)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from model_core.mesh import subdivide_midpoint, unique_edges
+from model_core.proxy import knn_weights
+from model_core.runtime.correspond import (Laplacian, closest_points, conjugate_gradient, harmonic_fill, knn_grid,
+                                           register, similarity_icp, umeyama)
+
+
+def _sphere(n_sub: int = 2):
+    t = (1 + 5 ** 0.5) / 2
+    v = np.array([[-1, t, 0], [1, t, 0], [-1, -t, 0], [1, -t, 0], [0, -1, t], [0, 1, t], [0, -1, -t], [0, 1, -t],
+                  [t, 0, -1], [t, 0, 1], [-t, 0, -1], [-t, 0, 1]], float)
+    f = np.array([[0, 11, 5], [0, 5, 1], [0, 1, 7], [0, 7, 10], [0, 10, 11], [1, 5, 9], [5, 11, 4], [11, 10, 2],
+                  [10, 7, 6], [7, 1, 8], [3, 9, 4], [3, 4, 2], [3, 2, 6], [3, 6, 8], [3, 8, 9], [4, 9, 5],
+                  [2, 4, 11], [6, 2, 10], [8, 6, 7], [9, 8, 1]])
+    for _ in range(n_sub):
+        v, f = subdivide_midpoint(v, f)
+    return v / np.linalg.norm(v, axis=1, keepdims=True), f
+
+
+def test_knn_grid_matches_brute_force():
+    rng = np.random.default_rng(0)
+    v, _ = _sphere(3)
+    q = np.concatenate([v[::2] + rng.normal(0, 0.05, (len(v[::2]), 3)), [[5.0, 5.0, 5.0]]])  # + one far query
+    a = knn_grid(q, v, 5)
+    b, _ = knn_weights(q, v, 5)
+    da = np.sort(np.linalg.norm(v[a] - q[:, None], axis=2), axis=1)
+    db = np.sort(np.linalg.norm(v[b] - q[:, None], axis=2), axis=1)
+    assert np.abs(da - db).max() < 1e-12
+
+
+def test_closest_points_match_brute_force():
+    rng = np.random.default_rng(1)
+    v, f = _sphere(2)
+    q = rng.normal(0, 1, (300, 3)) * rng.uniform(0.5, 1.5, (300, 1))
+    face, bary, d2 = closest_points(q, v, f)
+    from model_core.runtime.correspond import closest_point_triangles
+    # brute force over every triangle
+    best = np.full(len(q), np.inf)
+    for t in f:
+        _, dd = closest_point_triangles(q, *(np.repeat(v[None, i], len(q), 0) for i in t))
+        best = np.minimum(best, dd)
+    np.testing.assert_allclose(d2, best, atol=1e-12)
+    p = np.einsum("mk,mkc->mc", bary, v[f[face]])
+    np.testing.assert_allclose(((p - q) ** 2).sum(1), d2, atol=1e-12)
+
+
+def test_conjugate_gradient_matches_dense_solve():
+    v, f = _sphere(2)
+    lap = Laplacian(v, f)
+    n = len(v)
+    dense = np.zeros((n, n))
+    eye = np.eye(n)
+    for c in range(0, n, 64):  # columns of L by applying it to unit vectors
+        dense[:, c:c + 64] = lap(eye[:, c:c + 64])
+    a = dense @ dense + np.diag(np.linspace(0.5, 2.0, n))
+    rhs = np.random.default_rng(2).normal(size=(n, 3))
+    x = conjugate_gradient(lambda y: lap(lap(y)) + np.linspace(0.5, 2.0, n)[:, None] * y, rhs, np.zeros_like(rhs),
+                           iters=2000, tol=1e-12, precond=np.diag(a).copy())
+    np.testing.assert_allclose(x, np.linalg.solve(a, rhs), rtol=1e-7, atol=1e-9)
+
+
+def test_harmonic_fill_matches_dense_dirichlet_solve():
+    v, f = _sphere(2)
+    n = len(v)
+    known = v[:, 2] > 0.2
+    vals = np.where(known[:, None], np.stack([v[:, 0], v[:, 1] ** 2], 1), 0.0)
+    out = harmonic_fill(f, vals, known)
+    e = unique_edges(f)
+    L = np.zeros((n, n))
+    L[e[:, 0], e[:, 1]] = L[e[:, 1], e[:, 0]] = -1
+    L[np.arange(n), np.arange(n)] = -L.sum(1)
+    u = ~known
+    ref = np.linalg.solve(L[np.ix_(u, u)], -L[np.ix_(u, known)] @ vals[known])
+    np.testing.assert_allclose(out[u], ref, atol=1e-6)
+    np.testing.assert_array_equal(out[known], vals[known])
+
+
+def test_umeyama_and_icp_recover_a_similarity():
+    v, f = _sphere(2)
+    v = v * np.array([1.0, 1.3, 0.8])  # not rotationally symmetric
+    ang = 0.2
+    R = np.array([[np.cos(ang), -np.sin(ang), 0], [np.sin(ang), np.cos(ang), 0], [0, 0, 1]])
+    dst = 2.5 * v @ R.T + np.array([0.3, -0.2, 0.1])
+    s, R2, t = umeyama(v, dst)
+    assert abs(s - 2.5) < 1e-9 and np.abs(R2 - R).max() < 1e-9
+    # ICP from a start 4 % off in scale, 3 degrees off in rotation and shifted
+    small = np.array([[np.cos(0.05), -np.sin(0.05), 0], [np.sin(0.05), np.cos(0.05), 0], [0, 0, 1]])
+    dst = 2.5 * v @ small.T + np.array([0.3, -0.2, 0.1])
+    start = (2.4, np.eye(3), np.array([0.35, -0.2, 0.1]))
+    s, R3, t3 = similarity_icp(v[::3], dst, f, init=start)
+
+    def gap(s_, r_, t_):  # mean distance of the moved points to where they belong
+        return np.linalg.norm(s_ * v[::3] @ r_.T + t_ - dst[::3], axis=1).mean()
+    assert abs(s - 2.5) < 0.015
+    assert gap(s, R3, t3) < 0.5 * gap(*start)
+
+
+def test_register_pulls_a_template_onto_a_deformed_copy():
+    v, f = _sphere(3)
+    warped = v * np.array([1.25, 0.85, 1.0]) + 0.1 * np.sin(3 * v)
+    x = register(v, f, warped, f)
+    d_before = np.linalg.norm(v - warped, axis=1).mean()
+    _, _, d2 = closest_points(x, warped, f)
+    assert np.sqrt(d2).mean() < 0.05 * d_before
