@@ -114,12 +114,16 @@ def prepare_object(context, obj, *, use_painted: bool = True, editable: bool = T
 def painted_probs(model, pm, obj, n: int) -> np.ndarray | None:
     """(N, R) region weights from ``obj``'s NFS_<region> vertex groups, renormalised by the model
     (``skinning(override_probs=...)``); vertices without any NFS_ weight keep the model's probabilities.
-    None when the object has no NFS_ weights."""
+    None when the object has no NFS_ weights, or when every weighted vertex still holds exactly what Compute
+    Skinning wrote (the model's probabilities quantised to 1/``vertex_groups.STEPS``): nothing was painted."""
     read = vertex_groups.read_region_groups(obj, engine.region_names(model))
     if read is None or not read[1].any():
         return None
     weights, has = read
     probs, _ = engine.skinning(model, pm, n)
+    written = vertex_groups.quantise_rows(probs[has]) / float(vertex_groups.STEPS)
+    if np.abs(weights[has] - written).max() <= 0.5 / vertex_groups.STEPS:
+        return None
     probs[has] = weights[has] / weights[has].sum(axis=1, keepdims=True)
     probs, _ = engine.skinning(model, pm, n, override_probs=probs)
     return probs
