@@ -42,7 +42,13 @@ def ict_to_scheme_values(ict_values: np.ndarray, scheme: str) -> np.ndarray:
 def scheme_key_values(ict_values: np.ndarray, scheme: str, keys: dict) -> dict[str, np.ndarray]:
     """(T, 53) ICT weights -> {name: (T,) values} for the FACS keys ``keys`` ({name: key_block} in ``scheme``, as
     from ``facs_keys``), each clipped to its key's [slider_min, slider_max]; names without a key are left out."""
-    values = ict_to_scheme_values(ict_values, scheme)
+    return key_values(ict_to_scheme_values(ict_values, scheme), scheme, keys)
+
+
+def key_values(values: np.ndarray, scheme: str, keys: dict) -> dict[str, np.ndarray]:
+    """(T, K) weights already in ``scheme`` order (K = 53 ICT or 52 ARKit, e.g. a Live Link take with its
+    tongueOut) -> {name: (T,) values} for the FACS keys ``keys``, clipped as ``scheme_key_values``."""
+    values = np.asarray(values)
     by_name = {}
     for k, name in enumerate(scheme_names(scheme)):
         kb = keys.get(name)
