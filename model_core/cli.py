@@ -202,7 +202,7 @@ def cmd_facs(a, log) -> int:
         log.progress(i + 1, total, "shapes")
     deltas = np.stack(deltas)
     log(f"FACS basis ({len(names)} shapes, {a.names}): {time.perf_counter() - t:.2f} s; "
-        f"largest displacement {np.abs(deltas).max():.4g} units")
+        f"largest displacement {np.linalg.norm(deltas, axis=-1).max():.4g} units")
     if out.suffix.lower() == ".npz":
         out.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(out, names=np.array(names), deltas=deltas, neutral=mesh.verts, faces=mesh.faces)

@@ -66,6 +66,10 @@ def test_facs_npz_and_obj_folder(files):
     assert r.returncode == 0, r.stderr
     d = np.load(files / "facs.npz")
     assert list(d["names"]) == list(ARKIT_NAMES) and d["deltas"].shape == (52, 6706, 3)
+    # the log's "largest displacement" is the largest vertex move (Euclidean), not the largest coordinate
+    logged = float(r.stdout.split("largest displacement ")[1].split()[0])
+    move = float(np.linalg.norm(d["deltas"], axis=-1).max())
+    assert logged == pytest.approx(move, rel=1e-3) and move > 1.01 * np.abs(d["deltas"]).max()
     r = run_cli("facs", files / "src.obj", "-o", files / "facs_objs", "--weights", files / "w.npz", "-q")
     assert r.returncode == 0, r.stderr
     objs = sorted((files / "facs_objs").glob("*.obj"))
