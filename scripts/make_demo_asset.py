@@ -44,14 +44,11 @@ from pathlib import Path
 
 import numpy as np
 
+from model_core.ict import CROPS, load_ict
+from model_core.remesh import _VERSION as REMESH_VERSION
+from model_core.remesh import make_topology
+
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from model_core.ict import CROPS, load_ict  # noqa: E402
-from model_core.remesh import _VERSION as REMESH_VERSION  # noqa: E402
-from model_core.remesh import make_topology  # noqa: E402
-
 DEFAULT_OUT = REPO / "demo" / "assets" / "demo_heads.npz"
 MAX_BYTES = 5 * 1024 * 1024
 SEED_SOURCE, SEED_TARGET = 7, 11                # identity coefficient seeds

@@ -18,7 +18,6 @@ PRELUDE = r'''
 import os, sys, json
 import numpy as np
 import bpy
-sys.path.insert(0, os.path.join(os.getcwd(), "tests"))
 import nfs_blender
 nfs_blender.register()
 at_end(nfs_blender.unregister)

@@ -10,6 +10,12 @@
   terminal summary names them.
 * ``HAS_BPY`` / ``bpy_available``: whether the ``bpy`` module is installed in this venv.
 * ``repo_root``: the repository root (Path).
+
+Imports: ``model_core`` as installed (``pip install -e .``, which .ci/setup_env.sh runs in each venv, or
+``PYTHONPATH``); ``nfs_blender`` and ``build_addon`` from the working directory, so run pytest as
+``python -m pytest`` from the repository root (scripts/test.sh does); the helpers in ``tests/`` through pytest's
+own rootdir insertion. Blender subprocesses get the repository root and ``tests/`` on ``PYTHONPATH``
+(tests/blender_harness.py).
 """
 from __future__ import annotations
 
@@ -21,10 +27,6 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-TESTS = Path(__file__).resolve().parent
-for _p in (str(REPO), str(TESTS)):
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 HAS_BPY = importlib.util.find_spec("bpy") is not None

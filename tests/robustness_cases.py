@@ -5,7 +5,7 @@ Importable in two places:
 
 * the pytest process (numpy only): ``CASES``, ``markdown()`` (the table in docs/robustness.md), the numpy mesh
   builders, CSV and weights-file corruptors;
-* headless Blender (tests put ``tests/`` on ``sys.path``): the same, plus ``snapshot()``, ``diff()``,
+* headless Blender (``blender_harness`` puts ``tests/`` on ``PYTHONPATH``): the same, plus ``snapshot()``, ``diff()``,
   ``violations()``, ``attempt()`` and the object builders, which import ``bpy`` only when called.
 
 Every case has an id (``A-`` add-on, ``R-`` runtime API, ``C-`` command line, ``F-`` fuzz), the input, the

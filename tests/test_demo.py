@@ -254,7 +254,8 @@ def demo_run(tmp_path_factory):
     """Run the demo once per venv; returns (out folder, summary dict, how it was run)."""
     out = tmp_path_factory.mktemp("demo_out")
     env = dict(os.environ, NFS_DEMO_FRAMES=str(DEMO_FRAMES), NFS_DEMO_RES=str(DEMO_RES), NFS_DEMO_GIF="1",
-               NFS_DEMO_OUT=str(out), NFS_SKIP_SETUP="1", PYTHONDONTWRITEBYTECODE="1")
+               NFS_DEMO_OUT=str(out), NFS_SKIP_SETUP="1", PYTHONDONTWRITEBYTECODE="1",
+               PYTHONPATH=str(REPO))  # demo/render.py imports this checkout's model_core.render_util
     env.pop("NFS_DEMO_WEIGHTS", None)
     env.pop("NFS_DEMO_ENGINE", None)
     if _uses_repo_py311():
@@ -268,7 +269,6 @@ def demo_run(tmp_path_factory):
             (out / "tmp" / sub).mkdir(parents=True, exist_ok=True)
             env[var] = str(out / "tmp" / sub)
         env["NFS_DEMO_FAIL_ENGINE"] = "WORKBENCH"
-        env.pop("PYTHONPATH", None)
         cmd = [sys.executable, str(REPO / "demo" / "demo_blender.py"), "--zip", str(zip_path), "--out", str(out)]
     proc = subprocess.run(cmd, cwd=str(REPO), env=env, capture_output=True, text=True, timeout=600,
                           stdin=subprocess.DEVNULL)

@@ -7,6 +7,7 @@ and a retarget. It reports back as JSON; the test checks the numbers and that ne
 training module of model_core was imported.
 """
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -32,7 +33,6 @@ class Blocker:
         return None
 
 sys.meta_path.insert(0, Blocker())
-sys.path.insert(0, sys.argv[1])
 try:
     import torch  # noqa: F401
     blocked = False
@@ -40,8 +40,8 @@ except ImportError:
     blocked = True
 import numpy as np
 from model_core.runtime import Model, read_mesh
-model = Model.load(sys.argv[2])
-mesh = read_mesh(sys.argv[3])
+model = Model.load(sys.argv[1])
+mesh = read_mesh(sys.argv[2])
 pm = model.prepare(mesh.verts, mesh.faces)
 probs, weights = model.skinning(pm)
 posed = mesh.verts + 0.3 * np.sin(mesh.verts[:, [1, 2, 0]])
@@ -70,8 +70,9 @@ def test_runtime_needs_neither_torch_nor_scipy(tmp_path):
     save_weights(stem, arrays, config=SMALL)
     script = tmp_path / "pure.py"
     script.write_text(SCRIPT)
-    proc = subprocess.run([sys.executable, str(script), str(REPO), str(stem) + ".npz", str(obj)],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, str(script), str(stem) + ".npz", str(obj)],
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})  # this checkout's model_core
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["blocked"] is True
