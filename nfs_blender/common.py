@@ -84,7 +84,13 @@ class PreparedObject:
 
     @property
     def painted(self) -> bool:
-        return self.probs is not None
+        """True when ``probs`` differ from what Compute Skinning writes (the model's probabilities quantised to
+        1/``vertex_groups.STEPS``, read back exactly): the user painted the groups (or the mesh changed since)."""
+        if self.probs is None:
+            return False
+        model_probs, _ = engine.skinning(self.model, self.pm, self.n)
+        written = vertex_groups.quantise_rows(model_probs) / float(vertex_groups.STEPS)
+        return bool(np.abs(self.probs - written).max() > 1e-5)
 
 
 def prepare_object(context, obj, *, use_painted: bool = True, editable: bool = True) -> PreparedObject:
@@ -114,16 +120,12 @@ def prepare_object(context, obj, *, use_painted: bool = True, editable: bool = T
 def painted_probs(model, pm, obj, n: int) -> np.ndarray | None:
     """(N, R) region weights from ``obj``'s NFS_<region> vertex groups, renormalised by the model
     (``skinning(override_probs=...)``); vertices without any NFS_ weight keep the model's probabilities.
-    None when the object has no NFS_ weights, or when every weighted vertex still holds exactly what Compute
-    Skinning wrote (the model's probabilities quantised to 1/``vertex_groups.STEPS``): nothing was painted."""
+    None when the object has no NFS_ weights."""
     read = vertex_groups.read_region_groups(obj, engine.region_names(model))
     if read is None or not read[1].any():
         return None
     weights, has = read
     probs, _ = engine.skinning(model, pm, n)
-    written = vertex_groups.quantise_rows(probs[has]) / float(vertex_groups.STEPS)
-    if np.abs(weights[has] - written).max() <= 0.5 / vertex_groups.STEPS:
-        return None
     probs[has] = weights[has] / weights[has].sum(axis=1, keepdims=True)
     probs, _ = engine.skinning(model, pm, n, override_probs=probs)
     return probs
