@@ -6,7 +6,6 @@ model_core/data/ict_regions.npz. Numpy only.
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +73,11 @@ def test_names_colors_mirror_are_consistent():
 
 
 # ----------------------------------------------------------------------------- the committed label map
+
+def test_default_config_has_one_skinning_output_per_region():
+    from model_core.config import ModelConfig
+    assert ModelConfig().n_regions == len(REGION_NAMES) == 22  # README: 22 regions
+
 
 def test_labels_cover_the_full_crop(labels):
     assert labels.shape == (N_FULL,) and labels.dtype == np.int64
