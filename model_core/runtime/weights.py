@@ -1,6 +1,6 @@
 """Loading, validating and writing the runtime's weights files (numpy only).
 
-Format (written by ``model_core.export.export_model`` from a torch checkpoint, or by ``save_weights``):
+Format (written only by ``save_weights``; ``model_core.export.export_model`` calls it for a torch checkpoint):
 
 - ``<stem>.npz``: every parameter of ``network.FaceSkinningNet`` as a float32 array under its torch
   state-dict name (e.g. ``dec_rest.layers.0.weight``, shape (out, in) like ``torch.nn.Linear``).
