@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .ict import CROPS, N_EXPRESSION, N_IDENTITY, ICTModel, _crop
+from .ict import CROPS, N_EXPRESSION, N_IDENTITY, ICTModel, crop_sizes
 from .mesh import connected_components
 from .remesh import Topology, TopologyBank, crop_topology, ict_topology
 
@@ -165,7 +165,7 @@ class FaceSampler:
         if not self.crops:
             raise ValueError("FaceSampler needs at least one crop")
         for c in self.crops:
-            _crop(c)
+            crop_sizes(c)
         p = np.asarray(crop_probs, np.float64)
         if p.shape != (len(self.crops),) or not np.isfinite(p).all() or (p < 0).any() or p.sum() <= 0:
             raise ValueError(f"crop_probs must be {len(self.crops)} non-negative numbers with a positive sum "

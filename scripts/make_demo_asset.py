@@ -27,7 +27,7 @@ Meshes come from ``model_core.remesh.make_topology`` (fixed kinds and seeds): th
 remeshed with a curvature-adaptive density ("decimate": dense at eyes, nose, lips, like ICT or an artist's
 mesh); the target is the 'full' crop (head and neck) remeshed isotropically ("voronoi"), a tessellation that
 shares nothing with ICT's or the source's. Every vertex lies on the ICT surface (exact barycentric map), so
-the source's FACS deltas are ICT's own, resampled. Regenerating after ``remesh`` changes (its ``_VERSION``)
+the source's FACS deltas are ICT's own, resampled. Regenerating after ``remesh`` changes (its ``VERSION``)
 gives a different but equivalent asset; the committed file is the reference.
 
 ``target_chin`` (K,) int32 lists the target vertices that ICT's jawOpen moves most (>= 60 % of the largest
@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from model_core.ict import CROPS, load_ict
-from model_core.remesh import _VERSION as REMESH_VERSION
+from model_core.remesh import VERSION as REMESH_VERSION
 from model_core.remesh import make_topology
 
 REPO = Path(__file__).resolve().parents[1]

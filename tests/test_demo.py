@@ -182,12 +182,12 @@ def test_asset_is_reproducible(asset):
 
     info = json.loads(str(asset["info"]))
     made_with = info["source"]["mesh"].rsplit("remesh version ", 1)[1]
-    assert made_with == str(remesh._VERSION), (
-        f"demo asset was made with remesh version {made_with}, remesh is now {remesh._VERSION}: regenerate it "
+    assert made_with == str(remesh.VERSION), (
+        f"demo asset was made with remesh version {made_with}, remesh is now {remesh.VERSION}: regenerate it "
         f"with .venv/py311/bin/python scripts/make_demo_asset.py")
     fresh = make_demo_asset.make_asset()
     hint = ("differs from what scripts/make_demo_asset.py derives now (did model_core/remesh.py change without a "
-            "_VERSION bump?): regenerate it with .venv/py311/bin/python scripts/make_demo_asset.py")
+            "VERSION bump?): regenerate it with .venv/py311/bin/python scripts/make_demo_asset.py")
     assert sorted(fresh) == sorted(asset), f"demo asset keys {hint}"
     for k in asset:
         assert fresh[k].dtype == asset[k].dtype and fresh[k].shape == asset[k].shape, f"demo asset '{k}' {hint}"
