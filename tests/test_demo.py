@@ -24,25 +24,15 @@ import numpy as np
 import pytest
 
 from blender_harness import run_blender
+from script_loader import load_script
 
 REPO = Path(__file__).resolve().parents[1]
 ASSET = REPO / "demo" / "assets" / "demo_heads.npz"
 DEMO_FRAMES, DEMO_RES = 24, 128
 
 
-def _load(name: str, path: Path):
-    """Import a script file under a unique module name (demo/ and scripts/ are not packages)."""
-    import importlib.util
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
 def demo_render():
-    return _load("nfs_demo_render", REPO / "demo" / "render.py")
+    return load_script("nfs_demo_render", REPO / "demo" / "render.py")
 
 
 # ------------------------------------------------------------------------------------------ independent readers
@@ -178,7 +168,7 @@ def test_asset_contents(asset):
 def test_asset_is_reproducible(asset):
     """The committed asset is byte-for-byte what the committed script derives (same remesh version)."""
     from model_core import remesh
-    make_demo_asset = _load("nfs_make_demo_asset", REPO / "scripts" / "make_demo_asset.py")
+    make_demo_asset = load_script("nfs_make_demo_asset", REPO / "scripts" / "make_demo_asset.py")
 
     info = json.loads(str(asset["info"]))
     made_with = info["source"]["mesh"].rsplit("remesh version ", 1)[1]

@@ -2,22 +2,12 @@
 and measure what they say, at a size small enough for CI."""
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 
+from script_loader import load_script
 
-def _script(name: str):
-    """scripts/<name>.py loaded as a module from its file (scripts/ is not a package)."""
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-error_breakdown = _script("error_breakdown")
-size_predictability = _script("size_predictability")
+error_breakdown = load_script("error_breakdown")
+size_predictability = load_script("size_predictability")
 
 
 def test_error_breakdown_on_held_out_heads():
