@@ -169,7 +169,7 @@ def test_face_mask_groups(ict, bank):
     and labels; mask_prob=0 draws exactly the stream it drew before the option existed."""
     from model_core.mesh import connected_components
     from model_core.regions import REGION_NAMES, load_ict_labels
-    from model_core.sampler import MASK_CENTER_JITTER_CM, MASK_RADIUS_CM
+    from model_core.sampler import MASK_CENTER_JITTER_CM, MASK_RADIUS_RANGE_CM
     labels = load_ict_labels()
     s = FaceSampler(ict, labels, seed=5, bank=bank, n_expr=2, mask_prob=1.0)
     sizes = []
@@ -179,7 +179,7 @@ def test_face_mask_groups(ict, bank):
         assert connected_components(g.n_verts, g.faces).max() == 0
         gen = np.einsum("nkd,nk->nd", ict.neutral[:n].astype(np.float64)[g.corners], g.bary)
         d = np.linalg.norm(gen - ict.neutral[ict.landmarks[30]], axis=1)
-        assert d.max() < MASK_RADIUS_CM[1] + 4 * MASK_CENTER_JITTER_CM
+        assert d.max() < MASK_RADIUS_RANGE_CM[1] + 4 * MASK_CENTER_JITTER_CM
         neutral_ict, _ = ict.head(g.id_coeffs.astype(np.float64), None, crop=g.crop)
         ref = g.scale * np.einsum("nkd,nk->nd", neutral_ict[g.corners], g.bary) @ g.rotation.T + g.translation
         assert np.abs(g.neutral - ref).max() < 1e-9
