@@ -38,7 +38,6 @@ def model(tmp_path_factory):
 
 def test_fuzz_runtime_meshes(model):
     """F-runtime-meshes"""
-    assert rc.BY_ID["F-runtime-meshes"].expect == "result"
     rng = np.random.default_rng(20250)
     t0 = time.perf_counter()
     outcomes, crashes = [], []
@@ -80,7 +79,6 @@ def test_fuzz_runtime_meshes(model):
 
 def test_fuzz_csv_parse():
     """F-csv-parse"""
-    assert rc.BY_ID["F-csv-parse"].expect == "result"
     rng = np.random.default_rng(7)
     base = rc.csv_text(40, 60, seed=1)
     crashes, counts = [], {"ok": 0, "error": 0}
@@ -209,7 +207,6 @@ emit(out)
 @pytest.mark.blender
 def test_fuzz_blender():
     """F-blender"""
-    assert rc.BY_ID["F-blender"].expect == "result"
     res = run_blender([PRELUDE, BLENDER_FUZZ], args=[99, 24, 16, 60.0], timeout=240, env=rc.SUBPROCESS_ENV)
     bad = [f"mesh #{i} ({m['info']}): {k}={m[k]}" for i, m in enumerate(res["meshes"]) for k in ("skin", "facs")
            if m[k] not in ("ok", "error", "refused")]

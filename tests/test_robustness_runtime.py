@@ -110,7 +110,6 @@ def test_zero_area_and_non_manifold(model, head):
     fv, fc, fs = rc.with_fin(v, c, s)
     _, b = model.facs_basis(model.prepare(fv, rc.triangulate(fc, fs)))
     assert np.isfinite(b).all() and np.abs(b).max() > 1e-4                                # R-non-manifold
-    assert rc.BY_ID["R-zero-area-dup"].expect == rc.BY_ID["R-non-manifold"].expect == "result"
 
 
 def test_islands_follow_and_static(model):
@@ -147,7 +146,6 @@ def test_ngons_quads_flipped(model, head, basis):
     pm = model.prepare(v, t[:, [0, 2, 1]])                                        # R-flipped
     _, bf = model.facs_basis(pm)
     assert pm.flipped and rel(bf, basis) < 1e-6, rel(bf, basis)
-    assert rc.BY_ID["R-ngons-quads"].expect == rc.BY_ID["R-flipped"].expect == "result"
 
 
 def test_scale_and_transform(model, head, basis):
@@ -190,7 +188,6 @@ def test_inputs_are_never_modified(model, head):
     for a, b in ((v_in, v), (t_in, t), (posed_in, posed), (z_in, z), (probs_in, probs)):
         np.testing.assert_array_equal(a, b)                                        # R-inputs-unchanged
     assert not pm.verts.flags.writeable
-    assert rc.BY_ID["R-inputs-unchanged"].expect == "result"
 
 
 def test_bad_posed_codes_probs_and_cancel(model, head):
