@@ -41,6 +41,12 @@ def default_data_dir() -> Path:
     return Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "ict_facekit"
 
 
+def default_npz_path() -> Path:
+    """The packed ``ict_facekit.npz`` in ``default_data_dir()`` (honours $NFS_ICT_DIR), for code that reads its
+    arrays directly."""
+    return default_data_dir() / "ict_facekit.npz"
+
+
 @dataclass
 class ICTModel:
     """The ICT-FaceKit linear model.

@@ -10,6 +10,8 @@
   terminal summary names them.
 * ``HAS_BPY`` / ``bpy_available``: whether the ``bpy`` module is installed in this venv.
 * ``repo_root``: the repository root (Path).
+* ``ict`` (session): the ICT-FaceKit model, ``model_core.ict.load_ict()`` ($NFS_ICT_DIR or
+  ../shared/data/ict_facekit).
 
 Imports: ``model_core`` as installed (``pip install -e .``, which .ci/setup_env.sh runs in each venv, or
 ``PYTHONPATH``); ``nfs_blender`` and ``build_addon`` from the working directory, so run pytest as
@@ -91,3 +93,10 @@ def addon_zip(tmp_path_factory) -> Path:
         return build_addon.build(out, blender_python=None, verbose=False)
     except build_addon.BuildError as ex:
         pytest.fail(f"building the add-on zip failed:\n{ex}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def ict():
+    """The ICT-FaceKit model (``model_core.ict.load_ict()``; $NFS_ICT_DIR or ../shared/data/ict_facekit)."""
+    from model_core.ict import load_ict
+    return load_ict()

@@ -35,8 +35,10 @@ from pathlib import Path
 
 import numpy as np
 
+from model_core.ict import default_npz_path
+
 REPO = Path(__file__).resolve().parents[1]
-ICT_NPZ = REPO.parent / "shared" / "data" / "ict_facekit" / "ict_facekit.npz"
+ICT_NPZ = default_npz_path()  # $NFS_ICT_DIR or ../shared/data/ict_facekit
 DOC = REPO / "docs" / "robustness.md"
 # numpy 2.x's OpenBLAS spins a thread per core; on a loaded 2-core CI machine that makes the small dense eigh /
 # matmul of the runtime 10-25x slower. The subprocesses of these tests run single-threaded BLAS.

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from model_core import regions
-from model_core.ict import CROPS, load_ict
+from model_core.ict import CROPS
 from model_core.mesh import edge_components, unique_edges
 from model_core.regions import (MIRROR, N_REGIONS, REGION_COLORS, REGION_NAMES, crop_labels, load_ict_labels,
                                 region_colors_for)
@@ -20,11 +20,6 @@ from model_core.regions import (MIRROR, N_REGIONS, REGION_COLORS, REGION_NAMES, 
 ROOT = Path(__file__).resolve().parent.parent
 N_FULL = CROPS["full"][0]
 R = {n: i for i, n in enumerate(REGION_NAMES)}
-
-
-@pytest.fixture(scope="module")
-def ict():
-    return load_ict()
 
 
 @pytest.fixture(scope="module")

@@ -11,22 +11,18 @@ import time
 import numpy as np
 import pytest
 
-from model_core.config import FORMAT_VERSION, ModelConfig
+from model_core.config import FORMAT_VERSION
 from model_core.facs_names import ARKIT_INDEX, ICT_INDEX
 from model_core.frames import axes_to_ict
-from model_core.ict import load_ict
 from model_core.mesh import subdivide_midpoint, triangulate_polygons
-from model_core.runtime import (Cancelled, Model, load_weights, random_weights, read_mesh, save_weights,
-                                write_mesh)
+from model_core.runtime import Cancelled, Model, load_weights, read_mesh, save_weights, write_mesh
 from model_core.runtime.model import MIN_FACE_VERTICES
 from model_core.runtime.weights import Weights, expected_shapes
-
-SMALL = ModelConfig(n_regions=22, enc_width=16, enc_blocks=2, k_eig=32, proxy_target=400, dec_width=48,
-                    dec_layers=2, skin_hidden=24)
+from small_model import SMALL, small_weights
 
 
 def make_weights(cfg=SMALL, seed=0):
-    arrays = random_weights(cfg, seed, dec_gain=2.0, code_gain=60.0)
+    arrays = small_weights(seed, cfg)
     arrays["expression_encoder.head.layers.1.weight"] *= 5.0
     return arrays
 
@@ -41,11 +37,6 @@ def stem(tmp_path_factory):
 @pytest.fixture(scope="module")
 def model(stem):
     return Model.load(stem.with_suffix(".npz"))
-
-
-@pytest.fixture(scope="module")
-def ict():
-    return load_ict()
 
 
 @pytest.fixture(scope="module")

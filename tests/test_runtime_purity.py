@@ -14,13 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from model_core.config import ModelConfig
 from model_core.ict import load_ict
-from model_core.runtime import Model, random_weights, save_weights, write_mesh
+from model_core.runtime import Model, write_mesh
+from small_model import save_small_weights
 
 REPO = Path(__file__).resolve().parents[1]
-SMALL = ModelConfig(n_regions=22, enc_width=16, enc_blocks=2, k_eig=32, proxy_target=400, dec_width=48,
-                    dec_layers=2, skin_hidden=24)
 
 SCRIPT = r"""
 import json, sys
@@ -65,9 +63,8 @@ def test_runtime_needs_neither_torch_nor_scipy(tmp_path):
     v, f = ict.head(None, None, "narrow")
     obj = tmp_path / "narrow.obj"
     write_mesh(obj, v, f)
-    arrays = random_weights(SMALL, 3, dec_gain=2.0, code_gain=60.0)
     stem = tmp_path / "w"
-    save_weights(stem, arrays, config=SMALL)
+    save_small_weights(stem, 3)
     script = tmp_path / "pure.py"
     script.write_text(SCRIPT)
     proc = subprocess.run([sys.executable, str(script), str(stem) + ".npz", str(obj)],

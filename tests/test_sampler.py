@@ -3,14 +3,9 @@ ranges, FACS mix, identity split, determinism, labels, topology mixture, bad inp
 import numpy as np
 import pytest
 
-from model_core.ict import CROPS, load_ict
+from model_core.ict import CROPS
 from model_core.remesh import TopologyBank
 from model_core.sampler import FaceSampler, lr_partners, random_rotation, sample_facs, sample_identity
-
-
-@pytest.fixture(scope="module")
-def ict():
-    return load_ict()
 
 
 @pytest.fixture(scope="module")
