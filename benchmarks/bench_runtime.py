@@ -35,10 +35,9 @@ import time
 import tracemalloc
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import numpy as np
 
-import numpy as np  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 # one README section per Python version (py311: numpy 1.26 + torch; py313: numpy 2.x, no torch)
 TAG = f"py{sys.version_info[0]}.{sys.version_info[1]}"

@@ -14,17 +14,13 @@ Prints expressions (posed meshes) per second of each and the ratios.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from model_core.ict import CROPS, load_ict  # noqa: E402
-from model_core.remesh import DEFAULT_SIZES, TopologyBank, random_topology  # noqa: E402
-from model_core.sampler import FaceSampler  # noqa: E402
+from model_core.ict import CROPS, load_ict
+from model_core.remesh import DEFAULT_SIZES, TopologyBank, random_topology
+from model_core.sampler import FaceSampler
 
 
 class _RebuildBank(TopologyBank):

@@ -44,14 +44,13 @@ import time
 import traceback
 from pathlib import Path
 
+import bpy  # first: it puts Blender's own script folders on sys.path
+import addon_utils
+import numpy as np
+
+import render as demo_render  # demo/render.py (this script's folder is sys.path[0])
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "demo"))
-
-import bpy  # noqa: E402  (first: it puts Blender's own script folders on sys.path)
-import addon_utils  # noqa: E402
-import numpy as np  # noqa: E402
-
-import render as demo_render  # noqa: E402  (demo/render.py)
 
 MODULE = "bl_ext.user_default.nfs_blender"
 SOURCE_NAME, TARGET_NAME = "NFS_demo_source", "NFS_demo_target"

@@ -3,7 +3,7 @@
 Two halves:
 
 * numpy-only helpers (importable anywhere, no ``bpy``): :func:`write_gif` (own LZW encoder), :func:`grid`,
-  :func:`label_bar`, :func:`legend`; PNGs are written with ``scripts/render_util.write_png``.
+  :func:`label_bar`, :func:`legend`; PNGs are written with ``model_core.render_util.write_png``.
 * ``python demo/render.py --blend F --out DIR --engine WORKBENCH|CYCLES ...``: runs inside headless Blender
   (the ``bpy`` module), opens the .blend written by ``demo/demo_blender.py`` and renders
 
@@ -31,11 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO / "scripts") not in sys.path:
-    sys.path.insert(0, str(REPO / "scripts"))
-
-from render_util import draw_text, fill_rect, text_width, write_png  # noqa: E402
+from model_core.render_util import draw_text, fill_rect, text_width, write_png
 
 __all__ = ["write_gif", "grid", "label_bar", "legend", "render_with_fallback", "write_png"]
 

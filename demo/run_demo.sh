@@ -45,7 +45,7 @@ export BLENDER_USER_RESOURCES="$out/tmp/user"
 export XDG_CACHE_HOME="$out/tmp/cache"
 export TMPDIR="$out/tmp/tmp"
 export PYTHONDONTWRITEBYTECODE=1
-unset PYTHONPATH
+export PYTHONPATH="$root"  # this checkout's model_core (demo/render.py's picture helpers), nothing else
 
 say "running the demo in headless Blender (demo/demo_blender.py)"
 "$py" demo/demo_blender.py --zip "$zip" --out "$out" "$@"

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .facs_names import ARKIT_NAMES, ICT_NAMES, ict_to_arkit
+from .facs_names import ARKIT_NAMES, ICT_NAMES, N_ARKIT, N_ICT, ict_to_arkit, names_for_scheme
 from .runtime.meshio import MESH_SUFFIXES, read_mesh, write_obj
 
 PROG = "python -m model_core"
@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("posed", nargs="+", help="posed meshes, or folders of them (sorted by name)")
     s.add_argument("--neutral", required=True, help="the neutral mesh (same topology as the posed ones)")
     s.add_argument("-o", "--out", required=True, help="output .csv or .npz")
-    s.add_argument("--names", choices=("ict", "arkit"), default="ict", help="weights in ICT (53) or ARKit (52) order")
+    s.add_argument("--names", choices=("ict", "arkit"), default="ict", help=f"weights in ICT ({N_ICT}) or ARKit ({N_ARKIT}) order")
     _common(s)
     s = sub.add_parser("retarget", help="clone an animation from a source mesh onto a target mesh")
     s.add_argument("--source-neutral", required=True)
@@ -199,14 +199,14 @@ def cmd_facs(a, log) -> int:
     out = Path(a.out)
     t = time.perf_counter()
     names, deltas = [], []
-    total = 53 if a.names == "ict" else 52
+    total = len(names_for_scheme(a.names))
     for i, name, d in model.facs_basis_iter(pm, names=a.names):
         names.append(name)
         deltas.append(d)
         log.progress(i + 1, total, "shapes")
     deltas = np.stack(deltas)
     log(f"FACS basis ({len(names)} shapes, {a.names}): {time.perf_counter() - t:.2f} s; "
-        f"largest displacement {np.abs(deltas).max():.4g} units")
+        f"largest displacement {np.linalg.norm(deltas, axis=-1).max():.4g} units")
     if out.suffix.lower() == ".npz":
         out.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(out, names=np.array(names), deltas=deltas, neutral=mesh.verts, faces=mesh.faces)
@@ -232,9 +232,9 @@ def cmd_encode(a, log) -> int:
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".csv":
-        _write_weights_csv(out, files, z[:, :53], a.names)
+        _write_weights_csv(out, files, z[:, :N_ICT], a.names)
     elif out.suffix.lower() == ".npz":
-        cols, table = _weights_table(z[:, :53], a.names)
+        cols, table = _weights_table(z[:, :N_ICT], a.names)
         np.savez_compressed(out, weights=table, names=np.array(cols), z_ge=z, files=np.array([str(f) for f in files]))
     else:
         raise InputError(f"output must end in .csv or .npz, got {out}")

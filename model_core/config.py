@@ -54,7 +54,7 @@ class ModelConfig:
     disp_scale: decoder output / disp_scale = displacement in canonical units.
     expr_feat_scale: factor on canonical displacements fed to the expression encoder.
     """
-    n_regions: int = 20
+    n_regions: int = len(REGION_NAMES)  # 22
     z_dim: int = 128
     enc_width: int = 64
     enc_blocks: int = 4

@@ -29,8 +29,9 @@ import time
 
 import numpy as np
 
-from .ict import CROPS, load_ict
+from .ict import CROPS, N_EXPRESSION, load_ict
 from .proxy import knn_weights
+from .sampler import MASK_RADIUS_RANGE_CM, face_mask, sample_combination
 
 HELD_OUT_SEED = 987_654_321  # identities drawn from this stream are never used by training
 
@@ -40,18 +41,16 @@ def held_out_identities(n: int, seed: int = HELD_OUT_SEED) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((n, 100))
 
 
-MASK_RADIUS_CM = 9.0  # the face-mask case: ICT's face crop within this distance of the generic nose tip
+MASK_RADIUS_CM = MASK_RADIUS_RANGE_CM[0]  # the face-mask case: the tightest mask training draws (9 cm)
 
 
 def face_mask_topology(ict, radius_cm: float = MASK_RADIUS_CM):
     """A face mask: ICT's face-crop triangulation cut to a sphere of ``radius_cm`` around the generic head's nose
-    tip (landmark 30), like a scanned face (no ears, part of the forehead and chin). Not one of the bank's crops;
-    models trained with ``--mask-prob`` (nfs_v4 on) have seen random masks of 9-15 cm radius, at least this
-    tight; earlier ones never saw a mask."""
-    from .remesh import crop_topology, ict_topology
-    v, _ = ict.head(None, None, "face")
-    keep = np.linalg.norm(v - v[ict.landmarks[30]], axis=1) < radius_cm
-    return crop_topology(ict_topology(ict, "face"), keep, kind_suffix=f" mask r{radius_cm:g}cm")
+    tip (``sampler.face_mask``, no jitter), like a scanned face (no ears, part of the forehead and chin). Not one of
+    the bank's crops; models trained with ``--mask-prob`` (nfs_v4 on) have seen random masks of
+    ``MASK_RADIUS_RANGE_CM`` (9-15 cm) radius, at least this tight; earlier ones never saw a mask."""
+    from .remesh import ict_topology
+    return face_mask(ict, ict_topology(ict, "face"), radius_cm, kind_suffix=f" mask r{radius_cm:g}cm")
 
 
 def eval_cases(ict, rng) -> list[tuple[str, str, object]]:
@@ -69,11 +68,10 @@ def eval_cases(ict, rng) -> list[tuple[str, str, object]]:
 
 def expression_set(rng, n_random: int) -> np.ndarray:
     """(53 + n_random, 53) FACS weights: every single shape at 1, then sparse random combinations."""
-    singles = np.eye(53)
-    combos = np.zeros((n_random, 53))
+    singles = np.eye(N_EXPRESSION)
+    combos = np.zeros((n_random, N_EXPRESSION))
     for r in combos:
-        k = rng.integers(1, 6)
-        r[rng.choice(53, k, replace=False)] = rng.uniform(0.2, 1.0, k)
+        sample_combination(rng, r, weights_first=True)
     return np.concatenate([singles, combos])
 
 

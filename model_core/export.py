@@ -8,32 +8,20 @@ the json holds the format version, the ModelConfig, region and FACS names and tr
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from .config import FORMAT_VERSION
+from .runtime.weights import save_weights
 
 
 def export_model(model, out_stem: str | Path, *, extra: dict | None = None) -> tuple[Path, Path]:
-    """Write ``out_stem.npz`` and ``out_stem.json`` for a ``FaceSkinningNet``; returns both paths."""
-    from .facs_names import ICT_NAMES
-    from .regions import REGION_NAMES
-    out_stem = Path(out_stem)
-    out_stem.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``out_stem.npz`` and ``out_stem.json`` for a ``FaceSkinningNet`` with the runtime's own writer
+    (``runtime.weights.save_weights``); ``extra``: more json fields (e.g. training provenance). Returns both
+    paths."""
     arrays = {k: v.detach().cpu().numpy().astype(np.float32) for k, v in model.state_dict().items()}
-    npz = out_stem.with_suffix(".npz")
-    np.savez_compressed(npz, **arrays)
-    digest = hashlib.sha256(npz.read_bytes()).hexdigest()
-    meta = {"format_version": FORMAT_VERSION, "config": asdict(model.cfg), "region_names": list(REGION_NAMES),
-            "expression_names": list(ICT_NAMES), "weights_sha256": digest, **(extra or {})}
-    js = out_stem.with_suffix(".json")
-    js.write_text(json.dumps(meta, indent=2))
-    return npz, js
+    return save_weights(out_stem, arrays, extra, config=model.cfg)
 
 
 def main(argv=None) -> int:

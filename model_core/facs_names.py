@@ -57,6 +57,11 @@ def _split_side(name: str) -> tuple[str, str]:
     return m.group("base"), side
 
 
+# Names whose Left/Right is a direction of motion, not a side: the same in ICT and ARKit, not split, no L/R twins
+# of one muscle (mirroring a pose swaps them, copying one side's values to the other leaves them alone).
+DIRECTION_NAMES: tuple[str, ...] = ("jawLeft", "jawRight", "mouthLeft", "mouthRight")
+
+
 def ict_to_arkit_name(ict_name: str) -> str:
     """ICT name -> ARKit name ('eyeBlink_L' -> 'eyeBlinkLeft'; 'browInnerUp_L' -> 'browInnerUp')."""
     if ict_name not in ICT_INDEX:
@@ -64,7 +69,7 @@ def ict_to_arkit_name(ict_name: str) -> str:
     base, side = _split_side(ict_name)
     if base in ("browInnerUp", "cheekPuff"):
         return base
-    if ict_name in ("jawLeft", "jawRight", "mouthLeft", "mouthRight"):
+    if ict_name in DIRECTION_NAMES:
         return ict_name
     return base + {"L": "Left", "R": "Right", "": ""}[side]
 

@@ -41,6 +41,12 @@ def default_data_dir() -> Path:
     return Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "ict_facekit"
 
 
+def default_npz_path() -> Path:
+    """The packed ``ict_facekit.npz`` in ``default_data_dir()`` (honours $NFS_ICT_DIR), for code that reads its
+    arrays directly."""
+    return default_data_dir() / "ict_facekit.npz"
+
+
 @dataclass
 class ICTModel:
     """The ICT-FaceKit linear model.
@@ -74,7 +80,7 @@ class ICTModel:
 
     def crop_faces(self, crop: str = "full") -> np.ndarray:
         """Triangles (T, 3) int64 of a crop, indices into the crop's vertices 0..n-1 (cached)."""
-        n_v, n_p = _crop(crop)
+        n_v, n_p = crop_sizes(crop)
         if crop not in self._tris:
             sizes = self.face_sizes[:n_p].astype(np.int64)
             corners = self.corner_indices[: int(sizes.sum())]
@@ -86,7 +92,7 @@ class ICTModel:
 
     def identity_verts(self, id_coeffs=None, crop: str | None = None) -> np.ndarray:
         """Neutral head of an identity, (n, 3) float64 cm (n = crop size, or all V when crop is None)."""
-        n = self.n_verts if crop is None else _crop(crop)[0]
+        n = self.n_verts if crop is None else crop_sizes(crop)[0]
         v = self.neutral[:n].astype(np.float64)
         if id_coeffs is not None:
             c = _coeffs(id_coeffs, N_IDENTITY, "id_coeffs")
@@ -95,7 +101,7 @@ class ICTModel:
 
     def expression_deltas(self, expr_weights, crop: str | None = None) -> np.ndarray:
         """Displacement of the 53 FACS weights, (n, 3) float64 cm; identity-independent in ICT."""
-        n = self.n_verts if crop is None else _crop(crop)[0]
+        n = self.n_verts if crop is None else crop_sizes(crop)[0]
         w = _coeffs(expr_weights, N_EXPRESSION, "expr_weights")
         return np.tensordot(w, self.expression_modes[:, :n], axes=1)
 
@@ -107,7 +113,9 @@ class ICTModel:
         return v, (self.crop_faces(crop) if crop is not None else None)
 
 
-def _crop(crop: str):
+def crop_sizes(crop: str) -> tuple[int, int]:
+    """(vertices, polygons) of the ICT crop ``crop`` (its leading vertices and polygons, ``CROPS``); ValueError
+    naming the known crops for any other name."""
     if crop not in CROPS:
         raise ValueError(f"unknown crop {crop!r}; choose one of {sorted(CROPS)}")
     return CROPS[crop]

@@ -34,11 +34,7 @@ import torch
 from torch import nn
 
 from .config import ModelConfig
-
-IN_NEUTRAL = 6      # canonical position, proxy normal
-IN_EXPRESSION = 9   # + scaled canonical displacement
-BIL_NEUTRAL = (0, 3)     # bilinear pooling factor of the identity encoder: canonical position
-BIL_EXPRESSION = (6, 9)  # of the expression encoder: scaled displacement
+from .runtime.weights import BIL_EXPRESSION, BIL_NEUTRAL, HEAD_HIDDEN, IN_EXPRESSION, IN_NEUTRAL
 
 
 def silu(x: torch.Tensor) -> torch.Tensor:
@@ -113,7 +109,7 @@ class GlobalEncoder(nn.Module):
         super().__init__()
         self.bil = bil
         self.enc = DiffusionEncoder(c_in, cfg.enc_width, cfg.enc_blocks, cfg.enc_width)
-        self.head = MLP([4 * cfg.enc_width, 256, cfg.z_dim])
+        self.head = MLP([4 * cfg.enc_width, HEAD_HIDDEN, cfg.z_dim])
 
     def forward(self, x, evals, evecs, mass):
         f = self.enc(x, evals, evecs, mass)

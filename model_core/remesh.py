@@ -49,9 +49,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .ict import CROPS, ICTModel, _crop
-from .runtime.correspond import closest_point_triangles  # noqa: F401  (re-exported for callers)
+from .ict import CROPS, ICTModel, crop_sizes
 from .mesh import boundary_loops, face_areas, face_normals, mesh_hash, vertex_areas, vertex_normals
+from .runtime.correspond import closest_point_triangles  # noqa: F401  (re-exported for callers)
 
 __all__ = ["Topology", "TopologyBank", "random_topology", "ict_topology", "make_topology", "closest_point_triangles",
            "topology_stats", "default_cache_dir", "KINDS", "DEFAULT_SIZES", "MIN_FACE_AREA"]
@@ -62,7 +62,7 @@ MIN_FACE_AREA = 1e-7  # cm^2; faces below are dropped by the cleanup (spec: > 1e
 MIN_NORMAL_DOT = 0.05  # faces whose normal is not within ~87 deg of the template normal are dropped
 N_MIN, N_MAX = 200, 60000
 SUBDIV_MIN_BASE = 2500  # smallest base mesh of projected subdivision (random_topology offers "subdiv" from 4x this)
-_VERSION = 4  # bump when a generator changes: invalidates bank caches
+VERSION = 4  # bump when a generator changes: invalidates bank caches
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -92,7 +92,7 @@ class Topology:
     _key: str | None = field(default=None, repr=False)
 
     def __post_init__(self):
-        _crop(self.crop)
+        crop_sizes(self.crop)
         self.faces = np.ascontiguousarray(self.faces, dtype=np.int64)
         self.src_face = np.ascontiguousarray(self.src_face, dtype=np.int64)
         self.bary = np.ascontiguousarray(self.bary, dtype=np.float64)
@@ -255,7 +255,7 @@ class _Template:
 
     def __init__(self, ict: ICTModel, crop: str):
         from scipy import sparse
-        _crop(crop)
+        crop_sizes(crop)
         self.crop = crop
         self.v = ict.identity_verts(None, crop)
         self.f = ict.crop_faces(crop)
@@ -563,7 +563,7 @@ def _finish(tpl: _Template, src_face, bary, faces, kind: str, seed: int) -> Topo
 # ----------------------------------------------------------------------------------------------------------
 def ict_topology(ict: ICTModel, crop: str) -> Topology:
     """The ICT crop's own triangulation as a Topology (kind "ict", one-hot bary, vertex i = crop vertex i)."""
-    n, _ = _crop(crop)
+    n, _ = crop_sizes(crop)
     f = ict.crop_faces(crop)
     winner = np.empty(n, np.int64)  # one (face, slot) per vertex, the same pick for both arrays
     winner[f.ravel()] = np.arange(f.size)
@@ -592,7 +592,7 @@ def crop_topology(topo: Topology, keep: np.ndarray, kind_suffix: str = "+crop") 
 
 def _flip_topology(ict: ICTModel, tpl: _Template, rng, seed) -> Topology:
     base = ict_topology(ict, tpl.crop)
-    n_p = _crop(tpl.crop)[1]
+    n_p = crop_sizes(tpl.crop)[1]
     sizes = ict.face_sizes[:n_p].astype(np.int64)
     tri = base.faces.copy()
     # quads were fanned (0,1,2),(0,2,3); the other diagonal is (0,1,3),(1,2,3)
@@ -821,7 +821,7 @@ def make_topology(ict: ICTModel, crop: str, n_target: int, kind: str, seed: int,
     Raises:
         ValueError: unknown crop/kind, or n_target outside [200, 60000].
     """
-    _crop(crop)
+    crop_sizes(crop)
     if kind not in KINDS:
         raise ValueError(f"unknown topology kind {kind!r}; choose one of {KINDS}")
     n_target = int(n_target)
@@ -829,7 +829,7 @@ def make_topology(ict: ICTModel, crop: str, n_target: int, kind: str, seed: int,
         raise ValueError(f"n_target must lie in [{N_MIN}, {N_MAX}], got {n_target}")
     if kind == "ict":
         return ict_topology(ict, crop)
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), _VERSION]))
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), VERSION]))
     tpl = _template(ict, crop)
     if kind == "flip":
         return _flip_topology(ict, tpl, rng, seed)
@@ -865,7 +865,7 @@ def random_topology(ict: ICTModel, crop: str, n_target: int, rng: np.random.Gene
         ict: the ICT model; crop: crop name; n_target: vertex count wanted (200..60000);
         rng: numpy Generator (one integer is drawn from it; the topology is reproducible from that seed).
     """
-    _crop(crop)
+    crop_sizes(crop)
     kinds = ["voronoi", "aniso", "decimate"]
     if n_target >= 4 * SUBDIV_MIN_BASE:
         kinds.append("subdiv")
@@ -917,7 +917,7 @@ class TopologyBank:
         if not self.crops:
             raise ValueError("TopologyBank needs at least one crop")
         for c in self.crops:
-            _crop(c)
+            crop_sizes(c)
         for s in self.sizes:
             if not N_MIN <= s <= N_MAX:
                 raise ValueError(f"bank sizes must lie in [{N_MIN}, {N_MAX}], got {s}")
@@ -925,7 +925,7 @@ class TopologyBank:
             raise ValueError("per_size must be >= 1")
         self.ict = ict
         params = {"seed": self.seed, "sizes": self.sizes, "crops": self.crops, "per_size": self.per_size,
-                  "version": _VERSION,
+                  "version": VERSION,
                   "ict": mesh_hash(ict.neutral[:CROPS["full"][0]], ict.crop_faces("full"))}
         self.cache_key = hashlib.blake2b(json.dumps(params, sort_keys=True).encode(), digest_size=8).hexdigest()
         self.cache_path = None
@@ -1002,7 +1002,7 @@ class TopologyBank:
         return [t for c in self.crops for t in self.topologies.get(c, [])]
 
     def for_crop(self, crop: str) -> list[Topology]:
-        _crop(crop)
+        crop_sizes(crop)
         if crop not in self.topologies:
             raise ValueError(f"this bank has no topologies of crop {crop!r}; it holds {list(self.topologies)}")
         return self.topologies[crop]

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .ict import CROPS, N_EXPRESSION, N_IDENTITY, ICTModel, _crop
+from .ict import CROPS, N_EXPRESSION, N_IDENTITY, ICTModel, crop_sizes
 from .mesh import connected_components
 from .remesh import Topology, TopologyBank, crop_topology, ict_topology
 
-__all__ = ["FaceGroup", "FaceSampler", "sample_facs", "sample_identity", "random_rotation", "lr_partners"]
+__all__ = ["FaceGroup", "FaceSampler", "sample_facs", "sample_combination", "sample_identity", "random_rotation",
+           "lr_partners", "face_mask"]
 
 N_FULL = CROPS["full"][0]
 SCALE_RANGE = (0.8, 1.2)
@@ -31,7 +32,7 @@ P_NEUTRAL = 0.05  # share of all-zero (neutral) expressions
 P_SINGLE = 0.15  # share of single FACS shapes at weight 1 (cycling through all 53 in the sampler)
 P_PAIR = 0.3  # chance that a combination also activates the other side of its _L/_R shapes
 MAX_ACTIVE = 5
-MASK_RADIUS_CM = (9.0, 15.0)  # face-mask augmentation: sphere radius around the (jittered) generic nose tip
+MASK_RADIUS_RANGE_CM = (9.0, 15.0)  # face-mask augmentation: sphere radius around the (jittered) generic nose tip
 MASK_CENTER_JITTER_CM = 0.7
 WEIGHT_RANGE = (0.2, 1.0)
 
@@ -114,14 +115,48 @@ def sample_facs(rng: np.random.Generator, *, partners=None, single: int | None =
     if u < P_NEUTRAL + P_SINGLE:
         w[int(rng.integers(N_EXPRESSION)) if single is None else int(single) % N_EXPRESSION] = 1.0
         return w
-    k = int(rng.integers(1, MAX_ACTIVE + 1))
-    idx = rng.choice(N_EXPRESSION, size=k, replace=False)
-    w[idx] = rng.uniform(*WEIGHT_RANGE, size=k)
+    idx = sample_combination(rng, w)
     if partners is not None and rng.random() < P_PAIR:
         p = np.asarray(partners)[idx]
         m = p >= 0
         w[p[m]] = np.clip(w[idx[m]] * rng.uniform(0.8, 1.2, size=int(m.sum())), *WEIGHT_RANGE)
     return w
+
+
+def sample_combination(rng: np.random.Generator, w: np.ndarray, *, weights_first: bool = False) -> np.ndarray:
+    """Switch on 1..``MAX_ACTIVE`` random shapes of ``w`` ((53,) float, changed in place) at weights
+    U(``WEIGHT_RANGE``); returns their indices. The combinations of training (``sample_facs``) and of the
+    evaluation's expression set (``evaluate.expression_set``).
+
+    ``weights_first``: draw the k weights before the k indices (the evaluation's order, kept so that its seeded
+    expression set, and with it the model card's numbers, stay what they are); training draws indices first.
+    """
+    k = int(rng.integers(1, MAX_ACTIVE + 1))
+    if weights_first:
+        vals = rng.uniform(*WEIGHT_RANGE, size=k)
+        idx = rng.choice(N_EXPRESSION, size=k, replace=False)
+    else:
+        idx = rng.choice(N_EXPRESSION, size=k, replace=False)
+        vals = rng.uniform(*WEIGHT_RANGE, size=k)
+    w[idx] = vals
+    return idx
+
+
+def face_mask(ict: ICTModel, topo: Topology, radius_cm: float, center_offset_cm=(0.0, 0.0, 0.0),
+              kind_suffix: str = " mask") -> Topology:
+    """``topo`` cut to a face mask, like a scanned face: the vertices whose generic-head position lies within
+    ``radius_cm`` (cm) of the generic head's nose tip (landmark 30) moved by ``center_offset_cm`` (3,), largest
+    connected piece only; ``kind`` gets ``kind_suffix``. Exact barycentric map and labels, like every topology.
+    Training draws random masks (``FaceSampler.mask_topology``), evaluation uses fixed ones
+    (``evaluate.face_mask_topology``)."""
+    n = CROPS[topo.crop][0]
+    gen = topo.positions(ict.neutral[None, :n].astype(np.float64))[0]          # (N, 3) cm
+    center = ict.neutral[ict.landmarks[30]] + np.asarray(center_offset_cm, dtype=np.float64)
+    out = crop_topology(topo, np.linalg.norm(gen - center, axis=1) < radius_cm, kind_suffix)
+    comp = connected_components(out.n_verts, out.faces)
+    if comp.max() > 0:
+        out = crop_topology(out, comp == np.bincount(comp).argmax(), "")
+    return out
 
 
 def random_rotation(rng: np.random.Generator, max_angle_deg: float = MAX_ANGLE_DEG) -> np.ndarray:
@@ -148,7 +183,7 @@ class FaceSampler:
         augment: apply the random scale/rotation/translation (False: identity transform).
         max_angle_deg: largest augmentation rotation, degrees (about a random axis).
         mask_prob: chance that a group's topology is cut to a face mask (``mask_topology``), like a scanned
-            face: a sphere of radius U(``MASK_RADIUS_CM``) around the generic head's nose tip (0: never, and
+            face: a sphere of radius U(``MASK_RADIUS_RANGE_CM``) around the generic head's nose tip (0: never, and
             the stream is the same as before the option existed).
     Raises:
         ValueError: bad shapes, probabilities, crops missing from the bank, unknown split.
@@ -165,7 +200,7 @@ class FaceSampler:
         if not self.crops:
             raise ValueError("FaceSampler needs at least one crop")
         for c in self.crops:
-            _crop(c)
+            crop_sizes(c)
         p = np.asarray(crop_probs, np.float64)
         if p.shape != (len(self.crops),) or not np.isfinite(p).all() or (p < 0).any() or p.sum() <= 0:
             raise ValueError(f"crop_probs must be {len(self.crops)} non-negative numbers with a positive sum "
@@ -235,18 +270,10 @@ class FaceSampler:
         return self._ict_topos[crop]
 
     def mask_topology(self, topo: Topology, rng: np.random.Generator) -> Topology:
-        """``topo`` cut to a face mask: the vertices whose generic-head position lies within a random radius
-        (U(``MASK_RADIUS_CM``)) of the generic nose tip (jittered by ``MASK_CENTER_JITTER_CM``), largest connected
-        piece only; kind gets " mask". Exact barycentric map and labels, like every topology."""
-        n = CROPS[topo.crop][0]
-        gen = topo.positions(self.ict.neutral[None, :n].astype(np.float64))[0]          # (N, 3) cm
-        center = self.ict.neutral[self.ict.landmarks[30]] + rng.normal(0.0, MASK_CENTER_JITTER_CM, 3)
-        keep = np.linalg.norm(gen - center, axis=1) < rng.uniform(*MASK_RADIUS_CM)
-        out = crop_topology(topo, keep, " mask")
-        comp = connected_components(out.n_verts, out.faces)
-        if comp.max() > 0:
-            out = crop_topology(out, comp == np.bincount(comp).argmax(), "")
-        return out
+        """``topo`` cut to a random face mask (``face_mask``): radius U(``MASK_RADIUS_RANGE_CM``) around the
+        generic nose tip jittered by N(0, ``MASK_CENTER_JITTER_CM``) per axis."""
+        offset = rng.normal(0.0, MASK_CENTER_JITTER_CM, 3)
+        return face_mask(self.ict, topo, rng.uniform(*MASK_RADIUS_RANGE_CM), offset)
 
     def crop_vertices(self, id_coeffs, facs) -> tuple[np.ndarray, np.ndarray]:
         """Full-crop neutral (11248, 3) and posed (K, 11248, 3) float64 cm from coefficients (float32 values

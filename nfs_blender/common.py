@@ -84,7 +84,13 @@ class PreparedObject:
 
     @property
     def painted(self) -> bool:
-        return self.probs is not None
+        """True when ``probs`` differ from what Compute Skinning writes (the model's probabilities quantised to
+        1/``vertex_groups.STEPS``, read back exactly): the user painted the groups (or the mesh changed since)."""
+        if self.probs is None:
+            return False
+        model_probs, _ = engine.skinning(self.model, self.pm, self.n)
+        written = vertex_groups.quantise_rows(model_probs) / float(vertex_groups.STEPS)
+        return bool(np.abs(self.probs - written).max() > 1e-5)
 
 
 def prepare_object(context, obj, *, use_painted: bool = True, editable: bool = True) -> PreparedObject:

@@ -17,7 +17,7 @@ import inspect
 
 import numpy as np
 
-N_ICT = 53
+from .model_core.facs_names import N_ICT
 
 _state = {"model": None, "key": None, "injected": False, "error": None}
 
@@ -217,7 +217,7 @@ def expression(model, posed_world: np.ndarray, pm, n_verts: int, sparsity: float
         sparsity: the fitted inverse rig's sparsity (None: the model's default; ignored by models whose
             ``expression`` has no such argument).
     Returns:
-        (Z,) or (B, Z) float64 codes; [..., :53] = ICT FACS weights (ICT order).
+        (Z,) or (B, Z) float64 codes; [..., :N_ICT] (53) = ICT FACS weights (ICT order).
     """
     posed = np.ascontiguousarray(posed_world, dtype=np.float64)
     single = posed.ndim == 2

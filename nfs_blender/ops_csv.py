@@ -42,11 +42,12 @@ class NFS_OT_import_livelink_csv(bpy.types.Operator):
         try:
             take = livelink_csv.read_livelink_csv(bpy.path.abspath(self.filepath))
             fps = scene_fps(context.scene)
-            offsets, ict, _arkit = livelink_csv.take_to_ict(take, fps)
+            offsets, ict, arkit = livelink_csv.take_to_ict(take, fps)
             scheme, keys = shape_keys.facs_keys(obj)
             if scheme is None:
                 raise UserError(f"'{obj.name}' has no FACS shape keys: generate them first")
-            by_name = shape_keys.scheme_key_values(ict, scheme, keys)
+            # ARKit keys take the take's own columns (tongueOut included; ICT has no tongue)
+            by_name = shape_keys.key_values(arkit if scheme == "ARKIT" else ict, scheme, keys)
             frames = self.start_frame + offsets.astype(np.float64)
             if frames[0] < -MAX_FRAME or frames[-1] > MAX_FRAME:
                 raise UserError(f"the take would cover frames {int(frames[0])}-{int(frames[-1])}, beyond Blender's "

@@ -8,10 +8,6 @@ from . import shape_keys
 from .common import editable_mesh_problem, facs_keys_problem, poll_result, register_classes, unregister_classes
 from .model_core import facs_names
 
-GROUP_ITEMS = tuple((g, g.capitalize(), f"The {g} FACS keys") for g in facs_names.FACS_GROUP_ORDER) + (
-    ("ALL", "All", "Every FACS key"),)
-
-
 class _FACSValuesOperator:
     """Mixin for operators that change the FACS shape-key values of the active mesh (undoable; poll needs an
     editable mesh object with FACS keys)."""
@@ -29,7 +25,7 @@ class NFS_OT_reset_facs_group(_FACSValuesOperator, bpy.types.Operator):
     bl_idname = "nfs.reset_facs_group"
     bl_label = "Reset FACS Group"
 
-    group: EnumProperty(name="Group", items=GROUP_ITEMS, default="ALL")
+    group: EnumProperty(name="Group", items=shape_keys.GROUP_ITEMS, default="ALL")
 
     def execute(self, context):
         _scheme, keys = shape_keys.facs_keys(context.active_object)
@@ -68,7 +64,7 @@ class NFS_OT_mirror_facs(_FACSValuesOperator, bpy.types.Operator):
         else:
             src_side = "L" if self.direction == "L_TO_R" else "R"
             for name, kb in keys.items():
-                if name in ("jawLeft", "jawRight", "mouthLeft", "mouthRight"):
+                if name in facs_names.DIRECTION_NAMES:
                     continue  # directions, not left/right twins of one muscle
                 twin = facs_names.mirror_name(name)
                 if twin != name and twin in keys and facs_names.side_of(name) == src_side:

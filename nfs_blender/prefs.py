@@ -3,6 +3,7 @@ import bpy
 from bpy.props import EnumProperty, IntProperty, StringProperty
 
 from . import engine
+from .model_core.runtime.model import Model
 
 NAME_SCHEMES = (
     ("ICT", "ICT (53)", "ICT-FaceKit names, e.g. eyeBlink_L, browInnerUp_L (53 shapes)"),
@@ -44,7 +45,7 @@ class NFS_AddonPreferences(bpy.types.AddonPreferences):
     weights_path: StringProperty(name="Weights file", subtype="FILE_PATH", default="",
                                  description="Use this weights file (.npz) instead of the bundled weights; "
                                              "leave empty for the bundled ones")
-    max_vertices: IntProperty(name="Max vertices", default=300000, min=100, soft_max=1000000,
+    max_vertices: IntProperty(name="Max vertices", default=Model.max_vertices, min=100, soft_max=1000000,
                               description="Refuse meshes with more vertices than this (memory and time)")
     forward_axis: EnumProperty(name="Face forward axis", items=FORWARD_AXES, default="-Y",
                                description="World axis the face looks toward (Z is up)")
@@ -74,7 +75,7 @@ class _Defaults:
     key_source = "TEMPLATE"
     crop = "FULL_HEAD"
     weights_path = ""
-    max_vertices = 300000
+    max_vertices = Model.max_vertices
     forward_axis = "-Y"
     other_islands = "FOLLOW"
 

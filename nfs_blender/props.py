@@ -3,12 +3,8 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
 from .common import register_classes, unregister_classes
-
-SLIDER_GROUPS = (
-    ("ALL", "All", "Every FACS shape key"),
-    ("brows", "Brows", ""), ("eyes", "Eyes", ""), ("cheeks", "Cheeks", ""),
-    ("nose", "Nose", ""), ("mouth", "Mouth", ""), ("jaw", "Jaw", ""),
-)
+from .model_core.runtime.model import FIT_SPARSITY
+from .shape_keys import GROUP_ITEMS
 
 
 def _is_mesh(_self, obj):
@@ -33,7 +29,7 @@ class NFS_SceneSettings(bpy.types.PropertyGroup):
                ("NAMES", "FACS shape keys", "Read the values of the source's FACS-named shape keys"),
                ("GEOMETRY", "Mesh deformation", "Encode the source's evaluated mesh every frame with the model")))
     rig_sparsity: FloatProperty(
-        name="Sparsity", default=0.005, min=0.0, soft_max=0.2, max=10.0, step=0.1, precision=3,
+        name="Sparsity", default=FIT_SPARSITY, min=0.0, soft_max=0.2, max=10.0, step=0.1, precision=3,
         description="Mesh-deformation source: how much a FACS key must explain before it is used (0 = plain "
                     "least squares, which also switches on small keys to fit noise; higher = fewer, "
                     "stronger keys)")
@@ -49,7 +45,7 @@ class NFS_SceneSettings(bpy.types.PropertyGroup):
                                  description="Frame of the first CSV sample")
     slider_filter: StringProperty(name="Search", default="", options={"TEXTEDIT_UPDATE"},
                                   description="Show only FACS keys whose name contains this text")
-    slider_group: EnumProperty(name="Group", items=SLIDER_GROUPS, default="ALL")
+    slider_group: EnumProperty(name="Group", items=GROUP_ITEMS, default="ALL")
     regions_shown: BoolProperty(name="Region colours shown", default=False, options={"HIDDEN"})
     shading_backup: StringProperty(default="", options={"HIDDEN"})
 

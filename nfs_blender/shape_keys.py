@@ -9,15 +9,15 @@ import numpy as np
 
 from .model_core import facs_names
 
-SCHEME_NAMES = {"ICT": facs_names.ICT_NAMES, "ARKIT": facs_names.ARKIT_NAMES}
+SCHEMES = ("ICT", "ARKIT")  # the add-on's scheme identifiers (preferences, operators)
+# Enum items of the FACS slider groups: 'ALL', then facs_names.FACS_GROUP_ORDER.
+GROUP_ITEMS = (("ALL", "All", "Every FACS shape key"),) + tuple(
+    (g, g.capitalize(), f"The {g} FACS keys") for g in facs_names.FACS_GROUP_ORDER)
 
 
 def scheme_names(scheme: str) -> tuple[str, ...]:
-    """'ICT' -> the 53 ICT names, 'ARKIT' -> the 52 ARKit names."""
-    try:
-        return SCHEME_NAMES[scheme.upper()]
-    except KeyError:
-        raise ValueError(f"unknown FACS name scheme {scheme!r}; use 'ICT' or 'ARKIT'") from None
+    """'ICT' -> the 53 ICT names, 'ARKIT' -> the 52 ARKit names (``facs_names.names_for_scheme``)."""
+    return facs_names.names_for_scheme(scheme)
 
 
 def facs_keys(obj) -> tuple[str | None, dict]:
@@ -27,8 +27,8 @@ def facs_keys(obj) -> tuple[str | None, dict]:
     if key is None:
         return None, {}
     blocks = key.key_blocks
-    found = {s: {n: blocks[n] for n in names if n in blocks} for s, names in SCHEME_NAMES.items()}
-    scheme = max(("ICT", "ARKIT"), key=lambda s: (len(found[s]), s == "ICT"))
+    found = {s: {n: blocks[n] for n in scheme_names(s) if n in blocks} for s in SCHEMES}
+    scheme = max(SCHEMES, key=lambda s: (len(found[s]), s == "ICT"))
     if not found[scheme]:
         return None, {}
     return scheme, found[scheme]
@@ -42,7 +42,13 @@ def ict_to_scheme_values(ict_values: np.ndarray, scheme: str) -> np.ndarray:
 def scheme_key_values(ict_values: np.ndarray, scheme: str, keys: dict) -> dict[str, np.ndarray]:
     """(T, 53) ICT weights -> {name: (T,) values} for the FACS keys ``keys`` ({name: key_block} in ``scheme``, as
     from ``facs_keys``), each clipped to its key's [slider_min, slider_max]; names without a key are left out."""
-    values = ict_to_scheme_values(ict_values, scheme)
+    return key_values(ict_to_scheme_values(ict_values, scheme), scheme, keys)
+
+
+def key_values(values: np.ndarray, scheme: str, keys: dict) -> dict[str, np.ndarray]:
+    """(T, K) weights already in ``scheme`` order (K = 53 ICT or 52 ARKit, e.g. a Live Link take with its
+    tongueOut) -> {name: (T,) values} for the FACS keys ``keys``, clipped as ``scheme_key_values``."""
+    values = np.asarray(values)
     by_name = {}
     for k, name in enumerate(scheme_names(scheme)):
         kb = keys.get(name)

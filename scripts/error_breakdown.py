@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 MOVING_CM = 0.05            # "barely moving": mean |true displacement| over the expression set below 0.5 mm
 SMOOTH_STEPS = (1, 2, 4, 8)

@@ -27,7 +27,7 @@ Meshes come from ``model_core.remesh.make_topology`` (fixed kinds and seeds): th
 remeshed with a curvature-adaptive density ("decimate": dense at eyes, nose, lips, like ICT or an artist's
 mesh); the target is the 'full' crop (head and neck) remeshed isotropically ("voronoi"), a tessellation that
 shares nothing with ICT's or the source's. Every vertex lies on the ICT surface (exact barycentric map), so
-the source's FACS deltas are ICT's own, resampled. Regenerating after ``remesh`` changes (its ``_VERSION``)
+the source's FACS deltas are ICT's own, resampled. Regenerating after ``remesh`` changes (its ``VERSION``)
 gives a different but equivalent asset; the committed file is the reference.
 
 ``target_chin`` (K,) int32 lists the target vertices that ICT's jawOpen moves most (>= 60 % of the largest
@@ -44,14 +44,11 @@ from pathlib import Path
 
 import numpy as np
 
+from model_core.ict import CROPS, load_ict
+from model_core.remesh import VERSION as REMESH_VERSION
+from model_core.remesh import make_topology
+
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from model_core.ict import CROPS, load_ict  # noqa: E402
-from model_core.remesh import _VERSION as REMESH_VERSION  # noqa: E402
-from model_core.remesh import make_topology  # noqa: E402
-
 DEFAULT_OUT = REPO / "demo" / "assets" / "demo_heads.npz"
 MAX_BYTES = 5 * 1024 * 1024
 SEED_SOURCE, SEED_TARGET = 7, 11                # identity coefficient seeds

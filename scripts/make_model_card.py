@@ -15,11 +15,10 @@ import json
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from model_core.evaluate import format_table
+from model_core.losses import DEFAULT_WEIGHTS
 
-from model_core.evaluate import format_table  # noqa: E402
-from model_core.losses import DEFAULT_WEIGHTS  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def term_summary(log_rows: list[dict], weights: dict, window: int = 100) -> str:

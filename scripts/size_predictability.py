@@ -22,11 +22,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 CROP_CYCLE = ("full", "face", "narrow")
 GRID = 24

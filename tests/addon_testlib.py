@@ -18,7 +18,6 @@ PRELUDE = r'''
 import os, sys, json
 import numpy as np
 import bpy
-sys.path.insert(0, os.path.join(os.getcwd(), "tests"))
 import nfs_blender
 nfs_blender.register()
 at_end(nfs_blender.unregister)
@@ -27,7 +26,8 @@ import standin_model
 MODEL = standin_model.StandinModel()
 engine.set_model(MODEL)
 EXPECTED_REGIONS = list(standin_model.REGIONS)
-ICT_NPZ = os.path.join(os.getcwd(), "..", "shared", "data", "ict_facekit", "ict_facekit.npz")
+from model_core.ict import default_npz_path
+ICT_NPZ = str(default_npz_path())  # $NFS_ICT_DIR or ../shared/data/ict_facekit
 _ICT = {}
 
 

@@ -13,8 +13,9 @@ Usage in a test::
 The script runs in a fresh process of ``python`` (default: the interpreter running pytest, which must
 have ``bpy``), with ``BLENDER_USER_RESOURCES``, ``XDG_CACHE_HOME`` and ``TMPDIR`` pointing into a new
 temporary folder, so Blender's user config, the ``user_default`` extension repository, shader caches
-and session files never touch the user's home. The repository root is on ``sys.path`` and is the
-working directory, so the script can ``import model_core`` directly.
+and session files never touch the user's home. ``PYTHONPATH`` is the repository root and ``tests/`` (so the
+script imports this checkout's ``model_core`` and ``nfs_blender``, and the test helpers such as
+``standin_model``); the repository root is the working directory.
 
 Names the runner gives the script (its globals):
 
@@ -47,10 +48,8 @@ _RUNNER = r'''
 import json, os, sys, traceback
 sys.dont_write_bytecode = True
 _MARKER = "NFS_RESULT:"
-_script, _repo, _tmp = sys.argv[1], sys.argv[2], sys.argv[3]
-sys.argv = [_script] + sys.argv[4:]
-if _repo not in sys.path:
-    sys.path.insert(0, _repo)
+_script, _tmp = sys.argv[1], sys.argv[2]
+sys.argv = [_script] + sys.argv[3:]
 _cleanups = []
 
 def emit(obj):
@@ -112,7 +111,8 @@ def run_blender(script: str, *, args=None, timeout: float = 300, python=sys.exec
             (tmp_path / sub).mkdir()
             sub_env[var] = str(tmp_path / sub)
         sub_env["PYTHONDONTWRITEBYTECODE"] = "1"
-        sub_env.pop("PYTHONPATH", None)
+        # this checkout's model_core and nfs_blender, and the test helpers (standin_model, robustness_cases)
+        sub_env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(REPO / "tests")])
         if env:
             sub_env.update({k: str(v) for k, v in env.items()})
         script_file = tmp_path / "nfs_script.py"
@@ -122,7 +122,7 @@ def run_blender(script: str, *, args=None, timeout: float = 300, python=sys.exec
         runner_file.write_text(_RUNNER, encoding="utf-8")
         if os.sep in str(python):  # a relative path must survive cwd=REPO; keep venv symlinks unresolved
             python = os.path.abspath(str(python))
-        cmd = [str(python), str(runner_file), str(script_file), str(REPO), str(tmp_path / "tmp")]
+        cmd = [str(python), str(runner_file), str(script_file), str(tmp_path / "tmp")]
         cmd += [str(a) for a in (args or ())]
         try:
             proc = subprocess.run(cmd, cwd=str(REPO), env=sub_env, capture_output=True, text=True,

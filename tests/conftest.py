@@ -10,6 +10,14 @@
   terminal summary names them.
 * ``HAS_BPY`` / ``bpy_available``: whether the ``bpy`` module is installed in this venv.
 * ``repo_root``: the repository root (Path).
+* ``ict`` (session): the ICT-FaceKit model, ``model_core.ict.load_ict()`` ($NFS_ICT_DIR or
+  ../shared/data/ict_facekit).
+
+Imports: ``model_core`` as installed (``pip install -e .``, which .ci/setup_env.sh runs in each venv, or
+``PYTHONPATH``); ``nfs_blender`` and ``build_addon`` from the working directory, so run pytest as
+``python -m pytest`` from the repository root (scripts/test.sh does); the helpers in ``tests/`` through pytest's
+own rootdir insertion. Blender subprocesses get the repository root and ``tests/`` on ``PYTHONPATH``
+(tests/blender_harness.py).
 """
 from __future__ import annotations
 
@@ -21,10 +29,6 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-TESTS = Path(__file__).resolve().parent
-for _p in (str(REPO), str(TESTS)):
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 HAS_BPY = importlib.util.find_spec("bpy") is not None
@@ -89,3 +93,10 @@ def addon_zip(tmp_path_factory) -> Path:
         return build_addon.build(out, blender_python=None, verbose=False)
     except build_addon.BuildError as ex:
         pytest.fail(f"building the add-on zip failed:\n{ex}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def ict():
+    """The ICT-FaceKit model (``model_core.ict.load_ict()``; $NFS_ICT_DIR or ../shared/data/ict_facekit)."""
+    from model_core.ict import load_ict
+    return load_ict()

@@ -5,7 +5,7 @@ Importable in two places:
 
 * the pytest process (numpy only): ``CASES``, ``markdown()`` (the table in docs/robustness.md), the numpy mesh
   builders, CSV and weights-file corruptors;
-* headless Blender (tests put ``tests/`` on ``sys.path``): the same, plus ``snapshot()``, ``diff()``,
+* headless Blender (``blender_harness`` puts ``tests/`` on ``PYTHONPATH``): the same, plus ``snapshot()``, ``diff()``,
   ``violations()``, ``attempt()`` and the object builders, which import ``bpy`` only when called.
 
 Every case has an id (``A-`` add-on, ``R-`` runtime API, ``C-`` command line, ``F-`` fuzz), the input, the
@@ -35,8 +35,10 @@ from pathlib import Path
 
 import numpy as np
 
+from model_core.ict import default_npz_path
+
 REPO = Path(__file__).resolve().parents[1]
-ICT_NPZ = REPO.parent / "shared" / "data" / "ict_facekit" / "ict_facekit.npz"
+ICT_NPZ = default_npz_path()  # $NFS_ICT_DIR or ../shared/data/ict_facekit
 DOC = REPO / "docs" / "robustness.md"
 # numpy 2.x's OpenBLAS spins a thread per core; on a loaded 2-core CI machine that makes the small dense eigh /
 # matmul of the runtime 10-25x slower. The subprocesses of these tests run single-threaded BLAS.

@@ -38,7 +38,7 @@ co = np.empty(len(first.keyframe_points) * 2, dtype=np.float32)
 first.keyframe_points.foreach_get("co", co)
 out["frames"] = [float(co[0]), float(co[-2])]
 take = livelink_csv.read_livelink_csv(good)
-offsets, ict, _ = livelink_csv.take_to_ict(take, 24.0)
+offsets, ict, arkit_all = livelink_csv.take_to_ict(take, 24.0)
 kbs = ob.data.shape_keys.key_blocks
 err = 0.0
 for i, off in enumerate(offsets):
@@ -57,9 +57,10 @@ ob2 = bpy.data.objects["Head2"]
 fcs2 = keyframes.assigned_fcurves(ob2.data.shape_keys)
 out["arkit_curves"] = len(fcs2)
 scene.frame_set(1 + 12)
-arkit = fn.ict_to_arkit(ict[12])
+arkit = arkit_all[12]  # the take's own ARKit columns, TongueOut included
 out["arkit_err"] = float(max(abs(ob2.data.shape_keys.key_blocks[n].value - np.clip(arkit[j], 0, 1))
                              for j, n in enumerate(fn.ARKIT_NAMES)))
+out["tongue"] = [ob2.data.shape_keys.key_blocks["tongueOut"].value, float(arkit[fn.ARKIT_INDEX["tongueOut"]])]
 emit(out)
 '''
 
@@ -84,3 +85,4 @@ def test_csv_import_60_to_24_fps(tmp_path):
     assert res["value_err"] <= 1e-6
     assert res["frame_end"] == 250  # the default range already covers the take
     assert res["arkit"] == ["FINISHED"] and res["arkit_curves"] == 52 and res["arkit_err"] <= 1e-6
+    assert res["tongue"][1] > 0.05 and res["tongue"][0] == pytest.approx(res["tongue"][1], abs=1e-6)  # TongueOut kept

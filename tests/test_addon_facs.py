@@ -92,10 +92,15 @@ out["mirror_swap"] = run_op(bpy.ops.nfs.mirror_facs, direction="SWAP")
 kbs = bpy.data.objects["Head"].data.shape_keys.key_blocks
 out["after_swap"] = {n: round(kbs[n].value, 6) for n in ("mouthSmile_L", "mouthSmile_R", "jawLeft", "jawRight",
                                                         "jawOpen")}
+mouth = [n for n in fn.ICT_NAMES if fn.facs_group(n) == "mouth"]
+for k, name in enumerate(mouth):  # non-zero first, or resetting them would show nothing
+    kbs[name].value = 0.1 + 0.8 * k / len(mouth)
+out["before_reset_mouth_min"] = round(min(kbs[n].value for n in mouth), 6)
 out["reset"] = run_op(bpy.ops.nfs.reset_facs_group, group="mouth")
 kbs = bpy.data.objects["Head"].data.shape_keys.key_blocks
 out["after_reset"] = {n: round(kbs[n].value, 6) for n in ("mouthSmile_L", "mouthSmile_R", "eyeBlink_L", "jawOpen",
                                                          "MyKey")}
+out["after_reset_mouth_max"] = max(kbs[n].value for n in mouth)
 
 # --- ARKit names on a second head without shape keys: a Basis is created from the mesh
 ob2 = ict_head("Head2")
@@ -147,7 +152,8 @@ def test_facs_keys_world_space_clash_replace_undo_sliders():
                                "jawLeft": 0.3, "jawRight": 0.0}
     assert res["after_swap"] == {"mouthSmile_L": 0.0, "mouthSmile_R": 0.0, "jawLeft": 0.0, "jawRight": 0.3,
                                  "jawOpen": 0.5}
-    assert res["reset"] == ["FINISHED"]
+    assert res["reset"] == ["FINISHED"] and res["before_reset_mouth_min"] == 0.1
+    assert res["after_reset_mouth_max"] == 0.0  # every mouth key, not only those that were already at 0
     assert res["after_reset"] == {"mouthSmile_L": 0.0, "mouthSmile_R": 0.0, "eyeBlink_L": 0.8, "jawOpen": 0.5,
                                   "MyKey": 0.4}
     assert res["arkit"] == ["FINISHED"] and res["arkit_names"] == ["Basis"] + list(ARKIT_NAMES)

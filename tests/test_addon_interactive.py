@@ -138,7 +138,6 @@ emit(out)
 INSTALLED = r'''
 import os, sys
 import numpy as np
-sys.path.insert(0, os.path.join(os.getcwd(), "tests"))
 import standin_model
 from model_core import facs_names as fn
 addon = bpy.context.preferences.addons[NFS_MODULE_NAME]

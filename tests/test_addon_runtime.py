@@ -72,8 +72,11 @@ for f, v in ((1, 0.0), (4, 1.0)):
 s = scene.nfs
 s.bake_source, s.use_scene_range, s.frame_start, s.frame_end, s.bake_corrective = src, False, 1, 4, True
 s.use_painted_groups = False
-from model_core.runtime.model import FIT_SPARSITY
+from model_core.runtime.model import FIT_SPARSITY, Model
 out["sparsity_default"] = [s.bl_rna.properties["rig_sparsity"].default, FIT_SPARSITY]
+from nfs_blender import prefs as nfs_prefs
+out["max_vertices_default"] = [nfs_prefs.NFS_AddonPreferences.bl_rna.properties["max_vertices"].default,
+                               nfs_prefs._Defaults.max_vertices, Model.max_vertices]
 s.rig_sparsity = 0.0        # not the default: the bake must pass it to the fit
 activate(tgt)
 out["bake"] = run_op(bpy.ops.nfs.bake_from_source)
@@ -100,13 +103,14 @@ def test_addon_with_runtime_random_weights():
     res = run_blender([PRELUDE, SCRIPT], timeout=300)
     assert res["missing"] == ["CANCELLED"] and "weights file not found" in res["missing_error"]
     assert "'Weights file'" in res["missing_error"]
-    assert res["skin"] == ["FINISHED"] and res["groups"] == 20 and res["sum_err"] <= 1e-4
+    assert res["skin"] == ["FINISHED"] and res["groups"] == 22 and res["sum_err"] <= 1e-4
     assert res["facs"] == ["FINISHED"]
     assert res["facs_max"] > 1e-4 and res["facs_err"] < 1e-5  # world-space shape keys = runtime basis
     assert res["bake"] == ["FINISHED"] and res["values_finite"]
     # the keyed values are the fit with the scene's Sparsity (0 here), which differs from the default's
     assert res["vals_err"] < 1e-5 and res["sparsity_changes_fit"] > 1e-3, res
-    # the panel's default Sparsity is the runtime's (props.py repeats it to avoid importing the runtime)
+    # the panel's default Sparsity and the preferences' Max vertices are the runtime's
     default, runtime_default = res["sparsity_default"]
     assert abs(default - runtime_default) < 1e-7, res["sparsity_default"]
+    assert res["max_vertices_default"] == [300000] * 3
     assert res["motion"] > 1e-4 and res["corrective_err"] < 1e-5

@@ -48,6 +48,9 @@ world = mesh_io.rest_world_positions(ob)
 pm = MODEL.prepare(world, mesh_io.triangles(ob.data), up="Z", forward="-Y")
 probs, _ = MODEL.skinning(pm)
 out["quant_err"] = float(np.abs(W - probs).max())
+# groups as Compute Skinning wrote them are not "painted" (the FACS report says 'painted regions' only after paint)
+from nfs_blender.common import prepare_object
+out["painted_after_skin"] = prepare_object(bpy.context, ob).painted
 attr = ob.data.color_attributes["NFS_regions"]
 rgba = np.empty(n * 4, dtype=np.float32)
 attr.data.foreach_get("color", rgba)
@@ -78,6 +81,7 @@ out["restored_attr"] = [ob.data.color_attributes.active_color_name, ob.data.colo
 for g in [g for g in ob.vertex_groups if g.name.startswith("NFS_")]:
     g.remove(list(range(n)))
 ob.vertex_groups["NFS_jaw"].add(list(range(n)), 1.0, "REPLACE")
+out["painted_after_paint"] = prepare_object(bpy.context, ob).painted
 out["gen_painted"] = run_op(bpy.ops.nfs.generate_facs_keys, use_painted=True)
 ob = bpy.data.objects["Head"]
 keys = keys_of(ob)
@@ -121,6 +125,7 @@ def test_skinning_groups_colours_toggle_painted_and_undo():
     assert res["groups"] == ["user_group"] + ["NFS_" + r for r in REGIONS]
     assert res["row_sum_err"] <= 1e-4  # weights per vertex sum to 1
     assert res["quant_err"] <= 1.0 / 1024 + 1e-6  # 1/1024 steps, largest-remainder rounding
+    assert res["painted_after_skin"] is False  # unchanged groups: no 'painted regions' in the FACS report
     assert res["user_weights"] == {"0": 0.25, "1": 0.25, "2": 0.25, "5": 0.25}  # never touched
     assert res["attr"] == ["FLOAT_COLOR", "POINT"]
     assert res["color_err"] < 1e-5 and res["alpha"] == 1.0
@@ -128,7 +133,7 @@ def test_skinning_groups_colours_toggle_painted_and_undo():
     assert all(s == ["SOLID", "VERTEX"] for s in res["shown"])
     assert res["shown_attr"] == ["NFS_regions", "NFS_regions"]
     assert res["restored"] and res["restored_attr"] == ["painted", "painted"]
-    assert res["gen_painted"] == ["FINISHED"]
+    assert res["gen_painted"] == ["FINISHED"] and res["painted_after_paint"] is True
     assert res["painted_differs"] > 1e-3  # painting changes the basis ...
     assert res["painted_err"] < 2e-6  # ... exactly as the model computes it from the painted regions
     assert res["recolour"] == ["FINISHED"] and res["recolour_err"] < 1e-6

@@ -2,19 +2,12 @@
 single-shape targets, carried through remeshed topologies and the augmentation, recombine into the
 group's own displacements; shapes and canonical units."""
 import numpy as np
-import pytest
 
 from model_core.batch import prepare_group
 from model_core.config import ModelConfig
-from model_core.ict import load_ict
 from model_core.regions import load_ict_labels
 from model_core.remesh import TopologyBank
 from model_core.sampler import FaceSampler
-
-
-@pytest.fixture(scope="module")
-def ict():
-    return load_ict()
 
 
 def test_single_shape_targets_recombine_into_group_displacements(ict, tmp_path):

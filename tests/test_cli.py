@@ -11,14 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model_core.config import ModelConfig
 from model_core.facs_names import ARKIT_NAMES, ICT_INDEX, ICT_NAMES
 from model_core.ict import load_ict
-from model_core.runtime import Model, random_weights, read_mesh, save_weights, write_mesh
+from model_core.runtime import Model, read_mesh, write_mesh
+from small_model import save_small_weights
 
 REPO = Path(__file__).resolve().parents[1]
-SMALL = ModelConfig(n_regions=22, enc_width=16, enc_blocks=2, k_eig=32, proxy_target=400, dec_width=48,
-                    dec_layers=2, skin_hidden=24)
 
 
 def run_cli(*args, timeout=240):
@@ -29,8 +27,7 @@ def run_cli(*args, timeout=240):
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("cli")
-    arrays = random_weights(SMALL, 7, dec_gain=2.0, code_gain=60.0)
-    save_weights(d / "w", arrays, config=SMALL)
+    save_small_weights(d / "w", 7)
     ict = load_ict()
     rng = np.random.default_rng(0)
     sizes = ict.face_sizes[:6560].astype(np.int64)
@@ -66,6 +63,10 @@ def test_facs_npz_and_obj_folder(files):
     assert r.returncode == 0, r.stderr
     d = np.load(files / "facs.npz")
     assert list(d["names"]) == list(ARKIT_NAMES) and d["deltas"].shape == (52, 6706, 3)
+    # the log's "largest displacement" is the largest vertex move (Euclidean), not the largest coordinate
+    logged = float(r.stdout.split("largest displacement ")[1].split()[0])
+    move = float(np.linalg.norm(d["deltas"], axis=-1).max())
+    assert logged == pytest.approx(move, rel=1e-3) and move > 1.01 * np.abs(d["deltas"]).max()
     r = run_cli("facs", files / "src.obj", "-o", files / "facs_objs", "--weights", files / "w.npz", "-q")
     assert r.returncode == 0, r.stderr
     objs = sorted((files / "facs_objs").glob("*.obj"))

@@ -8,15 +8,10 @@ import pytest
 from model_core.config import FACE_CORE, FACE_REF
 from model_core.evaluate import held_out_identities
 from model_core.frames import canonical_normalization
-from model_core.ict import CROPS, load_ict
+from model_core.ict import CROPS
 from model_core.mesh import vertex_areas
 from model_core.regions import load_ict_labels
 from model_core.runtime import Model
-
-
-@pytest.fixture(scope="module")
-def ict():
-    return load_ict()
 
 
 @pytest.fixture(scope="module")

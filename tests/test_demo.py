@@ -24,25 +24,15 @@ import numpy as np
 import pytest
 
 from blender_harness import run_blender
+from script_loader import load_script
 
 REPO = Path(__file__).resolve().parents[1]
 ASSET = REPO / "demo" / "assets" / "demo_heads.npz"
 DEMO_FRAMES, DEMO_RES = 24, 128
 
 
-def _load(name: str, path: Path):
-    """Import a script file under a unique module name (demo/ and scripts/ are not packages)."""
-    import importlib.util
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
 def demo_render():
-    return _load("nfs_demo_render", REPO / "demo" / "render.py")
+    return load_script("nfs_demo_render", REPO / "demo" / "render.py")
 
 
 # ------------------------------------------------------------------------------------------ independent readers
@@ -178,16 +168,16 @@ def test_asset_contents(asset):
 def test_asset_is_reproducible(asset):
     """The committed asset is byte-for-byte what the committed script derives (same remesh version)."""
     from model_core import remesh
-    make_demo_asset = _load("nfs_make_demo_asset", REPO / "scripts" / "make_demo_asset.py")
+    make_demo_asset = load_script("nfs_make_demo_asset", REPO / "scripts" / "make_demo_asset.py")
 
     info = json.loads(str(asset["info"]))
     made_with = info["source"]["mesh"].rsplit("remesh version ", 1)[1]
-    assert made_with == str(remesh._VERSION), (
-        f"demo asset was made with remesh version {made_with}, remesh is now {remesh._VERSION}: regenerate it "
+    assert made_with == str(remesh.VERSION), (
+        f"demo asset was made with remesh version {made_with}, remesh is now {remesh.VERSION}: regenerate it "
         f"with .venv/py311/bin/python scripts/make_demo_asset.py")
     fresh = make_demo_asset.make_asset()
     hint = ("differs from what scripts/make_demo_asset.py derives now (did model_core/remesh.py change without a "
-            "_VERSION bump?): regenerate it with .venv/py311/bin/python scripts/make_demo_asset.py")
+            "VERSION bump?): regenerate it with .venv/py311/bin/python scripts/make_demo_asset.py")
     assert sorted(fresh) == sorted(asset), f"demo asset keys {hint}"
     for k in asset:
         assert fresh[k].dtype == asset[k].dtype and fresh[k].shape == asset[k].shape, f"demo asset '{k}' {hint}"
@@ -254,7 +244,8 @@ def demo_run(tmp_path_factory):
     """Run the demo once per venv; returns (out folder, summary dict, how it was run)."""
     out = tmp_path_factory.mktemp("demo_out")
     env = dict(os.environ, NFS_DEMO_FRAMES=str(DEMO_FRAMES), NFS_DEMO_RES=str(DEMO_RES), NFS_DEMO_GIF="1",
-               NFS_DEMO_OUT=str(out), NFS_SKIP_SETUP="1", PYTHONDONTWRITEBYTECODE="1")
+               NFS_DEMO_OUT=str(out), NFS_SKIP_SETUP="1", PYTHONDONTWRITEBYTECODE="1",
+               PYTHONPATH=str(REPO))  # demo/render.py imports this checkout's model_core.render_util
     env.pop("NFS_DEMO_WEIGHTS", None)
     env.pop("NFS_DEMO_ENGINE", None)
     if _uses_repo_py311():
@@ -268,7 +259,6 @@ def demo_run(tmp_path_factory):
             (out / "tmp" / sub).mkdir(parents=True, exist_ok=True)
             env[var] = str(out / "tmp" / sub)
         env["NFS_DEMO_FAIL_ENGINE"] = "WORKBENCH"
-        env.pop("PYTHONPATH", None)
         cmd = [sys.executable, str(REPO / "demo" / "demo_blender.py"), "--zip", str(zip_path), "--out", str(out)]
     proc = subprocess.run(cmd, cwd=str(REPO), env=env, capture_output=True, text=True, timeout=600,
                           stdin=subprocess.DEVNULL)

@@ -2,21 +2,19 @@
 and measure what they say, at a size small enough for CI."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from script_loader import load_script
 
-import error_breakdown  # noqa: E402
-import size_predictability  # noqa: E402
+error_breakdown = load_script("error_breakdown")
+size_predictability = load_script("size_predictability")
 
 
 def test_error_breakdown_on_held_out_heads():
     r = error_breakdown.breakdown(identities=2, n_random=0, crop="narrow")
     size, rel, rel_amp, amp = r["per_id"].T
-    assert np.all((rel > 0.03) & (rel < 0.2)), rel                  # the model card's narrow crop: 9.8 %
+    # the model card's narrow crop: 9.8 % (3 identities with combinations); these two, single shapes: 10.0, 11.2 %
+    assert np.all((rel > 0.09) & (rel < 0.125)), rel
     assert np.all(rel_amp <= rel + 0.005)                           # a least-squares amplitude cannot cost much
     assert np.all((amp > 0.8) & (amp < 1.2)) and np.all((size > 0.8) & (size < 1.25))
     assert r["err_v"].shape == r["mag_v"].shape == r["labels"].shape

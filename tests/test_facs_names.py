@@ -1,13 +1,13 @@
 """ICT <-> ARKit FACS names, conversions, source-name matching, UI groups and mirroring (pure Python)."""
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from model_core import facs_names as fn
+from model_core.ict import default_data_dir
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ict_facekit"
+DATA = default_data_dir()  # $NFS_ICT_DIR or ../shared/data/ict_facekit
 
 
 def test_ict_names_match_the_ict_facekit_data():

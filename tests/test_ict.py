@@ -2,19 +2,13 @@
 import numpy as np
 import pytest
 
-from model_core.ict import CROPS, load_ict, read_obj_polygons
+from model_core.ict import CROPS, default_npz_path, load_ict, read_obj_polygons
 from model_core.mesh import face_areas, triangulate_polygons
 
-NPZ = "../shared/data/ict_facekit/ict_facekit.npz"
-
-
-@pytest.fixture(scope="module")
-def ict():
-    return load_ict()
 
 
 def test_head_matches_raw_arrays(ict):
-    raw = np.load(load_ict.__globals__["default_data_dir"]() / "ict_facekit.npz")
+    raw = np.load(default_npz_path())
     rng = np.random.default_rng(0)
     c, w = rng.standard_normal(100), rng.uniform(0, 1, 53)
     v, f = ict.head(c, w, crop=None)

@@ -1,4 +1,5 @@
 """The torch network: shapes on any vertex count, permutation equivariance, learning, every loss term alive."""
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -8,21 +9,16 @@ torch = pytest.importorskip("torch")  # torch tests run in the Python 3.11 venv 
 pytestmark = pytest.mark.torch
 
 from model_core.batch import prepare_group  # noqa: E402
-from model_core.config import ModelConfig  # noqa: E402
 from model_core.frames import canonical_normalization  # noqa: E402
-from model_core.ict import load_ict  # noqa: E402
 from model_core.losses import DEFAULT_WEIGHTS, compute_losses, to_tensors  # noqa: E402
 from model_core.mesh import vertex_normals  # noqa: E402
 from model_core.network import FaceSkinningNet  # noqa: E402
 from model_core.proxy import build_proxy, expression_features, neutral_features  # noqa: E402
+from small_model import SMALL as _SMALL  # noqa: E402
 
-SMALL = dict(n_regions=20, enc_width=16, enc_blocks=2, k_eig=24, proxy_target=300, dec_width=32, dec_layers=2,
-             skin_hidden=16)
-
-
-@pytest.fixture(scope="module")
-def ict():
-    return load_ict()
+# the tests' small config with a 300-vertex proxy: at 400 the narrow crop's proxy is not the same mesh after a
+# vertex permutation (measured: outputs differ by 0.03; not investigated yet), so equivariance cannot hold there
+SMALL = replace(_SMALL, proxy_target=300)
 
 
 def run(model, v, f, disp):
@@ -45,16 +41,16 @@ def run(model, v, f, disp):
 @pytest.mark.parametrize("crop", ["full", "narrow"])
 def test_forward_shapes_any_vertex_count(ict, crop):
     torch.manual_seed(0)
-    model = FaceSkinningNet(ModelConfig(**SMALL)).eval()
+    model = FaceSkinningNet(SMALL).eval()
     v, f = ict.head(None, None, crop)
     z_id, logits, z_ge, d = run(model, v, f, ict.expression_deltas(np.eye(53)[26], crop))
     assert z_id.shape == (128,) and z_ge.shape == (1, 128)
-    assert logits.shape == (len(v), 20) and d.shape == (len(v), 3) and np.isfinite(d).all()
+    assert logits.shape == (len(v), SMALL.n_regions) and d.shape == (len(v), 3) and np.isfinite(d).all()
 
 
 def test_permutation_equivariance(ict):
     torch.manual_seed(0)
-    model = FaceSkinningNet(ModelConfig(**SMALL)).eval()
+    model = FaceSkinningNet(SMALL).eval()
     v, f = ict.head(None, None, "narrow")
     disp = ict.expression_deltas(np.eye(53)[26], "narrow")
     perm = np.random.default_rng(3).permutation(len(v))
@@ -84,7 +80,7 @@ def _group(ict, rng, k=4, crop="narrow"):
 def test_every_loss_term_is_alive_and_training_drives_loss_down(ict):
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
-    cfg = ModelConfig(**SMALL, id_offset=True)
+    cfg = replace(SMALL, id_offset=True)
     model = FaceSkinningNet(cfg)
     g, labels = _group(ict, rng)
     item = to_tensors(prepare_group(g, ict, cfg, rng, n_faces=200, n_template=200,
@@ -111,6 +107,6 @@ def test_every_loss_term_is_alive_and_training_drives_loss_down(ict):
     for name in ("vertex", "seg", "bs_codes", "code_ge", "offset"):
         assert terms[name] < 0.5 * terms0[name], name
     # without identity offsets the term is exactly 0 and the decoder reads the positions themselves
-    plain = FaceSkinningNet(ModelConfig(**SMALL))
+    plain = FaceSkinningNet(SMALL)
     _, terms_plain = compute_losses(plain, item)
     assert terms_plain["offset"] == 0.0 and terms_plain["vertex"] > 0

@@ -6,14 +6,13 @@ model_core/data/ict_regions.npz. Numpy only.
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from model_core import regions
-from model_core.ict import CROPS, load_ict
+from model_core.ict import CROPS
 from model_core.mesh import edge_components, unique_edges
 from model_core.regions import (MIRROR, N_REGIONS, REGION_COLORS, REGION_NAMES, crop_labels, load_ict_labels,
                                 region_colors_for)
@@ -21,11 +20,6 @@ from model_core.regions import (MIRROR, N_REGIONS, REGION_COLORS, REGION_NAMES, 
 ROOT = Path(__file__).resolve().parent.parent
 N_FULL = CROPS["full"][0]
 R = {n: i for i, n in enumerate(REGION_NAMES)}
-
-
-@pytest.fixture(scope="module")
-def ict():
-    return load_ict()
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +68,11 @@ def test_names_colors_mirror_are_consistent():
 
 
 # ----------------------------------------------------------------------------- the committed label map
+
+def test_default_config_has_one_skinning_output_per_region():
+    from model_core.config import ModelConfig
+    assert ModelConfig().n_regions == len(REGION_NAMES) == 22  # README: 22 regions
+
 
 def test_labels_cover_the_full_crop(labels):
     assert labels.shape == (N_FULL,) and labels.dtype == np.int64
@@ -167,12 +166,8 @@ def test_geometry_is_plausible(ict, labels):
 
 def test_labels_match_the_generating_script(ict, labels):
     """The committed file is what scripts/make_region_labels.py makes now (regenerate it when this fails)."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        import make_region_labels
-    finally:
-        sys.path.pop(0)
-    fresh, _ = make_region_labels.make_labels(ict)
+    from model_core.region_labels import make_labels
+    fresh, _ = make_labels(ict)
     assert np.array_equal(fresh, labels), "run `python scripts/make_region_labels.py` and commit the result"
 
 

@@ -15,11 +15,6 @@ TOL_CM = 1e-3  # 0.01 mm
 
 
 @pytest.fixture(scope="module")
-def ict():
-    return load_ict()
-
-
-@pytest.fixture(scope="module")
 def bank(ict, tmp_path_factory):
     return TopologyBank(ict, seed=1, sizes=(1000, 30000), crops=("full", "narrow"), per_size=1,
                         cache_dir=tmp_path_factory.mktemp("bank"))

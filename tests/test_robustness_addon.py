@@ -318,12 +318,8 @@ emit(res)
 
 # ------------------------------------------------------------------------------------------------- runtime
 RUNTIME = r'''
-from model_core.config import ModelConfig
-from model_core.runtime import random_weights, save_weights
-SMALL = ModelConfig(n_regions=22, enc_width=16, enc_blocks=2, k_eig=32, proxy_target=400, dec_width=48,
-                    dec_layers=2, skin_hidden=24)
-arrays = random_weights(SMALL, 5, dec_gain=2.0, code_gain=60.0)
-GOOD_NPZ, _ = save_weights(os.path.join(TMP, "w", "good"), arrays, config=SMALL)
+from small_model import save_small_weights
+GOOD_NPZ, _ = save_small_weights(os.path.join(TMP, "w", "good"), 5)
 GOOD_STEM = str(GOOD_NPZ)[:-4]
 engine.set_model(None)
 prefs._Defaults.weights_path = str(GOOD_NPZ)

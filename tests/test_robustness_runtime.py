@@ -16,20 +16,17 @@ import numpy as np
 import pytest
 
 import robustness_cases as rc
-from model_core.config import ModelConfig
 from model_core.frames import axes_to_ict
-from model_core.runtime import Cancelled, Model, random_weights, save_weights, write_mesh
+from model_core.runtime import Cancelled, Model, write_mesh
+from small_model import SMALL, save_small_weights
 
 REPO = Path(__file__).resolve().parents[1]
-SMALL = ModelConfig(n_regions=22, enc_width=16, enc_blocks=2, k_eig=32, proxy_target=400, dec_width=48,
-                    dec_layers=2, skin_hidden=24)
 
 
 @pytest.fixture(scope="module")
 def stem(tmp_path_factory):
     s = tmp_path_factory.mktemp("rw") / "small"
-    arrays = random_weights(SMALL, 11, dec_gain=2.0, code_gain=60.0)
-    save_weights(s, arrays, config=SMALL)
+    save_small_weights(s, 11)
     return s
 
 
@@ -100,6 +97,7 @@ def test_bad_indices_and_shapes(model, head):
 
 
 def test_zero_area_and_non_manifold(model, head):
+    """Cases "R-zero-area-dup" and "R-non-manifold" give a result, no error; "R-zero-area-all" a clear error."""
     line = np.stack([np.linspace(0, 20, 62), np.zeros(62), np.zeros(62)], 1)
     raises("R-zero-area-all", lambda: model.prepare(line, [[i, i + 1, i + 2] for i in range(60)]))
     v, c, s, _t = head
@@ -110,7 +108,6 @@ def test_zero_area_and_non_manifold(model, head):
     fv, fc, fs = rc.with_fin(v, c, s)
     _, b = model.facs_basis(model.prepare(fv, rc.triangulate(fc, fs)))
     assert np.isfinite(b).all() and np.abs(b).max() > 1e-4                                # R-non-manifold
-    assert rc.BY_ID["R-zero-area-dup"].expect == rc.BY_ID["R-non-manifold"].expect == "result"
 
 
 def test_islands_follow_and_static(model):
@@ -130,6 +127,7 @@ def test_islands_follow_and_static(model):
 
 
 def test_ngons_quads_flipped(model, head, basis):
+    """Cases "R-ngons-quads" and "R-flipped" give a result, no error."""
     v, c, s, t = head
     quad = s == 4
     starts = np.concatenate([[0], np.cumsum(s)[:-1]])
@@ -147,7 +145,6 @@ def test_ngons_quads_flipped(model, head, basis):
     pm = model.prepare(v, t[:, [0, 2, 1]])                                        # R-flipped
     _, bf = model.facs_basis(pm)
     assert pm.flipped and rel(bf, basis) < 1e-6, rel(bf, basis)
-    assert rc.BY_ID["R-ngons-quads"].expect == rc.BY_ID["R-flipped"].expect == "result"
 
 
 def test_scale_and_transform(model, head, basis):
@@ -174,6 +171,7 @@ def test_300k_refused_fast(model):
 
 # ============================================================================================== API: other inputs
 def test_inputs_are_never_modified(model, head):
+    """Case "R-inputs-unchanged": the caller's arrays are never modified."""
     v, _c, _s, t = head
     v_in, t_in = v.copy(), t.copy()
     pm = model.prepare(v_in, t_in)
@@ -190,7 +188,6 @@ def test_inputs_are_never_modified(model, head):
     for a, b in ((v_in, v), (t_in, t), (posed_in, posed), (z_in, z), (probs_in, probs)):
         np.testing.assert_array_equal(a, b)                                        # R-inputs-unchanged
     assert not pm.verts.flags.writeable
-    assert rc.BY_ID["R-inputs-unchanged"].expect == "result"
 
 
 def test_bad_posed_codes_probs_and_cancel(model, head):

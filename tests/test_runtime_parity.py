@@ -17,7 +17,6 @@ pytestmark = pytest.mark.torch
 from model_core.config import ModelConfig  # noqa: E402
 from model_core.export import export_model  # noqa: E402
 from model_core.frames import canonical_normalization  # noqa: E402
-from model_core.ict import load_ict  # noqa: E402
 from model_core.mesh import subdivide_midpoint, vertex_areas, vertex_normals  # noqa: E402
 from model_core.network import FaceSkinningNet  # noqa: E402
 from model_core.proxy import build_proxy, expression_features, neutral_features  # noqa: E402
@@ -48,11 +47,6 @@ def models(tmp_path_factory, request):
     stem = tmp_path_factory.mktemp("weights") / f"parity_{request.param}"
     export_model(net, stem)
     return net, Model.load(stem.with_suffix(".npz"))
-
-
-@pytest.fixture(scope="module")
-def ict():
-    return load_ict()
 
 
 def _meshes(ict):
@@ -133,7 +127,7 @@ def test_numpy_matches_torch_on_three_meshes(models, ict):
             "basis/size": np.abs(basis[ICT_INDEX["jawOpen"]] - d_canon_t[1]).max() / nz.size,
         }
         if cfg.id_offset:   # the decoder's input points: a * canon + b - offsets, same in both
-            off = pm.canon * a + b - model._dec_pos(pm)
+            off = model.identity_offsets(pm)
             errs["offsets"] = np.abs(off - off_t.numpy()).max()
             assert np.abs(off).max() > 1e-3
         mags = {"|z_ge|": np.abs(z_ge).max(), "|disp|/size": np.abs(d).max() / nz.size,

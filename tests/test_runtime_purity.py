@@ -7,19 +7,18 @@ and a retarget. It reports back as JSON; the test checks the numbers and that ne
 training module of model_core was imported.
 """
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from model_core.config import ModelConfig
 from model_core.ict import load_ict
-from model_core.runtime import Model, random_weights, save_weights, write_mesh
+from model_core.runtime import Model, write_mesh
+from small_model import save_small_weights
 
 REPO = Path(__file__).resolve().parents[1]
-SMALL = ModelConfig(n_regions=22, enc_width=16, enc_blocks=2, k_eig=32, proxy_target=400, dec_width=48,
-                    dec_layers=2, skin_hidden=24)
 
 SCRIPT = r"""
 import json, sys
@@ -32,7 +31,6 @@ class Blocker:
         return None
 
 sys.meta_path.insert(0, Blocker())
-sys.path.insert(0, sys.argv[1])
 try:
     import torch  # noqa: F401
     blocked = False
@@ -40,8 +38,8 @@ except ImportError:
     blocked = True
 import numpy as np
 from model_core.runtime import Model, read_mesh
-model = Model.load(sys.argv[2])
-mesh = read_mesh(sys.argv[3])
+model = Model.load(sys.argv[1])
+mesh = read_mesh(sys.argv[2])
 pm = model.prepare(mesh.verts, mesh.faces)
 probs, weights = model.skinning(pm)
 posed = mesh.verts + 0.3 * np.sin(mesh.verts[:, [1, 2, 0]])
@@ -65,13 +63,13 @@ def test_runtime_needs_neither_torch_nor_scipy(tmp_path):
     v, f = ict.head(None, None, "narrow")
     obj = tmp_path / "narrow.obj"
     write_mesh(obj, v, f)
-    arrays = random_weights(SMALL, 3, dec_gain=2.0, code_gain=60.0)
     stem = tmp_path / "w"
-    save_weights(stem, arrays, config=SMALL)
+    save_small_weights(stem, 3)
     script = tmp_path / "pure.py"
     script.write_text(SCRIPT)
-    proc = subprocess.run([sys.executable, str(script), str(REPO), str(stem) + ".npz", str(obj)],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, str(script), str(stem) + ".npz", str(obj)],
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})  # this checkout's model_core
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["blocked"] is True

@@ -10,12 +10,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import ModelConfig
+from .weights import BIL_EXPRESSION, BIL_NEUTRAL
 
 __all__ = ["silu", "Linear", "MLP", "DiffusionBlock", "DiffusionEncoder", "GlobalEncoder", "Decoder", "Network"]
 
 F32 = np.float32
-BIL_NEUTRAL = (0, 3)     # bilinear pooling factor of the identity encoder: canonical position (network.py)
-BIL_EXPRESSION = (6, 9)  # of the expression encoder: scaled displacement
 
 
 def silu(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

@@ -406,6 +406,14 @@ class Model:
         z = self._cached(pm, "z_id", lambda: _check_finite(self.net.identity(pm.feats_n, pm.op), "identity encoder"))
         return z.copy()
 
+    def identity_offsets(self, pm: PreparedMesh) -> np.ndarray | None:
+        """Predicted identity offsets (Nf, 3) float32 of the face island's vertices (``pm.face_index`` order), in
+        decoder-frame units, for ``id_offset`` models (None otherwise): the decoder reads ``a * canon + b -
+        offset`` (``decoder_frame``), a point of the generic ICT head."""
+        self._check_pm(pm)
+        off = self._id_offsets(pm)
+        return None if off is None else off.copy()
+
     def _skin_proxy(self, pm: PreparedMesh) -> np.ndarray:
         """Skinning encoder outputs on the proxy (P, R [+ 3]) float32 (cached; logits, then identity offsets)."""
         return self._cached(pm, "skin_proxy", lambda: self.net.skinning_proxy_outputs(pm.feats_n, pm.op))

@@ -1,6 +1,6 @@
 """Loading, validating and writing the runtime's weights files (numpy only).
 
-Format (written by ``model_core.export.export_model`` from a torch checkpoint, or by ``save_weights``):
+Format (written only by ``save_weights``; ``model_core.export.export_model`` calls it for a torch checkpoint):
 
 - ``<stem>.npz``: every parameter of ``network.FaceSkinningNet`` as a float32 array under its torch
   state-dict name (e.g. ``dec_rest.layers.0.weight``, shape (out, in) like ``torch.nn.Linear``).
@@ -28,15 +28,20 @@ import numpy as np
 from ..config import FORMAT_VERSION, ModelConfig
 from ..facs_names import ICT_NAMES
 
-__all__ = ["Weights", "DEFAULT_WEIGHTS", "HEAD_HIDDEN", "IN_NEUTRAL", "IN_EXPRESSION", "resolve_paths",
+__all__ = ["Weights", "DEFAULT_WEIGHTS", "HEAD_HIDDEN", "IN_NEUTRAL", "IN_EXPRESSION", "BIL_NEUTRAL",
+           "BIL_EXPRESSION", "resolve_paths",
            "expected_shapes", "load_weights", "random_weights", "save_weights", "default_meta"]
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "nfs_v4.npz"
 READ_VERSIONS = (4, 5, FORMAT_VERSION)  # 5 and 6 only added optional config fields (dec_frame absent = 'mesh',
 #                                         id_offset absent = False)
-HEAD_HIDDEN = 256   # hidden width of the global encoders' heads (network.GlobalEncoder)
+# Fixed layer sizes of the architecture (not in ModelConfig), used by network.py (torch), layers.py (numpy) and
+# expected_shapes below.
+HEAD_HIDDEN = 256   # hidden width of the global encoders' heads (GlobalEncoder)
 IN_NEUTRAL = 6      # neutral proxy features: canonical position, unit normal
 IN_EXPRESSION = 9   # + scaled canonical displacement
+BIL_NEUTRAL = (0, 3)     # feature columns of the identity encoder's bilinear pooling factor: canonical position
+BIL_EXPRESSION = (6, 9)  # of the expression encoder: scaled displacement
 
 
 @dataclass
