@@ -332,18 +332,20 @@ def facs_only(ob, expect="result"):
     return a
 
 
-def base_deltas():
-    """World deltas of the plain triangulated head (stride 2), computed once."""
-    if "d" not in BASE:
+def base_deltas(keys="TEMPLATE"):
+    """World deltas of the plain triangulated head (stride 2) with the given FACS key source, computed once."""
+    if "d_" + keys not in BASE:
         v, c, s = rc.ict_mesh(stride=2)
         tris = rc.triangulate(c, s)
         BASE.update(v=v, tris=tris, height=float(np.ptp(v[:, 2])))
+        prefs._Defaults.key_source = keys
         ob = rc.new_object("Base", v, tris.ravel(), np.full(len(tris), 3))
         a = facs_only(ob)
+        prefs._Defaults.key_source = "TEMPLATE"
         assert a["outcome"] == "result", a
-        BASE["d"] = rc.world_deltas(O("Base"), ICT)
+        BASE["d_" + keys] = rc.world_deltas(O("Base"), ICT)
         clean()
-    return BASE
+    return dict(BASE, d=BASE["d_" + keys])
 
 
 def rel(d, ref):
@@ -395,8 +397,11 @@ def flipped():
 
 
 def scaled(size, how):
-    b = base_deltas()
+    """The 1 mm head runs the decoder keys (exact up to round-off), the 10 m head the template keys (an
+    iterative registration: round-off moves its trimmed pairs, so it is invariant within 1 %, not exactly)."""
+    b = base_deltas(how == "mesh" and "DECODER" or "TEMPLATE")
     f = size / b["height"]
+    prefs._Defaults.key_source = "DECODER" if how == "mesh" else "TEMPLATE"
     if how == "mesh":
         ob = rc.new_object("Scaled", b["v"] * f, b["tris"].ravel(), np.full(len(b["tris"]), 3))
     else:
@@ -405,6 +410,7 @@ def scaled(size, how):
     d = rc.world_deltas(O("Scaled"), ICT)
     out = {"attempts": {"facs": a}, "factor": f, "rel": rel(d / f, b["d"]), "exact": exact_fraction(d / f, b["d"])}
     out.update({k: v_ for k, v_ in key_stats(O("Scaled")).items() if k in ("finite", "missing")})
+    prefs._Defaults.key_source = "TEMPLATE"
     return out
 
 
@@ -914,11 +920,13 @@ def test_runtime_backed_matrix():
     assert static["other_max"] == 0.0                                      # ... or stay exactly still
     assert static["head_vs_follow"] < 1e-6                                 # the face itself is the same
     assert res["A-rt-flipped"]["rel"] < 1e-5
-    for cid in ("A-rt-scale-1mm", "A-rt-scale-10m"):
-        # the runtime's k-NN interpolation is discontinuous where round-off flips a tie between the k-th and
-        # (k+1)-th nearest proxy vertex (ICT's symmetric midline): 98 % exact, the rest within 2 %
-        r = res[cid]
-        assert r["finite"] and not r["missing"] and r["exact"] >= 0.98 and r["rel"] < 0.02, (cid, r)
+    # decoder keys: the runtime's k-NN interpolation is discontinuous where round-off flips a tie between the
+    # k-th and (k+1)-th nearest proxy vertex (ICT's symmetric midline): 98 % exact, the rest within 2 %
+    r = res["A-rt-scale-1mm"]
+    assert r["finite"] and not r["missing"] and r["exact"] >= 0.98 and r["rel"] < 0.02, r
+    # template keys (the add-on's default): within 2 % of the unscaled head's (measured 0.7 % in the runtime)
+    r = res["A-rt-scale-10m"]
+    assert r["finite"] and not r["missing"] and r["rel"] < 0.02, r
     assert res["A-rt-scale-1mm"]["factor"] < 0.01 and res["A-rt-scale-10m"]["factor"] > 10
     assert res["A-rt-mirrored"]["rel"] < 1e-5
 
