@@ -32,7 +32,8 @@ TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "data" / "ict_face_temp
 SCHEDULE = (10.0, 3.0, 1.0)     # Laplacian stiffness per registration stage
 INNER = 2                       # closest-point updates per stage
 FALLOFF_CM = (1.0, 3.0)         # full motion within 1 cm of the registered template, none beyond 3 cm
-AMBIGUITY = 0.3                 # mouth-ambiguity share above which a vertex is filled from its neighbours
+AMBIGUITY = (0.15, 0.3)         # mouth ambiguity from which a vertex blends into, and above which it takes,
+                                # the harmonic fill of its neighbours
 IDENTITY_ITERS = 6              # closest-point updates of the identity fit
 IDENTITY_PRIOR = 0.01           # ridge weight of the identity fit per pair (cm^2 per unit coefficient^2)
 TRIM = 0.9                      # share of closest pairs kept by the identity fit
@@ -158,8 +159,13 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     fade = np.clip((hi - np.sqrt(d2)) / (hi - lo), 0.0, 1.0)
     keys *= fade[None, :, None]
     amb = np.einsum("mj,mj->m", tpl.ambiguity[tri], b)
-    known = (amb < AMBIGUITY) | (fade < 1.0)
+    lo_a, hi_a = AMBIGUITY
+    known = (amb < lo_a) | (fade < 1.0)
     if not known.all():
         flat = keys.transpose(1, 0, 2).reshape(len(pts), -1)
-        keys = harmonic_fill(faces, flat, known).reshape(len(pts), -1, 3).transpose(1, 0, 2)
+        filled = harmonic_fill(faces, flat, known)
+        # between the two thresholds the closest-point value fades into the filled one, so a vertex whose
+        # closest point slides across the lip contact does not jump
+        beta = np.where(known, 0.0, np.clip((amb - lo_a) / (hi_a - lo_a), 0.0, 1.0))[:, None]
+        keys = ((1 - beta) * flat + beta * filled).reshape(len(pts), -1, 3).transpose(1, 0, 2)
     return np.ascontiguousarray(keys, np.float32)
