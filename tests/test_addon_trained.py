@@ -12,7 +12,7 @@ pytestmark = pytest.mark.blender
 
 SCRIPT = r'''
 import json as _json
-from nfs_blender import engine
+from nfs_blender import engine, prefs
 engine.set_model(None)   # the committed weights (model_core/weights/nfs_v4.npz), as a user gets them
 scene = bpy.context.scene
 out = {}
@@ -35,18 +35,21 @@ for v in tgt.data.vertices:
         W[v.index, col[g.group]] = g.weight
 out["sum_err"] = float(np.abs(W.sum(1) - 1).max())
 out["color_attr"] = "NFS_regions" in tgt.data.color_attributes
-out["facs"] = run_op(bpy.ops.nfs.generate_facs_keys)
-keys = keys_of(bpy.data.objects["Target"])
-out["n_keys"] = len(keys)
-jaw = keys["jawOpen"].astype(np.float64) - keys["Basis"]
 jaw_true = to_bl(ex[names.index("jawOpen")])
-out["jaw_dz"], out["jaw_dz_true"] = float(jaw[chin, 2]), float(jaw_true[chin, 2])
 lid_l = int(np.linalg.norm(ex[names.index("eyeBlink_L")], axis=1).argmax())
 lid_r = int(np.linalg.norm(ex[names.index("eyeBlink_R")], axis=1).argmax())
-blink = np.linalg.norm(keys["eyeBlink_L"].astype(np.float64) - keys["Basis"], axis=1)
-out["blink_l"], out["blink_r"] = float(blink[lid_l]), float(blink[lid_r])
+out["jaw_dz_true"] = float(jaw_true[chin, 2])
 out["blink_true"] = float(np.linalg.norm(ex[names.index("eyeBlink_L")][lid_l])) / 100.0
-out["blink_l_down"] = float((keys["eyeBlink_L"][lid_l, 2] - keys["Basis"][lid_l, 2]))
+for source, tag in (("TEMPLATE", "t_"), ("DECODER", "")):   # the default key source, then the decoder
+    prefs._Defaults.key_source = source
+    out[tag + "facs"] = run_op(bpy.ops.nfs.generate_facs_keys, replace=True)
+    keys = keys_of(bpy.data.objects["Target"])
+    out[tag + "n_keys"] = len(keys)
+    jaw = keys["jawOpen"].astype(np.float64) - keys["Basis"]
+    out[tag + "jaw_dz"] = float(jaw[chin, 2])
+    blink = np.linalg.norm(keys["eyeBlink_L"].astype(np.float64) - keys["Basis"], axis=1)
+    out[tag + "blink_l"], out[tag + "blink_r"] = float(blink[lid_l]), float(blink[lid_r])
+    out[tag + "blink_l_down"] = float((keys["eyeBlink_L"][lid_l, 2] - keys["Basis"][lid_l, 2]))
 
 # the demo asset's remeshed target (another identity, 1.1x, 10k vertices)
 a = np.load(os.path.join(os.getcwd(), "demo", "assets", "demo_heads.npz"))
@@ -105,6 +108,13 @@ def test_trained_weights_in_blender():
     res = run_blender([PRELUDE, SCRIPT], timeout=600)
     assert res["skin"] == ["FINISHED"] and res["sum_err"] <= 1e-4 and res["color_attr"], res["errors"]
     assert res["facs"] == ["FINISHED"] and res["n_keys"] == 54
+    print("template keys: jaw dz", res["t_jaw_dz"], "blink", res["t_blink_l"], res["t_blink_r"])
+    # the default (feature transfer) on ICT's own head: ICT's keys back, within 3 %
+    assert res["t_facs"] == ["FINISHED"] and res["t_n_keys"] == 54
+    assert 0.97 * abs(res["jaw_dz_true"]) < -res["t_jaw_dz"] < 1.03 * abs(res["jaw_dz_true"])
+    assert res["t_blink_l_down"] < -0.001 and 0.97 * res["blink_true"] < res["t_blink_l"] < 1.03 * res["blink_true"]
+    assert res["t_blink_r"] < 1e-2 * res["t_blink_l"]
+    # the decoder's keys (Preferences > FACS key source > Neural decoder):
     # README: jawOpen moves the chin down (Blender -Z) by 28.3 mm against ICT's own 28.2 mm (measured ratio 1.003)
     assert res["jaw_dz"] < 0 and 0.97 * abs(res["jaw_dz_true"]) < abs(res["jaw_dz"]) < 1.03 * abs(res["jaw_dz_true"])
     assert abs(res["jaw_dz_true"]) == pytest.approx(0.0282, abs=0.00005)
