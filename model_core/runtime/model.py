@@ -508,13 +508,19 @@ class Model:
         """Normal equations of the area-weighted least-squares fit onto the mesh's FACS basis (cached):
         (A (53, 3 Nf) area-weighted basis rows, G (53, 53) = A B^T with a tiny ridge)."""
         def run():
-            _, basis = self.facs_basis(pm, "ict")
-            b = basis[:, pm.face_index].astype(np.float64).reshape(len(basis), -1)     # (53, 3 Nf)
-            area = np.repeat(self._face_areas(pm), 3)                                  # (3 Nf,)
-            a = b * area[None]
-            g = a @ b.T
-            g += np.eye(len(g)) * (1e-6 * np.trace(g) / len(g) + 1e-30)
-            return a, g
+            _, basis = self.facs_basis(pm, "ict")                                      # (53, N, 3) float32
+            k, nf = len(basis), len(pm.face_index)
+            area = self._face_areas(pm)                                                # (Nf,)
+            a = np.empty((k, nf, 3))
+            g = np.zeros((k, k))
+            for s in range(0, nf, self.decode_rows):                 # float64 copies one chunk at a time
+                e = min(nf, s + self.decode_rows)
+                b = basis[:, pm.face_index[s:e]].astype(np.float64)                    # (53, n, 3)
+                a[:, s:e] = b * area[s:e, None]
+                g += a[:, s:e].reshape(k, -1) @ b.reshape(k, -1).T
+            del basis
+            g += np.eye(k) * (1e-6 * np.trace(g) / k + 1e-30)
+            return a.reshape(k, -1), g
         return self._cached(pm, "fit_system", run)
 
     def _fit_weights(self, pm: PreparedMesh, disp: np.ndarray, mu: float) -> np.ndarray:
@@ -589,6 +595,13 @@ class Model:
             [dec.rest(dec.base(pos[i:i + self.decode_rows], pm.normals[i:i + self.decode_rows], self.identity(pm)))
              for i in range(0, nf, self.decode_rows)]))
         return dec.base(pos[s:e], pm.normals[s:e], self.identity(pm)), rest_all[s:e]
+
+    def _base_chunk(self, pm: PreparedMesh, s: int, e: int) -> tuple[np.ndarray, np.ndarray]:
+        """Decoder per-mesh part and zero-code output of face vertices s..e, computed now and not cached (the
+        streamed path of meshes whose whole per-mesh part exceeds ``_CACHE_BYTES``)."""
+        dec = self.net.decoder
+        base = dec.base(self._dec_pos(pm)[s:e], pm.normals[s:e], self.identity(pm))
+        return base, dec.rest(base)
 
     def _displace(self, pm: PreparedMesh, base, rest, code) -> np.ndarray:
         """Canonical displacements (B, n, 3) float32: the decoder's (``dec.displace``), out of its frame (/ a)."""
@@ -679,6 +692,39 @@ class Model:
             return [(n, list(src)) for n, src in zip(ARKIT_NAMES, ARKIT_SOURCES)]
         raise ValueError(f"names must be 'ict' or 'arkit', got {names!r}")
 
+    def _basis_face(self, pm: PreparedMesh, codes: list, pf: np.ndarray | None, out: np.ndarray) -> None:
+        """Canonical face-island displacements of the one-hot FACS codes into ``out`` (K, Nf, 3) float32.
+
+        Streams over the face vertices in chunks of ``decode_rows``: each chunk's decoder per-mesh part is
+        computed once for all K codes and dropped (cached for the whole mesh only while it fits
+        ``_CACHE_BYTES``), so the cost is one decoder pass plus K cheap products and the memory is ``out``
+        plus one chunk."""
+        dec = self.net.decoder
+        nf = len(pm.face_index)
+        cache_all = nf * dec.base_width * 4 <= _CACHE_BYTES
+        a, _ = self.decoder_frame(pm)
+        for s in range(0, nf, self.decode_rows):
+            e = min(nf, s + self.decode_rows)
+            base, rest = self._base_rest(pm, s, e) if cache_all else self._base_chunk(pm, s, e)
+            w = self._face_weights(pm, pf, s, e)
+            for i, (_name, idx) in enumerate(codes):
+                if idx:
+                    d = dec.displace_onehot(base, rest, w, idx)
+                    out[i, s:e] = d if a == 1.0 else d / F32(a)
+                else:
+                    out[i, s:e] = 0.0
+
+    def _basis_deltas(self, pm: PreparedMesh, names: str, probs, canon: np.ndarray):
+        """Yields (i, name, delta (N, 3) float32 caller frame) after filling ``canon`` (K, Nf, 3) float32 (may
+        be a view of the output array's first Nf rows: row i is read before delta i is yielded)."""
+        codes = self._basis_codes(names)
+        pf = None if probs is None else self._resolve_probs(pm, probs)[pm.face_index]
+        self._basis_face(pm, codes, pf, canon)
+        for i, (name, _idx) in enumerate(codes):
+            disp = canon[i][None].copy()
+            delta = _check_finite(self._to_caller(pm, disp, np.float64), f"decoder ({name})")[0].astype(F32)
+            yield i, name, delta
+
     def facs_basis_iter(self, pm: PreparedMesh, names: str = "ict", probs=None):
         """Generator over the FACS blendshapes of a mesh, one at a time (steppable, cancellable).
 
@@ -688,36 +734,28 @@ class Model:
         decode of the code with BOTH the ICT ``_L`` and ``_R`` entries set to 1 (not a sum of two decodes);
         ``tongueOut`` is all zeros (ICT has no tongue shape).
 
-        Fast path: the decoder's per-mesh part (and zero-code output) is computed once per mesh; the code part of
-        a one-hot code needs no (N, Z) product (``code_onehot``).
+        Cost: the first step decodes all K shapes of the face island in one streamed pass over the vertices
+        (the decoder's per-mesh part is computed once, chunk by chunk; ~1-2 s per 100k vertices on 2 cores) and
+        holds them, (K, Nf, 3) float32; each step then maps one shape to the caller's frame. The code part of a
+        one-hot code needs no (N, Z) product (``code_onehot``).
         """
         self._check_pm(pm)
         codes = self._basis_codes(names)
-        dec = self.net.decoder
-        nf = len(pm.face_index)
-        pf = None if probs is None else self._resolve_probs(pm, probs)[pm.face_index]
-        for i, (name, idx) in enumerate(codes):
-            disp = np.zeros((1, nf, 3), F32)
-            if idx:
-                for s in range(0, nf, self.decode_rows):
-                    e = min(nf, s + self.decode_rows)
-                    base, rest = self._base_rest(pm, s, e)
-                    w = self._face_weights(pm, pf, s, e)
-                    disp[0, s:e] = self._displace(pm, base, rest, dec.code_onehot(w, idx)[None])[0]
-            delta = _check_finite(self._to_caller(pm, disp, np.float64), f"decoder ({name})")[0].astype(F32)
-            yield i, name, delta
+        canon = np.empty((len(codes), len(pm.face_index), 3), F32)
+        yield from self._basis_deltas(pm, names, probs, canon)
 
     def facs_basis(self, pm: PreparedMesh, names: str = "ict", probs=None) -> tuple[list, np.ndarray]:
         """All FACS blendshapes of a mesh: (names list (K,), deltas (K, N, 3) float32, caller frame and units).
 
         K = 53 for ``names='ict'`` (ICT order), 52 for ``'arkit'`` (ARKit order; ``browInnerUp``/``cheekPuff`` =
         decode of the code with both ICT ``_L`` and ``_R`` set to 1; ``tongueOut`` = zeros). See
-        ``facs_basis_iter`` for a one-at-a-time generator.
+        ``facs_basis_iter`` for a one-at-a-time generator. Memory: the output plus one decoder chunk (the
+        canonical shapes are decoded into the output's own rows first).
         """
         self._check_pm(pm)
         codes = self._basis_codes(names)
         out = np.empty((len(codes), pm.n_verts, 3), F32)
-        for i, _, d in self.facs_basis_iter(pm, names, probs):
+        for i, _, d in self._basis_deltas(pm, names, probs, out[:, :len(pm.face_index)]):
             out[i] = d
         return [n for n, _ in codes], out
 
