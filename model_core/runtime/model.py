@@ -25,6 +25,7 @@ Every output is checked: a non-finite value raises RuntimeError instead of being
 from __future__ import annotations
 
 import colorsys
+import functools
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
@@ -36,6 +37,7 @@ from ..facs_names import ARKIT_NAMES, ARKIT_SOURCES, ICT_NAMES
 from ..mesh import (connected_components, face_areas, face_normals, mesh_hash, triangulate_polygons, vertex_areas,
                     validate_mesh, vertex_normals)
 from ..proxy import Proxy, build_proxy, expression_features, knn_weights, neutral_features
+from . import blas
 from .boxqp import box_qp
 from .layers import Network, interpolate, softmax
 from .weights import Weights, load_weights
@@ -48,6 +50,15 @@ _DEGENERATE_REL = 1e-12       # a face with area <= this * bbox_diagonal^2 is dr
 FIT_SPARSITY = 0.005         # default mu of the fitted inverse rig (benchmarks/tune_fit_sparsity.py)
 _CACHE_BYTES = 64 << 20       # per-mesh arrays (decoder base, skinning weights) are cached up to this size
 NON_FACE_REGIONS = ("back_of_head", "back_of_neck", "ear_L", "ear_R", "clavicle")  # left out by crop='face'
+
+
+def _one_blas_thread(fn):
+    """Run a Model method with numpy's OpenBLAS on 1 thread (``Model.blas_single_thread``; see ``blas.py``)."""
+    @functools.wraps(fn)
+    def wrapper(self, *args, **kwargs):
+        with blas.single_threaded(self.blas_single_thread):
+            return fn(self, *args, **kwargs)
+    return wrapper
 
 
 class Cancelled(Exception):
@@ -192,12 +203,16 @@ class Model:
             per activation).
         fit_sparsity: mu of the sparsity penalty of ``expression(method='fit')`` (0 = plain bounded least
             squares); chosen on held-out identities by ``benchmarks/tune_fit_sparsity.py``, see docs/model.md.
+        blas_single_thread: run numpy's OpenBLAS on 1 thread inside each call (default True; the runtime's
+            small eigh / solves / products are 2-40x slower with threads on a loaded machine,
+            ``benchmarks/bench_blas_threads.py``); False leaves BLAS threads as they are.
     """
 
     max_vertices: int = 300_000
     cache_size: int = 4
     decode_rows: int = 16384
     fit_sparsity: float = FIT_SPARSITY
+    blas_single_thread: bool = True
 
     def __init__(self, weights: Weights):
         self.weights = weights
@@ -250,6 +265,7 @@ class Model:
         """Forget every prepared mesh."""
         self._prepared.clear()
 
+    @_one_blas_thread
     def prepare(self, verts, faces, up: str = "Y", forward: str = "Z", *, other_islands: str = "follow",
                 crop: str = "full") -> PreparedMesh:
         """Validate a neutral mesh and build everything the model needs for it (cached by content).
@@ -393,6 +409,7 @@ class Model:
         if not isinstance(pm, PreparedMesh):
             raise ValueError(f"{what} must be a PreparedMesh from Model.prepare(), got {type(pm).__name__}")
 
+    @_one_blas_thread
     def identity(self, pm: PreparedMesh) -> np.ndarray:
         """Identity code z_ID (Z,) float32 of a prepared neutral mesh (z_ID[:100] ~ ICT identity coefficients)."""
         self._check_pm(pm)
@@ -429,6 +446,7 @@ class Model:
         s = p.sum(axis=1, keepdims=True)
         return np.where(s > 0, p / np.where(s > 0, s, 1.0), model).astype(F32)
 
+    @_one_blas_thread
     def skinning(self, pm: PreparedMesh, override_probs=None) -> tuple[np.ndarray, np.ndarray]:
         """Per-vertex facial skinning.
 
@@ -445,6 +463,7 @@ class Model:
         weights = _check_finite(self.net.skin_weights(probs), "skinning MLP")
         return probs.copy(), weights
 
+    @_one_blas_thread
     def expression(self, posed_verts, neutral_pm: PreparedMesh, *, batch: int = 64, method: str = "fit",
                    sparsity: float | None = None) -> np.ndarray:
         """Expression code z_GE of posed frame(s) of a prepared neutral mesh.
@@ -538,6 +557,7 @@ class Model:
         return w
 
     # ------------------------------------------------------------------------------------- decoder
+    @_one_blas_thread
     def decoder_frame(self, pm: PreparedMesh) -> tuple[float, np.ndarray]:
         """(a, b (3,)): the decoder reads a * canon + b and its displacements are divided by a (cached).
 
@@ -663,6 +683,7 @@ class Model:
             raise ValueError("z_ge contains NaN or infinite values")
         return z, single
 
+    @_one_blas_thread
     def decode_displacements(self, pm: PreparedMesh, z_ge, *, probs=None) -> np.ndarray:
         """Displacements of the prepared mesh for expression code(s).
 
@@ -719,10 +740,12 @@ class Model:
         be a view of the output array's first Nf rows: row i is read before delta i is yielded)."""
         codes = self._basis_codes(names)
         pf = None if probs is None else self._resolve_probs(pm, probs)[pm.face_index]
-        self._basis_face(pm, codes, pf, canon)
+        with blas.single_threaded(self.blas_single_thread):     # per step: not held while suspended at a yield
+            self._basis_face(pm, codes, pf, canon)
         for i, (name, _idx) in enumerate(codes):
-            disp = canon[i][None].copy()
-            delta = _check_finite(self._to_caller(pm, disp, np.float64), f"decoder ({name})")[0].astype(F32)
+            with blas.single_threaded(self.blas_single_thread):
+                disp = canon[i][None].copy()
+                delta = _check_finite(self._to_caller(pm, disp, np.float64), f"decoder ({name})")[0].astype(F32)
             yield i, name, delta
 
     def facs_basis_iter(self, pm: PreparedMesh, names: str = "ict", probs=None):
@@ -744,6 +767,7 @@ class Model:
         canon = np.empty((len(codes), len(pm.face_index), 3), F32)
         yield from self._basis_deltas(pm, names, probs, canon)
 
+    @_one_blas_thread
     def facs_basis(self, pm: PreparedMesh, names: str = "ict", probs=None) -> tuple[list, np.ndarray]:
         """All FACS blendshapes of a mesh: (names list (K,), deltas (K, N, 3) float32, caller frame and units).
 
@@ -760,6 +784,7 @@ class Model:
         return [n for n, _ in codes], out
 
     # ------------------------------------------------------------------------------------- retarget
+    @_one_blas_thread
     def retarget(self, source_frames, source_neutral_pm: PreparedMesh, target_pm: PreparedMesh, *,
                  positions: bool = False, progress=None, batch: int = 32) -> dict:
         """Clone an animation from a source mesh onto a target mesh.
