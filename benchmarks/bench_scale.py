@@ -9,7 +9,7 @@ Heads: ICT-FaceKit's full-head crop (11,248 vertices, ``../shared/data/ict_facek
 midpoint-subdivided 1-3 times (44,786 / 178,726 / 715,606 vertices); sizes that are not one of these are the
 next denser level decimated by grid vertex clustering (the proxy's area-weighted clustering, ``proxy._clusters``)
 to the wanted count. Each mesh is built once, saved, and measured in a fresh subprocess (so its peak RSS,
-``ru_maxrss``, is its own) with ``OPENBLAS_NUM_THREADS=1`` (``benchmarks/bench_blas_threads.py`` measures the
+``VmHWM``, is its own) with ``OPENBLAS_NUM_THREADS=1`` (``benchmarks/bench_blas_threads.py`` measures the
 threads separately). Weights: the shipped nfs_v4. Stages, in order, on one prepared mesh:
 
 - **prepare + skinning**: ``Model.prepare`` (cold) + ``skinning``;
@@ -78,7 +78,16 @@ for rep in range(int(sys.argv[4])):               # best of: small sizes are noi
         del fr
     keep("retarget 100 f", total)
     del basis, one
-out["rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def peak_mib():
+    # VmHWM: this process's own peak (ru_maxrss would carry the parent's peak over the fork + exec on Linux)
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+out["rss_mib"] = peak_mib()
 print(json.dumps(out))
 """
 
@@ -199,7 +208,7 @@ def main() -> int:
         section = (f"{START}\n## Scale: cost against vertex count — `benchmarks/bench_scale.py`\n\n"
                    f"`.venv/py311/bin/python benchmarks/bench_scale.py` (issue 17). Heads: ICT's full-head crop, "
                    f"subdivided and, between the subdivision levels, decimated by grid clustering; each size in "
-                   f"its own subprocess (peak RSS = that process's ru_maxrss, the loaded mesh included). "
+                   f"its own subprocess (peak RSS = that process's VmHWM: interpreter, numpy, weights and the loaded mesh included). "
                    f"Targets: 53 keys <= 5 s at 100k and <= 15 s at 300k, peak RSS <= 1 GB at 100k, growth "
                    f"exponent <= 1.15.\n\n{text}\n{END}")
         if START in body:

@@ -48,6 +48,8 @@ F32 = np.float32
 MIN_FACE_VERTICES = 20        # fewer vertices in the face island cannot be a face mesh
 _DEGENERATE_REL = 1e-12       # a face with area <= this * bbox_diagonal^2 is dropped for the operator
 FIT_SPARSITY = 0.005         # default mu of the fitted inverse rig (benchmarks/tune_fit_sparsity.py)
+_MAX_SPAN = 1e100             # a mesh wider than this (or narrower than its inverse) cannot be computed with
+_MAX_QUANT_REL = 1e-3         # float32 input: refused when its storage step exceeds this share of the mesh size
 _CACHE_BYTES = 64 << 20       # per-mesh arrays (decoder base, skinning weights) are cached up to this size
 NON_FACE_REGIONS = ("back_of_head", "back_of_neck", "ear_L", "ear_R", "clavicle")  # left out by crop='face'
 
@@ -181,6 +183,22 @@ def _check_finite(a: np.ndarray, what: str) -> np.ndarray:
     return a
 
 
+def _check_precision(raw, v: np.ndarray) -> None:
+    """Refuse float16/float32 positions whose storage step (at the largest coordinate) is more than
+    ``_MAX_QUANT_REL`` of the mesh's size: the caller's array has already lost the face's shape (a head 1e6 m
+    from the origin in float32 is stored in 6 cm steps). raw: the caller's array; v: (N, 3) float64 of it."""
+    dt = getattr(raw, "dtype", None)
+    if dt is None or not np.issubdtype(dt, np.floating) or np.finfo(dt).bits >= 64:
+        return
+    size = float(np.sqrt(((v.max(axis=0) - v.min(axis=0)) ** 2).sum()))
+    far = float(np.abs(v).max())
+    step = float(np.spacing(dt.type(far)))
+    if size > 0 and step > _MAX_QUANT_REL * size:
+        raise ValueError(f"mesh: {dt} coordinates about {far:.3g} units from the origin are stored in steps of "
+                         f"{step:.3g}, {100 * step / size:.2g} % of the mesh's size, too coarse for a face's detail: pass "
+                         f"float64 positions or move the mesh data near the origin")
+
+
 def _palette(n: int) -> np.ndarray:
     """n distinct colours (golden-ratio hues), (n, 3) float32 in 0..1."""
     return np.array([colorsys.hsv_to_rgb((0.13 + i * 0.618034) % 1.0, 0.55 + 0.3 * (i % 2), 0.95 - 0.2 * (i % 3 == 2))
@@ -209,6 +227,7 @@ class Model:
     """
 
     max_vertices: int = 300_000
+    max_vertices_hint: str = "raise Model.max_vertices"     # how the refusal says to lift the limit (CLI: the flag)
     cache_size: int = 4
     decode_rows: int = 16384
     fit_sparsity: float = FIT_SPARSITY
@@ -296,8 +315,9 @@ class Model:
         n_in = np.shape(verts)[0] if np.ndim(verts) >= 1 else 0
         if n_in > self.max_vertices:
             raise ValueError(f"mesh has {n_in} vertices, more than the limit of {self.max_vertices}; decimate it "
-                             f"first (or raise Model.max_vertices if you have the memory and time)")
+                             f"first (or {self.max_vertices_hint} if you have the memory and time)")
         v, f = validate_mesh(verts, _as_triangles(faces), name="mesh")
+        _check_precision(verts, v)
         key = mesh_hash(v, f, np.frombuffer(f"{up}|{forward}|{other_islands}|{crop}".encode(), dtype=np.uint8))
         pm = self._prepared.get(key)
         if pm is not None:
@@ -314,11 +334,26 @@ class Model:
             self._prepared.popitem(last=False)
         return pm
 
-    def _build(self, v, f, up, forward, other_islands, key) -> PreparedMesh:
+    def _build(self, v_in, f, up, forward, other_islands, key) -> PreparedMesh:
         cfg = self.config
-        n = len(v)
+        n = len(v_in)
+        lo, hi = v_in.min(axis=0), v_in.max(axis=0)
+        span = float((hi - lo).max())
+        if span > _MAX_SPAN:
+            raise ValueError(f"mesh: spans {span:.3g} units, too large to compute with (face areas overflow); scale "
+                             f"it down (e.g. to metres or centimetres) first")
+        if 0.0 < span < 1.0 / _MAX_SPAN:
+            raise ValueError(f"mesh: spans only {span:.3g} units, too small to compute with (face areas underflow); "
+                             f"scale it up (e.g. to metres or centimetres) first")
+        # recentred in float64 before anything else: every geometric step below sees coordinates near 0, so a
+        # mesh far from the origin gives the same canonical mesh as the same mesh at the origin. The shift is a
+        # multiple of a power of two q >= the mesh's span, so a far mesh is shifted exactly (Sterbenz) and a mesh
+        # already around the origin (|centre| < q / 2) is not touched at all (bit-identical results).
+        q = 2.0 ** np.ceil(np.log2(span)) if span > 0 else 1.0
+        shift = np.round((lo + hi) / 2.0 / q) * q
+        v = v_in - shift if shift.any() else v_in
         areas = face_areas(v, f)
-        diag2 = float(((v.max(axis=0) - v.min(axis=0)) ** 2).sum())
+        diag2 = float(((hi - lo) ** 2).sum())
         good = areas > _DEGENERATE_REL * diag2
         if not good.any():
             raise ValueError(f"mesh: all {len(f)} faces have zero area (degenerate); the model needs a surface")
@@ -341,6 +376,8 @@ class Model:
         vf = v[face_index]
         nz = canonical_normalization(vf, faces_f, up=up, forward=forward)
         cn = nz.apply(vf)
+        nz_shift = nz                                         # on the recentred coordinates
+        nz = replace(nz, center=nz.center + shift)            # the caller's frame (reported; vectors alike)
         flipped = self._is_inward(cn, faces_f)
         if flipped:
             faces_f = faces_f[:, [0, 2, 1]]
@@ -359,10 +396,10 @@ class Model:
             nrm = vertex_normals(cw, winv[faces_f])[winv]
         other_index = np.setdiff1d(np.arange(n), face_index)
         if len(other_index):
-            oi, ow = knn_weights(nz.apply(v[other_index]), proxy.verts, cfg.knn)
+            oi, ow = knn_weights(nz_shift.apply(v[other_index]), proxy.verts, cfg.knn)
         else:
             oi, ow = np.zeros((0, min(cfg.knn, proxy.n)), np.int64), np.zeros((0, min(cfg.knn, proxy.n)))
-        vr = v.copy()
+        vr = v_in.copy()
         vr.setflags(write=False)
         return PreparedMesh(
             verts=vr, faces=f, up=up, forward=forward, other_islands=other_islands, key=key, normalization=nz,
