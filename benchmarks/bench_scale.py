@@ -121,7 +121,7 @@ def build_heads(sizes: list[int], folder: Path) -> dict[int, Path]:
         while len(levels[-1][0]) < n:
             levels.append(subdivide_midpoint(*levels[-1]))
         lv = next(x for x in levels if len(x[0]) >= n)
-        mesh = lv if len(lv[0]) == n else _decimate(*lv, n)
+        mesh = lv if len(lv[0]) == n else _decimate(*lv, int(0.97 * n))   # clustering lands within +-5 %
         out[n] = folder / f"head_{n}.npz"
         np.savez(out[n], verts=mesh[0], faces=mesh[1])
     return out

@@ -179,6 +179,12 @@ CASES: tuple[Case, ...] = (
        "nothing changed", "no shape keys with FACS names"),
     _C("A-bake-nan-source", "addon-io", "source shape key with NaN coordinates (mesh-deformation bake)", "error",
        "nothing changed", "NaN"),
+    _C("A-bake-huge-range", "addon-io", "Bake End = 1 000 000 (Start 1); and 'Bake corrective' over 90 000 frames",
+       "error", "refused before any frame is read (limit 100 000 frames; the corrective's (frames x vertices) "
+       "store at most 1 GiB); nothing changed", "frames, more than | GiB"),
+    _C("A-bake-driven-target", "addon-io", "target's jawOpen and eyeBlink_L keys driven by drivers (FACS-named "
+       "source)", "result", "baked; one WARNING naming the driven keys (their drivers override the keyframes); "
+       "drivers untouched", ""),
     _C("A-csv-wrong-header", "addon-io", "CSV whose first column is not Timecode", "error", "nothing changed",
        "not a Live Link Face CSV"),
     _C("A-csv-missing-columns", "addon-io", "CSV without 5 blendshape columns", "error", "nothing changed",
@@ -202,6 +208,8 @@ CASES: tuple[Case, ...] = (
        "nothing changed", "last frame"),
     _C("A-cancel-facs", "addon-io", "Esc after 10 of 53 FACS shapes (modal run)", "cancelled",
        "one WARNING; no key, no Basis added"),
+    _C("A-cancel-skinning", "addon-io", "Esc after the first step of Compute Skinning Weights (modal run)",
+       "cancelled", "one WARNING; no NFS_ group, no colour attribute"),
     _C("A-cancel-bake", "addon-io", "Esc in the middle of a mesh-deformation bake", "cancelled",
        "one WARNING; no F-curve; the current frame restored"),
     _C("A-model-fails-midway", "addon-io", "the model raises an unexpected exception at shape 30 of 53", "error",
@@ -384,6 +392,19 @@ def markdown() -> str:
         "* The runtime's region weights and the displacements of pieces other than the face come from the k",
         "  nearest proxy vertices; where round-off flips a tie between the k-th and (k+1)-th neighbour (ICT's",
         "  symmetric midline) a vertex's value can change by up to ~2 % under scaling or moving the mesh.",
+        "* Far from the origin: `prepare` recentres the mesh in float64 before anything else (by a power-of-two",
+        "  multiple, exactly). It cannot restore precision the caller's array never had: float32 positions whose",
+        "  storage step exceeds 0.1 % of the mesh's size (a 0.3 m head beyond ~1 km from the origin) are refused;",
+        "  pass float64 or move the data near the origin. Meshes spanning more than 1e100 or less than 1e-100",
+        "  units are refused as too large / too small (their areas overflow / underflow).",
+        "* Bake From Source takes at most 100 000 frames per run (about an hour at 24 fps; bake longer takes in",
+        "  parts), and 'Bake corrective' at most 1 GiB of per-frame corrections (frames x vertices x 12 bytes).",
+        "  Memory per baked frame is otherwise ~1 kB (weights, codes, keyframes); the source is read in batches",
+        "  of 16 frames.",
+        "* A target FACS key whose value has a driver keeps it: the driver overrides the baked keyframes, so the",
+        "  bake warns and names those keys.",
+        "* Command line: posed frames must have the neutral's vertex count and, when a frame file has faces, the",
+        "  neutral's faces (a frame exported in another vertex order is refused, not encoded).",
         "",
     ]
     return "\n".join(out)
