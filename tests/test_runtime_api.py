@@ -305,7 +305,9 @@ def test_facs_basis_streams_a_dense_head_once_and_matches_one_hot_decodes(tmp_pa
         results[cache] = m.facs_basis(pm)[1]
         assert sum(rows) == nf, (cache, sum(rows), nf)             # one decoder pass, not 53
         if cache == "streamed":
+            rows.clear()
             ref = m.decode_displacements(pm, np.eye(cfg.z_dim)[:53])       # the per-key decode, chunk by chunk
+            assert sum(rows) == nf                         # a batch of codes decodes with one decoder pass too
             an, ad = m.facs_basis(pm, names="arkit")
             both = np.zeros(cfg.z_dim)
             both[[ICT_INDEX["cheekPuff_L"], ICT_INDEX["cheekPuff_R"]]] = 1.0
