@@ -648,10 +648,7 @@ class Model:
                 return base, rest
             base, rest = self._cached(pm, "dec_base", run)
             return base[s:e], rest[s:e]
-        rest_all = self._cached(pm, "dec_rest", lambda: np.concatenate(
-            [dec.rest(dec.base(pos[i:i + self.decode_rows], pm.normals[i:i + self.decode_rows], self.identity(pm)))
-             for i in range(0, nf, self.decode_rows)]))
-        return dec.base(pos[s:e], pm.normals[s:e], self.identity(pm)), rest_all[s:e]
+        return self._base_chunk(pm, s, e)          # too big to keep: computed per chunk (base once, rest from it)
 
     def _base_chunk(self, pm: PreparedMesh, s: int, e: int) -> tuple[np.ndarray, np.ndarray]:
         """Decoder per-mesh part and zero-code output of face vertices s..e, computed now and not cached (the
@@ -759,11 +756,10 @@ class Model:
         plus one chunk."""
         dec = self.net.decoder
         nf = len(pm.face_index)
-        cache_all = nf * dec.base_width * 4 <= _CACHE_BYTES
         a, _ = self.decoder_frame(pm)
         for s in range(0, nf, self.decode_rows):
             e = min(nf, s + self.decode_rows)
-            base, rest = self._base_rest(pm, s, e) if cache_all else self._base_chunk(pm, s, e)
+            base, rest = self._base_rest(pm, s, e)         # cached whole below _CACHE_BYTES, else per chunk
             w = self._face_weights(pm, pf, s, e)
             for i, (_name, idx) in enumerate(codes):
                 if idx:
