@@ -590,7 +590,7 @@ class Model:
         h = disp.reshape(len(disp), -1) @ a.T                                             # (B, 53)
         w = box_qp(g, h - mu * np.diag(g).mean())
         if mu > 0:
-            w = box_qp(g, h, allowed=w > 0)
+            w = box_qp(g, h, allowed=w > 0, start=w > 0)
         return w
 
     # ------------------------------------------------------------------------------------- decoder
