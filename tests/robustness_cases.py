@@ -80,6 +80,10 @@ CASES: tuple[Case, ...] = (
        "skinning and FACS keys stop before the model runs", "NaN or infinite coordinates"),
     _C("A-inf-coords", "addon-geometry", "ICT head with +inf / -inf coordinates", "error",
        "skinning and FACS keys stop before the model runs", "NaN or infinite coordinates"),
+    _C("A-far-mesh-data", "addon-geometry", "ICT head whose mesh data sits 1e6 m from its object origin "
+       "(float32: 6 cm steps); and one 1e6 m away by its object location", "error",
+       "data: refused before the model runs, saying to move the data to the origin; location: works (float64 "
+       "world positions)", "Origin to Geometry"),
     _C("A-zero-area-dup", "addon-geometry", "head + 40 collapsed (zero-area) faces + 30 duplicated faces",
        "result", "53 finite FACS keys, 12 NFS_ groups; mesh untouched"),
     _C("A-non-manifold", "addon-geometry", "head + 3 extra faces on one edge (edge shared by 4 faces)", "result",
@@ -396,7 +400,9 @@ def markdown() -> str:
         "  multiple, exactly). It cannot restore precision the caller's array never had: float32 positions whose",
         "  storage step exceeds 0.1 % of the mesh's size (a 0.3 m head beyond ~1 km from the origin) are refused;",
         "  pass float64 or move the data near the origin. Meshes spanning more than 1e100 or less than 1e-100",
-        "  units are refused as too large / too small (their areas overflow / underflow).",
+        "  units are refused as too large / too small (their areas overflow / underflow). In Blender an object",
+        "  may sit anywhere (world positions are float64), but mesh data far from its own origin is refused the",
+        "  same way (Blender stores it in float32): Set Origin > Origin to Geometry first.",
         "* Bake From Source takes at most 100 000 frames per run (about an hour at 24 fps; bake longer takes in",
         "  parts), and 'Bake corrective' at most 1 GiB of per-frame corrections (frames x vertices x 12 bytes).",
         "  Memory per baked frame is otherwise ~1 kB (weights, codes, keyframes); the source is read in batches",

@@ -141,6 +141,15 @@ def nan_coords(value):
     return both(rc.new_object("Bad", v, c, s), "error")
 
 
+def far_mesh_data():
+    v, c, s = rc.ict_mesh(stride=3)
+    out = both(rc.new_object("FarData", v + 1e6, c, s), "error")
+    ob = rc.new_object("FarObject", v, c, s, location=(1e6, 0.0, 0.0))
+    far = both(ob, "result")
+    out["attempts"].update({f"location-{k}": a for k, a in far["attempts"].items()})
+    return out
+
+
 def head_variant(v, c, s, name="Head", **kw):
     out = both(rc.new_object(name, v, c, s, **kw))
     ob = O(name)
@@ -308,6 +317,7 @@ def override():
 res = run_group({
     "A-points-only": points_only, "A-edges-only": edges_only, "A-empty-mesh": empty_mesh,
     "A-nan-coords": lambda: nan_coords("nan"), "A-inf-coords": lambda: nan_coords("inf"),
+    "A-far-mesh-data": far_mesh_data,
     "A-zero-area-dup": zero_area_dup, "A-non-manifold": non_manifold, "A-ngons-quads": ngons_quads,
     "A-transform": transform, "A-zero-scale": zero_scale, "A-300k-refused": big_refused, "A-280k-skinning": big_ok,
     "A-max-vertices-pref": max_vertices_pref, "A-non-mesh": non_mesh, "A-edit-mode": edit_mode,
