@@ -301,8 +301,11 @@ class Model:
         Returns:
             a ``PreparedMesh`` (the same object for the same content while it stays in the LRU cache).
         Raises:
-            ValueError: bad shapes, NaN/inf, no faces, only zero-area faces, fewer than MIN_FACE_VERTICES face
-                vertices, more than ``max_vertices`` vertices, bad axes or other_islands.
+            ValueError: bad shapes, NaN/inf, no vertices, no faces, only zero-area faces, fewer than
+                MIN_FACE_VERTICES face vertices, more than ``max_vertices`` vertices, bad axes or other_islands;
+                float16/float32 positions whose storage step exceeds 0.1 % of the mesh size (far from the origin);
+                a span over 1e100 or under 1e-100 units. The mesh is recentred in float64 (exactly, by a
+                power-of-two multiple of its span) before anything else.
         """
         t0 = time.perf_counter()
         if other_islands not in ("follow", "static"):
