@@ -59,9 +59,15 @@ print(json.dumps(out))
 """
 
 
-def test_runtime_calls_run_blas_single_threaded_and_restore_the_count(tmp_path):
+PY313 = REPO / ".venv" / "py313" / "bin" / "python"       # numpy 2.x, what Blender 5.x ships
+
+
+@pytest.mark.parametrize("python", [sys.executable, str(PY313)], ids=["this-venv", "py313-numpy2"])
+def test_runtime_calls_run_blas_single_threaded_and_restore_the_count(tmp_path, python):
+    if not Path(python).exists():
+        pytest.skip(f"{python} not found")
     env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
-    r = subprocess.run([sys.executable, "-c", CHILD, str(REPO), str(tmp_path)], env=env, capture_output=True,
+    r = subprocess.run([python, "-c", CHILD, str(REPO), str(tmp_path)], env=env, capture_output=True,
                        text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     out = json.loads(r.stdout.strip().splitlines()[-1])
