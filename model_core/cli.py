@@ -126,6 +126,7 @@ def _load_model(a, log):
     model = Model.load(a.weights)
     if a.max_vertices is not None:
         model.max_vertices = a.max_vertices
+    model.max_vertices_hint = "pass --max-vertices N"
     log(f"weights: {model.weights.npz_path} ({time.perf_counter() - t:.2f} s)")
     return model
 
@@ -138,13 +139,20 @@ def _prepare(model, path, a, log, what="mesh"):
     return m, pm
 
 
-def _read_frames(files, n_verts, log, what):
+def _read_frames(files, neutral, log, what):
+    """Posed frames (T, N, 3) float64 of the neutral MeshData: same vertex count, and the same polygons when a
+    frame file has any (a frame exported with another vertex order or topology is refused, not encoded)."""
+    n_verts = len(neutral.verts)
     frames = np.empty((len(files), n_verts, 3))
     for i, f in enumerate(files):
         m = read_mesh(f)
         if m.verts.shape[0] != n_verts:
             raise InputError(f"{f}: has {m.verts.shape[0]} vertices, the neutral has {n_verts}; posed frames must "
                              f"share the neutral's vertex order")
+        if m.sizes.size and not (np.array_equal(m.sizes, neutral.sizes) and np.array_equal(m.corners, neutral.corners)):
+            raise InputError(f"{f}: its faces differ from the neutral's ({len(m.sizes)} vs {len(neutral.sizes)} "
+                             f"polygons, or the same count in another vertex order); posed frames must be exported "
+                             f"with the neutral's vertex order")
         frames[i] = m.verts
         log.progress(i + 1, len(files), f"read {what}")
     return frames
@@ -222,9 +230,9 @@ def cmd_facs(a, log) -> int:
 
 def cmd_encode(a, log) -> int:
     model = _load_model(a, log)
-    _, pm = _prepare(model, a.neutral, a, log, "neutral")
+    nmesh, pm = _prepare(model, a.neutral, a, log, "neutral")
     files = _frame_files(a.posed)
-    frames = _read_frames(files, pm.n_verts, log, "frames")
+    frames = _read_frames(files, nmesh, log, "frames")
     t = time.perf_counter()
     z = model.expression(frames, pm)
     dt = time.perf_counter() - t
@@ -244,10 +252,10 @@ def cmd_encode(a, log) -> int:
 
 def cmd_retarget(a, log) -> int:
     model = _load_model(a, log)
-    _, src = _prepare(model, a.source_neutral, a, log, "source neutral")
+    smesh, src = _prepare(model, a.source_neutral, a, log, "source neutral")
     tmesh, tgt = _prepare(model, a.target, a, log, "target")
     files = _frame_files(a.source_frames)
-    frames = _read_frames(files, src.n_verts, log, "frames")
+    frames = _read_frames(files, smesh, log, "frames")
     t = time.perf_counter()
     res = model.retarget(frames, src, tgt, positions=a.objs,
                          progress=lambda d, n: log.progress(d, n, "retarget steps"))
@@ -280,6 +288,8 @@ def main(argv=None) -> int:
     try:
         for attr in ("mesh", "neutral", "source_neutral", "target"):   # inputs first, before loading weights
             path = getattr(a, attr, None)
+            if path is not None and Path(path).is_dir():
+                raise InputError(f"{path} is a folder, not a mesh file; give the .obj / .ply file inside it")
             if path is not None and not Path(path).is_file():
                 raise InputError(f"mesh file not found: {path}")
         rc = COMMANDS[a.command](a, log)

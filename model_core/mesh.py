@@ -35,6 +35,8 @@ def validate_mesh(verts, faces, *, name: str = "mesh") -> tuple[np.ndarray, np.n
     f = np.asarray(faces)
     if v.ndim != 2 or v.shape[1] != 3:
         raise ValueError(f"{name}: vertices must have shape (N, 3), got {v.shape}")
+    if v.shape[0] == 0:
+        raise ValueError(f"{name}: has no vertices (an empty mesh); give the head's vertex positions")
     if v.shape[0] < MIN_VERTICES:
         raise ValueError(f"{name}: has {v.shape[0]} vertices; a face mesh needs at least {MIN_VERTICES}")
     if not np.issubdtype(v.dtype, np.number):

@@ -104,7 +104,7 @@ def prepare_object(context, obj, *, use_painted: bool = True, editable: bool = T
         raise UserError(problem)
     mat = mesh_io.matrix_world(obj)
     local = mesh_io.local_rest_positions(obj)
-    problem = mesh_io.nonfinite_problem(obj, local, mat)
+    problem = mesh_io.nonfinite_problem(obj, local, mat) or mesh_io.precision_problem(obj, local)
     if problem:
         raise UserError(problem)
     verts = mesh_io.to_world(local, mat)

@@ -25,6 +25,7 @@ from .common import UserError, prepare_object
 KEY_NAME = "NFS_corrective"
 PROP_FILE = "nfs_corrective_file"
 PROP_START = "nfs_corrective_start"
+DECODE_BATCH = 16   # frames decoded per model call: the decoder's per-mesh part is computed once per call
 
 _loaded: dict = {}  # path -> memory-mapped (T, N, 3) array
 
@@ -60,12 +61,15 @@ def compute(context, target, by_name: dict, codes: np.ndarray, frames: np.ndarra
     weights = np.stack([np.asarray(by_name[nm], dtype=np.float64) for nm in names], axis=1)  # (T, K)
     inv = np.linalg.inv(prep.mat)
     out = np.empty((len(frames), n, 3), dtype=np.float32)
-    for t in range(len(frames)):
-        world = engine.decode(prep.model, prep.pm, codes[t], n, prep.probs)
-        local = mesh_io.to_world(world, inv)
-        linear = ref + np.tensordot(weights[t], deltas, axes=1)
-        out[t] = local - linear
-        yield progress[0] + (progress[1] - progress[0]) * (t + 1) / len(frames), f"corrective, frame {t + 1}"
+    for s0 in range(0, len(frames), DECODE_BATCH):
+        world = engine.decode(prep.model, prep.pm, codes[s0:s0 + DECODE_BATCH], n, prep.probs)   # (b, N, 3)
+        for j, wj in enumerate(world):
+            t = s0 + j
+            local = mesh_io.to_world(wj, inv)
+            linear = ref + np.tensordot(weights[t], deltas, axes=1)
+            out[t] = local - linear
+        t = s0 + len(world)
+        yield progress[0] + (progress[1] - progress[0]) * t / len(frames), f"corrective, frame {t}"
     return out
 
 

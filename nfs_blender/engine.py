@@ -240,16 +240,18 @@ def expression(model, posed_world: np.ndarray, pm, n_verts: int, sparsity: float
 
 
 def decode(model, pm, z: np.ndarray, n_verts: int, probs: np.ndarray | None = None) -> np.ndarray:
-    """Posed world positions (N, 3) float64 for an expression code ``z`` (Z,).
+    """Posed world positions (N, 3) float64 for an expression code ``z`` (Z,), or (B, N, 3) for codes (B, Z)
+    (one call: the decoder's per-mesh part is computed once for the batch, not once per frame).
 
     Args:
         probs: optional (N, R) painted region weights used instead of the model's skinning.
     """
+    z = np.asarray(z, dtype=np.float32)
     try:
-        pos = np.asarray(model.decode(pm, np.asarray(z, dtype=np.float32), **_probs_kw(probs)), dtype=np.float64)
+        pos = np.asarray(model.decode(pm, z, **_probs_kw(probs)), dtype=np.float64)
     except ValueError as exc:
         raise EngineError(f"decoding failed: {exc}") from None
-    problem = _bad_output("decoded positions", pos, (n_verts, 3))
+    problem = _bad_output("decoded positions", pos, (n_verts, 3) if z.ndim == 1 else (len(z), n_verts, 3))
     if problem:
         raise EngineError(problem)
     return pos

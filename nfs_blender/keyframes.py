@@ -166,6 +166,24 @@ def direct_evaluation_problem(key) -> str | None:
     return None
 
 
+def driven_key_names(key, names) -> list[str]:
+    """Names among ``names`` whose key-block value is driven by an enabled driver on ``key`` (a driver overrides
+    keyframes on the same property, so values baked there do not play)."""
+    ad = key.animation_data if key is not None else None
+    if ad is None:
+        return []
+    want = set(names)
+    out = []
+    for d in ad.drivers:
+        path = d.data_path
+        if d.mute or not path.startswith('key_blocks["') or not path.endswith('"].value'):
+            continue
+        name = path[len('key_blocks["'):-len('"].value')].replace('\\"', '"').replace("\\\\", "\\")
+        if name in want and name not in out:
+            out.append(name)
+    return sorted(out)
+
+
 def shape_key_value_curves(key) -> dict:
     """{key block name: FCurve} for the un-muted F-curves animating key-block values through the action."""
     out = {}

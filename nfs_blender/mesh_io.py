@@ -90,6 +90,22 @@ def nonfinite_problem(obj, local: np.ndarray, mat: np.ndarray) -> str | None:
     return None
 
 
+def precision_problem(obj, local: np.ndarray, max_rel: float = 1e-3) -> str | None:
+    """A sentence when ``obj``'s float32 mesh data (N, 3) lies so far from the object's origin that Blender's
+    float32 storage steps exceed ``max_rel`` of the mesh's size (the face's shape is already degraded there),
+    else None. The object's own location may be anything: world positions are computed in float64."""
+    if len(local) == 0:
+        return None
+    size = float(np.sqrt(((local.max(axis=0).astype(np.float64) - local.min(axis=0)) ** 2).sum()))
+    far = float(np.abs(local).max())
+    step = float(np.spacing(np.float32(far)))
+    if size > 0 and step > max_rel * size:
+        return (f"'{obj.name}''s mesh data lies about {far:.3g} units from its object origin, where Blender stores "
+                f"coordinates in steps of {step:.2g} ({100 * step / size:.2g} % of the mesh's size): move the data "
+                f"to the origin (Object > Set Origin > Origin to Geometry) and try again")
+    return None
+
+
 def matrix_world(obj) -> np.ndarray:
     """(4, 4) float64 world matrix of ``obj``."""
     return np.array(obj.matrix_world, dtype=np.float64)

@@ -25,6 +25,8 @@ from .model_core import facs_names
 
 AUTO_MIN_NAMES = 10
 BATCH = 16  # frames encoded together by the expression encoder
+MAX_BAKE_FRAMES = 100_000          # ~1 h at 24 fps; the bake holds ~1 kB per frame (weights, codes, keyframes)
+MAX_CORRECTIVE_BYTES = 1 << 30     # the corrective stores (frames x vertices x 3) float32
 
 
 def source_facs_mapping(source) -> dict:
@@ -152,6 +154,9 @@ class NFS_OT_bake_from_source(JobOperator, bpy.types.Operator):
         start, end = frame_range(scene)
         if end < start:
             raise UserError(f"the frame range is empty ({start}-{end}): set End after Start")
+        if end - start + 1 > MAX_BAKE_FRAMES:
+            raise UserError(f"the frame range {start}-{end} has {end - start + 1:,} frames, more than the "
+                            f"{MAX_BAKE_FRAMES:,} one bake takes: set Start/End to bake it in parts")
         frames = np.arange(start, end + 1, dtype=np.float64)
         mapping = source_facs_mapping(source)
         mode = settings.source_mode
@@ -168,6 +173,17 @@ class NFS_OT_bake_from_source(JobOperator, bpy.types.Operator):
         if want_corrective and mode != "GEOMETRY":
             self.warnings.append("Bake corrective needs the 'Mesh deformation' source; no corrective was baked")
             want_corrective = False
+        if want_corrective:
+            size = len(frames) * len(target.data.vertices) * 12
+            if size > MAX_CORRECTIVE_BYTES:
+                raise UserError(f"Bake corrective would store {size / 2**30:.1f} GiB ({len(frames):,} frames x "
+                                f"{len(target.data.vertices):,} vertices), more than {MAX_CORRECTIVE_BYTES >> 30} GiB: "
+                                f"bake fewer frames or turn off 'Bake corrective'")
+        driven = keyframes.driven_key_names(target.data.shape_keys, keys)
+        if driven:
+            self.warnings.append(f"drivers on {len(driven)} of the FACS keys of '{target.name}' "
+                                 f"({', '.join(driven[:6])}{' ...' if len(driven) > 6 else ''}) override the baked "
+                                 f"keyframes: remove or mute those drivers to play the bake")
 
         frame0, sub0 = scene.frame_current, scene.frame_subframe
         self.codes = None

@@ -7,8 +7,8 @@ import json
 import bpy
 
 from . import engine, mesh_io, vertex_groups
-from .common import (UserError, editable_mesh_problem, poll_result, prepare_object, register_classes,
-                     report_exception, unregister_classes)
+from .common import (JobOperator, UserError, editable_mesh_problem, poll_result, prepare_object,
+                     register_classes, report_exception, unregister_classes)
 
 
 def _has_region_groups(obj) -> bool:
@@ -21,40 +21,33 @@ def _has_region_colors(obj) -> bool:
     return obj.data.color_attributes.get(vertex_groups.COLOR_ATTRIBUTE) is not None
 
 
-class NFS_OT_compute_skinning(bpy.types.Operator):
+class NFS_OT_compute_skinning(JobOperator, bpy.types.Operator):
     """Compute the model's facial regions for the active mesh: one NFS_<region> vertex group per region
-    (weights sum to 1 per vertex) and the NFS_regions colour attribute"""
+    (weights sum to 1 per vertex) and the NFS_regions colour attribute; Esc cancels without changing anything"""
     bl_idname = "nfs.compute_skinning"
     bl_label = "Compute Skinning Weights"
     bl_options = {"REGISTER", "UNDO"}
+    what = "Skinning"
 
     @classmethod
     def poll(cls, context):
         return poll_result(cls, mesh_io.mesh_problem(context.active_object))
 
-    def execute(self, context):
+    def job(self, context):
+        """Steps (progress in the status bar; Esc between them): load the model and prepare the mesh (the
+        longest: ~2 s per 100k vertices), skinning, then - after the last yield - write groups and colours."""
         obj = context.active_object
-        wm = context.window_manager
-        wm.progress_begin(0, 3)
-        try:
-            prep = prepare_object(context, obj, use_painted=False)
-            wm.progress_update(1)
-            names = engine.region_names(prep.model)
-            colors = engine.region_colors(prep.model)
-            probs, _weights = engine.skinning(prep.model, prep.pm, prep.n)
-            wm.progress_update(2)
-        except Exception as exc:
-            wm.progress_end()
-            report_exception(self, exc, "Skinning")
-            return {"CANCELLED"}
-        try:  # everything is computed and checked: write
-            vertex_groups.write_region_groups(obj, names, probs)
-            vertex_groups.write_region_colors(obj.data, probs, colors)
-        finally:
-            wm.progress_end()
-        self.report({"INFO"}, f"Wrote {len(names)} NFS_ vertex groups and the {vertex_groups.COLOR_ATTRIBUTE} "
-                              f"colours on '{obj.name}'")
-        return {"FINISHED"}
+        yield 0.0, "loading the model and preparing the mesh"
+        prep = prepare_object(context, obj, use_painted=False)
+        yield 0.7, f"mesh prepared ({prep.n:,} vertices); computing regions"
+        names = engine.region_names(prep.model)
+        colors = engine.region_colors(prep.model)
+        probs, _weights = engine.skinning(prep.model, prep.pm, prep.n)
+        yield 0.9, "writing vertex groups"
+        vertex_groups.write_region_groups(obj, names, probs)
+        vertex_groups.write_region_colors(obj.data, probs, colors)
+        self.message = (f"Wrote {len(names)} NFS_ vertex groups and the {vertex_groups.COLOR_ATTRIBUTE} colours on "
+                        f"'{obj.name}'")
 
 
 class NFS_OT_update_region_colors(bpy.types.Operator):

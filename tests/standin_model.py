@@ -79,6 +79,7 @@ class StandinModel:
 
     def __init__(self):
         self.calls = {"prepare": 0, "skinning": 0, "expression": 0, "decode": 0, "basis": 0}
+        self.batches = []    # sizes of the batched decode calls
         self._w = np.random.default_rng(0).standard_normal((len(REGIONS), 128)).astype(np.float32)
 
     # ------------------------------------------------------------------ interface
@@ -173,7 +174,12 @@ class StandinModel:
 
     def decode(self, pm, z_ge, probs=None):
         self.calls["decode"] += 1
-        z = np.asarray(z_ge, dtype=np.float64).ravel()
+        zz = np.asarray(z_ge, dtype=np.float64)
+        if zz.ndim == 2:                                     # a batch of codes (B, Z) -> (B, N, 3)
+            self.calls["decode"] -= 1
+            self.batches.append(len(zz))
+            return np.stack([self.decode(pm, row, probs) for row in zz])
+        z = zz.ravel()
         b = self.basis(pm, probs)
         jaw = fn.ICT_INDEX["jawOpen"]
         return pm.verts + np.tensordot(z[: fn.N_ICT], b, axes=1) + 0.5 * z[jaw] ** 2 * b[jaw]

@@ -111,7 +111,9 @@ for j, ict in enumerate(poses.values()):
 s.bake_source = srcb
 s.bake_corrective = True
 activate(tgt)
+MODEL.batches.clear()
 out["bake_geo"] = run_op(bpy.ops.nfs.bake_from_source)
+out["decode_batches"] = list(MODEL.batches)      # the corrective decodes 16 frames per model call
 tgt = bpy.data.objects["Target"]
 got = key_values(tgt, fn.ICT_NAMES)
 out["geo_err"] = float(np.abs(got - exp_b).max())
@@ -187,6 +189,8 @@ def test_bake_names_driver_geometry_corrective_arkit_undo():
     assert res["corrective_key"] and res["corrective_file"]
     assert res["nonlinear_gap"] > 1e-4  # the decode differs from the linear blend ...
     assert res["corrective_err"] < 1e-5  # ... and the corrective key plays the exact decode back
+    b = res["decode_batches"]
+    assert b and max(b) == 16 and all(x == 16 for x in b[:-1]) and 0 < b[-1] <= 16, b
     assert res["bake_arkit"] == ["FINISHED"] and res["arkit_curves"] == 52
     assert res["arkit_err"] <= 1e-6
     assert res["undo_curves"] == 0

@@ -60,3 +60,31 @@ def test_box_qp_rejects_bad_input():
         box_qp(np.eye(3), np.ones(4))
     with pytest.raises(ValueError, match="finite"):
         box_qp(np.eye(2), np.array([np.nan, 0.0]))
+
+
+def test_warm_start_gives_the_same_minimiser_with_fewer_solves(monkeypatch):
+    """``start`` (issue 17): the inverse rig's refit starts with its support free. Same minimiser (unique), and
+    on the refit the number of small solves drops to ~1-2 per row instead of one per active key."""
+    import model_core.runtime.boxqp as bq
+    rng = np.random.default_rng(7)
+    g, _ = _problem(rng, 53, 1e2)
+    w_true = np.clip(rng.normal(0.3, 0.3, (40, 53)), 0, 1) * (rng.random((40, 53)) < 0.2)
+    c = w_true @ g + rng.normal(size=(40, 53)) * 1e-3             # frames made of a few keys, like the rig's
+    first = box_qp(g, c - 0.01)                                  # a penalised fit: a sparse support
+    support = first > 0
+    assert 3 <= support.sum(axis=1).mean() <= 40
+    calls = {"n": 0}
+    solve = np.linalg.solve
+
+    def counted(a, b):
+        calls["n"] += 1
+        return solve(a, b)
+    monkeypatch.setattr(bq.np.linalg, "solve", counted)
+    cold = box_qp(g, c, allowed=support)
+    n_cold, calls["n"] = calls["n"], 0
+    warm = box_qp(g, c, allowed=support, start=support)
+    n_warm, calls["n"] = calls["n"], 0
+    bad = box_qp(g, c, allowed=support, start=~support)          # a useless guess: still the same answer
+    np.testing.assert_allclose(warm, cold, atol=1e-9)
+    np.testing.assert_allclose(bad, cold, atol=1e-9)
+    assert n_warm <= 0.6 * n_cold, (n_warm, n_cold)

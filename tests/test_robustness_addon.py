@@ -19,7 +19,7 @@ COMMON = r'''
 import time
 import robustness_cases as rc
 from model_core import facs_names as fn
-from nfs_blender import engine, prefs, common, ops_facs, ops_bake
+from nfs_blender import engine, prefs, common, ops_facs, ops_bake, ops_skinning
 ICT = list(fn.ICT_NAMES)
 ALL_OPS = ["nfs.compute_skinning", "nfs.update_region_colors", "nfs.toggle_region_colors", "nfs.clear_skinning",
            "nfs.generate_facs_keys", "nfs.bake_from_source", "nfs.import_livelink_csv", "nfs.reset_facs_group",
@@ -139,6 +139,15 @@ def nan_coords(value):
         v[10] = np.inf
         v[20, 1] = -np.inf
     return both(rc.new_object("Bad", v, c, s), "error")
+
+
+def far_mesh_data():
+    v, c, s = rc.ict_mesh(stride=3)
+    out = both(rc.new_object("FarData", v + 1e6, c, s), "error")
+    ob = rc.new_object("FarObject", v, c, s, location=(1e6, 0.0, 0.0))
+    far = both(ob, "result")
+    out["attempts"].update({f"location-{k}": a for k, a in far["attempts"].items()})
+    return out
 
 
 def head_variant(v, c, s, name="Head", **kw):
@@ -308,6 +317,7 @@ def override():
 res = run_group({
     "A-points-only": points_only, "A-edges-only": edges_only, "A-empty-mesh": empty_mesh,
     "A-nan-coords": lambda: nan_coords("nan"), "A-inf-coords": lambda: nan_coords("inf"),
+    "A-far-mesh-data": far_mesh_data,
     "A-zero-area-dup": zero_area_dup, "A-non-manifold": non_manifold, "A-ngons-quads": ngons_quads,
     "A-transform": transform, "A-zero-scale": zero_scale, "A-300k-refused": big_refused, "A-280k-skinning": big_ok,
     "A-max-vertices-pref": max_vertices_pref, "A-non-mesh": non_mesh, "A-edit-mode": edit_mode,
@@ -697,6 +707,45 @@ def bake_nan_source():
     return {"attempts": {"bake": A("nfs.bake_from_source", "error")}}
 
 
+def bake_huge_range():
+    target()
+    src = plain_source()
+    bake_setup(src, "GEOMETRY", 1, 1_000_000)
+    activate(O("Target"))
+    out = {"range": A("nfs.bake_from_source", "error")}
+    bake_setup(src, "GEOMETRY", 1, 90_000)
+    bpy.context.scene.nfs.bake_corrective = True
+    activate(O("Target"))
+    out["corrective"] = A("nfs.bake_from_source", "error")
+    bpy.context.scene.nfs.bake_corrective = False
+    return {"attempts": out}
+
+
+def bake_driven_target():
+    ob = target()
+    key = ob.data.shape_keys
+    for nm in ("jawOpen", "eyeBlink_L"):
+        fc = key.key_blocks[nm].driver_add("value")
+        fc.driver.expression = "0.25"
+    src = plain_source()
+    src.shape_key_add(name="Basis", from_mix=False)
+    for j, nm in enumerate(fn.ICT_NAMES[:12]):
+        kb = src.shape_key_add(name=nm, from_mix=False)
+        for f_ in (1, 4):
+            kb.value = ((j + f_) % 5) / 4.0
+            kb.keyframe_insert("value", frame=f_)
+    bake_setup(src, "NAMES", 1, 4)
+    activate(O("Target"))
+    me = O("Target").data.name
+    allow = rc.key_paths(me, fn.ICT_NAMES) + [f"k/{me}/anim", "data/actions/*"]   # the Key had no action yet
+    r = A("nfs.bake_from_source", "result", allow)
+    activate(O("Target"))
+    f = fake(ops_bake.NFS_OT_bake_from_source)
+    res = sorted(f.execute(bpy.context))
+    drivers = sorted(d.data_path for d in O("Target").data.shape_keys.animation_data.drivers)
+    return {"attempts": {"bake": r}, "fake": res, "reports": f.reports, "drivers": drivers}
+
+
 def csv_case(files, start=1):
     """Import each (label, text-or-bytes-or-None path) onto a target with FACS keys."""
     target()
@@ -785,6 +834,17 @@ def cancel_facs():
     return {"attempts": {"esc": r}}
 
 
+def cancel_skinning():
+    v, c, s = rc.ict_mesh(stride=3)
+    activate(rc.new_object("Head", v, c, s))
+    f = fake(ops_skinning.NFS_OT_compute_skinning)
+    r = modal_cancel(f, 2)
+    ob = O("Head")
+    r["groups"] = [g.name for g in ob.vertex_groups]
+    r["colors"] = ob.data.color_attributes.get("NFS_regions") is not None
+    return {"attempts": {"esc": r}}
+
+
 def cancel_bake():
     target()
     src = plain_source()
@@ -837,9 +897,10 @@ def model_failure(mode):
 funcs = {
     "A-bake-no-source": bake_no_source, "A-bake-empty-range": bake_empty_range,
     "A-bake-vertex-count": bake_vertex_count, "A-bake-no-names": bake_no_names,
-    "A-bake-nan-source": bake_nan_source,
+    "A-bake-nan-source": bake_nan_source, "A-bake-huge-range": bake_huge_range,
+    "A-bake-driven-target": bake_driven_target,
     "A-csv-huge-start": lambda: csv_case([("huge", rc.csv_text(121, 60))], start=1048570),
-    "A-cancel-facs": cancel_facs, "A-cancel-bake": cancel_bake,
+    "A-cancel-facs": cancel_facs, "A-cancel-bake": cancel_bake, "A-cancel-skinning": cancel_skinning,
     "A-model-fails-midway": lambda: model_failure("raise"), "A-model-nan": lambda: model_failure("nan"),
 }
 for cid, files in CSV_CASES.items():
@@ -967,6 +1028,17 @@ def test_io_cancel_matrix():
     esc = res["A-cancel-bake"]["attempts"]["esc"]
     assert esc["mid_frame"] != 17 and esc["frame_after"] == 17
     assert "IndexError" in res["A-model-fails-midway"]["attempts"]["facs"]["message"]
+    esc = res["A-cancel-skinning"]["attempts"]["esc"]
+    assert len(esc["steps"]) == 2 and esc["groups"] == [] and not esc["colors"], esc
+    assert "mesh prepared" in esc["steps"][1], esc["steps"]
+    huge = res["A-bake-huge-range"]["attempts"]
+    assert "1,000,000 frames" in huge["range"]["message"] and huge["range"]["seconds"] < 2.0, huge["range"]
+    assert "GiB" in huge["corrective"]["message"] and huge["corrective"]["seconds"] < 2.0, huge["corrective"]
+    drv = res["A-bake-driven-target"]
+    assert drv["fake"] == ["FINISHED"], drv
+    warn = [m for kind, m in drv["reports"] if kind == "WARNING"]
+    assert len(warn) == 1 and "eyeBlink_L, jawOpen" in warn[0] and "driver" in warn[0], drv["reports"]
+    assert drv["drivers"] == ['key_blocks["eyeBlink_L"].value', 'key_blocks["jawOpen"].value']
 
 
 def test_every_addon_case_has_a_test():

@@ -162,6 +162,26 @@ def test_scale_and_transform(model, head, basis):
     assert exact_fraction(bb, want) >= 0.98 and rel(bb, want) < 0.02, ("R-transform", rel(bb, want))
 
 
+def test_far_from_origin_and_extreme_scales(model, head, basis):
+    v, _c, _s, t = head                                                            # ICT cm
+    vm = v / 100.0                                                                 # metres
+    _, b0 = model.facs_basis(model.prepare(vm, t))
+    far = vm + 1e6                          # float64 stores this in 1.2e-10 m steps: a slightly different mesh
+    back = far - 1e6                        # exactly those values, at the origin
+    _, bf = model.facs_basis(model.prepare(far, t))
+    _, bb = model.facs_basis(model.prepare(back, t))
+    assert rel(bf, bb) < 1e-7, ("R-far-float64", rel(bf, bb))          # recentred exactly: the same numbers
+    assert exact_fraction(bf, b0) >= 0.98 and rel(bf, b0) < 0.02, ("R-far-float64", rel(bf, b0))
+    raises("R-far-float32", lambda: model.prepare(far.astype(np.float32), t))
+    near32 = (vm + 10.0).astype(np.float32)                                        # 1 um steps: accepted
+    _, bn = model.facs_basis(model.prepare(near32, t))
+    assert rel(bn, b0) < 1e-3
+    raises("R-huge-scale", lambda: model.prepare(v * 1e200, t))
+    raises("R-tiny-scale", lambda: model.prepare(v * 1e-200, t))
+    raises("R-empty", lambda: model.prepare(np.zeros((0, 3)), np.zeros((0, 3), int)))
+    assert "zero area" not in raises("R-huge-scale", lambda: model.prepare(v * 1e200, t))
+
+
 def test_300k_refused_fast(model):
     v = np.random.default_rng(0).standard_normal((301_000, 3))
     t0 = time.perf_counter()
@@ -281,6 +301,25 @@ def cli_files(tmp_path_factory, stem):
     for kind in ("truncated", "version"):
         rc.write_bad_weights(d / "w", kind, stem)
     (d / "afile").write_text("not a folder")
+    text = (d / "head.obj").read_text().splitlines()
+    k = 0
+    for j, ln in enumerate(text):
+        if ln.startswith("f "):
+            text[j] = ("  " if k % 4 == 0 else "\t" if k % 4 == 2 else "") + ln
+            k += 1
+    (d / "indented.obj").write_text("\n".join(text) + "\n")
+    (d / "empty.obj").write_bytes(b"")
+    (d / "blank.obj").write_text("\n  \n\n")
+    (d / "empty.ply").write_bytes(b"")
+    (d / "novert.obj").write_text("# exported by something\nmtllib head.mtl\no Head\ng face\n")
+    (d / "head_dir.obj").mkdir()
+    (d / "frames_faces").mkdir()
+    polys = [c[i:i + n] for i, n in zip(np.concatenate([[0], np.cumsum(s)[:-1]]), s)]
+    perm = np.random.default_rng(3).permutation(len(v))              # the same head, another vertex order
+    inv = np.argsort(perm)
+    write_mesh(d / "frames_faces" / "f0.obj", v[perm], [inv[q] for q in polys])
+    (d / "frames_count").mkdir()
+    write_mesh(d / "frames_count" / "f0.obj", v[:-3], np.array([[0, 1, 2]]))
     return d
 
 
@@ -312,6 +351,23 @@ def test_cli_matrix(cli_files, stem):
         ("C-frame-vertex-count", ["encode", d / "frames", "--neutral", d / "head.obj", "-o", d / "o12.csv", *w],
          d / "o12.csv"),
         ("C-bad-output", ["skin", d / "head.obj", "-o", d / "o13.txt", *w], d / "o13.txt"),
+        ("C-empty-obj", ["skin", d / "empty.obj", "-o", d / "o14.npz", *w], d / "o14.npz"),
+        ("C-empty-obj", ["skin", d / "blank.obj", "-o", d / "o14.npz", *w], d / "o14.npz"),
+        ("C-empty-obj", ["skin", d / "empty.ply", "-o", d / "o14.npz", *w], d / "o14.npz"),
+        ("C-no-vertices-obj", ["skin", d / "novert.obj", "-o", d / "o15.npz", *w], d / "o15.npz"),
+        ("C-folder-obj", ["skin", d / "head_dir.obj", "-o", d / "o16.npz", *w], d / "o16.npz"),
+        ("C-folder-obj", ["encode", d / "frames", "--neutral", d / "head_dir.obj", "-o", d / "o16.csv", *w],
+         d / "o16.csv"),
+        ("C-folder-obj", ["retarget", "--source-neutral", d / "head.obj", "--source-frames", d / "frames",
+                          "--target", d / "head_dir.obj", "-o", d / "o16", *w], d / "o16"),
+        ("C-max-vertices-flag", ["skin", d / "head.obj", "-o", d / "o17.npz", "--max-vertices", "100", *w],
+         d / "o17.npz"),
+        ("C-frame-faces", ["encode", d / "frames_faces", "--neutral", d / "head.obj", "-o", d / "o18.csv", *w],
+         d / "o18.csv"),
+        ("C-frame-faces", ["retarget", "--source-neutral", d / "head.obj", "--source-frames", d / "frames_faces",
+                           "--target", d / "head.obj", "-o", d / "o19", *w], d / "o19"),
+        ("C-retarget-frame-count", ["retarget", "--source-neutral", d / "head.obj", "--source-frames",
+                                    d / "frames_count", "--target", d / "head.obj", "-o", d / "o20", *w], d / "o20"),
         ("C-bad-output", ["facs", d / "head.obj", "-o", d / "afile", *w], None),
     ]
     failures = []
@@ -330,6 +386,19 @@ def test_cli_matrix(cli_files, stem):
         except AssertionError as ex:
             failures.append(f"C-bad-arguments: {ex}")
     assert not failures, "\n".join(failures)
+
+
+def test_cli_reads_indented_obj_lines(cli_files, stem):
+    """C-indented-obj: face lines indented by spaces or tabs used to be skipped (half the faces silently dropped)."""
+    from model_core.runtime import read_mesh
+    d = cli_files
+    plain, ind = read_mesh(d / "head.obj"), read_mesh(d / "indented.obj")
+    assert len(ind.sizes) == len(plain.sizes) > 1000
+    np.testing.assert_array_equal(ind.corners, plain.corners)
+    np.testing.assert_array_equal(ind.verts, plain.verts)
+    r = run_cli("skin", d / "indented.obj", "-o", d / "ind.npz", "--weights", stem.with_suffix(".npz"), "-q")
+    assert r.returncode == 0, ("C-indented-obj", r.stderr[-1000:])
+    assert np.load(d / "ind.npz")["probs"].shape[0] == len(plain.verts)
 
 
 # ============================================================================================== the table

@@ -265,6 +265,53 @@ def test_facs_basis_iter_equals_facs_basis_and_one_hot_decodes(model, narrow):
         model.facs_basis(pm, names="apple")
 
 
+@pytest.mark.parametrize("dec_mode", ["bilinear", "mlp"])
+def test_facs_basis_streams_a_dense_head_once_and_matches_one_hot_decodes(tmp_path, ict, monkeypatch, dec_mode):
+    """Issue 17: above the per-mesh cache (``_CACHE_BYTES``) every one of the 53 keys used to recompute the
+    decoder's per-mesh part (32 s at 45k vertices). Now each vertex goes through ``decoder.base`` exactly once
+    per basis, cached or not, and the shapes equal the one-hot decodes (the old per-key path) and the cached
+    path's."""
+    import model_core.runtime.model as rm
+    cfg = ModelConfig(**{**SMALL.__dict__, "dec_mode": dec_mode})
+    save_weights(tmp_path / "w", make_weights(cfg), config=cfg)
+    v, f = subdivide(*ict.head(None, None, "full"))                    # 44,786 vertices
+    assert 30_000 <= len(v) <= 50_000
+    rows = []
+
+    def counted(base):
+        def fn(pos, nrm, z_id):
+            rows.append(len(pos))
+            return base(pos, nrm, z_id)
+        return fn
+
+    results = {}
+    for cache in ("streamed", "cached"):
+        monkeypatch.setattr(rm, "_CACHE_BYTES", 0 if cache == "streamed" else 1 << 40)
+        m = Model.load(tmp_path / "w.npz")
+        m.decode_rows = 8192                                          # 6 chunks
+        m.net.decoder.base = counted(m.net.decoder.base)
+        pm = m.prepare(v, f)
+        nf = len(pm.face_index)
+        rows.clear()
+        results[cache] = m.facs_basis(pm)[1]
+        assert sum(rows) == nf, (cache, sum(rows), nf)             # one decoder pass, not 53
+        if cache == "streamed":
+            rows.clear()
+            ref = m.decode_displacements(pm, np.eye(cfg.z_dim)[:53])       # the per-key decode, chunk by chunk
+            assert sum(rows) == nf                         # a batch of codes decodes with one decoder pass too
+            an, ad = m.facs_basis(pm, names="arkit")
+            both = np.zeros(cfg.z_dim)
+            both[[ICT_INDEX["cheekPuff_L"], ICT_INDEX["cheekPuff_R"]]] = 1.0
+            ref_puff = m.decode_displacements(pm, both)
+    basis = results["streamed"]
+    scale = np.abs(basis).max()
+    assert scale > 0 and np.isfinite(basis).all()
+    assert np.abs(basis - ref).max() <= 1e-5 * scale
+    assert np.abs(basis - results["cached"]).max() <= 1e-5 * scale
+    assert np.abs(ad[ARKIT_INDEX["cheekPuff"]] - ref_puff).max() <= 1e-5 * scale
+    np.testing.assert_array_equal(ad[ARKIT_INDEX["jawOpen"]], basis[ICT_INDEX["jawOpen"]])
+
+
 def test_painted_region_weights_override_the_model(model, narrow):
     pm = model.prepare(*narrow)
     probs, w = model.skinning(pm)

@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 
-def box_qp(g: np.ndarray, c: np.ndarray, allowed: np.ndarray | None = None, *, max_iter: int | None = None
-           ) -> np.ndarray:
+def box_qp(g: np.ndarray, c: np.ndarray, allowed: np.ndarray | None = None, *, max_iter: int | None = None,
+           start: np.ndarray | None = None) -> np.ndarray:
     """Minimiser of ``w^T g w - 2 c^T w`` over 0 <= w <= 1 (w = 0 outside ``allowed``).
 
     Args:
@@ -22,6 +22,10 @@ def box_qp(g: np.ndarray, c: np.ndarray, allowed: np.ndarray | None = None, *, m
         c: (n,) or (B, n) right-hand sides; each row is solved on its own.
         allowed: (n,) or (B, n) bool, the variables that may leave 0 (default: all).
         max_iter: active-set changes per row (default 8 n); the last feasible point is returned if reached.
+        start: (n,) or (B, n) bool, a guess of the variables that end up free (within ``allowed``): the
+            search starts from w = 0 with them free instead of adding them one solve at a time. The minimiser
+            is unique, so the result is the same; a good guess (the inverse rig's refit on the support of its
+            penalised fit) needs 1-2 small solves instead of one per active key.
     Returns:
         (n,) or (B, n) float64 weights in [0, 1].
     Raises:
@@ -42,14 +46,15 @@ def box_qp(g: np.ndarray, c: np.ndarray, allowed: np.ndarray | None = None, *, m
         al = np.ones(cc.shape, dtype=bool)
     else:
         al = np.broadcast_to(np.asarray(allowed, dtype=bool), cc.shape)
-    out = np.stack([_solve_one(g, row, mask, max_iter or 8 * n) for row, mask in zip(cc, al)])
+    st = np.zeros(cc.shape, dtype=bool) if start is None else np.broadcast_to(np.asarray(start, dtype=bool), cc.shape)
+    out = np.stack([_solve_one(g, row, mask, max_iter or 8 * n, s0 & mask) for row, mask, s0 in zip(cc, al, st)])
     return out[0] if single else out
 
 
-def _solve_one(g: np.ndarray, c: np.ndarray, allowed: np.ndarray, max_iter: int) -> np.ndarray:
+def _solve_one(g: np.ndarray, c: np.ndarray, allowed: np.ndarray, max_iter: int, start: np.ndarray) -> np.ndarray:
     n = len(c)
     w = np.zeros(n)
-    state = np.zeros(n, dtype=np.int8)          # 0: held at 0, 1: free, 2: held at 1
+    state = start.astype(np.int8)               # 0: held at 0, 1: free, 2: held at 1 (w = 0 is feasible)
     tol = 1e-12 * max(1.0, float(np.abs(c).max()), float(np.abs(g).max()))
     for _ in range(max_iter):
         free = np.nonzero(state == 1)[0]

@@ -133,6 +133,11 @@ class _DecoderParts:
         x = np.concatenate([pos, np.asarray(nrm, F32), fourier(pos, self.fourier)], axis=-1)
         return self.geo(x) + self.id(np.asarray(z_id, F32)[None])
 
+    def displace_onehot(self, base: np.ndarray, rest: np.ndarray, w: np.ndarray, idx: list[int]) -> np.ndarray:
+        """Displacements (N, 3) of the code with 1 at the indices ``idx`` and 0 elsewhere (FACS basis shapes):
+        ``displace(base, rest, code_onehot(w, idx)[None])[0]``."""
+        return self.displace(base, rest, self.code_onehot(w, idx)[None])[0]
+
     def __call__(self, pos, nrm, w, z_ge, z_id) -> np.ndarray:
         """Whole decode like ``FaceSkinningNet.decode``: pos, nrm (N, 3), w (N, Z), z_ge (B, Z), z_id (Z,) -> (B, N, 3)."""
         base = self.base(pos, nrm, z_id)
@@ -212,6 +217,15 @@ class BilinearDecoder(_DecoderParts):
         code = np.zeros_like(w)
         code[:, idx] = w[:, idx]
         return code
+
+    def displace_onehot(self, base: np.ndarray, rest: np.ndarray, w: np.ndarray, idx: list[int]) -> np.ndarray:
+        """G (N, 3, Z), w (N, Z), one-hot indices -> (N, 3): sum over k in idx of G[:, :, k] w[:, k] / disp_scale
+        (the columns of G the code selects; no (N, Z) code, no batched matmul)."""
+        out = base[:, :, idx[0]] * w[:, idx[0], None]
+        for k in idx[1:]:
+            out += base[:, :, k] * w[:, k, None]
+        out /= self.disp_scale
+        return out
 
     def displace(self, base: np.ndarray, rest: np.ndarray, code: np.ndarray) -> np.ndarray:
         """G (N, 3, Z), rest (unused: zero), local codes (B, N, Z) -> displacements (B, N, 3), canonical units."""

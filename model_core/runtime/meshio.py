@@ -65,8 +65,12 @@ def read_mesh(path) -> MeshData:
         ValueError: unsupported suffix, or the file cannot be parsed (the message names the file and line).
     """
     p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"{p} is a folder, not a mesh file; give the .obj / .ply file inside it")
     if not p.is_file():
         raise FileNotFoundError(f"mesh file not found: {p}")
+    if p.stat().st_size == 0:
+        raise ValueError(f"{p}: the file is empty (0 bytes); export the mesh again")
     suffix = p.suffix.lower()
     if suffix == ".obj":
         return _read_obj(p)
@@ -84,7 +88,10 @@ def _read_obj(p: Path) -> MeshData:
     corners = []
     sizes = []
     nv = 0
-    for lineno, line in enumerate(text.splitlines(), 1):
+    lines = text.splitlines()
+    for lineno, line in enumerate(lines, 1):
+        if line[:1] in (" ", "\t"):                 # indented lines are as valid as any other
+            line = line.lstrip()
         if not line or line[0] not in "vf":
             continue
         parts = line.split()
@@ -108,8 +115,15 @@ def _read_obj(p: Path) -> MeshData:
                     raise ValueError(f"{p}:{lineno}: OBJ face indices start at 1, got 0")
             corners.extend(i - 1 if i > 0 else nv + i for i in idx)
             sizes.append(len(idx))
+    if not vrows:
+        content = [ln.strip() for ln in lines if ln.strip()]
+        if not content:
+            raise ValueError(f"{p}: the file is empty (only blank lines); export the mesh again")
+        tags = sorted({ln.split()[0][:12] for ln in content})
+        raise ValueError(f"{p}: no vertex ('v x y z') lines in its {len(content)} non-blank lines (found: "
+                         f"{', '.join(repr(t) for t in tags[:6])}{' ...' if len(tags) > 6 else ''}); is it an OBJ mesh?")
     try:
-        verts = np.array(vrows, dtype=np.float64) if vrows else np.zeros((0, 3))
+        verts = np.array(vrows, dtype=np.float64)
     except ValueError:
         raise ValueError(f"{p}: a vertex line holds a non-numeric coordinate") from None
     return _finish(verts, corners, sizes, p)
@@ -232,6 +246,8 @@ def _read_ply(p: Path) -> MeshData:
                     corners, sizes = res
     if verts is None:
         raise ValueError(f"{p}: no 'vertex' element")
+    if len(verts) == 0:
+        raise ValueError(f"{p}: its 'vertex' element has no vertices (count 0); export the mesh again")
     return _finish(verts, corners, sizes, p)
 
 

@@ -25,6 +25,7 @@ Every output is checked: a non-finite value raises RuntimeError instead of being
 from __future__ import annotations
 
 import colorsys
+import functools
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
@@ -36,6 +37,7 @@ from ..facs_names import ARKIT_NAMES, ARKIT_SOURCES, ICT_NAMES
 from ..mesh import (connected_components, face_areas, face_normals, mesh_hash, triangulate_polygons, vertex_areas,
                     validate_mesh, vertex_normals)
 from ..proxy import Proxy, build_proxy, expression_features, knn_weights, neutral_features
+from . import blas
 from .boxqp import box_qp
 from .layers import Network, interpolate, softmax
 from .weights import Weights, load_weights
@@ -46,8 +48,19 @@ F32 = np.float32
 MIN_FACE_VERTICES = 20        # fewer vertices in the face island cannot be a face mesh
 _DEGENERATE_REL = 1e-12       # a face with area <= this * bbox_diagonal^2 is dropped for the operator
 FIT_SPARSITY = 0.005         # default mu of the fitted inverse rig (benchmarks/tune_fit_sparsity.py)
+_MAX_SPAN = 1e100             # a mesh wider than this (or narrower than its inverse) cannot be computed with
+_MAX_QUANT_REL = 1e-3         # float32 input: refused when its storage step exceeds this share of the mesh size
 _CACHE_BYTES = 64 << 20       # per-mesh arrays (decoder base, skinning weights) are cached up to this size
 NON_FACE_REGIONS = ("back_of_head", "back_of_neck", "ear_L", "ear_R", "clavicle")  # left out by crop='face'
+
+
+def _one_blas_thread(fn):
+    """Run a Model method with numpy's OpenBLAS on 1 thread (``Model.blas_single_thread``; see ``blas.py``)."""
+    @functools.wraps(fn)
+    def wrapper(self, *args, **kwargs):
+        with blas.single_threaded(self.blas_single_thread):
+            return fn(self, *args, **kwargs)
+    return wrapper
 
 
 class Cancelled(Exception):
@@ -170,6 +183,22 @@ def _check_finite(a: np.ndarray, what: str) -> np.ndarray:
     return a
 
 
+def _check_precision(raw, v: np.ndarray) -> None:
+    """Refuse float16/float32 positions whose storage step (at the largest coordinate) is more than
+    ``_MAX_QUANT_REL`` of the mesh's size: the caller's array has already lost the face's shape (a head 1e6 m
+    from the origin in float32 is stored in 6 cm steps). raw: the caller's array; v: (N, 3) float64 of it."""
+    dt = getattr(raw, "dtype", None)
+    if dt is None or not np.issubdtype(dt, np.floating) or np.finfo(dt).bits >= 64:
+        return
+    size = float(np.sqrt(((v.max(axis=0) - v.min(axis=0)) ** 2).sum()))
+    far = float(np.abs(v).max())
+    step = float(np.spacing(dt.type(far)))
+    if size > 0 and step > _MAX_QUANT_REL * size:
+        raise ValueError(f"mesh: {dt} coordinates about {far:.3g} units from the origin are stored in steps of "
+                         f"{step:.3g}, {100 * step / size:.2g} % of the mesh's size, too coarse for a face's detail: pass "
+                         f"float64 positions or move the mesh data near the origin")
+
+
 def _palette(n: int) -> np.ndarray:
     """n distinct colours (golden-ratio hues), (n, 3) float32 in 0..1."""
     return np.array([colorsys.hsv_to_rgb((0.13 + i * 0.618034) % 1.0, 0.55 + 0.3 * (i % 2), 0.95 - 0.2 * (i % 3 == 2))
@@ -197,14 +226,19 @@ class Model:
             correspondence, ``runtime/template_keys.py``; what the CLI's ``facs`` and the add-on's Generate
             FACS Shape Keys use by default; docs/model.md, *Keys on real characters*). Painted region weights
             (``probs``) always use the decoder.
+        blas_single_thread: run numpy's OpenBLAS on 1 thread inside each call (default True; the runtime's
+            small eigh / solves / products are 2-40x slower with threads on a loaded machine,
+            ``benchmarks/bench_blas_threads.py``); False leaves BLAS threads as they are.
     """
 
     max_vertices: int = 300_000
+    max_vertices_hint: str = "raise Model.max_vertices"     # how the refusal says to lift the limit (CLI: the flag)
     cache_size: int = 4
     decode_rows: int = 16384
     fit_sparsity: float = FIT_SPARSITY
     keys: str = "decoder"
     _face_template = None       # FaceTemplate, loaded on first use (shared by all models)
+    blas_single_thread: bool = True
 
     def __init__(self, weights: Weights):
         self.weights = weights
@@ -257,6 +291,7 @@ class Model:
         """Forget every prepared mesh."""
         self._prepared.clear()
 
+    @_one_blas_thread
     def prepare(self, verts, faces, up: str = "Y", forward: str = "Z", *, other_islands: str = "follow",
                 crop: str = "full") -> PreparedMesh:
         """Validate a neutral mesh and build everything the model needs for it (cached by content).
@@ -273,8 +308,11 @@ class Model:
         Returns:
             a ``PreparedMesh`` (the same object for the same content while it stays in the LRU cache).
         Raises:
-            ValueError: bad shapes, NaN/inf, no faces, only zero-area faces, fewer than MIN_FACE_VERTICES face
-                vertices, more than ``max_vertices`` vertices, bad axes or other_islands.
+            ValueError: bad shapes, NaN/inf, no vertices, no faces, only zero-area faces, fewer than
+                MIN_FACE_VERTICES face vertices, more than ``max_vertices`` vertices, bad axes or other_islands;
+                float16/float32 positions whose storage step exceeds 0.1 % of the mesh size (far from the origin);
+                a span over 1e100 or under 1e-100 units. The mesh is recentred in float64 (exactly, by a
+                power-of-two multiple of its span) before anything else.
         """
         t0 = time.perf_counter()
         if other_islands not in ("follow", "static"):
@@ -287,8 +325,9 @@ class Model:
         n_in = np.shape(verts)[0] if np.ndim(verts) >= 1 else 0
         if n_in > self.max_vertices:
             raise ValueError(f"mesh has {n_in} vertices, more than the limit of {self.max_vertices}; decimate it "
-                             f"first (or raise Model.max_vertices if you have the memory and time)")
+                             f"first (or {self.max_vertices_hint} if you have the memory and time)")
         v, f = validate_mesh(verts, _as_triangles(faces), name="mesh")
+        _check_precision(verts, v)
         key = mesh_hash(v, f, np.frombuffer(f"{up}|{forward}|{other_islands}|{crop}".encode(), dtype=np.uint8))
         pm = self._prepared.get(key)
         if pm is not None:
@@ -305,11 +344,26 @@ class Model:
             self._prepared.popitem(last=False)
         return pm
 
-    def _build(self, v, f, up, forward, other_islands, key) -> PreparedMesh:
+    def _build(self, v_in, f, up, forward, other_islands, key) -> PreparedMesh:
         cfg = self.config
-        n = len(v)
+        n = len(v_in)
+        lo, hi = v_in.min(axis=0), v_in.max(axis=0)
+        span = float((hi - lo).max())
+        if span > _MAX_SPAN:
+            raise ValueError(f"mesh: spans {span:.3g} units, too large to compute with (face areas overflow); scale "
+                             f"it down (e.g. to metres or centimetres) first")
+        if 0.0 < span < 1.0 / _MAX_SPAN:
+            raise ValueError(f"mesh: spans only {span:.3g} units, too small to compute with (face areas underflow); "
+                             f"scale it up (e.g. to metres or centimetres) first")
+        # recentred in float64 before anything else: every geometric step below sees coordinates near 0, so a
+        # mesh far from the origin gives the same canonical mesh as the same mesh at the origin. The shift is a
+        # multiple of a power of two q >= the mesh's span, so a far mesh is shifted exactly (Sterbenz) and a mesh
+        # already around the origin (|centre| < q / 2) is not touched at all (bit-identical results).
+        q = 2.0 ** np.ceil(np.log2(span)) if span > 0 else 1.0
+        shift = np.round((lo + hi) / 2.0 / q) * q
+        v = v_in - shift if shift.any() else v_in
         areas = face_areas(v, f)
-        diag2 = float(((v.max(axis=0) - v.min(axis=0)) ** 2).sum())
+        diag2 = float(((hi - lo) ** 2).sum())
         good = areas > _DEGENERATE_REL * diag2
         if not good.any():
             raise ValueError(f"mesh: all {len(f)} faces have zero area (degenerate); the model needs a surface")
@@ -332,6 +386,8 @@ class Model:
         vf = v[face_index]
         nz = canonical_normalization(vf, faces_f, up=up, forward=forward)
         cn = nz.apply(vf)
+        nz_shift = nz                                         # on the recentred coordinates
+        nz = replace(nz, center=nz.center + shift)            # the caller's frame (reported; vectors alike)
         flipped = self._is_inward(cn, faces_f)
         if flipped:
             faces_f = faces_f[:, [0, 2, 1]]
@@ -350,10 +406,10 @@ class Model:
             nrm = vertex_normals(cw, winv[faces_f])[winv]
         other_index = np.setdiff1d(np.arange(n), face_index)
         if len(other_index):
-            oi, ow = knn_weights(nz.apply(v[other_index]), proxy.verts, cfg.knn)
+            oi, ow = knn_weights(nz_shift.apply(v[other_index]), proxy.verts, cfg.knn)
         else:
             oi, ow = np.zeros((0, min(cfg.knn, proxy.n)), np.int64), np.zeros((0, min(cfg.knn, proxy.n)))
-        vr = v.copy()
+        vr = v_in.copy()
         vr.setflags(write=False)
         return PreparedMesh(
             verts=vr, faces=f, up=up, forward=forward, other_islands=other_islands, key=key, normalization=nz,
@@ -400,6 +456,7 @@ class Model:
         if not isinstance(pm, PreparedMesh):
             raise ValueError(f"{what} must be a PreparedMesh from Model.prepare(), got {type(pm).__name__}")
 
+    @_one_blas_thread
     def identity(self, pm: PreparedMesh) -> np.ndarray:
         """Identity code z_ID (Z,) float32 of a prepared neutral mesh (z_ID[:100] ~ ICT identity coefficients)."""
         self._check_pm(pm)
@@ -444,6 +501,7 @@ class Model:
         s = p.sum(axis=1, keepdims=True)
         return np.where(s > 0, p / np.where(s > 0, s, 1.0), model).astype(F32)
 
+    @_one_blas_thread
     def skinning(self, pm: PreparedMesh, override_probs=None) -> tuple[np.ndarray, np.ndarray]:
         """Per-vertex facial skinning.
 
@@ -460,6 +518,7 @@ class Model:
         weights = _check_finite(self.net.skin_weights(probs), "skinning MLP")
         return probs.copy(), weights
 
+    @_one_blas_thread
     def expression(self, posed_verts, neutral_pm: PreparedMesh, *, batch: int = 64, method: str = "fit",
                    sparsity: float | None = None) -> np.ndarray:
         """Expression code z_GE of posed frame(s) of a prepared neutral mesh.
@@ -523,13 +582,19 @@ class Model:
         """Normal equations of the area-weighted least-squares fit onto the mesh's FACS basis (cached):
         (A (53, 3 Nf) area-weighted basis rows, G (53, 53) = A B^T with a tiny ridge)."""
         def run():
-            _, basis = self.facs_basis(pm, "ict")
-            b = basis[:, pm.face_index].astype(np.float64).reshape(len(basis), -1)     # (53, 3 Nf)
-            area = np.repeat(self._face_areas(pm), 3)                                  # (3 Nf,)
-            a = b * area[None]
-            g = a @ b.T
-            g += np.eye(len(g)) * (1e-6 * np.trace(g) / len(g) + 1e-30)
-            return a, g
+            _, basis = self.facs_basis(pm, "ict")                                      # (53, N, 3) float32
+            k, nf = len(basis), len(pm.face_index)
+            area = self._face_areas(pm)                                                # (Nf,)
+            a = np.empty((k, nf, 3))
+            g = np.zeros((k, k))
+            for s in range(0, nf, self.decode_rows):                 # float64 copies one chunk at a time
+                e = min(nf, s + self.decode_rows)
+                b = basis[:, pm.face_index[s:e]].astype(np.float64)                    # (53, n, 3)
+                a[:, s:e] = b * area[s:e, None]
+                g += a[:, s:e].reshape(k, -1) @ b.reshape(k, -1).T
+            del basis
+            g += np.eye(k) * (1e-6 * np.trace(g) / k + 1e-30)
+            return a.reshape(k, -1), g
         return self._cached(pm, f"fit_system_{self.keys}", run)
 
     def _fit_weights(self, pm: PreparedMesh, disp: np.ndarray, mu: float) -> np.ndarray:
@@ -543,10 +608,11 @@ class Model:
         h = disp.reshape(len(disp), -1) @ a.T                                             # (B, 53)
         w = box_qp(g, h - mu * np.diag(g).mean())
         if mu > 0:
-            w = box_qp(g, h, allowed=w > 0)
+            w = box_qp(g, h, allowed=w > 0, start=w > 0)
         return w
 
     # ------------------------------------------------------------------------------------- decoder
+    @_one_blas_thread
     def decoder_frame(self, pm: PreparedMesh) -> tuple[float, np.ndarray]:
         """(a, b (3,)): the decoder reads a * canon + b and its displacements are divided by a (cached).
 
@@ -600,10 +666,14 @@ class Model:
                 return base, rest
             base, rest = self._cached(pm, "dec_base", run)
             return base[s:e], rest[s:e]
-        rest_all = self._cached(pm, "dec_rest", lambda: np.concatenate(
-            [dec.rest(dec.base(pos[i:i + self.decode_rows], pm.normals[i:i + self.decode_rows], self.identity(pm)))
-             for i in range(0, nf, self.decode_rows)]))
-        return dec.base(pos[s:e], pm.normals[s:e], self.identity(pm)), rest_all[s:e]
+        return self._base_chunk(pm, s, e)          # too big to keep: computed per chunk (base once, rest from it)
+
+    def _base_chunk(self, pm: PreparedMesh, s: int, e: int) -> tuple[np.ndarray, np.ndarray]:
+        """Decoder per-mesh part and zero-code output of face vertices s..e, computed now and not cached (the
+        streamed path of meshes whose whole per-mesh part exceeds ``_CACHE_BYTES``)."""
+        dec = self.net.decoder
+        base = dec.base(self._dec_pos(pm)[s:e], pm.normals[s:e], self.identity(pm))
+        return base, dec.rest(base)
 
     def _displace(self, pm: PreparedMesh, base, rest, code) -> np.ndarray:
         """Canonical displacements (B, n, 3) float32: the decoder's (``dec.displace``), out of its frame (/ a)."""
@@ -665,6 +735,7 @@ class Model:
             raise ValueError("z_ge contains NaN or infinite values")
         return z, single
 
+    @_one_blas_thread
     def decode_displacements(self, pm: PreparedMesh, z_ge, *, probs=None) -> np.ndarray:
         """Displacements of the prepared mesh for expression code(s).
 
@@ -694,6 +765,47 @@ class Model:
             return [(n, list(src)) for n, src in zip(ARKIT_NAMES, ARKIT_SOURCES)]
         raise ValueError(f"names must be 'ict' or 'arkit', got {names!r}")
 
+    def _basis_face(self, pm: PreparedMesh, codes: list, pf: np.ndarray | None, out: np.ndarray) -> None:
+        """Canonical face-island displacements of the one-hot FACS codes into ``out`` (K, Nf, 3) float32.
+
+        Streams over the face vertices in chunks of ``decode_rows``: each chunk's decoder per-mesh part is
+        computed once for all K codes and dropped (cached for the whole mesh only while it fits
+        ``_CACHE_BYTES``), so the cost is one decoder pass plus K cheap products and the memory is ``out``
+        plus one chunk."""
+        dec = self.net.decoder
+        nf = len(pm.face_index)
+        a, _ = self.decoder_frame(pm)
+        for s in range(0, nf, self.decode_rows):
+            e = min(nf, s + self.decode_rows)
+            base, rest = self._base_rest(pm, s, e)         # cached whole below _CACHE_BYTES, else per chunk
+            w = self._face_weights(pm, pf, s, e)
+            for i, (_name, idx) in enumerate(codes):
+                if idx:
+                    d = dec.displace_onehot(base, rest, w, idx)
+                    out[i, s:e] = d if a == 1.0 else d / F32(a)
+                else:
+                    out[i, s:e] = 0.0
+
+    def _basis_deltas(self, pm: PreparedMesh, names: str, probs, canon: np.ndarray):
+        """Yields (i, name, delta (N, 3) float32 caller frame) after filling ``canon`` (K, Nf, 3) float32 (may
+        be a view of the output array's first Nf rows: row i is read before delta i is yielded)."""
+        codes = self._basis_codes(names)
+        if self.keys not in ("template", "decoder"):
+            raise ValueError(f"Model.keys must be 'template' or 'decoder', got {self.keys!r}")
+        pf = None if probs is None else self._resolve_probs(pm, probs)[pm.face_index]
+        if pf is None and self.keys == "template":   # painted regions (probs) always go through the decoder
+            keys = self.template_face_keys(pm)
+            for i, (_name, idx) in enumerate(codes):
+                canon[i] = keys[idx].sum(axis=0) if idx else 0.0
+        else:
+            with blas.single_threaded(self.blas_single_thread):  # per step: not held while suspended at a yield
+                self._basis_face(pm, codes, pf, canon)
+        for i, (name, _idx) in enumerate(codes):
+            with blas.single_threaded(self.blas_single_thread):
+                disp = canon[i][None].copy()
+                delta = _check_finite(self._to_caller(pm, disp, np.float64), f"decoder ({name})")[0].astype(F32)
+            yield i, name, delta
+
     def facs_basis_iter(self, pm: PreparedMesh, names: str = "ict", probs=None):
         """Generator over the FACS blendshapes of a mesh, one at a time (steppable, cancellable).
 
@@ -703,33 +815,17 @@ class Model:
         decode of the code with BOTH the ICT ``_L`` and ``_R`` entries set to 1 (not a sum of two decodes);
         ``tongueOut`` is all zeros (ICT has no tongue shape).
 
-        Fast path: the decoder's per-mesh part (and zero-code output) is computed once per mesh; the code part of
-        a one-hot code needs no (N, Z) product (``code_onehot``).
+        Cost: the first step decodes all K shapes of the face island in one streamed pass over the vertices
+        (the decoder's per-mesh part is computed once, chunk by chunk; ~1-2 s per 100k vertices on 2 cores) and
+        holds them, (K, Nf, 3) float32; each step then maps one shape to the caller's frame. The code part of a
+        one-hot code needs no (N, Z) product (``code_onehot``).
         """
         self._check_pm(pm)
         codes = self._basis_codes(names)
-        if probs is None and self.keys == "template":
-            keys = self.template_face_keys(pm)
-            for i, (name, idx) in enumerate(codes):
-                disp = keys[idx].sum(axis=0, keepdims=True) if idx else np.zeros((1,) + keys.shape[1:], F32)
-                yield i, name, _check_finite(self._to_caller(pm, disp, np.float64), f"keys ({name})")[0].astype(F32)
-            return
-        if self.keys not in ("template", "decoder"):
-            raise ValueError(f"Model.keys must be 'template' or 'decoder', got {self.keys!r}")
-        dec = self.net.decoder
-        nf = len(pm.face_index)
-        pf = None if probs is None else self._resolve_probs(pm, probs)[pm.face_index]
-        for i, (name, idx) in enumerate(codes):
-            disp = np.zeros((1, nf, 3), F32)
-            if idx:
-                for s in range(0, nf, self.decode_rows):
-                    e = min(nf, s + self.decode_rows)
-                    base, rest = self._base_rest(pm, s, e)
-                    w = self._face_weights(pm, pf, s, e)
-                    disp[0, s:e] = self._displace(pm, base, rest, dec.code_onehot(w, idx)[None])[0]
-            delta = _check_finite(self._to_caller(pm, disp, np.float64), f"decoder ({name})")[0].astype(F32)
-            yield i, name, delta
+        canon = np.empty((len(codes), len(pm.face_index), 3), F32)
+        yield from self._basis_deltas(pm, names, probs, canon)
 
+    @_one_blas_thread
     def template_face_keys(self, pm: PreparedMesh, progress=None) -> np.ndarray:
         """The 53 ICT keys of the face island carried by dense correspondence (``runtime/template_keys.py``):
         (53, Nf, 3) float32 canonical displacements (cached per mesh). The face starts in ICT's frame where
@@ -747,21 +843,24 @@ class Model:
             return _check_finite(keys / F32(tpl.gen_size * a), "template keys")
         return self._cached(pm, "template_keys", run)
 
+    @_one_blas_thread
     def facs_basis(self, pm: PreparedMesh, names: str = "ict", probs=None) -> tuple[list, np.ndarray]:
         """All FACS blendshapes of a mesh: (names list (K,), deltas (K, N, 3) float32, caller frame and units).
 
         K = 53 for ``names='ict'`` (ICT order), 52 for ``'arkit'`` (ARKit order; ``browInnerUp``/``cheekPuff`` =
         decode of the code with both ICT ``_L`` and ``_R`` set to 1; ``tongueOut`` = zeros). See
-        ``facs_basis_iter`` for a one-at-a-time generator.
+        ``facs_basis_iter`` for a one-at-a-time generator. Memory: the output plus one decoder chunk (the
+        canonical shapes are decoded into the output's own rows first).
         """
         self._check_pm(pm)
         codes = self._basis_codes(names)
         out = np.empty((len(codes), pm.n_verts, 3), F32)
-        for i, _, d in self.facs_basis_iter(pm, names, probs):
+        for i, _, d in self._basis_deltas(pm, names, probs, out[:, :len(pm.face_index)]):
             out[i] = d
         return [n for n, _ in codes], out
 
     # ------------------------------------------------------------------------------------- retarget
+    @_one_blas_thread
     def retarget(self, source_frames, source_neutral_pm: PreparedMesh, target_pm: PreparedMesh, *,
                  positions: bool = False, progress=None, batch: int = 32) -> dict:
         """Clone an animation from a source mesh onto a target mesh.
