@@ -67,17 +67,22 @@ def test_facs_npz_and_obj_folder(files):
     logged = float(r.stdout.split("largest displacement ")[1].split()[0])
     move = float(np.linalg.norm(d["deltas"], axis=-1).max())
     assert logged == pytest.approx(move, rel=1e-3) and move > 1.01 * np.abs(d["deltas"]).max()
-    r = run_cli("facs", files / "src.obj", "-o", files / "facs_objs", "--weights", files / "w.npz", "-q")
+    r = run_cli("facs", files / "src.obj", "-o", files / "facs_objs", "--weights", files / "w.npz", "-q",
+                "--keys", "decoder")
     assert r.returncode == 0, r.stderr
     objs = sorted((files / "facs_objs").glob("*.obj"))
     assert len(objs) == 53 and {o.stem for o in objs} == set(ICT_NAMES)
     src = read_mesh(files / "src.obj")
     jaw = read_mesh(files / "facs_objs" / "jawOpen.obj")
     np.testing.assert_array_equal(jaw.sizes, src.sizes)          # quads kept
-    # the OBJ = neutral + delta, same as the API
+    # the OBJ = neutral + delta, same as the API: --keys decoder the decoder's keys, the default the template's
     model = Model.load(files / "w.npz")
-    _, deltas = model.facs_basis(model.prepare(src.verts, src.faces))
+    pm = model.prepare(src.verts, src.faces)
+    _, deltas = model.facs_basis(pm)
     np.testing.assert_allclose(jaw.verts - src.verts, deltas[ICT_INDEX["jawOpen"]], atol=1e-5)
+    model.keys = "template"
+    _, deltas = model.facs_basis(pm, "arkit")
+    np.testing.assert_allclose(d["deltas"], deltas, atol=1e-5)
 
 
 def test_encode_folder_and_files(files):

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from model_core.config import FORMAT_VERSION
+from model_core.config import FORMAT_VERSION, ModelConfig
 from model_core.facs_names import ARKIT_INDEX, ICT_INDEX
 from model_core.frames import axes_to_ict
 from model_core.mesh import subdivide_midpoint, triangulate_polygons
