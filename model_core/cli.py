@@ -203,17 +203,16 @@ def cmd_skin(a, log) -> int:
 def cmd_facs(a, log) -> int:
     model = _load_model(a, log)
     mesh, pm = _prepare(model, a.mesh, a, log)
-    model.keys = a.keys
     out = Path(a.out)
     t = time.perf_counter()
     names, deltas = [], []
     total = len(names_for_scheme(a.names))
-    for i, name, d in model.facs_basis_iter(pm, names=a.names):
+    for i, name, d in model.facs_basis_iter(pm, names=a.names, keys=a.keys):
         names.append(name)
         deltas.append(d)
         log.progress(i + 1, total, "shapes")
     deltas = np.stack(deltas)
-    log(f"FACS basis ({len(names)} shapes, {a.names}): {time.perf_counter() - t:.2f} s; "
+    log(f"FACS basis ({len(names)} shapes, {a.names}, {a.keys} keys): {time.perf_counter() - t:.2f} s; "
         f"largest displacement {np.linalg.norm(deltas, axis=-1).max():.4g} units")
     if out.suffix.lower() == ".npz":
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -270,8 +270,7 @@ def run_real(folder, weights=None, *, heads=None, others: bool = True, verbose: 
         pm = model.prepare(head.verts, head.faces, "Y", "Z")
         methods = {}
         for keys in ("template", "decoder"):
-            model.keys = keys
-            methods[f"model ({keys})"] = model.facs_basis(pm, names="arkit")[1].astype(np.float64)
+            methods[f"model ({keys})"] = model.facs_basis(pm, names="arkit", keys=keys)[1].astype(np.float64)
         methods["ICT nearest"] = ict_nearest_arkit(ict, head)
         results[head.name] = evaluate_head(head, methods, [h for h in all_heads if h is not head] if others else None)
         if verbose:

@@ -196,10 +196,8 @@ def facs_basis_iter(model, pm, n_verts: int, scheme: str = "ict", probs: np.ndar
         probs: optional (N, R) painted region weights used instead of the model's skinning (decoder keys).
         keys: 'template' (ICT's keys by dense correspondence) or 'decoder' (``Model.keys``).
     """
-    if hasattr(model, "keys"):
-        model.keys = keys
     try:
-        for i, name, delta in model.facs_basis_iter(pm, names=scheme.lower(), **_probs_kw(probs)):
+        for i, name, delta in model.facs_basis_iter(pm, names=scheme.lower(), keys=keys, **_probs_kw(probs)):
             d = np.asarray(delta, dtype=np.float64)
             problem = _bad_output(f"the {name} displacement", d, (n_verts, 3))
             if problem:

@@ -80,8 +80,7 @@ def test_facs_npz_and_obj_folder(files):
     pm = model.prepare(src.verts, src.faces)
     _, deltas = model.facs_basis(pm)
     np.testing.assert_allclose(jaw.verts - src.verts, deltas[ICT_INDEX["jawOpen"]], atol=1e-5)
-    model.keys = "template"
-    _, deltas = model.facs_basis(pm, "arkit")
+    _, deltas = model.facs_basis(pm, "arkit", keys="template")
     np.testing.assert_allclose(d["deltas"], deltas, atol=1e-5)
 
 

@@ -871,8 +871,8 @@ class Failing(standin_model.StandinModel):
         super().__init__()
         self.mode = mode
 
-    def facs_basis_iter(self, pm, names="ict", probs=None):
-        for i, name, d in super().facs_basis_iter(pm, names, probs):
+    def facs_basis_iter(self, pm, names="ict", probs=None, keys=None):
+        for i, name, d in super().facs_basis_iter(pm, names, probs, keys):
             if i == 30 and self.mode == "raise":
                 raise IndexError("simulated failure inside the model")
             if i == 20 and self.mode == "nan":

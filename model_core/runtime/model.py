@@ -786,17 +786,18 @@ class Model:
                 else:
                     out[i, s:e] = 0.0
 
-    def _basis_deltas(self, pm: PreparedMesh, names: str, probs, canon: np.ndarray):
+    def _basis_deltas(self, pm: PreparedMesh, names: str, probs, canon: np.ndarray, keys=None):
         """Yields (i, name, delta (N, 3) float32 caller frame) after filling ``canon`` (K, Nf, 3) float32 (may
         be a view of the output array's first Nf rows: row i is read before delta i is yielded)."""
         codes = self._basis_codes(names)
-        if self.keys not in ("template", "decoder"):
-            raise ValueError(f"Model.keys must be 'template' or 'decoder', got {self.keys!r}")
+        keys = self.keys if keys is None else keys
+        if keys not in ("template", "decoder"):
+            raise ValueError(f"keys must be 'template' or 'decoder', got {keys!r}")
         pf = None if probs is None else self._resolve_probs(pm, probs)[pm.face_index]
-        if pf is None and self.keys == "template":   # painted regions (probs) always go through the decoder
-            keys = self.template_face_keys(pm)
+        if pf is None and keys == "template":        # painted regions (probs) always go through the decoder
+            tk = self.template_face_keys(pm)
             for i, (_name, idx) in enumerate(codes):
-                canon[i] = keys[idx].sum(axis=0) if idx else 0.0
+                canon[i] = tk[idx].sum(axis=0) if idx else 0.0
         else:
             with blas.single_threaded(self.blas_single_thread):  # per step: not held while suspended at a yield
                 self._basis_face(pm, codes, pf, canon)
@@ -806,14 +807,15 @@ class Model:
                 delta = _check_finite(self._to_caller(pm, disp, np.float64), f"decoder ({name})")[0].astype(F32)
             yield i, name, delta
 
-    def facs_basis_iter(self, pm: PreparedMesh, names: str = "ict", probs=None):
+    def facs_basis_iter(self, pm: PreparedMesh, names: str = "ict", probs=None, keys=None):
         """Generator over the FACS blendshapes of a mesh, one at a time (steppable, cancellable).
 
         Yields ``(i, name, delta)`` with delta (N, 3) float32 displacements in the caller's frame and units,
         for the code with 1 at the shape's ICT index and 0 elsewhere. ``names='ict'``: the 53 ICT shapes in ICT
         order. ``names='arkit'``: the 52 ARKit shapes in ARKit order; ``browInnerUp`` and ``cheekPuff`` are the
         decode of the code with BOTH the ICT ``_L`` and ``_R`` entries set to 1 (not a sum of two decodes);
-        ``tongueOut`` is all zeros (ICT has no tongue shape).
+        ``tongueOut`` is all zeros (ICT has no tongue shape). ``keys``: 'decoder' or 'template' (the sums of
+        ICT's keys carried by ``template_face_keys``); None = ``Model.keys``; painted ``probs`` always decode.
 
         Cost: the first step decodes all K shapes of the face island in one streamed pass over the vertices
         (the decoder's per-mesh part is computed once, chunk by chunk; ~1-2 s per 100k vertices on 2 cores) and
@@ -823,7 +825,7 @@ class Model:
         self._check_pm(pm)
         codes = self._basis_codes(names)
         canon = np.empty((len(codes), len(pm.face_index), 3), F32)
-        yield from self._basis_deltas(pm, names, probs, canon)
+        yield from self._basis_deltas(pm, names, probs, canon, keys)
 
     @_one_blas_thread
     def template_face_keys(self, pm: PreparedMesh, progress=None) -> np.ndarray:
@@ -844,18 +846,18 @@ class Model:
         return self._cached(pm, "template_keys", run)
 
     @_one_blas_thread
-    def facs_basis(self, pm: PreparedMesh, names: str = "ict", probs=None) -> tuple[list, np.ndarray]:
+    def facs_basis(self, pm: PreparedMesh, names: str = "ict", probs=None, keys=None) -> tuple[list, np.ndarray]:
         """All FACS blendshapes of a mesh: (names list (K,), deltas (K, N, 3) float32, caller frame and units).
 
         K = 53 for ``names='ict'`` (ICT order), 52 for ``'arkit'`` (ARKit order; ``browInnerUp``/``cheekPuff`` =
         decode of the code with both ICT ``_L`` and ``_R`` set to 1; ``tongueOut`` = zeros). See
-        ``facs_basis_iter`` for a one-at-a-time generator. Memory: the output plus one decoder chunk (the
+        ``facs_basis_iter`` for a one-at-a-time generator and ``keys``. Memory: the output plus one decoder chunk (the
         canonical shapes are decoded into the output's own rows first).
         """
         self._check_pm(pm)
         codes = self._basis_codes(names)
         out = np.empty((len(codes), pm.n_verts, 3), F32)
-        for i, _, d in self._basis_deltas(pm, names, probs, out[:, :len(pm.face_index)]):
+        for i, _, d in self._basis_deltas(pm, names, probs, out[:, :len(pm.face_index)], keys):
             out[i] = d
         return [n for n, _ in codes], out
 
