@@ -5,16 +5,17 @@ fields land a few millimetres off the lip line and the lids: jaws that do not op
 third of the way (docs/model.md, *Keys on real characters*). This module finds the features instead:
 
 1. the ICT face template (``model_core/data/ict_face_template.npz``: ICT-FaceKit's generic face crop, its 53
-   expression deltas and a per-vertex *mouth ambiguity*, MIT, see NOTICE) starts where the model's own
-   face-core frame puts it (``Model.decoder_frame``), then a similarity ICP refines it;
-2. ``correspond.register`` moves the template non-rigidly onto the face (two-way closest points,
-   Laplacian stiffness falling over a schedule);
+   expression deltas, 40 identity modes and a per-vertex *mouth ambiguity*, MIT, see NOTICE) starts where the
+   model's own face-core frame puts it (``Model.decoder_frame``); a similarity ICP refines it, nose tip first;
+2. ``fit_identity`` fits ICT's identity modes to the face; ``correspond.register`` then moves the template
+   non-rigidly onto the face (two-way closest points, Laplacian stiffness falling over a schedule, the face's
+   eye and mouth openings pulling on the template's rims when it has them: ``match_openings``);
 3. every face vertex takes the ICT deltas at its closest point on the registered template (rotated and
    scaled by the similarity); vertices further than ``FALLOFF_CM`` from it fade to no motion;
 4. near the lip contact a point on the upper lip and one on the lower lip are millimetres apart but move
-   centimetres apart; there the closest point cannot tell them apart, so those vertices take the harmonic
-   interpolation of their neighbours along the face's own edges (``correspond.harmonic_fill``): the lips
-   follow the face's topology, not proximity.
+   centimetres apart; there the closest point cannot tell them apart, so those vertices take (or blend into)
+   the harmonic interpolation of their neighbours along the face's own edges (``correspond.harmonic_fill``):
+   the lips follow the face's topology, not proximity.
 
 Units: the template and every length here are ICT centimetres (the face is brought into ICT's frame first).
 """
