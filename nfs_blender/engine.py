@@ -13,7 +13,6 @@ the weights; tests use it to run the add-on against a stand-in.
 """
 from __future__ import annotations
 
-import inspect
 
 import numpy as np
 
@@ -103,47 +102,21 @@ def prepare(model, verts_world: np.ndarray, faces: np.ndarray, forward: str = "-
         verts_world: (N, 3) float64 world positions (metres, Z up).
         faces: (F, 3) int32 triangles.
         forward: world axis the face looks toward ('-Y', 'Y', 'X', '-X').
-        crop: 'FULL_HEAD' or 'FACE'; passed on as ``crop=`` only when the runtime's ``prepare`` takes it
-            (see ``crop_supported``).
+        crop: 'FULL_HEAD' or 'FACE' (the runtime's ``crop=``).
         max_vertices: the add-on's limit; raises the runtime's own ``max_vertices`` to it when lower.
-        other_islands: 'FOLLOW' (pieces other than the face move with the nearest face surface) or 'STATIC';
-            passed on as ``other_islands=`` when the runtime's ``prepare`` takes it.
+        other_islands: 'FOLLOW' (pieces other than the face move with the nearest face surface) or 'STATIC'.
     Raises:
         EngineError: the model refuses the mesh (its message says why).
     """
     verts = np.ascontiguousarray(verts_world, dtype=np.float64)
     tris = np.ascontiguousarray(faces, dtype=np.int32)
-    kwargs = {"up": "Z", "forward": forward}
-    if _accepts(model.prepare, "crop"):
-        kwargs["crop"] = crop.lower()
-    if _accepts(model.prepare, "other_islands"):
-        kwargs["other_islands"] = str(other_islands).lower()
+    kwargs = {"up": "Z", "forward": forward, "crop": crop.lower(), "other_islands": str(other_islands).lower()}
     if max_vertices and isinstance(getattr(model, "max_vertices", None), int) and model.max_vertices < max_vertices:
         model.max_vertices = int(max_vertices)
     try:
         return model.prepare(verts, tris, **kwargs)
     except ValueError as exc:
         raise EngineError(f"the model cannot use this mesh: {exc}") from None
-
-
-def crop_supported(model=None) -> bool:
-    """Whether the runtime's ``prepare`` takes ``crop=`` (without loading weights when ``model`` is None)."""
-    if model is None:
-        if _state["injected"] and _state["model"] is not None:
-            model = _state["model"]
-        else:
-            try:
-                from .model_core.runtime import Model as model
-            except ImportError:
-                return False
-    return _accepts(model.prepare, "crop")
-
-
-def _accepts(fn, name: str) -> bool:
-    try:
-        return name in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 def skinning(model, pm, n_verts: int, override_probs: np.ndarray | None = None):
@@ -212,8 +185,7 @@ def expression(model, posed_world: np.ndarray, pm, n_verts: int, sparsity: float
 
     Args:
         posed_world: (N, 3) or (B, N, 3) world positions, same vertex order as the prepared neutral.
-        sparsity: the fitted inverse rig's sparsity (None: the model's default; ignored by models whose
-            ``expression`` has no such argument).
+        sparsity: the fitted inverse rig's sparsity (None: the model's default).
     Returns:
         (Z,) or (B, Z) float64 codes; [..., :N_ICT] (53) = ICT FACS weights (ICT order).
     """
@@ -223,9 +195,7 @@ def expression(model, posed_world: np.ndarray, pm, n_verts: int, sparsity: float
         raise EngineError(f"posed mesh has shape {posed.shape}, expected ({n_verts}, 3): the source's "
                           f"modifiers change its vertex count; disable them or apply them to the rest mesh")
     try:
-        kw = {}
-        if sparsity is not None and _accepts(model.expression, "sparsity"):
-            kw["sparsity"] = float(sparsity)
+        kw = {} if sparsity is None else {"sparsity": float(sparsity)}
         z = np.asarray(model.expression(posed, pm, **kw), dtype=np.float64)
     except ValueError as exc:
         raise EngineError(f"expression encoding failed: {exc}") from None

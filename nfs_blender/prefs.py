@@ -57,11 +57,7 @@ class NFS_AddonPreferences(bpy.types.AddonPreferences):
         col = self.layout.column()
         col.prop(self, "name_scheme")
         col.prop(self, "key_source")
-        row = col.row()
-        row.prop(self, "crop")
-        if not engine.crop_supported():
-            col.label(text="This model version ignores the crop: it always uses the mesh's largest connected "
-                           "piece as the face", icon="INFO")
+        col.prop(self, "crop")
         col.prop(self, "forward_axis")
         col.prop(self, "other_islands")
         col.prop(self, "max_vertices")
