@@ -1,7 +1,7 @@
 """Build ``model_core/data/ict_face_template.npz`` (ICT-FaceKit-derived, MIT; see NOTICE) from ../shared/data.
 
 The face template of ``model_core/runtime/template_keys.py``: ICT's generic face crop (vertices 0-9408, cm),
-its 53 expression deltas and 40 leading identity modes (float16), the per-vertex mouth ambiguity and ICT's generic full head's canonical
+its 53 expression deltas (float16), the per-vertex mouth ambiguity and ICT's generic full head's canonical
 normalisation.
 
 Mouth ambiguity of a template vertex: the largest difference of the jawOpen delta between it and any vertex
@@ -20,7 +20,6 @@ from model_core.proxy import knn_weights
 from model_core.runtime.template_keys import TEMPLATE_PATH
 
 AMBIGUITY_RADIUS_CM = 0.6
-N_IDENTITY_MODES = 40      # ICT's leading identity PCA modes kept for the identity fit
 
 
 def mouth_ambiguity(verts: np.ndarray, jaw: np.ndarray, radius: float = AMBIGUITY_RADIUS_CM) -> np.ndarray:
@@ -40,8 +39,7 @@ def main() -> None:
     amb = mouth_ambiguity(verts, modes[list(ict.expression_names).index("jawOpen")].astype(np.float64))
     gen = canonical_normalization(ict.neutral[:CROPS["full"][0]], ict.crop_faces("full"))
     np.savez_compressed(TEMPLATE_PATH, verts=verts.astype(np.float32), faces=faces.astype(np.int32),
-                        modes=modes.astype(np.float16),
-                        id_modes=ict.identity_modes[:N_IDENTITY_MODES, :nf].astype(np.float16), ambiguity=amb.astype(np.float16),
+                        modes=modes.astype(np.float16), ambiguity=amb.astype(np.float16),
                         narrow=np.int64(CROPS["narrow"][0]), gen_center=gen.center, gen_size=np.float64(gen.size))
     print(f"wrote {TEMPLATE_PATH} ({TEMPLATE_PATH.stat().st_size / 1e6:.2f} MB): {nf} vertices, "
           f"{(amb > 0.3).sum()} with mouth ambiguity > 0.3")

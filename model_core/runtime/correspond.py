@@ -25,15 +25,16 @@ _OFFSETS = np.array([(i, j, l) for i in (-1, 0, 1) for j in (-1, 0, 1) for l in 
 
 class PointGrid:
     """A uniform hash grid over points (P, 3) for nearest-neighbour queries, with ~``per_cell`` points per
-    occupied cell (cell side from the points' surface density). Build once, query many times."""
+    occupied cell (cell side from the points' surface density), or cells of side ``cell``. Build once, query
+    many times."""
 
-    def __init__(self, targets: np.ndarray, per_cell: float = 8.0):
+    def __init__(self, targets: np.ndarray, per_cell: float = 8.0, cell: float | None = None):
         self.targets = np.asarray(targets, np.float64)
         t = self.targets
         self.lo = t.min(axis=0)
         ext = np.maximum(t.max(axis=0) - self.lo, 1e-12)
         area = 2.0 * (ext[0] * ext[1] + ext[1] * ext[2] + ext[0] * ext[2])  # ~2x a closed surface's area
-        self.h = max(0.5 * float(np.sqrt(area * per_cell / max(len(t), 1))), 1e-12)
+        self.h = max(0.5 * float(np.sqrt(area * per_cell / max(len(t), 1))), 1e-12) if cell is None else cell
         self.dims = np.floor(ext / self.h).astype(np.int64) + 1
         key = self._key(np.minimum(np.floor((t - self.lo) / self.h).astype(np.int64), self.dims - 1))
         self.order = np.argsort(key, kind="stable")
@@ -187,8 +188,9 @@ class Surface:
             rest = np.flatnonzero(~np.isfinite(d))
             if len(rest):
                 sub, cover = self._coarse()
-                idx, _ = knn_weights(points[rest], sub, 1)
-                near = rest[np.linalg.norm(points[rest] - sub[idx[:, 0]], axis=1) - cover <= max_dist]
+                # cells as wide as the reach: a query with no subset vertex in its 27 cells is out of reach
+                _, d_sub = PointGrid(sub, cell=max_dist + cover).knn(points[rest], 1, exact=False)
+                near = rest[np.sqrt(d_sub[:, 0]) - cover <= max_dist]
                 if len(near):
                     f[near], b[near], d[near] = self.closest(points[near], k=k, exact=True, chunk=chunk)
             return f, b, d
@@ -334,7 +336,7 @@ DEFAULT_SCHEDULE = (30.0, 10.0, 3.0, 1.0, 0.3)
 
 def register(tpl_verts, tpl_faces, dst_verts, dst_faces, *, schedule=DEFAULT_SCHEDULE, inner: int = 3,
              landmarks=None, landmark_weight: float = 10.0, curves=None, tpl_weight=None,
-             max_dist: float | None = None, max_back: int = 12000, progress=None) -> np.ndarray:
+             max_dist: float | None = None, max_back: int = 6000, progress=None) -> np.ndarray:
     """Non-rigidly move a template (already similarity-aligned to the target) onto the target surface.
 
     Args:
@@ -412,7 +414,7 @@ def register(tpl_verts, tpl_faces, dst_verts, dst_faces, *, schedule=DEFAULT_SCH
         diag = a * (lap.deg ** 2 + np.bincount(lap.i, lap.w ** 2, n) + np.bincount(lap.j, lap.w ** 2, n)) + w1
         for k in range(3):
             diag += np.bincount(tri2[:, k], w2 * b2[:, k] ** 2, n)
-        x = conjugate_gradient(apply, rhs, x, iters=80, tol=1e-5, precond=np.maximum(diag, 1e-12))
+        x = conjugate_gradient(apply, rhs, x, iters=40, tol=1e-5, precond=np.maximum(diag, 1e-12))
         if progress is not None:
             progress(step + 1, len(steps))
     return x
@@ -428,13 +430,15 @@ def closest_on_polyline(points: np.ndarray, poly: np.ndarray) -> np.ndarray:
     return q[np.arange(len(points)), best]
 
 
-def harmonic_fill(faces: np.ndarray, values: np.ndarray, known: np.ndarray, *, iters: int = 500) -> np.ndarray:
+def harmonic_fill(faces: np.ndarray, values: np.ndarray, known: np.ndarray, *, iters: int = 500,
+                  tol: float = 1e-4) -> np.ndarray:
     """Replace the values of the vertices not ``known`` by the harmonic interpolation (uniform graph Laplacian
     of the mesh's own edges) of the known ones, so a field follows the mesh's connectivity, not proximity.
 
     Args: faces (F, 3); values (N, C); known (N,) bool. Returns (N, C) float64 (known rows unchanged).
     Vertices not connected to any known vertex end at 0. Only the unknown rows are solved (conjugate
-    gradients on the Dirichlet system, each neighbour sum one ``reduceat`` over all C columns)."""
+    gradients on the Dirichlet system to relative residual ``tol``, each neighbour sum one ``reduceat`` over
+    the columns that have a non-zero known neighbour; the others are 0)."""
     from ..mesh import unique_edges
     values = np.asarray(values, np.float64)
     unk = ~np.asarray(known, bool)
@@ -464,6 +468,12 @@ def harmonic_fill(faces: np.ndarray, values: np.ndarray, known: np.ndarray, *, i
         r[~lonely] -= np.add.reduceat(ext[nb], start, axis=0)
         return r + lonely[:, None] * y
 
-    out[u_idx] = conjugate_gradient(apply, known_sum, values[u_idx], iters=iters, tol=1e-6,
-                                    precond=np.maximum(deg, 1.0))
+    # the solution is linear in the right-hand side: solve for its leading singular vectors only (the
+    # columns of a field are far from independent), to ``tol`` of its energy
+    u, sv, vt = np.linalg.svd(known_sum, full_matrices=False)
+    energy = np.cumsum(sv ** 2) / max(float((sv ** 2).sum()), 1e-300)
+    r = int(np.searchsorted(energy, 1.0 - tol)) + 1
+    y = conjugate_gradient(apply, u[:, :r] * sv[:r], np.zeros((len(u_idx), r)), iters=iters, tol=tol,
+                           precond=np.maximum(deg, 1.0))
+    out[u_idx] = y @ vt[:r]
     return out

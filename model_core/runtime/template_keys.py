@@ -5,10 +5,9 @@ fields land a few millimetres off the lip line and the lids: jaws that do not op
 third of the way (docs/model.md, *Keys on real characters*). This module finds the features instead:
 
 1. the ICT face template (``model_core/data/ict_face_template.npz``: ICT-FaceKit's generic face crop, its 53
-   expression deltas, 40 identity modes and a per-vertex *mouth ambiguity*, MIT, see NOTICE) starts where the
+   expression deltas and a per-vertex *mouth ambiguity*, MIT, see NOTICE) starts where the
    model's own face-core frame puts it (``Model.decoder_frame``); a similarity ICP refines it, nose tip first;
-2. ``fit_identity`` fits ICT's identity modes to the face; ``correspond.register`` then moves the template
-   non-rigidly onto the face (two-way closest points, Laplacian stiffness falling over a schedule, the face's
+2. ``correspond.register`` moves the template non-rigidly onto the face (two-way closest points, Laplacian stiffness falling over a schedule, the face's
    eye and mouth openings pulling on the template's rims when it has them: ``match_openings``);
 3. every face vertex takes the ICT deltas at its closest point on the registered template (rotated and
    scaled by the similarity); vertices further than ``FALLOFF_CM`` from it fade to no motion;
@@ -27,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..mesh import boundary_loops
-from .correspond import Surface, harmonic_fill, interpolate, register, similarity_icp
+from .correspond import Surface, harmonic_fill, register, similarity_icp
 
 TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "data" / "ict_face_template.npz"
 SCHEDULE = (10.0, 3.0, 1.0)     # Laplacian stiffness per registration stage
@@ -35,22 +34,16 @@ INNER = 2                       # closest-point updates per stage
 FALLOFF_CM = (1.0, 3.0)         # full motion within 1 cm of the registered template, none beyond 3 cm
 AMBIGUITY = (0.15, 0.3)         # mouth ambiguity from which a vertex blends into, and above which it takes,
                                 # the harmonic fill of its neighbours
-IDENTITY_ITERS = 6              # closest-point updates of the identity fit
-IDENTITY_PRIOR = 0.01           # ridge weight of the identity fit per pair (cm^2 per unit coefficient^2)
-TRIM = 0.9                      # share of closest pairs kept by the identity fit
-MAX_BACK = 12000                # at most this many face vertices pull on the template (a seeded subset)
 
 
 @dataclass
 class FaceTemplate:
-    """verts (N, 3) float64 cm; faces (F, 3) int64; modes (53, N, 3) float32 cm (ICT order); id_modes (K, N, 3)
-    cm, ICT's leading identity modes (a head = verts + sum c_i id_modes[i], c ~ N(0, 1)); ambiguity (N,)
+    """verts (N, 3) float64 cm; faces (F, 3) int64; modes (53, N, 3) float32 cm (ICT order); ambiguity (N,)
     in 0..1; narrow: the first ``narrow`` vertices are ICT's narrow face (used for the similarity ICP);
     gen_center (3,), gen_size: ICT's generic full head's canonical normalisation (cm)."""
     verts: np.ndarray
     faces: np.ndarray
     modes: np.ndarray
-    id_modes: np.ndarray
     ambiguity: np.ndarray
     narrow: int
     gen_center: np.ndarray
@@ -71,7 +64,7 @@ class FaceTemplate:
                                     f"scripts/make_template_asset.py in a checkout)")
         d = np.load(path)
         return cls(d["verts"].astype(np.float64), d["faces"].astype(np.int64), d["modes"].astype(np.float32),
-                   d["id_modes"].astype(np.float64), d["ambiguity"].astype(np.float64), int(d["narrow"]), d["gen_center"].astype(np.float64),
+                   d["ambiguity"].astype(np.float64), int(d["narrow"]), d["gen_center"].astype(np.float64),
                    float(d["gen_size"]))
 
 
@@ -103,40 +96,6 @@ def match_openings(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np
     return out
 
 
-def fit_identity(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, sim, *, iters: int = IDENTITY_ITERS,
-                 prior: float = IDENTITY_PRIOR) -> np.ndarray:
-    """The template's own head closest to the face within ICT's identity space: (N, 3) cm = verts + sum c_i
-    id_modes[i], with c the ridge-regularised least-squares fit to two-way closest points (template -> face and
-    face -> template, the far ``1 - TRIM`` of each dropped), the similarity ``sim`` = (s, R, t) held fixed.
-    ``prior``: the ridge weight per pair on c (coefficients are ~N(0, 1))."""
-    s, R, t = sim
-    local = (np.asarray(pts, np.float64) - t) @ R / s            # the face in the template's frame
-    face_surf = Surface(local, faces)
-    if len(local) > MAX_BACK:
-        local = local[np.sort(np.random.default_rng(0).choice(len(local), MAX_BACK, replace=False))]
-    sub = np.arange(0, len(tpl.verts), 2)
-    m = tpl.id_modes
-    k = len(m)
-    c = np.zeros(k)
-    shape = tpl.verts.copy()
-    for _ in range(iters):
-        f1, b1, d1 = face_surf.closest(shape[sub], exact=False)
-        q1 = interpolate(face_surf.verts, face_surf.faces, f1, b1)
-        f2, b2, d2 = Surface(shape, tpl.faces).closest(local, exact=False)
-        rows, rhs = [], []
-        for d, a, r in ((d1, m[:, sub].transpose(1, 2, 0), q1 - tpl.verts[sub]),
-                        (d2, np.einsum("mj,kmjc->mck", b2, m[:, tpl.faces[f2]]),
-                         local - np.einsum("mj,mjc->mc", b2, tpl.verts[tpl.faces[f2]]))):
-            ok = np.isfinite(d)
-            ok &= d <= np.quantile(d[ok], TRIM) if ok.any() else ok
-            rows.append(a[ok].reshape(-1, k))
-            rhs.append(r[ok].reshape(-1))
-        a, r = np.concatenate(rows), np.concatenate(rhs)
-        c = np.linalg.solve(a.T @ a + prior * len(a) / 3 * np.eye(k), a.T @ r)
-        shape = tpl.verts + np.tensordot(c, m, axes=1)
-    return shape
-
-
 def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progress=None) -> np.ndarray:
     """The 53 ICT keys on a face surface brought into ICT's frame and units.
 
@@ -148,8 +107,7 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     narrow = tpl.verts[:tpl.narrow]
     s, R, t = similarity_icp(narrow[::8], pts, faces, init_scale=1.0, iters=30)  # starts nose tip on nose tip
     s, R, t = similarity_icp(narrow[::2], pts, faces, init=(s, R, t), iters=10)
-    shape = fit_identity(tpl, pts, faces, (s, R, t))
-    x0 = s * shape @ R.T + t
+    x0 = s * tpl.verts @ R.T + t
     curves = match_openings(tpl, x0, pts, faces)
     x = register(x0, tpl.faces, pts, faces, schedule=SCHEDULE, inner=INNER, curves=curves, progress=progress)
     lo, hi = FALLOFF_CM
