@@ -14,6 +14,10 @@ Commands (meshes are .obj or .ply; axes default to the OBJ convention: Y up, fac
       clone an animation: per-frame weights (DIR/weights.csv) and, with --objs, posed target OBJs
       (DIR/frame_NNNN.obj); an .npz gets facs, z_ge, files (and positions with --objs).
 
+  transfer --source S --source-keys DIR|KEYS.npz --target T -o DIR|OUT.npz [--keys NAME,...]
+      carry the source's own shape keys (any names) onto a target of any topology (DIR: one OBJ per key, the
+      key's name as the file name, same vertex order as S; KEYS.npz: names, deltas (K,N,3) as facs writes).
+
 Common flags: --weights PATH (default model_core/weights/nfs_v4.npz), --up/--forward (axes of the input
 files), --max-vertices, --quiet. Exit status 0 on success, 1 with a one-line reason on bad input
 (missing/unreadable file, no faces, NaN, too many vertices, ...), 2 on bad arguments.
@@ -96,6 +100,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--out", required=True, help="output folder (weights.csv [+ OBJs]) or .npz")
     s.add_argument("--objs", action="store_true", help="also write the posed target meshes")
     s.add_argument("--names", choices=("ict", "arkit"), default="ict", help="CSV columns in ICT or ARKit order")
+    _common(s)
+    s = sub.add_parser("transfer", help="carry a character's own shape keys onto another head")
+    s.add_argument("--source", required=True, help="the source neutral mesh")
+    s.add_argument("--source-keys", required=True,
+                   help="a folder of posed source meshes, one per key (file name = key name), or an .npz with "
+                        "names and deltas (K, N, 3)")
+    s.add_argument("--target", required=True, help="the target neutral mesh")
+    s.add_argument("-o", "--out", required=True, help="output .npz, or a folder for one OBJ per key")
+    s.add_argument("--keys", help="only these keys (comma-separated names)")
     _common(s)
     return p
 
@@ -278,14 +291,67 @@ def cmd_retarget(a, log) -> int:
     return 0
 
 
-COMMANDS = {"skin": cmd_skin, "facs": cmd_facs, "encode": cmd_encode, "retarget": cmd_retarget}
+def _read_keys(path, neutral, log) -> tuple[list, np.ndarray]:
+    """Source keys: (names, deltas (K, N, 3)) from an .npz (names, deltas) or a folder of posed meshes."""
+    p = Path(path)
+    if p.is_file() and p.suffix.lower() == ".npz":
+        d = np.load(p)
+        if "names" not in d.files or "deltas" not in d.files:
+            raise InputError(f"{p}: an .npz of keys needs 'names' and 'deltas' (K, N, 3), as 'facs' writes")
+        names, deltas = [str(n) for n in d["names"]], np.asarray(d["deltas"], np.float64)
+        if deltas.ndim != 3 or deltas.shape[1:] != neutral.verts.shape or len(names) != len(deltas):
+            raise InputError(f"{p}: deltas of shape {deltas.shape} for {len(names)} names do not fit the source's "
+                             f"{len(neutral.verts)} vertices")
+        return names, deltas
+    if not p.is_dir():
+        raise InputError(f"source keys not found: {p} (give a folder of posed meshes or an .npz)")
+    files = _frame_files([p])
+    frames = _read_frames(files, neutral, log, "source keys")
+    return [f.stem for f in files], frames - neutral.verts[None]
+
+
+def cmd_transfer(a, log) -> int:
+    from .runtime.transfer import transfer_keys
+    model = _load_model(a, log)
+    src, spm = _prepare(model, a.source, a, log, "source")
+    names, deltas = _read_keys(a.source_keys, src, log)
+    if a.keys:
+        want = [k.strip() for k in a.keys.split(",") if k.strip()]
+        missing = [k for k in want if k not in names]
+        if missing:
+            raise InputError(f"no source key named {', '.join(missing)}; the source has {', '.join(names[:8])}"
+                             f"{' ...' if len(names) > 8 else ''}")
+        deltas = deltas[[names.index(k) for k in want]]
+        names = want
+    tgt, tpm = _prepare(model, a.target, a, log, "target")
+    t = time.perf_counter()
+    out_d = transfer_keys(model, spm, deltas, tpm, names=names,
+                          progress=lambda i, n: log.progress(i, n, "registration"))
+    log(f"{len(names)} keys transferred in {time.perf_counter() - t:.2f} s; largest move "
+        f"{np.linalg.norm(out_d, axis=-1).max():.4g} units")
+    out = Path(a.out)
+    if out.suffix.lower() == ".npz":
+        out.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(out, names=np.array(names), deltas=out_d, neutral=tgt.verts, faces=tgt.faces)
+    else:
+        if out.exists() and not out.is_dir():
+            raise InputError(f"{out} exists and is not a folder; give a folder or an .npz")
+        out.mkdir(parents=True, exist_ok=True)
+        for name, d in zip(names, out_d):
+            write_obj(out / f"{name}.obj", tgt.verts + d, tgt.polygons, comment=f"shape key {name} from {a.source}")
+    log(f"wrote {out}")
+    return 0
+
+
+COMMANDS = {"skin": cmd_skin, "facs": cmd_facs, "encode": cmd_encode, "retarget": cmd_retarget,
+            "transfer": cmd_transfer}
 
 
 def main(argv=None) -> int:
     a = build_parser().parse_args(argv)
     log = _Log(a.quiet)
     try:
-        for attr in ("mesh", "neutral", "source_neutral", "target"):   # inputs first, before loading weights
+        for attr in ("mesh", "neutral", "source_neutral", "source", "target"):   # inputs first, before the weights
             path = getattr(a, attr, None)
             if path is not None and Path(path).is_dir():
                 raise InputError(f"{path} is a folder, not a mesh file; give the .obj / .ply file inside it")

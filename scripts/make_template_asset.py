@@ -4,9 +4,7 @@ The face template of ``model_core/runtime/template_keys.py``: ICT's generic face
 its 53 expression deltas (float16), the per-vertex mouth ambiguity and ICT's generic full head's canonical
 normalisation.
 
-Mouth ambiguity of a template vertex: the largest difference of the jawOpen delta between it and any vertex
-within ``AMBIGUITY_RADIUS_CM``, over jawOpen's largest motion (1 at the lip contact, where the upper and lower
-lip touch but move apart; ~0 elsewhere).
+Mouth ambiguity: ``runtime.template_keys.mouth_ambiguity``.
 
     python scripts/make_template_asset.py
 """
@@ -16,18 +14,8 @@ import numpy as np
 
 from model_core.frames import canonical_normalization
 from model_core.ict import CROPS, load_ict
-from model_core.proxy import knn_weights
-from model_core.runtime.template_keys import TEMPLATE_PATH
+from model_core.runtime.template_keys import TEMPLATE_PATH, mouth_ambiguity
 
-AMBIGUITY_RADIUS_CM = 0.6
-
-
-def mouth_ambiguity(verts: np.ndarray, jaw: np.ndarray, radius: float = AMBIGUITY_RADIUS_CM) -> np.ndarray:
-    """verts (N, 3) cm, jaw (N, 3) cm jawOpen deltas -> (N,) ambiguity in 0..1."""
-    idx, _ = knn_weights(verts, verts, 24)
-    near = np.linalg.norm(verts[idx] - verts[:, None], axis=2) <= radius
-    diff = np.linalg.norm(jaw[idx] - jaw[:, None], axis=2) * near
-    return diff.max(axis=1) / np.linalg.norm(jaw, axis=1).max()
 
 
 def main() -> None:

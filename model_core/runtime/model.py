@@ -237,7 +237,6 @@ class Model:
     decode_rows: int = 16384
     fit_sparsity: float = FIT_SPARSITY
     keys: str = "decoder"
-    _face_template = None       # FaceTemplate, loaded on first use (shared by all models)
     blas_single_thread: bool = True
 
     def __init__(self, weights: Weights):
@@ -835,10 +834,8 @@ class Model:
         self._check_pm(pm)
 
         def run():
-            from .template_keys import FaceTemplate, template_keys
-            if Model._face_template is None:
-                Model._face_template = FaceTemplate.load()
-            tpl = Model._face_template
+            from .template_keys import default_template, template_keys
+            tpl = default_template()
             a, b = self.decoder_frame(pm)
             pts = (pm.canon * a + b) * tpl.gen_size + tpl.gen_center
             keys = template_keys(tpl, pts, pm.face_faces, progress=progress)

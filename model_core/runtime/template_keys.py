@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..mesh import boundary_loops
-from .correspond import Surface, harmonic_fill, register, similarity_icp
+from .correspond import PointGrid, Surface, harmonic_fill, register, similarity_icp
 
 TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "data" / "ict_face_template.npz"
 SCHEDULE = (10.0, 3.0, 1.0)     # Laplacian stiffness per registration stage
@@ -34,6 +34,19 @@ INNER = 2                       # closest-point updates per stage
 FALLOFF_CM = (1.0, 3.0)         # full motion within 1 cm of the registered template, none beyond 3 cm
 AMBIGUITY = (0.15, 0.3)         # mouth ambiguity from which a vertex blends into, and above which it takes,
                                 # the harmonic fill of its neighbours
+
+
+AMBIGUITY_RADIUS_CM = 0.6       # how far apart two points may be and still be confused by a closest point
+
+
+def mouth_ambiguity(verts: np.ndarray, jaw: np.ndarray, radius: float = AMBIGUITY_RADIUS_CM) -> np.ndarray:
+    """(N,) in 0..1: the largest difference of the jawOpen delta between a vertex and any of its 24 nearest
+    vertices within ``radius``, over jawOpen's largest motion (1 at the lip contact, where the upper and lower
+    lip touch but move apart; ~0 elsewhere). verts (N, 3) cm, jaw (N, 3) cm."""
+    idx, _ = PointGrid(verts).knn(verts, 24)
+    near = np.linalg.norm(verts[idx] - verts[:, None], axis=2) <= radius
+    diff = np.linalg.norm(jaw[idx] - jaw[:, None], axis=2) * near
+    return diff.max(axis=1) / max(float(np.linalg.norm(jaw, axis=1).max()), 1e-30)
 
 
 @dataclass
@@ -66,6 +79,16 @@ class FaceTemplate:
         return cls(d["verts"].astype(np.float64), d["faces"].astype(np.int64), d["modes"].astype(np.float32),
                    d["ambiguity"].astype(np.float64), int(d["narrow"]), d["gen_center"].astype(np.float64),
                    float(d["gen_size"]))
+
+
+_DEFAULT: list = []
+
+
+def default_template() -> FaceTemplate:
+    """The shipped template (``TEMPLATE_PATH``), loaded once."""
+    if not _DEFAULT:
+        _DEFAULT.append(FaceTemplate.load())
+    return _DEFAULT[0]
 
 
 def _loop_shape(p: np.ndarray) -> tuple[np.ndarray, float]:

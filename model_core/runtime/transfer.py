@@ -1,0 +1,64 @@
+"""Carry a character's own shape keys onto another head of any topology (numpy only; runs inside Blender).
+
+The source head plays the part the ICT template plays in ``template_keys``: both heads are brought into ICT's
+frame by the model's face-core frame, the source is registered onto the target (similarity ICP, then the
+non-rigid two-way closest-point registration of ``correspond.register``, eye and mouth openings pulling on
+each other's rims), and every target vertex takes the source keys at its closest point on the registered
+source, rotated and scaled by the similarity. When the source has a jawOpen key, its lip contact is found the
+same way as the template's (``template_keys.mouth_ambiguity``) and filled along the target's own edges.
+
+Keys may have any names (FACS or not); units follow each mesh (a key in the source's units comes out in the
+target's).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .template_keys import FaceTemplate, default_template, mouth_ambiguity, template_keys
+
+
+def _to_ict(model, pm, tpl: FaceTemplate) -> tuple[np.ndarray, float]:
+    """Face-island positions (Nf, 3) in ICT cm and the factor (cm per canonical unit)."""
+    a, b = model.decoder_frame(pm)
+    return (pm.canon * a + b) * tpl.gen_size + tpl.gen_center, tpl.gen_size * a
+
+
+def transfer_keys(model, source_pm, source_keys, target_pm, names=None, progress=None) -> np.ndarray:
+    """The source's shape keys carried onto the target.
+
+    Args:
+        model: a runtime ``Model`` (its skinning gives each head's face-core frame).
+        source_pm, target_pm: prepared source and target heads (``Model.prepare``; any topology, units, crop).
+        source_keys: (K, Ns, 3) displacements of the source's vertices, in the source's frame and units.
+        names: optional K key names; a key named like jawOpen (any case) marks the source's lip contact.
+        progress: optional callback(done, total) during the registration.
+    Returns:
+        (K, Nt, 3) float32 displacements of the target's vertices, in the target's frame and units (pieces other
+        than the target's face follow it as ``prepare``'s ``other_islands`` says).
+    Raises:
+        ValueError: keys of the wrong shape, NaN/inf values.
+    """
+    keys = np.asarray(source_keys, np.float64)
+    if keys.ndim != 3 or keys.shape[1:] != (source_pm.n_verts, 3):
+        raise ValueError(f"source_keys must have shape (K, {source_pm.n_verts}, 3) for this source, got "
+                         f"{keys.shape}")
+    if not np.isfinite(keys).all():
+        raise ValueError("source_keys contain NaN or infinite values")
+    if names is not None and len(names) != len(keys):
+        raise ValueError(f"{len(names)} names for {len(keys)} keys")
+    tpl = default_template()
+    src, k_src = _to_ict(model, source_pm, tpl)
+    tgt, k_tgt = _to_ict(model, target_pm, tpl)
+    # the source's keys in ICT cm: the caller's frame -> canonical (rotation, / size) -> cm
+    nz = source_pm.normalization
+    face_keys = keys[:, source_pm.face_index]
+    cm = np.stack([nz.apply_vectors(k) for k in face_keys]) * k_src
+    jaw = [i for i, n in enumerate(names or []) if str(n).lower().replace("_", "").replace(".", "") == "jawopen"]
+    amb = mouth_ambiguity(src, cm[jaw[0]]) if jaw else np.zeros(len(src))
+    source = FaceTemplate(src, source_pm.face_faces, cm.astype(np.float32), amb, len(src), tpl.gen_center,
+                          tpl.gen_size)
+    out_cm = template_keys(source, tgt, target_pm.face_faces, progress=progress)     # (K, Nt_face, 3) cm
+    canon = (out_cm / k_tgt).astype(np.float32)
+    return np.stack([model._to_caller(target_pm, canon[i][None], np.float64)[0] for i in range(len(canon))]
+                    ).astype(np.float32)
+
