@@ -227,17 +227,23 @@ def cmd_facs(a, log) -> int:
     deltas = np.stack(deltas)
     log(f"FACS basis ({len(names)} shapes, {a.names}, {a.keys} keys): {time.perf_counter() - t:.2f} s; "
         f"largest displacement {np.linalg.norm(deltas, axis=-1).max():.4g} units")
+    _write_keys(out, names, deltas, mesh, "FACS shape")
+    log(f"wrote {out}")
+    return 0
+
+
+def _write_keys(out: Path, names, deltas: np.ndarray, mesh, what: str) -> None:
+    """Shape keys (K names, deltas (K, N, 3)) of ``mesh``: an .npz (names, deltas, neutral, faces) or a folder of
+    OBJs, one per key (neutral + delta, the mesh's polygons kept)."""
     if out.suffix.lower() == ".npz":
         out.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(out, names=np.array(names), deltas=deltas, neutral=mesh.verts, faces=mesh.faces)
-    else:
-        if out.exists() and not out.is_dir():
-            raise InputError(f"{out} exists and is not a folder; give a folder or an .npz")
-        out.mkdir(parents=True, exist_ok=True)
-        for name, d in zip(names, deltas):
-            write_obj(out / f"{name}.obj", mesh.verts + d, mesh.polygons, comment=f"FACS shape {name}")
-    log(f"wrote {out}")
-    return 0
+        return
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out} exists and is not a folder; give a folder or an .npz")
+    out.mkdir(parents=True, exist_ok=True)
+    for name, d in zip(names, deltas):
+        write_obj(out / f"{name}.obj", mesh.verts + d, mesh.polygons, comment=f"{what} {name}")
 
 
 def cmd_encode(a, log) -> int:
@@ -330,15 +336,7 @@ def cmd_transfer(a, log) -> int:
     log(f"{len(names)} keys transferred in {time.perf_counter() - t:.2f} s; largest move "
         f"{np.linalg.norm(out_d, axis=-1).max():.4g} units")
     out = Path(a.out)
-    if out.suffix.lower() == ".npz":
-        out.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(out, names=np.array(names), deltas=out_d, neutral=tgt.verts, faces=tgt.faces)
-    else:
-        if out.exists() and not out.is_dir():
-            raise InputError(f"{out} exists and is not a folder; give a folder or an .npz")
-        out.mkdir(parents=True, exist_ok=True)
-        for name, d in zip(names, out_d):
-            write_obj(out / f"{name}.obj", tgt.verts + d, tgt.polygons, comment=f"shape key {name} from {a.source}")
+    _write_keys(out, names, out_d, tgt, f"from {a.source}: shape key")
     log(f"wrote {out}")
     return 0
 

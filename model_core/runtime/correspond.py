@@ -234,23 +234,18 @@ def interpolate(values: np.ndarray, faces: np.ndarray, face: np.ndarray, bary: n
 
 
 # ------------------------------------------------------------------ similarity alignment
-def umeyama(src: np.ndarray, dst: np.ndarray, w: np.ndarray | None = None, *, rotate: bool = True):
-    """Least-squares similarity (s, R (3, 3), t (3,)) with s R src + t ~ dst; src, dst (M, 3), w (M,) >= 0."""
+def umeyama(src: np.ndarray, dst: np.ndarray, w: np.ndarray | None = None):
+    """Least-squares similarity (s, R, t (3,)) with s R src + t ~ dst; src, dst (M, 3), w (M,) >= 0."""
     w = np.ones(len(src)) if w is None else np.asarray(w, np.float64)
     w = w / w.sum()
     ms, md = w @ src, w @ dst
     a, b = src - ms, dst - md
     var = float(w @ (a * a).sum(1))
-    if rotate:
-        cov = (b * w[:, None]).T @ a
-        u, sig, vt = np.linalg.svd(cov)
-        d = np.ones(3)
-        d[2] = np.sign(np.linalg.det(u @ vt)) or 1.0
-        R = u @ np.diag(d) @ vt
-        s = float((sig * d).sum() / max(var, 1e-300))
-    else:
-        R = np.eye(3)
-        s = float(w @ (a * b).sum(1) / max(var, 1e-300))
+    u, sig, vt = np.linalg.svd((b * w[:, None]).T @ a)
+    d = np.ones(3)
+    d[2] = np.sign(np.linalg.det(u @ vt)) or 1.0
+    R = u @ np.diag(d) @ vt
+    s = float((sig * d).sum() / max(var, 1e-300))
     return s, R, md - s * R @ ms
 
 
