@@ -26,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .facs_names import ARKIT_NAMES, ict_to_arkit
+from .facs_names import ARKIT_NAMES, ARKIT_SOURCES
 from .mesh import face_normals, unique_edges
 from .proxy import knn_weights
-from .runtime.correspond import closest_points, similarity_icp
+from .runtime.correspond import similarity_icp
 
 
 @dataclass
@@ -95,8 +95,8 @@ def lid_travel(true: np.ndarray, pred: np.ndarray, verts: np.ndarray) -> tuple[f
     """(share of the artist's lid travel, largest motion (m) outside the eye region).
 
     The lid = vertices that move more than half the artist's maximum; travel = mean over them of the motion
-    along the artist's direction, over the artist's mean motion there. The eye region = within 3 cm of a lid
-    vertex... scaled to the head: 15 % of the head's width."""
+    along the artist's direction, over the artist's mean motion there. The eye region = within 15 % of the
+    head's width of a lid vertex."""
     mag = np.linalg.norm(true, axis=1)
     lid = mag > 0.5 * mag.max()
     u = true[lid] / mag[lid, None]
@@ -183,11 +183,10 @@ def ict_nearest_arkit(ict, head: RealHead) -> np.ndarray:
 
 
 def ict_keys_to_arkit(keys53: np.ndarray) -> np.ndarray:
-    """(53, V, 3) ICT-order keys -> (52, V, 3) ARKit-order keys (split shapes averaged, tongueOut 0)."""
-    m = ict_to_arkit(np.eye(53))  # (53, 52): ARKit weights of each ICT one-hot
-    # an ARKit key = the ICT keys it stands for, merged shapes as the sum (L + R move both sides)
-    mix = (m > 0).astype(np.float64)
-    return np.einsum("ka,kvi->avi", mix, keys53)
+    """(53, V, 3) ICT-order keys -> (52, V, 3) ARKit-order keys: each ARKit key is the sum of the ICT keys it
+    stands for (``facs_names.ARKIT_SOURCES``; browInnerUp = _L + _R, as the model's ARKit basis), tongueOut 0."""
+    return np.stack([keys53[list(src)].sum(axis=0) if src else np.zeros(keys53.shape[1:])
+                     for src in ARKIT_SOURCES])
 
 
 KEY_ROWS = ("jawOpen", "eyeBlinkLeft", "eyeBlinkRight", "mouthSmileLeft", "browInnerUp", "mouthPucker")

@@ -3,7 +3,6 @@ the template keys on ICT's own head (where ICT's keys are the truth)."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from model_core.mesh import subdivide_midpoint, unique_edges
 from model_core.proxy import knn_weights

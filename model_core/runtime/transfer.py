@@ -59,6 +59,5 @@ def transfer_keys(model, source_pm, source_keys, target_pm, names=None, progress
                           tpl.gen_size)
     out_cm = template_keys(source, tgt, target_pm.face_faces, progress=progress)     # (K, Nt_face, 3) cm
     canon = (out_cm / k_tgt).astype(np.float32)
-    return np.stack([model._to_caller(target_pm, canon[i][None], np.float64)[0] for i in range(len(canon))]
-                    ).astype(np.float32)
+    return model._to_caller(target_pm, canon, np.float64).astype(np.float32)
 
