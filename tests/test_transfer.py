@@ -33,7 +33,8 @@ def heads(ict):
     topo = make_topology(ict, "full", 2000, "decimate", 3)
     tb = topo.positions(vb)
     true = np.stack([topo.positions(vb + m) - tb for m in modes])
-    return dict(va=va, fa=ict.crop_faces("full"), keys=modes, tb=tb, fb=topo.faces, true=true)
+    return dict(va=va, fa=ict.crop_faces("full"), keys=modes, tb=tb, fb=topo.faces, true=true,
+                ta=topo.positions(va))
 
 
 def _rel(p, t):
@@ -44,8 +45,18 @@ def test_transfer_beats_nearest_across_identity_and_topology(heads):
     h = heads
     model = Model.load()
     pa, pb = model.prepare(h["va"], h["fa"], "Y", "Z"), model.prepare(h["tb"], h["fb"], "Y", "Z")
-    out = transfer_keys(model, pa, h["keys"], pb, names=list(KEYS))
+    out, corr = transfer_keys(model, pa, h["keys"], pb, names=list(KEYS), return_correspondence=True)
     assert out.shape == h["true"].shape and out.dtype == np.float32 and np.isfinite(out).all()
+    # where each of B's vertices landed on A, against the truth (the same surface point of A); docs/model.md:
+    # closest-point registration slides ~5 mm tangentially (ICT units are cm)
+    ok = np.isfinite(corr[:, 0])
+    moving = np.linalg.norm(h["true"], axis=2).max(axis=0) > 0.1        # where the keys move > 1 mm
+    miss = np.linalg.norm(corr - h["ta"], axis=1)
+    # nearest-point correspondence after scaled ICP, by carrying A's own positions as a "key"
+    near_corr = nearest_keys(h["va"], h["fa"], h["va"][None], h["tb"], h["fb"], 1.0)[0]
+    near_miss = np.linalg.norm(near_corr - h["ta"], axis=1)
+    print("correspondence miss cm where the keys move: ours", miss[moving].mean(), "nearest", near_miss[moving].mean())
+    assert ok[moving].all() and miss[moving].mean() < 0.8 * near_miss[moving].mean()
     near = nearest_keys(h["va"], h["fa"], h["keys"], h["tb"], h["fb"], 1.0)
     ours, base = _rel(out, h["true"]), _rel(near, h["true"])
     print("transfer rel", ours, "nearest rel", base)

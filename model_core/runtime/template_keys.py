@@ -119,12 +119,31 @@ def match_openings(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np
     return out
 
 
-def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progress=None) -> np.ndarray:
-    """The 53 ICT keys on a face surface brought into ICT's frame and units.
+@dataclass
+class TemplateMatch:
+    """Where each face vertex landed on the template (``template_keys(..., return_match=True)``).
+
+    face (N,) int64 template triangle and bary (N, 3) weights of its closest point on the registered template
+    (so ``correspond.interpolate(tpl.verts, tpl.faces, face, bary)`` is that point on the template at rest);
+    dist (N,) cm to it; reach (N,) in 0..1 the distance fade (0: the vertex takes no motion); scale, rot (3, 3),
+    shift (3,): the similarity that put the template on the face (s R x + t)."""
+    face: np.ndarray
+    bary: np.ndarray
+    dist: np.ndarray
+    reach: np.ndarray
+    scale: float
+    rot: np.ndarray
+    shift: np.ndarray
+
+
+def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progress=None,
+                  return_match: bool = False):
+    """The template's keys (ICT's 53, or any source's) on a face surface brought into ICT's frame and units.
 
     Args: tpl: the template; pts (N, 3) the face's vertices in ICT cm (+Y up, +Z forward), roughly aligned
-    (e.g. by the model's face-core frame); faces (F, 3); progress: optional callback(done, total).
-    Returns: (53, N, 3) float32 displacements in cm (ICT frame)."""
+    (e.g. by the model's face-core frame); faces (F, 3); progress: optional callback(done, total);
+    return_match: also return the ``TemplateMatch``.
+    Returns: (K, N, 3) float32 displacements in cm (ICT frame) [, TemplateMatch]."""
     pts = np.asarray(pts, np.float64)
     faces = np.asarray(faces, np.int64)
     narrow = tpl.verts[:tpl.narrow]
@@ -150,4 +169,7 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
         # closest point slides across the lip contact does not jump
         beta = np.where(known, 0.0, np.clip((amb - lo_a) / (hi_a - lo_a), 0.0, 1.0))[:, None]
         keys = ((1 - beta) * flat + beta * filled).reshape(len(pts), -1, 3).transpose(1, 0, 2)
-    return np.ascontiguousarray(keys, np.float32)
+    keys = np.ascontiguousarray(keys, np.float32)
+    if return_match:
+        return keys, TemplateMatch(f, b, np.sqrt(d2), fade, float(s), R, t)
+    return keys

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .correspond import interpolate
 from .template_keys import FaceTemplate, default_template, mouth_ambiguity, template_keys
 
 
@@ -23,7 +24,8 @@ def _to_ict(model, pm, tpl: FaceTemplate) -> tuple[np.ndarray, float]:
     return (pm.canon * a + b) * tpl.gen_size + tpl.gen_center, tpl.gen_size * a
 
 
-def transfer_keys(model, source_pm, source_keys, target_pm, names=None, progress=None) -> np.ndarray:
+def transfer_keys(model, source_pm, source_keys, target_pm, names=None, progress=None,
+                  return_correspondence: bool = False):
     """The source's shape keys carried onto the target.
 
     Args:
@@ -32,9 +34,13 @@ def transfer_keys(model, source_pm, source_keys, target_pm, names=None, progress
         source_keys: (K, Ns, 3) displacements of the source's vertices, in the source's frame and units.
         names: optional K key names; a key named like jawOpen (any case) marks the source's lip contact.
         progress: optional callback(done, total) during the registration.
+        return_correspondence: also return where each target vertex landed on the source.
     Returns:
         (K, Nt, 3) float32 displacements of the target's vertices, in the target's frame and units (pieces other
-        than the target's face follow it as ``prepare``'s ``other_islands`` says).
+        than the target's face follow it as ``prepare``'s ``other_islands`` says);
+        with return_correspondence, also (Nt, 3) float64: each target vertex's matched point on the source at
+        rest, in the source's frame and units; NaN for vertices outside the target's face island or out of
+        the registration's reach (they take no motion from it).
     Raises:
         ValueError: keys of the wrong shape, NaN/inf values.
     """
@@ -57,7 +63,13 @@ def transfer_keys(model, source_pm, source_keys, target_pm, names=None, progress
     amb = mouth_ambiguity(src, cm[jaw[0]]) if jaw else np.zeros(len(src))
     source = FaceTemplate(src, source_pm.face_faces, cm.astype(np.float32), amb, len(src), tpl.gen_center,
                           tpl.gen_size)
-    out_cm = template_keys(source, tgt, target_pm.face_faces, progress=progress)     # (K, Nt_face, 3) cm
+    out_cm, match = template_keys(source, tgt, target_pm.face_faces, progress=progress, return_match=True)
     canon = (out_cm / k_tgt).astype(np.float32)
-    return model._to_caller(target_pm, canon, np.float64).astype(np.float32)
+    out = model._to_caller(target_pm, canon, np.float64).astype(np.float32)
+    if not return_correspondence:
+        return out
+    corr = np.full((target_pm.n_verts, 3), np.nan)
+    on_src = interpolate(source_pm.verts[source_pm.face_index], source_pm.face_faces, match.face, match.bary)
+    corr[target_pm.face_index] = np.where(match.reach[:, None] > 0, on_src, np.nan)
+    return out, corr
 
