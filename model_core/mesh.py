@@ -125,6 +125,22 @@ def unique_edges(faces: np.ndarray) -> np.ndarray:
     return np.unique(e, axis=0)
 
 
+def vertex_rings(n_verts: int, faces: np.ndarray, seeds, n_rings: int) -> np.ndarray:
+    """(n_verts,) int64 edge hops from the nearest of the ``seeds`` vertices (0 on them), -1 beyond ``n_rings``
+    hops or unreachable."""
+    e = unique_edges(np.asarray(faces, np.int64))
+    ring = np.full(n_verts, -1, np.int64)
+    ring[np.asarray(seeds, np.int64)] = 0
+    for r in range(1, n_rings + 1):
+        front = ring == r - 1
+        nb = np.concatenate([e[front[e[:, 0]], 1], e[front[e[:, 1]], 0]])
+        nb = nb[ring[nb] < 0]
+        if not len(nb):
+            break
+        ring[nb] = r
+    return ring
+
+
 def connected_components(n_verts: int, faces: np.ndarray) -> np.ndarray:
     """Label of the connected component of every vertex, (N,) int64 (isolated vertices get their own)."""
     if len(faces) == 0:

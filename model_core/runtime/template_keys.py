@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..mesh import boundary_loops
+from ..mesh import boundary_loops, vertex_normals, vertex_rings
 from .correspond import PointGrid, Surface, harmonic_fill, register, similarity_icp
 
 TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "data" / "ict_face_template.npz"
@@ -36,6 +36,9 @@ AMBIGUITY = (0.15, 0.3)         # mouth ambiguity from which a vertex blends int
                                 # the harmonic fill of its neighbours
 
 
+MAX_RIM_RINGS = 12              # how deep behind an opening its rim (the first forward-facing ring) is looked for
+BACKWARD_LOOP_NZ = -0.3         # a face opening whose rim's mean normal points further back than this is a
+                                # socket (an eye or mouth interior): it meets the template's own opening
 AMBIGUITY_RADIUS_CM = 0.6       # how far apart two points may be and still be confused by a closest point
 
 
@@ -69,6 +72,29 @@ class FaceTemplate:
             self._openings = sorted(boundary_loops(self.faces), key=len)[:-1]
         return self._openings
 
+    @property
+    def rims(self) -> list:
+        """Per opening (same order as ``openings``): (rim (R,) vertex indices, interior (I,) vertex indices).
+
+        ICT's eye and mouth openings are cut deep inside the sockets: behind the visible lid margin the lids
+        fold back over the eyeball (2 rings), behind the lips the mouth's inner surface runs ~8 rings. A game
+        mesh's opening is usually cut at the margin itself. The *rim* is the first ring of vertices around the
+        opening whose mean normal faces forward (+Z): the lid margin, the lip contact; the interior is the
+        rings between it and the opening (empty when the opening already faces forward)."""
+        if not hasattr(self, "_rims"):
+            vn = vertex_normals(self.verts, self.faces)
+            out = []
+            for opening in self.openings:
+                ring = vertex_rings(len(self.verts), self.faces, opening, MAX_RIM_RINGS)
+                rim_r = next((r for r in range(MAX_RIM_RINGS + 1)
+                              if (ring == r).any() and vn[ring == r, 2].mean() > 0), 0)
+                ext = np.ptp(self.verts[ring == rim_r], axis=0)
+                if ext[1] < 0.2 * ext[0]:
+                    rim_r = 0       # lips in contact: ICT's mouth has no open rim to meet (measured: no better)
+                out.append((np.flatnonzero(ring == rim_r), np.flatnonzero((ring >= 0) & (ring < rim_r))))
+            self._rims = out
+        return self._rims
+
     @classmethod
     def load(cls, path=None) -> "FaceTemplate":
         path = Path(path or TEMPLATE_PATH)
@@ -96,27 +122,98 @@ def _loop_shape(p: np.ndarray) -> tuple[np.ndarray, float]:
     return c, float(np.sqrt(((p - c) ** 2).sum(1).mean()))
 
 
-def match_openings(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np.ndarray) -> list:
+def _matched_openings(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np.ndarray) -> list:
+    """[(template opening number, face loop (P,) vertex indices, forward: bool)]; see ``match_openings``."""
+    loops = [lp for lp in boundary_loops(faces) if len(lp) >= 4]
+    shapes = [_loop_shape(pts[lp]) for lp in loops]
+    vn = vertex_normals(pts, faces)
+    out, used = [], set()
+    for i, opening in enumerate(tpl.openings):
+        c0, r0 = _loop_shape(x0[opening])
+        best, best_d = None, np.inf
+        for j, (c, r) in enumerate(shapes):
+            d = float(np.linalg.norm(c - c0))
+            if j not in used and d < r0 and 0.4 * r0 < r < 3.0 * r0 and d < best_d:
+                best, best_d = j, d
+        if best is not None:
+            used.add(best)
+            out.append((i, loops[best], bool(vn[loops[best], 2].mean() >= BACKWARD_LOOP_NZ)))
+    return out
+
+
+def match_openings(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np.ndarray,
+                   hidden: np.ndarray | None = None, matched: list | None = None) -> list:
     """The face's eye and mouth openings (boundary loops) that match the template's, as registration curves.
 
     A face loop matches a template opening (aligned by the similarity: ``x0``) when its centre lies within
     the opening's radius of the opening's centre and its radius is 0.4-3x the opening's; the closest match
     wins, each face loop serves one opening. Meshes with closed eyes or mouth simply have no loop there.
+    A face loop whose surroundings face forward (a lid margin or lip line cut open, as game meshes have) meets
+    the template's rim (``FaceTemplate.rims``), and the template's interior behind that rim is marked in
+    ``hidden`` ((N,) bool, updated in place when given); a loop facing back (a socket) meets the opening.
+    ``matched`` (a list, filled when given): the ``_matched_openings`` triples.
     Returns [(template vertex indices, face loop polyline (P, 3))]."""
-    loops = [lp for lp in boundary_loops(faces) if len(lp) >= 4]
-    shapes = [_loop_shape(pts[lp]) for lp in loops]
-    out, used = [], set()
-    for opening in tpl.openings:
-        c0, r0 = _loop_shape(x0[opening])
-        best, best_d = None, np.inf
-        for i, (c, r) in enumerate(shapes):
-            d = float(np.linalg.norm(c - c0))
-            if i not in used and d < r0 and 0.4 * r0 < r < 3.0 * r0 and d < best_d:
-                best, best_d = i, d
-        if best is not None:
-            used.add(best)
-            out.append((opening, pts[loops[best]]))
+    found = _matched_openings(tpl, x0, pts, faces)
+    if matched is not None:
+        matched.extend(found)
+    out = []
+    for i, loop, forward in found:
+        rim, interior = tpl.rims[i]
+        if forward and hidden is not None:
+            hidden[interior] = True
+        out.append((rim if forward else tpl.openings[i], pts[loop]))
     return out
+
+
+CLOSURE_MIN = 0.15              # a key that closes (or opens) an opening by at least this share of its height
+CLOSURE_SCALE = (0.5, 3.0)      # the range of the correction
+CLOSURE_REACH = (2.0, 3.5)      # the correction is whole within 2 opening radii of its centre, none beyond 3.5
+
+
+def opening_closure(rim: np.ndarray, disp: np.ndarray, central: float = 0.6):
+    """How much each key closes an eye-like opening: (K,) share of the rim's height, or None.
+
+    rim (R, 3) the opening's rim (any order; +Y up, X across); disp (K, R, 3) the keys' motion of those
+    vertices. The central ``central`` share of the width is used: each upper-rim vertex pairs with the lower-rim
+    vertex nearest across; closure = the vertical gap the key takes away over the gap at rest (1: closed;
+    negative: opened). None when the rim has no height there (e.g. lips in contact)."""
+    c = rim.mean(axis=0)
+    x = rim[:, 0]
+    sel = np.abs(x - 0.5 * (x.min() + x.max())) <= 0.5 * central * np.ptp(x)
+    up = np.flatnonzero(sel & (rim[:, 1] >= c[1]))
+    dn = np.flatnonzero(sel & (rim[:, 1] < c[1]))
+    if not len(up) or not len(dn):
+        return None
+    pair = dn[np.argmin(np.abs(rim[up, 0][:, None] - rim[dn, 0][None]), axis=1)]
+    gap = float((rim[up, 1] - rim[pair, 1]).sum())
+    if gap <= 0.2 * np.ptp(x) * len(up):
+        return None
+    return -(disp[:, up, 1] - disp[:, pair, 1]).sum(axis=1) / gap
+
+
+def close_openings(tpl: FaceTemplate, keys: np.ndarray, pts: np.ndarray, matched: list) -> np.ndarray:
+    """Scale the keys that close (or open) an eye so they close the face's opening as far as the template's.
+
+    ICT's blink brings the lid margin down 91 % of ICT's eye height; carried to a face with larger (stylised)
+    eyes by closest points it keeps ICT's centimetres and stops half-way. For every opening the face meets at
+    its rim (``_matched_openings``, forward), each key whose template closure is at least ``CLOSURE_MIN`` is
+    scaled near that opening (within ``CLOSURE_REACH`` radii, fading) by template closure / face closure,
+    clipped to ``CLOSURE_SCALE``. keys (K, N, 3) cm on pts (N, 3) cm, modified in place and returned."""
+    for i, loop, forward in matched:
+        if not forward:
+            continue
+        rim = tpl.rims[i][0]
+        want = opening_closure(tpl.verts[rim], tpl.modes[:, rim].astype(np.float64))
+        got = opening_closure(pts[loop], keys[:, loop].astype(np.float64))
+        if want is None or got is None:
+            continue
+        c, r = _loop_shape(pts[loop])
+        r1, r2 = CLOSURE_REACH[0] * r, CLOSURE_REACH[1] * r
+        w = np.clip((r2 - np.linalg.norm(pts - c, axis=1)) / (r2 - r1), 0.0, 1.0)
+        for k in np.flatnonzero((np.abs(want) >= CLOSURE_MIN) & (want * got > 0) & (np.abs(got) >= 0.05)):
+            q = float(np.clip(want[k] / got[k], *CLOSURE_SCALE))
+            keys[k] *= (1.0 + (q - 1.0) * w)[:, None].astype(keys.dtype)
+    return keys
 
 
 @dataclass
@@ -150,10 +247,16 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     s, R, t = similarity_icp(narrow[::8], pts, faces, init_scale=1.0, iters=30)  # starts nose tip on nose tip
     s, R, t = similarity_icp(narrow[::2], pts, faces, init=(s, R, t), iters=10)
     x0 = s * tpl.verts @ R.T + t
-    curves = match_openings(tpl, x0, pts, faces)
-    x = register(x0, tpl.faces, pts, faces, schedule=SCHEDULE, inner=INNER, curves=curves, progress=progress)
+    hidden = np.zeros(len(tpl.verts), bool)
+    matched: list = []
+    curves = match_openings(tpl, x0, pts, faces, hidden, matched)
+    x = register(x0, tpl.faces, pts, faces, schedule=SCHEDULE, inner=INNER, curves=curves,
+                 tpl_weight=(~hidden).astype(np.float64), progress=progress)
     lo, hi = FALLOFF_CM
-    f, b, d2 = Surface(x, tpl.faces).closest(pts, max_dist=hi)
+    # the face has no interior behind a rim it meets there: its vertices may not land on the template's
+    visible = np.flatnonzero(~hidden[tpl.faces].any(axis=1))
+    f, b, d2 = Surface(x, tpl.faces[visible]).closest(pts, max_dist=hi)
+    f = visible[f]
     tri = tpl.faces[f]
     keys = np.einsum("kmjc,mj->kmc", tpl.modes[:, tri], b)            # (53, N, 3), template frame
     keys = s * np.einsum("kmj,ij->kmi", keys, R)
@@ -169,7 +272,7 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
         # closest point slides across the lip contact does not jump
         beta = np.where(known, 0.0, np.clip((amb - lo_a) / (hi_a - lo_a), 0.0, 1.0))[:, None]
         keys = ((1 - beta) * flat + beta * filled).reshape(len(pts), -1, 3).transpose(1, 0, 2)
-    keys = np.ascontiguousarray(keys, np.float32)
+    keys = close_openings(tpl, np.ascontiguousarray(keys, np.float32), pts, matched)
     if return_match:
         return keys, TemplateMatch(f, b, np.sqrt(d2), fade, float(s), R, t)
     return keys
