@@ -34,6 +34,7 @@ import numpy as np
 
 from .facs_names import ARKIT_NAMES, ICT_NAMES, N_ARKIT, N_ICT, ict_to_arkit, names_for_scheme
 from .runtime.meshio import MESH_SUFFIXES, read_mesh, write_obj
+from .runtime.model import KEY_SOURCES
 
 PROG = "python -m model_core"
 
@@ -83,15 +84,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("mesh")
     s.add_argument("-o", "--out", required=True, help="output .npz, or a folder for one OBJ per shape")
     s.add_argument("--names", choices=("ict", "arkit"), default="ict")
-    s.add_argument("--keys", choices=("template", "decoder"), default="template",
-                   help="template: ICT's keys carried by dense correspondence (default); decoder: the learned "
-                        "decoder's keys")
+    s.add_argument("--keys", choices=KEY_SOURCES, default="auto",
+                   help="auto (default): the decoder's keys on faces like ICT's, the template's on others; "
+                        "template: ICT's keys carried by dense correspondence; decoder: the learned decoder's keys")
     _common(s)
     s = sub.add_parser("encode", help="FACS weights of posed frames")
     s.add_argument("posed", nargs="+", help="posed meshes, or folders of them (sorted by name)")
     s.add_argument("--neutral", required=True, help="the neutral mesh (same topology as the posed ones)")
     s.add_argument("-o", "--out", required=True, help="output .csv or .npz")
     s.add_argument("--names", choices=("ict", "arkit"), default="ict", help=f"weights in ICT ({N_ICT}) or ARKit ({N_ARKIT}) order")
+    s.add_argument("--keys", choices=KEY_SOURCES, default="auto",
+                   help="the FACS basis the frames are fitted onto, as facs --keys (default auto)")
     _common(s)
     s = sub.add_parser("retarget", help="clone an animation from a source mesh onto a target mesh")
     s.add_argument("--source-neutral", required=True)
@@ -252,7 +255,7 @@ def cmd_encode(a, log) -> int:
     files = _frame_files(a.posed)
     frames = _read_frames(files, nmesh, log, "frames")
     t = time.perf_counter()
-    z = model.expression(frames, pm)
+    z = model.expression(frames, pm, keys=a.keys)
     dt = time.perf_counter() - t
     log(f"encoded {len(files)} frames in {dt:.2f} s ({len(files) / max(dt, 1e-9):.1f} frames/s)")
     out = Path(a.out)

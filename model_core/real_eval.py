@@ -12,7 +12,11 @@ method's generated key compares with the artist's own key on the same mesh:
   share of the artist's; and the largest motion outside the eye region (mm);
 - triangles inverted (normal flips) or stretched 3x (an edge 3x longer) at weight 1;
 - a performance error: a seeded ARKit weight sequence (smoothed random walk, blinks, speech-like jaw) drives
-  both key sets; mean_v,t |ours - artist| / mean_v,t |artist|.
+  both key sets; mean_v,t |ours - artist| / mean_v,t |artist|;
+- the geometry-path bake (the model's keys only): the same sequence drives the artist's keys, the model's
+  inverse rig (``Model.expression``, fitted onto its own keys of the same kind) reads the frames back as ICT
+  weights; mean absolute error on the 10 most active keys (MAE10) and the share of their frames pushed to 1 where
+  the take stays below 0.99 (saturated).
 
 Methods (same run): the model's keys (``facs_basis``), (n) nearest: ICT's narrow face aligned by scaled ICP,
 each vertex copies its nearest ICT vertex's delta (scaled), and (x) other artists: every other dev head's own
@@ -149,6 +153,25 @@ def performance_weights(n_frames: int = 600, seed: int = 7, fps: float = 30.0) -
     return w
 
 
+def bake_error(model, pm, head: RealHead, keys: str, weights: np.ndarray | None = None) -> tuple[float, float]:
+    """(MAE10, saturated share) of the geometry-path bake of ``head``'s artist keys driven by ``weights``
+    ((T, 52) ARKit, default ``performance_weights()``) and read back by ``model.expression(..., keys=keys)``
+    on the prepared ``pm`` of the head (see the module docstring)."""
+    from .facs_names import arkit_to_ict
+    w = performance_weights() if weights is None else np.asarray(weights, np.float64)
+    have = [k for k, n in enumerate(ARKIT_NAMES) if head.key(n) is not None]
+    w = w.copy()
+    w[:, [k for k in range(len(ARKIT_NAMES)) if k not in have]] = 0.0     # the take drives the keys it has
+    frames = head.verts[None] + np.einsum("tk,kvc->tvc", w[:, have], np.stack([head.key(ARKIT_NAMES[k])
+                                                                             for k in have]))
+    truth = np.asarray(arkit_to_ict(w), np.float64)
+    z = model.expression(frames, pm, keys=keys)[:, :truth.shape[1]]
+    act = np.argsort(-truth.mean(axis=0))[:10]
+    mae = float(np.abs(z[:, act] - truth[:, act]).mean())
+    sat = float(((z[:, act] > 0.99) & (truth[:, act] < 0.99)).mean())
+    return mae, sat
+
+
 def performance_error(pred: np.ndarray, true: np.ndarray, weights: np.ndarray) -> float:
     """pred, true (K, V, 3) keys in the same order; weights (T, K) -> mean error / mean artist motion."""
     err = mag = 0.0
@@ -234,15 +257,16 @@ def evaluate_head(head: RealHead, methods: dict, others: list | None = None) -> 
 def format_real(results: dict) -> str:
     """Markdown tables: per head and method a summary row, then the key rows of ``KEY_ROWS``."""
     lines = ["| head | method | best-scale err | cosine | amplitude | jawOpen cos | lip gap | jaw inverted / "
-             "stretched | blink L / R lid travel | outside eye (mm) | performance err |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "stretched | blink L / R lid travel | outside eye (mm) | performance err | bake MAE10 / saturated |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for head, per in results.items():
         for label, r in per.items():
             lines.append(f"| {head} | {label} | {r['err']:.1%} | {r['cos']:.2f} | {r['amp']:.2f} | {r['jaw_cos']:.2f} | "
                          f"{r['jaw_gap']:.0%} | {r['jaw_damage'][0]} / {r['jaw_damage'][1]} | "
                          f"{r['blink'][0]:.0%} / {r['blink'][1]:.0%} | "
                          f"{1000 * r['blink_outside_m'][0]:.1f} / {1000 * r['blink_outside_m'][1]:.1f} | "
-                         f"{r['perf']:.1%} |")
+                         f"{r['perf']:.1%} | "
+                         + (f"{r['bake'][0]:.3f} / {r['bake'][1]:.1%} |" if r.get("bake") else "- |"))
     lines += ["", "| head | method | " + " | ".join(f"{k} err / cos" for k in KEY_ROWS) + " |",
               "|---|---|" + "---|" * len(KEY_ROWS)]
     for head, per in results.items():
@@ -254,7 +278,7 @@ def format_real(results: dict) -> str:
 
 
 def run_real(folder, weights=None, *, heads=None, others: bool = True, verbose: bool = True) -> dict:
-    """Evaluate the model's keys ('template', the default, and 'decoder'), ICT nearest and the other artists on
+    """Evaluate the model's keys ('auto', the default, 'template' and 'decoder'), ICT nearest and the other artists on
     every dev head in ``folder`` (or the names in ``heads``). Returns {head name: evaluate_head(...)}."""
     from .ict import load_ict
     from .runtime import Model
@@ -268,10 +292,13 @@ def run_real(folder, weights=None, *, heads=None, others: bool = True, verbose: 
     for head in chosen:
         pm = model.prepare(head.verts, head.faces, "Y", "Z")
         methods = {}
-        for keys in ("template", "decoder"):
+        for keys in ("auto", "template", "decoder"):
             methods[f"model ({keys})"] = model.facs_basis(pm, names="arkit", keys=keys)[1].astype(np.float64)
         methods["ICT nearest"] = ict_nearest_arkit(ict, head)
         results[head.name] = evaluate_head(head, methods, [h for h in all_heads if h is not head] if others else None)
+        for keys in ("auto", "template", "decoder"):
+            results[head.name][f"model ({keys})"]["bake"] = bake_error(model, pm, head, keys)
+        results[head.name]["model (auto)"]["decoder_share"] = model.auto_face_keys(pm)[1]
         if verbose:
             print(format_real({head.name: results[head.name]}).split("\n\n")[0], flush=True)
     return results

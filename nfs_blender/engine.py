@@ -180,12 +180,14 @@ def facs_basis_iter(model, pm, n_verts: int, scheme: str = "ict", probs: np.ndar
         raise EngineError(f"FACS basis failed: {exc}") from None
 
 
-def expression(model, posed_world: np.ndarray, pm, n_verts: int, sparsity: float | None = None) -> np.ndarray:
+def expression(model, posed_world: np.ndarray, pm, n_verts: int, sparsity: float | None = None,
+               keys: str | None = None) -> np.ndarray:
     """Expression codes of posed frames of a prepared neutral mesh.
 
     Args:
         posed_world: (N, 3) or (B, N, 3) world positions, same vertex order as the prepared neutral.
         sparsity: the fitted inverse rig's sparsity (None: the model's default).
+        keys: the FACS basis the inverse rig fits onto: 'template' or 'decoder' (None: the model's default).
     Returns:
         (Z,) or (B, Z) float64 codes; [..., :N_ICT] (53) = ICT FACS weights (ICT order).
     """
@@ -196,6 +198,8 @@ def expression(model, posed_world: np.ndarray, pm, n_verts: int, sparsity: float
                           f"modifiers change its vertex count; disable them or apply them to the rest mesh")
     try:
         kw = {} if sparsity is None else {"sparsity": float(sparsity)}
+        if keys is not None:
+            kw["keys"] = keys
         z = np.asarray(model.expression(posed, pm, **kw), dtype=np.float64)
     except ValueError as exc:
         raise EngineError(f"expression encoding failed: {exc}") from None

@@ -22,6 +22,7 @@ from . import corrective, engine, keyframes, mesh_io, shape_keys
 from .common import (JobOperator, UserError, facs_keys_problem, poll_result, prepare_object, register_classes,
                      unregister_classes)
 from .model_core import facs_names
+from .prefs import get_prefs
 
 AUTO_MIN_NAMES = 10
 BATCH = 16  # frames encoded together by the expression encoder
@@ -110,6 +111,8 @@ class NFS_OT_bake_from_source(JobOperator, bpy.types.Operator):
         scene = context.scene
         # the expression encoder uses no skinning; the source is only read (it may be linked)
         prep = prepare_object(context, source, use_painted=False, editable=False)
+        # the basis the source's motion is fitted onto: the same key source as Generate FACS Shape Keys
+        keys = get_prefs(context).key_source.lower()
         yield 0.1, "source prepared"
         t = len(frames)
         ict = np.zeros((t, facs_names.N_ICT))
@@ -128,7 +131,7 @@ class NFS_OT_bake_from_source(JobOperator, bpy.types.Operator):
                 if not np.isfinite(posed[j]).all():
                     raise UserError(f"'{source.name}' has NaN or infinite vertex positions at frame {int(f)} (from a "
                                     f"shape key, modifier or driver): fix the source first")
-            z = engine.expression(prep.model, posed, prep.pm, prep.n, sparsity=scene.nfs.rig_sparsity)
+            z = engine.expression(prep.model, posed, prep.pm, prep.n, sparsity=scene.nfs.rig_sparsity, keys=keys)
             ict[s0:s0 + len(chunk)] = z[:, : facs_names.N_ICT]
             if want_codes:
                 if codes is None:

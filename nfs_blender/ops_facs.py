@@ -14,6 +14,7 @@ from . import engine, mesh_io, shape_keys
 from .common import JobOperator, UserError, poll_result, prepare_object, register_classes, unregister_classes
 from .prefs import get_prefs
 
+KEY_LABELS = {"auto": "automatic key source", "template": "feature transfer", "decoder": "neural decoder"}
 SCHEME_ITEMS = (
     ("PREFERENCES", "From Preferences", "Use the name scheme chosen in the add-on preferences"),
     ("ICT", "ICT (53)", "ICT-FaceKit names (eyeBlink_L ...)"),
@@ -81,7 +82,7 @@ class NFS_OT_generate_facs_keys(JobOperator, bpy.types.Operator):
                                      f"in the model runtime")
         created, replaced = shape_keys.write_keys(obj, names, local, self.replace)
         self.message = (f"'{obj.name}': {len(created)} FACS shape keys created, {len(replaced)} replaced "
-                        f"({scheme} names, {'feature transfer' if keys == 'template' else 'neural decoder'}"
+                        f"({scheme} names, {KEY_LABELS[keys]}"
                         f"{', painted regions' if prep.painted and probs is not None else ''})")
 
 

@@ -14,6 +14,9 @@ CROPS = (
     ("FACE", "Face", "The model sees the face only (the rest of the head does not move)"),
 )
 KEY_SOURCES = (
+    ("AUTO", "Automatic", "The neural decoder's keys on faces like ICT-FaceKit's (where it is the more accurate), "
+                          "feature transfer on the others (stylised, low-poly, other artists' heads), decided by "
+                          "how far the two agree on the mesh; ignores painted NFS_ groups"),
     ("TEMPLATE", "Feature transfer", "ICT-FaceKit's own FACS keys carried onto the mesh by dense correspondence "
                                      "(finds the lips, lids and jaw on stylised and low-poly heads; ignores "
                                      "painted NFS_ groups)"),
@@ -40,7 +43,7 @@ class NFS_AddonPreferences(bpy.types.AddonPreferences):
                               description="Names of the FACS shape keys the add-on creates and keys")
     crop: EnumProperty(name="Model crop", items=CROPS, default="FULL_HEAD",
                        description="Which part of the head the model sees")
-    key_source: EnumProperty(name="FACS key source", items=KEY_SOURCES, default="TEMPLATE",
+    key_source: EnumProperty(name="FACS key source", items=KEY_SOURCES, default="AUTO",
                              description="How Generate FACS Shape Keys makes the keys")
     weights_path: StringProperty(name="Weights file", subtype="FILE_PATH", default="",
                                  description="Use this weights file (.npz) instead of the bundled weights; "
@@ -68,7 +71,7 @@ class NFS_AddonPreferences(bpy.types.AddonPreferences):
 class _Defaults:
     """Preference values used when the add-on is loaded without being enabled (scripts, tests)."""
     name_scheme = "ICT"
-    key_source = "TEMPLATE"
+    key_source = "AUTO"
     crop = "FULL_HEAD"
     weights_path = ""
     max_vertices = Model.max_vertices

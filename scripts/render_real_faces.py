@@ -1,7 +1,7 @@
 """Side-by-side pictures of an artist's ARKit keys and ours on the dev heads (evaluation only):
 ``python scripts/render_real_faces.py [--heads NAME,...] [-o docs/real_faces.png]``.
 
-Rows: per head, the artist's keys, our default keys (feature transfer, ``keys='template'``) and the
+Rows: per head, the artist's keys, our default keys (``keys='auto'``: feature transfer on these heads) and the
 decoder's; columns: neutral, jawOpen, eyeBlinkLeft, mouthSmileLeft, browInnerUp, mouthPucker. Grey shading,
 front view; the real-faces files are read from ../shared/data/real_faces and never written anywhere.
 """
@@ -34,9 +34,9 @@ def main(argv=None) -> int:
     for h in heads:
         pm = model.prepare(h.verts, h.faces, "Y", "Z")
         sets = {"artist": {k: h.key(k) for k in KEYS}}
-        for keys in ("template", "decoder"):
+        for keys in ("auto", "decoder"):
             names, d = model.facs_basis(pm, names="arkit", keys=keys)
-            sets["ours" if keys == "template" else "decoder"] = {k: d[names.index(k)].astype(np.float64) for k in KEYS}
+            sets["ours" if keys == "auto" else "decoder"] = {k: d[names.index(k)].astype(np.float64) for k in KEYS}
         ymin, ymax = h.verts[:, 1].min(), h.verts[:, 1].max()
         xr = np.abs(h.verts[:, 0]).max() * 1.05
         bounds = (-xr, xr, ymin - 0.02 * (ymax - ymin), ymax)

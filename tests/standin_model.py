@@ -158,7 +158,7 @@ class StandinModel:
         else:
             raise ValueError(f"names must be 'ict' or 'arkit', got {names!r}")
 
-    def expression(self, posed_verts, pm, sparsity=None):  # the stand-in's fit has no sparsity to set
+    def expression(self, posed_verts, pm, sparsity=None, keys=None):  # no sparsity to set, one basis
         self.calls["expression"] += 1
         posed = np.asarray(posed_verts, dtype=np.float64)
         single = posed.ndim == 2

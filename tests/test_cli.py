@@ -93,13 +93,20 @@ def test_encode_folder_and_files(files):
     assert rows[0] == ["frame", "file"] + list(ICT_NAMES) and len(rows) == 4
     assert [x[1] for x in rows[1:]] == ["f000.obj", "f001.obj", "f002.obj"]
     frames = sorted((files / "frames").glob("*.obj"))
+    # the default fits onto the template's keys, --keys decoder onto the decoder's: same as the API
+    model = Model.load(files / "w.npz")
+    src = read_mesh(files / "src.obj")
+    pm = model.prepare(src.verts, src.faces)
+    posed = np.stack([read_mesh(f).verts for f in frames])
+    csv_w = np.array([[float(x) for x in row[2:]] for row in rows[1:]])
+    np.testing.assert_allclose(csv_w, model.expression(posed, pm, keys="template")[:, :53], atol=1e-5)
+    assert np.abs(csv_w - model.expression(posed, pm, keys="decoder")[:, :53]).max() > 1e-3
     r = run_cli("encode", *frames[:2], "--neutral", files / "src.obj", "-o", files / "enc.npz", "--names", "arkit",
-                "--weights", files / "w.npz", "-q")
+                "--weights", files / "w.npz", "-q", "--keys", "decoder")
     assert r.returncode == 0, r.stderr
     d = np.load(files / "enc.npz")
     assert d["weights"].shape == (2, 52) and d["z_ge"].shape == (2, 128)
-    np.testing.assert_allclose(d["z_ge"][:, :53], np.array([[float(x) for x in row[2:]] for row in rows[1:3]]),
-                               atol=1e-5)
+    np.testing.assert_allclose(d["z_ge"][:, :53], model.expression(posed[:2], pm, keys="decoder")[:, :53], atol=1e-5)
 
 
 def test_retarget_folder_with_objs_and_npz(files):

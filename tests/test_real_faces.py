@@ -1,5 +1,6 @@
 """Keys on an artist-made head (../shared/data/real_faces, evaluation only): the real-face metrics and the
-template keys (``keys='template'``, the CLI's and the add-on's default) against ICT nearest transfer on one dev head.
+keys the CLI and the add-on make by default (``keys='auto'``: here the template's) against ICT nearest transfer on one
+dev head, and the geometry-path bake of the artist's keys.
 
 The numbers asserted are the ones docs/model.md (*Keys on real characters*) reports for this head."""
 from __future__ import annotations
@@ -64,18 +65,26 @@ def test_performance_weights_blink_and_speak():
     assert 0.1 < jaw.mean() < 0.5 and (jaw < 0.05).mean() > 0.1      # speech with pauses
 
 
-def test_template_keys_beat_nearest_on_a_low_poly_head(head):
+def test_default_keys_beat_nearest_on_a_low_poly_head(head):
     from model_core.ict import load_ict
+    from model_core.real_eval import bake_error
     from model_core.runtime import Model
     ict = load_ict()
     model = Model.load()
     pm = model.prepare(head.verts, head.faces, "Y", "Z")
-    ours = model.facs_basis(pm, names="arkit", keys="template")[1].astype(np.float64)   # the CLI's, the add-on's default
-    res = evaluate_head(head, {"ours": ours, "nearest": ict_nearest_arkit(ict, head)})
+    ours = model.facs_basis(pm, names="arkit", keys="auto")[1]                   # the CLI's, the add-on's default
+    # an artist's head disagrees with the decoder far beyond ICT's own faces (41 % here, held-out ICT 11-19 %):
+    # 'auto' takes the template's keys
+    assert model.auto_face_keys(pm)[1] == 0.0
+    np.testing.assert_array_equal(ours, model.facs_basis(pm, names="arkit", keys="template")[1])
+    res = evaluate_head(head, {"ours": ours.astype(np.float64), "nearest": ict_nearest_arkit(ict, head)})
     o, n = res["ours"], res["nearest"]
-    # docs/model.md: err 126.4 % vs 134.6 %, cosine 0.54 vs 0.52, jawOpen lip gap 65 %, blinks 84 / 78 %,
-    # 3 inverted triangles
+    # docs/model.md: err 126.1 % vs 134.6 %, cosine 0.55 vs 0.52, jawOpen lip gap 63 %, blinks 104 / 102 %,
+    # 2 inverted triangles
     assert o["err"] < n["err"] and o["cos"] > n["cos"]
     assert o["jaw_gap"] > 0.5 and o["jaw_cos"] > 0.65
-    assert min(o["blink"]) > 0.7 and max(o["blink_outside_m"]) < 0.002
+    assert 0.9 < min(o["blink"]) and max(o["blink"]) < 1.15 and max(o["blink_outside_m"]) < 0.002
     assert o["jaw_damage"][0] <= 4
+    # geometry-path bake of the artist's keys, read back on the template's keys: MAE10 0.127 (decoder 0.121)
+    mae, saturated = bake_error(model, pm, head, "auto")
+    assert mae < 0.14 and saturated < 0.01

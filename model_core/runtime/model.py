@@ -50,6 +50,10 @@ _DEGENERATE_REL = 1e-12       # a face with area <= this * bbox_diagonal^2 is dr
 FIT_SPARSITY = 0.005         # default mu of the fitted inverse rig (benchmarks/tune_fit_sparsity.py)
 _MAX_SPAN = 1e100             # a mesh wider than this (or narrower than its inverse) cannot be computed with
 _MAX_QUANT_REL = 1e-3         # float32 input: refused when its storage step exceeds this share of the mesh size
+KEY_SOURCES = ("auto", "template", "decoder")
+AUTO_DISAGREEMENT = (0.20, 0.30)  # 'auto' keys: the decoder's below 20 % disagreement with the template's, the
+                                # template's above 30 %, blended between (held-out ICT faces: 11-19 %; artists'
+                                # heads: 41-126 %; docs/model.md, *Which keys*)
 _CACHE_BYTES = 64 << 20       # per-mesh arrays (decoder base, skinning weights) are cached up to this size
 NON_FACE_REGIONS = ("back_of_head", "back_of_neck", "ear_L", "ear_R", "clavicle")  # left out by crop='face'
 
@@ -519,7 +523,7 @@ class Model:
 
     @_one_blas_thread
     def expression(self, posed_verts, neutral_pm: PreparedMesh, *, batch: int = 64, method: str = "fit",
-                   sparsity: float | None = None) -> np.ndarray:
+                   sparsity: float | None = None, keys: str | None = None) -> np.ndarray:
         """Expression code z_GE of posed frame(s) of a prepared neutral mesh.
 
         Args:
@@ -535,6 +539,9 @@ class Model:
                 combination. The fit is convex and does not run the encoder. See docs/model.md.
             sparsity: 'fit' only: mu of the penalty that keeps keys at 0 unless they explain enough of the
                 motion (relative to an average key); None = ``fit_sparsity`` (0.005); 0 = plain least squares.
+            keys: 'fit' only: the FACS basis fitted onto, as ``facs_basis``'s ``keys`` ('decoder' or
+                'template'; None = ``self.keys``). On an artist-rigged source the template's keys are the
+                closer basis (docs/model.md, *Geometry-path bake*).
         Returns:
             (Z,) float32 for one frame, (B, Z) for several; [:53] = ICT FACS weights in ICT order
             ('encoder': raw outputs, trained towards 0..1, not clipped); [53:] = the generic expression residual.
@@ -564,7 +571,7 @@ class Model:
             if not np.isfinite(chunk).all():
                 raise ValueError("posed_verts contains NaN or infinite coordinates")
             if method == "fit":
-                w = self._fit_weights(pm, chunk - nv[None], float(mu))
+                w = self._fit_weights(pm, chunk - nv[None], float(mu), keys)
                 out[s:s + batch, :w.shape[1]] = w                       # [53:] stays 0
                 continue
             disp = pm.normalization.apply_vectors(chunk - nv[None])
@@ -577,11 +584,11 @@ class Model:
         """Canonical vertex areas (Nf,) of the face island (cached; the fit and the decoder frame weight by them)."""
         return self._cached(pm, "face_areas", lambda: vertex_areas(pm.canon, pm.face_faces))
 
-    def _fit_system(self, pm: PreparedMesh):
+    def _fit_system(self, pm: PreparedMesh, keys: str | None = None):
         """Normal equations of the area-weighted least-squares fit onto the mesh's FACS basis (cached):
         (A (53, 3 Nf) area-weighted basis rows, G (53, 53) = A B^T with a tiny ridge)."""
         def run():
-            _, basis = self.facs_basis(pm, "ict")                                      # (53, N, 3) float32
+            _, basis = self.facs_basis(pm, "ict", keys=keys)                           # (53, N, 3) float32
             k, nf = len(basis), len(pm.face_index)
             area = self._face_areas(pm)                                                # (Nf,)
             a = np.empty((k, nf, 3))
@@ -594,16 +601,17 @@ class Model:
             del basis
             g += np.eye(k) * (1e-6 * np.trace(g) / k + 1e-30)
             return a.reshape(k, -1), g
-        return self._cached(pm, f"fit_system_{self.keys}", run)
+        keys = self.keys if keys is None else keys
+        return self._cached(pm, f"fit_system_{keys}", run)
 
-    def _fit_weights(self, pm: PreparedMesh, disp: np.ndarray, mu: float) -> np.ndarray:
+    def _fit_weights(self, pm: PreparedMesh, disp: np.ndarray, mu: float, keys: str | None = None) -> np.ndarray:
         """FACS weights (B, 53) float64 of frames: the exact minimiser (``boxqp.box_qp``) of
         |B^T w - disp|_area^2 + 2 mu mean_k(G_kk) sum_k w_k over 0 <= w <= 1, then, for mu > 0, the same fit
         without the penalty on the keys it left active (relaxed lasso: the penalty picks the support, the
         refit removes its shrinkage).
 
         disp: (B, Nf, 3) caller-frame displacements of the face island."""
-        a, g = self._fit_system(pm)
+        a, g = self._fit_system(pm, keys)
         h = disp.reshape(len(disp), -1) @ a.T                                             # (B, 53)
         w = box_qp(g, h - mu * np.diag(g).mean())
         if mu > 0:
@@ -790,11 +798,11 @@ class Model:
         be a view of the output array's first Nf rows: row i is read before delta i is yielded)."""
         codes = self._basis_codes(names)
         keys = self.keys if keys is None else keys
-        if keys not in ("template", "decoder"):
-            raise ValueError(f"keys must be 'template' or 'decoder', got {keys!r}")
+        if keys not in KEY_SOURCES:
+            raise ValueError(f"keys must be one of {', '.join(KEY_SOURCES)}, got {keys!r}")
         pf = None if probs is None else self._resolve_probs(pm, probs)[pm.face_index]
-        if pf is None and keys == "template":        # painted regions (probs) always go through the decoder
-            tk = self.template_face_keys(pm)
+        if pf is None and keys != "decoder":         # painted regions (probs) always go through the decoder
+            tk = self.template_face_keys(pm) if keys == "template" else self.auto_face_keys(pm)[0]
             for i, (_name, idx) in enumerate(codes):
                 canon[i] = tk[idx].sum(axis=0) if idx else 0.0
         else:
@@ -813,8 +821,9 @@ class Model:
         for the code with 1 at the shape's ICT index and 0 elsewhere. ``names='ict'``: the 53 ICT shapes in ICT
         order. ``names='arkit'``: the 52 ARKit shapes in ARKit order; ``browInnerUp`` and ``cheekPuff`` are the
         decode of the code with BOTH the ICT ``_L`` and ``_R`` entries set to 1 (not a sum of two decodes);
-        ``tongueOut`` is all zeros (ICT has no tongue shape). ``keys``: 'decoder' or 'template' (the sums of
-        ICT's keys carried by ``template_face_keys``); None = ``Model.keys``; painted ``probs`` always decode.
+        ``tongueOut`` is all zeros (ICT has no tongue shape). ``keys``: 'decoder', 'template' (the sums of
+        ICT's keys carried by ``template_face_keys``) or 'auto' (``auto_face_keys``: the decoder's on faces
+        like ICT's, the template's on others); None = ``Model.keys``; painted ``probs`` always decode.
 
         Cost: the first step decodes all K shapes of the face island in one streamed pass over the vertices
         (the decoder's per-mesh part is computed once, chunk by chunk; ~1-2 s per 100k vertices on 2 cores) and
@@ -841,6 +850,33 @@ class Model:
             keys = template_keys(tpl, pts, pm.face_faces, progress=progress)
             return _check_finite(keys / F32(tpl.gen_size * a), "template keys")
         return self._cached(pm, "template_keys", run)
+
+    @_one_blas_thread
+    def auto_face_keys(self, pm: PreparedMesh, progress=None) -> tuple[np.ndarray, float]:
+        """The keys ``keys='auto'`` gives: (53, Nf, 3) float32 canonical displacements and the decoder's share
+        in them (0..1), cached per mesh.
+
+        The decoder was trained with exact correspondences on ICT's identities and is the more accurate there;
+        on faces outside ICT's identity space its fields miss the features and the template's keys are right
+        (docs/model.md). How far the two disagree tells which case a face is: d = mean |decoder - template| /
+        mean |template| over the 53 keys and the face's vertices; the decoder's share is 1 below
+        ``AUTO_DISAGREEMENT[0]``, 0 above ``[1]``, linear between."""
+        self._check_pm(pm)
+
+        def run():
+            tk = self.template_face_keys(pm, progress)
+            dec = np.empty_like(tk)
+            with blas.single_threaded(self.blas_single_thread):
+                self._basis_face(pm, self._basis_codes("ict"), None, dec)
+            d = float(np.linalg.norm(dec - tk, axis=2).mean() / max(np.linalg.norm(tk, axis=2).mean(), 1e-30))
+            lo, hi = AUTO_DISAGREEMENT
+            share = float(np.clip((hi - d) / (hi - lo), 0.0, 1.0))
+            if share == 0.0:
+                return tk, share
+            if share == 1.0:
+                return dec, share
+            return (share * dec + (1.0 - share) * tk).astype(F32), share
+        return self._cached(pm, "auto_keys", run)
 
     @_one_blas_thread
     def facs_basis(self, pm: PreparedMesh, names: str = "ict", probs=None, keys=None) -> tuple[list, np.ndarray]:
