@@ -5,7 +5,8 @@ with a numpy-only runtime (``model_core.runtime``). Every Blender-facing module 
 ``register()`` so that the pure-Python parts (``livelink_csv``, ``model_core.facs_names``) import without bpy.
 """
 
-_MODULES = ("prefs", "props", "corrective", "ops_skinning", "ops_facs", "ops_bake", "ops_csv", "ops_sliders", "ui")
+_MODULES = ("prefs", "props", "corrective", "ops_skinning", "ops_facs", "ops_transfer", "ops_bake", "ops_csv",
+            "ops_sliders", "ui")
 
 
 def _modules():

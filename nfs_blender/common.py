@@ -99,7 +99,19 @@ def prepare_object(context, obj, *, use_painted: bool = True, editable: bool = T
     the model's). ``editable``: the object will be written to (False for a bake source, which is only read).
     Raises UserError for NaN / infinite coordinates before the model runs."""
     prefs = get_prefs(context)
-    problem = mesh_io.mesh_problem(obj, prefs.max_vertices, editable=editable)
+    mat, verts, tris = rest_mesh(context, obj, editable=editable)
+    model = engine.get_model(prefs.weights_path)
+    pm = engine.prepare(model, verts, tris, **prepare_options(context))
+    n = verts.shape[0]
+    probs = painted_probs(model, pm, obj, n) if use_painted else None
+    return PreparedObject(model, pm, n, mat, verts, tris, probs)
+
+
+def rest_mesh(context, obj, *, editable: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``obj``'s rest mesh checked for the model: ((4, 4) float64 world matrix, (N, 3) float64 world positions,
+    (F, 3) int32 triangles). ``editable`` as ``prepare_object``. Raises UserError (``mesh_io.mesh_problem``,
+    NaN / infinite or imprecise coordinates) with a message saying what to fix."""
+    problem = mesh_io.mesh_problem(obj, get_prefs(context).max_vertices, editable=editable)
     if problem:
         raise UserError(problem)
     mat = mesh_io.matrix_world(obj)
@@ -107,14 +119,15 @@ def prepare_object(context, obj, *, use_painted: bool = True, editable: bool = T
     problem = mesh_io.nonfinite_problem(obj, local, mat) or mesh_io.precision_problem(obj, local)
     if problem:
         raise UserError(problem)
-    verts = mesh_io.to_world(local, mat)
-    model = engine.get_model(prefs.weights_path)
-    tris = mesh_io.triangles(obj.data)
-    pm = engine.prepare(model, verts, tris, prefs.forward_axis, prefs.crop, prefs.max_vertices,
-                        getattr(prefs, "other_islands", "FOLLOW"))
-    n = verts.shape[0]
-    probs = painted_probs(model, pm, obj, n) if use_painted else None
-    return PreparedObject(model, pm, n, mat, verts, tris, probs)
+    return mat, mesh_io.to_world(local, mat), mesh_io.triangles(obj.data)
+
+
+def prepare_options(context) -> dict:
+    """The preferences' keyword arguments of ``engine.prepare`` (forward, crop, max_vertices, other_islands):
+    plain values, so a worker thread can prepare a mesh without touching Blender data."""
+    prefs = get_prefs(context)
+    return {"forward": prefs.forward_axis, "crop": prefs.crop, "max_vertices": prefs.max_vertices,
+            "other_islands": getattr(prefs, "other_islands", "FOLLOW")}
 
 
 def painted_probs(model, pm, obj, n: int) -> np.ndarray | None:

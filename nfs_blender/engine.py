@@ -227,3 +227,35 @@ def decode(model, pm, z: np.ndarray, n_verts: int, probs: np.ndarray | None = No
     if problem:
         raise EngineError(problem)
     return pos
+
+
+def transfer_keys(model, source_pm, keys_world: np.ndarray, target_pm, n_target: int, names=None, progress=None):
+    """A source head's shape keys carried onto a target head of any topology (``runtime.transfer``).
+
+    Args:
+        source_pm, target_pm: prepared source and target (world space, as ``prepare``).
+        keys_world: (K, Ns, 3) world displacements of the source's vertices (source units).
+        n_target: the target's vertex count Nt (checked).
+        names: K key names (a jawOpen-like name marks the source's lip contact).
+        progress: optional callback(done, total) during the registration; an exception it raises (a
+            cancellation) propagates unchanged.
+    Returns:
+        (K, Nt, 3) float64 world displacements of the target, and (Nt, 3) float64 matched points on the source
+        at rest (world, source units), NaN where a target vertex was not matched.
+    """
+    from .model_core.runtime.transfer import transfer_keys as _transfer
+    keys = np.ascontiguousarray(keys_world, dtype=np.float64)
+    try:
+        out, corr = _transfer(model, source_pm, keys, target_pm, names=list(names) if names is not None else None,
+                              progress=progress, return_correspondence=True)
+    except ValueError as exc:
+        raise EngineError(f"shape-key transfer failed: {exc}") from None
+    out = np.asarray(out, dtype=np.float64)
+    problem = _bad_output("transferred shape keys", out, (len(keys), n_target, 3))
+    if problem:
+        raise EngineError(problem)
+    corr = np.asarray(corr, dtype=np.float64)
+    if corr.shape != (n_target, 3):
+        raise EngineError(f"the model returned a correspondence of shape {corr.shape}, expected ({n_target}, 3); "
+                          f"this is a bug in the model runtime")
+    return out, corr

@@ -5,6 +5,9 @@ Two ways to read the source, per frame of the chosen range:
 - FACS shape keys (the source has shape keys named like FACS expressions, any naming style, matched by
   ``facs_names.match_source_names``): their values are read by evaluating the Key's action F-curves directly
   when nothing else drives them (no drivers, NLA or partial influence), else by ``scene.frame_set`` per frame.
+  ``scene.nfs.names_target`` says what they drive: the target's generated FACS keys ('FACS', by FACS meaning),
+  or the target's keys of the same names, any names ('SAME_NAMES': each value copied as it is, e.g. onto the
+  source's own keys carried over by Transfer Shape Keys).
 - Mesh deformation: the evaluated source mesh (modifiers, armature, shape keys) is read per frame through
   the depsgraph, put in world space with the source's world matrix at the start of the bake (object-level
   motion is not an expression) and encoded by the model (``model.expression``) into ICT FACS weights.
@@ -39,6 +42,16 @@ def source_facs_mapping(source) -> dict:
     return facs_names.match_source_names(kb.name for kb in key.key_blocks if kb != ref)
 
 
+def same_name_keys(source, target) -> dict:
+    """{name: target key block} for the target's non-reference shape keys whose name is also a non-reference
+    shape key of the source (any names), in the target's order."""
+    skey, tkey = source.data.shape_keys, target.data.shape_keys
+    if skey is None or tkey is None:
+        return {}
+    src = {kb.name for kb in skey.key_blocks if kb != skey.reference_key}
+    return {kb.name: kb for kb in tkey.key_blocks if kb != tkey.reference_key and kb.name in src}
+
+
 def frame_range(scene) -> tuple[int, int]:
     s = scene.nfs
     return (scene.frame_start, scene.frame_end) if s.use_scene_range else (s.frame_start, s.frame_end)
@@ -49,8 +62,8 @@ def _key_value(kb, v):
 
 
 class NFS_OT_bake_from_source(JobOperator, bpy.types.Operator):
-    """Bake the source face's animation onto the active mesh's FACS shape keys (keyframes on every frame of
-    the range); Esc cancels without changing anything"""
+    """Bake the source face's animation onto the active mesh's FACS shape keys, or onto its keys of the same
+    names as the source's (keyframes on every frame of the range); Esc cancels without changing anything"""
     bl_idname = "nfs.bake_from_source"
     bl_label = "Bake From Source"
     bl_options = {"REGISTER", "UNDO"}
@@ -59,9 +72,12 @@ class NFS_OT_bake_from_source(JobOperator, bpy.types.Operator):
     @classmethod
     def poll(cls, context):
         obj = context.active_object
-        problem = mesh_io.mesh_problem(obj) or facs_keys_problem(obj)
+        s = context.scene.nfs
+        problem = mesh_io.mesh_problem(obj)
+        if not problem and not (s.names_target == "SAME_NAMES" and s.source_mode != "GEOMETRY"):
+            problem = facs_keys_problem(obj)
         if not problem:
-            src = context.scene.nfs.bake_source
+            src = s.bake_source
             if src is None:
                 problem = "Choose a source object in the Bake panel"
             elif src == obj:
@@ -69,8 +85,9 @@ class NFS_OT_bake_from_source(JobOperator, bpy.types.Operator):
         return poll_result(cls, problem)
 
     # ----------------------------------------------------------------------------------------- reading
-    def _read_names(self, context, source, mapping, frames):
-        """(T, 53) ICT weights from the source's FACS-named shape keys."""
+    def _read_names(self, context, source, names, frames):
+        """``self.src_vals``: {name: (T,) value} of the source's shape keys ``names`` on ``frames``, each clipped
+        to its slider range (0 when muted)."""
         key = source.data.shape_keys
         blocks = key.key_blocks
         t = len(frames)
@@ -78,19 +95,19 @@ class NFS_OT_bake_from_source(JobOperator, bpy.types.Operator):
         problem = keyframes.direct_evaluation_problem(key)
         if problem is None:
             curves = keyframes.shape_key_value_curves(key)
-            for j, name in enumerate(mapping):
+            for j, name in enumerate(names):
                 kb = blocks[name]
                 fc = curves.get(name)
                 if fc is None or kb.mute:
                     src_vals[name] = np.full(t, _key_value(kb, kb.value))
                 else:
                     src_vals[name] = np.array([_key_value(kb, fc.evaluate(f)) for f in frames])
-                yield 0.05 + 0.9 * (j + 1) / len(mapping), f"reading {name}"
+                yield 0.05 + 0.9 * (j + 1) / len(names), f"reading {name}"
             self.read_how = "F-curves evaluated directly"
         else:
             scene = context.scene
-            vals = np.zeros((t, len(mapping)))
-            names = list(mapping)
+            vals = np.zeros((t, len(names)))
+            names = list(names)
             for i, f in enumerate(frames):
                 scene.frame_set(int(f))
                 for j, name in enumerate(names):
@@ -99,11 +116,16 @@ class NFS_OT_bake_from_source(JobOperator, bpy.types.Operator):
                 yield 0.05 + 0.9 * (i + 1) / t, f"frame {f:g}"
             src_vals = {n: vals[:, j] for j, n in enumerate(names)}
             self.read_how = f"frame by frame ({problem})"
+        self.src_vals = src_vals
+
+    @staticmethod
+    def _names_to_ict(src_vals, mapping, t):
+        """(T, 53) ICT weights from the FACS-named source values ({source name: ICT indices} ``mapping``)."""
         ict = np.zeros((t, facs_names.N_ICT))
         for name, idx in mapping.items():
             for i in idx:
                 ict[:, i] = src_vals[name]
-        self.ict = ict
+        return ict
 
     def _read_geometry(self, context, source, frames, want_codes):
         """(T, 53) ICT weights (and (T, Z) codes) from the model encoding the evaluated source, in batches of
@@ -147,9 +169,6 @@ class NFS_OT_bake_from_source(JobOperator, bpy.types.Operator):
         settings = scene.nfs
         target = context.active_object
         source = settings.bake_source
-        scheme, keys = shape_keys.facs_keys(target)
-        if scheme is None:
-            raise UserError(f"'{target.name}' has no FACS shape keys: generate them first")
         if source is None or source.type != "MESH":
             raise UserError("choose a mesh as the bake source")
         if source == target:
@@ -162,12 +181,23 @@ class NFS_OT_bake_from_source(JobOperator, bpy.types.Operator):
                             f"{MAX_BAKE_FRAMES:,} one bake takes: set Start/End to bake it in parts")
         frames = np.arange(start, end + 1, dtype=np.float64)
         mapping = source_facs_mapping(source)
+        shared = same_name_keys(source, target) if settings.names_target == "SAME_NAMES" else {}
         mode = settings.source_mode
         if mode == "AUTO":
-            mode = "NAMES" if len(mapping) >= AUTO_MIN_NAMES else "GEOMETRY"
-        if mode == "NAMES" and not mapping:
+            mode = "NAMES" if len(mapping) >= AUTO_MIN_NAMES or shared else "GEOMETRY"
+        same = mode == "NAMES" and settings.names_target == "SAME_NAMES"
+        if same and not shared:
+            raise UserError(f"'{target.name}' has no shape keys with the names of the shape keys of '{source.name}': "
+                            f"carry them over with Transfer Shape Keys first, or set Drive to 'Generated FACS keys'")
+        if mode == "NAMES" and not same and not mapping:
             raise UserError(f"'{source.name}' has no shape keys with FACS names (e.g. jawOpen, eyeBlink_L or "
                             f"EyeBlinkLeft): choose 'Mesh deformation'")
+        if same:
+            scheme, keys = None, shared
+        else:
+            scheme, keys = shape_keys.facs_keys(target)
+            if scheme is None:
+                raise UserError(f"'{target.name}' has no FACS shape keys: generate them first")
         if mode == "GEOMETRY":
             problem = mesh_io.mesh_problem(source, editable=False)
             if problem:
@@ -184,7 +214,7 @@ class NFS_OT_bake_from_source(JobOperator, bpy.types.Operator):
                                 f"bake fewer frames or turn off 'Bake corrective'")
         driven = keyframes.driven_key_names(target.data.shape_keys, keys)
         if driven:
-            self.warnings.append(f"drivers on {len(driven)} of the FACS keys of '{target.name}' "
+            self.warnings.append(f"drivers on {len(driven)} of the {'' if same else 'FACS '}keys of '{target.name}' "
                                  f"({', '.join(driven[:6])}{' ...' if len(driven) > 6 else ''}) override the baked "
                                  f"keyframes: remove or mute those drivers to play the bake")
 
@@ -193,14 +223,19 @@ class NFS_OT_bake_from_source(JobOperator, bpy.types.Operator):
         try:
             yield 0.0, "reading the source"
             if mode == "NAMES":
-                yield from self._read_names(context, source, mapping, frames)
+                yield from self._read_names(context, source, list(keys) if same else list(mapping), frames)
+                if not same:
+                    self.ict = self._names_to_ict(self.src_vals, mapping, len(frames))
             else:
                 yield from self._read_geometry(context, source, frames, want_corrective)
         finally:
             if (scene.frame_current, scene.frame_subframe) != (frame0, sub0):
                 scene.frame_set(frame0, subframe=sub0)
 
-        by_name = shape_keys.scheme_key_values(self.ict, scheme, keys)
+        if same:
+            by_name = {n: np.clip(self.src_vals[n], kb.slider_min, kb.slider_max) for n, kb in keys.items()}
+        else:
+            by_name = shape_keys.scheme_key_values(self.ict, scheme, keys)
         corr = None
         if want_corrective:
             corr = yield from corrective.compute(context, target, by_name, self.codes, frames, (0.9, 0.98))
@@ -213,7 +248,7 @@ class NFS_OT_bake_from_source(JobOperator, bpy.types.Operator):
             self.warnings.append(f"the corrective baked earlier on '{target.name}' was removed (it belonged to the "
                                  f"previous bake)")
         self.message = (f"Baked {len(frames)} frames ({int(frames[0])}-{int(frames[-1])}) of '{source.name}' onto "
-                        f"{len(by_name)} {scheme} keys of '{target.name}' ({self.read_how}"
+                        f"{len(by_name)} {'same-named' if same else scheme} keys of '{target.name}' ({self.read_how}"
                         f"{', with corrective' if corr is not None else ''})")
 
 

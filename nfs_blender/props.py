@@ -33,6 +33,14 @@ class NFS_SceneSettings(bpy.types.PropertyGroup):
         description="Mesh-deformation source: how much a FACS key must explain before it is used (0 = plain "
                     "least squares, which also switches on small keys to fit noise; higher = fewer, "
                     "stronger keys)")
+    names_target: EnumProperty(
+        name="Drive", default="FACS",
+        items=(("FACS", "Generated FACS keys", "FACS-named source keys drive the target's ICT-style FACS keys "
+                                               "(made by Generate FACS Shape Keys), matched by FACS meaning"),
+               ("SAME_NAMES", "Keys of the same names", "Each source key's value is copied onto the target's key "
+                                                       "of the same name, any name (e.g. the source's own keys "
+                                                       "carried over by Transfer Shape Keys)")),
+        description="Which target keys the source's shape-key values drive (source read by its shape keys)")
     use_scene_range: BoolProperty(name="Scene frame range", default=True,
                                   description="Bake the scene's frame range")
     frame_start: IntProperty(name="Start", default=1, min=-1048574, max=1048574)
@@ -41,6 +49,16 @@ class NFS_SceneSettings(bpy.types.PropertyGroup):
         name="Bake corrective", default=False,
         description="Also store, per frame, the model's exact pose minus the shape-key blend, played back by a "
                     "single NFS_corrective shape key (mesh-deformation source only)")
+    transfer_source: PointerProperty(
+        name="Source", type=bpy.types.Object, poll=_is_mesh,
+        description="Mesh whose own shape keys are carried onto the active object")
+    transfer_keys: StringProperty(
+        name="Keys", default="",
+        description="Comma-separated names of the source keys to transfer (empty: all of them)")
+    transfer_replace: BoolProperty(
+        name="Replace existing", default=False,
+        description="Overwrite target shape keys that have the names of transferred keys (other keys are never "
+                    "touched)")
     csv_start_frame: IntProperty(name="Start frame", default=1,
                                  description="Frame of the first CSV sample")
     slider_filter: StringProperty(name="Search", default="", options={"TEXTEDIT_UPDATE"},

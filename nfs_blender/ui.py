@@ -1,4 +1,5 @@
-"""Sidebar panels (3D Viewport > Sidebar > NFS): skinning, FACS shape keys, bake, Live Link CSV, FACS sliders."""
+"""Sidebar panels (3D Viewport > Sidebar > NFS): skinning, FACS shape keys, shape-key transfer, bake, Live Link CSV,
+FACS sliders."""
 from __future__ import annotations
 
 import bpy
@@ -76,6 +77,26 @@ class NFS_PT_facs(_NFSSubPanel, bpy.types.Panel):
             layout.label(text=f"Creates {len(shape_keys.scheme_names(prefs.name_scheme))} {prefs.name_scheme} keys")
 
 
+class NFS_PT_transfer(_NFSSubPanel, bpy.types.Panel):
+    bl_label = "Transfer Shape Keys"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        layout = self.layout
+        s = context.scene.nfs
+        layout.prop(s, "transfer_source")
+        layout.prop(s, "transfer_keys")
+        layout.prop(s, "transfer_replace")
+        op = layout.operator("nfs.transfer_shape_keys", icon="SHAPEKEY_DATA")
+        op.replace = s.transfer_replace
+        op.keys = s.transfer_keys
+        layout.operator("nfs.show_correspondence", icon="COLOR")
+        src = s.transfer_source
+        key = getattr(src.data, "shape_keys", None) if src is not None else None
+        if key is not None:
+            layout.label(text=f"{len(key.key_blocks) - 1} shape keys on '{src.name}'", icon="INFO")
+
+
 class NFS_PT_bake(_NFSSubPanel, bpy.types.Panel):
     bl_label = "Bake From Source"
     bl_options = {"DEFAULT_CLOSED"}
@@ -85,6 +106,9 @@ class NFS_PT_bake(_NFSSubPanel, bpy.types.Panel):
         s = context.scene.nfs
         layout.prop(s, "bake_source")
         layout.prop(s, "source_mode")
+        sub = layout.row()
+        sub.active = s.source_mode != "GEOMETRY"
+        sub.prop(s, "names_target")
         sub = layout.row()
         sub.active = s.source_mode != "NAMES"
         sub.prop(s, "rig_sparsity")
@@ -144,7 +168,7 @@ class NFS_PT_sliders(_NFSSubPanel, bpy.types.Panel):
                 col.prop(keys[name], "value", text=name, slider=True)
 
 
-CLASSES = (NFS_PT_main, NFS_PT_skinning, NFS_PT_facs, NFS_PT_bake, NFS_PT_livelink, NFS_PT_sliders)
+CLASSES = (NFS_PT_main, NFS_PT_skinning, NFS_PT_facs, NFS_PT_transfer, NFS_PT_bake, NFS_PT_livelink, NFS_PT_sliders)
 
 
 def register():

@@ -104,7 +104,7 @@ CASES: tuple[Case, ...] = (
     _C("A-max-vertices-pref", "addon-geometry", "'Max vertices' lowered to the head's vertex count, then 1 less",
        "error", "at the limit it works; one vertex over it is refused naming the limit", "'Max vertices'"),
     _C("A-non-mesh", "addon-geometry", "an empty, a camera, a curve active; and no active object", "refused",
-       "all 9 operators refuse in poll; the message says to select a mesh", "mesh"),
+       "all 11 operators refuse in poll; the message says to select a mesh", "mesh"),
     _C("A-edit-mode", "addon-geometry", "head in Edit Mode", "refused", "poll refuses", "Object Mode"),
     _C("A-linked-library", "addon-geometry", "object + mesh linked from a library .blend", "refused",
        "poll refuses (changes to linked data are lost on reload)", "linked from library"),

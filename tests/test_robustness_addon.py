@@ -23,7 +23,7 @@ from nfs_blender import engine, prefs, common, ops_facs, ops_bake, ops_skinning
 ICT = list(fn.ICT_NAMES)
 ALL_OPS = ["nfs.compute_skinning", "nfs.update_region_colors", "nfs.toggle_region_colors", "nfs.clear_skinning",
            "nfs.generate_facs_keys", "nfs.bake_from_source", "nfs.import_livelink_csv", "nfs.reset_facs_group",
-           "nfs.mirror_facs"]
+           "nfs.mirror_facs", "nfs.transfer_shape_keys", "nfs.show_correspondence"]
 GOOD_CSV = os.path.join(TMP, "good.csv")
 with open(GOOD_CSV, "w") as fh:
     fh.write(rc.csv_text(61, 60))
@@ -263,7 +263,8 @@ def edit_mode():
     bpy.ops.object.mode_set(mode="EDIT")
     try:
         out = {op: A(op, "refused") for op in ("nfs.compute_skinning", "nfs.generate_facs_keys",
-                                               "nfs.update_region_colors", "nfs.clear_skinning")}
+                                               "nfs.update_region_colors", "nfs.clear_skinning",
+                                               "nfs.transfer_shape_keys")}
     finally:
         bpy.ops.object.mode_set(mode="OBJECT")
     return {"attempts": out}
@@ -966,7 +967,7 @@ def test_geometry_matrix():
     assert big["attempts"]["skin"]["seconds"] < 60.0
     mv = res["A-max-vertices-pref"]
     assert f"({mv['n'] - 1})" in mv["attempts"]["over"]["message"]
-    assert len(res["A-non-mesh"]["attempts"]) == 4 * 9
+    assert len(res["A-non-mesh"]["attempts"]) == 4 * 11
     assert res["A-linked-library"]["linked"] == [True, True]
     assert res["A-library-override"]["override"] == [True, True]
 

@@ -1,0 +1,227 @@
+"""``nfs.transfer_shape_keys``: carry the source's own shape keys (any names) onto the active mesh, and
+``nfs.show_correspondence``: show where the target's vertices landed on the source.
+
+The source is ``scene.nfs.transfer_source``. Both heads are read in world space (their object transforms are
+respected); each source key is taken relative to the source's reference key, carried by
+``runtime.transfer.transfer_keys`` (registration of the source onto the target, seconds), and written on the
+target in its object space relative to its reference key. The registration runs in a worker thread
+(``background``) so that the status bar shows its progress and Esc stops it; nothing is written to Blender data
+before it finished. Existing target keys of the same names are replaced only with ``Replace existing``; the
+reference key is never written. The correspondence becomes the ``NFS_correspondence`` colour attribute on both
+heads (``correspondence``).
+"""
+from __future__ import annotations
+
+import bpy
+import numpy as np
+from bpy.props import BoolProperty, StringProperty
+
+from . import background, correspondence, engine, mesh_io, shape_keys
+from .common import (JobOperator, UserError, editable_mesh_problem, poll_result, prepare_options, register_classes,
+                     report_exception, rest_mesh, unregister_classes)
+from .prefs import get_prefs
+
+SHOW_NAMES = 6  # names listed in an error message
+
+
+def _few(names, k: int = SHOW_NAMES) -> str:
+    names = list(names)
+    return ", ".join(names[:k]) + (f" ... ({len(names)} in all)" if len(names) > k else "")
+
+
+def source_key_names(obj) -> list[str]:
+    """Names of ``obj``'s shape keys other than its reference key, in the Shape Keys list's order."""
+    key = getattr(obj.data, "shape_keys", None) if obj is not None and obj.type == "MESH" else None
+    if key is None:
+        return []
+    ref = key.reference_key
+    return [kb.name for kb in key.key_blocks if kb != ref]
+
+
+def select_keys(available: list[str], wanted: str) -> list[str]:
+    """The keys to transfer: ``available`` when ``wanted`` is empty, else the comma-separated names of ``wanted``
+    (spaces around names ignored, repeats dropped) in the order given. Raises UserError for unknown names."""
+    picked = []
+    for name in (w.strip() for w in wanted.split(",")):
+        if name and name not in picked:
+            picked.append(name)
+    if not picked:
+        return list(available)
+    unknown = [n for n in picked if n not in available]
+    if unknown:
+        raise UserError(f"the source has no shape key named {_few(unknown, 3)}; its keys are {_few(available)} "
+                        f"(names are case-sensitive; leave 'Keys' empty to transfer all)")
+    return picked
+
+
+def source_problem(source, target) -> str | None:
+    """Why ``source`` cannot be the transfer source for the mesh object ``target`` (a sentence), or None."""
+    if source is None:
+        return "Choose a source mesh in the Transfer Shape Keys panel"
+    if source.type != "MESH":
+        return f"The source '{source.name}' is not a mesh: choose a mesh object"
+    if source == target:
+        return "The source must be another object than the active (target) mesh"
+    if target is not None and source.data == target.data:
+        return (f"'{source.name}' and '{target.name}' share one mesh: give the target its own copy "
+                f"(Object > Relations > Make Single User > Object & Data)")
+    if not source_key_names(source):
+        return f"The source '{source.name}' has no shape keys besides its reference key: add or choose another"
+    return None
+
+
+def source_world_keys(obj, names, mat: np.ndarray) -> np.ndarray:
+    """(K, Ns, 3) float64 world displacements of ``obj``'s keys ``names``, each relative to the reference key,
+    through the 3x3 part of the (4, 4) world matrix ``mat``. Raises UserError for NaN / infinite coordinates."""
+    key = obj.data.shape_keys
+    n = len(obj.data.vertices)
+    buf = np.empty(n * 3, dtype=np.float32)
+    key.reference_key.points.foreach_get("co", buf)
+    ref = buf.reshape(n, 3).astype(np.float64)
+    out = np.empty((len(names), n, 3))
+    for k, name in enumerate(names):
+        key.key_blocks[name].points.foreach_get("co", buf)
+        out[k] = buf.reshape(n, 3) - ref
+        if not np.isfinite(out[k]).all():
+            raise UserError(f"the shape key '{name}' of '{obj.name}' has NaN or infinite coordinates: fix or "
+                            f"delete it, or leave it out with 'Keys'")
+    return out @ np.asarray(mat, dtype=np.float64)[:3, :3].T
+
+
+class NFS_OT_transfer_shape_keys(JobOperator, bpy.types.Operator):
+    """Carry the source mesh's own shape keys (any names: FACS, visemes, correctives) onto the active mesh, any
+    topology, by automatic correspondence. Other keys are never touched; Esc cancels without changing anything"""
+    bl_idname = "nfs.transfer_shape_keys"
+    bl_label = "Transfer Shape Keys"
+    bl_options = {"REGISTER", "UNDO"}
+    what = "Transfer shape keys"
+
+    # SKIP_SAVE: never remembered from an earlier run, so overwriting keys is always a deliberate choice
+    replace: BoolProperty(name="Replace existing", default=False, options={"SKIP_SAVE"},
+                          description="Overwrite target shape keys that have the names of transferred keys")
+    keys: StringProperty(name="Keys", default="",
+                         description="Comma-separated names of the source keys to transfer (empty: all of them)")
+    colors: BoolProperty(name="Correspondence colours", default=True,
+                         description="Write the NFS_correspondence colour attribute on both meshes")
+
+    @classmethod
+    def poll(cls, context):
+        target = context.active_object
+        return poll_result(cls, mesh_io.mesh_problem(target)
+                           or source_problem(context.scene.nfs.transfer_source, target))
+
+    def _checked_names(self, source, target) -> list[str]:
+        names = select_keys(source_key_names(source), self.keys)
+        key = target.data.shape_keys
+        ref_name = key.reference_key.name if key is not None and key.reference_key is not None else "Basis"
+        if ref_name in names:
+            raise UserError(f"the source key {ref_name!r} has the name of the reference key of '{target.name}', "
+                            f"which is never overwritten: rename one of them, or leave it out with 'Keys'")
+        existing = shape_keys.clashes(target, names)
+        if existing and not self.replace:
+            raise UserError(f"'{target.name}' already has shape keys named {_few(existing, 4)}; tick 'Replace "
+                            f"existing' to overwrite them (other keys are never touched)")
+        return names
+
+    def job(self, context):
+        target = context.active_object
+        source = context.scene.nfs.transfer_source
+        problem = mesh_io.mesh_problem(target) or source_problem(source, target)
+        if problem:
+            raise UserError(problem)
+        names = self._checked_names(source, target)
+        src_mat, src_verts, src_tris = rest_mesh(context, source, editable=False)
+        tgt_mat, tgt_verts, tgt_tris = rest_mesh(context, target)
+        keys_world = source_world_keys(source, names, src_mat)
+        model = engine.get_model(get_prefs(context).weights_path)
+        options = prepare_options(context)
+        n_target = len(tgt_verts)
+
+        def compute(report):  # worker thread: numpy only, no Blender data
+            report(0.0, f"preparing the source ({len(src_verts):,} vertices)")
+            spm = engine.prepare(model, src_verts, src_tris, **options)
+            report(0.1, f"preparing the target ({n_target:,} vertices)")
+            tpm = engine.prepare(model, tgt_verts, tgt_tris, **options)
+            report(0.2, "registering the source onto the target")
+            return engine.transfer_keys(model, spm, keys_world, tpm, n_target, names,
+                                        progress=lambda d, t: report(0.2 + 0.8 * d / max(t, 1),
+                                                                     f"registration step {d}/{t}"))
+
+        yield 0.0, "starting"
+        out_world, matched = yield from background.run(compute, 0.02, 0.95)
+        yield 0.96, "writing shape keys"
+        local = mesh_io.world_to_local_deltas(out_world, tgt_mat).astype(np.float32)
+        # ---- computed and checked: write
+        created, replaced = shape_keys.write_keys(target, names, local, self.replace)
+        painted = self._write_colors(source, target, src_verts, matched) if self.colors else []
+        n_unmatched = int((~np.isfinite(matched).all(axis=1)).sum())
+        self.message = (f"'{source.name}' -> '{target.name}': {len(created)} shape keys created, {len(replaced)} "
+                        f"replaced; {n_target - n_unmatched:,} of {n_target:,} vertices matched"
+                        f"{f' ({correspondence.ATTRIBUTE} on ' + ', '.join(painted) + ')' if painted else ''}")
+
+    def _write_colors(self, source, target, src_verts, matched) -> list[str]:
+        """Write the correspondence colours where allowed; returns the names of the objects painted."""
+        lo, hi = correspondence.box(src_verts)
+        painted = []
+        for obj, points in ((target, matched), (source, src_verts)):
+            me = obj.data
+            if mesh_io.edit_problem(obj):
+                self.warnings.append(f"'{obj.name}' cannot be changed (linked): no {correspondence.ATTRIBUTE} "
+                                     f"colours written on it")
+            elif not correspondence.writable(me):
+                self.warnings.append(f"the mesh of '{obj.name}' has its own {correspondence.ATTRIBUTE} attribute, "
+                                     f"left as it is: rename it to get the correspondence colours")
+            else:
+                correspondence.write(me, correspondence.position_rgba(points, lo, hi))
+                painted.append(obj.name)
+        return painted
+
+
+def _view3d_shadings():
+    for screen in bpy.data.screens:
+        for area in screen.areas:
+            for space in area.spaces:
+                if space.type == "VIEW_3D":
+                    yield space.shading
+
+
+class NFS_OT_show_correspondence(bpy.types.Operator):
+    """Show the NFS_correspondence colours of the active mesh and the transfer source in the viewport (solid
+    shading, attribute colour): a target vertex has the colour of the source point it landed on"""
+    bl_idname = "nfs.show_correspondence"
+    bl_label = "Show Correspondence"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context):
+        obj = context.active_object
+        problem = editable_mesh_problem(obj, "Select a mesh object")
+        if not problem and obj.data.color_attributes.get(correspondence.ATTRIBUTE) is None:
+            problem = "The active mesh has no correspondence colours yet: run Transfer Shape Keys"
+        return poll_result(cls, problem)
+
+    def execute(self, context):
+        try:
+            shown = [o.name for o in (context.active_object, context.scene.nfs.transfer_source)
+                     if o is not None and o.type == "MESH" and not mesh_io.edit_problem(o)
+                     and correspondence.show(o.data)]
+            for shading in _view3d_shadings():
+                shading.type = "SOLID"
+                shading.color_type = "VERTEX"
+        except Exception as exc:
+            report_exception(self, exc, "Correspondence colours")
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Correspondence colours shown on {', '.join(shown)} (Viewport Shading > Color: "
+                              f"Attribute); set the shading's Color back to restore")
+        return {"FINISHED"}
+
+
+CLASSES = (NFS_OT_transfer_shape_keys, NFS_OT_show_correspondence)
+
+
+def register():
+    register_classes(CLASSES)
+
+
+def unregister():
+    unregister_classes(CLASSES)
