@@ -180,6 +180,20 @@ def facs_basis_iter(model, pm, n_verts: int, scheme: str = "ict", probs: np.ndar
         raise EngineError(f"FACS basis failed: {exc}") from None
 
 
+def face_keys(model, pm, keys: str, report=None) -> None:
+    """Compute the mesh's FACS keys of the key source ``keys`` ('auto' or 'template'; cached in the model, so the
+    next ``facs_basis_iter`` only maps them). The dense registration behind them takes seconds: ``report``
+    (fraction 0..1, text) is called after each of its steps; an exception it raises (a cancellation) propagates.
+    Safe in a worker thread (numpy only)."""
+    if keys not in ("auto", "template"):
+        raise EngineError(f"face_keys: unknown key source {keys!r}; this is a bug in the add-on")
+    progress = None if report is None else (lambda d, t: report(d / max(t, 1), f"registration step {d}/{t}"))
+    try:
+        (model.auto_face_keys if keys == "auto" else model.template_face_keys)(pm, progress)
+    except ValueError as exc:
+        raise EngineError(f"FACS keys failed: {exc}") from None
+
+
 def expression(model, posed_world: np.ndarray, pm, n_verts: int, sparsity: float | None = None,
                keys: str | None = None) -> np.ndarray:
     """Expression codes of posed frames of a prepared neutral mesh.

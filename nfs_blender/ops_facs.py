@@ -10,7 +10,7 @@ import bpy
 import numpy as np
 from bpy.props import BoolProperty, EnumProperty
 
-from . import engine, mesh_io, shape_keys
+from . import background, engine, mesh_io, shape_keys
 from .common import JobOperator, UserError, poll_result, prepare_object, register_classes, unregister_classes
 from .prefs import get_prefs
 
@@ -68,6 +68,10 @@ class NFS_OT_generate_facs_keys(JobOperator, bpy.types.Operator):
         if prep.probs is not None and prep.painted:
             keys = "decoder"            # regions the user painted drive the decoder (the template ignores them)
         probs = prep.probs if keys == "decoder" else None
+        start = 0.1
+        if keys != "decoder":    # the dense registration: seconds, in a worker thread (progress, Esc)
+            yield from background.run(lambda report: engine.face_keys(prep.model, prep.pm, keys, report), 0.1, 0.6)
+            start = 0.6
         for _i, name, delta in engine.facs_basis_iter(prep.model, prep.pm, prep.n, scheme.lower(), probs, keys):
             k = index.get(name)
             if k is None:
@@ -75,7 +79,7 @@ class NFS_OT_generate_facs_keys(JobOperator, bpy.types.Operator):
                                          f"{scheme} names; this is a bug in the model runtime")
             local[k] = mesh_io.world_to_local_deltas(delta, prep.mat)
             seen.add(name)
-            yield 0.1 + 0.85 * len(seen) / len(names), name
+            yield start + (0.95 - start) * len(seen) / len(names), name
         missing = [n for n in names if n not in seen]
         if missing:
             raise engine.EngineError(f"the model produced no shape for {', '.join(missing[:4])}; this is a bug "

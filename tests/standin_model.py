@@ -158,6 +158,12 @@ class StandinModel:
         else:
             raise ValueError(f"names must be 'ict' or 'arkit', got {names!r}")
 
+    def template_face_keys(self, pm, progress=None):  # one basis whatever the key source: nothing to prepare
+        if progress is not None:
+            progress(1, 1)
+
+    auto_face_keys = template_face_keys
+
     def expression(self, posed_verts, pm, sparsity=None, keys=None):  # no sparsity to set, one basis
         self.calls["expression"] += 1
         posed = np.asarray(posed_verts, dtype=np.float64)
