@@ -859,7 +859,8 @@ class Model:
         The decoder was trained with exact correspondences on ICT's identities and is the more accurate there;
         on faces outside ICT's identity space its fields miss the features and the template's keys are right
         (docs/model.md). How far the two disagree tells which case a face is: d = mean |decoder - template| /
-        mean |template| over the 53 keys and the face's vertices; the decoder's share is 1 below
+        mean |template| over the 53 keys and the face's vertices, or over jawOpen alone when that is larger (a
+        decoder whose mouth stays shut must not win on the other keys' agreement); the decoder's share is 1 below
         ``AUTO_DISAGREEMENT[0]``, 0 above ``[1]``, linear between."""
         self._check_pm(pm)
 
@@ -868,7 +869,10 @@ class Model:
             dec = np.empty_like(tk)
             with blas.single_threaded(self.blas_single_thread):
                 self._basis_face(pm, self._basis_codes("ict"), None, dec)
-            d = float(np.linalg.norm(dec - tk, axis=2).mean() / max(np.linalg.norm(tk, axis=2).mean(), 1e-30))
+            def disagreement(x, y):
+                return float(np.linalg.norm(x - y, axis=-1).mean() / max(np.linalg.norm(y, axis=-1).mean(), 1e-30))
+            jaw = ICT_NAMES.index("jawOpen")
+            d = max(disagreement(dec, tk), disagreement(dec[jaw], tk[jaw]))
             lo, hi = AUTO_DISAGREEMENT
             share = float(np.clip((hi - d) / (hi - lo), 0.0, 1.0))
             if share == 0.0:
