@@ -80,14 +80,17 @@ class FaceTemplate:
         fold back over the eyeball (2 rings), behind the lips the mouth's inner surface runs ~8 rings. A game
         mesh's opening is usually cut at the margin itself. The *rim* is the first ring of vertices around the
         opening whose mean normal faces forward (+Z): the lid margin, the lip contact; the interior is the
-        rings between it and the opening (empty when the opening already faces forward)."""
+        rings between it and the opening. An opening that does not face back (mean normal z above
+        ``BACKWARD_LOOP_NZ``: a margin cut open, as on a game mesh used as a transfer source) is its own rim."""
         if not hasattr(self, "_rims"):
             vn = vertex_normals(self.verts, self.faces)
             out = []
             for opening in self.openings:
                 ring = vertex_rings(len(self.verts), self.faces, opening, MAX_RIM_RINGS)
-                rim_r = next((r for r in range(MAX_RIM_RINGS + 1)
-                              if (ring == r).any() and vn[ring == r, 2].mean() > 0), 0)
+                rim_r = 0
+                if vn[opening, 2].mean() < BACKWARD_LOOP_NZ:   # a socket: its rim is further out
+                    rim_r = next((r for r in range(MAX_RIM_RINGS + 1)
+                                  if (ring == r).any() and vn[ring == r, 2].mean() > 0), 0)
                 ext = np.ptp(self.verts[ring == rim_r], axis=0)
                 if ext[1] < 0.2 * ext[0]:
                     rim_r = 0       # lips in contact: ICT's mouth has no open rim to meet (measured: no better)
