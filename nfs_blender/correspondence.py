@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .vertex_groups import write_point_colors
+
 ATTRIBUTE = "NFS_correspondence"
 OWNER_PROP = "nfs_correspondence"  # mesh custom property: the attribute of that name was written by the add-on
 GREY = 0.5                         # RGB of unmatched vertices
@@ -53,15 +55,8 @@ def write(mesh, rgba: np.ndarray) -> None:
         raise ValueError(f"colours have shape {rgba.shape}, expected ({len(mesh.vertices)}, 4)")
     if not writable(mesh):
         raise ValueError(f"the mesh '{mesh.name}' has its own {ATTRIBUTE} attribute")
-    attr = mesh.attributes.get(ATTRIBUTE)
-    if attr is not None and (attr.data_type != "FLOAT_COLOR" or attr.domain != "POINT"):
-        mesh.attributes.remove(attr)
-        attr = None
-    if attr is None:
-        attr = mesh.color_attributes.new(ATTRIBUTE, "FLOAT_COLOR", "POINT")
-    attr.data.foreach_set("color", rgba.ravel())
+    write_point_colors(mesh, ATTRIBUTE, rgba)
     mesh[OWNER_PROP] = True
-    mesh.update()
 
 
 def show(mesh) -> bool:

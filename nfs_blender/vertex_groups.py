@@ -98,15 +98,21 @@ def region_rgba(probs: np.ndarray, colors: np.ndarray) -> np.ndarray:
     return np.concatenate([rgb, np.ones((rgb.shape[0], 1))], axis=1).astype(np.float32)
 
 
-def write_region_colors(mesh, probs: np.ndarray, colors: np.ndarray) -> str:
-    """Create or replace the FLOAT_COLOR / POINT attribute ``NFS_regions`` blending region colours by weight."""
-    rgba = np.ascontiguousarray(region_rgba(probs, colors).ravel())
-    attr = mesh.color_attributes.get(COLOR_ATTRIBUTE)
+def write_point_colors(mesh, name: str, rgba: np.ndarray) -> None:
+    """Create or replace the FLOAT_COLOR / POINT colour attribute ``name`` of ``mesh`` with ``rgba`` (N, 4) (an
+    attribute of that name of another type or domain is replaced); the caller decides whether it may."""
+    rgba = np.ascontiguousarray(np.asarray(rgba, dtype=np.float32).ravel())
+    attr = mesh.attributes.get(name)
     if attr is not None and (attr.data_type != "FLOAT_COLOR" or attr.domain != "POINT"):
-        mesh.color_attributes.remove(attr)
+        mesh.attributes.remove(attr)
         attr = None
     if attr is None:
-        attr = mesh.color_attributes.new(COLOR_ATTRIBUTE, "FLOAT_COLOR", "POINT")
+        attr = mesh.color_attributes.new(name, "FLOAT_COLOR", "POINT")
     attr.data.foreach_set("color", rgba)
     mesh.update()
+
+
+def write_region_colors(mesh, probs: np.ndarray, colors: np.ndarray) -> str:
+    """Create or replace the FLOAT_COLOR / POINT attribute ``NFS_regions`` blending region colours by weight."""
+    write_point_colors(mesh, COLOR_ATTRIBUTE, region_rgba(probs, colors))
     return COLOR_ATTRIBUTE
