@@ -168,6 +168,34 @@ def match_openings(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np
     return out
 
 
+SCALE_REACH = (1.0, 3.5)        # an eye's template scaled whole within 1 rim radius of its centre, not beyond 3.5
+SCALE_RANGE = (0.7, 2.5)        # the range of that scale
+
+
+def scale_openings(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, matched: list) -> np.ndarray:
+    """The aligned template (N, 3) cm with each eye grown (or shrunk) to the size of the face's eye opening.
+
+    Where the face's opening is cut at its lid margin and the template's is a socket (``FaceTemplate.rims``
+    with an interior), the template's lids, creases and brow around the rim take the face's proportions before
+    the registration: the template is scaled about the rim's centre by the ratio of the two openings' RMS radii
+    (clipped to ``SCALE_RANGE``) and moved onto the face opening's centre, whole within ``SCALE_REACH[0]`` rim
+    radii, fading out by ``[1]``. Without it a large stylised eye meets ICT's lid only along its margin and the
+    rest of its lid takes the motion of ICT's crease and brow. The registration's stiffness then keeps these
+    proportions (it is measured against the scaled template)."""
+    x = np.array(x0, np.float64, copy=True)
+    for i, loop, forward in matched:
+        rim, interior = tpl.rims[i]
+        if not forward or not len(interior):
+            continue
+        ct, rt = _loop_shape(x0[rim])
+        cf, rf = _loop_shape(pts[loop])
+        k = float(np.clip(rf / max(rt, 1e-12), *SCALE_RANGE))
+        r1, r2 = SCALE_REACH[0] * rt, SCALE_REACH[1] * rt
+        w = np.clip((r2 - np.linalg.norm(x0 - ct, axis=1)) / (r2 - r1), 0.0, 1.0)
+        x += w[:, None] * (cf + k * (x0 - ct) - x0)
+    return x
+
+
 CLOSURE_MIN = 0.15              # a key that closes (or opens) an opening by at least this share of its height
 CLOSURE_SCALE = (0.5, 3.0)      # the range of the correction
 CLOSURE_REACH = (2.0, 3.5)      # the correction is whole within 2 opening radii of its centre, none beyond 3.5
@@ -253,6 +281,7 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     hidden = np.zeros(len(tpl.verts), bool)
     matched: list = []
     curves = match_openings(tpl, x0, pts, faces, hidden, matched)
+    x0 = scale_openings(tpl, x0, pts, matched)
     x = register(x0, tpl.faces, pts, faces, schedule=SCHEDULE, inner=INNER, curves=curves,
                  tpl_weight=(~hidden).astype(np.float64), progress=progress)
     lo, hi = FALLOFF_CM
