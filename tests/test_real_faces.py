@@ -79,8 +79,8 @@ def test_default_keys_beat_nearest_on_a_low_poly_head(head):
     np.testing.assert_array_equal(ours, model.facs_basis(pm, names="arkit", keys="template")[1])
     res = evaluate_head(head, {"ours": ours.astype(np.float64), "nearest": ict_nearest_arkit(ict, head)})
     o, n = res["ours"], res["nearest"]
-    # docs/model.md: err 126.1 % vs 134.6 %, cosine 0.55 vs 0.52, jawOpen lip gap 63 %, blinks 104 / 102 %,
-    # 2 inverted triangles
+    # docs/model.md: err 126.8 % vs 134.6 %, cosine 0.55 vs 0.52, jawOpen lip gap 63 %, blinks 104 / 103 %,
+    # 2-3 inverted triangles
     assert o["err"] < n["err"] and o["cos"] > n["cos"]
     assert o["jaw_gap"] > 0.5 and o["jaw_cos"] > 0.65
     assert 0.9 < min(o["blink"]) and max(o["blink"]) < 1.15 and max(o["blink_outside_m"]) < 0.002
