@@ -395,8 +395,8 @@ def register(tpl_verts, tpl_faces, dst_verts, dst_faces, *, schedule=DEFAULT_SCH
             for k in range(3):
                 for c in range(3):
                     out[:, c] += np.bincount(tri2[:, k], wb[:, c] * b2[:, k], n)
-            if landmarks is not None:
-                out[landmarks[0]] += landmark_weight * y[landmarks[0]]
+            if landmarks is not None:     # add.at: a vertex may be pulled twice (a landmark on a rim)
+                np.add.at(out, landmarks[0], landmark_weight * y[landmarks[0]])
             return out
 
         rhs = a * lap(lx0) + w1[:, None] * q1

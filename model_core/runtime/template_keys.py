@@ -247,6 +247,30 @@ def close_openings(tpl: FaceTemplate, keys: np.ndarray, pts: np.ndarray, matched
     return keys
 
 
+LANDMARK_SIGMA_CM = 2.0         # reach of a landmark's warp (Gaussian radius)
+
+
+def landmark_warp(x: np.ndarray, idx: np.ndarray, points: np.ndarray, sigma: float = LANDMARK_SIGMA_CM):
+    """The template (N, 3) warped smoothly so that its vertices ``idx`` (L,) land on ``points`` (L, 3) (cm).
+
+    A sum of Gaussians (radius ``sigma``) centred on the landmarks, with weights solved so that every landmark
+    lands exactly: the landmarks move the template before the registration, which then keeps them (they
+    are pulled like the rims) and fits the rest; a single pulled vertex could not move a region against the
+    closest-point terms of its neighbours. With several landmarks the radius is at most their median
+    nearest-neighbour spacing."""
+    c = x[idx]
+    if len(idx) > 1:     # dense landmarks: narrower Gaussians, so the solve stays well conditioned
+        gap = np.linalg.norm(c[:, None] - c[None], axis=2) + np.diag(np.full(len(idx), np.inf))
+        sigma = min(sigma, float(np.median(gap.min(axis=1))))
+    phi = np.exp(-(np.linalg.norm(c[:, None] - c[None], axis=2) / sigma) ** 2)
+    coef = np.linalg.lstsq(phi + 1e-9 * np.eye(len(idx)), points - c, rcond=None)[0]      # (L, 3)
+    out = np.array(x, np.float64, copy=True)
+    for s in range(0, len(x), 65536):
+        d = np.linalg.norm(x[s:s + 65536, None] - c[None], axis=2)
+        out[s:s + 65536] += np.exp(-(d / sigma) ** 2) @ coef
+    return out
+
+
 @dataclass
 class TemplateMatch:
     """Where each face vertex landed on the template (``template_keys(..., return_match=True)``).
@@ -265,12 +289,13 @@ class TemplateMatch:
 
 
 def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progress=None,
-                  return_match: bool = False):
+                  return_match: bool = False, landmarks=None):
     """The template's keys (ICT's 53, or any source's) on a face surface brought into ICT's frame and units.
 
     Args: tpl: the template; pts (N, 3) the face's vertices in ICT cm (+Y up, +Z forward), roughly aligned
     (e.g. by the model's face-core frame); faces (F, 3); progress: optional callback(done, total);
-    return_match: also return the ``TemplateMatch``.
+    return_match: also return the ``TemplateMatch``; landmarks: optional (template vertex indices (L,), points
+    (L, 3) on the face, ICT cm like ``pts``) that must meet (user-placed corrections; pulled like the rims).
     Returns: (K, N, 3) float32 displacements in cm (ICT frame) [, TemplateMatch]."""
     pts = np.asarray(pts, np.float64)
     faces = np.asarray(faces, np.int64)
@@ -282,7 +307,11 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     matched: list = []
     curves = match_openings(tpl, x0, pts, faces, hidden, matched)
     x0 = scale_openings(tpl, x0, pts, matched)
-    x = register(x0, tpl.faces, pts, faces, schedule=SCHEDULE, inner=INNER, curves=curves,
+    pairs = None
+    if landmarks is not None and len(landmarks[0]):
+        pairs = (np.asarray(landmarks[0], np.int64), np.asarray(landmarks[1], np.float64).reshape(-1, 3))
+        x0 = landmark_warp(x0, *pairs)
+    x = register(x0, tpl.faces, pts, faces, schedule=SCHEDULE, inner=INNER, curves=curves, landmarks=pairs,
                  tpl_weight=(~hidden).astype(np.float64), progress=progress)
     lo, hi = FALLOFF_CM
     # the face has no interior behind a rim it meets there: its vertices may not land on the template's

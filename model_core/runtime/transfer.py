@@ -14,18 +14,39 @@ from __future__ import annotations
 
 import numpy as np
 
-from .correspond import interpolate
+from .correspond import PointGrid, interpolate
 from .template_keys import FaceTemplate, default_template, mouth_ambiguity, template_keys
 
 
-def _to_ict(model, pm, tpl: FaceTemplate) -> tuple[np.ndarray, float]:
-    """Face-island positions (Nf, 3) in ICT cm and the factor (cm per canonical unit)."""
+def _to_ict(model, pm, tpl: FaceTemplate, points=None) -> tuple[np.ndarray, float]:
+    """Face-island positions (Nf, 3) (or ``points`` (L, 3), caller frame) in ICT cm and the factor (cm per
+    canonical unit)."""
     a, b = model.decoder_frame(pm)
-    return (pm.canon * a + b) * tpl.gen_size + tpl.gen_center, tpl.gen_size * a
+    canon = pm.canon if points is None else pm.normalization.apply(np.asarray(points, np.float64))
+    return (canon * a + b) * tpl.gen_size + tpl.gen_center, tpl.gen_size * a
+
+
+LANDMARK_REACH = 0.05   # a landmark may lie at most this share of the face's extent off the face's vertices
+
+
+def _snap(pm, points, which: str) -> np.ndarray:
+    """(L,) face-island vertex indices (into ``pm.face_index``) nearest to ``points`` (L, 3) in the caller's frame."""
+    p = np.asarray(points, np.float64).reshape(-1, 3) if np.size(points) else np.zeros((0, 3))
+    if not np.isfinite(p).all():
+        raise ValueError(f"the {which} landmarks contain NaN or infinite values")
+    if not len(p):
+        return np.zeros(0, np.int64)
+    face = pm.verts[pm.face_index]
+    idx, d2 = PointGrid(face).knn(p, 1)
+    far = np.sqrt(d2[:, 0]) > LANDMARK_REACH * float(np.ptp(face, axis=0).max())
+    if far.any():
+        raise ValueError(f"{which} landmark {int(np.argmax(far)) + 1} lies off the {which}'s face; place it on the "
+                         f"face's surface")
+    return idx[:, 0]
 
 
 def transfer_keys(model, source_pm, source_keys, target_pm, names=None, progress=None,
-                  return_correspondence: bool = False):
+                  return_correspondence: bool = False, landmarks=None):
     """The source's shape keys carried onto the target.
 
     Args:
@@ -35,6 +56,9 @@ def transfer_keys(model, source_pm, source_keys, target_pm, names=None, progress
         names: optional K key names; a key named like jawOpen (any case) marks the source's lip contact.
         progress: optional callback(done, total) during the registration.
         return_correspondence: also return where each target vertex landed on the source.
+        landmarks: optional (source points (L, 3), target points (L, 3)), each in its head's frame and units:
+            points that must correspond (e.g. placed by the user where the automatic match is wrong); each
+            source point is snapped to the source's nearest face vertex, a target point is used as it is.
     Returns:
         (K, Nt, 3) float32 displacements of the target's vertices, in the target's frame and units (pieces other
         than the target's face follow it as ``prepare``'s ``other_islands`` says);
@@ -42,7 +66,7 @@ def transfer_keys(model, source_pm, source_keys, target_pm, names=None, progress
         rest, in the source's frame and units; NaN for vertices outside the target's face island or out of
         the registration's reach (they take no motion from it).
     Raises:
-        ValueError: keys of the wrong shape, NaN/inf values.
+        ValueError: keys of the wrong shape, NaN/inf values; landmarks of the wrong shape or off the face.
     """
     keys = np.asarray(source_keys, np.float64)
     if keys.ndim != 3 or keys.shape[1:] != (source_pm.n_verts, 3):
@@ -63,7 +87,16 @@ def transfer_keys(model, source_pm, source_keys, target_pm, names=None, progress
     amb = mouth_ambiguity(src, cm[jaw[0]]) if jaw else np.zeros(len(src))
     source = FaceTemplate(src, source_pm.face_faces, cm.astype(np.float32), amb, len(src), tpl.gen_center,
                           tpl.gen_size)
-    out_cm, match = template_keys(source, tgt, target_pm.face_faces, progress=progress, return_match=True)
+    pairs = None
+    if landmarks is not None:
+        tgt_pts = np.asarray(landmarks[1], np.float64).reshape(-1, 3) if np.size(landmarks[1]) else np.zeros((0, 3))
+        _snap(target_pm, tgt_pts, "target")                                  # checks: finite, on the face
+        pairs = (_snap(source_pm, landmarks[0], "source"), _to_ict(model, target_pm, tpl, tgt_pts)[0])
+        if len(pairs[0]) != len(pairs[1]):
+            raise ValueError(f"{len(pairs[0])} source landmarks for {len(pairs[1])} target landmarks; give them "
+                             f"in pairs")
+    out_cm, match = template_keys(source, tgt, target_pm.face_faces, progress=progress, return_match=True,
+                                  landmarks=pairs)
     canon = (out_cm / k_tgt).astype(np.float32)
     out = model._to_caller(target_pm, canon, np.float64).astype(np.float32)
     if not return_correspondence:
