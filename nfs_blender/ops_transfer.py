@@ -8,7 +8,8 @@ target in its object space relative to its reference key. The registration runs 
 (``background``) so that the status bar shows its progress and Esc stops it; nothing is written to Blender data
 before it finished. Existing target keys of the same names are replaced only with ``Replace existing``; the
 reference key is never written. The correspondence becomes the ``NFS_correspondence`` colour attribute on both
-heads (``correspondence``).
+heads (``correspondence``). Vertex groups ``landmark_<name>`` on both heads pair up as user landmarks
+(``landmarks``): where the automatic correspondence is wrong, mark the point on both and run it again.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import bpy
 import numpy as np
 from bpy.props import BoolProperty, StringProperty
 
-from . import background, correspondence, engine, mesh_io, shape_keys
+from . import background, correspondence, engine, landmarks, mesh_io, shape_keys
 from .common import (JobOperator, UserError, editable_mesh_problem, poll_result, prepare_options, register_classes,
                      report_exception, rest_mesh, unregister_classes)
 from .prefs import get_prefs
@@ -133,6 +134,10 @@ class NFS_OT_transfer_shape_keys(JobOperator, bpy.types.Operator):
         src_mat, src_verts, src_tris = rest_mesh(context, source, editable=False)
         tgt_mat, tgt_verts, tgt_tris = rest_mesh(context, target)
         keys_world = source_world_keys(source, names, src_mat)
+        lm_src, lm_tgt, lm_names, unpaired = landmarks.landmark_pairs(source, target, src_verts, tgt_verts)
+        if unpaired:
+            self.warnings.append(f"landmark groups without a partner of the same name on the other head were left "
+                                 f"out: {_few(unpaired, 4)}")
         model = engine.get_model(get_prefs(context).weights_path)
         options = prepare_options(context)
         n_target = len(tgt_verts)
@@ -144,6 +149,7 @@ class NFS_OT_transfer_shape_keys(JobOperator, bpy.types.Operator):
             tpm = engine.prepare(model, tgt_verts, tgt_tris, **options)
             report(0.2, "registering the source onto the target")
             return engine.transfer_keys(model, spm, keys_world, tpm, n_target, names,
+                                        landmarks=(lm_src, lm_tgt) if lm_names else None,
                                         progress=lambda d, t: report(0.2 + 0.8 * d / max(t, 1),
                                                                      f"registration step {d}/{t}"))
 
@@ -157,6 +163,7 @@ class NFS_OT_transfer_shape_keys(JobOperator, bpy.types.Operator):
         n_unmatched = int((~np.isfinite(matched).all(axis=1)).sum())
         self.message = (f"'{source.name}' -> '{target.name}': {len(created)} shape keys created, {len(replaced)} "
                         f"replaced; {n_target - n_unmatched:,} of {n_target:,} vertices matched"
+                        f"{f'; {len(lm_names)} landmarks' if lm_names else ''}"
                         f"{f' ({correspondence.ATTRIBUTE} on ' + ', '.join(painted) + ')' if painted else ''}")
 
     def _write_colors(self, source, target, src_verts, matched) -> list[str]:

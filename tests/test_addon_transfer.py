@@ -355,3 +355,76 @@ def test_bake_drives_keys_of_the_same_names():
     assert res["curves"] == ['key_blocks["Viseme_AA"].value', 'key_blocks["jawOpen"].value']
     assert res["bake_auto"] == ["FINISHED"] and res["auto_err"] < 1e-6
     assert res["none_shared"] == ["CANCELLED"] and "Transfer Shape Keys" in res["none_shared_error"]
+
+
+LANDMARKS = r'''
+out = {}
+sv, sf, slab = coarsen(to_bl(A["source_verts"].astype(np.float64)), A["source_faces"], 0.008)
+sd = to_bl(A["source_deltas"].astype(np.float64))[DEMO_NAMES.index("jawOpen")]
+m = slab >= 0
+dl = np.zeros((len(sv), 3))
+np.add.at(dl, slab[m], sd[m])
+dl /= np.bincount(slab[m], minlength=len(sv))[:, None]
+src = mesh_object("Source", sv, sf)
+src.shape_key_add(name="Basis", from_mix=False)
+add_key(src, "jawOpen", dl)
+tv, tf, _ = coarsen(to_bl(A["target_verts"].astype(np.float64)), A["target_faces"], 0.012)
+tgt = mesh_object("Target", tv, tf)
+tgt.location = (0.5, -0.1, 1.2)
+tgt.rotation_euler = (0.1, 0.0, 0.4)
+bpy.context.view_layer.update()
+scene.nfs.transfer_source = src
+# landmark_nose: the source's nose tip (most forward, -Y) with a point 2 cm below the target's nose tip
+s_tip = int(np.argmin(sv[:, 1]))
+t_tip = int(np.argmin(tv[:, 1]))
+below = tv[t_tip] + np.array([0.0, 0.0, -0.02])
+t_mark = int(np.argmin(np.linalg.norm(tv - below, axis=1)))
+src.vertex_groups.new(name="landmark_nose").add([s_tip], 1.0, "REPLACE")
+tgt.vertex_groups.new(name="Landmark_Nose").add([t_mark], 1.0, "REPLACE")    # names match in any case
+tgt.vertex_groups.new(name="landmark_chin").add([0], 1.0, "REPLACE")         # no partner on the source
+from nfs_blender import landmarks
+sw, tw = mesh_io.rest_world_positions(src), mesh_io.rest_world_positions(tgt)
+ps, pt, names, unpaired = landmarks.landmark_pairs(src, tgt, sw, tw)
+out["lm_names"], out["lm_unpaired"] = names, unpaired
+out["lm_points_err"] = float(max(np.abs(ps[0] - sw[s_tip]).max(), np.abs(pt[0] - tw[t_mark]).max()))
+activate(tgt)
+out["run"] = run_op(bpy.ops.nfs.transfer_shape_keys)
+keys = keys_of(bpy.data.objects["Target"])
+mw_t = mesh_io.matrix_world(tgt)
+got = (keys["jawOpen"].astype(np.float64) - keys["Basis"]) @ mw_t[:3, :3].T
+from model_core.runtime.transfer import transfer_keys
+model = engine.get_model()
+pm_s = model.prepare(sw, mesh_io.triangles(src.data), up="Z", forward="-Y")
+pm_t = model.prepare(tw, mesh_io.triangles(tgt.data), up="Z", forward="-Y")
+world_keys = (dl @ mesh_io.matrix_world(src)[:3, :3].T)[None]
+exp, corr = transfer_keys(model, pm_s, world_keys, pm_t, names=["jawOpen"], return_correspondence=True,
+                          landmarks=(ps, pt))
+plain, corr0 = transfer_keys(model, pm_s, world_keys, pm_t, names=["jawOpen"], return_correspondence=True)
+out["err"], out["scale"] = float(np.abs(got - exp[0]).max()), float(np.abs(exp).max())
+out["differs"] = float(np.abs(exp - plain).max())
+out["mark_to_tip"] = float(np.linalg.norm(corr[t_mark] - sw[s_tip]))
+out["mark_to_tip_plain"] = float(np.linalg.norm(corr0[t_mark] - sw[s_tip]))
+# an empty landmark group: a clear error, nothing written
+t2 = mesh_object("Target2", tv, tf)
+t2.vertex_groups.new(name="landmark_nose")
+activate(t2)
+out["empty"] = run_op(bpy.ops.nfs.transfer_shape_keys)
+out["empty_error"] = ERRORS[-1] if ERRORS else ""
+out["empty_keys"] = bpy.data.objects["Target2"].data.shape_keys is None
+emit(out)
+'''
+
+
+def test_landmark_groups_correct_the_transfer():
+    res = run_blender([PRELUDE, HEADS, LANDMARKS], timeout=180)
+    # a landmark_<name> group on both heads pairs up (any case); one without a partner is left out
+    assert res["lm_names"] == ["nose"] and res["lm_unpaired"] == ["landmark_chin"]
+    assert res["lm_points_err"] < 1e-9
+    assert res["run"] == ["FINISHED"]
+    # the add-on's keys equal the runtime's with the same landmarks (world space), and the landmark matters
+    assert res["err"] < 1e-5 * res["scale"] and res["differs"] > 0.02 * res["scale"]
+    # the target's marked vertex now lands on the source's nose tip
+    print("marked vertex to the source nose tip: with landmark", res["mark_to_tip"], "without",
+          res["mark_to_tip_plain"])
+    assert res["mark_to_tip"] < 0.004 < res["mark_to_tip_plain"]
+    assert res["empty"] == ["CANCELLED"] and "has no vertices" in res["empty_error"] and res["empty_keys"]
