@@ -23,6 +23,7 @@ from .common import (JobOperator, UserError, editable_mesh_problem, poll_result,
 from .prefs import get_prefs
 
 SHOW_NAMES = 6  # names listed in an error message
+TRANSFERRED_PROP = "nfs_transferred_keys"  # mesh custom property: the names the last transfer wrote
 
 
 def _few(names, k: int = SHOW_NAMES) -> str:
@@ -159,6 +160,7 @@ class NFS_OT_transfer_shape_keys(JobOperator, bpy.types.Operator):
         local = mesh_io.world_to_local_deltas(out_world, tgt_mat).astype(np.float32)
         # ---- computed and checked: write
         created, replaced = shape_keys.write_keys(target, names, local, self.replace)
+        target.data[TRANSFERRED_PROP] = ",".join(names)     # the panel's Recompute button re-runs these
         painted = self._write_colors(source, target, src_verts, matched) if self.colors else []
         n_unmatched = int((~np.isfinite(matched).all(axis=1)).sum())
         self.message = (f"'{source.name}' -> '{target.name}': {len(created)} shape keys created, {len(replaced)} "

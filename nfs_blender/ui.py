@@ -7,6 +7,7 @@ import bpy
 from . import shape_keys, vertex_groups
 from .common import register_classes, scene_fps, unregister_classes
 from .model_core import facs_names
+from .ops_transfer import TRANSFERRED_PROP
 from .prefs import FORWARD_AXES, get_prefs
 
 
@@ -77,6 +78,14 @@ class NFS_PT_facs(_NFSSubPanel, bpy.types.Panel):
             layout.label(text=f"Creates {len(shape_keys.scheme_names(prefs.name_scheme))} {prefs.name_scheme} keys")
 
 
+def transferred_keys(obj) -> list[str]:
+    """Names of the keys the last Transfer Shape Keys wrote on ``obj``'s mesh that it still has."""
+    me = getattr(obj, "data", None) if obj is not None and obj.type == "MESH" else None
+    names = str(me.get(TRANSFERRED_PROP, "")) if me is not None else ""
+    key = me.shape_keys if me is not None else None
+    return [n for n in names.split(",") if n and key is not None and n in key.key_blocks]
+
+
 class NFS_PT_transfer(_NFSSubPanel, bpy.types.Panel):
     bl_label = "Transfer Shape Keys"
     bl_options = {"DEFAULT_CLOSED"}
@@ -90,6 +99,12 @@ class NFS_PT_transfer(_NFSSubPanel, bpy.types.Panel):
         op = layout.operator("nfs.transfer_shape_keys", icon="SHAPEKEY_DATA")
         op.replace = s.transfer_replace
         op.keys = s.transfer_keys
+        done = transferred_keys(context.active_object)
+        if done:   # one click after adding or moving landmark_<name> groups
+            op = layout.operator("nfs.transfer_shape_keys", text=f"Recompute {len(done)} Transferred Keys",
+                                 icon="FILE_REFRESH")
+            op.replace = True
+            op.keys = ",".join(done)
         layout.operator("nfs.show_correspondence", icon="COLOR")
         src = s.transfer_source
         key = getattr(src.data, "shape_keys", None) if src is not None else None

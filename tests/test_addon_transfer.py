@@ -105,6 +105,9 @@ out["seconds"] = time.perf_counter() - t0
 tgt = bpy.data.objects["Target"]
 keys = keys_of(tgt)
 out["names"] = [kb.name for kb in tgt.data.shape_keys.key_blocks]
+out["transferred_prop"] = tgt.data.get("nfs_transferred_keys")
+from nfs_blender import ui
+out["recompute_names"] = ui.transferred_keys(tgt)
 out["values"] = sorted({round(kb.value, 6) for kb in tgt.data.shape_keys.key_blocks if kb.name in SRC_KEYS})
 out["user_unchanged"] = bool(np.array_equal(keys["MyKey"], before["MyKey"]) and
                              np.array_equal(keys["Basis"], before["Basis"]))
@@ -315,6 +318,9 @@ def test_transfer_shape_keys_world_space_clash_subset_colours_undo():
     assert res["run"] == ["FINISHED"]
     assert res["names"] == ["Basis", "MyKey", "jawOpen", "eyeBlink_L", "mouthSmile_R", "Viseme_AA"]
     assert res["values"] == [0.0] and res["user_unchanged"]
+    # the panel's Recompute button re-runs the keys this transfer wrote (with Replace existing)
+    assert res["transferred_prop"] == "jawOpen,eyeBlink_L,mouthSmile_R,Viseme_AA"
+    assert res["recompute_names"] == ["jawOpen", "eyeBlink_L", "mouthSmile_R", "Viseme_AA"]
     # the add-on's keys = the runtime's on the same world meshes, through the target's rotation + scale
     assert res["max_delta"] > 1e-3
     assert res["world_err"] < 1e-6, res["world_err"]
