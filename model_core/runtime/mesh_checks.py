@@ -107,7 +107,7 @@ def _island_moments(v: np.ndarray, tris: np.ndarray, areas: np.ndarray, label: n
 
 
 def pick_face_island(v: np.ndarray, tris: np.ndarray, areas: np.ndarray, label: np.ndarray,
-                     n_verts: np.ndarray, min_verts: int) -> tuple[int, float, list]:
+                     n_verts: np.ndarray, min_verts: int) -> tuple[int, float, list, np.ndarray]:
     """The label of the face piece: the largest by area among pieces with at least ``min_verts`` vertices that
     are not flat; the largest overall when every piece is flat or small.
 
@@ -115,7 +115,8 @@ def pick_face_island(v: np.ndarray, tris: np.ndarray, areas: np.ndarray, label: 
         v: (N, 3) positions; tris: (F, 3) triangles with positive area; areas: (F,); label: (F,) piece of each
         triangle (0..n-1); n_verts: (n,) vertex count of each piece.
     Returns:
-        (label, flatness of that piece, warnings).
+        (label, flatness of that piece, warnings, labels of the pieces that must not move: flat pieces larger
+        than the face, other head-sized pieces).
     """
     n = len(n_verts)
     area, ratio = _island_moments(v, tris, areas, label, n)
@@ -123,20 +124,20 @@ def pick_face_island(v: np.ndarray, tris: np.ndarray, areas: np.ndarray, label: 
     warnings = []
     if not cand.any():
         main = int(np.argmax(area))
-        return main, float(ratio[main]), warnings
+        return main, float(ratio[main]), warnings, np.zeros(0, np.int64)
     main = int(np.argmax(np.where(cand, area, -1.0)))
     bigger_flat = (area > area[main]) & ~cand & (area > 0)
     if bigger_flat.any():
         warnings.append(f"{int(bigger_flat.sum())} flat piece(s) larger than the face (a floor, a backdrop?) "
-                        f"were not used as the face")
+                        f"were not used as the face and get no motion")
     others = cand & (area >= SECOND_HEAD * area[main])
     others[main] = False
     if others.any():
         warnings.append(f"the mesh holds {int(others.sum()) + 1} head-sized pieces; only the largest "
-                        f"({int(n_verts[main])} vertices) was processed as the face; the other(s) were not (far "
-                        f"ones get no motion): separate them (Edit Mode > Mesh > Separate > By Loose Parts) and process "
+                        f"({int(n_verts[main])} vertices) was processed as the face; the other(s) were not (they "
+                        f"get no motion): separate them (Edit Mode > Mesh > Separate > By Loose Parts) and process "
                         f"each")
-    return main, float(ratio[main]), warnings
+    return main, float(ratio[main]), warnings, np.nonzero(bigger_flat | others)[0]
 
 
 def flat_problem(ratio: float) -> str | None:

@@ -395,7 +395,7 @@ class Model:
                             f"left out of the face and not moved; delete them or snap them back")
         island_area = np.bincount(face_label, weights=ag, minlength=int(labels.max()) + 1)
         n_islands = int((island_area > 0).sum())
-        main, flatness, w_isl = mesh_checks.pick_face_island(     # by shape: a floor does not win by area
+        main, flatness, w_isl, still = mesh_checks.pick_face_island(     # by shape: a floor does not win by area
             v, fg, ag, face_label, np.bincount(labels, minlength=len(island_area)), MIN_FACE_VERTICES)
         warnings += w_isl
         ff_global = fg[face_label == main]
@@ -434,6 +434,7 @@ class Model:
             oi, ow = knn_weights(po, proxy.verts, cfg.knn)
             near = np.linalg.norm(po[:, None, :] - proxy.verts[oi], axis=2).min(axis=1)
             follow = mesh_checks.follow_falloff(near, float(np.linalg.norm(np.ptp(cn, axis=0))))
+            follow[np.isin(labels[weld[other_index]], still)] = 0.0    # a floor, a second head: no motion
         else:
             oi, ow = np.zeros((0, min(cfg.knn, proxy.n)), np.int64), np.zeros((0, min(cfg.knn, proxy.n)))
             follow = np.zeros(0, F32)
