@@ -251,8 +251,8 @@ CASES: tuple[Case, ...] = (
     _C("R-flipped", "runtime", "every triangle's winding reversed", "result", "flipped=True, same basis"),
     _C("R-half-flipped", "runtime", "half the triangles (random) of a head reversed (inconsistent winding)",
        "result", "faces re-wound consistently per piece over shared edges: basis equal to the clean head's "
-       "(< 1e-5 relative; real weights: 0.0, was 1.78); one warning; pieces joined only at vertices (a "
-       "checkerboard tessellation) keep their own winding"),
+       "(< 1e-5 relative; real weights, edge-connected ICT head: 0.0); one warning; pieces joined only at "
+       "vertices keep their own winding (ICT stride-2 checkerboard: 1.18 relative RMS, was 1.78)"),
     _C("R-floor", "runtime", "head + a 2 m floor quad; head + a 2 m floor grid (21 x 21), same mesh", "result",
        "the face is picked by shape (flat pieces are not faces): head basis equal to the clean head's, the "
        "floor's displacement exactly 0 (was: quad refused 'at least 20', grid taken as the face); one warning"),
