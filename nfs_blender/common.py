@@ -83,6 +83,12 @@ class PreparedObject:
     probs: np.ndarray | None = None
 
     @property
+    def warnings(self) -> list:
+        """The model's sentences about the mesh (``PreparedMesh.warnings``: faces re-wound, stray vertices left out,
+        a floor or a second head not used as the face), for the operator's WARNING reports."""
+        return [str(w) for w in getattr(self.pm, "warnings", ())]
+
+    @property
     def painted(self) -> bool:
         """True when ``probs`` differ from what Compute Skinning writes (the model's probabilities quantised to
         1/``vertex_groups.STEPS``, read back exactly): the user painted the groups (or the mesh changed since)."""

@@ -71,6 +71,19 @@ def mesh_problem(obj, max_vertices: int | None = None, *, editable: bool = True)
     if singular_transform(np.array(obj.matrix_world, dtype=np.float64)[:3, :3]):
         return (f"'{obj.name}' has zero scale on an axis (its transform cannot be inverted): fix its scale "
                 f"(Object > Transform) first")
+    if editable:
+        return mirror_problem(obj)
+    return None
+
+
+def mirror_problem(obj) -> str | None:
+    """A sentence when ``obj`` has an enabled Mirror modifier (the mesh is half a head): the model would see half a
+    face, and asymmetric keys / weights written to the half would be mirrored onto the other side. None otherwise."""
+    for mod in getattr(obj, "modifiers", ()):
+        if mod.type == "MIRROR" and (mod.show_viewport or mod.show_render):
+            return (f"'{obj.name}' has a Mirror modifier ('{mod.name}'): apply the Mirror modifier first (its "
+                    f"menu > Apply); the model needs the whole face, and asymmetric keys cannot live on a "
+                    f"mirrored half")
     return None
 
 

@@ -133,6 +133,7 @@ class NFS_OT_bake_from_source(JobOperator, bpy.types.Operator):
         scene = context.scene
         # the expression encoder uses no skinning; the source is only read (it may be linked)
         prep = prepare_object(context, source, use_painted=False, editable=False)
+        self.warnings.extend(f"source '{source.name}': {w}" for w in prep.warnings)
         # the basis the source's motion is fitted onto: the same key source as Generate FACS Shape Keys
         keys = get_prefs(context).key_source.lower()
         yield 0.1, "source prepared"

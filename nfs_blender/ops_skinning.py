@@ -39,6 +39,7 @@ class NFS_OT_compute_skinning(JobOperator, bpy.types.Operator):
         obj = context.active_object
         yield 0.0, "loading the model and preparing the mesh"
         prep = prepare_object(context, obj, use_painted=False)
+        self.warnings.extend(prep.warnings)
         yield 0.7, f"mesh prepared ({prep.n:,} vertices); computing regions"
         names = engine.region_names(prep.model)
         colors = engine.region_colors(prep.model)

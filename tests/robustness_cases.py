@@ -97,6 +97,9 @@ CASES: tuple[Case, ...] = (
        "world-space key displacements equal those of the same head with the transforms applied (< 1e-4 relative)"),
     _C("A-zero-scale", "addon-geometry", "head with object scale (1, 0, 1)", "refused",
        "poll refuses (the transform cannot be inverted)", "zero scale"),
+    _C("A-mirror-modifier", "addon-geometry", "half a head (x >= 0) with an enabled Mirror modifier", "refused",
+       "Compute Skinning, Generate FACS Shape Keys, Transfer Shape Keys and Bake refuse in poll (the model would "
+       "see half a face; asymmetric keys cannot live on a mirrored half)", "apply the Mirror modifier first"),
     _C("A-300k-refused", "addon-geometry", "302 400-vertex sculpt (sphere), default 'Max vertices' 300 000",
        "error", "refused in < 1 s, naming the preference and the limit", "'Max vertices' (300000)"),
     _C("A-280k-skinning", "addon-geometry", "280 900-vertex sculpt, below the limit", "result",
@@ -129,6 +132,11 @@ CASES: tuple[Case, ...] = (
        "world-space keys = the 0.34 m head's x scale (as 1 mm)"),
     _C("A-rt-mirrored", "addon-runtime", "head with object scale (-1, 1, 1) (mirrored, not applied)", "result",
        "world-space keys equal the applied mirror's (< 1e-5 relative)"),
+    _C("A-rt-plane", "addon-runtime", "a plain 2 m plane (21 x 21 grid), not a face", "error",
+       "refused before any key is written (was: 53 keys on the plane)", "flat"),
+    _C("A-rt-two-heads", "addon-runtime", "two heads side by side (0.5 m apart) in one object", "result",
+       "53 finite keys; the largest head is the face, the other gets none of its motion (was: up to 100 % of "
+       "it where near); one WARNING saying only the largest head was processed and to separate them", ""),
     _C("A-rt-nan", "addon-runtime", "head with NaN coordinates", "error", "refused before the runtime runs",
        "NaN or infinite coordinates"),
     _C("A-weights-missing", "addon-runtime", "'Weights file' pointing to a missing .npz", "error",
@@ -241,6 +249,22 @@ CASES: tuple[Case, ...] = (
     _C("R-ngons-quads", "runtime", "(F, 4) quads and a list of mixed polygons (with an n-gon)", "result",
        "equal to the explicitly fan-triangulated mesh"),
     _C("R-flipped", "runtime", "every triangle's winding reversed", "result", "flipped=True, same basis"),
+    _C("R-half-flipped", "runtime", "half the triangles (random) of a head reversed (inconsistent winding)",
+       "result", "faces re-wound consistently per piece over shared edges: basis equal to the clean head's "
+       "(< 1e-5 relative; real weights, edge-connected ICT head: 0.0); one warning; pieces joined only at "
+       "vertices keep their own winding (ICT stride-2 checkerboard: 1.18 relative RMS, was 1.78)"),
+    _C("R-floor", "runtime", "head + a 2 m floor quad; head + a 2 m floor grid (21 x 21), same mesh", "result",
+       "the face is picked by shape (flat pieces are not faces): head basis equal to the clean head's, the "
+       "floor's displacement exactly 0 (was: quad refused 'at least 20', grid taken as the face); one warning"),
+    _C("R-stray-vertex", "runtime", "one loose vertex 10 m from the head; one head vertex dragged 10 m away",
+       "result", "loose vertex: 0 displacement, head unchanged; head vertex: its faces left out of the face, "
+       "it gets 0 displacement, one warning naming it (real weights: other vertices' keys 21 % from the clean "
+       "head's, was 40 000 %)"),
+    _C("R-plane", "runtime", "a plain 2 m plane (grid), not a face", "error", "ValueError: a flat piece is not "
+       "a face", "flat"),
+    _C("R-two-heads", "runtime", "two heads side by side 0.5 m apart in one mesh", "result",
+       "the face is one head (same basis as alone), the other's displacement is 0; one warning naming the "
+       "second head-sized piece", ""),
     _C("R-scale", "runtime", "head scaled to 1 mm and to 10 m", "result",
        "basis scales with the head (98 % of vertices within 1e-5 relative, all within 2 %: k-NN ties)"),
     _C("R-transform", "runtime", "rotated into Blender axes and moved 100 m off origin, axes given", "result",
@@ -381,8 +405,17 @@ def markdown() -> str:
         "",
         "* Mesh size: the add-on refuses meshes above the 'Max vertices' preference (default 300 000) before",
         "  anything runs; the runtime has the same default limit (`Model.max_vertices`).",
-        "* Pieces other than the face (eyeballs, teeth, lashes): the largest connected piece by area is the face;",
-        "  the 'Other pieces' preference chooses Follow (move with the nearest face surface) or Static.",
+        "* Pieces other than the face (eyeballs, teeth, lashes): the largest connected piece by area that is not",
+        "  flat (thickness >= 5 % of its width) is the face; a face that is flat (a plane) is refused. The 'Other",
+        "  pieces' preference chooses Follow (move with the nearest face surface) or Static; Follow fades out",
+        "  between 15 % and 30 % of the face's bounding-box diagonal away from it, so a floor, a second head or a",
+        "  stray vertex metres away gets no motion. A second non-flat piece with half the face's area or more",
+        "  (a second head) is reported: only the largest is processed; separate them (By Loose Parts).",
+        "* Winding: faces wound opposite to their edge neighbours are re-wound for the model (per piece, the",
+        "  majority's winding kept; reported). Vertices farther than 5 x the 95th-percentile distance from their",
+        "  piece's median point (a vertex dragged metres away) are left out of the face (not moved, reported).",
+        "* A Mirror modifier (enabled) on the mesh: every operator that writes keys or weights refuses; apply it",
+        "  first (keys on a mirrored half would be mirrored, and the model needs the whole face).",
         "* Linked and library-override meshes are refused: shape keys or vertex groups added to linked data are",
         "  lost when the file is reloaded. Make the object and its mesh local first.",
         "* Viewport shading changed by Show Region Colours is screen (UI) data, which Blender's Undo does not",

@@ -201,6 +201,17 @@ def zero_scale():
     return refuse_all(ob, ["nfs.compute_skinning", "nfs.generate_facs_keys"])
 
 
+def mirror_modifier():
+    """Case "A-mirror-modifier": half a head (x >= 0) with a Mirror modifier."""
+    v, c, s = rc.ict_mesh(stride=3)
+    tris = rc.triangulate(c, s)
+    tris = tris[(v[tris][:, :, 0] >= 0).all(axis=1)]
+    ob = rc.new_object("Half", v, tris.ravel(), np.full(len(tris), 3))
+    ob.modifiers.new("Mirror", "MIRROR")
+    return refuse_all(ob, ["nfs.compute_skinning", "nfs.generate_facs_keys", "nfs.transfer_shape_keys",
+                           "nfs.bake_from_source"])
+
+
 def big_refused():
     ob = rc.new_object("Sculpt", *rc.sphere(560, 540))
     activate(ob)
@@ -320,7 +331,7 @@ res = run_group({
     "A-nan-coords": lambda: nan_coords("nan"), "A-inf-coords": lambda: nan_coords("inf"),
     "A-far-mesh-data": far_mesh_data,
     "A-zero-area-dup": zero_area_dup, "A-non-manifold": non_manifold, "A-ngons-quads": ngons_quads,
-    "A-transform": transform, "A-zero-scale": zero_scale, "A-300k-refused": big_refused, "A-280k-skinning": big_ok,
+    "A-transform": transform, "A-zero-scale": zero_scale, "A-mirror-modifier": mirror_modifier, "A-300k-refused": big_refused, "A-280k-skinning": big_ok,
     "A-max-vertices-pref": max_vertices_pref, "A-non-mesh": non_mesh, "A-edit-mode": edit_mode,
     "A-linked-library": linked, "A-library-override": override,
 })
@@ -437,6 +448,28 @@ def mirrored():
     return {"attempts": {"object": a, "applied": a2}, "rel": rel(d, d2)}
 
 
+def rt_plane():
+    g = np.linspace(-1.0, 1.0, 21)
+    x, y = np.meshgrid(g, g)
+    v = np.stack([x.ravel(), y.ravel(), np.zeros(x.size)], 1)
+    i = np.arange(441).reshape(21, 21)
+    q = np.stack([i[:-1, :-1], i[1:, :-1], i[1:, 1:], i[:-1, 1:]], -1).reshape(-1, 4)
+    return both(rc.new_object("Plane", v, q.ravel(), np.full(len(q), 4)), "error")
+
+
+def two_heads():
+    v, c, s = rc.ict_mesh(stride=3)
+    n = len(v)
+    ob = rc.new_object("Two", np.vstack([v, v + [0.5, 0.0, 0.0]]), np.concatenate([c, c + n]),
+                       np.concatenate([s, s]))
+    activate(ob)
+    warnings = common.prepare_object(bpy.context, ob).warnings       # what the operators report as WARNING
+    out = both(O("Two"))
+    d = rc.world_deltas(O("Two"), ICT)
+    out.update(warnings=warnings, first=float(np.abs(d[:, :n]).max()), second=float(np.abs(d[:, n:]).max()))
+    return out
+
+
 def rt_nan():
     v, c, s = rc.ict_mesh(stride=3)
     v[7] = np.nan
@@ -472,7 +505,7 @@ res = run_group({
     "A-rt-handful": handful, "A-rt-zero-area": zero_area,
     "A-rt-islands-follow": lambda: islands("FOLLOW"), "A-rt-islands-static": lambda: islands("STATIC"),
     "A-rt-flipped": flipped, "A-rt-scale-1mm": lambda: scaled(0.001, "mesh"),
-    "A-rt-scale-10m": lambda: scaled(10.0, "object"), "A-rt-mirrored": mirrored, "A-rt-nan": rt_nan,
+    "A-rt-scale-10m": lambda: scaled(10.0, "object"), "A-rt-mirrored": mirrored, "A-rt-plane": rt_plane, "A-rt-two-heads": two_heads, "A-rt-nan": rt_nan,
     "A-weights-missing": lambda: weights_case("missing"), "A-weights-truncated": lambda: weights_case("truncated"),
     "A-weights-version": lambda: weights_case("version"), "A-weights-no-json": lambda: weights_case("no-json"),
     "A-weights-garbage": lambda: weights_case("garbage"), "A-weights-nan": lambda: weights_case("nan"),
@@ -994,6 +1027,10 @@ def test_runtime_backed_matrix():
     assert r["finite"] and not r["missing"] and r["rel_rms"] < 0.03, r
     assert res["A-rt-scale-1mm"]["factor"] < 0.01 and res["A-rt-scale-10m"]["factor"] > 10
     assert res["A-rt-mirrored"]["rel"] < 1e-5
+    th = res["A-rt-two-heads"]
+    assert th["finite"] and not th["missing"] and len(th["warnings"]) == 1, th
+    assert "only the largest" in th["warnings"][0] and "Separate" in th["warnings"][0]
+    assert min(th["first"], th["second"]) == 0.0 and max(th["first"], th["second"]) > 1e-5, th
 
 
 def test_user_data_matrix():

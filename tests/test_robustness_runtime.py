@@ -415,3 +415,65 @@ def test_every_case_id_is_used_by_a_test():
     assert not missing, f"case ids in the table but in no test: {missing}"
     doc_ids = re.findall(r"^\| ([ARCF]-[\w-]+) \|", rc.DOC.read_text(encoding="utf-8"), re.M)
     assert sorted(doc_ids) == sorted(rc.CASE_IDS)
+
+
+# ============================================================================ issue 17: bad input found measuring
+def _grid(n=21, size=2.0, z=0.0):
+    g = np.linspace(-size / 2, size / 2, n)
+    x, y = np.meshgrid(g, g)
+    v = np.stack([x.ravel(), y.ravel(), np.full(x.size, z)], 1)
+    i = np.arange(n * n).reshape(n, n)
+    q = np.stack([i[:-1, :-1], i[1:, :-1], i[1:, 1:], i[:-1, 1:]], -1).reshape(-1, 4)
+    return v, np.vstack([q[:, [0, 1, 2]], q[:, [0, 2, 3]]])
+
+
+@pytest.fixture(scope="module")
+def head_m():
+    """ICT head (stride 1: every face edge-connected), metres, Blender frame; its basis."""
+    v, c, s = rc.ict_mesh(stride=1, blender=True)
+    return v, rc.triangulate(c, s)
+
+
+def _basis(model, v, t):
+    pm = model.prepare(v, t, up="Z", forward="-Y")
+    return pm, model.facs_basis(pm)[1]
+
+
+def test_half_flipped(model, head_m):
+    """Case "R-half-flipped"."""
+    v, t = head_m
+    _, ref = _basis(model, v, t)
+    tt = t.copy()
+    h = np.random.default_rng(0).random(len(t)) < 0.5
+    tt[h] = tt[h][:, [0, 2, 1]]
+    pm, b = _basis(model, v, tt)
+    assert pm.reversed_faces > 1000 and len(pm.warnings) == 1 and "wound" in pm.warnings[0]
+    assert rel(b, ref) < 1e-5                                                                 # R-half-flipped
+
+
+def test_floor_stray_two_heads_plane(model, head_m):
+    """Cases "R-floor", "R-stray-vertex", "R-plane", "R-two-heads"."""
+    v, t = head_m
+    n = len(v)
+    _, ref = _basis(model, v, t)
+    zmin = v[:, 2].min() - 0.05
+    quad = np.array([[-1, -1, zmin], [1, -1, zmin], [1, 1, zmin], [-1, 1, zmin]])
+    gv, gt = _grid(z=zmin)
+    for fv, ft in ((quad, np.array([[0, 1, 2], [0, 2, 3]])), (gv, gt)):                   # R-floor
+        pm, b = _basis(model, np.vstack([v, fv]), np.vstack([t, ft + n]))
+        assert len(pm.face_index) == n and np.abs(b[:, n:]).max() == 0.0
+        assert rel(b[:, :n], ref) < 1e-5 and len(pm.warnings) == 1 and "flat" in pm.warnings[0]
+    pm, b = _basis(model, np.vstack([v, [[10.0, 0.0, 0.0]]]), t)                          # R-stray-vertex
+    assert np.abs(b[:, n]).max() == 0.0 and rel(b[:, :n], ref) < 1e-5 and pm.warnings == ()
+    vs = v.copy()
+    k = int(np.argmax(v[:, 1]))
+    vs[k] += [0.0, 0.0, 10.0]
+    pm, b = _basis(model, vs, t)
+    assert k not in pm.face_index and np.abs(b[:, k]).max() == 0.0 and np.isfinite(b).all()
+    assert len(pm.warnings) == 1 and f"vertex {k}" in pm.warnings[0]
+    raises("R-plane", lambda: model.prepare(*_grid(), up="Z", forward="-Y"))                # R-plane
+    pm, b = _basis(model, np.vstack([v, v + [0.5, 0.0, 0.0]]), np.vstack([t, t + n]))      # R-two-heads
+    face = np.isin(np.arange(2 * n), pm.face_index)
+    assert face.sum() == n and np.abs(b[:, ~face]).max() == 0.0
+    assert len(pm.warnings) == 1 and "2 head-sized pieces" in pm.warnings[0]
+    assert rel(b[:, face], ref) < 1e-5

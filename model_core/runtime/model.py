@@ -37,7 +37,7 @@ from ..facs_names import ARKIT_NAMES, ARKIT_SOURCES, ICT_NAMES
 from ..mesh import (connected_components, face_areas, face_normals, mesh_hash, triangulate_polygons, vertex_areas,
                     validate_mesh, vertex_normals)
 from ..proxy import Proxy, build_proxy, expression_features, knn_weights, neutral_features
-from . import blas
+from . import blas, mesh_checks
 from .boxqp import box_qp
 from .layers import Network, interpolate, softmax
 from .weights import Weights, load_weights
@@ -116,6 +116,9 @@ class PreparedMesh:
     n_islands: int
     dropped_faces: int
     prepare_seconds: float = 0.0
+    other_follow: np.ndarray | None = None   # (No,) float32 share of the face's motion the others follow (near: 1)
+    warnings: tuple = ()                     # sentences about the input the caller should show the user
+    reversed_faces: int = 0                  # faces re-wound to agree with their neighbours
     _cache: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -140,6 +143,7 @@ class PreparedMesh:
                          f"{'follow the face' if self.other_islands == 'follow' else 'static'}")
         if self.dropped_faces:
             lines.append(f"{self.dropped_faces} zero-area faces left out of the operator")
+        lines.extend(f"warning: {w}" for w in self.warnings)
         if self.flipped:
             lines.append("normals pointed inward: face winding reversed for the computation")
         lines.append("normalisation: " + self.normalization.describe())
@@ -374,18 +378,35 @@ class Model:
         # islands on the mesh welded by exact position (split UV seams stay one piece)
         _, weld = np.unique(v, axis=0, return_inverse=True)
         weld = np.asarray(weld).ravel()
+        fg, n_rev = mesh_checks.orient_consistently(fg, weld)      # half the faces reversed: made consistent
+        warnings = []
+        if n_rev:
+            warnings.append(f"{n_rev} of {len(fg)} faces were wound opposite to their neighbours; made consistent "
+                            f"for the model (the mesh is unchanged; in Blender: Mesh > Normals > Recalculate Outside)")
         wf = weld[fg]
         labels = connected_components(int(weld.max()) + 1, wf)
         face_label = labels[wf[:, 0]]
-        island_area = np.bincount(face_label, weights=ag)
-        main = int(np.argmax(island_area))
+        bad = mesh_checks.stray_vertices(v, labels[weld], MIN_FACE_VERTICES)   # vertices dragged far off a piece
+        if bad is not None:
+            keep = ~bad[fg].any(axis=1)
+            fg, ag, face_label = fg[keep], ag[keep], face_label[keep]
+            far = np.nonzero(bad)[0]
+            warnings.append(f"{len(far)} vertex(es) lie far outside the rest of their piece (e.g. vertex {far[0]}): "
+                            f"left out of the face and not moved; delete them or snap them back")
+        island_area = np.bincount(face_label, weights=ag, minlength=int(labels.max()) + 1)
         n_islands = int((island_area > 0).sum())
+        main, flatness, w_isl, still = mesh_checks.pick_face_island(     # by shape: a floor does not win by area
+            v, fg, ag, face_label, np.bincount(labels, minlength=len(island_area)), MIN_FACE_VERTICES)
+        warnings += w_isl
         ff_global = fg[face_label == main]
         face_index, local = np.unique(ff_global, return_inverse=True)
         faces_f = np.asarray(local).reshape(-1, 3).astype(np.int64)
         if len(face_index) < MIN_FACE_VERTICES:
             raise ValueError(f"mesh: its largest connected piece has {len(face_index)} vertices; a face mesh needs "
                              f"at least {MIN_FACE_VERTICES}")
+        problem = mesh_checks.flat_problem(flatness)
+        if problem:
+            raise ValueError(f"mesh: {problem}")
         vf = v[face_index]
         nz = canonical_normalization(vf, faces_f, up=up, forward=forward)
         cn = nz.apply(vf)
@@ -409,9 +430,14 @@ class Model:
             nrm = vertex_normals(cw, winv[faces_f])[winv]
         other_index = np.setdiff1d(np.arange(n), face_index)
         if len(other_index):
-            oi, ow = knn_weights(nz_shift.apply(v[other_index]), proxy.verts, cfg.knn)
+            po = nz_shift.apply(v[other_index])
+            oi, ow = knn_weights(po, proxy.verts, cfg.knn)
+            near = np.linalg.norm(po[:, None, :] - proxy.verts[oi], axis=2).min(axis=1)
+            follow = mesh_checks.follow_falloff(near, float(np.linalg.norm(np.ptp(cn, axis=0))))
+            follow[np.isin(labels[weld[other_index]], still)] = 0.0    # a floor, a second head: no motion
         else:
             oi, ow = np.zeros((0, min(cfg.knn, proxy.n)), np.int64), np.zeros((0, min(cfg.knn, proxy.n)))
+            follow = np.zeros(0, F32)
         vr = v_in.copy()
         vr.setflags(write=False)
         return PreparedMesh(
@@ -422,7 +448,8 @@ class Model:
                 np.ascontiguousarray(proxy.mass, F32)),
             knn_idx=proxy.knn_idx, knn_w=np.ascontiguousarray(proxy.knn_w, F32),
             other_knn_idx=oi, other_knn_w=np.ascontiguousarray(ow, F32), flipped=bool(flipped),
-            n_islands=n_islands, dropped_faces=int((~good).sum()))
+            n_islands=n_islands, dropped_faces=int((~good).sum()), other_follow=follow,
+            warnings=tuple(warnings), reversed_faces=int(n_rev))
 
     def _crop_to_face(self, pm: PreparedMesh, v, f, up, forward, other_islands, key) -> PreparedMesh:
         """Rebuild ``pm`` on the triangles whose three corners the skinning encoder puts in face regions."""
@@ -435,7 +462,7 @@ class Model:
         if len(sub) == 0:
             raise ValueError("crop 'face': the skinning found no face-region skin on this mesh; use crop 'full'")
         out = self._build(v, sub, up, forward, other_islands, key)
-        return replace(out, faces=f)
+        return replace(out, faces=f, warnings=pm.warnings + tuple(w for w in out.warnings if w not in pm.warnings))
 
     @staticmethod
     def _is_inward(cn: np.ndarray, faces: np.ndarray) -> bool:
@@ -723,6 +750,8 @@ class Model:
         out[:, pm.face_index] = nz.invert_vectors(disp_face)
         if len(pm.other_index) and pm.other_islands == "follow":
             w = pm.other_knn_w.astype(np.float64)[..., None]
+            if pm.other_follow is not None:                      # far pieces (a floor, a second head) stay put
+                w = w * pm.other_follow.astype(np.float64)[:, None, None]
             for b in range(disp_face.shape[0]):
                 dp = pm.proxy.to_proxy(disp_face[b].astype(np.float64))                 # (P, 3)
                 out[b, pm.other_index] = nz.invert_vectors((dp[pm.other_knn_idx] * w).sum(axis=1))
