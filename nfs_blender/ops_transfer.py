@@ -143,12 +143,17 @@ class NFS_OT_transfer_shape_keys(JobOperator, bpy.types.Operator):
         options = prepare_options(context)
         n_target = len(tgt_verts)
 
+        notes: list = []
+        source_name, target_name = source.name, target.name
+
         def compute(report):  # worker thread: numpy only, no Blender data
             report(0.0, f"preparing the source ({len(src_verts):,} vertices)")
             spm = engine.prepare(model, src_verts, src_tris, **options)
             report(0.1, f"preparing the target ({n_target:,} vertices)")
             tpm = engine.prepare(model, tgt_verts, tgt_tris, **options)
             report(0.2, "registering the source onto the target")
+            for who, pm in ((source_name, spm), (target_name, tpm)):
+                notes.extend(f"'{who}': {w}" for w in getattr(pm, "warnings", ()))
             return engine.transfer_keys(model, spm, keys_world, tpm, n_target, names,
                                         landmarks=(lm_src, lm_tgt) if lm_names else None,
                                         progress=lambda d, t: report(0.2 + 0.8 * d / max(t, 1),
@@ -156,6 +161,7 @@ class NFS_OT_transfer_shape_keys(JobOperator, bpy.types.Operator):
 
         yield 0.0, "starting"
         out_world, matched = yield from background.run(compute, 0.02, 0.95)
+        self.warnings.extend(notes)
         yield 0.96, "writing shape keys"
         local = mesh_io.world_to_local_deltas(out_world, tgt_mat).astype(np.float32)
         # ---- computed and checked: write
