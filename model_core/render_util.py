@@ -206,3 +206,35 @@ def write_png(path, img: np.ndarray) -> Path:
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_bytes(png)
     return p
+
+
+def key_rows(verts, faces, sets: dict, keys, size: int = 200, label_w: int = 90) -> list:
+    """Picture rows of a head's shape keys: for each ``label: {key name: (N, 3) displacement}`` of ``sets`` a row
+    (size, label_w + size * (1 + len(keys)), 3) in 0..1: the label, the neutral, then each key at weight 1.
+    Grey shading, front view (+Y up, looking down -Z), framed on the neutral head."""
+    verts = np.asarray(verts, np.float64)
+    ymin, ymax = verts[:, 1].min(), verts[:, 1].max()
+    xr = np.abs(verts[:, 0]).max() * 1.05
+    bounds = (-xr, xr, ymin - 0.02 * (ymax - ymin), ymax)
+    grey = np.full((len(verts), 3), 0.8)
+    rows = []
+    for label, keyset in sets.items():
+        tiles = [render_mesh(verts, faces, grey, size=size, bounds=bounds, interp="linear")]
+        for k in keys:
+            tiles.append(render_mesh(verts + keyset[k], faces, grey, size=size, bounds=bounds, interp="linear"))
+        row = np.ones((size, label_w + size * len(tiles), 3))
+        draw_text(row, label, 6, size // 2 - 4, scale=2)
+        for i, t in enumerate(tiles):
+            row[:, label_w + i * size:label_w + (i + 1) * size] = t
+        rows.append(row)
+    return rows
+
+
+def key_sheet(rows: list, keys, size: int = 200, label_w: int = 90, head_h: int = 16) -> np.ndarray:
+    """``key_rows`` rows stacked under a header naming the columns (neutral, then ``keys``)."""
+    header = np.ones((head_h, rows[0].shape[1], 3))
+    for i, title in enumerate(("neutral",) + tuple(keys)):
+        draw_text(header, title, label_w + i * size + 6, 4, scale=1)
+    img = np.concatenate([header] + rows, axis=0)
+    fill_rect(img, 0, head_h - 1, img.shape[1], 1, (0.6, 0.6, 0.6))
+    return img

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model_core.render_util import draw_text, fill_rect, render_mesh, write_png
+from model_core.render_util import key_rows, key_sheet, write_png
 from model_core.real_eval import load_real_heads
 
 KEYS = ("jawOpen", "eyeBlinkLeft", "mouthSmileLeft", "browInnerUp", "mouthPucker")
@@ -29,7 +29,6 @@ def main(argv=None) -> int:
     from model_core.runtime import Model
     model = Model.load()
     heads = [h for h in load_real_heads(a.real) if h.name in a.heads.split(",")]
-    size, label_w, head_h = a.size, 90, 16
     rows = []
     for h in heads:
         pm = model.prepare(h.verts, h.faces, "Y", "Z")
@@ -37,25 +36,8 @@ def main(argv=None) -> int:
         for keys in ("auto", "decoder"):
             names, d = model.facs_basis(pm, names="arkit", keys=keys)
             sets["ours" if keys == "auto" else "decoder"] = {k: d[names.index(k)].astype(np.float64) for k in KEYS}
-        ymin, ymax = h.verts[:, 1].min(), h.verts[:, 1].max()
-        xr = np.abs(h.verts[:, 0]).max() * 1.05
-        bounds = (-xr, xr, ymin - 0.02 * (ymax - ymin), ymax)
-        grey = np.full((len(h.verts), 3), 0.8)
-        for label, keyset in sets.items():
-            tiles = [render_mesh(h.verts, h.faces, grey, size=size, bounds=bounds, interp="linear")]
-            for k in KEYS:
-                tiles.append(render_mesh(h.verts + keyset[k], h.faces, grey, size=size, bounds=bounds,
-                                         interp="linear"))
-            row = np.ones((size, label_w + size * len(tiles), 3))
-            draw_text(row, label, 6, size // 2 - 4, scale=2)
-            for i, t in enumerate(tiles):
-                row[:, label_w + i * size:label_w + (i + 1) * size] = t
-            rows.append(row)
-    header = np.ones((head_h, rows[0].shape[1], 3))
-    for i, title in enumerate(("neutral",) + KEYS):
-        draw_text(header, title, label_w + i * size + 6, 4, scale=1)
-    img = np.concatenate([header] + rows, axis=0)
-    fill_rect(img, 0, head_h - 1, img.shape[1], 1, (0.6, 0.6, 0.6))
+        rows += key_rows(h.verts, h.faces, sets, KEYS, a.size)
+    img = key_sheet(rows, KEYS, a.size)
     write_png(a.out, img)
     print(f"wrote {a.out} ({img.shape[1]}x{img.shape[0]})")
     return 0

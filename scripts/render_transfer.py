@@ -1,0 +1,49 @@
+"""A character's own keys carried onto another artist's head (evaluation only): ``python scripts/render_transfer.py
+[--source NAME] [--target NAME] [-o docs/transfer.png]``.
+
+Rows: the source head's own ARKit keys, the same keys carried onto the target head by ``transfer_keys``, and the
+target artist's own keys for comparison; columns: neutral and five keys. The dev heads are read from
+../shared/data/real_faces and never written anywhere; the default pair is the two MIT-licensed heads.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from model_core.facs_names import ARKIT_NAMES
+from model_core.real_eval import load_real_heads
+from model_core.render_util import key_rows, key_sheet, write_png
+
+KEYS = ("jawOpen", "eyeBlinkLeft", "mouthSmileLeft", "browInnerUp", "mouthPucker")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--real", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "real_faces"))
+    p.add_argument("--source", default="iphonemocap_johnsmith_head")
+    p.add_argument("--target", default="rocketbox_female_adult_02")
+    p.add_argument("-o", "--out", default="docs/transfer.png")
+    p.add_argument("--size", type=int, default=200)
+    a = p.parse_args(argv)
+    from model_core.runtime import Model
+    from model_core.runtime.transfer import transfer_keys
+    heads = {h.name: h for h in load_real_heads(a.real)}
+    src, tgt = heads[a.source], heads[a.target]
+    names = [n for n in ARKIT_NAMES if src.key(n) is not None]
+    model = Model.load()
+    out = transfer_keys(model, model.prepare(src.verts, src.faces, "Y", "Z"), np.stack([src.key(n) for n in names]),
+                        model.prepare(tgt.verts, tgt.faces, "Y", "Z"), names=names)
+    rows = key_rows(src.verts, src.faces, {"source": {k: src.key(k) for k in KEYS}}, KEYS, a.size)
+    rows += key_rows(tgt.verts, tgt.faces, {
+        "carried": {k: out[names.index(k)].astype(np.float64) for k in KEYS},
+        "its own": {k: tgt.key(k) for k in KEYS}}, KEYS, a.size)
+    img = key_sheet(rows, KEYS, a.size)
+    write_png(a.out, img)
+    print(f"wrote {a.out} ({img.shape[1]}x{img.shape[0]})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
