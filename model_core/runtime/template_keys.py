@@ -46,8 +46,12 @@ def mouth_ambiguity(verts: np.ndarray, jaw: np.ndarray, radius: float = AMBIGUIT
     """(N,) in 0..1: the largest difference of the jawOpen delta between a vertex and any of its 24 nearest
     vertices within ``radius``, over jawOpen's largest motion (1 at the lip contact, where the upper and lower
     lip touch but move apart; ~0 elsewhere). verts (N, 3) cm, jaw (N, 3) cm."""
-    idx, _ = PointGrid(verts).knn(verts, 24)
-    near = np.linalg.norm(verts[idx] - verts[:, None], axis=2) <= radius
+    # cells as wide as the radius: every neighbour within it is in the 27 cells around a vertex, so the
+    # inexact query (no brute-force fallback) finds them all; idx -1 = fewer than 24 points there
+    idx, _ = PointGrid(verts, cell=radius).knn(verts, 24, exact=False)
+    ok = idx >= 0
+    idx = np.where(ok, idx, np.arange(len(verts))[:, None])
+    near = ok & (np.linalg.norm(verts[idx] - verts[:, None], axis=2) <= radius)
     diff = np.linalg.norm(jaw[idx] - jaw[:, None], axis=2) * near
     return diff.max(axis=1) / max(float(np.linalg.norm(jaw, axis=1).max()), 1e-30)
 
