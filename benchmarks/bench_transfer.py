@@ -59,6 +59,7 @@ if str(ROOT) not in sys.path:
 
 from model_core.evaluate import face_mask_topology, held_out_identities  # noqa: E402
 from model_core.ict import crop_sizes, load_ict  # noqa: E402
+from model_core.mesh import barycentric_combine  # noqa: E402
 from model_core.real_eval import key_metrics, load_real_heads, nearest_keys, triangle_damage  # noqa: E402
 from model_core.remesh import make_topology  # noqa: E402
 from model_core.runtime import Model  # noqa: E402
@@ -237,10 +238,10 @@ def warped_copy(head, strength=1.0, n_target=3000, seed=11):
     """The warped remeshed copy: (verts (N, 3), faces, true keys (K, N, 3)) in metres."""
     faces, src_face, bary = remesh_head(head.verts, head.faces, n_target, seed)
     corners = head.faces[src_face]
-    p = np.einsum("nkd,nk->nd", head.verts[corners], bary)
+    p = barycentric_combine(head.verts[corners], bary)
     size = float(np.ptp(head.verts[:, 1]))
     verts = warp(p, size, strength)
-    d = np.einsum("knjd,nj->knd", head.deltas[:, corners], bary)
+    d = barycentric_combine(head.deltas[:, corners], bary)
     return verts, faces, warp(p[None] + d, size, strength) - verts[None]
 
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .mesh import cotan_weights, face_areas, vertex_areas, vertex_normals
+from .mesh import (cotan_weights, face_areas, nondegenerate, normalize_rows, referenced_renumbering, vertex_areas,
+                   vertex_normals)
 
 PROXY_TARGET = 1000
 K_EIG = 96
@@ -116,14 +117,10 @@ def build_proxy(verts: np.ndarray, faces: np.ndarray, *, target: int = PROXY_TAR
     pos /= csum[:, None]
     # triangles between three distinct clusters, one copy each
     tf = inv[faces]
-    keep = (tf[:, 0] != tf[:, 1]) & (tf[:, 1] != tf[:, 2]) & (tf[:, 0] != tf[:, 2])
-    tf = tf[keep]
+    tf = tf[nondegenerate(tf)]
     tf = _dedup_oriented(tf)
     # drop clusters no triangle uses; renumber
-    used = np.zeros(n_cl, dtype=bool)
-    used[tf.ravel()] = True
-    remap = -np.ones(n_cl, dtype=np.int64)
-    remap[used] = np.arange(int(used.sum()))
+    used, remap = referenced_renumbering(tf, n_cl)
     pverts, pfaces = pos[used], remap[tf]
     cluster = remap[inv]
     gather = np.where(cluster >= 0, va / csum[inv], 0.0)
@@ -192,7 +189,7 @@ def knn_weights(points: np.ndarray, targets: np.ndarray, k: int, chunk: int = 40
         idx[s:s + chunk] = part
         d2k[s:s + chunk] = np.take_along_axis(d2, part, axis=1)
     w = 1.0 / (d2k + 1e-8)
-    return idx, w / w.sum(axis=1, keepdims=True)
+    return idx, normalize_rows(w)
 
 
 def neutral_features(proxy: Proxy) -> np.ndarray:
