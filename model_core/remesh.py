@@ -54,10 +54,10 @@ from .mesh import (argmin_per_group, barycentric_combine, barycentric_interpolat
                    closest_point_segments, edge_table, face_areas, face_normals, half_edges, mesh_hash,
                    nondegenerate, normalize_rows, referenced_renumbering, remove_unreferenced, triangle_keys,
                    vertex_areas, vertex_normals)
-from .runtime.correspond import closest_point_triangles  # noqa: F401  (re-exported for callers)
+from .runtime.correspond import closest_point_triangles
 
-__all__ = ["Topology", "TopologyBank", "random_topology", "ict_topology", "make_topology", "closest_point_triangles",
-           "topology_stats", "default_cache_dir", "KINDS", "DEFAULT_SIZES", "MIN_FACE_AREA"]
+__all__ = ["Topology", "TopologyBank", "random_topology", "ict_topology", "crop_topology", "make_topology",
+           "topology_stats", "default_cache_dir", "KINDS", "DEFAULT_SIZES", "MIN_FACE_AREA", "VERSION"]
 
 KINDS = ("ict", "flip", "voronoi", "aniso", "decimate", "subdiv")
 GENERATED_KINDS = ("flip", "voronoi", "aniso", "decimate", "subdiv")
