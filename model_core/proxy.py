@@ -104,6 +104,27 @@ def build_proxy(verts: np.ndarray, faces: np.ndarray, *, target: int = PROXY_TAR
     """
     verts = np.asarray(verts, dtype=np.float64)
     faces = np.asarray(faces, dtype=np.int64)
+    pverts, pfaces, cluster, gather = cluster_decimate(verts, faces, target)
+    fa = face_areas(pverts, pfaces)
+    pfaces = pfaces[fa > 1e-14]
+    mass = vertex_areas(pverts, pfaces)
+    mass = np.maximum(mass, 1e-6 * max(mass.mean(), 1e-12))
+    evals, evecs = spectral_basis(pverts, pfaces, mass, k_eig)
+    knn_idx, knn_w = knn_weights(verts, pverts, knn)
+    return Proxy(verts=pverts, faces=pfaces, normals=vertex_normals(pverts, pfaces), mass=mass, evals=evals,
+                 evecs=evecs, cluster=cluster, gather=gather, knn_idx=knn_idx, knn_w=knn_w)
+
+
+def cluster_decimate(verts: np.ndarray, faces: np.ndarray, target: int
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Area-weighted grid vertex clustering to about ``target`` vertices (a mesh of at most ``target`` vertices
+    keeps its own vertices; ``verts`` of unit-order size, e.g. canonical).
+
+    Every cluster's vertex is the area-weighted mean of its members; the triangles are those between three
+    different clusters, one copy each, oriented by majority; clusters no triangle uses are dropped.
+    Returns (pverts (P, 3), pfaces (Q, 3), cluster (N,) proxy vertex of every input vertex (-1: dropped),
+    gather (N,) each input vertex's share of its cluster's area (0 when dropped)).
+    """
     n = len(verts)
     if n <= target:
         inv, n_cl = np.arange(n), n
@@ -121,17 +142,9 @@ def build_proxy(verts: np.ndarray, faces: np.ndarray, *, target: int = PROXY_TAR
     tf = _dedup_oriented(tf)
     # drop clusters no triangle uses; renumber
     used, remap = referenced_renumbering(tf, n_cl)
-    pverts, pfaces = pos[used], remap[tf]
     cluster = remap[inv]
     gather = np.where(cluster >= 0, va / csum[inv], 0.0)
-    fa = face_areas(pverts, pfaces)
-    pfaces = pfaces[fa > 1e-14]
-    mass = vertex_areas(pverts, pfaces)
-    mass = np.maximum(mass, 1e-6 * max(mass.mean(), 1e-12))
-    evals, evecs = spectral_basis(pverts, pfaces, mass, k_eig)
-    knn_idx, knn_w = knn_weights(verts, pverts, knn)
-    return Proxy(verts=pverts, faces=pfaces, normals=vertex_normals(pverts, pfaces), mass=mass, evals=evals,
-                 evecs=evecs, cluster=cluster, gather=gather, knn_idx=knn_idx, knn_w=knn_w)
+    return pos[used], remap[tf], cluster, gather
 
 
 def _dedup_oriented(tris: np.ndarray) -> np.ndarray:

@@ -57,7 +57,7 @@ from .mesh import (argmin_per_group, barycentric_combine, barycentric_interpolat
 from .runtime.correspond import closest_point_triangles
 
 __all__ = ["Topology", "TopologyBank", "random_topology", "ict_topology", "crop_topology", "make_topology",
-           "topology_stats", "default_cache_dir", "KINDS", "DEFAULT_SIZES", "MIN_FACE_AREA", "VERSION"]
+           "remesh_mesh", "topology_stats", "default_cache_dir", "KINDS", "DEFAULT_SIZES", "MIN_FACE_AREA", "VERSION"]
 
 KINDS = ("ict", "flip", "voronoi", "aniso", "decimate", "subdiv")
 GENERATED_KINDS = ("flip", "voronoi", "aniso", "decimate", "subdiv")
@@ -832,6 +832,38 @@ def random_topology(ict: ICTModel, crop: str, n_target: int, rng: np.random.Gene
     seed = int(rng.integers(2 ** 31 - 1))
     flips = bool(rng.random() < 0.3) and kind != "flip"
     return make_topology(ict, crop, n_target, kind, seed, flips=flips)
+
+
+class _MeshAsICT:
+    """Just enough of an ICTModel for ``_Template``: one mesh as the 'full' crop (cm)."""
+
+    def __init__(self, verts_cm, faces):
+        self.v, self.f = np.asarray(verts_cm, np.float64), np.asarray(faces, np.int64)
+
+    def identity_verts(self, id_coeffs=None, crop=None):
+        return self.v
+
+    def crop_faces(self, crop="full"):
+        return self.f
+
+
+def remesh_mesh(verts_cm, faces, n_target: int, seed: int, kind: str = "voronoi"
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Any triangle surface (not only ICT's) remeshed by a clustering generator to about ``n_target`` vertices.
+
+    Args:
+        verts_cm: (N, 3) positions in centimetres at a head's scale (the cleanup's thresholds are in cm);
+        faces: (F, 3) triangles; seed: the generator's seed; kind: "voronoi", "aniso" or "decimate".
+    Returns:
+        (faces (M, 3), src_face (K,), bary (K, 3)): the new triangles and every new vertex's exact barycentric
+        position in the input's triangles.
+    """
+    if kind not in ("voronoi", "aniso", "decimate"):
+        raise ValueError(f"remesh_mesh: kind must be voronoi, aniso or decimate, got {kind!r}")
+    tpl = _Template(_MeshAsICT(verts_cm, faces), "full")
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), VERSION]))
+    topo = _cluster_topology(tpl, int(n_target), rng, seed, kind)
+    return topo.faces, topo.src_face, topo.bary
 
 
 # ----------------------------------------------------------------------------------------------------------
