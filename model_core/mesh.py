@@ -10,7 +10,7 @@ import numpy as np
 
 __all__ = [
     "validate_mesh", "triangulate_polygons", "face_normals", "face_areas", "vertex_areas",
-    "vertex_normals", "half_edges", "edge_table", "unique_edges", "vertex_rings", "connected_components",
+    "vertex_normals", "unit_rows", "half_edges", "edge_table", "unique_edges", "vertex_rings", "connected_components",
     "edge_components", "subdivide_midpoint", "cotan_weights", "nondegenerate", "triangle_keys",
     "barycentric_combine", "barycentric_interpolate", "referenced_renumbering", "remove_unreferenced",
     "closest_point_segments", "argmin_per_group", "normalize_rows", "mesh_hash", "boundary_loops",
@@ -91,8 +91,13 @@ def face_normals(verts: np.ndarray, faces: np.ndarray, *, normalize: bool = True
     v = verts
     n = np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]])
     if normalize:
-        n = n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-30)
+        n = unit_rows(n)
     return n
+
+
+def unit_rows(v: np.ndarray) -> np.ndarray:
+    """Rows of ``v`` (N, D) scaled to unit length (a zero row stays zero)."""
+    return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-30)
 
 
 def face_areas(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:

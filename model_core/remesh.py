@@ -53,7 +53,7 @@ from .ict import CROPS, ICTModel, crop_sizes
 from .mesh import (argmin_per_group, barycentric_combine, barycentric_interpolate, boundary_loops,
                    closest_point_segments, edge_table, face_areas, face_normals, half_edges, mesh_hash,
                    nondegenerate, normalize_rows, referenced_renumbering, remove_unreferenced, triangle_keys,
-                   vertex_areas, vertex_normals)
+                   unit_rows, vertex_areas, vertex_normals)
 from .runtime.correspond import closest_point_triangles
 
 __all__ = ["Topology", "TopologyBank", "random_topology", "ict_topology", "crop_topology", "make_topology",
@@ -189,8 +189,7 @@ def topology_stats(topo: Topology, ict: ICTModel) -> dict:
     a = face_areas(p, topo.faces)
     tn = tpl.normals(topo.src_face, topo.bary)
     fn = face_normals(p, topo.faces)
-    tnf = tn[topo.faces].sum(1)
-    tnf /= np.maximum(np.linalg.norm(tnf, axis=1, keepdims=True), 1e-30)
+    tnf = unit_rows(tn[topo.faces].sum(1))
     _, _, cnt, _ = edge_table(topo.faces)
     cc = csgraph.connected_components(_adjacency(topo.n_verts, topo.faces), directed=False)[0]
     loops = boundary_loops(topo.faces)
@@ -298,7 +297,7 @@ class _Template:
 
     def normals(self, src_face, bary):
         n = barycentric_interpolate(self.vn, self.f, src_face, bary)
-        return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-30)
+        return unit_rows(n)
 
     def project(self, q, hint_face, max_rings: int = 48, budget: int = 3_000_000):
         """Closest template point to each query among the faces within k rings of ``hint_face`` (k grows with

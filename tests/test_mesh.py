@@ -148,3 +148,9 @@ def test_normalize_rows():
     other = np.array([[0.0, 1.0]] * 3)
     assert np.allclose(normalize_rows(p, other), [[0.25, 0.75], [0.0, 1.0], [1.0, 0.0]])
     assert np.allclose(normalize_rows(p[[0, 2]]), [[0.25, 0.75], [1.0, 0.0]])
+
+
+def test_unit_rows():
+    from model_core.mesh import unit_rows
+    u = unit_rows(np.array([[3.0, 0.0, 4.0], [0.0, 0.0, 0.0], [0.0, -2.0, 0.0]]))
+    assert np.allclose(u, [[0.6, 0.0, 0.8], [0.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
