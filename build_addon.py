@@ -36,6 +36,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from model_core import RUNTIME_MODULES
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python < 3.11
@@ -46,26 +48,14 @@ ADDON_ID = "nfs_blender"
 MANIFEST = "blender_manifest.toml"
 TOP_LEVEL_FILES = (MANIFEST, "LICENSE", "NOTICE")
 
-# The single list of model_core files shipped inside the add-on (glob patterns relative to
-# model_core/). Patterns that match nothing yet are skipped; the summary lists them.
-MODEL_CORE_RUNTIME = (
-    "__init__.py",
-    "mesh.py",
-    "frames.py",
-    "facs_names.py",
-    "regions.py",
-    "proxy.py",
-    "config.py",  # architecture sizes shared by the torch model and the numpy runtime
-    "runtime/**/*.py",
-    "weights/*.npz",
-    "weights/*.json",
-    "data/**/*",
-)
-# Training-side modules (may import torch/scipy): never shipped, even if a pattern above matched.
-MODEL_CORE_TRAINING = (
-    "train.py", "network.py", "losses.py", "sampler.py", "remesh.py", "ict.py", "evaluate.py", "export.py",
-    "batch.py",
-)
+# The model_core files shipped inside the add-on (glob patterns relative to model_core/): the modules of
+# model_core.RUNTIME_MODULES (the one list, also the purity test's), the weights and the data.
+# Patterns that match nothing yet are skipped; the summary lists them.
+MODEL_CORE_RUNTIME = tuple(f"{m}/**/*.py" if (REPO / "model_core" / m).is_dir() else f"{m}.py"
+                           for m in RUNTIME_MODULES) + ("weights/*.npz", "weights/*.json", "data/**/*")
+# Every other top-level module of model_core (may import torch/scipy): never shipped, even if a pattern matched.
+MODEL_CORE_TRAINING = tuple(sorted(p.name for p in (REPO / "model_core").glob("*.py")
+                                   if p.stem not in RUNTIME_MODULES))
 # Files of nfs_blender/ that are shipped (others are reported as skipped).
 ADDON_SUFFIXES = (".py", ".json", ".npz", ".csv", ".txt", ".png", ".svg", ".blend")
 # Never shipped anywhere.

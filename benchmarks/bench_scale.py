@@ -7,8 +7,8 @@ Run from the repository root (about 5 min on 2 cores)::
 
 Heads: ICT-FaceKit's full-head crop (11,248 vertices, ``../shared/data/ict_facekit/`` or ``$NFS_ICT_DIR``),
 midpoint-subdivided 1-3 times (44,786 / 178,726 / 715,606 vertices); sizes that are not one of these are the
-next denser level decimated by grid vertex clustering (the proxy's area-weighted clustering, ``proxy._clusters``)
-to the wanted count. Each mesh is built once, saved, and measured in a fresh subprocess (so its peak RSS,
+next denser level decimated by grid vertex clustering (the proxy's area-weighted clustering,
+``proxy.cluster_decimate``) to the wanted count. Each mesh is built once, saved, and measured in a fresh subprocess (so its peak RSS,
 ``VmHWM``, is its own) with ``OPENBLAS_NUM_THREADS=1`` (``benchmarks/bench_blas_threads.py`` measures the
 threads separately). Weights: the shipped nfs_v4. Stages, in order, on one prepared mesh:
 
@@ -93,22 +93,12 @@ print(json.dumps(out))
 
 
 def _decimate(v: np.ndarray, f: np.ndarray, target: int) -> tuple[np.ndarray, np.ndarray]:
-    """Grid vertex clustering to about ``target`` vertices (area-weighted cluster centres), like the proxy's."""
-    from model_core.mesh import face_areas, vertex_areas
-    from model_core.proxy import _clusters, _dedup_oriented
-    size = np.sqrt(face_areas(v, f).sum())
-    inv, n_cl = _clusters((v - v.mean(0)) / size, target)
-    va = vertex_areas(v, f) + 1e-12
-    csum = np.bincount(inv, va, n_cl)
-    pos = np.stack([np.bincount(inv, v[:, i] * va, n_cl) for i in range(3)], 1) / csum[:, None]
-    tf = inv[f]
-    tf = tf[(tf[:, 0] != tf[:, 1]) & (tf[:, 1] != tf[:, 2]) & (tf[:, 0] != tf[:, 2])]
-    tf = _dedup_oriented(tf)
-    used = np.zeros(n_cl, bool)
-    used[tf.ravel()] = True
-    remap = -np.ones(n_cl, np.int64)
-    remap[used] = np.arange(used.sum())
-    return pos[used], remap[tf]
+    """Grid vertex clustering to about ``target`` vertices (area-weighted cluster centres): the proxy's."""
+    from model_core.mesh import face_areas
+    from model_core.proxy import cluster_decimate
+    centre, size = v.mean(0), np.sqrt(face_areas(v, f).sum())
+    pv, pf, _, _ = cluster_decimate((v - centre) / size, f, target)
+    return pv * size + centre, pf
 
 
 def build_heads(sizes: list[int], folder: Path) -> dict[int, Path]:

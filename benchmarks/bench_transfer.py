@@ -59,6 +59,7 @@ if str(ROOT) not in sys.path:
 
 from model_core.evaluate import face_mask_topology, held_out_identities  # noqa: E402
 from model_core.ict import crop_sizes, load_ict  # noqa: E402
+from model_core.mesh import barycentric_combine  # noqa: E402
 from model_core.real_eval import key_metrics, load_real_heads, nearest_keys, triangle_damage  # noqa: E402
 from model_core.remesh import make_topology  # noqa: E402
 from model_core.runtime import Model  # noqa: E402
@@ -192,27 +193,11 @@ def surface_deform_keys(src_verts, src_faces, src_keys, dst_verts, dst_faces, in
 
 
 # ----------------------------------------------------------------------------------- the warped dev head
-class _MeshAsICT:
-    """Just enough of an ICTModel for ``remesh._Template``: one mesh as the 'full' crop (cm)."""
-
-    def __init__(self, verts_cm, faces):
-        self.v, self.f = np.asarray(verts_cm, np.float64), np.asarray(faces, np.int64)
-
-    def identity_verts(self, id_coeffs=None, crop=None):
-        return self.v
-
-    def crop_faces(self, crop="full"):
-        return self.f
-
-
 def remesh_head(verts, faces, n_target, seed):
     """(faces (M, 3), src_face (N,), bary (N, 3)): the head's surface Voronoi-remeshed to ~n_target vertices
     (midpoint lattice + clustering of ``model_core.remesh``), with an exact barycentric map onto its faces."""
-    from model_core import remesh
-    tpl = remesh._Template(_MeshAsICT(np.asarray(verts) * 100.0, faces), "full")    # the remesher works in cm
-    rng = np.random.default_rng(np.random.SeedSequence([seed, remesh.VERSION]))
-    topo = remesh._cluster_topology(tpl, n_target, rng, seed, "voronoi")
-    return topo.faces, topo.src_face, topo.bary
+    from model_core.remesh import remesh_mesh
+    return remesh_mesh(np.asarray(verts) * 100.0, faces, n_target, seed)    # the remesher works in cm
 
 
 def warp(x, size, strength=1.0):
@@ -237,10 +222,10 @@ def warped_copy(head, strength=1.0, n_target=3000, seed=11):
     """The warped remeshed copy: (verts (N, 3), faces, true keys (K, N, 3)) in metres."""
     faces, src_face, bary = remesh_head(head.verts, head.faces, n_target, seed)
     corners = head.faces[src_face]
-    p = np.einsum("nkd,nk->nd", head.verts[corners], bary)
+    p = barycentric_combine(head.verts[corners], bary)
     size = float(np.ptp(head.verts[:, 1]))
     verts = warp(p, size, strength)
-    d = np.einsum("knjd,nj->knd", head.deltas[:, corners], bary)
+    d = barycentric_combine(head.deltas[:, corners], bary)
     return verts, faces, warp(p[None] + d, size, strength) - verts[None]
 
 

@@ -34,7 +34,7 @@ import numpy as np
 
 from .facs_names import ARKIT_NAMES, ICT_NAMES, N_ARKIT, N_ICT, ict_to_arkit, names_for_scheme
 from .runtime.meshio import MESH_SUFFIXES, read_mesh, write_obj
-from .runtime.model import KEY_SOURCES
+from .runtime.model import KEY_SOURCES, Model
 
 PROG = "python -m model_core"
 
@@ -65,7 +65,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", help="weights .npz (its .json beside it); default model_core/weights/nfs_v4.npz")
     p.add_argument("--up", default="Y", help="up axis of the input files (X, -X, Y, -Y, Z, -Z; default Y)")
     p.add_argument("--forward", default="Z", help="direction the face looks toward in the files (default Z)")
-    p.add_argument("--max-vertices", type=int, default=None, help="refuse bigger meshes (default 300000)")
+    p.add_argument("--max-vertices", type=int, default=None, help=f"refuse bigger meshes (default {Model.max_vertices})")
     p.add_argument("--other-islands", choices=("follow", "static"), default="follow",
                    help="pieces other than the face (eyes, teeth): follow the face (default) or stay static")
     p.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")

@@ -92,6 +92,21 @@ def _is_array(x) -> bool:
     return hasattr(x, "shape") and hasattr(x, "dtype")
 
 
+def _checked_weights(weights, n: int, what: str):
+    """``weights`` as a float array (..., n) (array input; at least float32) or a list of n floats (sequence
+    input). Raises ValueError naming ``what`` when the last dimension is not n."""
+    if _is_array(weights):
+        import numpy as np
+        w = np.asarray(weights)
+        if w.ndim < 1 or w.shape[-1] != n:
+            raise ValueError(f"expected {what} weights with last dimension {n}, got shape {w.shape}")
+        return w.astype(np.result_type(w.dtype, np.float32), copy=False)
+    w = [float(v) for v in weights]
+    if len(w) != n:
+        raise ValueError(f"expected {n} {what} weights, got {len(w)}")
+    return w
+
+
 def ict_to_arkit(weights):
     """ICT FACS weights -> ARKit weights.
 
@@ -103,23 +118,17 @@ def ict_to_arkit(weights):
     Raises:
         ValueError: the last dimension is not 53.
     """
-    if _is_array(weights):
-        import numpy as np
-        w = np.asarray(weights)
-        if w.ndim < 1 or w.shape[-1] != N_ICT:
-            raise ValueError(f"expected ICT weights with last dimension {N_ICT}, got shape {w.shape}")
-        w = w.astype(np.result_type(w.dtype, np.float32), copy=False)
-        out = np.zeros(w.shape[:-1] + (N_ARKIT,), dtype=w.dtype)
-        for j, src in enumerate(ARKIT_SOURCES):
-            if len(src) == 1:
-                out[..., j] = w[..., src[0]]
-            elif len(src) == 2:
-                out[..., j] = 0.5 * (w[..., src[0]] + w[..., src[1]])
-        return out
-    w = [float(v) for v in weights]
-    if len(w) != N_ICT:
-        raise ValueError(f"expected {N_ICT} ICT weights, got {len(w)}")
-    return [sum(w[i] for i in src) / len(src) if src else 0.0 for src in ARKIT_SOURCES]
+    w = _checked_weights(weights, N_ICT, "ICT")
+    if isinstance(w, list):
+        return [sum(w[i] for i in src) / len(src) if src else 0.0 for src in ARKIT_SOURCES]
+    import numpy as np
+    out = np.zeros(w.shape[:-1] + (N_ARKIT,), dtype=w.dtype)
+    for j, src in enumerate(ARKIT_SOURCES):
+        if len(src) == 1:
+            out[..., j] = w[..., src[0]]
+        elif len(src) == 2:
+            out[..., j] = 0.5 * (w[..., src[0]] + w[..., src[1]])
+    return out
 
 
 def arkit_to_ict(weights):
@@ -132,17 +141,10 @@ def arkit_to_ict(weights):
     Raises:
         ValueError: the last dimension is not 52.
     """
-    if _is_array(weights):
-        import numpy as np
-        a = np.asarray(weights)
-        if a.ndim < 1 or a.shape[-1] != N_ARKIT:
-            raise ValueError(f"expected ARKit weights with last dimension {N_ARKIT}, got shape {a.shape}")
-        a = a.astype(np.result_type(a.dtype, np.float32), copy=False)
-        return a[..., list(ICT_SOURCE)]
-    a = [float(v) for v in weights]
-    if len(a) != N_ARKIT:
-        raise ValueError(f"expected {N_ARKIT} ARKit weights, got {len(a)}")
-    return [a[j] for j in ICT_SOURCE]
+    a = _checked_weights(weights, N_ARKIT, "ARKit")
+    if isinstance(a, list):
+        return [a[j] for j in ICT_SOURCE]
+    return a[..., list(ICT_SOURCE)]
 
 
 # --------------------------------------------------------------------------------------------- matching

@@ -10,9 +10,10 @@ import numpy as np
 
 __all__ = [
     "validate_mesh", "triangulate_polygons", "face_normals", "face_areas", "vertex_areas",
-    "vertex_normals", "unique_edges", "connected_components", "edge_components", "subdivide_midpoint",
-    "cotan_weights",
-    "barycentric_interpolate", "remove_unreferenced", "mesh_hash",
+    "vertex_normals", "unit_rows", "half_edges", "edge_table", "unique_edges", "vertex_rings", "connected_components",
+    "edge_components", "subdivide_midpoint", "cotan_weights", "nondegenerate", "triangle_keys",
+    "barycentric_combine", "barycentric_interpolate", "referenced_renumbering", "remove_unreferenced",
+    "closest_point_segments", "argmin_per_group", "normalize_rows", "mesh_hash", "boundary_loops",
 ]
 
 MIN_VERTICES = 4
@@ -90,8 +91,13 @@ def face_normals(verts: np.ndarray, faces: np.ndarray, *, normalize: bool = True
     v = verts
     n = np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]])
     if normalize:
-        n = n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-30)
+        n = unit_rows(n)
     return n
+
+
+def unit_rows(v: np.ndarray) -> np.ndarray:
+    """Rows of ``v`` (N, D) scaled to unit length (a zero row stays zero)."""
+    return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-30)
 
 
 def face_areas(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -118,10 +124,32 @@ def vertex_normals(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return np.where(norm > 1e-30, out / np.maximum(norm, 1e-30), 0.0)
 
 
+def half_edges(faces: np.ndarray) -> np.ndarray:
+    """Directed half-edges (3F, 2) of the triangles: all corner (0 -> 1) edges, then all (1 -> 2), then all (2 -> 0),
+    so half-edge ``k * F + i`` runs from ``faces[i, k]`` to ``faces[i, (k + 1) % 3]``."""
+    faces = np.asarray(faces)
+    return np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+
+
+def edge_table(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Half-edges and undirected edges of a triangle mesh.
+
+    Returns:
+        (edge_id (3F,) int64 undirected edge of every half-edge, edges (E, 2) int64 unique undirected edges with
+        edges[:, 0] < edges[:, 1] in lexicographic order (as ``unique_edges``), count (E,) how many half-edges
+        each edge has (1: boundary, 2: interior, > 2: non-manifold), he (3F, 2) the ``half_edges``).
+    """
+    he = half_edges(faces)
+    n = int(he.max()) + 1 if len(he) else 1
+    key = np.minimum(he[:, 0], he[:, 1]) * n + np.maximum(he[:, 0], he[:, 1])
+    ukey, inv, cnt = np.unique(key, return_inverse=True, return_counts=True)
+    edges = np.stack([ukey // n, ukey % n], 1)
+    return inv.ravel(), edges, cnt, he
+
+
 def unique_edges(faces: np.ndarray) -> np.ndarray:
     """Undirected unique edges, (E, 2) int64 with edges[:, 0] < edges[:, 1]."""
-    e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
-    e = np.sort(e, axis=1)
+    e = np.sort(half_edges(faces), axis=1)
     return np.unique(e, axis=0)
 
 
@@ -217,21 +245,88 @@ def cotan_weights(verts: np.ndarray, faces: np.ndarray, *, clamp: float = 1e3) -
     return edges, w
 
 
+def nondegenerate(faces: np.ndarray) -> np.ndarray:
+    """(F,) bool: the triangle's three corners are three different vertices."""
+    f = np.asarray(faces)
+    return (f[:, 0] != f[:, 1]) & (f[:, 1] != f[:, 2]) & (f[:, 0] != f[:, 2])
+
+
+def triangle_keys(faces: np.ndarray, n_verts: int) -> np.ndarray:
+    """Orientation-free int64 key of each triangle (equal for any order of the same three corners); needs
+    n_verts**3 < 2**63, i.e. fewer than 2 million vertices."""
+    t = np.sort(faces, 1)
+    return (t[:, 0] * n_verts + t[:, 1]) * n_verts + t[:, 2]
+
+
+def barycentric_combine(corner_values: np.ndarray, bary: np.ndarray) -> np.ndarray:
+    """Barycentric combination of per-corner vectors: (..., M, 3, D) corner values and (M, 3) weights ->
+    (..., M, D) = sum_k bary[:, k] * corner_values[..., :, k, :]."""
+    return np.einsum("...nkd,nk->...nd", corner_values, bary)
+
+
 def barycentric_interpolate(values: np.ndarray, faces: np.ndarray, face_index: np.ndarray,
                             bary: np.ndarray) -> np.ndarray:
-    """Interpolate per-vertex ``values`` (N, ...) at points given by (face_index (M,), bary (M, 3))."""
-    tri = faces[face_index]  # (M, 3)
-    vals = values[tri]  # (M, 3, ...)
-    b = bary.reshape(bary.shape + (1,) * (vals.ndim - 2))
-    return (vals * b).sum(axis=1)
+    """Interpolate per-vertex ``values`` (N, ...) at points given by (face_index (M,), bary (M, 3)): (M, ...)."""
+    values = np.asarray(values)
+    vals = values[faces[face_index]]  # (M, 3, ...)
+    if vals.ndim == 3:
+        return barycentric_combine(vals, bary)
+    out = barycentric_combine(vals.reshape(vals.shape[:2] + (-1,)), bary)
+    return out.reshape(vals.shape[:1] + vals.shape[2:])
+
+
+def referenced_renumbering(faces: np.ndarray, n_verts: int) -> tuple[np.ndarray, np.ndarray]:
+    """The vertices some face uses and their new numbers once the others are dropped.
+
+    Returns (kept (N',) int64 ascending original indices, remap (n_verts,) int64 new index of every vertex,
+    -1 for the dropped ones); ``remap[faces]`` are the renumbered faces.
+    """
+    kept = np.unique(faces)
+    remap = -np.ones(n_verts, dtype=np.int64)
+    remap[kept] = np.arange(len(kept))
+    return kept, remap
 
 
 def remove_unreferenced(verts: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Drop vertices no face uses. Returns (verts', faces', kept (N',) original indices)."""
-    kept = np.unique(faces)
-    remap = -np.ones(len(verts), dtype=np.int64)
-    remap[kept] = np.arange(len(kept))
+    """Drop vertices no face uses. ``verts`` may be any per-vertex array (N, ...).
+    Returns (verts', faces', kept (N',) original indices)."""
+    kept, remap = referenced_renumbering(faces, len(verts))
     return verts[kept], remap[faces], kept
+
+
+def closest_point_segments(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Closest points of segments a -> b (M, 3) to points p (M, 3): (t (M,) in [0, 1] with the closest point
+    a + t (b - a), squared distance (M,)). A zero-length segment gives t = 0."""
+    ab = b - a
+    den = np.maximum((ab * ab).sum(1), 1e-300)
+    t = np.clip(((p - a) * ab).sum(1) / den, 0.0, 1.0)
+    q = a + t[:, None] * ab
+    return t, ((q - p) ** 2).sum(1)
+
+
+def argmin_per_group(group: np.ndarray, value: np.ndarray, n_groups: int) -> np.ndarray:
+    """(n_groups,) int64: for every group id 0..n_groups-1 the index (into ``group``/``value``) of its smallest
+    value (ties: the first such index), -1 for a group with no entries."""
+    order = np.lexsort((value, group))
+    g = group[order]
+    first = np.ones(len(g), bool)
+    first[1:] = g[1:] != g[:-1]
+    out = -np.ones(n_groups, np.int64)
+    out[g[first]] = order[first]
+    return out
+
+
+def normalize_rows(p: np.ndarray, fallback=None) -> np.ndarray:
+    """Rows of non-negative weights (N, K) divided by their sums (probabilities, barycentric weights).
+
+    A row that sums to 0 becomes ``fallback`` (a scalar, or an array broadcasting to (N, K), e.g. the model's
+    own probabilities); with ``fallback=None`` every row must have a positive sum.
+    """
+    p = np.asarray(p)
+    s = p.sum(axis=1, keepdims=True)
+    if fallback is None:
+        return p / s
+    return np.where(s > 0, p / np.where(s > 0, s, 1.0), fallback)
 
 
 def mesh_hash(*arrays: np.ndarray) -> str:
@@ -249,13 +344,10 @@ def boundary_loops(faces: np.ndarray) -> list[np.ndarray]:
     """Boundary loops of a triangle mesh, (L_i,) int64 vertex cycles following the boundary half-edges
     (open chains at non-manifold spots are dropped), in the order of their first boundary half-edge."""
     faces = np.asarray(faces, np.int64)
-    he = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
-    if not len(he):
+    if not len(faces):
         return []
-    n = int(faces.max()) + 1
-    key = np.minimum(he[:, 0], he[:, 1]) * n + np.maximum(he[:, 0], he[:, 1])
-    _, inv, cnt = np.unique(key, return_inverse=True, return_counts=True)
-    bhe = he[cnt[inv.ravel()] == 1]
+    inv, _, cnt, he = edge_table(faces)
+    bhe = he[cnt[inv] == 1]
     nxt: dict[int, list[int]] = {}
     for a, b in bhe.tolist():
         nxt.setdefault(a, []).append(b)

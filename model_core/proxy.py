@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .mesh import cotan_weights, face_areas, vertex_areas, vertex_normals
+from .mesh import (cotan_weights, face_areas, nondegenerate, normalize_rows, referenced_renumbering, vertex_areas,
+                   vertex_normals)
 
 PROXY_TARGET = 1000
 K_EIG = 96
@@ -103,6 +104,27 @@ def build_proxy(verts: np.ndarray, faces: np.ndarray, *, target: int = PROXY_TAR
     """
     verts = np.asarray(verts, dtype=np.float64)
     faces = np.asarray(faces, dtype=np.int64)
+    pverts, pfaces, cluster, gather = cluster_decimate(verts, faces, target)
+    fa = face_areas(pverts, pfaces)
+    pfaces = pfaces[fa > 1e-14]
+    mass = vertex_areas(pverts, pfaces)
+    mass = np.maximum(mass, 1e-6 * max(mass.mean(), 1e-12))
+    evals, evecs = spectral_basis(pverts, pfaces, mass, k_eig)
+    knn_idx, knn_w = knn_weights(verts, pverts, knn)
+    return Proxy(verts=pverts, faces=pfaces, normals=vertex_normals(pverts, pfaces), mass=mass, evals=evals,
+                 evecs=evecs, cluster=cluster, gather=gather, knn_idx=knn_idx, knn_w=knn_w)
+
+
+def cluster_decimate(verts: np.ndarray, faces: np.ndarray, target: int
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Area-weighted grid vertex clustering to about ``target`` vertices (a mesh of at most ``target`` vertices
+    keeps its own vertices; ``verts`` of unit-order size, e.g. canonical).
+
+    Every cluster's vertex is the area-weighted mean of its members; the triangles are those between three
+    different clusters, one copy each, oriented by majority; clusters no triangle uses are dropped.
+    Returns (pverts (P, 3), pfaces (Q, 3), cluster (N,) proxy vertex of every input vertex (-1: dropped),
+    gather (N,) each input vertex's share of its cluster's area (0 when dropped)).
+    """
     n = len(verts)
     if n <= target:
         inv, n_cl = np.arange(n), n
@@ -116,25 +138,13 @@ def build_proxy(verts: np.ndarray, faces: np.ndarray, *, target: int = PROXY_TAR
     pos /= csum[:, None]
     # triangles between three distinct clusters, one copy each
     tf = inv[faces]
-    keep = (tf[:, 0] != tf[:, 1]) & (tf[:, 1] != tf[:, 2]) & (tf[:, 0] != tf[:, 2])
-    tf = tf[keep]
+    tf = tf[nondegenerate(tf)]
     tf = _dedup_oriented(tf)
     # drop clusters no triangle uses; renumber
-    used = np.zeros(n_cl, dtype=bool)
-    used[tf.ravel()] = True
-    remap = -np.ones(n_cl, dtype=np.int64)
-    remap[used] = np.arange(int(used.sum()))
-    pverts, pfaces = pos[used], remap[tf]
+    used, remap = referenced_renumbering(tf, n_cl)
     cluster = remap[inv]
     gather = np.where(cluster >= 0, va / csum[inv], 0.0)
-    fa = face_areas(pverts, pfaces)
-    pfaces = pfaces[fa > 1e-14]
-    mass = vertex_areas(pverts, pfaces)
-    mass = np.maximum(mass, 1e-6 * max(mass.mean(), 1e-12))
-    evals, evecs = spectral_basis(pverts, pfaces, mass, k_eig)
-    knn_idx, knn_w = knn_weights(verts, pverts, knn)
-    return Proxy(verts=pverts, faces=pfaces, normals=vertex_normals(pverts, pfaces), mass=mass, evals=evals,
-                 evecs=evecs, cluster=cluster, gather=gather, knn_idx=knn_idx, knn_w=knn_w)
+    return pos[used], remap[tf], cluster, gather
 
 
 def _dedup_oriented(tris: np.ndarray) -> np.ndarray:
@@ -192,7 +202,7 @@ def knn_weights(points: np.ndarray, targets: np.ndarray, k: int, chunk: int = 40
         idx[s:s + chunk] = part
         d2k[s:s + chunk] = np.take_along_axis(d2, part, axis=1)
     w = 1.0 / (d2k + 1e-8)
-    return idx, w / w.sum(axis=1, keepdims=True)
+    return idx, normalize_rows(w)
 
 
 def neutral_features(proxy: Proxy) -> np.ndarray:

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .mesh import normalize_rows
+
 __all__ = ["REGION_NAMES", "REGION_COLORS", "MIRROR", "N_REGIONS", "DEFAULT_LABELS_PATH", "CROP_SIZES",
            "mirror_index", "load_ict_labels", "crop_labels", "region_colors_for"]
 
@@ -166,5 +168,5 @@ def region_colors_for(probs) -> np.ndarray:
     if (p < 0).any():
         raise ValueError("probs must be non-negative (pass softmax probabilities, not logits)")
     s = p.sum(axis=1, keepdims=True)
-    out = np.where(s > 0, (p / np.where(s > 0, s, 1.0)) @ REGION_COLORS.astype(np.float64), 0.5)
+    out = np.where(s > 0, normalize_rows(p, 0.0) @ REGION_COLORS.astype(np.float64), 0.5)
     return out.astype(np.float32)

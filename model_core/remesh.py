@@ -50,11 +50,14 @@ from pathlib import Path
 import numpy as np
 
 from .ict import CROPS, ICTModel, crop_sizes
-from .mesh import boundary_loops, face_areas, face_normals, mesh_hash, vertex_areas, vertex_normals
-from .runtime.correspond import closest_point_triangles  # noqa: F401  (re-exported for callers)
+from .mesh import (argmin_per_group, barycentric_combine, barycentric_interpolate, boundary_loops,
+                   closest_point_segments, edge_table, face_areas, face_normals, half_edges, mesh_hash,
+                   nondegenerate, normalize_rows, referenced_renumbering, remove_unreferenced, triangle_keys,
+                   unit_rows, vertex_areas, vertex_normals)
+from .runtime.correspond import closest_point_triangles
 
-__all__ = ["Topology", "TopologyBank", "random_topology", "ict_topology", "make_topology", "closest_point_triangles",
-           "topology_stats", "default_cache_dir", "KINDS", "DEFAULT_SIZES", "MIN_FACE_AREA"]
+__all__ = ["Topology", "TopologyBank", "random_topology", "ict_topology", "crop_topology", "make_topology",
+           "remesh_mesh", "topology_stats", "default_cache_dir", "KINDS", "DEFAULT_SIZES", "MIN_FACE_AREA", "VERSION"]
 
 KINDS = ("ict", "flip", "voronoi", "aniso", "decimate", "subdiv")
 GENERATED_KINDS = ("flip", "voronoi", "aniso", "decimate", "subdiv")
@@ -143,9 +146,7 @@ class Topology:
             raise ValueError(f"positions() needs ICT '{self.crop}' crop vertices of shape (..., {n}, 3), "
                              f"got {v.shape}")
         v = v.astype(np.float64, copy=False)
-        if v.ndim == 2:
-            return np.einsum("nkd,nk->nd", v[self.corners], self.bary)
-        return np.einsum("...nkd,nk->...nd", v[..., self.corners, :], self.bary)
+        return barycentric_combine(v[..., self.corners, :], self.bary)
 
     def labels(self, ict_crop_labels) -> np.ndarray:
         """Per-vertex labels (N,) int64: the label of the source-triangle corner with the largest weight.
@@ -176,45 +177,8 @@ class Topology:
 
 
 # ----------------------------------------------------------------------------------------------------------
-# geometry helpers
+# quality numbers
 # ----------------------------------------------------------------------------------------------------------
-def _closest_point_segments(p, a, b):
-    """(t (M,) in [0, 1] with closest point a + t (b - a), d2 (M,))."""
-    ab = b - a
-    den = np.maximum((ab * ab).sum(1), 1e-300)
-    t = np.clip(((p - a) * ab).sum(1) / den, 0.0, 1.0)
-    q = a + t[:, None] * ab
-    return t, ((q - p) ** 2).sum(1)
-
-
-def _argmin_per_group(group: np.ndarray, value: np.ndarray, n_groups: int) -> np.ndarray:
-    """Index (into the pair arrays) of the smallest value of every group; -1 for empty groups."""
-    order = np.lexsort((value, group))
-    g = group[order]
-    first = np.ones(len(g), bool)
-    first[1:] = g[1:] != g[:-1]
-    out = -np.ones(n_groups, np.int64)
-    out[g[first]] = order[first]
-    return out
-
-
-def _edge_face_table(faces: np.ndarray):
-    """Half-edges of a triangle mesh (3F, 2) ordered as (all k=0 edges, all k=1, all k=2), their undirected
-    edge id (3F,), the unique undirected edges (E, 2) and how many half-edges each has (E,)."""
-    he = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
-    n = int(faces.max()) + 1 if len(faces) else 1
-    key = np.minimum(he[:, 0], he[:, 1]) * n + np.maximum(he[:, 0], he[:, 1])
-    ukey, inv, cnt = np.unique(key, return_inverse=True, return_counts=True)
-    edges = np.stack([ukey // n, ukey % n], 1)
-    return inv.ravel(), edges, cnt, he
-
-
-def _tri_keys(faces: np.ndarray, n: int) -> np.ndarray:
-    """Orientation-free int64 key of each triangle (needs n**3 < 2**63, i.e. n < 2e6)."""
-    t = np.sort(faces, 1)
-    return (t[:, 0] * n + t[:, 1]) * n + t[:, 2]
-
-
 def topology_stats(topo: Topology, ict: ICTModel) -> dict:
     """Quality numbers of a topology on the neutral template: counts, area ratio, components, orientation,
     smallest face area, boundary loops (``holes``: loops not on the template's boundary), non-manifold edges,
@@ -225,13 +189,12 @@ def topology_stats(topo: Topology, ict: ICTModel) -> dict:
     a = face_areas(p, topo.faces)
     tn = tpl.normals(topo.src_face, topo.bary)
     fn = face_normals(p, topo.faces)
-    tnf = tn[topo.faces].sum(1)
-    tnf /= np.maximum(np.linalg.norm(tnf, axis=1, keepdims=True), 1e-30)
-    _, _, cnt, _ = _edge_face_table(topo.faces)
+    tnf = unit_rows(tn[topo.faces].sum(1))
+    _, _, cnt, _ = edge_table(topo.faces)
     cc = csgraph.connected_components(_adjacency(topo.n_verts, topo.faces), directed=False)[0]
     loops = boundary_loops(topo.faces)
     onb = tpl.on_boundary(topo.src_face, topo.bary)
-    e = np.concatenate([topo.faces[:, [0, 1]], topo.faces[:, [1, 2]], topo.faces[:, [2, 0]]])
+    e = half_edges(topo.faces)
     el = np.linalg.norm(p[e[:, 0]] - p[e[:, 1]], axis=1)
     return {"kind": topo.kind, "crop": topo.crop, "n_verts": topo.n_verts, "n_faces": topo.n_faces,
             "area_ratio": float(a.sum() / face_areas(tpl.v, tpl.f).sum()), "components": int(cc),
@@ -243,7 +206,7 @@ def topology_stats(topo: Topology, ict: ICTModel) -> dict:
 
 def _adjacency(n: int, faces: np.ndarray):
     from scipy import sparse
-    e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    e = half_edges(faces)
     return sparse.coo_matrix((np.ones(len(e), np.int8), (e[:, 0], e[:, 1])), shape=(n, n)).tocsr()
 
 
@@ -267,7 +230,7 @@ class _Template:
         e = self.v[self.f[:, [1, 2, 0]]] - self.v[self.f]
         self.face_edge = np.linalg.norm(e, axis=2).mean(1)
         self.fn = face_normals(self.v, self.f)
-        inv, _, cnt, _ = _edge_face_table(self.f)
+        inv, _, cnt, _ = edge_table(self.f)
         self.face_bnd = (cnt[inv] == 1).reshape(3, nf).T  # (F, 3): local edge (k, k+1) is on the boundary
 
     def on_boundary(self, src_face, bary, tol: float = 1e-9):
@@ -278,7 +241,7 @@ class _Template:
         return out
 
     def points(self, src_face, bary):
-        return np.einsum("nkd,nk->nd", self.v[self.f[src_face]], bary)
+        return barycentric_interpolate(self.v, self.f, src_face, bary)
 
     def _loops(self):
         """Boundary loops: per boundary half-edge (face, slot k: corners k -> k+1) its (loop, position)."""
@@ -325,7 +288,7 @@ class _Template:
                 a, d = b, m - d
             idx = (int(np.floor(a)) + np.arange(int(np.ceil(d)) + 2) - 1) % m
             pa, pb = self.v[lp[idx]], self.v[lp[(idx + 1) % m]]
-            t, d2 = _closest_point_segments(np.broadcast_to(q[j], pa.shape), pa, pb)
+            t, d2 = closest_point_segments(np.broadcast_to(q[j], pa.shape), pa, pb)
             i = int(np.argmin(d2))
             fi, k = where[(int(loop_id[j]), int(idx[i]))]
             out_f[j] = fi
@@ -333,8 +296,8 @@ class _Template:
         return out_f, out_b
 
     def normals(self, src_face, bary):
-        n = np.einsum("nkd,nk->nd", self.vn[self.f[src_face]], bary)
-        return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-30)
+        n = barycentric_interpolate(self.vn, self.f, src_face, bary)
+        return unit_rows(n)
 
     def project(self, q, hint_face, max_rings: int = 48, budget: int = 3_000_000):
         """Closest template point to each query among the faces within k rings of ``hint_face`` (k grows with
@@ -364,7 +327,7 @@ class _Template:
                 cand = m.indices
                 tri = self.f[cand]
                 b, d2 = closest_point_triangles(q[idx][rows], self.v[tri[:, 0]], self.v[tri[:, 1]], self.v[tri[:, 2]])
-                best = _argmin_per_group(rows, d2, len(idx))
+                best = argmin_per_group(rows, d2, len(idx))
                 out_f[idx], out_b[idx], out_d[idx] = cand[best], b[best], np.sqrt(d2[best])
         return out_f, out_b, out_d
 
@@ -401,10 +364,8 @@ def _lattice_subdivide(n_verts: int, faces: np.ndarray, s: int):
     n_p = len(pts)
     # global ids (F, P)
     ids = np.empty((nf, n_p), np.int64)
-    loc_e = np.stack([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]], 1)  # (F, 3, 2)
-    und = np.sort(loc_e.reshape(-1, 2), axis=1)
-    edges, einv = np.unique(und[:, 0] * (n_verts + 1) + und[:, 1], return_inverse=True)
-    einv = einv.reshape(nf, 3)
+    einv, edges, _, _ = edge_table(faces)
+    einv = einv.reshape(3, nf).T  # (F, 3): undirected edge id of local edge k (corners k -> k + 1)
     n_e = len(edges)
     n_int = (s - 1) * (s - 2) // 2
     base_int = n_verts + n_e * (s - 1)
@@ -474,20 +435,20 @@ def _clean(p, ref_a, ref_b, faces, on_bnd, *, max_hole: int = 12):
     f = np.asarray(faces, np.int64)
     tried = set()
     for _ in range(40):
-        f = f[(f[:, 0] != f[:, 1]) & (f[:, 1] != f[:, 2]) & (f[:, 0] != f[:, 2])]
-        _, first = np.unique(_tri_keys(f, len(p)), return_index=True)
+        f = f[nondegenerate(f)]
+        _, first = np.unique(triangle_keys(f, len(p)), return_index=True)
         f = f[np.sort(first)]
         ok, area = _face_ok(p, ref_a, ref_b, f)
         f, area = f[ok], area[ok]
         # non-manifold edges (> 2 faces) and inconsistently oriented pairs (same directed half-edge twice)
-        inv, edges, cnt, he = _edge_face_table(f)
+        inv, edges, cnt, he = edge_table(f)
         _, hinv, hcnt = np.unique(he[:, 0] * len(p) + he[:, 1], return_inverse=True, return_counts=True)
         bad_he = (cnt[inv] > 2) | (hcnt[hinv.ravel()] > 1)
         if bad_he.any():
             fidx = np.tile(np.arange(len(f)), 3)
             bad_idx = np.flatnonzero(bad_he)
             # on each bad edge drop its smallest face (then iterate)
-            w = _argmin_per_group(inv[bad_idx], area[fidx[bad_idx]], len(edges))
+            w = argmin_per_group(inv[bad_idx], area[fidx[bad_idx]], len(edges))
             keep = np.ones(len(f), bool)
             keep[fidx[bad_idx[w[w >= 0]]]] = False
             f = f[keep]
@@ -530,13 +491,13 @@ def _close_hole(p, ref_a, ref_b, f, loop):
             touched = (f == a).any(1)
             g = f[touched].copy()
             g[g == a] = b
-            g = g[(g[:, 0] != g[:, 1]) & (g[:, 1] != g[:, 2]) & (g[:, 0] != g[:, 2])]
+            g = g[nondegenerate(g)]
             ok, _ = _face_ok(p, ref_a, ref_b, g, min_dot=0.2, min_area=2 * MIN_FACE_AREA)
             if not (len(g) and ok.all()):
                 continue
             if existing is None:
-                existing = _tri_keys(f, len(p))
-            if np.isin(_tri_keys(g, len(p)), existing).any():
+                existing = triangle_keys(f, len(p))
+            if np.isin(triangle_keys(g, len(p)), existing).any():
                 continue
             return np.concatenate([f[~touched], g])
     return None
@@ -545,15 +506,12 @@ def _close_hole(p, ref_a, ref_b, f, loop):
 def _finish(tpl: _Template, src_face, bary, faces, kind: str, seed: int) -> Topology:
     """Clean, drop unreferenced vertices, renumber, build the Topology."""
     src_face = np.asarray(src_face, np.int64)
-    bary = np.clip(np.asarray(bary, np.float64), 0.0, None)
-    bary /= bary.sum(1, keepdims=True)
+    bary = normalize_rows(np.clip(np.asarray(bary, np.float64), 0.0, None))
     p = tpl.points(src_face, bary)
     ref_a = tpl.normals(src_face, bary)
     ref_b = tpl.fn[src_face]
     f = _clean(p, ref_a, ref_b, faces, tpl.on_boundary(src_face, bary))
-    kept = np.unique(f)
-    remap = -np.ones(len(src_face), np.int64)
-    remap[kept] = np.arange(len(kept))
+    kept, remap = referenced_renumbering(f, len(src_face))
     return Topology(crop=tpl.crop, faces=remap[f], src_face=src_face[kept], bary=bary[kept], kind=kind,
                     seed=int(seed), corners=tpl.f[src_face[kept]])
 
@@ -583,10 +541,8 @@ def crop_topology(topo: Topology, keep: np.ndarray, kind_suffix: str = "+crop") 
     faces = topo.faces[keep[topo.faces].all(axis=1)]
     if not len(faces):
         raise ValueError("crop_topology: no triangle has all three corners kept")
-    used = np.unique(faces)
-    new_index = np.full(topo.n_verts, -1, np.int64)
-    new_index[used] = np.arange(len(used))
-    return Topology(crop=topo.crop, faces=new_index[faces], src_face=topo.src_face[used], bary=topo.bary[used],
+    src_face, faces, used = remove_unreferenced(topo.src_face, faces)
+    return Topology(crop=topo.crop, faces=faces, src_face=src_face, bary=topo.bary[used],
                     kind=topo.kind + kind_suffix, seed=topo.seed, corners=topo.corners[used])
 
 
@@ -617,7 +573,7 @@ def _random_edge_flips(p, tn, faces, rng, frac: float = 0.1, rounds: int = 3) ->
     f = np.asarray(faces, np.int64).copy()
     for _ in range(rounds):
         nf = len(f)
-        inv, edges, cnt, he = _edge_face_table(f)
+        inv, edges, cnt, he = edge_table(f)
         opp = np.concatenate([f[:, 2], f[:, 0], f[:, 1]])
         fid = np.tile(np.arange(nf), 3)
         interior = np.flatnonzero(cnt == 2)
@@ -666,7 +622,7 @@ def _random_edge_flips(p, tn, faces, rng, frac: float = 0.1, rounds: int = 3) ->
 
 def _curvature(tpl: _Template) -> np.ndarray:
     """Per template vertex: mean |normal change| / edge length over its edges (1/cm)."""
-    e = np.concatenate([tpl.f[:, [0, 1]], tpl.f[:, [1, 2]], tpl.f[:, [2, 0]]])
+    e = half_edges(tpl.f)
     dn = np.linalg.norm(tpl.vn[e[:, 0]] - tpl.vn[e[:, 1]], axis=1)
     dl = np.maximum(np.linalg.norm(tpl.v[e[:, 0]] - tpl.v[e[:, 1]], axis=1), 1e-6)
     k = np.zeros(len(tpl.v))
@@ -721,7 +677,7 @@ def _cluster_topology(tpl: _Template, n_target: int, rng, seed, kind: str) -> To
         seeds = cen[keep] / wsum[keep, None]
     lab = cKDTree(seeds).query(y, workers=1)[1]
     # split cells into surface-connected pieces
-    e = np.concatenate([dfaces[:, [0, 1]], dfaces[:, [1, 2]], dfaces[:, [2, 0]]])
+    e = half_edges(dfaces)
     same = lab[e[:, 0]] == lab[e[:, 1]]
     g = sparse.coo_matrix((np.ones(same.sum(), np.int8), (e[same, 0], e[same, 1])), shape=(len(x), len(x)))
     n_cl, cl = csgraph.connected_components(g, directed=False)
@@ -748,12 +704,12 @@ def _cluster_topology(tpl: _Template, n_target: int, rng, seed, kind: str) -> To
     pair_c, pair_t = pc // len(dfaces), pc % len(dfaces)
     tri = dfaces[pair_t]
     b, d2 = closest_point_triangles(cen[pair_c], x[tri[:, 0]], x[tri[:, 1]], x[tri[:, 2]])
-    best = _argmin_per_group(pair_c, d2, n_cl)
+    best = argmin_per_group(pair_c, d2, n_cl)
     rep_t = pair_t[best]
-    rep_b = np.einsum("nk,nkd->nd", b[best], tri_lat[rep_t])  # bary in the template face
+    rep_b = barycentric_combine(tri_lat[rep_t], b[best])  # bary in the template face
     rep_f = tri_parent[rep_t]
     # boundary cells: closest point of their boundary edges instead
-    inv, edges, cnt, he = _edge_face_table(dfaces)
+    inv, edges, cnt, he = edge_table(dfaces)
     bh = np.flatnonzero(cnt[inv] == 1)
     if len(bh):
         bt = np.tile(np.arange(len(dfaces)), 3)[bh]
@@ -761,8 +717,8 @@ def _cluster_topology(tpl: _Template, n_target: int, rng, seed, kind: str) -> To
         ea, eb = he[bh, 0], he[bh, 1]
         pcs = np.concatenate([cl[ea], cl[eb]])
         idx = np.concatenate([np.arange(len(bh)), np.arange(len(bh))])
-        t, d2b = _closest_point_segments(cen[pcs], x[ea[idx]], x[eb[idx]])
-        bbest = _argmin_per_group(pcs, d2b, n_cl)
+        t, d2b = closest_point_segments(cen[pcs], x[ea[idx]], x[eb[idx]])
+        bbest = argmin_per_group(pcs, d2b, n_cl)
         has = bbest >= 0
         j = idx[bbest[has]]
         tt = t[bbest[has]]
@@ -770,7 +726,7 @@ def _cluster_topology(tpl: _Template, n_target: int, rng, seed, kind: str) -> To
         wloc = np.zeros((len(j), 3))
         wloc[np.arange(len(j)), kk] = 1 - tt
         wloc[np.arange(len(j)), (kk + 1) % 3] = tt
-        rep_b[has] = np.einsum("nk,nkd->nd", wloc, tri_lat[bt[j]])
+        rep_b[has] = barycentric_combine(tri_lat[bt[j]], wloc)
         rep_f[has] = tri_parent[bt[j]]
     return _finish(tpl, rep_f, rep_b, cl[dfaces], kind, seed)
 
@@ -794,12 +750,12 @@ def _subdiv_topology(ict: ICTModel, tpl: _Template, n_target: int, rng, seed) ->
     newv = np.arange(nb, len(parent))
     pb = base.positions(tpl.v)
     bf = base.faces[parent[newv]]
-    q = np.einsum("nkd,nk->nd", pb[bf], lat[newv])
+    q = barycentric_combine(pb[bf], lat[newv])
     hint = base.src_face[bf[np.arange(len(newv)), np.argmax(lat[newv], 1)]]
     src[nb:], bary[nb:], _ = tpl.project(q, hint)
     # new vertices on the base's boundary go onto the template's boundary (between their edge's endpoints)
     li, arc = tpl.arc_position(base.src_face, base.bary)
-    inv, _, cnt, _ = _edge_face_table(base.faces)
+    inv, _, cnt, _ = edge_table(base.faces)
     fb = (cnt[inv] == 1).reshape(3, -1).T  # (Fb, 3): base edge (k, k+1) is a boundary edge
     latn = lat[newv]
     for k in range(3):
@@ -875,6 +831,38 @@ def random_topology(ict: ICTModel, crop: str, n_target: int, rng: np.random.Gene
     seed = int(rng.integers(2 ** 31 - 1))
     flips = bool(rng.random() < 0.3) and kind != "flip"
     return make_topology(ict, crop, n_target, kind, seed, flips=flips)
+
+
+class _MeshAsICT:
+    """Just enough of an ICTModel for ``_Template``: one mesh as the 'full' crop (cm)."""
+
+    def __init__(self, verts_cm, faces):
+        self.v, self.f = np.asarray(verts_cm, np.float64), np.asarray(faces, np.int64)
+
+    def identity_verts(self, id_coeffs=None, crop=None):
+        return self.v
+
+    def crop_faces(self, crop="full"):
+        return self.f
+
+
+def remesh_mesh(verts_cm, faces, n_target: int, seed: int, kind: str = "voronoi"
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Any triangle surface (not only ICT's) remeshed by a clustering generator to about ``n_target`` vertices.
+
+    Args:
+        verts_cm: (N, 3) positions in centimetres at a head's scale (the cleanup's thresholds are in cm);
+        faces: (F, 3) triangles; seed: the generator's seed; kind: "voronoi", "aniso" or "decimate".
+    Returns:
+        (faces (M, 3), src_face (K,), bary (K, 3)): the new triangles and every new vertex's exact barycentric
+        position in the input's triangles.
+    """
+    if kind not in ("voronoi", "aniso", "decimate"):
+        raise ValueError(f"remesh_mesh: kind must be voronoi, aniso or decimate, got {kind!r}")
+    tpl = _Template(_MeshAsICT(verts_cm, faces), "full")
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), VERSION]))
+    topo = _cluster_topology(tpl, int(n_target), rng, seed, kind)
+    return topo.faces, topo.src_face, topo.bary
 
 
 # ----------------------------------------------------------------------------------------------------------

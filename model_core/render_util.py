@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .mesh import vertex_normals
+
 __all__ = ["view_rotation", "render_mesh", "draw_text", "fill_rect", "write_png", "text_width"]
 
 
@@ -61,12 +63,7 @@ def render_mesh(verts, faces, colors, *, view: str = "front", size: int = 450, m
         raise ValueError("interp must be 'nearest' or 'linear'")
     rot = view_rotation(view)
     p = v @ rot.T  # (N, 3): screen x, screen y, depth toward viewer
-    # vertex normals for shading (area weighted)
-    fn = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
-    vn = np.zeros_like(v)
-    for j in range(3):
-        np.add.at(vn, f[:, j], fn)
-    vn /= np.maximum(np.linalg.norm(vn, axis=1, keepdims=True), 1e-30)
+    vn = vertex_normals(v, f)  # area weighted, for shading
     shade = 0.35 + 0.65 * np.abs(vn @ rot[2])  # headlight; abs so back faces of open shells still show
 
     s = size * supersample

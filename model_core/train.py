@@ -144,20 +144,22 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
+class UsageError(ValueError):
+    """A command-line value that cannot run; ``main`` prints it after "error: " and exits with status 2."""
+
+
+def validate(args) -> tuple[torch.device, dict]:
+    """Check the arguments before anything is built. Returns (torch device, loss weights with the
+    ``--loss-weight`` overrides). Raises UsageError with what to fix."""
     try:
         device = torch.device(args.device)
     except RuntimeError:
         device = None
     if device is None or (device.type == "cuda" and not torch.cuda.is_available()):
-        print(f"error: --device {args.device!r}: " + ("not a torch device name (e.g. cpu, cuda, cuda:1)"
-              if device is None else "no CUDA device is available to this torch build; use --device cpu"),
-              file=sys.stderr)
-        return 2
+        raise UsageError(f"--device {args.device!r}: " + ("not a torch device name (e.g. cpu, cuda, cuda:1)"
+                         if device is None else "no CUDA device is available to this torch build; use --device cpu"))
     if not 0.0 <= args.mask_prob <= 1.0:
-        print(f"error: --mask-prob {args.mask_prob}: expected a share between 0 and 1", file=sys.stderr)
-        return 2
+        raise UsageError(f"--mask-prob {args.mask_prob}: expected a share between 0 and 1")
     loss_weights = dict(DEFAULT_WEIGHTS)
     for spec in args.loss_weight:
         name, _, value = spec.partition("=")
@@ -166,17 +168,15 @@ def main(argv=None) -> int:
         except ValueError:
             weight = float("nan")
         if name not in DEFAULT_WEIGHTS or not math.isfinite(weight) or weight < 0:
-            print(f"error: --loss-weight {spec!r}: expected TERM=VALUE with TERM one of {', '.join(DEFAULT_WEIGHTS)} "
-                  f"and VALUE a number >= 0", file=sys.stderr)
-            return 2
+            raise UsageError(f"--loss-weight {spec!r}: expected TERM=VALUE with TERM one of "
+                             f"{', '.join(DEFAULT_WEIGHTS)} and VALUE a number >= 0")
         loss_weights[name] = weight
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    ck_path = out / "checkpoint.pt"
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
+    return device, loss_weights
 
+
+def build_or_resume(args, ck_path: Path, device) -> tuple[ModelConfig, FaceSkinningNet, torch.optim.Optimizer, dict]:
+    """The model, its optimiser and the run state: fresh (``--config``/``--smoke`` sizes, optionally started from
+    ``--init-from``), or continued from ``ck_path`` with ``--resume``. Returns (cfg, model, opt, state)."""
     from .regions import REGION_NAMES
     overrides = json.loads(Path(args.config).read_text()) if args.config else {}
     if args.smoke:
@@ -188,8 +188,7 @@ def main(argv=None) -> int:
     state = {"step": 0, "samples": 0, "elapsed_s": 0.0, "runs": []}
     if args.resume:
         if not ck_path.is_file():
-            print(f"error: --resume given but {ck_path} does not exist", file=sys.stderr)
-            return 2
+            raise UsageError(f"--resume given but {ck_path} does not exist")
         ck = torch.load(ck_path, map_location="cpu", weights_only=False)
         cfg = ModelConfig.from_dict(ck["config"])
         model = FaceSkinningNet(cfg).to(device)
@@ -210,30 +209,56 @@ def main(argv=None) -> int:
                 and (g := grow(v, own[k])) is not None}
         model.load_state_dict(take, strict=False)
         print(f"initialised {len(take)} of {len(own)} arrays from {args.init_from}")
-    (out / "config.json").write_text(json.dumps({"model": asdict(cfg), "args": vars(args),
-                                                 "loss_weights": loss_weights}, indent=2))
-    stream = GroupStream(cfg, args.seed, state["step"], args.n_expr, small_bank=args.smoke,
-                         max_rotation=args.max_rotation, n_faces=args.decoder_faces,
-                         n_template=args.template_verts, mask_prob=args.mask_prob)
-    loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=args.workers,
-                                         prefetch_factor=2 if args.workers else None)
-    log_new = not (out / "log.csv").exists()
-    log_f = open(out / "log.csv", "a", newline="")
-    log = csv.writer(log_f)
-    terms_order = list(DEFAULT_WEIGHTS)
-    if log_new:
-        log.writerow(["step", "samples", "elapsed_s", "lr", "total"] + terms_order)
+    return cfg, model, opt, state
 
-    try:
-        from tqdm import tqdm
-        bar = None if args.no_progress else tqdm(total=args.steps or None, unit="step", dynamic_ncols=True)
-    except ImportError:
-        bar = None
+
+class RunLog:
+    """``log.csv`` (one row of every loss term per step, appended across runs), the running averages of the
+    terms and the progress bar."""
+
+    TERMS = list(DEFAULT_WEIGHTS)
+
+    def __init__(self, out: Path, args):
+        new = not (out / "log.csv").exists()
+        self.file = open(out / "log.csv", "a", newline="")
+        self.writer = csv.writer(self.file)
+        if new:
+            self.writer.writerow(["step", "samples", "elapsed_s", "lr", "total"] + self.TERMS)
+        try:
+            from tqdm import tqdm
+            self.bar = None if args.no_progress else tqdm(total=args.steps or None, unit="step", dynamic_ncols=True)
+        except ImportError:
+            self.bar = None
+        self.ema: dict = {}
+
+    def step(self, state: dict, lr: float, total: float, terms: dict, rate) -> None:
+        """Record one step; ``rate()`` gives samples/s for the bar (only called when there is one)."""
+        for name, v in terms.items():
+            self.ema[name] = v if name not in self.ema else 0.95 * self.ema[name] + 0.05 * v
+        self.writer.writerow([state["step"], state["samples"], round(state["elapsed_s"], 1), f"{lr:.3g}",
+                              f"{total:.5g}"] + [f"{terms[n]:.5g}" for n in self.TERMS])
+        if self.bar is not None:
+            self.bar.set_postfix_str(" ".join(f"{n}={self.ema[n]:.3g}" for n in self.TERMS)
+                                     + f" | {rate():.1f} samples/s")
+            self.bar.update(1)
+
+    def close(self) -> None:
+        self.file.close()
+        if self.bar is not None:
+            self.bar.close()
+
+    def summary(self) -> str:
+        return ", ".join(f"{n}={self.ema[n]:.4g}" for n in self.TERMS)
+
+
+def train_loop(args, model, opt, state: dict, loss_weights: dict, loader, log: RunLog, ck_path: Path,
+               device) -> int:
+    """Train until ``--steps`` steps or ``--minutes`` have passed in this run, checkpointing every
+    ``--ckpt-every`` seconds; updates ``state`` in place. Returns this run's step count."""
     t_run = time.time()
     t_base = state["elapsed_s"]
     last_ck = time.time()
     run_steps = 0
-    ema = {}
     teacher_rng = np.random.default_rng(args.seed * 7919 + state["step"])
     model.train()
     for item in loader:
@@ -254,16 +279,9 @@ def main(argv=None) -> int:
         state["samples"] += k
         run_steps += 1
         state["elapsed_s"] = t_base + time.time() - t_run
-        for name, v in terms.items():
-            ema[name] = v if name not in ema else 0.95 * ema[name] + 0.05 * v
-        log.writerow([state["step"], state["samples"], round(state["elapsed_s"], 1), f"{lr:.3g}",
-                      f"{total.item():.5g}"] + [f"{terms[n]:.5g}" for n in terms_order])
-        if bar is not None:
-            rate = run_steps * k / max(time.time() - t_run, 1e-9)
-            bar.set_postfix_str(" ".join(f"{n}={ema[n]:.3g}" for n in terms_order) + f" | {rate:.1f} samples/s")
-            bar.update(1)
+        log.step(state, lr, total.item(), terms, lambda: run_steps * k / max(time.time() - t_run, 1e-9))
         if time.time() - last_ck > args.ckpt_every:
-            log_f.flush()
+            log.file.flush()
             save_checkpoint(ck_path, model, opt, state)
             last_ck = time.time()
         if (args.steps and run_steps >= args.steps) or (time.time() - t_run) > args.minutes * 60:
@@ -273,13 +291,36 @@ def main(argv=None) -> int:
                           "max_rotation": args.max_rotation, "loss_weights": loss_weights,
                           "device": str(device), "workers": args.workers, "n_expr": args.n_expr,
                           "mask_prob": args.mask_prob})
+    return run_steps
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        device, loss_weights = validate(args)
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        ck_path = out / "checkpoint.pt"
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        torch.manual_seed(args.seed)
+        cfg, model, opt, state = build_or_resume(args, ck_path, device)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    (out / "config.json").write_text(json.dumps({"model": asdict(cfg), "args": vars(args),
+                                                 "loss_weights": loss_weights}, indent=2))
+    stream = GroupStream(cfg, args.seed, state["step"], args.n_expr, small_bank=args.smoke,
+                         max_rotation=args.max_rotation, n_faces=args.decoder_faces,
+                         n_template=args.template_verts, mask_prob=args.mask_prob)
+    loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=args.workers,
+                                         prefetch_factor=2 if args.workers else None)
+    log = RunLog(out, args)
+    train_loop(args, model, opt, state, loss_weights, loader, log, ck_path, device)
     save_checkpoint(ck_path, model, opt, state)
-    log_f.close()
-    if bar is not None:
-        bar.close()
+    log.close()
     print(f"saved {ck_path}: step {state['step']}, {state['samples']} samples, "
-          f"{state['elapsed_s'] / 60:.1f} min in all; last terms: "
-          + ", ".join(f"{n}={ema[n]:.4g}" for n in terms_order))
+          f"{state['elapsed_s'] / 60:.1f} min in all; last terms: " + log.summary())
     return 0
 
 

@@ -26,6 +26,7 @@ import standin_model
 MODEL = standin_model.StandinModel()
 engine.set_model(MODEL)
 EXPECTED_REGIONS = list(standin_model.REGIONS)
+from model_core.frames import ict_to_blender
 from model_core.ict import default_npz_path
 ICT_NPZ = str(default_npz_path())  # $NFS_ICT_DIR or ../shared/data/ict_facekit
 _ICT = {}
@@ -37,8 +38,7 @@ def _ict_arrays():
         sizes = d["face_sizes"][:11144].astype(np.int64)
         corners = d["face_vertex_indices"][: int(sizes.sum())].astype(np.int64)
         v = d["neutral"][:11248].astype(np.float64)
-        # ICT (cm, Y up, +Z forward) -> Blender (m, Z up, -Y forward)
-        _ICT.update(verts=np.stack([v[:, 0], -v[:, 2], v[:, 1]], axis=1) / 100.0, sizes=sizes, corners=corners)
+        _ICT.update(verts=ict_to_blender(v), sizes=sizes, corners=corners)  # (m, Z up, face toward -Y)
     return _ICT
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from model_core import facs_names as fn
+from model_core.mesh import normalize_rows
 
 REGIONS = ("forehead", "brow_L", "brow_R", "eye_L", "eye_R", "nose", "cheek_L", "cheek_R", "mouth", "jaw",
            "neck", "scalp")
@@ -100,7 +101,7 @@ class StandinModel:
         logits = -d2 / (2 * 0.12 ** 2)
         logits -= logits.max(axis=1, keepdims=True)
         p = np.exp(logits)
-        return p / p.sum(axis=1, keepdims=True)
+        return normalize_rows(p)
 
     def _resolve(self, pm, override):
         model = self._probs(pm)
@@ -109,8 +110,7 @@ class StandinModel:
         p = np.asarray(override, dtype=np.float64)
         if p.shape != model.shape or (p < 0).any() or not np.isfinite(p).all():
             raise ValueError(f"probs must be non-negative, finite, shape {model.shape}; got {p.shape}")
-        s = p.sum(axis=1, keepdims=True)
-        return np.where(s > 0, p / np.where(s > 0, s, 1), model)
+        return normalize_rows(p, model)
 
     def skinning(self, pm, override_probs=None):
         self.calls["skinning"] += 1

@@ -13,9 +13,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 CHILD = r"""
 import json, sys
-sys.path.insert(0, sys.argv[1])
 import numpy as np
-from model_core.config import ModelConfig
 from model_core.ict import load_ict
 from model_core.runtime import Model, blas, random_weights, save_weights
 import model_core.runtime.model as rm
@@ -31,9 +29,8 @@ with blas.single_threaded(False):
     seen.append(blas.get_threads())
 out["context"] = seen
 out["after"] = blas.get_threads()
-cfg = ModelConfig(n_regions=22, enc_width=16, enc_blocks=2, k_eig=32, proxy_target=400, dec_width=48,
-                  dec_layers=2, skin_hidden=24)
-save_weights(sys.argv[2] + "/w", random_weights(cfg, 0), config=cfg)
+from small_model import SMALL
+save_weights(sys.argv[2] + "/w", random_weights(SMALL, 0), config=SMALL)
 m = Model.load(sys.argv[2] + "/w.npz")
 calls = {}
 def spy(name, fn):
@@ -67,6 +64,7 @@ def test_runtime_calls_run_blas_single_threaded_and_restore_the_count(tmp_path, 
     if not Path(python).exists():
         pytest.skip(f"{python} not found")
     env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(REPO / "tests")])  # this checkout, small_model
     r = subprocess.run([python, "-c", CHILD, str(REPO), str(tmp_path)], env=env, capture_output=True,
                        text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]

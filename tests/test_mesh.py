@@ -67,3 +67,90 @@ def test_edge_components_and_midpoint_subdivision():
     assert v2.shape == (10, 3) and f2.shape == (16, 3)
     assert np.isclose(face_areas(v2, f2).sum(), face_areas(v, f).sum())  # planar faces: area preserved
     assert connected_components(10, f2).tolist() == [0] * 10
+
+
+QUAD = np.array([[0, 1, 2], [0, 2, 3]])  # two triangles sharing the diagonal 0-2; boundary 0-1-2-3
+
+
+def test_half_edges_and_edge_table():
+    from model_core.mesh import edge_table, half_edges, unique_edges
+    he = half_edges(QUAD)
+    assert he.tolist() == [[0, 1], [0, 2], [1, 2], [2, 3], [2, 0], [3, 0]]  # corner k -> k+1, k-major
+    edge_id, edges, count, he2 = edge_table(QUAD)
+    assert edges.tolist() == [[0, 1], [0, 2], [0, 3], [1, 2], [2, 3]]
+    assert count.tolist() == [1, 2, 1, 1, 1]  # only the diagonal is interior
+    assert edge_id.tolist() == [0, 1, 3, 4, 1, 2]
+    assert np.array_equal(he2, he) and np.array_equal(unique_edges(QUAD), edges)
+    _, _, count, _ = edge_table(np.array([[0, 1, 2], [1, 0, 3], [0, 1, 4]]))
+    assert count.max() == 3  # a non-manifold edge is counted as such
+
+
+def test_boundary_loops_follow_the_boundary():
+    from model_core.mesh import boundary_loops
+    loops = boundary_loops(QUAD)
+    assert len(loops) == 1 and loops[0].tolist() == [0, 1, 2, 3]
+    assert boundary_loops(TET[1]) == []  # closed surface
+    assert [lp.tolist() for lp in boundary_loops(np.concatenate([QUAD, QUAD + 4]))] == [[0, 1, 2, 3], [4, 5, 6, 7]]
+
+
+def test_nondegenerate_and_triangle_keys():
+    from model_core.mesh import nondegenerate, triangle_keys
+    f = np.array([[0, 1, 2], [2, 1, 0], [1, 1, 2], [0, 2, 3], [3, 3, 3]])
+    assert nondegenerate(f).tolist() == [True, True, False, True, False]
+    k = triangle_keys(f, 4)
+    assert k[0] == k[1] != k[3] and len(set(k.tolist())) == 4
+
+
+def test_barycentric_combine_and_interpolate_shapes():
+    from model_core.mesh import barycentric_combine
+    v, f = TET
+    b = np.array([[1.0, 0.0, 0.0], [0.25, 0.25, 0.5]])
+    fi = np.array([1, 3])
+    expect = np.stack([v[f[1, 0]], 0.25 * v[1] + 0.25 * v[2] + 0.5 * v[3]])
+    assert np.allclose(barycentric_interpolate(v, f, fi, b), expect)
+    scal = np.array([10.0, 20.0, 30.0, 40.0])  # one value per vertex: (M,) out
+    assert np.allclose(barycentric_interpolate(scal, f, fi, b), [10.0, 32.5])
+    batch = np.stack([v, 2 * v])  # (B, N, 3) -> (B, M, 3)
+    assert np.allclose(barycentric_combine(batch[:, f[fi]], b), np.stack([expect, 2 * expect]))
+
+
+def test_referenced_renumbering_and_remove_unreferenced():
+    from model_core.mesh import referenced_renumbering, remove_unreferenced
+    f = np.array([[4, 1, 3]])
+    kept, remap = referenced_renumbering(f, 5)
+    assert kept.tolist() == [1, 3, 4] and remap.tolist() == [-1, 0, -1, 1, 2]
+    v = np.arange(15.0).reshape(5, 3)
+    v2, f2, kept2 = remove_unreferenced(v, f)
+    assert f2.tolist() == [[2, 0, 1]] and np.array_equal(v2, v[[1, 3, 4]]) and kept2.tolist() == [1, 3, 4]
+    assert np.array_equal(v2[f2], v[f])  # the same triangle
+
+
+def test_closest_point_segments():
+    from model_core.mesh import closest_point_segments
+    a = np.zeros((4, 3))
+    b = np.array([[2.0, 0, 0], [2.0, 0, 0], [2.0, 0, 0], [0.0, 0, 0]])
+    p = np.array([[0.5, 1.0, 0], [3.0, 0, 1.0], [-1.0, 0, 0], [0, 3.0, 4.0]])
+    t, d2 = closest_point_segments(p, a, b)
+    assert np.allclose(t, [0.25, 1.0, 0.0, 0.0]) and np.allclose(d2, [1.0, 2.0, 1.0, 25.0])
+
+
+def test_argmin_per_group():
+    from model_core.mesh import argmin_per_group
+    group = np.array([2, 0, 2, 0, 2])
+    value = np.array([3.0, 5.0, 1.0, 5.0, 2.0])
+    assert argmin_per_group(group, value, 4).tolist() == [1, -1, 2, -1]  # ties: first index; empty groups: -1
+
+
+def test_normalize_rows():
+    from model_core.mesh import normalize_rows
+    p = np.array([[1.0, 3.0], [0.0, 0.0], [2.0, 0.0]])
+    assert np.allclose(normalize_rows(p, 0.5), [[0.25, 0.75], [0.5, 0.5], [1.0, 0.0]])
+    other = np.array([[0.0, 1.0]] * 3)
+    assert np.allclose(normalize_rows(p, other), [[0.25, 0.75], [0.0, 1.0], [1.0, 0.0]])
+    assert np.allclose(normalize_rows(p[[0, 2]]), [[0.25, 0.75], [1.0, 0.0]])
+
+
+def test_unit_rows():
+    from model_core.mesh import unit_rows
+    u = unit_rows(np.array([[3.0, 0.0, 4.0], [0.0, 0.0, 0.0], [0.0, -2.0, 0.0]]))
+    assert np.allclose(u, [[0.6, 0.0, 0.8], [0.0, 0.0, 0.0], [0.0, -1.0, 0.0]])

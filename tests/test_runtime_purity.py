@@ -48,8 +48,9 @@ names, deltas = model.facs_basis(pm)
 anames, adeltas = model.facs_basis(pm, names="arkit")
 res = model.retarget(np.stack([posed, mesh.verts]), pm, pm, positions=True)
 mods = sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED)
-training = sorted(m for m in sys.modules if m in ("model_core.network", "model_core.train", "model_core.ict",
-                                                    "model_core.losses", "model_core.export", "model_core.batch"))
+from model_core import RUNTIME_MODULES
+training = sorted(m for m in sys.modules if m.split(".")[0] == "model_core" and m != "model_core"
+                  and m.split(".")[1] not in RUNTIME_MODULES)
 print(json.dumps({"blocked": blocked, "modules": mods, "training_modules": training, "n": pm.n_verts,
                   "numpy": np.__version__, "probs_sum": float(probs.sum()), "z": z[:5].tolist(),
                   "deltas_shape": list(deltas.shape), "arkit_shape": list(adeltas.shape),

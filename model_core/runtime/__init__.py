@@ -5,6 +5,9 @@
 - ``weights.py``: the weights file format (load + validate, ``random_weights``, ``save_weights``).
 - ``layers.py``: numpy twins of ``network.py``'s torch modules.
 - ``meshio.py``: small OBJ / PLY reader and writer.
+- ``boxqp.py``: the inverse rig's exact box-constrained QP solver; ``blas.py``: one OpenBLAS thread per call.
+- ``correspond.py``: dense correspondence (closest points, ICP, non-rigid registration); ``template_keys.py``:
+  ICT's keys carried onto any face; ``transfer.py``: shape-key transfer between two heads.
 """
 from .meshio import MeshData, read_mesh, write_mesh
 from .model import MIN_FACE_VERTICES, Cancelled, Model, PreparedMesh
