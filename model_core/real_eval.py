@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from .facs_names import ARKIT_NAMES, ARKIT_SOURCES
-from .mesh import face_normals, unique_edges
+from .mesh import edge_table, face_normals
 from .proxy import knn_weights
 from .runtime.correspond import similarity_icp
 
@@ -116,16 +116,12 @@ def triangle_damage(verts: np.ndarray, faces: np.ndarray, disp: np.ndarray) -> t
     more than 3x its rest length."""
     n0, n1 = face_normals(verts, faces), face_normals(verts + disp, faces)
     inverted = int(((n0 * n1).sum(axis=1) < 0).sum())
-    e = unique_edges(faces)
+    edge_id, e, _, _ = edge_table(faces)
     l0 = np.linalg.norm(verts[e[:, 0]] - verts[e[:, 1]], axis=1)
     l1 = np.linalg.norm((verts + disp)[e[:, 0]] - (verts + disp)[e[:, 1]], axis=1)
     bad_e = l1 > 3.0 * np.maximum(l0, 1e-12)
-    if not bad_e.any():
-        return inverted, 0
-    bad_keys = set(map(tuple, e[bad_e]))
-    f_edges = np.sort(np.stack([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]], 1), axis=2)
-    stretched = sum(any(tuple(x) in bad_keys for x in fe) for fe in f_edges)
-    return inverted, int(stretched)
+    stretched = bad_e[edge_id].reshape(3, len(faces)).any(axis=0)      # half-edge k * F + i belongs to face i
+    return inverted, int(stretched.sum())
 
 
 def performance_weights(n_frames: int = 600, seed: int = 7, fps: float = 30.0) -> np.ndarray:

@@ -10,6 +10,7 @@ import bpy
 import numpy as np
 
 from . import engine, mesh_io, shape_keys, vertex_groups
+from .model_core.mesh import normalize_rows
 from .prefs import get_prefs
 
 
@@ -145,7 +146,7 @@ def painted_probs(model, pm, obj, n: int) -> np.ndarray | None:
         return None
     weights, has = read
     probs, _ = engine.skinning(model, pm, n)
-    probs[has] = weights[has] / weights[has].sum(axis=1, keepdims=True)
+    probs[has] = normalize_rows(weights[has])
     probs, _ = engine.skinning(model, pm, n, override_probs=probs)
     return probs
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .model_core.facs_names import N_ICT
+from .model_core.mesh import normalize_rows
 
 _state = {"model": None, "key": None, "injected": False, "error": None}
 
@@ -141,9 +142,7 @@ def skinning(model, pm, n_verts: int, override_probs: np.ndarray | None = None):
     problem = _bad_output("region probabilities", probs, (n_verts, r))
     if problem:
         raise EngineError(problem)
-    probs = np.clip(probs, 0.0, None)
-    s = probs.sum(axis=1, keepdims=True)
-    probs = np.where(s > 0, probs / np.where(s > 0, s, 1.0), 1.0 / r)
+    probs = normalize_rows(np.clip(probs, 0.0, None), 1.0 / r)
     return probs, np.asarray(weights, dtype=np.float32)
 
 

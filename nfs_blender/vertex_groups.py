@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .model_core.mesh import normalize_rows
+
 PREFIX = "NFS_"
 COLOR_ATTRIBUTE = "NFS_regions"
 STEPS = 1024  # weights are multiples of 1/1024 (exact in float32), sums exactly 1
@@ -22,8 +24,7 @@ def quantise_rows(probs: np.ndarray, steps: int = STEPS) -> np.ndarray:
     """(N, R) non-negative rows summing to 1 -> (N, R) int32 counts summing to ``steps`` per row
     (largest-remainder rounding: every row's error is below 1/steps per entry)."""
     p = np.clip(np.asarray(probs, dtype=np.float64), 0.0, None)
-    s = p.sum(axis=1, keepdims=True)
-    p = np.where(s > 0, p / np.where(s > 0, s, 1.0), 1.0 / p.shape[1]) * steps
+    p = normalize_rows(p, 1.0 / p.shape[1]) * steps
     base = np.floor(p).astype(np.int64)
     short = steps - base.sum(axis=1)  # 0 .. R-1 units still to hand out per row
     frac = p - base

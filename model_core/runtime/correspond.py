@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..mesh import cotan_weights, face_normals, vertex_normals
+from ..mesh import cotan_weights, face_normals, normalize_rows, vertex_normals
 from ..proxy import knn_weights
 
 
@@ -133,7 +133,7 @@ def closest_point_triangles(p, a, b, c) -> tuple[np.ndarray, np.ndarray]:
     v, w = np.clip(v, 0, 1), np.clip(w, 0, 1)
     u = np.clip(1 - v - w, 0, 1)
     bary = np.stack([u, v, w], 1)
-    bary /= bary.sum(1, keepdims=True)
+    bary = normalize_rows(bary)
     q = bary[:, :1] * a + bary[:, 1:2] * b + bary[:, 2:] * c
     return bary, ((q - p) ** 2).sum(1)
 

@@ -34,8 +34,8 @@ import numpy as np
 
 from ..frames import Normalization, axes_to_ict, canonical_normalization, core_frame
 from ..facs_names import ARKIT_NAMES, ARKIT_SOURCES, ICT_NAMES
-from ..mesh import (connected_components, face_areas, face_normals, mesh_hash, triangulate_polygons, vertex_areas,
-                    validate_mesh, vertex_normals)
+from ..mesh import (connected_components, face_areas, face_normals, mesh_hash, normalize_rows, triangulate_polygons,
+                    validate_mesh, vertex_areas, vertex_normals)
 from ..proxy import Proxy, build_proxy, expression_features, knn_weights, neutral_features
 from . import blas, mesh_checks
 from .boxqp import box_qp
@@ -528,8 +528,7 @@ class Model:
             raise ValueError("probs contains NaN or infinite values")
         if (p < 0).any():
             raise ValueError("probs must be non-negative region weights (rows are renormalised)")
-        s = p.sum(axis=1, keepdims=True)
-        return np.where(s > 0, p / np.where(s > 0, s, 1.0), model).astype(F32)
+        return normalize_rows(p, model).astype(F32)
 
     @_one_blas_thread
     def skinning(self, pm: PreparedMesh, override_probs=None) -> tuple[np.ndarray, np.ndarray]:
