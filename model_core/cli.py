@@ -14,7 +14,7 @@ Commands (meshes are .obj or .ply; axes default to the OBJ convention: Y up, fac
       clone an animation: per-frame weights (DIR/weights.csv) and, with --objs, posed target OBJs
       (DIR/frame_NNNN.obj); an .npz gets facs, z_ge, files (and positions with --objs).
 
-  transfer --source S --source-keys DIR|KEYS.npz --target T -o DIR|OUT.npz [--keys NAME,...]
+  transfer --source S --source-keys DIR|KEYS.npz --target T -o DIR|OUT.npz [--keys NAME,...] [--landmarks CSV]
       carry the source's own shape keys (any names) onto a target of any topology (DIR: one OBJ per key, the
       key's name as the file name, same vertex order as S; KEYS.npz: names, deltas (K,N,3) as facs writes).
 
@@ -112,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--target", required=True, help="the target neutral mesh")
     s.add_argument("-o", "--out", required=True, help="output .npz, or a folder for one OBJ per key")
     s.add_argument("--keys", help="only these keys (comma-separated names)")
+    s.add_argument("--landmarks", help="a CSV of point pairs that must correspond, one per line: name, source x, y, "
+                                       "z, target x, y, z (each in its mesh file's coordinates; '#' lines skipped)")
     _common(s)
     return p
 
@@ -319,6 +321,31 @@ def _read_keys(path, neutral, log) -> tuple[list, np.ndarray]:
     return [f.stem for f in files], frames - neutral.verts[None]
 
 
+def _read_landmarks(path) -> tuple[np.ndarray, np.ndarray]:
+    """(source points (L, 3), target points (L, 3)) from a CSV of lines ``name, sx, sy, sz, tx, ty, tz``."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"landmarks file not found: {p}")
+    rows = []
+    with open(p, newline="") as fh:
+        for n, row in enumerate(csv.reader(fh), 1):
+            cells = [c.strip() for c in row]
+            if not cells or not any(cells) or cells[0].startswith("#"):
+                continue
+            if len(cells) != 7:
+                raise InputError(f"{p}:{n}: expected 7 fields (name, source x, y, z, target x, y, z), got {len(cells)}")
+            try:
+                rows.append([float(c) for c in cells[1:]])
+            except ValueError:
+                if not rows and n == 1:
+                    continue        # a header line
+                raise InputError(f"{p}:{n}: coordinates must be numbers, got {', '.join(cells[1:])}") from None
+    if not rows:
+        raise InputError(f"{p} holds no landmark lines (name, source x, y, z, target x, y, z)")
+    arr = np.asarray(rows, np.float64)
+    return arr[:, :3], arr[:, 3:]
+
+
 def cmd_transfer(a, log) -> int:
     from .runtime.transfer import transfer_keys
     model = _load_model(a, log)
@@ -333,8 +360,11 @@ def cmd_transfer(a, log) -> int:
         deltas = deltas[[names.index(k) for k in want]]
         names = want
     tgt, tpm = _prepare(model, a.target, a, log, "target")
+    landmarks = _read_landmarks(a.landmarks) if a.landmarks else None
+    if landmarks is not None:
+        log(f"{len(landmarks[0])} landmarks from {a.landmarks}")
     t = time.perf_counter()
-    out_d = transfer_keys(model, spm, deltas, tpm, names=names,
+    out_d = transfer_keys(model, spm, deltas, tpm, names=names, landmarks=landmarks,
                           progress=lambda i, n: log.progress(i, n, "registration"))
     log(f"{len(names)} keys transferred in {time.perf_counter() - t:.2f} s; largest move "
         f"{np.linalg.norm(out_d, axis=-1).max():.4g} units")

@@ -113,3 +113,39 @@ def test_landmarks_correct_the_correspondence(ict, heads):
         transfer_keys(model, pa, h["keys"][:1], pb, landmarks=(s_pt[None], (t_pt + 50.0)[None]))
     with pytest.raises(ValueError, match="in pairs"):
         transfer_keys(model, pa, h["keys"][:1], pb, landmarks=(h["va"][lm[:2]], t_pt[None]))
+
+
+def test_cli_transfer_landmarks(ict, heads, tmp_path):
+    h = heads
+    write_obj(tmp_path / "src.obj", h["va"], h["fa"])
+    write_obj(tmp_path / "tgt.obj", h["tb"], h["fb"])
+    np.savez(tmp_path / "keys.npz", names=np.array(["jawOpen"]), deltas=h["keys"][:1])
+    lm = np.asarray(ict.landmarks)
+    vb = ict.identity_verts(held_out_identities(2)[1])[:len(h["va"])].astype(np.float64)
+    s_pt, t_pt = h["va"][lm[30]], vb[lm[33]]
+    (tmp_path / "lm.csv").write_text("name,sx,sy,sz,tx,ty,tz\n# the nose tip onto the subnasale\n"
+                                     f"nose,{','.join(map(repr, s_pt))},{','.join(map(repr, t_pt))}\n")
+    args = ["--source", tmp_path / "src.obj", "--source-keys", tmp_path / "keys.npz", "--target", tmp_path / "tgt.obj"]
+    r = subprocess.run([sys.executable, "-m", "model_core", "transfer", *args, "-o", tmp_path / "out.npz",
+                        "--landmarks", tmp_path / "lm.csv"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "1 landmarks from" in r.stdout
+    # the keys the API gives for what the CLI read (the OBJs, the .npz, the CSV), and the landmark's effect
+    model = Model.load()
+    src, tgt = read_mesh(tmp_path / "src.obj"), read_mesh(tmp_path / "tgt.obj")
+    spm, tpm = model.prepare(src.verts, src.faces), model.prepare(tgt.verts, tgt.faces)
+    keys = np.load(tmp_path / "keys.npz")["deltas"]
+    pts = np.loadtxt(tmp_path / "lm.csv", delimiter=",", skiprows=2, usecols=range(1, 7))
+    exp = transfer_keys(model, spm, keys, tpm, names=["jawOpen"], landmarks=(pts[None, :3], pts[None, 3:]))
+    plain = transfer_keys(model, spm, keys, tpm, names=["jawOpen"])
+    got = np.load(tmp_path / "out.npz")["deltas"]
+    # another process's round-off can move a closest point across the lip contact (docs/model.md, *Not exactly
+    # invariant*): measured 0.17-0.22 of the landmark's own effect (mean abs), so compare the fields' means
+    off, effect = np.abs(got - exp).mean(), np.abs(plain - exp).mean()
+    print("CLI vs API (mean abs):", off, "landmark effect:", effect)
+    print("landmark effect, largest:", np.abs(plain - exp).max(), "of a largest move", np.abs(exp).max())
+    assert np.abs(plain - exp).max() > 0.02 * np.abs(exp).max() and off < 0.35 * effect
+    (tmp_path / "bad.csv").write_text("nose,1,2,3,4,5\n")
+    r = subprocess.run([sys.executable, "-m", "model_core", "transfer", *args, "-o", tmp_path / "x.npz",
+                        "--landmarks", tmp_path / "bad.csv"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1 and "expected 7 fields" in r.stderr

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import blas
 from .correspond import PointGrid, interpolate
 from .template_keys import FaceTemplate, default_template, mouth_ambiguity, template_keys
 
@@ -68,6 +69,15 @@ def transfer_keys(model, source_pm, source_keys, target_pm, names=None, progress
     Raises:
         ValueError: keys of the wrong shape, NaN/inf values; landmarks of the wrong shape or off the face.
     """
+    # one BLAS thread, as in the Model's own calls: the registration's discrete choices follow round-off
+    with blas.single_threaded(getattr(model, "blas_single_thread", True)):
+        return _transfer_keys(model, source_pm, source_keys, target_pm, names=names, progress=progress,
+                              return_correspondence=return_correspondence, landmarks=landmarks)
+
+
+def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progress=None,
+                   return_correspondence: bool = False, landmarks=None):
+    """``transfer_keys`` without the BLAS thread guard."""
     keys = np.asarray(source_keys, np.float64)
     if keys.ndim != 3 or keys.shape[1:] != (source_pm.n_verts, 3):
         raise ValueError(f"source_keys must have shape (K, {source_pm.n_verts}, 3) for this source, got "
