@@ -129,8 +129,15 @@ def _loop_shape(p: np.ndarray) -> tuple[np.ndarray, float]:
     return c, float(np.sqrt(((p - c) ** 2).sum(1).mean()))
 
 
-def _matched_openings(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np.ndarray) -> list:
-    """[(template opening number, face loop (P,) vertex indices, forward: bool)]; see ``match_openings``."""
+def match_openings(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np.ndarray) -> list:
+    """The face's eye and mouth openings (boundary loops) that match the template's.
+
+    A face loop matches a template opening (aligned by the similarity: ``x0``) when its centre lies within
+    the opening's radius of the opening's centre and its radius is 0.4-3x the opening's; the closest match
+    wins, each face loop serves one opening. Meshes with closed eyes or mouth simply have no loop there.
+    Returns [(template opening number, face loop (P,) vertex indices, forward)]: ``forward`` when the loop's
+    surroundings face forward (a lid margin or lip line cut open, as game meshes have; mean normal z above
+    ``BACKWARD_LOOP_NZ``), not back (a socket)."""
     loops = [lp for lp in boundary_loops(faces) if len(lp) >= 4]
     shapes = [_loop_shape(pts[lp]) for lp in loops]
     vn = vertex_normals(pts, faces)
@@ -148,28 +155,20 @@ def _matched_openings(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces:
     return out
 
 
-def match_openings(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np.ndarray,
-                   hidden: np.ndarray | None = None, matched: list | None = None) -> list:
-    """The face's eye and mouth openings (boundary loops) that match the template's, as registration curves.
+def opening_curves(tpl: FaceTemplate, pts: np.ndarray, matched: list) -> tuple[list, np.ndarray]:
+    """Registration curves of the ``match_openings`` pairs, and the template vertices the face has nothing for.
 
-    A face loop matches a template opening (aligned by the similarity: ``x0``) when its centre lies within
-    the opening's radius of the opening's centre and its radius is 0.4-3x the opening's; the closest match
-    wins, each face loop serves one opening. Meshes with closed eyes or mouth simply have no loop there.
-    A face loop whose surroundings face forward (a lid margin or lip line cut open, as game meshes have) meets
-    the template's rim (``FaceTemplate.rims``), and the template's interior behind that rim is marked in
-    ``hidden`` ((N,) bool, updated in place when given); a loop facing back (a socket) meets the opening.
-    ``matched`` (a list, filled when given): the ``_matched_openings`` triples.
-    Returns [(template vertex indices, face loop polyline (P, 3))]."""
-    found = _matched_openings(tpl, x0, pts, faces)
-    if matched is not None:
-        matched.extend(found)
-    out = []
-    for i, loop, forward in found:
+    A forward loop meets the template's rim (``FaceTemplate.rims``) and the template's interior behind that rim
+    is hidden; a loop facing back meets the template's opening. Returns ([(template vertex indices, face loop
+    polyline (P, 3))], hidden (N,) bool)."""
+    hidden = np.zeros(len(tpl.verts), bool)
+    curves = []
+    for i, loop, forward in matched:
         rim, interior = tpl.rims[i]
-        if forward and hidden is not None:
+        if forward:
             hidden[interior] = True
-        out.append((rim if forward else tpl.openings[i], pts[loop]))
-    return out
+        curves.append((rim if forward else tpl.openings[i], pts[loop]))
+    return curves, hidden
 
 
 SCALE_REACH = (1.0, 3.5)        # an eye's template scaled whole within 1 rim radius of its centre, not beyond 3.5
@@ -231,7 +230,7 @@ def close_openings(tpl: FaceTemplate, keys: np.ndarray, pts: np.ndarray, matched
 
     ICT's blink brings the lid margin down 91 % of ICT's eye height; carried to a face with larger (stylised)
     eyes by closest points it keeps ICT's centimetres and stops half-way. For every opening the face meets at
-    its rim (``_matched_openings``, forward), each key whose template closure is at least ``CLOSURE_MIN`` is
+    its rim (``match_openings``, forward), each key whose template closure is at least ``CLOSURE_MIN`` is
     scaled near that opening (within ``CLOSURE_REACH`` radii, fading) by template closure / face closure,
     clipped to ``CLOSURE_SCALE``. keys (K, N, 3) cm on pts (N, 3) cm, modified in place and returned."""
     for i, loop, forward in matched:
@@ -307,9 +306,8 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     s, R, t = similarity_icp(narrow[::8], pts, faces, init_scale=1.0, iters=30)  # starts nose tip on nose tip
     s, R, t = similarity_icp(narrow[::2], pts, faces, init=(s, R, t), iters=10)
     x0 = s * tpl.verts @ R.T + t
-    hidden = np.zeros(len(tpl.verts), bool)
-    matched: list = []
-    curves = match_openings(tpl, x0, pts, faces, hidden, matched)
+    matched = match_openings(tpl, x0, pts, faces)
+    curves, hidden = opening_curves(tpl, pts, matched)
     x0 = scale_openings(tpl, x0, pts, matched)
     pairs = None
     if landmarks is not None and len(landmarks[0]):

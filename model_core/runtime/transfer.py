@@ -30,20 +30,21 @@ def _to_ict(model, pm, tpl: FaceTemplate, points=None) -> tuple[np.ndarray, floa
 LANDMARK_REACH = 0.05   # a landmark may lie at most this share of the face's extent off the face's vertices
 
 
-def _snap(pm, points, which: str) -> np.ndarray:
-    """(L,) face-island vertex indices (into ``pm.face_index``) nearest to ``points`` (L, 3) in the caller's frame."""
+def _landmark_points(pm, points, which: str) -> tuple[np.ndarray, np.ndarray]:
+    """Landmark ``points`` in the caller's frame, checked (finite, on the face): (points (L, 3) float64, (L,)
+    indices of the nearest face-island vertices, into ``pm.face_index``)."""
     p = np.asarray(points, np.float64).reshape(-1, 3) if np.size(points) else np.zeros((0, 3))
     if not np.isfinite(p).all():
         raise ValueError(f"the {which} landmarks contain NaN or infinite values")
     if not len(p):
-        return np.zeros(0, np.int64)
+        return p, np.zeros(0, np.int64)
     face = pm.verts[pm.face_index]
     idx, d2 = PointGrid(face).knn(p, 1)
     far = np.sqrt(d2[:, 0]) > LANDMARK_REACH * float(np.ptp(face, axis=0).max())
     if far.any():
         raise ValueError(f"{which} landmark {int(np.argmax(far)) + 1} lies off the {which}'s face; place it on the "
                          f"face's surface")
-    return idx[:, 0]
+    return p, idx[:, 0]
 
 
 def transfer_keys(model, source_pm, source_keys, target_pm, names=None, progress=None,
@@ -99,9 +100,9 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
                           tpl.gen_size)
     pairs = None
     if landmarks is not None:
-        tgt_pts = np.asarray(landmarks[1], np.float64).reshape(-1, 3) if np.size(landmarks[1]) else np.zeros((0, 3))
-        _snap(target_pm, tgt_pts, "target")                                  # checks: finite, on the face
-        pairs = (_snap(source_pm, landmarks[0], "source"), _to_ict(model, target_pm, tpl, tgt_pts)[0])
+        _, src_idx = _landmark_points(source_pm, landmarks[0], "source")     # snapped to the source's vertices
+        tgt_pts, _ = _landmark_points(target_pm, landmarks[1], "target")     # used as they are
+        pairs = (src_idx, _to_ict(model, target_pm, tpl, tgt_pts)[0])
         if len(pairs[0]) != len(pairs[1]):
             raise ValueError(f"{len(pairs[0])} source landmarks for {len(pairs[1])} target landmarks; give them "
                              f"in pairs")
