@@ -80,11 +80,11 @@ def test_default_keys_beat_nearest_on_a_low_poly_head(head):
     res = evaluate_head(head, {"ours": ours.astype(np.float64), "nearest": ict_nearest_arkit(ict, head)})
     o, n = res["ours"], res["nearest"]
     # docs/model.md: err 126.8 % vs 134.6 %, cosine 0.55 vs 0.52, jawOpen lip gap 63 %, blinks 104 / 103 %,
-    # 2-3 inverted triangles
+    # no inverted triangles on jawOpen (3 before ``template_keys.unfold_contact``)
     assert o["err"] < n["err"] and o["cos"] > n["cos"]
     assert o["jaw_gap"] > 0.5 and o["jaw_cos"] > 0.65
     assert 0.9 < min(o["blink"]) and max(o["blink"]) < 1.15 and max(o["blink_outside_m"]) < 0.002
-    assert o["jaw_damage"][0] <= 4
+    assert o["jaw_damage"][0] == 0
     # geometry-path bake of the artist's keys, read back on the template's keys: MAE10 0.127 (decoder 0.121)
     mae, saturated = bake_error(model, pm, head, "auto")
     assert mae < 0.14 and saturated < 0.01

@@ -8,7 +8,7 @@ import pytest
 from model_core.evaluate import held_out_identities
 from model_core.facs_names import ICT_NAMES
 from model_core.ict import crop_sizes
-from model_core.mesh import remove_unreferenced, vertex_normals, vertex_rings
+from model_core.mesh import face_normals, remove_unreferenced, vertex_normals, vertex_rings
 from model_core.runtime import Model
 from model_core.runtime import template_keys as tk
 
@@ -114,6 +114,39 @@ def test_auto_keys_are_the_decoders_on_an_ict_face(ict):
     np.testing.assert_allclose(auto, dec, atol=1e-6)
     true = ict.expression_modes[:, :n].astype(np.float64)
     assert _rel(auto, true) < 0.13 and _rel(tpl, true) > _rel(auto, true) + 0.03
+    # the template's jawOpen turns 5 triangles over at the lip contact (39 before ``unfold_contact``; ICT's own
+    # key turns 26 inside its mouth: docs/model.md)
+    f = ict.crop_faces("full")
+    jaw = ICT_NAMES.index("jawOpen")
+    assert _turned(v, f, tpl[jaw]) <= 8 < 20 <= _turned(v, f, true[jaw])
+
+
+def _turned(v, f, d) -> int:
+    return int(((face_normals(v, f) * face_normals(v + d, f)).sum(axis=1) < 0).sum())
+
+
+def test_unfold_contact_rechooses_only_guessed_vertices():
+    # a 5 x 5 grid in the xy-plane; key 0 throws the centre vertex (12) two cells to the right, past its
+    # neighbours: its triangles turn over. Where 12's motion was a guess (free) it takes a neighbour's (0 here):
+    # nothing is turned over, nothing else moves; where it was not, the key stays as it is.
+    x, y = np.meshgrid(np.arange(5.0), np.arange(5.0))
+    pts = np.stack([x.ravel(), y.ravel(), np.zeros(25)], axis=1)
+    q = np.arange(25).reshape(5, 5)
+    faces = np.concatenate([np.stack([q[:-1, :-1].ravel(), q[:-1, 1:].ravel(), q[1:, 1:].ravel()], 1),
+                            np.stack([q[:-1, :-1].ravel(), q[1:, 1:].ravel(), q[1:, :-1].ravel()], 1)])
+    keys = np.zeros((2, 25, 3), np.float32)
+    keys[0, 12] = (2.0, 0.0, 0.0)
+    keys[1] = 0.1                                                       # a rigid shift: nothing turns over
+    assert _turned(pts, faces, keys[0]) > 0
+    free = np.zeros(25, bool)
+    free[[11, 12, 13]] = True
+    out = tk.unfold_contact(keys, pts, faces, free)
+    assert _turned(pts, faces, out[0]) == 0
+    np.testing.assert_array_equal(out[0, 12], 0.0)
+    np.testing.assert_array_equal(np.delete(out[0], 12, axis=0), np.delete(keys[0], 12, axis=0))
+    np.testing.assert_array_equal(out[1], keys[1])
+    free[12] = False
+    assert tk.unfold_contact(keys, pts, faces, free) is keys           # a known vertex is never re-chosen
 
 
 def test_a_margin_cut_source_is_its_own_rim(eye_cut_face):

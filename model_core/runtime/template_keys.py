@@ -14,7 +14,9 @@ third of the way (docs/model.md, *Keys on real characters*). This module finds t
 4. near the lip contact a point on the upper lip and one on the lower lip are millimetres apart but move
    centimetres apart; there the closest point cannot tell them apart, so those vertices take (or blend into)
    the harmonic interpolation of their neighbours along the face's own edges (``correspond.harmonic_fill``):
-   the lips follow the face's topology, not proximity.
+   the lips follow the face's topology, not proximity;
+5. where a key then turns a triangle over at the lip contact (a lower lip swinging back past a mouth bag that
+   stays), those guessed vertices re-choose among their neighbours' motions (``unfold_contact``).
 
 Units: the template and every length here are ICT centimetres (the face is brought into ICT's frame first).
 """
@@ -25,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..mesh import boundary_loops, vertex_normals, vertex_rings
+from ..mesh import boundary_loops, face_normals, unique_edges, vertex_normals, vertex_rings
 from .correspond import PointGrid, Surface, harmonic_fill, register, similarity_icp
 
 TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "data" / "ict_face_template.npz"
@@ -40,6 +42,8 @@ MAX_RIM_RINGS = 12              # how deep behind an opening its rim (the first 
 BACKWARD_LOOP_NZ = -0.3         # a face opening whose rim's mean normal points further back than this is a
                                 # socket (an eye or mouth interior): it meets the template's own opening
 AMBIGUITY_RADIUS_CM = 0.6       # how far apart two points may be and still be confused by a closest point
+UNFOLD_AMBIGUITY = 0.05         # mouth ambiguity from which a vertex's motion may be re-chosen where a key folds
+UNFOLD_ROUNDS = 12              # sweeps re-choosing the lip-contact vertices of triangles a key turns over
 
 
 def mouth_ambiguity(verts: np.ndarray, jaw: np.ndarray, radius: float = AMBIGUITY_RADIUS_CM) -> np.ndarray:
@@ -253,6 +257,111 @@ def close_openings(tpl: FaceTemplate, keys: np.ndarray, pts: np.ndarray, matched
 LANDMARK_SIGMA_CM = 2.0         # reach of a landmark's warp (Gaussian radius)
 
 
+def unfold_contact(keys: np.ndarray, pts: np.ndarray, faces: np.ndarray, free: np.ndarray,
+                   rounds: int = UNFOLD_ROUNDS) -> np.ndarray:
+    """Re-choose, key by key, the motion of lip-contact vertices of triangles the key turns over.
+
+    Near the lip contact the closest point cannot tell the upper lip from the lower one, so those vertices'
+    motion is a guess (the harmonic fill of their neighbours, ``template_keys`` step 4). Where a key turns a
+    triangle over, each guessed vertex of it takes, among its own motion, each neighbour's motion and their
+    mean, the one that turns the fewest of its triangles over (neighbours held; per sweep the vertices that
+    improve and have no improving neighbour of lower index move; at most ``rounds`` sweeps). Vertices whose
+    motion the template gives (not ``free``) never change, so blinks and every key away from the lips are
+    untouched.
+
+    Args: keys (K, N, 3) float32 displacements (cm); pts (N, 3) rest positions; faces (F, 3); free (N,) bool:
+    the vertices whose motion was guessed. Returns (K, N, 3) float32 (a new array only where a key changed)."""
+    free = np.asarray(free, bool)
+    near = np.flatnonzero(free[faces].any(axis=1))                   # only triangles at the contact can change
+    if not len(near):
+        return keys
+    sub = faces[near]
+    n0 = face_normals(pts, sub, normalize=False)
+    e = unique_edges(sub)
+    nbr = np.concatenate([e, e[:, ::-1]])
+    nbr = nbr[free[nbr[:, 0]]]
+    nbr = nbr[np.argsort(nbr[:, 0], kind="stable")]                  # (E, 2) free vertex -> neighbour, grouped
+    fv, nb_start, deg = np.unique(nbr[:, 0], return_index=True, return_counts=True)
+    vpos = np.full(len(pts), -1)
+    vpos[fv] = np.arange(len(fv))
+    corner = sub.ravel()
+    order = np.argsort(corner, kind="stable")
+    tri_start = np.searchsorted(corner[order], np.arange(len(pts) + 1))
+    tri_of = order // 3                                               # triangles around a vertex: its CSR range
+
+    def around(v):
+        """(triangles around the vertices v (M,), whose vertex (M,))."""
+        return tri_of[_ranges(tri_start[v], tri_start[v + 1] - tri_start[v])], np.repeat(v, tri_start[v + 1] - tri_start[v])
+
+    def turned(d, t):
+        p = pts[sub[t]] + d[sub[t]]
+        return (np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]) * n0[t]).sum(axis=1) < 0
+
+    everything = np.arange(len(sub))
+    out = keys
+    for k in range(len(keys)):
+        d = keys[k].astype(np.float64)
+        bad = turned(d, everything)
+        changed = False
+        for _ in range(rounds):
+            if not bad.any():
+                break
+            hv = np.unique(sub[bad])
+            hv = hv[vpos[hv] >= 0]                                    # the guessed vertices at a turned triangle
+            if not len(hv):
+                break
+            # options per vertex: its own motion, each neighbour's, their mean
+            hp = vpos[hv]
+            nb = nbr[_ranges(nb_start[hp], deg[hp]), 1]
+            mean = np.add.reduceat(d[nb], np.concatenate([[0], np.cumsum(deg[hp])[:-1]]), axis=0) / deg[hp, None]
+            n_opt = deg[hp] + 2
+            opt_v = np.repeat(hv, n_opt)
+            value = np.empty((len(opt_v), 3))
+            first = np.concatenate([[0], np.cumsum(n_opt)[:-1]])
+            value[first] = d[hv]
+            nb_slot = _ranges(first + 1, deg[hp])
+            value[nb_slot] = d[nb]
+            value[first + n_opt - 1] = mean
+            # score every option on the triangles around its vertex, the other corners held
+            t, v = around(opt_v)
+            o = np.repeat(np.arange(len(opt_v)), tri_start[opt_v + 1] - tri_start[opt_v])
+            p = pts[sub[t]] + d[sub[t]]
+            slot = (sub[t] == v[:, None]).argmax(axis=1)
+            p[np.arange(len(t)), slot] = pts[v] + value[o]
+            flip = (np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]) * n0[t]).sum(axis=1) < 0
+            score = np.bincount(o, weights=flip, minlength=len(opt_v))
+            rank = np.arange(len(opt_v)) - np.repeat(first, n_opt)
+            ordr = np.lexsort((rank, score, opt_v))                   # ties: the lowest rank (own motion first)
+            best = ordr[np.concatenate([[True], opt_v[ordr][1:] != opt_v[ordr][:-1]])]   # one per vertex, hv order
+            move = score[best] < score[first]
+            if not move.any():
+                break
+            mv = np.zeros(len(pts), bool)
+            mv[hv[move]] = True
+            # of two moving neighbours only the lower index moves this sweep
+            mn = nbr[_ranges(nb_start[hp[move]], deg[hp[move]])]
+            blocked = np.zeros(len(pts), bool)
+            blocked[mn[mv[mn[:, 1]] & (mn[:, 1] < mn[:, 0]), 0]] = True
+            go = move & ~blocked[hv]
+            d[hv[go]] = value[best[go]]
+            changed = True
+            t, _ = around(hv[go])
+            bad[t] = turned(d, t)
+        if changed:
+            if out is keys:
+                out = keys.copy()
+            out[k] = d
+    return out
+
+
+def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Concatenated ``arange(s, s + c)`` for each (s, c): (sum(counts),) int64."""
+    counts = np.asarray(counts, np.int64)
+    if not len(counts):
+        return np.zeros(0, np.int64)
+    offs = np.cumsum(counts) - counts
+    return np.repeat(np.asarray(starts, np.int64) - offs, counts) + np.arange(int(counts.sum()))
+
 def landmark_warp(x: np.ndarray, idx: np.ndarray, points: np.ndarray, sigma: float = LANDMARK_SIGMA_CM):
     """The template (N, 3) warped smoothly so that its vertices ``idx`` (L,) land on ``points`` (L, 3) (cm).
 
@@ -336,6 +445,7 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
         beta = np.where(known, 0.0, np.clip((amb - lo_a) / (hi_a - lo_a), 0.0, 1.0))[:, None]
         keys = ((1 - beta) * flat + beta * filled).reshape(len(pts), -1, 3).transpose(1, 0, 2)
     keys = close_openings(tpl, np.ascontiguousarray(keys, np.float32), pts, matched)
+    keys = unfold_contact(keys, pts, faces, (amb >= UNFOLD_AMBIGUITY) & (fade >= 1.0))
     if return_match:
         return keys, TemplateMatch(f, b, np.sqrt(d2), fade, float(s), R, t)
     return keys
