@@ -68,7 +68,7 @@ def child(mesh_path: str, runs: int) -> dict:
     from model_core.facs_names import ICT_NAMES
     from model_core.frames import ict_to_blender
     from model_core.ict import load_ict
-    from nfs_blender import common, engine, ops_facs, prefs, shape_keys
+    from nfs_blender import engine, ops_facs, prefs, shape_keys
 
     nfs_blender.register()
     try:
