@@ -63,7 +63,6 @@ from model_core.mesh import barycentric_combine  # noqa: E402
 from model_core.real_eval import key_metrics, load_real_heads, nearest_keys, triangle_damage  # noqa: E402
 from model_core.remesh import make_topology  # noqa: E402
 from model_core.runtime import Model  # noqa: E402
-from model_core.runtime.correspond import similarity_icp  # noqa: E402
 from model_core.runtime.transfer import transfer_keys  # noqa: E402
 
 try:
@@ -71,6 +70,8 @@ try:
     HAVE_BPY = True
 except ImportError:  # pragma: no cover - depends on the venv
     HAVE_BPY = False
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from blender_sd import surface_deform_keys  # noqa: E402  (Surface Deform pipeline, shared with bench_sd_keys.py)
 
 HEADS_DIR = Path(os.environ.get("NFS_REAL_FACES", ROOT.parent / "shared" / "data" / "real_faces"))
 SHOW_ICT = ("jawOpen", "eyeBlink_L", "mouthSmile_L")
@@ -97,99 +98,6 @@ def truth_scores(pred, true, names, verts, faces, damage_names):
     inv = sum(triangle_damage(verts, faces, pred[names.index(n)])[0] for n in damage_names if n in names)
     return {"pooled": rel_err(pred, true), "rel": float(np.mean([r for r, _ in per])),
             "cos": float(np.mean([c for _, c in per])), "keys": dict(zip(names, per)), "inv": inv}
-
-
-# ------------------------------------------------------------------------------------- Surface Deform
-def _mesh_object(name, verts, faces):
-    import bpy
-    faces = np.asarray(faces, np.int32)
-    me = bpy.data.meshes.new(name)
-    me.vertices.add(len(verts))
-    me.vertices.foreach_set("co", np.ascontiguousarray(verts, np.float32).ravel())
-    me.loops.add(faces.size)
-    me.loops.foreach_set("vertex_index", faces.ravel())
-    me.polygons.add(len(faces))
-    me.polygons.foreach_set("loop_start", np.arange(0, faces.size, 3, dtype=np.int32))
-    me.polygons.foreach_set("loop_total", np.full(len(faces), 3, np.int32))
-    me.update(calc_edges=True)
-    ob = bpy.data.objects.new(name, me)
-    bpy.context.scene.collection.objects.link(ob)
-    return ob
-
-
-def separate_overlaps(verts, faces, frac=1e-3):
-    """Vertices that share a position with another (unwelded seams: Surface Deform refuses to bind to a mesh
-    with "overlapping vertices") moved by ``frac`` of the mesh's size toward the centroid of their own
-    one-ring, so each stays on its side of the seam. Returns (verts, number moved)."""
-    v = np.asarray(verts, np.float64)
-    q = np.round(v / (1e-6 * np.ptp(v, axis=0).max())).astype(np.int64)
-    _, inv, cnt = np.unique(q, axis=0, return_inverse=True, return_counts=True)
-    dup = np.flatnonzero(cnt[inv.ravel()] > 1)
-    if not len(dup):
-        return v, 0
-    f = np.asarray(faces, np.int64)
-    cen = np.zeros_like(v)
-    num = np.zeros(len(v))
-    for k in range(3):
-        np.add.at(cen, f[:, k], v[f].mean(axis=1))
-        np.add.at(num, f[:, k], 1)
-    d = cen[dup] / np.maximum(num[dup, None], 1) - v[dup]
-    out = v.copy()
-    out[dup] += frac * np.ptp(v, axis=0).max() * d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-30)
-    return out, len(dup)
-
-
-def surface_deform_keys(src_verts, src_faces, src_keys, dst_verts, dst_faces, init_scale=1.0):
-    """(K, Vd, 3) keys carried by Blender's Surface Deform after scaled-ICP alignment, and the timings.
-
-    Returns (keys, {"align", "build", "bind", "eval", "total"} seconds, bound: bool)."""
-    import bpy
-    t0 = time.perf_counter()
-    s, R, t = similarity_icp(src_verts, dst_verts, dst_faces, init_scale=init_scale)
-    moved = s * np.asarray(src_verts, np.float64) @ R.T + t
-    t1 = time.perf_counter()
-    base = separate_overlaps(moved, src_faces)[0]
-    src = _mesh_object("bench_src", base, src_faces)
-    tgt = _mesh_object("bench_tgt", dst_verts, dst_faces)
-    src.shape_key_add(name="Basis")
-    blocks = []
-    for k, d in enumerate(src_keys):
-        kb = src.shape_key_add(name=f"k{k}", from_mix=False)
-        kb.points.foreach_set("co", np.ascontiguousarray(base + s * d @ R.T, np.float32).ravel())
-        blocks.append(kb)
-    mod = tgt.modifiers.new("bench_sd", "SURFACE_DEFORM")
-    mod.target = src
-    t2 = time.perf_counter()
-    bpy.context.view_layer.objects.active = tgt
-    with bpy.context.temp_override(object=tgt, active_object=tgt):
-        bpy.ops.object.surfacedeform_bind(modifier=mod.name)
-    dg = bpy.context.evaluated_depsgraph_get()
-    n = len(dst_verts)
-    buf = np.empty(n * 3, np.float32)
-
-    def read():
-        dg.update()
-        tgt.evaluated_get(dg).data.attributes["position"].data.foreach_get("vector", buf)
-        return buf.reshape(n, 3).astype(np.float64)
-
-    rest = read()
-    bound = bool(mod.is_bound)
-    t3 = time.perf_counter()
-    out = np.empty((len(src_keys), n, 3))
-    prev = None
-    for k, kb in enumerate(blocks):
-        if prev is not None:
-            prev.value = 0.0
-        kb.value = 1.0
-        prev = kb
-        out[k] = read() - rest
-    t4 = time.perf_counter()
-    # clean up (the modifier first, then both objects and their meshes/keys)
-    for ob in (tgt, src):
-        me = ob.data
-        bpy.data.objects.remove(ob)
-        bpy.data.meshes.remove(me)
-    return out, {"align": t1 - t0, "build": t2 - t1, "bind": t3 - t2, "eval": t4 - t3, "total": t4 - t0}, bound
 
 
 # ----------------------------------------------------------------------------------- the warped dev head
