@@ -72,7 +72,8 @@ for f, v in ((1, 0.0), (4, 1.0)):
 s = scene.nfs
 s.bake_source, s.use_scene_range, s.frame_start, s.frame_end, s.bake_corrective = src, False, 1, 4, True
 s.use_painted_groups = False
-from model_core.runtime.model import FIT_SPARSITY, Model
+from model_core.runtime import Model
+from model_core.runtime.model_fit import FIT_SPARSITY
 out["sparsity_default"] = [s.bl_rna.properties["rig_sparsity"].default, FIT_SPARSITY]
 from nfs_blender import prefs as nfs_prefs
 out["max_vertices_default"] = [nfs_prefs.NFS_AddonPreferences.bl_rna.properties["max_vertices"].default,

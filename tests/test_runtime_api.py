@@ -15,8 +15,7 @@ from model_core.config import FORMAT_VERSION, ModelConfig
 from model_core.facs_names import ARKIT_INDEX, ICT_INDEX
 from model_core.frames import axes_to_ict
 from model_core.mesh import subdivide_midpoint, triangulate_polygons
-from model_core.runtime import Cancelled, Model, load_weights, read_mesh, save_weights, write_mesh
-from model_core.runtime.model import MIN_FACE_VERTICES
+from model_core.runtime import MIN_FACE_VERTICES, Cancelled, Model, load_weights, read_mesh, save_weights, write_mesh
 from model_core.runtime.weights import Weights, expected_shapes
 from small_model import SMALL, small_weights
 
@@ -271,7 +270,7 @@ def test_facs_basis_streams_a_dense_head_once_and_matches_one_hot_decodes(tmp_pa
     decoder's per-mesh part (32 s at 45k vertices). Now each vertex goes through ``decoder.base`` exactly once
     per basis, cached or not, and the shapes equal the one-hot decodes (the old per-key path) and the cached
     path's."""
-    import model_core.runtime.model as rm
+    import model_core.runtime.model_decoder as rm
     cfg = ModelConfig(**{**SMALL.__dict__, "dec_mode": dec_mode})
     save_weights(tmp_path / "w", make_weights(cfg), config=cfg)
     v, f = subdivide(*ict.head(None, None, "full"))                    # 44,786 vertices
@@ -500,7 +499,7 @@ def test_face_crop_uses_face_regions_only():
     from model_core.ict import load_ict
     from model_core.regions import REGION_NAMES, load_ict_labels
     from model_core.runtime import Model
-    from model_core.runtime.model import NON_FACE_REGIONS
+    from model_core.runtime.model_prepare import NON_FACE_REGIONS
     model = Model.load()
     v, f = load_ict().head(None, None, "full")
     full = model.prepare(v, f)

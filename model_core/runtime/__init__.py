@@ -1,7 +1,8 @@
 """Numpy-only inference runtime of the neural face skinning model (no torch, no scipy, no bpy).
 
-- ``Model`` / ``PreparedMesh`` (model.py): load weights, prepare meshes, skinning, identity / expression codes,
-  decoding, FACS blendshape bases, retargeting.
+- ``Model`` (model.py, a front over one part per concern: model_prepare.py, model_skinning.py, model_decoder.py,
+  model_keys.py, model_fit.py): load weights, prepare meshes (``PreparedMesh``, prepared_mesh.py), skinning,
+  identity / expression codes, decoding, FACS blendshape bases, the inverse rig, retargeting.
 - ``weights.py``: the weights file format (load + validate, ``random_weights``, ``save_weights``).
 - ``layers.py``: numpy twins of ``network.py``'s torch modules.
 - ``meshio.py``: small OBJ / PLY reader and writer.
@@ -10,7 +11,9 @@
   ICT's keys carried onto any face; ``transfer.py``: shape-key transfer between two heads.
 """
 from .meshio import MeshData, read_mesh, write_mesh
-from .model import MIN_FACE_VERTICES, Cancelled, Model, PreparedMesh
+from .model import Model
+from .model_fit import Cancelled
+from .prepared_mesh import MIN_FACE_VERTICES, PreparedMesh
 from .weights import DEFAULT_WEIGHTS, Weights, expected_shapes, load_weights, random_weights, save_weights
 
 __all__ = ["Model", "PreparedMesh", "Cancelled", "MIN_FACE_VERTICES", "Weights", "DEFAULT_WEIGHTS",
