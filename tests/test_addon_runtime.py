@@ -10,10 +10,10 @@ from blender_harness import run_blender
 pytestmark = pytest.mark.blender
 
 SCRIPT = r'''
-from model_core.config import ModelConfig
+from model_core.runtime.config import ModelConfig
 from model_core.runtime.weights import random_weights, save_weights
 from model_core.runtime import Model
-from model_core import facs_names as fn
+from model_core.runtime import facs_names as fn
 from nfs_blender import engine, mesh_io, prefs
 engine.set_model(None)   # back to loading weights files
 scene = bpy.context.scene

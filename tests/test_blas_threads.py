@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[1]
 CHILD = r"""
 import json, sys
 import numpy as np
-from model_core.ict import load_ict
+from model_core.dataset.ict import load_ict
 from model_core.runtime import Model, blas, random_weights, save_weights
 import model_core.runtime.model_fit as fit
 import model_core.runtime.prepared_mesh as prep

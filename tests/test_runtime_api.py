@@ -11,10 +11,10 @@ import time
 import numpy as np
 import pytest
 
-from model_core.config import FORMAT_VERSION, ModelConfig
-from model_core.facs_names import ARKIT_INDEX, ICT_INDEX
-from model_core.frames import axes_to_ict
-from model_core.mesh import subdivide_midpoint, triangulate_polygons
+from model_core.runtime.config import FORMAT_VERSION, ModelConfig
+from model_core.runtime.facs_names import ARKIT_INDEX, ICT_INDEX
+from model_core.runtime.frames import axes_to_ict
+from model_core.runtime.mesh import subdivide_midpoint, triangulate_polygons
 from model_core.runtime import MIN_FACE_VERTICES, Cancelled, Model, load_weights, read_mesh, save_weights, write_mesh
 from model_core.runtime.weights import Weights, expected_shapes
 from small_model import SMALL, small_weights
@@ -455,7 +455,7 @@ def test_weights_file_errors(tmp_path, stem):
 def test_default_weights_path_missing_says_what_to_do(monkeypatch, tmp_path):
     from model_core.runtime import weights as wmod
     monkeypatch.setattr(wmod, "DEFAULT_WEIGHTS", tmp_path / "nfs_v4.npz")
-    with pytest.raises(FileNotFoundError, match="python -m model_core.export"):
+    with pytest.raises(FileNotFoundError, match="python -m model_core.training.export"):
         Model.load()
 
 
@@ -496,8 +496,8 @@ def test_mesh_files_round_trip(tmp_path, ict):
 def test_face_crop_uses_face_regions_only():
     """crop='face' runs the encoders on face-region skin only; the rest follows (or stays with 'static').
     The committed weights' own skinning decides what is face (nfs_v4's segmentation is 92-95 % right)."""
-    from model_core.ict import load_ict
-    from model_core.regions import REGION_NAMES, load_ict_labels
+    from model_core.dataset.ict import load_ict
+    from model_core.runtime.regions import REGION_NAMES, load_ict_labels
     from model_core.runtime import Model
     from model_core.runtime.model_prepare import NON_FACE_REGIONS
     model = Model.load()

@@ -114,7 +114,7 @@ class Model(Preparation, Skinning, Decoding, FacsKeys, InverseRig):
     def _region_colors(names) -> np.ndarray:
         out = _palette(len(names))
         try:
-            from .. import regions as _regions
+            from . import regions as _regions
             known = {str(n): np.asarray(c, dtype=np.float64)
                      for n, c in zip(getattr(_regions, "REGION_NAMES", []), getattr(_regions, "REGION_COLORS", []))}
         except ImportError:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..frames import core_frame
+from .frames import core_frame
 from .model_common import F32, ModelPart, check_finite, one_blas_thread
 from .prepared_mesh import PreparedMesh
 

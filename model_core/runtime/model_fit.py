@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..facs_names import ICT_NAMES
-from ..proxy import expression_features
 from .boxqp import box_qp
+from .facs_names import ICT_NAMES
 from .model_common import F32, ModelPart, check_finite, one_blas_thread
 from .prepared_mesh import PreparedMesh
+from .proxy import expression_features
 
 FIT_SPARSITY = 0.005         # default mu of the fitted inverse rig (benchmarks/tune_fit_sparsity.py)
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..facs_names import ARKIT_NAMES, ARKIT_SOURCES, ICT_NAMES
 from . import blas
+from .facs_names import ARKIT_NAMES, ARKIT_SOURCES, ICT_NAMES
 from .model_common import F32, ModelPart, check_finite, one_blas_thread
 from .prepared_mesh import PreparedMesh
 

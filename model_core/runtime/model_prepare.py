@@ -11,8 +11,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..frames import axes_to_ict
-from ..mesh import mesh_hash, triangulate_polygons, validate_mesh, vertex_areas
+from .frames import axes_to_ict
+from .mesh import mesh_hash, triangulate_polygons, validate_mesh, vertex_areas
 from .model_common import ModelPart, one_blas_thread
 from .prepared_mesh import PreparedMesh, build_prepared_mesh
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..mesh import normalize_rows
 from .layers import interpolate, softmax
+from .mesh import normalize_rows
 from .model_common import F32, ModelPart, check_finite, one_blas_thread
 from .prepared_mesh import PreparedMesh
 

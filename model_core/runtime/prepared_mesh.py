@@ -11,11 +11,11 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..config import ModelConfig
-from ..frames import Normalization, canonical_normalization
-from ..mesh import connected_components, face_areas, face_normals, vertex_normals
-from ..proxy import Proxy, build_proxy, knn_weights, neutral_features
 from . import mesh_checks
+from .config import ModelConfig
+from .frames import Normalization, canonical_normalization
+from .mesh import connected_components, face_areas, face_normals, vertex_normals
+from .proxy import Proxy, build_proxy, knn_weights, neutral_features
 
 F32 = np.float32
 MIN_FACE_VERTICES = 20        # fewer vertices in the face island cannot be a face mesh
