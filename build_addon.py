@@ -10,8 +10,8 @@ Writes ``DIR/nfs_blender-<version>.zip`` (default ``dist/``). The zip root holds
 * ``blender_manifest.toml``, ``LICENSE``, ``NOTICE`` (from the repository root),
 * the add-on package: every file of ``nfs_blender/`` with a suffix in ``ADDON_SUFFIXES``
   (its ``model_core`` development symlink excluded; no caches, no tests),
-* ``model_core/``: ONLY the runtime files listed in ``MODEL_CORE_RUNTIME`` (dereferenced;
-  training modules in ``MODEL_CORE_TRAINING`` are never included).
+* ``model_core/``: ONLY the runtime files matched by ``MODEL_CORE_RUNTIME`` (its ``__init__.py``, the runtime
+  package, the weights and the data; dereferenced); the training side in ``MODEL_CORE_TRAINING`` is never included.
 
 The built zip is then validated twice:
 
@@ -36,7 +36,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from model_core import RUNTIME_MODULES
+from model_core import RUNTIME_DATA, RUNTIME_PACKAGE
 
 try:
     import tomllib
@@ -48,14 +48,18 @@ ADDON_ID = "nfs_blender"
 MANIFEST = "blender_manifest.toml"
 TOP_LEVEL_FILES = (MANIFEST, "LICENSE", "NOTICE")
 
-# The model_core files shipped inside the add-on (glob patterns relative to model_core/): the modules of
-# model_core.RUNTIME_MODULES (the one list, also the purity test's), the weights and the data.
-# Patterns that match nothing yet are skipped; the summary lists them.
-MODEL_CORE_RUNTIME = tuple(f"{m}/**/*.py" if (REPO / "model_core" / m).is_dir() else f"{m}.py"
-                           for m in RUNTIME_MODULES) + ("weights/*.npz", "weights/*.json", "data/**/*")
-# Every other top-level module of model_core (may import torch/scipy): never shipped, even if a pattern matched.
-MODEL_CORE_TRAINING = tuple(sorted(p.name for p in (REPO / "model_core").glob("*.py")
-                                   if p.stem not in RUNTIME_MODULES))
+# The model_core files shipped inside the add-on (glob patterns relative to model_core/): the package's
+# __init__.py, the runtime package model_core.RUNTIME_PACKAGE (also the purity test's), and the weights and data
+# folders of model_core.RUNTIME_DATA. Patterns that match nothing yet are skipped; the summary lists them.
+_DATA_PATTERNS = {"weights": ("weights/*.npz", "weights/*.json")}
+MODEL_CORE_RUNTIME = ("__init__.py", f"{RUNTIME_PACKAGE}/**/*.py") + tuple(
+    p for d in RUNTIME_DATA for p in _DATA_PATTERNS.get(d, (f"{d}/**/*",)))
+# Every other top-level entry of model_core (the training-side packages dataset/, training/, evaluation/ and the
+# CLI's modules; they may import torch/scipy): never shipped, even if a pattern matched.
+MODEL_CORE_TRAINING = tuple(sorted(
+    p.name for p in (REPO / "model_core").iterdir()
+    if (p.suffix == ".py" and p.name != "__init__.py")
+    or (p.is_dir() and p.name not in (RUNTIME_PACKAGE, *RUNTIME_DATA) and not p.name.startswith(("_", ".")))))
 # Files of nfs_blender/ that are shipped (others are reported as skipped).
 ADDON_SUFFIXES = (".py", ".json", ".npz", ".csv", ".txt", ".png", ".svg", ".blend")
 # Never shipped anywhere.
@@ -265,7 +269,7 @@ def collect_files(root: Path = REPO) -> tuple[list[tuple[str, Path]], list[str],
         kept = 0
         for src in matches:
             rel = src.relative_to(core)
-            if _excluded(rel.parts) or (len(rel.parts) == 1 and rel.name in MODEL_CORE_TRAINING):
+            if _excluded(rel.parts) or rel.parts[0] in MODEL_CORE_TRAINING:
                 continue
             entries["model_core/" + rel.as_posix()] = src.resolve()
             kept += 1
@@ -367,7 +371,7 @@ def _check_python(arcname: str, source: bytes, names: set[str], read=None, warni
         return [f"{arcname}:{ex.lineno}: syntax error: {ex.msg}"]
     parts = arcname[:-3].split("/")
     package = parts[:-1]  # package containing this module (zip root = add-on package = [])
-    training = {m[:-3] for m in MODEL_CORE_TRAINING}
+    training = {m.removesuffix(".py") for m in MODEL_CORE_TRAINING}
     for node, guarded in _imports_with_guard(tree):
         problems = warnings if (guarded and warnings is not None) else errors
         if isinstance(node, ast.Import):
@@ -394,8 +398,8 @@ def _check_python(arcname: str, source: bytes, names: set[str], read=None, warni
             shown = "." * level + mod
             target_file = _module_file(names, target)
             if target_file is None:
-                hint = " (a training module: the runtime must not import it)" if target[-1:] and target[-1] in training \
-                    else ""
+                hint = " (a training module: the runtime must not import it)" \
+                    if target[:1] == ["model_core"] and target[1:2] and target[1] in training else ""
                 problems.append(f"{arcname}:{node.lineno}: imports {shown}, which is not in the zip{hint}")
                 continue
             # `from .pkg import x`: x is a submodule of pkg, or a name pkg defines.
@@ -408,7 +412,8 @@ def _check_python(arcname: str, source: bytes, names: set[str], read=None, warni
                     if defined is None:
                         break
                 if alias.name not in defined:
-                    hint = " (a training module: the runtime must not import it)" if alias.name in training else ""
+                    hint = " (a training module: the runtime must not import it)" \
+                        if target == ["model_core"] and alias.name in training else ""
                     problems.append(f"{arcname}:{node.lineno}: from {shown} import {alias.name}: neither a module in "
                                     f"the zip nor a name defined in {target_file}{hint}")
     return errors
@@ -443,7 +448,7 @@ def check_zip(zip_path: Path, *, expected_id: str = ADDON_ID, warnings: list | N
                 errors.append(f"{name}: caches, tests and hidden files must not be shipped")
             if name.startswith("/") or ".." in parts:
                 errors.append(f"{name}: unsafe path in zip")
-            if parts[0] == "model_core" and len(parts) == 2 and parts[1] in MODEL_CORE_TRAINING:
+            if parts[0] == "model_core" and len(parts) >= 2 and parts[1] in MODEL_CORE_TRAINING:
                 errors.append(f"{name}: training module must not be shipped")
             if name.endswith(".py"):
                 errors += _check_python(name, zf.read(name), names, zf.read, warnings)

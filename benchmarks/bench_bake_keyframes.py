@@ -29,7 +29,7 @@ def main() -> int:
     import bpy
     import numpy as np
 
-    from model_core.facs_names import ICT_NAMES
+    from model_core.runtime.facs_names import ICT_NAMES
     from nfs_blender import keyframes
 
     scene = bpy.context.scene

@@ -33,7 +33,7 @@ CHILD = r"""
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
 import numpy as np
-from model_core.ict import load_ict
+from model_core.dataset.ict import load_ict
 from model_core.runtime import Model, blas
 mode, frames, repeat = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 guard = mode != "default threads"

@@ -51,9 +51,9 @@ def main() -> int:
     import numpy as np
 
     import nfs_blender
-    from model_core.facs_names import ICT_NAMES
-    from model_core.frames import ict_to_blender
-    from model_core.ict import load_ict
+    from model_core.runtime.facs_names import ICT_NAMES
+    from model_core.runtime.frames import ict_to_blender
+    from model_core.dataset.ict import load_ict
     from nfs_blender import engine, keyframes, mesh_io, ops_bake, prefs
 
     nfs_blender.register()

@@ -67,7 +67,7 @@ def traced(fn):
 
 def subdivide(v, f):
     """Midpoint subdivision: (verts (N + E, 3), faces (4F, 3))."""
-    from model_core.mesh import subdivide_midpoint
+    from model_core.runtime.mesh import subdivide_midpoint
     return subdivide_midpoint(v, f)
 
 
@@ -78,10 +78,10 @@ def main() -> int:
     args = ap.parse_args()
     load0 = os.getloadavg()[0]
 
-    from model_core.config import ModelConfig
-    from model_core.ict import load_ict
-    from model_core.mesh import triangulate_polygons
-    from model_core.regions import REGION_NAMES
+    from model_core.runtime.config import ModelConfig
+    from model_core.dataset.ict import load_ict
+    from model_core.runtime.mesh import triangulate_polygons
+    from model_core.runtime.regions import REGION_NAMES
     from model_core.runtime import Model, random_weights, save_weights
 
     try:
@@ -92,8 +92,8 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench_runtime_"))
     net = None
     if torch is not None:
-        from model_core.export import export_model
-        from model_core.network import FaceSkinningNet
+        from model_core.training.export import export_model
+        from model_core.training.network import FaceSkinningNet
         torch.manual_seed(0)
         net = FaceSkinningNet(cfg).eval()
         export_model(net, tmp / "w")
@@ -174,7 +174,7 @@ def main() -> int:
     _, peak, _ = traced(lambda: model.expression(frames, pm, batch=32))
     t1_torch = tb_torch = None
     if torch is not None:
-        from model_core.proxy import expression_features
+        from model_core.runtime.proxy import expression_features
         op = tuple(t32(a) for a in pm.op)
         nv = pm.verts[pm.face_index]
 

@@ -18,9 +18,9 @@ import time
 
 import numpy as np
 
-from model_core.ict import CROPS, load_ict
-from model_core.remesh import DEFAULT_SIZES, TopologyBank, random_topology
-from model_core.sampler import FaceSampler
+from model_core.dataset.ict import CROPS, load_ict
+from model_core.dataset.remesh import DEFAULT_SIZES, TopologyBank, random_topology
+from model_core.dataset.sampler import FaceSampler
 
 
 class _RebuildBank(TopologyBank):

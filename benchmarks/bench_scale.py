@@ -94,16 +94,16 @@ print(json.dumps(out))
 
 def _decimate(v: np.ndarray, f: np.ndarray, target: int) -> tuple[np.ndarray, np.ndarray]:
     """Grid vertex clustering to about ``target`` vertices (area-weighted cluster centres): the proxy's."""
-    from model_core.mesh import face_areas
-    from model_core.proxy import cluster_decimate
+    from model_core.runtime.mesh import face_areas
+    from model_core.runtime.proxy import cluster_decimate
     centre, size = v.mean(0), np.sqrt(face_areas(v, f).sum())
     pv, pf, _, _ = cluster_decimate((v - centre) / size, f, target)
     return pv * size + centre, pf
 
 
 def build_heads(sizes: list[int], folder: Path) -> dict[int, Path]:
-    from model_core.ict import load_ict
-    from model_core.mesh import subdivide_midpoint
+    from model_core.dataset.ict import load_ict
+    from model_core.runtime.mesh import subdivide_midpoint
     v, f = load_ict().head(None, None, "full")
     levels = [(np.asarray(v, np.float64), np.asarray(f, np.int64))]
     out = {}

@@ -65,9 +65,9 @@ def child(mesh_path: str, runs: int) -> dict:
 
     import nfs_blender
     from blender_sd import mesh_object, remove_objects, separate_overlaps, source_with_keys, surface_deform_run
-    from model_core.facs_names import ICT_NAMES
-    from model_core.frames import ict_to_blender
-    from model_core.ict import load_ict
+    from model_core.runtime.facs_names import ICT_NAMES
+    from model_core.runtime.frames import ict_to_blender
+    from model_core.dataset.ict import load_ict
     from nfs_blender import engine, ops_facs, prefs, shape_keys
 
     nfs_blender.register()

@@ -16,7 +16,7 @@ Without ``bpy`` the Surface Deform columns print "-". Tables (markdown, printed 
    - A dev head (``iphonemocap_johnsmith_head``, MIT) -> a smoothly warped and remeshed copy of itself: the
      warp W = similarity (scale 1.1, 4 degrees about Y, shifted) of an anisotropic scale (x 0.92, y 1.07)
      plus low-frequency sinusoids (0.4-0.7 cm amplitude, 16-30 cm wavelengths); the copy is the head's surface
-     midpoint-subdivided into a dense lattice and Voronoi-clustered (``model_core.remesh``'s clustering,
+     midpoint-subdivided into a dense lattice and Voronoi-clustered (``model_core.dataset.remesh``'s clustering,
      applied to this head) to ~3k vertices. (Asked for 8k, the clustering gives a
      4.1k copy whose keys are zero on parts of the face: not used.) A new vertex at surface point p (barycentric on the head) sits at
      W(p); its true key is W(p + d(p)) - W(p), d(p) the barycentric mix of the artist's key.
@@ -57,11 +57,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from model_core.evaluate import face_mask_topology, held_out_identities  # noqa: E402
-from model_core.ict import crop_sizes, load_ict  # noqa: E402
-from model_core.mesh import barycentric_combine  # noqa: E402
-from model_core.real_eval import key_metrics, load_real_heads, nearest_keys, triangle_damage  # noqa: E402
-from model_core.remesh import make_topology  # noqa: E402
+from model_core.evaluation.evaluate import face_mask_topology, held_out_identities  # noqa: E402
+from model_core.dataset.ict import crop_sizes, load_ict  # noqa: E402
+from model_core.runtime.mesh import barycentric_combine  # noqa: E402
+from model_core.evaluation.real_eval import key_metrics, load_real_heads, nearest_keys, triangle_damage  # noqa: E402
+from model_core.dataset.remesh import make_topology  # noqa: E402
 from model_core.runtime import Model  # noqa: E402
 from model_core.runtime.transfer import transfer_keys  # noqa: E402
 
@@ -103,8 +103,8 @@ def truth_scores(pred, true, names, verts, faces, damage_names):
 # ----------------------------------------------------------------------------------- the warped dev head
 def remesh_head(verts, faces, n_target, seed):
     """(faces (M, 3), src_face (N,), bary (N, 3)): the head's surface Voronoi-remeshed to ~n_target vertices
-    (midpoint lattice + clustering of ``model_core.remesh``), with an exact barycentric map onto its faces."""
-    from model_core.remesh import remesh_mesh
+    (midpoint lattice + clustering of ``model_core.dataset.remesh``), with an exact barycentric map onto its faces."""
+    from model_core.dataset.remesh import remesh_mesh
     return remesh_mesh(np.asarray(verts) * 100.0, faces, n_target, seed)    # the remesher works in cm
 
 
@@ -334,7 +334,6 @@ def main(argv=None) -> int:
 
     bl = "-"
     if HAVE_BPY:
-        import bpy
         bl = bpy.app.version_string
     env = (f"Python {platform.python_version()}, numpy {np.__version__}, bpy {bl}, {os.cpu_count()} CPUs, "
            f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, load average {load0:.1f} at "

@@ -18,9 +18,9 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from model_core.evaluate import expression_set, held_out_identities  # noqa: E402
-from model_core.ict import load_ict  # noqa: E402
-from model_core.remesh import random_topology  # noqa: E402
+from model_core.evaluation.evaluate import expression_set, held_out_identities  # noqa: E402
+from model_core.dataset.ict import load_ict  # noqa: E402
+from model_core.dataset.remesh import random_topology  # noqa: E402
 from model_core.runtime import Model  # noqa: E402
 
 

@@ -245,7 +245,7 @@ def setup_weights(addon, spec: str, out: Path) -> str:
         log("!! running with RANDOM weights. The pipeline runs end to end; the retargeted faces mean nothing.")
         log("!" * 100)
     w = importlib.import_module(MODULE + ".model_core.runtime.weights")
-    cfg = importlib.import_module(MODULE + ".model_core.config").ModelConfig()
+    cfg = importlib.import_module(MODULE + ".model_core.runtime.config").ModelConfig()
     stem = out / "tmp" / "random_weights" / "nfs_random"
     # dec_gain: untrained decoders otherwise move vertices by ~1e-7 m; 4x gives millimetre-sized random motion
     w.save_weights(stem, w.random_weights(cfg, seed=0, dec_gain=4.0), config=cfg)
@@ -371,7 +371,7 @@ def run(args) -> dict:
     t = time.perf_counter()
     clear_scene()
     addon = install_addon(Path(args.zip))
-    frames_mod = importlib.import_module(MODULE + ".model_core.frames")
+    frames_mod = importlib.import_module(MODULE + ".model_core.runtime.frames")
     summary["weights"] = setup_weights(addon, args.weights, out)
     step("install", t)
     log(f"  add-on {MODULE} enabled; weights: {summary['weights']}")

@@ -3,7 +3,7 @@
 Two halves:
 
 * numpy-only helpers (importable anywhere, no ``bpy``): :func:`write_gif` (own LZW encoder), :func:`grid`,
-  :func:`label_bar`, :func:`legend`; PNGs are written with ``model_core.render_util.write_png``.
+  :func:`label_bar`, :func:`legend`; PNGs are written with ``model_core.evaluation.render_util.write_png``.
 * ``python demo/render.py --blend F --out DIR --engine WORKBENCH|CYCLES ...``: runs inside headless Blender
   (the ``bpy`` module), opens the .blend written by ``demo/demo_blender.py`` and renders
 
@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model_core.render_util import draw_text, fill_rect, text_width, write_png
+from model_core.evaluation.render_util import draw_text, fill_rect, text_width, write_png
 
 __all__ = ["write_gif", "grid", "label_bar", "legend", "render_with_fallback", "write_png"]
 

@@ -32,9 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .facs_names import ARKIT_NAMES, ICT_NAMES, N_ARKIT, N_ICT, ict_to_arkit, names_for_scheme
+from .runtime.facs_names import ARKIT_NAMES, ICT_NAMES, N_ARKIT, N_ICT, ict_to_arkit, names_for_scheme
 from .runtime.meshio import MESH_SUFFIXES, read_mesh, write_obj
-from .runtime.model import KEY_SOURCES, Model
+from .runtime.model import Model
+from .runtime.model_keys import KEY_SOURCES
 
 PROG = "python -m model_core"
 

@@ -2,7 +2,7 @@
 
 Implements Cha et al., "Neural Face Skinning for Mesh-agnostic Facial Expression Cloning" (Eurographics 2025)
 with a numpy-only runtime (``model_core.runtime``). Every Blender-facing module is imported inside
-``register()`` so that the pure-Python parts (``livelink_csv``, ``model_core.facs_names``) import without bpy.
+``register()`` so that the pure-Python parts (``livelink_csv``, ``model_core.runtime.facs_names``) import without bpy.
 """
 
 _MODULES = ("prefs", "props", "corrective", "ops_skinning", "ops_facs", "ops_transfer", "ops_bake", "ops_csv",

@@ -10,7 +10,7 @@ import bpy
 import numpy as np
 
 from . import engine, mesh_io, shape_keys, vertex_groups
-from .model_core.mesh import normalize_rows
+from .model_core.runtime.mesh import normalize_rows
 from .prefs import get_prefs
 
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .model_core.facs_names import N_ICT
-from .model_core.mesh import normalize_rows
+from .model_core.runtime.facs_names import N_ICT
+from .model_core.runtime.mesh import normalize_rows
 
 _state = {"model": None, "key": None, "injected": False, "error": None}
 

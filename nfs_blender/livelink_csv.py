@@ -21,7 +21,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from .model_core.facs_names import ARKIT_NAMES, arkit_to_ict
+from .model_core.runtime.facs_names import ARKIT_NAMES, arkit_to_ict
 
 DEFAULT_RATE = 60.0
 MAX_GAP_SECONDS = 10.0  # a longer jump between consecutive rows means a damaged timecode or joined takes

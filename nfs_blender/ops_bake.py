@@ -24,7 +24,7 @@ import numpy as np
 from . import corrective, engine, keyframes, mesh_io, shape_keys
 from .common import (JobOperator, UserError, facs_keys_problem, poll_result, prepare_object, register_classes,
                      unregister_classes)
-from .model_core import facs_names
+from .model_core.runtime import facs_names
 from .prefs import get_prefs
 
 AUTO_MIN_NAMES = 10

@@ -6,7 +6,7 @@ from bpy.props import EnumProperty
 
 from . import shape_keys
 from .common import editable_mesh_problem, facs_keys_problem, poll_result, register_classes, unregister_classes
-from .model_core import facs_names
+from .model_core.runtime import facs_names
 
 class _FACSValuesOperator:
     """Mixin for operators that change the FACS shape-key values of the active mesh (undoable; poll needs an

@@ -3,7 +3,7 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
 from .common import register_classes, unregister_classes
-from .model_core.runtime.model import FIT_SPARSITY
+from .model_core.runtime.model_fit import FIT_SPARSITY
 from .shape_keys import GROUP_ITEMS
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .model_core import facs_names
+from .model_core.runtime import facs_names
 
 SCHEMES = ("ICT", "ARKIT")  # the add-on's scheme identifiers (preferences, operators)
 # Enum items of the FACS slider groups: 'ALL', then facs_names.FACS_GROUP_ORDER.

@@ -6,7 +6,7 @@ import bpy
 
 from . import shape_keys, vertex_groups
 from .common import register_classes, scene_fps, unregister_classes
-from .model_core import facs_names
+from .model_core.runtime import facs_names
 from .ops_transfer import TRANSFERRED_PROP
 from .prefs import FORWARD_AXES, get_prefs
 

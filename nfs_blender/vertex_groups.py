@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .model_core.mesh import normalize_rows
+from .model_core.runtime.mesh import normalize_rows
 
 PREFIX = "NFS_"
 COLOR_ATTRIBUTE = "NFS_regions"

@@ -33,13 +33,13 @@ def main(argv=None) -> int:
     import torch
     import torch.nn.functional as F
 
-    from model_core.batch import prepare_group
-    from model_core.ict import load_ict
-    from model_core.losses import to_tensors
-    from model_core.regions import load_ict_labels
-    from model_core.remesh import TopologyBank
-    from model_core.sampler import FaceSampler
-    from model_core.train import BANK_PER_SIZE, load_model
+    from model_core.dataset.batch import prepare_group
+    from model_core.dataset.ict import load_ict
+    from model_core.training.losses import to_tensors
+    from model_core.runtime.regions import load_ict_labels
+    from model_core.dataset.remesh import TopologyBank
+    from model_core.dataset.sampler import FaceSampler
+    from model_core.training.train import BANK_PER_SIZE, load_model
 
     ict, labels = load_ict(), load_ict_labels()
     bank = TopologyBank(ict, seed=7, per_size=BANK_PER_SIZE)

@@ -23,7 +23,7 @@ SMOOTH_STEPS = (1, 2, 4, 8)
 
 def neighbour_average(n_verts: int, faces: np.ndarray):
     """A step of surface smoothing d <- (d + mean of the edge neighbours' d) / 2 for (B, n_verts, 3) fields."""
-    from model_core.mesh import unique_edges
+    from model_core.runtime.mesh import unique_edges
     e = unique_edges(faces)
     deg = np.maximum(np.bincount(e.ravel(), minlength=n_verts), 1).astype(np.float64)
 
@@ -41,11 +41,11 @@ def breakdown(weights=None, identities: int = 12, n_random: int = 15, seed: int 
     (size vs the generic head, relative error, relative error at the head's least-squares amplitude, that
     amplitude), smooth {steps: mean relative error}, err_v / mag_v (N,) summed over expressions and heads,
     err_b / mag_b (B,) summed over vertices and heads, labels (N,), region_names, expression_names."""
-    from model_core.evaluate import expression_set, held_out_identities
-    from model_core.ict import CROPS, load_ict
-    from model_core.mesh import face_areas
-    from model_core.regions import load_ict_labels
-    from model_core.remesh import random_topology
+    from model_core.evaluation.evaluate import expression_set, held_out_identities
+    from model_core.dataset.ict import CROPS, load_ict
+    from model_core.runtime.mesh import face_areas
+    from model_core.runtime.regions import load_ict_labels
+    from model_core.dataset.remesh import random_topology
     from model_core.runtime import Model
 
     ict, labels = load_ict(), load_ict_labels()

@@ -23,7 +23,7 @@ What it holds (ICT frame: centimetres, +Y up, the face looks toward +Z):
 | fps, frame_start, jaw_open_frame | () int32 | 24, 1, 24: jawOpen = 1.0 exactly at ``jaw_open_frame`` |
 | info | () str | JSON: seeds, crops, vertex counts, how each mesh was made |
 
-Meshes come from ``model_core.remesh.make_topology`` (fixed kinds and seeds): the source is the 'face' crop
+Meshes come from ``model_core.dataset.remesh.make_topology`` (fixed kinds and seeds): the source is the 'face' crop
 remeshed with a curvature-adaptive density ("decimate": dense at eyes, nose, lips, like ICT or an artist's
 mesh); the target is the 'full' crop (head and neck) remeshed isotropically ("voronoi"), a tessellation that
 shares nothing with ICT's or the source's. Every vertex lies on the ICT surface (exact barycentric map), so
@@ -44,9 +44,9 @@ from pathlib import Path
 
 import numpy as np
 
-from model_core.ict import CROPS, load_ict
-from model_core.remesh import VERSION as REMESH_VERSION
-from model_core.remesh import make_topology
+from model_core.dataset.ict import CROPS, load_ict
+from model_core.dataset.remesh import VERSION as REMESH_VERSION
+from model_core.dataset.remesh import make_topology
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "demo" / "assets" / "demo_heads.npz"
@@ -132,12 +132,12 @@ def make_asset(ict_path=None) -> dict:
         "made_by": "scripts/make_demo_asset.py",
         "frame": "ICT: centimetres, +Y up, face looks toward +Z",
         "source": {"identity_seed": SEED_SOURCE, "identity_scale": ID_SCALE, "crop": SOURCE_CROP,
-                   "mesh": f"model_core.remesh.make_topology(kind={SOURCE_KIND!r}, seed={SEED_SOURCE_MESH}, "
+                   "mesh": f"model_core.dataset.remesh.make_topology(kind={SOURCE_KIND!r}, seed={SEED_SOURCE_MESH}, "
                            f"n_target={SOURCE_N}), remesh version {REMESH_VERSION}",
                    "n_verts": s_topo.n_verts, "n_faces": s_topo.n_faces},
         "target": {"identity_seed": SEED_TARGET, "identity_scale": ID_SCALE, "scale": TARGET_SCALE,
                    "crop": TARGET_CROP,
-                   "mesh": f"model_core.remesh.make_topology(kind={TARGET_KIND!r}, seed={SEED_TARGET_MESH}, "
+                   "mesh": f"model_core.dataset.remesh.make_topology(kind={TARGET_KIND!r}, seed={SEED_TARGET_MESH}, "
                            f"n_target={TARGET_N}), remesh version {REMESH_VERSION}",
                    "n_verts": t_topo.n_verts, "n_faces": t_topo.n_faces,
                    "chin": f"target_chin: vertices whose ICT jawOpen displacement is >= {CHIN_FRACTION} x the max"},

@@ -4,7 +4,7 @@
         --eval docs/model_card_eval.json [--notes docs/model_card_notes.md]
 
 Everything numeric in the card comes from those files (log.csv, config.json, the weights' json with the
-checkpoint state, the rows of ``python -m model_core.evaluate --json``); ``--notes`` is appended verbatim
+checkpoint state, the rows of ``python -m model_core.evaluation.evaluate --json``); ``--notes`` is appended verbatim
 (known weaknesses and history written by hand).
 """
 from __future__ import annotations
@@ -15,8 +15,8 @@ import json
 import sys
 from pathlib import Path
 
-from model_core.evaluate import format_table
-from model_core.losses import DEFAULT_WEIGHTS
+from model_core.evaluation.evaluate import format_table
+from model_core.training.losses import DEFAULT_WEIGHTS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,7 +58,7 @@ def main(argv=None) -> int:
     state = meta.get("training", {})
     npz = (ROOT / a.weights).with_suffix(".npz")
     cmd = ev["command"]
-    ecmd = (f"python -m model_core.evaluate --identities {cmd['identities']} --random {cmd['random']} "
+    ecmd = (f"python -m model_core.evaluation.evaluate --identities {cmd['identities']} --random {cmd['random']} "
             f"--seed {cmd['seed']}")
     runs = state.get("runs", [])
     # runs before --max-rotation existed trained with the sampler's old default of 15 degrees
@@ -93,8 +93,8 @@ def main(argv=None) -> int:
     rows = ev["rows"]
     cmds_file = run / "commands.sh"   # the exact commands of a run resumed several times, written by hand
     train_cmds = (cmds_file.read_text().strip() if cmds_file.is_file() else
-                  f"python -m model_core.train --out {a.run} --minutes {cfg['args']['minutes']} --total-samples "
-                  f"{cfg['args']['total_samples']} --seed {cfg['args']['seed']} --workers {cfg['args']['workers']}")
+                  f"python -m model_core.training.train --out {a.run} --minutes {cfg['args']['minutes']} "
+                  f"--total-samples {cfg['args']['total_samples']} --seed {cfg['args']['seed']} --workers {cfg['args']['workers']}")
     schedule = (f"this run's {cfg['args']['minutes']} min" if cfg["args"].get("schedule") == "time"
                 else f"{cfg['args']['total_samples']} samples")
     best = min(r["rel"] for r in rows)
@@ -125,7 +125,7 @@ Neural face skinning model (Cha et al., Eurographics 2025, our implementation) s
 
 ```
 {train_cmds}
-python -m model_core.export {a.run}/checkpoint.pt {a.weights}
+python -m model_core.training.export {a.run}/checkpoint.pt {a.weights}
 ```
 
 - Model config: `{json.dumps(cfg['model'])}`
@@ -143,7 +143,7 @@ Loss terms (unweighted values; `runs/.../log.csv` has every step):
 
 `{ecmd}` ({cmd['identities']} held-out identities x {len(rows)} topologies, the 53 single FACS shapes +
 {cmd['random']} random combinations each; numpy runtime, what the add-on runs). Columns: see
-`python -m model_core.evaluate --help` and the module docstring: *rel* = mean |error| / mean |true displacement|,
+`python -m model_core.evaluation.evaluate --help` and the module docstring: *rel* = mean |error| / mean |true displacement|,
 decoder given the true FACS code; *e2e* = expression read from the ICT generic head and applied to the target;
 *rig MAE* = inverse rig of the target's own frames (`expression(method="fit")`), *rig MAE enc* = the
 expression encoder alone; (a) = nearest-point delta transfer from the generic head, (b) = no motion.

@@ -2,7 +2,7 @@
 
 Writes ``model_core/data/ict_regions.npz`` (labels uint8 (11248,), names (R,)) and the picture
 ``docs/regions.png`` (front and side views in region colours, with a legend). The labelling rules are
-``model_core.region_labels`` (its docstring says how the labels are made).
+``model_core.dataset.region_labels`` (its docstring says how the labels are made).
 
 Usage (from the project root)::
 
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from model_core.ict import load_ict
-from model_core.region_labels import N_FULL, make_labels
-from model_core.regions import MIRROR, REGION_COLORS, REGION_NAMES
+from model_core.dataset.ict import load_ict
+from model_core.dataset.region_labels import N_FULL, make_labels
+from model_core.runtime.regions import MIRROR, REGION_COLORS, REGION_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # ----------------------------------------------------------------------------- picture
 
 def render_picture(model, labels: np.ndarray, path: Path) -> None:
-    from model_core.render_util import draw_text, fill_rect, render_mesh, write_png
+    from model_core.evaluation.render_util import draw_text, fill_rect, render_mesh, write_png
 
     v = model.neutral[:N_FULL].astype(np.float64)
     f = model.crop_faces("full")

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from model_core.frames import canonical_normalization
-from model_core.ict import CROPS, load_ict
+from model_core.runtime.frames import canonical_normalization
+from model_core.dataset.ict import CROPS, load_ict
 from model_core.runtime.template_keys import TEMPLATE_PATH, mouth_ambiguity
 
 

@@ -21,10 +21,10 @@ def main(argv=None) -> int:
     p.add_argument("--radii", default="9,11,13", help="mask radii around the nose tip, cm")
     p.add_argument("--identities", type=int, default=2)
     a = p.parse_args(argv)
-    from model_core.evaluate import face_mask_topology, held_out_identities
-    from model_core.ict import load_ict
-    from model_core.mesh import vertex_areas
-    from model_core.regions import load_ict_labels
+    from model_core.evaluation.evaluate import face_mask_topology, held_out_identities
+    from model_core.dataset.ict import load_ict
+    from model_core.runtime.mesh import vertex_areas
+    from model_core.runtime.regions import load_ict_labels
     from model_core.runtime import Model
 
     ict, labels = load_ict(), load_ict_labels()

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from model_core.render_util import key_rows, key_sheet, write_png
-from model_core.real_eval import load_real_heads
+from model_core.evaluation.render_util import key_rows, key_sheet, write_png
+from model_core.evaluation.real_eval import load_real_heads
 
 KEYS = ("jawOpen", "eyeBlinkLeft", "mouthSmileLeft", "browInnerUp", "mouthPucker")
 DEFAULT_HEADS = ("iphonemocap_johnsmith_head", "rocketbox_female_adult_02")  # the MIT-licensed heads

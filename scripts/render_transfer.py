@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from model_core.facs_names import ARKIT_NAMES
-from model_core.real_eval import load_real_heads
-from model_core.render_util import key_rows, key_sheet, write_png
+from model_core.runtime.facs_names import ARKIT_NAMES
+from model_core.evaluation.real_eval import load_real_heads
+from model_core.evaluation.render_util import key_rows, key_sheet, write_png
 
 KEYS = ("jawOpen", "eyeBlinkLeft", "mouthSmileLeft", "browInnerUp", "mouthPucker")
 

@@ -34,7 +34,7 @@ FRONT_NZ = 0.2                                # vertices whose normal's forward 
 
 def region_moments(model, pm) -> np.ndarray:
     """(8 * 10,) per face-core region: sqrt(area), centroid (3), second moments (6), decoder frame."""
-    from model_core.mesh import vertex_areas
+    from model_core.runtime.mesh import vertex_areas
     a, b = model.decoder_frame(pm)
     x = pm.canon * a + b
     probs = model.skinning(pm)[0][pm.face_index][:, list(model.config.face_core)].astype(np.float64)
@@ -52,7 +52,7 @@ def region_moments(model, pm) -> np.ndarray:
 def depth_map(model, pm) -> np.ndarray:
     """(GRID * GRID,) depth (decoder-frame z) of the front-facing vertices, inverse-distance interpolated from the
     4 nearest in the image plane."""
-    from model_core.proxy import knn_weights
+    from model_core.runtime.proxy import knn_weights
     a, b = model.decoder_frame(pm)
     x = (pm.canon * a + b)[pm.normals[:, 2] > FRONT_NZ]
     gx, gy = np.meshgrid(np.linspace(*GRID_X, GRID), np.linspace(*GRID_Y, GRID))
@@ -75,11 +75,11 @@ def ridge_residual(x_tr, y_tr, x_te, y_te, lams=(1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10
 
 def measure(weights=None, n_train: int = 400, n_test: int = 150) -> dict:
     """{"std": test std of the target, "pca" / "moments" / "depth": residual std of the best ridge regression}."""
-    from model_core.frames import canonical_normalization
-    from model_core.ict import load_ict
-    from model_core.mesh import vertex_areas
-    from model_core.regions import load_ict_labels
-    from model_core.remesh import random_topology
+    from model_core.runtime.frames import canonical_normalization
+    from model_core.dataset.ict import load_ict
+    from model_core.runtime.mesh import vertex_areas
+    from model_core.runtime.regions import load_ict_labels
+    from model_core.dataset.remesh import random_topology
     from model_core.runtime import Model
 
     ict, labels = load_ict(), load_ict_labels()

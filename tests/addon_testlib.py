@@ -26,8 +26,8 @@ import standin_model
 MODEL = standin_model.StandinModel()
 engine.set_model(MODEL)
 EXPECTED_REGIONS = list(standin_model.REGIONS)
-from model_core.frames import ict_to_blender
-from model_core.ict import default_npz_path
+from model_core.runtime.frames import ict_to_blender
+from model_core.dataset.ict import default_npz_path
 ICT_NPZ = str(default_npz_path())  # $NFS_ICT_DIR or ../shared/data/ict_facekit
 _ICT = {}
 

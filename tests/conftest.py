@@ -10,7 +10,7 @@
   terminal summary names them.
 * ``HAS_BPY`` / ``bpy_available``: whether the ``bpy`` module is installed in this venv.
 * ``repo_root``: the repository root (Path).
-* ``ict`` (session): the ICT-FaceKit model, ``model_core.ict.load_ict()`` ($NFS_ICT_DIR or
+* ``ict`` (session): the ICT-FaceKit model, ``model_core.dataset.ict.load_ict()`` ($NFS_ICT_DIR or
   ../shared/data/ict_facekit).
 
 Imports: ``model_core`` as installed (``pip install -e .``, which .ci/setup_env.sh runs in each venv, or
@@ -97,6 +97,6 @@ def addon_zip(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def ict():
-    """The ICT-FaceKit model (``model_core.ict.load_ict()``; $NFS_ICT_DIR or ../shared/data/ict_facekit)."""
-    from model_core.ict import load_ict
+    """The ICT-FaceKit model (``model_core.dataset.ict.load_ict()``; $NFS_ICT_DIR or ../shared/data/ict_facekit)."""
+    from model_core.dataset.ict import load_ict
     return load_ict()

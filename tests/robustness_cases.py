@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model_core.ict import default_npz_path
+from model_core.dataset.ict import default_npz_path
 
 REPO = Path(__file__).resolve().parents[1]
 ICT_NPZ = default_npz_path()  # $NFS_ICT_DIR or ../shared/data/ict_facekit
@@ -693,7 +693,7 @@ def fuzz_mesh(rng, *, blender: bool = True):
 # ============================================================================================== CSV builders
 def csv_text(n_rows: int = 61, rate: int = 60, *, columns=None, seed: int = 0) -> str:
     """A Live Link Face CSV: Timecode, BlendShapeCount, the 52 ARKit columns (PascalCase), head/eye rotations."""
-    from model_core.facs_names import ARKIT_NAMES
+    from model_core.runtime.facs_names import ARKIT_NAMES
     cols = [n[0].upper() + n[1:] for n in ARKIT_NAMES] if columns is None else list(columns)
     extra = ["HeadYaw", "HeadPitch", "HeadRoll"]
     rng = np.random.default_rng(seed)

@@ -3,7 +3,7 @@ weights (fast to build and run; the numbers it produces mean nothing). Importabl
 scripts they run in headless Blender (``tests/`` is on their ``PYTHONPATH``)."""
 from __future__ import annotations
 
-from model_core.config import ModelConfig
+from model_core.runtime.config import ModelConfig
 from model_core.runtime import random_weights, save_weights
 
 SMALL = ModelConfig(n_regions=22, enc_width=16, enc_blocks=2, k_eig=32, proxy_target=400, dec_width=48,

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from model_core import facs_names as fn
-from model_core.mesh import normalize_rows
+from model_core.runtime import facs_names as fn
+from model_core.runtime.mesh import normalize_rows
 
 REGIONS = ("forehead", "brow_L", "brow_R", "eye_L", "eye_R", "nose", "cheek_L", "cheek_R", "mouth", "jaw",
            "neck", "scalp")

@@ -9,7 +9,7 @@ from blender_harness import run_blender
 pytestmark = pytest.mark.blender
 
 SCRIPT = r'''
-from model_core import facs_names as fn
+from model_core.runtime import facs_names as fn
 from nfs_blender import mesh_io, keyframes
 scene = bpy.context.scene
 out = {}
@@ -174,7 +174,7 @@ emit(out)
 
 def test_bake_names_driver_geometry_corrective_arkit_undo():
     res = run_blender([PRELUDE, SCRIPT], timeout=240)
-    from model_core.facs_names import ICT_NAMES
+    from model_core.runtime.facs_names import ICT_NAMES
     assert res["bake_names"] == ["FINISHED"]
     assert res["frame_after"] == 7  # the scene frame is restored
     facs_paths = {f'key_blocks["{n}"].value' for n in ICT_NAMES}

@@ -9,7 +9,7 @@ from test_livelink_csv import make_csv
 pytestmark = pytest.mark.blender
 
 SCRIPT = r'''
-from model_core import facs_names as fn
+from model_core.runtime import facs_names as fn
 from nfs_blender import keyframes, livelink_csv
 scene = bpy.context.scene
 scene.render.fps, scene.render.fps_base = 24, 1.0

@@ -8,7 +8,7 @@ from blender_harness import run_blender
 pytestmark = pytest.mark.blender
 
 SCRIPT = r'''
-from model_core import facs_names as fn
+from model_core.runtime import facs_names as fn
 from nfs_blender import mesh_io
 out = {}
 
@@ -135,7 +135,7 @@ def test_facs_keys_world_space_clash_replace_undo_sliders():
     assert res["undo_run"] == ["FINISHED"] and res["undo_run_count"] == 55
     assert res["after_undo"] == ["Basis", "MyKey"]
     assert res["gen"] == ["FINISHED"]
-    from model_core.facs_names import ARKIT_NAMES, ICT_NAMES
+    from model_core.runtime.facs_names import ARKIT_NAMES, ICT_NAMES
     assert res["names"] == ["Basis", "MyKey"] + list(ICT_NAMES)  # 53 FACS keys added after the user's keys
     assert res["relative"] == ["Basis"] and res["values"] == [0.0]
     assert res["user_unchanged"]

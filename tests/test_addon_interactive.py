@@ -11,7 +11,7 @@ pytestmark = pytest.mark.blender
 MODAL = r'''
 from types import SimpleNamespace
 from nfs_blender import common, keyframes, ops_bake, ops_facs
-from model_core import facs_names as fn
+from model_core.runtime import facs_names as fn
 scene = bpy.context.scene
 out = {}
 tgt = ict_head("Target", stride=2)
@@ -97,7 +97,7 @@ emit(out)
 
 DRAW = r'''
 from nfs_blender import ui, prefs
-from model_core import facs_names as fn
+from model_core.runtime import facs_names as fn
 
 
 class Rec:
@@ -139,7 +139,7 @@ INSTALLED = r'''
 import os, sys
 import numpy as np
 import standin_model
-from model_core import facs_names as fn
+from model_core.runtime import facs_names as fn
 addon = bpy.context.preferences.addons[NFS_MODULE_NAME]
 addon.preferences.name_scheme = "ARKIT"
 engine = importlib.import_module(NFS_MODULE_NAME + ".engine")
@@ -191,5 +191,5 @@ def test_installed_extension_uses_preferences(addon_zip):
     res = run_blender([build_and_install_snippet(addon_zip), INSTALLED], timeout=180)
     assert res["install"]["enabled"]
     assert res["result"] == ["FINISHED"]
-    from model_core.facs_names import ARKIT_NAMES
+    from model_core.runtime.facs_names import ARKIT_NAMES
     assert res["names"] == ["Basis"] + list(ARKIT_NAMES)  # the preference's ARKit scheme was used

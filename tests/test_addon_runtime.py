@@ -10,10 +10,10 @@ from blender_harness import run_blender
 pytestmark = pytest.mark.blender
 
 SCRIPT = r'''
-from model_core.config import ModelConfig
+from model_core.runtime.config import ModelConfig
 from model_core.runtime.weights import random_weights, save_weights
 from model_core.runtime import Model
-from model_core import facs_names as fn
+from model_core.runtime import facs_names as fn
 from nfs_blender import engine, mesh_io, prefs
 engine.set_model(None)   # back to loading weights files
 scene = bpy.context.scene
@@ -72,7 +72,8 @@ for f, v in ((1, 0.0), (4, 1.0)):
 s = scene.nfs
 s.bake_source, s.use_scene_range, s.frame_start, s.frame_end, s.bake_corrective = src, False, 1, 4, True
 s.use_painted_groups = False
-from model_core.runtime.model import FIT_SPARSITY, Model
+from model_core.runtime import Model
+from model_core.runtime.model_fit import FIT_SPARSITY
 out["sparsity_default"] = [s.bl_rna.properties["rig_sparsity"].default, FIT_SPARSITY]
 from nfs_blender import prefs as nfs_prefs
 out["max_vertices_default"] = [nfs_prefs.NFS_AddonPreferences.bl_rna.properties["max_vertices"].default,

@@ -90,7 +90,7 @@ painted[:, EXPECTED_REGIONS.index("jaw")] = 1
 pm2 = MODEL.prepare(world, mesh_io.triangles(ob.data), up="Z", forward="-Y")
 expected = MODEL.basis(pm2, probs=painted)
 m3 = mw[:3, :3]
-from model_core import facs_names as fn
+from model_core.runtime import facs_names as fn
 err = 0.0
 for k, name in enumerate(fn.ICT_NAMES):
     d_world = (keys[name] - keys["Basis"]).astype(np.float64) @ m3.T

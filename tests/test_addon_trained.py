@@ -19,7 +19,7 @@ out = {}
 d = np.load(ICT_NPZ)
 names = [str(s) for s in d["expression_names"]]
 ex = d["expression_modes"][:, :11248].astype(np.float64)
-from model_core.frames import ict_to_blender as to_bl   # ICT cm -> Blender m
+from model_core.runtime.frames import ict_to_blender as to_bl   # ICT cm -> Blender m
 with open(os.path.join(os.path.dirname(ICT_NPZ), "vertex_indices.json")) as fh:
     chin = _json.load(fh)["idx_to_landmark_verts"][8]
 

@@ -15,7 +15,7 @@ import time
 from nfs_blender import correspondence, mesh_io
 engine.set_model(None)   # the committed weights: the transfer needs the real model's face-core frame
 scene = bpy.context.scene
-from model_core.frames import ict_to_blender as to_bl   # ICT cm -> Blender m
+from model_core.runtime.frames import ict_to_blender as to_bl   # ICT cm -> Blender m
 A = np.load(os.path.join(os.getcwd(), "demo", "assets", "demo_heads.npz"))
 DEMO_NAMES = [str(s) for s in A["expression_names"]]
 

@@ -1,13 +1,13 @@
-"""Training inputs (model_core.batch.prepare_group) on real ICT-FaceKit groups: the decoder subset's
+"""Training inputs (model_core.dataset.batch.prepare_group) on real ICT-FaceKit groups: the decoder subset's
 single-shape targets, carried through remeshed topologies and the augmentation, recombine into the
 group's own displacements; shapes and canonical units."""
 import numpy as np
 
-from model_core.batch import prepare_group
-from model_core.config import ModelConfig
-from model_core.regions import load_ict_labels
-from model_core.remesh import TopologyBank
-from model_core.sampler import FaceSampler
+from model_core.dataset.batch import prepare_group
+from model_core.runtime.config import ModelConfig
+from model_core.runtime.regions import load_ict_labels
+from model_core.dataset.remesh import TopologyBank
+from model_core.dataset.sampler import FaceSampler
 
 
 def test_single_shape_targets_recombine_into_group_displacements(ict, tmp_path):
@@ -45,9 +45,9 @@ def test_identity_offsets_lead_back_to_the_generic_head(ict, tmp_path):
     cfg = ModelConfig(n_regions=len(np.unique(labels)), proxy_target=300, k_eig=16, dec_frame="face",
                       id_offset=True)
     rng = np.random.default_rng(1)
-    from model_core.batch import label_frame
-    from model_core.frames import canonical_normalization
-    from model_core.mesh import vertex_areas
+    from model_core.dataset.batch import label_frame
+    from model_core.runtime.frames import canonical_normalization
+    from model_core.runtime.mesh import vertex_areas
     for _ in range(6):
         g = sampler.sample_group()
         it = prepare_group(g, ict, cfg, rng, n_faces=200, n_template=50, template_labels=labels)

@@ -14,9 +14,10 @@ REPO = Path(__file__).resolve().parents[1]
 CHILD = r"""
 import json, sys
 import numpy as np
-from model_core.ict import load_ict
+from model_core.dataset.ict import load_ict
 from model_core.runtime import Model, blas, random_weights, save_weights
-import model_core.runtime.model as rm
+import model_core.runtime.model_fit as fit
+import model_core.runtime.prepared_mesh as prep
 out = {"found": blas.get_threads() is not None, "info": blas.info()}
 blas.set_threads(3)
 seen = []
@@ -38,8 +39,8 @@ def spy(name, fn):
         calls.setdefault(name, set()).add(blas.get_threads())
         return fn(*a, **k)
     return f
-rm.box_qp = spy("box_qp", rm.box_qp)
-rm.build_proxy = spy("build_proxy", rm.build_proxy)
+fit.box_qp = spy("box_qp", fit.box_qp)
+prep.build_proxy = spy("build_proxy", prep.build_proxy)
 m.net.decoder.base = spy("decoder", m.net.decoder.base)
 v, f = load_ict().head(None, None, "narrow")
 pm = m.prepare(v, f)

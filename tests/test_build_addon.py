@@ -139,16 +139,16 @@ def fake_tree(tmp_path) -> Path:
             pass
         """)
     _write(root, "nfs_blender/ops/__init__.py", "from . import io\n")
-    _write(root, "nfs_blender/ops/io.py", "import numpy as np\nfrom ..model_core import mesh\n")
+    _write(root, "nfs_blender/ops/io.py", "import numpy as np\nfrom ..model_core.runtime import mesh\n")
     _write(root, "nfs_blender/tests/test_addon.py", "import torch\n")
     _write(root, "nfs_blender/notes.md", "not shipped\n")
     _write(root, "model_core/__init__.py", '"""core"""\n')
-    _write(root, "model_core/mesh.py", "import numpy as np\n")
+    _write(root, "model_core/runtime/mesh.py", "import numpy as np\n")
     _write(root, "model_core/runtime/__init__.py", "")
-    _write(root, "model_core/runtime/model.py", "from ..mesh import np\nfrom . import layers\n")
+    _write(root, "model_core/runtime/model.py", "from .mesh import np\nfrom . import layers\n")
     _write(root, "model_core/runtime/layers.py", '"""import torch  (only a docstring)"""\n')
-    _write(root, "model_core/train.py", "import torch\n")
-    _write(root, "model_core/ict.py", "import scipy.sparse\n")
+    _write(root, "model_core/training/train.py", "import torch\n")
+    _write(root, "model_core/dataset/ict.py", "import scipy.sparse\n")
     _write(root, "model_core/data/labels.json", "[]\n")
     (root / "model_core/__pycache__").mkdir()
     (root / "model_core/__pycache__/mesh.cpython-311.pyc").write_bytes(b"\0")
@@ -160,7 +160,7 @@ def test_fake_tree_builds_with_only_runtime_files(fake_tree, tmp_path):
     zip_path = build_addon.build(tmp_path / "out", root=fake_tree, blender_python=None, verbose=False)
     assert sorted(_names(zip_path)) == sorted([
         "LICENSE", "NOTICE", "blender_manifest.toml", "__init__.py", "ops/__init__.py", "ops/io.py",
-        "model_core/__init__.py", "model_core/mesh.py", "model_core/runtime/__init__.py",
+        "model_core/__init__.py", "model_core/runtime/mesh.py", "model_core/runtime/__init__.py",
         "model_core/runtime/layers.py", "model_core/runtime/model.py", "model_core/data/labels.json",
     ])
 
@@ -192,20 +192,21 @@ BAD_TREES = {
                     '"version" must be semantic versioning'),
     "bad_id": (lambda r: _set_manifest(r, 'id = "nfs_blender"', 'id = "nfs-blender"'),
                '"id" \'nfs-blender\' must be a Python identifier'),
-    "torch_in_runtime": (lambda r: _write(r, "model_core/mesh.py", "import numpy as np\nimport torch\n"),
-                         "model_core/mesh.py:2: imports torch"),
+    "torch_in_runtime": (lambda r: _write(r, "model_core/runtime/mesh.py", "import numpy as np\nimport torch\n"),
+                         "model_core/runtime/mesh.py:2: imports torch"),
     "scipy_in_addon": (lambda r: _write(r, "nfs_blender/ops/io.py", "def f():\n    from scipy.spatial import cKDTree\n"),
                        "ops/io.py:2: imports scipy"),
-    "runtime_imports_training": (lambda r: _write(r, "model_core/runtime/model.py", "from ..train import fit\n"),
-                                 "imports ..train, which is not in the zip (a training module"),
+    "runtime_imports_training": (lambda r: _write(r, "model_core/runtime/model.py",
+                                                  "from ..training.train import fit\n"),
+                                 "imports ..training.train, which is not in the zip (a training module"),
     "missing_submodule": (lambda r: _write(r, "nfs_blender/ops/__init__.py", "from . import io, engine\n"),
                           "from . import engine: neither a module in the zip nor a name defined in ops/__init__.py"),
-    "from_dot_import_training": (lambda r: _write(r, "model_core/runtime/model.py", "from .. import mesh, train\n"),
-                                 "import train: neither a module in the zip nor a name defined in "
+    "from_dot_import_training": (lambda r: _write(r, "model_core/runtime/model.py", "from .. import runtime, training\n"),
+                                 "import training: neither a module in the zip nor a name defined in "
                                  "model_core/__init__.py (a training module"),
-    "missing_name": (lambda r: _write(r, "model_core/runtime/model.py", "from ..mesh import np, missing_fn\n"),
-                     "from ..mesh import missing_fn: neither a module in the zip nor a name defined in "
-                     "model_core/mesh.py"),
+    "missing_name": (lambda r: _write(r, "model_core/runtime/model.py", "from .mesh import np, missing_fn\n"),
+                     "from .mesh import missing_fn: neither a module in the zip nor a name defined in "
+                     "model_core/runtime/mesh.py"),
     "absolute_own_import": (lambda r: _write(r, "nfs_blender/ops/io.py", "from model_core import mesh\n"),
                             "absolute import of 'model_core'; use a relative import"),
     "syntax_error": (lambda r: _write(r, "nfs_blender/ops/io.py", "def f(:\n"), "ops/io.py:1: syntax error"),

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model_core.facs_names import ARKIT_NAMES, ICT_INDEX, ICT_NAMES
-from model_core.ict import load_ict
+from model_core.runtime.facs_names import ARKIT_NAMES, ICT_INDEX, ICT_NAMES
+from model_core.dataset.ict import load_ict
 from model_core.runtime import Model, read_mesh, write_mesh
 from small_model import save_small_weights
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from model_core.mesh import subdivide_midpoint, unique_edges
-from model_core.proxy import knn_weights
+from model_core.runtime.mesh import subdivide_midpoint, unique_edges
+from model_core.runtime.proxy import knn_weights
 from model_core.runtime.correspond import (Laplacian, closest_points, conjugate_gradient, harmonic_fill, knn_grid,
                                            register, similarity_icp, umeyama)
 

@@ -5,12 +5,12 @@ frame moves it by 14-29 % of the head's extent. (On a crop no training group had
 import numpy as np
 import pytest
 
-from model_core.config import FACE_CORE, FACE_REF
-from model_core.evaluate import held_out_identities
-from model_core.frames import canonical_normalization
-from model_core.ict import CROPS
-from model_core.mesh import vertex_areas
-from model_core.regions import load_ict_labels
+from model_core.runtime.config import FACE_CORE, FACE_REF
+from model_core.evaluation.evaluate import held_out_identities
+from model_core.runtime.frames import canonical_normalization
+from model_core.dataset.ict import CROPS
+from model_core.runtime.mesh import vertex_areas
+from model_core.runtime.regions import load_ict_labels
 from model_core.runtime import Model
 
 

@@ -133,7 +133,7 @@ def test_asset_contents(asset):
     sv, sf, sd = asset["source_verts"], asset["source_faces"], asset["source_deltas"]
     tv, tf = asset["target_verts"], asset["target_faces"]
     names = [str(n) for n in asset["expression_names"]]
-    from model_core.facs_names import ICT_NAMES
+    from model_core.runtime.facs_names import ICT_NAMES
     assert tuple(names) == ICT_NAMES
     assert sv.dtype == np.float32 and tv.dtype == np.float32 and sd.dtype == np.float16
     assert sf.dtype == np.int32 and tf.dtype == np.int32
@@ -167,7 +167,7 @@ def test_asset_contents(asset):
 
 def test_asset_is_reproducible(asset):
     """The committed asset is byte-for-byte what the committed script derives (same remesh version)."""
-    from model_core import remesh
+    from model_core.dataset import remesh
     make_demo_asset = load_script("nfs_make_demo_asset", REPO / "scripts" / "make_demo_asset.py")
 
     info = json.loads(str(asset["info"]))
@@ -176,7 +176,7 @@ def test_asset_is_reproducible(asset):
         f"demo asset was made with remesh version {made_with}, remesh is now {remesh.VERSION}: regenerate it "
         f"with .venv/py311/bin/python scripts/make_demo_asset.py")
     fresh = make_demo_asset.make_asset()
-    hint = ("differs from what scripts/make_demo_asset.py derives now (did model_core/remesh.py change without a "
+    hint = ("differs from what scripts/make_demo_asset.py derives now (did model_core/dataset/remesh.py change without a "
             "VERSION bump?): regenerate it with .venv/py311/bin/python scripts/make_demo_asset.py")
     assert sorted(fresh) == sorted(asset), f"demo asset keys {hint}"
     for k in asset:
@@ -245,7 +245,7 @@ def demo_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo_out")
     env = dict(os.environ, NFS_DEMO_FRAMES=str(DEMO_FRAMES), NFS_DEMO_RES=str(DEMO_RES), NFS_DEMO_GIF="1",
                NFS_DEMO_OUT=str(out), NFS_SKIP_SETUP="1", PYTHONDONTWRITEBYTECODE="1",
-               PYTHONPATH=str(REPO))  # demo/render.py imports this checkout's model_core.render_util
+               PYTHONPATH=str(REPO))  # demo/render.py imports this checkout's model_core.evaluation.render_util
     env.pop("NFS_DEMO_WEIGHTS", None)
     env.pop("NFS_DEMO_ENGINE", None)
     if _uses_repo_py311():
@@ -345,7 +345,7 @@ def test_demo_blend_is_retargeted(demo_run, asset):
     out, summary, how, _log = demo_run
     jaw = int(asset["jaw_open_frame"])
     res = run_blender(VERIFY, args=[str(out / "retarget.blend"), jaw, DEMO_FRAMES], timeout=240)
-    from model_core.facs_names import ICT_NAMES
+    from model_core.runtime.facs_names import ICT_NAMES
     assert res["names"][0] == "Basis" and set(ICT_NAMES) <= set(res["names"])
     assert res["frame_range"] == [1, DEMO_FRAMES]
     assert set(res["keyed"]) >= set(ICT_NAMES), "every ICT key of the target is keyed"

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from model_core import RUNTIME_MODULES
+from model_core import RUNTIME_DATA, RUNTIME_PACKAGE
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -17,21 +17,21 @@ def _layout_block(text: str, after: str) -> str:
 
 def _listed(block: str) -> dict:
     """{name: rest of its line} for every '  name   description' row of a layout block."""
-    return {m.group(1): m.group(2) for m in re.finditer(r"^\s*(\S+)\s+(.*)$", block, re.M)}
+    return {m.group(1): m.group(2) for m in re.finditer(r"^[ \t]*(\S+)[ \t]+(.*)$", block, re.M)}
 
 
 def test_architecture_lists_every_module_and_marks_the_runtime():
     block = _layout_block((REPO / "docs" / "architecture.md").read_text(), "## Layers")
     rows = _listed(block)
     core = REPO / "model_core"
-    for folder in (core, core / "runtime"):
+    for folder in [core] + [p for p in sorted(core.iterdir()) if (p / "__init__.py").is_file()]:
         for p in folder.iterdir():
             if p.name.startswith((".", "__pycache__")) or p.suffix not in (".py", ""):
                 continue
             name = p.name + ("/" if p.is_dir() else "")
             assert name in rows, f"docs/architecture.md does not list {p.relative_to(REPO)}"
     marked = {name.rstrip("/").removesuffix(".py") for name, rest in rows.items() if rest.startswith("[rt]")}
-    assert marked == set(RUNTIME_MODULES) - {"__init__"} | {"weights", "data"}
+    assert marked == {RUNTIME_PACKAGE, *RUNTIME_DATA}
 
 
 def test_readme_layout_lists_the_top_level():

@@ -4,8 +4,8 @@ import json
 import numpy as np
 import pytest
 
-from model_core import facs_names as fn
-from model_core.ict import default_data_dir
+from model_core.runtime import facs_names as fn
+from model_core.dataset.ict import default_data_dir
 
 DATA = default_data_dir()  # $NFS_ICT_DIR or ../shared/data/ict_facekit
 

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from model_core.frames import axes_to_ict, blender_to_ict, canonical_normalization, ict_to_blender
-from model_core.ict import load_ict
+from model_core.runtime.frames import axes_to_ict, blender_to_ict, canonical_normalization, ict_to_blender
+from model_core.dataset.ict import load_ict
 
 
 def test_blender_round_trip_and_directions():

@@ -17,7 +17,7 @@ import pytest
 import robustness_cases as rc
 from addon_testlib import PRELUDE
 from blender_harness import run_blender
-from model_core.facs_names import N_ICT
+from model_core.runtime.facs_names import N_ICT
 from model_core.runtime import Model
 from nfs_blender import livelink_csv
 from small_model import SMALL, save_small_weights
@@ -105,13 +105,13 @@ def test_fuzz_csv_parse():
 BLENDER_FUZZ = r'''
 import time
 import robustness_cases as rc
-from model_core import facs_names as fn
+from model_core.runtime import facs_names as fn
 ICT = list(fn.ICT_NAMES)
 rng = np.random.default_rng(int(sys.argv[1]))
 n_mesh, n_csv, budget = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 t0 = time.perf_counter()
 out = {"meshes": [], "csv": []}
-from model_core.config import ModelConfig
+from model_core.runtime.config import ModelConfig
 from model_core.runtime import Model
 from nfs_blender import engine
 from small_model import save_small_weights

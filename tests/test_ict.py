@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from model_core.ict import CROPS, default_npz_path, load_ict, read_obj_polygons
-from model_core.mesh import face_areas, triangulate_polygons
+from model_core.dataset.ict import CROPS, default_npz_path, load_ict, read_obj_polygons
+from model_core.runtime.mesh import face_areas, triangulate_polygons
 
 
 

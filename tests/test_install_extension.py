@@ -110,7 +110,7 @@ def test_install_machinery_with_minimal_addon(tmp_path):
         shutil.copy(REPO / name, root / name)
     _write(root, "nfs_blender/__init__.py", """\
         import bpy
-        from .model_core import mesh
+        from .model_core.runtime import mesh
 
         class NFS_OT_about(bpy.types.Operator):
             bl_idname = "nfs.about"
@@ -134,8 +134,9 @@ def test_install_machinery_with_minimal_addon(tmp_path):
                 bpy.utils.unregister_class(cls)
         """)
     _write(root, "model_core/__init__.py", "")
-    _write(root, "model_core/mesh.py", 'NAME = "mesh"\n')
-    _write(root, "model_core/train.py", "import torch\n")
+    _write(root, "model_core/runtime/__init__.py", "")
+    _write(root, "model_core/runtime/mesh.py", 'NAME = "mesh"\n')
+    _write(root, "model_core/training/train.py", "import torch\n")
     zip_path = build_addon.build(tmp_path / "out", root=root, blender_python=None, verbose=False)
 
     run_about = 'import bpy\nextra = {"about": sorted(bpy.ops.nfs.about())}\n'

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from model_core import facs_names as fn
+from model_core.runtime import facs_names as fn
 from nfs_blender import livelink_csv as ll
 
 PASCAL = [n[0].upper() + n[1:] for n in fn.ARKIT_NAMES]

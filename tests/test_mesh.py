@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from model_core.mesh import (barycentric_interpolate, connected_components, cotan_weights, face_areas, mesh_hash,
+from model_core.runtime.mesh import (barycentric_interpolate, connected_components, cotan_weights, face_areas, mesh_hash,
                              validate_mesh, vertex_areas, vertex_normals)
 
 TET = (np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], float), np.array([[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]]))
@@ -60,7 +60,7 @@ def test_barycentric_and_hash():
 
 
 def test_edge_components_and_midpoint_subdivision():
-    from model_core.mesh import edge_components, subdivide_midpoint
+    from model_core.runtime.mesh import edge_components, subdivide_midpoint
     assert edge_components(6, np.array([[4, 5], [0, 2], [2, 1]])).tolist() == [0, 0, 0, 1, 2, 2]
     v, f = TET
     v2, f2 = subdivide_midpoint(v, f)
@@ -73,7 +73,7 @@ QUAD = np.array([[0, 1, 2], [0, 2, 3]])  # two triangles sharing the diagonal 0-
 
 
 def test_half_edges_and_edge_table():
-    from model_core.mesh import edge_table, half_edges, unique_edges
+    from model_core.runtime.mesh import edge_table, half_edges, unique_edges
     he = half_edges(QUAD)
     assert he.tolist() == [[0, 1], [0, 2], [1, 2], [2, 3], [2, 0], [3, 0]]  # corner k -> k+1, k-major
     edge_id, edges, count, he2 = edge_table(QUAD)
@@ -86,7 +86,7 @@ def test_half_edges_and_edge_table():
 
 
 def test_boundary_loops_follow_the_boundary():
-    from model_core.mesh import boundary_loops
+    from model_core.runtime.mesh import boundary_loops
     loops = boundary_loops(QUAD)
     assert len(loops) == 1 and loops[0].tolist() == [0, 1, 2, 3]
     assert boundary_loops(TET[1]) == []  # closed surface
@@ -94,7 +94,7 @@ def test_boundary_loops_follow_the_boundary():
 
 
 def test_nondegenerate_and_triangle_keys():
-    from model_core.mesh import nondegenerate, triangle_keys
+    from model_core.runtime.mesh import nondegenerate, triangle_keys
     f = np.array([[0, 1, 2], [2, 1, 0], [1, 1, 2], [0, 2, 3], [3, 3, 3]])
     assert nondegenerate(f).tolist() == [True, True, False, True, False]
     k = triangle_keys(f, 4)
@@ -102,7 +102,7 @@ def test_nondegenerate_and_triangle_keys():
 
 
 def test_barycentric_combine_and_interpolate_shapes():
-    from model_core.mesh import barycentric_combine
+    from model_core.runtime.mesh import barycentric_combine
     v, f = TET
     b = np.array([[1.0, 0.0, 0.0], [0.25, 0.25, 0.5]])
     fi = np.array([1, 3])
@@ -115,7 +115,7 @@ def test_barycentric_combine_and_interpolate_shapes():
 
 
 def test_referenced_renumbering_and_remove_unreferenced():
-    from model_core.mesh import referenced_renumbering, remove_unreferenced
+    from model_core.runtime.mesh import referenced_renumbering, remove_unreferenced
     f = np.array([[4, 1, 3]])
     kept, remap = referenced_renumbering(f, 5)
     assert kept.tolist() == [1, 3, 4] and remap.tolist() == [-1, 0, -1, 1, 2]
@@ -126,7 +126,7 @@ def test_referenced_renumbering_and_remove_unreferenced():
 
 
 def test_closest_point_segments():
-    from model_core.mesh import closest_point_segments
+    from model_core.runtime.mesh import closest_point_segments
     a = np.zeros((4, 3))
     b = np.array([[2.0, 0, 0], [2.0, 0, 0], [2.0, 0, 0], [0.0, 0, 0]])
     p = np.array([[0.5, 1.0, 0], [3.0, 0, 1.0], [-1.0, 0, 0], [0, 3.0, 4.0]])
@@ -135,14 +135,14 @@ def test_closest_point_segments():
 
 
 def test_argmin_per_group():
-    from model_core.mesh import argmin_per_group
+    from model_core.runtime.mesh import argmin_per_group
     group = np.array([2, 0, 2, 0, 2])
     value = np.array([3.0, 5.0, 1.0, 5.0, 2.0])
     assert argmin_per_group(group, value, 4).tolist() == [1, -1, 2, -1]  # ties: first index; empty groups: -1
 
 
 def test_normalize_rows():
-    from model_core.mesh import normalize_rows
+    from model_core.runtime.mesh import normalize_rows
     p = np.array([[1.0, 3.0], [0.0, 0.0], [2.0, 0.0]])
     assert np.allclose(normalize_rows(p, 0.5), [[0.25, 0.75], [0.5, 0.5], [1.0, 0.0]])
     other = np.array([[0.0, 1.0]] * 3)
@@ -151,6 +151,6 @@ def test_normalize_rows():
 
 
 def test_unit_rows():
-    from model_core.mesh import unit_rows
+    from model_core.runtime.mesh import unit_rows
     u = unit_rows(np.array([[3.0, 0.0, 4.0], [0.0, 0.0, 0.0], [0.0, -2.0, 0.0]]))
     assert np.allclose(u, [[0.6, 0.0, 0.8], [0.0, 0.0, 0.0], [0.0, -1.0, 0.0]])

@@ -2,14 +2,14 @@
 
 The card's full table (docs/model_card_eval.json) takes several minutes; CI re-runs the same command at one
 held-out identity and 5 random combinations (docs/model_card_eval_quick.json, written by the same
-``python -m model_core.evaluate --json`` from the committed weights) and compares every number.
+``python -m model_core.evaluation.evaluate --json`` from the committed weights) and compares every number.
 """
 import json
 from pathlib import Path
 
 import pytest
 
-from model_core.evaluate import evaluate
+from model_core.evaluation.evaluate import evaluate
 
 CARD = Path(__file__).resolve().parent.parent / "docs" / "model_card_eval_quick.json"
 

@@ -8,12 +8,12 @@ import pytest
 torch = pytest.importorskip("torch")  # torch tests run in the Python 3.11 venv (scripts/test.sh)
 pytestmark = pytest.mark.torch
 
-from model_core.batch import prepare_group  # noqa: E402
-from model_core.frames import canonical_normalization  # noqa: E402
-from model_core.losses import DEFAULT_WEIGHTS, compute_losses, to_tensors  # noqa: E402
-from model_core.mesh import vertex_normals  # noqa: E402
-from model_core.network import FaceSkinningNet  # noqa: E402
-from model_core.proxy import build_proxy, expression_features, neutral_features  # noqa: E402
+from model_core.dataset.batch import prepare_group  # noqa: E402
+from model_core.runtime.frames import canonical_normalization  # noqa: E402
+from model_core.training.losses import DEFAULT_WEIGHTS, compute_losses, to_tensors  # noqa: E402
+from model_core.runtime.mesh import vertex_normals  # noqa: E402
+from model_core.training.network import FaceSkinningNet  # noqa: E402
+from model_core.runtime.proxy import build_proxy, expression_features, neutral_features  # noqa: E402
 from small_model import SMALL as _SMALL  # noqa: E402
 
 # the tests' small config with a 300-vertex proxy: at 400 the narrow crop's proxy is not the same mesh after a

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from model_core.frames import canonical_normalization
-from model_core.ict import load_ict
-from model_core.mesh import connected_components
-from model_core.proxy import build_proxy, knn_weights
+from model_core.runtime.frames import canonical_normalization
+from model_core.dataset.ict import load_ict
+from model_core.runtime.mesh import connected_components
+from model_core.runtime.proxy import build_proxy, knn_weights
 
 
 @pytest.fixture(scope="module")

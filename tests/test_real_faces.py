@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model_core.facs_names import ARKIT_NAMES
-from model_core.real_eval import (evaluate_head, ict_nearest_arkit, key_metrics, lid_travel, lip_gap, lip_pair,
+from model_core.runtime.facs_names import ARKIT_NAMES
+from model_core.evaluation.real_eval import (evaluate_head, ict_nearest_arkit, key_metrics, lid_travel, lip_gap, lip_pair,
                                   load_real_heads, performance_weights, triangle_damage)
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real_faces"
@@ -66,8 +66,8 @@ def test_performance_weights_blink_and_speak():
 
 
 def test_default_keys_beat_nearest_on_a_low_poly_head(head):
-    from model_core.ict import load_ict
-    from model_core.real_eval import bake_error
+    from model_core.dataset.ict import load_ict
+    from model_core.evaluation.real_eval import bake_error
     from model_core.runtime import Model
     ict = load_ict()
     model = Model.load()

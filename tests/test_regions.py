@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model_core import regions
-from model_core.ict import CROPS
-from model_core.mesh import edge_components, unique_edges
-from model_core.regions import (MIRROR, N_REGIONS, REGION_COLORS, REGION_NAMES, crop_labels, load_ict_labels,
+from model_core.runtime import regions
+from model_core.dataset.ict import CROPS
+from model_core.runtime.mesh import edge_components, unique_edges
+from model_core.runtime.regions import (MIRROR, N_REGIONS, REGION_COLORS, REGION_NAMES, crop_labels, load_ict_labels,
                                 region_colors_for)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,7 +70,7 @@ def test_names_colors_mirror_are_consistent():
 # ----------------------------------------------------------------------------- the committed label map
 
 def test_default_config_has_one_skinning_output_per_region():
-    from model_core.config import ModelConfig
+    from model_core.runtime.config import ModelConfig
     assert ModelConfig().n_regions == len(REGION_NAMES) == 22  # README: 22 regions
 
 
@@ -166,7 +166,7 @@ def test_geometry_is_plausible(ict, labels):
 
 def test_labels_match_the_generating_script(ict, labels):
     """The committed file is what scripts/make_region_labels.py makes now (regenerate it when this fails)."""
-    from model_core.region_labels import make_labels
+    from model_core.dataset.region_labels import make_labels
     fresh, _ = make_labels(ict)
     assert np.array_equal(fresh, labels), "run `python scripts/make_region_labels.py` and commit the result"
 

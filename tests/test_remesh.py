@@ -1,4 +1,4 @@
-"""Cross-topology meshes (model_core.remesh) on the real ICT-FaceKit data.
+"""Cross-topology meshes (model_core.dataset.remesh) on the real ICT-FaceKit data.
 
 Checks that generated topologies are exact (vertices on the posed ICT surface), area preserving, single-island,
 consistently oriented, deterministic, cached, span 1k-30k vertices, and that bad input raises clear errors.
@@ -6,9 +6,9 @@ consistently oriented, deterministic, cached, span 1k-30k vertices, and that bad
 import numpy as np
 import pytest
 
-from model_core.ict import CROPS, load_ict
-from model_core.mesh import connected_components, face_areas, vertex_normals
-from model_core.remesh import (Topology, TopologyBank, ict_topology, make_topology, random_topology,
+from model_core.dataset.ict import CROPS, load_ict
+from model_core.runtime.mesh import connected_components, face_areas, vertex_normals
+from model_core.dataset.remesh import (Topology, TopologyBank, ict_topology, make_topology, random_topology,
                                topology_stats)
 
 TOL_CM = 1e-3  # 0.01 mm
@@ -225,8 +225,8 @@ def test_bad_input_raises(ict, tmp_path, monkeypatch):
 
 
 def test_crop_topology_keeps_exact_ground_truth(ict):
-    from model_core.evaluate import face_mask_topology
-    from model_core.remesh import crop_topology
+    from model_core.evaluation.evaluate import face_mask_topology
+    from model_core.dataset.remesh import crop_topology
     mask = face_mask_topology(ict, 9.0)
     v_face, f_face = ict.head(None, None, "face")
     nose = v_face[ict.landmarks[30]]

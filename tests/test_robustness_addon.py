@@ -18,7 +18,7 @@ pytestmark = pytest.mark.blender
 COMMON = r'''
 import time
 import robustness_cases as rc
-from model_core import facs_names as fn
+from model_core.runtime import facs_names as fn
 from nfs_blender import engine, prefs, common, ops_facs, ops_bake, ops_skinning
 ICT = list(fn.ICT_NAMES)
 ALL_OPS = ["nfs.compute_skinning", "nfs.update_region_colors", "nfs.toggle_region_colors", "nfs.clear_skinning",

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import robustness_cases as rc
-from model_core.frames import axes_to_ict
+from model_core.runtime.frames import axes_to_ict
 from model_core.runtime import Cancelled, Model, write_mesh
 from small_model import SMALL, save_small_weights
 

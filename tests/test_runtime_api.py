@@ -11,12 +11,11 @@ import time
 import numpy as np
 import pytest
 
-from model_core.config import FORMAT_VERSION, ModelConfig
-from model_core.facs_names import ARKIT_INDEX, ICT_INDEX
-from model_core.frames import axes_to_ict
-from model_core.mesh import subdivide_midpoint, triangulate_polygons
-from model_core.runtime import Cancelled, Model, load_weights, read_mesh, save_weights, write_mesh
-from model_core.runtime.model import MIN_FACE_VERTICES
+from model_core.runtime.config import FORMAT_VERSION, ModelConfig
+from model_core.runtime.facs_names import ARKIT_INDEX, ICT_INDEX
+from model_core.runtime.frames import axes_to_ict
+from model_core.runtime.mesh import subdivide_midpoint, triangulate_polygons
+from model_core.runtime import MIN_FACE_VERTICES, Cancelled, Model, load_weights, read_mesh, save_weights, write_mesh
 from model_core.runtime.weights import Weights, expected_shapes
 from small_model import SMALL, small_weights
 
@@ -271,7 +270,7 @@ def test_facs_basis_streams_a_dense_head_once_and_matches_one_hot_decodes(tmp_pa
     decoder's per-mesh part (32 s at 45k vertices). Now each vertex goes through ``decoder.base`` exactly once
     per basis, cached or not, and the shapes equal the one-hot decodes (the old per-key path) and the cached
     path's."""
-    import model_core.runtime.model as rm
+    import model_core.runtime.model_decoder as rm
     cfg = ModelConfig(**{**SMALL.__dict__, "dec_mode": dec_mode})
     save_weights(tmp_path / "w", make_weights(cfg), config=cfg)
     v, f = subdivide(*ict.head(None, None, "full"))                    # 44,786 vertices
@@ -456,7 +455,7 @@ def test_weights_file_errors(tmp_path, stem):
 def test_default_weights_path_missing_says_what_to_do(monkeypatch, tmp_path):
     from model_core.runtime import weights as wmod
     monkeypatch.setattr(wmod, "DEFAULT_WEIGHTS", tmp_path / "nfs_v4.npz")
-    with pytest.raises(FileNotFoundError, match="python -m model_core.export"):
+    with pytest.raises(FileNotFoundError, match="python -m model_core.training.export"):
         Model.load()
 
 
@@ -497,10 +496,10 @@ def test_mesh_files_round_trip(tmp_path, ict):
 def test_face_crop_uses_face_regions_only():
     """crop='face' runs the encoders on face-region skin only; the rest follows (or stays with 'static').
     The committed weights' own skinning decides what is face (nfs_v4's segmentation is 92-95 % right)."""
-    from model_core.ict import load_ict
-    from model_core.regions import REGION_NAMES, load_ict_labels
+    from model_core.dataset.ict import load_ict
+    from model_core.runtime.regions import REGION_NAMES, load_ict_labels
     from model_core.runtime import Model
-    from model_core.runtime.model import NON_FACE_REGIONS
+    from model_core.runtime.model_prepare import NON_FACE_REGIONS
     model = Model.load()
     v, f = load_ict().head(None, None, "full")
     full = model.prepare(v, f)

@@ -14,15 +14,15 @@ import pytest
 torch = pytest.importorskip("torch")  # torch tests run in the Python 3.11 venv (scripts/test.sh)
 pytestmark = pytest.mark.torch
 
-from model_core.config import ModelConfig  # noqa: E402
-from model_core.export import export_model  # noqa: E402
-from model_core.frames import canonical_normalization  # noqa: E402
-from model_core.mesh import subdivide_midpoint, vertex_areas, vertex_normals  # noqa: E402
-from model_core.network import FaceSkinningNet  # noqa: E402
-from model_core.proxy import build_proxy, expression_features, neutral_features  # noqa: E402
-from model_core.regions import REGION_NAMES  # noqa: E402
+from model_core.runtime.config import ModelConfig  # noqa: E402
+from model_core.training.export import export_model  # noqa: E402
+from model_core.runtime.frames import canonical_normalization  # noqa: E402
+from model_core.runtime.mesh import subdivide_midpoint, vertex_areas, vertex_normals  # noqa: E402
+from model_core.training.network import FaceSkinningNet  # noqa: E402
+from model_core.runtime.proxy import build_proxy, expression_features, neutral_features  # noqa: E402
+from model_core.runtime.regions import REGION_NAMES  # noqa: E402
 from model_core.runtime import Model, expected_shapes  # noqa: E402
-from model_core.facs_names import ICT_INDEX  # noqa: E402
+from model_core.runtime.facs_names import ICT_INDEX  # noqa: E402
 
 ABS_TOL = 1e-4
 

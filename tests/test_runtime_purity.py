@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model_core.ict import load_ict
+from model_core.dataset.ict import load_ict
 from model_core.runtime import Model, write_mesh
 from small_model import save_small_weights
 
@@ -48,9 +48,9 @@ names, deltas = model.facs_basis(pm)
 anames, adeltas = model.facs_basis(pm, names="arkit")
 res = model.retarget(np.stack([posed, mesh.verts]), pm, pm, positions=True)
 mods = sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED)
-from model_core import RUNTIME_MODULES
+from model_core import RUNTIME_PACKAGE
 training = sorted(m for m in sys.modules if m.split(".")[0] == "model_core" and m != "model_core"
-                  and m.split(".")[1] not in RUNTIME_MODULES)
+                  and m.split(".")[1] != RUNTIME_PACKAGE)
 print(json.dumps({"blocked": blocked, "modules": mods, "training_modules": training, "n": pm.n_verts,
                   "numpy": np.__version__, "probs_sum": float(probs.sum()), "z": z[:5].tolist(),
                   "deltas_shape": list(deltas.shape), "arkit_shape": list(adeltas.shape),

@@ -1,11 +1,11 @@
-"""Training stream (model_core.sampler) on the real ICT-FaceKit data: exact ground truth, augmentation
+"""Training stream (model_core.dataset.sampler) on the real ICT-FaceKit data: exact ground truth, augmentation
 ranges, FACS mix, identity split, determinism, labels, topology mixture, bad input."""
 import numpy as np
 import pytest
 
-from model_core.ict import CROPS
-from model_core.remesh import TopologyBank
-from model_core.sampler import FaceSampler, lr_partners, random_rotation, sample_facs, sample_identity
+from model_core.dataset.ict import CROPS
+from model_core.dataset.remesh import TopologyBank
+from model_core.dataset.sampler import FaceSampler, lr_partners, random_rotation, sample_facs, sample_identity
 
 
 @pytest.fixture(scope="module")
@@ -162,9 +162,9 @@ def test_bad_input(ict, bank):
 def test_face_mask_groups(ict, bank):
     """mask_prob=1: every group is one connected piece of its crop around the nose tip, with exact ground truth
     and labels; a mask_prob outside [0, 1] is refused."""
-    from model_core.mesh import connected_components
-    from model_core.regions import REGION_NAMES, load_ict_labels
-    from model_core.sampler import MASK_CENTER_JITTER_CM, MASK_RADIUS_RANGE_CM
+    from model_core.runtime.mesh import connected_components
+    from model_core.runtime.regions import REGION_NAMES, load_ict_labels
+    from model_core.dataset.sampler import MASK_CENTER_JITTER_CM, MASK_RADIUS_RANGE_CM
     labels = load_ict_labels()
     s = FaceSampler(ict, labels, seed=5, bank=bank, n_expr=2, mask_prob=1.0)
     sizes = []

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model_core.evaluate import held_out_identities
-from model_core.facs_names import ICT_NAMES
-from model_core.ict import crop_sizes
-from model_core.mesh import face_normals, remove_unreferenced, vertex_normals, vertex_rings
+from model_core.evaluation.evaluate import held_out_identities
+from model_core.runtime.facs_names import ICT_NAMES
+from model_core.dataset.ict import crop_sizes
+from model_core.runtime.mesh import face_normals, remove_unreferenced, vertex_normals, vertex_rings
 from model_core.runtime import Model
 from model_core.runtime import template_keys as tk
 

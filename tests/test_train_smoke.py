@@ -13,7 +13,7 @@ pytestmark = pytest.mark.torch  # runs in the Python 3.11 venv (the 3.13 stage s
 
 def _train(tmp_path, *extra):
     env = dict(os.environ, NFS_CACHE_DIR=str(tmp_path / "cache"))
-    cmd = [sys.executable, "-m", "model_core.train", "--out", str(tmp_path / "run"), "--smoke", "--workers", "0",
+    cmd = [sys.executable, "-m", "model_core.training.train", "--out", str(tmp_path / "run"), "--smoke", "--workers", "0",
            "--no-progress", "--seed", "3", *extra]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env,
                        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -39,7 +39,7 @@ def test_smoke_training_checkpoints_resumes_and_exports(tmp_path):
     assert [float(r["singles"]) > 0 for r in rows] == [True, True, True, False, False]
     # export -> the numpy runtime loads it
     stem = tmp_path / "w" / "smoke"
-    r = subprocess.run([sys.executable, "-m", "model_core.export", str(run / "checkpoint.pt"), str(stem)],
+    r = subprocess.run([sys.executable, "-m", "model_core.training.export", str(run / "checkpoint.pt"), str(stem)],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     from model_core.runtime import Model
@@ -48,7 +48,7 @@ def test_smoke_training_checkpoints_resumes_and_exports(tmp_path):
 
 
 def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "model_core.train", "--out", str(tmp_path / "none"), "--resume",
+    r = subprocess.run([sys.executable, "-m", "model_core.training.train", "--out", str(tmp_path / "none"), "--resume",
                         "--smoke"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "does not exist" in r.stderr
 
@@ -56,7 +56,7 @@ def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
 @pytest.mark.parametrize("spec", ["vertx=1", "singles=abc", "singles=-1", "singles"])
 def test_bad_loss_weight_is_a_clear_error(tmp_path, spec):
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    r = subprocess.run([sys.executable, "-m", "model_core.train", "--out", str(tmp_path / "run"), "--smoke",
+    r = subprocess.run([sys.executable, "-m", "model_core.training.train", "--out", str(tmp_path / "run"), "--smoke",
                         "--workers", "0", "--no-progress", "--loss-weight", spec],
                        capture_output=True, text=True, timeout=300, env=env,
                        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -69,7 +69,7 @@ def test_unavailable_device_is_a_clear_error(tmp_path, device):
     import torch
     if device == "cuda" and torch.cuda.is_available():
         device = "cuda0"
-    r = subprocess.run([sys.executable, "-m", "model_core.train", "--out", str(tmp_path / "run"), "--smoke",
+    r = subprocess.run([sys.executable, "-m", "model_core.training.train", "--out", str(tmp_path / "run"), "--smoke",
                         "--workers", "0", "--no-progress", "--device", device],
                        capture_output=True, text=True, timeout=300,
                        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -86,7 +86,7 @@ def test_time_schedule_and_identity_offset_init(tmp_path):
     cfg.write_text(json.dumps({"dec_frame": "face", "id_offset": True}))
     run2 = tmp_path / "run2"
     env = dict(os.environ, NFS_CACHE_DIR=str(tmp_path / "cache"))
-    r = subprocess.run([sys.executable, "-m", "model_core.train", "--out", str(run2), "--smoke", "--workers", "0",
+    r = subprocess.run([sys.executable, "-m", "model_core.training.train", "--out", str(run2), "--smoke", "--workers", "0",
                         "--no-progress", "--seed", "3", "--config", str(cfg), "--init-from",
                         str(tmp_path / "run" / "checkpoint.pt"), "--init-decoder", "--schedule", "time",
                         "--minutes", "0.15", "--lr", "1e-3", "--lr-min", "1e-5"],
@@ -100,7 +100,7 @@ def test_time_schedule_and_identity_offset_init(tmp_path):
     assert len(rows) >= 3 and lrs[0] > 5e-4 and lrs[-1] < 0.5 * lrs[0], lrs   # decays within the 9 s run
     assert all(float(x["offset"]) > 0 for x in rows)
     src = torch.load(tmp_path / "run" / "checkpoint.pt", map_location="cpu", weights_only=False)["model"]
-    from model_core.train import grow
+    from model_core.training.train import grow
     w_old = src["skinning_encoder.lin_out.weight"]
     w_new = grow(w_old, torch.ones(w_old.shape[0] + 3, w_old.shape[1]))
     assert torch.equal(w_new[:-3], w_old) and not w_new[-3:].any()
@@ -110,9 +110,9 @@ def test_time_schedule_and_identity_offset_init(tmp_path):
 def test_data_workers_draw_different_groups(tmp_path, monkeypatch):
     """With several data workers each draws its own stream (not the same groups twice)."""
     import torch
-    from model_core.config import ModelConfig
-    from model_core.regions import REGION_NAMES
-    from model_core.train import GroupStream
+    from model_core.runtime.config import ModelConfig
+    from model_core.runtime.regions import REGION_NAMES
+    from model_core.training.train import GroupStream
     monkeypatch.setenv("NFS_CACHE_DIR", str(tmp_path / "cache"))
     cfg = ModelConfig(n_regions=len(REGION_NAMES), enc_width=16, enc_blocks=1, k_eig=16, proxy_target=200)
     loader = torch.utils.data.DataLoader(GroupStream(cfg, 3, 0, 2, small_bank=True, n_faces=50, n_template=50),

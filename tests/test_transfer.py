@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model_core.ict import crop_sizes
-from model_core.evaluate import held_out_identities
-from model_core.real_eval import nearest_keys
-from model_core.remesh import make_topology
+from model_core.dataset.ict import crop_sizes
+from model_core.evaluation.evaluate import held_out_identities
+from model_core.evaluation.real_eval import nearest_keys
+from model_core.dataset.remesh import make_topology
 from model_core.runtime import Model, read_mesh
 from model_core.runtime.meshio import write_obj
 from model_core.runtime.transfer import transfer_keys

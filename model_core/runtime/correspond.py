@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..mesh import cotan_weights, face_normals, normalize_rows, vertex_normals
-from ..proxy import knn_weights
+from .mesh import cotan_weights, face_normals, normalize_rows, vertex_normals
+from .proxy import knn_weights
 
 
 # ------------------------------------------------------------------ nearest neighbours
@@ -434,7 +434,7 @@ def harmonic_fill(faces: np.ndarray, values: np.ndarray, known: np.ndarray, *, i
     Vertices not connected to any known vertex end at 0. Only the unknown rows are solved (conjugate
     gradients on the Dirichlet system to relative residual ``tol``, each neighbour sum one ``reduceat`` over
     the columns that have a non-zero known neighbour; the others are 0)."""
-    from ..mesh import unique_edges
+    from .mesh import unique_edges
     values = np.asarray(values, np.float64)
     unk = ~np.asarray(known, bool)
     out = values.copy()

@@ -1,4 +1,4 @@
-"""Numpy twins of ``model_core/network.py`` (float32), built from a validated state dict.
+"""Numpy twins of ``model_core/training/network.py`` (float32), built from a validated state dict.
 
 Each class mirrors the torch module of the same name operation for operation; ``tests/test_runtime_parity.py``
 runs both on the same inputs. Shapes: P proxy vertices, N full-mesh vertices, B batch (expressions), C
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import ModelConfig
+from .config import ModelConfig
 from .weights import BIL_EXPRESSION, BIL_NEUTRAL
 
 __all__ = ["silu", "Linear", "MLP", "DiffusionBlock", "DiffusionEncoder", "GlobalEncoder", "Decoder", "Network"]

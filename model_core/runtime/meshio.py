@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..mesh import triangulate_polygons
+from .mesh import triangulate_polygons
 
 __all__ = ["MeshData", "read_mesh", "write_mesh", "write_obj", "write_ply", "MESH_SUFFIXES"]
 

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..mesh import boundary_loops, face_normals, unique_edges, vertex_normals, vertex_rings
 from .correspond import PointGrid, Surface, harmonic_fill, register, similarity_icp
+from .mesh import boundary_loops, face_normals, unique_edges, vertex_normals, vertex_rings
 
 TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "data" / "ict_face_template.npz"
 SCHEDULE = (10.0, 3.0, 1.0)     # Laplacian stiffness per registration stage

@@ -1,6 +1,6 @@
 """Loading, validating and writing the runtime's weights files (numpy only).
 
-Format (written only by ``save_weights``; ``model_core.export.export_model`` calls it for a torch checkpoint):
+Format (written only by ``save_weights``; ``model_core.training.export.export_model`` calls it for a torch checkpoint):
 
 - ``<stem>.npz``: every parameter of ``network.FaceSkinningNet`` as a float32 array under its torch
   state-dict name (e.g. ``dec_rest.layers.0.weight``, shape (out, in) like ``torch.nn.Linear``).
@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import FORMAT_VERSION, ModelConfig
-from ..facs_names import ICT_NAMES
+from .config import FORMAT_VERSION, ModelConfig
+from .facs_names import ICT_NAMES
 
 __all__ = ["Weights", "DEFAULT_WEIGHTS", "HEAD_HIDDEN", "IN_NEUTRAL", "IN_EXPRESSION", "BIL_NEUTRAL",
            "BIL_EXPRESSION", "resolve_paths",
@@ -131,12 +131,12 @@ def _check_config(cfg_dict, where: Path) -> ModelConfig:
         v = getattr(cfg, name)
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ValueError(f"{where}: config.{name} must be a positive integer, got {v!r}; the file is damaged: "
-                             f"re-export the weights (python -m model_core.export) or reinstall the add-on")
+                             f"re-export the weights (python -m model_core.training.export) or reinstall the add-on")
     for name in ("disp_scale", "expr_feat_scale", "offset_scale"):
         v = getattr(cfg, name)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
             raise ValueError(f"{where}: config.{name} must be a positive number, got {v!r}; the file is damaged: "
-                             f"re-export the weights (python -m model_core.export) or reinstall the add-on")
+                             f"re-export the weights (python -m model_core.training.export) or reinstall the add-on")
     if cfg.z_dim < len(ICT_NAMES):
         raise ValueError(f"{where}: config.z_dim={cfg.z_dim} is smaller than the {len(ICT_NAMES)} FACS weights")
     return cfg
@@ -153,7 +153,7 @@ def _read_meta(json_path: Path) -> dict:
     for key in ("format_version", "config", "region_names", "expression_names"):
         if key not in meta:
             raise ValueError(f"{json_path}: missing key {key!r}; the file is not an nfs weights description "
-                             f"(re-export with `python -m model_core.export`)")
+                             f"(re-export with `python -m model_core.training.export`)")
     version = meta["format_version"]
     if version not in READ_VERSIONS or isinstance(version, bool):
         older = ", ".join(map(str, READ_VERSIONS[:-1]))
@@ -189,10 +189,10 @@ def load_weights(path=None) -> Weights:
     for p, what in ((npz_path, "weights"), (json_path, "weights description")):
         if not p.is_file():
             hint = ("the add-on ships without trained weights in this build: train and export them with "
-                    "`python -m model_core.export runs/v7/checkpoint.pt model_core/weights/nfs_v4`"
+                    "`python -m model_core.training.export runs/v7/checkpoint.pt model_core/weights/nfs_v4`"
                     if path is None else
                     "pass the path of an exported .npz (its .json must lie beside it with the same name), "
-                    "or export one with `python -m model_core.export <checkpoint.pt> <stem>`")
+                    "or export one with `python -m model_core.training.export <checkpoint.pt> <stem>`")
             raise FileNotFoundError(f"model {what} not found: {p}; {hint}")
     meta = _read_meta(json_path)
     cfg = _check_config(meta["config"], json_path)
@@ -204,7 +204,7 @@ def load_weights(path=None) -> Weights:
     expr_names = meta["expression_names"]
     if list(expr_names) != list(ICT_NAMES):
         raise ValueError(f"{json_path}: 'expression_names' must be the {len(ICT_NAMES)} ICT FACS names in ICT "
-                         f"order (model_core.facs_names.ICT_NAMES); re-export the weights")
+                         f"order (model_core.runtime.facs_names.ICT_NAMES); re-export the weights")
     digest = meta.get("weights_sha256")
     if digest is not None:
         actual = hashlib.sha256(npz_path.read_bytes()).hexdigest()
@@ -232,7 +232,7 @@ def load_weights(path=None) -> Weights:
                              f"needs {tuple(shape)}; re-export both files together")
         if not np.issubdtype(a.dtype, np.floating):
             raise ValueError(f"{npz_path}: array {k!r} has dtype {a.dtype}, expected float32; the file is damaged: "
-                             f"re-export the weights (python -m model_core.export) or reinstall the add-on")
+                             f"re-export the weights (python -m model_core.training.export) or reinstall the add-on")
         a = np.ascontiguousarray(a, dtype=np.float32)
         if not np.isfinite(a).all():
             raise ValueError(f"{npz_path}: array {k!r} holds NaN or infinite values; the training diverged or "
@@ -282,11 +282,11 @@ def random_weights(cfg: ModelConfig, seed: int = 0, *, gain: float = 1.0, dec_ga
 
 
 def default_meta(cfg: ModelConfig, region_names=None) -> dict:
-    """The json fields ``save_weights`` writes for ``cfg`` (region names from ``model_core.regions`` when it has
+    """The json fields ``save_weights`` writes for ``cfg`` (region names from ``model_core.runtime.regions`` when it has
     ``cfg.n_regions`` of them, else ``region_00`` ...)."""
     if region_names is None:
         try:
-            from .. import regions as _regions
+            from . import regions as _regions
             names = list(getattr(_regions, "REGION_NAMES", []))
         except ImportError:
             names = []

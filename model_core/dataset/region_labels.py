@@ -32,15 +32,15 @@ How the labels are made (ICT frame: cm, +Y up, face toward +Z, +X = the characte
 3. Labels are smoothed by majority vote over 1-ring neighbourhoods and small islands are merged
    into their neighbours, so each region is contiguous; then the mirror step is applied again.
 
-ICT data is read only through ``model_core.ict.load_ict()``.
+ICT data is read only through ``model_core.dataset.ict.load_ict()``.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from ..runtime.mesh import edge_components, unique_edges
+from ..runtime.regions import MIRROR, REGION_NAMES
 from .ict import CROPS
-from .mesh import edge_components, unique_edges
-from .regions import MIRROR, REGION_NAMES
 
 N_FULL = CROPS["full"][0]
 R = {n: i for i, n in enumerate(REGION_NAMES)}

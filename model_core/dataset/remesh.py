@@ -49,12 +49,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .ict import CROPS, ICTModel, crop_sizes
-from .mesh import (argmin_per_group, barycentric_combine, barycentric_interpolate, boundary_loops,
+from ..runtime.correspond import closest_point_triangles
+from ..runtime.mesh import (argmin_per_group, barycentric_combine, barycentric_interpolate, boundary_loops,
                    closest_point_segments, edge_table, face_areas, face_normals, half_edges, mesh_hash,
                    nondegenerate, normalize_rows, referenced_renumbering, remove_unreferenced, triangle_keys,
                    unit_rows, vertex_areas, vertex_normals)
-from .runtime.correspond import closest_point_triangles
+from .ict import CROPS, ICTModel, crop_sizes
 
 __all__ = ["Topology", "TopologyBank", "random_topology", "ict_topology", "crop_topology", "make_topology",
            "remesh_mesh", "topology_stats", "default_cache_dir", "KINDS", "DEFAULT_SIZES", "MIN_FACE_AREA", "VERSION"]

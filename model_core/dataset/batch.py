@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import ModelConfig
-from .frames import canonical_normalization, core_frame
+from ..runtime.config import ModelConfig
+from ..runtime.frames import canonical_normalization, core_frame
+from ..runtime.mesh import face_normals, vertex_areas, vertex_normals
+from ..runtime.proxy import build_proxy, expression_features, neutral_features
 from .ict import CROPS, ICTModel
-from .mesh import face_normals, vertex_areas, vertex_normals
-from .proxy import build_proxy, expression_features, neutral_features
 
 
 def label_frame(pos: np.ndarray, vert_area: np.ndarray, labels: np.ndarray, cfg: ModelConfig

@@ -1,6 +1,6 @@
 """Export a torch checkpoint to the runtime's weights format: ``<name>.npz`` + ``<name>.json``.
 
-``python -m model_core.export runs/v7/checkpoint.pt model_core/weights/nfs_v4``
+``python -m model_core.training.export runs/v7/checkpoint.pt model_core/weights/nfs_v4``
 
 The npz holds every parameter of ``network.FaceSkinningNet`` as float32 under its state-dict name;
 the json holds the format version, the ModelConfig, region and FACS names and training provenance.
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .runtime.weights import save_weights
+from ..runtime.weights import save_weights
 
 
 def export_model(model, out_stem: str | Path, *, extra: dict | None = None) -> tuple[Path, Path]:
@@ -25,7 +25,7 @@ def export_model(model, out_stem: str | Path, *, extra: dict | None = None) -> t
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m model_core.export", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m model_core.training.export", description=__doc__.split("\n\n")[0])
     p.add_argument("checkpoint")
     p.add_argument("out_stem", help="output path without extension, e.g. model_core/weights/nfs_v4")
     a = p.parse_args(argv)

@@ -1,6 +1,6 @@
 """Evaluation on artist-made heads with their own ARKit shape keys (``../shared/data/real_faces``, evaluation only).
 
-``python -m model_core.evaluate --real ../shared/data/real_faces`` prints, per head and per ARKit key, how a
+``python -m model_core.evaluation.evaluate --real ../shared/data/real_faces`` prints, per head and per ARKit key, how a
 method's generated key compares with the artist's own key on the same mesh:
 
 - best-scale error: with s* = <p, g> / <p, p> (the best scalar for the generated key p), mean_v |s* p - g| /
@@ -30,10 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .facs_names import ARKIT_NAMES, ARKIT_SOURCES
-from .mesh import edge_table, face_normals
-from .proxy import knn_weights
-from .runtime.correspond import similarity_icp
+from ..runtime.correspond import similarity_icp
+from ..runtime.facs_names import ARKIT_NAMES, ARKIT_SOURCES
+from ..runtime.mesh import edge_table, face_normals
+from ..runtime.proxy import knn_weights
 
 
 @dataclass
@@ -153,7 +153,7 @@ def bake_error(model, pm, head: RealHead, keys: str, weights: np.ndarray | None 
     """(MAE10, saturated share) of the geometry-path bake of ``head``'s artist keys driven by ``weights``
     ((T, 52) ARKit, default ``performance_weights()``) and read back by ``model.expression(..., keys=keys)``
     on the prepared ``pm`` of the head (see the module docstring)."""
-    from .facs_names import arkit_to_ict
+    from ..runtime.facs_names import arkit_to_ict
     w = performance_weights() if weights is None else np.asarray(weights, np.float64)
     have = [k for k, n in enumerate(ARKIT_NAMES) if head.key(n) is not None]
     w = w.copy()
@@ -193,7 +193,7 @@ def nearest_keys(src_verts, src_faces, src_keys, dst_verts, dst_faces, init_scal
 
 def ict_nearest_arkit(ict, head: RealHead) -> np.ndarray:
     """(52, V, 3) ARKit keys on ``head`` by nearest transfer from ICT's narrow face (cm -> m)."""
-    from .ict import CROPS
+    from ..dataset.ict import CROPS
     n = CROPS["narrow"][0]
     faces = ict.crop_faces("narrow")
     keys_ict = ict.expression_modes[:, :n].astype(np.float64)
@@ -276,8 +276,8 @@ def format_real(results: dict) -> str:
 def run_real(folder, weights=None, *, heads=None, others: bool = True, verbose: bool = True) -> dict:
     """Evaluate the model's keys ('auto', the default, 'template' and 'decoder'), ICT nearest and the other artists on
     every dev head in ``folder`` (or the names in ``heads``). Returns {head name: evaluate_head(...)}."""
-    from .ict import load_ict
-    from .runtime import Model
+    from ..dataset.ict import load_ict
+    from ..runtime import Model
     all_heads = load_real_heads(folder)
     chosen = [h for h in all_heads if heads is None or h.name in heads]
     if not chosen:

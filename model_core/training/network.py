@@ -33,8 +33,8 @@ import math
 import torch
 from torch import nn
 
-from .config import ModelConfig
-from .runtime.weights import BIL_EXPRESSION, BIL_NEUTRAL, HEAD_HIDDEN, IN_EXPRESSION, IN_NEUTRAL
+from ..runtime.config import ModelConfig
+from ..runtime.weights import BIL_EXPRESSION, BIL_NEUTRAL, HEAD_HIDDEN, IN_EXPRESSION, IN_NEUTRAL
 
 
 def silu(x: torch.Tensor) -> torch.Tensor:

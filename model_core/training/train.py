@@ -1,4 +1,4 @@
-"""Train the neural face skinning model on CPU: ``python -m model_core.train --out runs/v1 --minutes 110``.
+"""Train the neural face skinning model on CPU: ``python -m model_core.training.train --out runs/v1 --minutes 110``.
 
 Each step takes one face group (one identity and topology, ``--n-expr`` expressions) from the
 augmented ICT stream, prepared by a background worker process. Checkpoints (``checkpoint.pt``) are
@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .batch import prepare_group
-from .config import ModelConfig
-from .ict import load_ict
+from ..dataset.batch import prepare_group
+from ..dataset.ict import load_ict
+from ..runtime.config import ModelConfig
 from .losses import DEFAULT_WEIGHTS, compute_losses, to_tensors
 from .network import FaceSkinningNet
 
@@ -47,9 +47,9 @@ class GroupStream(torch.utils.data.IterableDataset):
         self.ict_path, self.small_bank, self.mask_prob = ict_path, small_bank, mask_prob
 
     def __iter__(self):
-        from .regions import load_ict_labels
-        from .remesh import TopologyBank
-        from .sampler import FaceSampler
+        from ..dataset.remesh import TopologyBank
+        from ..dataset.sampler import FaceSampler
+        from ..runtime.regions import load_ict_labels
         ict = load_ict(self.ict_path)
         labels = load_ict_labels()
         info = torch.utils.data.get_worker_info()     # several workers: one stream each
@@ -101,7 +101,7 @@ def grow(src: torch.Tensor, own: torch.Tensor) -> torch.Tensor | None:
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="python -m model_core.train", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m model_core.training.train", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True, help="run folder (checkpoint.pt, config.json, log.csv)")
     p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
     p.add_argument("--minutes", type=float, default=110.0, help="wall-clock budget of this run")
@@ -177,7 +177,7 @@ def validate(args) -> tuple[torch.device, dict]:
 def build_or_resume(args, ck_path: Path, device) -> tuple[ModelConfig, FaceSkinningNet, torch.optim.Optimizer, dict]:
     """The model, its optimiser and the run state: fresh (``--config``/``--smoke`` sizes, optionally started from
     ``--init-from``), or continued from ``ck_path`` with ``--resume``. Returns (cfg, model, opt, state)."""
-    from .regions import REGION_NAMES
+    from ..runtime.regions import REGION_NAMES
     overrides = json.loads(Path(args.config).read_text()) if args.config else {}
     if args.smoke:
         overrides = {"enc_width": 16, "enc_blocks": 1, "dec_width": 32, "dec_layers": 1, "k_eig": 16,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .mesh import vertex_normals
+from ..runtime.mesh import vertex_normals
 
 __all__ = ["view_rotation", "render_mesh", "draw_text", "fill_rect", "write_png", "text_width"]
 

@@ -1,5 +1,5 @@
 """Evaluate exported weights on held-out identities and topologies:
-``python -m model_core.evaluate [--weights model_core/weights/nfs_v4] [--identities 4] [--seed 1234]``.
+``python -m model_core.evaluation.evaluate [--weights model_core/weights/nfs_v4] [--identities 4] [--seed 1234]``.
 
 Runs the numpy runtime (what users run) on held-out ICT identities (a seed stream never used by
 training) on the ICT topology and on remeshed topologies of several densities and crops, for the 53
@@ -29,9 +29,9 @@ import time
 
 import numpy as np
 
-from .ict import CROPS, N_EXPRESSION, load_ict
-from .proxy import knn_weights
-from .sampler import MASK_RADIUS_RANGE_CM, face_mask, sample_combination
+from ..dataset.ict import CROPS, N_EXPRESSION, load_ict
+from ..dataset.sampler import MASK_RADIUS_RANGE_CM, face_mask, sample_combination
+from ..runtime.proxy import knn_weights
 
 HELD_OUT_SEED = 987_654_321  # identities drawn from this stream are never used by training
 
@@ -49,14 +49,14 @@ def face_mask_topology(ict, radius_cm: float = MASK_RADIUS_CM):
     tip (``sampler.face_mask``, no jitter), like a scanned face (no ears, part of the forehead and chin). Not one of
     the bank's crops; models trained with ``--mask-prob`` (nfs_v4 on) have seen random masks of
     ``MASK_RADIUS_RANGE_CM`` (9-15 cm) radius, at least this tight; earlier ones never saw a mask."""
-    from .remesh import ict_topology
+    from ..dataset.remesh import ict_topology
     return face_mask(ict, ict_topology(ict, "face"), radius_cm, kind_suffix=f" mask r{radius_cm:g}cm")
 
 
 def eval_cases(ict, rng) -> list[tuple[str, str, object]]:
     """(name, crop, topology or None for ICT's own) evaluation topologies, 1k-30k vertices: ICT's own full
     and face crops, five random remeshes of the three training crops, and a face mask (ICT's triangulation)."""
-    from .remesh import random_topology
+    from ..dataset.remesh import random_topology
     cases = [("ict full", "full", None), ("ict face", "face", None)]
     for crop, n in (("full", 2000), ("full", 8000), ("face", 4000), ("narrow", 1500), ("full", 25000)):
         topo = random_topology(ict, crop, n, rng)
@@ -101,8 +101,8 @@ def _metrics(pred: np.ndarray, true: np.ndarray) -> dict:
 
 
 def evaluate(weights=None, n_identities: int = 4, n_random: int = 20, seed: int = 1234, verbose=True) -> list[dict]:
-    from .regions import load_ict_labels
-    from .runtime import Model
+    from ..runtime import Model
+    from ..runtime.regions import load_ict_labels
     ict = load_ict()
     labels_all = load_ict_labels()
     model = Model.load(weights)
@@ -161,7 +161,7 @@ def tilt_rows(weights=None, angles=(0.0, 1.0, 3.0, 5.0, 10.0)) -> list[dict]:
     the head (and its true displacements) pitched by each angle (degrees, about the left-right axis through
     the centroid) before the model sees it. Returns [{"angle", "rel", "nearest"}] (nearest: (a) on the same
     tilted head, whose generic source stays upright)."""
-    from .runtime import Model
+    from ..runtime import Model
     ict = load_ict()
     model = Model.load(weights)
     v0, f = ict.identity_verts(held_out_identities(1)[0], "full"), ict.crop_faces("full")
@@ -197,7 +197,7 @@ def format_table(rows: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m model_core.evaluate", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m model_core.evaluation.evaluate", description=__doc__.split("\n\n")[0])
     p.add_argument("--weights", default=None, help="weights stem or .npz (default: the committed weights)")
     p.add_argument("--identities", type=int, default=4, help="held-out identities per case")
     p.add_argument("--random", type=int, default=20, help="random FACS combinations (besides the 53 singles)")
@@ -207,7 +207,7 @@ def main(argv=None) -> int:
     p.add_argument("--tilt", help="instead: relative error of a held-out head pitched by these angles (degrees, "
                                   "comma-separated), e.g. 0,1,3,5,10")
     p.add_argument("--real", help="instead: score the keys on artist-made heads with their own ARKit keys, e.g. "
-                                  "../shared/data/real_faces (model_core/real_eval.py)")
+                                  "../shared/data/real_faces (model_core/evaluation/real_eval.py)")
     a = p.parse_args(argv)
     if a.real:
         from .real_eval import format_real, run_real
@@ -215,7 +215,7 @@ def main(argv=None) -> int:
         results = run_real(a.real, a.weights)
         table = format_real(results)
         print(table)
-        print(f"evaluated in {time.time() - t:.0f} s: python -m model_core.evaluate --real {a.real}")
+        print(f"evaluated in {time.time() - t:.0f} s: python -m model_core.evaluation.evaluate --real {a.real}")
         if a.out:
             with open(a.out, "w") as fh:
                 fh.write(table + "\n")
@@ -235,7 +235,7 @@ def main(argv=None) -> int:
     table = format_table(rows)
     print(table)
     print(f"all-zero FACS answer on this expression set: rig MAE {rows[0]['rig_zero']:.3f}")
-    print(f"evaluated in {time.time() - t:.0f} s: python -m model_core.evaluate --identities {a.identities} "
+    print(f"evaluated in {time.time() - t:.0f} s: python -m model_core.evaluation.evaluate --identities {a.identities} "
           f"--random {a.random} --seed {a.seed}" + (f" --weights {a.weights}" if a.weights else ""))
     if a.out:
         with open(a.out, "w") as fh:

@@ -92,7 +92,7 @@ REGION_COLORS = np.asarray([
     (0.90, 0.90, 0.90),  # clavicle
 ], dtype=np.float32)
 
-DEFAULT_LABELS_PATH = Path(__file__).resolve().parent / "data" / "ict_regions.npz"
+DEFAULT_LABELS_PATH = Path(__file__).resolve().parent.parent / "data" / "ict_regions.npz"
 # vertex counts of ICT's crops (kept equal to ict.CROPS without importing ict, which runtime code need not ship)
 CROP_SIZES = {"full": 11248, "face": 9409, "narrow": 6706}
 _CACHE: dict = {}

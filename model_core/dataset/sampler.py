@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..runtime.mesh import connected_components
 from .ict import CROPS, N_EXPRESSION, N_IDENTITY, ICTModel, crop_sizes
-from .mesh import connected_components
 from .remesh import Topology, TopologyBank, crop_topology, ict_topology
 
 __all__ = ["FaceGroup", "FaceSampler", "sample_facs", "sample_combination", "sample_identity", "random_rotation",
@@ -194,7 +194,8 @@ class FaceSampler:
                  ict_topology_prob: float = 0.15, identity_split: str = "train", augment: bool = True,
                  max_angle_deg: float = MAX_ANGLE_DEG, mask_prob: float = 0.0):
         if not isinstance(ict, ICTModel):
-            raise ValueError(f"FaceSampler needs an ICTModel (model_core.ict.load_ict()), got {type(ict).__name__}")
+            raise ValueError(f"FaceSampler needs an ICTModel (model_core.dataset.ict.load_ict()), "
+                             f"got {type(ict).__name__}")
         self.ict = ict
         self.crops = tuple(crops)
         if not self.crops:

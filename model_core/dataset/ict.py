@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .mesh import triangulate_polygons
+from ..runtime.mesh import triangulate_polygons
 
 CROPS = {"full": (11248, 11144), "face": (9409, 9230), "narrow": (6706, 6560)}
 N_IDENTITY = 100
@@ -38,7 +38,7 @@ def default_data_dir() -> Path:
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "ict_facekit"
+    return Path(__file__).resolve().parents[3] / "shared" / "data" / "ict_facekit"
 
 
 def default_npz_path() -> Path:

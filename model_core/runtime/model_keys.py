@@ -1,0 +1,158 @@
+"""The Model's FACS keys of a mesh: ``facs_basis`` / ``facs_basis_iter`` (ICT or ARKit names) from one of three key
+sources: the decoder's one-hot decodes (one streamed pass for all keys), ICT's keys carried by correspondence
+(``template_face_keys``, ``template_keys.py``), or ``auto_face_keys``: the decoder's on faces like ICT's, the
+template's elsewhere, by how far the two disagree.
+
+Part of ``Model`` (``model_common.py``); uses ``Decoding`` (``model_decoder.py``: the decoder's per-mesh part,
+frame and caller-frame map) and ``Skinning._resolve_probs`` (``model_skinning.py``).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import blas
+from .facs_names import ARKIT_NAMES, ARKIT_SOURCES, ICT_NAMES
+from .model_common import F32, ModelPart, check_finite, one_blas_thread
+from .prepared_mesh import PreparedMesh
+
+KEY_SOURCES = ("auto", "template", "decoder")
+AUTO_DISAGREEMENT = (0.20, 0.30)  # 'auto' keys: the decoder's below 20 % disagreement with the template's, the
+                                # template's above 30 %, blended between (held-out ICT faces: 11-19 %; artists'
+                                # heads: 41-126 %; docs/model.md, *Which keys*)
+
+
+class FacsKeys(ModelPart):
+    """``facs_basis``, ``facs_basis_iter``, ``template_face_keys`` and ``auto_face_keys``."""
+
+    def _basis_codes(self, names: str) -> list[tuple[str, list[int]]]:
+        if names == "ict":
+            return [(n, [i]) for i, n in enumerate(ICT_NAMES)]
+        if names == "arkit":
+            return [(n, list(src)) for n, src in zip(ARKIT_NAMES, ARKIT_SOURCES)]
+        raise ValueError(f"names must be 'ict' or 'arkit', got {names!r}")
+
+    def _basis_face(self, pm: PreparedMesh, codes: list, pf: np.ndarray | None, out: np.ndarray) -> None:
+        """Canonical face-island displacements of the one-hot FACS codes into ``out`` (K, Nf, 3) float32.
+
+        Streams over the face vertices in chunks of ``decode_rows``: each chunk's decoder per-mesh part is
+        computed once for all K codes and dropped (cached for the whole mesh only while it fits
+        ``_CACHE_BYTES``), so the cost is one decoder pass plus K cheap products and the memory is ``out``
+        plus one chunk."""
+        dec = self.net.decoder
+        nf = len(pm.face_index)
+        a, _ = self.decoder_frame(pm)
+        for s in range(0, nf, self.decode_rows):
+            e = min(nf, s + self.decode_rows)
+            base, rest = self._base_rest(pm, s, e)         # cached whole below _CACHE_BYTES, else per chunk
+            w = self._face_weights(pm, pf, s, e)
+            for i, (_name, idx) in enumerate(codes):
+                if idx:
+                    d = dec.displace_onehot(base, rest, w, idx)
+                    out[i, s:e] = d if a == 1.0 else d / F32(a)
+                else:
+                    out[i, s:e] = 0.0
+
+    def _basis_deltas(self, pm: PreparedMesh, names: str, probs, canon: np.ndarray, keys=None):
+        """Yields (i, name, delta (N, 3) float32 caller frame) after filling ``canon`` (K, Nf, 3) float32 (may
+        be a view of the output array's first Nf rows: row i is read before delta i is yielded)."""
+        codes = self._basis_codes(names)
+        keys = self.keys if keys is None else keys
+        if keys not in KEY_SOURCES:
+            raise ValueError(f"keys must be one of {', '.join(KEY_SOURCES)}, got {keys!r}")
+        pf = None if probs is None else self._resolve_probs(pm, probs)[pm.face_index]
+        if pf is None and keys != "decoder":         # painted regions (probs) always go through the decoder
+            tk = self.template_face_keys(pm) if keys == "template" else self.auto_face_keys(pm)[0]
+            for i, (_name, idx) in enumerate(codes):
+                canon[i] = tk[idx].sum(axis=0) if idx else 0.0
+        else:
+            with blas.single_threaded(self.blas_single_thread):  # per step: not held while suspended at a yield
+                self._basis_face(pm, codes, pf, canon)
+        for i, (name, _idx) in enumerate(codes):
+            with blas.single_threaded(self.blas_single_thread):
+                disp = canon[i][None].copy()
+                delta = check_finite(self._to_caller(pm, disp, np.float64), f"decoder ({name})")[0].astype(F32)
+            yield i, name, delta
+
+    def facs_basis_iter(self, pm: PreparedMesh, names: str = "ict", probs=None, keys=None):
+        """Generator over the FACS blendshapes of a mesh, one at a time (steppable, cancellable).
+
+        Yields ``(i, name, delta)`` with delta (N, 3) float32 displacements in the caller's frame and units,
+        for the code with 1 at the shape's ICT index and 0 elsewhere. ``names='ict'``: the 53 ICT shapes in ICT
+        order. ``names='arkit'``: the 52 ARKit shapes in ARKit order; ``browInnerUp`` and ``cheekPuff`` are the
+        decode of the code with BOTH the ICT ``_L`` and ``_R`` entries set to 1 (not a sum of two decodes);
+        ``tongueOut`` is all zeros (ICT has no tongue shape). ``keys``: 'decoder', 'template' (the sums of
+        ICT's keys carried by ``template_face_keys``) or 'auto' (``auto_face_keys``: the decoder's on faces
+        like ICT's, the template's on others); None = ``Model.keys``; painted ``probs`` always decode.
+
+        Cost: the first step decodes all K shapes of the face island in one streamed pass over the vertices
+        (the decoder's per-mesh part is computed once, chunk by chunk; ~1-2 s per 100k vertices on 2 cores) and
+        holds them, (K, Nf, 3) float32; each step then maps one shape to the caller's frame. The code part of a
+        one-hot code needs no (N, Z) product (``code_onehot``).
+        """
+        self._check_pm(pm)
+        codes = self._basis_codes(names)
+        canon = np.empty((len(codes), len(pm.face_index), 3), F32)
+        yield from self._basis_deltas(pm, names, probs, canon, keys)
+
+    @one_blas_thread
+    def template_face_keys(self, pm: PreparedMesh, progress=None) -> np.ndarray:
+        """The 53 ICT keys of the face island carried by dense correspondence (``runtime/template_keys.py``):
+        (53, Nf, 3) float32 canonical displacements (cached per mesh). The face starts in ICT's frame where
+        the model's face-core frame (``decoder_frame``) puts it."""
+        self._check_pm(pm)
+
+        def run():
+            from .template_keys import default_template, template_keys
+            tpl = default_template()
+            a, b = self.decoder_frame(pm)
+            pts = (pm.canon * a + b) * tpl.gen_size + tpl.gen_center
+            keys = template_keys(tpl, pts, pm.face_faces, progress=progress)
+            return check_finite(keys / F32(tpl.gen_size * a), "template keys")
+        return self._cached(pm, "template_keys", run)
+
+    @one_blas_thread
+    def auto_face_keys(self, pm: PreparedMesh, progress=None) -> tuple[np.ndarray, float]:
+        """The keys ``keys='auto'`` gives: (53, Nf, 3) float32 canonical displacements and the decoder's share
+        in them (0..1), cached per mesh.
+
+        The decoder was trained with exact correspondences on ICT's identities and is the more accurate there;
+        on faces outside ICT's identity space its fields miss the features and the template's keys are right
+        (docs/model.md). How far the two disagree tells which case a face is: d = mean |decoder - template| /
+        mean |template| over the 53 keys and the face's vertices, or over jawOpen alone when that is larger (a
+        decoder whose mouth stays shut must not win on the other keys' agreement); the decoder's share is 1 below
+        ``AUTO_DISAGREEMENT[0]``, 0 above ``[1]``, linear between."""
+        self._check_pm(pm)
+
+        def run():
+            tk = self.template_face_keys(pm, progress)
+            dec = np.empty_like(tk)
+            with blas.single_threaded(self.blas_single_thread):
+                self._basis_face(pm, self._basis_codes("ict"), None, dec)
+            def disagreement(x, y):
+                return float(np.linalg.norm(x - y, axis=-1).mean() / max(np.linalg.norm(y, axis=-1).mean(), 1e-30))
+            jaw = ICT_NAMES.index("jawOpen")
+            d = max(disagreement(dec, tk), disagreement(dec[jaw], tk[jaw]))
+            lo, hi = AUTO_DISAGREEMENT
+            share = float(np.clip((hi - d) / (hi - lo), 0.0, 1.0))
+            if share == 0.0:
+                return tk, share
+            if share == 1.0:
+                return dec, share
+            return (share * dec + (1.0 - share) * tk).astype(F32), share
+        return self._cached(pm, "auto_keys", run)
+
+    @one_blas_thread
+    def facs_basis(self, pm: PreparedMesh, names: str = "ict", probs=None, keys=None) -> tuple[list, np.ndarray]:
+        """All FACS blendshapes of a mesh: (names list (K,), deltas (K, N, 3) float32, caller frame and units).
+
+        K = 53 for ``names='ict'`` (ICT order), 52 for ``'arkit'`` (ARKit order; ``browInnerUp``/``cheekPuff`` =
+        decode of the code with both ICT ``_L`` and ``_R`` set to 1; ``tongueOut`` = zeros). See
+        ``facs_basis_iter`` for a one-at-a-time generator and ``keys``. Memory: the output plus one decoder chunk (the
+        canonical shapes are decoded into the output's own rows first).
+        """
+        self._check_pm(pm)
+        codes = self._basis_codes(names)
+        out = np.empty((len(codes), pm.n_verts, 3), F32)
+        for i, _, d in self._basis_deltas(pm, names, probs, out[:, :len(pm.face_index)], keys):
+            out[i] = d
+        return [n for n, _ in codes], out
