@@ -99,6 +99,35 @@ def test_blink_closes_a_larger_eye(eye_cut_face, monkeypatch):
     assert np.abs(keys[BLINK_L][near]).max() > 1.3 * np.abs(keys0[BLINK_L][near]).max()
 
 
+def test_auto_takes_the_templates_eye_keys_on_large_eyes(eye_cut_face):
+    # both eyes 2x larger across and up (stylised): the rest of the face stays ICT's, so 'auto' keeps mostly
+    # the decoder's other keys (share 0.85), but the eye keys disagree by over 70 % (ICT's faces, remeshed or
+    # not: at most 56 %) and come from the template: the decoder's blink closes a third of the eye
+    # (docs/model.md, *Which keys*)
+    verts, faces, true, rim = eye_cut_face
+    big = verts.copy()
+    for eye in (verts[rim].mean(axis=0), verts[rim].mean(axis=0) * (-1.0, 1.0, 1.0)):
+        d = np.linalg.norm((verts - eye)[:, :2], axis=1)
+        g = np.clip((2.8 - d) / 1.8, 0.0, 1.0)[:, None]
+        g = g * g * (3 - 2 * g)
+        big = big + g * np.array([1.0, 1.0, 0.25]) * (verts - eye)
+    model = Model.load()
+    pm = model.prepare(big, faces, "Y", "Z")
+    keys, share = model.auto_face_keys(pm)
+    _, auto = model.facs_basis(pm, "ict", keys="auto")
+    _, dec = model.facs_basis(pm, "ict", keys="decoder")
+    _, tpl = model.facs_basis(pm, "ict", keys="template")
+    eyes = [k for k, n in enumerate(ICT_NAMES) if n.startswith("eye")]
+    rest = [k for k in range(len(ICT_NAMES)) if k not in eyes]
+    assert share > 0.5                                  # the rest mostly the decoder's
+    closure = lambda k: tk.opening_closure(big[rim], k[:, rim].astype(np.float64))[BLINK_L]
+    dis = lambda x, y: np.linalg.norm(x - y, axis=-1).mean() / np.linalg.norm(y, axis=-1).mean()
+    assert dis(dec[eyes], tpl[eyes]) > 0.7
+    np.testing.assert_allclose(auto[eyes], tpl[eyes], atol=1e-6)
+    np.testing.assert_allclose(auto[rest], share * dec[rest] + (1 - share) * tpl[rest], atol=1e-6)
+    assert closure(auto) > 0.85 and closure(dec) < 0.5
+
+
 def test_auto_keys_are_the_decoders_on_an_ict_face(ict):
     # a held-out ICT identity: the decoder and the template disagree by 11-19 % (docs/model.md), so 'auto'
     # takes the decoder's keys, the more accurate there (12.2 % against the template's 18.0 % on this face)

@@ -19,6 +19,9 @@ KEY_SOURCES = ("auto", "template", "decoder")
 AUTO_DISAGREEMENT = (0.20, 0.30)  # 'auto' keys: the decoder's below 20 % disagreement with the template's, the
                                 # template's above 30 %, blended between (held-out ICT faces: 11-19 %; artists'
                                 # heads: 41-126 %; docs/model.md, *Which keys*)
+AUTO_EYE_DISAGREEMENT = (0.60, 0.70)  # the eye keys alone: the template's above 70 % disagreement over them (eyes
+                                # 1.6x ICT's and larger: the decoder's blink closes a third), whatever the rest;
+                                # ICT's faces, remeshed or not: at most 56 %
 
 
 class FacsKeys(ModelPart):
@@ -120,7 +123,10 @@ class FacsKeys(ModelPart):
         (docs/model.md). How far the two disagree tells which case a face is: d = mean |decoder - template| /
         mean |template| over the 53 keys and the face's vertices, or over jawOpen alone when that is larger (a
         decoder whose mouth stays shut must not win on the other keys' agreement); the decoder's share is 1 below
-        ``AUTO_DISAGREEMENT[0]``, 0 above ``[1]``, linear between."""
+        ``AUTO_DISAGREEMENT[0]``, 0 above ``[1]``, linear between. The eye keys (``eye*``) are judged once more
+        on their own: where the two disagree over them beyond ``AUTO_EYE_DISAGREEMENT`` (stylised eyes far larger
+        than ICT's, on which the decoder's blink closes a third of the eye) they take the template's even on a
+        face whose other keys are the decoder's. The share returned is the other keys'."""
         self._check_pm(pm)
 
         def run():
@@ -134,11 +140,16 @@ class FacsKeys(ModelPart):
             d = max(disagreement(dec, tk), disagreement(dec[jaw], tk[jaw]))
             lo, hi = AUTO_DISAGREEMENT
             share = float(np.clip((hi - d) / (hi - lo), 0.0, 1.0))
+            eyes = [k for k, n in enumerate(ICT_NAMES) if n.startswith("eye")]
+            lo, hi = AUTO_EYE_DISAGREEMENT
+            eye_share = min(share, float(np.clip((hi - disagreement(dec[eyes], tk[eyes])) / (hi - lo), 0.0, 1.0)))
             if share == 0.0:
                 return tk, share
-            if share == 1.0:
+            per_key = np.full((len(tk), 1, 1), share, F32)
+            per_key[eyes] = eye_share
+            if share == 1.0 and eye_share == 1.0:
                 return dec, share
-            return (share * dec + (1.0 - share) * tk).astype(F32), share
+            return (per_key * dec + (1.0 - per_key) * tk).astype(F32), share
         return self._cached(pm, "auto_keys", run)
 
     @one_blas_thread
