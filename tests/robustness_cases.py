@@ -260,6 +260,12 @@ CASES: tuple[Case, ...] = (
        "result", "loose vertex: 0 displacement, head unchanged; head vertex: its faces left out of the face, "
        "it gets 0 displacement, one warning naming it (real weights: other vertices' keys 21 % from the clean "
        "head's, was 40 000 %)"),
+    _C("R-orientation", "runtime", "ICT head facing +Y, rolled 90 degrees, upside down; prepared with Blender's "
+       "axes (Z up, -Y forward)", "result", "the face's frame is found from its shape (mirror plane + ICT face "
+       "template fit, runtime/orientation.py) and used: keys equal the upright head's turned with the mesh "
+       "(0.0 relative; trained weights: was 1.01 / 1.51 / 2.45, reported as success); one warning naming the "
+       "found axes; correctly oriented heads, face crops, masks and the dev heads unchanged (prepare, 11k "
+       "vertices: 0.345 -> 0.363 s)"),
     _C("R-plane", "runtime", "a plain 2 m plane (grid), not a face", "error", "ValueError: a flat piece is not "
        "a face", "flat"),
     _C("R-two-heads", "runtime", "two heads side by side 0.5 m apart in one mesh", "result",

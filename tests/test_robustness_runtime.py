@@ -439,6 +439,17 @@ def _basis(model, v, t):
     return pm, model.facs_basis(pm)[1]
 
 
+def test_orientation_found(model, head_m):
+    """Case "R-orientation": the head turned to face +Y, prepared with Blender's axes (details and the other
+    turns: tests/test_orientation.py)."""
+    v, t = head_m
+    _, ref = _basis(model, v, t)
+    turn = np.diag([-1.0, -1.0, 1.0])                                   # 180 degrees about Z: faces +Y
+    pm, b = _basis(model, v @ turn.T, t)
+    assert rel(b @ turn, ref) < 1e-6 and (pm.up, pm.forward) == ("Z", "Y")
+    assert len(pm.warnings) == 1 and "looks toward +Y with +Z up" in pm.warnings[0]
+
+
 def test_half_flipped(model, head_m):
     """Case "R-half-flipped"."""
     v, t = head_m

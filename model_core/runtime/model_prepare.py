@@ -87,7 +87,7 @@ class Preparation(ModelPart):
 
     @one_blas_thread
     def prepare(self, verts, faces, up: str = "Y", forward: str = "Z", *, other_islands: str = "follow",
-                crop: str = "full") -> PreparedMesh:
+                crop: str = "full", find_axes: bool = True) -> PreparedMesh:
         """Validate a neutral mesh and build everything the model needs for it (cached by content).
 
         Args:
@@ -99,6 +99,9 @@ class Preparation(ModelPart):
             crop: what the encoders see: 'full' (the whole largest island, e.g. a full head) or 'face' (only
                 the skin the skinning encoder assigns to face regions - not back of head, neck back, ears,
                 clavicle - found by a first pass on the full island; the rest is handled like other islands).
+            find_axes: check ``up``/``forward`` against the face's shape (``runtime/orientation.py``); when
+                another axis-aligned orientation fits clearly better, it is used instead (results stay in the
+                caller's frame) and a warning names it. False: the given axes are used as they are.
         Returns:
             a ``PreparedMesh`` (the same object for the same content while it stays in the LRU cache).
         Raises:
@@ -122,23 +125,25 @@ class Preparation(ModelPart):
                              f"first (or {self.max_vertices_hint} if you have the memory and time)")
         v, f = validate_mesh(verts, _as_triangles(faces), name="mesh")
         _check_precision(verts, v)
-        key = mesh_hash(v, f, np.frombuffer(f"{up}|{forward}|{other_islands}|{crop}".encode(), dtype=np.uint8))
+        find_axes = bool(find_axes)
+        opts = f"{up}|{forward}|{other_islands}|{crop}" + ("" if find_axes else "|axes as given")
+        key = mesh_hash(v, f, np.frombuffer(opts.encode(), dtype=np.uint8))
         pm = self._prepared.get(key)
         if pm is not None:
             self._prepared.move_to_end(key)
             self._hits += 1
         else:
             self._misses += 1
-            pm = build_prepared_mesh(v, f, up, forward, other_islands, key, self.config)
+            pm = build_prepared_mesh(v, f, up, forward, other_islands, key, self.config, find_axes)
             if crop == "face":
-                pm = self._crop_to_face(pm, v, f, up, forward, other_islands, key)
+                pm = self._crop_to_face(pm, v, f, other_islands, key)
             pm.prepare_seconds = time.perf_counter() - t0
             self._prepared[key] = pm
         while len(self._prepared) > max(self.cache_size, 0):
             self._prepared.popitem(last=False)
         return pm
 
-    def _crop_to_face(self, pm: PreparedMesh, v, f, up, forward, other_islands, key) -> PreparedMesh:
+    def _crop_to_face(self, pm: PreparedMesh, v, f, other_islands, key) -> PreparedMesh:
         """Rebuild ``pm`` on the triangles whose three corners the skinning encoder puts in face regions."""
         probs = self._probs(pm)                                       # (N, R)
         names = list(self.region_names)
@@ -148,7 +153,7 @@ class Preparation(ModelPart):
         sub = f[keep_v[f].all(axis=1)]
         if len(sub) == 0:
             raise ValueError("crop 'face': the skinning found no face-region skin on this mesh; use crop 'full'")
-        out = build_prepared_mesh(v, sub, up, forward, other_islands, key, self.config)
+        out = build_prepared_mesh(v, sub, pm.up, pm.forward, other_islands, key, self.config)   # the axes used
         return replace(out, faces=f, warnings=pm.warnings + tuple(w for w in out.warnings if w not in pm.warnings))
 
     def _face_areas(self, pm: PreparedMesh) -> np.ndarray:

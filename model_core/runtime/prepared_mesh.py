@@ -11,9 +11,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from . import mesh_checks
+from . import mesh_checks, orientation
 from .config import ModelConfig
-from .frames import Normalization, canonical_normalization
+from .frames import Normalization, axes_to_ict, axis_vector, canonical_normalization
 from .mesh import connected_components, face_areas, face_normals, vertex_normals
 from .proxy import Proxy, build_proxy, knn_weights, neutral_features
 
@@ -30,7 +30,9 @@ class PreparedMesh:
     Attributes (N vertices, Nf of them in the face island, No = N - Nf others, P proxy vertices):
         verts: (N, 3) float64 positions, caller frame and units (a copy).
         faces: (F, 3) int64 triangles as given (after triangulating polygons).
-        up, forward: the caller's axis names; other_islands: 'follow' or 'static'.
+        up, forward: the axis names used (the caller's, or those found from the face's shape when the caller's
+            clearly disagree with it: ``runtime/orientation.py``, reported in ``warnings``);
+            other_islands: 'follow' or 'static'.
         key: content hash of (verts, faces, axes, other_islands): the cache key.
         normalization: caller <-> canonical map of the face island (``normalization.describe()`` reports it).
         face_index: (Nf,) int64 vertices of the face island (ascending); other_index: (No,) the rest.
@@ -102,10 +104,13 @@ class PreparedMesh:
         return "\n".join(lines)
 
 
-def build_prepared_mesh(v_in, f, up, forward, other_islands, key, cfg: ModelConfig) -> PreparedMesh:
+def build_prepared_mesh(v_in, f, up, forward, other_islands, key, cfg: ModelConfig,
+                        find_axes: bool = False) -> PreparedMesh:
     """The ``PreparedMesh`` of a validated mesh: v_in (N, 3) float64 caller positions, f (F, 3) int64 triangles,
     the caller's axis keys, ``other_islands``, the cache ``key``, and the model's ``cfg`` (proxy size, eigenpairs,
-    k-NN). Raises ValueError for meshes that cannot be a face (see ``Model.prepare``)."""
+    k-NN). ``find_axes``: check the axes against the face's shape (``runtime/orientation.py``) and build in the
+    frame it finds when that fits clearly better (``build_turned``). Raises ValueError for meshes that cannot be a
+    face (see ``Model.prepare``)."""
     n = len(v_in)
     lo, hi = v_in.min(axis=0), v_in.max(axis=0)
     span = float((hi - lo).max())
@@ -174,6 +179,10 @@ def build_prepared_mesh(v_in, f, up, forward, other_islands, key, cfg: ModelConf
                          f"degenerate to be a face")
     if not (np.isfinite(proxy.evecs).all() and np.isfinite(proxy.evals).all()):
         raise RuntimeError("the spectral operator of this mesh is not finite; check for degenerate faces")
+    if find_axes:
+        found = orientation.find_rotation(proxy.verts, proxy.normals)
+        if found.changed:     # the face's shape says another way: build again in the frame it says
+            return build_turned(v_in, f, up, forward, other_islands, key, cfg, found)
     nrm = vertex_normals(cn, faces_f)
     wid, winv = np.unique(weld[face_index], return_inverse=True)
     if len(wid) < len(face_index):   # split vertices (UV seams, triangle soup): smooth normals across them
@@ -203,6 +212,20 @@ def build_prepared_mesh(v_in, f, up, forward, other_islands, key, cfg: ModelConf
         other_knn_idx=oi, other_knn_w=np.ascontiguousarray(ow, F32), flipped=bool(flipped),
         n_islands=n_islands, dropped_faces=int((~good).sum()), other_follow=follow,
         warnings=tuple(warnings), reversed_faces=int(n_rev))
+
+
+def build_turned(v_in, f, up, forward, other_islands, key, cfg: ModelConfig, found) -> PreparedMesh:
+    """``build_prepared_mesh`` in the frame ``found`` (``orientation.find_rotation``) says the face is in, with a
+    warning naming it; vectors still come back in the caller's frame (``Normalization.invert_vectors``)."""
+    axes = found.rotation @ axes_to_ict(up, forward)          # rows: the face's left, up, forward (caller frame)
+    new_up, new_forward = orientation.axis_name(axes[1]), orientation.axis_name(axes[2])
+    pm = build_prepared_mesh(v_in, f, new_up.replace("+", ""), new_forward.replace("+", ""), other_islands, key, cfg)
+    given_up, given_forward = orientation.axis_name(axis_vector(up)), orientation.axis_name(axis_vector(forward))
+    note = (f"the face looks toward {new_forward} with {new_up} up (found from its shape), not toward "
+            f"{given_forward} with {given_up} up as given; used {new_forward} forward, {new_up} up. Set the "
+            f"face's axes to match (Blender: 'Face looks toward'; command line: --forward / --up) or rotate the "
+            f"mesh")
+    return replace(pm, warnings=pm.warnings + (note,))
 
 
 def is_inward(cn: np.ndarray, faces: np.ndarray) -> bool:
