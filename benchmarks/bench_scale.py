@@ -3,7 +3,8 @@
 Run from the repository root (about 5 min on 2 cores)::
 
     .venv/py311/bin/python benchmarks/bench_scale.py [--sizes 2000,5000,...] [--baseline-rev 6d850bf]
-                                                     [--baseline-max 50000] [--repeat 3] [--no-readme]
+                                                     [--baseline-max 50000] [--baseline-note TEXT]
+                                                     [--repeat 3] [--repeat-max 50000] [--no-readme]
 
 Heads: ICT-FaceKit's full-head crop (11,248 vertices, ``../shared/data/ict_facekit/`` or ``$NFS_ICT_DIR``),
 midpoint-subdivided 1-3 times (44,786 / 178,726 / 715,606 vertices); sizes that are not one of these are the
@@ -20,7 +21,8 @@ threads separately). Weights: the shipped nfs_v4. Stages, in order, on one prepa
   inverse rig; fit system cached), given in 4 calls of 25 frames (the frames are made from the basis between
   calls, not timed).
 
-Sizes up to 50k: best of ``--repeat`` passes in the subprocess (the machine is shared); above: one pass.
+Sizes up to ``--repeat-max`` (50k): best of ``--repeat`` passes in the subprocess (the machine is shared); above:
+one pass.
 
 The baseline is the runtime of ``--baseline-rev`` (``git archive`` of its ``model_core`` into a temporary folder),
 run the same way for sizes up to ``--baseline-max`` (above that each of its 53 keys recomputes the decoder's
@@ -139,7 +141,9 @@ def main() -> int:
     ap.add_argument("--sizes", default=DEFAULT_SIZES, help="comma-separated vertex counts")
     ap.add_argument("--baseline-rev", default="6d850bf", help="git revision of the baseline runtime ('' = none)")
     ap.add_argument("--baseline-max", type=int, default=50_000, help="largest size the baseline is run on")
-    ap.add_argument("--repeat", type=int, default=3, help="best of this many passes for sizes <= 50k")
+    ap.add_argument("--baseline-note", default="before issue 17", help="what the baseline is, for the table")
+    ap.add_argument("--repeat", type=int, default=3, help="best of this many passes for sizes <= --repeat-max")
+    ap.add_argument("--repeat-max", type=int, default=50_000, help="largest size measured --repeat times")
     ap.add_argument("--no-readme", action="store_true")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -157,7 +161,7 @@ def main() -> int:
             subprocess.run(["tar", "-x", "-C", str(base_root)], input=arch, check=True)
         new, old = [], {}
         for n in sizes:
-            rep = args.repeat if n <= 50_000 else 1
+            rep = args.repeat if n <= args.repeat_max else 1
             new.append(measure(ROOT, heads[n], weights, rep))
             print(n, "new", new[-1], flush=True)
             if base_root is not None and n <= args.baseline_max:
@@ -169,8 +173,9 @@ def main() -> int:
     lines = [f"Measured {time.strftime('%Y-%m-%d')}: Python {platform.python_version()}, numpy {np.__version__}, "
              f"{os.cpu_count()} CPUs shared with other jobs (load average {load0:.1f} at start, {load1:.1f} at "
              f"end), OPENBLAS_NUM_THREADS=1, weights nfs_v4; whole run {wall / 60:.1f} min. Baseline "
-             f"(`{args.baseline_rev}`, before issue 17) in the same run, in parentheses, up to "
-             f"{args.baseline_max:,} vertices.", "",
+             f"(`{args.baseline_rev}`, {args.baseline_note}) in the same run, in parentheses, up to "
+             f"{args.baseline_max:,} vertices; best of {args.repeat} passes up to {args.repeat_max:,} vertices, one "
+             f"pass above.", "",
              "| vertices | prepare + skinning | 53 keys | first expression | retarget 100 frames | peak RSS |",
              "|---|---|---|---|---|---|"]
     for r in new:
@@ -188,6 +193,10 @@ def main() -> int:
         lines.append(f"| {r['n']:,} | {' | '.join(cells)} | {rss} |")
     ok = [r for r in new if "error" not in r]
     exps = {k: exponent(ok, k) for k in STAGES + ("rss_mib",)}
+    ratios = [f"{r['n']:,} {old[r['n']][STAGES[0]] / r[STAGES[0]]:.2f}x" for r in ok
+              if STAGES[0] in old.get(r["n"], {})]
+    if ratios:
+        lines += ["", "Prepare + skinning, baseline / this (same run): " + ", ".join(ratios) + "."]
     lines += ["", "Growth exponent (slope of log time on log vertices, 10k-300k): " + ", ".join(
         f"{k} {e:.2f}" for k, e in exps.items() if e is not None).replace("rss_mib", "peak RSS") + "."]
     text = "\n".join(lines)

@@ -42,3 +42,22 @@ def test_knn_weights_exact_hit():
     t = np.random.default_rng(0).standard_normal((50, 3))
     idx, w = knn_weights(t[:5], t, 3)
     assert (idx[np.arange(5), w.argmax(1)] == np.arange(5)).all() and (w.max(1) > 0.999).all()
+
+
+def test_nearest_knn_is_brute_force():
+    """nearest.knn (grid cubes + candidate bounds) = brute force: mesh vertices against a proxy, points far away,
+    a few targets, k larger than the targets; nearest first, equal distances by lower index."""
+    from model_core.runtime.nearest import knn, knn_brute
+    rng = np.random.default_rng(5)
+    t = rng.standard_normal((600, 3))
+    t /= np.linalg.norm(t, axis=1, keepdims=True)
+    q = np.concatenate([t[rng.integers(0, 600, 3000)] + rng.normal(0, 0.05, (3000, 3)),
+                        rng.normal(0, 4, (300, 3)), [[1e6, 0, 0]], t[:10]])
+    for targets, k in ((t, 4), (t, 1), (t[:20], 4), (t[:3], 5), (np.round(t * 4) / 4, 4)):   # last: many ties
+        i1, d1 = knn(q, targets, k)
+        i2, d2 = knn_brute(q, targets, k)
+        np.testing.assert_array_equal(i1, i2)
+        np.testing.assert_array_equal(d1, d2)
+        assert (np.diff(d1, axis=1) >= 0).all()
+    idx, w = knn_weights(q, t, 4)
+    assert (idx == knn_brute(q, t, 4)[0]).all() and np.allclose(w.sum(1), 1) and (np.diff(w, axis=1) <= 0).all()

@@ -174,8 +174,12 @@ def test_far_from_origin_and_extreme_scales(model, head, basis):
     assert exact_fraction(bf, b0) >= 0.98 and rel(bf, b0) < 0.02, ("R-far-float64", rel(bf, b0))
     raises("R-far-float32", lambda: model.prepare(far.astype(np.float32), t))
     near32 = (vm + 10.0).astype(np.float32)                                        # 1 um steps: accepted
-    _, bn = model.facs_basis(model.prepare(near32, t))
-    assert rel(bn, b0) < 1e-3
+    pm0, pmn = model.prepare(vm, t), model.prepare(near32, t)
+    _, bn = model.facs_basis(pmn)
+    tie = np.zeros(len(vm), bool)   # the steps may flip a tie between the k-th and (k+1)-th nearest proxy vertex
+    tie[pm0.face_index[(np.sort(pm0.knn_idx, 1) != np.sort(pmn.knn_idx, 1)).any(axis=1)]] = True
+    assert tie.mean() < 1e-3 and rel(bn[:, ~tie], b0[:, ~tie]) < 1e-3 and rel(bn, b0) < 0.02, \
+        (tie.sum(), rel(bn[:, ~tie], b0[:, ~tie]), rel(bn, b0))
     raises("R-huge-scale", lambda: model.prepare(v * 1e200, t))
     raises("R-tiny-scale", lambda: model.prepare(v * 1e-200, t))
     raises("R-empty", lambda: model.prepare(np.zeros((0, 3)), np.zeros((0, 3), int)))

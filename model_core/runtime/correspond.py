@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from .mesh import cotan_weights, face_normals, normalize_rows, vertex_normals
-from .proxy import knn_weights
+from .nearest import knn_brute
 
 
 # ------------------------------------------------------------------ nearest neighbours
@@ -85,10 +85,7 @@ class PointGrid:
         if exact:
             far = ~(d2[:, -1] <= self.h * self.h)
             if far.any():
-                bi, _ = knn_weights(points[far], self.targets, k)
-                bd = ((self.targets[bi] - points[far][:, None]) ** 2).sum(axis=2)
-                o = np.argsort(bd, axis=1)
-                idx[far], d2[far] = np.take_along_axis(bi, o, 1), np.take_along_axis(bd, o, 1)
+                idx[far], d2[far] = knn_brute(points[far], self.targets, k)
         return idx, d2
 
 

@@ -11,7 +11,7 @@ import numpy as np
 __all__ = [
     "validate_mesh", "triangulate_polygons", "face_normals", "face_areas", "vertex_areas",
     "vertex_normals", "unit_rows", "half_edges", "edge_table", "unique_edges", "vertex_rings", "connected_components",
-    "edge_components", "subdivide_midpoint", "cotan_weights", "nondegenerate", "triangle_keys",
+    "edge_components", "union_roots", "subdivide_midpoint", "cotan_weights", "nondegenerate", "triangle_keys",
     "barycentric_combine", "barycentric_interpolate", "referenced_renumbering", "remove_unreferenced",
     "closest_point_segments", "argmin_per_group", "normalize_rows", "mesh_hash", "boundary_loops",
 ]
@@ -170,32 +170,72 @@ def vertex_rings(n_verts: int, faces: np.ndarray, seeds, n_rings: int) -> np.nda
 
 
 def connected_components(n_verts: int, faces: np.ndarray) -> np.ndarray:
-    """Label of the connected component of every vertex, (N,) int64 (isolated vertices get their own)."""
+    """Label of the connected component of every vertex, (N,) int64 (isolated vertices get their own),
+    numbered in the order of each component's smallest vertex index."""
+    faces = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
     if len(faces) == 0:
         return np.arange(n_verts)
-    return edge_components(n_verts, unique_edges(faces))
+    # two edges per triangle connect its three corners (the third, and repeated edges, add nothing)
+    root, _ = union_roots(n_verts, np.concatenate([faces[:, 0], faces[:, 1]]),
+                          np.concatenate([faces[:, 1], faces[:, 2]]))
+    return _number_roots(root)
 
 
 def edge_components(n_verts: int, edges: np.ndarray) -> np.ndarray:
     """Connected components of the graph of ``edges`` (E, 2) on ``n_verts`` vertices: (N,) int64 labels
-    0..C-1, numbered in the order of each component's smallest vertex index.
-
-    Vectorised min-label propagation over the edges with pointer jumping.
-    """
-    labels = np.arange(n_verts)
+    0..C-1, numbered in the order of each component's smallest vertex index (``union_roots``)."""
     edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
-    a, b = edges[:, 0], edges[:, 1]
-    while True:
-        m = np.minimum(labels[a], labels[b])
-        new = labels.copy()
-        np.minimum.at(new, a, m)
-        np.minimum.at(new, b, m)
-        new = new[new]  # pointer jumping
-        if np.array_equal(new, labels):
-            break
-        labels = new
-    _, inv = np.unique(labels, return_inverse=True)
+    return _number_roots(union_roots(n_verts, edges[:, 0], edges[:, 1])[0])
+
+
+def _number_roots(root: np.ndarray) -> np.ndarray:
+    """Roots (N,) (each component's smallest index) -> labels 0..C-1 in ascending root order."""
+    _, inv = np.unique(root, return_inverse=True)
     return inv.ravel().astype(np.int64)
+
+
+def union_roots(n: int, a: np.ndarray, b: np.ndarray, parity: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Connected components of the undirected graph of edges (a[i], b[i]) on nodes 0..n-1, vectorised.
+
+    Args:
+        n: node count; a, b: (E,) int node ids of the edges (repeats and self-loops allowed).
+        parity: optional (E,) 0/1 per edge: node b's bit = node a's bit XOR parity.
+    Returns:
+        (root (n,) int64: the smallest node of each node's component; bit (n,) int8: the XOR of the edge
+        parities along a path from the root (all 0 without ``parity``; path-independent only when the
+        parities are consistent around every cycle, which the caller checks)).
+
+    Rounds of hooking: every root with an edge to a smaller root points to the smallest of them, then pointer
+    jumping (with the bits XORed along) until every node points at its root; edges inside one component are
+    dropped as they appear. Rounds: a few on meshes (the roots shrink geometrically in practice).
+    """
+    parent = np.arange(n, dtype=np.int64)
+    bit = np.zeros(n, np.int8)
+    a, b = np.asarray(a, np.int64).ravel(), np.asarray(b, np.int64).ravel()
+    p = np.zeros(len(a), np.int8) if parity is None else np.asarray(parity).astype(np.int8).ravel()
+    a, b, p = np.concatenate([a, b]), np.concatenate([b, a]), np.concatenate([p, p])
+    best = np.empty(n, np.int64)
+    none = np.iinfo(np.int64).max
+    while True:
+        while True:                              # pointer jumping to the roots
+            up = parent[parent]
+            if np.array_equal(up, parent):
+                break
+            bit ^= bit[parent]
+            parent = up
+        ra, rb = parent[a], parent[b]
+        cross = ra != rb
+        if not cross.any():
+            return parent, bit
+        a, b, p, ra, rb = a[cross], b[cross], p[cross], ra[cross], rb[cross]
+        m = ra < rb                              # hook rb's root under ra's (the other direction is also listed)
+        r = rb[m]
+        key = ra[m] * 2 + (bit[a[m]] ^ p[m] ^ bit[b[m]])   # the root's bit relative to its new parent
+        best[r] = none
+        np.minimum.at(best, r, key)
+        parent[r] = best[r] >> 1
+        bit[r] = (best[r] & 1).astype(np.int8)
 
 
 def subdivide_midpoint(values: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

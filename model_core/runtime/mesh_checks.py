@@ -1,8 +1,10 @@
 """Checks of a neutral mesh's geometry before the model sees it (issue 17), numpy only.
 
 * ``orient_consistently``: faces wound inconsistently (some reversed) are re-wound so that every pair of faces
-  sharing an edge agrees, per edge-connected piece (breadth-first over shared edges); each piece keeps the
-  winding of the majority of its faces. Consistent meshes are returned unchanged (one vectorised test).
+  sharing an edge agrees, per edge-connected piece (vectorised union of the faces over shared edges, each face's
+  winding relative to the piece's first face; a breadth-first search only for a piece with no consistent
+  winding); each piece keeps the winding of the majority of its faces. Consistent meshes are returned
+  unchanged (one vectorised test).
 * ``pick_face_island``: the face is the largest connected piece *that is not flat* (a floor, a backdrop, a
   card: thickness under ``FLAT_RATIO`` of its width), so a 2 m floor in the same object does not win by area;
   a second head-sized piece is reported.
@@ -16,6 +18,8 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
+
+from .mesh import union_roots
 
 FLAT_RATIO = 0.05      # thickness / width (sqrt of the smallest / largest area-weighted variance) of a flat piece
 SECOND_HEAD = 0.5      # another non-flat piece with at least this share of the face's area is reported
@@ -37,6 +41,28 @@ def orient_consistently(tris: np.ndarray, weld: np.ndarray | None = None) -> tup
     t = np.asarray(tris)
     if len(t) < 2:
         return t, 0
+    f1, f2, need_flip = _face_pairs(t, weld)
+    if not need_flip.any():
+        return t, 0
+    nf = len(t)
+    root, flip = union_roots(nf, f1, f2, need_flip)   # flip relative to each piece's first face, as a BFS from it
+    size = np.bincount(root, minlength=nf)
+    turned = np.bincount(root, weights=flip, minlength=nf)
+    flip ^= ((size > 1) & (2 * turned > size))[root].astype(np.int8)   # keep the majority's winding
+    if np.any((flip[f1] ^ flip[f2]).astype(bool) != need_flip):   # no consistent winding (a Moebius strip)
+        flip = _bfs_flips(nf, f1, f2, need_flip)
+    rev = flip.astype(bool)
+    n_rev = int(rev.sum())
+    if n_rev == 0:
+        return t, 0
+    out = t.copy()
+    out[rev] = out[rev][:, [0, 2, 1]]
+    return out, n_rev
+
+
+def _face_pairs(t: np.ndarray, weld: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pairs of triangles (F, 3) that share an edge used by exactly these two (on the ``weld`` ids): (f1, f2)
+    (E,) int64 face indices and need_flip (E,) bool, True where both run the edge the same way."""
     w = t if weld is None else np.asarray(weld)[t]
     a, b = w.ravel(), w[:, [1, 2, 0]].ravel()
     fid = np.repeat(np.arange(len(t)), 3)
@@ -52,11 +78,13 @@ def orient_consistently(tris: np.ndarray, weld: np.ndarray | None = None) -> tup
     e1, e2 = order[i], order[i + 1]
     f1, f2 = fid[e1], fid[e2]
     ok = (f1 != f2) & (lo[e1] != hi[e1])
-    f1, f2 = f1[ok], f2[ok]
     need_flip = ((a[e1] < b[e1]) == (a[e2] < b[e2]))[ok]     # same direction: one of the two must turn
-    if not need_flip.any():
-        return t, 0
-    nf = len(t)
+    return f1[ok], f2[ok], need_flip
+
+
+def _bfs_flips(nf: int, f1: np.ndarray, f2: np.ndarray, need_flip: np.ndarray) -> np.ndarray:
+    """(nf,) int8 faces to reverse, by breadth-first search over the face pairs (f1, f2) from each piece's first
+    face (the winding of a non-orientable piece depends on the search order; this is the order used)."""
     src = np.concatenate([f1, f2])
     dst = np.concatenate([f2, f1])
     par = np.concatenate([need_flip, need_flip]).astype(np.int8)
@@ -80,13 +108,7 @@ def orient_consistently(tris: np.ndarray, weld: np.ndarray | None = None) -> tup
                     q.append(g)
         if len(comp) > 1 and 2 * int(flip[comp].sum()) > len(comp):   # keep the majority's winding
             flip[comp] ^= 1
-    rev = flip.astype(bool)
-    n_rev = int(rev.sum())
-    if n_rev == 0:
-        return t, 0
-    out = t.copy()
-    out[rev] = out[rev][:, [0, 2, 1]]
-    return out, n_rev
+    return flip
 
 
 def _island_moments(v: np.ndarray, tris: np.ndarray, areas: np.ndarray, label: np.ndarray, n: int):

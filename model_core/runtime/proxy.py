@@ -16,6 +16,7 @@ import numpy as np
 
 from .mesh import (cotan_weights, face_areas, nondegenerate, normalize_rows, referenced_renumbering, vertex_areas,
                    vertex_normals)
+from .nearest import knn
 
 PROXY_TARGET = 1000
 K_EIG = 96
@@ -186,21 +187,13 @@ def spectral_basis(verts: np.ndarray, faces: np.ndarray, mass: np.ndarray, k: in
     return vals, vecs
 
 
-def knn_weights(points: np.ndarray, targets: np.ndarray, k: int, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
-    """Inverse-square-distance weights of each point's ``k`` nearest targets.
+def knn_weights(points: np.ndarray, targets: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse-square-distance weights of each point's ``k`` nearest targets (exact: ``nearest.knn``).
 
-    Args: points (N, 3); targets (P, 3). Returns (idx (N, k) int64, w (N, k) float64 rows summing to 1).
+    Args: points (N, 3); targets (P, 3) (any units). Returns (idx (N, k) int64 nearest first, equal distances
+    by lower index; w (N, k) float64 rows summing to 1); k is clipped to P.
     """
-    k = min(k, len(targets))
-    idx = np.empty((len(points), k), dtype=np.int64)
-    d2k = np.empty((len(points), k))
-    tt = (targets ** 2).sum(axis=1)
-    for s in range(0, len(points), chunk):
-        p = points[s:s + chunk]
-        d2 = np.maximum((p ** 2).sum(axis=1)[:, None] - 2.0 * p @ targets.T + tt[None, :], 0.0)
-        part = np.argpartition(d2, k - 1, axis=1)[:, :k]
-        idx[s:s + chunk] = part
-        d2k[s:s + chunk] = np.take_along_axis(d2, part, axis=1)
+    idx, d2k = knn(points, targets, k)
     w = 1.0 / (d2k + 1e-8)
     return idx, normalize_rows(w)
 
