@@ -96,10 +96,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    rc = 1
-    try:
-        rc = main()
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(rc)  # a normal interpreter exit of the bpy module can hang
+    from bench_common import run_and_exit
+    run_and_exit(main)

@@ -111,27 +111,12 @@ def _run(args, bpy, np, ICT_NAMES, ict_to_blender, load_ict, engine, keyframes, 
           f"{n_src:,} v, 53 animated keys; target {len(tgt.data.vertices):,} v; {T} frames", flush=True)
 
     # ---- instrumentation: wrap the operator's helpers (module attributes it looks up at call time)
+    from bench_common import time_calls
     acc = {}
-
-    def timed(mod, name, key):
-        fn = getattr(mod, name)
-
-        def wrapper(*a, **kw):
-            t = time.perf_counter()
-            try:
-                return fn(*a, **kw)
-            finally:
-                dt = time.perf_counter() - t
-                if key == "fit" and "first fit" not in acc:
-                    acc["first fit"] = dt
-                else:
-                    acc[key] = acc.get(key, 0.0) + dt
-        setattr(mod, name, wrapper)
-
-    timed(ops_bake, "prepare_object", "prepare")
-    timed(engine, "expression", "fit")
-    timed(mesh_io, "evaluated_local_positions", "evaluated read")
-    timed(keyframes, "write_shape_key_animation", "keyframe write")
+    time_calls(acc, ops_bake, "prepare_object", "prepare")
+    time_calls(acc, engine, "expression", "fit", first_key="first fit")
+    time_calls(acc, mesh_io, "evaluated_local_positions", "evaluated read")
+    time_calls(acc, keyframes, "write_shape_key_animation", "keyframe write")
 
     def baseline():
         dg = bpy.context.evaluated_depsgraph_get()
@@ -207,10 +192,5 @@ def _run(args, bpy, np, ICT_NAMES, ict_to_blender, load_ict, engine, keyframes, 
 
 
 if __name__ == "__main__":
-    rc = 1
-    try:
-        rc = main()
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(rc)  # a normal interpreter exit of the bpy module can hang
+    from bench_common import run_and_exit
+    run_and_exit(main)

@@ -37,6 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench_common import replace_section
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # one README section per Python version (py311: numpy 1.26 + torch; py313: numpy 2.x, no torch)
@@ -228,14 +230,7 @@ def write_readme(env: str, table: str) -> None:
         table,
         END,
     ])
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if START in text and END in text:
-        a, rest = text.split(START, 1)
-        _, b = rest.split(END, 1)
-        text = a + section + b
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
+    replace_section(path, START, END, section)
     print(f"updated {path}")
 
 

@@ -46,6 +46,8 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from bench_common import replace_section  # noqa: E402
+
 START, END = "<!-- bench_scale:start -->", "<!-- bench_scale:end -->"
 STAGES = ("prepare + skinning", "53 keys", "first expression", "retarget 100 f")
 DEFAULT_SIZES = "2000,5000,11248,25000,44786,100000,178726,300000"
@@ -203,18 +205,13 @@ def main() -> int:
     print(text)
     if not args.no_readme:
         readme = ROOT / "benchmarks" / "README.md"
-        body = readme.read_text()
         section = (f"{START}\n## Scale: cost against vertex count — `benchmarks/bench_scale.py`\n\n"
                    f"`.venv/py311/bin/python benchmarks/bench_scale.py` (issue 17). Heads: ICT's full-head crop, "
                    f"subdivided and, between the subdivision levels, decimated by grid clustering; each size in "
                    f"its own subprocess (peak RSS = that process's VmHWM: interpreter, numpy, weights and the loaded mesh included). "
                    f"Targets: 53 keys <= 5 s at 100k and <= 15 s at 300k, peak RSS <= 1 GB at 100k, growth "
                    f"exponent <= 1.15.\n\n{text}\n{END}")
-        if START in body:
-            body = body[:body.index(START)] + section + body[body.index(END) + len(END):]
-        else:
-            body = body.rstrip("\n") + "\n\n" + section + "\n"
-        readme.write_text(body)
+        replace_section(readme, START, END, section)
     return 0
 
 

@@ -48,6 +48,8 @@ for p in (str(ROOT), str(HERE)):
     if p not in sys.path:
         sys.path.insert(0, p)
 
+from bench_common import replace_section, run_and_exit, time_calls  # noqa: E402
+
 START, END = "<!-- bench_sd_keys:start -->", "<!-- bench_sd_keys:end -->"
 DEFAULT_SIZES = "11248,44786,100000,178726,288463"
 METHODS = ("auto", "decoder", "sd")
@@ -86,20 +88,9 @@ def child(mesh_path: str, runs: int) -> dict:
         proto.hide_viewport = proto.hide_render = True
 
         acc = {}
-
-        def timed(mod, name, key):
-            fn = getattr(mod, name)
-
-            def wrapper(*a, **kw):
-                t = time.perf_counter()
-                try:
-                    return fn(*a, **kw)
-                finally:
-                    acc[key] = acc.get(key, 0.0) + time.perf_counter() - t
-            setattr(mod, name, wrapper)
-        timed(ops_facs, "prepare_object", "prepare")
-        timed(engine, "face_keys", "registration")
-        timed(shape_keys, "write_keys", "write")
+        time_calls(acc, ops_facs, "prepare_object", "prepare")
+        time_calls(acc, engine, "face_keys", "registration")
+        time_calls(acc, shape_keys, "write_keys", "write")
 
         def fresh(name):
             ob = proto.copy()
@@ -222,26 +213,15 @@ def main() -> int:
     print(text)
     if not args.no_readme:
         readme = ROOT / "benchmarks" / "README.md"
-        body = readme.read_text()
         section = (f"{START}\n## 53 FACS keys: the add-on vs Blender's Surface Deform pipeline — "
                    f"`benchmarks/bench_sd_keys.py`\n\n"
                    f"`OPENBLAS_NUM_THREADS=1 PYTHONPATH=. .venv/py313/bin/python benchmarks/bench_sd_keys.py` (issue "
                    f"17). Same target heads as *Scale* (ICT's full crop subdivided / decimated), each size in its own "
                    f"Blender process, every method writing 53 keys onto its own copy of the target; see the script's "
                    f"docstring for what each column times.\n\n{text}\n{END}")
-        if START in body:
-            body = body[:body.index(START)] + section + body[body.index(END) + len(END):]
-        else:
-            body = body.rstrip("\n") + "\n\n" + section + "\n"
-        readme.write_text(body)
+        replace_section(readme, START, END, section)
     return 0
 
 
 if __name__ == "__main__":
-    rc = 1
-    try:
-        rc = main()
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(rc)  # a normal interpreter exit of the bpy module can hang
+    run_and_exit(main)

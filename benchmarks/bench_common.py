@@ -1,0 +1,53 @@
+"""What the benchmark scripts share: writing their section of benchmarks/README.md and leaving a process that
+imported ``bpy`` (run as ``python benchmarks/<script>.py``, this folder is on ``sys.path``)."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+
+def replace_section(readme: Path, start: str, end: str, section: str) -> None:
+    """Put ``section`` (which begins with ``start`` and ends with ``end``, the markers) in place of the text
+    between the markers in ``readme``, or append it when the markers are not there yet."""
+    readme = Path(readme)
+    body = readme.read_text() if readme.exists() else "# Benchmarks\n"
+    if start in body and end in body:
+        body = body[:body.index(start)] + section + body[body.index(end) + len(end):]
+    else:
+        body = body.rstrip("\n") + "\n\n" + section + "\n"
+    readme.write_text(body)
+
+
+def run_and_exit(main) -> None:
+    """Run ``main()`` and leave with its exit code through ``os._exit``: a normal interpreter exit after
+    importing the ``bpy`` module can hang (../shared/docs/blender-api-facts.md)."""
+    rc = 1
+    try:
+        rc = main()
+    except SystemExit as e:                      # argparse's --help and errors
+        rc = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(rc)
+
+
+def time_calls(acc: dict, mod, name: str, key: str, first_key: str | None = None) -> None:
+    """Replace ``mod.name`` by a wrapper that adds each call's wall time (s) to ``acc[key]``; with ``first_key``,
+    the first call's time goes to ``acc[first_key]`` instead (e.g. a fit whose first call builds its system).
+    The caller looks the function up on the module at call time, so the wrapper is what runs."""
+    fn = getattr(mod, name)
+
+    def wrapper(*a, **kw):
+        t = time.perf_counter()
+        try:
+            return fn(*a, **kw)
+        finally:
+            dt = time.perf_counter() - t
+            if first_key is not None and first_key not in acc:
+                acc[first_key] = dt
+            else:
+                acc[key] = acc.get(key, 0.0) + dt
+    setattr(mod, name, wrapper)
