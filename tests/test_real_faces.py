@@ -85,6 +85,7 @@ def test_default_keys_beat_nearest_on_a_low_poly_head(head):
     assert o["jaw_gap"] > 0.5 and o["jaw_cos"] > 0.65
     assert 0.9 < min(o["blink"]) and max(o["blink"]) < 1.15 and max(o["blink_outside_m"]) < 0.002
     assert o["jaw_damage"][0] == 0
-    # geometry-path bake of the artist's keys, read back on the template's keys: MAE10 0.127 (decoder 0.121)
+    # geometry-path bake of the artist's keys, read back on the template's keys: MAE10 0.117 (0.127 when the fit
+    # also read the neck: docs/model.md, *The fit reads the face, not the neck*)
     mae, saturated = bake_error(model, pm, head, "auto")
-    assert mae < 0.14 and saturated < 0.01
+    assert mae < 0.122 and saturated < 0.01

@@ -16,6 +16,10 @@ from .prepared_mesh import PreparedMesh
 from .proxy import expression_features
 
 FIT_SPARSITY = 0.005         # default mu of the fitted inverse rig (benchmarks/tune_fit_sparsity.py)
+FIT_OFF_REGIONS = ("back_of_head", "back_of_neck", "ear_L", "ear_R", "clavicle", "platysma")
+                             # regions the fit does not read (weight 1 - their probability): they carry no FACS
+                             # information of their own and are where the keys (and artists) differ most
+FIT_MIN_SHARE = 0.25         # ... unless that would leave under this share of the face island's area
 
 
 class Cancelled(Exception):
@@ -37,10 +41,11 @@ class InverseRig(ModelPart):
                 fit, or the displacement features and the expression encoder, run).
             batch: frames encoded together.
             method: 'encoder' - the expression encoder's output as it is (the paper's inverse rig);
-                'fit' (default) - the exact area-weighted least-squares fit, bounded to [0, 1] and sparse, of the
-                frame's displacement onto this mesh's own decoded FACS basis (``facs_basis``, computed once per
-                mesh and cached); [53:] is then 0, so decoding the code reproduces the fitted FACS
-                combination. The fit is convex and does not run the encoder. See docs/model.md.
+                'fit' (default) - the exact least-squares fit (area-weighted over the face, not the neck, ears
+                or back of head: ``_fit_area``), bounded to [0, 1] and sparse, of the frame's displacement onto
+                this mesh's own decoded FACS basis (``facs_basis``, computed once per mesh and cached); [53:] is
+                0, so decoding the code reproduces the fitted FACS combination. The fit is convex and does not
+                run the encoder. See docs/model.md.
             sparsity: 'fit' only: mu of the penalty that keeps keys at 0 unless they explain enough of the
                 motion (relative to an average key); None = ``fit_sparsity`` (0.005); 0 = plain least squares.
             keys: 'fit' only: the FACS basis fitted onto, as ``facs_basis``'s ``keys`` ('decoder' or
@@ -84,13 +89,25 @@ class InverseRig(ModelPart):
         check_finite(out, "expression encoder")
         return out[0] if single else out
 
+    def _fit_area(self, pm: PreparedMesh) -> np.ndarray:
+        """(Nf,) the fit's weight per face-island vertex: its canonical area times 1 - its probability of the
+        ``FIT_OFF_REGIONS`` (neck, ears, back of head, clavicle), the plain area where that would leave under
+        ``FIT_MIN_SHARE`` of the island's area (a mesh that is mostly neck)."""
+        area = self._face_areas(pm)
+        names = list(self.region_names)
+        off = [names.index(r) for r in FIT_OFF_REGIONS if r in names]
+        if not off:
+            return area
+        w = area * np.clip(1.0 - self._probs(pm)[pm.face_index][:, off].sum(axis=1), 0.0, 1.0)
+        return w if w.sum() >= FIT_MIN_SHARE * area.sum() else area
+
     def _fit_system(self, pm: PreparedMesh, keys: str | None = None):
-        """Normal equations of the area-weighted least-squares fit onto the mesh's FACS basis (cached):
-        (A (53, 3 Nf) area-weighted basis rows, G (53, 53) = A B^T with a tiny ridge)."""
+        """Normal equations of the weighted least-squares fit onto the mesh's FACS basis (cached): (A (53, 3 Nf)
+        basis rows weighted by ``_fit_area``, G (53, 53) = A B^T with a tiny ridge)."""
         def run():
             _, basis = self.facs_basis(pm, "ict", keys=keys)                           # (53, N, 3) float32
             k, nf = len(basis), len(pm.face_index)
-            area = self._face_areas(pm)                                                # (Nf,)
+            area = self._fit_area(pm)                                                  # (Nf,)
             a = np.empty((k, nf, 3))
             g = np.zeros((k, k))
             for s in range(0, nf, self.decode_rows):                 # float64 copies one chunk at a time
