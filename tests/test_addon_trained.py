@@ -50,6 +50,13 @@ for source, tag in (("AUTO", "a_"), ("TEMPLATE", "t_"), ("DECODER", "")):   # th
     blink = np.linalg.norm(keys["eyeBlink_L"].astype(np.float64) - keys["Basis"], axis=1)
     out[tag + "blink_l"], out[tag + "blink_r"] = float(blink[lid_l]), float(blink[lid_r])
     out[tag + "blink_l_down"] = float((keys["eyeBlink_L"][lid_l, 2] - keys["Basis"][lid_l, 2]))
+# Preferences > Model crop > Face, the default key source: the crop changes what the encoders see, not the keys
+prefs._Defaults.key_source, prefs._Defaults.crop = "AUTO", "FACE"
+out["f_facs"] = run_op(bpy.ops.nfs.generate_facs_keys, replace=True)
+keys = keys_of(bpy.data.objects["Target"])
+out["f_jaw_dz"] = float(keys["jawOpen"][chin, 2] - keys["Basis"][chin, 2])
+out["f_blink_l"] = float(np.linalg.norm(keys["eyeBlink_L"][lid_l].astype(np.float64) - keys["Basis"][lid_l]))
+prefs._Defaults.crop = "FULL_HEAD"
 
 # the demo asset's remeshed target (another identity, 1.1x, 10k vertices)
 a = np.load(os.path.join(os.getcwd(), "demo", "assets", "demo_heads.npz"))
@@ -113,6 +120,12 @@ def test_trained_weights_in_blender():
     assert res["a_facs"] == ["FINISHED"] and res["a_n_keys"] == 54
     assert res["a_jaw_dz"] == pytest.approx(res["jaw_dz"], rel=2e-3)
     assert res["a_blink_l"] == pytest.approx(res["blink_l"], rel=2e-3)   # measured 0.02 % apart
+    # Model crop > Face runs in Blender and gives nearly the same keys as the full head (measured: jaw 27.4 vs
+    # 28.3 mm, blink 8.6 vs 8.8 mm)
+    print("face crop: jaw dz", res["f_jaw_dz"], "vs", res["a_jaw_dz"], "blink", res["f_blink_l"], "vs", res["a_blink_l"])
+    assert res["f_facs"] == ["FINISHED"]
+    assert res["f_jaw_dz"] == pytest.approx(res["a_jaw_dz"], rel=0.05)
+    assert res["f_blink_l"] == pytest.approx(res["a_blink_l"], rel=0.05)
     # feature transfer on ICT's own head: ICT's keys back, within 3 %
     assert res["t_facs"] == ["FINISHED"] and res["t_n_keys"] == 54
     assert 0.97 * abs(res["jaw_dz_true"]) < -res["t_jaw_dz"] < 1.03 * abs(res["jaw_dz_true"])
@@ -133,6 +146,7 @@ def test_trained_weights_in_blender():
     assert res["bake"] == ["FINISHED"]
     print("bake MAE per frame", res["bake_mae"], "jaw", res["bake_jaw"], "jaw dz", res["jaw_dz"], res["jaw_dz_true"],
           "blink", res["blink_l"], res["blink_r"], res["blink_true"])
-    # README: within 0.034 of the truth on every frame (mean absolute error over the 53 values; measured 0.0343)
-    assert max(res["bake_mae"]) <= 0.036, res["bake_mae"]
-    assert res["bake_jaw"] > 0.94  # measured 0.963
+    # README: within 0.006 of the truth on every frame (mean absolute error over the 53 values; measured 0.0051;
+    # 0.0343 when the fit also read the neck: docs/model.md, *The fit reads the face, not the neck*)
+    assert max(res["bake_mae"]) <= 0.006, res["bake_mae"]
+    assert res["bake_jaw"] > 0.96  # measured 0.975 (0.963 reading the neck too)
