@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from .mesh import cotan_weights, face_normals, normalize_rows, vertex_normals
-from .nearest import knn_brute
+from .nearest import knn as knn_small, knn_brute
 
 
 # ------------------------------------------------------------------ nearest neighbours
@@ -185,8 +185,9 @@ class Surface:
             rest = np.flatnonzero(~np.isfinite(d))
             if len(rest):
                 sub, cover = self._coarse()
-                # cells as wide as the reach: a query with no subset vertex in its 27 cells is out of reach
-                _, d_sub = PointGrid(sub, cell=max_dist + cover).knn(points[rest], 1, exact=False)
+                # the exact nearest subset vertex (a few thousand targets: ``nearest.knn``); further than the reach
+                # plus the subset's cover, the surface is out of reach
+                _, d_sub = knn_small(points[rest], sub, 1)
                 near = rest[np.sqrt(d_sub[:, 0]) - cover <= max_dist]
                 if len(near):
                     f[near], b[near], d[near] = self.closest(points[near], k=k, exact=True, chunk=chunk)
