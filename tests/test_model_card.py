@@ -22,3 +22,24 @@ def test_committed_weights_reproduce_model_card():
     for got, want in zip(rows, card["rows"]):
         for key in ("rel", "rel_moving", "e2e", "rig", "rig_active", "rig_enc", "seg", "nearest", "mean_mm", "p95_mm"):
             assert got[key] == pytest.approx(want[key], rel=1e-3), (got["case"], key)
+
+
+FULL = Path(__file__).resolve().parent.parent / "docs" / "model_card_eval.json"
+
+
+def test_full_card_table_and_the_readme_claims_against_nearest():
+    # the README's accuracy table is this command's (3 held-out identities, 15 random combinations; ~80 s): every
+    # number is reproduced, and the model is below nearest-point transfer on every row by what the README says:
+    # 34-42 % on ICT's own topology, the 2k decimation and the narrow crop, 8-14 % on the dense remeshed heads
+    # (measured 7.6 % on the Voronoi full head: the table rounds it), 34 % on the face mask
+    card = json.loads(FULL.read_text())
+    cmd = card["command"]
+    rows = evaluate(cmd["weights"], cmd["identities"], cmd["random"], cmd["seed"], verbose=False)
+    assert [r["case"] for r in rows] == [r["case"] for r in card["rows"]]
+    for got, want in zip(rows, card["rows"]):
+        for key in ("rel", "e2e", "rig", "rig_active", "seg", "nearest"):
+            assert got[key] == pytest.approx(want[key], rel=1e-3), (got["case"], key)
+    gain = {r["case"]: r["rel"] / r["nearest"] - 1.0 for r in rows}
+    for case, g in gain.items():
+        dense = case.startswith(("voronoi", "subdiv"))
+        assert g <= (-0.075 if dense else -0.33), (case, g)
