@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from model_core.runtime.mesh import (barycentric_interpolate, connected_components, cotan_weights, face_areas, mesh_hash,
-                             validate_mesh, vertex_areas, vertex_normals)
+from model_core.runtime.mesh import (barycentric_interpolate, concat_ranges, connected_components, cotan_weights,
+                                     face_areas, mesh_hash, validate_mesh, vertex_areas, vertex_normals)
 
 TET = (np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], float), np.array([[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]]))
 
@@ -219,3 +219,12 @@ def test_orient_consistently_vectorised_agrees_with_the_search():
             out, n_rev = mesh_checks.orient_consistently(tris)
             assert n_rev == ref.sum() > 0
             np.testing.assert_array_equal(out, np.where(ref[:, None], tris[:, [0, 2, 1]], tris))
+
+
+def test_concat_ranges_against_a_loop():
+    rng = np.random.default_rng(3)
+    starts, counts = rng.integers(0, 50, 40), rng.integers(0, 5, 40)        # some groups empty
+    want = np.concatenate([np.arange(a, a + c) for a, c in zip(starts, counts)])
+    np.testing.assert_array_equal(concat_ranges(starts, counts), want)
+    assert concat_ranges([], []).shape == (0,)
+    np.testing.assert_array_equal(concat_ranges([0, 0, 0], [2, 0, 3]), [0, 1, 0, 1, 2])   # ranks within groups

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .mesh import cotan_weights, face_normals, normalize_rows, vertex_normals
+from .mesh import concat_ranges, cotan_weights, face_normals, normalize_rows, vertex_normals
 from .nearest import knn as knn_small, knn_brute
 
 
@@ -65,10 +65,7 @@ class PointGrid:
             n = int(tot.sum())
             if n == 0:
                 continue
-            # flat candidate list, grouped by query
-            seg = np.cumsum(count) - count
-            pos = np.arange(n) - np.repeat(seg, count)
-            cand = self.order[np.repeat(start.ravel(), count) + pos]
+            cand = self.order[concat_ranges(start.ravel(), count)]     # flat candidate list, grouped by query
             row = np.repeat(np.arange(m), tot)
             dd = ((self.targets[cand] - q[row]) ** 2).sum(axis=1)
             has = tot > 0
@@ -142,7 +139,7 @@ def vertex_faces(n_verts: int, faces: np.ndarray, max_valence: int = 16) -> np.n
     fid = order // 3
     counts = np.bincount(flat, minlength=n_verts)
     start = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    rank = np.arange(len(flat)) - np.repeat(start, counts)
+    rank = concat_ranges(np.zeros_like(start), counts)
     out = -np.ones((n_verts, max_valence), np.int64)
     keep = rank < max_valence
     out[flat[order][keep], rank[keep]] = fid[keep]

@@ -80,7 +80,7 @@ def triangulate_polygons(corner_indices, face_sizes) -> tuple[np.ndarray, np.nda
     ntri = sizes - 2
     poly = np.repeat(np.arange(sizes.size), ntri)
     # k-th triangle of a polygon uses corners (0, k+1, k+2)
-    k = np.arange(int(ntri.sum())) - np.repeat(np.cumsum(ntri) - ntri, ntri)
+    k = concat_ranges(np.zeros_like(ntri), ntri)
     s = starts[poly]
     tris = np.stack([corners[s], corners[s + k + 1], corners[s + k + 2]], axis=1)
     return tris, poly
@@ -145,6 +145,14 @@ def edge_table(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     ukey, inv, cnt = np.unique(key, return_inverse=True, return_counts=True)
     edges = np.stack([ukey // n, ukey % n], 1)
     return inv.ravel(), edges, cnt, he
+
+
+def concat_ranges(starts, counts) -> np.ndarray:
+    """Concatenated ``arange(s, s + c)`` for each (s, c) of starts (G,), counts (G,) >= 0: (sum(counts),) int64.
+    With starts 0 it numbers the members of consecutive groups of the given sizes 0, 1, ... within each group."""
+    counts = np.asarray(counts, np.int64)
+    offs = np.cumsum(counts) - counts
+    return np.repeat(np.asarray(starts, np.int64) - offs, counts) + np.arange(int(counts.sum()))
 
 
 def unique_edges(faces: np.ndarray) -> np.ndarray:

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from .correspond import PointGrid, Surface, harmonic_fill, register, similarity_icp
-from .mesh import boundary_loops, face_normals, unique_edges, vertex_normals, vertex_rings
+from .mesh import boundary_loops, concat_ranges, face_normals, unique_edges, vertex_normals, vertex_rings
 
 TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "data" / "ict_face_template.npz"
 SCHEDULE = (10.0, 3.0, 1.0)     # Laplacian stiffness per registration stage
@@ -290,18 +290,19 @@ def unfold_contact(keys: np.ndarray, pts: np.ndarray, faces: np.ndarray, free: n
     tri_of = order // 3                                               # triangles around a vertex: its CSR range
 
     def around(v):
-        """(triangles around the vertices v (M,), whose vertex (M,))."""
-        return tri_of[_ranges(tri_start[v], tri_start[v + 1] - tri_start[v])], np.repeat(v, tri_start[v + 1] - tri_start[v])
+        """(triangles around the vertices v (M,), the position in v of each one's vertex)."""
+        cnt = tri_start[v + 1] - tri_start[v]
+        return tri_of[concat_ranges(tri_start[v], cnt)], np.repeat(np.arange(len(v)), cnt)
 
-    def turned(d, t):
-        p = pts[sub[t]] + d[sub[t]]
+    def flipped(p, t):
+        """Which triangles t, with corner positions p (T, 3, 3), face against their rest normal."""
         return (np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]) * n0[t]).sum(axis=1) < 0
 
     everything = np.arange(len(sub))
     out = keys
     for k in range(len(keys)):
         d = keys[k].astype(np.float64)
-        bad = turned(d, everything)
+        bad = flipped(pts[sub] + d[sub], everything)
         changed = False
         for _ in range(rounds):
             if not bad.any():
@@ -312,25 +313,22 @@ def unfold_contact(keys: np.ndarray, pts: np.ndarray, faces: np.ndarray, free: n
                 break
             # options per vertex: its own motion, each neighbour's, their mean
             hp = vpos[hv]
-            nb = nbr[_ranges(nb_start[hp], deg[hp]), 1]
+            nb = nbr[concat_ranges(nb_start[hp], deg[hp]), 1]
             mean = np.add.reduceat(d[nb], np.concatenate([[0], np.cumsum(deg[hp])[:-1]]), axis=0) / deg[hp, None]
             n_opt = deg[hp] + 2
             opt_v = np.repeat(hv, n_opt)
             value = np.empty((len(opt_v), 3))
             first = np.concatenate([[0], np.cumsum(n_opt)[:-1]])
             value[first] = d[hv]
-            nb_slot = _ranges(first + 1, deg[hp])
-            value[nb_slot] = d[nb]
+            value[concat_ranges(first + 1, deg[hp])] = d[nb]
             value[first + n_opt - 1] = mean
             # score every option on the triangles around its vertex, the other corners held
-            t, v = around(opt_v)
-            o = np.repeat(np.arange(len(opt_v)), tri_start[opt_v + 1] - tri_start[opt_v])
+            t, o = around(opt_v)
             p = pts[sub[t]] + d[sub[t]]
-            slot = (sub[t] == v[:, None]).argmax(axis=1)
-            p[np.arange(len(t)), slot] = pts[v] + value[o]
-            flip = (np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]) * n0[t]).sum(axis=1) < 0
-            score = np.bincount(o, weights=flip, minlength=len(opt_v))
-            rank = np.arange(len(opt_v)) - np.repeat(first, n_opt)
+            slot = (sub[t] == opt_v[o][:, None]).argmax(axis=1)
+            p[np.arange(len(t)), slot] = pts[opt_v[o]] + value[o]
+            score = np.bincount(o, weights=flipped(p, t), minlength=len(opt_v))
+            rank = concat_ranges(np.zeros_like(n_opt), n_opt)
             ordr = np.lexsort((rank, score, opt_v))                   # ties: the lowest rank (own motion first)
             best = ordr[np.concatenate([[True], opt_v[ordr][1:] != opt_v[ordr][:-1]])]   # one per vertex, hv order
             move = score[best] < score[first]
@@ -339,28 +337,20 @@ def unfold_contact(keys: np.ndarray, pts: np.ndarray, faces: np.ndarray, free: n
             mv = np.zeros(len(pts), bool)
             mv[hv[move]] = True
             # of two moving neighbours only the lower index moves this sweep
-            mn = nbr[_ranges(nb_start[hp[move]], deg[hp[move]])]
+            mn = nbr[concat_ranges(nb_start[hp[move]], deg[hp[move]])]
             blocked = np.zeros(len(pts), bool)
             blocked[mn[mv[mn[:, 1]] & (mn[:, 1] < mn[:, 0]), 0]] = True
             go = move & ~blocked[hv]
             d[hv[go]] = value[best[go]]
             changed = True
             t, _ = around(hv[go])
-            bad[t] = turned(d, t)
+            bad[t] = flipped(pts[sub[t]] + d[sub[t]], t)
         if changed:
             if out is keys:
                 out = keys.copy()
             out[k] = d
     return out
 
-
-def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Concatenated ``arange(s, s + c)`` for each (s, c): (sum(counts),) int64."""
-    counts = np.asarray(counts, np.int64)
-    if not len(counts):
-        return np.zeros(0, np.int64)
-    offs = np.cumsum(counts) - counts
-    return np.repeat(np.asarray(starts, np.int64) - offs, counts) + np.arange(int(counts.sum()))
 
 def landmark_warp(x: np.ndarray, idx: np.ndarray, points: np.ndarray, sigma: float = LANDMARK_SIGMA_CM):
     """The template (N, 3) warped smoothly so that its vertices ``idx`` (L,) land on ``points`` (L, 3) (cm).
