@@ -24,9 +24,14 @@ BLENDER_UP, BLENDER_FORWARD = "Z", "-Y"
 CM_PER_M = 100.0
 
 
+def axis_key(name: str) -> str:
+    """The canonical spelling of an axis name: 'x', '+X' -> 'X'; '-y' -> '-Y' (not validated)."""
+    return str(name).upper().replace("+", "")
+
+
 def axis_vector(name: str) -> np.ndarray:
-    """Unit vector of an axis name ('X', '-X', 'Y', '-Y', 'Z', '-Z'; case-insensitive)."""
-    key = str(name).upper().replace("+", "")
+    """Unit vector of an axis name ('X', '-X', 'Y', '-Y', 'Z', '-Z'; case-insensitive, '+' allowed)."""
+    key = axis_key(name)
     if key not in _AXES:
         raise ValueError(f"axis must be one of X, -X, Y, -Y, Z, -Z; got {name!r}")
     return np.asarray(_AXES[key], dtype=np.float64)

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from .frames import axes_to_ict
+from .frames import axes_to_ict, axis_key
 from .mesh import mesh_hash, triangulate_polygons, validate_mesh, vertex_areas
 from .model_common import ModelPart, one_blas_thread
 from .prepared_mesh import PreparedMesh, build_prepared_mesh
@@ -70,10 +70,6 @@ def _check_precision(raw, v: np.ndarray) -> None:
                          f"float64 positions or move the mesh data near the origin")
 
 
-def _axis_key(name: str) -> str:
-    return str(name).upper().replace("+", "")
-
-
 class Preparation(ModelPart):
     """``prepare`` and its cache (``cache_info``, ``clear_cache``); the face island's vertex areas."""
 
@@ -118,7 +114,7 @@ class Preparation(ModelPart):
         if crop is None:
             raise ValueError("crop must be 'full' (whole head) or 'face'")
         axes_to_ict(up, forward)  # validates the axis names
-        up, forward = _axis_key(up), _axis_key(forward)
+        up, forward = axis_key(up), axis_key(forward)
         n_in = np.shape(verts)[0] if np.ndim(verts) >= 1 else 0
         if n_in > self.max_vertices:
             raise ValueError(f"mesh has {n_in} vertices, more than the limit of {self.max_vertices}; decimate it "

@@ -13,7 +13,7 @@ import numpy as np
 
 from . import mesh_checks, orientation
 from .config import ModelConfig
-from .frames import Normalization, axes_to_ict, axis_vector, canonical_normalization
+from .frames import Normalization, axes_to_ict, axis_key, axis_vector, canonical_normalization
 from .mesh import connected_components, face_areas, face_normals, vertex_normals
 from .proxy import Proxy, build_proxy, knn_weights, neutral_features
 
@@ -223,7 +223,7 @@ def build_turned(v_in, f, up, forward, other_islands, key, cfg: ModelConfig, fou
     warning naming it; vectors still come back in the caller's frame (``Normalization.invert_vectors``)."""
     axes = found.rotation @ axes_to_ict(up, forward)          # rows: the face's left, up, forward (caller frame)
     new_up, new_forward = orientation.axis_name(axes[1]), orientation.axis_name(axes[2])
-    pm = build_prepared_mesh(v_in, f, new_up.replace("+", ""), new_forward.replace("+", ""), other_islands, key, cfg)
+    pm = build_prepared_mesh(v_in, f, axis_key(new_up), axis_key(new_forward), other_islands, key, cfg)
     given_up, given_forward = orientation.axis_name(axis_vector(up)), orientation.axis_name(axis_vector(forward))
     note = (f"the face looks toward {new_forward} with {new_up} up (found from its shape), not toward "
             f"{given_forward} with {given_up} up as given; used {new_forward} forward, {new_up} up. Set the "
