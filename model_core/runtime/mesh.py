@@ -306,6 +306,29 @@ def triangle_keys(faces: np.ndarray, n_verts: int) -> np.ndarray:
     return (t[:, 0] * n_verts + t[:, 1]) * n_verts + t[:, 2]
 
 
+def front_hits(verts: np.ndarray, faces: np.ndarray, xy: np.ndarray, chunk: int = 1 << 20) -> np.ndarray:
+    """The frontmost surface point under each of M lines parallel to Z: (M,) its z (NaN where no triangle
+    lies under the line). verts (N, 3), faces (F, 3), xy (M, 2) the lines' (x, y), same units as verts.
+    Cost O(M F) (in chunks of ``chunk`` pairs); pass only the triangles that can matter."""
+    xy = np.asarray(xy, np.float64).reshape(-1, 2)
+    out = np.full(len(xy), -np.inf)
+    t = np.asarray(verts, np.float64)[np.asarray(faces, np.int64)]            # (F, 3, 3)
+    a, e1, e2 = t[:, 0, :2], t[:, 1, :2] - t[:, 0, :2], t[:, 2, :2] - t[:, 0, :2]
+    det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+    keep = np.abs(det) > 1e-300
+    t, a, e1, e2, det = t[keep], a[keep], e1[keep], e2[keep], det[keep]
+    step = max(1, chunk // max(len(t), 1))
+    for s0 in range(0, len(xy), step):
+        d = xy[s0:s0 + step, None, :] - a[None]                             # (m, F, 2)
+        u = (d[..., 0] * e2[:, 1] - d[..., 1] * e2[:, 0]) / det
+        v = (e1[:, 0] * d[..., 1] - e1[:, 1] * d[..., 0]) / det
+        inside = (u >= 0) & (v >= 0) & (u + v <= 1)
+        z = t[:, 0, 2] + u * (t[:, 1, 2] - t[:, 0, 2]) + v * (t[:, 2, 2] - t[:, 0, 2])
+        out[s0:s0 + step] = np.where(inside, z, -np.inf).max(axis=1)
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
 def barycentric_combine(corner_values: np.ndarray, bary: np.ndarray) -> np.ndarray:
     """Barycentric combination of per-corner vectors: (..., M, 3, D) corner values and (M, 3) weights ->
     (..., M, D) = sum_k bary[:, k] * corner_values[..., :, k, :]."""

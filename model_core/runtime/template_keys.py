@@ -7,6 +7,7 @@ third of the way (docs/model.md, *Keys on real characters*). This module finds t
 1. the ICT face template (``model_core/data/ict_face_template.npz``: ICT-FaceKit's generic face crop, its 53
    expression deltas and a per-vertex *mouth ambiguity*, MIT, see NOTICE) starts where the
    model's own face-core frame puts it (``Model.decoder_frame``); a similarity ICP refines it, nose tip first;
+   where the face's lips are modelled apart, the template's are parted as far along its jawOpen (``mouth_pose``);
 2. ``correspond.register`` moves the template non-rigidly onto the face (two-way closest points, Laplacian stiffness falling over a schedule, the face's
    eye and mouth openings pulling on the template's rims when it has them: ``match_openings``);
 3. every face vertex takes the ICT deltas at its closest point on the registered template (rotated and
@@ -28,7 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from .correspond import PointGrid, Surface, harmonic_fill, register, similarity_icp
-from .mesh import boundary_loops, concat_ranges, face_normals, unique_edges, vertex_normals, vertex_rings
+from .facs_names import ICT_NAMES
+from .mesh import boundary_loops, concat_ranges, face_normals, front_hits, unique_edges, vertex_normals, vertex_rings
 
 TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "data" / "ict_face_template.npz"
 SCHEDULE = (10.0, 3.0, 1.0)     # Laplacian stiffness per registration stage
@@ -64,7 +66,9 @@ def mouth_ambiguity(verts: np.ndarray, jaw: np.ndarray, radius: float = AMBIGUIT
 class FaceTemplate:
     """verts (N, 3) float64 cm; faces (F, 3) int64; modes (53, N, 3) float32 cm (ICT order); ambiguity (N,)
     in 0..1; narrow: the first ``narrow`` vertices are ICT's narrow face (used for the similarity ICP);
-    gen_center (3,), gen_size: ICT's generic full head's canonical normalisation (cm)."""
+    gen_center (3,), gen_size: ICT's generic full head's canonical normalisation (cm); jaw: the index of the
+    jawOpen mode (the template's lips are parted along it to meet a face modelled with parted lips:
+    ``mouth_pose``), None when there is none."""
     verts: np.ndarray
     faces: np.ndarray
     modes: np.ndarray
@@ -72,6 +76,7 @@ class FaceTemplate:
     narrow: int
     gen_center: np.ndarray
     gen_size: float
+    jaw: int | None = None
 
     @property
     def openings(self) -> list:
@@ -115,7 +120,7 @@ class FaceTemplate:
         d = np.load(path)
         return cls(d["verts"].astype(np.float64), d["faces"].astype(np.int64), d["modes"].astype(np.float32),
                    d["ambiguity"].astype(np.float64), int(d["narrow"]), d["gen_center"].astype(np.float64),
-                   float(d["gen_size"]))
+                   float(d["gen_size"]), ICT_NAMES.index("jawOpen"))
 
 
 _DEFAULT: list = []
@@ -254,6 +259,86 @@ def close_openings(tpl: FaceTemplate, keys: np.ndarray, pts: np.ndarray, matched
     return keys
 
 
+GAP_WINDOW_CM = 3.0             # the lip gap is looked for within this height above and below the template's lip contact
+GAP_STEP_CM = 0.025             # sampling step of the lip profile
+GAP_DEPTH_CM = 0.6              # a profile sample this far behind the lips around it lies between them
+GAP_COLUMNS = (-0.4, -0.2, 0.0, 0.2, 0.4)   # profile columns, as shares of the template's mouth half-width
+
+
+def lip_gap(verts: np.ndarray, faces: np.ndarray, centre: np.ndarray, half_width: float) -> float:
+    """How far apart a face's lips are at rest, in its units (cm here): the median over ``GAP_COLUMNS`` of the
+    height of the dip in the face's front profile (``mesh.front_hits``, lines along Z) nearest ``centre``.
+
+    A profile sample is in the dip when it lies ``GAP_DEPTH_CM`` behind the lower of the frontmost points above
+    and below it (or no surface lies under it, between surface above and below). Closed lips leave only their
+    crease; parted lips leave the mouth between them. verts (N, 3) +Y up, +Z forward; centre (3,) the expected
+    lip contact; half_width the mouth's half-width. 0 where no dip is found."""
+    ys = centre[1] + np.arange(-GAP_WINDOW_CM, GAP_WINDOW_CM + 1e-9, GAP_STEP_CM)
+    xs = centre[0] + half_width * np.asarray(GAP_COLUMNS)
+    tv = verts[faces]                                                       # (F, 3, 3)
+    lo, hi = tv.min(axis=1), tv.max(axis=1)
+    rows = (hi[:, 1] >= ys[0]) & (lo[:, 1] <= ys[-1])
+    z = np.full((len(xs), len(ys)), np.nan)
+    for i, x in enumerate(xs):      # only the triangles each profile line crosses
+        tri = faces[rows & (lo[:, 0] <= x) & (hi[:, 0] >= x)]
+        if len(tri):
+            z[i] = front_hits(verts, tri, np.stack([np.full_like(ys, x), ys], axis=1))
+    gaps = []
+    for prof in z:
+        hit = np.isfinite(prof)
+        zf = np.where(hit, prof, -np.inf)
+        above = np.maximum.accumulate(zf[::-1])[::-1]        # frontmost at or above each sample
+        below = np.maximum.accumulate(zf)
+        level = np.minimum(above, below)
+        deep = np.isfinite(level) & (level - zf > GAP_DEPTH_CM)
+        if not deep.any():
+            gaps.append(0.0)
+            continue
+        # the run of deep samples nearest the expected contact
+        idx = np.flatnonzero(deep)
+        runs = np.split(idx, np.flatnonzero(np.diff(idx) > 1) + 1)
+        dist = [min(abs(ys[r[0]] - centre[1]), abs(ys[r[-1]] - centre[1])) if not (ys[r[0]] <= centre[1] <= ys[r[-1]])
+                else 0.0 for r in runs]
+        gaps.append(len(runs[int(np.argmin(dist))]) * GAP_STEP_CM)
+    return float(np.median(gaps))
+
+
+MOUTH_POSES = np.arange(0.0, 0.801, 0.05)   # jawOpen weights the template's lip gap is measured at
+MOUTH_CONTACT = 0.5             # template vertices with a mouth ambiguity above this are its lip contact
+MOUTH_CLOSED_CM = 0.1           # a face whose lips stand less than this further apart than the template's is closed
+
+
+def mouth_pose(tpl: FaceTemplate, s: float, R: np.ndarray, t: np.ndarray, pts: np.ndarray, faces: np.ndarray) -> float:
+    """The template's jawOpen weight at which its lips stand as far apart as the face's (0: lips closed).
+
+    A face modelled with parted lips (game heads often are) met by ICT's closed lips registers the lower lip's
+    top onto the upper lip's underside, and its mouth then does not open (a "curtain", docs/model.md). Posed
+    along jawOpen the template meets the lips where they are; its keys are linear, so its deltas still hold.
+    The gap is measured the same way on both (``lip_gap``, in the face's frame: the template placed by the
+    similarity s R x + t, R (3, 3)); the weight is interpolated on ``MOUTH_POSES``. pts (N, 3) ICT cm."""
+    if tpl.jaw is None:
+        return 0.0
+    contact = tpl.ambiguity > MOUTH_CONTACT
+    if contact.sum() < 4:
+        return 0.0
+    jaw = tpl.modes[tpl.jaw].astype(np.float64)
+    x_con = s * tpl.verts[contact] @ R.T + t
+    centre, half = x_con.mean(axis=0), 0.5 * float(np.ptp(x_con[:, 0]))
+    face_gap = lip_gap(pts, faces, centre, half)
+    prev_w, prev_gap = 0.0, None
+    for w in MOUTH_POSES:           # the template's gap grows with the weight: stop at the face's
+        gap = lip_gap(s * (tpl.verts + w * jaw) @ R.T + t, tpl.faces, centre, half)
+        if prev_gap is None:
+            if face_gap <= gap + MOUTH_CLOSED_CM:
+                return 0.0
+        elif gap >= face_gap:
+            return float(prev_w + (face_gap - prev_gap) / max(gap - prev_gap, 1e-12) * (w - prev_w))
+        elif gap < prev_gap:        # the template's lips left the window: stop there
+            return float(prev_w)
+        prev_w, prev_gap = float(w), gap
+    return prev_w
+
+
 LANDMARK_SIGMA_CM = 2.0         # reach of a landmark's warp (Gaussian radius)
 
 
@@ -380,7 +465,8 @@ class TemplateMatch:
     face (N,) int64 template triangle and bary (N, 3) weights of its closest point on the registered template
     (so ``correspond.interpolate(tpl.verts, tpl.faces, face, bary)`` is that point on the template at rest);
     dist (N,) cm to it; reach (N,) in 0..1 the distance fade (0: the vertex takes no motion); scale, rot (3, 3),
-    shift (3,): the similarity that put the template on the face (s R x + t)."""
+    shift (3,): the similarity that put the template on the face (s R x + t); mouth_open: the template's jawOpen
+    weight at rest (``mouth_pose``; its lips parted to meet the face's)."""
     face: np.ndarray
     bary: np.ndarray
     dist: np.ndarray
@@ -388,23 +474,33 @@ class TemplateMatch:
     scale: float
     rot: np.ndarray
     shift: np.ndarray
+    mouth_open: float = 0.0
 
 
 def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progress=None,
-                  return_match: bool = False, landmarks=None):
+                  return_match: bool = False, landmarks=None, mouth_open=None):
     """The template's keys (ICT's 53, or any source's) on a face surface brought into ICT's frame and units.
 
     Args: tpl: the template; pts (N, 3) the face's vertices in ICT cm (+Y up, +Z forward), roughly aligned
     (e.g. by the model's face-core frame); faces (F, 3); progress: optional callback(done, total);
     return_match: also return the ``TemplateMatch``; landmarks: optional (template vertex indices (L,), points
     (L, 3) on the face, ICT cm like ``pts``) that must meet (user-placed corrections; pulled like the rims).
+    mouth_open: the template's jawOpen weight at rest (its lips parted to meet the face's); None: measured
+    (``mouth_pose``).
     Returns: (K, N, 3) float32 displacements in cm (ICT frame) [, TemplateMatch]."""
     pts = np.asarray(pts, np.float64)
     faces = np.asarray(faces, np.int64)
     narrow = tpl.verts[:tpl.narrow]
     s, R, t = similarity_icp(narrow[::8], pts, faces, init_scale=1.0, iters=30)  # starts nose tip on nose tip
     s, R, t = similarity_icp(narrow[::2], pts, faces, init=(s, R, t), iters=10)
-    x0 = s * tpl.verts @ R.T + t
+    w_jaw = mouth_pose(tpl, s, R, t, pts, faces) if mouth_open is None else float(mouth_open)
+    if w_jaw > 0.0:
+        jaw = tpl.modes[tpl.jaw].astype(np.float64)
+        posed = tpl.verts + w_jaw * jaw
+        ambiguity = mouth_ambiguity(posed, jaw)
+    else:
+        posed, ambiguity = tpl.verts, tpl.ambiguity
+    x0 = s * posed @ R.T + t
     matched = match_openings(tpl, x0, pts, faces)
     curves, hidden = opening_curves(tpl, pts, matched)
     x0 = scale_openings(tpl, x0, pts, matched)
@@ -424,7 +520,7 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     keys = s * np.einsum("kmj,ij->kmi", keys, R)
     fade = np.clip((hi - np.sqrt(d2)) / (hi - lo), 0.0, 1.0)
     keys *= fade[None, :, None]
-    amb = np.einsum("mj,mj->m", tpl.ambiguity[tri], b)
+    amb = np.einsum("mj,mj->m", ambiguity[tri], b)
     lo_a, hi_a = AMBIGUITY
     known = (amb < lo_a) | (fade < 1.0)
     if not known.all():
@@ -435,7 +531,10 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
         beta = np.where(known, 0.0, np.clip((amb - lo_a) / (hi_a - lo_a), 0.0, 1.0))[:, None]
         keys = ((1 - beta) * flat + beta * filled).reshape(len(pts), -1, 3).transpose(1, 0, 2)
     keys = close_openings(tpl, np.ascontiguousarray(keys, np.float32), pts, matched)
-    keys = unfold_contact(keys, pts, faces, (amb >= UNFOLD_AMBIGUITY) & (fade >= 1.0))
+    # the lips' contact at rest marks the guessed vertices too: parted, the template's lips are told apart by
+    # their closest points, but a face triangle spanning them still takes both lips' motions
+    amb_rest = np.einsum("mj,mj->m", tpl.ambiguity[tri], b) if ambiguity is not tpl.ambiguity else amb
+    keys = unfold_contact(keys, pts, faces, (np.maximum(amb, amb_rest) >= UNFOLD_AMBIGUITY) & (fade >= 1.0))
     if return_match:
-        return keys, TemplateMatch(f, b, np.sqrt(d2), fade, float(s), R, t)
+        return keys, TemplateMatch(f, b, np.sqrt(d2), fade, float(s), R, t, w_jaw)
     return keys

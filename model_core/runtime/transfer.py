@@ -97,7 +97,7 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
     jaw = [i for i, n in enumerate(names or []) if str(n).lower().replace("_", "").replace(".", "") == "jawopen"]
     amb = mouth_ambiguity(src, cm[jaw[0]]) if jaw else np.zeros(len(src))
     source = FaceTemplate(src, source_pm.face_faces, cm.astype(np.float32), amb, len(src), tpl.gen_center,
-                          tpl.gen_size)
+                          tpl.gen_size, jaw[0] if jaw else None)
     pairs = None
     if landmarks is not None:
         _, src_idx = _landmark_points(source_pm, landmarks[0], "source")     # snapped to the source's vertices
