@@ -7,7 +7,8 @@ third of the way (docs/model.md, *Keys on real characters*). This module finds t
 1. the ICT face template (``model_core/data/ict_face_template.npz``: ICT-FaceKit's generic face crop, its 53
    expression deltas and a per-vertex *mouth ambiguity*, MIT, see NOTICE) starts where the
    model's own face-core frame puts it (``Model.decoder_frame``); a similarity ICP refines it, nose tip first;
-   where the face's lips are modelled apart, the template's are parted as far along its jawOpen (``mouth_pose``);
+   where the face's lips are modelled apart, the template's are parted as far along its jawOpen, and its mouth
+   moved onto the face's opening between the lips (``mouth_pose``, ``shift_mouth``);
 2. ``correspond.register`` moves the template non-rigidly onto the face (two-way closest points, Laplacian stiffness falling over a schedule, the face's
    eye and mouth openings pulling on the template's rims when it has them: ``match_openings``);
 3. every face vertex takes the ICT deltas at its closest point on the registered template (rotated and
@@ -265,14 +266,15 @@ GAP_DEPTH_CM = 0.6              # a profile sample this far behind the lips arou
 GAP_COLUMNS = (-0.4, -0.2, 0.0, 0.2, 0.4)   # profile columns, as shares of the template's mouth half-width
 
 
-def lip_gap(verts: np.ndarray, faces: np.ndarray, centre: np.ndarray, half_width: float) -> float:
-    """How far apart a face's lips are at rest, in its units (cm here): the median over ``GAP_COLUMNS`` of the
-    height of the dip in the face's front profile (``mesh.front_hits``, lines along Z) nearest ``centre``.
+def lip_profile(verts: np.ndarray, faces: np.ndarray, centre: np.ndarray, half_width: float) -> tuple[float, float]:
+    """Where a face's lips part, read from the front, in its units (cm here): (gap, line).
 
-    A profile sample is in the dip when it lies ``GAP_DEPTH_CM`` behind the lower of the frontmost points above
-    and below it (or no surface lies under it, between surface above and below). Closed lips leave only their
-    crease; parted lips leave the mouth between them. verts (N, 3) +Y up, +Z forward; centre (3,) the expected
-    lip contact; half_width the mouth's half-width. 0 where no dip is found."""
+    gap: the median over ``GAP_COLUMNS`` of the height of the dip in the face's front profile (``mesh.front_hits``,
+    lines along Z) nearest ``centre`` (0 in a column without one); line: the median height (Y) of the dips'
+    middles, NaN unless most columns have a dip. A profile sample is in the dip when it lies ``GAP_DEPTH_CM``
+    behind the lower of the frontmost points above and below it (or no surface lies under it, between surface
+    above and below). Closed lips leave only their crease; parted lips leave the mouth between them.
+    verts (N, 3) +Y up, +Z forward; centre (3,) the expected lip contact; half_width the mouth's half-width."""
     ys = centre[1] + np.arange(-GAP_WINDOW_CM, GAP_WINDOW_CM + 1e-9, GAP_STEP_CM)
     xs = centre[0] + half_width * np.asarray(GAP_COLUMNS)
     tv = verts[faces]                                                       # (F, 3, 3)
@@ -283,10 +285,9 @@ def lip_gap(verts: np.ndarray, faces: np.ndarray, centre: np.ndarray, half_width
         tri = faces[rows & (lo[:, 0] <= x) & (hi[:, 0] >= x)]
         if len(tri):
             z[i] = front_hits(verts, tri, np.stack([np.full_like(ys, x), ys], axis=1))
-    gaps = []
+    gaps, lines = [], []
     for prof in z:
-        hit = np.isfinite(prof)
-        zf = np.where(hit, prof, -np.inf)
+        zf = np.where(np.isfinite(prof), prof, -np.inf)
         above = np.maximum.accumulate(zf[::-1])[::-1]        # frontmost at or above each sample
         below = np.maximum.accumulate(zf)
         level = np.minimum(above, below)
@@ -297,10 +298,18 @@ def lip_gap(verts: np.ndarray, faces: np.ndarray, centre: np.ndarray, half_width
         # the run of deep samples nearest the expected contact
         idx = np.flatnonzero(deep)
         runs = np.split(idx, np.flatnonzero(np.diff(idx) > 1) + 1)
-        dist = [min(abs(ys[r[0]] - centre[1]), abs(ys[r[-1]] - centre[1])) if not (ys[r[0]] <= centre[1] <= ys[r[-1]])
-                else 0.0 for r in runs]
-        gaps.append(len(runs[int(np.argmin(dist))]) * GAP_STEP_CM)
-    return float(np.median(gaps))
+        dist = [0.0 if ys[r[0]] <= centre[1] <= ys[r[-1]] else min(abs(ys[r[0]] - centre[1]), abs(ys[r[-1]] - centre[1]))
+                for r in runs]
+        run = runs[int(np.argmin(dist))]
+        gaps.append(len(run) * GAP_STEP_CM)
+        lines.append(float(0.5 * (ys[run[0]] + ys[run[-1]])))
+    line = float(np.median(lines)) if 2 * len(lines) > len(xs) else float("nan")
+    return float(np.median(gaps)), line
+
+
+def lip_gap(verts: np.ndarray, faces: np.ndarray, centre: np.ndarray, half_width: float) -> float:
+    """The lips' gap of ``lip_profile`` (cm here; 0 where no dip is found)."""
+    return lip_profile(verts, faces, centre, half_width)[0]
 
 
 MOUTH_POSES = np.arange(0.0, 0.801, 0.05)   # jawOpen weights the template's lip gap is measured at
@@ -308,35 +317,69 @@ MOUTH_CONTACT = 0.5             # template vertices with a mouth ambiguity above
 MOUTH_CLOSED_CM = 0.1           # a face whose lips stand less than this further apart than the template's is closed
 
 
-def mouth_pose(tpl: FaceTemplate, s: float, R: np.ndarray, t: np.ndarray, pts: np.ndarray, faces: np.ndarray) -> float:
-    """The template's jawOpen weight at which its lips stand as far apart as the face's (0: lips closed).
+def mouth_pose(tpl: FaceTemplate, s: float, R: np.ndarray, t: np.ndarray, pts: np.ndarray,
+               faces: np.ndarray) -> tuple[float, float]:
+    """How the template's mouth must stand to meet the face's: (jawOpen weight, lip-line shift in cm along +Y).
 
     A face modelled with parted lips (game heads often are) met by ICT's closed lips registers the lower lip's
     top onto the upper lip's underside, and its mouth then does not open (a "curtain", docs/model.md). Posed
     along jawOpen the template meets the lips where they are; its keys are linear, so its deltas still hold.
-    The gap is measured the same way on both (``lip_gap``, in the face's frame: the template placed by the
-    similarity s R x + t, R (3, 3)); the weight is interpolated on ``MOUTH_POSES``. pts (N, 3) ICT cm."""
+    The gap is measured the same way on both (``lip_profile``, in the face's frame: the template placed by the
+    similarity s R x + t, R (3, 3)); the weight is interpolated on ``MOUTH_POSES`` (0 when the face's gap is
+    within ``MOUTH_CLOSED_CM`` of the closed template's). The shift is how far the middle of the face's opening
+    between the lips lies above the posed template's (0 where either has no opening seen from the front).
+    pts (N, 3) ICT cm."""
     if tpl.jaw is None:
-        return 0.0
+        return 0.0, 0.0
     contact = tpl.ambiguity > MOUTH_CONTACT
     if contact.sum() < 4:
-        return 0.0
+        return 0.0, 0.0
     jaw = tpl.modes[tpl.jaw].astype(np.float64)
     x_con = s * tpl.verts[contact] @ R.T + t
     centre, half = x_con.mean(axis=0), 0.5 * float(np.ptp(x_con[:, 0]))
-    face_gap = lip_gap(pts, faces, centre, half)
-    prev_w, prev_gap = 0.0, None
-    for w in MOUTH_POSES:           # the template's gap grows with the weight: stop at the face's
-        gap = lip_gap(s * (tpl.verts + w * jaw) @ R.T + t, tpl.faces, centre, half)
-        if prev_gap is None:
-            if face_gap <= gap + MOUTH_CLOSED_CM:
-                return 0.0
-        elif gap >= face_gap:
-            return float(prev_w + (face_gap - prev_gap) / max(gap - prev_gap, 1e-12) * (w - prev_w))
-        elif gap < prev_gap:        # the template's lips left the window: stop there
-            return float(prev_w)
-        prev_w, prev_gap = float(w), gap
-    return prev_w
+    face_gap, face_line = lip_profile(pts, faces, centre, half)
+
+    def posed(w):
+        return lip_profile(s * (tpl.verts + w * jaw) @ R.T + t, tpl.faces, centre, half)
+
+    weight, (gap0, line) = 0.0, posed(0.0)
+    if face_gap > gap0 + MOUTH_CLOSED_CM:
+        prev_w, prev = 0.0, (gap0, line)
+        for w in MOUTH_POSES[1:]:       # the template's gap grows with the weight: stop at the face's
+            cur = posed(w)
+            if cur[0] >= face_gap:
+                weight = float(prev_w + (face_gap - prev[0]) / max(cur[0] - prev[0], 1e-12) * (w - prev_w))
+                line = prev[1] + (weight - prev_w) / (w - prev_w) * (cur[1] - prev[1])
+                break
+            if cur[0] < prev[0]:        # the template's lips left the window: stop there
+                weight, line = prev_w, prev[1]
+                break
+            prev_w, prev = float(w), cur
+        else:
+            weight, line = prev_w, prev[1]
+    shift = face_line - line
+    return weight, (float(shift) if np.isfinite(shift) else 0.0)
+
+
+MOUTH_SHIFT_MIN_CM = 0.2        # lip lines closer than this are left to the registration (ICT's faces: <= 0.1)
+MOUTH_SHIFT_MAX_CM = 1.5        # a larger offset is not trusted (clipped)
+MOUTH_SHIFT_REACH = (1.0, 2.0)  # the template moves whole within 1 mouth half-width of its lip contact, none beyond 2
+
+
+def shift_mouth(tpl: FaceTemplate, x0: np.ndarray, shift: float) -> np.ndarray:
+    """The aligned template (N, 3) cm with its mouth moved ``shift`` cm along +Y (``mouth_pose``), whole near the
+    lip contact, fading out (``MOUTH_SHIFT_REACH``, in the contact's half-widths); unchanged below
+    ``MOUTH_SHIFT_MIN_CM``. The registration's stiffness then keeps the lips where they were put."""
+    if abs(shift) < MOUTH_SHIFT_MIN_CM:
+        return x0
+    shift = float(np.clip(shift, -MOUTH_SHIFT_MAX_CM, MOUTH_SHIFT_MAX_CM))
+    con = x0[tpl.ambiguity > MOUTH_CONTACT]
+    c, half = con.mean(axis=0), 0.5 * float(np.ptp(con[:, 0]))
+    r1, r2 = MOUTH_SHIFT_REACH[0] * half, MOUTH_SHIFT_REACH[1] * half
+    g = np.clip((r2 - np.linalg.norm((x0 - c)[:, :2], axis=1)) / (r2 - r1), 0.0, 1.0)
+    x = np.array(x0, np.float64, copy=True)
+    x[:, 1] += shift * g * g * (3 - 2 * g)
+    return x
 
 
 LANDMARK_SIGMA_CM = 2.0         # reach of a landmark's warp (Gaussian radius)
@@ -466,7 +509,7 @@ class TemplateMatch:
     (so ``correspond.interpolate(tpl.verts, tpl.faces, face, bary)`` is that point on the template at rest);
     dist (N,) cm to it; reach (N,) in 0..1 the distance fade (0: the vertex takes no motion); scale, rot (3, 3),
     shift (3,): the similarity that put the template on the face (s R x + t); mouth_open: the template's jawOpen
-    weight at rest (``mouth_pose``; its lips parted to meet the face's)."""
+    weight at rest and mouth_shift (cm, +Y) how far its mouth was moved (``mouth_pose``: its lips met the face's)."""
     face: np.ndarray
     bary: np.ndarray
     dist: np.ndarray
@@ -475,10 +518,11 @@ class TemplateMatch:
     rot: np.ndarray
     shift: np.ndarray
     mouth_open: float = 0.0
+    mouth_shift: float = 0.0
 
 
 def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progress=None,
-                  return_match: bool = False, landmarks=None, mouth_open=None):
+                  return_match: bool = False, landmarks=None, mouth_open=None, mouth_shift: bool = True):
     """The template's keys (ICT's 53, or any source's) on a face surface brought into ICT's frame and units.
 
     Args: tpl: the template; pts (N, 3) the face's vertices in ICT cm (+Y up, +Z forward), roughly aligned
@@ -486,21 +530,23 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     return_match: also return the ``TemplateMatch``; landmarks: optional (template vertex indices (L,), points
     (L, 3) on the face, ICT cm like ``pts``) that must meet (user-placed corrections; pulled like the rims).
     mouth_open: the template's jawOpen weight at rest (its lips parted to meet the face's); None: measured
-    (``mouth_pose``).
+    (``mouth_pose``); mouth_shift: move the template's mouth onto the face's lip line (``shift_mouth``).
     Returns: (K, N, 3) float32 displacements in cm (ICT frame) [, TemplateMatch]."""
     pts = np.asarray(pts, np.float64)
     faces = np.asarray(faces, np.int64)
     narrow = tpl.verts[:tpl.narrow]
     s, R, t = similarity_icp(narrow[::8], pts, faces, init_scale=1.0, iters=30)  # starts nose tip on nose tip
     s, R, t = similarity_icp(narrow[::2], pts, faces, init=(s, R, t), iters=10)
-    w_jaw = mouth_pose(tpl, s, R, t, pts, faces) if mouth_open is None else float(mouth_open)
+    w_jaw, dy = mouth_pose(tpl, s, R, t, pts, faces)
+    if mouth_open is not None:
+        w_jaw = float(mouth_open)
     if w_jaw > 0.0:
         jaw = tpl.modes[tpl.jaw].astype(np.float64)
         posed = tpl.verts + w_jaw * jaw
         ambiguity = mouth_ambiguity(posed, jaw)
     else:
         posed, ambiguity = tpl.verts, tpl.ambiguity
-    x0 = s * posed @ R.T + t
+    x0 = shift_mouth(tpl, s * posed @ R.T + t, dy if mouth_shift else 0.0)
     matched = match_openings(tpl, x0, pts, faces)
     curves, hidden = opening_curves(tpl, pts, matched)
     x0 = scale_openings(tpl, x0, pts, matched)
@@ -536,5 +582,5 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     amb_rest = np.einsum("mj,mj->m", tpl.ambiguity[tri], b) if ambiguity is not tpl.ambiguity else amb
     keys = unfold_contact(keys, pts, faces, (np.maximum(amb, amb_rest) >= UNFOLD_AMBIGUITY) & (fade >= 1.0))
     if return_match:
-        return keys, TemplateMatch(f, b, np.sqrt(d2), fade, float(s), R, t, w_jaw)
+        return keys, TemplateMatch(f, b, np.sqrt(d2), fade, float(s), R, t, w_jaw, dy if mouth_shift else 0.0)
     return keys
