@@ -24,7 +24,7 @@ Units: the template and every length here are ICT centimetres (the face is broug
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -263,6 +263,7 @@ def close_openings(tpl: FaceTemplate, keys: np.ndarray, pts: np.ndarray, matched
 GAP_WINDOW_CM = 3.0             # the lip gap is looked for within this height above and below the template's lip contact
 GAP_STEP_CM = 0.025             # sampling step of the lip profile
 GAP_DEPTH_CM = 0.6              # a profile sample this far behind the lips around it lies between them
+LIP_FRONT_CM = 1.0              # a lip's front is its frontmost point within this height of the opening
 GAP_COLUMNS = (-0.4, -0.2, 0.0, 0.2, 0.4)   # profile columns, as shares of the template's mouth half-width
 
 
@@ -302,8 +303,10 @@ def lip_profile(verts: np.ndarray, faces: np.ndarray, centre: np.ndarray, half_w
                 for r in runs]
         run = runs[int(np.argmin(dist))]
         gaps.append(len(run) * GAP_STEP_CM)
-        lines.append(float(0.5 * (ys[run[0]] + ys[run[-1]])))
-    line = float(np.median(lines)) if 2 * len(lines) > len(xs) else float("nan")
+        reach = int(round(LIP_FRONT_CM / GAP_STEP_CM))         # the lips' fronts: the frontmost within reach
+        front = 0.5 * (zf[run[-1] + 1:run[-1] + 1 + reach].max() + zf[max(run[0] - reach, 0):run[0]].max())
+        lines.append((0.5 * (ys[run[0]] + ys[run[-1]]), front))
+    line = np.median(np.array(lines), axis=0) if 2 * len(lines) > len(xs) else np.full(2, np.nan)
     return float(np.median(gaps)), line
 
 
@@ -318,8 +321,8 @@ MOUTH_CLOSED_CM = 0.1           # a face whose lips stand less than this further
 
 
 def mouth_pose(tpl: FaceTemplate, s: float, R: np.ndarray, t: np.ndarray, pts: np.ndarray,
-               faces: np.ndarray) -> tuple[float, float]:
-    """How the template's mouth must stand to meet the face's: (jawOpen weight, lip-line shift in cm along +Y).
+               faces: np.ndarray) -> tuple[float, np.ndarray]:
+    """How the template's mouth must stand to meet the face's: (jawOpen weight, shift (2,) cm along +Y, +Z).
 
     A face modelled with parted lips (game heads often are) met by ICT's closed lips registers the lower lip's
     top onto the upper lip's underside, and its mouth then does not open (a "curtain", docs/model.md). Posed
@@ -327,13 +330,13 @@ def mouth_pose(tpl: FaceTemplate, s: float, R: np.ndarray, t: np.ndarray, pts: n
     The gap is measured the same way on both (``lip_profile``, in the face's frame: the template placed by the
     similarity s R x + t, R (3, 3)); the weight is interpolated on ``MOUTH_POSES`` (0 when the face's gap is
     within ``MOUTH_CLOSED_CM`` of the closed template's). The shift is how far the middle of the face's opening
-    between the lips lies above the posed template's (0 where either has no opening seen from the front).
-    pts (N, 3) ICT cm."""
+    between the lips lies above the posed template's, and the lips' fronts before them (0 where either has no
+    opening seen from the front: a crease's depth and height say too little). pts (N, 3) ICT cm."""
     if tpl.jaw is None:
-        return 0.0, 0.0
+        return 0.0, np.zeros(2)
     contact = tpl.ambiguity > MOUTH_CONTACT
     if contact.sum() < 4:
-        return 0.0, 0.0
+        return 0.0, np.zeros(2)
     jaw = tpl.modes[tpl.jaw].astype(np.float64)
     x_con = s * tpl.verts[contact] @ R.T + t
     centre, half = x_con.mean(axis=0), 0.5 * float(np.ptp(x_con[:, 0]))
@@ -358,27 +361,30 @@ def mouth_pose(tpl: FaceTemplate, s: float, R: np.ndarray, t: np.ndarray, pts: n
         else:
             weight, line = prev_w, prev[1]
     shift = face_line - line
-    return weight, (float(shift) if np.isfinite(shift) else 0.0)
+    return weight, (shift if np.isfinite(shift).all() else np.zeros(2))
 
 
-MOUTH_SHIFT_MIN_CM = 0.2        # lip lines closer than this are left to the registration (ICT's faces: <= 0.1)
-MOUTH_SHIFT_MAX_CM = 1.5        # a larger offset is not trusted (clipped)
+MOUTH_SHIFT_MIN_CM = 0.3        # lips closer than this are left to the registration (ICT faces: <= 0.19)
+MOUTH_SHIFT_MAX_CM = 1.5        # a larger offset is not trusted (its length clipped)
 MOUTH_SHIFT_REACH = (1.0, 2.0)  # the template moves whole within 1 mouth half-width of its lip contact, none beyond 2
 
 
-def shift_mouth(tpl: FaceTemplate, x0: np.ndarray, shift: float) -> np.ndarray:
-    """The aligned template (N, 3) cm with its mouth moved ``shift`` cm along +Y (``mouth_pose``), whole near the
-    lip contact, fading out (``MOUTH_SHIFT_REACH``, in the contact's half-widths); unchanged below
-    ``MOUTH_SHIFT_MIN_CM``. The registration's stiffness then keeps the lips where they were put."""
-    if abs(shift) < MOUTH_SHIFT_MIN_CM:
+def shift_mouth(tpl: FaceTemplate, x0: np.ndarray, shift) -> np.ndarray:
+    """The aligned template (N, 3) cm with its mouth moved by ``shift`` (2,) cm along +Y, +Z (``mouth_pose``),
+    whole near the lip contact, fading out (``MOUTH_SHIFT_REACH``, in the contact's half-widths, across X, Y);
+    unchanged below ``MOUTH_SHIFT_MIN_CM``, clipped to ``MOUTH_SHIFT_MAX_CM``. The registration's stiffness then
+    keeps the lips where they were put."""
+    shift = np.asarray(shift, np.float64)
+    size = float(np.linalg.norm(shift))
+    if size < MOUTH_SHIFT_MIN_CM:
         return x0
-    shift = float(np.clip(shift, -MOUTH_SHIFT_MAX_CM, MOUTH_SHIFT_MAX_CM))
+    shift = shift * min(1.0, MOUTH_SHIFT_MAX_CM / size)
     con = x0[tpl.ambiguity > MOUTH_CONTACT]
     c, half = con.mean(axis=0), 0.5 * float(np.ptp(con[:, 0]))
     r1, r2 = MOUTH_SHIFT_REACH[0] * half, MOUTH_SHIFT_REACH[1] * half
     g = np.clip((r2 - np.linalg.norm((x0 - c)[:, :2], axis=1)) / (r2 - r1), 0.0, 1.0)
     x = np.array(x0, np.float64, copy=True)
-    x[:, 1] += shift * g * g * (3 - 2 * g)
+    x[:, 1:] += (g * g * (3 - 2 * g))[:, None] * shift
     return x
 
 
@@ -509,7 +515,8 @@ class TemplateMatch:
     (so ``correspond.interpolate(tpl.verts, tpl.faces, face, bary)`` is that point on the template at rest);
     dist (N,) cm to it; reach (N,) in 0..1 the distance fade (0: the vertex takes no motion); scale, rot (3, 3),
     shift (3,): the similarity that put the template on the face (s R x + t); mouth_open: the template's jawOpen
-    weight at rest and mouth_shift (cm, +Y) how far its mouth was moved (``mouth_pose``: its lips met the face's)."""
+    weight at rest and mouth_shift (2,) how far its mouth was moved (cm, along +Y, +Z; ``mouth_pose``: its lips
+    met the face's)."""
     face: np.ndarray
     bary: np.ndarray
     dist: np.ndarray
@@ -518,7 +525,7 @@ class TemplateMatch:
     rot: np.ndarray
     shift: np.ndarray
     mouth_open: float = 0.0
-    mouth_shift: float = 0.0
+    mouth_shift: np.ndarray = field(default_factory=lambda: np.zeros(2))
 
 
 def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progress=None,
@@ -546,7 +553,8 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
         ambiguity = mouth_ambiguity(posed, jaw)
     else:
         posed, ambiguity = tpl.verts, tpl.ambiguity
-    x0 = shift_mouth(tpl, s * posed @ R.T + t, dy if mouth_shift else 0.0)
+    dy = dy if mouth_shift else np.zeros(2)
+    x0 = shift_mouth(tpl, s * posed @ R.T + t, dy)
     matched = match_openings(tpl, x0, pts, faces)
     curves, hidden = opening_curves(tpl, pts, matched)
     x0 = scale_openings(tpl, x0, pts, matched)
@@ -582,5 +590,5 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     amb_rest = np.einsum("mj,mj->m", tpl.ambiguity[tri], b) if ambiguity is not tpl.ambiguity else amb
     keys = unfold_contact(keys, pts, faces, (np.maximum(amb, amb_rest) >= UNFOLD_AMBIGUITY) & (fade >= 1.0))
     if return_match:
-        return keys, TemplateMatch(f, b, np.sqrt(d2), fade, float(s), R, t, w_jaw, dy if mouth_shift else 0.0)
+        return keys, TemplateMatch(f, b, np.sqrt(d2), fade, float(s), R, t, w_jaw, dy)
     return keys
