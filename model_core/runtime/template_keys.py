@@ -98,19 +98,28 @@ class FaceTemplate:
         ``BACKWARD_LOOP_NZ``: a margin cut open, as on a game mesh used as a transfer source) is its own rim."""
         if not hasattr(self, "_rims"):
             vn = vertex_normals(self.verts, self.faces)
-            out = []
+            out, margins = [], []
             for opening in self.openings:
                 ring = vertex_rings(len(self.verts), self.faces, opening, MAX_RIM_RINGS)
                 rim_r = 0
                 if vn[opening, 2].mean() < BACKWARD_LOOP_NZ:   # a socket: its rim is further out
                     rim_r = next((r for r in range(MAX_RIM_RINGS + 1)
                                   if (ring == r).any() and vn[ring == r, 2].mean() > 0), 0)
+                margin = (np.flatnonzero(ring == rim_r), np.flatnonzero((ring >= 0) & (ring < rim_r)))
                 ext = np.ptp(self.verts[ring == rim_r], axis=0)
                 if ext[1] < 0.2 * ext[0]:
                     rim_r = 0       # lips in contact: ICT's mouth has no open rim to meet (measured: no better)
                 out.append((np.flatnonzero(ring == rim_r), np.flatnonzero((ring >= 0) & (ring < rim_r))))
-            self._rims = out
+                margins.append(margin)
+            self._rims, self._margins = out, margins
         return self._rims
+
+    @property
+    def margins(self) -> list:
+        """Like ``rims``, but the lips' margin stays the mouth's rim even where the lips touch: what a face with
+        parted lips cut open at the margin meets once the template's lips are parted too (``mouth_pose``)."""
+        self.rims
+        return self._margins
 
     @classmethod
     def load(cls, path=None) -> "FaceTemplate":
@@ -165,16 +174,18 @@ def match_openings(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np
     return out
 
 
-def opening_curves(tpl: FaceTemplate, pts: np.ndarray, matched: list) -> tuple[list, np.ndarray]:
+def opening_curves(tpl: FaceTemplate, pts: np.ndarray, matched: list, rims: list | None = None
+                   ) -> tuple[list, np.ndarray]:
     """Registration curves of the ``match_openings`` pairs, and the template vertices the face has nothing for.
 
     A forward loop meets the template's rim (``FaceTemplate.rims``) and the template's interior behind that rim
     is hidden; a loop facing back meets the template's opening. Returns ([(template vertex indices, face loop
-    polyline (P, 3))], hidden (N,) bool)."""
+    polyline (P, 3))], hidden (N,) bool). rims: the template's rims to meet (default ``tpl.rims``)."""
+    rims = tpl.rims if rims is None else rims
     hidden = np.zeros(len(tpl.verts), bool)
     curves = []
     for i, loop, forward in matched:
-        rim, interior = tpl.rims[i]
+        rim, interior = rims[i]
         if forward:
             hidden[interior] = True
         curves.append((rim if forward else tpl.openings[i], pts[loop]))
@@ -185,7 +196,8 @@ SCALE_REACH = (1.0, 3.5)        # an eye's template scaled whole within 1 rim ra
 SCALE_RANGE = (0.7, 2.5)        # the range of that scale
 
 
-def scale_openings(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, matched: list) -> np.ndarray:
+def scale_openings(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, matched: list, rims: list | None = None
+                   ) -> np.ndarray:
     """The aligned template (N, 3) cm with each eye grown (or shrunk) to the size of the face's eye opening.
 
     Where the face's opening is cut at its lid margin and the template's is a socket (``FaceTemplate.rims``
@@ -194,10 +206,11 @@ def scale_openings(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, matched: 
     (clipped to ``SCALE_RANGE``) and moved onto the face opening's centre, whole within ``SCALE_REACH[0]`` rim
     radii, fading out by ``[1]``. Without it a large stylised eye meets ICT's lid only along its margin and the
     rest of its lid takes the motion of ICT's crease and brow. The registration's stiffness then keeps these
-    proportions (it is measured against the scaled template)."""
+    proportions (it is measured against the scaled template). rims: the template's rims (default ``tpl.rims``)."""
+    rims = tpl.rims if rims is None else rims
     x = np.array(x0, np.float64, copy=True)
     for i, loop, forward in matched:
-        rim, interior = tpl.rims[i]
+        rim, interior = rims[i]
         if not forward or not len(interior):
             continue
         ct, rt = _loop_shape(x0[rim])
@@ -235,19 +248,24 @@ def opening_closure(rim: np.ndarray, disp: np.ndarray, central: float = 0.6):
     return -(disp[:, up, 1] - disp[:, pair, 1]).sum(axis=1) / gap
 
 
-def close_openings(tpl: FaceTemplate, keys: np.ndarray, pts: np.ndarray, matched: list) -> np.ndarray:
+def close_openings(tpl: FaceTemplate, keys: np.ndarray, pts: np.ndarray, matched: list, rims: list | None = None,
+                   rest: np.ndarray | None = None) -> np.ndarray:
     """Scale the keys that close (or open) an eye so they close the face's opening as far as the template's.
 
     ICT's blink brings the lid margin down 91 % of ICT's eye height; carried to a face with larger (stylised)
     eyes by closest points it keeps ICT's centimetres and stops half-way. For every opening the face meets at
     its rim (``match_openings``, forward), each key whose template closure is at least ``CLOSURE_MIN`` is
     scaled near that opening (within ``CLOSURE_REACH`` radii, fading) by template closure / face closure,
-    clipped to ``CLOSURE_SCALE``. keys (K, N, 3) cm on pts (N, 3) cm, modified in place and returned."""
+    clipped to ``CLOSURE_SCALE``. keys (K, N, 3) cm on pts (N, 3) cm, modified in place and returned. rims: the
+    template's rims (default ``tpl.rims``); rest (N_t, 3): the template's rest shape (default ``tpl.verts``; its
+    posed shape where its lips were parted)."""
+    rims = tpl.rims if rims is None else rims
+    rest = tpl.verts if rest is None else rest
     for i, loop, forward in matched:
         if not forward:
             continue
-        rim = tpl.rims[i][0]
-        want = opening_closure(tpl.verts[rim], tpl.modes[:, rim].astype(np.float64))
+        rim = rims[i][0]
+        want = opening_closure(rest[rim], tpl.modes[:, rim].astype(np.float64))
         got = opening_closure(pts[loop], keys[:, loop].astype(np.float64))
         if want is None or got is None:
             continue
@@ -556,8 +574,10 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     dy = dy if mouth_shift else np.zeros(2)
     x0 = shift_mouth(tpl, s * posed @ R.T + t, dy)
     matched = match_openings(tpl, x0, pts, faces)
-    curves, hidden = opening_curves(tpl, pts, matched)
-    x0 = scale_openings(tpl, x0, pts, matched)
+    # parted, the template's lips have a margin a face cut open there can meet
+    rims = tpl.margins if w_jaw > 0.0 else tpl.rims
+    curves, hidden = opening_curves(tpl, pts, matched, rims)
+    x0 = scale_openings(tpl, x0, pts, matched, rims)
     pairs = None
     if landmarks is not None and len(landmarks[0]):
         pairs = (np.asarray(landmarks[0], np.int64), np.asarray(landmarks[1], np.float64).reshape(-1, 3))
@@ -584,7 +604,7 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
         # closest point slides across the lip contact does not jump
         beta = np.where(known, 0.0, np.clip((amb - lo_a) / (hi_a - lo_a), 0.0, 1.0))[:, None]
         keys = ((1 - beta) * flat + beta * filled).reshape(len(pts), -1, 3).transpose(1, 0, 2)
-    keys = close_openings(tpl, np.ascontiguousarray(keys, np.float32), pts, matched)
+    keys = close_openings(tpl, np.ascontiguousarray(keys, np.float32), pts, matched, rims, posed)
     # the lips' contact at rest marks the guessed vertices too: parted, the template's lips are told apart by
     # their closest points, but a face triangle spanning them still takes both lips' motions
     amb_rest = np.einsum("mj,mj->m", tpl.ambiguity[tri], b) if ambiguity is not tpl.ambiguity else amb
