@@ -5,7 +5,7 @@ from __future__ import annotations
 import bpy
 
 from . import shape_keys, vertex_groups
-from .common import register_classes, scene_fps, unregister_classes
+from .common import scene_fps
 from .model_core.runtime import facs_names
 from .ops_transfer import TRANSFERRED_PROP
 from .prefs import FORWARD_AXES, get_prefs
@@ -184,11 +184,3 @@ class NFS_PT_sliders(_NFSSubPanel, bpy.types.Panel):
 
 
 CLASSES = (NFS_PT_main, NFS_PT_skinning, NFS_PT_facs, NFS_PT_transfer, NFS_PT_bake, NFS_PT_livelink, NFS_PT_sliders)
-
-
-def register():
-    register_classes(CLASSES)
-
-
-def unregister():
-    unregister_classes(CLASSES)
