@@ -96,6 +96,7 @@ emit(out)
 '''
 
 DRAW = r'''
+from types import MethodType
 from nfs_blender import ui, prefs
 from model_core.runtime import facs_names as fn
 
@@ -126,7 +127,10 @@ for state in ("plain", "facs"):
         if hasattr(cls, "poll") and not cls.poll(bpy.context):
             Rec.log.append(["hidden", cls.__name__, ""])
             continue
-        cls.draw(SimpleNamespace(layout=Rec()), bpy.context)
+        panel = SimpleNamespace(layout=Rec())
+        if hasattr(cls, "draw_panel"):   # a section draws the scene's settings through draw_panel
+            panel.draw_panel = MethodType(cls.draw_panel, panel)
+        cls.draw(panel, bpy.context)
     out[state] = Rec.log
 Rec.log = []
 prefs.NFS_AddonPreferences.draw(SimpleNamespace(layout=Rec(), **{k: getattr(prefs._Defaults, k)
