@@ -12,6 +12,7 @@ MODAL = r'''
 from types import SimpleNamespace
 from nfs_blender import common, keyframes, ops_bake, ops_facs
 from model_core.runtime import facs_names as fn
+use_key_source("DECODER")   # the cheap key source: the job loop is under test, not the keys
 scene = bpy.context.scene
 out = {}
 tgt = ict_head("Target", stride=2)
@@ -115,6 +116,7 @@ class Rec:
         Rec.log.append(["set", name, str(value)])
 
 
+use_key_source("DECODER")   # the cheap key source: the keys are only drawn
 ob = ict_head("Head", stride=3)
 activate(ob)
 out = {}

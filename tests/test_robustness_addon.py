@@ -10,7 +10,7 @@ operator (and after Undo / Redo for results). Stand-in model (tests/standin_mode
 import pytest
 
 import robustness_cases as rc
-from addon_testlib import PRELUDE
+from addon_testlib import PRELUDE, STANDIN
 from blender_harness import run_blender
 
 pytestmark = pytest.mark.blender
@@ -982,7 +982,7 @@ def check_group(res, group):
 
 
 def test_geometry_matrix():
-    res = run_blender([PRELUDE, COMMON, GEOMETRY], timeout=300, env=rc.SUBPROCESS_ENV)
+    res = run_blender([PRELUDE, STANDIN, COMMON, GEOMETRY], timeout=300, env=rc.SUBPROCESS_ENV)
     check_group(res, "addon-geometry")
     for cid in ("A-zero-area-dup", "A-non-manifold", "A-ngons-quads"):
         r = res[cid]
@@ -1006,7 +1006,7 @@ def test_geometry_matrix():
 
 
 def test_runtime_backed_matrix():
-    res = run_blender([PRELUDE, COMMON, RUNTIME], timeout=400, env=rc.SUBPROCESS_ENV)
+    res = run_blender([PRELUDE, STANDIN, COMMON, RUNTIME], timeout=400, env=rc.SUBPROCESS_ENV)
     check_group(res, "addon-runtime")
     follow, static = res["A-rt-islands-follow"], res["A-rt-islands-static"]
     for r in (follow, static):
@@ -1034,7 +1034,7 @@ def test_runtime_backed_matrix():
 
 
 def test_user_data_matrix():
-    res = run_blender([PRELUDE, COMMON, USER], timeout=300, env=rc.SUBPROCESS_ENV)
+    res = run_blender([PRELUDE, STANDIN, COMMON, USER], timeout=300, env=rc.SUBPROCESS_ENV)
     check_group(res, "addon-user")
     for cid, label in (("A-user-skinning-twice", "2"), ("A-user-facs-replace", "replace"),
                        ("A-user-bake-twice", "2"), ("A-user-csv-twice", "2"), ("A-user-update-colors", "2")):
@@ -1057,7 +1057,7 @@ def test_user_data_matrix():
 
 
 def test_io_cancel_matrix():
-    res = run_blender(["from types import SimpleNamespace\n", PRELUDE, COMMON, IO], timeout=300,
+    res = run_blender(["from types import SimpleNamespace\n", PRELUDE, STANDIN, COMMON, IO], timeout=300,
                       env=rc.SUBPROCESS_ENV)
     check_group(res, "addon-io")
     assert res["A-bake-vertex-count"]["frame"] == 7
