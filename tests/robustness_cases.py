@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from model_core.dataset.ict import default_npz_path
+from model_core.runtime.frames import ict_to_blender
 
 REPO = Path(__file__).resolve().parents[1]
 ICT_NPZ = default_npz_path()  # $NFS_ICT_DIR or ../shared/data/ict_facekit
@@ -503,7 +504,7 @@ def ict_mesh(parts=("head",), *, stride: int = 1, blender: bool = True):
     used, corners = np.unique(corners, return_inverse=True)
     v = d["neutral"][used]
     if blender:
-        v = np.stack([v[:, 0], -v[:, 2], v[:, 1]], axis=1) / 100.0
+        v = ict_to_blender(v)
     return v, np.asarray(corners, np.int64).ravel(), sizes
 
 

@@ -263,3 +263,10 @@ def key_sheet(rows: list, keys, size: int = 200, label_w: int = 90, head_h: int 
     img = np.concatenate([header] + rows, axis=0)
     fill_rect(img, 0, head_h - 1, img.shape[1], 1, (0.6, 0.6, 0.6))
     return img
+
+
+def write_key_sheet(path, rows: list, keys, size: int = 200) -> str:
+    """``key_sheet(rows, keys, size)`` written as a PNG at ``path``; returns a line saying where and how big."""
+    img = key_sheet(rows, keys, size)
+    write_png(path, img)
+    return f"wrote {path} ({img.shape[1]}x{img.shape[0]})"
