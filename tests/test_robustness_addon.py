@@ -689,6 +689,19 @@ def plain_source(name="Src", **kw):
     return rc.new_object(name, v, c, s, location=(-0.5, 0, 0), **kw)
 
 
+def posed_source(key_name, edit):
+    """``plain_source()`` with a Basis and one shape key ``key_name`` whose flat (3N,) float32 coordinates (the rest
+    positions) ``edit(co)`` changes in place; returns (source, key block)."""
+    src = plain_source()
+    src.shape_key_add(name="Basis", from_mix=False)
+    kb = src.shape_key_add(name=key_name, from_mix=False)
+    co = np.empty(3 * len(src.data.vertices), np.float32)
+    kb.points.foreach_get("co", co)
+    edit(co)
+    kb.points.foreach_set("co", co)
+    return src, kb
+
+
 def bake_setup(src, mode="AUTO", start=1, end=4):
     s = bpy.context.scene.nfs
     s.bake_source, s.use_scene_range, s.frame_start, s.frame_end, s.source_mode = src, False, start, end, mode
@@ -727,14 +740,10 @@ def bake_no_names():
 
 def bake_nan_source():
     target()
-    src = plain_source()
-    src.shape_key_add(name="Basis", from_mix=False)
-    kb = src.shape_key_add(name="broken", from_mix=False)
-    n = len(src.data.vertices)
-    co = np.empty(3 * n, np.float32)
-    kb.points.foreach_get("co", co)
-    co[30:60] = np.nan
-    kb.points.foreach_set("co", co)
+
+    def nan(co):
+        co[30:60] = np.nan
+    src, kb = posed_source("broken", nan)
     kb.value = 1.0
     bake_setup(src, "GEOMETRY", 1, 3)
     activate(O("Target"))
@@ -881,14 +890,10 @@ def cancel_skinning():
 
 def cancel_bake():
     target()
-    src = plain_source()
-    src.shape_key_add(name="Basis", from_mix=False)
-    kb = src.shape_key_add(name="pose", from_mix=False)
-    n = len(src.data.vertices)
-    co = np.empty(3 * n, np.float32)
-    kb.points.foreach_get("co", co)
-    co[2::3] -= 0.01
-    kb.points.foreach_set("co", co)
+
+    def lower(co):   # every vertex 1 cm down
+        co[2::3] -= 0.01
+    src, kb = posed_source("pose", lower)
     for f_, val in ((1, 0.0), (40, 1.0)):
         kb.value = val
         kb.keyframe_insert("value", frame=f_)
