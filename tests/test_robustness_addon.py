@@ -4,8 +4,9 @@ snapshot/compare function are in tests/robustness_cases.py; docs/robustness.md i
 
 Each test runs one headless Blender subprocess that runs every case of its group isolated (an exception in a
 case is returned as ``harness_error``), taking a snapshot of everything the user has before and after each
-operator (and after Undo / Redo for results). Stand-in model (tests/standin_model.py) except
-``test_runtime_backed_matrix``, which loads the real numpy runtime with random weights.
+operator (and after Undo / Redo for results). The mesh-input and user-data matrices run the real runtime with the
+committed weights (decoder keys, the cheap key source); ``test_runtime_backed_matrix`` loads it with small random
+weights; the bake/CSV/cancel/failure matrix keeps the stand-in model (tests/standin_model.py), which it makes fail.
 """
 import pytest
 
@@ -14,6 +15,8 @@ from addon_testlib import PRELUDE, STANDIN
 from blender_harness import run_blender
 
 pytestmark = pytest.mark.blender
+
+DECODER_KEYS = 'use_key_source("DECODER")\n'   # the cheap key source (AUTO registers every head: seconds each)
 
 COMMON = r'''
 import time
@@ -987,21 +990,21 @@ def check_group(res, group):
 
 
 def test_geometry_matrix():
-    res = run_blender([PRELUDE, STANDIN, COMMON, GEOMETRY], timeout=300, env=rc.SUBPROCESS_ENV)
+    res = run_blender([PRELUDE, DECODER_KEYS, COMMON, GEOMETRY], timeout=300, env=rc.SUBPROCESS_ENV)
     check_group(res, "addon-geometry")
     for cid in ("A-zero-area-dup", "A-non-manifold", "A-ngons-quads"):
         r = res[cid]
         assert r["finite"] and not r["missing"] and r["max_delta"] > 1e-4, (cid, r)
-        assert r["groups"] == 12 and r["sum_err"] <= 1e-6, (cid, r)
+        assert r["groups"] == 22 and r["sum_err"] <= 1e-6, (cid, r)
         assert r["co_unchanged"], cid
     assert res["A-ngons-quads"]["max_corners"] > 20
     t = res["A-transform"]
     assert t["finite"] and not t["missing"] and t["max_delta"] > 1e-3 and t["det"] > 0
-    assert t["err"] < 1e-4 * t["max_delta"], t
+    assert t["err"] < 1e-3 * t["max_delta"], t   # measured 2.5e-4: k-NN ties flipped by round-off (A-rt-scale-1mm)
     assert res["A-300k-refused"]["n"] > 300000
     assert all(a["seconds"] < 1.0 for a in res["A-300k-refused"]["attempts"].values())
     big = res["A-280k-skinning"]
-    assert 250000 < big["n"] <= 300000 and big["groups"] == 12 and big["sum_err"] <= 1e-6
+    assert 250000 < big["n"] <= 300000 and big["groups"] == 22 and big["sum_err"] <= 1e-6
     assert big["attempts"]["skin"]["seconds"] < 60.0
     mv = res["A-max-vertices-pref"]
     assert f"({mv['n'] - 1})" in mv["attempts"]["over"]["message"]
@@ -1039,7 +1042,7 @@ def test_runtime_backed_matrix():
 
 
 def test_user_data_matrix():
-    res = run_blender([PRELUDE, STANDIN, COMMON, USER], timeout=300, env=rc.SUBPROCESS_ENV)
+    res = run_blender([PRELUDE, DECODER_KEYS, COMMON, USER], timeout=300, env=rc.SUBPROCESS_ENV)
     check_group(res, "addon-user")
     for cid, label in (("A-user-skinning-twice", "2"), ("A-user-facs-replace", "replace"),
                        ("A-user-bake-twice", "2"), ("A-user-csv-twice", "2"), ("A-user-update-colors", "2")):
