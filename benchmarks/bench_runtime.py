@@ -196,7 +196,7 @@ def main() -> int:
     fps = lambda t: n_frames / t  # noqa: E731
     rows.append((f"expression, ICT full crop ({len(full_v):,} v), 1 frame per call: s/frame", t1 / n_frames,
                  t1_torch / n_frames if t1_torch else None, f"{fps(t1):.0f} frames/s; target >= 30 frames/s"))
-    rows.append((f"expression, 32 frames per call: s/frame", tb / n_frames,
+    rows.append(("expression, 32 frames per call: s/frame", tb / n_frames,
                  tb_torch / n_frames if tb_torch else None, f"{fps(tb):.0f} frames/s; numpy peak {peak:.0f} MiB"))
 
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
