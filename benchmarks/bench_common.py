@@ -1,4 +1,4 @@
-"""What the benchmark scripts share: writing their section of benchmarks/README.md and leaving a process that
+"""What the benchmark scripts share: printing and writing their section of benchmarks/README.md (``publish``) and leaving a process that
 imported ``bpy`` (run as ``python benchmarks/<script>.py``, this folder is on ``sys.path``)."""
 from __future__ import annotations
 
@@ -6,6 +6,20 @@ import os
 import sys
 import time
 from pathlib import Path
+
+
+README = Path(__file__).resolve().parent / "README.md"
+
+
+def publish(text: str, tag: str, title: str, intro: str, *, readme: bool = True) -> None:
+    """Print a benchmark's ``text`` and, with ``readme``, make it its section of benchmarks/README.md: between the
+    markers ``<!-- {tag}:start -->`` and ``<!-- {tag}:end -->``, the heading ``## {title}``, the paragraph
+    ``intro``, then ``text``."""
+    print(text)
+    if readme:
+        start, end = f"<!-- {tag}:start -->", f"<!-- {tag}:end -->"
+        replace_section(README, start, end, f"{start}\n## {title}\n\n{intro}\n\n{text}\n{end}")
+        print(f"updated {README}")
 
 
 def replace_section(readme: Path, start: str, end: str, section: str) -> None:

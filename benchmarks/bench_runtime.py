@@ -37,14 +37,20 @@ from pathlib import Path
 
 import numpy as np
 
-from bench_common import replace_section
+from bench_common import publish
 
 ROOT = Path(__file__).resolve().parents[1]
 
 # one README section per Python version (py311: numpy 1.26 + torch; py313: numpy 2.x, no torch)
 TAG = f"py{sys.version_info[0]}.{sys.version_info[1]}"
-START = f"<!-- bench_runtime:{TAG}:start -->"
-END = f"<!-- bench_runtime:{TAG}:end -->"
+INTRO = "\n".join([  # the README section's paragraph
+    "Same weights (seeded random init, default ModelConfig), same inputs, same run; best of N. The numpy",
+    "columns are what the Blender add-on runs; torch is the training-side reference. Machine shared with",
+    "other jobs (see the load average), so absolute times are noisy; ratios are from the same run. Small",
+    "matrix products (the encoders) suffer most from a loaded machine: OpenBLAS's threads wait on each other",
+    "(with OPENBLAS_NUM_THREADS=1 one expression frame took 3 ms on both numpys, vs 5-16 ms with 2 threads",
+    "at load average 5).",
+])
 
 
 def best(fn, repeat):
@@ -190,7 +196,7 @@ def main() -> int:
     fps = lambda t: n_frames / t  # noqa: E731
     rows.append((f"expression, ICT full crop ({len(full_v):,} v), 1 frame per call: s/frame", t1 / n_frames,
                  t1_torch / n_frames if t1_torch else None, f"{fps(t1):.0f} frames/s; target >= 30 frames/s"))
-    rows.append((f"expression, 32 frames per call: s/frame", tb / n_frames,
+    rows.append(("expression, 32 frames per call: s/frame", tb / n_frames,
                  tb_torch / n_frames if tb_torch else None, f"{fps(tb):.0f} frames/s; numpy peak {peak:.0f} MiB"))
 
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -204,34 +210,10 @@ def main() -> int:
         ratio = f"{a / b:.2f}" if b else "-"
         tb_s = f"{b:.3f} s" if b else "-"
         lines.append(f"| {case} | {a:.3f} s | {tb_s} | {ratio} | {note} |")
-    table = "\n".join(lines)
-    print(env)
-    print(table)
-    if not args.no_readme:
-        write_readme(env, table)
+    publish(f"Measured {time.strftime('%Y-%m-%d')}: {env}.\n\n" + "\n".join(lines), f"bench_runtime:{TAG}",
+            f"Runtime (numpy inference) vs torch, Python {TAG[2:]} — `benchmarks/bench_runtime.py`", INTRO,
+            readme=not args.no_readme)
     return 0
-
-
-def write_readme(env: str, table: str) -> None:
-    path = ROOT / "benchmarks" / "README.md"
-    section = "\n".join([
-        START,
-        f"## Runtime (numpy inference) vs torch, Python {TAG[2:]} — `benchmarks/bench_runtime.py`",
-        "",
-        "Same weights (seeded random init, default ModelConfig), same inputs, same run; best of N. The numpy",
-        "columns are what the Blender add-on runs; torch is the training-side reference. Machine shared with",
-        "other jobs (see the load average), so absolute times are noisy; ratios are from the same run. Small",
-        "matrix products (the encoders) suffer most from a loaded machine: OpenBLAS's threads wait on each other",
-        "(with OPENBLAS_NUM_THREADS=1 one expression frame took 3 ms on both numpys, vs 5-16 ms with 2 threads",
-        "at load average 5).",
-        "",
-        f"Measured {time.strftime('%Y-%m-%d')}: {env}.",
-        "",
-        table,
-        END,
-    ])
-    replace_section(path, START, END, section)
-    print(f"updated {path}")
 
 
 if __name__ == "__main__":

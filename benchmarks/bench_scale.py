@@ -46,9 +46,8 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from bench_common import replace_section  # noqa: E402
+from bench_common import publish  # noqa: E402
 
-START, END = "<!-- bench_scale:start -->", "<!-- bench_scale:end -->"
 STAGES = ("prepare + skinning", "53 keys", "first expression", "retarget 100 f")
 DEFAULT_SIZES = "2000,5000,11248,25000,44786,100000,178726,300000"
 
@@ -201,17 +200,12 @@ def main() -> int:
         lines += ["", "Prepare + skinning, baseline / this (same run): " + ", ".join(ratios) + "."]
     lines += ["", "Growth exponent (slope of log time on log vertices, 10k-300k): " + ", ".join(
         f"{k} {e:.2f}" for k, e in exps.items() if e is not None).replace("rss_mib", "peak RSS") + "."]
-    text = "\n".join(lines)
-    print(text)
-    if not args.no_readme:
-        readme = ROOT / "benchmarks" / "README.md"
-        section = (f"{START}\n## Scale: cost against vertex count — `benchmarks/bench_scale.py`\n\n"
-                   f"`.venv/py311/bin/python benchmarks/bench_scale.py` (issue 17). Heads: ICT's full-head crop, "
-                   f"subdivided and, between the subdivision levels, decimated by grid clustering; each size in "
-                   f"its own subprocess (peak RSS = that process's VmHWM: interpreter, numpy, weights and the loaded mesh included). "
-                   f"Targets: 53 keys <= 5 s at 100k and <= 15 s at 300k, peak RSS <= 1 GB at 100k, growth "
-                   f"exponent <= 1.15.\n\n{text}\n{END}")
-        replace_section(readme, START, END, section)
+    publish("\n".join(lines), "bench_scale", "Scale: cost against vertex count — `benchmarks/bench_scale.py`",
+            "`.venv/py311/bin/python benchmarks/bench_scale.py` (issue 17). Heads: ICT's full-head crop, "
+            "subdivided and, between the subdivision levels, decimated by grid clustering; each size in "
+            "its own subprocess (peak RSS = that process's VmHWM: interpreter, numpy, weights and the loaded mesh "
+            "included). Targets: 53 keys <= 5 s at 100k and <= 15 s at 300k, peak RSS <= 1 GB at 100k, growth "
+            "exponent <= 1.15.", readme=not args.no_readme)
     return 0
 
 

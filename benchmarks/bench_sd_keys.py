@@ -48,9 +48,8 @@ for p in (str(ROOT), str(HERE)):
     if p not in sys.path:
         sys.path.insert(0, p)
 
-from bench_common import replace_section, run_and_exit, time_calls  # noqa: E402
+from bench_common import publish, run_and_exit, time_calls  # noqa: E402
 
-START, END = "<!-- bench_sd_keys:start -->", "<!-- bench_sd_keys:end -->"
 DEFAULT_SIZES = "11248,44786,100000,178726,288463"
 METHODS = ("auto", "decoder", "sd")
 # metres of Gaussian noise added to the target's vertices (both methods get the same jittered target): on the exact
@@ -209,17 +208,12 @@ def main() -> int:
             f"{os.getloadavg()[0]:.1f} at end), OPENBLAS_NUM_THREADS=1, weights nfs_v4; Surface Deform source: ICT's "
             f"full crop ({src_n:,} v, 53 keys); medians of {args.runs} runs up to 50k vertices, {args.runs_large} "
             f"above (min-max in parentheses); whole run {wall / 60:.1f} min. Ratio > 1: ours is faster.")
-    text = head + "\n\n" + table(results)
-    print(text)
-    if not args.no_readme:
-        readme = ROOT / "benchmarks" / "README.md"
-        section = (f"{START}\n## 53 FACS keys: the add-on vs Blender's Surface Deform pipeline — "
-                   f"`benchmarks/bench_sd_keys.py`\n\n"
-                   f"`OPENBLAS_NUM_THREADS=1 PYTHONPATH=. .venv/py313/bin/python benchmarks/bench_sd_keys.py` (issue "
-                   f"17). Same target heads as *Scale* (ICT's full crop subdivided / decimated), each size in its own "
-                   f"Blender process, every method writing 53 keys onto its own copy of the target; see the script's "
-                   f"docstring for what each column times.\n\n{text}\n{END}")
-        replace_section(readme, START, END, section)
+    publish(head + "\n\n" + table(results), "bench_sd_keys",
+            "53 FACS keys: the add-on vs Blender's Surface Deform pipeline — `benchmarks/bench_sd_keys.py`",
+            "`OPENBLAS_NUM_THREADS=1 PYTHONPATH=. .venv/py313/bin/python benchmarks/bench_sd_keys.py` (issue "
+            "17). Same target heads as *Scale* (ICT's full crop subdivided / decimated), each size in its own "
+            "Blender process, every method writing 53 keys onto its own copy of the target; see the script's "
+            "docstring for what each column times.", readme=not args.no_readme)
     return 0
 
 

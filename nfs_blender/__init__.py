@@ -15,24 +15,35 @@ def _modules():
 
 
 def register():
-    """Register every class, property and handler of the add-on (undone in reverse by ``unregister``)."""
+    """Register every module's ``CLASSES``, then its own ``register()`` where it has one (properties, handlers), in
+    ``_MODULES`` order; undone in reverse by ``unregister``."""
+    from .common import register_classes
     done = []
     try:
         for mod in _modules():
-            mod.register()
+            register_classes(getattr(mod, "CLASSES", ()))
             done.append(mod)
+            if hasattr(mod, "register"):
+                mod.register()
     except Exception:
         for mod in reversed(done):
             try:
-                mod.unregister()
+                _unregister(mod)
             except Exception:  # already gone: keep unwinding
                 pass
         raise
 
 
+def _unregister(mod):
+    from .common import unregister_classes
+    if hasattr(mod, "unregister"):
+        mod.unregister()
+    unregister_classes(getattr(mod, "CLASSES", ()))
+
+
 def unregister():
     """Remove every class, property and handler ``register`` added, and drop the cached model."""
     for mod in reversed(_modules()):
-        mod.unregister()
+        _unregister(mod)
     from . import engine
     engine.clear_cache()

@@ -43,6 +43,12 @@ def poll_result(cls, problem: str | None) -> bool:
     return True
 
 
+def unless(ok: bool, problem: str) -> str | None:
+    """``problem`` when ``ok`` is false, else None: a requirement in a chain of poll checks, e.g.
+    ``mesh_io.mesh_problem(obj) or unless(has_groups(obj), "run Compute Skinning Weights first")``."""
+    return None if ok else problem
+
+
 def editable_mesh_problem(obj, select_message: str, *, object_mode: bool = False) -> str | None:
     """Why ``obj`` cannot be changed by an operator that only edits its data (shape-key values, groups,
     attributes), or None: ``select_message`` when it is not a mesh object (with ``object_mode``, also when its
@@ -151,8 +157,23 @@ def painted_probs(model, pm, obj, n: int) -> np.ndarray | None:
     return probs
 
 
-class JobOperator:
-    """Mixin for long operators. Subclasses implement ``job(context)``: a generator that yields
+class NFSOperator:
+    """Mixin for the add-on's operators: undoable (``bl_options``), and ``poll`` is ``poll_result`` of the class's
+    ``problem(context)``: why the operator cannot run now (a sentence saying what to do), or None."""
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context):
+        return poll_result(cls, cls.problem(context))
+
+    @classmethod
+    def problem(cls, context) -> str | None:
+        return None
+
+
+class JobOperator(NFSOperator):
+    """Mixin for long operators on the active mesh (by default ``problem`` is ``mesh_io.mesh_problem``: the model
+    can use the mesh). Subclasses implement ``job(context)``: a generator that yields
     ``(fraction 0..1, text)`` while it computes and writes to Blender data only after its last yield, so
     that stopping it early (Esc, error) leaves everything as it was. It may set ``self.message`` for the final
     INFO report and ``self.warnings`` (list of str).
@@ -163,6 +184,10 @@ class JobOperator:
     what = "Job"
     _timer = None
     _gen = None
+
+    @classmethod
+    def problem(cls, context) -> str | None:
+        return mesh_io.mesh_problem(context.active_object)
 
     def job(self, context):  # pragma: no cover - abstract
         raise NotImplementedError

@@ -22,8 +22,7 @@ import bpy
 import numpy as np
 
 from . import corrective, engine, keyframes, mesh_io, shape_keys
-from .common import (JobOperator, UserError, facs_keys_problem, poll_result, prepare_object, register_classes,
-                     unregister_classes)
+from .common import JobOperator, UserError, facs_keys_problem, prepare_object, unless
 from .model_core.runtime import facs_names
 from .prefs import get_prefs
 
@@ -66,23 +65,16 @@ class NFS_OT_bake_from_source(JobOperator, bpy.types.Operator):
     names as the source's (keyframes on every frame of the range); Esc cancels without changing anything"""
     bl_idname = "nfs.bake_from_source"
     bl_label = "Bake From Source"
-    bl_options = {"REGISTER", "UNDO"}
     what = "Bake"
 
     @classmethod
-    def poll(cls, context):
+    def problem(cls, context):
         obj = context.active_object
         s = context.scene.nfs
-        problem = mesh_io.mesh_problem(obj)
-        if not problem and not (s.names_target == "SAME_NAMES" and s.source_mode != "GEOMETRY"):
-            problem = facs_keys_problem(obj)
-        if not problem:
-            src = s.bake_source
-            if src is None:
-                problem = "Choose a source object in the Bake panel"
-            elif src == obj:
-                problem = "The source must be another object than the active (target) mesh"
-        return poll_result(cls, problem)
+        same_names = s.names_target == "SAME_NAMES" and s.source_mode != "GEOMETRY"
+        return (super().problem(context) or (None if same_names else facs_keys_problem(obj))
+                or unless(s.bake_source is not None, "Choose a source object in the Bake panel")
+                or unless(s.bake_source != obj, "The source must be another object than the active (target) mesh"))
 
     # ----------------------------------------------------------------------------------------- reading
     def _read_names(self, context, source, names, frames):
@@ -254,11 +246,3 @@ class NFS_OT_bake_from_source(JobOperator, bpy.types.Operator):
 
 
 CLASSES = (NFS_OT_bake_from_source,)
-
-
-def register():
-    register_classes(CLASSES)
-
-
-def unregister():
-    unregister_classes(CLASSES)

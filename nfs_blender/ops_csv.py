@@ -8,29 +8,27 @@ import numpy as np
 from bpy.props import IntProperty, StringProperty
 
 from . import keyframes, livelink_csv, shape_keys
-from .common import (UserError, editable_mesh_problem, facs_keys_problem, poll_result, register_classes,
-                     report_exception, scene_fps, unregister_classes)
+from .common import NFSOperator, UserError, editable_mesh_problem, facs_keys_problem, report_exception, scene_fps
 
 
 MAX_FRAME = 1048574  # Blender's largest scene frame (MAXFRAME)
 
 
-class NFS_OT_import_livelink_csv(bpy.types.Operator):
+class NFS_OT_import_livelink_csv(NFSOperator, bpy.types.Operator):
     """Key the active mesh's FACS shape keys from a Live Link Face CSV (ARKit blendshapes), resampled to the
     scene frame rate"""
     bl_idname = "nfs.import_livelink_csv"
     bl_label = "Import Live Link Face CSV"
-    bl_options = {"REGISTER", "UNDO"}
 
     filepath: StringProperty(name="File", subtype="FILE_PATH", default="")
     filter_glob: StringProperty(default="*.csv", options={"HIDDEN"})
     start_frame: IntProperty(name="Start frame", default=1, description="Frame of the take's first sample")
 
     @classmethod
-    def poll(cls, context):
+    def problem(cls, context):
         obj = context.active_object
-        return poll_result(cls, editable_mesh_problem(obj, "Select the mesh whose FACS shape keys receive the take")
-                           or facs_keys_problem(obj))
+        return (editable_mesh_problem(obj, "Select the mesh whose FACS shape keys receive the take")
+                or facs_keys_problem(obj))
 
     def invoke(self, context, event):
         self.start_frame = context.scene.nfs.csv_start_frame
@@ -72,11 +70,3 @@ class NFS_OT_import_livelink_csv(bpy.types.Operator):
 
 
 CLASSES = (NFS_OT_import_livelink_csv,)
-
-
-def register():
-    register_classes(CLASSES)
-
-
-def unregister():
-    unregister_classes(CLASSES)

@@ -11,7 +11,7 @@ import numpy as np
 from bpy.props import BoolProperty, EnumProperty
 
 from . import background, engine, mesh_io, shape_keys
-from .common import JobOperator, UserError, poll_result, prepare_object, register_classes, unregister_classes
+from .common import JobOperator, UserError, prepare_object
 from .prefs import get_prefs
 
 KEY_LABELS = {"auto": "automatic key source", "template": "feature transfer", "decoder": "neural decoder"}
@@ -31,7 +31,6 @@ class NFS_OT_generate_facs_keys(JobOperator, bpy.types.Operator):
     keys are never touched; Esc cancels without changing anything"""
     bl_idname = "nfs.generate_facs_keys"
     bl_label = "Generate FACS Shape Keys"
-    bl_options = {"REGISTER", "UNDO"}
     what = "FACS shape keys"
 
     # SKIP_SAVE: never remembered from an earlier run, so overwriting keys is always a deliberate choice
@@ -40,10 +39,6 @@ class NFS_OT_generate_facs_keys(JobOperator, bpy.types.Operator):
     scheme: EnumProperty(name="Names", items=SCHEME_ITEMS, default="PREFERENCES")
     use_painted: BoolProperty(name="Use painted NFS_ groups", default=True,
                               description="Use the mesh's NFS_<region> vertex groups as skinning regions")
-
-    @classmethod
-    def poll(cls, context):
-        return poll_result(cls, mesh_io.mesh_problem(context.active_object))
 
     def job(self, context):
         obj = context.active_object
@@ -92,11 +87,3 @@ class NFS_OT_generate_facs_keys(JobOperator, bpy.types.Operator):
 
 
 CLASSES = (NFS_OT_generate_facs_keys,)
-
-
-def register():
-    register_classes(CLASSES)
-
-
-def unregister():
-    unregister_classes(CLASSES)

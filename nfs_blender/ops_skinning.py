@@ -7,8 +7,8 @@ import json
 import bpy
 
 from . import engine, mesh_io, vertex_groups
-from .common import (JobOperator, UserError, editable_mesh_problem, poll_result, prepare_object,
-                     register_classes, report_exception, unregister_classes)
+from .common import (JobOperator, NFSOperator, UserError, editable_mesh_problem, prepare_object, report_exception,
+                     unless)
 
 
 def _has_region_groups(obj) -> bool:
@@ -26,12 +26,7 @@ class NFS_OT_compute_skinning(JobOperator, bpy.types.Operator):
     (weights sum to 1 per vertex) and the NFS_regions colour attribute; Esc cancels without changing anything"""
     bl_idname = "nfs.compute_skinning"
     bl_label = "Compute Skinning Weights"
-    bl_options = {"REGISTER", "UNDO"}
     what = "Skinning"
-
-    @classmethod
-    def poll(cls, context):
-        return poll_result(cls, mesh_io.mesh_problem(context.active_object))
 
     def job(self, context):
         """Steps (progress in the status bar; Esc between them): load the model and prepare the mesh (the
@@ -51,20 +46,17 @@ class NFS_OT_compute_skinning(JobOperator, bpy.types.Operator):
                         f"'{obj.name}'")
 
 
-class NFS_OT_update_region_colors(bpy.types.Operator):
+class NFS_OT_update_region_colors(NFSOperator, bpy.types.Operator):
     """Recolour NFS_regions from the NFS_<region> vertex groups as painted (the groups are not changed); the
     FACS keys and bakes use the painted groups too"""
     bl_idname = "nfs.update_region_colors"
     bl_label = "Colours From Painted Groups"
-    bl_options = {"REGISTER", "UNDO"}
 
     @classmethod
-    def poll(cls, context):
+    def problem(cls, context):
         obj = context.active_object
-        problem = mesh_io.mesh_problem(obj)
-        if not problem and not _has_region_groups(obj):
-            problem = "The active mesh has no NFS_ vertex groups: run Compute Skinning Weights first"
-        return poll_result(cls, problem)
+        return mesh_io.mesh_problem(obj) or unless(
+            _has_region_groups(obj), "The active mesh has no NFS_ vertex groups: run Compute Skinning Weights first")
 
     def execute(self, context):
         obj = context.active_object
@@ -138,22 +130,19 @@ def hide_region_colors(context) -> None:
     settings.regions_shown = False
 
 
-class NFS_OT_toggle_region_colors(bpy.types.Operator):
+class NFS_OT_toggle_region_colors(NFSOperator, bpy.types.Operator):
     """Show the skinning regions as colours in the viewport (solid shading, attribute colours); run again to
     restore the previous shading"""
     bl_idname = "nfs.toggle_region_colors"
     bl_label = "Show Region Colours"
-    bl_options = {"REGISTER", "UNDO"}
 
     @classmethod
-    def poll(cls, context):
+    def problem(cls, context):
         if context.scene.nfs.regions_shown:
-            return True
+            return None
         obj = context.active_object
-        problem = editable_mesh_problem(obj, "Select a mesh object with skinning weights")
-        if not problem and not _has_region_colors(obj):
-            problem = "The active mesh has no region colours yet: run Compute Skinning Weights"
-        return poll_result(cls, problem)
+        return editable_mesh_problem(obj, "Select a mesh object with skinning weights") or unless(
+            _has_region_colors(obj), "The active mesh has no region colours yet: run Compute Skinning Weights")
 
     def execute(self, context):
         try:
@@ -169,20 +158,17 @@ class NFS_OT_toggle_region_colors(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class NFS_OT_clear_skinning(bpy.types.Operator):
+class NFS_OT_clear_skinning(NFSOperator, bpy.types.Operator):
     """Remove the NFS_<region> vertex groups and the NFS_regions colour attribute from the active mesh
     (other groups and attributes are kept)"""
     bl_idname = "nfs.clear_skinning"
     bl_label = "Clear Skinning Weights"
-    bl_options = {"REGISTER", "UNDO"}
 
     @classmethod
-    def poll(cls, context):
+    def problem(cls, context):
         obj = context.active_object
-        problem = editable_mesh_problem(obj, "Select a mesh object in Object Mode", object_mode=True)
-        if not problem and not _has_region_groups(obj) and not _has_region_colors(obj):
-            problem = "The active mesh has no NFS_ skinning data"
-        return poll_result(cls, problem)
+        return editable_mesh_problem(obj, "Select a mesh object in Object Mode", object_mode=True) or unless(
+            _has_region_groups(obj) or _has_region_colors(obj), "The active mesh has no NFS_ skinning data")
 
     def execute(self, context):
         obj = context.active_object
@@ -199,11 +185,3 @@ class NFS_OT_clear_skinning(bpy.types.Operator):
 
 CLASSES = (NFS_OT_compute_skinning, NFS_OT_update_region_colors, NFS_OT_toggle_region_colors,
            NFS_OT_clear_skinning)
-
-
-def register():
-    register_classes(CLASSES)
-
-
-def unregister():
-    unregister_classes(CLASSES)

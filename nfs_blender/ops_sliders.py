@@ -5,19 +5,17 @@ import bpy
 from bpy.props import EnumProperty
 
 from . import shape_keys
-from .common import editable_mesh_problem, facs_keys_problem, poll_result, register_classes, unregister_classes
+from .common import NFSOperator, editable_mesh_problem, facs_keys_problem
 from .model_core.runtime import facs_names
 
-class _FACSValuesOperator:
+class _FACSValuesOperator(NFSOperator):
     """Mixin for operators that change the FACS shape-key values of the active mesh (undoable; poll needs an
     editable mesh object with FACS keys)."""
-    bl_options = {"REGISTER", "UNDO"}
 
     @classmethod
-    def poll(cls, context):
+    def problem(cls, context):
         obj = context.active_object
-        return poll_result(cls, editable_mesh_problem(obj, "Select a mesh object with FACS shape keys")
-                           or facs_keys_problem(obj))
+        return editable_mesh_problem(obj, "Select a mesh object with FACS shape keys") or facs_keys_problem(obj)
 
 
 class NFS_OT_reset_facs_group(_FACSValuesOperator, bpy.types.Operator):
@@ -75,11 +73,3 @@ class NFS_OT_mirror_facs(_FACSValuesOperator, bpy.types.Operator):
 
 
 CLASSES = (NFS_OT_reset_facs_group, NFS_OT_mirror_facs)
-
-
-def register():
-    register_classes(CLASSES)
-
-
-def unregister():
-    unregister_classes(CLASSES)

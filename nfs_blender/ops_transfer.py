@@ -18,8 +18,8 @@ import numpy as np
 from bpy.props import BoolProperty, StringProperty
 
 from . import background, correspondence, engine, landmarks, mesh_io, shape_keys
-from .common import (JobOperator, UserError, editable_mesh_problem, poll_result, prepare_options, register_classes,
-                     report_exception, rest_mesh, unregister_classes)
+from .common import (JobOperator, NFSOperator, UserError, editable_mesh_problem, prepare_options, report_exception,
+                     rest_mesh, unless)
 from .prefs import get_prefs
 
 SHOW_NAMES = 6  # names listed in an error message
@@ -95,7 +95,6 @@ class NFS_OT_transfer_shape_keys(JobOperator, bpy.types.Operator):
     topology, by automatic correspondence. Other keys are never touched; Esc cancels without changing anything"""
     bl_idname = "nfs.transfer_shape_keys"
     bl_label = "Transfer Shape Keys"
-    bl_options = {"REGISTER", "UNDO"}
     what = "Transfer shape keys"
 
     # SKIP_SAVE: never remembered from an earlier run, so overwriting keys is always a deliberate choice
@@ -107,10 +106,8 @@ class NFS_OT_transfer_shape_keys(JobOperator, bpy.types.Operator):
                          description="Write the NFS_correspondence colour attribute on both meshes")
 
     @classmethod
-    def poll(cls, context):
-        target = context.active_object
-        return poll_result(cls, mesh_io.mesh_problem(target)
-                           or source_problem(context.scene.nfs.transfer_source, target))
+    def problem(cls, context):
+        return super().problem(context) or source_problem(context.scene.nfs.transfer_source, context.active_object)
 
     def _checked_names(self, source, target) -> list[str]:
         names = select_keys(source_key_names(source), self.keys)
@@ -200,20 +197,18 @@ def _view3d_shadings():
                     yield space.shading
 
 
-class NFS_OT_show_correspondence(bpy.types.Operator):
+class NFS_OT_show_correspondence(NFSOperator, bpy.types.Operator):
     """Show the NFS_correspondence colours of the active mesh and the transfer source in the viewport (solid
     shading, attribute colour): a target vertex has the colour of the source point it landed on"""
     bl_idname = "nfs.show_correspondence"
     bl_label = "Show Correspondence"
-    bl_options = {"REGISTER", "UNDO"}
 
     @classmethod
-    def poll(cls, context):
+    def problem(cls, context):
         obj = context.active_object
-        problem = editable_mesh_problem(obj, "Select a mesh object")
-        if not problem and obj.data.color_attributes.get(correspondence.ATTRIBUTE) is None:
-            problem = "The active mesh has no correspondence colours yet: run Transfer Shape Keys"
-        return poll_result(cls, problem)
+        return editable_mesh_problem(obj, "Select a mesh object") or unless(
+            obj.data.color_attributes.get(correspondence.ATTRIBUTE) is not None,
+            "The active mesh has no correspondence colours yet: run Transfer Shape Keys")
 
     def execute(self, context):
         try:
@@ -232,11 +227,3 @@ class NFS_OT_show_correspondence(bpy.types.Operator):
 
 
 CLASSES = (NFS_OT_transfer_shape_keys, NFS_OT_show_correspondence)
-
-
-def register():
-    register_classes(CLASSES)
-
-
-def unregister():
-    unregister_classes(CLASSES)

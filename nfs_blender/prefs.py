@@ -87,16 +87,3 @@ def get_prefs(context=None):
 
 
 CLASSES = (NFS_AddonPreferences,)
-
-
-def register():
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
-
-
-def unregister():
-    for cls in reversed(CLASSES):
-        try:
-            bpy.utils.unregister_class(cls)
-        except RuntimeError:  # not registered
-            pass

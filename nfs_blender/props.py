@@ -2,7 +2,6 @@
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
-from .common import register_classes, unregister_classes
 from .model_core.runtime.model_fit import FIT_SPARSITY
 from .shape_keys import GROUP_ITEMS
 
@@ -71,12 +70,10 @@ class NFS_SceneSettings(bpy.types.PropertyGroup):
 CLASSES = (NFS_SceneSettings,)
 
 
-def register():
-    register_classes(CLASSES)
+def register():  # after CLASSES (nfs_blender.register)
     bpy.types.Scene.nfs = PointerProperty(type=NFS_SceneSettings)
 
 
 def unregister():
     if hasattr(bpy.types.Scene, "nfs"):
         del bpy.types.Scene.nfs
-    unregister_classes(CLASSES)

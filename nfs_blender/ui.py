@@ -5,7 +5,7 @@ from __future__ import annotations
 import bpy
 
 from . import shape_keys, vertex_groups
-from .common import register_classes, scene_fps, unregister_classes
+from .common import scene_fps
 from .model_core.runtime import facs_names
 from .ops_transfer import TRANSFERRED_PROP
 from .prefs import FORWARD_AXES, get_prefs
@@ -18,7 +18,17 @@ class _NFSPanel:
 
 
 class _NFSSubPanel(_NFSPanel):
+    """A section of the NFS panel; it draws the scene's NFS settings (``draw_panel(layout, settings, context)``)."""
     bl_parent_id = "NFS_PT_main"
+
+    def draw(self, context):
+        self.draw_panel(self.layout, context.scene.nfs, context)
+
+
+def _props(layout, settings, *names):
+    """Draw the settings ``names`` one under the other."""
+    for name in names:
+        layout.prop(settings, name)
 
 
 class NFS_PT_main(_NFSPanel, bpy.types.Panel):
@@ -42,9 +52,7 @@ class NFS_PT_main(_NFSPanel, bpy.types.Panel):
 class NFS_PT_skinning(_NFSSubPanel, bpy.types.Panel):
     bl_label = "Skinning Weights"
 
-    def draw(self, context):
-        layout = self.layout
-        settings = context.scene.nfs
+    def draw_panel(self, layout, settings, context):
         layout.operator("nfs.compute_skinning", icon="GROUP_VERTEX")
         row = layout.row(align=True)
         row.operator("nfs.toggle_region_colors", text="Hide Region Colours" if settings.regions_shown
@@ -62,9 +70,7 @@ class NFS_PT_skinning(_NFSSubPanel, bpy.types.Panel):
 class NFS_PT_facs(_NFSSubPanel, bpy.types.Panel):
     bl_label = "FACS Shape Keys"
 
-    def draw(self, context):
-        layout = self.layout
-        settings = context.scene.nfs
+    def draw_panel(self, layout, settings, context):
         prefs = get_prefs(context)
         layout.prop(settings, "replace_existing")
         op = layout.operator("nfs.generate_facs_keys", icon="SHAPEKEY_DATA")
@@ -90,12 +96,8 @@ class NFS_PT_transfer(_NFSSubPanel, bpy.types.Panel):
     bl_label = "Transfer Shape Keys"
     bl_options = {"DEFAULT_CLOSED"}
 
-    def draw(self, context):
-        layout = self.layout
-        s = context.scene.nfs
-        layout.prop(s, "transfer_source")
-        layout.prop(s, "transfer_keys")
-        layout.prop(s, "transfer_replace")
+    def draw_panel(self, layout, s, context):
+        _props(layout, s, "transfer_source", "transfer_keys", "transfer_replace")
         op = layout.operator("nfs.transfer_shape_keys", icon="SHAPEKEY_DATA")
         op.replace = s.transfer_replace
         op.keys = s.transfer_keys
@@ -116,11 +118,8 @@ class NFS_PT_bake(_NFSSubPanel, bpy.types.Panel):
     bl_label = "Bake From Source"
     bl_options = {"DEFAULT_CLOSED"}
 
-    def draw(self, context):
-        layout = self.layout
-        s = context.scene.nfs
-        layout.prop(s, "bake_source")
-        layout.prop(s, "source_mode")
+    def draw_panel(self, layout, s, context):
+        _props(layout, s, "bake_source", "source_mode")
         sub = layout.row()
         sub.active = s.source_mode != "GEOMETRY"
         sub.prop(s, "names_target")
@@ -140,9 +139,8 @@ class NFS_PT_livelink(_NFSSubPanel, bpy.types.Panel):
     bl_label = "Live Link Face CSV"
     bl_options = {"DEFAULT_CLOSED"}
 
-    def draw(self, context):
-        layout = self.layout
-        layout.prop(context.scene.nfs, "csv_start_frame")
+    def draw_panel(self, layout, settings, context):
+        layout.prop(settings, "csv_start_frame")
         layout.operator("nfs.import_livelink_csv", icon="IMPORT")
         fps = scene_fps(context.scene)
         layout.label(text=f"Resampled to the scene's {fps:g} fps")
@@ -155,9 +153,7 @@ class NFS_PT_sliders(_NFSSubPanel, bpy.types.Panel):
     def poll(cls, context):
         return shape_keys.facs_keys(context.active_object)[0] is not None
 
-    def draw(self, context):
-        layout = self.layout
-        s = context.scene.nfs
+    def draw_panel(self, layout, s, context):
         _scheme, keys = shape_keys.facs_keys(context.active_object)
         row = layout.row(align=True)
         row.prop(s, "slider_filter", text="", icon="VIEWZOOM")
@@ -184,11 +180,3 @@ class NFS_PT_sliders(_NFSSubPanel, bpy.types.Panel):
 
 
 CLASSES = (NFS_PT_main, NFS_PT_skinning, NFS_PT_facs, NFS_PT_transfer, NFS_PT_bake, NFS_PT_livelink, NFS_PT_sliders)
-
-
-def register():
-    register_classes(CLASSES)
-
-
-def unregister():
-    unregister_classes(CLASSES)

@@ -68,7 +68,7 @@ def main(argv=None) -> int:
                                     ("true offsets", it["id_off"][sub])):
                     for lab in (False, True):
                         pr = onehot if lab else probs
-                        frame = model.face_frame(it["pos"], pr, it["vert_area"])
+                        frame = model.decoder_frame(it["pos"], pr, it["vert_area"])
                         pred = model.decode_in_frame(frame, it["sub_pos"], it["sub_nrm"], model.skin_weights(pr[sub]),
                                                      z, z_id, shift=shift)
                         e = float((pred - gt).norm(dim=-1).mean() / gt.norm(dim=-1).mean())

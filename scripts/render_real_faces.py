@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model_core.evaluation.render_util import key_rows, key_sheet, write_png
+from model_core.evaluation.render_util import key_rows, write_key_sheet
 from model_core.evaluation.real_eval import load_real_heads
 
 KEYS = ("jawOpen", "eyeBlinkLeft", "mouthSmileLeft", "browInnerUp", "mouthPucker")
@@ -37,9 +37,7 @@ def main(argv=None) -> int:
             names, d = model.facs_basis(pm, names="arkit", keys=keys)
             sets["ours" if keys == "auto" else "decoder"] = {k: d[names.index(k)].astype(np.float64) for k in KEYS}
         rows += key_rows(h.verts, h.faces, sets, KEYS, a.size)
-    img = key_sheet(rows, KEYS, a.size)
-    write_png(a.out, img)
-    print(f"wrote {a.out} ({img.shape[1]}x{img.shape[0]})")
+    print(write_key_sheet(a.out, rows, KEYS, a.size))
     return 0
 
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from model_core.runtime.facs_names import ARKIT_NAMES
 from model_core.evaluation.real_eval import load_real_heads
-from model_core.evaluation.render_util import key_rows, key_sheet, write_png
+from model_core.evaluation.render_util import key_rows, write_key_sheet
 
 KEYS = ("jawOpen", "eyeBlinkLeft", "mouthSmileLeft", "browInnerUp", "mouthPucker")
 
@@ -39,9 +39,7 @@ def main(argv=None) -> int:
     rows += key_rows(tgt.verts, tgt.faces, {
         "carried": {k: out[names.index(k)].astype(np.float64) for k in KEYS},
         "its own": {k: tgt.key(k) for k in KEYS}}, KEYS, a.size)
-    img = key_sheet(rows, KEYS, a.size)
-    write_png(a.out, img)
-    print(f"wrote {a.out} ({img.shape[1]}x{img.shape[0]})")
+    print(write_key_sheet(a.out, rows, KEYS, a.size))
     return 0
 
 

@@ -2,16 +2,26 @@
 ``blender_harness.run_blender``.
 
 ``PRELUDE`` registers the add-on from the working tree (``import nfs_blender; nfs_blender.register()``, with an
-``at_end`` unregister), injects the stand-in model (tests/standin_model.py) with ``engine.set_model`` and
-defines helpers:
+``at_end`` unregister), loads the real numpy runtime with the committed weights (model_core/weights/nfs_v4.npz, as a
+user gets them; ~0.2 s) and defines helpers:
 
+* ``MODEL``: the ``model_core.runtime.Model`` the operators use (``engine.get_model()``).
+* ``EXPECTED_REGIONS``: its region names (22).
+* ``use_key_source(source)``: set Preferences > FACS key source ('AUTO', the default, 'TEMPLATE' or 'DECODER').
+  'DECODER' is the cheap one (~0.3 s a mesh); 'AUTO' and 'TEMPLATE' run a dense registration (~8 s on the ICT
+  head), which tests/test_addon_trained.py covers.
+* ``model_keys(ob, names="ict", probs=None, keys="decoder")``: ``(names, (K, N, 3) world displacements)`` the model
+  gives ``ob``'s rest mesh prepared as the add-on prepares it (``engine.prepare`` with the default preferences).
 * ``ict_head(name, location=(0,0,0), scale=1.0, stride=1)``: the ICT-FaceKit full-head crop (vertices 0..11247,
   polygons 0..11143) converted to Blender's frame (metres, Z up, face toward -Y) as a new mesh object;
   ``stride`` > 1 keeps every stride-th polygon's vertices only as a cheaper, different-topology mesh.
 * ``keys_of(obj)``: {name: (N, 3) float32} of every shape key.
 * ``run_op(op, **kw)``: call an operator with EXEC_DEFAULT and undo=True; returns its result set as a list
   (['CANCELLED'] when it reported an ERROR, whose text is appended to ``ERRORS``).
-* ``EXPECTED_REGIONS``: the stand-in's region names.
+
+``STANDIN`` (after ``PRELUDE``) swaps in the hand-written stand-in model (tests/standin_model.py) for the tests that
+need a model they can count calls of or make fail (robustness, fuzz, the modal job): ``MODEL`` and
+``EXPECTED_REGIONS`` become the stand-in's.
 """
 
 PRELUDE = r'''
@@ -21,11 +31,21 @@ import bpy
 import nfs_blender
 nfs_blender.register()
 at_end(nfs_blender.unregister)
-from nfs_blender import engine
-import standin_model
-MODEL = standin_model.StandinModel()
-engine.set_model(MODEL)
-EXPECTED_REGIONS = list(standin_model.REGIONS)
+from nfs_blender import engine, mesh_io, prefs as _prefs
+engine.set_model(None)
+MODEL = engine.get_model()  # the committed weights (model_core/weights/nfs_v4.npz)
+EXPECTED_REGIONS = list(MODEL.region_names)
+
+
+def use_key_source(source):
+    _prefs._Defaults.key_source = source
+
+
+def model_keys(ob, names="ict", probs=None, keys="decoder"):
+    pm = engine.prepare(MODEL, mesh_io.rest_world_positions(ob), mesh_io.triangles(ob.data))
+    return MODEL.facs_basis(pm, names, probs=probs, keys=keys)
+
+
 from model_core.runtime.frames import ict_to_blender
 from model_core.dataset.ict import default_npz_path
 ICT_NPZ = str(default_npz_path())  # $NFS_ICT_DIR or ../shared/data/ict_facekit
@@ -102,4 +122,11 @@ def run_op(op, **kw):
     except RuntimeError as exc:
         ERRORS.append(str(exc))
         return ["CANCELLED"]
+'''
+
+STANDIN = r'''
+import standin_model
+MODEL = standin_model.StandinModel()
+engine.set_model(MODEL)
+EXPECTED_REGIONS = list(standin_model.REGIONS)
 '''

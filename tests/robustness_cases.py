@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from model_core.dataset.ict import default_npz_path
+from model_core.runtime.frames import ict_to_blender
 
 REPO = Path(__file__).resolve().parents[1]
 ICT_NPZ = default_npz_path()  # $NFS_ICT_DIR or ../shared/data/ict_facekit
@@ -57,7 +58,7 @@ class Case:
 
 
 GROUPS = {
-    "addon-geometry": ("Add-on: mesh inputs (stand-in model)", "tests/test_robustness_addon.py::test_geometry_matrix"),
+    "addon-geometry": ("Add-on: mesh inputs (the real runtime, committed weights, decoder keys)", "tests/test_robustness_addon.py::test_geometry_matrix"),
     "addon-runtime": ("Add-on with the real numpy runtime (random weights): the runtime's own checks",
                       "tests/test_robustness_addon.py::test_runtime_backed_matrix"),
     "addon-user": ("Add-on: the user's data (shape keys, values, drivers, action, vertex groups, modifiers), "
@@ -94,7 +95,9 @@ CASES: tuple[Case, ...] = (
        "result", "53 finite FACS keys (n-gon triangulated as Blender draws it)"),
     _C("A-transform", "addon-geometry",
        "rotated, off-origin, non-uniformly scaled head parented to a rotated empty (nothing applied)", "result",
-       "world-space key displacements equal those of the same head with the transforms applied (< 1e-4 relative)"),
+       "world-space key displacements equal those of the same head with the transforms applied (< 1e-3 relative; "
+       "measured 2.5e-4: round-off in the moved positions flips a few of the runtime's k-NN ties, as in "
+       "A-rt-scale-1mm)"),
     _C("A-zero-scale", "addon-geometry", "head with object scale (1, 0, 1)", "refused",
        "poll refuses (the transform cannot be inverted)", "zero scale"),
     _C("A-mirror-modifier", "addon-geometry", "half a head (x >= 0) with an enabled Mirror modifier", "refused",
@@ -503,7 +506,7 @@ def ict_mesh(parts=("head",), *, stride: int = 1, blender: bool = True):
     used, corners = np.unique(corners, return_inverse=True)
     v = d["neutral"][used]
     if blender:
-        v = np.stack([v[:, 0], -v[:, 2], v[:, 1]], axis=1) / 100.0
+        v = ict_to_blender(v)
     return v, np.asarray(corners, np.int64).ravel(), sizes
 
 

@@ -1,4 +1,6 @@
-"""A stand-in for ``model_core.runtime.Model`` used by the add-on tests (no weights needed).
+"""A stand-in for ``model_core.runtime.Model`` (no weights needed), for the add-on tests that count its calls or
+make it fail (robustness matrix, fuzz, the installed extension); the other add-on tests run the real runtime with the
+committed weights (tests/addon_testlib.py).
 
 Same interface as the runtime: ``prepare``, ``skinning`` (with ``override_probs``), ``region_names``,
 ``region_colors``, ``facs_basis_iter``, ``expression``, ``decode``. Its FACS basis is linear and geometric:

@@ -1,6 +1,7 @@
 """Baking a source face onto a target's FACS keys: FACS-named source keys (F-curves read directly, and frame by
 frame when a driver is involved), mesh-deformation source encoded by the model, the corrective key, ARKit
-targets, existing actions kept, scene frame restored, undo. Stand-in model (tests/standin_model.py)."""
+targets, existing actions kept, scene frame restored, undo. The real runtime with the committed weights and the
+decoder's keys (the cheap key source; the geometry bake fits onto the key source's basis)."""
 import pytest
 
 from addon_testlib import PRELUDE
@@ -10,9 +11,21 @@ pytestmark = pytest.mark.blender
 
 SCRIPT = r'''
 from model_core.runtime import facs_names as fn
-from nfs_blender import mesh_io, keyframes
+from nfs_blender import keyframes
+use_key_source("DECODER")
 scene = bpy.context.scene
 out = {}
+BATCHES = []       # frames per batched decode call of the model
+_decode = MODEL.decode
+
+
+def counting_decode(pm, z, **kw):
+    if np.ndim(z) == 2:
+        BATCHES.append(len(z))
+    return _decode(pm, z, **kw)
+
+
+MODEL.decode = counting_decode
 frames = np.arange(1, 41)
 rng = np.random.default_rng(1)
 
@@ -37,6 +50,11 @@ tgt = ict_head("Target", stride=2, location=(0.5, 0.0, 0.0))
 activate(tgt)
 assert run_op(bpy.ops.nfs.generate_facs_keys) == ["FINISHED"]
 tgt = bpy.data.objects["Target"]
+kb_basis, kb_jaw = tgt.data.shape_keys.key_blocks["Basis"], tgt.data.shape_keys.key_blocks["jawOpen"]
+co0, co1 = np.empty(3 * len(tgt.data.vertices), np.float32), np.empty(3 * len(tgt.data.vertices), np.float32)
+kb_basis.points.foreach_get("co", co0)
+kb_jaw.points.foreach_get("co", co1)
+kb_jaw.points.foreach_set("co", co0 + 1.2 * (co1 - co0))  # the user exaggerated jawOpen by 20 %
 user = tgt.shape_key_add(name="MyKey", from_mix=False)
 for f, v in ((1, 0.2), (20, 0.9)):
     user.value = v
@@ -89,8 +107,7 @@ out["driver_err"] = float(np.abs(got - expected).max())
 
 # ---- source B: no FACS names, deformed by shape keys built from the model's own basis, moving object
 srcb = ict_head("SrcGeo", location=(0.0, 0.6, 0.0))
-pmb = MODEL.prepare(mesh_io.rest_world_positions(srcb), mesh_io.triangles(srcb.data), up="Z", forward="-Y")
-basis_b = MODEL.basis(pmb)
+basis_b = model_keys(srcb)[1]
 srcb.shape_key_add(name="Basis", from_mix=False)
 poses = {"poseA": "jawOpen", "poseB": "eyeBlink_L", "poseC": "mouthSmile_R"}
 rest = mesh_io.local_rest_positions(srcb).astype(np.float64)
@@ -110,10 +127,11 @@ for j, ict in enumerate(poses.values()):
     exp_b[:, fn.ICT_INDEX[ict]] = vb[:, j]
 s.bake_source = srcb
 s.bake_corrective = True
+s.rig_sparsity = 0.0     # poses made of the model's own keys: plain bounded least squares recovers them exactly
 activate(tgt)
-MODEL.batches.clear()
+BATCHES.clear()
 out["bake_geo"] = run_op(bpy.ops.nfs.bake_from_source)
-out["decode_batches"] = list(MODEL.batches)      # the corrective decodes 16 frames per model call
+out["decode_batches"] = list(BATCHES)      # the corrective decodes 16 frames per model call
 tgt = bpy.data.objects["Target"]
 got = key_values(tgt, fn.ICT_NAMES)
 out["geo_err"] = float(np.abs(got - exp_b).max())
@@ -121,20 +139,23 @@ kbs = tgt.data.shape_keys.key_blocks
 out["corrective_key"] = "NFS_corrective" in kbs and abs(kbs["NFS_corrective"].value - 1.0) < 1e-7
 out["corrective_file"] = os.path.isfile(tgt.data.get("nfs_corrective_file", ""))
 # evaluated target = the model's exact (non-linear) decode of the source's expression, every 7th frame
-pmt = MODEL.prepare(mesh_io.rest_world_positions(tgt), mesh_io.triangles(tgt.data), up="Z", forward="-Y")
+rest_t = mesh_io.rest_world_positions(tgt)
+pmt = engine.prepare(MODEL, rest_t, mesh_io.triangles(tgt.data))
 mwt = np.array(tgt.matrix_world)
+key_co = keys_of(tgt)
 cerr, lin_gap = 0.0, 0.0
 for i in range(0, len(frames), 7):
     scene.frame_set(int(frames[i]))
     dg = bpy.context.evaluated_depsgraph_get()
     pos = mesh_io.to_world(mesh_io.evaluated_local_positions(tgt, dg), mwt)
-    z = np.zeros(128, dtype=np.float32)
-    z[:53] = np.clip(exp_b[i], 0, 1)
-    exact = MODEL.decode(pmt, z)
-    linear = pmt.verts + np.tensordot(z[:53].astype(np.float64), MODEL.basis(pmt), axes=1)
+    z = np.zeros(128, dtype=np.float32)   # the fit's code: the keyed FACS weights, 0 after them
+    z[:53] = [kbs[nm].value for nm in fn.ICT_NAMES]
+    exact = _decode(pmt, z)
+    linear = mesh_io.to_world(key_co["Basis"] + sum(float(z[k]) * (key_co[nm] - key_co["Basis"])
+                                                    for k, nm in enumerate(fn.ICT_NAMES)), mwt)
     cerr = max(cerr, float(np.abs(pos - exact).max()))
     lin_gap = max(lin_gap, float(np.abs(exact - linear).max()))
-out["corrective_err"], out["nonlinear_gap"] = cerr, lin_gap
+out["corrective_err"], out["sculpt_gap"] = cerr, lin_gap
 s.bake_corrective = False
 
 # ---- ARKit target, and undo of a bake
@@ -185,9 +206,12 @@ def test_bake_names_driver_geometry_corrective_arkit_undo():
     assert res["bake_driver"] == ["FINISHED"] and res["curves_driver"] == res["curves"]
     assert res["driver_err"] <= 1e-6
     assert res["bake_geo"] == ["FINISHED"]
-    assert res["geo_err"] < 1e-4  # the model's encoder recovers the source's expression weights
+    print("geometry bake: weights", res["geo_err"], "corrective", res["corrective_err"], "gap to the keys",
+          res["sculpt_gap"])
+    # the fit recovers the weights of poses made of the model's own keys (measured 1.2e-4: float32 shape keys)
+    assert res["geo_err"] < 1e-3
     assert res["corrective_key"] and res["corrective_file"]
-    assert res["nonlinear_gap"] > 1e-4  # the decode differs from the linear blend ...
+    assert res["sculpt_gap"] > 1e-3  # the decode differs from the blend of the (sculpted) keys ...
     assert res["corrective_err"] < 1e-5  # ... and the corrective key plays the exact decode back
     b = res["decode_batches"]
     assert b and max(b) == 16 and all(x == 16 for x in b[:-1]) and 0 < b[-1] <= 16, b

@@ -1,5 +1,5 @@
 """Live Link Face CSV import onto FACS keys: 60 fps take resampled to a 24 fps scene, bulk keys equal the
-resampled values, ARKit targets, clear errors that change nothing. Stand-in model, ICT head."""
+resampled values, ARKit targets, clear errors that change nothing. The real runtime (decoder keys), ICT head."""
 import pytest
 
 from addon_testlib import PRELUDE
@@ -11,6 +11,7 @@ pytestmark = pytest.mark.blender
 SCRIPT = r'''
 from model_core.runtime import facs_names as fn
 from nfs_blender import keyframes, livelink_csv
+use_key_source("DECODER")   # the cheap key source: the keys only receive the take
 scene = bpy.context.scene
 scene.render.fps, scene.render.fps_base = 24, 1.0
 out = {}

@@ -1,5 +1,6 @@
 """FACS shape keys: 53 ICT / 52 ARKit keys in world space through an object transform, other keys untouched,
-name clashes, undo; FACS sliders (mirror, group reset). Stand-in model (tests/standin_model.py), ICT head."""
+name clashes, undo; FACS sliders (mirror, group reset). The real runtime with the committed weights, the decoder's
+keys (the cheap key source; tests/test_addon_trained.py covers the others), ICT head."""
 import pytest
 
 from addon_testlib import PRELUDE
@@ -9,7 +10,7 @@ pytestmark = pytest.mark.blender
 
 SCRIPT = r'''
 from model_core.runtime import facs_names as fn
-from nfs_blender import mesh_io
+use_key_source("DECODER")
 out = {}
 
 # a transformed head with user shape keys (Basis + MyKey) that must stay as they are
@@ -47,9 +48,7 @@ keys = keys_of(ob)
 out["user_unchanged"] = bool(np.array_equal(keys["MyKey"], before["MyKey"]) and
                              np.array_equal(keys["Basis"], before["Basis"]) and abs(kbs["MyKey"].value - 0.4) < 1e-7)
 mw = np.array(ob.matrix_world)
-world = mesh_io.rest_world_positions(ob)
-pm = MODEL.prepare(world, mesh_io.triangles(ob.data), up="Z", forward="-Y")
-expected = MODEL.basis(pm)
+expected = model_keys(ob)[1]
 err = 0.0
 for k, name in enumerate(fn.ICT_NAMES):
     d_world = (keys[name].astype(np.float64) - keys["Basis"]) @ mw[:3, :3].T
@@ -109,8 +108,7 @@ out["arkit"] = run_op(bpy.ops.nfs.generate_facs_keys, scheme="ARKIT")
 ob2 = bpy.data.objects["Head2"]
 k2 = keys_of(ob2)
 out["arkit_names"] = [kb.name for kb in ob2.data.shape_keys.key_blocks]
-pm2 = MODEL.prepare(mesh_io.rest_world_positions(ob2), mesh_io.triangles(ob2.data), up="Z", forward="-Y")
-b2 = MODEL.basis(pm2)
+b2 = model_keys(ob2)[1]
 merged = b2[fn.ICT_INDEX["browInnerUp_L"]] + b2[fn.ICT_INDEX["browInnerUp_R"]]
 out["arkit_brow_err"] = float(np.abs((k2["browInnerUp"] - k2["Basis"]) - merged).max())
 out["arkit_tongue"] = float(np.abs(k2["tongueOut"] - k2["Basis"]).max())

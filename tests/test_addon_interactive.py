@@ -12,6 +12,7 @@ MODAL = r'''
 from types import SimpleNamespace
 from nfs_blender import common, keyframes, ops_bake, ops_facs
 from model_core.runtime import facs_names as fn
+use_key_source("DECODER")   # the cheap key source: the job loop is under test, not the keys
 scene = bpy.context.scene
 out = {}
 tgt = ict_head("Target", stride=2)
@@ -96,6 +97,7 @@ emit(out)
 '''
 
 DRAW = r'''
+from types import MethodType
 from nfs_blender import ui, prefs
 from model_core.runtime import facs_names as fn
 
@@ -114,6 +116,7 @@ class Rec:
         Rec.log.append(["set", name, str(value)])
 
 
+use_key_source("DECODER")   # the cheap key source: the keys are only drawn
 ob = ict_head("Head", stride=3)
 activate(ob)
 out = {}
@@ -126,7 +129,10 @@ for state in ("plain", "facs"):
         if hasattr(cls, "poll") and not cls.poll(bpy.context):
             Rec.log.append(["hidden", cls.__name__, ""])
             continue
-        cls.draw(SimpleNamespace(layout=Rec()), bpy.context)
+        panel = SimpleNamespace(layout=Rec())
+        if hasattr(cls, "draw_panel"):   # a section draws the scene's settings through draw_panel
+            panel.draw_panel = MethodType(cls.draw_panel, panel)
+        cls.draw(panel, bpy.context)
     out[state] = Rec.log
 Rec.log = []
 prefs.NFS_AddonPreferences.draw(SimpleNamespace(layout=Rec(), **{k: getattr(prefs._Defaults, k)

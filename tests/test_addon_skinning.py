@@ -1,5 +1,6 @@
 """Skinning weights as NFS_ vertex groups + NFS_regions colours, the viewport toggle, painted groups read back,
-undo. Runs the add-on against the stand-in model (tests/standin_model.py) on the ICT-FaceKit head."""
+undo. The real runtime with the committed weights on the ICT-FaceKit head (painted regions drive the decoder's
+keys)."""
 import pytest
 
 from addon_testlib import PRELUDE
@@ -43,9 +44,8 @@ out["user_weights"] = user_w
 out["row_sum_err"] = float(np.abs(W.sum(axis=1) - 1).max())
 # model's probabilities on the world-space mesh (what the add-on must have given the model)
 mw = np.array(ob.matrix_world)
-from nfs_blender import mesh_io
 world = mesh_io.rest_world_positions(ob)
-pm = MODEL.prepare(world, mesh_io.triangles(ob.data), up="Z", forward="-Y")
+pm = engine.prepare(MODEL, world, mesh_io.triangles(ob.data))
 probs, _ = MODEL.skinning(pm)
 out["quant_err"] = float(np.abs(W - probs).max())
 # groups as Compute Skinning wrote them are not "painted" (the FACS report says 'painted regions' only after paint)
@@ -85,19 +85,16 @@ out["painted_after_paint"] = prepare_object(bpy.context, ob).painted
 out["gen_painted"] = run_op(bpy.ops.nfs.generate_facs_keys, use_painted=True)
 ob = bpy.data.objects["Head"]
 keys = keys_of(ob)
-painted = np.zeros((n, len(EXPECTED_REGIONS)))
+painted = np.zeros((n, len(EXPECTED_REGIONS)), dtype=np.float32)
 painted[:, EXPECTED_REGIONS.index("jaw")] = 1
-pm2 = MODEL.prepare(world, mesh_io.triangles(ob.data), up="Z", forward="-Y")
-expected = MODEL.basis(pm2, probs=painted)
+names, expected = model_keys(ob, probs=painted)
 m3 = mw[:3, :3]
-from model_core.runtime import facs_names as fn
 err = 0.0
-for k, name in enumerate(fn.ICT_NAMES):
+for k, name in enumerate(names):
     d_world = (keys[name] - keys["Basis"]).astype(np.float64) @ m3.T
     err = max(err, float(np.abs(d_world - expected[k]).max()))
-out["painted_err"] = err
-pm3 = MODEL.prepare(world, mesh_io.triangles(ob.data), up="Z", forward="-Y")
-unpainted = MODEL.basis(pm3)
+out["painted_err"], out["painted_max"] = err, float(np.abs(expected).max())
+unpainted = model_keys(ob)[1]
 out["painted_differs"] = float(np.abs(expected - unpainted).max())
 
 # --- colours from the painted groups: everything is now jaw-coloured
@@ -118,11 +115,12 @@ emit(out)
 
 def test_skinning_groups_colours_toggle_painted_and_undo():
     res = run_blender([PRELUDE, SCRIPT], timeout=180)
+    from model_core.runtime import Model
     assert res["undo_run"] == ["FINISHED"]
     assert res["after_undo_groups"] == ["user_group"] and not res["after_undo_attr"]
     assert res["run1"] == ["FINISHED"] and res["run2"] == ["FINISHED"]
-    from standin_model import REGIONS
-    assert res["groups"] == ["user_group"] + ["NFS_" + r for r in REGIONS]
+    regions = Model.load().region_names
+    assert len(regions) == 22 and res["groups"] == ["user_group"] + ["NFS_" + r for r in regions]
     assert res["row_sum_err"] <= 1e-4  # weights per vertex sum to 1
     assert res["quant_err"] <= 1.0 / 1024 + 1e-6  # 1/1024 steps, largest-remainder rounding
     assert res["painted_after_skin"] is False  # unchanged groups: no 'painted regions' in the FACS report
@@ -134,8 +132,8 @@ def test_skinning_groups_colours_toggle_painted_and_undo():
     assert res["shown_attr"] == ["NFS_regions", "NFS_regions"]
     assert res["restored"] and res["restored_attr"] == ["painted", "painted"]
     assert res["gen_painted"] == ["FINISHED"] and res["painted_after_paint"] is True
-    assert res["painted_differs"] > 1e-3  # painting changes the basis ...
-    assert res["painted_err"] < 2e-6  # ... exactly as the model computes it from the painted regions
+    assert res["painted_differs"] > 1e-3  # painting changes the keys by millimetres ...
+    assert res["painted_err"] < 2e-6 and res["painted_max"] > 1e-3  # ... exactly as the model computes them
     assert res["recolour"] == ["FINISHED"] and res["recolour_err"] < 1e-6
     assert res["clear"] == ["FINISHED"]
     assert res["after_clear"] == [["user_group"], ["painted"]]

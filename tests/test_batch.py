@@ -45,7 +45,7 @@ def test_identity_offsets_lead_back_to_the_generic_head(ict, tmp_path):
     cfg = ModelConfig(n_regions=len(np.unique(labels)), proxy_target=300, k_eig=16, dec_frame="face",
                       id_offset=True)
     rng = np.random.default_rng(1)
-    from model_core.dataset.batch import label_frame
+    from model_core.dataset.batch import label_decoder_frame
     from model_core.runtime.frames import canonical_normalization
     from model_core.runtime.mesh import vertex_areas
     for _ in range(6):
@@ -56,8 +56,8 @@ def test_identity_offsets_lead_back_to_the_generic_head(ict, tmp_path):
         gen_crop = ict.identity_verts(None, g.crop)
         gen = aug(np.einsum("njc,nj->nc", gen_crop[g.corners], g.bary))              # (N, 3) canonical
         pos = it["pos"].astype(np.float64)
-        a1, b1 = label_frame(pos, vertex_areas(pos, g.faces), g.labels, cfg)
-        a2, b2 = label_frame(gen, vertex_areas(gen, g.faces), g.labels, cfg)
+        a1, b1 = label_decoder_frame(pos, vertex_areas(pos, g.faces), g.labels, cfg)
+        a2, b2 = label_decoder_frame(gen, vertex_areas(gen, g.faces), g.labels, cfg)
         # the frame maps the face core's centroid / size onto face_ref
         m = np.isin(g.labels, cfg.face_core) * vertex_areas(gen, g.faces)
         assert np.allclose(a2 * (m[:, None] * gen).sum(0) / m.sum() + b2, cfg.face_ref[:3], atol=1e-9)

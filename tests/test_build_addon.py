@@ -138,18 +138,21 @@ def fake_tree(tmp_path) -> Path:
         def unregister():
             pass
         """)
-    _write(root, "nfs_blender/ops/__init__.py", "from . import io\n")
-    _write(root, "nfs_blender/ops/io.py", "import numpy as np\nfrom ..model_core.runtime import mesh\n")
-    _write(root, "nfs_blender/tests/test_addon.py", "import torch\n")
-    _write(root, "nfs_blender/notes.md", "not shipped\n")
-    _write(root, "model_core/__init__.py", '"""core"""\n')
-    _write(root, "model_core/runtime/mesh.py", "import numpy as np\n")
-    _write(root, "model_core/runtime/__init__.py", "")
-    _write(root, "model_core/runtime/model.py", "from .mesh import np\nfrom . import layers\n")
-    _write(root, "model_core/runtime/layers.py", '"""import torch  (only a docstring)"""\n')
-    _write(root, "model_core/training/train.py", "import torch\n")
-    _write(root, "model_core/dataset/ict.py", "import scipy.sparse\n")
-    _write(root, "model_core/data/labels.json", "[]\n")
+    for rel, text in {
+        "nfs_blender/ops/__init__.py": "from . import io\n",
+        "nfs_blender/ops/io.py": "import numpy as np\nfrom ..model_core.runtime import mesh\n",
+        "nfs_blender/tests/test_addon.py": "import torch\n",
+        "nfs_blender/notes.md": "not shipped\n",
+        "model_core/__init__.py": '"""core"""\n',
+        "model_core/runtime/mesh.py": "import numpy as np\n",
+        "model_core/runtime/__init__.py": "",
+        "model_core/runtime/model.py": "from .mesh import np\nfrom . import layers\n",
+        "model_core/runtime/layers.py": '"""import torch  (only a docstring)"""\n',
+        "model_core/training/train.py": "import torch\n",
+        "model_core/dataset/ict.py": "import scipy.sparse\n",
+        "model_core/data/labels.json": "[]\n",
+    }.items():
+        _write(root, rel, text)
     (root / "model_core/__pycache__").mkdir()
     (root / "model_core/__pycache__/mesh.cpython-311.pyc").write_bytes(b"\0")
     (root / "nfs_blender/model_core").symlink_to("../model_core")

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from model_core.runtime.facs_names import ARKIT_NAMES, ICT_INDEX, ICT_NAMES
-from model_core.dataset.ict import load_ict
 from model_core.runtime import Model, read_mesh, write_mesh
 from small_model import save_small_weights
 
@@ -25,10 +24,9 @@ def run_cli(*args, timeout=240):
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory):
+def files(tmp_path_factory, ict):
     d = tmp_path_factory.mktemp("cli")
     save_small_weights(d / "w", 7)
-    ict = load_ict()
     rng = np.random.default_rng(0)
     sizes = ict.face_sizes[:6560].astype(np.int64)
     corners = ict.corner_indices[: sizes.sum()].astype(np.int64)

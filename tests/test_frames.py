@@ -3,7 +3,6 @@ import numpy as np
 import pytest
 
 from model_core.runtime.frames import axes_to_ict, blender_to_ict, canonical_normalization, ict_to_blender
-from model_core.dataset.ict import load_ict
 
 
 def test_blender_round_trip_and_directions():
@@ -25,8 +24,7 @@ def test_rotation_is_proper():
         axes_to_ict("Q", "Z")
 
 
-def test_canonical_normalisation_invariant_to_frame_and_units():
-    ict = load_ict()
+def test_canonical_normalisation_invariant_to_frame_and_units(ict):
     v, f = ict.head(None, None, "face")
     nz = canonical_normalization(v, f)
     canon = nz.apply(v)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import robustness_cases as rc
-from addon_testlib import PRELUDE
+from addon_testlib import PRELUDE, STANDIN
 from blender_harness import run_blender
 from model_core.runtime.facs_names import N_ICT
 from model_core.runtime import Model
@@ -202,7 +202,7 @@ emit(out)
 @pytest.mark.blender
 def test_fuzz_blender():
     """F-blender"""
-    res = run_blender([PRELUDE, BLENDER_FUZZ], args=[99, 24, 16, 60.0], timeout=240, env=rc.SUBPROCESS_ENV)
+    res = run_blender([PRELUDE, STANDIN, BLENDER_FUZZ], args=[99, 24, 16, 60.0], timeout=240, env=rc.SUBPROCESS_ENV)
     bad = [f"mesh #{i} ({m['info']}): {k}={m[k]}" for i, m in enumerate(res["meshes"]) for k in ("skin", "facs")
            if m[k] not in ("ok", "error", "refused")]
     bad += [f"csv #{j}: {r}" for j, r in enumerate(res["csv"]) if r not in ("ok", "error")]

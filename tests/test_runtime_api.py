@@ -493,15 +493,14 @@ def test_mesh_files_round_trip(tmp_path, ict):
         read_mesh(tmp_path / "x.stl")
 
 
-def test_face_crop_uses_face_regions_only():
+def test_face_crop_uses_face_regions_only(ict):
     """crop='face' runs the encoders on face-region skin only; the rest follows (or stays with 'static').
     The committed weights' own skinning decides what is face (nfs_v4's segmentation is 92-95 % right)."""
-    from model_core.dataset.ict import load_ict
     from model_core.runtime.regions import REGION_NAMES, load_ict_labels
     from model_core.runtime import Model
     from model_core.runtime.model_prepare import NON_FACE_REGIONS
     model = Model.load()
-    v, f = load_ict().head(None, None, "full")
+    v, f = ict.head(None, None, "full")
     full = model.prepare(v, f)
     face = model.prepare(v, f, crop="face", other_islands="static")
     assert face is not full and len(face.face_index) < len(full.face_index)

@@ -103,7 +103,7 @@ def test_numpy_matches_torch_on_three_meshes(models, ict):
             z_ge_t = net.expression(t(feats_e), op)
             codes = torch.cat([z_ge_t, torch.zeros(1, cfg.z_dim)])
             codes[1, ICT_INDEX["jawOpen"]] = 1.0
-            frame = net.face_frame(t(pm.canon), probs_t, t(vertex_areas(pm.canon, f)))
+            frame = net.decoder_frame(t(pm.canon), probs_t, t(vertex_areas(pm.canon, f)))
             d_t = net.decode_in_frame(frame, t(pm.canon), t(pm.normals), w_t, codes, t(z_id_t), shift=off_t).numpy()
         a, b = model.decoder_frame(pm)
         assert abs(a - float(frame[0])) < 1e-5 * a and np.abs(b - frame[1].numpy()).max() < 1e-5

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-from model_core.dataset.ict import load_ict
 from model_core.runtime import Model, write_mesh
 from small_model import save_small_weights
 
@@ -59,8 +58,7 @@ print(json.dumps({"blocked": blocked, "modules": mods, "training_modules": train
 """
 
 
-def test_runtime_needs_neither_torch_nor_scipy(tmp_path):
-    ict = load_ict()
+def test_runtime_needs_neither_torch_nor_scipy(tmp_path, ict):
     v, f = ict.head(None, None, "narrow")
     obj = tmp_path / "narrow.obj"
     write_mesh(obj, v, f)

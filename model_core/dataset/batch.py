@@ -8,19 +8,19 @@ from __future__ import annotations
 import numpy as np
 
 from ..runtime.config import ModelConfig
-from ..runtime.frames import canonical_normalization, core_frame
+from ..runtime.frames import canonical_normalization, decoder_frame
 from ..runtime.mesh import face_normals, vertex_areas, vertex_normals
 from ..runtime.proxy import build_proxy, expression_features, neutral_features
 from .ict import CROPS, ICTModel
 
 
-def label_frame(pos: np.ndarray, vert_area: np.ndarray, labels: np.ndarray, cfg: ModelConfig
+def label_decoder_frame(pos: np.ndarray, vert_area: np.ndarray, labels: np.ndarray, cfg: ModelConfig
                 ) -> tuple[float, np.ndarray]:
-    """``FaceSkinningNet.face_frame`` from true region labels: (a, b (3,)) taking the area-weighted centroid and
+    """``FaceSkinningNet.decoder_frame`` from true region labels: (a, b (3,)) taking the area-weighted centroid and
     sqrt(area) of the vertices labelled ``cfg.face_core`` onto ``cfg.face_ref``.
 
     pos (N, 3), vert_area (N,) canonical; labels (N,) region indices."""
-    return core_frame(pos, np.isin(labels, list(cfg.face_core)) * vert_area, cfg.face_ref)
+    return decoder_frame(pos, np.isin(labels, list(cfg.face_core)) * vert_area, cfg.face_ref)
 
 
 def prepare_group(group, ict: ICTModel, cfg: ModelConfig, rng: np.random.Generator, *,
@@ -75,8 +75,8 @@ def prepare_group(group, ict: ICTModel, cfg: ModelConfig, rng: np.random.Generat
         # the generic head in the generic head's face frame (both frames from the true labels)
         gen = cn - rot_vec(np.einsum("njc,nj->nc", id_delta[np.asarray(group.corners)], np.asarray(group.bary)))
         labels = np.asarray(group.labels)
-        a1, b1 = label_frame(cn, vert_area, labels, cfg)
-        a2, b2 = label_frame(gen, vertex_areas(gen, faces), labels, cfg)
+        a1, b1 = label_decoder_frame(cn, vert_area, labels, cfg)
+        a2, b2 = label_decoder_frame(gen, vertex_areas(gen, faces), labels, cfg)
         offsets = {"id_off": (a1 * cn + b1) - (a2 * gen + b2),                                  # (N, 3)
                    "t_off": (a1 * tpos + b1) - (a2 * (tpos - rot_vec(id_delta[tsel])) + b2)}    # (T, 3)
 

@@ -75,10 +75,6 @@ class FaceGroup:
     def n_verts(self) -> int:
         return int(self.neutral.shape[0])
 
-    @property
-    def n_expr(self) -> int:
-        return int(self.posed.shape[0])
-
     def unaugment(self, points: np.ndarray) -> np.ndarray:
         """Augmented points (..., 3) -> ICT frame: ``R^T (p - t) / scale``."""
         return ((np.asarray(points, np.float64) - self.translation) @ self.rotation) / self.scale

@@ -110,8 +110,9 @@ def canonical_normalization(verts, faces, *, up: str = ICT_UP, forward: str = IC
     return Normalization(rotation=axes_to_ict(up, forward), center=center, size=float(np.sqrt(total)))
 
 
-def core_frame(pos: np.ndarray, weight: np.ndarray, face_ref) -> tuple[float, np.ndarray]:
-    """The decoder frame's similarity (numpy twin of ``FaceSkinningNet.face_frame``): (a, b (3,)) with
+def decoder_frame(pos: np.ndarray, weight: np.ndarray, face_ref) -> tuple[float, np.ndarray]:
+    """The decoder frame's similarity (numpy twin of ``FaceSkinningNet.decoder_frame``; ``Model.decoder_frame`` and
+    ``batch.label_decoder_frame`` call it): (a, b (3,)) with
     a * pos + b taking the ``weight``-weighted centroid and sqrt(total weight) onto ``face_ref``.
 
     Args: pos (N, 3) canonical positions; weight (N,) >= 0 per vertex (face-core share x vertex area);

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .frames import core_frame
+from . import frames
 from .model_common import F32, ModelPart, check_finite, one_blas_thread
 from .prepared_mesh import PreparedMesh
 
@@ -35,7 +35,7 @@ class Decoding(ModelPart):
             if cfg.dec_frame != "face":
                 return 1.0, np.zeros(3)
             probs = self._probs(pm)[pm.face_index].astype(np.float64)
-            return core_frame(pm.canon, probs[:, list(cfg.face_core)].sum(axis=1) * self._face_areas(pm),
+            return frames.decoder_frame(pm.canon, probs[:, list(cfg.face_core)].sum(axis=1) * self._face_areas(pm),
                               cfg.face_ref)
         a, b = self._cached(pm, "dec_frame", run)
         return a, b.copy()

@@ -82,7 +82,7 @@ def compute_losses(model, item: dict, weights: dict | None = None, *, teacher: b
     eye = torch.zeros(n_ex, z_ge.shape[1], dtype=z_ge.dtype, device=z_ge.device)
     eye[:, :n_ex] = torch.eye(n_ex, dtype=z_ge.dtype, device=z_ge.device)     # the 53 single-shape codes
     with_singles = model.bilinear and "sub_singles" in item and bool(w["singles"])
-    frame = model.face_frame(item["pos"], probs, item["vert_area"])                # decoder frame (a, b)
+    frame = model.decoder_frame(item["pos"], probs, item["vert_area"])                # decoder frame (a, b)
     pred = model.decode_in_frame(frame, item["sub_pos"], item["sub_nrm"], wv,
                                  torch.cat([z_dec, eye]) if with_singles else z_dec, z_id,
                                  shift=sub_shift)                                  # (B [+ 53], S, 3)

@@ -20,7 +20,7 @@ width, K eigenpairs, R regions, Z = z_dim (128).
   z_ID Z]; the displacement is
   (D(x, n, w*z, z_ID) - D(x, n, 0, z_ID)) / disp_scale.
   Either way a zero expression code gives exactly zero motion.
-- decoder frame, ``dec_frame='face'``: ``face_frame`` gives (a, b) from the skinning probabilities (detached);
+- decoder frame, ``dec_frame='face'``: ``decoder_frame`` gives (a, b) from the skinning probabilities (detached);
   the decoder reads a * x + b and its displacement is divided by a (``decode_in_frame``), so the same face
   point is decoded the same way whatever the crop. ``dec_frame='mesh'``: a = 1, b = 0.
   With ``id_offset`` the decoder reads a * x + b - offset, the identity offset (decoder-frame units) taking
@@ -170,7 +170,7 @@ class FaceSkinningNet(nn.Module):
         return self.skin_mlp(probs)
 
     # --- decoder --------------------------------------------------------------------------
-    def face_frame(self, pos, probs, vert_area):
+    def decoder_frame(self, pos, probs, vert_area):
         """The decoder's frame: (a scalar tensor, b (3,)) with decoder input a * pos + b.
 
         Args: pos (N, 3) canonical neutral positions of the whole mesh; probs (N, R) region probabilities;
@@ -192,7 +192,7 @@ class FaceSkinningNet(nn.Module):
             return a, ref[:3] - a * c
 
     def decode_in_frame(self, frame, pos, nrm, w, z_ge, z_id, shift=None):
-        """``decode`` in the decoder frame ``frame`` = (a, b) from ``face_frame``: canonical displacements
+        """``decode`` in the decoder frame ``frame`` = (a, b) from ``decoder_frame``: canonical displacements
         (B, N, 3) of canonical positions pos (N, 3); the decoder reads a * pos + b - shift (shift (N, 3): the
         identity offsets of ``id_offset`` models, or None)."""
         a, b = frame
