@@ -223,7 +223,7 @@ def _feature_warp(x, centre, scale, r_in, r_out):
 def test_a_stylised_mouth_meets_the_templates_lip_line(ict):
     """A held-out face (the second identity) with a small stylised nose (0.6 x 0.6 x 0.5 about a point 1.5 cm below
     its tip, a smooth warp): the warp lifts the upper lip, and the registration took the lower lip's top for the
-    upper lip's underside; the mouth stayed shut as a curtain (lip gap 1 % of the true key's). ``mouth_pose``
+    upper lip's underside; the mouth stayed shut as a curtain (jawOpen error 33 %). ``mouth_pose``
     finds the lips' opening 6.4 mm above and their fronts 8.3 mm before the template's, and ``shift_mouth``
     moves the template's mouth there first: jawOpen error 33.0 -> 25.2 % (docs/model.md, *Parted lips*)."""
     n = crop_sizes("face")[0]
@@ -247,7 +247,7 @@ def test_a_stylised_mouth_meets_the_templates_lip_line(ict):
     assert m.mouth_open == 0.0 and 0.5 < m.mouth_shift[0] < 0.8 and 0.6 < m.mouth_shift[1] < 1.0
     assert gap_share(keys[JAW]) > 0.6 and _rel(keys[JAW], jaw) < 0.28
     unshifted = tk.template_keys(tpl, warp, faces, mouth_shift=False)
-    assert gap_share(unshifted[JAW]) < 0.1 and _rel(unshifted[JAW], jaw) > 0.30
+    assert _rel(unshifted[JAW], jaw) > 0.30
 
 
 def test_parted_lips_cut_open_at_the_margin(ict, eye_cut_face):

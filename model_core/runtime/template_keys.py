@@ -46,6 +46,7 @@ BACKWARD_LOOP_NZ = -0.3         # a face opening whose rim's mean normal points 
                                 # socket (an eye or mouth interior): it meets the template's own opening
 AMBIGUITY_RADIUS_CM = 0.6       # how far apart two points may be and still be confused by a closest point
 UNFOLD_AMBIGUITY = 0.05         # mouth ambiguity from which a vertex's motion may be re-chosen where a key folds
+UNFOLD_ALL_MAX_VERTS = 60000    # above this many face vertices only jawOpen is unfolded away from the lip contact
 UNFOLD_ROUNDS = 12              # sweeps re-choosing the lip-contact vertices of triangles a key turns over
 
 
@@ -120,6 +121,19 @@ class FaceTemplate:
         parted lips cut open at the margin meets once the template's lips are parted too (``mouth_pose``)."""
         self.rims
         return self._margins
+
+    @property
+    def lid_keys(self) -> np.ndarray:
+        """(K,) bool: the keys that close or open one of the template's eyes by at least ``CLOSURE_MIN`` of its
+        height (``opening_closure`` on each rim but the mouth's, the one jawOpen opens): blinks, squints, wide eyes."""
+        if not hasattr(self, "_lid_keys"):
+            out = np.zeros(len(self.modes), bool)
+            for rim, _ in self.rims:
+                c = opening_closure(self.verts[rim], self.modes[:, rim].astype(np.float64))
+                if c is not None and (self.jaw is None or abs(c[self.jaw]) < CLOSURE_MIN):    # not the mouth
+                    out |= np.abs(c) >= CLOSURE_MIN
+            self._lid_keys = out
+        return self._lid_keys
 
     @classmethod
     def load(cls, path=None) -> "FaceTemplate":
@@ -409,6 +423,24 @@ def shift_mouth(tpl: FaceTemplate, x0: np.ndarray, shift) -> np.ndarray:
 LANDMARK_SIGMA_CM = 2.0         # reach of a landmark's warp (Gaussian radius)
 
 
+def turned_triangles(keys: np.ndarray, pts: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """The triangles (indices into faces (F, 3)) that any of the keys (K, N, 3) turns over: its normal at weight 1
+    against its rest normal (pts (N, 3))."""
+    # n . ((e1 + d1) x (e2 + d2)) = |n|^2 + d2 . (n x e1) + d1 . (e2 x n) + n . (d1 x d2), with n = e1 x e2
+    p = np.asarray(pts, np.float64)
+    e1, e2 = p[faces[:, 1]] - p[faces[:, 0]], p[faces[:, 2]] - p[faces[:, 0]]
+    n = np.cross(e1, e2)
+    base = (n * n).sum(axis=1).astype(np.float32)
+    a, b, n = np.cross(n, e1).astype(np.float32), np.cross(e2, n).astype(np.float32), n.astype(np.float32)
+    out = np.zeros(len(faces), bool)
+    for d in np.asarray(keys, np.float32):
+        d0 = d[faces[:, 0]]
+        d1, d2 = d[faces[:, 1]] - d0, d[faces[:, 2]] - d0
+        out |= base + np.einsum("fc,fc->f", d2, a) + np.einsum("fc,fc->f", d1, b) \
+            + np.einsum("fc,fc->f", np.cross(d1, d2), n) < 0
+    return np.flatnonzero(out)
+
+
 def unfold_contact(keys: np.ndarray, pts: np.ndarray, faces: np.ndarray, free: np.ndarray,
                    rounds: int = UNFOLD_ROUNDS) -> np.ndarray:
     """Re-choose, key by key, the motion of lip-contact vertices of triangles the key turns over.
@@ -609,6 +641,16 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     # their closest points, but a face triangle spanning them still takes both lips' motions
     amb_rest = np.einsum("mj,mj->m", tpl.ambiguity[tri], b) if ambiguity is not tpl.ambiguity else amb
     keys = unfold_contact(keys, pts, faces, (np.maximum(amb, amb_rest) >= UNFOLD_AMBIGUITY) & (fade >= 1.0))
+    # then anywhere, for every key but those that close or open an eye (a closing lid folds by nature): the
+    # vertices within two rings of a triangle some key turns over; on a dense face only jawOpen (the search
+    # costs ~1 s per 100k vertices for the 41 keys, and a dense face's folds are small)
+    rest = np.flatnonzero(~tpl.lid_keys)
+    if len(pts) > UNFOLD_ALL_MAX_VERTS:
+        rest = np.array([tpl.jaw] if tpl.jaw is not None else [], np.int64)
+    turned = turned_triangles(keys[rest], pts, faces)
+    if len(turned):
+        near = vertex_rings(len(pts), faces, np.unique(faces[turned]), 2) >= 0
+        keys[rest] = unfold_contact(keys[rest], pts, faces, near & (fade > 0.0))
     if return_match:
         return keys, TemplateMatch(f, b, np.sqrt(d2), fade, float(s), R, t, w_jaw, dy)
     return keys
