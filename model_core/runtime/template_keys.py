@@ -303,8 +303,9 @@ def lip_profile(verts: np.ndarray, faces: np.ndarray, centre: np.ndarray, half_w
     """Where a face's lips part, read from the front, in its units (cm here): (gap, line).
 
     gap: the median over ``GAP_COLUMNS`` of the height of the dip in the face's front profile (``mesh.front_hits``,
-    lines along Z) nearest ``centre`` (0 in a column without one); line: the median height (Y) of the dips'
-    middles, NaN unless most columns have a dip. A profile sample is in the dip when it lies ``GAP_DEPTH_CM``
+    lines along Z) nearest ``centre`` (0 in a column without one); line (2,): the median height (Y) of the dips'
+    middles and of the lips' fronts (Z), NaN unless most columns have a dip. A line with more than one hole under
+    it (a mesh full of holes) is left out; with most left out, (0, NaN). A profile sample is in the dip when it lies ``GAP_DEPTH_CM``
     behind the lower of the frontmost points above and below it (or no surface lies under it, between surface
     above and below). Closed lips leave only their crease; parted lips leave the mouth between them.
     verts (N, 3) +Y up, +Z forward; centre (3,) the expected lip contact; half_width the mouth's half-width."""
@@ -320,11 +321,15 @@ def lip_profile(verts: np.ndarray, faces: np.ndarray, centre: np.ndarray, half_w
             z[i] = front_hits(verts, tri, np.stack([np.full_like(ys, x), ys], axis=1))
     gaps, lines = [], []
     for prof in z:
+        hit = np.flatnonzero(np.isfinite(prof))
+        if len(hit) and np.count_nonzero(np.diff(hit) > 1) > 1:
+            continue        # more than one hole under the line (a mesh with holes, not a mouth): no reading
         zf = np.where(np.isfinite(prof), prof, -np.inf)
         above = np.maximum.accumulate(zf[::-1])[::-1]        # frontmost at or above each sample
         below = np.maximum.accumulate(zf)
         level = np.minimum(above, below)
-        deep = np.isfinite(level) & (level - zf > GAP_DEPTH_CM)
+        with np.errstate(invalid="ignore"):                   # -inf - -inf above the first hit: not deep
+            deep = np.isfinite(level) & (level - zf > GAP_DEPTH_CM)
         if not deep.any():
             gaps.append(0.0)
             continue
@@ -338,6 +343,8 @@ def lip_profile(verts: np.ndarray, faces: np.ndarray, centre: np.ndarray, half_w
         reach = int(round(LIP_FRONT_CM / GAP_STEP_CM))         # the lips' fronts: the frontmost within reach
         front = 0.5 * (zf[run[-1] + 1:run[-1] + 1 + reach].max() + zf[max(run[0] - reach, 0):run[0]].max())
         lines.append((0.5 * (ys[run[0]] + ys[run[-1]]), front))
+    if 2 * len(gaps) <= len(xs):
+        return 0.0, np.full(2, np.nan)
     line = np.median(np.array(lines), axis=0) if 2 * len(lines) > len(xs) else np.full(2, np.nan)
     return float(np.median(gaps)), line
 
