@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .correspond import PointGrid, Surface, harmonic_fill, register, similarity_icp
+from .correspond import PointGrid, Surface, carry_deltas, harmonic_fill_rows, register, similarity_icp
 from .mesh import boundary_loops, concat_ranges, face_normals, unique_edges, vertex_normals, vertex_rings
 
 TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "data" / "ict_face_template.npz"
@@ -420,21 +420,20 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     f, b, d2 = Surface(x, tpl.faces[visible]).closest(pts, max_dist=hi)
     f = visible[f]
     tri = tpl.faces[f]
-    keys = np.einsum("kmjc,mj->kmc", tpl.modes[:, tri], b)            # (53, N, 3), template frame
-    keys = s * np.einsum("kmj,ij->kmi", keys, R)
     fade = np.clip((hi - np.sqrt(d2)) / (hi - lo), 0.0, 1.0)
-    keys *= fade[None, :, None]
+    keys = carry_deltas(tpl.modes, tri, b, s, R, fade)               # (53, N, 3) float32, ICT frame
     amb = np.einsum("mj,mj->m", tpl.ambiguity[tri], b)
     lo_a, hi_a = AMBIGUITY
     known = (amb < lo_a) | (fade < 1.0)
     if not known.all():
-        flat = keys.transpose(1, 0, 2).reshape(len(pts), -1)
-        filled = harmonic_fill(faces, flat, known)
+        unknown, filled = harmonic_fill_rows(faces, lambda rows: carry_deltas(tpl.modes, tri, b, s, R, fade, rows),
+                                             known)
         # between the two thresholds the closest-point value fades into the filled one, so a vertex whose
         # closest point slides across the lip contact does not jump
-        beta = np.where(known, 0.0, np.clip((amb - lo_a) / (hi_a - lo_a), 0.0, 1.0))[:, None]
-        keys = ((1 - beta) * flat + beta * filled).reshape(len(pts), -1, 3).transpose(1, 0, 2)
-    keys = close_openings(tpl, np.ascontiguousarray(keys, np.float32), pts, matched)
+        beta = np.clip((amb[unknown] - lo_a) / (hi_a - lo_a), 0.0, 1.0)[:, None]
+        own = carry_deltas(tpl.modes, tri, b, s, R, fade, unknown)
+        keys[:, unknown] = ((1 - beta) * own + beta * filled).reshape(len(unknown), -1, 3).transpose(1, 0, 2)
+    keys = close_openings(tpl, keys, pts, matched)
     keys = unfold_contact(keys, pts, faces, (amb >= UNFOLD_AMBIGUITY) & (fade >= 1.0))
     if return_match:
         return keys, TemplateMatch(f, b, np.sqrt(d2), fade, float(s), R, t)
