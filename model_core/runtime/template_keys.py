@@ -248,9 +248,10 @@ def close_openings(tpl: FaceTemplate, keys: np.ndarray, pts: np.ndarray, matched
         c, r = _loop_shape(pts[loop])
         r1, r2 = CLOSURE_REACH[0] * r, CLOSURE_REACH[1] * r
         w = np.clip((r2 - np.linalg.norm(pts - c, axis=1)) / (r2 - r1), 0.0, 1.0)
+        near = np.flatnonzero(w > 0)                                 # elsewhere the factor is 1
         for k in np.flatnonzero((np.abs(want) >= CLOSURE_MIN) & (want * got > 0) & (np.abs(got) >= 0.05)):
             q = float(np.clip(want[k] / got[k], *CLOSURE_SCALE))
-            keys[k] *= (1.0 + (q - 1.0) * w)[:, None].astype(keys.dtype)
+            keys[k, near] *= (1.0 + (q - 1.0) * w[near])[:, None].astype(keys.dtype)
     return keys
 
 
@@ -434,7 +435,14 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
         own = carry_deltas(tpl.modes, tri, b, s, R, fade, unknown)
         keys[:, unknown] = ((1 - beta) * own + beta * filled).reshape(len(unknown), -1, 3).transpose(1, 0, 2)
     keys = close_openings(tpl, keys, pts, matched)
-    keys = unfold_contact(keys, pts, faces, (amb >= UNFOLD_AMBIGUITY) & (fade >= 1.0))
+    # the lip contact's own triangles only (renumbered in order: the same sweeps as on the whole face)
+    free = (amb >= UNFOLD_AMBIGUITY) & (fade >= 1.0)
+    near = faces[free[faces].any(axis=1)]
+    loc = np.unique(near)
+    part = keys[:, loc]
+    done = unfold_contact(part, pts[loc], np.searchsorted(loc, near), free[loc])
+    if done is not part:
+        keys[:, loc] = done
     if return_match:
         return keys, TemplateMatch(f, b, np.sqrt(d2), fade, float(s), R, t)
     return keys
