@@ -75,6 +75,37 @@ class PointGrid:
         start = np.searchsorted(self.skey, key, "left")
         return start, np.where(inside, np.searchsorted(self.skey, key, "right") - start, 0)
 
+    def _gap(self, q: np.ndarray, reach: float) -> np.ndarray:
+        """(M,) a lower bound of each query's distance to the nearest point, exact enough up to ``reach``: from
+        the Chebyshev distance (in cells) between its cell and the nearest occupied one (a point in a cell D
+        cells away is at least (D - 1) cells away), by dilating the occupied cells (built once per reach)."""
+        if getattr(self, "_gap_reach", None) != reach:
+            m = int(np.ceil(reach / self.h)) + 2
+            shape = tuple(int(x) for x in self.dims + 2 * m)
+            occ = np.zeros(shape, bool)
+            c = np.minimum(np.floor((self.targets - self.lo) / self.h).astype(np.int64), self.dims - 1) + m
+            occ[c[:, 0], c[:, 1], c[:, 2]] = True
+            dist = np.where(occ, 0, m + 1).astype(np.int64)
+            grown = occ
+            for r in range(1, m + 1):
+                g = grown.copy()
+                for ax in range(3):                       # 3x3x3 dilation, one axis at a time
+                    a = np.moveaxis(g, ax, 0)
+                    b = a.copy()
+                    b[1:] |= a[:-1]
+                    b[:-1] |= a[1:]
+                    g = np.moveaxis(b, 0, ax)
+                dist[g & ~grown] = r
+                grown = g
+            self._gap_reach, self._gap_m, self._gap_dist = reach, m, dist
+        m, dist = self._gap_m, self._gap_dist
+        c = np.floor((q - self.lo) / self.h).astype(np.int64) + m
+        inside = np.all((c >= 0) & (c < np.array(dist.shape)), axis=1)
+        cheb = np.full(len(q), m + 1)
+        ci = c[inside]
+        cheb[inside] = dist[ci[:, 0], ci[:, 1], ci[:, 2]]
+        return np.maximum(cheb - 1, 0) * self.h
+
     def _counts(self, q: np.ndarray):
         """Per query (M,): the 27 cells' (start, count) in ``order`` (M, 27) and their total (M,)."""
         cells = np.floor((q - self.lo) / self.h).astype(np.int64)[:, None, :] + _OFFSETS[None]
@@ -147,8 +178,13 @@ class PointGrid:
             # distance to the points' bounding box: no grid of smaller cells can answer a query further out
             out = np.linalg.norm(np.maximum(np.maximum(self.lo - points[far], points[far] - self.lo - self.ext),
                                             0.0), axis=1)
+            if reach is not None and len(far):            # nothing within reach: leave the inexact answer
+                gone = self._gap(points[far], reach) > reach
+                far, out = far[~gone], out[~gone]
             factor = 2.0
-            while len(far) and (reach is None or factor * self.h / 2 < reach):
+            while len(far):
+                if reach is not None and factor * self.h > reach:
+                    factor = reach / self.h                  # the last grid: cells of the reach
                 g = self._scaled(factor)
                 if factor * self.h >= self.ext.max():
                     idx[far], d2[far] = knn_brute(points[far], self.targets, k)   # one cell holds all: compare
@@ -167,6 +203,8 @@ class PointGrid:
                     done = np.zeros(len(far), bool)
                     done[near] = d_g[:, -1] <= g.h * g.h
                     far, out = far[~done], out[~done]
+                if reach is not None and factor * self.h >= reach:
+                    break
                 factor *= 2.0
         return idx, d2
 
