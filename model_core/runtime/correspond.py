@@ -643,26 +643,29 @@ def carry_deltas(modes: np.ndarray, tri: np.ndarray, bary: np.ndarray, scale: fl
     (points of weight 0 get 0 without being computed), or with ``rows`` (R,) the float64 (R, K * 3) rows of
     those points only (vertex-major: the layout ``harmonic_fill`` takes). Computed ``chunk`` points at a time
     in float64, in the order of ``einsum("kmjc,mj->kmc")`` then ``einsum("kmj,ij->kmi")``."""
+    k = len(modes)
+    flat = np.ascontiguousarray(np.asarray(modes).transpose(1, 0, 2)).reshape(modes.shape[1], -1)   # (T, K * 3)
+
     def block(sel):
+        """(len(sel), K, 3) float64."""
         t, b = tri[sel], bary[sel]
-        d = modes[:, t[:, 0]] * b[:, 0, None]                       # float32 * float64 -> float64 (K, m, 3)
-        d += modes[:, t[:, 1]] * b[:, 1, None]
-        d += modes[:, t[:, 2]] * b[:, 2, None]
-        r = np.empty_like(d)
-        for i in range(3):
-            r[..., i] = d[..., 0] * rot[i, 0]
-            r[..., i] += d[..., 1] * rot[i, 1]
-            r[..., i] += d[..., 2] * rot[i, 2]
+        d = flat[t[:, 0]] * b[:, 0, None]                           # float32 * float64 -> float64
+        d += flat[t[:, 1]] * b[:, 1, None]
+        d += flat[t[:, 2]] * b[:, 2, None]
+        d = d.reshape(len(sel), k, 3)
+        r = d[..., 0, None] * rot[:, 0]
+        r += d[..., 1, None] * rot[:, 1]
+        r += d[..., 2, None] * rot[:, 2]
         r *= scale
-        r *= weight[sel][None, :, None]
+        r *= weight[sel][:, None, None]
         return r
 
     if rows is not None:
         rows = np.asarray(rows, np.int64)
-        return block(rows).transpose(1, 0, 2).reshape(len(rows), -1)
-    out = np.zeros((len(modes), len(tri), 3), np.float32)
+        return block(rows).reshape(len(rows), -1)
+    out = np.zeros((k, len(tri), 3), np.float32)
     live = np.flatnonzero(np.asarray(weight) != 0)
     for s in range(0, len(live), chunk):
         sel = live[s:s + chunk]
-        out[:, sel] = block(sel)
+        out[:, sel] = block(sel).transpose(1, 0, 2)
     return out

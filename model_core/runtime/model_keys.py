@@ -134,8 +134,19 @@ class FacsKeys(ModelPart):
             dec = np.empty_like(tk)
             with blas.single_threaded(self.blas_single_thread):
                 self._basis_face(pm, self._basis_codes("ict"), None, dec)
+            def lengths(x, y=None):
+                """np.linalg.norm(x - y, axis=-1), the same numbers, one key at a time (no (K, N, 3) temporaries)."""
+                if x.ndim == 2:
+                    return lengths(x[None], None if y is None else y[None])[0]
+                out = np.empty(x.shape[:-1], x.dtype)
+                for k in range(len(x)):
+                    d = x[k] if y is None else x[k] - y[k]
+                    q = d * d
+                    np.sqrt(q[..., 0] + q[..., 1] + q[..., 2], out=out[k])
+                return out
+
             def disagreement(x, y):
-                return float(np.linalg.norm(x - y, axis=-1).mean() / max(np.linalg.norm(y, axis=-1).mean(), 1e-30))
+                return float(lengths(x, y).mean() / max(lengths(y).mean(), 1e-30))
             jaw = ICT_NAMES.index("jawOpen")
             d = max(disagreement(dec, tk), disagreement(dec[jaw], tk[jaw]))
             lo, hi = AUTO_DISAGREEMENT
