@@ -129,12 +129,62 @@ class PointGrid:
         return idx, d2
 
     def _select(self, q, k, start, count, tot):
+        if int(tot.sum()) == 0:
+            return -np.ones((len(q), k), np.int64), np.full((len(q), k), np.inf)
+        return self._pick(q, k, self.order[concat_ranges(start, count)], tot)
+
+    def _dense(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """``_block``'s answer for many queries close together (more queries than points): the queries are
+        grouped by cubes of half a cell; each cube keeps, of its cell's 27-cell block, only the points that can be
+        among the k nearest of a point inside it (nearest distance to the cube <= the k-th smallest farthest
+        distance), in the block's order; each query then compares with its cube's list (a few points, not ~100).
+        The same answers as ``_block``, ties included."""
+        m = len(q)
+        hf = 0.5 * self.h
+        fc = np.floor((q - self.lo) / hf).astype(np.int64)           # floor(2y) // 2 == floor(y): the same cells
+        base = fc.min(axis=0)
+        span = fc.max(axis=0) - base + 1
+        code = ((fc[:, 0] - base[0]) * span[1] + (fc[:, 1] - base[1])) * span[2] + (fc[:, 2] - base[2])
+        ucode, first, inv = np.unique(code, return_index=True, return_inverse=True)
+        inv = np.asarray(inv).ravel()
+        cube = fc[first]                                              # (C, 3) fine cell of each cube
+        corner = self.lo + cube * hf
+        cells = (cube // 2)[:, None, :] + _OFFSETS[None]
+        inside = np.all((cells >= 0) & (cells < self.dims), axis=2)
+        start, count = self._ranges(self._key(cells), inside)
+        tot = count.sum(axis=1)
+        cand = self.order[concat_ranges(start.ravel(), count.ravel())]   # (sum tot,) grouped by cube
+        row = np.repeat(np.arange(len(cube)), tot)
+        t = self.targets[cand]
+        lo_c = corner[row]
+        e = np.abs(t - (lo_c + 0.5 * hf))                             # per axis, from the cube's centre
+        far2 = ((e + 0.5 * hf) ** 2).sum(axis=1)
+        near2 = (np.maximum(e - 0.5 * hf, 0.0) ** 2).sum(axis=1)
+        bound = np.full(len(cube), np.inf)                            # k-th smallest far2 of each cube
+        nz = np.flatnonzero(tot > 0)
+        if len(nz):
+            gf = (np.cumsum(tot) - tot)[nz]
+            f2 = far2.copy()
+            for j in range(k):                                        # (inf where a cube holds fewer than k)
+                bound[nz] = np.minimum.reduceat(f2, gf)
+                if j < k - 1:
+                    hit = np.flatnonzero(f2 == bound[row])
+                    _, where = np.unique(row[hit], return_index=True)
+                    f2[hit[where]] = np.inf
+        keep = near2 <= bound[row] * (1.0 + 1e-9) + 1e-300           # slack: round-off never drops a neighbour
+        kc = np.bincount(row[keep], minlength=len(cube))
+        kept = cand[keep]                                              # grouped by cube, block order kept
+        kstart = np.cumsum(kc) - kc
+        qtot = kc[inv]
+        if int(qtot.sum()) == 0:
+            return -np.ones((m, k), np.int64), np.full((m, k), np.inf)
+        return self._pick(q, k, kept[concat_ranges(kstart[inv], qtot)], qtot)
+
+    def _pick(self, q, k, cand, tot):
+        """The k nearest of each query's candidates (cand flat, grouped by query; tot (M,) per query)."""
         m = len(q)
         idx = -np.ones((m, k), np.int64)
         d2 = np.full((m, k), np.inf)
-        if int(tot.sum()) == 0:
-            return idx, d2
-        cand = self.order[concat_ranges(start, count)]                 # flat candidate list, grouped by query
         row = np.repeat(np.arange(m), tot)
         dd = ((self.targets[cand] - q[row]) ** 2).sum(axis=1)
         has = tot > 0
@@ -164,8 +214,12 @@ class PointGrid:
         d2 = np.full((len(points), k), np.inf)
         fine = self._scaled(0.5) if 0 < k <= _FINE_K and len(self.targets) > 27 * k else None
         safe = (0.5 * self.h * (1.0 - 1e-9)) ** 2                  # within it, the half-size grid's answer is exact
+        dense = 0 < k <= _FINE_K and len(points) > 2 * len(self.targets)
         for s in range(0, len(points), chunk):
             q = points[s:s + chunk]
+            if dense:
+                idx[s:s + chunk], d2[s:s + chunk] = self._dense(q, k)
+                continue
             if fine is None:
                 idx[s:s + chunk], d2[s:s + chunk] = self._block(q, k)
                 continue
@@ -196,7 +250,12 @@ class PointGrid:
                     if counted[2].mean() > 0.25 * len(self.targets):
                         idx[far], d2[far] = knn_brute(points[far], self.targets, k)   # big cells: compare with all
                         break
-                    i_g, d_g = g._block(points[now], k, counted)
+                    if len(now) > len(self.targets) // 4 and k <= _FINE_K:    # many: by cubes, in chunks
+                        i_g, d_g = np.empty((len(now), k), np.int64), np.empty((len(now), k))
+                        for c in range(0, len(now), 4096):
+                            i_g[c:c + 4096], d_g[c:c + 4096] = g._dense(points[now[c:c + 4096]], k)
+                    else:
+                        i_g, d_g = g._block(points[now], k, counted)
                     better = ~(d_g[:, -1] > d2[now, -1])            # never worse than what the small cells held
                     i_g[~better], d_g[~better] = idx[now[~better]], d2[now[~better]]
                     idx[now], d2[now] = i_g, d_g
@@ -315,9 +374,10 @@ class Surface:
         out_b[:, 0] = 1.0
         out_d = np.full(len(points), np.inf)
         v, f = self.verts, self.faces
+        near, _ = self.grid.knn(points, k, exact=exact, reach=reach)   # all at once: dense queries share cells
         for s in range(0, len(points), chunk):
             p = points[s:s + chunk]
-            idx, _ = self.grid.knn(p, k, exact=exact, reach=reach)
+            idx = near[s:s + chunk]
             found = idx[:, 0] >= 0
             if not found.any():
                 continue
