@@ -112,7 +112,8 @@ class FacsKeys(ModelPart):
             a, b = self.decoder_frame(pm)
             pts = (pm.canon * a + b) * tpl.gen_size + tpl.gen_center
             keys = template_keys(tpl, pts, pm.face_faces, progress=progress)
-            return check_finite(keys / F32(tpl.gen_size * a), "template keys")
+            keys /= F32(tpl.gen_size * a)                      # its own fresh array: in place, the same numbers
+            return check_finite(keys, "template keys")
         return self._cached(pm, "template_keys", run)
 
     @one_blas_thread
