@@ -170,7 +170,7 @@ def main() -> int:
         cell = lambda k: f"{r['base_' + k]:.2f} → {r['new_' + k]:.2f} ({r['base_' + k] / r['new_' + k]:.1f}x)"  # noqa
         acc = (f"{100 * r['base_err_tpl']:.2f} → {100 * r['new_err_tpl']:.2f} % | {100 * r['base_err_auto']:.2f} → "
                f"{100 * r['new_err_auto']:.2f} % | {r['tpl_vs_base']:.1e}") if "tpl_vs_base" in r else "| |"
-        lines.append(f"| {r['n']:,} | {cell('template')} | {cell('auto')} | {r['base_rss_mib']:.0f} → "
+        lines.append(f"| {r.get('new_n', r['n']):,} | {cell('template')} | {cell('auto')} | {r['base_rss_mib']:.0f} → "
                      f"{r['new_rss_mib']:.0f} MiB | {acc} |")
     text = "\n".join(lines)
     print(text)
