@@ -107,3 +107,83 @@ def test_register_pulls_a_template_onto_a_deformed_copy():
     d_before = np.linalg.norm(v - warped, axis=1).mean()
     _, _, d2 = closest_points(x, warped, f)
     assert np.sqrt(d2).mean() < 0.05 * d_before
+
+
+def _block_reference(grid, q, k):
+    """What ``PointGrid``'s 27-cell search returns, written out plainly: the k nearest of the points in the 27
+    cells around each query (ties by the cells' order, then the points' order), -1 / inf where fewer."""
+    from model_core.runtime.correspond import _OFFSETS
+    idx, d2 = -np.ones((len(q), k), np.int64), np.full((len(q), k), np.inf)
+    for r, p in enumerate(q):
+        c = np.floor((p - grid.lo) / grid.h).astype(np.int64) + _OFFSETS
+        c = c[np.all((c >= 0) & (c < grid.dims), axis=1)]
+        keys = grid._key(c)
+        cand = np.concatenate([grid.order[grid.skey == key] for key in keys]) if len(keys) else np.zeros(0, int)
+        if not len(cand):
+            continue
+        dd = ((grid.targets[cand] - p) ** 2).sum(axis=1)
+        o = np.argsort(dd, kind="stable")[:k]
+        idx[r, :len(o)], d2[r, :len(o)] = cand[o], dd[o]
+    return idx, d2
+
+
+def test_point_grid_fast_paths_give_the_plain_answers():
+    # the half-cell pass, the cubes of dense queries and the growing cells of exact queries (issue 17) answer
+    # exactly what the plain 27-cell search (inexact) and brute force (exact) answer
+    from model_core.runtime.correspond import PointGrid, knn_brute
+    rng = np.random.default_rng(3)
+    v, _ = _sphere(3)                                                # 642 points
+    near = v[rng.integers(0, len(v), 3000)] + rng.normal(0, 0.03, (3000, 3))   # dense: more queries than points
+    few = v[::9] + rng.normal(0, 0.3, (len(v[::9]), 3))               # sparse, some far from every point
+    g = PointGrid(v)
+    for q in (near, few):
+        for k in (1, 2, 3):
+            i, d = g.knn(q, k, exact=False)
+            ri, rd = _block_reference(g, q, k)
+            np.testing.assert_array_equal(i, ri)
+            np.testing.assert_array_equal(d, rd)
+            i, d = g.knn(q, k, exact=True)
+            bi, bd = knn_brute(q, v, k)
+            np.testing.assert_allclose(d, bd, rtol=0, atol=1e-12)
+            reach = 0.2                                               # within the reach every answer is exact
+            i, d = g.knn(q, k, exact=True, reach=reach)
+            ok = bd[:, -1] <= reach ** 2
+            np.testing.assert_allclose(d[ok], bd[ok], rtol=0, atol=1e-12)
+
+
+def test_closest_points_with_a_reach_are_exact_within_it():
+    from model_core.runtime.correspond import Surface
+    rng = np.random.default_rng(4)
+    v, f = _sphere(2)
+    q = rng.normal(0, 1, (4000, 3)) * rng.uniform(0.5, 1.5, (4000, 1))
+    surf = Surface(v, f)
+    face, bary, d2 = surf.closest(q)
+    f2, b2, e2 = surf.closest(q, max_dist=0.2)
+    ok = d2 <= 0.2 ** 2
+    np.testing.assert_array_equal(f2[ok], face[ok])
+    np.testing.assert_array_equal(e2[ok], d2[ok])
+    assert (e2[~ok] > 0.2 ** 2).all()                                   # beyond it: skipped (inf) or farther
+
+
+def test_harmonic_fill_rows_and_carry_deltas_match_the_whole_array_versions():
+    from model_core.runtime.correspond import carry_deltas, harmonic_fill_rows
+    rng = np.random.default_rng(5)
+    v, f = _sphere(3)
+    values = rng.normal(size=(len(v), 6))
+    known = np.abs(v[:, 2]) > 0.3
+    full = harmonic_fill(f, values, known)
+    unknown, rows = harmonic_fill_rows(f, lambda idx: values[idx], known)
+    np.testing.assert_array_equal(unknown, np.flatnonzero(~known))
+    np.testing.assert_allclose(rows, full[~known], rtol=0, atol=1e-12)
+    modes = rng.normal(size=(5, len(v), 3)).astype(np.float32)
+    tri = f[rng.integers(0, len(f), 700)]
+    bary = rng.random((700, 3))
+    bary /= bary.sum(axis=1, keepdims=True)
+    rot = np.linalg.qr(rng.normal(size=(3, 3)))[0]
+    weight = np.where(rng.random(700) < 0.3, 0.0, rng.random(700))
+    want = 1.3 * np.einsum("kmj,ij->kmi", np.einsum("kmjc,mj->kmc", modes[:, tri], bary), rot) * weight[None, :, None]
+    got = carry_deltas(modes, tri, bary, 1.3, rot, weight, chunk=128)
+    np.testing.assert_array_equal(got, want.astype(np.float32))
+    sel = np.array([3, 10, 650])
+    np.testing.assert_allclose(carry_deltas(modes, tri, bary, 1.3, rot, weight, sel),      # float64: round-off
+                               want[:, sel].transpose(1, 0, 2).reshape(3, -1), rtol=0, atol=1e-14)

@@ -16,73 +16,255 @@ from __future__ import annotations
 import numpy as np
 
 from .mesh import concat_ranges, cotan_weights, face_normals, normalize_rows, vertex_normals
-from .nearest import knn as knn_small, knn_brute
+from .nearest import knn_brute
 
 
 # ------------------------------------------------------------------ nearest neighbours
 _OFFSETS = np.array([(i, j, l) for i in (-1, 0, 1) for j in (-1, 0, 1) for l in (-1, 0, 1)])
 
 
+_TABLE_CELLS = 1 << 21      # a grid with at most this many cells looks its cells up in a dense start table
+_MAX_CAND = 1 << 21         # candidate distances computed at a time (16 MiB of float64)
+_FINE_K = 4                 # queries of at most this many neighbours try a grid of half the cell side first
+
+
 class PointGrid:
     """A uniform hash grid over points (P, 3) for nearest-neighbour queries, with ~``per_cell`` points per
     occupied cell (cell side from the points' surface density), or cells of side ``cell``. Build once, query
-    many times."""
+    many times.
+
+    Speed (issue 17; same answers): a query of ``k <= _FINE_K`` neighbours first looks at the 27 cells of a grid
+    of half the side (a quarter of the candidates on a surface) and keeps that answer when its k-th neighbour
+    lies within the half side (then it is the exact answer, which the 27 full cells hold too); exact queries
+    whose k-th neighbour lies beyond one cell side climb grids of 2, 4, 8 ... times the side instead of
+    comparing with every point. Grids of up to ``_TABLE_CELLS`` cells find a cell's points by a table lookup."""
 
     def __init__(self, targets: np.ndarray, per_cell: float = 8.0, cell: float | None = None):
         self.targets = np.asarray(targets, np.float64)
         t = self.targets
         self.lo = t.min(axis=0)
         ext = np.maximum(t.max(axis=0) - self.lo, 1e-12)
+        self.ext = ext
         area = 2.0 * (ext[0] * ext[1] + ext[1] * ext[2] + ext[0] * ext[2])  # ~2x a closed surface's area
         self.h = max(0.5 * float(np.sqrt(area * per_cell / max(len(t), 1))), 1e-12) if cell is None else cell
         self.dims = np.floor(ext / self.h).astype(np.int64) + 1
         key = self._key(np.minimum(np.floor((t - self.lo) / self.h).astype(np.int64), self.dims - 1))
         self.order = np.argsort(key, kind="stable")
         self.skey = key[self.order]
+        self._table = None
+        self._grids: dict = {}
 
     def _key(self, c: np.ndarray) -> np.ndarray:
         return (c[..., 0] * self.dims[1] + c[..., 1]) * self.dims[2] + c[..., 2]
 
-    def knn(self, points: np.ndarray, k: int = 1, *, exact: bool = True, chunk: int = 16384):
+    def _scaled(self, factor: float) -> "PointGrid":
+        """The grid of the same points with cells ``factor`` times as wide (built once)."""
+        if factor not in self._grids:
+            self._grids[factor] = PointGrid(self.targets, cell=self.h * factor)
+        return self._grids[factor]
+
+    def _ranges(self, key: np.ndarray, inside: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(start, count) in ``order`` of the points of the cells ``key`` (0 points for cells not ``inside``)."""
+        n_cells = int(np.prod(self.dims))
+        if n_cells <= _TABLE_CELLS:
+            if self._table is None:
+                self._table = np.searchsorted(self.skey, np.arange(n_cells + 1))
+            key = np.where(inside, key, 0)
+            start = self._table[key]
+            return start, np.where(inside, self._table[key + 1] - start, 0)
+        start = np.searchsorted(self.skey, key, "left")
+        return start, np.where(inside, np.searchsorted(self.skey, key, "right") - start, 0)
+
+    def _gap(self, q: np.ndarray, reach: float) -> np.ndarray:
+        """(M,) a lower bound of each query's distance to the nearest point, exact enough up to ``reach``: from
+        the Chebyshev distance (in cells) between its cell and the nearest occupied one (a point in a cell D
+        cells away is at least (D - 1) cells away), by dilating the occupied cells (built once per reach)."""
+        if getattr(self, "_gap_reach", None) != reach:
+            m = int(np.ceil(reach / self.h)) + 2
+            shape = tuple(int(x) for x in self.dims + 2 * m)
+            occ = np.zeros(shape, bool)
+            c = np.minimum(np.floor((self.targets - self.lo) / self.h).astype(np.int64), self.dims - 1) + m
+            occ[c[:, 0], c[:, 1], c[:, 2]] = True
+            dist = np.where(occ, 0, m + 1).astype(np.int64)
+            grown = occ
+            for r in range(1, m + 1):
+                g = grown.copy()
+                for ax in range(3):                       # 3x3x3 dilation, one axis at a time
+                    a = np.moveaxis(g, ax, 0)
+                    b = a.copy()
+                    b[1:] |= a[:-1]
+                    b[:-1] |= a[1:]
+                    g = np.moveaxis(b, 0, ax)
+                dist[g & ~grown] = r
+                grown = g
+            self._gap_reach, self._gap_m, self._gap_dist = reach, m, dist
+        m, dist = self._gap_m, self._gap_dist
+        c = np.floor((q - self.lo) / self.h).astype(np.int64) + m
+        inside = np.all((c >= 0) & (c < np.array(dist.shape)), axis=1)
+        cheb = np.full(len(q), m + 1)
+        ci = c[inside]
+        cheb[inside] = dist[ci[:, 0], ci[:, 1], ci[:, 2]]
+        return np.maximum(cheb - 1, 0) * self.h
+
+    def _counts(self, q: np.ndarray):
+        """Per query (M,): the 27 cells' (start, count) in ``order`` (M, 27) and their total (M,)."""
+        cells = np.floor((q - self.lo) / self.h).astype(np.int64)[:, None, :] + _OFFSETS[None]
+        inside = np.all((cells >= 0) & (cells < self.dims), axis=2)
+        start, count = self._ranges(self._key(cells), inside)
+        return start, count, count.sum(axis=1)
+
+    def _block(self, q: np.ndarray, k: int, counted=None) -> tuple[np.ndarray, np.ndarray]:
+        """(idx (M, k), d2 (M, k)): the ``k`` nearest of the points in the 27 cells around each query, nearest
+        first (idx -1, d2 inf where they hold fewer than k). At most ``_MAX_CAND`` candidates at a time."""
+        m = len(q)
+        idx = -np.ones((m, k), np.int64)
+        d2 = np.full((m, k), np.inf)
+        start, count, tot = self._counts(q) if counted is None else counted
+        cum = np.cumsum(tot)
+        s = 0
+        while s < m:       # queries s:e hold at most _MAX_CAND candidates (or are one query)
+            e = max(s + 1, int(np.searchsorted(cum, (cum[s - 1] if s else 0) + _MAX_CAND, "right")))
+            idx[s:e], d2[s:e] = self._select(q[s:e], k, start[s:e].ravel(), count[s:e].ravel(), tot[s:e])
+            s = e
+        return idx, d2
+
+    def _select(self, q, k, start, count, tot):
+        if int(tot.sum()) == 0:
+            return -np.ones((len(q), k), np.int64), np.full((len(q), k), np.inf)
+        return self._pick(q, k, self.order[concat_ranges(start, count)], tot)
+
+    def _dense(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """``_block``'s answer for many queries close together (more queries than points): the queries are
+        grouped by cubes of half a cell; each cube keeps, of its cell's 27-cell block, only the points that can be
+        among the k nearest of a point inside it (nearest distance to the cube <= the k-th smallest farthest
+        distance), in the block's order; each query then compares with its cube's list (a few points, not ~100).
+        The same answers as ``_block``, ties included."""
+        m = len(q)
+        hf = 0.5 * self.h
+        fc = np.floor((q - self.lo) / hf).astype(np.int64)           # floor(2y) // 2 == floor(y): the same cells
+        base = fc.min(axis=0)
+        span = fc.max(axis=0) - base + 1
+        code = ((fc[:, 0] - base[0]) * span[1] + (fc[:, 1] - base[1])) * span[2] + (fc[:, 2] - base[2])
+        ucode, first, inv = np.unique(code, return_index=True, return_inverse=True)
+        inv = np.asarray(inv).ravel()
+        cube = fc[first]                                              # (C, 3) fine cell of each cube
+        corner = self.lo + cube * hf
+        cells = (cube // 2)[:, None, :] + _OFFSETS[None]
+        inside = np.all((cells >= 0) & (cells < self.dims), axis=2)
+        start, count = self._ranges(self._key(cells), inside)
+        tot = count.sum(axis=1)
+        cand = self.order[concat_ranges(start.ravel(), count.ravel())]   # (sum tot,) grouped by cube
+        row = np.repeat(np.arange(len(cube)), tot)
+        t = self.targets[cand]
+        lo_c = corner[row]
+        e = np.abs(t - (lo_c + 0.5 * hf))                             # per axis, from the cube's centre
+        far2 = ((e + 0.5 * hf) ** 2).sum(axis=1)
+        near2 = (np.maximum(e - 0.5 * hf, 0.0) ** 2).sum(axis=1)
+        bound = np.full(len(cube), np.inf)                            # k-th smallest far2 of each cube
+        nz = np.flatnonzero(tot > 0)
+        if len(nz):
+            gf = (np.cumsum(tot) - tot)[nz]
+            f2 = far2.copy()
+            for j in range(k):                                        # (inf where a cube holds fewer than k)
+                bound[nz] = np.minimum.reduceat(f2, gf)
+                if j < k - 1:
+                    hit = np.flatnonzero(f2 == bound[row])
+                    _, where = np.unique(row[hit], return_index=True)
+                    f2[hit[where]] = np.inf
+        keep = near2 <= bound[row] * (1.0 + 1e-9) + 1e-300           # slack: round-off never drops a neighbour
+        kc = np.bincount(row[keep], minlength=len(cube))
+        kept = cand[keep]                                              # grouped by cube, block order kept
+        kstart = np.cumsum(kc) - kc
+        qtot = kc[inv]
+        if int(qtot.sum()) == 0:
+            return -np.ones((m, k), np.int64), np.full((m, k), np.inf)
+        return self._pick(q, k, kept[concat_ranges(kstart[inv], qtot)], qtot)
+
+    def _pick(self, q, k, cand, tot):
+        """The k nearest of each query's candidates (cand flat, grouped by query; tot (M,) per query)."""
+        m = len(q)
+        idx = -np.ones((m, k), np.int64)
+        d2 = np.full((m, k), np.inf)
+        row = np.repeat(np.arange(m), tot)
+        dd = ((self.targets[cand] - q[row]) ** 2).sum(axis=1)
+        has = tot > 0
+        first = (np.cumsum(tot) - tot)[has]
+        rowmin = np.full(m, np.inf)
+        for j in range(k):  # j-th nearest: the minimum of each group, then taken out
+            rowmin[has] = np.minimum.reduceat(dd, first)
+            hit = np.flatnonzero((dd == rowmin[row]) & np.isfinite(dd))
+            r_hit, where = np.unique(row[hit], return_index=True)
+            sel = hit[where]
+            idx[r_hit, j] = cand[sel]
+            d2[r_hit, j] = dd[sel]
+            dd[sel] = np.inf
+        return idx, d2
+
+    def knn(self, points: np.ndarray, k: int = 1, *, exact: bool = True, chunk: int = 16384,
+            reach: float | None = None):
         """(idx (M, k) int64, d2 (M, k)) of the ``k`` nearest points, nearest first.
 
         A query looks at the 27 cells around it; its answer is exact when its k-th neighbour lies within one
-        cell side. Others are answered by brute force when ``exact``, else get what the 27 cells hold (idx -1,
-        d2 inf where they hold fewer than k points)."""
+        cell side. Others are answered exactly when ``exact`` (by grids of growing cells, then by brute force),
+        else get what the 27 cells hold (idx -1, d2 inf where they hold fewer than k points). With ``reach``
+        (exact only), a query whose k-th neighbour lies further than ``reach`` may get that inexact answer."""
         points = np.asarray(points, np.float64)
         k = min(k, len(self.targets))
         idx = -np.ones((len(points), k), np.int64)
         d2 = np.full((len(points), k), np.inf)
+        fine = self._scaled(0.5) if 0 < k <= _FINE_K and len(self.targets) > 27 * k else None
+        safe = (0.5 * self.h * (1.0 - 1e-9)) ** 2                  # within it, the half-size grid's answer is exact
+        dense = 0 < k <= _FINE_K and len(points) > 2 * len(self.targets)
         for s in range(0, len(points), chunk):
             q = points[s:s + chunk]
-            m = len(q)
-            cells = np.floor((q - self.lo) / self.h).astype(np.int64)[:, None, :] + _OFFSETS[None]
-            inside = np.all((cells >= 0) & (cells < self.dims), axis=2)
-            key = self._key(cells)
-            start = np.searchsorted(self.skey, key, "left")
-            count = np.where(inside, np.searchsorted(self.skey, key, "right") - start, 0).ravel()
-            tot = count.reshape(m, 27).sum(axis=1)
-            n = int(tot.sum())
-            if n == 0:
+            if dense:
+                idx[s:s + chunk], d2[s:s + chunk] = self._dense(q, k)
                 continue
-            cand = self.order[concat_ranges(start.ravel(), count)]     # flat candidate list, grouped by query
-            row = np.repeat(np.arange(m), tot)
-            dd = ((self.targets[cand] - q[row]) ** 2).sum(axis=1)
-            has = tot > 0
-            first = (np.cumsum(tot) - tot)[has]
-            rowmin = np.full(m, np.inf)
-            for j in range(k):  # j-th nearest: the minimum of each group, then taken out
-                rowmin[has] = np.minimum.reduceat(dd, first)
-                hit = np.flatnonzero((dd == rowmin[row]) & np.isfinite(dd))
-                r_hit, where = np.unique(row[hit], return_index=True)
-                sel = hit[where]
-                idx[s + r_hit, j] = cand[sel]
-                d2[s + r_hit, j] = dd[sel]
-                dd[sel] = np.inf
+            if fine is None:
+                idx[s:s + chunk], d2[s:s + chunk] = self._block(q, k)
+                continue
+            i_f, d_f = fine._block(q, k)
+            redo = ~(d_f[:, -1] <= safe)
+            i_f[redo], d_f[redo] = self._block(q[redo], k)
+            idx[s:s + chunk], d2[s:s + chunk] = i_f, d_f
         if exact:
-            far = ~(d2[:, -1] <= self.h * self.h)
-            if far.any():
-                idx[far], d2[far] = knn_brute(points[far], self.targets, k)
+            far = np.flatnonzero(~(d2[:, -1] <= self.h * self.h))
+            # distance to the points' bounding box: no grid of smaller cells can answer a query further out
+            out = np.linalg.norm(np.maximum(np.maximum(self.lo - points[far], points[far] - self.lo - self.ext),
+                                            0.0), axis=1)
+            if reach is not None and len(far):            # nothing within reach: leave the inexact answer
+                gone = self._gap(points[far], reach) > reach
+                far, out = far[~gone], out[~gone]
+            factor = 2.0
+            while len(far):
+                if reach is not None and factor * self.h > reach:
+                    factor = reach / self.h                  # the last grid: cells of the reach
+                g = self._scaled(factor)
+                if factor * self.h >= self.ext.max():
+                    idx[far], d2[far] = knn_brute(points[far], self.targets, k)   # one cell holds all: compare
+                    break
+                near = out <= g.h
+                if near.any():
+                    now = far[near]
+                    counted = g._counts(points[now])
+                    if counted[2].mean() > 0.25 * len(self.targets):
+                        idx[far], d2[far] = knn_brute(points[far], self.targets, k)   # big cells: compare with all
+                        break
+                    if len(now) > len(self.targets) // 4 and k <= _FINE_K:    # many: by cubes, in chunks
+                        i_g, d_g = np.empty((len(now), k), np.int64), np.empty((len(now), k))
+                        for c in range(0, len(now), 4096):
+                            i_g[c:c + 4096], d_g[c:c + 4096] = g._dense(points[now[c:c + 4096]], k)
+                    else:
+                        i_g, d_g = g._block(points[now], k, counted)
+                    better = ~(d_g[:, -1] > d2[now, -1])            # never worse than what the small cells held
+                    i_g[~better], d_g[~better] = idx[now[~better]], d2[now[~better]]
+                    idx[now], d2[now] = i_g, d_g
+                    done = np.zeros(len(far), bool)
+                    done[near] = d_g[:, -1] <= g.h * g.h
+                    far, out = far[~done], out[~done]
+                if reach is not None and factor * self.h >= reach:
+                    break
+                factor *= 2.0
         return idx, d2
 
 
@@ -162,41 +344,40 @@ class Surface:
         val = np.bincount(self.faces.ravel(), minlength=len(self.verts))
         self.vf = vertex_faces(len(self.verts), self.faces, max_valence=int(min(12, max(val.max(), 1))))
 
-    def _coarse(self):
-        """A vertex subset of at most ~2000 and how far (``cover``) any surface point may lie from it."""
-        if not hasattr(self, "_sub"):
-            sub = self.verts[::max(1, len(self.verts) // 2000)]
-            idx, _ = PointGrid(sub).knn(self.verts, 1)
-            edge = np.linalg.norm(self.verts[self.faces] - self.verts[np.roll(self.faces, 1, axis=1)], axis=2).max()
-            self._sub = sub
-            self._cover = float(np.linalg.norm(self.verts - sub[idx[:, 0]], axis=1).max() + edge)
-        return self._sub, self._cover
+    def _edge(self) -> float:
+        """The longest edge (a point on a triangle lies within it of each of the triangle's corners)."""
+        if not hasattr(self, "_max_edge"):
+            v, f = self.verts, self.faces
+            self._max_edge = float(max((np.linalg.norm(v[f[:, i]] - v[f[:, (i + 1) % 3]], axis=1).max(initial=0.0)
+                                        for i in range(3)), default=0.0))
+        return self._max_edge
 
     def closest(self, points, *, k: int = 2, exact: bool = True, max_dist: float | None = None,
                 chunk: int = 4096):
-        """See the class; with ``max_dist``, queries provably further than it from the surface are skipped
-        (face 0, d2 inf) instead of searched for exactly."""
+        """See the class; with ``max_dist``, queries provably further than it from the surface may be skipped
+        (face 0, d2 inf) or answered inexactly (d2 beyond ``max_dist ** 2``) instead of searched for exactly: a
+        query within ``max_dist`` has ``k <= 3`` vertices within ``max_dist`` + the longest edge, where the
+        exact search (``PointGrid.knn``'s ``reach``) stops."""
         points = np.asarray(points, np.float64)
         if exact and max_dist is not None:
             f, b, d = self.closest(points, k=k, exact=False, chunk=chunk)
             rest = np.flatnonzero(~np.isfinite(d))
             if len(rest):
-                sub, cover = self._coarse()
-                # the exact nearest subset vertex (a few thousand targets: ``nearest.knn``); further than the reach
-                # plus the subset's cover, the surface is out of reach
-                _, d_sub = knn_small(points[rest], sub, 1)
-                near = rest[np.sqrt(d_sub[:, 0]) - cover <= max_dist]
-                if len(near):
-                    f[near], b[near], d[near] = self.closest(points[near], k=k, exact=True, chunk=chunk)
+                reach = max_dist + self._edge() if k <= 3 else None
+                f[rest], b[rest], d[rest] = self._closest(points[rest], k, True, chunk, reach)
             return f, b, d
+        return self._closest(points, k, exact, chunk, None)
+
+    def _closest(self, points, k, exact, chunk, reach):
         out_f = np.zeros(len(points), np.int64)
         out_b = np.zeros((len(points), 3))
         out_b[:, 0] = 1.0
         out_d = np.full(len(points), np.inf)
         v, f = self.verts, self.faces
+        near, _ = self.grid.knn(points, k, exact=exact, reach=reach)   # all at once: dense queries share cells
         for s in range(0, len(points), chunk):
             p = points[s:s + chunk]
-            idx, _ = self.grid.knn(p, k, exact=exact)
+            idx = near[s:s + chunk]
             found = idx[:, 0] >= 0
             if not found.any():
                 continue
@@ -204,14 +385,25 @@ class Surface:
             cand = self.vf[idx].reshape(len(p), -1)
             cand = np.where(cand < 0, 0, cand)
             m, c = cand.shape
-            tri = f[cand.ravel()]
-            bary, d2 = closest_point_triangles(np.repeat(p, c, axis=0), v[tri[:, 0]], v[tri[:, 1]], v[tri[:, 2]])
+            # each triangle once per query (the faces around two neighbouring vertices overlap, and
+            # ``vertex_faces`` pads by repeating): later repeats score inf, so the argmin is the same
+            o = np.argsort(cand, axis=1, kind="stable")
+            sc = np.take_along_axis(cand, o, 1)
+            rep = np.zeros((m, c), bool)
+            np.put_along_axis(rep, o[:, 1:], sc[:, 1:] == sc[:, :-1], 1)
+            keep = np.flatnonzero(~rep.ravel())
+            tri = f[cand.ravel()[keep]]
+            bary_u, d2_u = closest_point_triangles(p[keep // c],
+                                                   v[tri[:, 0]], v[tri[:, 1]], v[tri[:, 2]])
+            d2 = np.full(m * c, np.inf)
+            d2[keep] = d2_u
             d2 = d2.reshape(m, c)
             best = np.argmin(d2, axis=1)
             rows = np.arange(m)
+            pos = np.searchsorted(keep, rows * c + best)
             sel = s + np.flatnonzero(found)
             out_f[sel] = cand[rows, best]
-            out_b[sel] = bary.reshape(m, c, 3)[rows, best]
+            out_b[sel] = bary_u[pos]
             out_d[sel] = d2[rows, best]
         return out_f, out_b, out_d
 
@@ -288,10 +480,10 @@ class Laplacian:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """L x for x (N, 3)."""
         out = self.deg[:, None] * x
-        wx_j = self.w[:, None] * x[self.j]
-        wx_i = self.w[:, None] * x[self.i]
+        xt = np.ascontiguousarray(x.T)                # per column, contiguous: the same products, faster
         for c in range(x.shape[1]):
-            out[:, c] -= np.bincount(self.i, wx_j[:, c], self.n) + np.bincount(self.j, wx_i[:, c], self.n)
+            out[:, c] -= (np.bincount(self.i, self.w * xt[c][self.j], self.n)
+                          + np.bincount(self.j, self.w * xt[c][self.i], self.n))
         return out
 
 
@@ -352,12 +544,14 @@ def register(tpl_verts, tpl_faces, dst_verts, dst_faces, *, schedule=DEFAULT_SCH
     scale_l = float(np.median(lap.deg))
     if max_dist is None:
         max_dist = 0.1 * float(np.ptp(dv, axis=0).max())
-    dn = face_normals(dv, df)
     wt = np.ones(n) if tpl_weight is None else np.asarray(tpl_weight, np.float64)
     x = x0.copy()
     if m > max_back:  # target -> template pairs from an evenly spread, seeded subset of a dense target
         keep = np.sort(np.random.default_rng(0).choice(m, max_back, replace=False))
-        dv_back, dvn_back = dv[keep], vertex_normals(dv, df)[keep]
+        mark = np.zeros(m, bool)
+        mark[keep] = True
+        # the normals of the kept vertices from their own triangles only (the same sums, in the same order)
+        dv_back, dvn_back = dv[keep], vertex_normals(dv, df[mark[df].any(axis=1)])[keep]
     else:
         dv_back, dvn_back = dv, vertex_normals(dv, df)
     bw = n / len(dv_back)  # target -> template pairs weigh as much in total as template -> target ones
@@ -375,23 +569,30 @@ def register(tpl_verts, tpl_faces, dst_verts, dst_faces, *, schedule=DEFAULT_SCH
         f1, b1, d1 = dst.closest(x, exact=False)
         q1 = interpolate(dv, df, f1, b1)
         tn = vertex_normals(x, tf)
-        ok1 = (d1 < max_dist ** 2) & ((tn * dn[f1]).sum(1) > 0.3)
+        ok1 = (d1 < max_dist ** 2) & ((tn * face_normals(dv, df[f1])).sum(1) > 0.3)
         w1 = wt * ok1
         # target -> template pairs
         f2, b2, d2 = Surface(x, tf).closest(dv_back, exact=False)
         ok2 = (d2 < max_dist ** 2) & ((dvn_back * face_normals(x, tf)[f2]).sum(1) > 0.3)
         w2 = bw * ok2
         tri2 = tf[f2]
+        tri2t, b2t = np.ascontiguousarray(tri2.T), np.ascontiguousarray(b2.T)
         a = alpha / scale_l  # L L ~ deg^2: alpha * deg per vertex against a data weight of 1
 
-        def apply(y, a=a, w1=w1, w2=w2, tri2=tri2, b2=b2):
+        # a pulled vertex pulled once: a plain indexed add (the same sums as add.at, much faster)
+        once = landmarks is not None and len(np.unique(landmarks[0])) == len(landmarks[0])
+
+        def apply(y, a=a, w1=w1, w2=w2, tri2=tri2, b2=b2, tri2t=tri2t, b2t=b2t, once=once):
             out = a * lap(lap(y)) + w1[:, None] * y
-            wb = w2[:, None] * np.einsum("mk,mkc->mc", b2, y[tri2])  # W B y
+            wb = np.ascontiguousarray((w2[:, None] * np.einsum("mk,mkc->mc", b2, y[tri2])).T)  # W B y, by column
             for k in range(3):
                 for c in range(3):
-                    out[:, c] += np.bincount(tri2[:, k], wb[:, c] * b2[:, k], n)
+                    out[:, c] += np.bincount(tri2t[k], wb[c] * b2t[k], n)
             if landmarks is not None:     # add.at: a vertex may be pulled twice (a landmark on a rim)
-                np.add.at(out, landmarks[0], landmark_weight * y[landmarks[0]])
+                if once:
+                    out[landmarks[0]] += landmark_weight * y[landmarks[0]]
+                else:
+                    np.add.at(out, landmarks[0], landmark_weight * y[landmarks[0]])
             return out
 
         rhs = a * lap(lx0) + w1[:, None] * q1
@@ -466,4 +667,66 @@ def harmonic_fill(faces: np.ndarray, values: np.ndarray, known: np.ndarray, *, i
     y = conjugate_gradient(apply, u[:, :r] * sv[:r], np.zeros((len(u_idx), r)), iters=iters, tol=tol,
                            precond=np.maximum(deg, 1.0))
     out[u_idx] = y @ vt[:r]
+    return out
+
+
+def harmonic_fill_rows(faces: np.ndarray, values_at, known: np.ndarray, **kw) -> tuple[np.ndarray, np.ndarray]:
+    """``harmonic_fill`` for a field that is costly to hold whole: only the rows it reads and writes.
+
+    Args: faces (F, 3); values_at(idx (M,) ascending) -> (M, C) float64 rows of the field; known (N,) bool;
+    kw: ``harmonic_fill``'s. Returns (unknown (U,) ascending vertex indices, (U, C) float64 their filled values):
+    the same numbers as ``harmonic_fill(faces, values, known)[unknown]`` (the fill reads only the triangles
+    around the unknown vertices, renumbered here in the same order), at a cost that follows the unknown
+    vertices, not the mesh."""
+    faces = np.asarray(faces, np.int64)
+    known = np.asarray(known, bool)
+    unknown = np.flatnonzero(~known)
+    near = faces[(~known[faces]).any(axis=1)]                        # the triangles at an unknown vertex
+    verts = np.unique(near)                                          # ascending: the order of every sum is kept
+    vals = values_at(verts)
+    out = np.zeros((len(unknown), vals.shape[1]))
+    local_known = known[verts]
+    if not len(verts) or local_known.all():
+        return unknown, out
+    if not local_known.any():                                        # no known neighbour anywhere: 0
+        return unknown, out
+    filled = harmonic_fill(np.searchsorted(verts, near), vals, local_known, **kw)
+    out[np.searchsorted(unknown, verts[~local_known])] = filled[~local_known]
+    return unknown, out
+
+
+def carry_deltas(modes: np.ndarray, tri: np.ndarray, bary: np.ndarray, scale: float, rot: np.ndarray,
+                 weight: np.ndarray, rows: np.ndarray | None = None, *, chunk: int = 8192) -> np.ndarray:
+    """Per-vertex deltas of a template carried to points on it, rotated, scaled and weighted.
+
+    modes (K, T, 3) the template's deltas; tri (M, 3) template vertex indices and bary (M, 3) weights of each
+    point; ``scale * rot @ delta * weight`` per point (rot (3, 3), weight (M,)). Returns (K, M, 3) float32
+    (points of weight 0 get 0 without being computed), or with ``rows`` (R,) the float64 (R, K * 3) rows of
+    those points only (vertex-major: the layout ``harmonic_fill`` takes). Computed ``chunk`` points at a time
+    in float64, in the order of ``einsum("kmjc,mj->kmc")`` then ``einsum("kmj,ij->kmi")``."""
+    k = len(modes)
+    flat = np.ascontiguousarray(np.asarray(modes).transpose(1, 0, 2)).reshape(modes.shape[1], -1)   # (T, K * 3)
+
+    def block(sel):
+        """(len(sel), K, 3) float64."""
+        t, b = tri[sel], bary[sel]
+        d = flat[t[:, 0]] * b[:, 0, None]                           # float32 * float64 -> float64
+        d += flat[t[:, 1]] * b[:, 1, None]
+        d += flat[t[:, 2]] * b[:, 2, None]
+        d = d.reshape(len(sel), k, 3)
+        r = d[..., 0, None] * rot[:, 0]
+        r += d[..., 1, None] * rot[:, 1]
+        r += d[..., 2, None] * rot[:, 2]
+        r *= scale
+        r *= weight[sel][:, None, None]
+        return r
+
+    if rows is not None:
+        rows = np.asarray(rows, np.int64)
+        return block(rows).reshape(len(rows), -1)
+    out = np.zeros((k, len(tri), 3), np.float32)
+    live = np.flatnonzero(np.asarray(weight) != 0)
+    for s in range(0, len(live), chunk):
+        sel = live[s:s + chunk]
+        out[:, sel] = block(sel).transpose(1, 0, 2)
     return out

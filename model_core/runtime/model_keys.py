@@ -8,6 +8,8 @@ frame and caller-frame map) and ``Skinning._resolve_probs`` (``model_skinning.py
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from . import blas
@@ -110,7 +112,8 @@ class FacsKeys(ModelPart):
             a, b = self.decoder_frame(pm)
             pts = (pm.canon * a + b) * tpl.gen_size + tpl.gen_center
             keys = template_keys(tpl, pts, pm.face_faces, progress=progress)
-            return check_finite(keys / F32(tpl.gen_size * a), "template keys")
+            keys /= F32(tpl.gen_size * a)                      # its own fresh array: in place, the same numbers
+            return check_finite(keys, "template keys")
         return self._cached(pm, "template_keys", run)
 
     @one_blas_thread
@@ -130,12 +133,39 @@ class FacsKeys(ModelPart):
         self._check_pm(pm)
 
         def run():
-            tk = self.template_face_keys(pm, progress)
-            dec = np.empty_like(tk)
-            with blas.single_threaded(self.blas_single_thread):
-                self._basis_face(pm, self._basis_codes("ict"), None, dec)
+            # the decoder's keys do not depend on the template's: they are decoded in a second thread while the
+            # registration runs (numpy releases the GIL in both; on 2 cores the decoder's time mostly disappears)
+            self.decoder_frame(pm)                             # both read it: computed once, before they split
+            codes = self._basis_codes("ict")
+            dec = np.empty((len(codes), len(pm.face_index), 3), F32)
+            failed = []
+
+            def decode():
+                try:
+                    with blas.single_threaded(self.blas_single_thread):
+                        self._basis_face(pm, codes, None, dec)
+                except BaseException as exc:                   # re-raised in the caller's thread
+                    failed.append(exc)
+
+            worker = threading.Thread(target=decode, name="nfs-decoder-keys", daemon=True)
+            worker.start()
+            tk = self.template_face_keys(pm, progress)         # a cancel raises here; the worker ends on its own
+            worker.join()
+            if failed:
+                raise failed[0]
+            def lengths(x, y=None):
+                """np.linalg.norm(x - y, axis=-1), the same numbers, one key at a time (no (K, N, 3) temporaries)."""
+                if x.ndim == 2:
+                    return lengths(x[None], None if y is None else y[None])[0]
+                out = np.empty(x.shape[:-1], x.dtype)
+                for k in range(len(x)):
+                    d = x[k] if y is None else x[k] - y[k]
+                    q = d * d
+                    np.sqrt(q[..., 0] + q[..., 1] + q[..., 2], out=out[k])
+                return out
+
             def disagreement(x, y):
-                return float(np.linalg.norm(x - y, axis=-1).mean() / max(np.linalg.norm(y, axis=-1).mean(), 1e-30))
+                return float(lengths(x, y).mean() / max(lengths(y).mean(), 1e-30))
             jaw = ICT_NAMES.index("jawOpen")
             d = max(disagreement(dec, tk), disagreement(dec[jaw], tk[jaw]))
             lo, hi = AUTO_DISAGREEMENT

@@ -54,11 +54,12 @@ class Proxy:
 
     def to_proxy(self, values: np.ndarray) -> np.ndarray:
         """Average per-full-vertex values (N, ...) into proxy vertices -> (P, ...)."""
-        out = np.zeros((self.n,) + values.shape[1:])
         ok = self.cluster >= 0
         w = self.gather[ok].reshape((-1,) + (1,) * (values.ndim - 1))
-        np.add.at(out, self.cluster[ok], values[ok] * w)
-        return out
+        v = (values[ok] * w).reshape(int(ok.sum()), -1)
+        # one bincount per column: the same sums in the same order as add.at, without its per-element cost
+        out = np.stack([np.bincount(self.cluster[ok], v[:, c], self.n) for c in range(v.shape[1])], axis=1)
+        return out.reshape((self.n,) + values.shape[1:])
 
     def to_full(self, values: np.ndarray) -> np.ndarray:
         """Interpolate per-proxy values (P, ...) to full vertices (N, ...) with the k-NN weights."""

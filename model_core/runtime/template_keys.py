@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .correspond import PointGrid, Surface, harmonic_fill, register, similarity_icp
+from .correspond import PointGrid, Surface, carry_deltas, harmonic_fill_rows, register, similarity_icp
 from .facs_names import ICT_NAMES
 from .mesh import boundary_loops, concat_ranges, face_normals, front_hits, unique_edges, vertex_normals, vertex_rings
 
@@ -286,9 +286,10 @@ def close_openings(tpl: FaceTemplate, keys: np.ndarray, pts: np.ndarray, matched
         c, r = _loop_shape(pts[loop])
         r1, r2 = CLOSURE_REACH[0] * r, CLOSURE_REACH[1] * r
         w = np.clip((r2 - np.linalg.norm(pts - c, axis=1)) / (r2 - r1), 0.0, 1.0)
+        near = np.flatnonzero(w > 0)                                 # elsewhere the factor is 1
         for k in np.flatnonzero((np.abs(want) >= CLOSURE_MIN) & (want * got > 0) & (np.abs(got) >= 0.05)):
             q = float(np.clip(want[k] / got[k], *CLOSURE_SCALE))
-            keys[k] *= (1.0 + (q - 1.0) * w)[:, None].astype(keys.dtype)
+            keys[k, near] *= (1.0 + (q - 1.0) * w[near])[:, None].astype(keys.dtype)
     return keys
 
 
@@ -629,25 +630,31 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     f, b, d2 = Surface(x, tpl.faces[visible]).closest(pts, max_dist=hi)
     f = visible[f]
     tri = tpl.faces[f]
-    keys = np.einsum("kmjc,mj->kmc", tpl.modes[:, tri], b)            # (53, N, 3), template frame
-    keys = s * np.einsum("kmj,ij->kmi", keys, R)
     fade = np.clip((hi - np.sqrt(d2)) / (hi - lo), 0.0, 1.0)
-    keys *= fade[None, :, None]
+    keys = carry_deltas(tpl.modes, tri, b, s, R, fade)               # (53, N, 3) float32, ICT frame
     amb = np.einsum("mj,mj->m", ambiguity[tri], b)
     lo_a, hi_a = AMBIGUITY
     known = (amb < lo_a) | (fade < 1.0)
     if not known.all():
-        flat = keys.transpose(1, 0, 2).reshape(len(pts), -1)
-        filled = harmonic_fill(faces, flat, known)
+        unknown, filled = harmonic_fill_rows(faces, lambda rows: carry_deltas(tpl.modes, tri, b, s, R, fade, rows),
+                                             known)
         # between the two thresholds the closest-point value fades into the filled one, so a vertex whose
         # closest point slides across the lip contact does not jump
-        beta = np.where(known, 0.0, np.clip((amb - lo_a) / (hi_a - lo_a), 0.0, 1.0))[:, None]
-        keys = ((1 - beta) * flat + beta * filled).reshape(len(pts), -1, 3).transpose(1, 0, 2)
-    keys = close_openings(tpl, np.ascontiguousarray(keys, np.float32), pts, matched, rims, posed)
+        beta = np.clip((amb[unknown] - lo_a) / (hi_a - lo_a), 0.0, 1.0)[:, None]
+        own = carry_deltas(tpl.modes, tri, b, s, R, fade, unknown)
+        keys[:, unknown] = ((1 - beta) * own + beta * filled).reshape(len(unknown), -1, 3).transpose(1, 0, 2)
+    keys = close_openings(tpl, keys, pts, matched, rims, posed)
     # the lips' contact at rest marks the guessed vertices too: parted, the template's lips are told apart by
     # their closest points, but a face triangle spanning them still takes both lips' motions
     amb_rest = np.einsum("mj,mj->m", tpl.ambiguity[tri], b) if ambiguity is not tpl.ambiguity else amb
-    keys = unfold_contact(keys, pts, faces, (np.maximum(amb, amb_rest) >= UNFOLD_AMBIGUITY) & (fade >= 1.0))
+    free = (np.maximum(amb, amb_rest) >= UNFOLD_AMBIGUITY) & (fade >= 1.0)
+    # the lip contact's own triangles only (renumbered in order: the same sweeps as on the whole face)
+    near = faces[free[faces].any(axis=1)]
+    loc = np.unique(near)
+    part = keys[:, loc]
+    done = unfold_contact(part, pts[loc], np.searchsorted(loc, near), free[loc])
+    if done is not part:
+        keys[:, loc] = done
     # then anywhere, for every key but those that close or open an eye (a closing lid folds by nature): the
     # vertices within two rings of a triangle some key turns over; on a dense face only jawOpen (the search
     # costs ~1 s per 100k vertices for the 41 keys, and a dense face's folds are small)
