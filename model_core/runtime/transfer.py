@@ -16,7 +16,9 @@ import numpy as np
 
 from . import blas
 from .correspond import PointGrid, interpolate
+from .mesh import face_normals
 from .template_keys import FaceTemplate, default_template, mouth_ambiguity, template_keys
+from .unflip import unflip_keys
 
 
 def _to_ict(model, pm, tpl: FaceTemplate, points=None) -> tuple[np.ndarray, float]:
@@ -27,6 +29,7 @@ def _to_ict(model, pm, tpl: FaceTemplate, points=None) -> tuple[np.ndarray, floa
     return (canon * a + b) * tpl.gen_size + tpl.gen_center, tpl.gen_size * a
 
 
+UNFLIP = True          # relax the triangles a carried key turns over where the source's key does not (``unflip``)
 LANDMARK_REACH = 0.05   # a landmark may lie at most this share of the face's extent off the face's vertices
 
 
@@ -45,6 +48,29 @@ def _landmark_points(pm, points, which: str) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"{which} landmark {int(np.argmax(far)) + 1} lies off the {which}'s face; place it on the "
                          f"face's surface")
     return p, idx[:, 0]
+
+
+def source_folds(source_pm, keys: np.ndarray, match, target_pm) -> np.ndarray:
+    """(K, F) bool over the target's triangles: those a key may turn over because the source's own key turns
+    its triangles there (lips pressed through each other, a lid passing its rim): the match lies on a corner of a
+    source triangle the source key turns over, for at least two of its corners. keys (K, Ns, 3) in the source's frame."""
+    sv = source_pm.verts[source_pm.face_index]
+    sf = source_pm.face_faces
+    n0 = face_normals(sv, sf, normalize=False)
+    hit = np.flatnonzero(match.reach > 0)
+    corners = sf[match.face[hit]]                                   # (M, 3) source corners of each match
+    allowed = np.zeros((len(keys), len(target_pm.faces)), bool)
+    for k, d in enumerate(keys[:, source_pm.face_index]):
+        p = sv + d
+        turned = (np.cross(p[sf[:, 1]] - p[sf[:, 0]], p[sf[:, 2]] - p[sf[:, 0]]) * n0).sum(axis=1) < 0
+        if not turned.any():
+            continue
+        near = np.zeros(len(sv), bool)
+        near[sf[turned].ravel()] = True
+        flag = np.zeros(target_pm.n_verts, bool)
+        flag[target_pm.face_index[hit]] = near[corners].any(axis=1)
+        allowed[k] = flag[target_pm.faces].sum(axis=1) >= 2
+    return allowed
 
 
 def transfer_keys(model, source_pm, source_keys, target_pm, names=None, progress=None,
@@ -110,6 +136,9 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
                                   landmarks=pairs)
     canon = (out_cm / k_tgt).astype(np.float32)
     out = model._to_caller(target_pm, canon, np.float64).astype(np.float32)
+    if UNFLIP:
+        out, _ = unflip_keys(out, target_pm.verts, target_pm.faces,
+                             allowed=source_folds(source_pm, keys, match, target_pm))
     if not return_correspondence:
         return out
     corr = np.full((target_pm.n_verts, 3), np.nan)
