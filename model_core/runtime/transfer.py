@@ -1,11 +1,15 @@
 """Carry a character's own shape keys onto another head of any topology (numpy only; runs inside Blender).
 
 The source head plays the part the ICT template plays in ``template_keys``: both heads are brought into ICT's
-frame by the model's face-core frame, the source is registered onto the target (similarity ICP, then the
-non-rigid two-way closest-point registration of ``correspond.register``, eye and mouth openings pulling on
-each other's rims), and every target vertex takes the source keys at its closest point on the registered
-source, rotated and scaled by the similarity. When the source has a jawOpen key, its lip contact is found the
-same way as the template's (``template_keys.mouth_ambiguity``) and filled along the target's own edges.
+frame by the model's face-core frame; the source takes the target's proportions by an affine map (similarity
+ICP, then affine ICP, stretches clipped: ``proportion_map``), and its keys follow that map's linear part (the
+global form of carrying a key's deformation in local frames); the source is registered onto the target
+(similarity ICP, then the non-rigid two-way closest-point registration of ``correspond.register``, eye and
+mouth openings pulling on each other's rims), and every target vertex takes the source keys at its closest point
+on the registered source, rotated and scaled by the similarity. When the source has a jawOpen key, its lip
+contact is found the same way as the template's (``template_keys.mouth_ambiguity``) and filled along the target's
+own edges. Last, the triangles a carried key turns over are relaxed (``unflip.unflip_keys``), except where the
+source's own key turns its triangles over (``source_folds``: lips pressed through each other).
 
 Keys may have any names (FACS or not); units follow each mesh (a key in the source's units comes out in the
 target's).
@@ -15,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import blas
-from .correspond import PointGrid, interpolate
+from .correspond import PointGrid, Surface, interpolate, similarity_icp
 from .mesh import face_normals
 from .template_keys import FaceTemplate, default_template, mouth_ambiguity, template_keys
 from .unflip import unflip_keys
@@ -29,6 +33,9 @@ def _to_ict(model, pm, tpl: FaceTemplate, points=None) -> tuple[np.ndarray, floa
     return (canon * a + b) * tpl.gen_size + tpl.gen_center, tpl.gen_size * a
 
 
+AFFINE = True          # the source takes the target's proportions by an affine map first (``proportion_map``)
+AFFINE_STRETCH = (0.8, 1.25)   # that map's stretches (over the similarity) are clipped to this range
+AFFINE_POINTS = 3000   # at most this many source points fit it
 UNFLIP = True          # relax the triangles a carried key turns over where the source's key does not (``unflip``)
 LANDMARK_REACH = 0.05   # a landmark may lie at most this share of the face's extent off the face's vertices
 
@@ -48,6 +55,48 @@ def _landmark_points(pm, points, which: str) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"{which} landmark {int(np.argmax(far)) + 1} lies off the {which}'s face; place it on the "
                          f"face's surface")
     return p, idx[:, 0]
+
+
+def affine_icp(src: np.ndarray, dst: np.ndarray, dst_faces: np.ndarray, iters: int = 20, trim: float = 0.85):
+    """(A (3, 3), b (3,)): the affine map with ``src @ A.T + b`` on the surface (dst, dst_faces): trimmed ICP
+    from the identity (the two are already roughly aligned), each step the least-squares affine fit of the
+    ``trim`` share of closest pairs."""
+    surf = Surface(dst, dst_faces)
+    A, b = np.eye(3), np.zeros(3)
+    X = np.concatenate([src, np.ones((len(src), 1))], axis=1)
+    for _ in range(iters):
+        f, bc, d2 = surf.closest(src @ A.T + b, exact=False)
+        fin = np.isfinite(d2)
+        if fin.sum() < 12:
+            break
+        keep = fin & (d2 <= np.quantile(d2[fin], trim))
+        q = interpolate(dst, dst_faces, f[keep], bc[keep])
+        M = np.linalg.lstsq(X[keep], q, rcond=None)[0]
+        A2, b2 = M[:3].T, M[3]
+        done = np.abs(A2 - A).max() < 1e-6 and np.abs(b2 - b).max() < 1e-5
+        A, b = A2, b2
+        if done:
+            break
+    return A, b
+
+
+def proportion_map(src: np.ndarray, tgt: np.ndarray, tgt_faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(L (3, 3), t (3,)): the affine map ``src @ L.T + t`` that puts the source head (points (N, 3)) on the target's
+    surface: a similarity ICP, then an affine ICP from it, both on at most ``AFFINE_POINTS`` source points; the
+    affine part's stretches are clipped to ``AFFINE_STRETCH`` about the points' centre (a full head fitted onto a
+    face mask is not squashed flat); a mirroring fit falls back to the similarity."""
+    pts = src[::max(1, len(src) // AFFINE_POINTS)]
+    s0, R0, t0 = similarity_icp(pts, tgt, tgt_faces, init_scale=1.0)
+    moved = pts @ (s0 * R0).T + t0
+    A, b = affine_icp(moved, tgt, tgt_faces)
+    if np.linalg.det(A) <= 0:
+        A, b = np.eye(3), np.zeros(3)
+    else:
+        u, sv, vt = np.linalg.svd(A)
+        clipped = (u * np.clip(sv, *AFFINE_STRETCH)) @ vt
+        b = b + (A - clipped) @ moved.mean(axis=0)
+        A = clipped
+    return A @ (s0 * R0), A @ t0 + b
 
 
 def source_folds(source_pm, keys: np.ndarray, match, target_pm) -> np.ndarray:
@@ -121,6 +170,12 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
     face_keys = keys[:, source_pm.face_index]
     cm = np.stack([nz.apply_vectors(k) for k in face_keys]) * k_src
     jaw = [i for i, n in enumerate(names or []) if str(n).lower().replace("_", "").replace(".", "") == "jawopen"]
+    if AFFINE:
+        # proportions: the source takes the target's by an affine map (a wider face, a longer chin), so the
+        # registration starts with the features near each other; the keys follow its linear part
+        lin, shift = proportion_map(src, tgt, target_pm.face_faces)
+        src = src @ lin.T + shift
+        cm = cm @ lin.T
     amb = mouth_ambiguity(src, cm[jaw[0]]) if jaw else np.zeros(len(src))
     source = FaceTemplate(src, source_pm.face_faces, cm.astype(np.float32), amb, len(src), tpl.gen_center,
                           tpl.gen_size)
