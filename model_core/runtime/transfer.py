@@ -35,7 +35,8 @@ def _to_ict(model, pm, tpl: FaceTemplate, points=None) -> tuple[np.ndarray, floa
 
 AFFINE = True          # the source takes the target's proportions by an affine map first (``proportion_map``)
 AFFINE_STRETCH = (0.8, 1.25)   # that map's stretches (over the similarity) are clipped to this range
-AFFINE_POINTS = 3000   # at most this many source points fit it
+AFFINE_POINTS = 1500   # at most this many source points fit it
+AFFINE_ITERS = 20      # ICP steps of its similarity and of its affine fit
 UNFLIP = True          # relax the triangles a carried key turns over where the source's key does not (``unflip``)
 LANDMARK_REACH = 0.05   # a landmark may lie at most this share of the face's extent off the face's vertices
 
@@ -86,9 +87,10 @@ def proportion_map(src: np.ndarray, tgt: np.ndarray, tgt_faces: np.ndarray) -> t
     affine part's stretches are clipped to ``AFFINE_STRETCH`` about the points' centre (a full head fitted onto a
     face mask is not squashed flat); a mirroring fit falls back to the similarity."""
     pts = src[::max(1, len(src) // AFFINE_POINTS)]
-    s0, R0, t0 = similarity_icp(pts, tgt, tgt_faces, init_scale=1.0)
+    # both heads are in ICT's frame already (their face-core frames): start from the identity
+    s0, R0, t0 = similarity_icp(pts, tgt, tgt_faces, init=(1.0, np.eye(3), np.zeros(3)), iters=AFFINE_ITERS)
     moved = pts @ (s0 * R0).T + t0
-    A, b = affine_icp(moved, tgt, tgt_faces)
+    A, b = affine_icp(moved, tgt, tgt_faces, iters=AFFINE_ITERS)
     if np.linalg.det(A) <= 0:
         A, b = np.eye(3), np.zeros(3)
     else:
