@@ -36,7 +36,7 @@ def _to_ict(model, pm, tpl: FaceTemplate, points=None) -> tuple[np.ndarray, floa
 AFFINE = True          # the source takes the target's proportions by an affine map first (``proportion_map``)
 AFFINE_STRETCH = (0.8, 1.25)   # that map's stretches (over the similarity) are clipped to this range
 AFFINE_POINTS = 1500   # at most this many source points fit it
-AFFINE_ITERS = 20      # ICP steps of its similarity and of its affine fit
+AFFINE_ITERS = 20      # affine ICP steps
 UNFLIP = True          # relax the triangles a carried key turns over where the source's key does not (``unflip``)
 LANDMARK_REACH = 0.05   # a landmark may lie at most this share of the face's extent off the face's vertices
 
@@ -81,24 +81,34 @@ def affine_icp(src: np.ndarray, dst: np.ndarray, dst_faces: np.ndarray, iters: i
     return A, b
 
 
+def _trimmed_rms(points: np.ndarray, surf: Surface, trim: float = 0.85) -> float:
+    """RMS distance of the ``trim`` share of ``points`` closest to the surface."""
+    d2 = surf.closest(points, exact=False)[2]
+    d2 = np.sort(d2[np.isfinite(d2)])[:int(trim * len(points))]
+    return float(np.sqrt(d2.mean())) if len(d2) else np.inf
+
+
 def proportion_map(src: np.ndarray, tgt: np.ndarray, tgt_faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(L (3, 3), t (3,)): the affine map ``src @ L.T + t`` that puts the source head (points (N, 3)) on the target's
-    surface: a similarity ICP, then an affine ICP from it, both on at most ``AFFINE_POINTS`` source points; the
-    affine part's stretches are clipped to ``AFFINE_STRETCH`` about the points' centre (a full head fitted onto a
-    face mask is not squashed flat); a mirroring fit falls back to the similarity."""
+    surface: a similarity ICP (nose tip on nose tip first), then an affine ICP from it, both on at most
+    ``AFFINE_POINTS`` source points; the affine part's stretches are clipped to ``AFFINE_STRETCH`` about the
+    points' centre (a full head fitted onto a face mask is not squashed flat). The identity (the heads as the
+    face-core frames put them) is kept when the map does not bring the points closer to the target surface, or
+    mirrors them."""
     pts = src[::max(1, len(src) // AFFINE_POINTS)]
-    # both heads are in ICT's frame already (their face-core frames): start from the identity
-    s0, R0, t0 = similarity_icp(pts, tgt, tgt_faces, init=(1.0, np.eye(3), np.zeros(3)), iters=AFFINE_ITERS)
+    surf = Surface(tgt, tgt_faces)
+    s0, R0, t0 = similarity_icp(pts, tgt, tgt_faces, init_scale=1.0)
     moved = pts @ (s0 * R0).T + t0
     A, b = affine_icp(moved, tgt, tgt_faces, iters=AFFINE_ITERS)
     if np.linalg.det(A) <= 0:
         A, b = np.eye(3), np.zeros(3)
-    else:
-        u, sv, vt = np.linalg.svd(A)
-        clipped = (u * np.clip(sv, *AFFINE_STRETCH)) @ vt
-        b = b + (A - clipped) @ moved.mean(axis=0)
-        A = clipped
-    return A @ (s0 * R0), A @ t0 + b
+    u, sv, vt = np.linalg.svd(A)
+    clipped = (u * np.clip(sv, *AFFINE_STRETCH)) @ vt
+    b = b + (A - clipped) @ moved.mean(axis=0)
+    lin, shift = clipped @ (s0 * R0), clipped @ t0 + b
+    if _trimmed_rms(pts @ lin.T + shift, surf) >= _trimmed_rms(pts, surf):
+        return np.eye(3), np.zeros(3)
+    return lin, shift
 
 
 def source_folds(source_pm, keys: np.ndarray, match, target_pm) -> np.ndarray:
