@@ -29,8 +29,10 @@ Without ``bpy`` the Surface Deform columns print "-". Tables (markdown, printed 
 
 Methods:
 - transfer: ``transfer_keys(model, prepare(source), keys, prepare(target), names)``.
-- transfer before (no proportion map, no unflip): the same with ``transfer.AFFINE`` and ``transfer.UNFLIP`` off
-  (the registration as it was before issue 16's accuracy work), in the same run ("before" in table 2).
+- transfer before (no unflip): the same with ``transfer.UNFLIP`` off (as it was before the triangles a key
+  turns over were relaxed), in the same run ("before" in table 2).
+- transfer + proportion map: ``transfer_keys(..., proportions=True)`` (the source takes the target's
+  proportions by a clipped affine ICP first, the keys follow its linear part; "+ proportions" in table 2).
 - oracle (ground-truth cases): the source's keys at each target vertex's true source point, rotated and scaled
   by the least-squares similarity of those points onto the target: what a perfect correspondence gives when
   the keys follow one global similarity. On ICT the truth keeps ICT's keys in absolute cm on both identities
@@ -162,18 +164,19 @@ def _time(fn, *a, **kw):
     return out, time.perf_counter() - t0
 
 
-BEFORE = "transfer before (no proportion map, no unflip)"
+BEFORE = "transfer before (no unflip)"
+PROP = "transfer + proportion map"
 ORACLE = "oracle: true correspondence × similarity"
 
 
 def transfer_before(model, pa, skeys, pb, names):
-    """The transfer as it was before the proportion map and the unflip (``transfer.AFFINE``/``UNFLIP`` off)."""
-    saved = transfer_module.AFFINE, transfer_module.UNFLIP
-    transfer_module.AFFINE = transfer_module.UNFLIP = False
+    """The transfer as it was before issue 16's unflip (``transfer.UNFLIP`` off)."""
+    saved = transfer_module.UNFLIP
+    transfer_module.UNFLIP = False
     try:
         return transfer_keys(model, pa, skeys, pb, names=names)
     finally:
-        transfer_module.AFFINE, transfer_module.UNFLIP = saved
+        transfer_module.UNFLIP = saved
 
 
 def oracle_keys(src_keys_at_truth, src_points, tv):
@@ -196,6 +199,9 @@ def run_truth_case(model, label, sv, sf, skeys, names, tv, tf, true, show, damag
     out, secs[BEFORE] = _time(transfer_before, model, pa, skeys, pb, list(names))
     secs[BEFORE] += t_pa + t_pb
     res[BEFORE] = truth_scores(out.astype(np.float64), true, list(names), tv, tf, damage)
+    out, secs[PROP] = _time(transfer_keys, model, pa, skeys, pb, names=list(names), proportions=True)
+    secs[PROP] += t_pa + t_pb
+    res[PROP] = truth_scores(out.astype(np.float64), true, list(names), tv, tf, damage)
     if oracle is not None:
         res[ORACLE] = truth_scores(oracle, true, list(names), tv, tf, damage)
     out, secs["nearest"] = _time(nearest_keys, sv, sf, skeys, tv, tf, init_scale)
@@ -252,6 +258,8 @@ def cross_pairs(model, heads, pairs):
         out["transfer"] = (k.astype(np.float64), t + t_pa + t_pb)
         k, t = _time(transfer_before, model, pa, skeys, pb, src.names)
         out["before"] = (k.astype(np.float64), t + t_pa + t_pb)
+        k, t = _time(transfer_keys, model, pa, skeys, pb, names=src.names, proportions=True)
+        out["+ proportions"] = (k.astype(np.float64), t + t_pa + t_pb)
         k, t = _time(nearest_keys, src.verts, src.faces, skeys, dst.verts, dst.faces, 1.0)
         out["nearest"] = (k, t)
         if HAVE_BPY:

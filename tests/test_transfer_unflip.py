@@ -41,3 +41,15 @@ def test_unflip_relaxes_a_turned_key_and_leaves_the_rest():
     allowed[1] = True
     out2, left2 = unflip_keys(keys, verts, faces, allowed=allowed)
     assert out2 is keys and left2.tolist() == [0, 0]
+
+
+def test_unflip_keeps_a_key_it_would_erase():
+    # a key that is nothing but the fold (one vertex pushed past its neighbour): relaxing it would change
+    # most of its motion, so it is kept as it was (MAX_CHANGE) and its turned triangles are reported
+    verts, faces = _grid(20)
+    fold = np.zeros((1, len(verts), 3))
+    fold[0, 5 * 20 + 5, 0] = 2.5
+    out, left = unflip_keys(fold, verts, faces)
+    assert out is fold and left[0] == triangle_damage(verts, faces, fold[0])[0] > 0
+    out, left = unflip_keys(fold, verts, faces, max_change=np.inf)
+    assert left[0] == 0 and triangle_damage(verts, faces, out[0])[0] == 0

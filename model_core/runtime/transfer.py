@@ -33,7 +33,6 @@ def _to_ict(model, pm, tpl: FaceTemplate, points=None) -> tuple[np.ndarray, floa
     return (canon * a + b) * tpl.gen_size + tpl.gen_center, tpl.gen_size * a
 
 
-AFFINE = True          # the source takes the target's proportions by an affine map first (``proportion_map``)
 AFFINE_STRETCH = (0.8, 1.25)   # that map's stretches (over the similarity) are clipped to this range
 AFFINE_POINTS = 1500   # at most this many source points fit it
 AFFINE_ITERS = 20      # affine ICP steps
@@ -135,7 +134,7 @@ def source_folds(source_pm, keys: np.ndarray, match, target_pm) -> np.ndarray:
 
 
 def transfer_keys(model, source_pm, source_keys, target_pm, names=None, progress=None,
-                  return_correspondence: bool = False, landmarks=None):
+                  return_correspondence: bool = False, landmarks=None, proportions: bool = False):
     """The source's shape keys carried onto the target.
 
     Args:
@@ -148,6 +147,11 @@ def transfer_keys(model, source_pm, source_keys, target_pm, names=None, progress
         landmarks: optional (source points (L, 3), target points (L, 3)), each in its head's frame and units:
             points that must correspond (e.g. placed by the user where the automatic match is wrong); each
             source point is snapped to the source's nearest face vertex, a target point is used as it is.
+        proportions: first give the source the target's proportions by an affine map (``proportion_map``) and
+            carry the keys by its linear part: better where the heads differ by a stretch (a warped copy: 16.8 ->
+            10.2 % at half the warp, 58.4 -> 43.4 % at the full one; a face mask 19.0 -> 17.9 %), worse between
+            ICT identities on full heads (20.9 -> 23.5 %, 18.7 -> 22.0 %) and on half the artist pairs
+            (docs/model.md); off by default.
     Returns:
         (K, Nt, 3) float32 displacements of the target's vertices, in the target's frame and units (pieces other
         than the target's face follow it as ``prepare``'s ``other_islands`` says);
@@ -160,11 +164,12 @@ def transfer_keys(model, source_pm, source_keys, target_pm, names=None, progress
     # one BLAS thread, as in the Model's own calls: the registration's discrete choices follow round-off
     with blas.single_threaded(getattr(model, "blas_single_thread", True)):
         return _transfer_keys(model, source_pm, source_keys, target_pm, names=names, progress=progress,
-                              return_correspondence=return_correspondence, landmarks=landmarks)
+                              return_correspondence=return_correspondence, landmarks=landmarks,
+                              proportions=proportions)
 
 
 def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progress=None,
-                   return_correspondence: bool = False, landmarks=None):
+                   return_correspondence: bool = False, landmarks=None, proportions: bool = False):
     """``transfer_keys`` without the BLAS thread guard."""
     keys = np.asarray(source_keys, np.float64)
     if keys.ndim != 3 or keys.shape[1:] != (source_pm.n_verts, 3):
@@ -182,7 +187,7 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
     face_keys = keys[:, source_pm.face_index]
     cm = np.stack([nz.apply_vectors(k) for k in face_keys]) * k_src
     jaw = [i for i, n in enumerate(names or []) if str(n).lower().replace("_", "").replace(".", "") == "jawopen"]
-    if AFFINE:
+    if proportions:
         # proportions: the source takes the target's by an affine map (a wider face, a longer chin), so the
         # registration starts with the features near each other; the keys follow its linear part
         lin, shift = proportion_map(src, tgt, target_pm.face_faces)

@@ -5,7 +5,8 @@ the source (an upper and a lower lid, the two lips, the chin and the neck); at w
 them turns over. ``unflip_keys`` relaxes the motion of the vertices around each turned triangle toward their
 neighbours' mean (damped Jacobi steps of the uniform graph Laplacian on the key's displacement, in a region
 that grows by one ring each round) until no triangle of the key faces against its rest normal, or a round
-limit. Keys and vertices with no turned triangle are never changed.
+limit. Keys and vertices with no turned triangle are never changed; a key the relaxation would change by more
+than ``MAX_CHANGE`` of its motion, or leave with more turned triangles, is kept as it was.
 """
 from __future__ import annotations
 
@@ -16,9 +17,13 @@ from .mesh import face_normals, unique_edges
 ROUNDS = 6         # at most this many rounds (each: grow the region one ring, relax it, re-check)
 RELAX = 4          # damped Jacobi steps per round
 DAMP = 0.5         # each step moves a region vertex this share toward its neighbours' mean
+MAX_CHANGE = 0.5   # a key whose relaxation moves it by more than this share of its mean motion is kept as it
+                   # was (the fold is the key's: a lid closing over a closed eye surface), as is one whose
+                   # relaxation leaves more triangles turned (allowed ones included) than it had
 
 
-def unflip_keys(keys: np.ndarray, verts: np.ndarray, faces: np.ndarray, rounds: int = ROUNDS, allowed=None) -> tuple[np.ndarray, np.ndarray]:
+def unflip_keys(keys: np.ndarray, verts: np.ndarray, faces: np.ndarray, rounds: int = ROUNDS, allowed=None,
+                max_change: float = MAX_CHANGE) -> tuple[np.ndarray, np.ndarray]:
     """(keys (K, N, 3) with the turned triangles relaxed, (K,) turned-triangle count left per key).
 
     keys: (K, N, 3) displacements (any float dtype, returned in the same dtype, a copy only where a key
@@ -34,17 +39,20 @@ def unflip_keys(keys: np.ndarray, verts: np.ndarray, faces: np.ndarray, rounds: 
     out = keys
     left = np.zeros(len(keys), np.int64)
 
-    def turned(d):
+    def turned_all(d):
         p = verts + d
-        t = (np.cross(p[faces[:, 1]] - p[faces[:, 0]], p[faces[:, 2]] - p[faces[:, 0]]) * n0).sum(axis=1) < 0
+        return (np.cross(p[faces[:, 1]] - p[faces[:, 0]], p[faces[:, 2]] - p[faces[:, 0]]) * n0).sum(axis=1) < 0
+
+    def turned(d):
+        t = turned_all(d)
         return t if allowed is None else t & ~allowed[k]
 
     for k in range(len(keys)):
-        d = np.asarray(keys[k], np.float64)
-        bad = turned(d)
+        d0 = np.asarray(keys[k], np.float64)
+        bad = turned(d0)
         if not bad.any():
             continue
-        d = d.copy()
+        d = d0.copy()
         region = np.zeros(n, bool)
         for _ in range(rounds):
             region[faces[bad].ravel()] = True
@@ -63,6 +71,10 @@ def unflip_keys(keys: np.ndarray, verts: np.ndarray, faces: np.ndarray, rounds: 
             bad = turned(d)
             if not bad.any():
                 break
+        change = np.linalg.norm(d - d0, axis=1).mean() / max(float(np.linalg.norm(d0, axis=1).mean()), 1e-30)
+        if change > max_change or turned_all(d).sum() > turned_all(d0).sum():
+            left[k] = int(turned(d0).sum())
+            continue
         left[k] = int(bad.sum())
         if out is keys:
             out = np.array(keys, copy=True)
