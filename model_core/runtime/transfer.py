@@ -110,26 +110,26 @@ def proportion_map(src: np.ndarray, tgt: np.ndarray, tgt_faces: np.ndarray) -> t
     return lin, shift
 
 
-def source_folds(source_pm, keys: np.ndarray, match, target_pm) -> np.ndarray:
-    """(K, F) bool over the target's triangles: those a key may turn over because the source's own key turns
-    its triangles there (lips pressed through each other, a lid passing its rim): the match lies on a corner of a
-    source triangle the source key turns over, for at least two of its corners. keys (K, Ns, 3) in the source's frame."""
+def source_folds(source_pm, keys: np.ndarray, match, target_pm):
+    """A function k -> (F,) bool over the target's triangles: those key k may turn over because the source's own
+    key turns its triangles there (lips pressed through each other, a lid passing its rim): at least two corners
+    match onto a corner of a source triangle the source key turns over. keys (K, Ns, 3) in the source's frame."""
     sv = source_pm.verts[source_pm.face_index]
     sf = source_pm.face_faces
     n0 = face_normals(sv, sf, normalize=False)
     hit = np.flatnonzero(match.reach > 0)
     corners = sf[match.face[hit]]                                   # (M, 3) source corners of each match
-    allowed = np.zeros((len(keys), len(target_pm.faces)), bool)
-    for k, d in enumerate(keys[:, source_pm.face_index]):
-        p = sv + d
+
+    def allowed(k: int) -> np.ndarray:
+        p = sv + keys[k, source_pm.face_index]
         turned = (np.cross(p[sf[:, 1]] - p[sf[:, 0]], p[sf[:, 2]] - p[sf[:, 0]]) * n0).sum(axis=1) < 0
         if not turned.any():
-            continue
+            return np.zeros(len(target_pm.faces), bool)
         near = np.zeros(len(sv), bool)
         near[sf[turned].ravel()] = True
         flag = np.zeros(target_pm.n_verts, bool)
         flag[target_pm.face_index[hit]] = near[corners].any(axis=1)
-        allowed[k] = flag[target_pm.faces].sum(axis=1) >= 2
+        return flag[target_pm.faces].sum(axis=1) >= 2
     return allowed
 
 

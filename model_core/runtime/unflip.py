@@ -28,9 +28,10 @@ def unflip_keys(keys: np.ndarray, verts: np.ndarray, faces: np.ndarray, rounds: 
 
     keys: (K, N, 3) displacements (any float dtype, returned in the same dtype, a copy only where a key
     changed); verts (N, 3) rest positions; faces (F, 3). A triangle is turned when its normal at weight 1
-    points against its rest normal (``real_eval.triangle_damage``'s count). allowed: optional (K, F) bool,
-    triangles a key may turn over (where the source's own key turns its triangles: lips pressed through each
-    other); they are neither relaxed nor counted."""
+    points against its rest normal (``real_eval.triangle_damage``'s count). allowed: optional (K, F) bool, or
+    a function k -> (F,) bool (asked only for keys that turn a triangle over): triangles a key may turn over
+    (where the source's own key turns its triangles: lips pressed through each other); they are neither
+    relaxed nor counted."""
     verts = np.asarray(verts, np.float64)
     faces = np.asarray(faces, np.int64)
     n0 = face_normals(verts, faces, normalize=False)
@@ -43,15 +44,23 @@ def unflip_keys(keys: np.ndarray, verts: np.ndarray, faces: np.ndarray, rounds: 
         p = verts + d
         return (np.cross(p[faces[:, 1]] - p[faces[:, 0]], p[faces[:, 2]] - p[faces[:, 0]]) * n0).sum(axis=1) < 0
 
+    ok = None
+
     def turned(d):
         t = turned_all(d)
-        return t if allowed is None else t & ~allowed[k]
+        return t if ok is None else t & ~ok
 
     for k in range(len(keys)):
         d0 = np.asarray(keys[k], np.float64)
+        ok = None
         bad = turned(d0)
         if not bad.any():
             continue
+        if allowed is not None:
+            ok = allowed(k) if callable(allowed) else allowed[k]
+            bad = turned(d0)
+            if not bad.any():
+                continue
         d = d0.copy()
         region = np.zeros(n, bool)
         for _ in range(rounds):
