@@ -207,7 +207,7 @@ class Fake(common.JobOperator):
 
     def __init__(self):
         self.reports, self.texts, self.message, self.warnings = [], [], "", []
-        self.replace, self.keys, self.colors = False, "jawOpen", True
+        self.replace, self.keys, self.colors, self.proportions = False, "jawOpen", True, False
 
     def report(self, kind, msg):
         self.reports.append([sorted(kind)[0], msg])
