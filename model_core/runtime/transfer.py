@@ -150,7 +150,7 @@ def transfer_keys(model, source_pm, source_keys, target_pm, names=None, progress
         proportions: first give the source the target's proportions by an affine map (``proportion_map``) and
             carry the keys by its linear part: better where the heads differ by a stretch (a warped copy: 16.8 ->
             10.2 % at half the warp, 58.4 -> 43.4 % at the full one; a face mask 19.0 -> 17.9 %), worse between
-            ICT identities on full heads (20.9 -> 23.5 %, 18.7 -> 22.0 %) and on half the artist pairs
+            ICT identities on full heads (20.8 -> 23.0 %, 18.7 -> 22.0 %) and on half the artist pairs
             (docs/model.md); off by default.
     Returns:
         (K, Nt, 3) float32 displacements of the target's vertices, in the target's frame and units (pieces other
