@@ -29,6 +29,15 @@ Without ``bpy`` the Surface Deform columns print "-". Tables (markdown, printed 
 
 Methods:
 - transfer: ``transfer_keys(model, prepare(source), keys, prepare(target), names)``.
+- transfer before (no unflip): the same with ``transfer.UNFLIP`` off (as it was before the triangles a key
+  turns over were relaxed), in the same run ("before" in table 2).
+- transfer + proportion map: ``transfer_keys(..., proportions=True)`` (the source takes the target's
+  proportions by a clipped affine ICP first, the keys follow its linear part; "+ proportions" in table 2).
+- oracle (ground-truth cases): the source's keys at each target vertex's true source point, rotated and scaled
+  by the least-squares similarity of those points onto the target: what a perfect correspondence gives when
+  the keys follow one global similarity. On ICT the truth keeps ICT's keys in absolute cm on both identities
+  (ICT's expression basis is identity-independent), so any size scaling (B's head is ~7 % smaller) costs there:
+  the oracle is not 0.
 - nearest: ``real_eval.nearest_keys`` (scaled ICP of the source onto the target, each target vertex copies its
   nearest source vertex's key, scaled and rotated).
 - Surface Deform: the source is aligned onto the target by the same scaled ICP as nearest
@@ -63,6 +72,8 @@ from model_core.runtime.mesh import barycentric_combine  # noqa: E402
 from model_core.evaluation.real_eval import key_metrics, load_real_heads, nearest_keys, triangle_damage  # noqa: E402
 from model_core.dataset.remesh import make_topology  # noqa: E402
 from model_core.runtime import Model  # noqa: E402
+from model_core.runtime import transfer as transfer_module  # noqa: E402
+from model_core.runtime.correspond import umeyama  # noqa: E402
 from model_core.runtime.transfer import transfer_keys  # noqa: E402
 
 try:
@@ -126,14 +137,17 @@ def warp(x, size, strength=1.0):
     return 1.1 * y @ rot.T + np.array([0.01, -0.02, 0.005])
 
 
-def warped_copy(head, strength=1.0, n_target=3000, seed=11):
-    """The warped remeshed copy: (verts (N, 3), faces, true keys (K, N, 3)) in metres."""
+def warped_copy(head, strength=1.0, n_target=3000, seed=11, with_truth=False):
+    """The warped remeshed copy: (verts (N, 3), faces, true keys (K, N, 3)) in metres; with_truth, also the
+    head's keys (K, N, 3) at each new vertex's source point and those points (N, 3), unwarped."""
     faces, src_face, bary = remesh_head(head.verts, head.faces, n_target, seed)
     corners = head.faces[src_face]
     p = barycentric_combine(head.verts[corners], bary)
     size = float(np.ptp(head.verts[:, 1]))
     verts = warp(p, size, strength)
     d = barycentric_combine(head.deltas[:, corners], bary)
+    if with_truth:
+        return verts, faces, warp(p[None] + d, size, strength) - verts[None], d, p
     return verts, faces, warp(p[None] + d, size, strength) - verts[None]
 
 
@@ -150,8 +164,31 @@ def _time(fn, *a, **kw):
     return out, time.perf_counter() - t0
 
 
+BEFORE = "transfer before (no unflip)"
+PROP = "transfer + proportion map"
+ORACLE = "oracle: true correspondence × similarity"
+
+
+def transfer_before(model, pa, skeys, pb, names):
+    """The transfer as it was before issue 16's unflip (``transfer.UNFLIP`` off)."""
+    saved = transfer_module.UNFLIP
+    transfer_module.UNFLIP = False
+    try:
+        return transfer_keys(model, pa, skeys, pb, names=names)
+    finally:
+        transfer_module.UNFLIP = saved
+
+
+def oracle_keys(src_keys_at_truth, src_points, tv):
+    """The source's keys at each target vertex's true source point (K, N, 3), rotated and scaled by the
+    least-squares similarity of those points onto the target's: the ceiling of a correspondence method that
+    carries keys by one global similarity."""
+    s, R, _ = umeyama(src_points, tv)
+    return s * np.einsum("kvj,ij->kvi", src_keys_at_truth, R)
+
+
 def run_truth_case(model, label, sv, sf, skeys, names, tv, tf, true, show, damage, init_scale=1.0,
-                   generated=False):
+                   generated=False, oracle=None):
     """One ground-truth case: {method: scores}, {method: seconds}."""
     pa, t_pa = _time(model.prepare, sv, sf, "Y", "Z")
     pb, t_pb = _time(model.prepare, tv, tf, "Y", "Z")
@@ -159,6 +196,14 @@ def run_truth_case(model, label, sv, sf, skeys, names, tv, tf, true, show, damag
     out, secs["transfer"] = _time(transfer_keys, model, pa, skeys, pb, names=list(names))
     secs["transfer"] += t_pa + t_pb
     res["transfer"] = truth_scores(out.astype(np.float64), true, list(names), tv, tf, damage)
+    out, secs[BEFORE] = _time(transfer_before, model, pa, skeys, pb, list(names))
+    secs[BEFORE] += t_pa + t_pb
+    res[BEFORE] = truth_scores(out.astype(np.float64), true, list(names), tv, tf, damage)
+    out, secs[PROP] = _time(transfer_keys, model, pa, skeys, pb, names=list(names), proportions=True)
+    secs[PROP] += t_pa + t_pb
+    res[PROP] = truth_scores(out.astype(np.float64), true, list(names), tv, tf, damage)
+    if oracle is not None:
+        res[ORACLE] = truth_scores(oracle, true, list(names), tv, tf, damage)
     out, secs["nearest"] = _time(nearest_keys, sv, sf, skeys, tv, tf, init_scale)
     res["nearest"] = truth_scores(out, true, list(names), tv, tf, damage)
     if HAVE_BPY:
@@ -211,6 +256,10 @@ def cross_pairs(model, heads, pairs):
         out = {}
         k, t = _time(transfer_keys, model, pa, skeys, pb, names=src.names)
         out["transfer"] = (k.astype(np.float64), t + t_pa + t_pb)
+        k, t = _time(transfer_before, model, pa, skeys, pb, src.names)
+        out["before"] = (k.astype(np.float64), t + t_pa + t_pb)
+        k, t = _time(transfer_keys, model, pa, skeys, pb, names=src.names, proportions=True)
+        out["+ proportions"] = (k.astype(np.float64), t + t_pa + t_pb)
         k, t = _time(nearest_keys, src.verts, src.faces, skeys, dst.verts, dst.faces, 1.0)
         out["nearest"] = (k, t)
         if HAVE_BPY:
@@ -307,8 +356,10 @@ def main(argv=None) -> int:
         tb = topo.positions(vb[:m])
         true = topo.positions(vb[None, :m] + modes[:, :m]) - tb[None]
         label = f"ICT A → {label} ({topo.n_verts:,} v)"
+        oracle = oracle_keys(topo.positions(va[None, :m] + modes[:, :m]) - topo.positions(va[:m])[None],
+                             topo.positions(va[:m]), tb)
         ict_cases[label] = run_truth_case(model, label, va, fa, modes, names, tb, topo.faces, true, SHOW_ICT,
-                                          DAMAGE_ICT, generated=True)
+                                          DAMAGE_ICT, generated=True, oracle=oracle)
 
     # 1b. a dev head -> its warped, remeshed copy
     heads = {h.name: h for h in load_real_heads(args.heads)}
@@ -317,10 +368,10 @@ def main(argv=None) -> int:
     for strength, n_target, what in ((0.0, 3000, "remeshed copy, no warp"),
                                      (0.5, 3000, "warped (half) + remeshed copy"),
                                      (1.0, 3000, "warped + remeshed copy")):
-        tv, tf, true = warped_copy(h, strength, n_target)
+        tv, tf, true, at, pts = warped_copy(h, strength, n_target, with_truth=True)
         label = f"{short_name(WARP_HEAD)} ({len(h.verts)} v) → {what} ({len(tv):,} v)"
         dev_case[label] = run_truth_case(model, label, h.verts, h.faces, h.deltas, h.names, tv, tf, true,
-                                         SHOW_ARKIT, DAMAGE_ARKIT)
+                                         SHOW_ARKIT, DAMAGE_ARKIT, oracle=oracle_keys(at, pts, tv))
 
     # 2. cross-artist
     hs = {short_name(k): v for k, v in heads.items()}

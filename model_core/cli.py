@@ -14,7 +14,7 @@ Commands (meshes are .obj or .ply; axes default to the OBJ convention: Y up, fac
       clone an animation: per-frame weights (DIR/weights.csv) and, with --objs, posed target OBJs
       (DIR/frame_NNNN.obj); an .npz gets facs, z_ge, files (and positions with --objs).
 
-  transfer --source S --source-keys DIR|KEYS.npz --target T -o DIR|OUT.npz [--keys NAME,...] [--landmarks CSV]
+  transfer --source S --source-keys DIR|KEYS.npz --target T -o DIR|OUT.npz [--keys NAME,...] [--landmarks CSV] [--proportions]
       carry the source's own shape keys (any names) onto a target of any topology (DIR: one OBJ per key, the
       key's name as the file name, same vertex order as S; KEYS.npz: names, deltas (K,N,3) as facs writes).
 
@@ -115,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--keys", help="only these keys (comma-separated names)")
     s.add_argument("--landmarks", help="a CSV of point pairs that must correspond, one per line: name, source x, y, "
                                        "z, target x, y, z (each in its mesh file's coordinates; '#' lines skipped)")
+    s.add_argument("--proportions", action="store_true",
+                   help="give the source the target's proportions by an affine map first and carry the keys by it "
+                        "(heads that differ by a stretch; docs/model.md)")
     _common(s)
     return p
 
@@ -366,7 +369,8 @@ def cmd_transfer(a, log) -> int:
         log(f"{len(landmarks[0])} landmarks from {a.landmarks}")
     t = time.perf_counter()
     out_d = transfer_keys(model, spm, deltas, tpm, names=names, landmarks=landmarks,
-                          progress=lambda i, n: log.progress(i, n, "registration"))
+                          progress=lambda i, n: log.progress(i, n, "registration"),
+                          proportions=bool(getattr(a, "proportions", False)))
     log(f"{len(names)} keys transferred in {time.perf_counter() - t:.2f} s; largest move "
         f"{np.linalg.norm(out_d, axis=-1).max():.4g} units")
     out = Path(a.out)

@@ -243,7 +243,7 @@ def decode(model, pm, z: np.ndarray, n_verts: int, probs: np.ndarray | None = No
 
 
 def transfer_keys(model, source_pm, keys_world: np.ndarray, target_pm, n_target: int, names=None, progress=None,
-                  landmarks=None):
+                  landmarks=None, proportions: bool = False):
     """A source head's shape keys carried onto a target head of any topology (``runtime.transfer``).
 
     Args:
@@ -254,6 +254,7 @@ def transfer_keys(model, source_pm, keys_world: np.ndarray, target_pm, n_target:
         progress: optional callback(done, total) during the registration; an exception it raises (a
             cancellation) propagates unchanged.
         landmarks: optional (source points (L, 3), target points (L, 3)) world positions that must correspond.
+        proportions: give the source the target's proportions by an affine map first (``runtime.transfer``).
     Returns:
         (K, Nt, 3) float64 world displacements of the target, and (Nt, 3) float64 matched points on the source
         at rest (world, source units), NaN where a target vertex was not matched.
@@ -262,7 +263,8 @@ def transfer_keys(model, source_pm, keys_world: np.ndarray, target_pm, n_target:
     keys = np.ascontiguousarray(keys_world, dtype=np.float64)
     try:
         out, corr = _transfer(model, source_pm, keys, target_pm, names=list(names) if names is not None else None,
-                              progress=progress, return_correspondence=True, landmarks=landmarks)
+                              progress=progress, return_correspondence=True, landmarks=landmarks,
+                              proportions=proportions)
     except ValueError as exc:
         raise EngineError(f"shape-key transfer failed: {exc}") from None
     out = np.asarray(out, dtype=np.float64)

@@ -104,6 +104,10 @@ class NFS_OT_transfer_shape_keys(JobOperator, bpy.types.Operator):
                          description="Comma-separated names of the source keys to transfer (empty: all of them)")
     colors: BoolProperty(name="Correspondence colours", default=True,
                          description="Write the NFS_correspondence colour attribute on both meshes")
+    proportions: BoolProperty(name="Match proportions", default=False,
+                              description="First give the source the target's proportions by an affine map and "
+                                          "carry the keys by it (heads that differ by a stretch: a longer or "
+                                          "wider face); off: one similarity")
 
     @classmethod
     def problem(cls, context):
@@ -142,6 +146,7 @@ class NFS_OT_transfer_shape_keys(JobOperator, bpy.types.Operator):
 
         notes: list = []
         source_name, target_name = source.name, target.name
+        proportions = bool(self.proportions)
 
         def compute(report):  # worker thread: numpy only, no Blender data
             report(0.0, f"preparing the source ({len(src_verts):,} vertices)")
@@ -152,7 +157,7 @@ class NFS_OT_transfer_shape_keys(JobOperator, bpy.types.Operator):
             for who, pm in ((source_name, spm), (target_name, tpm)):
                 notes.extend(f"'{who}': {w}" for w in getattr(pm, "warnings", ()))
             return engine.transfer_keys(model, spm, keys_world, tpm, n_target, names,
-                                        landmarks=(lm_src, lm_tgt) if lm_names else None,
+                                        landmarks=(lm_src, lm_tgt) if lm_names else None, proportions=proportions,
                                         progress=lambda d, t: report(0.2 + 0.8 * d / max(t, 1),
                                                                      f"registration step {d}/{t}"))
 

@@ -167,6 +167,15 @@ out["replace_restored"] = float(np.abs(k3["jawOpen"] - spoiled["jawOpen"]).max()
 out["replace_others"] = all(np.array_equal(k3[n], spoiled[n]) for n in spoiled if n != "jawOpen")
 out["replace_default_off"] = (bpy.ops.nfs.transfer_shape_keys.get_rna_type().properties["replace"].default is False)
 
+# ---- Match proportions: the runtime's proportion map through the operator (then jawOpen restored)
+out["prop"] = run_op(bpy.ops.nfs.transfer_shape_keys, replace=True, keys="jawOpen", proportions=True)
+k5 = keys_of(bpy.data.objects["Target"])
+exp2 = transfer_keys(model, pm_s, world_keys[:1], pm_t, names=["jawOpen"], proportions=True)[0]
+out["prop_err"] = float(np.abs((k5["jawOpen"].astype(np.float64) - k5["Basis"]) @ mw_t[:3, :3].T - exp2).max())
+out["prop_default_off"] = (bpy.ops.nfs.transfer_shape_keys.get_rna_type().properties["proportions"].default
+                           is False)
+out["prop_restore"] = run_op(bpy.ops.nfs.transfer_shape_keys, replace=True, keys="jawOpen")
+
 # ---- a subset onto a head without keys; its own NFS_correspondence attribute is kept
 t2 = mesh_object("Target2", tv, tf)
 user_attr = t2.data.color_attributes.new("NFS_correspondence", "FLOAT_COLOR", "POINT")
@@ -198,7 +207,7 @@ class Fake(common.JobOperator):
 
     def __init__(self):
         self.reports, self.texts, self.message, self.warnings = [], [], "", []
-        self.replace, self.keys, self.colors = False, "jawOpen", True
+        self.replace, self.keys, self.colors, self.proportions = False, "jawOpen", True, False
 
     def report(self, kind, msg):
         self.reports.append([sorted(kind)[0], msg])
@@ -336,6 +345,8 @@ def test_transfer_shape_keys_world_space_clash_subset_colours_undo():
     assert res["replace"] == ["FINISHED"] and res["replace_err"] < 1e-6 and res["replace_others"]
     assert res["replace_restored"] > 1e-3
     assert res["replace_names"] == res["names"] and res["replace_default_off"]
+    # Match proportions: the operator passes it to the runtime (off by default)
+    assert res["prop"] == res["prop_restore"] == ["FINISHED"] and res["prop_err"] < 1e-6 and res["prop_default_off"]
     assert res["subset"] == ["FINISHED"] and res["subset_names"] == ["Basis", "Viseme_AA", "eyeBlink_L"]
     assert res["subset_moves"] > 1e-3 and res["user_attr_kept"]
     assert res["unknown"] == ["CANCELLED"] and "NoSuchKey" in res["unknown_error"]

@@ -1,11 +1,15 @@
 """Carry a character's own shape keys onto another head of any topology (numpy only; runs inside Blender).
 
 The source head plays the part the ICT template plays in ``template_keys``: both heads are brought into ICT's
-frame by the model's face-core frame, the source is registered onto the target (similarity ICP, then the
-non-rigid two-way closest-point registration of ``correspond.register``, eye and mouth openings pulling on
-each other's rims), and every target vertex takes the source keys at its closest point on the registered
-source, rotated and scaled by the similarity. When the source has a jawOpen key, its lip contact is found the
-same way as the template's (``template_keys.mouth_ambiguity``) and filled along the target's own edges.
+frame by the model's face-core frame; the source takes the target's proportions by an affine map (similarity
+ICP, then affine ICP, stretches clipped: ``proportion_map``), and its keys follow that map's linear part (the
+global form of carrying a key's deformation in local frames); the source is registered onto the target
+(similarity ICP, then the non-rigid two-way closest-point registration of ``correspond.register``, eye and
+mouth openings pulling on each other's rims), and every target vertex takes the source keys at its closest point
+on the registered source, rotated and scaled by the similarity. When the source has a jawOpen key, its lip
+contact is found the same way as the template's (``template_keys.mouth_ambiguity``) and filled along the target's
+own edges. Last, the triangles a carried key turns over are relaxed (``unflip.unflip_keys``), except where the
+source's own key turns its triangles over (``source_folds``: lips pressed through each other).
 
 Keys may have any names (FACS or not); units follow each mesh (a key in the source's units comes out in the
 target's).
@@ -15,8 +19,10 @@ from __future__ import annotations
 import numpy as np
 
 from . import blas
-from .correspond import PointGrid, interpolate
+from .correspond import PointGrid, Surface, interpolate, similarity_icp
+from .mesh import face_normals
 from .template_keys import FaceTemplate, default_template, mouth_ambiguity, template_keys
+from .unflip import unflip_keys
 
 
 def _to_ict(model, pm, tpl: FaceTemplate, points=None) -> tuple[np.ndarray, float]:
@@ -27,6 +33,10 @@ def _to_ict(model, pm, tpl: FaceTemplate, points=None) -> tuple[np.ndarray, floa
     return (canon * a + b) * tpl.gen_size + tpl.gen_center, tpl.gen_size * a
 
 
+AFFINE_STRETCH = (0.8, 1.25)   # that map's stretches (over the similarity) are clipped to this range
+AFFINE_POINTS = 1500   # at most this many source points fit it
+AFFINE_ITERS = 20      # affine ICP steps
+UNFLIP = True          # relax the triangles a carried key turns over where the source's key does not (``unflip``)
 LANDMARK_REACH = 0.05   # a landmark may lie at most this share of the face's extent off the face's vertices
 
 
@@ -47,8 +57,84 @@ def _landmark_points(pm, points, which: str) -> tuple[np.ndarray, np.ndarray]:
     return p, idx[:, 0]
 
 
+def affine_icp(src: np.ndarray, dst: np.ndarray, dst_faces: np.ndarray, iters: int = 20, trim: float = 0.85):
+    """(A (3, 3), b (3,)): the affine map with ``src @ A.T + b`` on the surface (dst, dst_faces): trimmed ICP
+    from the identity (the two are already roughly aligned), each step the least-squares affine fit of the
+    ``trim`` share of closest pairs."""
+    surf = Surface(dst, dst_faces)
+    A, b = np.eye(3), np.zeros(3)
+    X = np.concatenate([src, np.ones((len(src), 1))], axis=1)
+    for _ in range(iters):
+        f, bc, d2 = surf.closest(src @ A.T + b, exact=False)
+        fin = np.isfinite(d2)
+        if fin.sum() < 12:
+            break
+        keep = fin & (d2 <= np.quantile(d2[fin], trim))
+        q = interpolate(dst, dst_faces, f[keep], bc[keep])
+        M = np.linalg.lstsq(X[keep], q, rcond=None)[0]
+        A2, b2 = M[:3].T, M[3]
+        done = np.abs(A2 - A).max() < 1e-6 and np.abs(b2 - b).max() < 1e-5
+        A, b = A2, b2
+        if done:
+            break
+    return A, b
+
+
+def _trimmed_rms(points: np.ndarray, surf: Surface, trim: float = 0.85) -> float:
+    """RMS distance of the ``trim`` share of ``points`` closest to the surface."""
+    d2 = surf.closest(points, exact=False)[2]
+    d2 = np.sort(d2[np.isfinite(d2)])[:int(trim * len(points))]
+    return float(np.sqrt(d2.mean())) if len(d2) else np.inf
+
+
+def proportion_map(src: np.ndarray, tgt: np.ndarray, tgt_faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(L (3, 3), t (3,)): the affine map ``src @ L.T + t`` that puts the source head (points (N, 3)) on the target's
+    surface: a similarity ICP (nose tip on nose tip first), then an affine ICP from it, both on at most
+    ``AFFINE_POINTS`` source points; the affine part's stretches are clipped to ``AFFINE_STRETCH`` about the
+    points' centre (a full head fitted onto a face mask is not squashed flat). The identity (the heads as the
+    face-core frames put them) is kept when the map does not bring the points closer to the target surface, or
+    mirrors them."""
+    pts = src[::max(1, len(src) // AFFINE_POINTS)]
+    surf = Surface(tgt, tgt_faces)
+    s0, R0, t0 = similarity_icp(pts, tgt, tgt_faces, init_scale=1.0)
+    moved = pts @ (s0 * R0).T + t0
+    A, b = affine_icp(moved, tgt, tgt_faces, iters=AFFINE_ITERS)
+    if np.linalg.det(A) <= 0:
+        A, b = np.eye(3), np.zeros(3)
+    u, sv, vt = np.linalg.svd(A)
+    clipped = (u * np.clip(sv, *AFFINE_STRETCH)) @ vt
+    b = b + (A - clipped) @ moved.mean(axis=0)
+    lin, shift = clipped @ (s0 * R0), clipped @ t0 + b
+    if _trimmed_rms(pts @ lin.T + shift, surf) >= _trimmed_rms(pts, surf):
+        return np.eye(3), np.zeros(3)
+    return lin, shift
+
+
+def source_folds(source_pm, keys: np.ndarray, match, target_pm):
+    """A function k -> (F,) bool over the target's triangles: those key k may turn over because the source's own
+    key turns its triangles there (lips pressed through each other, a lid passing its rim): at least two corners
+    match onto a corner of a source triangle the source key turns over. keys (K, Ns, 3) in the source's frame."""
+    sv = source_pm.verts[source_pm.face_index]
+    sf = source_pm.face_faces
+    n0 = face_normals(sv, sf, normalize=False)
+    hit = np.flatnonzero(match.reach > 0)
+    corners = sf[match.face[hit]]                                   # (M, 3) source corners of each match
+
+    def allowed(k: int) -> np.ndarray:
+        p = sv + keys[k, source_pm.face_index]
+        turned = (np.cross(p[sf[:, 1]] - p[sf[:, 0]], p[sf[:, 2]] - p[sf[:, 0]]) * n0).sum(axis=1) < 0
+        if not turned.any():
+            return np.zeros(len(target_pm.faces), bool)
+        near = np.zeros(len(sv), bool)
+        near[sf[turned].ravel()] = True
+        flag = np.zeros(target_pm.n_verts, bool)
+        flag[target_pm.face_index[hit]] = near[corners].any(axis=1)
+        return flag[target_pm.faces].sum(axis=1) >= 2
+    return allowed
+
+
 def transfer_keys(model, source_pm, source_keys, target_pm, names=None, progress=None,
-                  return_correspondence: bool = False, landmarks=None):
+                  return_correspondence: bool = False, landmarks=None, proportions: bool = False):
     """The source's shape keys carried onto the target.
 
     Args:
@@ -61,6 +147,11 @@ def transfer_keys(model, source_pm, source_keys, target_pm, names=None, progress
         landmarks: optional (source points (L, 3), target points (L, 3)), each in its head's frame and units:
             points that must correspond (e.g. placed by the user where the automatic match is wrong); each
             source point is snapped to the source's nearest face vertex, a target point is used as it is.
+        proportions: first give the source the target's proportions by an affine map (``proportion_map``) and
+            carry the keys by its linear part: better where the heads differ by a stretch (a warped copy: 16.8 ->
+            10.2 % at half the warp, 58.4 -> 43.4 % at the full one; a face mask 19.0 -> 17.9 %), worse between
+            ICT identities on full heads (20.8 -> 23.0 %, 18.7 -> 22.0 %) and on half the artist pairs
+            (docs/model.md); off by default.
     Returns:
         (K, Nt, 3) float32 displacements of the target's vertices, in the target's frame and units (pieces other
         than the target's face follow it as ``prepare``'s ``other_islands`` says);
@@ -73,11 +164,12 @@ def transfer_keys(model, source_pm, source_keys, target_pm, names=None, progress
     # one BLAS thread, as in the Model's own calls: the registration's discrete choices follow round-off
     with blas.single_threaded(getattr(model, "blas_single_thread", True)):
         return _transfer_keys(model, source_pm, source_keys, target_pm, names=names, progress=progress,
-                              return_correspondence=return_correspondence, landmarks=landmarks)
+                              return_correspondence=return_correspondence, landmarks=landmarks,
+                              proportions=proportions)
 
 
 def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progress=None,
-                   return_correspondence: bool = False, landmarks=None):
+                   return_correspondence: bool = False, landmarks=None, proportions: bool = False):
     """``transfer_keys`` without the BLAS thread guard."""
     keys = np.asarray(source_keys, np.float64)
     if keys.ndim != 3 or keys.shape[1:] != (source_pm.n_verts, 3):
@@ -95,6 +187,12 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
     face_keys = keys[:, source_pm.face_index]
     cm = np.stack([nz.apply_vectors(k) for k in face_keys]) * k_src
     jaw = [i for i, n in enumerate(names or []) if str(n).lower().replace("_", "").replace(".", "") == "jawopen"]
+    if proportions:
+        # proportions: the source takes the target's by an affine map (a wider face, a longer chin), so the
+        # registration starts with the features near each other; the keys follow its linear part
+        lin, shift = proportion_map(src, tgt, target_pm.face_faces)
+        src = src @ lin.T + shift
+        cm = cm @ lin.T
     amb = mouth_ambiguity(src, cm[jaw[0]]) if jaw else np.zeros(len(src))
     source = FaceTemplate(src, source_pm.face_faces, cm.astype(np.float32), amb, len(src), tpl.gen_center,
                           tpl.gen_size, jaw[0] if jaw else None)
@@ -110,6 +208,9 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
                                   landmarks=pairs)
     canon = (out_cm / k_tgt).astype(np.float32)
     out = model._to_caller(target_pm, canon, np.float64).astype(np.float32)
+    if UNFLIP:
+        out, _ = unflip_keys(out, target_pm.verts, target_pm.faces,
+                             allowed=source_folds(source_pm, keys, match, target_pm))
     if not return_correspondence:
         return out
     corr = np.full((target_pm.n_verts, 3), np.nan)
