@@ -40,18 +40,25 @@ def test_template_rims_are_the_lid_margins():
     assert len(inner_m) == 0 and np.array_equal(np.sort(mouth), np.sort(tpl.openings[2]))
 
 
-@pytest.fixture(scope="module")
-def eye_cut_face(ict):
-    """A held-out ICT face crop cut open at both lid margins (as game meshes are), in ICT cm."""
+def _eye_cut(ict, identity):
+    """A held-out ICT face crop (identity: its identity coefficients) cut open at both lid margins (as game meshes
+    are), in ICT cm: (verts (N, 3), faces (F, 3), kept (N,) the ICT vertex of each)."""
     n = crop_sizes("face")[0]
     tpl = tk.default_template()
-    v = ict.identity_verts(held_out_identities(1)[0])[:n].astype(np.float64)
+    v = ict.identity_verts(identity)[:n].astype(np.float64)
     cut = np.zeros(n, bool)
     cut[np.concatenate([tpl.rims[0][1], tpl.rims[1][1]])] = True
     f = ict.crop_faces("face")
-    verts, faces, kept = remove_unreferenced(v, f[~cut[f].any(axis=1)])
+    return remove_unreferenced(v, f[~cut[f].any(axis=1)])
+
+
+@pytest.fixture(scope="module")
+def eye_cut_face(ict):
+    """The first held-out identity's face cut at the lid margins (``_eye_cut``): verts, faces, true keys (53, N, 3),
+    the left eye's rim (R,)."""
+    verts, faces, kept = _eye_cut(ict, held_out_identities(1)[0])
     true = ict.expression_modes[:, kept].astype(np.float64)
-    rim = np.searchsorted(kept, tpl.rims[0][0])
+    rim = np.searchsorted(kept, tk.default_template().rims[0][0])
     return verts, faces, true, rim
 
 
@@ -226,13 +233,8 @@ def test_a_stylised_mouth_meets_the_templates_lip_line(ict):
     upper lip's underside; the mouth stayed shut as a curtain (jawOpen error 33 %). ``mouth_pose``
     finds the lips' opening 6.4 mm above and their fronts 8.3 mm before the template's, and ``shift_mouth``
     moves the template's mouth there first: jawOpen error 33.0 -> 25.2 % (docs/model.md, *Parted lips*)."""
-    n = crop_sizes("face")[0]
     tpl = tk.default_template()
-    v = ict.identity_verts(held_out_identities(2)[1])[:n].astype(np.float64)
-    cut = np.zeros(n, bool)
-    cut[np.concatenate([tpl.rims[0][1], tpl.rims[1][1]])] = True
-    f = ict.crop_faces("face")
-    verts, faces, kept = remove_unreferenced(v, f[~cut[f].any(axis=1)])
+    verts, faces, kept = _eye_cut(ict, held_out_identities(2)[1])
     nose = verts[np.argmax(verts[:, 2])] - [0, 1.5, 0]
     warp = _feature_warp(verts, nose, (0.6, 0.6, 0.5), 1.0, 2.5)
     jaw = _feature_warp(verts + ict.expression_modes[JAW, kept], nose, (0.6, 0.6, 0.5), 1.0, 2.5) - warp
@@ -262,11 +264,7 @@ def test_parted_lips_cut_open_at_the_margin(ict, eye_cut_face):
     margin, inner = tpl.margins[2]
     assert len(margin) == len(opening) and len(inner) == 7 * len(opening)   # 7 rings of inner lip behind it
     assert np.array_equal(np.sort(margin), np.flatnonzero(ring == 7))
-    n = crop_sizes("face")[0]
-    eyes = np.zeros(n, bool)
-    eyes[np.concatenate([tpl.rims[0][1], tpl.rims[1][1]])] = True
-    f = ict.crop_faces("face")
-    kept = np.unique(f[~eyes[f].any(axis=1)])                       # the fixture's vertices, in its order
+    kept = _eye_cut(ict, held_out_identities(1)[0])[2]               # the fixture's vertices
     assert len(kept) == len(verts)
     cut = np.isin(kept, inner)
     v2, f2, k2 = remove_unreferenced(verts, faces[~cut[faces].any(axis=1)])
