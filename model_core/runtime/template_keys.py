@@ -663,8 +663,17 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
         rest = np.array([tpl.jaw] if tpl.jaw is not None else [], np.int64)
     turned = turned_triangles(keys[rest], pts, faces)
     if len(turned):
-        near = vertex_rings(len(pts), faces, np.unique(faces[turned]), 2) >= 0
-        keys[rest] = unfold_contact(keys[rest], pts, faces, near & (fade > 0.0))
+        ring = np.zeros(len(pts), bool)
+        ring[faces[turned]] = True
+        for _ in range(2):                                          # two rings out, by triangle adjacency
+            ring[faces[ring[faces].any(axis=1)]] = True
+        free = ring & (fade > 0.0)
+        near = faces[free[faces].any(axis=1)]                       # their triangles, renumbered locally
+        loc = np.unique(near)
+        part = keys[np.ix_(rest, loc)]
+        done = unfold_contact(part, pts[loc], np.searchsorted(loc, near), free[loc])
+        if done is not part:
+            keys[np.ix_(rest, loc)] = done
     if return_match:
         return keys, TemplateMatch(f, b, np.sqrt(d2), fade, float(s), R, t, w_jaw, dy)
     return keys
