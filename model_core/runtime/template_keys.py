@@ -64,6 +64,11 @@ def mouth_ambiguity(verts: np.ndarray, jaw: np.ndarray, radius: float = AMBIGUIT
     return diff.max(axis=1) / max(float(np.linalg.norm(jaw, axis=1).max()), 1e-30)
 
 
+def _rim_split(ring: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
+    """(the vertices of ring r, those of the rings inside it): ring (N,) each vertex's ring number, -1 beyond."""
+    return np.flatnonzero(ring == r), np.flatnonzero((ring >= 0) & (ring < r))
+
+
 @dataclass
 class FaceTemplate:
     """verts (N, 3) float64 cm; faces (F, 3) int64; modes (53, N, 3) float32 cm (ICT order); ambiguity (N,)
@@ -106,12 +111,11 @@ class FaceTemplate:
                 if vn[opening, 2].mean() < BACKWARD_LOOP_NZ:   # a socket: its rim is further out
                     rim_r = next((r for r in range(MAX_RIM_RINGS + 1)
                                   if (ring == r).any() and vn[ring == r, 2].mean() > 0), 0)
-                margin = (np.flatnonzero(ring == rim_r), np.flatnonzero((ring >= 0) & (ring < rim_r)))
+                margins.append(_rim_split(ring, rim_r))
                 ext = np.ptp(self.verts[ring == rim_r], axis=0)
                 if ext[1] < 0.2 * ext[0]:
                     rim_r = 0       # lips in contact: ICT's mouth has no open rim to meet (measured: no better)
-                out.append((np.flatnonzero(ring == rim_r), np.flatnonzero((ring >= 0) & (ring < rim_r))))
-                margins.append(margin)
+                out.append(_rim_split(ring, rim_r))
             self._rims, self._margins = out, margins
         return self._rims
 
@@ -300,7 +304,8 @@ LIP_FRONT_CM = 1.0              # a lip's front is its frontmost point within th
 GAP_COLUMNS = (-0.4, -0.2, 0.0, 0.2, 0.4)   # profile columns, as shares of the template's mouth half-width
 
 
-def lip_profile(verts: np.ndarray, faces: np.ndarray, centre: np.ndarray, half_width: float) -> tuple[float, float]:
+def lip_profile(verts: np.ndarray, faces: np.ndarray, centre: np.ndarray, half_width: float
+                ) -> tuple[float, np.ndarray]:
     """Where a face's lips part, read from the front, in its units (cm here): (gap, line).
 
     gap: the median over ``GAP_COLUMNS`` of the height of the dip in the face's front profile (``mesh.front_hits``,
@@ -350,11 +355,6 @@ def lip_profile(verts: np.ndarray, faces: np.ndarray, centre: np.ndarray, half_w
     return float(np.median(gaps)), line
 
 
-def lip_gap(verts: np.ndarray, faces: np.ndarray, centre: np.ndarray, half_width: float) -> float:
-    """The lips' gap of ``lip_profile`` (cm here; 0 where no dip is found)."""
-    return lip_profile(verts, faces, centre, half_width)[0]
-
-
 MOUTH_POSES = np.arange(0.0, 0.801, 0.05)   # jawOpen weights the template's lip gap is measured at
 MOUTH_CONTACT = 0.5             # template vertices with a mouth ambiguity above this are its lip contact
 MOUTH_CLOSED_CM = 0.1           # a face whose lips stand less than this further apart than the template's is closed
@@ -381,6 +381,8 @@ def mouth_pose(tpl: FaceTemplate, s: float, R: np.ndarray, t: np.ndarray, pts: n
     x_con = s * tpl.verts[contact] @ R.T + t
     centre, half = x_con.mean(axis=0), 0.5 * float(np.ptp(x_con[:, 0]))
     face_gap, face_line = lip_profile(pts, faces, centre, half)
+    if face_gap <= MOUTH_CLOSED_CM and not np.isfinite(face_line).all():
+        return 0.0, np.zeros(2)         # closed, and no opening to meet: nothing to measure on the template
 
     def posed(w):
         return lip_profile(s * (tpl.verts + w * jaw) @ R.T + t, tpl.faces, centre, half)
@@ -462,12 +464,26 @@ def unfold_contact(keys: np.ndarray, pts: np.ndarray, faces: np.ndarray, free: n
     untouched.
 
     Args: keys (K, N, 3) float32 displacements (cm); pts (N, 3) rest positions; faces (F, 3); free (N,) bool:
-    the vertices whose motion was guessed. Returns (K, N, 3) float32 (a new array only where a key changed)."""
+    the vertices whose motion was guessed. Returns (K, N, 3) float32 (a new array only where a key changed).
+    Only the triangles around free vertices can change: the work runs on that sub-mesh, renumbered in order (the
+    same sweeps as on the whole face), so its cost does not grow with the rest of the face."""
     free = np.asarray(free, bool)
-    near = np.flatnonzero(free[faces].any(axis=1))                   # only triangles at the contact can change
+    near = faces[free[faces].any(axis=1)]
     if not len(near):
         return keys
-    sub = faces[near]
+    loc = np.unique(near)
+    part = keys[:, loc]
+    done = _unfold_sub(part, pts[loc], np.searchsorted(loc, near), free[loc], rounds)
+    if done is part:
+        return keys
+    out = keys.copy()
+    out[:, loc] = done
+    return out
+
+
+def _unfold_sub(keys: np.ndarray, pts: np.ndarray, sub: np.ndarray, free: np.ndarray, rounds: int) -> np.ndarray:
+    """``unfold_contact`` on a sub-mesh every triangle of which has a free vertex: keys (K, M, 3), pts (M, 3),
+    sub (T, 3), free (M,). Returns keys itself where nothing changed, else a changed copy."""
     n0 = face_normals(pts, sub, normalize=False)
     e = unique_edges(sub)
     nbr = np.concatenate([e, e[:, ::-1]])
@@ -647,14 +663,7 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     # the lips' contact at rest marks the guessed vertices too: parted, the template's lips are told apart by
     # their closest points, but a face triangle spanning them still takes both lips' motions
     amb_rest = np.einsum("mj,mj->m", tpl.ambiguity[tri], b) if ambiguity is not tpl.ambiguity else amb
-    free = (np.maximum(amb, amb_rest) >= UNFOLD_AMBIGUITY) & (fade >= 1.0)
-    # the lip contact's own triangles only (renumbered in order: the same sweeps as on the whole face)
-    near = faces[free[faces].any(axis=1)]
-    loc = np.unique(near)
-    part = keys[:, loc]
-    done = unfold_contact(part, pts[loc], np.searchsorted(loc, near), free[loc])
-    if done is not part:
-        keys[:, loc] = done
+    keys = unfold_contact(keys, pts, faces, (np.maximum(amb, amb_rest) >= UNFOLD_AMBIGUITY) & (fade >= 1.0))
     # then anywhere, for every key but those that close or open an eye (a closing lid folds by nature): the
     # vertices within two rings of a triangle some key turns over; on a dense face only jawOpen (the search
     # costs ~1 s per 100k vertices for the 41 keys, and a dense face's folds are small)
@@ -667,13 +676,7 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
         ring[faces[turned]] = True
         for _ in range(2):                                          # two rings out, by triangle adjacency
             ring[faces[ring[faces].any(axis=1)]] = True
-        free = ring & (fade > 0.0)
-        near = faces[free[faces].any(axis=1)]                       # their triangles, renumbered locally
-        loc = np.unique(near)
-        part = keys[np.ix_(rest, loc)]
-        done = unfold_contact(part, pts[loc], np.searchsorted(loc, near), free[loc])
-        if done is not part:
-            keys[np.ix_(rest, loc)] = done
+        keys[rest] = unfold_contact(keys[rest], pts, faces, ring & (fade > 0.0))
     if return_match:
         return keys, TemplateMatch(f, b, np.sqrt(d2), fade, float(s), R, t, w_jaw, dy)
     return keys
