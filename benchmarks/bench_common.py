@@ -1,14 +1,27 @@
-"""What the benchmark scripts share: printing and writing their section of benchmarks/README.md (``publish``) and leaving a process that
-imported ``bpy`` (run as ``python benchmarks/<script>.py``, this folder is on ``sys.path``)."""
+"""What the benchmark scripts share: printing and writing their section of benchmarks/README.md (``publish``), leaving a
+process that imported ``bpy``, and a baseline revision's runtime to measure against (``baseline_tree``) (run as
+``python benchmarks/<script>.py``, this folder is on ``sys.path``)."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 
 README = Path(__file__).resolve().parent / "README.md"
+ROOT = README.parent.parent
+
+
+def baseline_tree(rev: str, folder: Path) -> Path:
+    """``model_core`` of git revision ``rev`` (``git archive``) unpacked into the new folder ``folder``, which is
+    returned: put it first on ``sys.path`` (or pass it as a code root) to measure that revision's runtime."""
+    folder.mkdir()
+    arch = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "model_core"], capture_output=True,
+                          check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=arch, check=True)
+    return folder
 
 
 def publish(text: str, tag: str, title: str, intro: str, *, readme: bool = True) -> None:

@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from bench_common import publish  # noqa: E402
+from bench_common import baseline_tree, publish  # noqa: E402
 
 STAGES = ("prepare + skinning", "53 keys", "first expression", "retarget 100 f")
 DEFAULT_SIZES = "2000,5000,11248,25000,44786,100000,178726,300000"
@@ -153,13 +153,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench_scale_") as tmp:
         tmp = Path(tmp)
         heads = build_heads(sizes, tmp)
-        base_root = None
-        if args.baseline_rev:
-            base_root = tmp / "baseline"
-            base_root.mkdir()
-            arch = subprocess.run(["git", "-C", str(ROOT), "archive", args.baseline_rev, "model_core"],
-                                  capture_output=True, check=True).stdout
-            subprocess.run(["tar", "-x", "-C", str(base_root)], input=arch, check=True)
+        base_root = baseline_tree(args.baseline_rev, tmp / "baseline") if args.baseline_rev else None
         new, old = [], {}
         for n in sizes:
             rep = args.repeat if n <= args.repeat_max else 1

@@ -41,7 +41,7 @@ for p in (str(ROOT), str(HERE)):
 
 import numpy as np  # noqa: E402
 
-from bench_common import replace_section  # noqa: E402
+from bench_common import baseline_tree, replace_section  # noqa: E402
 
 START, END = "<!-- bench_template_keys:start -->", "<!-- bench_template_keys:end -->"
 DEFAULT_SIZES = "11248,44786,100000,178726,288463"
@@ -125,11 +125,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench_template_keys_") as tmp:
         tmp = Path(tmp)
         heads = build_heads(sizes, tmp)
-        base_root = tmp / "baseline"
-        base_root.mkdir()
-        arch = subprocess.run(["git", "-C", str(ROOT), "archive", args.baseline_rev, "model_core"],
-                              capture_output=True, check=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(base_root)], input=arch, check=True)
+        base_root = baseline_tree(args.baseline_rev, tmp / "baseline")
         for n in sizes:
             best = {"base": {}, "new": {}}
             for _ in range(args.runs if n <= 50_000 else args.runs_large):
