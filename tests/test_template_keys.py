@@ -8,7 +8,7 @@ import pytest
 from model_core.evaluation.evaluate import held_out_identities
 from model_core.runtime.facs_names import ICT_NAMES
 from model_core.dataset.ict import crop_sizes
-from model_core.runtime.mesh import face_normals, remove_unreferenced, vertex_normals, vertex_rings
+from model_core.runtime.mesh import remove_unreferenced, turned_over, vertex_normals, vertex_rings
 from model_core.runtime import Model
 from model_core.runtime import template_keys as tk
 
@@ -158,7 +158,7 @@ def test_auto_keys_are_the_decoders_on_an_ict_face(ict):
 
 
 def _turned(v, f, d) -> int:
-    return int(((face_normals(v, f) * face_normals(v + d, f)).sum(axis=1) < 0).sum())
+    return int(turned_over(v, f, d).sum())
 
 
 def test_unfold_contact_rechooses_only_guessed_vertices():

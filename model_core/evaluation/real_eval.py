@@ -32,7 +32,7 @@ import numpy as np
 
 from ..runtime.correspond import similarity_icp
 from ..runtime.facs_names import ARKIT_NAMES, ARKIT_SOURCES
-from ..runtime.mesh import edge_table, face_normals
+from ..runtime.mesh import edge_table, turned_over
 from ..runtime.proxy import knn_weights
 
 
@@ -114,8 +114,7 @@ def lid_travel(true: np.ndarray, pred: np.ndarray, verts: np.ndarray) -> tuple[f
 def triangle_damage(verts: np.ndarray, faces: np.ndarray, disp: np.ndarray) -> tuple[int, int]:
     """(inverted, stretched) triangle counts at weight 1: a normal turned by more than 90 degrees, or an edge
     more than 3x its rest length."""
-    n0, n1 = face_normals(verts, faces), face_normals(verts + disp, faces)
-    inverted = int(((n0 * n1).sum(axis=1) < 0).sum())
+    inverted = int(turned_over(verts, faces, disp).sum())
     edge_id, e, _, _ = edge_table(faces)
     l0 = np.linalg.norm(verts[e[:, 0]] - verts[e[:, 1]], axis=1)
     l1 = np.linalg.norm((verts + disp)[e[:, 0]] - (verts + disp)[e[:, 1]], axis=1)

@@ -95,6 +95,15 @@ def face_normals(verts: np.ndarray, faces: np.ndarray, *, normalize: bool = True
     return n
 
 
+def turned_over(verts: np.ndarray, faces: np.ndarray, disp: np.ndarray, rest_normals: np.ndarray | None = None
+                ) -> np.ndarray:
+    """(F,) bool: the triangles that displacements disp (N, 3) turn over, i.e. whose normal at verts + disp points
+    against its rest normal. verts (N, 3), faces (F, 3); rest_normals (F, 3) may be passed in (any length, e.g.
+    ``face_normals(verts, faces, normalize=False)``) when one mesh is asked about many displacements."""
+    n0 = face_normals(verts, faces, normalize=False) if rest_normals is None else rest_normals
+    return (face_normals(verts + disp, faces, normalize=False) * n0).sum(axis=1) < 0
+
+
 def unit_rows(v: np.ndarray) -> np.ndarray:
     """Rows of ``v`` (N, D) scaled to unit length (a zero row stays zero)."""
     return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-30)

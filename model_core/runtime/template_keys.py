@@ -31,7 +31,8 @@ import numpy as np
 
 from .correspond import PointGrid, Surface, carry_deltas, harmonic_fill_rows, register, similarity_icp
 from .facs_names import ICT_NAMES
-from .mesh import boundary_loops, concat_ranges, face_normals, front_hits, unique_edges, vertex_normals, vertex_rings
+from .mesh import (boundary_loops, concat_ranges, face_normals, front_hits, turned_over, unique_edges,
+                   vertex_normals, vertex_rings)
 
 TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "data" / "ict_face_template.npz"
 SCHEDULE = (10.0, 3.0, 1.0)     # Laplacian stiffness per registration stage
@@ -434,20 +435,13 @@ LANDMARK_SIGMA_CM = 2.0         # reach of a landmark's warp (Gaussian radius)
 
 
 def turned_triangles(keys: np.ndarray, pts: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """The triangles (indices into faces (F, 3)) that any of the keys (K, N, 3) turns over: its normal at weight 1
-    against its rest normal (pts (N, 3))."""
-    # n . ((e1 + d1) x (e2 + d2)) = |n|^2 + d2 . (n x e1) + d1 . (e2 x n) + n . (d1 x d2), with n = e1 x e2
-    p = np.asarray(pts, np.float64)
-    e1, e2 = p[faces[:, 1]] - p[faces[:, 0]], p[faces[:, 2]] - p[faces[:, 0]]
-    n = np.cross(e1, e2)
-    base = (n * n).sum(axis=1).astype(np.float32)
-    a, b, n = np.cross(n, e1).astype(np.float32), np.cross(e2, n).astype(np.float32), n.astype(np.float32)
+    """The triangles (indices into faces (F, 3)) that any of the keys (K, N, 3) turns over (``mesh.turned_over``)
+    at weight 1 on pts (N, 3)."""
+    pts = np.asarray(pts, np.float64)
+    n0 = face_normals(pts, faces, normalize=False)
     out = np.zeros(len(faces), bool)
-    for d in np.asarray(keys, np.float32):
-        d0 = d[faces[:, 0]]
-        d1, d2 = d[faces[:, 1]] - d0, d[faces[:, 2]] - d0
-        out |= base + np.einsum("fc,fc->f", d2, a) + np.einsum("fc,fc->f", d1, b) \
-            + np.einsum("fc,fc->f", np.cross(d1, d2), n) < 0
+    for d in keys:
+        out |= turned_over(pts, faces, d, n0)
     return np.flatnonzero(out)
 
 

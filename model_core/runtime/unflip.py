@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .mesh import face_normals, unique_edges
+from .mesh import face_normals, turned_over, unique_edges
 
 ROUNDS = 6         # at most this many rounds (each: grow the region one ring, relax it, re-check)
 RELAX = 4          # damped Jacobi steps per round
@@ -41,8 +41,7 @@ def unflip_keys(keys: np.ndarray, verts: np.ndarray, faces: np.ndarray, rounds: 
     left = np.zeros(len(keys), np.int64)
 
     def turned_all(d):
-        p = verts + d
-        return (np.cross(p[faces[:, 1]] - p[faces[:, 0]], p[faces[:, 2]] - p[faces[:, 0]]) * n0).sum(axis=1) < 0
+        return turned_over(verts, faces, d, n0)
 
     ok = None
 
