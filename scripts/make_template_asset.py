@@ -1,10 +1,16 @@
-"""Build ``model_core/data/ict_face_template.npz`` (ICT-FaceKit-derived, MIT; see NOTICE) from ../shared/data.
+"""Build ``model_core/data/ict_face_template.npz`` and ``ict_inner_parts.npz`` (ICT-FaceKit-derived, MIT; see
+NOTICE) from ../shared/data.
 
 The face template of ``model_core/runtime/template_keys.py``: ICT's generic face crop (vertices 0-9408, cm),
 its 53 expression deltas (float16), the per-vertex mouth ambiguity and ICT's generic full head's canonical
 normalisation.
 
 Mouth ambiguity: ``runtime.template_keys.mouth_ambiguity``.
+
+The inner parts of ``model_core/runtime/inner_parts.py``: every vertex of ICT's mesh after the skin (mouth and eye
+sockets, gums and tongue, teeth, eyeballs, lacrimal fluid, eye blend and occlusion, lashes; cm), its connected
+piece, and its 53 deltas (float16, motions under ``INNER_ZERO_CM`` set to 0: ICT's eyeballs and most of its
+teeth do not move).
 
     python scripts/make_template_asset.py
 """
@@ -14,8 +20,11 @@ import numpy as np
 
 from model_core.runtime.frames import canonical_normalization
 from model_core.dataset.ict import CROPS, load_ict
+from model_core.runtime.inner_parts import INNER_PATH
+from model_core.runtime.mesh import connected_components, triangulate_polygons
 from model_core.runtime.template_keys import TEMPLATE_PATH, mouth_ambiguity
 
+INNER_ZERO_CM = 0.005
 
 
 def main() -> None:
@@ -31,6 +40,20 @@ def main() -> None:
                         narrow=np.int64(CROPS["narrow"][0]), gen_center=gen.center, gen_size=np.float64(gen.size))
     print(f"wrote {TEMPLATE_PATH} ({TEMPLATE_PATH.stat().st_size / 1e6:.2f} MB): {nf} vertices, "
           f"{(amb > 0.3).sum()} with mouth ambiguity > 0.3")
+    write_inner_parts(ict)
+
+
+def write_inner_parts(ict) -> None:
+    lo = CROPS["full"][0]
+    tris, _ = triangulate_polygons(ict.corner_indices.astype(np.int64), ict.face_sizes.astype(np.int64))
+    inner = tris[(tris >= lo).all(axis=1)] - lo
+    verts = ict.neutral[lo:].astype(np.float32)
+    piece = connected_components(len(verts), inner)
+    modes = ict.expression_modes[:, lo:].astype(np.float32).copy()
+    modes[np.linalg.norm(modes, axis=2) < INNER_ZERO_CM] = 0.0
+    np.savez_compressed(INNER_PATH, verts=verts, piece=piece.astype(np.int32), modes=modes.astype(np.float16))
+    print(f"wrote {INNER_PATH} ({INNER_PATH.stat().st_size / 1e6:.2f} MB): {len(verts)} vertices in "
+          f"{piece.max() + 1} pieces")
 
 
 if __name__ == "__main__":

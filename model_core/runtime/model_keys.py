@@ -72,10 +72,15 @@ class FacsKeys(ModelPart):
         else:
             with blas.single_threaded(self.blas_single_thread):  # per step: not held while suspended at a yield
                 self._basis_face(pm, codes, pf, canon)
-        for i, (name, _idx) in enumerate(codes):
+        inner_rows, inner = (self.template_inner_keys(pm) if pf is None and keys != "decoder" else
+                             (np.zeros(0, np.int64), None))
+        for i, (name, idx) in enumerate(codes):
             with blas.single_threaded(self.blas_single_thread):
                 disp = canon[i][None].copy()
                 delta = check_finite(self._to_caller(pm, disp, np.float64), f"decoder ({name})")[0].astype(F32)
+                if len(inner_rows):      # teeth, tongue, eyeballs: ICT's own inner parts, not the nearest skin
+                    d = inner[idx].sum(axis=0) if idx else np.zeros((len(inner_rows), 3), F32)
+                    delta[pm.other_index[inner_rows]] = pm.normalization.invert_vectors(d.astype(np.float64))
             yield i, name, delta
 
     def facs_basis_iter(self, pm: PreparedMesh, names: str = "ict", probs=None, keys=None):
@@ -106,15 +111,48 @@ class FacsKeys(ModelPart):
         the model's face-core frame (``decoder_frame``) puts it."""
         self._check_pm(pm)
 
+        return self._template_match(pm, progress)[0]
+
+    def _template_match(self, pm: PreparedMesh, progress=None):
+        """(``template_face_keys``, its ``TemplateMatch``), cached per mesh."""
         def run():
             from .template_keys import default_template, template_keys
             tpl = default_template()
             a, b = self.decoder_frame(pm)
             pts = (pm.canon * a + b) * tpl.gen_size + tpl.gen_center
-            keys = template_keys(tpl, pts, pm.face_faces, progress=progress)
+            keys, match = template_keys(tpl, pts, pm.face_faces, progress=progress, return_match=True)
             keys /= F32(tpl.gen_size * a)                      # its own fresh array: in place, the same numbers
-            return check_finite(keys, "template keys")
+            return check_finite(keys, "template keys"), match
         return self._cached(pm, "template_keys", run)
+
+    @one_blas_thread
+    def template_inner_keys(self, pm: PreparedMesh) -> tuple[np.ndarray, np.ndarray]:
+        """ICT's own deltas on the pieces inside the face (teeth, tongue, eyeballs, lashes: ``inner_parts.py``),
+        through the template's registration: (rows (R,) int64 indices into ``pm.other_index``, keys (53, R, 3)
+        float32 canonical displacements), cached per mesh. Empty when the mesh has no such pieces or its other
+        pieces stay static."""
+        self._check_pm(pm)
+
+        def run():
+            from .inner_parts import default_inner_parts, inner_keys
+            from .mesh import connected_components
+            from .template_keys import default_template
+            none = np.zeros(0, np.int64), np.zeros((len(ICT_NAMES), 0, 3), F32)
+            if not len(pm.other_index) or pm.other_islands != "follow":
+                return none
+            tpl = default_template()
+            match = self._template_match(pm)[1]
+            a, b = self.decoder_frame(pm)
+            moving = np.flatnonzero(pm.other_follow > 0) if pm.other_follow is not None else \
+                np.arange(len(pm.other_index))
+            canon = pm.normalization.apply(pm.verts[pm.other_index[moving]].astype(np.float64))
+            pts = (canon * a + b) * tpl.gen_size + tpl.gen_center
+            labels = connected_components(pm.n_verts, pm.faces)[pm.other_index[moving]]
+            rows, keys = inner_keys(default_inner_parts(), tpl.verts, pts, labels, match.registered, match.scale,
+                                    match.rot, match.shift)
+            keys /= F32(tpl.gen_size * a)
+            return moving[rows], check_finite(keys, "inner-part keys")
+        return self._cached(pm, "inner_keys", run)
 
     @one_blas_thread
     def auto_face_keys(self, pm: PreparedMesh, progress=None) -> tuple[np.ndarray, float]:

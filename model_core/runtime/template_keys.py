@@ -584,7 +584,8 @@ class TemplateMatch:
     dist (N,) cm to it; reach (N,) in 0..1 the distance fade (0: the vertex takes no motion); scale, rot (3, 3),
     shift (3,): the similarity that put the template on the face (s R x + t); mouth_open: the template's jawOpen
     weight at rest and mouth_shift (2,) how far its mouth was moved (cm, along +Y, +Z; ``mouth_pose``: its lips
-    met the face's)."""
+    met the face's); registered (M, 3): the template's vertices where the registration put them on the face (cm,
+    the face's frame; ``inner_parts`` carries the pieces inside the face through it)."""
     face: np.ndarray
     bary: np.ndarray
     dist: np.ndarray
@@ -594,6 +595,7 @@ class TemplateMatch:
     shift: np.ndarray
     mouth_open: float = 0.0
     mouth_shift: np.ndarray = field(default_factory=lambda: np.zeros(2))
+    registered: np.ndarray | None = None
 
 
 def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progress=None,
@@ -672,5 +674,5 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
             ring[faces[ring[faces].any(axis=1)]] = True
         keys[rest] = unfold_contact(keys[rest], pts, faces, ring & (fade > 0.0))
     if return_match:
-        return keys, TemplateMatch(f, b, np.sqrt(d2), fade, float(s), R, t, w_jaw, dy)
+        return keys, TemplateMatch(f, b, np.sqrt(d2), fade, float(s), R, t, w_jaw, dy, x)
     return keys
