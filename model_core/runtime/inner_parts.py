@@ -3,8 +3,9 @@ inside Blender).
 
 Game and film heads often carry these as separate pieces in the same object. They do not move with the skin
 next to them: a smile stretches the lips, not the teeth; jawOpen carries the lower teeth with the jaw; a blink
-leaves the eyeball where it is. Following the nearest skin (what every other piece does, ``prepared_mesh``)
-drags the teeth 4-5 mm with the lips (ICT ground truth, ``tests/test_inner_parts.py``).
+leaves the eyeball where it is. Following the nearest skin (what the other pieces do: ``prepared_mesh``, and on
+the template path ``FacsKeys._skin_followers``) drags the teeth 4 mm with the lips (ICT ground truth,
+``tests/test_inner_parts.py``).
 
 ICT-FaceKit models these pieces too, with their own deltas for the 53 keys (``model_core/data/
 ict_inner_parts.npz``: ICT's generic neutral of every part after the skin, cm, MIT, see NOTICE). Once
@@ -12,7 +13,8 @@ ict_inner_parts.npz``: ICT's generic neutral of every part after the skin, cm, M
 template's rest frame through that registration (``to_template_frame``: the registration's offset near it
 removed, then the similarity undone), and a piece whose vertices lie closer to ICT's inner parts than to its
 face surface takes the inner parts' deltas at its vertices' nearest inner-part points, rotated and scaled by
-the similarity (``inner_keys``). Each vertex takes the motion of the ICT piece (a tooth, an eyeball, the tongue)
+the similarity (``inner_keys``); a piece that lands mostly on ICT's lashes, eye occlusion or lacrimal fluid
+follows the skin of the lids it sits on (the lids' keys close the face's own eye, ICT's lashes would not). Each vertex takes the motion of the ICT piece (a tooth, an eyeball, the tongue)
 that most of its ``VOTE_NEIGHBOURS`` nearest fellow vertices land on, at its nearest point of that piece: a
 vertex that lands a few millimetres off, on the gum behind its tooth, still moves with the tooth, and a small
 piece (one tooth, a row) moves as one ICT piece. Weak: one connected piece holding both tooth rows is not split
@@ -34,16 +36,21 @@ from .mesh import argmin_per_group, normalize_rows
 INNER_PATH = Path(__file__).resolve().parent.parent / "data" / "ict_inner_parts.npz"
 OFFSET_NEIGHBOURS = 8     # registered template vertices whose offsets carry a point into the template's frame
 INNER_REACH_CM = 1.5      # a piece is inside the face when its vertices lie (median) within this of ICT's parts
+LID_SHARE = 0.25          # a piece this much of which lands on ICT's lashes / eye occlusion follows the lids' skin
+                          # (ICT's teeth and eyeballs: at most 3 %; an eye-occlusion strip lying on the eyeball
+                          # 45 %: a lid piece left still shows, an eyeball dragged 1 mm hides under the lid)
 VOTE_NEIGHBOURS = 64      # a vertex moves as the ICT piece most of its this many nearest fellow vertices land on
 
 
 @dataclass
 class InnerParts:
     """ICT's inner parts: verts (M, 3) cm (generic neutral), modes (K, M, 3) float32 deltas (cm, the template's
-    key order), piece (M,) int64 connected piece of ICT's mesh each vertex belongs to."""
+    key order), piece (M,) int64 connected piece of ICT's mesh each vertex belongs to, follows (M,) bool the
+    pieces that sit on the lids and follow the skin (lashes, eye occlusion, lacrimal fluid)."""
     verts: np.ndarray
     modes: np.ndarray
     piece: np.ndarray
+    follows: np.ndarray
 
     @classmethod
     def load(cls, path=None) -> "InnerParts":
@@ -52,7 +59,8 @@ class InnerParts:
             raise FileNotFoundError(f"inner-parts data {path} is missing; reinstall the add-on (or run "
                                     f"scripts/make_template_asset.py in a checkout)")
         d = np.load(path)
-        return cls(d["verts"].astype(np.float64), d["modes"].astype(np.float32), d["piece"].astype(np.int64))
+        return cls(d["verts"].astype(np.float64), d["modes"].astype(np.float32), d["piece"].astype(np.int64),
+                   d["follows"].astype(bool))
 
     def grid(self) -> PointGrid:
         if not hasattr(self, "_grid"):
@@ -110,8 +118,9 @@ def inner_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, lab
     rows, src = [], []
     for lab in np.unique(labels):
         sel = np.flatnonzero(labels == lab)
-        if np.median(d_in[sel]) > min(INNER_REACH_CM, np.median(d_skin[sel])):
-            continue                                        # on the skin (brows, a beard) or far away: follows
+        on_skin = np.median(d_in[sel]) > min(INNER_REACH_CM, np.median(d_skin[sel]))
+        if on_skin or parts.follows[near[sel]].mean() > LID_SHARE:
+            continue                        # on the skin (brows, a beard), on the lids (lashes) or far away: follows
         rows.append(sel)
         src.append(_piece_sources(parts, q[sel], parts.piece[near[sel]]))
     if not rows:

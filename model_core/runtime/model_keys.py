@@ -18,6 +18,7 @@ from .model_common import F32, ModelPart, check_finite, one_blas_thread
 from .prepared_mesh import PreparedMesh
 
 KEY_SOURCES = ("auto", "template", "decoder")
+SKIN_FOLLOW_K = 3               # template path: another piece's vertex follows this many nearest face vertices
 AUTO_DISAGREEMENT = (0.20, 0.30)  # 'auto' keys: the decoder's below 20 % disagreement with the template's, the
                                 # template's above 30 %, blended between (held-out ICT faces: 11-19 %; artists'
                                 # heads: 41-126 %; docs/model.md, *Which keys*)
@@ -72,16 +73,37 @@ class FacsKeys(ModelPart):
         else:
             with blas.single_threaded(self.blas_single_thread):  # per step: not held while suspended at a yield
                 self._basis_face(pm, codes, pf, canon)
-        inner_rows, inner = (self.template_inner_keys(pm) if pf is None and keys != "decoder" else
-                             (np.zeros(0, np.int64), None))
+        template = pf is None and keys != "decoder"
+        inner_rows, inner = self.template_inner_keys(pm) if template else (np.zeros(0, np.int64), None)
+        skin_rows, skin_idx, skin_w = self._skin_followers(pm, inner_rows) if template else (np.zeros(0, np.int64),) * 3
         for i, (name, idx) in enumerate(codes):
             with blas.single_threaded(self.blas_single_thread):
                 disp = canon[i][None].copy()
                 delta = check_finite(self._to_caller(pm, disp, np.float64), f"decoder ({name})")[0].astype(F32)
+                if len(skin_rows):       # lashes, brows: the face's own keys at the nearest face vertices
+                    d = np.einsum("rk,rkc->rc", skin_w, canon[i][skin_idx].astype(np.float64))
+                    delta[pm.other_index[skin_rows]] = pm.normalization.invert_vectors(d)
                 if len(inner_rows):      # teeth, tongue, eyeballs: ICT's own inner parts, not the nearest skin
                     d = inner[idx].sum(axis=0) if idx else np.zeros((len(inner_rows), 3), F32)
                     delta[pm.other_index[inner_rows]] = pm.normalization.invert_vectors(d.astype(np.float64))
             yield i, name, delta
+
+    def _skin_followers(self, pm: PreparedMesh, inner_rows: np.ndarray):
+        """The other pieces' vertices that follow the skin on the template path (all that move but the inner
+        parts): (rows (R,) into ``pm.other_index``, idx (R, k) face-island vertices, w (R, k) float64 inverse-
+        square-distance weights times the piece's follow share), cached per mesh. Their nearest face vertices'
+        own keys, not the proxy's average (which halves a lash's blink: the lid is thinner than a proxy cell)."""
+        def run():
+            from .proxy import knn_weights
+            follow = (np.ones(len(pm.other_index), F32) if pm.other_follow is None else pm.other_follow).copy()
+            follow[inner_rows] = 0.0
+            rows = np.flatnonzero(follow > 0) if pm.other_islands == "follow" else np.zeros(0, np.int64)
+            if not len(rows):
+                return np.zeros(0, np.int64), np.zeros((0, 1), np.int64), np.zeros((0, 1))
+            pts = pm.normalization.apply(pm.verts[pm.other_index[rows]].astype(np.float64))
+            idx, w = knn_weights(pts, pm.canon, SKIN_FOLLOW_K)
+            return rows, idx, w * follow[rows, None].astype(np.float64)
+        return self._cached(pm, "skin_followers", run)
 
     def facs_basis_iter(self, pm: PreparedMesh, names: str = "ict", probs=None, keys=None):
         """Generator over the FACS blendshapes of a mesh, one at a time (steppable, cancellable).
