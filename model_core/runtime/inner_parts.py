@@ -11,15 +11,16 @@ ICT-FaceKit models these pieces too, with their own deltas for the 53 keys (``mo
 ict_inner_parts.npz``: ICT's generic neutral of every part after the skin, cm, MIT, see NOTICE). Once
 ``template_keys`` has registered ICT's face template onto the face, a vertex of another piece is brought into the
 template's rest frame through that registration (``to_template_frame``: the registration's offset near it
-removed, then the similarity undone), and a piece whose vertices lie closer to ICT's inner parts than to its
-face surface takes the inner parts' deltas at its vertices' nearest inner-part points, rotated and scaled by
-the similarity (``inner_keys``); a piece that lands mostly on ICT's lashes, eye occlusion or lacrimal fluid
-follows the skin of the lids it sits on (the lids' keys close the face's own eye, ICT's lashes would not). Each vertex takes the motion of the ICT piece (a tooth, an eyeball, the tongue)
-that most of its ``VOTE_NEIGHBOURS`` nearest fellow vertices land on, at its nearest point of that piece: a
-vertex that lands a few millimetres off, on the gum behind its tooth, still moves with the tooth, and a small
-piece (one tooth, a row) moves as one ICT piece. Weak: one connected piece holding both tooth rows is not split
-cleanly where the rows meet (ICT's 32 teeth taken as one piece: the upper row moves 4-6 mm with the jaw on
-average); in the heads we know each row, or each tooth, is its own piece.
+removed, then the similarity undone). A piece whose vertices lie closer to ICT's inner parts than to its face
+surface takes the inner parts' deltas, rotated and scaled by the similarity (``inner_keys``), unless it lands on
+ICT's lashes, eye occlusion or lacrimal fluid for ``LID_SHARE`` of its vertices: then it follows the skin of the
+lids it sits on (the lids' keys close the face's own eye; ICT's lashes would not). Each vertex takes the motion
+of the ICT piece (a tooth, an eyeball, the tongue) that most of its ``VOTE_NEIGHBOURS`` nearest fellow vertices
+land on, at its nearest point of that piece: a vertex that lands a few millimetres off, on the gum behind its
+tooth, still moves with the tooth, and a small piece (one tooth, a row) moves as one ICT piece. Weak: one
+connected piece holding both tooth rows is not split cleanly where the rows meet (ICT's 32 teeth taken as one
+piece: the upper row moves 4-6 mm with the jaw on average); in the heads we know each row, or each tooth, is
+its own piece.
 
 Units: ICT centimetres, the face brought into ICT's frame (as in ``template_keys``).
 """
