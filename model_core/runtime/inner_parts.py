@@ -117,8 +117,9 @@ def inner_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, lab
     d_in, d_skin = np.sqrt(d2_in[:, 0]), np.sqrt(d2_skin[:, 0])
     near = near[:, 0]
     rows, src = [], []
-    for lab in np.unique(labels):
-        sel = np.flatnonzero(labels == lab)
+    order = np.argsort(labels, kind="stable")
+    starts = np.flatnonzero(np.r_[True, labels[order][1:] != labels[order][:-1]])
+    for sel in np.split(order, starts[1:]):             # each piece's vertices (hair cards: thousands of pieces)
         on_skin = np.median(d_in[sel]) > min(INNER_REACH_CM, np.median(d_skin[sel]))
         if on_skin or parts.follows[near[sel]].mean() > LID_SHARE:
             continue                        # on the skin (brows, a beard), on the lids (lashes) or far away: follows

@@ -94,14 +94,16 @@ class FacsKeys(ModelPart):
         square-distance weights times the piece's follow share), cached per mesh. Their nearest face vertices'
         own keys, not the proxy's average (which halves a lash's blink: the lid is thinner than a proxy cell)."""
         def run():
-            from .proxy import knn_weights
+            from .correspond import PointGrid
+            from .mesh import normalize_rows
             follow = (np.ones(len(pm.other_index), F32) if pm.other_follow is None else pm.other_follow).copy()
             follow[inner_rows] = 0.0
             rows = np.flatnonzero(follow > 0) if pm.other_islands == "follow" else np.zeros(0, np.int64)
             if not len(rows):
                 return np.zeros(0, np.int64), np.zeros((0, 1), np.int64), np.zeros((0, 1))
             pts = pm.normalization.apply(pm.verts[pm.other_index[rows]].astype(np.float64))
-            idx, w = knn_weights(pts, pm.canon, SKIN_FOLLOW_K)
+            idx, d2 = PointGrid(pm.canon).knn(pts, min(SKIN_FOLLOW_K, len(pm.canon)))
+            w = normalize_rows(1.0 / (d2 + 1e-8))
             return rows, idx, w * follow[rows, None].astype(np.float64)
         return self._cached(pm, "skin_followers", run)
 
