@@ -24,8 +24,10 @@ KEY_SOURCES = (
                                   "realistic heads, weaker on stylised ones)"),
 )
 OTHER_ISLANDS = (
-    ("FOLLOW", "Follow the face", "Pieces other than the face (eyeballs, teeth, lashes) move with the nearest face "
-                                  "surface and get its region weights"),
+    ("FOLLOW", "Follow the face", "Pieces other than the face move with it: lashes and brows with the skin they "
+                                  "sit on; with Automatic or Template keys teeth, tongue and eyeballs as a real "
+                                  "jaw and eyes do (lower teeth with the jaw). They get the nearest skin's region "
+                                  "weights"),
     ("STATIC", "Stay still", "Pieces other than the face do not move"),
 )
 FORWARD_AXES = (
