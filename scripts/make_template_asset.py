@@ -10,7 +10,8 @@ Mouth ambiguity: ``runtime.template_keys.mouth_ambiguity``.
 The inner parts of ``model_core/runtime/inner_parts.py``: every vertex of ICT's mesh after the skin (mouth and eye
 sockets, gums and tongue, teeth, eyeballs, lacrimal fluid, eye blend and occlusion, lashes; cm), its connected
 piece, its 53 deltas (float16, motions under ``INNER_ZERO_CM`` set to 0: ICT's eyeballs and most of its
-teeth do not move), and which of them follow the skin (the pieces on the lids: lashes, occlusion, lacrimal).
+teeth do not move), and the kind of each: rigid (gums and tongue, teeth, eyeballs), socket (mouth and eye
+sockets) or on the lids (lashes, occlusion, lacrimal).
 
     python scripts/make_template_asset.py
 """
@@ -25,7 +26,8 @@ from model_core.runtime.mesh import connected_components, triangulate_polygons
 from model_core.runtime.template_keys import TEMPLATE_PATH, mouth_ambiguity
 
 INNER_ZERO_CM = 0.005
-SKIN_FOLLOWERS_FROM = 24591     # ICT's lacrimal fluid, eye blend, eye occlusion and lashes (../shared/data/README.md)
+RIGID_FROM = 14062              # ICT's vertex ranges (../shared/data/README.md): gums and tongue, teeth, eyeballs
+LID_PIECES_FROM = 24591         # lacrimal fluid, eye blend, eye occlusion and lashes
 
 
 def main() -> None:
@@ -52,10 +54,12 @@ def write_inner_parts(ict) -> None:
     piece = connected_components(len(verts), inner)
     modes = ict.expression_modes[:, lo:].astype(np.float32).copy()
     modes[np.linalg.norm(modes, axis=2) < INNER_ZERO_CM] = 0.0
-    # lacrimal fluid, eye blend and occlusion, lashes: they sit on the lids and follow the skin
-    follows = np.arange(lo, lo + len(verts)) >= SKIN_FOLLOWERS_FROM
+    # 0: rigid (gums and tongue, teeth, eyeballs); 1: the mouth and eye sockets (soft, they meet the lips and lids);
+    # 2: on the lids (lacrimal fluid, eye blend and occlusion, lashes)
+    ict_index = np.arange(lo, lo + len(verts))
+    kind = np.where(ict_index >= LID_PIECES_FROM, 2, np.where(ict_index < RIGID_FROM, 1, 0))
     np.savez_compressed(INNER_PATH, verts=verts, piece=piece.astype(np.int32), modes=modes.astype(np.float16),
-                        follows=follows)
+                        kind=kind.astype(np.int8))
     print(f"wrote {INNER_PATH} ({INNER_PATH.stat().st_size / 1e6:.2f} MB): {len(verts)} vertices in "
           f"{piece.max() + 1} pieces")
 

@@ -1,5 +1,5 @@
-"""The pieces inside a face: teeth, gums and tongue, eyeballs, mouth and eye sockets, lashes (numpy only; runs
-inside Blender).
+"""The pieces inside a face: teeth, tongue and eyeballs move as ICT's own do; mouth bags and lashes follow the skin
+they meet (numpy only; runs inside Blender).
 
 Game and film heads often carry these as separate pieces in the same object. They do not move with the skin
 next to them: a smile stretches the lips, not the teeth; jawOpen carries the lower teeth with the jaw; a blink
@@ -13,8 +13,9 @@ ict_inner_parts.npz``: ICT's generic neutral of every part after the skin, cm, M
 template's rest frame through that registration (``to_template_frame``: the registration's offset near it
 removed, then the similarity undone). A piece whose vertices lie closer to ICT's inner parts than to its face
 surface takes the inner parts' deltas, rotated and scaled by the similarity (``inner_keys``), unless it lands on
-ICT's lashes, eye occlusion or lacrimal fluid for ``LID_SHARE`` of its vertices: then it follows the skin of the
-lids it sits on (the lids' keys close the face's own eye; ICT's lashes would not). Each vertex takes the motion
+ICT's lashes, eye occlusion or lacrimal fluid for ``LID_SHARE`` of its vertices, or mostly on ICT's mouth or eye
+sockets: then it follows the skin it meets (the lids' keys close the face's own eye, and a mouth bag stays
+joined to the face's own lips; ICT's would not). Each vertex takes the motion
 of the ICT piece (a tooth, an eyeball, the tongue) that most of its ``VOTE_NEIGHBOURS`` nearest fellow vertices
 land on, at its nearest point of that piece: a vertex that lands a few millimetres off, on the gum behind its
 tooth, still moves with the tooth, and a small piece (one tooth, a row) moves as one ICT piece. Weak: one
@@ -35,23 +36,29 @@ from .correspond import PointGrid
 from .mesh import argmin_per_group, normalize_rows
 
 INNER_PATH = Path(__file__).resolve().parent.parent / "data" / "ict_inner_parts.npz"
-OFFSET_NEIGHBOURS = 8     # registered template vertices whose offsets carry a point into the template's frame
+OFFSET_NEIGHBOURS = 16    # registered template vertices whose offsets carry a point into the template's frame
 INNER_REACH_CM = 1.5      # a piece is inside the face when its vertices lie (median) within this of ICT's parts
+RIGID, SOCKET, ON_LIDS = 0, 1, 2   # ``InnerParts.kind``
 LID_SHARE = 0.25          # a piece this much of which lands on ICT's lashes / eye occlusion follows the lids' skin
                           # (ICT's teeth and eyeballs: at most 3 %; an eye-occlusion strip lying on the eyeball
                           # 45 %: a lid piece left still shows, an eyeball dragged 1 mm hides under the lid)
+SOCKET_MIN_CM = 0.05      # face vertices this far off the registered template may take the sockets' motion,
+SOCKET_REACH_CM = 1.5     # fading out this far from ICT's sockets (``fill_sockets``)
+OFFSET_BOUND_CM = 3.0     # points further than reach + this from the sockets by the similarity alone are not read
+SOCKET_NEIGHBOURS = 4     # a face vertex beyond the template takes the mean of this many nearest socket vertices
 VOTE_NEIGHBOURS = 64      # a vertex moves as the ICT piece most of its this many nearest fellow vertices land on
 
 
 @dataclass
 class InnerParts:
     """ICT's inner parts: verts (M, 3) cm (generic neutral), modes (K, M, 3) float32 deltas (cm, the template's
-    key order), piece (M,) int64 connected piece of ICT's mesh each vertex belongs to, follows (M,) bool the
-    pieces that sit on the lids and follow the skin (lashes, eye occlusion, lacrimal fluid)."""
+    key order), piece (M,) int64 connected piece of ICT's mesh each vertex belongs to, kind (M,) int64: ``RIGID``
+    (gums and tongue, teeth, eyeballs), ``SOCKET`` (the mouth and eye sockets: soft, they meet the lips and lids)
+    or ``ON_LIDS`` (lashes, eye occlusion, lacrimal fluid)."""
     verts: np.ndarray
     modes: np.ndarray
     piece: np.ndarray
-    follows: np.ndarray
+    kind: np.ndarray
 
     @classmethod
     def load(cls, path=None) -> "InnerParts":
@@ -61,7 +68,7 @@ class InnerParts:
                                     f"scripts/make_template_asset.py in a checkout)")
         d = np.load(path)
         return cls(d["verts"].astype(np.float64), d["modes"].astype(np.float32), d["piece"].astype(np.int64),
-                   d["follows"].astype(bool))
+                   d["kind"].astype(np.int64))
 
     def grid(self) -> PointGrid:
         if not hasattr(self, "_grid"):
@@ -80,30 +87,33 @@ def default_inner_parts() -> InnerParts:
 
 
 def to_template_frame(points: np.ndarray, tpl_verts: np.ndarray, registered: np.ndarray, scale: float,
-                      rot: np.ndarray, shift: np.ndarray) -> np.ndarray:
+                      rot: np.ndarray, shift: np.ndarray, anchors: np.ndarray | None = None) -> np.ndarray:
     """Points near a registered face brought into the template's rest frame.
 
     points (N, 3) cm in the face's frame; tpl_verts (M, 3) the template at rest; registered (M, 3) where the
-    registration put them (the face's frame); the similarity ``scale * rot @ x + shift`` it started from. Each
-    point moves back by the inverse-distance mean of its ``OFFSET_NEIGHBOURS`` nearest registered vertices'
-    offsets (registered - similarity image), then the similarity is undone. Returns (N, 3) float64 cm."""
+    registration put them (the face's frame); the similarity ``scale * rot @ x + shift`` it started from; anchors
+    (M,) bool: the template vertices whose offsets are read (default all). Each point moves back by the
+    inverse-distance mean of its ``OFFSET_NEIGHBOURS`` nearest anchors' offsets (registered - similarity image),
+    then the similarity is undone. Returns (N, 3) float64 cm."""
     points = np.asarray(points, np.float64)
     if not len(points):
         return np.zeros((0, 3))
-    offset = registered - (scale * tpl_verts @ rot.T + shift)                     # (M, 3)
-    idx, d2 = PointGrid(registered).knn(points, min(OFFSET_NEIGHBOURS, len(registered)))
+    use = np.arange(len(tpl_verts)) if anchors is None else np.flatnonzero(anchors)
+    offset = registered[use] - (scale * tpl_verts[use] @ rot.T + shift)          # (A, 3)
+    idx, d2 = PointGrid(registered[use]).knn(points, min(OFFSET_NEIGHBOURS, len(use)))
     w = normalize_rows(1.0 / (d2 + 1e-6))
     back = points - np.einsum("nk,nkc->nc", w, offset[idx])
     return (back - shift) @ rot / scale
 
 
 def inner_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, labels: np.ndarray, registered,
-               scale: float, rot: np.ndarray, shift: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+               scale: float, rot: np.ndarray, shift: np.ndarray, anchors: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
     """ICT's inner-part deltas on the pieces of a face that lie inside it.
 
     parts: ``InnerParts``; tpl_verts (M, 3) the face template at rest (cm); points (N, 3) the vertices of the
     pieces that are not the face surface, cm in the face's frame; labels (N,) their piece; registered, scale,
-    rot, shift: the template's registration (``TemplateMatch``). Returns (rows (R,) int64 indices into points of
+    rot, shift: the template's registration (``TemplateMatch``); anchors: see ``to_template_frame``. Returns (rows (R,) int64 indices into points of
     the vertices that take inner-part motion, keys (K, R, 3) float32 cm in the face's frame)."""
     points = np.asarray(points, np.float64)
     labels = np.asarray(labels, np.int64)
@@ -111,7 +121,7 @@ def inner_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, lab
         raise ValueError(f"inner_keys: {len(points)} points but {len(labels)} piece labels")
     if not len(points):
         return np.zeros(0, np.int64), np.zeros((len(parts.modes), 0, 3), np.float32)
-    q = to_template_frame(points, tpl_verts, registered, scale, rot, shift)
+    q = to_template_frame(points, tpl_verts, registered, scale, rot, shift, anchors)
     near, d2_in = parts.grid().knn(q, 1)
     _, d2_skin = PointGrid(tpl_verts).knn(q, 1)
     d_in, d_skin = np.sqrt(d2_in[:, 0]), np.sqrt(d2_skin[:, 0])
@@ -121,8 +131,9 @@ def inner_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, lab
     starts = np.flatnonzero(np.r_[True, labels[order][1:] != labels[order][:-1]])
     for sel in np.split(order, starts[1:]):             # each piece's vertices (hair cards: thousands of pieces)
         on_skin = np.median(d_in[sel]) > min(INNER_REACH_CM, np.median(d_skin[sel]))
-        if on_skin or parts.follows[near[sel]].mean() > LID_SHARE:
-            continue                        # on the skin (brows, a beard), on the lids (lashes) or far away: follows
+        kind = parts.kind[near[sel]]
+        if on_skin or (kind == ON_LIDS).mean() > LID_SHARE or (kind != RIGID).mean() > 0.5:
+            continue            # on the skin (brows, a beard), on the lids (lashes), a socket or far away: follows
         rows.append(sel)
         src.append(_piece_sources(parts, q[sel], parts.piece[near[sel]]))
     if not rows:
@@ -150,3 +161,67 @@ def _piece_sources(parts: InnerParts, q: np.ndarray, vote: np.ndarray) -> np.nda
         sel = np.flatnonzero(chosen == p)
         src[sel] = on[PointGrid(parts.verts[on]).knn(q[sel], 1)[0][:, 0]]
     return src
+
+
+def socket_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, registered, scale: float,
+                rot: np.ndarray, shift: np.ndarray, anchors: np.ndarray | None = None, reach: float = np.inf
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ICT's mouth and eye sockets' deltas on face vertices the face template does not reach (a mouth bag or eye
+    socket modelled joined to the lips or lids, behind ICT's inner lip and lid rings).
+
+    points (N, 3) cm in the face's frame; the registration as in ``inner_keys``; reach: only the points within
+    this distance (cm, template frame) of ICT's sockets. Each such point takes the inverse-square-distance mean
+    of its ``SOCKET_NEIGHBOURS`` nearest socket vertices' deltas (soft tissue: no piece vote), rotated and scaled
+    by the similarity. Returns (rows (R,) int64 the points within reach, keys (K, R, 3) float32 cm in the face's
+    frame, dist (R,) cm from each to the nearest socket vertex, template frame)."""
+    points = np.asarray(points, np.float64)
+    sock = np.flatnonzero(parts.kind == SOCKET)
+    if not len(points) or not len(sock):
+        return np.zeros(0, np.int64), np.zeros((len(parts.modes), 0, 3), np.float32), np.zeros(0)
+    grid = PointGrid(parts.verts[sock])
+    # first by the similarity alone (cheap): the registration's offsets are far below OFFSET_BOUND_CM
+    _, d2 = grid.knn((points - shift) @ rot / scale, 1)
+    cand = np.flatnonzero(np.sqrt(d2[:, 0]) < reach + OFFSET_BOUND_CM)
+    q = to_template_frame(points[cand], tpl_verts, registered, scale, rot, shift, anchors)
+    idx, d2 = grid.knn(q, min(SOCKET_NEIGHBOURS, len(sock)))
+    keep = np.flatnonzero(np.sqrt(d2[:, 0]) < reach)
+    rows, idx, d2 = cand[keep], idx[keep], d2[keep]
+    w = normalize_rows(1.0 / (d2 + 1e-6))
+    deltas = np.zeros((len(parts.modes), len(rows), 3))
+    for j in range(idx.shape[1]):                        # one neighbour at a time: no (K, R, k, 3) temporary
+        deltas += w[None, :, j, None] * parts.modes[:, sock[idx[:, j]]]
+    keys = scale * (deltas @ rot.T)
+    return rows, keys.astype(np.float32), np.sqrt(d2[:, 0])
+
+
+def offset_anchors(tpl) -> np.ndarray:
+    """(M,) bool: the face template's vertices whose registration offsets carry points into its frame
+    (``to_template_frame``): all but the lips' and lids' interior behind their margins, which are pulled
+    wherever a mouth bag or socket of the face lies and do not say where the teeth went (measured on ICT's head
+    with its mouth socket: teeth mapped 1.1 cm off with them, 0.3 cm without)."""
+    anchors = np.ones(len(tpl.verts), bool)
+    for _rim, interior in tpl.margins:
+        anchors[interior] = False
+    return anchors
+
+
+def fill_sockets(parts: InnerParts, tpl, keys: np.ndarray, pts: np.ndarray, dist: np.ndarray, registered,
+                 scale: float, rot: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """Face vertices nearer ICT's mouth or eye sockets than the registered template (a mouth bag joined to the
+    lips, behind the template's inner lip rings) take the sockets' deltas (``socket_keys``) in the share
+    w = d_tpl^2 / (d_tpl^2 + d_socket^2), faded out toward ``SOCKET_REACH_CM`` from the sockets.
+
+    tpl: the ICT ``FaceTemplate``; keys (K, N, 3) float32 cm the template's keys on the face; pts (N, 3) the face
+    (cm); dist (N,) cm from each to the registered template (inf beyond reach); the registration as in
+    ``inner_keys``. Returns keys, updated in place."""
+    near = np.flatnonzero(dist > SOCKET_MIN_CM)
+    rows, sk, d_sock = socket_keys(parts, tpl.verts, pts[near], registered, scale, rot, shift, offset_anchors(tpl),
+                                   SOCKET_REACH_CM)
+    if not len(rows):
+        return keys
+    near = near[rows]
+    d_tpl = np.minimum(dist[near], 1e3)                  # inf: no template within reach
+    w = d_tpl ** 2 / (d_tpl ** 2 + d_sock ** 2 + 1e-12) * np.clip((SOCKET_REACH_CM - d_sock) / SOCKET_REACH_CM, 0, 1)
+    w = w.astype(np.float32)[None, :, None]
+    keys[:, near] = (1.0 - w) * keys[:, near] + w * sk
+    return keys

@@ -599,7 +599,8 @@ class TemplateMatch:
 
 
 def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progress=None,
-                  return_match: bool = False, landmarks=None, mouth_open=None, mouth_shift: bool = True):
+                  return_match: bool = False, landmarks=None, mouth_open=None, mouth_shift: bool = True,
+                  sockets=None):
     """The template's keys (ICT's 53, or any source's) on a face surface brought into ICT's frame and units.
 
     Args: tpl: the template; pts (N, 3) the face's vertices in ICT cm (+Y up, +Z forward), roughly aligned
@@ -607,7 +608,9 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     return_match: also return the ``TemplateMatch``; landmarks: optional (template vertex indices (L,), points
     (L, 3) on the face, ICT cm like ``pts``) that must meet (user-placed corrections; pulled like the rims).
     mouth_open: the template's jawOpen weight at rest (its lips parted to meet the face's); None: measured
-    (``mouth_pose``); mouth_shift: move the template's mouth onto the face's lip line (``shift_mouth``).
+    (``mouth_pose``); mouth_shift: move the template's mouth onto the face's lip line (``shift_mouth``);
+    sockets: ICT's ``inner_parts.InnerParts`` (``tpl`` must be ICT's template): face vertices nearer ICT's mouth
+    and eye sockets than the template (a mouth bag) take the sockets' motion (``inner_parts.fill_sockets``).
     Returns: (K, N, 3) float32 displacements in cm (ICT frame) [, TemplateMatch]."""
     pts = np.asarray(pts, np.float64)
     faces = np.asarray(faces, np.int64)
@@ -655,6 +658,9 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
         beta = np.clip((amb[unknown] - lo_a) / (hi_a - lo_a), 0.0, 1.0)[:, None]
         own = carry_deltas(tpl.modes, tri, b, s, R, fade, unknown)
         keys[:, unknown] = ((1 - beta) * own + beta * filled).reshape(len(unknown), -1, 3).transpose(1, 0, 2)
+    if sockets is not None:
+        from .inner_parts import fill_sockets
+        fill_sockets(sockets, tpl, keys, pts, np.sqrt(d2), x, s, R, t)
     keys = close_openings(tpl, keys, pts, matched, rims, posed)
     # the lips' contact at rest marks the guessed vertices too: parted, the template's lips are told apart by
     # their closest points, but a face triangle spanning them still takes both lips' motions
