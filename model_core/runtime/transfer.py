@@ -251,9 +251,9 @@ def transfer_keys(model, source_pm, source_keys, target_pm, names=None, progress
             points that must correspond (e.g. placed by the user where the automatic match is wrong); each
             source point is snapped to the source's nearest face vertex, a target point is used as it is.
         proportions: first give the source the target's proportions by an affine map (``proportion_map``) and
-            carry the keys by its linear part: better where the heads differ by a stretch (a warped copy: 16.8 ->
-            10.2 % at half the warp, 58.4 -> 43.4 % at the full one; a face mask 19.0 -> 17.9 %), worse between
-            ICT identities on full heads (20.8 -> 23.0 %, 18.7 -> 22.0 %) and on half the artist pairs
+            carry the keys by its linear part: better where the heads differ by a stretch (a warped copy: 11.9 ->
+            8.5 % at half the warp, 46.1 -> 29.3 % at the full one; a face mask 18.7 -> 17.2 %), worse between
+            ICT identities on full heads (18.3 -> 20.7 %, 18.0 -> 21.2 %) and on two of the six artist pairs
             (docs/model.md); off by default.
     Returns:
         (K, Nt, 3) float32 displacements of the target's vertices, in the target's frame and units (pieces other
