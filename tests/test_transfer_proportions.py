@@ -2,8 +2,9 @@
 truth by construction, ``benchmarks/bench_transfer.py``'s case; ../shared/data/real_faces, evaluation only).
 
 The numbers asserted are the ones docs/model.md (*Carrying a character's own keys onto another head*) reports:
-half the warp, proportion map 9.6 % pooled relative error against nearest's 32.9 % (the issue's >= 40 % lower
-is met here), the default transfer 14.5 %; no jawOpen / blink triangle turned over."""
+half the warp, proportion map 8.5 % pooled relative error against nearest's 32.9 % (the issue's >= 40 % lower
+is met here), the default transfer 11.9 % (9.6 / 14.5 % before the registration's point-to-plane pulls,
+``transfer.PLANE``); no jawOpen / blink triangle turned over."""
 from __future__ import annotations
 
 import sys
@@ -48,7 +49,7 @@ def test_proportion_map_carries_keys_through_a_stretch(warped):
     near = nearest_keys(head.verts, head.faces, head.deltas, tv, tf, 1.0)
     ours, default, base = _rel(prop, true), _rel(plain, true), _rel(near, true)
     print("proportions", ours, "default", default, "nearest", base)
-    assert abs(ours - 0.096) < 0.015 and abs(default - 0.145) < 0.015 and abs(base - 0.329) < 0.01
+    assert abs(ours - 0.085) < 0.015 and abs(default - 0.119) < 0.015 and abs(base - 0.329) < 0.01
     assert ours < 0.6 * base and ours < 0.75 * default
     for key in ("jawOpen", "eyeBlinkLeft", "eyeBlinkRight"):
         assert triangle_damage(tv, tf, prop[head.names.index(key)])[0] == 0

@@ -512,13 +512,30 @@ def conjugate_gradient(apply, rhs: np.ndarray, x0: np.ndarray, *, iters: int = 2
     return x
 
 
+def conjugate_gradient_joint(apply, rhs: np.ndarray, x0: np.ndarray, *, iters: int = 200, tol: float = 1e-6,
+                             precond: np.ndarray | None = None) -> np.ndarray:
+    """``conjugate_gradient`` for an operator that mixes the columns (e.g. a point-to-plane pull couples x, y and
+    z): the (N, C) unknowns solved as one vector of N * C values, one step length for all (``conjugate_gradient``
+    takes one per column, which is right only when A acts on each column alike). rhs, x0 (N, C); precond (N,):
+    the Jacobi diagonal of each row, used for all its columns. Returns (N, C)."""
+    n, c = rhs.shape
+
+    def flat(v):
+        return apply(v.reshape(n, c)).reshape(-1, 1)
+
+    pre = None if precond is None else np.repeat(np.asarray(precond, np.float64), c)
+    x = conjugate_gradient(flat, rhs.reshape(-1, 1), np.asarray(x0, np.float64).reshape(-1, 1), iters=iters, tol=tol,
+                           precond=pre)
+    return x.reshape(n, c)
+
+
 # ------------------------------------------------------------------ non-rigid registration
 DEFAULT_SCHEDULE = (30.0, 10.0, 3.0, 1.0, 0.3)
 
 
 def register(tpl_verts, tpl_faces, dst_verts, dst_faces, *, schedule=DEFAULT_SCHEDULE, inner: int = 3,
              landmarks=None, landmark_weight: float = 10.0, curves=None, tpl_weight=None,
-             max_dist: float | None = None, max_back: int = 6000, progress=None) -> np.ndarray:
+             max_dist: float | None = None, max_back: int = 6000, progress=None, plane: float = 0.0) -> np.ndarray:
     """Non-rigidly move a template (already similarity-aligned to the target) onto the target surface.
 
     Args:
@@ -533,7 +550,14 @@ def register(tpl_verts, tpl_faces, dst_verts, dst_faces, *, schedule=DEFAULT_SCH
         tpl_weight: optional (N,) weight of each template vertex's pull toward the target (0 = only follow).
         max_dist: pairs further apart than this are ignored (default: 10 % of the target's extent).
         max_back: at most this many target vertices (a seeded subset) pull on the template.
+        plane: in [0, 1), the share of each closest-point pull that acts along the target's normal only
+            (point-to-plane; ``plane_pull``): a pair then holds the template on the surface without dragging it
+            along it, so the stiffness, not the closest points, decides where it sits along the surface; 0 (the
+            default): point-to-point pulls, as before this option.
     Returns: (N, 3) registered template positions."""
+    if not 0.0 <= plane < 1.0:
+        raise ValueError(f"plane must lie in [0, 1) (the share of each pull along the target's normal), got {plane}; "
+                         f"at 1 nothing holds the template along the surface")
     x0 = np.asarray(tpl_verts, np.float64)
     tf = np.asarray(tpl_faces, np.int64)
     dv, df = np.asarray(dst_verts, np.float64), np.asarray(dst_faces, np.int64)
@@ -571,6 +595,7 @@ def register(tpl_verts, tpl_faces, dst_verts, dst_faces, *, schedule=DEFAULT_SCH
         tn = vertex_normals(x, tf)
         ok1 = (d1 < max_dist ** 2) & ((tn * face_normals(dv, df[f1])).sum(1) > 0.3)
         w1 = wt * ok1
+        n1 = face_normals(dv, df[f1]) if plane else None
         # target -> template pairs
         f2, b2, d2 = Surface(x, tf).closest(dv_back, exact=False)
         ok2 = (d2 < max_dist ** 2) & ((dvn_back * face_normals(x, tf)[f2]).sum(1) > 0.3)
@@ -582,9 +607,14 @@ def register(tpl_verts, tpl_faces, dst_verts, dst_faces, *, schedule=DEFAULT_SCH
         # a pulled vertex pulled once: a plain indexed add (the same sums as add.at, much faster)
         once = landmarks is not None and len(np.unique(landmarks[0])) == len(landmarks[0])
 
-        def apply(y, a=a, w1=w1, w2=w2, tri2=tri2, b2=b2, tri2t=tri2t, b2t=b2t, once=once):
-            out = a * lap(lap(y)) + w1[:, None] * y
-            wb = np.ascontiguousarray((w2[:, None] * np.einsum("mk,mkc->mc", b2, y[tri2])).T)  # W B y, by column
+        def apply(y, a=a, w1=w1, w2=w2, tri2=tri2, b2=b2, tri2t=tri2t, b2t=b2t, once=once, n1=n1):
+            if plane:
+                out = a * lap(lap(y)) + w1[:, None] * plane_pull(y, n1, plane)
+                by = plane_pull(np.einsum("mk,mkc->mc", b2, y[tri2]), dvn_back, plane)
+                wb = np.ascontiguousarray((w2[:, None] * by).T)
+            else:
+                out = a * lap(lap(y)) + w1[:, None] * y
+                wb = np.ascontiguousarray((w2[:, None] * np.einsum("mk,mkc->mc", b2, y[tri2])).T)  # W B y, by column
             for k in range(3):
                 for c in range(3):
                     out[:, c] += np.bincount(tri2t[k], wb[c] * b2t[k], n)
@@ -595,8 +625,12 @@ def register(tpl_verts, tpl_faces, dst_verts, dst_faces, *, schedule=DEFAULT_SCH
                     np.add.at(out, landmarks[0], landmark_weight * y[landmarks[0]])
             return out
 
-        rhs = a * lap(lx0) + w1[:, None] * q1
-        wp = w2[:, None] * dv_back
+        if plane:
+            rhs = a * lap(lx0) + w1[:, None] * plane_pull(q1, n1, plane)
+            wp = w2[:, None] * plane_pull(dv_back, dvn_back, plane)
+        else:
+            rhs = a * lap(lx0) + w1[:, None] * q1
+            wp = w2[:, None] * dv_back
         for k in range(3):
             for c in range(3):
                 rhs[:, c] += np.bincount(tri2[:, k], wp[:, c] * b2[:, k], n)
@@ -605,10 +639,20 @@ def register(tpl_verts, tpl_faces, dst_verts, dst_faces, *, schedule=DEFAULT_SCH
         diag = a * (lap.deg ** 2 + np.bincount(lap.i, lap.w ** 2, n) + np.bincount(lap.j, lap.w ** 2, n)) + w1
         for k in range(3):
             diag += np.bincount(tri2[:, k], w2 * b2[:, k] ** 2, n)
-        x = conjugate_gradient(apply, rhs, x, iters=40, tol=1e-5, precond=np.maximum(diag, 1e-12))
+        if plane:      # the pulls mix x, y and z: one system, not three
+            x = conjugate_gradient_joint(apply, rhs, x, iters=40, tol=1e-5, precond=np.maximum(diag, 1e-12))
+        else:
+            x = conjugate_gradient(apply, rhs, x, iters=40, tol=1e-5, precond=np.maximum(diag, 1e-12))
         if progress is not None:
             progress(step + 1, len(steps))
     return x
+
+
+def plane_pull(v: np.ndarray, normals: np.ndarray, plane: float) -> np.ndarray:
+    """(M, 3): the pull matrix of a closest-point pair applied to vectors v (M, 3): (1 - plane) v + plane n (n . v),
+    n = normals (M, 3) unit. plane 0: point-to-point (v); 1: point-to-plane (only v's component along n).
+    Symmetric and positive semi-definite, so the registration's normal equations stay so."""
+    return (1.0 - plane) * v + plane * normals * np.einsum("mc,mc->m", normals, v)[:, None]
 
 
 def closest_on_polyline(points: np.ndarray, poly: np.ndarray) -> np.ndarray:
