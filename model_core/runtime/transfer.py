@@ -4,13 +4,13 @@ The source head plays the part the ICT template plays in ``template_keys``: both
 frame by the model's face-core frame; the source takes the target's proportions by an affine map (similarity
 ICP, then affine ICP, stretches clipped: ``proportion_map``), and its keys follow that map's linear part (the
 global form of carrying a key's deformation in local frames); the source is registered onto the target
-(``register_source``: ``template_keys``' steps with the source in the template's place: similarity ICP, then the
-non-rigid two-way closest-point registration of ``correspond.register`` with point-to-plane pulls (``PLANE``),
-eye and mouth openings pulling on each other's rims or openings: ``meet_rims_or_openings``), and every target
-vertex takes the source keys at its closest point on the registered source, rotated and scaled by the similarity
-(``carry_source_keys``). When the source has a jawOpen key, its lip contact is found the same way as the
-template's (``template_keys.mouth_ambiguity``) and filled along the target's own edges. Last, the triangles a
-carried key turns over are relaxed (``unflip.unflip_keys``), except where the source's own key turns its
+(``template_keys`` with the source in the template's place: similarity ICP, then the non-rigid two-way
+closest-point registration of ``correspond.register`` with point-to-plane pulls (``PLANE``: closest points drag a
+head ~1 cm along the surface where the proportions differ), eye and mouth openings pulling on each other's rims or
+openings, whichever is nearer: ``template_keys.meet_rims_or_openings``), and every target vertex takes the source
+keys at its closest point on the registered source, rotated and scaled by the similarity. When the source has a
+jawOpen key, its lip contact is found the same way as the template's (``template_keys.mouth_ambiguity``) and
+filled along the target's own edges. Last, the triangles a carried key turns over are relaxed (``unflip.unflip_keys``), except where the source's own key turns its
 triangles over (``source_folds``: lips pressed through each other).
 
 Keys may have any names (FACS or not); units follow each mesh (a key in the source's units comes out in the
@@ -21,10 +21,9 @@ from __future__ import annotations
 import numpy as np
 
 from . import blas
-from . import template_keys as tk
-from .correspond import PointGrid, Surface, carry_deltas, harmonic_fill_rows, interpolate, register, similarity_icp
+from .correspond import PointGrid, Surface, interpolate, similarity_icp
 from .mesh import face_normals
-from .template_keys import FaceTemplate, TemplateMatch, default_template, mouth_ambiguity
+from .template_keys import FaceTemplate, default_template, mouth_ambiguity, template_keys
 from .unflip import unflip_keys
 
 
@@ -112,105 +111,6 @@ def proportion_map(src: np.ndarray, tgt: np.ndarray, tgt_faces: np.ndarray) -> t
     if _trimmed_rms(pts @ lin.T + shift, surf) >= _trimmed_rms(pts, surf):
         return np.eye(3), np.zeros(3)
     return lin, shift
-
-
-def meet_rims_or_openings(source: FaceTemplate, x0: np.ndarray, pts: np.ndarray, matched: list,
-                          rims: list) -> list:
-    """``template_keys.match_openings``' pairs with each target loop told again whether it meets the source's rim
-    (its lid margin or lip line: ``forward``) or the source's opening itself.
-
-    ``match_openings`` calls a loop forward when its surroundings face forward; a remeshed or decimated ICT head's
-    eye sockets do (the fold behind the lid is smoothed away), so the source's lid margin was pulled into the
-    target's socket and its blink then scaled up 1.5x by ``close_openings`` (ICT A -> B decimated: eyeBlink_L 65 %
-    error; 26 % with this). Here a loop meets the rim only when its centre lies nearer the rim's centre than
-    the opening's; sources whose opening is its own rim (a game mesh cut at its margins) are unchanged.
-    x0 (Ns, 3) the placed source, pts (Nt, 3) the target (ICT cm); rims: the source's rims in use."""
-    out = []
-    for i, loop, forward in matched:
-        rim, interior = rims[i]
-        if forward and len(interior):
-            c = pts[loop].mean(axis=0)
-            forward = bool(np.linalg.norm(c - x0[rim].mean(axis=0))
-                           <= np.linalg.norm(c - x0[source.openings[i]].mean(axis=0)))
-        out.append((i, loop, forward))
-    return out
-
-
-def register_source(source: FaceTemplate, pts: np.ndarray, faces: np.ndarray, landmarks=None, progress=None):
-    """The source (as a ``FaceTemplate``: its rest shape and keys in ICT cm) placed and registered onto the target.
-
-    ``template_keys``' steps 1-2 (similarity ICP, mouth pose, openings, landmarks, ``correspond.register``), with
-    two changes for a source head: the registration's closest-point pulls act mostly along the target's normal
-    (``PLANE``: closest points drag a head ~1 cm along the surface where the proportions differ), and target
-    loops are matched to the source's rims or openings by ``meet_rims_or_openings``. Measured (pooled relative
-    error, ``benchmarks/bench_transfer.py``): ICT A -> B decimated / Voronoi / face mask 20.3 / 18.7 / 19.0 % ->
-    19.1 / 18.5 / 19.0 % with the openings told apart, 18.3 / 18.0 / 18.7 % with the pulls too (correspondence
-    where the keys move 0.39 / 0.52 / 0.21 -> 0.35 / 0.51 / 0.18 cm); the hand-made dev head onto its half / fully
-    warped copy 14.5 / 57.1 % -> 11.9 / 46.1 %. pts (Nt, 3) the target in ICT cm; faces (Ft, 3); landmarks:
-    optional (source vertex indices (L,), target points (L, 3) ICT cm). Returns a dict: x (Ns, 3) the registered
-    source; s, R (3, 3), t: the similarity; w_jaw, dy: ``mouth_pose``'s; posed (Ns, 3), ambiguity (Ns,): the
-    source's rest and mouth ambiguity in that pose; matched, rims, hidden (Ns,) bool: the openings."""
-    narrow = source.verts[:source.narrow]
-    s, R, t = similarity_icp(narrow[::8], pts, faces, init_scale=1.0, iters=30)   # nose tip on nose tip first
-    s, R, t = similarity_icp(narrow[::2], pts, faces, init=(s, R, t), iters=10)
-    w_jaw, dy = tk.mouth_pose(source, s, R, t, pts, faces)
-    if w_jaw > 0.0:
-        jaw = source.modes[source.jaw].astype(np.float64)
-        posed = source.verts + w_jaw * jaw
-        ambiguity = mouth_ambiguity(posed, jaw)
-    else:
-        posed, ambiguity = source.verts, source.ambiguity
-    x0 = tk.shift_mouth(source, s * posed @ R.T + t, dy)
-    rims = source.margins if w_jaw > 0.0 else source.rims
-    matched = meet_rims_or_openings(source, x0, pts, tk.match_openings(source, x0, pts, faces), rims)
-    curves, hidden = tk.opening_curves(source, pts, matched, rims)
-    x0 = tk.scale_openings(source, x0, pts, matched, rims)
-    pairs = None
-    if landmarks is not None and len(landmarks[0]):
-        pairs = (np.asarray(landmarks[0], np.int64), np.asarray(landmarks[1], np.float64).reshape(-1, 3))
-        x0 = tk.landmark_warp(x0, *pairs)
-    x = register(x0, source.faces, pts, faces, schedule=tk.SCHEDULE, inner=tk.INNER, curves=curves,
-                 landmarks=pairs, tpl_weight=(~hidden).astype(np.float64), progress=progress, plane=PLANE)
-    return dict(x=x, s=s, R=R, t=t, w_jaw=w_jaw, dy=dy, posed=posed, ambiguity=ambiguity, matched=matched,
-                rims=rims, hidden=hidden)
-
-
-def carry_source_keys(source: FaceTemplate, reg: dict, pts: np.ndarray, faces: np.ndarray):
-    """``template_keys``' steps 3-5 on a ``register_source`` result: every target vertex takes the source's keys at
-    its closest point on the registered source (fading out beyond ``template_keys.FALLOFF_CM``), the lip contact
-    filled along the target's edges, eye keys scaled to close the target's openings, the folds at the lips
-    unfolded. pts (Nt, 3) ICT cm, faces (Ft, 3). Returns ((K, Nt, 3) float32 cm, ``TemplateMatch``)."""
-    s, R, matched, rims, ambiguity = reg["s"], reg["R"], reg["matched"], reg["rims"], reg["ambiguity"]
-    lo, hi = tk.FALLOFF_CM
-    visible = np.flatnonzero(~reg["hidden"][source.faces].any(axis=1))
-    f, b, d2 = Surface(reg["x"], source.faces[visible]).closest(pts, max_dist=hi)
-    f = visible[f]
-    tri = source.faces[f]
-    fade = np.clip((hi - np.sqrt(d2)) / (hi - lo), 0.0, 1.0)
-    keys = carry_deltas(source.modes, tri, b, s, R, fade)
-    amb = np.einsum("mj,mj->m", ambiguity[tri], b)
-    lo_a, hi_a = tk.AMBIGUITY
-    known = (amb < lo_a) | (fade < 1.0)
-    if not known.all():
-        unknown, filled = harmonic_fill_rows(
-            faces, lambda rows: carry_deltas(source.modes, tri, b, s, R, fade, rows), known)
-        beta = np.clip((amb[unknown] - lo_a) / (hi_a - lo_a), 0.0, 1.0)[:, None]
-        own = carry_deltas(source.modes, tri, b, s, R, fade, unknown)
-        keys[:, unknown] = ((1 - beta) * own + beta * filled).reshape(len(unknown), -1, 3).transpose(1, 0, 2)
-    keys = tk.close_openings(source, keys, pts, matched, rims, reg["posed"])
-    amb_rest = np.einsum("mj,mj->m", source.ambiguity[tri], b) if ambiguity is not source.ambiguity else amb
-    keys = tk.unfold_contact(keys, pts, faces, (np.maximum(amb, amb_rest) >= tk.UNFOLD_AMBIGUITY) & (fade >= 1.0))
-    rest = np.flatnonzero(~source.lid_keys)
-    if len(pts) > tk.UNFOLD_ALL_MAX_VERTS:
-        rest = np.array([source.jaw] if source.jaw is not None else [], np.int64)
-    turned = tk.turned_triangles(keys[rest], pts, faces)
-    if len(turned):
-        ring = np.zeros(len(pts), bool)
-        ring[faces[turned]] = True
-        for _ in range(2):
-            ring[faces[ring[faces].any(axis=1)]] = True
-        keys[rest] = tk.unfold_contact(keys[rest], pts, faces, ring & (fade > 0.0))
-    return keys, TemplateMatch(f, b, np.sqrt(d2), fade, float(s), R, reg["t"], reg["w_jaw"], reg["dy"])
 
 
 def source_folds(source_pm, keys: np.ndarray, match, target_pm):
@@ -307,9 +207,8 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
         if len(pairs[0]) != len(pairs[1]):
             raise ValueError(f"{len(pairs[0])} source landmarks for {len(pairs[1])} target landmarks; give them "
                              f"in pairs")
-    tf = np.asarray(target_pm.face_faces, np.int64)
-    reg = register_source(source, tgt, tf, landmarks=pairs, progress=progress)
-    out_cm, match = carry_source_keys(source, reg, tgt, tf)
+    out_cm, match = template_keys(source, tgt, target_pm.face_faces, progress=progress, return_match=True,
+                                  landmarks=pairs, plane=PLANE, nearer_rim=True)
     canon = (out_cm / k_tgt).astype(np.float32)
     out = model._to_caller(target_pm, canon, np.float64).astype(np.float32)
     if UNFLIP:
