@@ -60,23 +60,31 @@ def test_transfer_beats_nearest_across_identity_and_topology(heads):
     near = nearest_keys(h["va"], h["fa"], h["keys"], h["tb"], h["fb"], 1.0)
     ours, base = _rel(out, h["true"]), _rel(near, h["true"])
     print("transfer rel", ours, "nearest rel", base)
-    # docs/model.md: 53 keys, 2k decimation: 18.3 % against nearest's 25.2 %
+    # docs/model.md: 53 keys, 2k decimation: 19.7 % against nearest's 25.2 %
     assert ours < 0.9 * base and ours < 0.25
 
 
-def test_remeshed_eye_sockets_meet_the_source_opening_not_its_lid(heads):
-    """B's decimated eye sockets face forward (the fold behind the lid is smoothed away); they must meet A's socket
-    opening, not A's lid margin (``transfer.meet_rims_or_openings``): pulled onto the socket, A's lid margin
-    closed B's eye from deep inside and its blink was then scaled up 1.5x (eyeBlink_L 65 % error, docs/model.md;
-    26 % once the socket meets the opening)."""
-    h = heads
+def test_a_target_cut_at_its_lid_margins_meets_the_source_lid_margin(ict):
+    """A game head's eyes are cut open at the lid margin: its eye loops must meet the source's lid margin, as
+    ``match_openings`` decides by the way the loop's surroundings face. Meeting whichever of the source's margin or
+    socket opening lies nearer (``template_keys.meet_rims_or_openings``, measured and not used: docs/model.md) sent
+    one eye to the socket: eyeBlink_L 34.9 % error against 21.3 % (ICT A's full head onto B's face cut at the
+    margins)."""
+    from test_template_keys import _eye_cut
+    n = crop_sizes("full")[0]
+    ids = held_out_identities(2)
+    va = ict.identity_verts(ids[0])[:n].astype(np.float64)
+    vb, fb, kept = _eye_cut(ict, ids[1])
+    names = list(ict.expression_names)
+    k = [names.index(x) for x in ("eyeBlink_L", "eyeBlink_R")]
     model = Model.load()
-    pa, pb = model.prepare(h["va"], h["fa"], "Y", "Z"), model.prepare(h["tb"], h["fb"], "Y", "Z")
-    out = transfer_keys(model, pa, h["keys"], pb, names=list(KEYS)).astype(np.float64)
-    k = KEYS.index("eyeBlink_L")
-    blink = float(np.linalg.norm(out[k] - h["true"][k], axis=1).mean() / np.linalg.norm(h["true"][k], axis=1).mean())
-    print("eyeBlink_L rel", blink)
-    assert blink < 0.4
+    pa, pb = model.prepare(va, ict.crop_faces("full"), "Y", "Z"), model.prepare(vb, fb, "Y", "Z")
+    out = transfer_keys(model, pa, ict.expression_modes[k, :n].astype(np.float64), pb).astype(np.float64)
+    true = ict.expression_modes[k][:, kept].astype(np.float64)
+    rel = [float(np.linalg.norm(out[i] - true[i], axis=1).mean() / np.linalg.norm(true[i], axis=1).mean())
+           for i in range(2)]
+    print("eyeBlink L / R rel", rel)
+    assert max(rel) < 0.27
 
 
 def test_transfer_rejects_keys_of_another_mesh(heads):

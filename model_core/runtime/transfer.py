@@ -208,7 +208,7 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
             raise ValueError(f"{len(pairs[0])} source landmarks for {len(pairs[1])} target landmarks; give them "
                              f"in pairs")
     out_cm, match = template_keys(source, tgt, target_pm.face_faces, progress=progress, return_match=True,
-                                  landmarks=pairs, plane=PLANE, nearer_rim=True)
+                                  landmarks=pairs, plane=PLANE)
     canon = (out_cm / k_tgt).astype(np.float32)
     out = model._to_caller(target_pm, canon, np.float64).astype(np.float32)
     if UNFLIP:
