@@ -25,6 +25,7 @@ _OFFSETS = np.array([(i, j, l) for i in (-1, 0, 1) for j in (-1, 0, 1) for l in 
 
 _TABLE_CELLS = 1 << 21      # a grid with at most this many cells looks its cells up in a dense start table
 _MAX_CAND = 1 << 21         # candidate distances computed at a time (16 MiB of float64)
+_PICK_BLOCK = 1 << 17       # (query, candidate) distances of one block of ``PointGrid._pick`` (1 MiB of float64)
 _FINE_K = 4                 # queries of at most this many neighbours try a grid of half the cell side first
 
 
@@ -181,23 +182,44 @@ class PointGrid:
         return self._pick(q, k, kept[concat_ranges(kstart[inv], qtot)], qtot)
 
     def _pick(self, q, k, cand, tot):
-        """The k nearest of each query's candidates (cand flat, grouped by query; tot (M,) per query)."""
+        """The k nearest of each query's candidates (cand flat, grouped by query; tot (M,) per query): (idx (M, k),
+        d2 (M, k)), nearest first, equal distances by the first in the query's list (idx -1, d2 inf past its
+        candidates). The queries, by rising count, in blocks of at most ``_PICK_BLOCK`` entries padded to the
+        block's largest count: one (B, W) distance table and k argmins per block (no per-row reductions);
+        distances (dx^2 + dy^2) + dz^2, as ``((t - q) ** 2).sum(axis=1)`` computes them."""
         m = len(q)
         idx = -np.ones((m, k), np.int64)
         d2 = np.full((m, k), np.inf)
-        row = np.repeat(np.arange(m), tot)
-        dd = ((self.targets[cand] - q[row]) ** 2).sum(axis=1)
-        has = tot > 0
-        first = (np.cumsum(tot) - tot)[has]
-        rowmin = np.full(m, np.inf)
-        for j in range(k):  # j-th nearest: the minimum of each group, then taken out
-            rowmin[has] = np.minimum.reduceat(dd, first)
-            hit = np.flatnonzero((dd == rowmin[row]) & np.isfinite(dd))
-            r_hit, where = np.unique(row[hit], return_index=True)
-            sel = hit[where]
-            idx[r_hit, j] = cand[sel]
-            d2[r_hit, j] = dd[sel]
-            dd[sel] = np.inf
+        if not hasattr(self, "_axes"):
+            self._axes = [np.ascontiguousarray(self.targets[:, j]) for j in range(3)]
+        tx, ty, tz = self._axes
+        start = np.cumsum(tot) - tot
+        order = np.argsort(tot, kind="stable")
+        order = order[tot[order] > 0]
+        st = tot[order]
+        s = 0
+        while s < len(order):
+            w = int(st[min(len(order), s + max(1, _PICK_BLOCK // int(st[s]))) - 1])
+            e = min(len(order), s + max(1, _PICK_BLOCK // w))
+            w = int(st[e - 1])
+            qi = order[s:e]
+            col = np.arange(w)
+            valid = col[None] < st[s:e, None]
+            c = cand[np.minimum(start[qi, None] + col[None], len(cand) - 1)]
+            qq = q[qi]
+            dd = (tx[c] - qq[:, :1]) ** 2
+            dd += (ty[c] - qq[:, 1:2]) ** 2
+            dd += (tz[c] - qq[:, 2:]) ** 2
+            dd[~valid] = np.inf
+            r = np.arange(len(qi))
+            for j in range(min(k, w)):  # j-th nearest: the first minimum of each row, then taken out
+                a = np.argmin(dd, axis=1)
+                v = dd[r, a]
+                ok = np.isfinite(v)
+                idx[qi[ok], j] = c[r[ok], a[ok]]
+                d2[qi[ok], j] = v[ok]
+                dd[r, a] = np.inf
+            s = e
         return idx, d2
 
     def knn(self, points: np.ndarray, k: int = 1, *, exact: bool = True, chunk: int = 16384,
