@@ -784,7 +784,10 @@ def carry_deltas(modes: np.ndarray, tri: np.ndarray, bary: np.ndarray, scale: fl
     those points only (vertex-major: the layout ``harmonic_fill`` takes). Computed ``chunk`` points at a time
     in float64, in the order of ``einsum("kmjc,mj->kmc")`` then ``einsum("kmj,ij->kmi")``."""
     k = len(modes)
-    flat = np.ascontiguousarray(np.asarray(modes).transpose(1, 0, 2)).reshape(modes.shape[1], -1)   # (T, K * 3)
+    # (T, 3 * K) component-major (all keys' x, then y, then z): every step below runs on contiguous (n, K) blocks
+    # (numpy's inner loops over 3-long axes are slow), the same products and sums per element
+    flat = np.ascontiguousarray(np.asarray(modes).transpose(1, 2, 0)).reshape(modes.shape[1], -1)
+    rot = np.asarray(rot, np.float64)
 
     def block(sel):
         """(len(sel), K, 3) float64."""
@@ -792,12 +795,16 @@ def carry_deltas(modes: np.ndarray, tri: np.ndarray, bary: np.ndarray, scale: fl
         d = flat[t[:, 0]] * b[:, 0, None]                           # float32 * float64 -> float64
         d += flat[t[:, 1]] * b[:, 1, None]
         d += flat[t[:, 2]] * b[:, 2, None]
-        d = d.reshape(len(sel), k, 3)
-        r = d[..., 0, None] * rot[:, 0]
-        r += d[..., 1, None] * rot[:, 1]
-        r += d[..., 2, None] * rot[:, 2]
-        r *= scale
-        r *= weight[sel][:, None, None]
+        d = d.reshape(len(sel), 3, k)
+        w = (scale, weight[sel][:, None])
+        r = np.empty((len(sel), k, 3))
+        for c in range(3):
+            rc = d[:, 0] * rot[c, 0]
+            rc += d[:, 1] * rot[c, 1]
+            rc += d[:, 2] * rot[c, 2]
+            rc *= w[0]
+            rc *= w[1]
+            r[:, :, c] = rc
         return r
 
     if rows is not None:
