@@ -73,8 +73,13 @@ class PointGrid:
             key = np.where(inside, key, 0)
             start = self._table[key]
             return start, np.where(inside, self._table[key + 1] - start, 0)
-        start = np.searchsorted(self.skey, key, "left")
-        return start, np.where(inside, np.searchsorted(self.skey, key, "right") - start, 0)
+        if getattr(self, "_occupied", None) is None:     # the occupied cells: (key, start, count), ascending
+            ukey, ustart, ucount = np.unique(self.skey, return_index=True, return_counts=True)
+            self._occupied = (ukey, ustart, ucount)
+        ukey, ustart, ucount = self._occupied
+        pos = np.minimum(np.searchsorted(ukey, key), len(ukey) - 1)   # one search among the occupied cells only
+        hit = inside & (ukey[pos] == key)
+        return ustart[pos], np.where(hit, ucount[pos], 0)
 
     def _gap(self, q: np.ndarray, reach: float) -> np.ndarray:
         """(M,) a lower bound of each query's distance to the nearest point, exact enough up to ``reach``: from
@@ -109,9 +114,11 @@ class PointGrid:
 
     def _counts(self, q: np.ndarray):
         """Per query (M,): the 27 cells' (start, count) in ``order`` (M, 27) and their total (M,)."""
-        cells = np.floor((q - self.lo) / self.h).astype(np.int64)[:, None, :] + _OFFSETS[None]
-        inside = np.all((cells >= 0) & (cells < self.dims), axis=2)
-        start, count = self._ranges(self._key(cells), inside)
+        c = np.floor((q - self.lo) / self.h).astype(np.int64)
+        cells = c[:, None, :] + _OFFSETS[None]
+        ok = [(c[:, j, None] + _OFFSETS[None, :, j] >= 0) & (c[:, j, None] + _OFFSETS[None, :, j] < self.dims[j])
+              for j in range(3)]                       # per axis: no (M, 27, 3) reduction
+        start, count = self._ranges(self._key(cells), ok[0] & ok[1] & ok[2])
         return start, count, count.sum(axis=1)
 
     def _block(self, q: np.ndarray, k: int, counted=None) -> tuple[np.ndarray, np.ndarray]:
