@@ -682,8 +682,8 @@ def harmonic_fill(faces: np.ndarray, values: np.ndarray, known: np.ndarray, *, i
     start = np.concatenate([[0], np.cumsum(deg[~lonely]).astype(np.int64)[:-1]])
     nb_u = local[both[:, 1]]                              # -1 for known neighbours
     known_sum = np.zeros((len(u_idx), values.shape[1]))
-    kv = np.where((nb_u < 0)[:, None], values[both[:, 1]], 0.0)
-    known_sum[~lonely] = np.add.reduceat(kv, start, axis=0)
+    k_rows, k_sums = _NeighbourSums(np.where(nb_u < 0, both[:, 1], -1), row, start, len(u_idx))(values)
+    known_sum[k_rows] = k_sums                              # the known neighbours' values (unknown ones add 0)
     sums = _NeighbourSums(nb_u, row, start, len(u_idx))
 
     def apply(y):
@@ -715,8 +715,8 @@ class _NeighbourSums:
     pairwise sum below 8 terms; longer rows are left to reduceat itself); a known neighbour adds 0 there and is
     skipped here (the same sums).
 
-    nb (E,) each edge's neighbour (-1: a known vertex), row (E,) its row (0..n-1, ascending), start (R0,) the
-    first edge of each row with an edge."""
+    nb (E,) each edge's neighbour (-1: one that adds 0, e.g. a known vertex), row (E,) its row (0..n-1,
+    ascending), start (R0,) the first edge of each row with an edge."""
 
     def __init__(self, nb: np.ndarray, row: np.ndarray, start: np.ndarray, n: int):
         deg = np.bincount(row, minlength=n)
@@ -739,11 +739,11 @@ class _NeighbourSums:
         self.big_rows = rows[big]
         if len(big):
             e = concat_ranges(start[big], d[big])
-            self.big_nb = np.where(nb[e] < 0, n, nb[e])
+            self.big_nb = nb[e]
             self.big_start = np.cumsum(d[big]) - d[big]
 
     def __call__(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(rows (R,), their sums (R, C)) for y (n, C)."""
+        """(rows (R,), their sums (R, C)) for y (P, C) (P: whatever ``nb`` indexes)."""
         rest = np.zeros((len(self.rows), y.shape[1]))
         for live, idx in self.slots:
             rest[live] += y[idx]
@@ -752,7 +752,7 @@ class _NeighbourSums:
         if not len(self.big_rows):
             return self.rows, sums
         ext = np.concatenate([y, np.zeros((1, y.shape[1]))])
-        big = np.add.reduceat(ext[self.big_nb], self.big_start, axis=0)
+        big = np.add.reduceat(ext[np.where(self.big_nb < 0, len(y), self.big_nb)], self.big_start, axis=0)
         return np.concatenate([self.rows, self.big_rows]), np.concatenate([sums, big])
 
 
