@@ -635,6 +635,7 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
         x0 = landmark_warp(x0, *pairs)
     x = register(x0, tpl.faces, pts, faces, schedule=SCHEDULE, inner=INNER, curves=curves, landmarks=pairs,
                  tpl_weight=(~hidden).astype(np.float64), progress=progress, dst_surface=surf)
+    del surf                                    # its grids are not needed below, where the memory peaks
     lo, hi = FALLOFF_CM
     # the face has no interior behind a rim it meets there: its vertices may not land on the template's
     visible = np.flatnonzero(~hidden[tpl.faces].any(axis=1))
