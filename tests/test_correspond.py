@@ -187,3 +187,39 @@ def test_harmonic_fill_rows_and_carry_deltas_match_the_whole_array_versions():
     sel = np.array([3, 10, 650])
     np.testing.assert_allclose(carry_deltas(modes, tri, bary, 1.3, rot, weight, sel),      # float64: round-off
                                want[:, sel].transpose(1, 0, 2).reshape(3, -1), rtol=0, atol=1e-14)
+
+
+def test_neighbour_sums_are_reduceat_bit_for_bit():
+    """``harmonic_fill``'s slot-by-slot neighbour sums give np.add.reduceat's numbers exactly (issue 17 speed-up),
+    rows of up to ``_SLOT_MAX`` neighbours and longer ones, known neighbours (-1) adding nothing."""
+    from model_core.runtime.correspond import _NeighbourSums
+    rng = np.random.default_rng(3)
+    n, e = 2000, 15000
+    row = np.sort(rng.integers(0, n, e))
+    nb = rng.integers(-1, n, e)
+    nb[rng.random(e) < 0.3] = -1
+    y = rng.normal(size=(n, 7)) * 10.0 ** rng.integers(-6, 6, size=(n, 1))
+    deg = np.bincount(row, minlength=n)
+    start = np.concatenate([[0], np.cumsum(deg[deg > 0])[:-1]])
+    ext = np.concatenate([y, np.zeros((1, 7))])
+    want = np.add.reduceat(ext[np.where(nb < 0, n, nb)], start, axis=0)
+    rows, got = _NeighbourSums(nb, row, start, n)(y)
+    out = np.zeros((n, 7))
+    out[rows] = got
+    assert deg.max() > 8 and (deg[deg > 0] <= 8).any()
+    assert np.array_equal(out[deg > 0], want)
+
+
+def test_icp_and_register_take_a_prebuilt_surface():
+    """A target ``Surface`` built once and passed to ``similarity_icp`` and ``register`` gives their own answers."""
+    from model_core.runtime.correspond import Surface
+    v, f = _sphere(3)
+    dst = 1.1 * v * np.array([1.0, 1.2, 0.9]) + 0.05
+    surf = Surface(dst, f)
+    start = (1.0, np.eye(3), np.zeros(3))
+    a = similarity_icp(v[::3], dst, f, init=start, iters=5)
+    b = similarity_icp(v[::3], dst, f, init=start, iters=5, surface=surf)
+    assert a[0] == b[0] and np.array_equal(a[1], b[1]) and np.array_equal(a[2], b[2])
+    x0 = a[0] * v @ a[1].T + a[2]
+    assert np.array_equal(register(x0, f, dst, f, schedule=(3.0, 1.0), inner=1),
+                          register(x0, f, dst, f, schedule=(3.0, 1.0), inner=1, dst_surface=surf))

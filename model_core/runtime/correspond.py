@@ -25,6 +25,7 @@ _OFFSETS = np.array([(i, j, l) for i in (-1, 0, 1) for j in (-1, 0, 1) for l in 
 
 _TABLE_CELLS = 1 << 21      # a grid with at most this many cells looks its cells up in a dense start table
 _MAX_CAND = 1 << 21         # candidate distances computed at a time (16 MiB of float64)
+_PICK_BLOCK = 1 << 17       # (query, candidate) distances of one block of ``PointGrid._pick`` (1 MiB of float64)
 _FINE_K = 4                 # queries of at most this many neighbours try a grid of half the cell side first
 
 
@@ -72,8 +73,13 @@ class PointGrid:
             key = np.where(inside, key, 0)
             start = self._table[key]
             return start, np.where(inside, self._table[key + 1] - start, 0)
-        start = np.searchsorted(self.skey, key, "left")
-        return start, np.where(inside, np.searchsorted(self.skey, key, "right") - start, 0)
+        if getattr(self, "_occupied", None) is None:     # the occupied cells: (key, start, count), ascending
+            ukey, ustart, ucount = np.unique(self.skey, return_index=True, return_counts=True)
+            self._occupied = (ukey, ustart, ucount)
+        ukey, ustart, ucount = self._occupied
+        pos = np.minimum(np.searchsorted(ukey, key), len(ukey) - 1)   # one search among the occupied cells only
+        hit = inside & (ukey[pos] == key)
+        return ustart[pos], np.where(hit, ucount[pos], 0)
 
     def _gap(self, q: np.ndarray, reach: float) -> np.ndarray:
         """(M,) a lower bound of each query's distance to the nearest point, exact enough up to ``reach``: from
@@ -108,9 +114,11 @@ class PointGrid:
 
     def _counts(self, q: np.ndarray):
         """Per query (M,): the 27 cells' (start, count) in ``order`` (M, 27) and their total (M,)."""
-        cells = np.floor((q - self.lo) / self.h).astype(np.int64)[:, None, :] + _OFFSETS[None]
-        inside = np.all((cells >= 0) & (cells < self.dims), axis=2)
-        start, count = self._ranges(self._key(cells), inside)
+        c = np.floor((q - self.lo) / self.h).astype(np.int64)
+        cells = c[:, None, :] + _OFFSETS[None]
+        ok = [(c[:, j, None] + _OFFSETS[None, :, j] >= 0) & (c[:, j, None] + _OFFSETS[None, :, j] < self.dims[j])
+              for j in range(3)]                       # per axis: no (M, 27, 3) reduction
+        start, count = self._ranges(self._key(cells), ok[0] & ok[1] & ok[2])
         return start, count, count.sum(axis=1)
 
     def _block(self, q: np.ndarray, k: int, counted=None) -> tuple[np.ndarray, np.ndarray]:
@@ -181,23 +189,44 @@ class PointGrid:
         return self._pick(q, k, kept[concat_ranges(kstart[inv], qtot)], qtot)
 
     def _pick(self, q, k, cand, tot):
-        """The k nearest of each query's candidates (cand flat, grouped by query; tot (M,) per query)."""
+        """The k nearest of each query's candidates (cand flat, grouped by query; tot (M,) per query): (idx (M, k),
+        d2 (M, k)), nearest first, equal distances by the first in the query's list (idx -1, d2 inf past its
+        candidates). The queries, by rising count, in blocks of at most ``_PICK_BLOCK`` entries padded to the
+        block's largest count: one (B, W) distance table and k argmins per block (no per-row reductions);
+        distances (dx^2 + dy^2) + dz^2, as ``((t - q) ** 2).sum(axis=1)`` computes them."""
         m = len(q)
         idx = -np.ones((m, k), np.int64)
         d2 = np.full((m, k), np.inf)
-        row = np.repeat(np.arange(m), tot)
-        dd = ((self.targets[cand] - q[row]) ** 2).sum(axis=1)
-        has = tot > 0
-        first = (np.cumsum(tot) - tot)[has]
-        rowmin = np.full(m, np.inf)
-        for j in range(k):  # j-th nearest: the minimum of each group, then taken out
-            rowmin[has] = np.minimum.reduceat(dd, first)
-            hit = np.flatnonzero((dd == rowmin[row]) & np.isfinite(dd))
-            r_hit, where = np.unique(row[hit], return_index=True)
-            sel = hit[where]
-            idx[r_hit, j] = cand[sel]
-            d2[r_hit, j] = dd[sel]
-            dd[sel] = np.inf
+        if not hasattr(self, "_axes"):
+            self._axes = [np.ascontiguousarray(self.targets[:, j]) for j in range(3)]
+        tx, ty, tz = self._axes
+        start = np.cumsum(tot) - tot
+        order = np.argsort(tot, kind="stable")
+        order = order[tot[order] > 0]
+        st = tot[order]
+        s = 0
+        while s < len(order):
+            w = int(st[min(len(order), s + max(1, _PICK_BLOCK // int(st[s]))) - 1])
+            e = min(len(order), s + max(1, _PICK_BLOCK // w))
+            w = int(st[e - 1])
+            qi = order[s:e]
+            col = np.arange(w)
+            valid = col[None] < st[s:e, None]
+            c = cand[np.minimum(start[qi, None] + col[None], len(cand) - 1)]
+            qq = q[qi]
+            dd = (tx[c] - qq[:, :1]) ** 2
+            dd += (ty[c] - qq[:, 1:2]) ** 2
+            dd += (tz[c] - qq[:, 2:]) ** 2
+            dd[~valid] = np.inf
+            r = np.arange(len(qi))
+            for j in range(min(k, w)):  # j-th nearest: the first minimum of each row, then taken out
+                a = np.argmin(dd, axis=1)
+                v = dd[r, a]
+                ok = np.isfinite(v)
+                idx[qi[ok], j] = c[r[ok], a[ok]]
+                d2[qi[ok], j] = v[ok]
+                dd[r, a] = np.inf
+            s = e
         return idx, d2
 
     def knn(self, points: np.ndarray, k: int = 1, *, exact: bool = True, chunk: int = 16384,
@@ -437,14 +466,16 @@ def umeyama(src: np.ndarray, dst: np.ndarray, w: np.ndarray | None = None):
 
 
 def similarity_icp(src, dst_verts, dst_faces, *, init_scale: float = 1.0, iters: int = 40, trim: float = 0.85,
-                   init=None):
+                   init=None, surface: "Surface | None" = None):
     """Align points ``src`` (M, 3) onto the surface (dst_verts, dst_faces) by a similarity: trimmed ICP.
 
     Start: ``init`` = (s, R, t), or scale ``init_scale`` with the most +Z points (nose tips, for faces
-    toward +Z) matched. Each step keeps the ``trim`` share of closest pairs. Returns (s, R (3, 3), t (3,))."""
+    toward +Z) matched. Each step keeps the ``trim`` share of closest pairs. ``surface``: the target's
+    ``Surface`` when the caller has built it already (the same answers; a dense target's grid is built once
+    for several alignments and the registration). Returns (s, R (3, 3), t (3,))."""
     src = np.asarray(src, np.float64)
     dv = np.asarray(dst_verts, np.float64)
-    surf = Surface(dv, dst_faces)
+    surf = Surface(dv, dst_faces) if surface is None else surface
     if init is None:
         s, R = float(init_scale), np.eye(3)
         t = dv[np.argmax(dv[:, 2])] - s * src[np.argmax(src[:, 2])]
@@ -535,7 +566,8 @@ DEFAULT_SCHEDULE = (30.0, 10.0, 3.0, 1.0, 0.3)
 
 def register(tpl_verts, tpl_faces, dst_verts, dst_faces, *, schedule=DEFAULT_SCHEDULE, inner: int = 3,
              landmarks=None, landmark_weight: float = 10.0, curves=None, tpl_weight=None,
-             max_dist: float | None = None, max_back: int = 6000, progress=None, plane: float = 0.0) -> np.ndarray:
+             max_dist: float | None = None, max_back: int = 6000, progress=None, plane: float = 0.0,
+             dst_surface: "Surface | None" = None) -> np.ndarray:
     """Non-rigidly move a template (already similarity-aligned to the target) onto the target surface.
 
     Args:
@@ -554,6 +586,7 @@ def register(tpl_verts, tpl_faces, dst_verts, dst_faces, *, schedule=DEFAULT_SCH
             (point-to-plane; ``plane_pull``): a pair then holds the template on the surface without dragging it
             along it, so the stiffness, not the closest points, decides where it sits along the surface; 0 (the
             default): point-to-point pulls, as before this option.
+        dst_surface: the target's ``Surface`` when the caller has one already (e.g. from ``similarity_icp``).
     Returns: (N, 3) registered template positions."""
     if not 0.0 <= plane < 1.0:
         raise ValueError(f"plane must lie in [0, 1) (the share of each pull along the target's normal), got {plane}; "
@@ -564,7 +597,7 @@ def register(tpl_verts, tpl_faces, dst_verts, dst_faces, *, schedule=DEFAULT_SCH
     n, m = len(x0), len(dv)
     lap = Laplacian(x0, tf)
     lx0 = lap(x0)
-    dst = Surface(dv, df)
+    dst = Surface(dv, df) if dst_surface is None else dst_surface
     scale_l = float(np.median(lap.deg))
     if max_dist is None:
         max_dist = 0.1 * float(np.ptp(dv, axis=0).max())
@@ -693,14 +726,14 @@ def harmonic_fill(faces: np.ndarray, values: np.ndarray, known: np.ndarray, *, i
     start = np.concatenate([[0], np.cumsum(deg[~lonely]).astype(np.int64)[:-1]])
     nb_u = local[both[:, 1]]                              # -1 for known neighbours
     known_sum = np.zeros((len(u_idx), values.shape[1]))
-    kv = np.where((nb_u < 0)[:, None], values[both[:, 1]], 0.0)
-    known_sum[~lonely] = np.add.reduceat(kv, start, axis=0)
-    nb = np.where(nb_u < 0, len(u_idx), nb_u)             # known neighbours read a zero row
+    k_rows, k_sums = _NeighbourSums(np.where(nb_u < 0, both[:, 1], -1), row, start, len(u_idx))(values)
+    known_sum[k_rows] = k_sums                              # the known neighbours' values (unknown ones add 0)
+    sums = _NeighbourSums(nb_u, row, start, len(u_idx))
 
     def apply(y):
-        ext = np.concatenate([y, np.zeros((1, y.shape[1]))])
+        rows, acc = sums(y)
         r = deg[:, None] * y
-        r[~lonely] -= np.add.reduceat(ext[nb], start, axis=0)
+        r[rows] -= acc
         return r + lonely[:, None] * y
 
     # the solution is linear in the right-hand side: solve for its leading singular vectors only (the
@@ -712,6 +745,59 @@ def harmonic_fill(faces: np.ndarray, values: np.ndarray, known: np.ndarray, *, i
                            precond=np.maximum(deg, 1.0))
     out[u_idx] = y @ vt[:r]
     return out
+
+
+_SLOT_MAX = 8                   # rows of up to this many neighbours are summed slot by slot (np.add.reduceat's
+                                # order: its first term plus the rest in turn); longer rows by reduceat itself
+
+
+class _NeighbourSums:
+    """The neighbour sums of ``harmonic_fill``'s Laplacian, sum_j y[nb_j] per row, bit-identical to
+    ``np.add.reduceat(ext[nb], start, axis=0)`` (ext = y and a zero row) but ~3x faster: rows of at most
+    ``_SLOT_MAX`` neighbours are gathered slot by slot, (R,) rows at a time instead of an (E, C) gather and a
+    per-row reduction. reduceat adds a row's first term to the sum of the rest taken in turn from 0 (numpy's
+    pairwise sum below 8 terms; longer rows are left to reduceat itself); a known neighbour adds 0 there and is
+    skipped here (the same sums).
+
+    nb (E,) each edge's neighbour (-1: one that adds 0, e.g. a known vertex), row (E,) its row (0..n-1,
+    ascending), start (R0,) the first edge of each row with an edge."""
+
+    def __init__(self, nb: np.ndarray, row: np.ndarray, start: np.ndarray, n: int):
+        deg = np.bincount(row, minlength=n)
+        rows = row[start]                                       # ascending, one per row with an edge
+        d = deg[rows]
+        small = d <= _SLOT_MAX
+        c = d[small]
+        order = np.argsort(-c, kind="stable")                   # by falling count: slot j is a prefix
+        self.n = n
+        self.rows = rows[small][order]
+        first, c = start[small][order], c[order]
+        self.head = nb[first]                                   # (R,) first term (-1: 0)
+        self.slots = []
+        for j in range(1, int(c.max(initial=1))):
+            cnt = int((c > j).sum())
+            idx = nb[first[:cnt] + j]
+            live = np.flatnonzero(idx >= 0)
+            self.slots.append((live, idx[live]))
+        big = np.flatnonzero(~small)
+        self.big_rows = rows[big]
+        if len(big):
+            e = concat_ranges(start[big], d[big])
+            self.big_nb = nb[e]
+            self.big_start = np.cumsum(d[big]) - d[big]
+
+    def __call__(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows (R,), their sums (R, C)) for y (P, C) (P: whatever ``nb`` indexes)."""
+        rest = np.zeros((len(self.rows), y.shape[1]))
+        for live, idx in self.slots:
+            rest[live] += y[idx]
+        head = np.where((self.head >= 0)[:, None], y[np.maximum(self.head, 0)], 0.0)
+        sums = head + rest
+        if not len(self.big_rows):
+            return self.rows, sums
+        ext = np.concatenate([y, np.zeros((1, y.shape[1]))])
+        big = np.add.reduceat(ext[np.where(self.big_nb < 0, len(y), self.big_nb)], self.big_start, axis=0)
+        return np.concatenate([self.rows, self.big_rows]), np.concatenate([sums, big])
 
 
 def harmonic_fill_rows(faces: np.ndarray, values_at, known: np.ndarray, **kw) -> tuple[np.ndarray, np.ndarray]:
@@ -749,7 +835,10 @@ def carry_deltas(modes: np.ndarray, tri: np.ndarray, bary: np.ndarray, scale: fl
     those points only (vertex-major: the layout ``harmonic_fill`` takes). Computed ``chunk`` points at a time
     in float64, in the order of ``einsum("kmjc,mj->kmc")`` then ``einsum("kmj,ij->kmi")``."""
     k = len(modes)
-    flat = np.ascontiguousarray(np.asarray(modes).transpose(1, 0, 2)).reshape(modes.shape[1], -1)   # (T, K * 3)
+    # (T, 3 * K) component-major (all keys' x, then y, then z): every step below runs on contiguous (n, K) blocks
+    # (numpy's inner loops over 3-long axes are slow), the same products and sums per element
+    flat = np.ascontiguousarray(np.asarray(modes).transpose(1, 2, 0)).reshape(modes.shape[1], -1)
+    rot = np.asarray(rot, np.float64)
 
     def block(sel):
         """(len(sel), K, 3) float64."""
@@ -757,12 +846,16 @@ def carry_deltas(modes: np.ndarray, tri: np.ndarray, bary: np.ndarray, scale: fl
         d = flat[t[:, 0]] * b[:, 0, None]                           # float32 * float64 -> float64
         d += flat[t[:, 1]] * b[:, 1, None]
         d += flat[t[:, 2]] * b[:, 2, None]
-        d = d.reshape(len(sel), k, 3)
-        r = d[..., 0, None] * rot[:, 0]
-        r += d[..., 1, None] * rot[:, 1]
-        r += d[..., 2, None] * rot[:, 2]
-        r *= scale
-        r *= weight[sel][:, None, None]
+        d = d.reshape(len(sel), 3, k)
+        w = (scale, weight[sel][:, None])
+        r = np.empty((len(sel), k, 3))
+        for c in range(3):
+            rc = d[:, 0] * rot[c, 0]
+            rc += d[:, 1] * rot[c, 1]
+            rc += d[:, 2] * rot[c, 2]
+            rc *= w[0]
+            rc *= w[1]
+            r[:, :, c] = rc
         return r
 
     if rows is not None:

@@ -638,8 +638,9 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     pts = np.asarray(pts, np.float64)
     faces = np.asarray(faces, np.int64)
     narrow = tpl.verts[:tpl.narrow]
-    s, R, t = similarity_icp(narrow[::8], pts, faces, init_scale=1.0, iters=30)  # starts nose tip on nose tip
-    s, R, t = similarity_icp(narrow[::2], pts, faces, init=(s, R, t), iters=10)
+    surf = Surface(pts, faces)                  # the face's closest-point grid: built once, for the ICPs and register
+    s, R, t = similarity_icp(narrow[::8], pts, faces, init_scale=1.0, iters=30, surface=surf)  # nose tip on nose tip
+    s, R, t = similarity_icp(narrow[::2], pts, faces, init=(s, R, t), iters=10, surface=surf)
     w_jaw, dy = mouth_pose(tpl, s, R, t, pts, faces)
     if mouth_open is not None:
         w_jaw = float(mouth_open)
@@ -663,7 +664,8 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
         pairs = (np.asarray(landmarks[0], np.int64), np.asarray(landmarks[1], np.float64).reshape(-1, 3))
         x0 = landmark_warp(x0, *pairs)
     x = register(x0, tpl.faces, pts, faces, schedule=SCHEDULE, inner=INNER, curves=curves, landmarks=pairs,
-                 tpl_weight=(~hidden).astype(np.float64), progress=progress, plane=plane)
+                 tpl_weight=(~hidden).astype(np.float64), progress=progress, plane=plane, dst_surface=surf)
+    del surf                                    # its grids are not needed below, where the memory peaks
     lo, hi = FALLOFF_CM
     # the face has no interior behind a rim it meets there: its vertices may not land on the template's
     visible = np.flatnonzero(~hidden[tpl.faces].any(axis=1))
