@@ -18,23 +18,29 @@ EYEBALLS = (21451, 24591)   # ranges (../shared/data/README.md)
 LIDS = (24591, 26719)
 
 
+def _ict_parts(ict, ranges):
+    """The first held-out identity's head made of ICT's vertex ``ranges`` [(start, stop), ...]: (verts (N, 3) cm,
+    faces (F, 3) its polygons' triangles within them, idx (N,) the ICT vertex of each, true deltas (53, N, 3) cm)."""
+    tris, _ = triangulate_polygons(ict.corner_indices.astype(np.int64), ict.face_sizes.astype(np.int64))
+    keep = np.zeros(ict.n_verts, bool)
+    for a, b in ranges:
+        keep[a:b] = True
+    idx = np.flatnonzero(keep)
+    remap = np.full(ict.n_verts, -1)
+    remap[idx] = np.arange(len(idx))
+    faces = remap[tris[keep[tris].all(axis=1)]]
+    verts = ict.identity_verts(held_out_identities(1)[0])[idx]
+    return verts, faces, idx, ict.expression_modes[:, idx].astype(np.float64)
+
+
 @pytest.fixture(scope="module")
 def head_with_pieces(ict):
     """A held-out identity's full head (skin), its teeth, eyeballs and lashes, and a brow patch: a copy of forehead
     triangles 1 mm off the skin (a separate piece lying on the face). Returns (verts (N, 3) cm, faces (F, 3),
     ict_index (N,) the ICT vertex of each (-1 for the brow patch, -2 for a lash piece), brow (N,) bool, true deltas
     (53, N, 3) cm)."""
-    tris, _ = triangulate_polygons(ict.corner_indices.astype(np.int64), ict.face_sizes.astype(np.int64))
     skin = crop_sizes("full")[0]
-    keep = np.zeros(ict.n_verts, bool)
-    keep[:skin] = True
-    keep[TEETH[0]:LIDS[1]] = True
-    idx = np.flatnonzero(keep)
-    remap = np.full(ict.n_verts, -1)
-    remap[idx] = np.arange(len(idx))
-    faces = remap[tris[keep[tris].all(axis=1)]]
-    verts = ict.identity_verts(held_out_identities(1)[0])[idx]
-    true = ict.expression_modes[:, idx].astype(np.float64)
+    verts, faces, idx, true = _ict_parts(ict, [(0, skin), (TEETH[0], LIDS[1])])
     # the brow patch: face triangles of the lower forehead, near the midline, lifted 1 mm along +Z
     c = verts[faces[:, :]].mean(axis=1)
     top = np.flatnonzero((faces < skin).all(axis=1) & (c[:, 1] > 5.5) & (c[:, 1] < 7.5) & (np.abs(c[:, 0]) < 3.0) &
@@ -179,16 +185,7 @@ def test_a_mouth_bag_joined_to_the_lips(ict):
     """ICT's head with its mouth socket (joined to the lips: part of the face piece), gums, tongue and teeth: the
     bag behind the template's inner lip rings takes ICT's socket motion (``fill_sockets``), and the teeth are mapped
     past the template's inner lips, which the bag pulls in (``offset_anchors``)."""
-    tris, _ = triangulate_polygons(ict.corner_indices.astype(np.int64), ict.face_sizes.astype(np.int64))
-    keep = np.zeros(ict.n_verts, bool)
-    keep[:13294] = True                     # skin and mouth socket
-    keep[14062:TEETH[1]] = True             # gums, tongue, teeth
-    idx = np.flatnonzero(keep)
-    remap = np.full(ict.n_verts, -1)
-    remap[idx] = np.arange(len(idx))
-    faces = remap[tris[keep[tris].all(axis=1)]]
-    verts = ict.identity_verts(held_out_identities(1)[0])[idx]
-    true = ict.expression_modes[:, idx].astype(np.float64)
+    verts, faces, idx, true = _ict_parts(ict, [(0, 13294), (14062, TEETH[1])])   # skin, mouth socket; gums, teeth
     model = Model.load()
     pm = model.prepare(verts, faces, "Y", "Z")
     bag = (idx >= 11248) & (idx < 13294)

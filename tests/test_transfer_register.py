@@ -7,19 +7,7 @@ import numpy as np
 import pytest
 
 from model_core.runtime.correspond import (closest_points, conjugate_gradient_joint, plane_pull, register)
-from model_core.runtime.mesh import subdivide_midpoint
-
-
-def _sphere(n_sub: int = 3):
-    t = (1 + 5 ** 0.5) / 2
-    v = np.array([[-1, t, 0], [1, t, 0], [-1, -t, 0], [1, -t, 0], [0, -1, t], [0, 1, t], [0, -1, -t], [0, 1, -t],
-                  [t, 0, -1], [t, 0, 1], [-t, 0, -1], [-t, 0, 1]], float)
-    f = np.array([[0, 11, 5], [0, 5, 1], [0, 1, 7], [0, 7, 10], [0, 10, 11], [1, 5, 9], [5, 11, 4], [11, 10, 2],
-                  [10, 7, 6], [7, 1, 8], [3, 9, 4], [3, 4, 2], [3, 2, 6], [3, 6, 8], [3, 8, 9], [4, 9, 5],
-                  [2, 4, 11], [6, 2, 10], [8, 6, 7], [9, 8, 1]])
-    for _ in range(n_sub):
-        v, f = subdivide_midpoint(v, f)
-    return v / np.linalg.norm(v, axis=1, keepdims=True), f
+from test_correspond import _sphere
 
 
 def test_joint_conjugate_gradient_matches_a_dense_solve():
