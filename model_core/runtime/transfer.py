@@ -11,7 +11,8 @@ openings, whichever is nearer: ``template_keys.meet_rims_or_openings``), and eve
 keys at its closest point on the registered source, rotated and scaled by the similarity. When the source has a
 jawOpen key, its lip contact is found the same way as the template's (``template_keys.mouth_ambiguity``) and
 filled along the target's own edges. Last, the triangles a carried key turns over are relaxed (``unflip.unflip_keys``), except where the source's own key turns its
-triangles over (``source_folds``: lips pressed through each other).
+triangles over (``source_folds``: lips pressed through each other). The target's teeth, tongue and eyeballs take
+the source's own pieces' motion (``_piece_keys``, as ``inner_parts`` carries ICT's).
 
 Keys may have any names (FACS or not); units follow each mesh (a key in the source's units comes out in the
 target's).
@@ -113,6 +114,40 @@ def proportion_map(src: np.ndarray, tgt: np.ndarray, tgt_faces: np.ndarray) -> t
     return lin, shift
 
 
+def _piece_keys(model, source_pm, keys: np.ndarray, target_pm, source: FaceTemplate, match, tpl, affine=None):
+    """The source's pieces other than its face (teeth, tongue, eyeballs) carried onto the target's pieces that lie
+    inside its face, as ``inner_parts.inner_keys`` carries ICT's: through the registration's frame map, each target
+    vertex takes the motion of the source piece most of its neighbours land on.
+
+    keys (K, Ns, 3) the source's keys, caller frame; source: the source face as a ``FaceTemplate`` (ICT cm), match:
+    its registration onto the target (``TemplateMatch``); affine: the proportion map (lin (3, 3), shift (3,)) or
+    None. Returns (rows (R,) int64 into ``target_pm.other_index``, keys (K, R, 3) float64 ICT cm in the target's
+    frame); empty when either head has no such pieces or the target's other pieces stay still (then they follow the
+    target's face, as ``prepare`` says)."""
+    from .inner_parts import RIGID, InnerParts, inner_keys, offset_anchors
+    from .mesh import connected_components
+    none = np.zeros(0, np.int64), np.zeros((len(keys), 0, 3))
+    # every source piece near its face, moving or not (the upper teeth and the eyeballs stay: so do the target's)
+    near = np.ones(len(source_pm.other_index), bool) if source_pm.other_follow is None else source_pm.other_follow > 0
+    if not near.any() or not len(target_pm.other_index) or target_pm.other_islands != "follow":
+        return none
+    src_idx = source_pm.other_index[near]
+    src_pts, k_src = _to_ict(model, source_pm, tpl, source_pm.verts[src_idx])
+    src_keys = np.stack([source_pm.normalization.apply_vectors(k) for k in keys[:, src_idx]]) * k_src
+    if affine is not None:
+        src_pts, src_keys = src_pts @ affine[0].T + affine[1], src_keys @ affine[0].T
+    labels = connected_components(source_pm.n_verts, source_pm.faces)[src_idx]
+    parts = InnerParts(src_pts, src_keys.astype(np.float32), labels, np.full(len(src_idx), RIGID))
+    follow = np.ones(len(target_pm.other_index)) if target_pm.other_follow is None else target_pm.other_follow
+    tgt_rows = np.flatnonzero(follow > 0)
+    tgt_idx = target_pm.other_index[tgt_rows]
+    tgt_pts, _ = _to_ict(model, target_pm, tpl, target_pm.verts[tgt_idx])
+    tgt_labels = connected_components(target_pm.n_verts, target_pm.faces)[tgt_idx]
+    rows, out = inner_keys(parts, source.verts, tgt_pts, tgt_labels, match.registered, match.scale, match.rot,
+                           match.shift, offset_anchors(source))
+    return tgt_rows[rows], out.astype(np.float64)
+
+
 def source_folds(source_pm, keys: np.ndarray, match, target_pm):
     """A function k -> (F,) bool over the target's triangles: those key k may turn over because the source's own
     key turns its triangles there (lips pressed through each other, a lid passing its rim): at least two corners
@@ -156,8 +191,9 @@ def transfer_keys(model, source_pm, source_keys, target_pm, names=None, progress
             ICT identities on full heads (18.3 -> 20.7 %, 18.0 -> 21.2 %) and on two of the six artist pairs
             (docs/model.md); off by default.
     Returns:
-        (K, Nt, 3) float32 displacements of the target's vertices, in the target's frame and units (pieces other
-        than the target's face follow it as ``prepare``'s ``other_islands`` says);
+        (K, Nt, 3) float32 displacements of the target's vertices, in the target's frame and units (the target's
+        pieces inside its face, such as teeth and eyeballs, take the source's pieces' motion when the source has
+        pieces: ``_piece_keys``; other pieces follow the target's face as ``prepare``'s ``other_islands`` says);
         with return_correspondence, also (Nt, 3) float64: each target vertex's matched point on the source at
         rest, in the source's frame and units; NaN for vertices outside the target's face island or out of
         the registration's reach (they take no motion from it).
@@ -211,6 +247,10 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
                                   landmarks=pairs, plane=PLANE)
     canon = (out_cm / k_tgt).astype(np.float32)
     out = model._to_caller(target_pm, canon, np.float64).astype(np.float32)
+    rows, piece_keys = _piece_keys(model, source_pm, keys, target_pm, source, match, tpl,
+                                   (lin, shift) if proportions else None)
+    if len(rows):          # the target's teeth, tongue, eyeballs: the source's own pieces' motion
+        out[:, target_pm.other_index[rows]] = target_pm.normalization.invert_vectors(piece_keys / k_tgt)
     if UNFLIP:
         out, _ = unflip_keys(out, target_pm.verts, target_pm.faces,
                              allowed=source_folds(source_pm, keys, match, target_pm))
