@@ -113,14 +113,28 @@ def inner_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, lab
 
     parts: ``InnerParts``; tpl_verts (M, 3) the face template at rest (cm); points (N, 3) the vertices of the
     pieces that are not the face surface, cm in the face's frame; labels (N,) their piece; registered, scale,
-    rot, shift: the template's registration (``TemplateMatch``); anchors: see ``to_template_frame``. Returns (rows (R,) int64 indices into points of
-    the vertices that take inner-part motion, keys (K, R, 3) float32 cm in the face's frame)."""
+    rot, shift: the template's registration (``TemplateMatch``); anchors: see ``to_template_frame``. Returns
+    (rows (R,) int64 indices into points of the vertices that take inner-part motion, keys (K, R, 3) float32 cm in
+    the face's frame)."""
     points = np.asarray(points, np.float64)
     labels = np.asarray(labels, np.int64)
     if len(points) != len(labels):
         raise ValueError(f"inner_keys: {len(points)} points but {len(labels)} piece labels")
-    if not len(points):
+    # pieces wholly outside a box around the inner parts (hair, a hat: by the similarity alone) follow the skin
+    q_sim = (points - shift) @ rot / scale
+    margin = INNER_REACH_CM + OFFSET_BOUND_CM
+    inside = ((q_sim >= parts.verts.min(axis=0) - margin) & (q_sim <= parts.verts.max(axis=0) + margin)).all(axis=1)
+    keep = np.flatnonzero(np.isin(labels, np.unique(labels[inside])))
+    if not len(keep):
         return np.zeros(0, np.int64), np.zeros((len(parts.modes), 0, 3), np.float32)
+    rows, keys = _inner_keys(parts, tpl_verts, points[keep], labels[keep], registered, scale, rot, shift, anchors)
+    return keep[rows], keys
+
+
+def _inner_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, labels: np.ndarray, registered,
+                scale: float, rot: np.ndarray, shift: np.ndarray, anchors: np.ndarray | None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """``inner_keys`` on the pieces near the inner parts."""
     q = to_template_frame(points, tpl_verts, registered, scale, rot, shift, anchors)
     near, d2_in = parts.grid().knn(q, 1)
     _, d2_skin = PointGrid(tpl_verts).knn(q, 1)
@@ -179,9 +193,14 @@ def socket_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, re
     if not len(points) or not len(sock):
         return np.zeros(0, np.int64), np.zeros((len(parts.modes), 0, 3), np.float32), np.zeros(0)
     grid = PointGrid(parts.verts[sock])
-    # first by the similarity alone (cheap): the registration's offsets are far below OFFSET_BOUND_CM
-    _, d2 = grid.knn((points - shift) @ rot / scale, 1)
-    cand = np.flatnonzero(np.sqrt(d2[:, 0]) < reach + OFFSET_BOUND_CM)
+    # first by the similarity alone (cheap): the registration's offsets are far below OFFSET_BOUND_CM; a box
+    # around the sockets before the exact search (far queries make the grid search compare with every point)
+    q_sim = (points - shift) @ rot / scale
+    margin = reach + OFFSET_BOUND_CM
+    box = np.flatnonzero(((q_sim >= parts.verts[sock].min(axis=0) - margin) &
+                          (q_sim <= parts.verts[sock].max(axis=0) + margin)).all(axis=1))
+    _, d2 = grid.knn(q_sim[box], 1)
+    cand = box[np.sqrt(d2[:, 0]) < margin]
     q = to_template_frame(points[cand], tpl_verts, registered, scale, rot, shift, anchors)
     idx, d2 = grid.knn(q, min(SOCKET_NEIGHBOURS, len(sock)))
     keep = np.flatnonzero(np.sqrt(d2[:, 0]) < reach)
@@ -212,15 +231,17 @@ def fill_sockets(parts: InnerParts, tpl, keys: np.ndarray, pts: np.ndarray, dist
     w = d_tpl^2 / (d_tpl^2 + d_socket^2), faded out toward ``SOCKET_REACH_CM`` from the sockets.
 
     tpl: the ICT ``FaceTemplate``; keys (K, N, 3) float32 cm the template's keys on the face; pts (N, 3) the face
-    (cm); dist (N,) cm from each to the registered template (inf beyond reach); the registration as in
-    ``inner_keys``. Returns keys, updated in place."""
-    near = np.flatnonzero(dist > SOCKET_MIN_CM)
+    (cm); dist (N,) cm from each to the registered template (inf beyond its reach: left as they are); the
+    registration as in ``inner_keys``. Returns keys, updated in place."""
+    # beyond the template's reach (inf: the skull, the neck) nothing is read: a bag's back 3 cm behind the lips
+    # moves little (ICT's: 0.1 cm at jawOpen)
+    near = np.flatnonzero((dist > SOCKET_MIN_CM) & np.isfinite(dist))
     rows, sk, d_sock = socket_keys(parts, tpl.verts, pts[near], registered, scale, rot, shift, offset_anchors(tpl),
                                    SOCKET_REACH_CM)
     if not len(rows):
         return keys
     near = near[rows]
-    d_tpl = np.minimum(dist[near], 1e3)                  # inf: no template within reach
+    d_tpl = dist[near]
     w = d_tpl ** 2 / (d_tpl ** 2 + d_sock ** 2 + 1e-12) * np.clip((SOCKET_REACH_CM - d_sock) / SOCKET_REACH_CM, 0, 1)
     w = w.astype(np.float32)[None, :, None]
     keys[:, near] = (1.0 - w) * keys[:, near] + w * sk
