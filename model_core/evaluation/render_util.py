@@ -233,15 +233,17 @@ def write_png(path, img: np.ndarray) -> Path:
     return p
 
 
-def key_rows(verts, faces, sets: dict, keys, size: int = 200, label_w: int = 90) -> list:
+def key_rows(verts, faces, sets: dict, keys, size: int = 200, label_w: int = 90, colors=None, bounds=None) -> list:
     """Picture rows of a head's shape keys: for each ``label: {key name: (N, 3) displacement}`` of ``sets`` a row
     (size, label_w + size * (1 + len(keys)), 3) in 0..1: the label, the neutral, then each key at weight 1.
-    Grey shading, front view (+Y up, looking down -Z), framed on the neutral head."""
+    Front view (+Y up, looking down -Z); grey shading or ``colors`` (N, 3) in 0..1; framed on the neutral head or
+    on ``bounds`` (xmin, xmax, ymin, ymax)."""
     verts = np.asarray(verts, np.float64)
-    ymin, ymax = verts[:, 1].min(), verts[:, 1].max()
-    xr = np.abs(verts[:, 0]).max() * 1.05
-    bounds = (-xr, xr, ymin - 0.02 * (ymax - ymin), ymax)
-    grey = np.full((len(verts), 3), 0.8)
+    if bounds is None:
+        ymin, ymax = verts[:, 1].min(), verts[:, 1].max()
+        xr = np.abs(verts[:, 0]).max() * 1.05
+        bounds = (-xr, xr, ymin - 0.02 * (ymax - ymin), ymax)
+    grey = np.full((len(verts), 3), 0.8) if colors is None else np.asarray(colors, np.float64)
     rows = []
     for label, keyset in sets.items():
         tiles = [render_mesh(verts, faces, grey, size=size, bounds=bounds, interp="linear")]
