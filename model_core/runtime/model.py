@@ -25,7 +25,8 @@ Every output is checked: a non-finite value raises RuntimeError instead of being
 ``Model`` is this front (weights, region colours, the prepared-mesh cache) composed of one part per concern:
 ``model_prepare.py`` (validation, islands, frames, proxy, the cache; ``PreparedMesh`` in ``prepared_mesh.py``),
 ``model_skinning.py`` (skinning and identity encoders), ``model_decoder.py`` (decoder frame, streamed decoding),
-``model_keys.py`` (FACS keys: decoder, template, auto) and ``model_fit.py`` (the inverse rig, retarget); what
+``model_keys.py`` (FACS keys: decoder, template, auto), ``model_pieces.py`` (teeth, eyeballs, lashes on the
+template path) and ``model_fit.py`` (the inverse rig, retarget); what
 they share is in ``model_common.py``.
 """
 from __future__ import annotations
@@ -40,6 +41,7 @@ from .model_common import F32
 from .model_decoder import Decoding
 from .model_fit import FIT_SPARSITY, InverseRig
 from .model_keys import FacsKeys
+from .model_pieces import Pieces
 from .model_prepare import Preparation
 from .model_skinning import Skinning
 from .weights import Weights, load_weights
@@ -53,7 +55,7 @@ def _palette(n: int) -> np.ndarray:
                      for i in range(n)], dtype=F32).reshape(n, 3)
 
 
-class Model(Preparation, Skinning, Decoding, FacsKeys, InverseRig):
+class Model(Preparation, Skinning, Decoding, FacsKeys, Pieces, InverseRig):
     """The trained model (numpy). Build with ``Model.load(path)``.
 
     Attributes:

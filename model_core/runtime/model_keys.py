@@ -18,7 +18,6 @@ from .model_common import F32, ModelPart, check_finite, one_blas_thread
 from .prepared_mesh import PreparedMesh
 
 KEY_SOURCES = ("auto", "template", "decoder")
-SKIN_FOLLOW_K = 3               # template path: another piece's vertex follows this many nearest face vertices
 AUTO_DISAGREEMENT = (0.20, 0.30)  # 'auto' keys: the decoder's below 20 % disagreement with the template's, the
                                 # template's above 30 %, blended between (held-out ICT faces: 11-19 %; artists'
                                 # heads: 41-126 %; docs/model.md, *Which keys*)
@@ -88,25 +87,6 @@ class FacsKeys(ModelPart):
                     delta[pm.other_index[inner_rows]] = pm.normalization.invert_vectors(d.astype(np.float64))
             yield i, name, delta
 
-    def _skin_followers(self, pm: PreparedMesh, inner_rows: np.ndarray):
-        """The other pieces' vertices that follow the skin on the template path (all that move but the inner
-        parts): (rows (R,) into ``pm.other_index``, idx (R, k) face-island vertices, w (R, k) float64 inverse-
-        square-distance weights times the piece's follow share), cached per mesh. Their nearest face vertices'
-        own keys, not the proxy's average (which halves a lash's blink: the lid is thinner than a proxy cell)."""
-        def run():
-            from .correspond import PointGrid
-            from .mesh import normalize_rows
-            follow = (np.ones(len(pm.other_index), F32) if pm.other_follow is None else pm.other_follow).copy()
-            follow[inner_rows] = 0.0
-            rows = np.flatnonzero(follow > 0) if pm.other_islands == "follow" else np.zeros(0, np.int64)
-            if not len(rows):
-                return np.zeros(0, np.int64), np.zeros((0, 1), np.int64), np.zeros((0, 1))
-            pts = pm.normalization.apply(pm.verts[pm.other_index[rows]].astype(np.float64))
-            idx, d2 = PointGrid(pm.canon).knn(pts, min(SKIN_FOLLOW_K, len(pm.canon)))
-            w = normalize_rows(1.0 / (d2 + 1e-8))
-            return rows, idx, w * follow[rows, None].astype(np.float64)
-        return self._cached(pm, "skin_followers", run)
-
     def facs_basis_iter(self, pm: PreparedMesh, names: str = "ict", probs=None, keys=None):
         """Generator over the FACS blendshapes of a mesh, one at a time (steppable, cancellable).
 
@@ -150,37 +130,6 @@ class FacsKeys(ModelPart):
             keys /= F32(tpl.gen_size * a)                      # its own fresh array: in place, the same numbers
             return check_finite(keys, "template keys"), match
         return self._cached(pm, "template_keys", run)
-
-    @one_blas_thread
-    def template_inner_keys(self, pm: PreparedMesh) -> tuple[np.ndarray, np.ndarray]:
-        """ICT's own deltas on the pieces inside the face (teeth, tongue, eyeballs, lashes: ``inner_parts.py``),
-        through the template's registration: (rows (R,) int64 indices into ``pm.other_index``, keys (53, R, 3)
-        float32 canonical displacements), cached per mesh. Empty when the mesh has no such pieces or its other
-        pieces stay static."""
-        self._check_pm(pm)
-
-        def run():
-            from .inner_parts import default_inner_parts, inner_keys, offset_anchors
-            from .mesh import connected_components
-            from .template_keys import default_template
-            none = np.zeros(0, np.int64), np.zeros((len(ICT_NAMES), 0, 3), F32)
-            if not len(pm.other_index) or pm.other_islands != "follow":
-                return none
-            tpl = default_template()
-            match = self._template_match(pm)[1]
-            a, b = self.decoder_frame(pm)
-            moving = np.flatnonzero(pm.other_follow > 0) if pm.other_follow is not None else \
-                np.arange(len(pm.other_index))
-            canon = pm.normalization.apply(pm.verts[pm.other_index[moving]].astype(np.float64))
-            pts = (canon * a + b) * tpl.gen_size + tpl.gen_center
-            labels = connected_components(pm.n_verts, pm.faces)[pm.other_index[moving]]
-            # the template's lips and lids behind their margins are pulled wherever a mouth bag or socket of the
-            # face lies: their offsets do not say where the teeth went (measured: 1.1 cm off with them, 0.3 without)
-            rows, keys = inner_keys(default_inner_parts(), tpl.verts, pts, labels, match.registered, match.scale,
-                                    match.rot, match.shift, offset_anchors(tpl))
-            keys /= F32(tpl.gen_size * a)
-            return moving[rows], check_finite(keys, "inner-part keys")
-        return self._cached(pm, "inner_keys", run)
 
     @one_blas_thread
     def auto_face_keys(self, pm: PreparedMesh, progress=None) -> tuple[np.ndarray, float]:
