@@ -4,7 +4,7 @@ they meet (numpy only; runs inside Blender).
 Game and film heads often carry these as separate pieces in the same object. They do not move with the skin
 next to them: a smile stretches the lips, not the teeth; jawOpen carries the lower teeth with the jaw; a blink
 leaves the eyeball where it is. Following the nearest skin (what the other pieces do: ``prepared_mesh``, and on
-the template path ``FacsKeys._skin_followers``) drags the teeth 4 mm with the lips (ICT ground truth,
+the template path ``Pieces.follow_skin``) drags the teeth 4 mm with the lips (ICT ground truth,
 ``tests/test_inner_parts.py``).
 
 ICT-FaceKit models these pieces too, with their own deltas for the 53 keys (``model_core/data/

@@ -74,14 +74,12 @@ class FacsKeys(ModelPart):
                 self._basis_face(pm, codes, pf, canon)
         template = pf is None and keys != "decoder"
         inner_rows, inner = self.template_inner_keys(pm) if template else (np.zeros(0, np.int64), None)
-        skin_rows, skin_idx, skin_w = self._skin_followers(pm, inner_rows) if template else (np.zeros(0, np.int64),) * 3
         for i, (name, idx) in enumerate(codes):
             with blas.single_threaded(self.blas_single_thread):
                 disp = canon[i][None].copy()
                 delta = check_finite(self._to_caller(pm, disp, np.float64), f"decoder ({name})")[0].astype(F32)
-                if len(skin_rows):       # lashes, brows: the face's own keys at the nearest face vertices
-                    d = np.einsum("rk,rkc->rc", skin_w, canon[i][skin_idx].astype(np.float64))
-                    delta[pm.other_index[skin_rows]] = pm.normalization.invert_vectors(d)
+                if template:             # lashes, brows: the face's own keys at the nearest face vertices
+                    self.follow_skin(pm, canon[i], delta)
                 if len(inner_rows):      # teeth, tongue, eyeballs: ICT's own inner parts, not the nearest skin
                     d = inner[idx].sum(axis=0) if idx else np.zeros((len(inner_rows), 3), F32)
                     delta[pm.other_index[inner_rows]] = pm.normalization.invert_vectors(d.astype(np.float64))

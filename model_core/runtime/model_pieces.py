@@ -1,8 +1,9 @@
 """The Model's other pieces on the template path (``keys='auto'`` or ``'template'``): teeth, tongue and eyeballs take
 ICT's inner parts' motion through the template's registration (``template_inner_keys``, ``inner_parts.py``); lashes,
 brows and the other pieces near the face follow the face's own keys at their nearest face vertices
-(``_skin_followers``). ``FacsKeys._basis_deltas`` writes both into every key; elsewhere (the decoder's keys,
-painted regions) the pieces follow the proxy's average of the face (``Decoding._to_caller``).
+(``follow_skin``). ``FacsKeys._basis_deltas`` writes both into every key, the transfer (``transfer.py``) the
+followers; elsewhere (the decoder's keys, painted regions) the pieces follow the proxy's average of the face
+(``Decoding._to_caller``).
 
 Part of ``Model`` (``model_common.py``); uses ``FacsKeys._template_match`` (``model_keys.py``).
 """
@@ -18,7 +19,7 @@ SKIN_FOLLOW_K = 3               # another piece's vertex follows this many neare
 
 
 class Pieces(ModelPart):
-    """``template_inner_keys`` and ``_skin_followers``."""
+    """``template_inner_keys``, ``follow_skin`` and its cached map ``_skin_followers``."""
 
     @one_blas_thread
     def template_inner_keys(self, pm: PreparedMesh) -> tuple[np.ndarray, np.ndarray]:
@@ -51,16 +52,16 @@ class Pieces(ModelPart):
             return moving[rows], check_finite(keys, "inner-part keys")
         return self._cached(pm, "inner_keys", run)
 
-    def _skin_followers(self, pm: PreparedMesh, inner_rows: np.ndarray):
-        """The other pieces' vertices that follow the skin on the template path (all that move but the inner
-        parts): (rows (R,) into ``pm.other_index``, idx (R, k) face-island vertices, w (R, k) float64 inverse-
-        square-distance weights times the piece's follow share), cached per mesh. Their nearest face vertices'
-        own keys, not the proxy's average (which halves a lash's blink: the lid is thinner than a proxy cell)."""
+    def _skin_followers(self, pm: PreparedMesh):
+        """The other pieces' vertices that follow the skin on the template path (all that move; the inner parts'
+        are written over them): (rows (R,) into ``pm.other_index``, idx (R, k) face-island vertices, w (R, k)
+        float64 inverse-square-distance weights times the piece's follow share), cached per mesh. Their nearest
+        face vertices' own keys, not the proxy's average (which halves a lash's blink: the lid is thinner than a
+        proxy cell)."""
         def run():
             from .correspond import PointGrid
             from .mesh import normalize_rows
-            follow = (np.ones(len(pm.other_index), F32) if pm.other_follow is None else pm.other_follow).copy()
-            follow[inner_rows] = 0.0
+            follow = np.ones(len(pm.other_index), F32) if pm.other_follow is None else pm.other_follow
             rows = np.flatnonzero(follow > 0) if pm.other_islands == "follow" else np.zeros(0, np.int64)
             if not len(rows):
                 return np.zeros(0, np.int64), np.zeros((0, 1), np.int64), np.zeros((0, 1))
@@ -69,3 +70,12 @@ class Pieces(ModelPart):
             w = normalize_rows(1.0 / (d2 + 1e-8))
             return rows, idx, w * follow[rows, None].astype(np.float64)
         return self._cached(pm, "skin_followers", run)
+
+    def follow_skin(self, pm: PreparedMesh, face_disp: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Write the other pieces' motion that follows the skin (``_skin_followers``) into ``out`` (N, 3) caller
+        frame, from ``face_disp`` (Nf, 3) canonical displacements of the face island; returns ``out``."""
+        rows, idx, w = self._skin_followers(pm)
+        if len(rows):
+            d = np.einsum("rk,rkc->rc", w, np.asarray(face_disp, np.float64)[idx])
+            out[pm.other_index[rows]] = pm.normalization.invert_vectors(d)
+        return out

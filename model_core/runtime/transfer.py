@@ -193,7 +193,8 @@ def transfer_keys(model, source_pm, source_keys, target_pm, names=None, progress
     Returns:
         (K, Nt, 3) float32 displacements of the target's vertices, in the target's frame and units (the target's
         pieces inside its face, such as teeth and eyeballs, take the source's pieces' motion when the source has
-        pieces: ``_piece_keys``; other pieces follow the target's face as ``prepare``'s ``other_islands`` says);
+        pieces: ``_piece_keys``; other pieces follow the carried keys at their nearest face vertices, or stay,
+        as ``prepare``'s ``other_islands`` says: ``Model.follow_skin``);
         with return_correspondence, also (Nt, 3) float64: each target vertex's matched point on the source at
         rest, in the source's frame and units; NaN for vertices outside the target's face island or out of
         the registration's reach (they take no motion from it).
@@ -247,6 +248,8 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
                                   landmarks=pairs, plane=PLANE)
     canon = (out_cm / k_tgt).astype(np.float32)
     out = model._to_caller(target_pm, canon, np.float64).astype(np.float32)
+    for k in range(len(out)):       # lashes, brows: the carried keys at their nearest face vertices
+        model.follow_skin(target_pm, canon[k], out[k])
     rows, piece_keys = _piece_keys(model, source_pm, keys, target_pm, source, match, tpl,
                                    (lin, shift) if proportions else None)
     if len(rows):          # the target's teeth, tongue, eyeballs: the source's own pieces' motion
