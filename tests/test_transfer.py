@@ -67,7 +67,7 @@ def test_transfer_beats_nearest_across_identity_and_topology(heads):
 def test_a_target_cut_at_its_lid_margins_meets_the_source_lid_margin(ict):
     """A game head's eyes are cut open at the lid margin: its eye loops must meet the source's lid margin, as
     ``match_openings`` decides by the way the loop's surroundings face. Meeting whichever of the source's margin or
-    socket opening lies nearer (``template_keys.meet_rims_or_openings``, measured and not used: docs/model.md) sent
+    socket opening lies nearer (measured on 2d2db8a and not used: docs/model.md) sent
     one eye to the socket: eyeBlink_L 34.9 % error against 21.3 % (ICT A's full head onto B's face cut at the
     margins)."""
     from test_template_keys import _eye_cut

@@ -62,13 +62,10 @@ class InnerParts:
 
     @classmethod
     def load(cls, path=None) -> "InnerParts":
-        path = Path(path or INNER_PATH)
-        if not path.is_file():
-            raise FileNotFoundError(f"inner-parts data {path} is missing; reinstall the add-on (or run "
-                                    f"scripts/make_template_asset.py in a checkout)")
-        d = np.load(path)
-        return cls(d["verts"].astype(np.float64), d["modes"].astype(np.float32), d["piece"].astype(np.int64),
-                   d["kind"].astype(np.int64))
+        from .template_keys import open_asset
+        with open_asset(path or INNER_PATH, "inner-parts data") as d:
+            return cls(d["verts"].astype(np.float64), d["modes"].astype(np.float32), d["piece"].astype(np.int64),
+                       d["kind"].astype(np.int64))
 
     def grid(self) -> PointGrid:
         if not hasattr(self, "_grid"):
@@ -106,6 +103,15 @@ def to_template_frame(points: np.ndarray, tpl_verts: np.ndarray, registered: np.
     return (back - shift) @ rot / scale
 
 
+def _in_box(points: np.ndarray, targets: np.ndarray, margin: float, scale: float, rot: np.ndarray,
+            shift: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """points (N, 3) in the face's frame brought into the template's by the similarity alone (no registration
+    offsets): (q (N, 3) cm, inside (N,) bool: within ``margin`` cm of the bounding box of ``targets`` (M, 3)).
+    A cheap cut before exact nearest-neighbour searches, which compare far queries with every point."""
+    q = (points - shift) @ rot / scale
+    return q, ((q >= targets.min(axis=0) - margin) & (q <= targets.max(axis=0) + margin)).all(axis=1)
+
+
 def inner_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, labels: np.ndarray, registered,
                scale: float, rot: np.ndarray, shift: np.ndarray, anchors: np.ndarray | None = None
                ) -> tuple[np.ndarray, np.ndarray]:
@@ -121,9 +127,7 @@ def inner_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, lab
     if len(points) != len(labels):
         raise ValueError(f"inner_keys: {len(points)} points but {len(labels)} piece labels")
     # pieces wholly outside a box around the inner parts (hair, a hat: by the similarity alone) follow the skin
-    q_sim = (points - shift) @ rot / scale
-    margin = INNER_REACH_CM + OFFSET_BOUND_CM
-    inside = ((q_sim >= parts.verts.min(axis=0) - margin) & (q_sim <= parts.verts.max(axis=0) + margin)).all(axis=1)
+    _, inside = _in_box(points, parts.verts, INNER_REACH_CM + OFFSET_BOUND_CM, scale, rot, shift)
     keep = np.flatnonzero(np.isin(labels, np.unique(labels[inside])))
     if not len(keep):
         return np.zeros(0, np.int64), np.zeros((len(parts.modes), 0, 3), np.float32)
@@ -195,10 +199,9 @@ def socket_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, re
     grid = PointGrid(parts.verts[sock])
     # first by the similarity alone (cheap): the registration's offsets are far below OFFSET_BOUND_CM; a box
     # around the sockets before the exact search (far queries make the grid search compare with every point)
-    q_sim = (points - shift) @ rot / scale
     margin = reach + OFFSET_BOUND_CM
-    box = np.flatnonzero(((q_sim >= parts.verts[sock].min(axis=0) - margin) &
-                          (q_sim <= parts.verts[sock].max(axis=0) + margin)).all(axis=1))
+    q_sim, inside = _in_box(points, parts.verts[sock], margin, scale, rot, shift)
+    box = np.flatnonzero(inside)
     _, d2 = grid.knn(q_sim[box], 1)
     cand = box[np.sqrt(d2[:, 0]) < margin]
     q = to_template_frame(points[cand], tpl_verts, registered, scale, rot, shift, anchors)

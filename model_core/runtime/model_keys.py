@@ -112,20 +112,27 @@ class FacsKeys(ModelPart):
         (53, Nf, 3) float32 canonical displacements (cached per mesh). The face starts in ICT's frame where
         the model's face-core frame (``decoder_frame``) puts it."""
         self._check_pm(pm)
-
         return self._template_match(pm, progress)[0]
+
+    def template_frame(self, pm: PreparedMesh, points=None) -> tuple[np.ndarray, float]:
+        """The face island's positions (Nf, 3), or ``points`` (L, 3) in the caller's frame, in the ICT template's
+        frame and centimetres, where the model's face-core frame (``decoder_frame``) puts them; and the factor
+        (cm per canonical unit) that turns displacements there back into canonical ones."""
+        from .template_keys import default_template
+        tpl = default_template()
+        a, b = self.decoder_frame(pm)
+        canon = pm.canon if points is None else pm.normalization.apply(np.asarray(points, np.float64))
+        return (canon * a + b) * tpl.gen_size + tpl.gen_center, tpl.gen_size * a
 
     def _template_match(self, pm: PreparedMesh, progress=None):
         """(``template_face_keys``, its ``TemplateMatch``), cached per mesh."""
         def run():
             from .inner_parts import default_inner_parts
             from .template_keys import default_template, template_keys
-            tpl = default_template()
-            a, b = self.decoder_frame(pm)
-            pts = (pm.canon * a + b) * tpl.gen_size + tpl.gen_center
-            keys, match = template_keys(tpl, pts, pm.face_faces, progress=progress, return_match=True,
-                                        sockets=default_inner_parts())
-            keys /= F32(tpl.gen_size * a)                      # its own fresh array: in place, the same numbers
+            pts, cm = self.template_frame(pm)
+            keys, match = template_keys(default_template(), pts, pm.face_faces, progress=progress,
+                                        return_match=True, sockets=default_inner_parts())
+            keys /= F32(cm)                                    # its own fresh array: in place, the same numbers
             return check_finite(keys, "template keys"), match
         return self._cached(pm, "template_keys", run)
 

@@ -23,7 +23,7 @@ class Pieces(ModelPart):
 
     @one_blas_thread
     def template_inner_keys(self, pm: PreparedMesh) -> tuple[np.ndarray, np.ndarray]:
-        """ICT's own deltas on the pieces inside the face (teeth, tongue, eyeballs, lashes: ``inner_parts.py``),
+        """ICT's own deltas on the pieces inside the face (teeth, tongue, eyeballs: ``inner_parts.py``),
         through the template's registration: (rows (R,) int64 indices into ``pm.other_index``, keys (53, R, 3)
         float32 canonical displacements), cached per mesh. Empty when the mesh has no such pieces or its other
         pieces stay static."""
@@ -34,21 +34,18 @@ class Pieces(ModelPart):
             from .mesh import connected_components
             from .template_keys import default_template
             none = np.zeros(0, np.int64), np.zeros((len(ICT_NAMES), 0, 3), F32)
-            if not len(pm.other_index) or pm.other_islands != "follow":
+            moving = pm.following
+            if not len(moving):
                 return none
             tpl = default_template()
             match = self._template_match(pm)[1]
-            a, b = self.decoder_frame(pm)
-            moving = np.flatnonzero(pm.other_follow > 0) if pm.other_follow is not None else \
-                np.arange(len(pm.other_index))
-            canon = pm.normalization.apply(pm.verts[pm.other_index[moving]].astype(np.float64))
-            pts = (canon * a + b) * tpl.gen_size + tpl.gen_center
+            pts, cm = self.template_frame(pm, pm.verts[pm.other_index[moving]])
             labels = connected_components(pm.n_verts, pm.faces)[pm.other_index[moving]]
             # the template's lips and lids behind their margins are pulled wherever a mouth bag or socket of the
             # face lies: their offsets do not say where the teeth went (measured: 1.1 cm off with them, 0.3 without)
             rows, keys = inner_keys(default_inner_parts(), tpl.verts, pts, labels, match.registered, match.scale,
                                     match.rot, match.shift, offset_anchors(tpl))
-            keys /= F32(tpl.gen_size * a)
+            keys /= F32(cm)
             return moving[rows], check_finite(keys, "inner-part keys")
         return self._cached(pm, "inner_keys", run)
 
@@ -61,8 +58,8 @@ class Pieces(ModelPart):
         def run():
             from .correspond import PointGrid
             from .mesh import normalize_rows
+            rows = pm.following
             follow = np.ones(len(pm.other_index), F32) if pm.other_follow is None else pm.other_follow
-            rows = np.flatnonzero(follow > 0) if pm.other_islands == "follow" else np.zeros(0, np.int64)
             if not len(rows):
                 return np.zeros(0, np.int64), np.zeros((0, 1), np.int64), np.zeros((0, 1))
             pts = pm.normalization.apply(pm.verts[pm.other_index[rows]].astype(np.float64))

@@ -35,7 +35,7 @@ import numpy as np
 
 from .mesh import vertex_normals
 from .proxy import cluster_decimate
-from .template_keys import TEMPLATE_PATH
+from .template_keys import TEMPLATE_PATH, open_asset
 
 TEMPLATE_POINTS = 200   # points of the template cloud (cluster decimation of ICT's narrow face)
 MIRROR_SAMPLES = 256    # surface points whose mirror images are tested
@@ -71,9 +71,7 @@ def template_cloud() -> tuple[np.ndarray, np.ndarray]:
     canonical frame of ICT's generic full head (Y up, +Z forward, (cm - gen_center) / gen_size). Read once from
     the template asset (only its vertices and faces)."""
     if not _CLOUD:
-        if not TEMPLATE_PATH.is_file():
-            raise FileNotFoundError(f"face template {TEMPLATE_PATH} is missing; reinstall the add-on")
-        with np.load(TEMPLATE_PATH) as d:
+        with open_asset(TEMPLATE_PATH, "face template") as d:
             n = int(d["narrow"])
             verts = d["verts"][:n].astype(np.float64)
             faces = d["faces"].astype(np.int64)

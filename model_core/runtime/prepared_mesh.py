@@ -87,6 +87,16 @@ class PreparedMesh:
         m[self.face_index] = True
         return m
 
+    @property
+    def following(self) -> np.ndarray:
+        """(R,) int64 rows of ``other_index`` whose vertices move with the face: all with ``other_follow`` > 0
+        when ``other_islands`` is 'follow' (a floor or a second head has 0), none when it is 'static'."""
+        if self.other_islands != "follow":
+            return np.zeros(0, np.int64)
+        if self.other_follow is None:
+            return np.arange(len(self.other_index))
+        return np.flatnonzero(self.other_follow > 0)
+
     def describe(self) -> str:
         """A few lines for reports: sizes, islands, orientation, normalisation."""
         lines = [f"{self.n_verts} vertices, {len(self.faces)} triangles; face island {len(self.face_index)} vertices"

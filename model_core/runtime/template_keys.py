@@ -142,17 +142,24 @@ class FaceTemplate:
 
     @classmethod
     def load(cls, path=None) -> "FaceTemplate":
-        path = Path(path or TEMPLATE_PATH)
-        if not path.is_file():
-            raise FileNotFoundError(f"face template {path} is missing; reinstall the add-on (or run "
-                                    f"scripts/make_template_asset.py in a checkout)")
-        d = np.load(path)
-        return cls(d["verts"].astype(np.float64), d["faces"].astype(np.int64), d["modes"].astype(np.float32),
-                   d["ambiguity"].astype(np.float64), int(d["narrow"]), d["gen_center"].astype(np.float64),
-                   float(d["gen_size"]), ICT_NAMES.index("jawOpen"))
+        with open_asset(path or TEMPLATE_PATH, "face template") as d:
+            return cls(d["verts"].astype(np.float64), d["faces"].astype(np.int64), d["modes"].astype(np.float32),
+                       d["ambiguity"].astype(np.float64), int(d["narrow"]), d["gen_center"].astype(np.float64),
+                       float(d["gen_size"]), ICT_NAMES.index("jawOpen"))
 
 
 _DEFAULT: list = []
+
+
+def open_asset(path, what: str):
+    """A shipped data file (``model_core/data/*.npz``, made by scripts/make_template_asset.py), opened lazily:
+    ``np.load``'s NpzFile (arrays read when indexed; usable in ``with``). FileNotFoundError naming ``what`` when
+    it is missing."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {path} is missing; reinstall the add-on (or run "
+                                f"scripts/make_template_asset.py in a checkout)")
+    return np.load(path)
 
 
 def default_template() -> FaceTemplate:
@@ -598,30 +605,9 @@ class TemplateMatch:
     registered: np.ndarray | None = None
 
 
-def meet_rims_or_openings(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, matched: list, rims: list) -> list:
-    """``match_openings``' pairs with each face loop told again whether it meets the template's rim (its lid margin
-    or lip line: ``forward``) or the template's opening itself.
-
-    ``match_openings`` calls a loop forward when its surroundings face forward; a remeshed or decimated ICT head's
-    eye sockets do (the fold behind the lid is smoothed away), so the template's lid margin was pulled into the
-    face's socket and its blink then scaled up 1.5x by ``close_openings`` (transfer, ICT A -> B decimated:
-    eyeBlink_L 65 % error; 26 % with this). Here a loop meets the rim only when its centre lies nearer the rim's
-    centre than the opening's; templates whose opening is its own rim (a game mesh cut at its margins) are
-    unchanged. x0 (M, 3) the placed template, pts (N, 3) the face (ICT cm); rims: the template's rims in use."""
-    out = []
-    for i, loop, forward in matched:
-        rim, interior = rims[i]
-        if forward and len(interior):
-            c = pts[loop].mean(axis=0)
-            forward = bool(np.linalg.norm(c - x0[rim].mean(axis=0))
-                           <= np.linalg.norm(c - x0[tpl.openings[i]].mean(axis=0)))
-        out.append((i, loop, forward))
-    return out
-
-
 def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progress=None,
                   return_match: bool = False, landmarks=None, mouth_open=None, mouth_shift: bool = True,
-                  sockets=None, plane: float = 0.0, nearer_rim: bool = False):
+                  sockets=None, plane: float = 0.0):
     """The template's keys (ICT's 53, or any source's) on a face surface brought into ICT's frame and units.
 
     Args: tpl: the template; pts (N, 3) the face's vertices in ICT cm (+Y up, +Z forward), roughly aligned
@@ -632,8 +618,7 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     (``mouth_pose``); mouth_shift: move the template's mouth onto the face's lip line (``shift_mouth``);
     sockets: ICT's ``inner_parts.InnerParts`` (``tpl`` must be ICT's template): face vertices nearer ICT's mouth
     and eye sockets than the template (a mouth bag) take the sockets' motion (``inner_parts.fill_sockets``);
-    plane: the registration's point-to-plane share (``correspond.register``); nearer_rim: face loops meet the
-    template's rim or opening, whichever is nearer (``meet_rims_or_openings``; the transfer uses both).
+    plane: the registration's point-to-plane share (``correspond.register``; the transfer's ``PLANE``).
     Returns: (K, N, 3) float32 displacements in cm (ICT frame) [, TemplateMatch]."""
     pts = np.asarray(pts, np.float64)
     faces = np.asarray(faces, np.int64)
@@ -655,8 +640,6 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     matched = match_openings(tpl, x0, pts, faces)
     # parted, the template's lips have a margin a face cut open there can meet
     rims = tpl.margins if w_jaw > 0.0 else tpl.rims
-    if nearer_rim:
-        matched = meet_rims_or_openings(tpl, x0, pts, matched, rims)
     curves, hidden = opening_curves(tpl, pts, matched, rims)
     x0 = scale_openings(tpl, x0, pts, matched, rims)
     pairs = None

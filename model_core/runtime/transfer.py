@@ -6,13 +6,14 @@ ICP, then affine ICP, stretches clipped: ``proportion_map``), and its keys follo
 global form of carrying a key's deformation in local frames); the source is registered onto the target
 (``template_keys`` with the source in the template's place: similarity ICP, then the non-rigid two-way
 closest-point registration of ``correspond.register`` with point-to-plane pulls (``PLANE``: closest points drag a
-head ~1 cm along the surface where the proportions differ), eye and mouth openings pulling on each other's rims or
-openings, whichever is nearer: ``template_keys.meet_rims_or_openings``), and every target vertex takes the source
-keys at its closest point on the registered source, rotated and scaled by the similarity. When the source has a
-jawOpen key, its lip contact is found the same way as the template's (``template_keys.mouth_ambiguity``) and
-filled along the target's own edges. Last, the triangles a carried key turns over are relaxed (``unflip.unflip_keys``), except where the source's own key turns its
-triangles over (``source_folds``: lips pressed through each other). The target's teeth, tongue and eyeballs take
-the source's own pieces' motion (``_piece_keys``, as ``inner_parts`` carries ICT's).
+head ~1 cm along the surface where the proportions differ), eye and mouth openings pulling on each other's rims),
+and every target vertex takes the source keys at its closest point on the registered source, rotated and scaled
+by the similarity. When the source has a jawOpen key, its lip contact is found the same way as the template's
+(``template_keys.mouth_ambiguity``) and filled along the target's own edges. Last, the triangles a carried key
+turns over are relaxed (``unflip.unflip_keys``), except where the source's own key turns its triangles over
+(``source_folds``: lips pressed through each other). The target's teeth, tongue and eyeballs take the source's
+own pieces' motion (``_piece_keys``, as ``inner_parts`` carries ICT's); its lashes and brows follow the carried
+keys at their nearest face vertices (``Model.follow_skin``).
 
 Keys may have any names (FACS or not); units follow each mesh (a key in the source's units comes out in the
 target's).
@@ -26,14 +27,6 @@ from .correspond import PointGrid, Surface, interpolate, similarity_icp
 from .mesh import face_normals
 from .template_keys import FaceTemplate, default_template, mouth_ambiguity, template_keys
 from .unflip import unflip_keys
-
-
-def _to_ict(model, pm, tpl: FaceTemplate, points=None) -> tuple[np.ndarray, float]:
-    """Face-island positions (Nf, 3) (or ``points`` (L, 3), caller frame) in ICT cm and the factor (cm per
-    canonical unit)."""
-    a, b = model.decoder_frame(pm)
-    canon = pm.canon if points is None else pm.normalization.apply(np.asarray(points, np.float64))
-    return (canon * a + b) * tpl.gen_size + tpl.gen_center, tpl.gen_size * a
 
 
 AFFINE_STRETCH = (0.8, 1.25)   # that map's stretches (over the similarity) are clipped to this range
@@ -114,7 +107,7 @@ def proportion_map(src: np.ndarray, tgt: np.ndarray, tgt_faces: np.ndarray) -> t
     return lin, shift
 
 
-def _piece_keys(model, source_pm, keys: np.ndarray, target_pm, source: FaceTemplate, match, tpl, affine=None):
+def _piece_keys(model, source_pm, keys: np.ndarray, target_pm, source: FaceTemplate, match, affine=None):
     """The source's pieces other than its face (teeth, tongue, eyeballs) carried onto the target's pieces that lie
     inside its face, as ``inner_parts.inner_keys`` carries ICT's: through the registration's frame map, each target
     vertex takes the motion of the source piece most of its neighbours land on.
@@ -129,19 +122,18 @@ def _piece_keys(model, source_pm, keys: np.ndarray, target_pm, source: FaceTempl
     none = np.zeros(0, np.int64), np.zeros((len(keys), 0, 3))
     # every source piece near its face, moving or not (the upper teeth and the eyeballs stay: so do the target's)
     near = np.ones(len(source_pm.other_index), bool) if source_pm.other_follow is None else source_pm.other_follow > 0
-    if not near.any() or not len(target_pm.other_index) or target_pm.other_islands != "follow":
+    tgt_rows = target_pm.following
+    if not near.any() or not len(tgt_rows):
         return none
     src_idx = source_pm.other_index[near]
-    src_pts, k_src = _to_ict(model, source_pm, tpl, source_pm.verts[src_idx])
+    src_pts, k_src = model.template_frame(source_pm, source_pm.verts[src_idx])
     src_keys = np.stack([source_pm.normalization.apply_vectors(k) for k in keys[:, src_idx]]) * k_src
     if affine is not None:
         src_pts, src_keys = src_pts @ affine[0].T + affine[1], src_keys @ affine[0].T
     labels = connected_components(source_pm.n_verts, source_pm.faces)[src_idx]
     parts = InnerParts(src_pts, src_keys.astype(np.float32), labels, np.full(len(src_idx), RIGID))
-    follow = np.ones(len(target_pm.other_index)) if target_pm.other_follow is None else target_pm.other_follow
-    tgt_rows = np.flatnonzero(follow > 0)
     tgt_idx = target_pm.other_index[tgt_rows]
-    tgt_pts, _ = _to_ict(model, target_pm, tpl, target_pm.verts[tgt_idx])
+    tgt_pts, _ = model.template_frame(target_pm, target_pm.verts[tgt_idx])
     tgt_labels = connected_components(target_pm.n_verts, target_pm.faces)[tgt_idx]
     rows, out = inner_keys(parts, source.verts, tgt_pts, tgt_labels, match.registered, match.scale, match.rot,
                            match.shift, offset_anchors(source))
@@ -220,8 +212,8 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
     if names is not None and len(names) != len(keys):
         raise ValueError(f"{len(names)} names for {len(keys)} keys")
     tpl = default_template()
-    src, k_src = _to_ict(model, source_pm, tpl)
-    tgt, k_tgt = _to_ict(model, target_pm, tpl)
+    src, k_src = model.template_frame(source_pm)
+    tgt, k_tgt = model.template_frame(target_pm)
     # the source's keys in ICT cm: the caller's frame -> canonical (rotation, / size) -> cm
     nz = source_pm.normalization
     face_keys = keys[:, source_pm.face_index]
@@ -240,7 +232,7 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
     if landmarks is not None:
         _, src_idx = _landmark_points(source_pm, landmarks[0], "source")     # snapped to the source's vertices
         tgt_pts, _ = _landmark_points(target_pm, landmarks[1], "target")     # used as they are
-        pairs = (src_idx, _to_ict(model, target_pm, tpl, tgt_pts)[0])
+        pairs = (src_idx, model.template_frame(target_pm, tgt_pts)[0])
         if len(pairs[0]) != len(pairs[1]):
             raise ValueError(f"{len(pairs[0])} source landmarks for {len(pairs[1])} target landmarks; give them "
                              f"in pairs")
@@ -250,7 +242,7 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
     out = model._to_caller(target_pm, canon, np.float64).astype(np.float32)
     for k in range(len(out)):       # lashes, brows: the carried keys at their nearest face vertices
         model.follow_skin(target_pm, canon[k], out[k])
-    rows, piece_keys = _piece_keys(model, source_pm, keys, target_pm, source, match, tpl,
+    rows, piece_keys = _piece_keys(model, source_pm, keys, target_pm, source, match,
                                    (lin, shift) if proportions else None)
     if len(rows):          # the target's teeth, tongue, eyeballs: the source's own pieces' motion
         out[:, target_pm.other_index[rows]] = target_pm.normalization.invert_vectors(piece_keys / k_tgt)
