@@ -14,14 +14,25 @@ README = Path(__file__).resolve().parent / "README.md"
 ROOT = README.parent.parent
 
 
-def baseline_tree(rev: str, folder: Path) -> Path:
-    """``model_core`` of git revision ``rev`` (``git archive``) unpacked into the new folder ``folder``, which is
-    returned: put it first on ``sys.path`` (or pass it as a code root) to measure that revision's runtime."""
+def baseline_tree(rev: str, folder: Path, paths=("model_core",)) -> Path:
+    """``paths`` (default ``model_core``; the add-on too: ``("nfs_blender", "model_core")``) of git revision
+    ``rev`` (``git archive``) unpacked into the new folder ``folder``, which is returned: put it first on
+    ``sys.path`` (or pass it as a code root) to measure that revision's runtime."""
     folder.mkdir()
-    arch = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "model_core"], capture_output=True,
+    arch = subprocess.run(["git", "-C", str(ROOT), "archive", rev, *paths], capture_output=True,
                           check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(folder)], input=arch, check=True)
     return folder
+
+
+def growth_exponent(points, lo: int = 10_000, hi: int = 300_000) -> float | None:
+    """The growth exponent of a cost: slope of the least-squares line through log(cost) against log(vertices),
+    over the (vertices, cost) ``points`` with lo <= vertices <= hi and cost > 0; None with fewer than two."""
+    import numpy as np
+    pts = [(n, c) for n, c in points if lo <= n <= hi and c > 0]
+    if len(pts) < 2:
+        return None
+    return float(np.polyfit(np.log([p[0] for p in pts]), np.log([p[1] for p in pts]), 1)[0])
 
 
 def publish(text: str, tag: str, title: str, intro: str, *, readme: bool = True) -> None:

@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from bench_common import baseline_tree, publish  # noqa: E402
+from bench_common import baseline_tree, growth_exponent, publish  # noqa: E402
 
 STAGES = ("prepare + skinning", "53 keys", "first expression", "retarget 100 f")
 DEFAULT_SIZES = "2000,5000,11248,25000,44786,100000,178726,300000"
@@ -129,12 +129,9 @@ def measure(code_root: Path, mesh: Path, weights: Path, repeat: int) -> dict:
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def exponent(rows: list[dict], key: str, lo: int = 10_000, hi: int = 300_000) -> float | None:
-    pts = [(r["n"], r[key]) for r in rows if key in r and lo <= r["n"] <= hi and r[key] > 0]
-    if len(pts) < 2:
-        return None
-    x, y = np.log([p[0] for p in pts]), np.log([p[1] for p in pts])
-    return float(np.polyfit(x, y, 1)[0])
+def exponent(rows: list[dict], key: str) -> float | None:
+    """``growth_exponent`` of column ``key`` over the rows that have it."""
+    return growth_exponent([(r["n"], r[key]) for r in rows if key in r])
 
 
 def main() -> int:

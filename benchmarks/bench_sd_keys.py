@@ -55,7 +55,7 @@ for p in (CODE, str(HERE)):
     if p not in sys.path:
         sys.path.insert(0, p)
 
-from bench_common import publish, run_and_exit, time_calls  # noqa: E402
+from bench_common import baseline_tree, growth_exponent, publish, run_and_exit, time_calls  # noqa: E402
 
 DEFAULT_SIZES = "11248,44786,100000,178726,288463"
 METHODS = ("auto", "decoder", "sd")
@@ -159,12 +159,7 @@ def cell(rows) -> str:
 
 def exponent(results: list[dict], runs_of, key: str = "total") -> float | None:
     """Growth exponent, 10k-300k: slope of log(median ``key``) against log(vertices); runs_of(row) -> runs or None."""
-    import numpy as np
-    pts = [(r["n"], med(runs_of(r), key)) for r in results
-           if "error" not in r and runs_of(r) and 10_000 <= r["n"] <= 300_000]
-    if len(pts) < 2:
-        return None
-    return float(np.polyfit(np.log([p[0] for p in pts]), np.log([p[1] for p in pts]), 1)[0])
+    return growth_exponent([(r["n"], med(runs_of(r), key)) for r in results if "error" not in r and runs_of(r)])
 
 
 def table(results: list[dict], baseline: str = "") -> str:
@@ -203,16 +198,6 @@ def table(results: list[dict], baseline: str = "") -> str:
     return "\n".join(lines)
 
 
-def baseline_addon(rev: str, folder: Path) -> Path:
-    """``nfs_blender`` and ``model_core`` of git revision ``rev`` (``git archive``; the add-on's ``model_core`` link
-    included) unpacked into the new folder ``folder``, which is returned."""
-    folder.mkdir()
-    arch = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "nfs_blender", "model_core"], capture_output=True,
-                          check=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(folder)], input=arch, check=True)
-    return folder
-
-
 def run_child(mesh: Path, runs: int, env: dict, methods: str) -> dict:
     """One size's ``child`` in a fresh process: its result, or {"n": ..., "error": its last stderr line}."""
     r = subprocess.run([sys.executable, __file__, "--child", str(mesh), str(runs), "--child-methods", methods],
@@ -248,7 +233,8 @@ def main() -> int:
     results = []
     with tempfile.TemporaryDirectory(prefix="bench_sd_keys_") as tmp:
         heads = build_heads(sizes, Path(tmp))
-        base = baseline_addon(args.baseline_rev, Path(tmp) / "baseline") if args.baseline_rev else None
+        base = (baseline_tree(args.baseline_rev, Path(tmp) / "baseline", ("nfs_blender", "model_core"))
+                if args.baseline_rev else None)
         for n in sizes:
             runs = args.runs if n <= 50_000 else args.runs_large
             env_n = {**env, "BLENDER_USER_RESOURCES": str(Path(tmp) / "bl_user"), "TMPDIR": tmp,
