@@ -21,8 +21,8 @@ import numpy as np
 
 from model_core.runtime.frames import canonical_normalization
 from model_core.dataset.ict import CROPS, load_ict
-from model_core.runtime.inner_parts import INNER_PATH
-from model_core.runtime.mesh import connected_components, triangulate_polygons
+from model_core.runtime.inner_parts import INNER_PATH, ON_LIDS, RIGID, SOCKET
+from model_core.runtime.mesh import connected_components
 from model_core.runtime.template_keys import TEMPLATE_PATH, mouth_ambiguity
 
 INNER_ZERO_CM = 0.005
@@ -47,17 +47,12 @@ def main() -> None:
 
 
 def write_inner_parts(ict) -> None:
-    lo = CROPS["full"][0]
-    tris, _ = triangulate_polygons(ict.corner_indices.astype(np.int64), ict.face_sizes.astype(np.int64))
-    inner = tris[(tris >= lo).all(axis=1)] - lo
-    verts = ict.neutral[lo:].astype(np.float32)
+    idx, inner = ict.part_faces([(CROPS["full"][0], ict.n_verts)])         # every part after the skin
+    verts = ict.neutral[idx].astype(np.float32)
     piece = connected_components(len(verts), inner)
-    modes = ict.expression_modes[:, lo:].astype(np.float32).copy()
+    modes = ict.expression_modes[:, idx].astype(np.float32).copy()
     modes[np.linalg.norm(modes, axis=2) < INNER_ZERO_CM] = 0.0
-    # 0: rigid (gums and tongue, teeth, eyeballs); 1: the mouth and eye sockets (soft, they meet the lips and lids);
-    # 2: on the lids (lacrimal fluid, eye blend and occlusion, lashes)
-    ict_index = np.arange(lo, lo + len(verts))
-    kind = np.where(ict_index >= LID_PIECES_FROM, 2, np.where(ict_index < RIGID_FROM, 1, 0))
+    kind = np.where(idx >= LID_PIECES_FROM, ON_LIDS, np.where(idx < RIGID_FROM, SOCKET, RIGID))
     np.savez_compressed(INNER_PATH, verts=verts, piece=piece.astype(np.int32), modes=modes.astype(np.float16),
                         kind=kind.astype(np.int8))
     print(f"wrote {INNER_PATH} ({INNER_PATH.stat().st_size / 1e6:.2f} MB): {len(verts)} vertices in "

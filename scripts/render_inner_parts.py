@@ -19,7 +19,6 @@ from model_core.evaluation.evaluate import held_out_identities
 from model_core.evaluation.render_util import key_rows, write_key_sheet
 from model_core.runtime import Model
 from model_core.runtime.facs_names import ICT_NAMES
-from model_core.runtime.mesh import triangulate_polygons
 
 TEETH, EYEBALLS = (17039, 21451), (21451, 24591)      # ICT vertex ranges (../shared/data/README.md)
 MIXES = {"jawOpen .5": {"jawOpen": 0.5},
@@ -30,14 +29,7 @@ MIXES = {"jawOpen .5": {"jawOpen": 0.5},
 
 def head_with_pieces(ict):
     """(verts (N, 3) cm, faces (F, 3), idx (N,) ICT vertex of each, true deltas (53, N, 3) cm)."""
-    tris, _ = triangulate_polygons(ict.corner_indices.astype(np.int64), ict.face_sizes.astype(np.int64))
-    keep = np.zeros(ict.n_verts, bool)
-    keep[:crop_sizes("full")[0]] = True
-    keep[TEETH[0]:EYEBALLS[1]] = True
-    idx = np.flatnonzero(keep)
-    remap = np.full(ict.n_verts, -1)
-    remap[idx] = np.arange(len(idx))
-    faces = remap[tris[keep[tris].all(axis=1)]]
+    idx, faces = ict.part_faces([(0, crop_sizes("full")[0]), (TEETH[0], EYEBALLS[1])])
     return ict.identity_verts(held_out_identities(1)[0])[idx], faces, idx, ict.expression_modes[:, idx]
 
 

@@ -10,7 +10,6 @@ from model_core.evaluation.evaluate import held_out_identities
 from model_core.runtime import Model
 from model_core.runtime.facs_names import ICT_NAMES
 from model_core.runtime.inner_parts import default_inner_parts, to_template_frame
-from model_core.runtime.mesh import triangulate_polygons
 from model_core.runtime.template_keys import default_template
 
 TEETH = (17039, 21451)      # ICT's teeth, eyeballs, and lacrimal fluid, eye blend, occlusion and lashes: vertex
@@ -21,14 +20,7 @@ LIDS = (24591, 26719)
 def _ict_parts(ict, ranges):
     """The first held-out identity's head made of ICT's vertex ``ranges`` [(start, stop), ...]: (verts (N, 3) cm,
     faces (F, 3) its polygons' triangles within them, idx (N,) the ICT vertex of each, true deltas (53, N, 3) cm)."""
-    tris, _ = triangulate_polygons(ict.corner_indices.astype(np.int64), ict.face_sizes.astype(np.int64))
-    keep = np.zeros(ict.n_verts, bool)
-    for a, b in ranges:
-        keep[a:b] = True
-    idx = np.flatnonzero(keep)
-    remap = np.full(ict.n_verts, -1)
-    remap[idx] = np.arange(len(idx))
-    faces = remap[tris[keep[tris].all(axis=1)]]
+    idx, faces = ict.part_faces(ranges)
     verts = ict.identity_verts(held_out_identities(1)[0])[idx]
     return verts, faces, idx, ict.expression_modes[:, idx].astype(np.float64)
 
@@ -135,26 +127,19 @@ def test_to_template_frame_undoes_the_registration():
 
 
 BLENDER_SCRIPT = r'''
+from model_core.dataset.ict import load_ict
 from model_core.runtime.facs_names import ICT_NAMES
 from model_core.runtime.frames import ict_to_blender
-from model_core.runtime.mesh import triangulate_polygons
-d = np.load(ICT_NPZ)
-tris, _ = triangulate_polygons(d["face_vertex_indices"].astype(np.int64), d["face_sizes"].astype(np.int64))
-keep = np.zeros(len(d["neutral"]), bool)
-keep[:11248] = True
-keep[17039:24591] = True                              # teeth and eyeballs
-idx = np.flatnonzero(keep)
-remap = np.full(len(keep), -1)
-remap[idx] = np.arange(len(idx))
-faces = remap[tris[keep[tris].all(axis=1)]]
+ict = load_ict(ICT_NPZ)
+idx, faces = ict.part_faces([(0, 11248), (17039, 24591)])          # the skin, teeth and eyeballs
 me = bpy.data.meshes.new("Pieces")
-me.from_pydata(ict_to_blender(d["neutral"][idx].astype(np.float64)).tolist(), [], faces.tolist())
+me.from_pydata(ict_to_blender(ict.neutral[idx].astype(np.float64)).tolist(), [], faces.tolist())
 ob = bpy.data.objects.new("Pieces", me)
 bpy.context.scene.collection.objects.link(ob)
 activate(ob)
 out = {"facs": run_op(bpy.ops.nfs.generate_facs_keys)}    # the defaults: Automatic keys, other pieces follow
 keys = keys_of(bpy.data.objects["Pieces"])
-true = {n: ict_to_blender(d["expression_modes"][ICT_NAMES.index(n)][idx].astype(np.float64))
+true = {n: ict_to_blender(ict.expression_modes[ICT_NAMES.index(n)][idx].astype(np.float64))
         for n in ("jawOpen", "mouthSmile_L")}
 teeth = (idx >= 17039) & (idx < 21451)
 for n in true:

@@ -90,6 +90,22 @@ class ICTModel:
             self._tris[crop] = tris
         return self._tris[crop]
 
+    def part_faces(self, ranges) -> tuple[np.ndarray, np.ndarray]:
+        """ICT's whole mesh cut to the vertex ``ranges`` [(start, stop), ...] (parts such as the teeth or the
+        eyeballs: ../shared/data/README.md): (idx (n,) int64 the kept ICT vertices, ascending; faces (T, 3) int64
+        the triangles of every polygon whose corners are all kept, indices into idx)."""
+        if "all" not in self._tris:
+            self._tris["all"] = triangulate_polygons(self.corner_indices.astype(np.int64),
+                                                     self.face_sizes.astype(np.int64))[0]
+        tris = self._tris["all"]
+        keep = np.zeros(self.n_verts, bool)
+        for a, b in ranges:
+            keep[a:b] = True
+        idx = np.flatnonzero(keep)
+        remap = np.full(self.n_verts, -1)
+        remap[idx] = np.arange(len(idx))
+        return idx, remap[tris[keep[tris].all(axis=1)]]
+
     def identity_verts(self, id_coeffs=None, crop: str | None = None) -> np.ndarray:
         """Neutral head of an identity, (n, 3) float64 cm (n = crop size, or all V when crop is None)."""
         n = self.n_verts if crop is None else crop_sizes(crop)[0]
