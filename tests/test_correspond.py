@@ -165,6 +165,26 @@ def test_closest_points_with_a_reach_are_exact_within_it():
     assert (e2[~ok] > 0.2 ** 2).all()                                   # beyond it: skipped (inf) or farther
 
 
+def test_nearest_vertex_within_a_reach_is_the_nearest_vertex_at_any_density():
+    """Far queries get the nearest vertex within the reach, on a coarse and a dense sphere alike (the grid's own
+    inexact answer reaches one or two cells: 0.08 on the dense one)."""
+    from model_core.runtime.correspond import Surface
+    rng = np.random.default_rng(6)
+    q = rng.normal(size=(300, 3))
+    q *= (1.0 + rng.uniform(0.05, 0.6, (300, 1))) / np.linalg.norm(q, axis=1, keepdims=True)  # 0.05-0.6 outside
+    for n_sub in (2, 5):
+        v, f = _sphere(n_sub)
+        surf = Surface(v, f)
+        idx, d2 = surf.nearest_vertex_within(q, 0.3)
+        bi, bd = knn_grid(q, v, 1)[:, 0], ((q - v[knn_grid(q, v, 1)[:, 0]]) ** 2).sum(1)
+        near = bd <= 0.3 ** 2
+        np.testing.assert_array_equal(idx[near], bi[near])
+        np.testing.assert_allclose(d2[near], bd[near], rtol=1e-12)
+        assert (idx[~near] == -1).all() and np.isinf(d2[~near]).all()
+        if n_sub == 5:      # the grid alone leaves most of them unanswered
+            assert (~np.isfinite(surf.closest(q, exact=False)[2])).mean() > 0.5
+
+
 def test_harmonic_fill_rows_and_carry_deltas_match_the_whole_array_versions():
     from model_core.runtime.correspond import carry_deltas, harmonic_fill_rows
     rng = np.random.default_rng(5)

@@ -26,6 +26,7 @@ _OFFSETS = np.array([(i, j, l) for i in (-1, 0, 1) for j in (-1, 0, 1) for l in 
 _TABLE_CELLS = 1 << 21      # a grid with at most this many cells looks its cells up in a dense start table
 _MAX_CAND = 1 << 21         # candidate distances computed at a time (16 MiB of float64)
 _PICK_BLOCK = 1 << 17       # (query, candidate) distances of one block of ``PointGrid._pick`` (1 MiB of float64)
+_REACH_VERTS = 20000        # Surface.nearest_vertex_within searches at most this many (seeded) vertices
 _FINE_K = 4                 # queries of at most this many neighbours try a grid of half the cell side first
 
 
@@ -397,6 +398,23 @@ class Surface:
             return f, b, d
         return self._closest(points, k, exact, chunk, None)
 
+    def nearest_vertex_within(self, points, reach: float) -> tuple[np.ndarray, np.ndarray]:
+        """(idx (M,) int64, d2 (M,)): a vertex within ``reach`` of each query (M, 3), the nearest of at most
+        ``_REACH_VERTS`` evenly spread, seeded vertices; -1 and inf where none lies within ``reach``. What a far
+        query gets on any mesh density: ``closest(exact=False)`` reaches one or two grid cells, a few millimetres
+        on a dense head and centimetres on a low-poly one. The grid (cells of side ``reach``) is built once per
+        reach."""
+        grids = self.__dict__.setdefault("_reach_grids", {})
+        if reach not in grids:
+            n = len(self.verts)
+            keep = (np.sort(np.random.default_rng(0).choice(n, _REACH_VERTS, replace=False)) if n > _REACH_VERTS
+                    else np.arange(n))
+            grids[reach] = (keep, PointGrid(self.verts[keep], cell=float(reach)))
+        keep, grid = grids[reach]
+        idx, d2 = grid.knn(np.asarray(points, np.float64), 1, exact=False)
+        ok = (idx[:, 0] >= 0) & (d2[:, 0] <= reach * reach)
+        return np.where(ok, keep[np.maximum(idx[:, 0], 0)], -1), np.where(ok, d2[:, 0], np.inf)
+
     def _closest(self, points, k, exact, chunk, reach):
         out_f = np.zeros(len(points), np.int64)
         out_b = np.zeros((len(points), 3))
@@ -466,13 +484,17 @@ def umeyama(src: np.ndarray, dst: np.ndarray, w: np.ndarray | None = None):
 
 
 def similarity_icp(src, dst_verts, dst_faces, *, init_scale: float = 1.0, iters: int = 40, trim: float = 0.85,
-                   init=None, surface: "Surface | None" = None):
+                   init=None, surface: "Surface | None" = None, reach: float | None = None):
     """Align points ``src`` (M, 3) onto the surface (dst_verts, dst_faces) by a similarity: trimmed ICP.
 
     Start: ``init`` = (s, R, t), or scale ``init_scale`` with the most +Z points (nose tips, for faces
     toward +Z) matched. Each step keeps the ``trim`` share of closest pairs. ``surface``: the target's
     ``Surface`` when the caller has built it already (the same answers; a dense target's grid is built once
-    for several alignments and the registration). Returns (s, R (3, 3), t (3,))."""
+    for several alignments and the registration). ``reach`` (target units): a point the closest-point grid
+    leaves unanswered (nothing within a cell or two: millimetres on a dense mesh) pairs with a target vertex
+    within ``reach`` (``Surface.nearest_vertex_within``), so the pairs, and the fit, do not depend on the
+    target's vertex density; None: unanswered points sit out (as before this option). Returns (s, R (3, 3),
+    t (3,))."""
     src = np.asarray(src, np.float64)
     dv = np.asarray(dst_verts, np.float64)
     surf = Surface(dv, dst_faces) if surface is None else surface
@@ -485,6 +507,11 @@ def similarity_icp(src, dst_verts, dst_faces, *, init_scale: float = 1.0, iters:
         moved = s * src @ R.T + t
         f, b, d2 = surf.closest(moved, exact=False)
         q = interpolate(dv, surf.faces, f, b)
+        if reach is not None and not np.isfinite(d2).all():
+            miss = np.flatnonzero(~np.isfinite(d2))
+            vi, vd2 = surf.nearest_vertex_within(moved[miss], reach)
+            hit = vi >= 0
+            q[miss[hit]], d2[miss[hit]] = dv[vi[hit]], vd2[hit]
         fin = np.isfinite(d2)
         if fin.sum() < 4:
             raise ValueError("the surfaces do not overlap: align them roughly first")

@@ -37,6 +37,9 @@ from .mesh import (boundary_loops, concat_ranges, face_normals, front_hits, turn
 TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "data" / "ict_face_template.npz"
 SCHEDULE = (10.0, 3.0, 1.0)     # Laplacian stiffness per registration stage
 INNER = 2                       # closest-point updates per stage
+ICP_REACH_CM = 1.0              # the similarity ICPs pair a point with the face within 1 cm whatever its density
+                                # (``similarity_icp(reach=)``): about what the closest-point grid reaches on ICT's
+                                # own 11k head; on a 57k face it reached 2 mm and the fit drifted (docs/model.md)
 FALLOFF_CM = (1.0, 3.0)         # full motion within 1 cm of the registered template, none beyond 3 cm
 AMBIGUITY = (0.15, 0.3)         # mouth ambiguity from which a vertex blends into, and above which it takes,
                                 # the harmonic fill of its neighbours
@@ -624,8 +627,9 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     faces = np.asarray(faces, np.int64)
     narrow = tpl.verts[:tpl.narrow]
     surf = Surface(pts, faces)                  # the face's closest-point grid: built once, for the ICPs and register
-    s, R, t = similarity_icp(narrow[::8], pts, faces, init_scale=1.0, iters=30, surface=surf)  # nose tip on nose tip
-    s, R, t = similarity_icp(narrow[::2], pts, faces, init=(s, R, t), iters=10, surface=surf)
+    s, R, t = similarity_icp(narrow[::8], pts, faces, init_scale=1.0, iters=30, surface=surf,  # nose tip on nose tip
+                             reach=ICP_REACH_CM)
+    s, R, t = similarity_icp(narrow[::2], pts, faces, init=(s, R, t), iters=10, surface=surf, reach=ICP_REACH_CM)
     w_jaw, dy = mouth_pose(tpl, s, R, t, pts, faces)
     if mouth_open is not None:
         w_jaw = float(mouth_open)
