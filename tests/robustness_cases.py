@@ -256,6 +256,11 @@ CASES: tuple[Case, ...] = (
        "result", "faces re-wound consistently per piece over shared edges: basis equal to the clean head's "
        "(< 1e-5 relative; real weights, edge-connected ICT head: 0.0); one warning; pieces joined only at "
        "vertices keep their own winding (ICT stride-2 checkerboard: 1.18 relative RMS, was 1.78)"),
+    _C("R-unmerged-halves", "runtime", "head modelled as two halves never merged: the midline's 200 vertices "
+       "doubled, 5 um apart (a mirror-modelled face; 2-10 um on the hand-made dev head cut to a face mask)", "result",
+       "the open seam is closed (``mesh_checks.weld_open_seams``): face island = both halves, basis equal to the "
+       "merged head's (4.5e-5 relative RMS), no warning (was: one half taken as the face, 'looks toward +Z with -X "
+       "up', the other half still: 1.12 relative RMS)"),
     _C("R-floor", "runtime", "head + a 2 m floor quad; head + a 2 m floor grid (21 x 21), same mesh", "result",
        "the face is picked by shape (flat pieces are not faces): head basis equal to the clean head's, the "
        "floor's displacement exactly 0 (was: quad refused 'at least 20', grid taken as the face); one warning"),

@@ -228,3 +228,25 @@ def test_concat_ranges_against_a_loop():
     np.testing.assert_array_equal(concat_ranges(starts, counts), want)
     assert concat_ranges([], []).shape == (0,)
     np.testing.assert_array_equal(concat_ranges([0, 0, 0], [2, 0, 3]), [0, 1, 0, 1, 2])   # ranks within groups
+
+
+def test_weld_open_seams_closes_hairline_cracks_only():
+    """Two strips side by side with their open edges 1e-6 apart are one piece; 1e-2 apart, two; a vertex of a
+    third strip lying 1e-6 off an interior vertex (not on an open edge of both) is not joined."""
+    from model_core.runtime.mesh_checks import weld_open_seams
+
+    def strip(x0):
+        v = np.array([[x0, 0, 0], [x0 + 1, 0, 0], [x0, 1, 0], [x0 + 1, 1, 0]], float)
+        return v, np.array([[0, 1, 2], [1, 3, 2]])
+
+    for gap, pieces in ((1e-6, 1), (1e-2, 2)):
+        (va, fa), (vb, fb) = strip(0.0), strip(1.0 + gap)
+        v, f = np.vstack([va, vb]), np.vstack([fa, fb + 4])
+        weld = weld_open_seams(v, f, np.arange(8), tol=1e-4)
+        assert len(np.unique(connected_components(int(weld.max()) + 1, weld[f])[weld])) == pieces
+    # a fan: vertex 0 is interior (every edge at it shared); a separate triangle touching it is left apart
+    ang = np.linspace(0, 2 * np.pi, 7)[:-1]
+    v = np.vstack([[0, 0, 0], np.stack([np.cos(ang), np.sin(ang), 0 * ang], 1), [[1e-6, 0, 0], [0, 0, 1], [0, 1, 1]]])
+    f = np.array([[0, i + 1, (i + 1) % 6 + 1] for i in range(6)] + [[7, 8, 9]])
+    weld = weld_open_seams(v, f, np.arange(10), tol=1e-4)
+    assert weld[7] != weld[0]

@@ -463,6 +463,22 @@ def test_half_flipped(model, head_m):
     assert rel(b, ref) < 1e-5                                                                 # R-half-flipped
 
 
+def test_unmerged_halves(model, head_m):
+    """Case "R-unmerged-halves"."""
+    v, t = head_m
+    n = len(v)
+    _, ref = _basis(model, v, t)
+    mid = np.flatnonzero(np.abs(v[:, 0]) < 1e-9)                       # the midline (Blender frame: x = 0)
+    dup = np.full(n, -1)
+    dup[mid] = n + np.arange(len(mid))
+    tt = t.copy()
+    right = v[t].mean(axis=1)[:, 0] < 0
+    tt[right] = np.where(dup[t[right]] >= 0, dup[t[right]], t[right])  # the right half on its own midline copy
+    pm, b = _basis(model, np.vstack([v, v[mid] + [-5e-6, 0.0, 0.0]]), tt)
+    assert len(mid) == 200 and len(pm.face_index) == n + len(mid) and pm.warnings == ()
+    assert rel(b[:, :n], ref) < 1e-3 and rel(b[:, n:], ref[:, mid]) < 1e-3          # 4.5e-5, 9.4e-5
+
+
 def test_floor_stray_two_heads_plane(model, head_m):
     """Cases "R-floor", "R-stray-vertex", "R-plane", "R-two-heads"."""
     v, t = head_m

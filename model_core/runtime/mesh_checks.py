@@ -19,13 +19,45 @@ from collections import deque
 
 import numpy as np
 
-from .mesh import union_roots
+from .mesh import edge_table, union_roots
 
+SEAM_WELD = 0.01       # open-edge vertices closer than this x the median edge are one seam: a mirror-modelled face
+                       # whose halves were never merged has gaps of 1e-4-1e-3 median edges (hand-made dev head);
+                       # distinct open vertices of ICT's head and the dev heads lie >= 0.09 median edges apart
 FLAT_RATIO = 0.05      # thickness / width (sqrt of the smallest / largest area-weighted variance) of a flat piece
 SECOND_HEAD = 0.5      # another non-flat piece with at least this share of the face's area is reported
 FAR_FACTOR = 5.0       # a face vertex farther than this x the 95th percentile distance from the median is stray
 FOLLOW_NEAR = 0.15     # other vertices within this x the face's bbox diagonal of the face follow fully,
 FOLLOW_FAR = 0.30      # beyond this they get no motion (linear between); ICT's eyes / teeth lie within 0.09
+
+
+def weld_open_seams(v: np.ndarray, tris: np.ndarray, weld: np.ndarray, tol: float) -> np.ndarray:
+    """``weld`` (N,) with the open seams closed: boundary vertices (of the welded triangles) within ``tol`` of
+    each other take one label, so two halves of a face modelled apart and never merged are one piece.
+
+    Args: v (N, 3) positions; tris (F, 3) triangles; weld (N,) int64 label of each vertex (vertices at exactly
+    one position share one); tol: the largest gap closed, in v's units. Only open edges' vertices are joined,
+    so a piece inside the face (an eyeball, a lash touching the lid) stays apart unless its own open edge meets
+    the face's within ``tol``. Returns (N,) int64 labels (the smallest joined label of each group)."""
+    weld = np.asarray(weld, np.int64)
+    if tol <= 0.0 or not len(tris):
+        return weld
+    _, edges, count, _ = edge_table(weld[tris])
+    open_ids = np.unique(edges[count == 1])
+    if len(open_ids) < 2:
+        return weld
+    first = np.full(int(weld.max()) + 1, -1, np.int64)
+    first[weld[::-1]] = np.arange(len(weld))[::-1]          # a vertex of each label, its lowest index
+    from .nearest import knn
+    pos = np.asarray(v, np.float64)[first[open_ids]]
+    idx, d2 = knn(pos, pos, min(4, len(pos)))
+    a = np.repeat(np.arange(len(pos)), idx.shape[1])
+    b, d2 = idx.ravel(), d2.ravel()
+    near = (d2 <= tol * tol) & (a != b)
+    if not near.any():
+        return weld
+    root, _ = union_roots(int(weld.max()) + 1, open_ids[a[near]], open_ids[b[near]])
+    return root[weld]
 
 
 def orient_consistently(tris: np.ndarray, weld: np.ndarray | None = None) -> tuple[np.ndarray, int]:
