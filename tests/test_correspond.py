@@ -151,6 +151,39 @@ def test_point_grid_fast_paths_give_the_plain_answers():
             np.testing.assert_allclose(d[ok], bd[ok], rtol=0, atol=1e-12)
 
 
+def test_point_grid_many_neighbours_and_ties_give_the_plain_answers():
+    # k > _FINE_K picks by one partition per row (issue 16): the same order as the plain search, ties included
+    # (points repeated, and on a lattice, where many distances are equal)
+    from model_core.runtime.correspond import PointGrid, _first_smallest
+    rng = np.random.default_rng(5)
+    v, _ = _sphere(3)
+    lattice = np.stack(np.meshgrid(*[np.arange(6.0)] * 3), -1).reshape(-1, 3) / 5.0
+    for pts in (np.concatenate([v, v[::3]]), lattice):
+        g = PointGrid(pts, cell=0.3)
+        for q in (pts, pts[::5] + rng.normal(0, 0.05, (len(pts[::5]), 3))):
+            for k in (5, 24):
+                i, d = g.knn(q, k, exact=False)
+                ri, rd = _block_reference(g, q, k)
+                np.testing.assert_array_equal(i, ri)
+                np.testing.assert_array_equal(d, rd)
+    dd = rng.integers(0, 4, (200, 30)).astype(float)
+    dd[::7, 20:] = np.inf
+    for k in (1, 5, 29, 30):
+        np.testing.assert_array_equal(_first_smallest(dd, k), np.argsort(dd, axis=1, kind="stable")[:, :k])
+
+
+def test_unique_edges_are_the_sorted_unique_rows():
+    # one integer sort of lo * n + hi keys (issue 16): the rows np.unique(axis=0) gives, in the faces' dtype
+    rng = np.random.default_rng(6)
+    for dtype in (np.int32, np.int64):
+        f = rng.integers(0, 50, (300, 3)).astype(dtype)
+        ref = np.unique(np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1), axis=0)
+        e = unique_edges(f)
+        assert e.dtype == ref.dtype
+        np.testing.assert_array_equal(e, ref)
+    assert unique_edges(np.zeros((0, 3), np.int64)).shape == (0, 2)
+
+
 def test_closest_points_with_a_reach_are_exact_within_it():
     from model_core.runtime.correspond import Surface
     rng = np.random.default_rng(4)

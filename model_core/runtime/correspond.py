@@ -20,13 +20,32 @@ from .nearest import knn_brute
 
 
 # ------------------------------------------------------------------ nearest neighbours
-_OFFSETS = np.array([(i, j, l) for i in (-1, 0, 1) for j in (-1, 0, 1) for l in (-1, 0, 1)])
+_STEPS = np.array([-1, 0, 1])
+_OFFSETS = np.array([(i, j, l) for i in _STEPS for j in _STEPS for l in _STEPS])
 
 
 _TABLE_CELLS = 1 << 21      # a grid with at most this many cells looks its cells up in a dense start table
 _MAX_CAND = 1 << 21         # candidate distances computed at a time (16 MiB of float64)
 _PICK_BLOCK = 1 << 17       # (query, candidate) distances of one block of ``PointGrid._pick`` (1 MiB of float64)
 _FINE_K = 4                 # queries of at most this many neighbours try a grid of half the cell side first
+
+
+def _first_smallest(dd: np.ndarray, k: int) -> np.ndarray:
+    """(B, k) int64 column indices of the ``k`` smallest entries of each row of ``dd`` (B, W), k <= W, ascending,
+    equal values by column (the order of ``np.argsort(dd, axis=1, kind="stable")[:, :k]``, and of k passes of
+    ``np.argmin`` that each take out the minimum): one partition per row, then a stable sort of the k columns
+    taken, in column order; rows whose k-th value has ties beyond the k taken are sorted whole."""
+    w = dd.shape[1]
+    if k >= w:
+        return np.argsort(dd, axis=1, kind="stable")
+    part = np.sort(np.argpartition(dd, k - 1, axis=1)[:, :k], axis=1)         # the k smallest, in column order
+    v = np.take_along_axis(dd, part, 1)
+    out = np.take_along_axis(part, np.argsort(v, axis=1, kind="stable"), 1)
+    kth = v.max(axis=1, keepdims=True)
+    tied = np.flatnonzero((dd <= kth).sum(axis=1) > k)                        # which of the equals: by column
+    if len(tied):
+        out[tied] = np.argsort(dd[tied], axis=1, kind="stable")[:, :k]
+    return out
 
 
 class PointGrid:
@@ -113,12 +132,14 @@ class PointGrid:
         return np.maximum(cheb - 1, 0) * self.h
 
     def _counts(self, q: np.ndarray):
-        """Per query (M,): the 27 cells' (start, count) in ``order`` (M, 27) and their total (M,)."""
+        """Per query (M,): the 27 cells' (start, count) in ``order`` (M, 27) and their total (M,). The cells' keys
+        are the query cell's key plus each offset's (``_key`` is linear), their inside test the product of three
+        per-axis tests of the (-1, 0, +1) neighbours (M, 3): no (M, 27, 3) arrays."""
         c = np.floor((q - self.lo) / self.h).astype(np.int64)
-        cells = c[:, None, :] + _OFFSETS[None]
-        ok = [(c[:, j, None] + _OFFSETS[None, :, j] >= 0) & (c[:, j, None] + _OFFSETS[None, :, j] < self.dims[j])
-              for j in range(3)]                       # per axis: no (M, 27, 3) reduction
-        start, count = self._ranges(self._key(cells), ok[0] & ok[1] & ok[2])
+        shift = self._key(_OFFSETS)                    # (27,) key offset of each neighbour cell
+        ok = [(c[:, j, None] + _STEPS >= 0) & (c[:, j, None] + _STEPS < self.dims[j]) for j in range(3)]   # (M, 3)
+        inside = (ok[0][:, :, None, None] & ok[1][:, None, :, None] & ok[2][:, None, None, :]).reshape(len(q), 27)
+        start, count = self._ranges(self._key(c)[:, None] + shift, inside)
         return start, count, count.sum(axis=1)
 
     def _block(self, q: np.ndarray, k: int, counted=None) -> tuple[np.ndarray, np.ndarray]:
@@ -192,7 +213,8 @@ class PointGrid:
         """The k nearest of each query's candidates (cand flat, grouped by query; tot (M,) per query): (idx (M, k),
         d2 (M, k)), nearest first, equal distances by the first in the query's list (idx -1, d2 inf past its
         candidates). The queries, by rising count, in blocks of at most ``_PICK_BLOCK`` entries padded to the
-        block's largest count: one (B, W) distance table and k argmins per block (no per-row reductions);
+        block's largest count: one (B, W) distance table and k argmins per block (no per-row reductions; for
+        ``k > _FINE_K`` one stable argsort of each row instead, the same order);
         distances (dx^2 + dy^2) + dz^2, as ``((t - q) ** 2).sum(axis=1)`` computes them."""
         m = len(q)
         idx = -np.ones((m, k), np.int64)
@@ -218,6 +240,14 @@ class PointGrid:
             dd += (ty[c] - qq[:, 1:2]) ** 2
             dd += (tz[c] - qq[:, 2:]) ** 2
             dd[~valid] = np.inf
+            if k > _FINE_K:     # many neighbours: the argmins' order (by value, ties by position) by one partition
+                a = _first_smallest(dd, min(k, w))
+                v = np.take_along_axis(dd, a, 1)
+                ok = np.isfinite(v)
+                idx[qi, :a.shape[1]] = np.where(ok, np.take_along_axis(c, a, 1), -1)
+                d2[qi, :a.shape[1]] = v
+                s = e
+                continue
             r = np.arange(len(qi))
             for j in range(min(k, w)):  # j-th nearest: the first minimum of each row, then taken out
                 a = np.argmin(dd, axis=1)
@@ -366,12 +396,18 @@ class Surface:
     (exact on reasonable meshes). ``exact=False`` skips queries with no vertex within one grid cell
     (face 0, d2 inf) instead of searching every vertex for them."""
 
-    def __init__(self, verts: np.ndarray, faces: np.ndarray):
+    def __init__(self, verts: np.ndarray, faces: np.ndarray, vf: np.ndarray | None = None):
         self.verts = np.asarray(verts, np.float64)
         self.faces = np.asarray(faces, np.int64)
         self.grid = PointGrid(self.verts)
-        val = np.bincount(self.faces.ravel(), minlength=len(self.verts))
-        self.vf = vertex_faces(len(self.verts), self.faces, max_valence=int(min(12, max(val.max(), 1))))
+        self.vf = self.faces_around(len(self.verts), self.faces) if vf is None else vf
+
+    @staticmethod
+    def faces_around(n_verts: int, faces: np.ndarray) -> np.ndarray:
+        """The ``vf`` table of a surface with these faces (N, <= 12) (topology only: a caller that queries the
+        same mesh moved many times, e.g. ``register``, builds it once and passes it in)."""
+        val = np.bincount(faces.ravel(), minlength=n_verts)
+        return vertex_faces(n_verts, faces, max_valence=int(min(12, max(val.max(), 1))))
 
     def _edge(self) -> float:
         """The longest edge (a point on a triangle lies within it of each of the triangle's corners)."""
@@ -614,6 +650,9 @@ def register(tpl_verts, tpl_faces, dst_verts, dst_faces, *, schedule=DEFAULT_SCH
     bw = n / len(dv_back)  # target -> template pairs weigh as much in total as template -> target ones
     steps = [(a, k) for a in schedule for k in range(inner)]
     fixed = landmarks
+    tpl_vf = Surface.faces_around(n, tf)        # the template's topology: its faces around each vertex, once
+    llx0 = lap(lx0)                             # the stiffness term's right-hand side and the diagonal of L L: the
+    lap_diag = lap.deg ** 2 + np.bincount(lap.i, lap.w ** 2, n) + np.bincount(lap.j, lap.w ** 2, n)   # same each step
     for step, (alpha, _) in enumerate(steps):
         if curves:
             idx = [np.asarray(fixed[0], np.int64)] if fixed is not None else []
@@ -626,11 +665,12 @@ def register(tpl_verts, tpl_faces, dst_verts, dst_faces, *, schedule=DEFAULT_SCH
         f1, b1, d1 = dst.closest(x, exact=False)
         q1 = interpolate(dv, df, f1, b1)
         tn = vertex_normals(x, tf)
-        ok1 = (d1 < max_dist ** 2) & ((tn * face_normals(dv, df[f1])).sum(1) > 0.3)
+        fn1 = face_normals(dv, df[f1])
+        ok1 = (d1 < max_dist ** 2) & ((tn * fn1).sum(1) > 0.3)
         w1 = wt * ok1
-        n1 = face_normals(dv, df[f1]) if plane else None
+        n1 = fn1 if plane else None
         # target -> template pairs
-        f2, b2, d2 = Surface(x, tf).closest(dv_back, exact=False)
+        f2, b2, d2 = Surface(x, tf, tpl_vf).closest(dv_back, exact=False)
         ok2 = (d2 < max_dist ** 2) & ((dvn_back * face_normals(x, tf)[f2]).sum(1) > 0.3)
         w2 = bw * ok2
         tri2 = tf[f2]
@@ -659,17 +699,17 @@ def register(tpl_verts, tpl_faces, dst_verts, dst_faces, *, schedule=DEFAULT_SCH
             return out
 
         if plane:
-            rhs = a * lap(lx0) + w1[:, None] * plane_pull(q1, n1, plane)
+            rhs = a * llx0 + w1[:, None] * plane_pull(q1, n1, plane)
             wp = w2[:, None] * plane_pull(dv_back, dvn_back, plane)
         else:
-            rhs = a * lap(lx0) + w1[:, None] * q1
+            rhs = a * llx0 + w1[:, None] * q1
             wp = w2[:, None] * dv_back
         for k in range(3):
             for c in range(3):
                 rhs[:, c] += np.bincount(tri2[:, k], wp[:, c] * b2[:, k], n)
         if landmarks is not None:
             np.add.at(rhs, landmarks[0], landmark_weight * np.asarray(landmarks[1], np.float64))
-        diag = a * (lap.deg ** 2 + np.bincount(lap.i, lap.w ** 2, n) + np.bincount(lap.j, lap.w ** 2, n)) + w1
+        diag = a * lap_diag + w1
         for k in range(3):
             diag += np.bincount(tri2[:, k], w2 * b2[:, k] ** 2, n)
         if plane:      # the pulls mix x, y and z: one system, not three
