@@ -172,6 +172,20 @@ def test_point_grid_many_neighbours_and_ties_give_the_plain_answers():
         np.testing.assert_array_equal(_first_smallest(dd, k), np.argsort(dd, axis=1, kind="stable")[:, :k])
 
 
+def test_closest_on_triangles_sums_as_the_row_version_did():
+    # closest_on_triangles (issue 16) works on (3, M) components; its sums follow the (M, 3) rows' order bit for
+    # bit: einsum's dot products, and ((q - p) ** 2).sum(1)
+    from model_core.runtime.correspond import _dot3, closest_on_triangles
+    rng = np.random.default_rng(7)
+    x, y = rng.normal(size=(2, 5000, 3)) * rng.lognormal(size=(2, 5000, 1))
+    np.testing.assert_array_equal(_dot3(x.T, y.T), np.einsum("ij,ij->i", x, y))
+    p, a = rng.normal(size=(2, 5000, 3))
+    b, c = a + rng.normal(size=(5000, 3)), a + rng.normal(size=(5000, 3))
+    bary, d2 = closest_on_triangles(p.T, a.T, b.T, c.T)
+    q = bary[:, :1] * a + bary[:, 1:2] * b + bary[:, 2:] * c
+    np.testing.assert_array_equal(d2, ((q - p) ** 2).sum(1))
+
+
 def test_unique_edges_are_the_sorted_unique_rows():
     # one integer sort of lo * n + hi keys (issue 16): the rows np.unique(axis=0) gives, in the faces' dtype
     rng = np.random.default_rng(6)

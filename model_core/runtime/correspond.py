@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .mesh import concat_ranges, cotan_weights, face_normals, normalize_rows, vertex_normals
+from .mesh import concat_ranges, cotan_weights, face_normals, vertex_normals
 from .nearest import knn_brute
 
 
@@ -339,15 +339,23 @@ def closest_point_triangles(p, a, b, c) -> tuple[np.ndarray, np.ndarray]:
 
     Args: p, a, b, c: (M, 3) query points and triangle corners.
     Returns: (bary (M, 3) weights of (a, b, c) of the closest point, d2 (M,) squared distance)."""
+    return closest_on_triangles(*(np.ascontiguousarray(np.asarray(x, np.float64).T) for x in (p, a, b, c)))
+
+
+def _dot3(x, y) -> np.ndarray:
+    """(M,) dot products of vectors given by components x, y (3, M): (x0 y0 + x2 y2) + x1 y1, the order in which
+    ``np.einsum("ij,ij->i", ...)`` sums them for (M, 3) rows (numpy 1.26 and 2.3, checked bit for bit)."""
+    return (x[0] * y[0] + x[2] * y[2]) + x[1] * y[1]
+
+
+def closest_on_triangles(p, a, b, c) -> tuple[np.ndarray, np.ndarray]:
+    """``closest_point_triangles`` on components: p, a, b, c (3, M) (x, y and z rows, each contiguous: no
+    (M, 3) rows with 3-long inner loops). The same numbers: every product and sum in the same order."""
     ab, ac, ap = b - a, c - a, p - a
     bp, cp = p - b, p - c
-
-    def dot(x, y):
-        return np.einsum("ij,ij->i", x, y)
-
-    d1, d2 = dot(ab, ap), dot(ac, ap)
-    d3, d4 = dot(ab, bp), dot(ac, bp)
-    d5, d6 = dot(ab, cp), dot(ac, cp)
+    d1, d2 = _dot3(ab, ap), _dot3(ac, ap)
+    d3, d4 = _dot3(ab, bp), _dot3(ac, bp)
+    d5, d6 = _dot3(ab, cp), _dot3(ac, cp)
     va, vb, vc = d3 * d6 - d5 * d4, d5 * d2 - d1 * d6, d1 * d4 - d3 * d2
     with np.errstate(divide="ignore", invalid="ignore"):
         den = va + vb + vc
@@ -362,15 +370,18 @@ def closest_point_triangles(p, a, b, c) -> tuple[np.ndarray, np.ndarray]:
     w = np.select(conds, [zero, zero, zero, one, w_ac, w_bc], w_in)
     bad = ~(np.isfinite(v) & np.isfinite(w))
     if bad.any():  # degenerate triangle: fall back to the nearest corner
-        dd = np.stack([dot(ap, ap), dot(bp, bp), dot(cp, cp)], 1)[bad]
+        dd = np.stack([_dot3(ap, ap), _dot3(bp, bp), _dot3(cp, cp)], 1)[bad]
         k = np.argmin(dd, axis=1)
         v[bad], w[bad] = (k == 1).astype(float), (k == 2).astype(float)
     v, w = np.clip(v, 0, 1), np.clip(w, 0, 1)
     u = np.clip(1 - v - w, 0, 1)
-    bary = np.stack([u, v, w], 1)
-    bary = normalize_rows(bary)
-    q = bary[:, :1] * a + bary[:, 1:2] * b + bary[:, 2:] * c
-    return bary, ((q - p) ** 2).sum(1)
+    s = (u + v) + w                                     # normalize_rows: the row sums, then each weight over them
+    u, v, w = u / s, v / s, w / s
+    d2 = np.zeros_like(u)
+    for j in range(3):                                  # ((q - p) ** 2).sum(1) with q = (u a + v b) + w c
+        e = (u * a[j] + v * b[j]) + w * c[j] - p[j]
+        d2 += e * e
+    return np.stack([u, v, w], 1), d2
 
 
 def vertex_faces(n_verts: int, faces: np.ndarray, max_valence: int = 16) -> np.ndarray:
@@ -438,7 +449,10 @@ class Surface:
         out_b = np.zeros((len(points), 3))
         out_b[:, 0] = 1.0
         out_d = np.full(len(points), np.inf)
-        v, f = self.verts, self.faces
+        f = self.faces
+        if not hasattr(self, "_cols"):
+            self._cols = [np.ascontiguousarray(self.verts[:, j]) for j in range(3)]    # x, y, z: 1-D gathers
+        cols = self._cols
         near, _ = self.grid.knn(points, k, exact=exact, reach=reach)   # all at once: dense queries share cells
         for s in range(0, len(points), chunk):
             p = points[s:s + chunk]
@@ -457,9 +471,9 @@ class Surface:
             rep = np.zeros((m, c), bool)
             np.put_along_axis(rep, o[:, 1:], sc[:, 1:] == sc[:, :-1], 1)
             keep = np.flatnonzero(~rep.ravel())
-            tri = f[cand.ravel()[keep]]
-            bary_u, d2_u = closest_point_triangles(p[keep // c],
-                                                   v[tri[:, 0]], v[tri[:, 1]], v[tri[:, 2]])
+            tri = f[cand.ravel()[keep]].T
+            who = keep // c
+            bary_u, d2_u = closest_on_triangles(_gather3(p.T, who), *(_gather3(cols, t) for t in tri))
             d2 = np.full(m * c, np.inf)
             d2[keep] = d2_u
             d2 = d2.reshape(m, c)
@@ -471,6 +485,14 @@ class Surface:
             out_b[sel] = bary_u[pos]
             out_d[sel] = d2[rows, best]
         return out_f, out_b, out_d
+
+
+def _gather3(cols, idx: np.ndarray) -> np.ndarray:
+    """(3, M): the rows ``idx`` (M,) of the three components cols (3 arrays or rows (N,)), each gathered alone."""
+    out = np.empty((3, len(idx)))
+    for j in range(3):
+        np.take(cols[j], idx, out=out[j])
+    return out
 
 
 def closest_points(points, verts, faces, *, k: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
