@@ -186,6 +186,21 @@ def test_closest_on_triangles_sums_as_the_row_version_did():
     np.testing.assert_array_equal(d2, ((q - p) ** 2).sum(1))
 
 
+def test_register_pulls_per_component_are_the_row_numbers():
+    # register's point-to-plane products run per component (issue 16): plane_pull's numbers and einsum's B y
+    from model_core.runtime.correspond import _pull_columns, plane_pull
+    rng = np.random.default_rng(10)
+    v, nrm = rng.normal(size=(2, 4000, 3))
+    nrm /= np.linalg.norm(nrm, axis=1, keepdims=True)
+    cols = [np.ascontiguousarray(x.T) for x in (v, nrm)]
+    got = _pull_columns(list(cols[0]), list(cols[1]), [0.9 * c for c in cols[1]], 0.9)
+    np.testing.assert_array_equal(np.stack(got, 1), plane_pull(v, nrm, 0.9))
+    y = rng.normal(size=(500, 3))
+    tri, b = rng.integers(0, 500, (4000, 3)), rng.random((4000, 3))
+    by = [(b[:, 0] * y[tri[:, 0], c] + b[:, 1] * y[tri[:, 1], c]) + b[:, 2] * y[tri[:, 2], c] for c in range(3)]
+    np.testing.assert_array_equal(np.stack(by, 1), np.einsum("mk,mkc->mc", b, y[tri]))
+
+
 def test_unique_edges_are_the_sorted_unique_rows():
     # one integer sort of lo * n + hi keys (issue 16): the rows np.unique(axis=0) gives, in the faces' dtype
     rng = np.random.default_rng(6)

@@ -673,6 +673,8 @@ def register(tpl_verts, tpl_faces, dst_verts, dst_faces, *, schedule=DEFAULT_SCH
     steps = [(a, k) for a in schedule for k in range(inner)]
     fixed = landmarks
     tpl_vf = Surface.faces_around(n, tf)        # the template's topology: its faces around each vertex, once
+    nbc = [np.ascontiguousarray(dvn_back[:, c]) for c in range(3)]       # the back pairs' normals, per component
+    pnbc = [plane * v for v in nbc]
     llx0 = lap(lx0)                             # the stiffness term's right-hand side and the diagonal of L L: the
     lap_diag = lap.deg ** 2 + np.bincount(lap.i, lap.w ** 2, n) + np.bincount(lap.j, lap.w ** 2, n)   # same each step
     for step, (alpha, _) in enumerate(steps):
@@ -702,11 +704,19 @@ def register(tpl_verts, tpl_faces, dst_verts, dst_faces, *, schedule=DEFAULT_SCH
         # a pulled vertex pulled once: a plain indexed add (the same sums as add.at, much faster)
         once = landmarks is not None and len(np.unique(landmarks[0])) == len(landmarks[0])
 
-        def apply(y, a=a, w1=w1, w2=w2, tri2=tri2, b2=b2, tri2t=tri2t, b2t=b2t, once=once, n1=n1):
-            if plane:
-                out = a * lap(lap(y)) + w1[:, None] * plane_pull(y, n1, plane)
-                by = plane_pull(np.einsum("mk,mkc->mc", b2, y[tri2]), dvn_back, plane)
-                wb = np.ascontiguousarray((w2[:, None] * by).T)
+        if plane:
+            n1c = [np.ascontiguousarray(n1[:, c]) for c in range(3)]
+            pn1c = [plane * v for v in n1c]
+
+        def apply(y, a=a, w1=w1, w2=w2, tri2=tri2, b2=b2, tri2t=tri2t, b2t=b2t, once=once, n1=n1,
+                  n1c=n1c if plane else None, pn1c=pn1c if plane else None):
+            if plane:           # plane_pull's numbers, per component (contiguous 1-D arrays, no (M, 3) rows)
+                out = a * lap(lap(y))
+                yc = [np.ascontiguousarray(y[:, c]) for c in range(3)]
+                for c, pull in enumerate(_pull_columns(yc, n1c, pn1c, plane)):
+                    out[:, c] += w1 * pull
+                by = [(b2t[0] * v[tri2t[0]] + b2t[1] * v[tri2t[1]]) + b2t[2] * v[tri2t[2]] for v in yc]   # B y
+                wb = [w2 * pull for pull in _pull_columns(by, nbc, pnbc, plane)]
             else:
                 out = a * lap(lap(y)) + w1[:, None] * y
                 wb = np.ascontiguousarray((w2[:, None] * np.einsum("mk,mkc->mc", b2, y[tri2])).T)  # W B y, by column
@@ -741,6 +751,14 @@ def register(tpl_verts, tpl_faces, dst_verts, dst_faces, *, schedule=DEFAULT_SCH
         if progress is not None:
             progress(step + 1, len(steps))
     return x
+
+
+def _pull_columns(v: list, normals: list, scaled: list, plane: float) -> list:
+    """``plane_pull`` on components: v, normals and scaled = plane * normals, each three (M,) arrays (x, y, z);
+    returns three (M,) arrays, the same numbers (n . v summed in the order numpy's einsum takes for (M, 3) rows,
+    (n_x v_x + n_z v_z) + n_y v_y, checked by a test)."""
+    d = (normals[0] * v[0] + normals[2] * v[2]) + normals[1] * v[1]
+    return [(1.0 - plane) * v[c] + scaled[c] * d for c in range(3)]
 
 
 def plane_pull(v: np.ndarray, normals: np.ndarray, plane: float) -> np.ndarray:
