@@ -201,6 +201,18 @@ def test_register_pulls_per_component_are_the_row_numbers():
     np.testing.assert_array_equal(np.stack(by, 1), np.einsum("mk,mkc->mc", b, y[tri]))
 
 
+def test_laplacian_columns_and_twice_are_the_row_numbers():
+    # Laplacian per contiguous column, and L L x without rows in between (issue 16): the old numbers bit for bit
+    v, f = _sphere(2)
+    lap = Laplacian(v, f)
+    x = np.random.default_rng(11).normal(size=(len(v), 3))
+    ref = lap.deg[:, None] * x
+    for c in range(3):
+        ref[:, c] -= np.bincount(lap.i, lap.w * x[lap.j, c], lap.n) + np.bincount(lap.j, lap.w * x[lap.i, c], lap.n)
+    np.testing.assert_array_equal(lap(x), ref)
+    np.testing.assert_array_equal(lap.twice(x), lap(lap(x)))
+
+
 def test_unique_edges_are_the_sorted_unique_rows():
     # one integer sort of lo * n + hi keys (issue 16): the rows np.unique(axis=0) gives, in the faces' dtype
     rng = np.random.default_rng(6)
