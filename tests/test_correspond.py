@@ -151,6 +151,81 @@ def test_point_grid_fast_paths_give_the_plain_answers():
             np.testing.assert_allclose(d[ok], bd[ok], rtol=0, atol=1e-12)
 
 
+def test_point_grid_many_neighbours_and_ties_give_the_plain_answers():
+    # k > _FINE_K picks by one partition per row (issue 16): the same order as the plain search, ties included
+    # (points repeated, and on a lattice, where many distances are equal)
+    from model_core.runtime.correspond import PointGrid, _first_smallest
+    rng = np.random.default_rng(5)
+    v, _ = _sphere(3)
+    lattice = np.stack(np.meshgrid(*[np.arange(6.0)] * 3), -1).reshape(-1, 3) / 5.0
+    for pts in (np.concatenate([v, v[::3]]), lattice):
+        g = PointGrid(pts, cell=0.3)
+        for q in (pts, pts[::5] + rng.normal(0, 0.05, (len(pts[::5]), 3))):
+            for k in (5, 24):
+                i, d = g.knn(q, k, exact=False)
+                ri, rd = _block_reference(g, q, k)
+                np.testing.assert_array_equal(i, ri)
+                np.testing.assert_array_equal(d, rd)
+    dd = rng.integers(0, 4, (200, 30)).astype(float)
+    dd[::7, 20:] = np.inf
+    for k in (1, 5, 29, 30):
+        np.testing.assert_array_equal(_first_smallest(dd, k), np.argsort(dd, axis=1, kind="stable")[:, :k])
+
+
+def test_closest_on_triangles_sums_as_the_row_version_did():
+    # closest_on_triangles (issue 16) works on (3, M) components; its sums follow the (M, 3) rows' order (einsum's
+    # dot products, and ((q - p) ** 2).sum(1)): bit for bit on this machine's numpy 1.26 and 2.3, asserted to 1e-12
+    # here because numpy's own SIMD paths may round another way on another CPU
+    from model_core.runtime.correspond import _dot3, closest_on_triangles
+    rng = np.random.default_rng(7)
+    x, y = rng.normal(size=(2, 5000, 3)) * rng.lognormal(size=(2, 5000, 1))
+    np.testing.assert_allclose(_dot3(x.T, y.T), np.einsum("ij,ij->i", x, y), rtol=1e-12, atol=1e-12)
+    p, a = rng.normal(size=(2, 5000, 3))
+    b, c = a + rng.normal(size=(5000, 3)), a + rng.normal(size=(5000, 3))
+    bary, d2 = closest_on_triangles(p.T, a.T, b.T, c.T)
+    q = bary[:, :1] * a + bary[:, 1:2] * b + bary[:, 2:] * c
+    np.testing.assert_allclose(d2, ((q - p) ** 2).sum(1), rtol=1e-12, atol=1e-12)
+
+
+def test_register_pulls_per_component_are_the_row_numbers():
+    # register's point-to-plane products run per component (issue 16): plane_pull's numbers and einsum's B y
+    from model_core.runtime.correspond import _pull_columns, plane_pull
+    rng = np.random.default_rng(10)
+    v, nrm = rng.normal(size=(2, 4000, 3))
+    nrm /= np.linalg.norm(nrm, axis=1, keepdims=True)
+    cols = [np.ascontiguousarray(x.T) for x in (v, nrm)]
+    got = _pull_columns(list(cols[0]), list(cols[1]), [0.9 * c for c in cols[1]], 0.9)
+    np.testing.assert_allclose(np.stack(got, 1), plane_pull(v, nrm, 0.9), rtol=1e-12, atol=1e-12)
+    y = rng.normal(size=(500, 3))
+    tri, b = rng.integers(0, 500, (4000, 3)), rng.random((4000, 3))
+    by = [(b[:, 0] * y[tri[:, 0], c] + b[:, 1] * y[tri[:, 1], c]) + b[:, 2] * y[tri[:, 2], c] for c in range(3)]
+    np.testing.assert_allclose(np.stack(by, 1), np.einsum("mk,mkc->mc", b, y[tri]), rtol=1e-12, atol=1e-12)
+
+
+def test_laplacian_columns_and_twice_are_the_row_numbers():
+    # Laplacian per contiguous column, and L L x without rows in between (issue 16): the old numbers bit for bit
+    v, f = _sphere(2)
+    lap = Laplacian(v, f)
+    x = np.random.default_rng(11).normal(size=(len(v), 3))
+    ref = lap.deg[:, None] * x
+    for c in range(3):
+        ref[:, c] -= np.bincount(lap.i, lap.w * x[lap.j, c], lap.n) + np.bincount(lap.j, lap.w * x[lap.i, c], lap.n)
+    np.testing.assert_array_equal(lap(x), ref)
+    np.testing.assert_array_equal(lap.twice(x), lap(lap(x)))
+
+
+def test_unique_edges_are_the_sorted_unique_rows():
+    # one integer sort of lo * n + hi keys (issue 16): the rows np.unique(axis=0) gives, in the faces' dtype
+    rng = np.random.default_rng(6)
+    for dtype in (np.int32, np.int64):
+        f = rng.integers(0, 50, (300, 3)).astype(dtype)
+        ref = np.unique(np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1), axis=0)
+        e = unique_edges(f)
+        assert e.dtype == ref.dtype
+        np.testing.assert_array_equal(e, ref)
+    assert unique_edges(np.zeros((0, 3), np.int64)).shape == (0, 2)
+
+
 def test_closest_points_with_a_reach_are_exact_within_it():
     from model_core.runtime.correspond import Surface
     rng = np.random.default_rng(4)

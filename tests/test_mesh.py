@@ -250,3 +250,33 @@ def test_weld_open_seams_closes_hairline_cracks_only():
     f = np.array([[0, i + 1, (i + 1) % 6 + 1] for i in range(6)] + [[7, 8, 9]])
     weld = weld_open_seams(v, f, np.arange(10), tol=1e-4)
     assert weld[7] != weld[0]
+
+
+def test_face_normals_and_turned_over_are_np_cross():
+    # computed per component (issue 16): np.cross's numbers, and the rows' sum of the old turned_over
+    from model_core.runtime.mesh import face_normals, turned_over
+    rng = np.random.default_rng(8)
+    v = rng.normal(size=(400, 3))
+    f = rng.integers(0, 400, (900, 3))
+    d = rng.normal(scale=0.5, size=(400, 3)).astype(np.float32)
+    for verts in (v, v.astype(np.float32)):
+        ref = np.cross(verts[f[:, 1]] - verts[f[:, 0]], verts[f[:, 2]] - verts[f[:, 0]])
+        n = face_normals(verts, f, normalize=False)
+        assert n.dtype == ref.dtype
+        np.testing.assert_allclose(n, ref, rtol=1e-12, atol=1e-12)
+    n0 = face_normals(v, f, normalize=False)
+    np.testing.assert_array_equal(turned_over(v, f, d), (face_normals(v + d, f, normalize=False) * n0).sum(axis=1) < 0)
+
+
+def test_vertex_normals_sum_as_add_at_did():
+    from model_core.runtime.mesh import face_normals, vertex_normals
+    rng = np.random.default_rng(9)
+    v = rng.normal(size=(300, 3))
+    f = rng.integers(0, 300, (700, 3))
+    fn = face_normals(v, f, normalize=False)
+    out = np.zeros((len(v), 3))
+    for j in range(3):
+        np.add.at(out, f[:, j], fn)
+    norm = np.linalg.norm(out, axis=1, keepdims=True)
+    np.testing.assert_allclose(vertex_normals(v, f), np.where(norm > 1e-30, out / np.maximum(norm, 1e-30), 0.0),
+                               rtol=1e-12, atol=1e-12)

@@ -59,3 +59,21 @@ def test_nearest_knn_is_brute_force():
         assert (np.diff(d1, axis=1) >= 0).all()
     idx, w = knn_weights(q, t, 4)
     assert (idx == knn_brute(q, t, 4)[0]).all() and np.allclose(w.sum(1), 1) and (np.diff(w, axis=1) <= 0).all()
+
+
+def test_nearest_windows_hold_every_candidate():
+    """_cell_candidates takes groups of cubes against windows of the targets (issue 16): each cube's list holds
+    every target the bound over all targets admits (a superset: the same k nearest)."""
+    from model_core.runtime.nearest import _cell_candidates
+    rng = np.random.default_rng(6)
+    t = rng.standard_normal((800, 3))
+    t /= np.linalg.norm(t, axis=1, keepdims=True)
+    h = 0.05
+    corner = np.unique(np.floor((t[rng.integers(0, 800, 2000)] + rng.normal(0, 0.03, (2000, 3))) / h), axis=0) * h
+    start, idx = _cell_candidates(corner, h, t, 4, 10 ** 6)
+    for c in range(0, len(corner), 7):
+        e = np.abs(corner[c] + 0.5 * h - t)
+        far2, near2 = ((e + 0.5 * h) ** 2).sum(1), (np.maximum(e - 0.5 * h, 0) ** 2).sum(1)
+        need = np.flatnonzero(near2 <= np.partition(far2, 3)[3] * (1 + 1e-9))
+        got = idx[start[c]:start[c + 1]]
+        assert np.isin(need, got).all() and (np.diff(got) > 0).all()

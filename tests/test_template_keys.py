@@ -274,3 +274,18 @@ def test_parted_lips_cut_open_at_the_margin(ict, eye_cut_face):
     assert abs(m.mouth_open - 0.3) < 0.05
     assert _rel(keys, t2) < 0.105 and _rel(keys[JAW], t2[JAW]) < 0.10
     assert _rel(tk.template_keys(tpl, parted, f2, mouth_open=0.0, mouth_shift=False), t2) > 0.18
+
+
+def test_mouth_ambiguity_reads_the_grid_distances_as_norm_does():
+    # the radius test reads the k-NN's squared distances (issue 16): the same numbers as the norm of the differences
+    from model_core.runtime.correspond import PointGrid
+    from model_core.runtime.template_keys import mouth_ambiguity
+    rng = np.random.default_rng(12)
+    v = rng.uniform(0, 3, (3000, 3))
+    jaw = rng.normal(size=(3000, 3))
+    idx, _ = PointGrid(v, cell=0.6).knn(v, 24, exact=False)
+    ok = idx >= 0
+    idx = np.where(ok, idx, np.arange(len(v))[:, None])
+    near = ok & (np.linalg.norm(v[idx] - v[:, None], axis=2) <= 0.6)
+    ref = (np.linalg.norm(jaw[idx] - jaw[:, None], axis=2) * near).max(axis=1) / np.linalg.norm(jaw, axis=1).max()
+    np.testing.assert_allclose(mouth_ambiguity(v, jaw, 0.6), ref, rtol=1e-12, atol=1e-12)

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .mesh import concat_ranges, cotan_weights, face_normals, normalize_rows, vertex_normals
+from .mesh import concat_ranges, cotan_weights, face_normals, vertex_normals
 from .nearest import knn_brute
 
 
 # ------------------------------------------------------------------ nearest neighbours
-_OFFSETS = np.array([(i, j, l) for i in (-1, 0, 1) for j in (-1, 0, 1) for l in (-1, 0, 1)])
+_STEPS = np.array([-1, 0, 1])
+_OFFSETS = np.array([(i, j, l) for i in _STEPS for j in _STEPS for l in _STEPS])
 
 
 _TABLE_CELLS = 1 << 21      # a grid with at most this many cells looks its cells up in a dense start table
@@ -28,6 +29,24 @@ _MAX_CAND = 1 << 21         # candidate distances computed at a time (16 MiB of 
 _PICK_BLOCK = 1 << 17       # (query, candidate) distances of one block of ``PointGrid._pick`` (1 MiB of float64)
 _REACH_VERTS = 20000        # Surface.nearest_vertex_within searches at most this many (seeded) vertices
 _FINE_K = 4                 # queries of at most this many neighbours try a grid of half the cell side first
+
+
+def _first_smallest(dd: np.ndarray, k: int) -> np.ndarray:
+    """(B, k) int64 column indices of the ``k`` smallest entries of each row of ``dd`` (B, W), k <= W, ascending,
+    equal values by column (the order of ``np.argsort(dd, axis=1, kind="stable")[:, :k]``, and of k passes of
+    ``np.argmin`` that each take out the minimum): one partition per row, then a stable sort of the k columns
+    taken, in column order; rows whose k-th value has ties beyond the k taken are sorted whole."""
+    w = dd.shape[1]
+    if k >= w:
+        return np.argsort(dd, axis=1, kind="stable")
+    part = np.sort(np.argpartition(dd, k - 1, axis=1)[:, :k], axis=1)         # the k smallest, in column order
+    v = np.take_along_axis(dd, part, 1)
+    out = np.take_along_axis(part, np.argsort(v, axis=1, kind="stable"), 1)
+    kth = v.max(axis=1, keepdims=True)
+    tied = np.flatnonzero((dd <= kth).sum(axis=1) > k)                        # which of the equals: by column
+    if len(tied):
+        out[tied] = np.argsort(dd[tied], axis=1, kind="stable")[:, :k]
+    return out
 
 
 class PointGrid:
@@ -114,12 +133,14 @@ class PointGrid:
         return np.maximum(cheb - 1, 0) * self.h
 
     def _counts(self, q: np.ndarray):
-        """Per query (M,): the 27 cells' (start, count) in ``order`` (M, 27) and their total (M,)."""
+        """Per query (M,): the 27 cells' (start, count) in ``order`` (M, 27) and their total (M,). The cells' keys
+        are the query cell's key plus each offset's (``_key`` is linear), their inside test the product of three
+        per-axis tests of the (-1, 0, +1) neighbours (M, 3): no (M, 27, 3) arrays."""
         c = np.floor((q - self.lo) / self.h).astype(np.int64)
-        cells = c[:, None, :] + _OFFSETS[None]
-        ok = [(c[:, j, None] + _OFFSETS[None, :, j] >= 0) & (c[:, j, None] + _OFFSETS[None, :, j] < self.dims[j])
-              for j in range(3)]                       # per axis: no (M, 27, 3) reduction
-        start, count = self._ranges(self._key(cells), ok[0] & ok[1] & ok[2])
+        shift = self._key(_OFFSETS)                    # (27,) key offset of each neighbour cell
+        ok = [(c[:, j, None] + _STEPS >= 0) & (c[:, j, None] + _STEPS < self.dims[j]) for j in range(3)]   # (M, 3)
+        inside = (ok[0][:, :, None, None] & ok[1][:, None, :, None] & ok[2][:, None, None, :]).reshape(len(q), 27)
+        start, count = self._ranges(self._key(c)[:, None] + shift, inside)
         return start, count, count.sum(axis=1)
 
     def _block(self, q: np.ndarray, k: int, counted=None) -> tuple[np.ndarray, np.ndarray]:
@@ -193,7 +214,8 @@ class PointGrid:
         """The k nearest of each query's candidates (cand flat, grouped by query; tot (M,) per query): (idx (M, k),
         d2 (M, k)), nearest first, equal distances by the first in the query's list (idx -1, d2 inf past its
         candidates). The queries, by rising count, in blocks of at most ``_PICK_BLOCK`` entries padded to the
-        block's largest count: one (B, W) distance table and k argmins per block (no per-row reductions);
+        block's largest count: one (B, W) distance table and k argmins per block (no per-row reductions; for
+        ``k > _FINE_K`` one stable argsort of each row instead, the same order);
         distances (dx^2 + dy^2) + dz^2, as ``((t - q) ** 2).sum(axis=1)`` computes them."""
         m = len(q)
         idx = -np.ones((m, k), np.int64)
@@ -219,6 +241,14 @@ class PointGrid:
             dd += (ty[c] - qq[:, 1:2]) ** 2
             dd += (tz[c] - qq[:, 2:]) ** 2
             dd[~valid] = np.inf
+            if k > _FINE_K:     # many neighbours: the argmins' order (by value, ties by position) by one partition
+                a = _first_smallest(dd, min(k, w))
+                v = np.take_along_axis(dd, a, 1)
+                ok = np.isfinite(v)
+                idx[qi, :a.shape[1]] = np.where(ok, np.take_along_axis(c, a, 1), -1)
+                d2[qi, :a.shape[1]] = v
+                s = e
+                continue
             r = np.arange(len(qi))
             for j in range(min(k, w)):  # j-th nearest: the first minimum of each row, then taken out
                 a = np.argmin(dd, axis=1)
@@ -310,15 +340,23 @@ def closest_point_triangles(p, a, b, c) -> tuple[np.ndarray, np.ndarray]:
 
     Args: p, a, b, c: (M, 3) query points and triangle corners.
     Returns: (bary (M, 3) weights of (a, b, c) of the closest point, d2 (M,) squared distance)."""
+    return closest_on_triangles(*(np.ascontiguousarray(np.asarray(x, np.float64).T) for x in (p, a, b, c)))
+
+
+def _dot3(x, y) -> np.ndarray:
+    """(M,) dot products of vectors given by components x, y (3, M): (x0 y0 + x2 y2) + x1 y1, the order in which
+    ``np.einsum("ij,ij->i", ...)`` sums them for (M, 3) rows (numpy 1.26 and 2.3, checked bit for bit)."""
+    return (x[0] * y[0] + x[2] * y[2]) + x[1] * y[1]
+
+
+def closest_on_triangles(p, a, b, c) -> tuple[np.ndarray, np.ndarray]:
+    """``closest_point_triangles`` on components: p, a, b, c (3, M) (x, y and z rows, each contiguous: no
+    (M, 3) rows with 3-long inner loops). The same numbers: every product and sum in the same order."""
     ab, ac, ap = b - a, c - a, p - a
     bp, cp = p - b, p - c
-
-    def dot(x, y):
-        return np.einsum("ij,ij->i", x, y)
-
-    d1, d2 = dot(ab, ap), dot(ac, ap)
-    d3, d4 = dot(ab, bp), dot(ac, bp)
-    d5, d6 = dot(ab, cp), dot(ac, cp)
+    d1, d2 = _dot3(ab, ap), _dot3(ac, ap)
+    d3, d4 = _dot3(ab, bp), _dot3(ac, bp)
+    d5, d6 = _dot3(ab, cp), _dot3(ac, cp)
     va, vb, vc = d3 * d6 - d5 * d4, d5 * d2 - d1 * d6, d1 * d4 - d3 * d2
     with np.errstate(divide="ignore", invalid="ignore"):
         den = va + vb + vc
@@ -333,15 +371,18 @@ def closest_point_triangles(p, a, b, c) -> tuple[np.ndarray, np.ndarray]:
     w = np.select(conds, [zero, zero, zero, one, w_ac, w_bc], w_in)
     bad = ~(np.isfinite(v) & np.isfinite(w))
     if bad.any():  # degenerate triangle: fall back to the nearest corner
-        dd = np.stack([dot(ap, ap), dot(bp, bp), dot(cp, cp)], 1)[bad]
+        dd = np.stack([_dot3(ap, ap), _dot3(bp, bp), _dot3(cp, cp)], 1)[bad]
         k = np.argmin(dd, axis=1)
         v[bad], w[bad] = (k == 1).astype(float), (k == 2).astype(float)
     v, w = np.clip(v, 0, 1), np.clip(w, 0, 1)
     u = np.clip(1 - v - w, 0, 1)
-    bary = np.stack([u, v, w], 1)
-    bary = normalize_rows(bary)
-    q = bary[:, :1] * a + bary[:, 1:2] * b + bary[:, 2:] * c
-    return bary, ((q - p) ** 2).sum(1)
+    s = (u + v) + w                                     # normalize_rows: the row sums, then each weight over them
+    u, v, w = u / s, v / s, w / s
+    d2 = np.zeros_like(u)
+    for j in range(3):                                  # ((q - p) ** 2).sum(1) with q = (u a + v b) + w c
+        e = (u * a[j] + v * b[j]) + w * c[j] - p[j]
+        d2 += e * e
+    return np.stack([u, v, w], 1), d2
 
 
 def vertex_faces(n_verts: int, faces: np.ndarray, max_valence: int = 16) -> np.ndarray:
@@ -367,12 +408,18 @@ class Surface:
     (exact on reasonable meshes). ``exact=False`` skips queries with no vertex within one grid cell
     (face 0, d2 inf) instead of searching every vertex for them."""
 
-    def __init__(self, verts: np.ndarray, faces: np.ndarray):
+    def __init__(self, verts: np.ndarray, faces: np.ndarray, vf: np.ndarray | None = None):
         self.verts = np.asarray(verts, np.float64)
         self.faces = np.asarray(faces, np.int64)
         self.grid = PointGrid(self.verts)
-        val = np.bincount(self.faces.ravel(), minlength=len(self.verts))
-        self.vf = vertex_faces(len(self.verts), self.faces, max_valence=int(min(12, max(val.max(), 1))))
+        self.vf = self.faces_around(len(self.verts), self.faces) if vf is None else vf
+
+    @staticmethod
+    def faces_around(n_verts: int, faces: np.ndarray) -> np.ndarray:
+        """The ``vf`` table of a surface with these faces (N, <= 12) (topology only: a caller that queries the
+        same mesh moved many times, e.g. ``register``, builds it once and passes it in)."""
+        val = np.bincount(faces.ravel(), minlength=n_verts)
+        return vertex_faces(n_verts, faces, max_valence=int(min(12, max(val.max(), 1))))
 
     def _edge(self) -> float:
         """The longest edge (a point on a triangle lies within it of each of the triangle's corners)."""
@@ -420,7 +467,10 @@ class Surface:
         out_b = np.zeros((len(points), 3))
         out_b[:, 0] = 1.0
         out_d = np.full(len(points), np.inf)
-        v, f = self.verts, self.faces
+        f = self.faces
+        if not hasattr(self, "_cols"):
+            self._cols = [np.ascontiguousarray(self.verts[:, j]) for j in range(3)]    # x, y, z: 1-D gathers
+        cols = self._cols
         near, _ = self.grid.knn(points, k, exact=exact, reach=reach)   # all at once: dense queries share cells
         for s in range(0, len(points), chunk):
             p = points[s:s + chunk]
@@ -439,9 +489,9 @@ class Surface:
             rep = np.zeros((m, c), bool)
             np.put_along_axis(rep, o[:, 1:], sc[:, 1:] == sc[:, :-1], 1)
             keep = np.flatnonzero(~rep.ravel())
-            tri = f[cand.ravel()[keep]]
-            bary_u, d2_u = closest_point_triangles(p[keep // c],
-                                                   v[tri[:, 0]], v[tri[:, 1]], v[tri[:, 2]])
+            tri = f[cand.ravel()[keep]].T
+            who = keep // c
+            bary_u, d2_u = closest_on_triangles(_gather3(p.T, who), *(_gather3(cols, t) for t in tri))
             d2 = np.full(m * c, np.inf)
             d2[keep] = d2_u
             d2 = d2.reshape(m, c)
@@ -453,6 +503,14 @@ class Surface:
             out_b[sel] = bary_u[pos]
             out_d[sel] = d2[rows, best]
         return out_f, out_b, out_d
+
+
+def _gather3(cols, idx: np.ndarray) -> np.ndarray:
+    """(3, M): the rows ``idx`` (M,) of the three components cols (3 arrays or rows (N,)), each gathered alone."""
+    out = np.empty((3, len(idx)))
+    for j in range(3):
+        np.take(cols[j], idx, out=out[j])
+    return out
 
 
 def closest_points(points, verts, faces, *, k: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -535,14 +593,18 @@ class Laplacian:
         self.i, self.j, self.w = e[:, 0], e[:, 1], w
         self.deg = np.bincount(self.i, w, self.n) + np.bincount(self.j, w, self.n)
 
+    def _columns(self, cols: list) -> list:
+        """L applied to columns given as contiguous (N,) arrays: a list of (N,) arrays."""
+        return [self.deg * x - (np.bincount(self.i, self.w * x[self.j], self.n)
+                                + np.bincount(self.j, self.w * x[self.i], self.n)) for x in cols]
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        """L x for x (N, 3)."""
-        out = self.deg[:, None] * x
-        xt = np.ascontiguousarray(x.T)                # per column, contiguous: the same products, faster
-        for c in range(x.shape[1]):
-            out[:, c] -= (np.bincount(self.i, self.w * xt[c][self.j], self.n)
-                          + np.bincount(self.j, self.w * xt[c][self.i], self.n))
-        return out
+        """L x for x (N, 3) (per column, contiguous: the same products, faster)."""
+        return np.stack(self._columns([np.ascontiguousarray(x[:, c]) for c in range(x.shape[1])]), 1)
+
+    def twice(self, x: np.ndarray) -> np.ndarray:
+        """L L x for x (N, 3): ``self(self(x))``'s numbers, the columns kept apart in between."""
+        return np.stack(self._columns(self._columns([np.ascontiguousarray(x[:, c]) for c in range(x.shape[1])])), 1)
 
 
 def conjugate_gradient(apply, rhs: np.ndarray, x0: np.ndarray, *, iters: int = 200, tol: float = 1e-6,
@@ -641,6 +703,11 @@ def register(tpl_verts, tpl_faces, dst_verts, dst_faces, *, schedule=DEFAULT_SCH
     bw = n / len(dv_back)  # target -> template pairs weigh as much in total as template -> target ones
     steps = [(a, k) for a in schedule for k in range(inner)]
     fixed = landmarks
+    tpl_vf = Surface.faces_around(n, tf)        # the template's topology: its faces around each vertex, once
+    nbc = [np.ascontiguousarray(dvn_back[:, c]) for c in range(3)]       # the back pairs' normals, per component
+    pnbc = [plane * v for v in nbc]
+    llx0 = lap(lx0)                             # the stiffness term's right-hand side and the diagonal of L L: the
+    lap_diag = lap.deg ** 2 + np.bincount(lap.i, lap.w ** 2, n) + np.bincount(lap.j, lap.w ** 2, n)   # same each step
     for step, (alpha, _) in enumerate(steps):
         if curves:
             idx = [np.asarray(fixed[0], np.int64)] if fixed is not None else []
@@ -653,11 +720,12 @@ def register(tpl_verts, tpl_faces, dst_verts, dst_faces, *, schedule=DEFAULT_SCH
         f1, b1, d1 = dst.closest(x, exact=False)
         q1 = interpolate(dv, df, f1, b1)
         tn = vertex_normals(x, tf)
-        ok1 = (d1 < max_dist ** 2) & ((tn * face_normals(dv, df[f1])).sum(1) > 0.3)
+        fn1 = face_normals(dv, df[f1])
+        ok1 = (d1 < max_dist ** 2) & ((tn * fn1).sum(1) > 0.3)
         w1 = wt * ok1
-        n1 = face_normals(dv, df[f1]) if plane else None
+        n1 = fn1 if plane else None
         # target -> template pairs
-        f2, b2, d2 = Surface(x, tf).closest(dv_back, exact=False)
+        f2, b2, d2 = Surface(x, tf, tpl_vf).closest(dv_back, exact=False)
         ok2 = (d2 < max_dist ** 2) & ((dvn_back * face_normals(x, tf)[f2]).sum(1) > 0.3)
         w2 = bw * ok2
         tri2 = tf[f2]
@@ -667,13 +735,21 @@ def register(tpl_verts, tpl_faces, dst_verts, dst_faces, *, schedule=DEFAULT_SCH
         # a pulled vertex pulled once: a plain indexed add (the same sums as add.at, much faster)
         once = landmarks is not None and len(np.unique(landmarks[0])) == len(landmarks[0])
 
-        def apply(y, a=a, w1=w1, w2=w2, tri2=tri2, b2=b2, tri2t=tri2t, b2t=b2t, once=once, n1=n1):
-            if plane:
-                out = a * lap(lap(y)) + w1[:, None] * plane_pull(y, n1, plane)
-                by = plane_pull(np.einsum("mk,mkc->mc", b2, y[tri2]), dvn_back, plane)
-                wb = np.ascontiguousarray((w2[:, None] * by).T)
+        if plane:
+            n1c = [np.ascontiguousarray(n1[:, c]) for c in range(3)]
+            pn1c = [plane * v for v in n1c]
+
+        def apply(y, a=a, w1=w1, w2=w2, tri2=tri2, b2=b2, tri2t=tri2t, b2t=b2t, once=once, n1=n1,
+                  n1c=n1c if plane else None, pn1c=pn1c if plane else None):
+            if plane:           # plane_pull's numbers, per component (contiguous 1-D arrays, no (M, 3) rows)
+                out = a * lap.twice(y)
+                yc = [np.ascontiguousarray(y[:, c]) for c in range(3)]
+                for c, pull in enumerate(_pull_columns(yc, n1c, pn1c, plane)):
+                    out[:, c] += w1 * pull
+                by = [(b2t[0] * v[tri2t[0]] + b2t[1] * v[tri2t[1]]) + b2t[2] * v[tri2t[2]] for v in yc]   # B y
+                wb = [w2 * pull for pull in _pull_columns(by, nbc, pnbc, plane)]
             else:
-                out = a * lap(lap(y)) + w1[:, None] * y
+                out = a * lap.twice(y) + w1[:, None] * y
                 wb = np.ascontiguousarray((w2[:, None] * np.einsum("mk,mkc->mc", b2, y[tri2])).T)  # W B y, by column
             for k in range(3):
                 for c in range(3):
@@ -686,17 +762,17 @@ def register(tpl_verts, tpl_faces, dst_verts, dst_faces, *, schedule=DEFAULT_SCH
             return out
 
         if plane:
-            rhs = a * lap(lx0) + w1[:, None] * plane_pull(q1, n1, plane)
+            rhs = a * llx0 + w1[:, None] * plane_pull(q1, n1, plane)
             wp = w2[:, None] * plane_pull(dv_back, dvn_back, plane)
         else:
-            rhs = a * lap(lx0) + w1[:, None] * q1
+            rhs = a * llx0 + w1[:, None] * q1
             wp = w2[:, None] * dv_back
         for k in range(3):
             for c in range(3):
                 rhs[:, c] += np.bincount(tri2[:, k], wp[:, c] * b2[:, k], n)
         if landmarks is not None:
             np.add.at(rhs, landmarks[0], landmark_weight * np.asarray(landmarks[1], np.float64))
-        diag = a * (lap.deg ** 2 + np.bincount(lap.i, lap.w ** 2, n) + np.bincount(lap.j, lap.w ** 2, n)) + w1
+        diag = a * lap_diag + w1
         for k in range(3):
             diag += np.bincount(tri2[:, k], w2 * b2[:, k] ** 2, n)
         if plane:      # the pulls mix x, y and z: one system, not three
@@ -706,6 +782,14 @@ def register(tpl_verts, tpl_faces, dst_verts, dst_faces, *, schedule=DEFAULT_SCH
         if progress is not None:
             progress(step + 1, len(steps))
     return x
+
+
+def _pull_columns(v: list, normals: list, scaled: list, plane: float) -> list:
+    """``plane_pull`` on components: v, normals and scaled = plane * normals, each three (M,) arrays (x, y, z);
+    returns three (M,) arrays, the same numbers (n . v summed in the order numpy's einsum takes for (M, 3) rows,
+    (n_x v_x + n_z v_z) + n_y v_y, checked by a test)."""
+    d = (normals[0] * v[0] + normals[2] * v[2]) + normals[1] * v[1]
+    return [(1.0 - plane) * v[c] + scaled[c] * d for c in range(3)]
 
 
 def plane_pull(v: np.ndarray, normals: np.ndarray, plane: float) -> np.ndarray:

@@ -86,10 +86,22 @@ def triangulate_polygons(corner_indices, face_sizes) -> tuple[np.ndarray, np.nda
     return tris, poly
 
 
+def _normal_components(cols, faces: np.ndarray) -> list:
+    """The unnormalised face normals as three (F,) arrays (x, y, z), from the vertices' components cols (three
+    (N,) arrays): ``np.cross(b - a, c - a)``'s products and differences, on contiguous 1-D arrays."""
+    f0, f1, f2 = faces[:, 0], faces[:, 1], faces[:, 2]
+    a = [c[f0] for c in cols]
+    e1 = [c[f1] - a[j] for j, c in enumerate(cols)]
+    e2 = [c[f2] - a[j] for j, c in enumerate(cols)]
+    return [e1[1] * e2[2] - e1[2] * e2[1], e1[2] * e2[0] - e1[0] * e2[2], e1[0] * e2[1] - e1[1] * e2[0]]
+
+
 def face_normals(verts: np.ndarray, faces: np.ndarray, *, normalize: bool = True) -> np.ndarray:
-    """Per-face normals, (F, 3). Unnormalised length is twice the triangle area."""
-    v = verts
-    n = np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]])
+    """Per-face normals, (F, 3). Unnormalised length is twice the triangle area (``np.cross``'s numbers, computed
+    per component)."""
+    v = np.asarray(verts)
+    faces = np.asarray(faces)
+    n = np.stack(_normal_components([np.ascontiguousarray(v[:, j]) for j in range(3)], faces), 1)
     if normalize:
         n = unit_rows(n)
     return n
@@ -99,9 +111,12 @@ def turned_over(verts: np.ndarray, faces: np.ndarray, disp: np.ndarray, rest_nor
                 ) -> np.ndarray:
     """(F,) bool: the triangles that displacements disp (N, 3) turn over, i.e. whose normal at verts + disp points
     against its rest normal. verts (N, 3), faces (F, 3); rest_normals (F, 3) may be passed in (any length, e.g.
-    ``face_normals(verts, faces, normalize=False)``) when one mesh is asked about many displacements."""
+    ``face_normals(verts, faces, normalize=False)``) when one mesh is asked about many displacements. The
+    numbers of ``(face_normals(verts + disp, faces, normalize=False) * n0).sum(axis=1) < 0``, per component."""
     n0 = face_normals(verts, faces, normalize=False) if rest_normals is None else rest_normals
-    return (face_normals(verts + disp, faces, normalize=False) * n0).sum(axis=1) < 0
+    verts, disp, faces = np.asarray(verts), np.asarray(disp), np.asarray(faces)
+    n = _normal_components([verts[:, j] + disp[:, j] for j in range(3)], faces)
+    return (n[0] * n0[:, 0] + n[1] * n0[:, 1]) + n[2] * n0[:, 2] < 0
 
 
 def unit_rows(v: np.ndarray) -> np.ndarray:
@@ -126,9 +141,10 @@ def vertex_areas(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
 def vertex_normals(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """Area-weighted unit vertex normals, (N, 3); isolated vertices get (0, 0, 0)."""
     fn = face_normals(verts, faces, normalize=False)
-    out = np.zeros((len(verts), 3))
-    for j in range(3):
-        np.add.at(out, faces[:, j], fn)
+    # np.add.at(out, faces[:, j], fn) for j = 0, 1, 2 in turn, as one bincount per component over the three
+    # corner columns one after the other: the same sums in the same order
+    corners = np.asarray(faces).T.ravel()
+    out = np.stack([np.bincount(corners, np.tile(fn[:, c], 3), len(verts)) for c in range(3)], 1)
     norm = np.linalg.norm(out, axis=1, keepdims=True)
     return np.where(norm > 1e-30, out / np.maximum(norm, 1e-30), 0.0)
 
@@ -165,9 +181,16 @@ def concat_ranges(starts, counts) -> np.ndarray:
 
 
 def unique_edges(faces: np.ndarray) -> np.ndarray:
-    """Undirected unique edges, (E, 2) int64 with edges[:, 0] < edges[:, 1]."""
-    e = np.sort(half_edges(faces), axis=1)
-    return np.unique(e, axis=0)
+    """Undirected unique edges, (E, 2) int64 with edges[:, 0] < edges[:, 1], in lexicographic order (the rows of
+    ``np.unique(np.sort(half_edges(faces), axis=1), axis=0)``, found as the unique keys lo * n + hi: one integer
+    sort, not a sort of rows; the faces' dtype is kept)."""
+    he = half_edges(faces)
+    if not len(he):
+        return np.zeros((0, 2), he.dtype)
+    lo, hi = np.minimum(he[:, 0], he[:, 1]).astype(np.int64), np.maximum(he[:, 0], he[:, 1]).astype(np.int64)
+    n = int(hi.max()) + 1
+    key = np.unique(lo * n + hi)
+    return np.stack([key // n, key % n], 1).astype(he.dtype, copy=False)
 
 
 def vertex_rings(n_verts: int, faces: np.ndarray, seeds, n_rings: int) -> np.ndarray:

@@ -7,8 +7,10 @@ Method (``knn``): the query points are put in a uniform grid of cubes of side ``
 spacing). In each occupied cube, ``U`` = the k-th smallest over the targets of their farthest distance to the
 cube bounds the k-th neighbour distance of every query inside it, so only targets whose nearest distance to
 the cube is <= ``U`` can be among its neighbours (``_cell_candidates``). Each query is then compared with its
-cube's candidates only (tens instead of all targets). Cubes with more than ``max_cand`` candidates (queries far
-from every target) are answered by brute force. Both return the k smallest in the order (squared distance,
+cube's candidates only (tens instead of all targets). The cubes are taken a few dozen at a time along a Z-order
+curve, each group against a window of the targets nearest it that provably holds all their candidates (issue 16;
+a superset of them, so the same answers). Cubes with more than ``max_cand`` candidates (queries far from every
+target) are answered by brute force. Both return the k smallest in the order (squared distance,
 target index), distances computed alike as (dx^2 + dy^2) + dz^2 of the differences, so their answers are
 identical, exact ties included.
 
@@ -58,32 +60,81 @@ def knn_brute(points: np.ndarray, targets: np.ndarray, k: int) -> tuple[np.ndarr
     return idx, d2
 
 
+_WINDOW_CUBES = 32         # cubes whose candidates are looked for among one window of targets
+
+
+def _window(centre: np.ndarray, half: float, targets: np.ndarray, k: int, far2_of) -> tuple[np.ndarray, np.ndarray]:
+    """(win (W,) ascending target indices, far2 (C, W)): a window of the targets (P, 3) that holds every candidate
+    of the cubes of centres ``centre`` (C, 3) and half side ``half``: the targets nearest the cubes' bounding box,
+    as many as it takes for the farthest of them to lie beyond every cube's bound U (the k-th smallest farthest
+    distance within the window, >= the bound over all targets), with a margin for round-off; then no target
+    outside can be a candidate, and the window's candidates are a superset of those among all targets (the same
+    k nearest). ``far2_of(win)`` (C, W) the farthest squared distances to the window's targets."""
+    p = len(targets)
+    lo, hi = centre.min(axis=0) - half, centre.max(axis=0) + half
+    gap = np.maximum(np.maximum(lo - targets, targets - hi), 0.0)
+    dbox2 = (gap ** 2).sum(axis=1)                                   # (P,) squared distance to the box
+    order = np.argsort(dbox2, kind="stable")
+    m = min(p, max(8 * k, 64))
+    while True:
+        win = np.sort(order[:m])
+        far2 = far2_of(win)
+        if m >= p:
+            return win, far2
+        bound = float(np.partition(far2, k - 1, axis=1)[:, k - 1].max())
+        if dbox2[order[m]] > bound * (1.0 + 1e-6) + 1e-9 * half * half:   # the nearest target left out is beyond
+            return win, far2
+        m = min(p, 2 * m)
+
+
 def _cell_candidates(corner: np.ndarray, h: float, targets: np.ndarray, k: int, max_cand: int
                      ) -> tuple[np.ndarray, np.ndarray]:
     """The targets (P, 3) that can be among the ``k`` nearest of a point inside each cube [corner, corner + h]
     (corner (C, 3)), as lists: (start (C + 1,) int64 offsets into idx, idx int64 ascending per cube). A cube with
-    more than ``max_cand`` candidates gets an empty list (its queries are left to brute force)."""
+    more than ``max_cand`` candidates gets an empty list (its queries are left to brute force). The cubes are
+    taken ``_WINDOW_CUBES`` at a time, each group against a window of the targets around it (``_window``: a
+    superset of its candidates; issue 16), not against all of them."""
     half = 0.5 * h
     centre = corner + half
     counts, lists = [], []
-    step = max(1, _BLOCK // max(len(targets), 1))
-    for s in range(0, len(centre), step):
-        far2 = np.zeros((len(centre[s:s + step]), len(targets)))    # farthest squared distance to the cube
+    perm = _morton_order(np.rint((corner - corner.min(axis=0)) / h).astype(np.int64))   # groups close together
+    for s in range(0, len(centre), _WINDOW_CUBES):
+        c = centre[perm[s:s + _WINDOW_CUBES]]
+
+        def far2_of(win, c=c):
+            """(C, W) farthest squared distance of each cube to each window target."""
+            far2 = np.zeros((len(c), len(win)))
+            for j in range(3):
+                far2 += (np.abs(c[:, j, None] - targets[None, win, j]) + half) ** 2
+            return far2
+
+        win, far2 = _window(c, half, targets, k, far2_of)
         near2 = np.zeros_like(far2)                                  # nearest squared distance to the cube
         for j in range(3):
-            e = np.abs(centre[s:s + step, j, None] - targets[None, :, j])
-            far2 += (e + half) ** 2
-            near2 += np.maximum(e - half, 0.0) ** 2
+            near2 += np.maximum(np.abs(c[:, j, None] - targets[None, win, j]) - half, 0.0) ** 2
         bound = np.partition(far2, k - 1, axis=1)[:, k - 1:k]
         ok = near2 <= bound * (1.0 + 1e-9) + 1e-300                  # slack: round-off never drops a neighbour
         cnt = ok.sum(axis=1)
         ok[cnt > max_cand] = False
         counts.append(np.where(cnt > max_cand, 0, cnt))
-        lists.append(np.nonzero(ok)[1])
-    counts = np.concatenate(counts)
+        lists.append(win[np.nonzero(ok)[1]])
+    counts = np.concatenate(counts).astype(np.int64)                 # in the order perm
+    idx = np.concatenate(lists).astype(np.int64)
+    idx = idx[np.argsort(np.repeat(perm, counts), kind="stable")]    # back to the cubes' order, each list kept
+    counts[perm] = counts.copy()
     start = np.zeros(len(counts) + 1, np.int64)
     np.cumsum(counts, out=start[1:])
-    return start, np.concatenate(lists).astype(np.int64)
+    return start, idx
+
+
+def _morton_order(cell: np.ndarray) -> np.ndarray:
+    """(C,) the order of integer cells (C, 3) >= 0 along the Z-order curve (bits of x, y and z interleaved): runs
+    of consecutive cells in it lie close together."""
+    code = np.zeros(len(cell), np.int64)
+    for b in range(int(cell.max(initial=0)).bit_length()):
+        for j in range(3):
+            code |= ((cell[:, j] >> b) & 1) << (3 * b + j)
+    return np.argsort(code, kind="stable")
 
 
 def knn(points: np.ndarray, targets: np.ndarray, k: int, *, max_cand: int = 256

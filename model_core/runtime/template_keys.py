@@ -60,10 +60,10 @@ def mouth_ambiguity(verts: np.ndarray, jaw: np.ndarray, radius: float = AMBIGUIT
     lip touch but move apart; ~0 elsewhere). verts (N, 3) cm, jaw (N, 3) cm."""
     # cells as wide as the radius: every neighbour within it is in the 27 cells around a vertex, so the
     # inexact query (no brute-force fallback) finds them all; idx -1 = fewer than 24 points there
-    idx, _ = PointGrid(verts, cell=radius).knn(verts, 24, exact=False)
+    idx, d2 = PointGrid(verts, cell=radius).knn(verts, 24, exact=False)
     ok = idx >= 0
     idx = np.where(ok, idx, np.arange(len(verts))[:, None])
-    near = ok & (np.linalg.norm(verts[idx] - verts[:, None], axis=2) <= radius)
+    near = ok & (np.sqrt(d2) <= radius)         # d2: the squares of the differences summed as norm sums them
     diff = np.linalg.norm(jaw[idx] - jaw[:, None], axis=2) * near
     return diff.max(axis=1) / max(float(np.linalg.norm(jaw, axis=1).max()), 1e-30)
 
