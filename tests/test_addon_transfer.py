@@ -355,7 +355,10 @@ def test_transfer_shape_keys_world_space_clash_subset_colours_undo():
     assert res["m_tick"] == ["RUNNING_MODAL"] and res["m_workers_running"] == 1
     assert res["m_esc"] == ["CANCELLED"] and res["m_workers_after_esc"] == 0
     assert res["m_names_after_esc"] == res["subset_names"] and "cancelled" in res["m_esc_reports"][-1][1]
-    assert res["m_finish"] == ["FINISHED"] and len(res["m_steps"]) >= 3, res["m_steps"]
+    # the status bar shows the worker's registration steps as the generator polls them (every 50 ms): how many of
+    # the 6 it catches depends on the machine's speed (3-5 before issue 16's speed-up, 2 after), so at least one
+    assert res["m_finish"] == ["FINISHED"] and len(res["m_steps"]) >= 1, res["m_steps"]
+    assert all(s.startswith("Transfer shape keys: registration step ") for s in res["m_steps"]), res["m_steps"]
     assert res["m_names"] == res["subset_names"] + ["jawOpen"]
     assert not res["poll_none"] and "Choose a source mesh" in res["err_none"][1]
     assert not res["poll_same"] and "another object" in res["err_same"][1]
