@@ -259,7 +259,7 @@ CASES: tuple[Case, ...] = (
     _C("R-unmerged-halves", "runtime", "head modelled as two halves never merged: the midline's 200 vertices "
        "doubled, 5 um apart (a mirror-modelled face; 2-10 um on the hand-made dev head cut to a face mask)", "result",
        "the open seam is closed (``mesh_checks.weld_open_seams``): face island = both halves, basis equal to the "
-       "merged head's (4.5e-5 relative RMS), no warning (was: one half taken as the face, 'looks toward +Z with -X "
+       "merged head's (4.5e-5 relative RMS), both copies of a seam vertex move as one, no warning (was: one half taken as the face, 'looks toward +Z with -X "
        "up', the other half still: 1.12 relative RMS)"),
     _C("R-floor", "runtime", "head + a 2 m floor quad; head + a 2 m floor grid (21 x 21), same mesh", "result",
        "the face is picked by shape (flat pieces are not faces): head basis equal to the clean head's, the "

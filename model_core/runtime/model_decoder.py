@@ -108,8 +108,14 @@ class Decoding(ModelPart):
         return out
 
     def _to_caller(self, pm: PreparedMesh, disp_face: np.ndarray, dtype) -> np.ndarray:
-        """Canonical face displacements (B, Nf, 3) -> caller-frame displacements of all vertices (B, N, 3)."""
+        """Canonical face displacements (B, Nf, 3) -> caller-frame displacements of all vertices (B, N, 3).
+
+        Face vertices at one place (split at a UV seam, or two halves never merged: ``PreparedMesh.face_weld``)
+        move as one, by their mean: each side of a split is filled and unfolded on its own, and the mesh tore
+        there (the hand-made dev head's midline opened 3 mm below the lip in mouthSmileLeft)."""
         nz = pm.normalization
+        if pm.face_weld is not None:
+            disp_face = seam_mean(disp_face, pm.face_weld)
         out = np.zeros((disp_face.shape[0], pm.n_verts, 3), dtype)
         out[:, pm.face_index] = nz.invert_vectors(disp_face)
         if len(pm.other_index) and pm.other_islands == "follow":
@@ -156,3 +162,15 @@ class Decoding(ModelPart):
         """Posed positions (N, 3) or (B, N, 3) float64 = neutral + ``decode_displacements`` (caller frame/units)."""
         d = self.decode_displacements(pm, z_ge, probs=probs)
         return d + pm.verts
+
+
+def seam_mean(disp: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """disp (B, M, 3) with every row replaced by the mean of its ``group`` (M,) int64 (0..G-1): (B, M, 3), disp's
+    dtype (sums in float64)."""
+    n = int(group.max()) + 1
+    cnt = np.bincount(group, minlength=n).astype(np.float64)
+    out = np.empty_like(disp)
+    for b in range(disp.shape[0]):
+        for c in range(3):
+            out[b, :, c] = (np.bincount(group, disp[b, :, c].astype(np.float64), n) / cnt)[group]
+    return out

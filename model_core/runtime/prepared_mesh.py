@@ -73,6 +73,8 @@ class PreparedMesh:
     other_follow: np.ndarray | None = None   # (No,) float32 share of the face's motion the others follow (near: 1)
     warnings: tuple = ()                     # sentences about the input the caller should show the user
     reversed_faces: int = 0                  # faces re-wound to agree with their neighbours
+    face_weld: np.ndarray | None = None      # (Nf,) int64 group of each face vertex when some share a position (UV
+                                             # seams) or an open seam (``weld_open_seams``); None: all apart
     _cache: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -201,8 +203,9 @@ def build_prepared_mesh(v_in, f, up, forward, other_islands, key, cfg: ModelConf
             return build_turned(v_in, f, up, forward, other_islands, key, cfg, found)
     nrm = vertex_normals(cn, faces_f)
     wid, winv = np.unique(weld[face_index], return_inverse=True)
+    face_weld = None
     if len(wid) < len(face_index):   # split vertices (UV seams, triangle soup): smooth normals across them
-        winv = np.asarray(winv).ravel()
+        winv = face_weld = np.asarray(winv).ravel()
         cw = np.zeros((len(wid), 3))
         cw[winv] = cn
         nrm = vertex_normals(cw, winv[faces_f])[winv]
@@ -227,7 +230,7 @@ def build_prepared_mesh(v_in, f, up, forward, other_islands, key, cfg: ModelConf
         knn_idx=proxy.knn_idx, knn_w=np.ascontiguousarray(proxy.knn_w, F32),
         other_knn_idx=oi, other_knn_w=np.ascontiguousarray(ow, F32), flipped=bool(flipped),
         n_islands=n_islands, dropped_faces=int((~good).sum()), other_follow=follow,
-        warnings=tuple(warnings), reversed_faces=int(n_rev))
+        warnings=tuple(warnings), reversed_faces=int(n_rev), face_weld=face_weld)
 
 
 def build_turned(v_in, f, up, forward, other_islands, key, cfg: ModelConfig, found) -> PreparedMesh:
