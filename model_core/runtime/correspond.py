@@ -542,8 +542,7 @@ def umeyama(src: np.ndarray, dst: np.ndarray, w: np.ndarray | None = None):
 
 
 def similarity_icp(src, dst_verts, dst_faces, *, init_scale: float = 1.0, iters: int = 40, trim: float = 0.85,
-                   init=None, surface: "Surface | None" = None, reach: float | None = None,
-                   skip: np.ndarray | None = None):
+                   init=None, surface: "Surface | None" = None, reach: float | None = None):
     """Align points ``src`` (M, 3) onto the surface (dst_verts, dst_faces) by a similarity: trimmed ICP.
 
     Start: ``init`` = (s, R, t), or scale ``init_scale`` with the most +Z points (nose tips, for faces
@@ -552,9 +551,8 @@ def similarity_icp(src, dst_verts, dst_faces, *, init_scale: float = 1.0, iters:
     for several alignments and the registration). ``reach`` (target units): a point the closest-point grid
     leaves unanswered (nothing within a cell or two: millimetres on a dense mesh) pairs with a target vertex
     within ``reach`` (``Surface.nearest_vertex_within``), so the pairs, and the fit, do not depend on the
-    target's vertex density; None: unanswered points sit out (as before this option). ``skip`` (F,) bool: target
-    triangles whose closest points make no pair (its open border: a point beyond a cut face mask would pull the
-    fit onto the cut). Returns (s, R (3, 3), t (3,))."""
+    target's vertex density; None: unanswered points sit out (as before this option). Returns (s, R (3, 3),
+    t (3,))."""
     src = np.asarray(src, np.float64)
     dv = np.asarray(dst_verts, np.float64)
     surf = Surface(dv, dst_faces) if surface is None else surface
@@ -567,16 +565,11 @@ def similarity_icp(src, dst_verts, dst_faces, *, init_scale: float = 1.0, iters:
         moved = s * src @ R.T + t
         f, b, d2 = surf.closest(moved, exact=False)
         q = interpolate(dv, surf.faces, f, b)
-        found = np.isfinite(d2)
-        if reach is not None and not found.all():
-            miss = np.flatnonzero(~found)
+        if reach is not None and not np.isfinite(d2).all():
+            miss = np.flatnonzero(~np.isfinite(d2))
             vi, vd2 = surf.nearest_vertex_within(moved[miss], reach)
             hit = vi >= 0
-            if skip is not None:       # a vertex pairs on the border when a triangle around it is skipped
-                hit &= ~skip[surf.vf[np.maximum(vi, 0)]].any(axis=1)
             q[miss[hit]], d2[miss[hit]] = dv[vi[hit]], vd2[hit]
-        if skip is not None:
-            d2[found & skip[f]] = np.inf
         fin = np.isfinite(d2)
         if fin.sum() < 4:
             raise ValueError("the surfaces do not overlap: align them roughly first")

@@ -40,8 +40,6 @@ INNER = 2                       # closest-point updates per stage
 ICP_REACH_CM = 1.0              # the similarity ICPs pair a point with the face within 1 cm whatever its density
                                 # (``similarity_icp(reach=)``): about what the closest-point grid reaches on ICT's
                                 # own 11k head; on a 57k face it reached 2 mm and the fit drifted (docs/model.md)
-CUT_LOOP_CM = 20.0              # an open border this long is a cut (a mask's edge, the neck), not an eye or mouth
-                                # opening (ICT's mouth opening: ~11 cm round, an eye ~8 cm)
 FALLOFF_CM = (1.0, 3.0)         # full motion within 1 cm of the registered template, none beyond 3 cm
 AMBIGUITY = (0.15, 0.3)         # mouth ambiguity from which a vertex blends into, and above which it takes,
                                 # the harmonic fill of its neighbours
@@ -587,28 +585,6 @@ def landmark_warp(x: np.ndarray, idx: np.ndarray, points: np.ndarray, sigma: flo
     return out
 
 
-def border_faces(pts: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """(F,) bool: the face's triangles with a corner on a cut, an open border at least ``CUT_LOOP_CM`` long (a face
-    mask's edge, the neck; not an eye or mouth opening), after split vertices and open seams are joined
-    (``mesh_checks.weld_open_seams``: two halves never merged have no border between them). pts (N, 3) ICT cm,
-    faces (F, 3). The similarity ICPs make no pair there: the template's points beyond a tightly cut mask were
-    pulled onto the cut (Rokoko's head cut to 8 cm around the nose: mean cosine 0.615, 0.776 without those pairs;
-    docs/model.md). The openings keep their pairs: without them as well that mask reached 0.832, but a held-out
-    ICT face with parted lips lost 1.4 points."""
-    from .mesh_checks import SEAM_WELD, weld_open_seams
-    _, weld = np.unique(pts, axis=0, return_inverse=True)
-    edge = float(np.median(np.linalg.norm(pts[faces[:, 1]] - pts[faces[:, 0]], axis=1)))
-    weld = weld_open_seams(pts, faces, np.asarray(weld).ravel(), SEAM_WELD * edge)
-    first = np.full(int(weld.max()) + 1, -1, np.int64)
-    first[weld[::-1]] = np.arange(len(weld))[::-1]
-    on = np.zeros(len(first), bool)
-    for loop in boundary_loops(weld[faces]):
-        p = pts[first[loop]]
-        if np.linalg.norm(p - np.roll(p, -1, axis=0), axis=1).sum() >= CUT_LOOP_CM:
-            on[loop] = True
-    return on[weld[faces]].any(axis=1)
-
-
 @dataclass
 class TemplateMatch:
     """Where each face vertex landed on the template (``template_keys(..., return_match=True)``).
@@ -651,11 +627,9 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     faces = np.asarray(faces, np.int64)
     narrow = tpl.verts[:tpl.narrow]
     surf = Surface(pts, faces)                  # the face's closest-point grid: built once, for the ICPs and register
-    border = border_faces(pts, faces)
     s, R, t = similarity_icp(narrow[::8], pts, faces, init_scale=1.0, iters=30, surface=surf,  # nose tip on nose tip
-                             reach=ICP_REACH_CM, skip=border)
-    s, R, t = similarity_icp(narrow[::2], pts, faces, init=(s, R, t), iters=10, surface=surf, reach=ICP_REACH_CM,
-                             skip=border)
+                             reach=ICP_REACH_CM)
+    s, R, t = similarity_icp(narrow[::2], pts, faces, init=(s, R, t), iters=10, surface=surf, reach=ICP_REACH_CM)
     w_jaw, dy = mouth_pose(tpl, s, R, t, pts, faces)
     if mouth_open is not None:
         w_jaw = float(mouth_open)
