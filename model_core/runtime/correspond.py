@@ -469,7 +469,7 @@ class Surface:
         out_d = np.full(len(points), np.inf)
         f = self.faces
         if not hasattr(self, "_cols"):
-            self._cols = [np.ascontiguousarray(self.verts[:, j]) for j in range(3)]    # x, y, z: 1-D gathers
+            self._cols = components(self.verts)                                       # x, y, z: 1-D gathers
         cols = self._cols
         near, _ = self.grid.knn(points, k, exact=exact, reach=reach)   # all at once: dense queries share cells
         for s in range(0, len(points), chunk):
@@ -503,6 +503,11 @@ class Surface:
             out_b[sel] = bary_u[pos]
             out_d[sel] = d2[rows, best]
         return out_f, out_b, out_d
+
+
+def components(x: np.ndarray) -> list:
+    """The columns of x (M, C) as C contiguous (M,) arrays (per-component work: 1-D gathers and sums)."""
+    return [np.ascontiguousarray(x[:, c]) for c in range(x.shape[1])]
 
 
 def _gather3(cols, idx: np.ndarray) -> np.ndarray:
@@ -600,11 +605,11 @@ class Laplacian:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """L x for x (N, 3) (per column, contiguous: the same products, faster)."""
-        return np.stack(self._columns([np.ascontiguousarray(x[:, c]) for c in range(x.shape[1])]), 1)
+        return np.stack(self._columns(components(x)), 1)
 
     def twice(self, x: np.ndarray) -> np.ndarray:
         """L L x for x (N, 3): ``self(self(x))``'s numbers, the columns kept apart in between."""
-        return np.stack(self._columns(self._columns([np.ascontiguousarray(x[:, c]) for c in range(x.shape[1])])), 1)
+        return np.stack(self._columns(self._columns(components(x))), 1)
 
 
 def conjugate_gradient(apply, rhs: np.ndarray, x0: np.ndarray, *, iters: int = 200, tol: float = 1e-6,
@@ -704,7 +709,7 @@ def register(tpl_verts, tpl_faces, dst_verts, dst_faces, *, schedule=DEFAULT_SCH
     steps = [(a, k) for a in schedule for k in range(inner)]
     fixed = landmarks
     tpl_vf = Surface.faces_around(n, tf)        # the template's topology: its faces around each vertex, once
-    nbc = [np.ascontiguousarray(dvn_back[:, c]) for c in range(3)]       # the back pairs' normals, per component
+    nbc = components(dvn_back)                  # the back pairs' normals, per component
     pnbc = [plane * v for v in nbc]
     llx0 = lap(lx0)                             # the stiffness term's right-hand side and the diagonal of L L: the
     lap_diag = lap.deg ** 2 + np.bincount(lap.i, lap.w ** 2, n) + np.bincount(lap.j, lap.w ** 2, n)   # same each step
@@ -736,14 +741,14 @@ def register(tpl_verts, tpl_faces, dst_verts, dst_faces, *, schedule=DEFAULT_SCH
         once = landmarks is not None and len(np.unique(landmarks[0])) == len(landmarks[0])
 
         if plane:
-            n1c = [np.ascontiguousarray(n1[:, c]) for c in range(3)]
+            n1c = components(n1)
             pn1c = [plane * v for v in n1c]
 
         def apply(y, a=a, w1=w1, w2=w2, tri2=tri2, b2=b2, tri2t=tri2t, b2t=b2t, once=once, n1=n1,
                   n1c=n1c if plane else None, pn1c=pn1c if plane else None):
             if plane:           # plane_pull's numbers, per component (contiguous 1-D arrays, no (M, 3) rows)
                 out = a * lap.twice(y)
-                yc = [np.ascontiguousarray(y[:, c]) for c in range(3)]
+                yc = components(y)
                 for c, pull in enumerate(_pull_columns(yc, n1c, pn1c, plane)):
                     out[:, c] += w1 * pull
                 by = [(b2t[0] * v[tri2t[0]] + b2t[1] * v[tri2t[1]]) + b2t[2] * v[tri2t[2]] for v in yc]   # B y
@@ -786,9 +791,9 @@ def register(tpl_verts, tpl_faces, dst_verts, dst_faces, *, schedule=DEFAULT_SCH
 
 def _pull_columns(v: list, normals: list, scaled: list, plane: float) -> list:
     """``plane_pull`` on components: v, normals and scaled = plane * normals, each three (M,) arrays (x, y, z);
-    returns three (M,) arrays, the same numbers (n . v summed in the order numpy's einsum takes for (M, 3) rows,
+    returns three (M,) arrays, the same numbers (n . v by ``_dot3``: the order numpy's einsum takes for (M, 3) rows,
     (n_x v_x + n_z v_z) + n_y v_y, checked by a test)."""
-    d = (normals[0] * v[0] + normals[2] * v[2]) + normals[1] * v[1]
+    d = _dot3(normals, v)
     return [(1.0 - plane) * v[c] + scaled[c] * d for c in range(3)]
 
 

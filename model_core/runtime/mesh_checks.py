@@ -20,6 +20,7 @@ from collections import deque
 import numpy as np
 
 from .mesh import edge_table, union_roots
+from .nearest import knn
 
 SEAM_WELD = 0.01       # open-edge vertices closer than this x the median edge are one seam: a mirror-modelled face
                        # whose halves were never merged has gaps of 1e-4-1e-3 median edges (hand-made dev head);
@@ -48,7 +49,6 @@ def weld_open_seams(v: np.ndarray, tris: np.ndarray, weld: np.ndarray, tol: floa
         return weld
     first = np.full(int(weld.max()) + 1, -1, np.int64)
     first[weld[::-1]] = np.arange(len(weld))[::-1]          # a vertex of each label, its lowest index
-    from .nearest import knn
     pos = np.asarray(v, np.float64)[first[open_ids]]
     idx, d2 = knn(pos, pos, min(4, len(pos)))
     a = np.repeat(np.arange(len(pos)), idx.shape[1])

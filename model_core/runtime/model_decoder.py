@@ -112,7 +112,7 @@ class Decoding(ModelPart):
 
         Face vertices at one place (split at a UV seam, or two halves never merged: ``PreparedMesh.face_weld``)
         move as one, by their mean: each side of a split is filled and unfolded on its own, and the mesh tore
-        there (the hand-made dev head's midline opened 3 mm below the lip in mouthSmileLeft)."""
+        there (the hand-made dev head's midline opened up to 10.97 mm below the lip, in mouthSmileRight)."""
         nz = pm.normalization
         if pm.face_weld is not None:
             disp_face = seam_mean(disp_face, pm.face_weld)
