@@ -289,3 +289,23 @@ def test_mouth_ambiguity_reads_the_grid_distances_as_norm_does():
     near = ok & (np.linalg.norm(v[idx] - v[:, None], axis=2) <= 0.6)
     ref = (np.linalg.norm(jaw[idx] - jaw[:, None], axis=2) * near).max(axis=1) / np.linalg.norm(jaw, axis=1).max()
     np.testing.assert_allclose(mouth_ambiguity(v, jaw, 0.6), ref, rtol=1e-12, atol=1e-12)
+
+
+def test_cuts_are_the_long_open_borders(ict):
+    """``border_faces``: on ICT's full head only the neck's cut (the eye and mouth openings are shorter than
+    ``CUT_LOOP_CM``); on a surface full of holes (every third triangle of that head kept: 99 % of its triangles touch
+    a long border) no cut at all, so the similarity ICPs keep their pairs (this surface used to leave fewer than 4
+    and raise "the surfaces do not overlap"). ICT's narrow face has no cut of its own (``FaceTemplate.on_cut``)."""
+    v = np.asarray(ict.neutral, np.float64)
+    f = ict.crop_faces("full")
+    v, f, _ = remove_unreferenced(v, f)
+    cut = tk.border_faces(v, f)
+    assert cut is not None and 0.0 < cut.mean() < 0.02
+    assert v[f[cut]][..., 1].max() < v[:, 1].min() + 0.35 * np.ptp(v[:, 1])      # all in the lower third: the neck
+    holes = f[::3]
+    assert tk.border_faces(v, holes) is None
+    model = Model.load()
+    _, d = model.facs_basis(model.prepare(*remove_unreferenced(v, holes)[:2], "Y", "Z"), "ict", keys="template")
+    assert np.isfinite(d).all() and np.abs(d).max() > 0.1                        # cm: keys, not an error
+    tpl = tk.default_template()
+    assert not tpl.on_cut[:tpl.narrow].any() and tpl.on_cut.sum() > 100

@@ -547,7 +547,8 @@ def umeyama(src: np.ndarray, dst: np.ndarray, w: np.ndarray | None = None):
 
 
 def similarity_icp(src, dst_verts, dst_faces, *, init_scale: float = 1.0, iters: int = 40, trim: float = 0.85,
-                   init=None, surface: "Surface | None" = None, reach: float | None = None):
+                   init=None, surface: "Surface | None" = None, reach: float | None = None,
+                   skip: np.ndarray | None = None, exempt: np.ndarray | None = None):
     """Align points ``src`` (M, 3) onto the surface (dst_verts, dst_faces) by a similarity: trimmed ICP.
 
     Start: ``init`` = (s, R, t), or scale ``init_scale`` with the most +Z points (nose tips, for faces
@@ -556,8 +557,11 @@ def similarity_icp(src, dst_verts, dst_faces, *, init_scale: float = 1.0, iters:
     for several alignments and the registration). ``reach`` (target units): a point the closest-point grid
     leaves unanswered (nothing within a cell or two: millimetres on a dense mesh) pairs with a target vertex
     within ``reach`` (``Surface.nearest_vertex_within``), so the pairs, and the fit, do not depend on the
-    target's vertex density; None: unanswered points sit out (as before this option). Returns (s, R (3, 3),
-    t (3,))."""
+    target's vertex density; None: unanswered points sit out (as before this option). ``skip`` (F,) bool: target
+    triangles whose closest points make no pair (its open border: a point beyond a cut face mask would pull the
+    fit onto the cut); ``exempt`` (M,) bool: points that pair there all the same (the source's own cut: a neck
+    ring meets the target's neck ring). An iteration where ``skip`` would leave fewer than 4 pairs (a mesh that
+    is all border) pairs as without it. Returns (s, R (3, 3), t (3,))."""
     src = np.asarray(src, np.float64)
     dv = np.asarray(dst_verts, np.float64)
     surf = Surface(dv, dst_faces) if surface is None else surface
@@ -570,11 +574,22 @@ def similarity_icp(src, dst_verts, dst_faces, *, init_scale: float = 1.0, iters:
         moved = s * src @ R.T + t
         f, b, d2 = surf.closest(moved, exact=False)
         q = interpolate(dv, surf.faces, f, b)
-        if reach is not None and not np.isfinite(d2).all():
-            miss = np.flatnonzero(~np.isfinite(d2))
+        found = np.isfinite(d2)
+        on_cut = np.zeros(len(src), bool)
+        if reach is not None and not found.all():
+            miss = np.flatnonzero(~found)
             vi, vd2 = surf.nearest_vertex_within(moved[miss], reach)
             hit = vi >= 0
+            if skip is not None:       # a vertex is on the border when a triangle around it is skipped
+                around = surf.vf[np.maximum(vi, 0)]
+                on_cut[miss[hit]] = (skip[np.maximum(around, 0)] & (around >= 0)).any(axis=1)[hit]
             q[miss[hit]], d2[miss[hit]] = dv[vi[hit]], vd2[hit]
+        if skip is not None:
+            on_cut[found] = skip[f[found]]
+            if exempt is not None:
+                on_cut &= ~exempt
+            if (np.isfinite(d2) & ~on_cut).sum() >= 4:
+                d2[on_cut] = np.inf
         fin = np.isfinite(d2)
         if fin.sum() < 4:
             raise ValueError("the surfaces do not overlap: align them roughly first")

@@ -31,7 +31,7 @@ import numpy as np
 
 from .correspond import PointGrid, Surface, carry_deltas, harmonic_fill_rows, register, similarity_icp
 from .facs_names import ICT_NAMES
-from .mesh import (boundary_loops, concat_ranges, face_normals, front_hits, turned_over, unique_edges,
+from .mesh import (boundary_loops, concat_ranges, face_areas, face_normals, front_hits, turned_over, unique_edges,
                    vertex_normals, vertex_rings)
 
 TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "data" / "ict_face_template.npz"
@@ -40,6 +40,9 @@ INNER = 2                       # closest-point updates per stage
 ICP_REACH_CM = 1.0              # the similarity ICPs pair a point with the face within 1 cm whatever its density
                                 # (``similarity_icp(reach=)``): about what the closest-point grid reaches on ICT's
                                 # own 11k head; on a 57k face it reached 2 mm and the fit drifted (docs/model.md)
+CUT_LOOP_CM = 20.0              # an open border this long is a cut (a mask's edge, the neck), not an eye or mouth
+                                # opening (ICT's mouth opening: ~11 cm round, an eye ~8 cm)
+CUT_AREA_MAX = 1 / 3            # ... unless its triangles hold more than this share of the face's area
 FALLOFF_CM = (1.0, 3.0)         # full motion within 1 cm of the registered template, none beyond 3 cm
 AMBIGUITY = (0.15, 0.3)         # mouth ambiguity from which a vertex blends into, and above which it takes,
                                 # the harmonic fill of its neighbours
@@ -95,6 +98,18 @@ class FaceTemplate:
         if not hasattr(self, "_openings"):
             self._openings = sorted(boundary_loops(self.faces), key=len)[:-1]
         return self._openings
+
+    @property
+    def on_cut(self) -> np.ndarray:
+        """(N,) bool: the template's vertices on a triangle at its own cut (``border_faces``): ICT's narrow face has
+        none; a source head's neck ring does (the similarity ICPs let them pair on the face's cut)."""
+        if not hasattr(self, "_on_cut"):
+            on = np.zeros(len(self.verts), bool)
+            cut = border_faces(self.verts, self.faces)
+            if cut is not None:
+                on[self.faces[cut].ravel()] = True
+            self._on_cut = on
+        return self._on_cut
 
     @property
     def rims(self) -> list:
@@ -585,6 +600,31 @@ def landmark_warp(x: np.ndarray, idx: np.ndarray, points: np.ndarray, sigma: flo
     return out
 
 
+def border_faces(pts: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """(F,) bool: the face's triangles with a corner on a cut, an open border at least ``CUT_LOOP_CM`` long (a face
+    mask's edge, the neck; not an eye or mouth opening), after split vertices and open seams are joined
+    (``mesh_checks.weld_open_seams``: two halves never merged have no border between them). pts (N, 3) ICT cm,
+    faces (F, 3). None when those triangles hold more than ``CUT_AREA_MAX`` of the area (holes everywhere: no cut
+    to tell apart). The similarity ICPs make no pair there: the template's points beyond a tightly cut mask were
+    pulled onto the cut (Rokoko's head cut to 8 cm around the nose: mean cosine 0.616, 0.775 without those pairs;
+    docs/model.md). The openings keep their pairs: without them as well that mask reached 0.832, but a held-out
+    ICT face with parted lips lost 1.4 points."""
+    from .mesh_checks import SEAM_WELD, weld_open_seams
+    _, weld = np.unique(pts, axis=0, return_inverse=True)
+    edge = float(np.median(np.linalg.norm(pts[faces[:, 1]] - pts[faces[:, 0]], axis=1)))
+    weld = weld_open_seams(pts, faces, np.asarray(weld).ravel(), SEAM_WELD * edge)
+    first = np.full(int(weld.max()) + 1, -1, np.int64)
+    first[weld[::-1]] = np.arange(len(weld))[::-1]
+    on = np.zeros(len(first), bool)
+    for loop in boundary_loops(weld[faces]):
+        p = pts[first[loop]]
+        if np.linalg.norm(p - np.roll(p, -1, axis=0), axis=1).sum() >= CUT_LOOP_CM:
+            on[loop] = True
+    cut = on[weld[faces]].any(axis=1)
+    area = face_areas(pts, faces)
+    return None if area[cut].sum() > CUT_AREA_MAX * area.sum() else cut
+
+
 @dataclass
 class TemplateMatch:
     """Where each face vertex landed on the template (``template_keys(..., return_match=True)``).
@@ -610,7 +650,7 @@ class TemplateMatch:
 
 def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progress=None,
                   return_match: bool = False, landmarks=None, mouth_open=None, mouth_shift: bool = True,
-                  sockets=None, plane: float = 0.0):
+                  sockets=None, plane: float = 0.0, cuts: bool = True):
     """The template's keys (ICT's 53, or any source's) on a face surface brought into ICT's frame and units.
 
     Args: tpl: the template; pts (N, 3) the face's vertices in ICT cm (+Y up, +Z forward), roughly aligned
@@ -621,15 +661,18 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     (``mouth_pose``); mouth_shift: move the template's mouth onto the face's lip line (``shift_mouth``);
     sockets: ICT's ``inner_parts.InnerParts`` (``tpl`` must be ICT's template): face vertices nearer ICT's mouth
     and eye sockets than the template (a mouth bag) take the sockets' motion (``inner_parts.fill_sockets``);
-    plane: the registration's point-to-plane share (``correspond.register``; the transfer's ``PLANE``).
+    plane: the registration's point-to-plane share (``correspond.register``; the transfer's ``PLANE``);
+    cuts: the similarity ICPs make no pair on the face's cut (``border_faces``) but from the template's own.
     Returns: (K, N, 3) float32 displacements in cm (ICT frame) [, TemplateMatch]."""
     pts = np.asarray(pts, np.float64)
     faces = np.asarray(faces, np.int64)
     narrow = tpl.verts[:tpl.narrow]
     surf = Surface(pts, faces)                  # the face's closest-point grid: built once, for the ICPs and register
+    border, own = (border_faces(pts, faces), tpl.on_cut[:tpl.narrow]) if cuts else (None, np.zeros(tpl.narrow, bool))
     s, R, t = similarity_icp(narrow[::8], pts, faces, init_scale=1.0, iters=30, surface=surf,  # nose tip on nose tip
-                             reach=ICP_REACH_CM)
-    s, R, t = similarity_icp(narrow[::2], pts, faces, init=(s, R, t), iters=10, surface=surf, reach=ICP_REACH_CM)
+                             reach=ICP_REACH_CM, skip=border, exempt=own[::8])
+    s, R, t = similarity_icp(narrow[::2], pts, faces, init=(s, R, t), iters=10, surface=surf, reach=ICP_REACH_CM,
+                             skip=border, exempt=own[::2])
     w_jaw, dy = mouth_pose(tpl, s, R, t, pts, faces)
     if mouth_open is not None:
         w_jaw = float(mouth_open)

@@ -32,6 +32,8 @@ from .unflip import unflip_keys
 AFFINE_STRETCH = (0.8, 1.25)   # that map's stretches (over the similarity) are clipped to this range
 AFFINE_POINTS = 1500   # at most this many source points fit it
 AFFINE_ITERS = 20      # affine ICP steps
+CUTS = False            # the similarity ICPs pair on the target's cut too (template_keys(cuts=)): the source is a head
+                        # of its own, often cut like the target; with cuts, a warped copy 11.9 -> 13.4 % (docs/model.md)
 PLANE = 0.9            # share of the registration's closest-point pulls along the target's normal (point-to-plane)
 UNFLIP = True          # relax the triangles a carried key turns over where the source's key does not (``unflip``)
 LANDMARK_REACH = 0.05   # a landmark may lie at most this share of the face's extent off the face's vertices
@@ -237,7 +239,7 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
             raise ValueError(f"{len(pairs[0])} source landmarks for {len(pairs[1])} target landmarks; give them "
                              f"in pairs")
     out_cm, match = template_keys(source, tgt, target_pm.face_faces, progress=progress, return_match=True,
-                                  landmarks=pairs, plane=PLANE)
+                                  landmarks=pairs, plane=PLANE, cuts=CUTS)
     canon = (out_cm / k_tgt).astype(np.float32)
     out = model._to_caller(target_pm, canon, np.float64).astype(np.float32)
     for k in range(len(out)):       # lashes, brows: the carried keys at their nearest face vertices
