@@ -318,3 +318,22 @@ def test_icp_and_register_take_a_prebuilt_surface():
     x0 = a[0] * v @ a[1].T + a[2]
     assert np.array_equal(register(x0, f, dst, f, schedule=(3.0, 1.0), inner=1),
                           register(x0, f, dst, f, schedule=(3.0, 1.0), inner=1, dst_surface=surf))
+
+
+def test_closest_within_reach_on_a_collapsed_surface():
+    """A surface shrunk to 3 % of ICT's face (what a failed fit leaves) queried with a 3 cm reach: ``PointGrid._gap``
+    would dilate a grid of (3 cm / its ~0.1 mm cells)^3 cells (68 s in the add-on's robustness matrix, which timed
+    out); above ``GAP_WORK`` it bounds by the bounding box instead. Every point within reach still gets its exact
+    closest point."""
+    from model_core.runtime.correspond import Surface
+    from model_core.runtime.template_keys import default_template
+    t = default_template()
+    c = t.verts.mean(axis=0)
+    x = c + (t.verts - c) * 0.03
+    _, _, exact = Surface(x, t.faces).closest(t.verts)
+    s = Surface(x, t.faces)
+    _, _, d2 = s.closest(t.verts, max_dist=3.0)
+    near = exact <= 9.0
+    assert near.sum() > 100
+    np.testing.assert_allclose(d2[near], exact[near], rtol=0, atol=1e-12)
+    assert getattr(s.grid, "_gap_dist", None) is None          # the dilated grid was not built

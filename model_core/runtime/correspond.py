@@ -29,6 +29,7 @@ _MAX_CAND = 1 << 21         # candidate distances computed at a time (16 MiB of 
 _PICK_BLOCK = 1 << 17       # (query, candidate) distances of one block of ``PointGrid._pick`` (1 MiB of float64)
 _REACH_VERTS = 20000        # Surface.nearest_vertex_within searches at most this many (seeded) vertices
 _FINE_K = 4                 # queries of at most this many neighbours try a grid of half the cell side first
+GAP_WORK = 5e7              # PointGrid._gap dilates at most this many cells x rounds (else its bound is 0: no pruning)
 
 
 def _first_smallest(dd: np.ndarray, k: int) -> np.ndarray:
@@ -108,6 +109,9 @@ class PointGrid:
         if getattr(self, "_gap_reach", None) != reach:
             m = int(np.ceil(reach / self.h)) + 2
             shape = tuple(int(x) for x in self.dims + 2 * m)
+            if float(np.prod(np.asarray(shape, np.float64))) * m > GAP_WORK:   # a reach of very many cells (the
+                return np.linalg.norm(np.maximum(np.maximum(self.lo - q, q - self.lo - self.ext), 0.0), axis=1)
+                # points collapsed by a failed fit): the distance to their bounding box bounds it, at no cost
             occ = np.zeros(shape, bool)
             c = np.minimum(np.floor((self.targets - self.lo) / self.h).astype(np.int64), self.dims - 1) + m
             occ[c[:, 0], c[:, 1], c[:, 2]] = True
