@@ -42,9 +42,8 @@ ICP_REACH_CM = 1.0              # the similarity ICPs pair a point with the face
                                 # own 11k head; on a 57k face it reached 2 mm and the fit drifted (docs/model.md)
 ICP_ACCELERATE = False          # similarity_icp(accelerate=): converges in the same 30 + 10 steps (a head and its
                                 # mirror image fit alike: Rocketbox yaw -1.98 / +2.74 -> -0.18 / -0.14 degrees), but
-                                # the dev heads' keys lose (Rocketbox jawOpen cosine 0.78 -> 0.69, a turned triangle:
-                                # a joined lip corner; Rokoko bake 0.118 -> 0.131): off until that is solved
-                                # (docs/model.md)
+                                # the converged fit's keys lose on the dev heads (Rocketbox jawOpen cosine 0.78 ->
+                                # 0.69) and on ICT's truth (a 2.5x caricature 37.3 -> 43.1 %): off (docs/model.md)
 CUT_LOOP_CM = 20.0              # an open border this long is a cut (a mask's edge, the neck), not an eye or mouth
                                 # opening (ICT's mouth opening: ~11 cm round, an eye ~8 cm)
 CUT_AREA_MAX = 1 / 3            # ... unless its triangles hold more than this share of the face's area
