@@ -366,3 +366,30 @@ def test_accelerated_icp_reaches_the_long_runs_fit():
     R = Rx @ Ry
     np.testing.assert_allclose(rotation_power(R, 0.5) @ rotation_power(R, 0.5), R, atol=1e-12)
     np.testing.assert_allclose(rotation_power(np.eye(3), 3.0), np.eye(3))
+
+
+def test_knn_within_a_reach_that_rounds_below_its_last_grid():
+    """``PointGrid.knn(exact=True, reach=)``: the last grid has cells of ``reach / h`` cells, and (reach / h) * h
+    rounds below ``reach`` for this cell size and reach (measured on the demo head, where the template's 3.79 cm
+    longest edge made the reach 6.787 cm): the loop used to test ``factor * h >= reach`` again and went on with that
+    grid for ever (the demo hung in Generate FACS Shape Keys on one machine and not on another). It now stops
+    after the last grid; queries within reach get their exact nearest points."""
+    import signal
+    from model_core.runtime.correspond import PointGrid, knn_brute
+    h, reach = 0.8243942236864032, 6.7871545914389735
+    assert (reach / h) * h < reach
+    rng = np.random.default_rng(0)
+    targets = rng.uniform(-50.0, 50.0, (20000, 3)) * [1.0, 1.0, 0.01]         # a wide thin slab (27 cells of the
+                                                                                # reach hold < 25 %: no brute force)
+    q = rng.uniform(-40.0, 40.0, (300, 3)) * [1.0, 1.0, 0.0] + [0.0, 0.0, 4.0]  # 4 cm off it, and ~7 cm: just out of
+    q[::2, 2] = 7.4                                                              # reach, never done by the last grid
+    signal.signal(signal.SIGALRM, lambda *_: (_ for _ in ()).throw(TimeoutError("knn did not stop")))
+    signal.alarm(20)
+    try:
+        idx, d2 = PointGrid(targets, cell=h).knn(q, 2, exact=True, reach=reach)
+    finally:
+        signal.alarm(0)
+    bi, bd = knn_brute(q, targets, 2)
+    near = bd[:, -1] <= reach * reach
+    assert 100 < near.sum() < 200
+    np.testing.assert_allclose(d2[near], bd[near], rtol=0, atol=1e-9)

@@ -301,10 +301,10 @@ class PointGrid:
             if reach is not None and len(far):            # nothing within reach: leave the inexact answer
                 gone = self._gap(points[far], reach) > reach
                 far, out = far[~gone], out[~gone]
-            factor = 2.0
+            factor, last = 2.0, False
             while len(far):
-                if reach is not None and factor * self.h > reach:
-                    factor = reach / self.h                  # the last grid: cells of the reach
+                if reach is not None and factor * self.h >= reach:
+                    factor, last = reach / self.h, True      # the last grid: cells of the reach
                 g = self._scaled(factor)
                 if factor * self.h >= self.ext.max():
                     idx[far], d2[far] = knn_brute(points[far], self.targets, k)   # one cell holds all: compare
@@ -328,8 +328,8 @@ class PointGrid:
                     done = np.zeros(len(far), bool)
                     done[near] = d_g[:, -1] <= g.h * g.h
                     far, out = far[~done], out[~done]
-                if reach is not None and factor * self.h >= reach:
-                    break
+                if last:        # (not factor * h >= reach again: (reach / h) * h may round below reach, and
+                    break       # the loop then went on with that grid for ever: the demo head hung)
                 factor *= 2.0
         return idx, d2
 
