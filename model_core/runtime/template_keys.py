@@ -196,11 +196,12 @@ def _loop_shape(p: np.ndarray) -> tuple[np.ndarray, float]:
     return c, float(np.sqrt(((p - c) ** 2).sum(1).mean()))
 
 
-def match_openings(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np.ndarray) -> list:
+def match_openings(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np.ndarray,
+                   reach: float = 1.0) -> list:
     """The face's eye and mouth openings (boundary loops) that match the template's.
 
     A face loop matches a template opening (aligned by the similarity: ``x0``) when its centre lies within
-    the opening's radius of the opening's centre and its radius is 0.4-3x the opening's; the closest match
+    ``reach`` times the opening's radius of the opening's centre and its radius is 0.4-3x the opening's; the closest match
     wins, each face loop serves one opening. Meshes with closed eyes or mouth simply have no loop there.
     Returns [(template opening number, face loop (P,) vertex indices, forward)]: ``forward`` when the loop's
     surroundings face forward (a lid margin or lip line cut open, as game meshes have; mean normal z above
@@ -214,7 +215,7 @@ def match_openings(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np
         best, best_d = None, np.inf
         for j, (c, r) in enumerate(shapes):
             d = float(np.linalg.norm(c - c0))
-            if j not in used and d < r0 and 0.4 * r0 < r < 3.0 * r0 and d < best_d:
+            if j not in used and d < reach * r0 and 0.4 * r0 < r < 3.0 * r0 and d < best_d:
                 best, best_d = j, d
         if best is not None:
             used.add(best)
@@ -654,7 +655,7 @@ class TemplateMatch:
 
 def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progress=None,
                   return_match: bool = False, landmarks=None, mouth_open=None, mouth_shift: bool = True,
-                  sockets=None, plane: float = 0.0, cuts: bool = True):
+                  sockets=None, plane: float = 0.0, cuts: bool = True, match_reach: float = 1.0):
     """The template's keys (ICT's 53, or any source's) on a face surface brought into ICT's frame and units.
 
     Args: tpl: the template; pts (N, 3) the face's vertices in ICT cm (+Y up, +Z forward), roughly aligned
@@ -666,7 +667,8 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     sockets: ICT's ``inner_parts.InnerParts`` (``tpl`` must be ICT's template): face vertices nearer ICT's mouth
     and eye sockets than the template (a mouth bag) take the sockets' motion (``inner_parts.fill_sockets``);
     plane: the registration's point-to-plane share (``correspond.register``; the transfer's ``PLANE``);
-    cuts: the similarity ICPs make no pair on the face's cut (``border_faces``) but from the template's own.
+    cuts: the similarity ICPs make no pair on the face's cut (``border_faces``) but from the template's own;
+    match_reach: how far a face loop may lie from a template opening and still meet it (``match_openings``).
     Returns: (K, N, 3) float32 displacements in cm (ICT frame) [, TemplateMatch]."""
     pts = np.asarray(pts, np.float64)
     faces = np.asarray(faces, np.int64)
@@ -688,7 +690,7 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
         posed, ambiguity = tpl.verts, tpl.ambiguity
     dy = dy if mouth_shift else np.zeros(2)
     x0 = shift_mouth(tpl, s * posed @ R.T + t, dy)
-    matched = match_openings(tpl, x0, pts, faces)
+    matched = match_openings(tpl, x0, pts, faces, match_reach)
     # parted, the template's lips have a margin a face cut open there can meet
     rims = tpl.margins if w_jaw > 0.0 else tpl.rims
     curves, hidden = opening_curves(tpl, pts, matched, rims)

@@ -34,6 +34,8 @@ AFFINE_POINTS = 1500   # at most this many source points fit it
 AFFINE_ITERS = 20      # affine ICP steps
 CUTS = False            # the similarity ICPs pair on the target's cut too (template_keys(cuts=)): the source is a head
                         # of its own, often cut like the target; with cuts, a warped copy 11.9 -> 13.4 % (docs/model.md)
+EYES_FROM_ICT = True    # a source with closed eyes gets its lid margins as openings (``_virtual_eyes``)
+MATCH_REACH = 2.5       # a target loop meets a source opening within 2.5 of its radii (``match_openings``; ICT's: 1)
 PLANE = 0.9            # share of the registration's closest-point pulls along the target's normal (point-to-plane)
 UNFLIP = True          # relax the triangles a carried key turns over where the source's key does not (``unflip``)
 LANDMARK_REACH = 0.05   # a landmark may lie at most this share of the face's extent off the face's vertices
@@ -165,6 +167,76 @@ def source_folds(source_pm, keys: np.ndarray, match, target_pm):
     return allowed
 
 
+
+
+def _virtual_eyes(model, source_pm, source: FaceTemplate, target_pm, affine=None) -> None:
+    """A source whose eyes are closed surfaces (lids joined to the eyeball, no boundary loop) gets each eye's lid
+    margin as an opening of its own: the source vertices nearest ICT's lid margin where the source's own ICT
+    registration put it (``Model._template_match``), with the vertices inside it (the eyeball's front) as the
+    rim's interior. A target with its eyes cut open at the margin then meets the source's margin, as it meets
+    a source opening (``template_keys.match_openings``); without it the target's lids landed on the eyeball and the
+    lid keys came out sheared. Modifies ``source``'s cached openings, rims and margins."""
+    from .nearest import knn
+    ict = default_template()
+    need = [eye for eye in (0, 1) if _has_eye_loop(model, target_pm, eye) and not _has_eye_loop(model, source_pm, eye)]
+    if not need:        # the usual case: no ICT registration of the source (~1.5 s)
+        return
+    match = model._template_match(source_pm)[1]
+    reg = match.registered
+    if affine is not None:
+        reg = reg @ affine[0].T + affine[1]
+    src = source.verts
+    openings, rims, margins = list(source.openings), list(source.rims), list(source.margins)
+    shapes = [_shape(src[o]) for o in openings]
+    for eye in need:                                    # ICT's template: openings 0, 1 are the eyes
+        margin = reg[ict.rims[eye][0]]
+        mc = margin.mean(axis=0)                        # the rim's vertices in order around it (seen from the front)
+        margin = margin[np.argsort(np.arctan2(margin[:, 1] - mc[1], margin[:, 0] - mc[0]))]
+        idx = np.unique(knn(margin, src, 1)[0][:, 0])
+        c, r = _shape(src[idx])
+        if any(np.linalg.norm(c0 - c) < max(r, r0) for c0, r0 in shapes):
+            continue                                    # the source has an opening there
+        # the eyeball's front: inside the margin's outline seen from the front, not the margin itself
+        inside = _inside_outline(src[:, :2], margin[:, :2]) & (np.abs(src[:, 2] - c[2]) < 2.0 * r)
+        inside[idx] = False
+        openings.append(idx)
+        rims.append((idx, np.flatnonzero(inside)))
+        margins.append((idx, np.flatnonzero(inside)))
+    source._openings, source._rims, source._margins = openings, rims, margins
+
+
+def _has_eye_loop(model, pm, eye: int) -> bool:
+    """Whether a prepared head has a boundary loop where ICT's eye ``eye`` is (0, 1: its template's openings), in the
+    face-core frame (``Model.template_frame``): centre within 3 cm of ICT's lid margin's across and up, radius
+    0.3-3x the margin's. The loops' shapes are cached per (model, mesh)."""
+    from .mesh import boundary_loops
+
+    def shapes():
+        pts = model.template_frame(pm)[0]
+        return [_shape(pts[lp]) for lp in boundary_loops(pm.face_faces) if len(lp) >= 4]
+    ict = default_template()
+    c0, r0 = _shape(ict.verts[ict.rims[eye][0]])
+    return any(np.abs(c - c0)[:2].max() < 3.0 and 0.3 * r0 < r < 3.0 * r0
+               for c, r in model._cached(pm, "loop_shapes", shapes))
+
+
+def _shape(p):
+    c = p.mean(axis=0)
+    return c, float(np.sqrt(((p - c) ** 2).sum(1).mean()))
+
+
+def _inside_outline(q: np.ndarray, poly: np.ndarray) -> np.ndarray:
+    """(M,) bool: 2-D points q (M, 2) inside the closed polygon poly (P, 2) (even-odd rule)."""
+    a, b = poly, np.roll(poly, -1, axis=0)
+    inside = np.zeros(len(q), bool)
+    for (x1, y1), (x2, y2) in zip(a, b):
+        cross = (y1 > q[:, 1]) != (y2 > q[:, 1])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            xi = x1 + (q[:, 1] - y1) * (x2 - x1) / (y2 - y1)
+        inside ^= cross & (q[:, 0] < xi)
+    return inside
+
+
 def transfer_keys(model, source_pm, source_keys, target_pm, names=None, progress=None,
                   return_correspondence: bool = False, landmarks=None, proportions: bool = False):
     """The source's shape keys carried onto the target.
@@ -230,6 +302,8 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
     amb = mouth_ambiguity(src, cm[jaw[0]]) if jaw else np.zeros(len(src))
     source = FaceTemplate(src, source_pm.face_faces, cm.astype(np.float32), amb, len(src), tpl.gen_center,
                           tpl.gen_size, jaw[0] if jaw else None)
+    if EYES_FROM_ICT:
+        _virtual_eyes(model, source_pm, source, target_pm, (lin, shift) if proportions else None)
     pairs = None
     if landmarks is not None:
         _, src_idx = _landmark_points(source_pm, landmarks[0], "source")     # snapped to the source's vertices
@@ -239,7 +313,8 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
             raise ValueError(f"{len(pairs[0])} source landmarks for {len(pairs[1])} target landmarks; give them "
                              f"in pairs")
     out_cm, match = template_keys(source, tgt, target_pm.face_faces, progress=progress, return_match=True,
-                                  landmarks=pairs, plane=PLANE, cuts=CUTS)
+                                  landmarks=pairs, plane=PLANE, cuts=CUTS,
+                                  match_reach=MATCH_REACH)
     canon = (out_cm / k_tgt).astype(np.float32)
     out = model._to_caller(target_pm, canon, np.float64).astype(np.float32)
     for k in range(len(out)):       # lashes, brows: the carried keys at their nearest face vertices
