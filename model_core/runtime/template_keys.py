@@ -191,7 +191,8 @@ def default_template() -> FaceTemplate:
     return _DEFAULT[0]
 
 
-def _loop_shape(p: np.ndarray) -> tuple[np.ndarray, float]:
+def loop_shape(p: np.ndarray) -> tuple[np.ndarray, float]:
+    """(centre (3,), RMS radius) of points p (P, 3): an opening's place and size."""
     c = p.mean(axis=0)
     return c, float(np.sqrt(((p - c) ** 2).sum(1).mean()))
 
@@ -201,17 +202,17 @@ def match_openings(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np
     """The face's eye and mouth openings (boundary loops) that match the template's.
 
     A face loop matches a template opening (aligned by the similarity: ``x0``) when its centre lies within
-    ``reach`` times the opening's radius of the opening's centre and its radius is 0.4-3x the opening's; the closest match
-    wins, each face loop serves one opening. Meshes with closed eyes or mouth simply have no loop there.
+    ``reach`` times the opening's radius of the opening's centre and its radius is 0.4-3x the opening's; the
+    closest match wins, each face loop serves one opening. Meshes with closed eyes or mouth simply have no loop there.
     Returns [(template opening number, face loop (P,) vertex indices, forward)]: ``forward`` when the loop's
     surroundings face forward (a lid margin or lip line cut open, as game meshes have; mean normal z above
     ``BACKWARD_LOOP_NZ``), not back (a socket)."""
     loops = [lp for lp in boundary_loops(faces) if len(lp) >= 4]
-    shapes = [_loop_shape(pts[lp]) for lp in loops]
+    shapes = [loop_shape(pts[lp]) for lp in loops]
     vn = vertex_normals(pts, faces)
     out, used = [], set()
     for i, opening in enumerate(tpl.openings):
-        c0, r0 = _loop_shape(x0[opening])
+        c0, r0 = loop_shape(x0[opening])
         best, best_d = None, np.inf
         for j, (c, r) in enumerate(shapes):
             d = float(np.linalg.norm(c - c0))
@@ -262,8 +263,8 @@ def scale_openings(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, matched: 
         rim, interior = rims[i]
         if not forward or not len(interior):
             continue
-        ct, rt = _loop_shape(x0[rim])
-        cf, rf = _loop_shape(pts[loop])
+        ct, rt = loop_shape(x0[rim])
+        cf, rf = loop_shape(pts[loop])
         k = float(np.clip(rf / max(rt, 1e-12), *SCALE_RANGE))
         r1, r2 = SCALE_REACH[0] * rt, SCALE_REACH[1] * rt
         w = np.clip((r2 - np.linalg.norm(x0 - ct, axis=1)) / (r2 - r1), 0.0, 1.0)
@@ -318,7 +319,7 @@ def close_openings(tpl: FaceTemplate, keys: np.ndarray, pts: np.ndarray, matched
         got = opening_closure(pts[loop], keys[:, loop].astype(np.float64))
         if want is None or got is None:
             continue
-        c, r = _loop_shape(pts[loop])
+        c, r = loop_shape(pts[loop])
         r1, r2 = CLOSURE_REACH[0] * r, CLOSURE_REACH[1] * r
         w = np.clip((r2 - np.linalg.norm(pts - c, axis=1)) / (r2 - r1), 0.0, 1.0)
         near = np.flatnonzero(w > 0)                                 # elsewhere the factor is 1

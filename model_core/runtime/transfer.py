@@ -25,7 +25,7 @@ import numpy as np
 from . import blas
 from .correspond import PointGrid, Surface, interpolate, similarity_icp
 from .mesh import face_normals
-from .template_keys import FaceTemplate, default_template, mouth_ambiguity, template_keys
+from .template_keys import FaceTemplate, default_template, loop_shape, mouth_ambiguity, template_keys
 from .unflip import unflip_keys
 
 
@@ -167,8 +167,6 @@ def source_folds(source_pm, keys: np.ndarray, match, target_pm):
     return allowed
 
 
-
-
 def _virtual_eyes(model, source_pm, source: FaceTemplate, target_pm, affine=None) -> None:
     """A source whose eyes are closed surfaces (lids joined to the eyeball, no boundary loop) gets each eye's lid
     margin as an opening of its own: the source vertices nearest ICT's lid margin where the source's own ICT
@@ -187,13 +185,13 @@ def _virtual_eyes(model, source_pm, source: FaceTemplate, target_pm, affine=None
         reg = reg @ affine[0].T + affine[1]
     src = source.verts
     openings, rims, margins = list(source.openings), list(source.rims), list(source.margins)
-    shapes = [_shape(src[o]) for o in openings]
+    shapes = [loop_shape(src[o]) for o in openings]
     for eye in need:                                    # ICT's template: openings 0, 1 are the eyes
         margin = reg[ict.rims[eye][0]]
         mc = margin.mean(axis=0)                        # the rim's vertices in order around it (seen from the front)
         margin = margin[np.argsort(np.arctan2(margin[:, 1] - mc[1], margin[:, 0] - mc[0]))]
         idx = np.unique(knn(margin, src, 1)[0][:, 0])
-        c, r = _shape(src[idx])
+        c, r = loop_shape(src[idx])
         if any(np.linalg.norm(c0 - c) < max(r, r0) for c0, r0 in shapes):
             continue                                    # the source has an opening there
         # the eyeball's front: inside the margin's outline seen from the front, not the margin itself
@@ -213,16 +211,11 @@ def _has_eye_loop(model, pm, eye: int) -> bool:
 
     def shapes():
         pts = model.template_frame(pm)[0]
-        return [_shape(pts[lp]) for lp in boundary_loops(pm.face_faces) if len(lp) >= 4]
+        return [loop_shape(pts[lp]) for lp in boundary_loops(pm.face_faces) if len(lp) >= 4]
     ict = default_template()
-    c0, r0 = _shape(ict.verts[ict.rims[eye][0]])
+    c0, r0 = loop_shape(ict.verts[ict.rims[eye][0]])
     return any(np.abs(c - c0)[:2].max() < 3.0 and 0.3 * r0 < r < 3.0 * r0
                for c, r in model._cached(pm, "loop_shapes", shapes))
-
-
-def _shape(p):
-    c = p.mean(axis=0)
-    return c, float(np.sqrt(((p - c) ** 2).sum(1).mean()))
 
 
 def _inside_outline(q: np.ndarray, poly: np.ndarray) -> np.ndarray:
