@@ -167,19 +167,20 @@ def source_folds(source_pm, keys: np.ndarray, match, target_pm):
     return allowed
 
 
-def _virtual_eyes(model, source_pm, source: FaceTemplate, target_pm, affine=None) -> None:
+def _virtual_eyes(model, source_pm, source: FaceTemplate, target_pm, affine=None, progress=None) -> None:
     """A source whose eyes are closed surfaces (lids joined to the eyeball, no boundary loop) gets each eye's lid
     margin as an opening of its own: the source vertices nearest ICT's lid margin where the source's own ICT
     registration put it (``Model._template_match``), with the vertices inside it (the eyeball's front) as the
     rim's interior. A target with its eyes cut open at the margin then meets the source's margin, as it meets
     a source opening (``template_keys.match_openings``); without it the target's lids landed on the eyeball and the
-    lid keys came out sheared. Modifies ``source``'s cached openings, rims and margins."""
+    lid keys came out sheared. Modifies ``source``'s cached openings, rims and margins. ``progress``: the
+    transfer's callback(done, total), called through that registration too (so Esc stops it)."""
     from .nearest import knn
     ict = default_template()
     need = [eye for eye in (0, 1) if _has_eye_loop(model, target_pm, eye) and not _has_eye_loop(model, source_pm, eye)]
     if not need:        # the usual case: no ICT registration of the source (~1.5 s)
         return
-    match = model._template_match(source_pm)[1]
+    match = model._template_match(source_pm, progress)[1]
     reg = match.registered
     if affine is not None:
         reg = reg @ affine[0].T + affine[1]
@@ -296,7 +297,7 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
     source = FaceTemplate(src, source_pm.face_faces, cm.astype(np.float32), amb, len(src), tpl.gen_center,
                           tpl.gen_size, jaw[0] if jaw else None)
     if EYES_FROM_ICT:
-        _virtual_eyes(model, source_pm, source, target_pm, (lin, shift) if proportions else None)
+        _virtual_eyes(model, source_pm, source, target_pm, (lin, shift) if proportions else None, progress)
     pairs = None
     if landmarks is not None:
         _, src_idx = _landmark_points(source_pm, landmarks[0], "source")     # snapped to the source's vertices
