@@ -729,7 +729,7 @@ DEFAULT_SCHEDULE = (30.0, 10.0, 3.0, 1.0, 0.3)
 def register(tpl_verts, tpl_faces, dst_verts, dst_faces, *, schedule=DEFAULT_SCHEDULE, inner: int = 3,
              landmarks=None, landmark_weight: float = 10.0, curves=None, tpl_weight=None,
              max_dist: float | None = None, max_back: int = 6000, progress=None, plane: float = 0.0,
-             dst_surface: "Surface | None" = None) -> np.ndarray:
+             dst_surface: "Surface | None" = None, dst_skip: np.ndarray | None = None) -> np.ndarray:
     """Non-rigidly move a template (already similarity-aligned to the target) onto the target surface.
 
     Args:
@@ -749,6 +749,8 @@ def register(tpl_verts, tpl_faces, dst_verts, dst_faces, *, schedule=DEFAULT_SCH
             along it, so the stiffness, not the closest points, decides where it sits along the surface; 0 (the
             default): point-to-point pulls, as before this option.
         dst_surface: the target's ``Surface`` when the caller has one already (e.g. from ``similarity_icp``).
+        dst_skip: optional (G,) bool target triangles that pull no template vertex (a cut: what lies beyond it
+            follows by stiffness instead of piling onto the cut); the target's vertices still pull the template.
     Returns: (N, 3) registered template positions."""
     if not 0.0 <= plane < 1.0:
         raise ValueError(f"plane must lie in [0, 1) (the share of each pull along the target's normal), got {plane}; "
@@ -795,6 +797,8 @@ def register(tpl_verts, tpl_faces, dst_verts, dst_faces, *, schedule=DEFAULT_SCH
         tn = vertex_normals(x, tf)
         fn1 = face_normals(dv, df[f1])
         ok1 = (d1 < max_dist ** 2) & ((tn * fn1).sum(1) > 0.3)
+        if dst_skip is not None:
+            ok1 &= ~dst_skip[f1]
         w1 = wt * ok1
         n1 = fn1 if plane else None
         # target -> template pairs

@@ -44,6 +44,9 @@ ICP_ACCELERATE = False          # similarity_icp(accelerate=): converges in the 
                                 # mirror image fit alike: Rocketbox yaw -1.98 / +2.74 -> -0.18 / -0.14 degrees), but
                                 # the converged fit's keys lose on the dev heads (Rocketbox jawOpen cosine 0.78 ->
                                 # 0.69) and on ICT's truth (a 2.5x caricature 37.3 -> 43.1 %): off (docs/model.md)
+REG_SKIP_CUTS = True            # ... and the registration's template -> face pulls skip it too (``register(dst_skip=)``):
+                                # on a tight mask the template's jaw side was pulled onto the cut, 2 cm off the mask's
+                                # edge, whose vertices faded and flapped in jawOpen (docs/model.md)
 CUT_LOOP_CM = 20.0              # an open border this long is a cut (a mask's edge, the neck), not an eye or mouth
                                 # opening (ICT's mouth opening: ~11 cm round, an eye ~8 cm)
 CUT_AREA_MAX = 1 / 3            # ... unless its triangles hold more than this share of the face's area
@@ -701,7 +704,8 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
         pairs = (np.asarray(landmarks[0], np.int64), np.asarray(landmarks[1], np.float64).reshape(-1, 3))
         x0 = landmark_warp(x0, *pairs)
     x = register(x0, tpl.faces, pts, faces, schedule=SCHEDULE, inner=INNER, curves=curves, landmarks=pairs,
-                 tpl_weight=(~hidden).astype(np.float64), progress=progress, plane=plane, dst_surface=surf)
+                 tpl_weight=(~hidden).astype(np.float64), progress=progress, plane=plane, dst_surface=surf,
+                 dst_skip=border if REG_SKIP_CUTS else None)
     del surf                                    # its grids are not needed below, where the memory peaks
     lo, hi = FALLOFF_CM
     # the face has no interior behind a rim it meets there: its vertices may not land on the template's
