@@ -31,7 +31,7 @@ _REACH_VERTS = 20000        # Surface.nearest_vertex_within searches at most thi
 _FINE_K = 4                 # queries of at most this many neighbours try a grid of half the cell side first
 ICP_ALIGNED = 0.95          # similarity_icp(accelerate=True): two steps this aligned (cosine) ...
 ICP_JUMP = 10.0             # ... make a jump of at most this many steps
-GAP_WORK = 5e7              # PointGrid._gap dilates at most this many cells x rounds (else its bound is 0: no pruning)
+GAP_WORK = 5e7              # PointGrid._gap dilates at most this many cells x rounds (else: the bounding box's bound)
 
 
 def _first_smallest(dd: np.ndarray, k: int) -> np.ndarray:
@@ -104,6 +104,10 @@ class PointGrid:
         hit = inside & (ukey[pos] == key)
         return ustart[pos], np.where(hit, ucount[pos], 0)
 
+    def _box_distance(self, q: np.ndarray) -> np.ndarray:
+        """(M,) each query's distance to the points' bounding box (0 inside): a lower bound of its nearest."""
+        return np.linalg.norm(np.maximum(np.maximum(self.lo - q, q - self.lo - self.ext), 0.0), axis=1)
+
     def _gap(self, q: np.ndarray, reach: float) -> np.ndarray:
         """(M,) a lower bound of each query's distance to the nearest point, exact enough up to ``reach``: from
         the Chebyshev distance (in cells) between its cell and the nearest occupied one (a point in a cell D
@@ -112,8 +116,7 @@ class PointGrid:
             m = int(np.ceil(reach / self.h)) + 2
             shape = tuple(int(x) for x in self.dims + 2 * m)
             if float(np.prod(np.asarray(shape, np.float64))) * m > GAP_WORK:   # a reach of very many cells (the
-                return np.linalg.norm(np.maximum(np.maximum(self.lo - q, q - self.lo - self.ext), 0.0), axis=1)
-                # points collapsed by a failed fit): the distance to their bounding box bounds it, at no cost
+                return self._box_distance(q)     # points collapsed by a failed fit): their bounding box bounds it
             occ = np.zeros(shape, bool)
             c = np.minimum(np.floor((self.targets - self.lo) / self.h).astype(np.int64), self.dims - 1) + m
             occ[c[:, 0], c[:, 1], c[:, 2]] = True
@@ -296,8 +299,7 @@ class PointGrid:
         if exact:
             far = np.flatnonzero(~(d2[:, -1] <= self.h * self.h))
             # distance to the points' bounding box: no grid of smaller cells can answer a query further out
-            out = np.linalg.norm(np.maximum(np.maximum(self.lo - points[far], points[far] - self.lo - self.ext),
-                                            0.0), axis=1)
+            out = self._box_distance(points[far])
             if reach is not None and len(far):            # nothing within reach: leave the inexact answer
                 gone = self._gap(points[far], reach) > reach
                 far, out = far[~gone], out[~gone]

@@ -32,6 +32,22 @@ FOLLOW_NEAR = 0.15     # other vertices within this x the face's bbox diagonal o
 FOLLOW_FAR = 0.30      # beyond this they get no motion (linear between); ICT's eyes / teeth lie within 0.09
 
 
+def label_firsts(labels: np.ndarray) -> np.ndarray:
+    """(L,) int64 a vertex of each label 0..L-1 of ``labels`` (N,), its lowest index (-1 for an unused label)."""
+    first = np.full(int(labels.max()) + 1, -1, np.int64)
+    first[labels[::-1]] = np.arange(len(labels))[::-1]
+    return first
+
+
+def seam_labels(v: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    """(N,) int64 a label per vertex of v (N, 3): vertices at exactly one position share one (split UV seams),
+    and open seams closer than ``SEAM_WELD`` x the median edge of ``tris`` (F, 3) are closed
+    (``weld_open_seams``; the median: a stray vertex does not move it)."""
+    _, weld = np.unique(v, axis=0, return_inverse=True)
+    edge = float(np.median(np.linalg.norm(v[tris[:, 1]] - v[tris[:, 0]], axis=1)))
+    return weld_open_seams(v, tris, np.asarray(weld).ravel(), SEAM_WELD * edge)
+
+
 def weld_open_seams(v: np.ndarray, tris: np.ndarray, weld: np.ndarray, tol: float) -> np.ndarray:
     """``weld`` (N,) with the open seams closed: boundary vertices (of the welded triangles) within ``tol`` of
     each other take one label, so two halves of a face modelled apart and never merged are one piece.
@@ -47,9 +63,7 @@ def weld_open_seams(v: np.ndarray, tris: np.ndarray, weld: np.ndarray, tol: floa
     open_ids = np.unique(edges[count == 1])
     if len(open_ids) < 2:
         return weld
-    first = np.full(int(weld.max()) + 1, -1, np.int64)
-    first[weld[::-1]] = np.arange(len(weld))[::-1]          # a vertex of each label, its lowest index
-    pos = np.asarray(v, np.float64)[first[open_ids]]
+    pos = np.asarray(v, np.float64)[label_firsts(weld)[open_ids]]
     idx, d2 = knn(pos, pos, min(4, len(pos)))
     a = np.repeat(np.arange(len(pos)), idx.shape[1])
     b, d2 = idx.ravel(), d2.ravel()

@@ -151,9 +151,7 @@ def build_prepared_mesh(v_in, f, up, forward, other_islands, key, cfg: ModelConf
     fg, ag = f[good], areas[good]
     # islands on the mesh welded by exact position (split UV seams stay one piece), and open seams closed (two
     # halves of a face modelled apart, never merged: ``mesh_checks.SEAM_WELD``)
-    _, weld = np.unique(v, axis=0, return_inverse=True)
-    edge = float(np.median(np.linalg.norm(v[fg[:, 1]] - v[fg[:, 0]], axis=1)))    # a stray vertex does not move it
-    weld = mesh_checks.weld_open_seams(v, fg, np.asarray(weld).ravel(), mesh_checks.SEAM_WELD * edge)
+    weld = mesh_checks.seam_labels(v, fg)
     fg, n_rev = mesh_checks.orient_consistently(fg, weld)      # half the faces reversed: made consistent
     warnings = []
     if n_rev:

@@ -44,12 +44,12 @@ ICP_ACCELERATE = False          # similarity_icp(accelerate=): converges in the 
                                 # mirror image fit alike: Rocketbox yaw -1.98 / +2.74 -> -0.18 / -0.14 degrees), but
                                 # the converged fit's keys lose on the dev heads (Rocketbox jawOpen cosine 0.78 ->
                                 # 0.69) and on ICT's truth (a 2.5x caricature 37.3 -> 43.1 %): off (docs/model.md)
-REG_SKIP_CUTS = True            # ... and the registration's template -> face pulls skip it too (``register(dst_skip=)``):
-                                # on a tight mask the template's jaw side was pulled onto the cut, 2 cm off the mask's
-                                # edge, whose vertices faded and flapped in jawOpen (docs/model.md)
 CUT_LOOP_CM = 20.0              # an open border this long is a cut (a mask's edge, the neck), not an eye or mouth
                                 # opening (ICT's mouth opening: ~11 cm round, an eye ~8 cm)
 CUT_AREA_MAX = 1 / 3            # ... unless its triangles hold more than this share of the face's area
+REG_SKIP_CUTS = True            # the registration's template -> face pulls skip a cut as the ICPs do (``dst_skip=``):
+                                # on a tight mask the template's jaw side was pulled onto the cut, 2 cm off the mask's
+                                # edge, whose vertices faded and flapped in jawOpen (docs/model.md)
 FALLOFF_CM = (1.0, 3.0)         # full motion within 1 cm of the registered template, none beyond 3 cm
 AMBIGUITY = (0.15, 0.3)         # mouth ambiguity from which a vertex blends into, and above which it takes,
                                 # the harmonic fill of its neighbours
@@ -145,6 +145,16 @@ class FaceTemplate:
             self._rims, self._margins = out, margins
         return self._rims
 
+    def add_opening(self, rim: np.ndarray, interior: np.ndarray) -> None:
+        """One more opening that is no boundary loop (a closed eye's lid margin: ``transfer._virtual_eyes``): rim
+        (R,) and interior (I,) vertex indices; it is its own rim and margin. The keys judged on the rims
+        (``lid_keys``) are judged again."""
+        self.rims
+        self._openings = self.openings + [rim]
+        self._rims = self._rims + [(rim, interior)]
+        self._margins = self._margins + [(rim, interior)]
+        self.__dict__.pop("_lid_keys", None)
+
     @property
     def margins(self) -> list:
         """Like ``rims``, but the lips' margin stays the mouth's rim even where the lips touch: what a face with
@@ -206,7 +216,8 @@ def match_openings(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np
 
     A face loop matches a template opening (aligned by the similarity: ``x0``) when its centre lies within
     ``reach`` times the opening's radius of the opening's centre and its radius is 0.4-3x the opening's; the
-    closest match wins, each face loop serves one opening. Meshes with closed eyes or mouth simply have no loop there.
+    closest match wins, each face loop serves one opening. Meshes with closed eyes or mouth simply have no loop
+    there.
     Returns [(template opening number, face loop (P,) vertex indices, forward)]: ``forward`` when the loop's
     surroundings face forward (a lid margin or lip line cut open, as game meshes have; mean normal z above
     ``BACKWARD_LOOP_NZ``), not back (a socket)."""
@@ -618,12 +629,9 @@ def border_faces(pts: np.ndarray, faces: np.ndarray) -> np.ndarray:
     pulled onto the cut (Rokoko's head cut to 8 cm around the nose: mean cosine 0.616, 0.775 without those pairs;
     docs/model.md). The openings keep their pairs: without them as well that mask reached 0.832, but a held-out
     ICT face with parted lips lost 1.4 points."""
-    from .mesh_checks import SEAM_WELD, weld_open_seams
-    _, weld = np.unique(pts, axis=0, return_inverse=True)
-    edge = float(np.median(np.linalg.norm(pts[faces[:, 1]] - pts[faces[:, 0]], axis=1)))
-    weld = weld_open_seams(pts, faces, np.asarray(weld).ravel(), SEAM_WELD * edge)
-    first = np.full(int(weld.max()) + 1, -1, np.int64)
-    first[weld[::-1]] = np.arange(len(weld))[::-1]
+    from .mesh_checks import label_firsts, seam_labels
+    weld = seam_labels(pts, faces)
+    first = label_firsts(weld)
     on = np.zeros(len(first), bool)
     for loop in boundary_loops(weld[faces]):
         p = pts[first[loop]]

@@ -173,7 +173,7 @@ def _virtual_eyes(model, source_pm, source: FaceTemplate, target_pm, affine=None
     registration put it (``Model._template_match``), with the vertices inside it (the eyeball's front) as the
     rim's interior. A target with its eyes cut open at the margin then meets the source's margin, as it meets
     a source opening (``template_keys.match_openings``); without it the target's lids landed on the eyeball and the
-    lid keys came out sheared. Modifies ``source``'s cached openings, rims and margins. ``progress``: the
+    lid keys came out sheared. Adds them to ``source`` (``FaceTemplate.add_opening``). ``progress``: the
     transfer's callback(done, total), called through that registration too (so Esc stops it)."""
     from .nearest import knn
     ict = default_template()
@@ -185,8 +185,7 @@ def _virtual_eyes(model, source_pm, source: FaceTemplate, target_pm, affine=None
     if affine is not None:
         reg = reg @ affine[0].T + affine[1]
     src = source.verts
-    openings, rims, margins = list(source.openings), list(source.rims), list(source.margins)
-    shapes = [loop_shape(src[o]) for o in openings]
+    shapes = [loop_shape(src[o]) for o in source.openings]
     for eye in need:                                    # ICT's template: openings 0, 1 are the eyes
         margin = reg[ict.rims[eye][0]]
         mc = margin.mean(axis=0)                        # the rim's vertices in order around it (seen from the front)
@@ -198,10 +197,7 @@ def _virtual_eyes(model, source_pm, source: FaceTemplate, target_pm, affine=None
         # the eyeball's front: inside the margin's outline seen from the front, not the margin itself
         inside = _inside_outline(src[:, :2], margin[:, :2]) & (np.abs(src[:, 2] - c[2]) < 2.0 * r)
         inside[idx] = False
-        openings.append(idx)
-        rims.append((idx, np.flatnonzero(inside)))
-        margins.append((idx, np.flatnonzero(inside)))
-    source._openings, source._rims, source._margins = openings, rims, margins
+        source.add_opening(idx, np.flatnonzero(inside))
 
 
 def _has_eye_loop(model, pm, eye: int) -> bool:
