@@ -77,9 +77,9 @@ def test_default_keys_beat_nearest_on_a_low_poly_head(head, ict):
     np.testing.assert_array_equal(ours, model.facs_basis(pm, names="arkit", keys="template")[1])
     res = evaluate_head(head, {"ours": ours.astype(np.float64), "nearest": ict_nearest_arkit(ict, head)})
     o, n = res["ours"], res["nearest"]
-    # docs/model.md: err 126.9 % vs 134.6 %, cosine 0.55 vs 0.52, jawOpen lip gap 62 %, blinks 104 / 103 %,
+    # docs/model.md: err 116.5 % vs 134.6 %, cosine 0.555 vs 0.52, jawOpen lip gap 63 %, blinks 104 / 103 %,
     # no inverted triangles on jawOpen (3 before ``template_keys.unfold_contact``)
-    assert o["err"] < n["err"] and o["cos"] > n["cos"]
+    assert o["err"] < n["err"] - 0.15 and o["cos"] > n["cos"]
     assert o["jaw_gap"] > 0.5 and o["jaw_cos"] > 0.65
     assert 0.9 < min(o["blink"]) and max(o["blink"]) < 1.15 and max(o["blink_outside_m"]) < 0.002
     assert o["jaw_damage"][0] == 0
@@ -87,6 +87,25 @@ def test_default_keys_beat_nearest_on_a_low_poly_head(head, ict):
     # also read the neck: docs/model.md, *The fit reads the face, not the neck*)
     mae, saturated = bake_error(model, pm, head, "auto")
     assert mae < 0.122 and saturated < 0.01
+
+
+def test_trimmed_tails_bring_the_keys_nearer_the_artists(head, monkeypatch):
+    # the template's keys with each key's motion below 5 % of its largest faded out (``TEMPLATE_TAIL``) against the
+    # same keys untrimmed (docs/model.md, *Key tails*): mean error 127.0 -> 116.5 %, cosine 0.551 -> 0.555, the
+    # brow raise 235 -> 137 %; the artist's browOuterUpLeft moves 1 % of the vertices above 5 % of its peak
+    from model_core.runtime import Model, model_keys
+    scores = {}
+    for tail in (0.0, model_keys.TEMPLATE_TAIL):
+        monkeypatch.setattr(model_keys, "TEMPLATE_TAIL", tail)
+        model = Model.load()
+        keys = model.facs_basis(model.prepare(head.verts, head.faces, "Y", "Z"), names="arkit", keys="template")[1]
+        scores[tail] = evaluate_head(head, {"ours": keys.astype(np.float64)})["ours"]
+    before, after = scores[0.0], scores[model_keys.TEMPLATE_TAIL]
+    assert after["err"] < before["err"] - 0.08 and after["cos"] > before["cos"]
+    brow = [s["keys"]["browOuterUpLeft"]["err"] for s in (before, after)]
+    assert brow[1] < 0.7 * brow[0], brow
+    better = sum(after["keys"][n]["err"] <= before["keys"][n]["err"] for n in before["keys"])
+    assert better >= 0.9 * len(before["keys"]), better
 
 
 def test_template_keys_do_not_drift_on_a_denser_copy_of_the_same_surface():

@@ -11,6 +11,7 @@ from model_core.dataset.ict import crop_sizes
 from model_core.runtime.mesh import remove_unreferenced, turned_over, vertex_normals, vertex_rings
 from model_core.runtime import Model
 from model_core.runtime import template_keys as tk
+from model_core.runtime.model_keys import TEMPLATE_TAIL
 
 BLINK_L = ICT_NAMES.index("eyeBlink_L")
 
@@ -71,9 +72,27 @@ def test_eyes_cut_at_the_margin_blink_like_ict(eye_cut_face):
     model = Model.load()
     _, d = model.facs_basis(model.prepare(verts, faces, "Y", "Z"), "ict", keys="template")
     # measured (docs/model.md): blink 7.9 % / 15.5 % relative error on two held-out faces cut this way (this is
-    # the first), against 22.9 / 33.6 % when the template's socket met the face's margin; all 53 keys 11.4 %
+    # the first), against 22.9 / 33.6 % when the template's socket met the face's margin; all 53 keys 11.4 %.
+    # The template path trims each key's tail (``trim_tails``): it is scored against ICT's keys trimmed alike
+    true = tk.trim_tails(true.copy(), TEMPLATE_TAIL)
     assert _rel(d[BLINK_L], true[BLINK_L]) < 0.10 and _rel(d, true) < 0.12
     assert tk.opening_closure(verts[rim], d[:, rim].astype(np.float64))[BLINK_L] > 0.85
+
+
+def test_trim_tails_fades_a_keys_small_motion_only():
+    # one key: a bump falling from 1 cm to 0 over the line; the other all zero (left as it is)
+    x = np.linspace(0.0, 1.0, 1001)
+    keys = np.zeros((2, len(x), 3), np.float32)
+    keys[0, :, 2] = (1.0 - x) ** 2
+    before = keys.copy()
+    out = tk.trim_tails(keys, 0.05)
+    assert out is keys and np.array_equal(keys[1], before[1])
+    z, z0 = keys[0, :, 2], before[0, :, 2]
+    assert np.array_equal(z[z0 >= 0.1], z0[z0 >= 0.1])                 # from twice the threshold: exact
+    assert np.all(z[z0 <= 0.05] == 0.0) and (z0 <= 0.05).sum() > 100   # below it: still
+    assert np.all(np.diff(z) <= 1e-7) and np.abs(np.diff(z)).max() < 0.01   # monotone and continuous
+    with pytest.raises(ValueError, match="share"):
+        tk.trim_tails(keys, 1.0)
 
 
 def test_blink_closes_a_larger_eye(eye_cut_face, monkeypatch):

@@ -24,6 +24,8 @@ AUTO_DISAGREEMENT = (0.20, 0.30)  # 'auto' keys: the decoder's below 20 % disagr
 AUTO_EYE_DISAGREEMENT = (0.60, 0.70)  # the eye keys alone: the template's above 70 % disagreement over them (eyes
                                 # 1.6x ICT's and larger: the decoder's blink closes a third), whatever the rest;
                                 # ICT's faces, remeshed or not: at most 56 %
+TEMPLATE_TAIL = 0.05            # the template's keys: motion below 5 % of each key's largest faded out (ICT's scans
+                                # move a fifth of the face a little; artists' keys do not: template_keys.trim_tails)
 
 
 class FacsKeys(ModelPart):
@@ -131,7 +133,7 @@ class FacsKeys(ModelPart):
             from .template_keys import default_template, template_keys
             pts, cm = self.template_frame(pm)
             keys, match = template_keys(default_template(), pts, pm.face_faces, progress=progress,
-                                        return_match=True, sockets=default_inner_parts())
+                                        return_match=True, sockets=default_inner_parts(), tail=TEMPLATE_TAIL)
             keys /= F32(cm)                                    # its own fresh array: in place, the same numbers
             return check_finite(keys, "template keys"), match
         return self._cached(pm, "template_keys", run)
@@ -151,6 +153,8 @@ class FacsKeys(ModelPart):
         than ICT's, on which the decoder's blink closes a third of the eye) they take the template's even on a
         face whose other keys are the decoder's. The share returned is the other keys'."""
         self._check_pm(pm)
+
+        from .template_keys import tail_factor
 
         def run():
             # the decoder's keys do not depend on the template's: they are decoded in a second thread while the
@@ -184,15 +188,24 @@ class FacsKeys(ModelPart):
                     np.sqrt(q[..., 0] + q[..., 1] + q[..., 2], out=out[k])
                 return out
 
-            def disagreement(x, y):
-                return float(lengths(x, y).mean() / max(lengths(y).mean(), 1e-30))
+            def disagreement(ks):
+                """Over the keys ks: the decoder's keys with their tails trimmed as the template's were (so an
+                ICT face's two agree as before) against the template's."""
+                num = den = 0.0
+                for k in ks:
+                    x = dec[k]
+                    if TEMPLATE_TAIL > 0.0:
+                        x = x * tail_factor(lengths(x), TEMPLATE_TAIL)[:, None].astype(F32)
+                    num += float(lengths(x, tk[k]).sum(dtype=np.float64))
+                    den += float(lengths(tk[k]).sum(dtype=np.float64))
+                return num / max(den, 1e-30)
             jaw = ICT_NAMES.index("jawOpen")
-            d = max(disagreement(dec, tk), disagreement(dec[jaw], tk[jaw]))
+            d = max(disagreement(range(len(tk))), disagreement([jaw]))
             lo, hi = AUTO_DISAGREEMENT
             share = float(np.clip((hi - d) / (hi - lo), 0.0, 1.0))
             eyes = [k for k, n in enumerate(ICT_NAMES) if n.startswith("eye")]
             lo, hi = AUTO_EYE_DISAGREEMENT
-            eye_share = min(share, float(np.clip((hi - disagreement(dec[eyes], tk[eyes])) / (hi - lo), 0.0, 1.0)))
+            eye_share = min(share, float(np.clip((hi - disagreement(eyes)) / (hi - lo), 0.0, 1.0)))
             if share == 0.0:
                 return tk, share
             per_key = np.full((len(tk), 1, 1), share, F32)

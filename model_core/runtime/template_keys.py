@@ -599,6 +599,31 @@ def _unfold_sub(keys: np.ndarray, pts: np.ndarray, sub: np.ndarray, free: np.nda
     return out
 
 
+def tail_factor(lengths: np.ndarray, share: float) -> np.ndarray:
+    """The factor ``trim_tails`` scales a key's displacements by: lengths (..., N) of one key's displacements ->
+    (..., N) in 0..1: 0 below tau = share x the largest length (along the last axis), 1 from 2 tau, smoothstep
+    between (so the trimmed field stays continuous and its large motions exact)."""
+    tau = share * lengths.max(axis=-1, keepdims=True, initial=0.0)
+    u = np.clip((lengths - tau) / np.maximum(tau, 1e-30), 0.0, 1.0)
+    return u * u * (3.0 - 2.0 * u)
+
+
+def trim_tails(keys: np.ndarray, share: float) -> np.ndarray:
+    """keys (K, N, 3) -> the same keys (in place) with each key's motion below ``share`` of its own largest faded
+    out (``tail_factor``).
+
+    ICT's keys are scans: a brow raise moves the whole forehead and a smile the cheek up to the eye, a few per cent
+    of the key's peak over a fifth to two fifths of the face. Artists' keys move what the key names (on the dev
+    heads 1-8 % of the vertices above 5 % of the peak where ours move 13-43 %; docs/model.md, *Key tails*)."""
+    if not 0.0 <= share < 1.0:
+        raise ValueError(f"trim_tails needs a share in [0, 1); got {share}")
+    for k in range(len(keys)):
+        d = keys[k]
+        q = d.astype(np.float64) ** 2
+        keys[k] = d * tail_factor(np.sqrt(q[:, 0] + q[:, 1] + q[:, 2]), share)[:, None].astype(keys.dtype)
+    return keys
+
+
 def landmark_warp(x: np.ndarray, idx: np.ndarray, points: np.ndarray, sigma: float = LANDMARK_SIGMA_CM):
     """The template (N, 3) warped smoothly so that its vertices ``idx`` (L,) land on ``points`` (L, 3) (cm).
 
@@ -667,7 +692,8 @@ class TemplateMatch:
 
 def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progress=None,
                   return_match: bool = False, landmarks=None, mouth_open=None, mouth_shift: bool = True,
-                  sockets=None, plane: float = 0.0, cuts: bool = True, match_reach: float = 1.0):
+                  sockets=None, plane: float = 0.0, cuts: bool = True, match_reach: float = 1.0,
+                  tail: float = 0.0):
     """The template's keys (ICT's 53, or any source's) on a face surface brought into ICT's frame and units.
 
     Args: tpl: the template; pts (N, 3) the face's vertices in ICT cm (+Y up, +Z forward), roughly aligned
@@ -680,7 +706,8 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     and eye sockets than the template (a mouth bag) take the sockets' motion (``inner_parts.fill_sockets``);
     plane: the registration's point-to-plane share (``correspond.register``; the transfer's ``PLANE``);
     cuts: the similarity ICPs make no pair on the face's cut (``border_faces``) but from the template's own;
-    match_reach: how far a face loop may lie from a template opening and still meet it (``match_openings``).
+    match_reach: how far a face loop may lie from a template opening and still meet it (``match_openings``);
+    tail: each key's motion below this share of its own largest fades out (``trim_tails``; 0: the template's).
     Returns: (K, N, 3) float32 displacements in cm (ICT frame) [, TemplateMatch]."""
     pts = np.asarray(pts, np.float64)
     faces = np.asarray(faces, np.int64)
@@ -737,6 +764,8 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     if sockets is not None:
         from .inner_parts import fill_sockets
         fill_sockets(sockets, tpl, keys, pts, np.sqrt(d2), x, s, R, t)
+    if tail > 0.0:
+        trim_tails(keys, tail)                  # before the openings' closure and the unfolding, which see the result
     keys = close_openings(tpl, keys, pts, matched, rims, posed)
     # the lips' contact at rest marks the guessed vertices too: parted, the template's lips are told apart by
     # their closest points, but a face triangle spanning them still takes both lips' motions
