@@ -147,8 +147,8 @@ def test_auto_takes_the_templates_eye_keys_on_large_eyes(eye_cut_face):
     rest = [k for k in range(len(ICT_NAMES)) if k not in eyes]
     assert share > 0.5                                  # the rest mostly the decoder's
     closure = lambda k: tk.opening_closure(big[rim], k[:, rim].astype(np.float64))[BLINK_L]
-    dis = lambda x, y: np.linalg.norm(x - y, axis=-1).mean() / np.linalg.norm(y, axis=-1).mean()
-    assert dis(dec[eyes], tpl[eyes]) > 0.7
+    judged = model.auto_disagreement(pm)             # eye keys 77 %, all 21.5 %
+    assert judged["eyes"] > 0.7 and judged["all"] < 0.25
     np.testing.assert_allclose(auto[eyes], tpl[eyes], atol=1e-6)
     np.testing.assert_allclose(auto[rest], share * dec[rest] + (1 - share) * tpl[rest], atol=1e-6)
     assert closure(auto) > 0.85 and closure(dec) < 0.5
@@ -156,7 +156,8 @@ def test_auto_takes_the_templates_eye_keys_on_large_eyes(eye_cut_face):
 
 def test_auto_keys_are_the_decoders_on_an_ict_face(ict):
     # a held-out ICT identity: the decoder and the template disagree by 11-19 % (docs/model.md), so 'auto'
-    # takes the decoder's keys, the more accurate there (12.2 % against the template's 18.0 % on this face)
+    # takes the decoder's keys, the more accurate there (12.2 % against the template's 22.5 % on this face;
+    # 17.9 % against ICT's keys with their tails trimmed as the template's are)
     n = crop_sizes("full")[0]
     v = ict.identity_verts(held_out_identities(2)[1])[:n].astype(np.float64)
     model = Model.load()
@@ -269,6 +270,26 @@ def test_a_stylised_mouth_meets_the_templates_lip_line(ict):
     assert gap_share(keys[JAW]) > 0.6 and _rel(keys[JAW], jaw) < 0.28
     unshifted = tk.template_keys(tpl, warp, faces, mouth_shift=False)
     assert _rel(unshifted[JAW], jaw) > 0.30
+
+
+def test_a_fold_under_the_lower_lip_is_not_parted_lips(ict):
+    """The third held-out identity's full lower lip leaves a fold above the chin 0.95 cm tall and over
+    ``GAP_DEPTH_CM`` deep; ``lip_profile`` took it for parted lips, ``mouth_pose`` parted the template's (jawOpen
+    0.30, mouth moved 0.5 cm down) and the template's keys were 35.5 % off ICT's, so 'auto' took them (35.5 %
+    against the decoder's 12.7 %). The profile slopes into a fold but steps into a gap between lips
+    (``GAP_JUMP_CM``): now closed, 16.0 % against ICT's keys trimmed alike, and auto is the decoder's (docs/model.md,
+    *Parted lips*)."""
+    n = crop_sizes("full")[0]
+    v = ict.identity_verts(held_out_identities(4)[2])[:n].astype(np.float64)
+    model = Model.load()
+    pm = model.prepare(v, ict.crop_faces("full"), "Y", "Z")
+    _, match = model._template_match(pm)
+    assert match.mouth_open == 0.0 and not match.mouth_shift.any()
+    true = ict.expression_modes[:, :n].astype(np.float64)
+    _, tpl = model.facs_basis(pm, "ict", keys="template")
+    assert _rel(tpl, tk.trim_tails(true.copy(), TEMPLATE_TAIL)) < 0.18
+    _, auto = model.facs_basis(pm, "ict", keys="auto")
+    assert model.auto_face_keys(pm)[1] == 1.0 and _rel(auto, true) < 0.13
 
 
 def test_parted_lips_cut_open_at_the_margin(ict, eye_cut_face):

@@ -24,8 +24,9 @@ AUTO_DISAGREEMENT = (0.20, 0.30)  # 'auto' keys: the decoder's below 20 % disagr
 AUTO_EYE_DISAGREEMENT = (0.60, 0.70)  # the eye keys alone: the template's above 70 % disagreement over them (eyes
                                 # 1.6x ICT's and larger: the decoder's blink closes a third), whatever the rest;
                                 # ICT's faces, remeshed or not: at most 56 %
-TEMPLATE_TAIL = 0.05            # the template's keys: motion below 5 % of each key's largest faded out (ICT's scans
-                                # move a fifth of the face a little; artists' keys do not: template_keys.trim_tails)
+TEMPLATE_TAIL = 0.05            # the template's keys: motion below 5 % of each key's largest faded out, after 'auto'
+                                # judged them (ICT's scans move a fifth of the face a little; artists' keys do not:
+                                # template_keys.trim_tails)
 
 
 class FacsKeys(ModelPart):
@@ -110,11 +111,19 @@ class FacsKeys(ModelPart):
 
     @one_blas_thread
     def template_face_keys(self, pm: PreparedMesh, progress=None) -> np.ndarray:
-        """The 53 ICT keys of the face island carried by dense correspondence (``runtime/template_keys.py``):
-        (53, Nf, 3) float32 canonical displacements (cached per mesh). The face starts in ICT's frame where
+        """The 53 ICT keys of the face island carried by dense correspondence (``runtime/template_keys.py``), each
+        key's motion below ``TEMPLATE_TAIL`` of its largest faded out (``template_keys.trim_tails``): (53, Nf, 3)
+        float32 canonical displacements (cached per mesh). The face starts in ICT's frame where
         the model's face-core frame (``decoder_frame``) puts it."""
         self._check_pm(pm)
-        return self._template_match(pm, progress)[0]
+
+        def run():
+            from .template_keys import trim_tails
+            keys = self._template_match(pm, progress)[0]
+            if TEMPLATE_TAIL <= 0.0:
+                return keys
+            return trim_tails(keys.copy(), TEMPLATE_TAIL, pm.canon, pm.face_faces)
+        return self._cached(pm, "template_keys_trimmed", run)
 
     def template_frame(self, pm: PreparedMesh, points=None) -> tuple[np.ndarray, float]:
         """The face island's positions (Nf, 3), or ``points`` (L, 3) in the caller's frame, in the ICT template's
@@ -127,13 +136,13 @@ class FacsKeys(ModelPart):
         return (canon * a + b) * tpl.gen_size + tpl.gen_center, tpl.gen_size * a
 
     def _template_match(self, pm: PreparedMesh, progress=None):
-        """(``template_face_keys``, its ``TemplateMatch``), cached per mesh."""
+        """(the template's keys untrimmed, their ``TemplateMatch``), cached per mesh."""
         def run():
             from .inner_parts import default_inner_parts
             from .template_keys import default_template, template_keys
             pts, cm = self.template_frame(pm)
             keys, match = template_keys(default_template(), pts, pm.face_faces, progress=progress,
-                                        return_match=True, sockets=default_inner_parts(), tail=TEMPLATE_TAIL)
+                                        return_match=True, sockets=default_inner_parts())
             keys /= F32(cm)                                    # its own fresh array: in place, the same numbers
             return check_finite(keys, "template keys"), match
         return self._cached(pm, "template_keys", run)
@@ -151,10 +160,9 @@ class FacsKeys(ModelPart):
         ``AUTO_DISAGREEMENT[0]``, 0 above ``[1]``, linear between. The eye keys (``eye*``) are judged once more
         on their own: where the two disagree over them beyond ``AUTO_EYE_DISAGREEMENT`` (stylised eyes far larger
         than ICT's, on which the decoder's blink closes a third of the eye) they take the template's even on a
-        face whose other keys are the decoder's. The share returned is the other keys'."""
+        face whose other keys are the decoder's. The share returned is the other keys'. The template's keys are
+        judged as carried; what this returns of them is ``template_face_keys``' (their tails trimmed)."""
         self._check_pm(pm)
-
-        from .template_keys import tail_factor
 
         def run():
             # the decoder's keys do not depend on the template's: they are decoded in a second thread while the
@@ -173,7 +181,7 @@ class FacsKeys(ModelPart):
 
             worker = threading.Thread(target=decode, name="nfs-decoder-keys", daemon=True)
             worker.start()
-            tk = self.template_face_keys(pm, progress)         # a cancel raises here; the worker ends on its own
+            tk = self._template_match(pm, progress)[0]        # a cancel raises here; the worker ends on its own
             worker.join()
             if failed:
                 raise failed[0]
@@ -188,32 +196,35 @@ class FacsKeys(ModelPart):
                     np.sqrt(q[..., 0] + q[..., 1] + q[..., 2], out=out[k])
                 return out
 
-            def disagreement(ks):
-                """Over the keys ks: the decoder's keys with their tails trimmed as the template's were (so an
-                ICT face's two agree as before) against the template's."""
-                num = den = 0.0
-                for k in ks:
-                    x = dec[k]
-                    if TEMPLATE_TAIL > 0.0:
-                        x = x * tail_factor(lengths(x), TEMPLATE_TAIL)[:, None].astype(F32)
-                    num += float(lengths(x, tk[k]).sum(dtype=np.float64))
-                    den += float(lengths(tk[k]).sum(dtype=np.float64))
-                return num / max(den, 1e-30)
+            def disagreement(ks=None):
+                """Over the keys ks (default all; both untrimmed): mean |decoder - template| / mean |template|."""
+                x, y = (dec, tk) if ks is None else (dec[ks], tk[ks])
+                return float(lengths(x, y).mean() / max(lengths(y).mean(), 1e-30))
             jaw = ICT_NAMES.index("jawOpen")
-            d = max(disagreement(range(len(tk))), disagreement([jaw]))
+            eyes = [k for k, n in enumerate(ICT_NAMES) if n.startswith("eye")]
+            found = {"all": disagreement(), "jawOpen": disagreement([jaw]), "eyes": disagreement(eyes)}
+            self._cached(pm, "auto_disagreement", lambda: found)
+            d = max(found["all"], found["jawOpen"])
             lo, hi = AUTO_DISAGREEMENT
             share = float(np.clip((hi - d) / (hi - lo), 0.0, 1.0))
-            eyes = [k for k, n in enumerate(ICT_NAMES) if n.startswith("eye")]
             lo, hi = AUTO_EYE_DISAGREEMENT
-            eye_share = min(share, float(np.clip((hi - disagreement(eyes)) / (hi - lo), 0.0, 1.0)))
+            eye_share = min(share, float(np.clip((hi - found["eyes"]) / (hi - lo), 0.0, 1.0)))
+            if share == 1.0 and eye_share == 1.0:
+                return dec, share
+            tk = self.template_face_keys(pm)                   # the same registration, its tails trimmed
             if share == 0.0:
                 return tk, share
             per_key = np.full((len(tk), 1, 1), share, F32)
             per_key[eyes] = eye_share
-            if share == 1.0 and eye_share == 1.0:
-                return dec, share
             return (per_key * dec + (1.0 - per_key) * tk).astype(F32), share
         return self._cached(pm, "auto_keys", run)
+
+    def auto_disagreement(self, pm: PreparedMesh, progress=None) -> dict:
+        """How far the decoder's and the template's keys disagree on this mesh, as ``auto_face_keys`` judged it:
+        {'all': over the 53 keys, 'jawOpen': over jawOpen, 'eyes': over the eye keys} (mean |decoder - template|
+        / mean |template|; see ``auto_face_keys``). Computes the keys when they are not cached yet."""
+        self.auto_face_keys(pm, progress)
+        return dict(self._cached(pm, "auto_disagreement", dict))
 
     @one_blas_thread
     def facs_basis(self, pm: PreparedMesh, names: str = "ict", probs=None, keys=None) -> tuple[list, np.ndarray]:

@@ -346,6 +346,7 @@ def close_openings(tpl: FaceTemplate, keys: np.ndarray, pts: np.ndarray, matched
 GAP_WINDOW_CM = 3.0             # the lip gap is looked for within this height above and below the template's lip contact
 GAP_STEP_CM = 0.025             # sampling step of the lip profile
 GAP_DEPTH_CM = 0.6              # a profile sample this far behind the lips around it lies between them
+GAP_JUMP_CM = 0.2               # ... when the profile steps back at least this far between two samples into it
 LIP_FRONT_CM = 1.0              # a lip's front is its frontmost point within this height of the opening
 GAP_COLUMNS = (-0.4, -0.2, 0.0, 0.2, 0.4)   # profile columns, as shares of the template's mouth half-width
 
@@ -359,7 +360,9 @@ def lip_profile(verts: np.ndarray, faces: np.ndarray, centre: np.ndarray, half_w
     middles and of the lips' fronts (Z), NaN unless most columns have a dip. A line with more than one hole under
     it (a mesh full of holes) is left out; with most left out, (0, NaN). A profile sample is in the dip when it lies ``GAP_DEPTH_CM``
     behind the lower of the frontmost points above and below it (or no surface lies under it, between surface
-    above and below). Closed lips leave only their crease; parted lips leave the mouth between them.
+    above and below), and a dip counts only where the profile steps into it (``GAP_JUMP_CM`` between two samples,
+    or a sample with no surface): closed lips leave only their crease, a full lower lip a fold above the chin
+    that the profile slopes into; parted lips leave the mouth between them.
     verts (N, 3) +Y up, +Z forward; centre (3,) the expected lip contact; half_width the mouth's half-width."""
     ys = centre[1] + np.arange(-GAP_WINDOW_CM, GAP_WINDOW_CM + 1e-9, GAP_STEP_CM)
     xs = centre[0] + half_width * np.asarray(GAP_COLUMNS)
@@ -385,9 +388,19 @@ def lip_profile(verts: np.ndarray, faces: np.ndarray, centre: np.ndarray, half_w
         if not deep.any():
             gaps.append(0.0)
             continue
-        # the run of deep samples nearest the expected contact
+        # the run of deep samples nearest the expected contact, among those the profile steps into (a gap
+        # between lips: the ray passes the lip's edge and hits the mouth far behind, or nothing), not a crease it
+        # slopes into (the fold under a full lower lip: 0.95 cm tall, more than GAP_DEPTH_CM deep, on a
+        # held-out ICT face)
         idx = np.flatnonzero(deep)
         runs = np.split(idx, np.flatnonzero(np.diff(idx) > 1) + 1)
+        with np.errstate(invalid="ignore"):                   # -inf - -inf: no surface on either side, a hole
+            step = np.nan_to_num(np.abs(np.diff(zf)), nan=np.inf)
+        runs = [r for r in runs if not np.isfinite(zf[r]).all()
+                or step[max(r[0] - 1, 0):r[-1] + 1].max(initial=0.0) > GAP_JUMP_CM]
+        if not runs:
+            gaps.append(0.0)
+            continue
         dist = [0.0 if ys[r[0]] <= centre[1] <= ys[r[-1]] else min(abs(ys[r[0]] - centre[1]), abs(ys[r[-1]] - centre[1]))
                 for r in runs]
         run = runs[int(np.argmin(dist))]
@@ -608,19 +621,31 @@ def tail_factor(lengths: np.ndarray, share: float) -> np.ndarray:
     return u * u * (3.0 - 2.0 * u)
 
 
-def trim_tails(keys: np.ndarray, share: float) -> np.ndarray:
+def trim_tails(keys: np.ndarray, share: float, pts: np.ndarray | None = None, faces: np.ndarray | None = None
+               ) -> np.ndarray:
     """keys (K, N, 3) -> the same keys (in place) with each key's motion below ``share`` of its own largest faded
-    out (``tail_factor``).
+    out (``tail_factor``). With pts (N, 3) and faces (F, 3): a triangle the trimmed key turns over where the key
+    did not (``mesh.turned_over``) gets its corners' motion back (up to three rounds).
 
     ICT's keys are scans: a brow raise moves the whole forehead and a smile the cheek up to the eye, a few per cent
     of the key's peak over a fifth to two fifths of the face. Artists' keys move what the key names (on the dev
     heads 1-8 % of the vertices above 5 % of the peak where ours move 13-43 %; docs/model.md, *Key tails*)."""
     if not 0.0 <= share < 1.0:
         raise ValueError(f"trim_tails needs a share in [0, 1); got {share}")
+    n0 = None if faces is None else face_normals(np.asarray(pts, np.float64), faces, normalize=False)
     for k in range(len(keys)):
         d = keys[k]
         q = d.astype(np.float64) ** 2
-        keys[k] = d * tail_factor(np.sqrt(q[:, 0] + q[:, 1] + q[:, 2]), share)[:, None].astype(keys.dtype)
+        t = d * tail_factor(np.sqrt(q[:, 0] + q[:, 1] + q[:, 2]), share)[:, None].astype(keys.dtype)
+        if n0 is not None:
+            before = turned_over(pts, faces, d, n0)
+            for _ in range(3):
+                new = turned_over(pts, faces, t, n0) & ~before
+                if not new.any():
+                    break
+                back = np.unique(faces[new])
+                t[back] = d[back]
+        keys[k] = t
     return keys
 
 
@@ -692,8 +717,7 @@ class TemplateMatch:
 
 def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progress=None,
                   return_match: bool = False, landmarks=None, mouth_open=None, mouth_shift: bool = True,
-                  sockets=None, plane: float = 0.0, cuts: bool = True, match_reach: float = 1.0,
-                  tail: float = 0.0):
+                  sockets=None, plane: float = 0.0, cuts: bool = True, match_reach: float = 1.0):
     """The template's keys (ICT's 53, or any source's) on a face surface brought into ICT's frame and units.
 
     Args: tpl: the template; pts (N, 3) the face's vertices in ICT cm (+Y up, +Z forward), roughly aligned
@@ -706,8 +730,7 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     and eye sockets than the template (a mouth bag) take the sockets' motion (``inner_parts.fill_sockets``);
     plane: the registration's point-to-plane share (``correspond.register``; the transfer's ``PLANE``);
     cuts: the similarity ICPs make no pair on the face's cut (``border_faces``) but from the template's own;
-    match_reach: how far a face loop may lie from a template opening and still meet it (``match_openings``);
-    tail: each key's motion below this share of its own largest fades out (``trim_tails``; 0: the template's).
+    match_reach: how far a face loop may lie from a template opening and still meet it (``match_openings``).
     Returns: (K, N, 3) float32 displacements in cm (ICT frame) [, TemplateMatch]."""
     pts = np.asarray(pts, np.float64)
     faces = np.asarray(faces, np.int64)
@@ -764,8 +787,6 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     if sockets is not None:
         from .inner_parts import fill_sockets
         fill_sockets(sockets, tpl, keys, pts, np.sqrt(d2), x, s, R, t)
-    if tail > 0.0:
-        trim_tails(keys, tail)                  # before the openings' closure and the unfolding, which see the result
     keys = close_openings(tpl, keys, pts, matched, rims, posed)
     # the lips' contact at rest marks the guessed vertices too: parted, the template's lips are told apart by
     # their closest points, but a face triangle spanning them still takes both lips' motions
