@@ -77,7 +77,7 @@ def test_default_keys_beat_nearest_on_a_low_poly_head(head, ict):
     np.testing.assert_array_equal(ours, model.facs_basis(pm, names="arkit", keys="template")[1])
     res = evaluate_head(head, {"ours": ours.astype(np.float64), "nearest": ict_nearest_arkit(ict, head)})
     o, n = res["ours"], res["nearest"]
-    # docs/model.md: err 116.5 % vs 134.6 %, cosine 0.555 vs 0.52, jawOpen lip gap 63 %, blinks 104 / 103 %,
+    # docs/model.md: err 116.6 % vs 134.6 %, cosine 0.555 vs 0.52, jawOpen lip gap 63 %, blinks 104 / 103 %,
     # no inverted triangles on jawOpen (3 before ``template_keys.unfold_contact``)
     assert o["err"] < n["err"] - 0.15 and o["cos"] > n["cos"]
     assert o["jaw_gap"] > 0.5 and o["jaw_cos"] > 0.65
@@ -91,7 +91,7 @@ def test_default_keys_beat_nearest_on_a_low_poly_head(head, ict):
 
 def test_trimmed_tails_bring_the_keys_nearer_the_artists(head, monkeypatch):
     # the template's keys with each key's motion below 5 % of its largest faded out (``TEMPLATE_TAIL``) against the
-    # same keys untrimmed (docs/model.md, *Key tails*): mean error 127.0 -> 116.5 %, cosine 0.551 -> 0.555, the
+    # same keys untrimmed (docs/model.md, *Key tails*): mean error 127.0 -> 116.6 %, cosine 0.551 -> 0.555, the
     # brow raise 235 -> 137 %; the artist's browOuterUpLeft moves 1 % of the vertices above 5 % of its peak
     from model_core.runtime import Model, model_keys
     scores = {}
