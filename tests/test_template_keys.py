@@ -95,6 +95,22 @@ def test_trim_tails_fades_a_keys_small_motion_only():
         tk.trim_tails(keys, 1.0)
 
 
+def test_trim_tails_gives_back_a_triangle_it_would_turn_over():
+    # one triangle whose top corner drops 1.5 past the others (0.6 each: the key keeps it upright); the key's
+    # peak (10, a vertex elsewhere) puts the threshold at 0.5, so trimming alone leaves the bottom corners at
+    # 3 % of their motion and turns the triangle over
+    pts = np.array([[0.0, 0, 0], [1, 0, 0], [0, 1, 0], [5, 5, 0]])
+    faces = np.array([[0, 1, 2]])
+    key = np.array([[[0.0, -0.6, 0], [0, -0.6, 0], [0, -1.5, 0], [10, 0, 0]]])
+    assert not turned_over(pts, faces, key[0]).any()
+    alone = tk.trim_tails(key.copy(), 0.05)
+    assert turned_over(pts, faces, alone[0]).all()
+    kept = tk.trim_tails(key.copy(), 0.05, pts, faces)
+    np.testing.assert_array_equal(kept, key)                       # the corners' motion back, the peak as it was
+    with pytest.raises(ValueError, match="both"):
+        tk.trim_tails(key.copy(), 0.05, pts)
+
+
 def test_blink_closes_a_larger_eye(eye_cut_face, monkeypatch):
     verts, faces, _, rim = eye_cut_face
     # the left eye 1.6x larger across and up, fading out from 1.2 to 2.6 cm around its centre (stylised eyes)

@@ -632,6 +632,8 @@ def trim_tails(keys: np.ndarray, share: float, pts: np.ndarray | None = None, fa
     heads 1-8 % of the vertices above 5 % of the peak where ours move 13-43 %; docs/model.md, *Key tails*)."""
     if not 0.0 <= share < 1.0:
         raise ValueError(f"trim_tails needs a share in [0, 1); got {share}")
+    if (pts is None) != (faces is None):
+        raise ValueError("trim_tails needs both pts and faces (to keep triangles from turning over) or neither")
     n0 = None if faces is None else face_normals(np.asarray(pts, np.float64), faces, normalize=False)
     for k in range(len(keys)):
         d = keys[k]
