@@ -161,7 +161,8 @@ class FacsKeys(ModelPart):
         on their own: where the two disagree over them beyond ``AUTO_EYE_DISAGREEMENT`` (stylised eyes far larger
         than ICT's, on which the decoder's blink closes a third of the eye) they take the template's even on a
         face whose other keys are the decoder's. The share returned is the other keys'. The template's keys are
-        judged as carried; what this returns of them is ``template_face_keys``' (their tails trimmed)."""
+        judged as carried; a face that takes them alone (share 0) gets ``template_face_keys``' (their tails
+        trimmed), a blend takes them as carried (ICT's style, like the decoder's)."""
         self._check_pm(pm)
 
         def run():
@@ -211,9 +212,9 @@ class FacsKeys(ModelPart):
             eye_share = min(share, float(np.clip((hi - found["eyes"]) / (hi - lo), 0.0, 1.0)))
             if share == 1.0 and eye_share == 1.0:
                 return dec, share
-            tk = self.template_face_keys(pm)                   # the same registration, its tails trimmed
-            if share == 0.0:
-                return tk, share
+            if share == 0.0:                                   # a face unlike ICT's: the template's keys in an
+                return self.template_face_keys(pm), share      # artist's style, their tails trimmed
+            # a face partly like ICT's: ICT's style throughout, the template's keys as carried
             per_key = np.full((len(tk), 1, 1), share, F32)
             per_key[eyes] = eye_share
             return (per_key * dec + (1.0 - per_key) * tk).astype(F32), share
