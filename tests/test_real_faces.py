@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from model_core.runtime.facs_names import ARKIT_NAMES
+from model_core.runtime.mesh import turned_over
 from model_core.evaluation.real_eval import (evaluate_head, ict_nearest_arkit, key_metrics, lid_travel, lip_gap, lip_pair,
                                   load_real_heads, performance_weights, triangle_damage)
 
@@ -106,6 +107,29 @@ def test_trimmed_tails_bring_the_keys_nearer_the_artists(head, monkeypatch):
     assert brow[1] < 0.7 * brow[0], brow
     better = sum(after["keys"][n]["err"] <= before["keys"][n]["err"] for n in before["keys"])
     assert better >= 0.9 * len(before["keys"]), better
+
+
+def test_arkit_sums_turn_no_triangle_their_halves_do_not():
+    # ARKit's cheekPuff is ICT's cheekPuff_L + _R: on Rokoko the sum turned 40 triangles under the nose where
+    # neither half turns one (the artist's key: none); relaxed away (``FacsKeys._unturned_sum``)
+    from model_core.runtime import Model
+    from model_core.runtime.facs_names import ICT_NAMES
+    rokoko = next(h for h in load_real_heads(REAL) if h.name == "rokoko_newton_face")
+    model = Model.load()
+    pm = model.prepare(rokoko.verts, rokoko.faces, "Y", "Z")
+    _, arkit = model.facs_basis(pm, names="arkit", keys="auto")
+    _, ict = model.facs_basis(pm, names="ict", keys="auto")
+    v, f = rokoko.verts, rokoko.faces
+    halves = [ict[ICT_NAMES.index(n)] for n in ("cheekPuff_L", "cheekPuff_R")]
+    assert [turned_over(v, f, h).sum() for h in halves] == [0, 0]
+    assert turned_over(v, f, halves[0] + halves[1]).sum() > 20
+    puff = arkit[ARKIT_NAMES.index("cheekPuff")]
+    assert turned_over(v, f, puff).sum() == 0
+    assert key_metrics(puff, rokoko.key("cheekPuff"))["cos"] > 0.86            # 0.872 (0.872 unrelaxed)
+    # the other keys are the plain sums, untouched
+    brow = arkit[ARKIT_NAMES.index("browInnerUp")]
+    np.testing.assert_allclose(brow, ict[ICT_NAMES.index("browInnerUp_L")] + ict[ICT_NAMES.index("browInnerUp_R")],
+                               atol=1e-7)
 
 
 def test_template_keys_do_not_drift_on_a_denser_copy_of_the_same_surface():

@@ -14,6 +14,7 @@ import numpy as np
 
 from . import blas
 from .facs_names import ARKIT_NAMES, ARKIT_SOURCES, ICT_NAMES
+from .mesh import face_normals, turned_over
 from .model_common import F32, ModelPart, check_finite, one_blas_thread
 from .prepared_mesh import PreparedMesh
 
@@ -72,6 +73,8 @@ class FacsKeys(ModelPart):
             tk = self.template_face_keys(pm) if keys == "template" else self.auto_face_keys(pm)[0]
             for i, (_name, idx) in enumerate(codes):
                 canon[i] = tk[idx].sum(axis=0) if idx else 0.0
+                if len(idx) > 1:                     # ARKit's browInnerUp, cheekPuff: ICT's _L + _R
+                    canon[i] = self._unturned_sum(pm, tk, idx, canon[i])
         else:
             with blas.single_threaded(self.blas_single_thread):  # per step: not held while suspended at a yield
                 self._basis_face(pm, codes, pf, canon)
@@ -87,6 +90,23 @@ class FacsKeys(ModelPart):
                     d = inner[idx].sum(axis=0) if idx else np.zeros((len(inner_rows), 3), F32)
                     delta[pm.other_index[inner_rows]] = pm.normalization.invert_vectors(d.astype(np.float64))
             yield i, name, delta
+
+    def _unturned_sum(self, pm: PreparedMesh, tk: np.ndarray, idx: list, total: np.ndarray) -> np.ndarray:
+        """A key made of several (``total`` (Nf, 3) = the sum of ``tk[idx]``, canonical, face island) with the
+        triangles it turns over where none of its parts does relaxed away (``unflip.unflip_keys``; Rokoko's
+        cheekPuff: 40 turned, each half none). Returns ``total`` or its relaxed copy."""
+        from .unflip import unflip_keys
+        pts, faces = pm.canon, pm.face_faces
+        n0 = face_normals(pts, faces, normalize=False)
+        turned = turned_over(pts, faces, total, n0)
+        if not turned.any():
+            return total
+        parts = np.zeros(len(faces), bool)
+        for k in idx:
+            parts |= turned_over(pts, faces, tk[k], n0)
+        if not (turned & ~parts).any():
+            return total
+        return unflip_keys(total[None], pts, faces, allowed=parts[None])[0][0]
 
     def facs_basis_iter(self, pm: PreparedMesh, names: str = "ict", probs=None, keys=None):
         """Generator over the FACS blendshapes of a mesh, one at a time (steppable, cancellable).
