@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..runtime.mesh import edge_components, unique_edges
+from ..runtime.mesh import edge_components, point_in_polygon, unique_edges
 from ..runtime.regions import MIRROR, REGION_NAMES
 from .ict import CROPS
 
@@ -145,15 +145,6 @@ def symmetrize(labels: np.ndarray, mirror: np.ndarray, x: np.ndarray) -> np.ndar
 
 
 # ----------------------------------------------------------------------------- geometry helpers
-
-def point_in_polygon(pts: np.ndarray, poly: np.ndarray) -> np.ndarray:
-    """Even-odd test of 2-D points (M, 2) against a closed polygon (K, 2). Returns (M,) bool."""
-    x, y = pts[:, 0][:, None], pts[:, 1][:, None]
-    x0, y0 = poly[:, 0][None, :], poly[:, 1][None, :]
-    x1, y1 = np.roll(poly[:, 0], -1)[None, :], np.roll(poly[:, 1], -1)[None, :]
-    crosses = ((y0 > y) != (y1 > y)) & (x < (x1 - x0) * (y - y0) / np.where(y1 != y0, y1 - y0, 1e-30) + x0)
-    return (crosses.sum(1) % 2) == 1
-
 
 def convex_hull(pts: np.ndarray) -> np.ndarray:
     """2-D convex hull (Andrew's monotone chain), counter-clockwise vertices (K, 2)."""

@@ -14,6 +14,7 @@ __all__ = [
     "edge_components", "union_roots", "subdivide_midpoint", "cotan_weights", "nondegenerate", "triangle_keys",
     "barycentric_combine", "barycentric_interpolate", "referenced_renumbering", "remove_unreferenced",
     "closest_point_segments", "argmin_per_group", "normalize_rows", "mesh_hash", "boundary_loops",
+    "point_in_polygon",
 ]
 
 MIN_VERTICES = 4
@@ -471,3 +472,16 @@ def boundary_loops(faces: np.ndarray) -> list[np.ndarray]:
         if loop is not None:
             loops.append(np.asarray(loop, np.int64))
     return loops
+
+
+def point_in_polygon(pts: np.ndarray, poly: np.ndarray) -> np.ndarray:
+    """(M,) bool: 2-D points pts (M, 2) inside the closed polygon poly (K, 2) (even-odd rule; one pass per edge,
+    O(M) memory)."""
+    a, b = poly, np.roll(poly, -1, axis=0)
+    inside = np.zeros(len(pts), bool)
+    for (x1, y1), (x2, y2) in zip(a, b):
+        cross = (y1 > pts[:, 1]) != (y2 > pts[:, 1])
+        with np.errstate(divide="ignore", invalid="ignore"):      # a level edge: never crossed
+            xi = x1 + (pts[:, 1] - y1) * (x2 - x1) / (y2 - y1)
+        inside ^= cross & (pts[:, 0] < xi)
+    return inside

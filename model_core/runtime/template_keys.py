@@ -210,6 +210,13 @@ def loop_shape(p: np.ndarray) -> tuple[np.ndarray, float]:
     return c, float(np.sqrt(((p - c) ** 2).sum(1).mean()))
 
 
+def face_loops(pts: np.ndarray, faces: np.ndarray) -> tuple[list, list]:
+    """A face's boundary loops of at least 4 vertices ([(L_i,) vertex indices]) and their ``loop_shape``s, pts
+    (N, 3), faces (F, 3): the candidates for its eye and mouth openings."""
+    loops = [lp for lp in boundary_loops(faces) if len(lp) >= 4]
+    return loops, [loop_shape(pts[lp]) for lp in loops]
+
+
 def match_openings(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np.ndarray,
                    reach: float = 1.0) -> list:
     """The face's eye and mouth openings (boundary loops) that match the template's.
@@ -221,8 +228,7 @@ def match_openings(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np
     Returns [(template opening number, face loop (P,) vertex indices, forward)]: ``forward`` when the loop's
     surroundings face forward (a lid margin or lip line cut open, as game meshes have; mean normal z above
     ``BACKWARD_LOOP_NZ``), not back (a socket)."""
-    loops = [lp for lp in boundary_loops(faces) if len(lp) >= 4]
-    shapes = [loop_shape(pts[lp]) for lp in loops]
+    loops, shapes = face_loops(pts, faces)
     vn = vertex_normals(pts, faces)
     out, used = [], set()
     for i, opening in enumerate(tpl.openings):

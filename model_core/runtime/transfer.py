@@ -24,8 +24,8 @@ import numpy as np
 
 from . import blas
 from .correspond import PointGrid, Surface, interpolate, similarity_icp
-from .mesh import face_normals
-from .template_keys import FaceTemplate, default_template, loop_shape, mouth_ambiguity, template_keys
+from .mesh import face_normals, point_in_polygon
+from .template_keys import FaceTemplate, default_template, face_loops, loop_shape, mouth_ambiguity, template_keys
 from .unflip import unflip_keys
 
 
@@ -195,7 +195,7 @@ def _virtual_eyes(model, source_pm, source: FaceTemplate, target_pm, affine=None
         if any(np.linalg.norm(c0 - c) < max(r, r0) for c0, r0 in shapes):
             continue                                    # the source has an opening there
         # the eyeball's front: inside the margin's outline seen from the front, not the margin itself
-        inside = _inside_outline(src[:, :2], margin[:, :2]) & (np.abs(src[:, 2] - c[2]) < 2.0 * r)
+        inside = point_in_polygon(src[:, :2], margin[:, :2]) & (np.abs(src[:, 2] - c[2]) < 2.0 * r)
         inside[idx] = False
         source.add_opening(idx, np.flatnonzero(inside))
 
@@ -204,27 +204,12 @@ def _has_eye_loop(model, pm, eye: int) -> bool:
     """Whether a prepared head has a boundary loop where ICT's eye ``eye`` is (0, 1: its template's openings), in the
     face-core frame (``Model.template_frame``): centre within 3 cm of ICT's lid margin's across and up, radius
     0.3-3x the margin's. The loops' shapes are cached per (model, mesh)."""
-    from .mesh import boundary_loops
-
     def shapes():
-        pts = model.template_frame(pm)[0]
-        return [loop_shape(pts[lp]) for lp in boundary_loops(pm.face_faces) if len(lp) >= 4]
+        return face_loops(model.template_frame(pm)[0], pm.face_faces)[1]
     ict = default_template()
     c0, r0 = loop_shape(ict.verts[ict.rims[eye][0]])
     return any(np.abs(c - c0)[:2].max() < 3.0 and 0.3 * r0 < r < 3.0 * r0
                for c, r in model._cached(pm, "loop_shapes", shapes))
-
-
-def _inside_outline(q: np.ndarray, poly: np.ndarray) -> np.ndarray:
-    """(M,) bool: 2-D points q (M, 2) inside the closed polygon poly (P, 2) (even-odd rule)."""
-    a, b = poly, np.roll(poly, -1, axis=0)
-    inside = np.zeros(len(q), bool)
-    for (x1, y1), (x2, y2) in zip(a, b):
-        cross = (y1 > q[:, 1]) != (y2 > q[:, 1])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            xi = x1 + (q[:, 1] - y1) * (x2 - x1) / (y2 - y1)
-        inside ^= cross & (q[:, 0] < xi)
-    return inside
 
 
 def transfer_keys(model, source_pm, source_keys, target_pm, names=None, progress=None,
