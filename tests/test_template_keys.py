@@ -71,12 +71,14 @@ def test_eyes_cut_at_the_margin_blink_like_ict(eye_cut_face):
     verts, faces, true, rim = eye_cut_face
     model = Model.load()
     _, d = model.facs_basis(model.prepare(verts, faces, "Y", "Z"), "ict", keys="template")
-    # measured (docs/model.md): blink 7.9 % / 15.5 % relative error on two held-out faces cut this way (this is
-    # the first), against 22.9 / 33.6 % when the template's socket met the face's margin; all 53 keys 11.4 %.
-    # The template path trims each key's tail (``trim_tails``): it is scored against ICT's keys trimmed alike
+    # measured (docs/model.md): blink 9.7 % / 17.0 % relative error on two held-out faces cut this way (this is
+    # the first), against 22.9 / 33.6 % when the template's socket met the face's margin; all 53 keys 11.6 %.
+    # ICT's own blink leaves this margin 4 % open (closure 0.958; 0.915 on the second face): ours closes it
+    # (``seal_lids``; 7.9 / 15.5 % before). The template path trims each key's tail (``trim_tails``): it is scored
+    # against ICT's keys trimmed alike
     true = tk.trim_tails(true.copy(), TEMPLATE_TAIL)
-    assert _rel(d[BLINK_L], true[BLINK_L]) < 0.10 and _rel(d, true) < 0.12
-    assert tk.opening_closure(verts[rim], d[:, rim].astype(np.float64))[BLINK_L] > 0.85
+    assert _rel(d[BLINK_L], true[BLINK_L]) < 0.11 and _rel(d, true) < 0.12
+    assert tk.opening_closure(verts[rim], d[:, rim].astype(np.float64))[BLINK_L] > 0.97
 
 
 def test_trim_tails_fades_a_keys_small_motion_only():
@@ -109,6 +111,38 @@ def test_trim_tails_gives_back_a_triangle_it_would_turn_over():
     np.testing.assert_array_equal(kept, key)                       # the corners' motion back, the peak as it was
     with pytest.raises(ValueError, match="both"):
         tk.trim_tails(key.copy(), 0.05, pts)
+
+
+def test_seal_lids_closes_a_slit_and_leaves_a_fold():
+    # an eye cut open at the margin (an ellipse 4 x 2 cm, 16 vertices) and a blink that drops the upper margin by
+    # 1.6 cm alike: in the middle (2 cm high) it stays 0.4 cm open, near the corners it passes the lower margin
+    t = np.linspace(0.0, 2.0 * np.pi, 16, endpoint=False)
+    rim = np.stack([2.0 * np.cos(t), np.sin(t), np.zeros_like(t)], axis=1)
+    lid = rim[rim[:, 1] > 0.1] + [0.0, 0.5, 0.0]                      # a row of the upper lid above the margin
+    out = np.array([[2.6, 0.3, 0.0]])                                  # beyond the outer corner
+    pts = np.concatenate([rim, lid, out])
+    loop = np.arange(len(rim))
+    upper = rim[:, 1] >= 0.0
+    key = np.zeros_like(pts)
+    key[loop[upper], 1] = -1.6
+    key[len(rim):len(rim) + len(lid), 1] = -0.8                       # the lid moves half as far as its margin
+    key[-1, 1] = -0.5
+    before = key.copy()
+    tk.seal_lids(key, pts, loop, np.arange(len(pts)))
+    moved = pts + key
+    lower_y = -np.sqrt(1.0 - (rim[:, 0] / 2.0) ** 2)                   # the lower margin at each vertex's X (still)
+    slit = upper & (rim[:, 1] - 1.6 > lower_y + 1e-9)
+    through = upper & ~slit
+    assert slit.sum() >= 3 and (through & (np.abs(rim[:, 0]) < 1.99)).sum() >= 2
+    # where it stayed open the margin now meets the lower one (to the lower margin's polyline: 5 mm at most here)
+    assert np.all(np.abs(moved[loop[slit], 1] - lower_y[slit]) < 0.05)
+    np.testing.assert_array_equal(key[loop[through]], before[loop[through]])   # the fold is left as it was
+    np.testing.assert_array_equal(key[loop[~upper]], before[loop[~upper]])     # the lower margin does not move
+    mid = len(rim) + int(np.argmin(np.abs(lid[:, 0])))                 # the lid above the middle: half the fix
+    m = int(np.argmin(np.abs(rim[:, 0]) + 10 * (rim[:, 1] < 0)))
+    fix = key[m, 1] - before[m, 1]
+    assert fix < -0.3 and abs((key[mid, 1] - before[mid, 1]) - 0.5 * fix) < 1e-9
+    np.testing.assert_array_equal(key[-1], before[-1])                 # nothing beyond the corners
 
 
 def test_blink_closes_a_larger_eye(eye_cut_face, monkeypatch):

@@ -46,6 +46,7 @@ ICP_ACCELERATE = False          # similarity_icp(accelerate=): converges in the 
                                 # 0.69) and on ICT's truth (a 2.5x caricature 37.3 -> 43.1 %): off (docs/model.md)
 CUT_LOOP_CM = 20.0              # an open border this long is a cut (a mask's edge, the neck), not an eye or mouth
                                 # opening (ICT's mouth opening: ~11 cm round, an eye ~8 cm)
+CUT_RADIUS_CM = 4.0             # ... and this wide (RMS radius; ICT's mouth 1.6 cm, its outer border 11.6 cm)
 CUT_AREA_MAX = 1 / 3            # ... unless its triangles hold more than this share of the face's area
 REG_SKIP_CUTS = True            # the registration's template -> face pulls skip a cut as the ICPs do (``dst_skip=``):
                                 # on a tight mask the template's jaw side was pulled onto the cut, 2 cm off the mask's
@@ -101,9 +102,12 @@ class FaceTemplate:
 
     @property
     def openings(self) -> list:
-        """The template's eye and mouth rims: its boundary loops but the outer one, (L_i,) vertex indices."""
+        """The template's eye and mouth openings: its boundary loops but its cuts (``is_cut_loop``: ICT's outer
+        border, a source head's neck or mask edge; a head closed all round has none), (L_i,) vertex indices,
+        shortest first."""
         if not hasattr(self, "_openings"):
-            self._openings = sorted(boundary_loops(self.faces), key=len)[:-1]
+            self._openings = [lp for lp in sorted(boundary_loops(self.faces), key=len)
+                              if not is_cut_loop(self.verts[lp])]
         return self._openings
 
     @property
@@ -210,6 +214,14 @@ def loop_shape(p: np.ndarray) -> tuple[np.ndarray, float]:
     return c, float(np.sqrt(((p - c) ** 2).sum(1).mean()))
 
 
+def is_cut_loop(p: np.ndarray) -> bool:
+    """Whether a boundary loop (its vertices in order, (P, 3) ICT cm) is a cut (a mask's edge, the neck), not an eye
+    or mouth opening: at least ``CUT_LOOP_CM`` round and ``CUT_RADIUS_CM`` wide (RMS radius). A stylised mouth
+    cut open at its wavy lip line can be as long (Rokoko's: 23.9 cm round, 2.6 cm wide)."""
+    return bool(np.linalg.norm(p - np.roll(p, -1, axis=0), axis=1).sum() >= CUT_LOOP_CM
+                and loop_shape(p)[1] >= CUT_RADIUS_CM)
+
+
 def face_loops(pts: np.ndarray, faces: np.ndarray) -> tuple[list, list]:
     """A face's boundary loops of at least 4 vertices ([(L_i,) vertex indices]) and their ``loop_shape``s, pts
     (N, 3), faces (F, 3): the candidates for its eye and mouth openings."""
@@ -294,6 +306,8 @@ def scale_openings(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, matched: 
 
 CLOSURE_MIN = 0.15              # a key that closes (or opens) an opening by at least this share of its height
 CLOSURE_SCALE = (0.5, 3.0)      # the range of the correction
+SEAL_CLOSURE = 0.8              # a lid key closing the template's rim this far (a blink: ICT's 93 %) leaves no slit
+                                # on a face's eye cut open at the margin (``seal_lids``)
 CLOSURE_REACH = (2.0, 3.5)      # the correction is whole within 2 opening radii of its centre, none beyond 3.5
 
 
@@ -326,7 +340,8 @@ def close_openings(tpl: FaceTemplate, keys: np.ndarray, pts: np.ndarray, matched
     eyes by closest points it keeps ICT's centimetres and stops half-way. For every opening the face meets at
     its rim (``match_openings``, forward), each key whose template closure is at least ``CLOSURE_MIN`` is
     scaled near that opening (within ``CLOSURE_REACH`` radii, fading) by template closure / face closure,
-    clipped to ``CLOSURE_SCALE``. keys (K, N, 3) cm on pts (N, 3) cm, modified in place and returned. rims: the
+    clipped to ``CLOSURE_SCALE``; a key that closes the template's rim at least ``SEAL_CLOSURE`` (a blink) then
+    leaves no slit (``seal_lids``). keys (K, N, 3) cm on pts (N, 3) cm, modified in place and returned. rims: the
     template's rims (default ``tpl.rims``); rest (N_t, 3): the template's rest shape (default ``tpl.verts``; its
     posed shape where its lips were parted)."""
     rims = tpl.rims if rims is None else rims
@@ -346,7 +361,45 @@ def close_openings(tpl: FaceTemplate, keys: np.ndarray, pts: np.ndarray, matched
         for k in np.flatnonzero((np.abs(want) >= CLOSURE_MIN) & (want * got > 0) & (np.abs(got) >= 0.05)):
             q = float(np.clip(want[k] / got[k], *CLOSURE_SCALE))
             keys[k, near] *= (1.0 + (q - 1.0) * w[near])[:, None].astype(keys.dtype)
+            if want[k] >= SEAL_CLOSURE and tpl.lid_keys[k]:
+                seal_lids(keys[k], pts, loop, near)
     return keys
+
+
+def seal_lids(key: np.ndarray, pts: np.ndarray, loop: np.ndarray, near: np.ndarray) -> np.ndarray:
+    """Close the slit a blink leaves on an eye cut open at its margin: wherever the key leaves an upper-margin
+    vertex above the lower margin (as the key moves that one, at the vertex's own place across, X), the vertex is
+    moved onto it (Y and Z), and the upper lid between the corners follows in the share of the margin's drop it
+    makes in the key. Where the lid passes the lower margin nothing changes (the fold ICT's blink makes there).
+    Scaling (``close_openings``) shuts an eye on average only: an upper lid shaped unlike the face's lower margin
+    stays open in places (Rokoko's blink: up to 2.1 mm open beside 3.2 mm through).
+
+    key (N, 3) float cm on pts (N, 3) cm, changed in place and returned; loop (L,) the opening's vertices; near (M,)
+    the vertices the correction may reach (``CLOSURE_REACH``)."""
+    p = pts[loop]
+    c = p.mean(axis=0)
+    upper = p[:, 1] >= c[1]
+    lo = np.flatnonzero(~upper)
+    if upper.sum() < 2 or len(lo) < 2:
+        return key
+    lo = lo[np.argsort(p[lo, 0])]
+    up = np.flatnonzero(upper)
+    up = up[np.argsort(p[up, 0])]
+    moved = p + key[loop]
+    shut = np.stack([np.interp(p[up, 0], p[lo, 0], moved[lo, a]) for a in (1, 2)], axis=1)   # (U, 2): Y, Z
+    delta = (shut - moved[up][:, 1:]) * (shut[:, :1] < moved[up][:, 1:2])   # only where the margin stays above
+    drop = -key[loop[up], 1]                                  # how far the key brings each upper-margin vertex down
+    # the upper lid: above the lower margin at rest, brought down by the key
+    q = pts[near]
+    # (between the corners: beyond them, and near them where the margin hardly moves, a share of its motion says
+    # nothing)
+    above = (q[:, 1] > np.interp(q[:, 0], p[lo, 0], p[lo, 1])) & (q[:, 0] > p[up[0], 0]) & (q[:, 0] < p[up[-1], 0])
+    ref = np.maximum(np.interp(q[:, 0], p[up, 0], drop), 0.5 * max(float(drop.max()), 1e-9))
+    share = np.clip(np.where(above, -key[near, 1] / ref, 0.0), 0.0, 1.0)
+    fix = np.stack([np.interp(q[:, 0], p[up, 0], delta[:, a]) for a in (0, 1)], axis=1) * share[:, None]
+    key[near, 1:] += fix.astype(key.dtype)
+    key[loop[up], 1:] = (moved[up][:, 1:] + delta - p[up][:, 1:]).astype(key.dtype)  # the margin itself on the lower one
+    return key
 
 
 GAP_WINDOW_CM = 3.0             # the lip gap is looked for within this height above and below the template's lip contact
@@ -679,8 +732,9 @@ def landmark_warp(x: np.ndarray, idx: np.ndarray, points: np.ndarray, sigma: flo
 
 
 def border_faces(pts: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """(F,) bool: the face's triangles with a corner on a cut, an open border at least ``CUT_LOOP_CM`` long (a face
-    mask's edge, the neck; not an eye or mouth opening), after split vertices and open seams are joined
+    """(F,) bool: the face's triangles with a corner on a cut, an open border at least ``CUT_LOOP_CM`` long and
+    ``CUT_RADIUS_CM`` wide (``is_cut_loop``: a face mask's edge, the neck; not an eye or mouth opening, however
+    wavy), after split vertices and open seams are joined
     (``mesh_checks.weld_open_seams``: two halves never merged have no border between them). pts (N, 3) ICT cm,
     faces (F, 3). None when those triangles hold more than ``CUT_AREA_MAX`` of the area (holes everywhere: no cut
     to tell apart). The similarity ICPs make no pair there: the template's points beyond a tightly cut mask were
@@ -692,8 +746,7 @@ def border_faces(pts: np.ndarray, faces: np.ndarray) -> np.ndarray:
     first = label_firsts(weld)
     on = np.zeros(len(first), bool)
     for loop in boundary_loops(weld[faces]):
-        p = pts[first[loop]]
-        if np.linalg.norm(p - np.roll(p, -1, axis=0), axis=1).sum() >= CUT_LOOP_CM:
+        if is_cut_loop(pts[first[loop]]):
             on[loop] = True
     cut = on[weld[faces]].any(axis=1)
     area = face_areas(pts, faces)
