@@ -4,7 +4,7 @@ held-out ICT identities), the relative error of the 53 single keys against ICT's
 
 ``OPENBLAS_NUM_THREADS=1 python scripts/auto_keys_table.py [--identities 2] [--seed 1234]`` (~2 min). The template
 column is scored against ICT's keys with their tails trimmed as the template path trims its own
-(``template_keys.trim_tails``, ``model_keys.TEMPLATE_TAIL``), the others against ICT's keys as they are. Last,
+(``template_keys.trim_tails``, ``Model.template_tail``), the others against ICT's keys as they are. Last,
 the range of the decoder/template disagreements ``auto`` judged (``Model.auto_disagreement``) over all the faces."""
 from __future__ import annotations
 
@@ -55,7 +55,9 @@ def main(argv=None) -> int:
             got = {k: model.facs_basis(pm, "ict", keys=k)[1].astype(np.float64) for k in ("auto", "template", "decoder")}
             share = model.auto_face_keys(pm)[1]
             seen.append(model.auto_disagreement(pm))
-            trimmed = trim_tails(true.copy(), TEMPLATE_TAIL)
+            tail = np.full(len(v), TEMPLATE_TAIL)
+            tail[pm.face_index] = model.template_tail(pm)       # as the template path trims (the ears more)
+            trimmed = trim_tails(true.copy(), tail)
             cells.append(f"{100 * rel(got['auto'], true):.1f} / {100 * rel(got['template'], trimmed):.1f} "
                          f"({100 * rel(got['template'], true):.1f}) / {100 * rel(got['decoder'], true):.1f} % "
                          f"({share:.2f})")

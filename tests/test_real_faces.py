@@ -78,7 +78,7 @@ def test_default_keys_beat_nearest_on_a_low_poly_head(head, ict):
     np.testing.assert_array_equal(ours, model.facs_basis(pm, names="arkit", keys="template")[1])
     res = evaluate_head(head, {"ours": ours.astype(np.float64), "nearest": ict_nearest_arkit(ict, head)})
     o, n = res["ours"], res["nearest"]
-    # docs/model.md: err 116.6 % vs 134.6 %, cosine 0.555 vs 0.52, jawOpen lip gap 63 %, blinks 104 / 103 %,
+    # docs/model.md: err 112.3 % vs 134.6 %, cosine 0.558 vs 0.52, jawOpen lip gap 63 %, blinks 112 / 110 %,
     # no inverted triangles on jawOpen (3 before ``template_keys.unfold_contact``)
     assert o["err"] < n["err"] - 0.15 and o["cos"] > n["cos"]
     assert o["jaw_gap"] > 0.5 and o["jaw_cos"] > 0.65
@@ -95,6 +95,7 @@ def test_trimmed_tails_bring_the_keys_nearer_the_artists(head, monkeypatch):
     # same keys untrimmed (docs/model.md, *Key tails*): mean error 127.0 -> 116.6 %, cosine 0.551 -> 0.555, the
     # brow raise 235 -> 137 %; the artist's browOuterUpLeft moves 1 % of the vertices above 5 % of its peak
     from model_core.runtime import Model, model_keys
+    monkeypatch.setattr(model_keys, "EAR_TAIL", 0.0)                  # the ears apart: the next test
     scores = {}
     for tail in (0.0, model_keys.TEMPLATE_TAIL):
         monkeypatch.setattr(model_keys, "TEMPLATE_TAIL", tail)
@@ -109,9 +110,35 @@ def test_trimmed_tails_bring_the_keys_nearer_the_artists(head, monkeypatch):
     assert better >= 0.9 * len(before["keys"]), better
 
 
+def test_the_ears_stay_still(head, monkeypatch):
+    # ICT's scans move the ear with the cheek (mouthSmile_L: 1.8 mm of 15.8, uniform over the ear); an ear is fixed
+    # to the skull and the artists' keys leave it still. The template path fades each key's motion below 25 % of its
+    # largest on the ears (``EAR_TAIL``, in the share of the skinning's ear probability): on this head's ears (272
+    # of its 947 vertices) the smile moved 1.6 mm, now nothing; mean error 116.5 -> 112.3 %, browOuterUpLeft and
+    # the smiles 27-43 points better (docs/model.md, *Key tails*)
+    from model_core.runtime import Model, model_keys
+    from model_core.runtime.regions import REGION_NAMES
+    scores, smile = {}, {}
+    for ear_tail in (0.0, model_keys.EAR_TAIL):
+        monkeypatch.setattr(model_keys, "EAR_TAIL", ear_tail)
+        model = Model.load()
+        pm = model.prepare(head.verts, head.faces, "Y", "Z")
+        names, keys = model.facs_basis(pm, names="arkit", keys="template")
+        probs = model.skinning(pm)[0]
+        ear = probs[:, [REGION_NAMES.index("ear_L"), REGION_NAMES.index("ear_R")]].sum(axis=1) > 0.9
+        smile[ear_tail] = np.linalg.norm(keys[names.index("mouthSmileLeft")][ear], axis=1).max()
+        scores[ear_tail] = evaluate_head(head, {"ours": keys.astype(np.float64)})["ours"]
+    assert ear.sum() > 200
+    assert smile[0.0] > 0.001 and smile[model_keys.EAR_TAIL] < 1e-5, smile
+    before, after = scores[0.0], scores[model_keys.EAR_TAIL]
+    assert after["err"] < before["err"] - 0.03 and after["cos"] > before["cos"]
+    assert all(after["keys"][n]["err"] <= before["keys"][n]["err"] + 0.005 for n in before["keys"])
+
+
 def test_arkit_sums_turn_no_triangle_their_halves_do_not():
     # ARKit's cheekPuff is ICT's cheekPuff_L + _R: on Rokoko the sum turned 40 triangles under the nose where
-    # neither half turns one (the artist's key: none); relaxed away (``FacsKeys._unturned_sum``)
+    # neither half turns one (the artist's key: none); relaxed away (``FacsKeys._unturned_sum``), as every triangle
+    # a sum turns that none of its halves does
     from model_core.runtime import Model
     from model_core.runtime.facs_names import ICT_NAMES
     rokoko = next(h for h in load_real_heads(REAL) if h.name == "rokoko_newton_face")
@@ -121,10 +148,11 @@ def test_arkit_sums_turn_no_triangle_their_halves_do_not():
     _, ict = model.facs_basis(pm, names="ict", keys="auto")
     v, f = rokoko.verts, rokoko.faces
     halves = [ict[ICT_NAMES.index(n)] for n in ("cheekPuff_L", "cheekPuff_R")]
-    assert [turned_over(v, f, h).sum() for h in halves] == [0, 0]
-    assert turned_over(v, f, halves[0] + halves[1]).sum() > 20
+    own = turned_over(v, f, halves[0]) | turned_over(v, f, halves[1])
+    assert own.sum() <= 2             # cheekPuff_L: 2 at the left lip corner (since its mouth is an opening, not a cut)
+    assert (turned_over(v, f, halves[0] + halves[1]) & ~own).sum() > 20
     puff = arkit[ARKIT_NAMES.index("cheekPuff")]
-    assert turned_over(v, f, puff).sum() == 0
+    assert not (turned_over(v, f, puff) & ~own).any()
     assert key_metrics(puff, rokoko.key("cheekPuff"))["cos"] > 0.86            # 0.872 (0.872 unrelaxed)
     # the other keys are the plain sums, untouched
     brow = arkit[ARKIT_NAMES.index("browInnerUp")]

@@ -28,6 +28,9 @@ AUTO_EYE_DISAGREEMENT = (0.60, 0.70)  # the eye keys alone: the template's above
 TEMPLATE_TAIL = 0.05            # the template's keys: motion below 5 % of each key's largest faded out, after 'auto'
                                 # judged them (ICT's scans move a fifth of the face a little; artists' keys do not:
                                 # template_keys.trim_tails)
+EAR_TAIL = 0.25                 # ... and below 25 % of it on the ears, in the share of the skinning's ear probability
+                                # (ICT's scans move the ear with the cheek: 1.8 mm of mouthSmile_L's 15.8, 1.5 mm of
+                                # jawOpen's 42; the auricle is fixed to the skull, and artists' keys leave it still)
 
 
 class FacsKeys(ModelPart):
@@ -132,18 +135,32 @@ class FacsKeys(ModelPart):
     @one_blas_thread
     def template_face_keys(self, pm: PreparedMesh, progress=None) -> np.ndarray:
         """The 53 ICT keys of the face island carried by dense correspondence (``runtime/template_keys.py``), each
-        key's motion below ``TEMPLATE_TAIL`` of its largest faded out (``template_keys.trim_tails``): (53, Nf, 3)
-        float32 canonical displacements (cached per mesh). The face starts in ICT's frame where
-        the model's face-core frame (``decoder_frame``) puts it."""
+        key's motion below ``TEMPLATE_TAIL`` of its largest faded out (``template_keys.trim_tails``), below
+        ``EAR_TAIL`` of it on the ears (in the share of the skinning's ear probability): (53, Nf, 3) float32
+        canonical displacements (cached per mesh). The face starts in ICT's frame where the model's face-core
+        frame (``decoder_frame``) puts it."""
         self._check_pm(pm)
 
         def run():
             from .template_keys import trim_tails
             keys = self._template_match(pm, progress)[0]
-            if TEMPLATE_TAIL <= 0.0:
+            share = self.template_tail(pm)
+            if not np.any(share > 0.0):
                 return keys
-            return trim_tails(keys.copy(), TEMPLATE_TAIL, pm.canon, pm.face_faces)
+            return trim_tails(keys.copy(), share, pm.canon, pm.face_faces)
         return self._cached(pm, "template_keys_trimmed", run)
+
+    def template_tail(self, pm: PreparedMesh):
+        """The share of each key's largest motion below which ``template_face_keys`` fades a face vertex's motion
+        out (``template_keys.trim_tails``): ``TEMPLATE_TAIL``, rising to ``EAR_TAIL`` with the skinning's ear
+        probability; (Nf,) float64, or the float ``TEMPLATE_TAIL`` for a model without ear regions. To score the
+        template's keys against ICT's own, trim those alike."""
+        names = list(self.region_names)
+        ears = [names.index(r) for r in ("ear_L", "ear_R") if r in names]
+        if not ears or EAR_TAIL <= TEMPLATE_TAIL:
+            return TEMPLATE_TAIL
+        on_ear = np.clip(self._probs(pm)[pm.face_index][:, ears].sum(axis=1), 0.0, 1.0).astype(np.float64)
+        return TEMPLATE_TAIL + (EAR_TAIL - TEMPLATE_TAIL) * on_ear
 
     def template_frame(self, pm: PreparedMesh, points=None) -> tuple[np.ndarray, float]:
         """The face island's positions (Nf, 3), or ``points`` (L, 3) in the caller's frame, in the ICT template's

@@ -671,26 +671,30 @@ def _unfold_sub(keys: np.ndarray, pts: np.ndarray, sub: np.ndarray, free: np.nda
     return out
 
 
-def tail_factor(lengths: np.ndarray, share: float) -> np.ndarray:
+def tail_factor(lengths: np.ndarray, share) -> np.ndarray:
     """The factor ``trim_tails`` scales a key's displacements by: lengths (..., N) of one key's displacements ->
     (..., N) in 0..1: 0 below tau = share x the largest length (along the last axis), 1 from 2 tau, smoothstep
-    between (so the trimmed field stays continuous and its large motions exact)."""
+    between (so the trimmed field stays continuous and its large motions exact). share: a float, or (N,) one per
+    vertex."""
     tau = share * lengths.max(axis=-1, keepdims=True, initial=0.0)
     u = np.clip((lengths - tau) / np.maximum(tau, 1e-30), 0.0, 1.0)
     return u * u * (3.0 - 2.0 * u)
 
 
-def trim_tails(keys: np.ndarray, share: float, pts: np.ndarray | None = None, faces: np.ndarray | None = None
+def trim_tails(keys: np.ndarray, share, pts: np.ndarray | None = None, faces: np.ndarray | None = None
                ) -> np.ndarray:
     """keys (K, N, 3) -> the same keys (in place) with each key's motion below ``share`` of its own largest faded
-    out (``tail_factor``). With pts (N, 3) and faces (F, 3): a triangle the trimmed key turns over where the key
+    out (``tail_factor``); share: a float, or (N,) one per vertex (a higher one on the ears: ``Model.
+    template_face_keys``). With pts (N, 3) and faces (F, 3): a triangle the trimmed key turns over where the key
     did not (``mesh.turned_over``) gets its corners' motion back (up to three rounds).
 
     ICT's keys are scans: a brow raise moves the whole forehead and a smile the cheek up to the eye, a few per cent
     of the key's peak over a fifth to two fifths of the face. Artists' keys move what the key names (on the dev
     heads 1-8 % of the vertices above 5 % of the peak where ours move 13-43 %; docs/model.md, *Key tails*)."""
-    if not 0.0 <= share < 1.0:
-        raise ValueError(f"trim_tails needs a share in [0, 1); got {share}")
+    share = share if np.isscalar(share) else np.asarray(share, np.float64)
+    if not (np.all(share >= 0.0) and np.all(share < 1.0)) or np.shape(share) not in ((), (keys.shape[1],)):
+        raise ValueError(f"trim_tails needs a share in [0, 1), one or one per vertex ({keys.shape[1]}); got "
+                         f"{share if np.isscalar(share) else np.shape(share)}")
     if (pts is None) != (faces is None):
         raise ValueError("trim_tails needs both pts and faces (to keep triangles from turning over) or neither")
     n0 = None if faces is None else face_normals(np.asarray(pts, np.float64), faces, normalize=False)
