@@ -3,7 +3,8 @@ bounded least-squares fit onto the mesh's own FACS basis (``boxqp.box_qp``; the 
 source) or by the expression encoder; ``retarget`` = the inverse rig on a source + decoding on a target.
 
 Part of ``Model`` (``model_common.py``); uses ``FacsKeys.facs_basis`` (``model_keys.py``),
-``Preparation._face_areas`` (``model_prepare.py``) and ``Decoding.decode`` (``model_decoder.py``).
+``Preparation._face_areas`` (``model_prepare.py``), ``Skinning._region_share`` (``model_skinning.py``) and
+``Decoding.decode`` (``model_decoder.py``).
 """
 from __future__ import annotations
 
@@ -94,11 +95,10 @@ class InverseRig(ModelPart):
         ``FIT_OFF_REGIONS`` (neck, ears, back of head, clavicle), the plain area where that would leave under
         ``FIT_MIN_SHARE`` of the island's area (a mesh that is mostly neck)."""
         area = self._face_areas(pm)
-        names = list(self.region_names)
-        off = [names.index(r) for r in FIT_OFF_REGIONS if r in names]
-        if not off:
+        off = self._region_share(pm, FIT_OFF_REGIONS)
+        if off is None:
             return area
-        w = area * np.clip(1.0 - self._probs(pm)[pm.face_index][:, off].sum(axis=1), 0.0, 1.0)
+        w = area * np.clip(1.0 - off, 0.0, 1.0)
         return w if w.sum() >= FIT_MIN_SHARE * area.sum() else area
 
     def _fit_system(self, pm: PreparedMesh, keys: str | None = None):

@@ -4,7 +4,7 @@ sources: the decoder's one-hot decodes (one streamed pass for all keys), ICT's k
 template's elsewhere, by how far the two disagree.
 
 Part of ``Model`` (``model_common.py``); uses ``Decoding`` (``model_decoder.py``: the decoder's per-mesh part,
-frame and caller-frame map) and ``Skinning._resolve_probs`` (``model_skinning.py``).
+frame and caller-frame map) and ``Skinning._resolve_probs`` / ``_region_share`` (``model_skinning.py``).
 """
 from __future__ import annotations
 
@@ -100,16 +100,11 @@ class FacsKeys(ModelPart):
         cheekPuff: 40 turned, each half none). Returns ``total`` or its relaxed copy."""
         from .unflip import unflip_keys
         pts, faces = pm.canon, pm.face_faces
-        n0 = face_normals(pts, faces, normalize=False)
-        turned = turned_over(pts, faces, total, n0)
-        if not turned.any():
-            return total
-        parts = np.zeros(len(faces), bool)
-        for k in idx:
-            parts |= turned_over(pts, faces, tk[k], n0)
-        if not (turned & ~parts).any():
-            return total
-        return unflip_keys(total[None], pts, faces, allowed=parts[None])[0][0]
+
+        def parts(_k):          # asked by unflip_keys only when the sum turns a triangle over
+            n0 = face_normals(pts, faces, normalize=False)
+            return np.logical_or.reduce([turned_over(pts, faces, tk[k], n0) for k in idx])
+        return unflip_keys(total[None], pts, faces, allowed=parts)[0][0]
 
     def facs_basis_iter(self, pm: PreparedMesh, names: str = "ict", probs=None, keys=None):
         """Generator over the FACS blendshapes of a mesh, one at a time (steppable, cancellable).
@@ -155,12 +150,10 @@ class FacsKeys(ModelPart):
         out (``template_keys.trim_tails``): ``TEMPLATE_TAIL``, rising to ``EAR_TAIL`` with the skinning's ear
         probability; (Nf,) float64, or the float ``TEMPLATE_TAIL`` for a model without ear regions. To score the
         template's keys against ICT's own, trim those alike."""
-        names = list(self.region_names)
-        ears = [names.index(r) for r in ("ear_L", "ear_R") if r in names]
-        if not ears or EAR_TAIL <= TEMPLATE_TAIL:
+        ears = self._region_share(pm, ("ear_L", "ear_R")) if EAR_TAIL > TEMPLATE_TAIL else None
+        if ears is None:
             return TEMPLATE_TAIL
-        on_ear = np.clip(self._probs(pm)[pm.face_index][:, ears].sum(axis=1), 0.0, 1.0).astype(np.float64)
-        return TEMPLATE_TAIL + (EAR_TAIL - TEMPLATE_TAIL) * on_ear
+        return TEMPLATE_TAIL + (EAR_TAIL - TEMPLATE_TAIL) * np.clip(ears, 0.0, 1.0).astype(np.float64)
 
     def template_frame(self, pm: PreparedMesh, points=None) -> tuple[np.ndarray, float]:
         """The face island's positions (Nf, 3), or ``points`` (L, 3) in the caller's frame, in the ICT template's

@@ -47,6 +47,13 @@ class Skinning(ModelPart):
             return check_finite(out, "skinning encoder")
         return self._cached(pm, "probs", run)
 
+    def _region_share(self, pm: PreparedMesh, regions) -> np.ndarray | None:
+        """(Nf,) float32: each face-island vertex's model probability summed over ``regions`` (names; those the
+        model has), or None when the model has none of them."""
+        names = list(self.region_names)
+        idx = [names.index(r) for r in regions if r in names]
+        return self._probs(pm)[pm.face_index][:, idx].sum(axis=1) if idx else None
+
     def _resolve_probs(self, pm: PreparedMesh, override) -> np.ndarray:
         model = self._probs(pm)
         if override is None:
