@@ -46,6 +46,12 @@ SOCKET_MIN_CM = 0.05      # face vertices this far off the registered template m
 SOCKET_REACH_CM = 1.5     # fading out this far from ICT's sockets (``fill_sockets``)
 OFFSET_BOUND_CM = 3.0     # points further than reach + this from the sockets by the similarity alone are not read
 SOCKET_NEIGHBOURS = 4     # a face vertex beyond the template takes the mean of this many nearest socket vertices
+SIDE_MARGIN_CM = 0.3      # a point this far above (below) ICT's lip contact lies on the upper (lower) side of the mouth
+SIDE_DEPTH_CM = 0.3       # the mouth's cavity starts this far behind the centre of the template's mouth opening
+                          # (no template vertex lies in it: a face vertex there is a mouth bag's wall, not skin)
+SIDE_REACH_CM = 3.0       # a face vertex in the cavity takes its side's socket motion whole from this far
+SIDE_Y_WEIGHT = 0.25      # ... read above or below it: heights count this much (a flat bag's floor 1.5 cm above ICT's
+                          # reads the floor, not the socket's side walls)
 VOTE_NEIGHBOURS = 64      # a vertex moves as the ICT piece most of its this many nearest fellow vertices land on
 
 
@@ -181,21 +187,54 @@ def _piece_sources(parts: InnerParts, q: np.ndarray, vote: np.ndarray) -> np.nda
     return src
 
 
+def mouth_sides(parts: InnerParts, tpl) -> tuple[np.ndarray, float, np.ndarray]:
+    """Which side of the mouth ICT's socket vertices lie on: (side (S,) int64 over ``parts.kind == SOCKET``: +1 the
+    mouth socket above the template's lip contact (the palate: still at jawOpen), -1 below it (the floor: it turns
+    with the jaw), 0 the eye sockets and the band within ``SIDE_MARGIN_CM`` of the contact; the contact's height
+    y_c (cm, template frame: the centre of the template's lowest opening, its mouth); the mouth's cavity as a box
+    (2, 3) cm: across, the mouth opening's width; up and down, the mouth socket's; from the socket's back to
+    ``SIDE_DEPTH_CM`` behind the opening's centre, behind the lips)."""
+    sock = np.flatnonzero(parts.kind == SOCKET)
+    mouth = tpl.verts[min(tpl.openings, key=lambda o: tpl.verts[o, 1].mean())]
+    c = mouth.mean(axis=0)
+    piece = parts.piece[sock[np.argmin(np.linalg.norm(parts.verts[sock] - c, axis=1))]]
+    in_mouth = parts.piece[sock] == piece
+    y = parts.verts[sock, 1] - c[1]
+    side = np.where(in_mouth & (np.abs(y) > SIDE_MARGIN_CM), np.sign(y), 0).astype(np.int64)
+    m = parts.verts[sock[in_mouth]]
+    box = np.array([[mouth[:, 0].min(), m[:, 1].min(), m[:, 2].min()],
+                    [mouth[:, 0].max(), m[:, 1].max(), c[2] - SIDE_DEPTH_CM]])
+    return side, float(c[1]), box
+
+
+def point_sides(points: np.ndarray, y_c: float, box: np.ndarray) -> np.ndarray:
+    """(N,) int64: +1 / -1 for points (N, 3) cm in the template's frame inside the mouth's cavity (``box`` (2, 3))
+    and more than ``SIDE_MARGIN_CM`` above / below the lip contact y_c (``mouth_sides``), else 0."""
+    inside = ((points >= box[0]) & (points <= box[1])).all(axis=1)
+    y = points[:, 1] - y_c
+    return np.where(inside & (np.abs(y) > SIDE_MARGIN_CM), np.sign(y), 0).astype(np.int64)
+
+
 def socket_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, registered, scale: float,
-                rot: np.ndarray, shift: np.ndarray, anchors: np.ndarray | None = None, reach: float = np.inf
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                rot: np.ndarray, shift: np.ndarray, anchors: np.ndarray | None = None, reach: float = np.inf,
+                sides=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """ICT's mouth and eye sockets' deltas on face vertices the face template does not reach (a mouth bag or eye
     socket modelled joined to the lips or lids, behind ICT's inner lip and lid rings).
 
     points (N, 3) cm in the face's frame; the registration as in ``inner_keys``; reach: only the points within
     this distance (cm, template frame) of ICT's sockets. Each such point takes the inverse-square-distance mean
     of its ``SOCKET_NEIGHBOURS`` nearest socket vertices' deltas (soft tissue: no piece vote), rotated and scaled
-    by the similarity. Returns (rows (R,) int64 the points within reach, keys (K, R, 3) float32 cm in the face's
-    frame, dist (R,) cm from each to the nearest socket vertex, template frame)."""
+    by the similarity. sides: optional (``mouth_sides``'s side, y_c, box): a point in the mouth's cavity on one
+    side of the mouth (``point_sides``) reads only that side's socket vertices, above or below it (heights weighted
+    ``SIDE_Y_WEIGHT``): a mouth bag's roof stays with the palate at jawOpen, its floor turns with the jaw's.
+    Returns (rows (R,) int64 the points within reach, keys (K, R, 3) float32 cm in the face's frame, dist (R,) cm
+    from each to the nearest socket vertex it reads (template frame; heights weighted on a side), side (R,) int64
+    each point's side: 0 without ``sides``)."""
     points = np.asarray(points, np.float64)
     sock = np.flatnonzero(parts.kind == SOCKET)
     if not len(points) or not len(sock):
-        return np.zeros(0, np.int64), np.zeros((len(parts.modes), 0, 3), np.float32), np.zeros(0)
+        return (np.zeros(0, np.int64), np.zeros((len(parts.modes), 0, 3), np.float32), np.zeros(0),
+                np.zeros(0, np.int64))
     grid = PointGrid(parts.verts[sock])
     # first by the similarity alone (cheap): the registration's offsets are far below OFFSET_BOUND_CM; a box
     # around the sockets before the exact search (far queries make the grid search compare with every point)
@@ -205,15 +244,28 @@ def socket_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, re
     _, d2 = grid.knn(q_sim[box], 1)
     cand = box[np.sqrt(d2[:, 0]) < margin]
     q = to_template_frame(points[cand], tpl_verts, registered, scale, rot, shift, anchors)
-    idx, d2 = grid.knn(q, min(SOCKET_NEIGHBOURS, len(sock)))
+    k = min(SOCKET_NEIGHBOURS, len(sock))
+    side = np.zeros(len(cand), np.int64) if sides is None else point_sides(q, sides[1], sides[2])
+    idx, d2 = np.zeros((len(cand), k), np.int64), np.zeros((len(cand), k))
+    squash = np.array([1.0, SIDE_Y_WEIGHT, 1.0])
+    for s in np.unique(side):
+        pick = np.flatnonzero(side == s)
+        if s == 0:
+            idx[pick], d2[pick] = grid.knn(q[pick], k)
+            continue
+        # a point in the mouth's cavity reads its side's socket (the roof the palate, the floor the jaw's floor)
+        # above or below it: heights count SIDE_Y_WEIGHT as much as depth and width
+        allowed = np.flatnonzero(sides[0] == s)
+        i, d2[pick] = PointGrid(parts.verts[sock[allowed]] * squash).knn(q[pick] * squash, k)
+        idx[pick] = allowed[i]
     keep = np.flatnonzero(np.sqrt(d2[:, 0]) < reach)
-    rows, idx, d2 = cand[keep], idx[keep], d2[keep]
+    rows, idx, d2, side = cand[keep], idx[keep], d2[keep], side[keep]
     w = normalize_rows(1.0 / (d2 + 1e-6))
     deltas = np.zeros((len(parts.modes), len(rows), 3))
     for j in range(idx.shape[1]):                        # one neighbour at a time: no (K, R, k, 3) temporary
         deltas += w[None, :, j, None] * parts.modes[:, sock[idx[:, j]]]
     keys = scale * (deltas @ rot.T)
-    return rows, keys.astype(np.float32), np.sqrt(d2[:, 0])
+    return rows, keys.astype(np.float32), np.sqrt(d2[:, 0]), side
 
 
 def offset_anchors(tpl) -> np.ndarray:
@@ -228,10 +280,16 @@ def offset_anchors(tpl) -> np.ndarray:
 
 
 def fill_sockets(parts: InnerParts, tpl, keys: np.ndarray, pts: np.ndarray, dist: np.ndarray, registered,
-                 scale: float, rot: np.ndarray, shift: np.ndarray) -> np.ndarray:
+                 scale: float, rot: np.ndarray, shift: np.ndarray, sides: bool = True) -> np.ndarray:
     """Face vertices nearer ICT's mouth or eye sockets than the registered template (a mouth bag joined to the
     lips, behind the template's inner lip rings) take the sockets' deltas (``socket_keys``) in the share
     w = d_tpl^2 / (d_tpl^2 + d_socket^2), faded out toward ``SOCKET_REACH_CM`` from the sockets.
+
+    With ``sides``, each side of the mouth reads its own socket (``mouth_sides``): a bag's roof the palate, its
+    floor the jaw's floor; and a face vertex inside the mouth's cavity (``point_sides``: no template vertex lies
+    there, so it is a bag's wall) takes its side's socket motion whole, from up to ``SIDE_REACH_CM`` away
+    (fading over the second half): its closest template point says nothing (a low-poly bag's roof took ICT's
+    lip interior's and lip corners' motion and swung down with the jaw, 0.4-0.9 cm).
 
     tpl: the ICT ``FaceTemplate``; keys (K, N, 3) float32 cm the template's keys on the face; pts (N, 3) the face
     (cm); dist (N,) cm from each to the registered template (inf beyond its reach: left as they are); the
@@ -239,13 +297,18 @@ def fill_sockets(parts: InnerParts, tpl, keys: np.ndarray, pts: np.ndarray, dist
     # beyond the template's reach (inf: the skull, the neck) nothing is read: a bag's back 3 cm behind the lips
     # moves little (ICT's: 0.1 cm at jawOpen)
     near = np.flatnonzero((dist > SOCKET_MIN_CM) & np.isfinite(dist))
-    rows, sk, d_sock = socket_keys(parts, tpl.verts, pts[near], registered, scale, rot, shift, offset_anchors(tpl),
-                                   SOCKET_REACH_CM)
+    mouth = mouth_sides(parts, tpl) if sides else None
+    reach = max(SOCKET_REACH_CM, SIDE_REACH_CM) if sides else SOCKET_REACH_CM
+    rows, sk, d_sock, side = socket_keys(parts, tpl.verts, pts[near], registered, scale, rot, shift,
+                                         offset_anchors(tpl), reach, mouth)
     if not len(rows):
         return keys
     near = near[rows]
     d_tpl = dist[near]
     w = d_tpl ** 2 / (d_tpl ** 2 + d_sock ** 2 + 1e-12) * np.clip((SOCKET_REACH_CM - d_sock) / SOCKET_REACH_CM, 0, 1)
+    if sides:
+        inside = side != 0
+        w = np.where(inside, np.clip(2.0 * (SIDE_REACH_CM - d_sock) / SIDE_REACH_CM, 0, 1), w)
     w = w.astype(np.float32)[None, :, None]
     keys[:, near] = (1.0 - w) * keys[:, near] + w * sk
     return keys

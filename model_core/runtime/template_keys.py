@@ -304,6 +304,7 @@ def scale_openings(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, matched: 
     return x
 
 
+SOCKET_SIDES = True             # each side of the mouth reads its own socket (``inner_parts.fill_sockets``)
 CLOSURE_MIN = 0.15              # a key that closes (or opens) an opening by at least this share of its height
 CLOSURE_SCALE = (0.5, 3.0)      # the range of the correction
 SEAL_CLOSURE = 0.8              # a lid key closing the template's rim this far (a blink: ICT's 93 %) leaves no slit
@@ -851,7 +852,7 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
         keys[:, unknown] = ((1 - beta) * own + beta * filled).reshape(len(unknown), -1, 3).transpose(1, 0, 2)
     if sockets is not None:
         from .inner_parts import fill_sockets
-        fill_sockets(sockets, tpl, keys, pts, np.sqrt(d2), x, s, R, t)
+        fill_sockets(sockets, tpl, keys, pts, np.sqrt(d2), x, s, R, t, SOCKET_SIDES)
     keys = close_openings(tpl, keys, pts, matched, rims, posed)
     # the lips' contact at rest marks the guessed vertices too: parted, the template's lips are told apart by
     # their closest points, but a face triangle spanning them still takes both lips' motions
