@@ -206,7 +206,10 @@ def test_a_blink_leaves_no_slit_on_a_stylised_eye(monkeypatch):
     d, slit = blink()
     m = key_metrics(d, rokoko.key("eyeBlinkLeft"))
     assert slit < 0.0003, slit                                       # 0.2 mm at most (the artist's: 0.4 mm)
-    assert m["cos"] > 0.86 and m["err"] < 0.69, m                    # 0.869 / 67.3 % (0.854 / 70.4 % before)
+    assert m["cos"] > 0.86 and m["err"] < 0.70, m                    # 0.866 / 68.2 % (0.854 / 70.4 % unsealed)
+    # the triangles the scaled blink crumples beside the eye's corners are relaxed (``UNFOLD_LIDS``): 47 -> 23
+    # turned over (the artist's own blink: 15), the margins keep their sealed motion
+    assert turned_over(v, rokoko.faces, d).sum() < 30
     monkeypatch.setattr(tk, "seal_lids", lambda key, *args: key)
     assert blink()[1] > 0.0015                                        # unsealed: 2.1 mm
 
@@ -335,3 +338,35 @@ def test_a_tightly_cut_face_mask_keeps_the_heads_keys():
     j = ARKIT_NAMES.index("jawOpen")
     ratio = np.linalg.norm(ours[j][low], axis=1) / np.linalg.norm(whole[j][keep][low], axis=1)
     assert len(low) > 10 and ratio.min() > 0.8, ratio.min()
+
+
+def test_a_symmetric_head_gets_mirror_symmetric_keys(monkeypatch):
+    # Rocketbox is modelled nearly mirror-symmetric (72 % of its vertices have a mirror partner within 2 mm). The
+    # similarity ICPs left the template 1.3 degrees of yaw and 2 mm across its midline, so each left key differed
+    # from its mirrored right key by 23 % (of the left key's motion); the template's mirror plane is now put on the
+    # face's (``symmetry.symmetric_pose``): 9 % (docs/model.md, *Mirror planes*)
+    from model_core.runtime import Model
+    from model_core.runtime import template_keys as tk
+    from model_core.runtime.nearest import knn
+    rb = next(h for h in load_real_heads(REAL) if h.name == "rocketbox_female_adult_02")
+    v = rb.verts
+    idx, d2 = knn(v * [-1.0, 1.0, 1.0], v, 1)
+    partner, ok = idx[:, 0], np.sqrt(d2[:, 0]) < 0.002
+    assert 0.6 < ok.mean() < 0.8
+
+    def asymmetry():
+        model = Model.load()
+        names, keys = model.facs_basis(model.prepare(v, rb.faces, "Y", "Z"), names="arkit", keys="auto")
+        out = []
+        for n in names:
+            if n.endswith("Left"):
+                left, right = keys[names.index(n)], keys[names.index(n[:-4] + "Right")]
+                gap = np.linalg.norm((left - right[partner] * [-1.0, 1.0, 1.0])[ok], axis=1).mean()
+                out.append(gap / max(np.linalg.norm(left[ok], axis=1).mean(), 1e-12))
+        return float(np.mean(out))
+
+    monkeypatch.setattr(tk, "SYMMETRY", False)
+    before = asymmetry()
+    monkeypatch.setattr(tk, "SYMMETRY", True)
+    after = asymmetry()
+    assert before > 0.18 and after < 0.12, (before, after)          # measured 0.233 -> 0.089

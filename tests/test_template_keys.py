@@ -411,3 +411,38 @@ def test_cuts_are_the_long_open_borders(ict):
     assert np.isfinite(d).all() and np.abs(d).max() > 0.1                        # cm: keys, not an error
     tpl = tk.default_template()
     assert not tpl.on_cut[:tpl.narrow].any() and tpl.on_cut.sum() > 100
+
+
+def _yawed(p, deg, shift):
+    a = np.radians(deg)
+    R = np.array([[np.cos(a), 0.0, np.sin(a)], [0.0, 1.0, 0.0], [-np.sin(a), 0.0, np.cos(a)]])   # yaw, about +Y
+    return p @ R.T + shift, R
+
+
+@pytest.mark.parametrize("deg", [1.0, 5.0])
+def test_symmetry_plane_finds_a_turned_faces_midplane(deg):
+    # ICT's narrow face is mirror-symmetric about x = 0; turned and moved 4 mm across, its plane is found to within
+    # 0.02 degrees and 0.1 mm (``symmetry.symmetry_plane``), and ``symmetric_pose`` turns a similarity that left
+    # the template 2 degrees off and 3 mm across back onto the face's midplane
+    from model_core.runtime import symmetry
+    tpl = tk.default_template()
+    faces = tpl.faces[(tpl.faces < tpl.narrow).all(axis=1)]
+    pts, R = _yawed(tpl.verts[:tpl.narrow], deg, np.array([0.4, 0.0, 0.0]))
+    n, d, rms = symmetry.symmetry_plane(pts, faces)
+    want = R @ np.array([1.0, 0.0, 0.0])
+    assert np.degrees(np.arccos(min(1.0, float(n @ want)))) < 0.02 and abs(d - 0.4 * want[0]) < 0.01
+    assert rms < 0.01
+    off = _yawed(np.eye(3), deg - 2.0, 0.0)[1]          # the fit left 2 degrees of yaw and 3 mm across
+    R2, t2 = symmetry.symmetric_pose(tpl, 1.0, off, np.array([0.1, 0.0, 0.0]), pts, faces)
+    # turned back onto the face (the least turn: what lies in the mirror plane, such as a shift up, stays)
+    assert np.degrees(np.arccos(np.clip((np.trace(R2.T @ R) - 1) / 2, -1, 1))) < 0.02
+    off_plane = (tpl.verts[:tpl.narrow] @ R2.T + t2 - pts) @ want
+    assert np.abs(off_plane).max() < 0.01, np.abs(off_plane).max()         # cm across: on the face's midplane
+    # a face cut lopsided (its right cheek and eye gone) is not mirror-symmetric enough to say: the pose stays
+    keep = ~((tpl.verts[:tpl.narrow, 0] < -2.0) & (tpl.verts[:tpl.narrow, 1] > -2.0))
+    cut = faces[keep[faces].all(axis=1)]
+    used = np.unique(cut)
+    _, _, rms = symmetry.symmetry_plane(pts[used], np.searchsorted(used, cut))
+    assert rms > symmetry.RMS_MAX, rms
+    R3, t3 = symmetry.symmetric_pose(tpl, 1.0, off, np.zeros(3), pts[used], np.searchsorted(used, cut))
+    assert np.array_equal(R3, off) and np.array_equal(t3, np.zeros(3))

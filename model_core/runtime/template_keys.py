@@ -31,6 +31,7 @@ import numpy as np
 
 from .correspond import PointGrid, Surface, carry_deltas, harmonic_fill_rows, register, similarity_icp
 from .facs_names import ICT_NAMES
+from .symmetry import symmetric_pose
 from .mesh import (boundary_loops, concat_ranges, face_areas, face_normals, front_hits, turned_over, unique_edges,
                    vertex_normals, vertex_rings)
 
@@ -44,6 +45,8 @@ ICP_ACCELERATE = False          # similarity_icp(accelerate=): converges in the 
                                 # mirror image fit alike: Rocketbox yaw -1.98 / +2.74 -> -0.18 / -0.14 degrees), but
                                 # the converged fit's keys lose on the dev heads (Rocketbox jawOpen cosine 0.78 ->
                                 # 0.69) and on ICT's truth (a 2.5x caricature 37.3 -> 43.1 %): off (docs/model.md)
+SYMMETRY = True                 # the template's mirror plane is put on the face's (``symmetry.symmetric_pose``): a
+                                # symmetric face gets mirror-symmetric keys (the ICPs leave up to 1.3 degrees of yaw)
 CUT_LOOP_CM = 20.0              # an open border this long is a cut (a mask's edge, the neck), not an eye or mouth
                                 # opening (ICT's mouth opening: ~11 cm round, an eye ~8 cm)
 CUT_RADIUS_CM = 4.0             # ... and this wide (RMS radius; ICT's mouth 1.6 cm, its outer border 11.6 cm)
@@ -304,6 +307,8 @@ def scale_openings(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, matched: 
     return x
 
 
+UNFOLD_LIDS = True              # relax the triangles a lid key turns over beside the eye (its scaled motion crumples the
+                                # corners: Rokoko's blink 47 -> 23 turned, the artist's 15), the margins kept as sealed
 SOCKET_SIDES = True             # each side of the mouth reads its own socket (``inner_parts.fill_sockets``)
 CLOSURE_MIN = 0.15              # a key that closes (or opens) an opening by at least this share of its height
 CLOSURE_SCALE = (0.5, 3.0)      # the range of the correction
@@ -563,6 +568,24 @@ def turned_triangles(keys: np.ndarray, pts: np.ndarray, faces: np.ndarray) -> np
     return np.flatnonzero(out)
 
 
+def _relax_turned(keys: np.ndarray, which: np.ndarray, pts: np.ndarray, faces: np.ndarray, free: np.ndarray,
+                  keep=()) -> None:
+    """``unfold_contact`` for keys ``which`` (K',) of keys (K, N, 3) (changed in place) on the vertices within two
+    rings of a triangle one of them turns over, of those ``free`` (N,) bool, but the vertex lists in ``keep``."""
+    if not len(which):
+        return
+    turned = turned_triangles(keys[which], pts, faces)
+    if not len(turned):
+        return
+    ring = np.zeros(len(pts), bool)
+    ring[faces[turned]] = True
+    for _ in range(2):                                          # two rings out, by triangle adjacency
+        ring[faces[ring[faces].any(axis=1)]] = True
+    for idx in keep:
+        ring[idx] = False
+    keys[which] = unfold_contact(keys[which], pts, faces, ring & free)
+
+
 def unfold_contact(keys: np.ndarray, pts: np.ndarray, faces: np.ndarray, free: np.ndarray,
                    rounds: int = UNFOLD_ROUNDS) -> np.ndarray:
     """Re-choose, key by key, the motion of lip-contact vertices of triangles the key turns over.
@@ -783,7 +806,8 @@ class TemplateMatch:
 
 def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progress=None,
                   return_match: bool = False, landmarks=None, mouth_open=None, mouth_shift: bool = True,
-                  sockets=None, plane: float = 0.0, cuts: bool = True, match_reach: float = 1.0):
+                  sockets=None, plane: float = 0.0, cuts: bool = True, match_reach: float = 1.0,
+                  symmetric: bool = True):
     """The template's keys (ICT's 53, or any source's) on a face surface brought into ICT's frame and units.
 
     Args: tpl: the template; pts (N, 3) the face's vertices in ICT cm (+Y up, +Z forward), roughly aligned
@@ -796,7 +820,9 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     and eye sockets than the template (a mouth bag) take the sockets' motion (``inner_parts.fill_sockets``);
     plane: the registration's point-to-plane share (``correspond.register``; the transfer's ``PLANE``);
     cuts: the similarity ICPs make no pair on the face's cut (``border_faces``) but from the template's own;
-    match_reach: how far a face loop may lie from a template opening and still meet it (``match_openings``).
+    match_reach: how far a face loop may lie from a template opening and still meet it (``match_openings``);
+    symmetric: put the template's mirror plane on the face's after the ICPs (``symmetry.symmetric_pose``; with
+    ``SYMMETRY``).
     Returns: (K, N, 3) float32 displacements in cm (ICT frame) [, TemplateMatch]."""
     pts = np.asarray(pts, np.float64)
     faces = np.asarray(faces, np.int64)
@@ -807,6 +833,8 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
                              reach=ICP_REACH_CM, skip=border, exempt=own[::8], accelerate=ICP_ACCELERATE)
     s, R, t = similarity_icp(narrow[::2], pts, faces, init=(s, R, t), iters=10, surface=surf, reach=ICP_REACH_CM,
                              skip=border, exempt=own[::2], accelerate=ICP_ACCELERATE)
+    if SYMMETRY and symmetric:
+        R, t = symmetric_pose(tpl, s, R, t, pts, faces, surf)
     w_jaw, dy = mouth_pose(tpl, s, R, t, pts, faces)
     if mouth_open is not None:
         w_jaw = float(mouth_open)
@@ -864,13 +892,11 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     rest = np.flatnonzero(~tpl.lid_keys)
     if len(pts) > UNFOLD_ALL_MAX_VERTS:
         rest = np.array([tpl.jaw] if tpl.jaw is not None else [], np.int64)
-    turned = turned_triangles(keys[rest], pts, faces)
-    if len(turned):
-        ring = np.zeros(len(pts), bool)
-        ring[faces[turned]] = True
-        for _ in range(2):                                          # two rings out, by triangle adjacency
-            ring[faces[ring[faces].any(axis=1)]] = True
-        keys[rest] = unfold_contact(keys[rest], pts, faces, ring & (fade > 0.0))
+    _relax_turned(keys, rest, pts, faces, fade > 0.0)
+    # the lid keys beside the eye, where their scaled motion crumples the corners; the openings' margins keep
+    # their (sealed) motion
+    if UNFOLD_LIDS and len(pts) <= UNFOLD_ALL_MAX_VERTS:
+        _relax_turned(keys, np.flatnonzero(tpl.lid_keys), pts, faces, fade > 0.0, [lp for _, lp, _ in matched])
     if return_match:
         return keys, TemplateMatch(f, b, np.sqrt(d2), fade, float(s), R, t, w_jaw, dy, x)
     return keys

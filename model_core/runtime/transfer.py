@@ -35,8 +35,12 @@ AFFINE_ITERS = 20      # affine ICP steps
 CUTS = False            # the similarity ICPs pair on the target's cut too (template_keys(cuts=)): the source is a head
                         # of its own, often cut like the target; with cuts, a warped copy 11.9 -> 13.4 % (docs/model.md)
 EYES_FROM_ICT = True    # a source with closed eyes gets its lid margins as openings (``_virtual_eyes``)
+SOCKET_DEPTH = 4.0      # ... with what lies inside the margin's outline up to this many of its radii behind it
 MATCH_REACH = 2.5       # a target loop meets a source opening within 2.5 of its radii (``match_openings``; ICT's: 1)
 PLANE = 0.9            # share of the registration's closest-point pulls along the target's normal (point-to-plane)
+SYMMETRIC = False       # put the source's mirror plane on the target's (``symmetry.symmetric_pose``): measured and
+                        # not better (docs/model.md, *Mirror planes*): the six artist pairs 6.110 -> 6.095 summed,
+                        # ICT's Voronoi case 18.3 -> 19.0 %, the unwarped dev copy 5.6 -> 6.1 %, +0.2 s
 UNFLIP = True          # relax the triangles a carried key turns over where the source's key does not (``unflip``)
 LANDMARK_REACH = 0.05   # a landmark may lie at most this share of the face's extent off the face's vertices
 
@@ -194,8 +198,12 @@ def _virtual_eyes(model, source_pm, source: FaceTemplate, target_pm, affine=None
         c, r = loop_shape(src[idx])
         if any(np.linalg.norm(c0 - c) < max(r, r0) for c0, r0 in shapes):
             continue                                    # the source has an opening there
-        # the eyeball's front: inside the margin's outline seen from the front, not the margin itself
-        inside = point_in_polygon(src[:, :2], margin[:, :2]) & (np.abs(src[:, 2] - c[2]) < 2.0 * r)
+        # the eyeball's front and the socket behind it: inside the margin's outline seen from the front, from
+        # 2 radii before it to ``SOCKET_DEPTH`` radii behind (a low-poly closed eye may have no vertex but the
+        # socket's, 1.3 cm behind: Rocketbox's right eye lost its only one to a bound of 2 radii when the template
+        # sat 0.5 mm across, and the target's lid then landed on it: blink 26 -> 100 %), not the margin itself
+        near_z = (src[:, 2] > c[2] - SOCKET_DEPTH * r) & (src[:, 2] < c[2] + 2.0 * r)
+        inside = point_in_polygon(src[:, :2], margin[:, :2]) & near_z
         inside[idx] = False
         source.add_opening(idx, np.flatnonzero(inside))
 
@@ -289,7 +297,7 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
                              f"in pairs")
     out_cm, match = template_keys(source, tgt, target_pm.face_faces, progress=progress, return_match=True,
                                   landmarks=pairs, plane=PLANE, cuts=CUTS,
-                                  match_reach=MATCH_REACH)
+                                  match_reach=MATCH_REACH, symmetric=SYMMETRIC)
     canon = (out_cm / k_tgt).astype(np.float32)
     out = model._to_caller(target_pm, canon, np.float64).astype(np.float32)
     for k in range(len(out)):       # lashes, brows: the carried keys at their nearest face vertices
