@@ -1029,10 +1029,12 @@ def test_runtime_backed_matrix():
     r = res["A-rt-scale-1mm"]
     assert r["finite"] and not r["missing"] and r["exact"] >= 0.98 and r["rel"] < 0.02, r
     # template keys (the add-on's default): an iterative registration, so round-off can slide a closest point
-    # across the lip contact: invariant in RMS within 3 % (measured 2.2 %; 0.5 % in the runtime alone), not
-    # vertex by vertex (docs/model.md, Keys on real characters)
+    # across the lip contact: invariant in RMS within 6 %, not vertex by vertex (docs/model.md, Keys on real
+    # characters). Measured on this head (every second polygon dropped: holes everywhere) 4.5 %, 2.2 % before the
+    # template's mirror plane was put on the face's: placed exactly symmetric on a symmetric mesh, the template's
+    # midline meets ties that round-off decides (ICT's whole head in the runtime: 0.0-0.1 %, was 0.4-1.2 %)
     r = res["A-rt-scale-10m"]
-    assert r["finite"] and not r["missing"] and r["rel_rms"] < 0.03, r
+    assert r["finite"] and not r["missing"] and r["rel_rms"] < 0.06, r
     assert res["A-rt-scale-1mm"]["factor"] < 0.01 and res["A-rt-scale-10m"]["factor"] > 10
     assert res["A-rt-mirrored"]["rel"] < 1e-5
     th = res["A-rt-two-heads"]
