@@ -28,16 +28,16 @@ def reflect(points: np.ndarray, n: np.ndarray, d: float) -> np.ndarray:
 
 
 def symmetry_plane(pts: np.ndarray, faces: np.ndarray, surface: Surface | None = None, sample: int = SAMPLE,
-                   steps: int = STEPS) -> tuple[np.ndarray, float, float]:
+                   steps: int = STEPS, init: tuple[np.ndarray, float] | None = None) -> tuple[np.ndarray, float, float]:
     """The plane a surface is most nearly mirror-symmetric about.
 
-    pts (N, 3) roughly upright, the midline near x = 0 (a face in the template's frame; a start within ~10
-    degrees converges); faces (F, 3); surface: its ``Surface`` when built already. Every k-th vertex (``sample``
+    pts (N, 3); faces (F, 3); surface: its ``Surface`` when built already; init: the plane to start from (n (3,)
+    unit, d), default x = 0 (a face in the template's frame; a start within ~1 cm and ~5 degrees converges, from
+    2 cm or 8 degrees off it may not: the rms then says so). Every k-th vertex (``sample``
     of them) is mirrored about the plane and paired with its closest point on the surface; the plane moves to
     put the mirrored points on the tangent planes there (Gauss-Newton on the normal's two tilts and the offset,
     the nearest ``TRIM`` of the pairs), until it stops moving or ``steps`` times. A start 1 / 3 / 6 degrees off
-    converges in 8 / 12 / 20 steps (point-to-point ICP needed 60-100); 10 degrees off it does not (the rms then
-    says so).
+    converges in 8 / 12 / 20 steps (point-to-point ICP needed 60-100).
 
     Returns (n (3,) unit normal pointing to +X, d: n . p = d on the plane (pts' units), rms: the trimmed residual
     of the mirrored points to the surface at the end (pts' units; 0 for a mirror-symmetric surface; inf when more
@@ -48,7 +48,7 @@ def symmetry_plane(pts: np.ndarray, faces: np.ndarray, surface: Surface | None =
     surf = Surface(pts, faces) if surface is None else surface
     fn = face_normals(surf.verts, surf.faces)
     p = pts[::max(1, len(pts) // sample)]
-    n, d = np.array([1.0, 0.0, 0.0]), 0.0
+    n, d = (np.array([1.0, 0.0, 0.0]), 0.0) if init is None else (np.asarray(init[0], np.float64), float(init[1]))
     rms = np.inf
     size = float(np.ptp(pts, axis=0).max())
     done = False
@@ -94,11 +94,11 @@ def symmetric_pose(tpl, s: float, R: np.ndarray, t: np.ndarray, pts: np.ndarray,
     if not hasattr(tpl, "_mirror_plane"):
         tpl._mirror_plane = symmetry_plane(tpl.verts[:tpl.narrow], tpl.faces[(tpl.faces < tpl.narrow).all(axis=1)])
     n0, d0, _ = tpl._mirror_plane
-    n1, d1, rms = symmetry_plane(pts, faces, surface)
     a = R @ n0                                          # the template's plane normal, placed
+    c = s * R @ (d0 * n0) + t                           # a point on the template's plane, placed
+    n1, d1, rms = symmetry_plane(pts, faces, surface, init=(a, float(a @ c)))     # the face's, from there
     if rms > RMS_MAX or np.degrees(np.arccos(np.clip(float(a @ n1), -1.0, 1.0))) > MAX_DEG:
         return R, t
-    c = s * R @ (d0 * n0) + t                           # a point on the template's plane, placed
     v = np.cross(a, n1)
     sn = float(np.linalg.norm(v))
     Q = np.eye(3)

@@ -31,9 +31,9 @@ import numpy as np
 
 from .correspond import PointGrid, Surface, carry_deltas, harmonic_fill_rows, register, similarity_icp
 from .facs_names import ICT_NAMES
-from .symmetry import symmetric_pose
 from .mesh import (boundary_loops, concat_ranges, face_areas, face_normals, front_hits, turned_over, unique_edges,
                    vertex_normals, vertex_rings)
+from .symmetry import symmetric_pose
 
 TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "data" / "ict_face_template.npz"
 SCHEDULE = (10.0, 3.0, 1.0)     # Laplacian stiffness per registration stage
