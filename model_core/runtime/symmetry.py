@@ -89,11 +89,13 @@ def symmetric_pose(tpl, s: float, R: np.ndarray, t: np.ndarray, pts: np.ndarray,
 
     tpl: a ``template_keys.FaceTemplate`` (its narrow face's plane is found once and kept on it); pts (N, 3),
     faces (F, 3): the face, in the template's frame and units; surface: the face's ``Surface`` when built.
-    Unchanged when the face is not mirror-symmetric enough to say (trimmed RMS above ``RMS_MAX``) or the two
-    planes, placed, lie more than ``MAX_DEG`` apart."""
+    Unchanged when the face or the template is not mirror-symmetric enough to say (trimmed RMS above ``RMS_MAX``)
+    or the two planes, placed, lie more than ``MAX_DEG`` apart."""
     if not hasattr(tpl, "_mirror_plane"):
         tpl._mirror_plane = symmetry_plane(tpl.verts[:tpl.narrow], tpl.faces[(tpl.faces < tpl.narrow).all(axis=1)])
-    n0, d0, _ = tpl._mirror_plane
+    n0, d0, rms0 = tpl._mirror_plane
+    if rms0 > RMS_MAX:                                  # a template (a transfer's source) without a mirror plane
+        return R, t
     a = R @ n0                                          # the template's plane normal, placed
     c = s * R @ (d0 * n0) + t                           # a point on the template's plane, placed
     n1, d1, rms = symmetry_plane(pts, faces, surface, init=(a, float(a @ c)))     # the face's, from there
