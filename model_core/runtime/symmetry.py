@@ -110,3 +110,23 @@ def symmetric_pose(tpl, s: float, R: np.ndarray, t: np.ndarray, pts: np.ndarray,
         Q = Q + sn * K + (1.0 - float(a @ n1)) * K @ K
     # turned about c, then moved along n1 onto the face's plane
     return Q @ R, Q @ (t - c) + c + (d1 - float(n1 @ c)) * n1
+
+
+def mirror_map(pts: np.ndarray, faces: np.ndarray, plane, surface: Surface | None = None):
+    """Where each vertex's mirror image lands on the surface: (face (N,) int64, bary (N, 3)) of the closest point
+    to each of pts (N, 3) mirrored about ``plane`` (n, d); a field's mirror image at the vertices is then
+    ``reflect_vectors(interpolate(field, faces, face, bary), n)``."""
+    surf = Surface(pts, faces) if surface is None else surface
+    f, b, _ = surf.closest(reflect(np.asarray(pts, np.float64), plane[0], plane[1]))
+    return f, b
+
+
+def reflect_vectors(v: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Vectors (..., 3) mirrored by the plane with unit normal n (3,) (directions: no offset)."""
+    return v - 2.0 * (v @ n)[..., None] * n
+
+
+def mirrored_field(field: np.ndarray, faces: np.ndarray, mapping, n: np.ndarray) -> np.ndarray:
+    """A displacement field (N, 3) on a surface mirrored onto itself: at each vertex, the field at its mirror
+    point (``mirror_map``), reflected."""
+    return reflect_vectors(interpolate(field, faces, mapping[0], mapping[1]), n)

@@ -11,7 +11,9 @@ and every target vertex takes the source keys at its closest point on the regist
 by the similarity. When the source has a jawOpen key, its lip contact is found the same way as the template's
 (``template_keys.mouth_ambiguity``) and filled along the target's own edges. Last, the triangles a carried key
 turns over are relaxed (``unflip.unflip_keys``), except where the source's own key turns its triangles over
-(``source_folds``: lips pressed through each other). The target's teeth, tongue and eyeballs take the source's
+(``source_folds``: lips pressed through each other). A key the source keeps mirror-symmetric (jawOpen on a
+mirror-modelled head) is made so on a mirror-symmetric target (``_mirror_consistent``). The target's teeth, tongue
+and eyeballs take the source's
 own pieces' motion (``_piece_keys``, as ``inner_parts`` carries ICT's); its lashes and brows follow the carried
 keys at their nearest face vertices (``Model.follow_skin``).
 
@@ -41,6 +43,9 @@ PLANE = 0.9            # share of the registration's closest-point pulls along t
 SYMMETRIC = False       # put the source's mirror plane on the target's (``symmetry.symmetric_pose``): measured and
                         # not better (docs/model.md, *Mirror planes*): the six artist pairs 6.110 -> 6.095 summed,
                         # ICT's Voronoi case 18.3 -> 19.0 %, the unwarped dev copy 5.6 -> 6.1 %, +0.2 s
+MIRROR_KEYS = True      # keys the source keeps mirror-symmetric stay so on a symmetric target (``_mirror_consistent``)
+MIRROR_SOURCE_MAX = 0.05    # ... a sideless key is symmetric on the source (modelled so) when it misses its mirror image by
+                            # less than this share of its motion
 UNFLIP = True          # relax the triangles a carried key turns over where the source's key does not (``unflip``)
 LANDMARK_REACH = 0.05   # a landmark may lie at most this share of the face's extent off the face's vertices
 
@@ -208,6 +213,39 @@ def _virtual_eyes(model, source_pm, source: FaceTemplate, target_pm, affine=None
         source.add_opening(idx, np.flatnonzero(inside))
 
 
+def _mirror_consistent(keys: np.ndarray, src_keys: np.ndarray, src: np.ndarray, src_faces: np.ndarray,
+                       tgt: np.ndarray, tgt_faces: np.ndarray, names: list) -> np.ndarray:
+    """Carried keys made mirror-symmetric on a mirror-symmetric target where the source's own are.
+
+    The registration is not mirror-equivariant: a symmetric source's jawOpen carried onto a symmetric target
+    opened lopsided (hand-made -> Rocketbox: the two sides' lower lip 17 mm apart). Where both heads have a mirror
+    plane (``symmetry.symmetry_plane``, trimmed RMS within ``symmetry.RMS_MAX``) and a key and its mirror partner
+    (``facs_names.mirror_name``: itself for a sideless name, Left <-> Right) miss each other's mirror image on the
+    source by less than ``MIRROR_SOURCE_MAX`` of their motion, the target's key becomes the mean of itself and its
+    partner's mirror image (``symmetry.mirrored_field``). keys (K, Nt, 3), src_keys (K, Ns, 3): cm in the
+    template frame on tgt (Nt, 3) and src (Ns, 3); names (K,). Returns keys (a new array where any changed)."""
+    from .facs_names import mirror_name
+    from .symmetry import RMS_MAX, mirror_map, mirrored_field, symmetry_plane
+    partner = [k if mirror_name(n) == n else -1 for k, n in enumerate(names)]
+    if all(j < 0 for j in partner):
+        return keys
+    ps, pt = symmetry_plane(src, src_faces), symmetry_plane(tgt, tgt_faces)
+    if ps[2] > RMS_MAX or pt[2] > RMS_MAX:
+        return keys
+    ms, mt = mirror_map(src, src_faces, ps), mirror_map(tgt, tgt_faces, pt)
+    out = keys.copy()
+    for k, j in enumerate(partner):
+        if j < 0:
+            continue
+        a = src_keys[k].astype(np.float64)
+        mag = np.linalg.norm(a, axis=1).mean()
+        if mag <= 0 or np.linalg.norm(a - mirrored_field(src_keys[j].astype(np.float64), src_faces, ms, ps[0]),
+                                      axis=1).mean() > MIRROR_SOURCE_MAX * mag:
+            continue
+        out[k] = 0.5 * (keys[k] + mirrored_field(keys[j].astype(np.float64), tgt_faces, mt, pt[0]))
+    return out.astype(keys.dtype)
+
+
 def _has_eye_loop(model, pm, eye: int) -> bool:
     """Whether a prepared head has a boundary loop where ICT's eye ``eye`` is (0, 1: its template's openings), in the
     face-core frame (``Model.template_frame``): centre within 3 cm of ICT's lid margin's across and up, radius
@@ -298,6 +336,8 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
     out_cm, match = template_keys(source, tgt, target_pm.face_faces, progress=progress, return_match=True,
                                   landmarks=pairs, plane=PLANE, cuts=CUTS,
                                   match_reach=MATCH_REACH, symmetric=SYMMETRIC)
+    if MIRROR_KEYS and names is not None:
+        out_cm = _mirror_consistent(out_cm, cm, src, source_pm.face_faces, tgt, target_pm.face_faces, list(names))
     canon = (out_cm / k_tgt).astype(np.float32)
     out = model._to_caller(target_pm, canon, np.float64).astype(np.float32)
     for k in range(len(out)):       # lashes, brows: the carried keys at their nearest face vertices
