@@ -100,3 +100,14 @@ def ict():
     """The ICT-FaceKit model (``model_core.dataset.ict.load_ict()``; $NFS_ICT_DIR or ../shared/data/ict_facekit)."""
     from model_core.dataset.ict import load_ict
     return load_ict()
+
+
+@pytest.fixture(scope="session")
+def dev_heads():
+    """The dev heads of ../shared/data/real_faces (evaluation only) by the first word of their names:
+    {'iphonemocap': ..., 'rocketbox': ..., 'rokoko': ...} (``real_eval.load_real_heads``)."""
+    from model_core.evaluation.real_eval import load_real_heads
+    real = Path(__file__).resolve().parents[2] / "shared" / "data" / "real_faces"
+    if not real.is_dir():
+        pytest.fail(f"{real} is missing: the dev heads come with the project's shared data")
+    return {h.name.split("_")[0]: h for h in load_real_heads(real)}

@@ -6,27 +6,16 @@ eyeBlinkLeft / Right cosine against the target's artist -0.15 / 0.14 -> 0.74 / 0
 0.08 -> 0.95 / 0.98 on Rokoko's."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from model_core.evaluation.real_eval import key_metrics, load_real_heads
+from model_core.evaluation.real_eval import key_metrics
 from model_core.runtime import Model
 from model_core.runtime.transfer import transfer_keys
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real_faces"
 
-
-@pytest.fixture(scope="module")
-def heads():
-    if not REAL.is_dir():
-        pytest.fail(f"{REAL} is missing: the dev heads come with the project's shared data")
-    return {h.name.split("_")[0]: h for h in load_real_heads(REAL)}
-
-
-def test_closed_eyes_source_blinks_on_open_eyes(heads):
-    src, dst = heads["rocketbox"], heads["iphonemocap"]
+def test_closed_eyes_source_blinks_on_open_eyes(dev_heads):
+    src, dst = dev_heads["rocketbox"], dev_heads["iphonemocap"]
     model = Model.load()
     pa, pb = model.prepare(src.verts, src.faces, "Y", "Z"), model.prepare(dst.verts, dst.faces, "Y", "Z")
     steps = []
@@ -37,9 +26,9 @@ def test_closed_eyes_source_blinks_on_open_eyes(heads):
     assert sum(b < a for a, b in zip(steps, steps[1:])) >= 1 and max(steps) > 3, steps
 
 
-def test_sources_with_open_eyes_skip_the_ict_registration(heads):
+def test_sources_with_open_eyes_skip_the_ict_registration(dev_heads):
     """Both heads have eye loops: no virtual eyes, so the source's ICT registration (~1.5 s) is not run."""
-    src, dst = heads["iphonemocap"], heads["rokoko"]
+    src, dst = dev_heads["iphonemocap"], dev_heads["rokoko"]
     model = Model.load()
     pa, pb = model.prepare(src.verts, src.faces, "Y", "Z"), model.prepare(dst.verts, dst.faces, "Y", "Z")
     transfer_keys(model, pa, src.deltas[:3], pb, names=src.names[:3])
@@ -48,14 +37,14 @@ def test_sources_with_open_eyes_skip_the_ict_registration(heads):
 
 
 @pytest.mark.parametrize("mirror_plane", [False, True])
-def test_a_closed_eyes_socket_stays_hidden_whatever_the_pose(heads, monkeypatch, mirror_plane):
+def test_a_closed_eyes_socket_stays_hidden_whatever_the_pose(dev_heads, monkeypatch, mirror_plane):
     """Rocketbox's closed right eye has no vertex inside its lid margin but its socket's, 1.3 cm behind. With the
     template's pose 0.5 mm across (its mirror plane on the face's: ``symmetry``), a depth bound of two margin
     radii left that vertex out of the virtual opening's interior, and Rokoko's right lid landed on it: its blink
     26 -> 100 % (best-scale error). The bound now reaches ``SOCKET_DEPTH`` radii behind (docs/model.md)."""
     from model_core.runtime import template_keys as tk
     monkeypatch.setattr(tk, "SYMMETRY", mirror_plane)
-    src, dst = heads["rocketbox"], heads["rokoko"]
+    src, dst = dev_heads["rocketbox"], dev_heads["rokoko"]
     model = Model.load()
     pa, pb = model.prepare(src.verts, src.faces, "Y", "Z"), model.prepare(dst.verts, dst.faces, "Y", "Z")
     names = ["eyeBlinkLeft", "eyeBlinkRight"]

@@ -5,28 +5,16 @@ hand-made head's jawOpen carried onto Rokoko opened lopsided (the two sides 25 %
 within ``MIRROR_SOURCE_MAX`` (docs/model.md, *Carrying a character's own keys onto another head*)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-import pytest
 
-from model_core.evaluation.real_eval import key_metrics, load_real_heads
+from model_core.evaluation.real_eval import key_metrics
 from model_core.runtime import Model
 from model_core.runtime import transfer as tr
 from model_core.runtime.nearest import knn
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real_faces"
 
-
-@pytest.fixture(scope="module")
-def heads():
-    if not REAL.is_dir():
-        pytest.fail(f"{REAL} is missing: the dev heads come with the project's shared data")
-    return {h.name.split("_")[0]: h for h in load_real_heads(REAL)}
-
-
-def test_a_symmetric_key_stays_symmetric_on_a_symmetric_head(heads, monkeypatch):
-    src, dst = heads["iphonemocap"], heads["rokoko"]
+def test_a_symmetric_key_stays_symmetric_on_a_symmetric_head(dev_heads, monkeypatch):
+    src, dst = dev_heads["iphonemocap"], dev_heads["rokoko"]
     names = ["jawOpen", "mouthSmileLeft"]
     keys = np.stack([src.key(n) for n in names])
     v = dst.verts
