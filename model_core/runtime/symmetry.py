@@ -22,9 +22,9 @@ RMS_MAX = 0.25            # a face mirrored that misses itself by more (trimmed 
 MAX_DEG = 8.0             # ... nor planes further apart than this (a face cut or modelled lopsided)
 
 
-def reflect(points: np.ndarray, n: np.ndarray, d: float) -> np.ndarray:
-    """points (M, 3) mirrored about the plane n . p = d (n (3,) unit)."""
-    return points - 2.0 * (points @ n - d)[:, None] * n
+def reflect(points: np.ndarray, n: np.ndarray, d: float = 0.0) -> np.ndarray:
+    """points (..., 3) mirrored about the plane n . p = d (n (3,) unit); d = 0: directions (displacements)."""
+    return points - 2.0 * (points @ n - d)[..., None] * n
 
 
 def symmetry_plane(pts: np.ndarray, faces: np.ndarray, surface: Surface | None = None, sample: int = SAMPLE,
@@ -114,19 +114,13 @@ def symmetric_pose(tpl, s: float, R: np.ndarray, t: np.ndarray, pts: np.ndarray,
 
 def mirror_map(pts: np.ndarray, faces: np.ndarray, plane, surface: Surface | None = None):
     """Where each vertex's mirror image lands on the surface: (face (N,) int64, bary (N, 3)) of the closest point
-    to each of pts (N, 3) mirrored about ``plane`` (n, d); a field's mirror image at the vertices is then
-    ``reflect_vectors(interpolate(field, faces, face, bary), n)``."""
+    to each of pts (N, 3) mirrored about ``plane`` (n, d): where ``mirrored_field`` reads a field."""
     surf = Surface(pts, faces) if surface is None else surface
     f, b, _ = surf.closest(reflect(np.asarray(pts, np.float64), plane[0], plane[1]))
     return f, b
 
 
-def reflect_vectors(v: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """Vectors (..., 3) mirrored by the plane with unit normal n (3,) (directions: no offset)."""
-    return v - 2.0 * (v @ n)[..., None] * n
-
-
 def mirrored_field(field: np.ndarray, faces: np.ndarray, mapping, n: np.ndarray) -> np.ndarray:
     """A displacement field (N, 3) on a surface mirrored onto itself: at each vertex, the field at its mirror
     point (``mirror_map``), reflected."""
-    return reflect_vectors(interpolate(field, faces, mapping[0], mapping[1]), n)
+    return reflect(interpolate(field, faces, mapping[0], mapping[1]), n)

@@ -219,30 +219,39 @@ def _mirror_consistent(keys: np.ndarray, src_keys: np.ndarray, src: np.ndarray, 
 
     The registration is not mirror-equivariant: a symmetric source's jawOpen carried onto a symmetric target
     opened lopsided (hand-made -> Rocketbox: the two sides' lower lip 17 mm apart). Where both heads have a mirror
-    plane (``symmetry.symmetry_plane``, trimmed RMS within ``symmetry.RMS_MAX``) and a key and its mirror partner
-    (``facs_names.mirror_name``: itself for a sideless name, Left <-> Right) miss each other's mirror image on the
-    source by less than ``MIRROR_SOURCE_MAX`` of their motion, the target's key becomes the mean of itself and its
-    partner's mirror image (``symmetry.mirrored_field``). keys (K, Nt, 3), src_keys (K, Ns, 3): cm in the
+    plane (``symmetry.symmetry_plane``, trimmed RMS within ``symmetry.RMS_MAX``) and a sideless key
+    (``facs_names.mirror_name`` gives it back unchanged) misses its own mirror image on the source by less than
+    ``MIRROR_SOURCE_MAX`` of its motion, the target's key becomes the mean of itself and its mirror image
+    (``symmetry.mirrored_field``). Sided keys are left as carried. keys (K, Nt, 3), src_keys (K, Ns, 3): cm in the
     template frame on tgt (Nt, 3) and src (Ns, 3); names (K,). Returns keys (a new array where any changed)."""
     from .facs_names import mirror_name
     from .symmetry import RMS_MAX, mirror_map, mirrored_field, symmetry_plane
-    partner = [k if mirror_name(n) == n else -1 for k, n in enumerate(names)]
-    if all(j < 0 for j in partner):
+
+    def mirror(pts, faces):
+        """A field on this head -> its mirror image, or None when the head has no mirror plane."""
+        surf = Surface(pts, faces)
+        plane = symmetry_plane(pts, faces, surf)
+        if plane[2] > RMS_MAX:
+            return None
+        mapping = mirror_map(pts, faces, plane, surf)
+        return lambda field: mirrored_field(field.astype(np.float64), faces, mapping, plane[0])
+
+    sideless = [k for k, n in enumerate(names) if mirror_name(n) == n]
+    on_src = mirror(src, src_faces) if sideless else None
+    if on_src is None:
         return keys
-    ps, pt = symmetry_plane(src, src_faces), symmetry_plane(tgt, tgt_faces)
-    if ps[2] > RMS_MAX or pt[2] > RMS_MAX:
-        return keys
-    ms, mt = mirror_map(src, src_faces, ps), mirror_map(tgt, tgt_faces, pt)
-    out = keys.copy()
-    for k, j in enumerate(partner):
-        if j < 0:
-            continue
+    symmetric = []
+    for k in sideless:
         a = src_keys[k].astype(np.float64)
         mag = np.linalg.norm(a, axis=1).mean()
-        if mag <= 0 or np.linalg.norm(a - mirrored_field(src_keys[j].astype(np.float64), src_faces, ms, ps[0]),
-                                      axis=1).mean() > MIRROR_SOURCE_MAX * mag:
-            continue
-        out[k] = 0.5 * (keys[k] + mirrored_field(keys[j].astype(np.float64), tgt_faces, mt, pt[0]))
+        if mag > 0 and np.linalg.norm(a - on_src(a), axis=1).mean() <= MIRROR_SOURCE_MAX * mag:
+            symmetric.append(k)
+    on_tgt = mirror(tgt, tgt_faces) if symmetric else None      # the target's plane only when a key needs it
+    if on_tgt is None:
+        return keys
+    out = keys.copy()
+    for k in symmetric:
+        out[k] = 0.5 * (keys[k] + on_tgt(keys[k]))
     return out.astype(keys.dtype)
 
 
