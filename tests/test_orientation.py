@@ -6,19 +6,16 @@ with the mesh) and says so in one warning. Correctly oriented heads (ICT full he
 947-vertex dev head, a face mask) get no warning and exactly the result of ``find_axes=False``. Random weights
 (tests/small_model.py): the orientation is found from the geometry only, never from the weights.
 """
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import robustness_cases as rc
 from model_core.runtime.frames import axes_to_ict
-from model_core.evaluation.real_eval import load_real_heads
 from model_core.runtime import Model
 from model_core.runtime import orientation
 from small_model import save_small_weights
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real_faces"
 
 
 def _rot(axis: str, quarter_turns: int) -> np.ndarray:
@@ -93,7 +90,7 @@ def test_wrongly_oriented_head_is_found_and_reported(model, head_m, ref, what, a
     assert _rel(old, ref[1]) > 0.3, what                 # the caller's axes alone: wrong keys
 
 
-def test_correct_heads_are_untouched(model, head_m, ref, ict):
+def test_correct_heads_are_untouched(model, head_m, ref, ict, dev_heads):
     """ICT head, ICT face crop and face mask, a 947-vertex hand-made head: no warning, the same result as with
     the check off."""
     meshes = [head_m + ("Z", "-Y"), ict.head(crop="face") + ("Y", "Z")]
@@ -103,9 +100,7 @@ def test_correct_heads_are_untouched(model, head_m, ref, ict):
     tm = tf[inside[tf].all(axis=1)]
     used, tm = np.unique(tm, return_inverse=True)
     meshes.append((vf[used], tm.reshape(-1, 3), "Y", "Z"))
-    if not REAL.is_dir():
-        pytest.fail(f"{REAL} is missing: the dev heads come with the project's shared data")
-    h = next(h for h in load_real_heads(REAL) if h.name == "iphonemocap_johnsmith_head")
+    h = dev_heads["iphonemocap"]
     meshes.append((h.verts, h.faces, "Y", "Z"))
     for v, t, up, fwd in meshes:
         pm = model.prepare(v, t, up=up, forward=fwd)

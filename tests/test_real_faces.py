@@ -5,25 +5,18 @@ dev head, and the geometry-path bake of the artist's keys.
 The numbers asserted are the ones docs/model.md (*Keys on real characters*) reports for this head."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from model_core.runtime.facs_names import ARKIT_NAMES
 from model_core.runtime.mesh import turned_over
 from model_core.evaluation.real_eval import (evaluate_head, ict_nearest_arkit, key_metrics, lid_travel, lip_gap, lip_pair,
-                                  load_real_heads, performance_weights, triangle_damage)
-
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real_faces"
-HEAD = "iphonemocap_johnsmith_head"   # 947 vertices, MIT
+                                  performance_weights, triangle_damage)
 
 
 @pytest.fixture(scope="module")
-def head():
-    if not REAL.is_dir():
-        pytest.fail(f"{REAL} is missing: the dev heads come with the project's shared data")
-    return next(h for h in load_real_heads(REAL) if h.name == HEAD)
+def head(dev_heads):
+    return dev_heads["iphonemocap"]      # iphonemocap_johnsmith_head: 947 vertices, MIT
 
 
 def test_key_metrics_are_scale_free_and_zero_is_100_percent():
@@ -135,13 +128,13 @@ def test_the_ears_stay_still(head, monkeypatch):
     assert all(after["keys"][n]["err"] <= before["keys"][n]["err"] + 0.005 for n in before["keys"])
 
 
-def test_arkit_sums_turn_no_triangle_their_halves_do_not():
+def test_arkit_sums_turn_no_triangle_their_halves_do_not(dev_heads):
     # ARKit's cheekPuff is ICT's cheekPuff_L + _R: on Rokoko the sum turned 40 triangles under the nose where
     # neither half turns one (the artist's key: none); relaxed away (``FacsKeys._unturned_sum``), as every triangle
     # a sum turns that none of its halves does
     from model_core.runtime import Model
     from model_core.runtime.facs_names import ICT_NAMES
-    rokoko = next(h for h in load_real_heads(REAL) if h.name == "rokoko_newton_face")
+    rokoko = dev_heads["rokoko"]
     model = Model.load()
     pm = model.prepare(rokoko.verts, rokoko.faces, "Y", "Z")
     _, arkit = model.facs_basis(pm, names="arkit", keys="auto")
@@ -160,14 +153,14 @@ def test_arkit_sums_turn_no_triangle_their_halves_do_not():
                                atol=1e-7)
 
 
-def test_a_head_closed_all_round_keeps_its_mouth_as_an_opening():
+def test_a_head_closed_all_round_keeps_its_mouth_as_an_opening(dev_heads):
     # Rokoko's head has no cut: its borders are its eyes (34 vertices each), a 12-vertex hole and its mouth, cut open
     # at a wavy lip line 23.9 cm round in ICT's frame (ICT's mouth opening: 10.6 cm). Taken as the longest loop, the
     # mouth was dropped from a transfer source's openings, and as a border over 20 cm long it counted as a cut
     # (``is_cut_loop``: a cut is also 4 cm wide; this mouth 2.6 cm)
     from model_core.runtime import Model
     from model_core.runtime import template_keys as tk
-    rokoko = next(h for h in load_real_heads(REAL) if h.name == "rokoko_newton_face")
+    rokoko = dev_heads["rokoko"]
     model = Model.load()
     pm = model.prepare(rokoko.verts, rokoko.faces, "Y", "Z")
     pts = model.template_frame(pm)[0]
@@ -180,13 +173,13 @@ def test_a_head_closed_all_round_keeps_its_mouth_as_an_opening():
     assert sorted(len(o) for o in ict.openings) == [42, 42, 74]
 
 
-def test_a_blink_leaves_no_slit_on_a_stylised_eye(monkeypatch):
+def test_a_blink_leaves_no_slit_on_a_stylised_eye(dev_heads, monkeypatch):
     # Rokoko's eyes are cut open at the lid margin and larger than ICT's: the blink, scaled to close them as far as
     # ICT's closes its own (``close_openings``), stayed up to 2.1 mm open in the middle while it passed the lower
     # margin by 3.2 mm near the outer corner; ``seal_lids`` closes the slit (docs/model.md, *Blinks that shut*)
     from model_core.runtime import Model
     from model_core.runtime import template_keys as tk
-    rokoko = next(h for h in load_real_heads(REAL) if h.name == "rokoko_newton_face")
+    rokoko = dev_heads["rokoko"]
     v = rokoko.verts
     loops, shapes = tk.face_loops(v, rokoko.faces)
     eye = max((lp for lp, (c, r) in zip(loops, shapes) if len(lp) == 34), key=lambda lp: v[lp, 0].mean())
@@ -214,7 +207,7 @@ def test_a_blink_leaves_no_slit_on_a_stylised_eye(monkeypatch):
     assert blink()[1] > 0.0015                                        # unsealed: 2.1 mm
 
 
-def test_a_mouth_bags_roof_stays_when_the_jaw_opens(monkeypatch):
+def test_a_mouth_bags_roof_stays_when_the_jaw_opens(dev_heads, monkeypatch):
     # Rocketbox's mouth is a flat bag joined to the lips (1-2.5 cm tall, 6 cm deep). ICT's socket is a 5 cm tall
     # cavity, so the bag's roof lay nearer ICT's lower inner lip and lip corners and swung down with the jaw
     # (1.2 cm; the artist's roof stays). Each side of the mouth now reads its own socket, above or below it
@@ -222,7 +215,7 @@ def test_a_mouth_bags_roof_stays_when_the_jaw_opens(monkeypatch):
     # roof and floor*)
     from model_core.runtime import Model
     from model_core.runtime import template_keys as tk
-    rb = next(h for h in load_real_heads(REAL) if h.name == "rocketbox_female_adult_02")
+    rb = dev_heads["rocketbox"]
     v = rb.verts
     u, lo = lip_pair(rb)
     yc, zf = 0.5 * (v[u, 1] + v[lo, 1]), max(v[u, 2], v[lo, 2])
@@ -244,14 +237,14 @@ def test_a_mouth_bags_roof_stays_when_the_jaw_opens(monkeypatch):
     assert a["jaw_damage"][0] == 0
 
 
-def test_template_keys_do_not_drift_on_a_denser_copy_of_the_same_surface():
+def test_template_keys_do_not_drift_on_a_denser_copy_of_the_same_surface(dev_heads):
     """The face mask head twice midpoint-subdivided (3.6k -> 57k vertices, the same surface; the artist's keys
     subdivided with it): the template path's similarity fit and keys stay where the original's are. Before the
     ICPs' 1 cm reach (``template_keys.ICP_REACH_CM``) the grid's reach fell to 2 mm there, the template points
     off the mask sat out, and the fit grew 20 % (scale 0.715 -> 0.857; mean cosine 0.834 -> 0.775)."""
     from model_core.runtime import Model
     from model_core.runtime.mesh import subdivide_midpoint
-    head = next(h for h in load_real_heads(REAL) if h.name == "rokoko_newton_face")
+    head = dev_heads["rokoko"]
     model = Model.load()
     v, f, keys = head.verts, head.faces, head.deltas
     for _ in range(2):
@@ -308,14 +301,14 @@ def test_vertices_split_at_a_seam_move_as_one(head):
         np.testing.assert_allclose(m[:, g == k], x[:, g == k].mean(axis=1, keepdims=True).repeat((g == k).sum(), 1))
 
 
-def test_a_tightly_cut_face_mask_keeps_the_heads_keys():
+def test_a_tightly_cut_face_mask_keeps_the_heads_keys(dev_heads):
     """Rokoko's head cut to a tight face mask (within 0.35 head heights, ~8 cm, of the nose tip): the similarity ICPs
     make no pair on the mask's cut (``template_keys.border_faces``), so the template's points beyond it do not pull
     the fit onto it. Mean cosine against the artist's keys on the kept vertices: 0.616 before, 0.778 then, 0.836
     since an opening must also be 4 cm wide to be a cut (``is_cut_loop``: Rokoko's wavy mouth, 23.9 cm round, was
     one, so its lips made no pair either); the whole head's keys on those vertices score 0.849."""
     from model_core.runtime import Model
-    h = next(x for x in load_real_heads(REAL) if x.name == "rokoko_newton_face")
+    h = dev_heads["rokoko"]
     model = Model.load()
     v, f = h.verts, h.faces
     keep = np.linalg.norm(v - v[np.argmax(v[:, 2])], axis=1) < 0.35 * np.ptp(v[:, 1])
@@ -340,7 +333,7 @@ def test_a_tightly_cut_face_mask_keeps_the_heads_keys():
     assert len(low) > 10 and ratio.min() > 0.8, ratio.min()
 
 
-def test_a_symmetric_head_gets_mirror_symmetric_keys(monkeypatch):
+def test_a_symmetric_head_gets_mirror_symmetric_keys(dev_heads, monkeypatch):
     # Rocketbox is modelled nearly mirror-symmetric (72 % of its vertices have a mirror partner within 2 mm). The
     # similarity ICPs left the template 1.3 degrees of yaw and 2 mm across its midline, so each left key differed
     # from its mirrored right key by 23 % (of the left key's motion); the template's mirror plane is now put on the
@@ -348,7 +341,7 @@ def test_a_symmetric_head_gets_mirror_symmetric_keys(monkeypatch):
     from model_core.runtime import Model
     from model_core.runtime import template_keys as tk
     from model_core.runtime.nearest import knn
-    rb = next(h for h in load_real_heads(REAL) if h.name == "rocketbox_female_adult_02")
+    rb = dev_heads["rocketbox"]
     v = rb.verts
     idx, d2 = knn(v * [-1.0, 1.0, 1.0], v, 1)
     partner, ok = idx[:, 0], np.sqrt(d2[:, 0]) < 0.002

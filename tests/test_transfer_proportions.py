@@ -13,13 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model_core.evaluation.real_eval import load_real_heads, nearest_keys, triangle_damage
+from model_core.evaluation.real_eval import nearest_keys, triangle_damage
 from model_core.runtime import Model
 from model_core.runtime.transfer import transfer_keys
 
 REPO = Path(__file__).resolve().parents[1]
-REAL = REPO.parent / "shared" / "data" / "real_faces"
-HEAD = "iphonemocap_johnsmith_head"
 
 
 def _rel(p, t):
@@ -27,15 +25,13 @@ def _rel(p, t):
 
 
 @pytest.fixture(scope="module")
-def warped():
-    if not REAL.is_dir():
-        pytest.fail(f"{REAL} is missing: the dev heads come with the project's shared data")
+def warped(dev_heads):
     sys.path.insert(0, str(REPO / "benchmarks"))
     try:
         from bench_transfer import warped_copy
     finally:
         sys.path.remove(str(REPO / "benchmarks"))
-    head = next(h for h in load_real_heads(REAL) if h.name == HEAD)
+    head = dev_heads["iphonemocap"]
     tv, tf, true = warped_copy(head, 0.5, 3000)
     return head, tv, tf, true
 
