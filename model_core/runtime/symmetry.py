@@ -113,11 +113,12 @@ def symmetric_pose(tpl, s: float, R: np.ndarray, t: np.ndarray, pts: np.ndarray,
 
 
 def mirror_map(pts: np.ndarray, faces: np.ndarray, plane, surface: Surface | None = None):
-    """Where each vertex's mirror image lands on the surface: (face (N,) int64, bary (N, 3)) of the closest point
-    to each of pts (N, 3) mirrored about ``plane`` (n, d): where ``mirrored_field`` reads a field."""
+    """Where each vertex's mirror image lands on the surface: (face (N,) int64, bary (N, 3), dist (N,)) of the
+    closest point to each of pts (N, 3) mirrored about ``plane`` (n, d), and how far the mirrored vertex lies from
+    it (pts' units; ~0 where the mesh has the vertex's mirror partner): where ``mirrored_field`` reads a field."""
     surf = Surface(pts, faces) if surface is None else surface
-    f, b, _ = surf.closest(reflect(np.asarray(pts, np.float64), plane[0], plane[1]))
-    return f, b
+    f, b, d2 = surf.closest(reflect(np.asarray(pts, np.float64), plane[0], plane[1]))
+    return f, b, np.sqrt(d2)
 
 
 def mirrored_field(field: np.ndarray, faces: np.ndarray, mapping, n: np.ndarray) -> np.ndarray:

@@ -791,7 +791,9 @@ class TemplateMatch:
     shift (3,): the similarity that put the template on the face (s R x + t); mouth_open: the template's jawOpen
     weight at rest and mouth_shift (2,) how far its mouth was moved (cm, along +Y, +Z; ``mouth_pose``: its lips
     met the face's); registered (M, 3): the template's vertices where the registration put them on the face (cm,
-    the face's frame; ``inner_parts`` carries the pieces inside the face through it)."""
+    the face's frame; ``inner_parts`` carries the pieces inside the face through it); ambiguity (N,) in 0..1: the
+    mouth ambiguity at each closest point (the larger of the template's at rest and as posed: 1 at the lip
+    contact, ``mouth_ambiguity``)."""
     face: np.ndarray
     bary: np.ndarray
     dist: np.ndarray
@@ -802,6 +804,7 @@ class TemplateMatch:
     mouth_open: float = 0.0
     mouth_shift: np.ndarray = field(default_factory=lambda: np.zeros(2))
     registered: np.ndarray | None = None
+    ambiguity: np.ndarray | None = None
 
 
 def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progress=None,
@@ -898,5 +901,5 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     if UNFOLD_LIDS and len(pts) <= UNFOLD_ALL_MAX_VERTS:
         _relax_turned(keys, np.flatnonzero(tpl.lid_keys), pts, faces, fade > 0.0, [lp for _, lp, _ in matched])
     if return_match:
-        return keys, TemplateMatch(f, b, np.sqrt(d2), fade, float(s), R, t, w_jaw, dy, x)
+        return keys, TemplateMatch(f, b, np.sqrt(d2), fade, float(s), R, t, w_jaw, dy, x, np.maximum(amb, amb_rest))
     return keys

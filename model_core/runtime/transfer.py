@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import blas
-from .correspond import PointGrid, Surface, interpolate, similarity_icp
+from .correspond import PointGrid, Surface, harmonic_fill_rows, interpolate, similarity_icp
 from .mesh import face_normals, point_in_polygon
 from .template_keys import FaceTemplate, default_template, face_loops, loop_shape, mouth_ambiguity, template_keys
 from .unflip import unflip_keys
@@ -44,6 +44,9 @@ SYMMETRIC = False       # put the source's mirror plane on the target's (``symme
                         # not better (docs/model.md, *Mirror planes*): the six artist pairs 6.110 -> 6.095 summed,
                         # ICT's Voronoi case 18.3 -> 19.0 %, the unwarped dev copy 5.6 -> 6.1 %, +0.2 s
 MIRROR_KEYS = True      # keys the source keeps mirror-symmetric stay so on a symmetric target (``_mirror_consistent``)
+MIRROR_CONTACT = 0.15       # ... but at the target's lip contact (mouth ambiguity from here up: template_keys.AMBIGUITY's
+                            # lower end), where a mirror point lands on either lip
+MIRROR_EXACT = 0.01         # ... unless its mirror point lands within this share of the median edge (a mirror partner)
 MIRROR_SOURCE_MAX = 0.05    # ... a sideless key is symmetric on the source (modelled so) when it misses its mirror image by
                             # less than this share of its motion
 UNFLIP = True          # relax the triangles a carried key turns over where the source's key does not (``unflip``)
@@ -214,7 +217,8 @@ def _virtual_eyes(model, source_pm, source: FaceTemplate, target_pm, affine=None
 
 
 def _mirror_consistent(keys: np.ndarray, src_keys: np.ndarray, src: np.ndarray, src_faces: np.ndarray,
-                       tgt: np.ndarray, tgt_faces: np.ndarray, names: list) -> np.ndarray:
+                       tgt: np.ndarray, tgt_faces: np.ndarray, names: list, contact: np.ndarray | None = None
+                       ) -> np.ndarray:
     """Carried keys made mirror-symmetric on a mirror-symmetric target where the source's own are.
 
     The registration is not mirror-equivariant: a symmetric source's jawOpen carried onto a symmetric target
@@ -223,21 +227,28 @@ def _mirror_consistent(keys: np.ndarray, src_keys: np.ndarray, src: np.ndarray, 
     (``facs_names.mirror_name`` gives it back unchanged) misses its own mirror image on the source by less than
     ``MIRROR_SOURCE_MAX`` of its motion, the target's key becomes the mean of itself and its mirror image
     (``symmetry.mirrored_field``). Sided keys are left as carried. keys (K, Nt, 3), src_keys (K, Ns, 3): cm in the
-    template frame on tgt (Nt, 3) and src (Ns, 3); names (K,). Returns keys (a new array where any changed)."""
+    template frame on tgt (Nt, 3) and src (Ns, 3); names (K,). contact: optional (Nt,) bool, the target's lip
+    contact (``MIRROR_CONTACT``): there the upper and lower lip may lie a fraction of a millimetre apart, and a
+    mirror point that misses the mesh (more than ``MIRROR_EXACT`` of its median edge: no mirror partner, as on
+    a mesh not modelled symmetric) lands on either lip; such vertices keep their own motion plus the harmonic fill
+    (``harmonic_fill_rows``) of the change made around them. Returns keys (a new array where any changed)."""
     from .facs_names import mirror_name
     from .symmetry import RMS_MAX, mirror_map, mirrored_field, symmetry_plane
 
     def mirror(pts, faces):
-        """A field on this head -> its mirror image, or None when the head has no mirror plane."""
+        """(A field on this head -> its mirror image, (N,) bool the vertices with a mirror partner), or
+        (None, None) when the head has no mirror plane."""
         surf = Surface(pts, faces)
         plane = symmetry_plane(pts, faces, surf)
         if plane[2] > RMS_MAX:
-            return None
+            return None, None
         mapping = mirror_map(pts, faces, plane, surf)
-        return lambda field: mirrored_field(field.astype(np.float64), faces, mapping, plane[0])
+        edge = np.median(np.linalg.norm(pts[faces[:, 1]] - pts[faces[:, 0]], axis=1))
+        return (lambda field: mirrored_field(field.astype(np.float64), faces, mapping, plane[0]),
+                mapping[2] <= MIRROR_EXACT * edge)
 
     sideless = [k for k, n in enumerate(names) if mirror_name(n) == n]
-    on_src = mirror(src, src_faces) if sideless else None
+    on_src = mirror(src, src_faces)[0] if sideless else None
     if on_src is None:
         return keys
     symmetric = []
@@ -246,12 +257,18 @@ def _mirror_consistent(keys: np.ndarray, src_keys: np.ndarray, src: np.ndarray, 
         mag = np.linalg.norm(a, axis=1).mean()
         if mag > 0 and np.linalg.norm(a - on_src(a), axis=1).mean() <= MIRROR_SOURCE_MAX * mag:
             symmetric.append(k)
-    on_tgt = mirror(tgt, tgt_faces) if symmetric else None      # the target's plane only when a key needs it
+    on_tgt, paired = mirror(tgt, tgt_faces) if symmetric else (None, None)   # the target's only when a key needs it
     if on_tgt is None:
         return keys
     out = keys.copy()
-    for k in symmetric:
-        out[k] = 0.5 * (keys[k] + on_tgt(keys[k]))
+    change = np.stack([0.5 * (on_tgt(keys[k]) - keys[k]) for k in symmetric], axis=1)     # (Nt, S, 3)
+    unsure = np.zeros(len(tgt), bool) if contact is None else contact & ~paired
+    if unsure.any() and not unsure.all():
+        flat = change.reshape(len(change), -1)
+        rows, filled = harmonic_fill_rows(tgt_faces, lambda idx: flat[idx], ~unsure)
+        flat[rows] = filled
+    for i, k in enumerate(symmetric):
+        out[k] = keys[k] + change[:, i]
     return out.astype(keys.dtype)
 
 
@@ -346,7 +363,8 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
                                   landmarks=pairs, plane=PLANE, cuts=CUTS,
                                   match_reach=MATCH_REACH, symmetric=SYMMETRIC)
     if MIRROR_KEYS and names is not None:
-        out_cm = _mirror_consistent(out_cm, cm, src, source_pm.face_faces, tgt, target_pm.face_faces, list(names))
+        out_cm = _mirror_consistent(out_cm, cm, src, source_pm.face_faces, tgt, target_pm.face_faces, list(names),
+                                    match.ambiguity >= MIRROR_CONTACT)
     canon = (out_cm / k_tgt).astype(np.float32)
     out = model._to_caller(target_pm, canon, np.float64).astype(np.float32)
     for k in range(len(out)):       # lashes, brows: the carried keys at their nearest face vertices
