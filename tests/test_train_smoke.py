@@ -27,16 +27,18 @@ def test_smoke_training_checkpoints_resumes_and_exports(tmp_path):
     assert "saved" in out and (run / "checkpoint.pt").is_file()
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["args"]["seed"] == 3 and cfg["model"]["enc_width"] == 16 and "bs_decoder" in cfg["loss_weights"]
-    out2 = _train(tmp_path, "--steps", "2", "--resume", "--loss-weight", "singles=0")
+    out2 = _train(tmp_path, "--steps", "2", "--resume", "--loss-weight", "singles=0", "--warp-prob", "1")
     assert "resumed from" in out2 and "step 5" in out2
     assert json.loads((run / "config.json").read_text())["loss_weights"]["singles"] == 0.0
+    assert torch_runs(run)[-1]["warp_prob"] == 1.0            # the resumed run drew warped faces only
     rows = list(csv.DictReader(open(run / "log.csv")))
     assert [int(r["step"]) for r in rows] == [1, 2, 3, 4, 5]
     for term in ("vertex", "singles", "normal", "edge", "code_id", "code_ge", "code_zero", "seg", "bs_codes",
                  "bs_decoder"):
         assert all(float(r[term]) >= 0 for r in rows) and any(float(r[term]) > 0 for r in rows), term
-    # a zero weight skips the term (logged as 0); the first run had it
+    # a zero weight skips the term (logged as 0); the first run had it; a warped face has no identity term
     assert [float(r["singles"]) > 0 for r in rows] == [True, True, True, False, False]
+    assert [float(r["code_id"]) > 0 for r in rows] == [True, True, True, False, False]
     # export -> the numpy runtime loads it
     stem = tmp_path / "w" / "smoke"
     r = subprocess.run([sys.executable, "-m", "model_core.training.export", str(run / "checkpoint.pt"), str(stem)],
@@ -45,6 +47,12 @@ def test_smoke_training_checkpoints_resumes_and_exports(tmp_path):
     from model_core.runtime import Model
     m = Model.load(str(stem) + ".npz")
     assert m.config.enc_width == 16 and len(m.region_names) == m.config.n_regions
+
+
+def torch_runs(run) -> list:
+    """The chain of runs recorded in a checkpoint (``state['runs']``)."""
+    import torch
+    return torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)["state"]["runs"]
 
 
 def test_resume_without_checkpoint_is_a_clear_error(tmp_path):

@@ -12,6 +12,7 @@ from ..runtime.frames import canonical_normalization, decoder_frame
 from ..runtime.mesh import face_normals, vertex_areas, vertex_normals
 from ..runtime.proxy import build_proxy, expression_features, neutral_features
 from .ict import CROPS, ICTModel
+from .warps import Warp
 
 
 def label_decoder_frame(pos: np.ndarray, vert_area: np.ndarray, labels: np.ndarray, cfg: ModelConfig
@@ -29,13 +30,18 @@ def prepare_group(group, ict: ICTModel, cfg: ModelConfig, rng: np.random.Generat
 
     Args:
         group: a ``sampler.FaceGroup`` (neutral (N,3), posed (K,N,3), faces (F,3), facs (K,53),
-            id_coeffs (100,), labels (N,), crop, scale, rotation (3,3), translation (3,)), ICT axes, cm.
+            id_coeffs (100,), labels (N,), crop, scale, rotation (3,3), translation (3,), warp), ICT axes, cm.
+            A warped group's ICT template, its keys and the single shapes go through the same map; its identity
+            terms are off (``warped`` = 1, identity modes 0).
         n_faces: faces whose corners the decoder is trained on (vertex/normal/edge losses).
         n_template: ICT-template vertices used by the blendshape-consistency terms.
         template_labels: (n_crop,) region labels of the ICT crop (for the template skinning).
     Returns:
         dict of float32/int64 arrays (see keys below); displacements are canonical units.
     """
+    warp = None if getattr(group, "warp", None) is None else Warp.from_array(group.warp)
+    if warp is not None and cfg.id_offset:
+        raise ValueError("warped face groups carry no identity offsets: train id_offset models with warp_prob 0")
     nz = canonical_normalization(group.neutral, group.faces)
     cn = nz.apply(group.neutral)
     cp = nz.apply(group.posed)
@@ -56,17 +62,28 @@ def prepare_group(group, ict: ICTModel, cfg: ModelConfig, rng: np.random.Generat
     tsel = np.sort(rng.choice(n_crop, size=min(n_template, n_crop), replace=False))
     tverts_full = ict.identity_verts(group.id_coeffs, group.crop)
     tfaces = ict.crop_faces(group.crop)
-    tnrm_full = vertex_normals(tverts_full, tfaces)
     aug = lambda p: group.scale * p @ np.asarray(group.rotation).T + group.translation  # noqa: E731
     rot_vec = lambda d: (group.scale * d @ np.asarray(group.rotation).T) @ nz.rotation.T / nz.size  # noqa: E731
-    tpos = nz.apply(aug(tverts_full[tsel]))
-    tnrm = tnrm_full[tsel] @ np.asarray(group.rotation).T @ nz.rotation.T
-    ex_modes = rot_vec(ict.expression_modes[:, tsel].astype(np.float64))     # (53, S, 3)
-    id_modes = rot_vec(ict.identity_modes[:, tsel].astype(np.float64))       # (100, S, 3)
-    tlab = template_labels[tsel] if template_labels is not None else np.zeros(len(tsel), np.int64)
+    modes = ict.expression_modes[:, tsel].astype(np.float64)                 # (53, S, 3) cm
     # the 53 single FACS shapes at the decoder subset: ICT modes carried through the topology's barycentric map
     corners, bary = np.asarray(group.corners)[sub_verts], np.asarray(group.bary)[sub_verts]     # (S, 3)
     sub_modes = np.einsum("ksjc,sj->ksc", ict.expression_modes[:, corners].astype(np.float64), bary)
+    if warp is None:
+        tnrm_full = vertex_normals(tverts_full, tfaces)
+        id_modes = rot_vec(ict.identity_modes[:, tsel].astype(np.float64))   # (100, S, 3)
+    else:
+        # a warped group: the template, its keys and the singles through the same map, W(n + d) - W(n);
+        # identity modes do not describe a warped face (its identity terms are off: "warped" below)
+        sub_n = np.einsum("sjc,sj->sc", tverts_full[corners], bary)
+        sub_modes = warp(sub_n[None] + sub_modes) - warp(sub_n)[None]
+        modes = warp(tverts_full[tsel][None] + modes) - warp(tverts_full[tsel])[None]
+        tverts_full = warp(tverts_full)
+        tnrm_full = vertex_normals(tverts_full, tfaces)
+        id_modes = np.zeros((ict.identity_modes.shape[0], len(tsel), 3))
+    tpos = nz.apply(aug(tverts_full[tsel]))
+    tnrm = tnrm_full[tsel] @ np.asarray(group.rotation).T @ nz.rotation.T
+    ex_modes = rot_vec(modes)                                                # (53, S, 3)
+    tlab = template_labels[tsel] if template_labels is not None else np.zeros(len(tsel), np.int64)
     sub_singles = rot_vec(sub_modes)                                                            # (53, S, 3)
     offsets = {}
     if cfg.id_offset:
@@ -95,6 +112,6 @@ def prepare_group(group, ict: ICTModel, cfg: ModelConfig, rng: np.random.Generat
         "facs": f32(group.facs), "id_coeffs": f32(group.id_coeffs),
         "t_pos": f32(tpos), "t_nrm": f32(tnrm), "t_labels": tlab.astype(np.int64),
         "t_ex_modes": f32(ex_modes), "t_id_modes": f32(id_modes),
-        "size": np.float32(nz.size),
+        "size": np.float32(nz.size), "warped": np.float32(warp is not None),
         **{k: f32(v) for k, v in offsets.items()},   # id_offset models: identity offsets, decoder-frame units
     }

@@ -1,8 +1,9 @@
-"""Endless augmented training stream: identity x FACS x crop x topology (x face mask) x rigid pose.
+"""Endless augmented training stream: identity x FACS x crop x topology (x face mask) (x warp) x rigid pose.
 
 One :class:`FaceGroup` = one identity on one topology of one crop under one augmentation, with ``K`` expressions.
 Ground truth is exact: every position is the barycentric interpolation (``Topology.positions``) of the ICT crop
-built from the stored coefficients, then augmented: ``p_aug = scale * R @ p + t``.
+built from the stored coefficients (warped, for a warped group, by its stored map: ``warps.Warp``), then augmented:
+``p_aug = scale * R @ p + t``.
 
 Identities are split: ``identity_split="train"`` and ``"test"`` draw their N(0, 1) coefficients from two
 independent seed streams (``SeedSequence(seed, spawn_key=(1, 0 | 1))``), so an evaluation sampler never
@@ -20,6 +21,7 @@ import numpy as np
 from ..runtime.mesh import connected_components
 from .ict import CROPS, N_EXPRESSION, N_IDENTITY, ICTModel, crop_sizes
 from .remesh import Topology, TopologyBank, crop_topology, ict_topology
+from .warps import feature_centres, sample_warp
 
 __all__ = ["FaceGroup", "FaceSampler", "sample_facs", "sample_combination", "sample_identity", "random_rotation",
            "lr_partners", "face_mask"]
@@ -53,6 +55,9 @@ class FaceGroup:
         corners: (N, 3) int64 the ICT crop vertices of that triangle.
         scale: float; rotation: (3, 3) float64; translation: (3,) float64 cm: ``p_aug = scale * R @ p + t``.
         identity_split: "train" or "test".
+        warp: None, or a ``warps.Warp`` stored by ``Warp.to_array`` (float64): the map applied to the ICT crop's
+            neutral and posed positions before the topology and the augmentation (``id_coeffs`` already carry
+            its ``id_gain``).
     """
     crop: str
     topology_key: str
@@ -70,6 +75,7 @@ class FaceGroup:
     rotation: np.ndarray
     translation: np.ndarray
     identity_split: str
+    warp: np.ndarray | None = None
 
     @property
     def n_verts(self) -> int:
@@ -181,6 +187,9 @@ class FaceSampler:
         mask_prob: chance that a group's topology is cut to a face mask (``mask_topology``), like a scanned
             face: a sphere of radius U(``MASK_RADIUS_RANGE_CM``) around the generic head's nose tip (0: never, and
             the stream is the same as before the option existed).
+        warp_prob: chance that a group is warped out of ICT's identity space (``warps.sample_warp``: smooth
+            bumps, feature proportions, stylised proportions, caricatures; labels stay exact; 0: never, and
+            the stream is the same as before the option existed).
     Raises:
         ValueError: bad shapes, probabilities, crops missing from the bank, unknown split.
     """
@@ -188,7 +197,7 @@ class FaceSampler:
     def __init__(self, ict: ICTModel, labels=None, seed: int = 0, bank: TopologyBank | None = None,
                  n_expr: int = 8, crops=("full", "face", "narrow"), crop_probs=(0.5, 0.3, 0.2),
                  ict_topology_prob: float = 0.15, identity_split: str = "train", augment: bool = True,
-                 max_angle_deg: float = MAX_ANGLE_DEG, mask_prob: float = 0.0):
+                 max_angle_deg: float = MAX_ANGLE_DEG, mask_prob: float = 0.0, warp_prob: float = 0.0):
         if not isinstance(ict, ICTModel):
             raise ValueError(f"FaceSampler needs an ICTModel (model_core.dataset.ict.load_ict()), "
                              f"got {type(ict).__name__}")
@@ -238,6 +247,13 @@ class FaceSampler:
         if not 0.0 <= float(mask_prob) <= 1.0:
             raise ValueError(f"mask_prob must lie in [0, 1], got {mask_prob}")
         self.mask_prob = float(mask_prob)
+        if not 0.0 <= float(warp_prob) <= 1.0:
+            raise ValueError(f"warp_prob must lie in [0, 1], got {warp_prob}")
+        self.warp_prob = float(warp_prob)
+        self._centres = None
+        if self.warp_prob:
+            from ..runtime.regions import load_ict_labels
+            self._centres = feature_centres(ict.neutral[:N_FULL].astype(np.float64), load_ict_labels())
         self._rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(0,)))
         self._id_rng = np.random.default_rng(
             np.random.SeedSequence(self.seed, spawn_key=(1, 0 if identity_split == "train" else 1)))
@@ -307,15 +323,22 @@ class FaceSampler:
             shift = rng.uniform(-MAX_SHIFT_CM, MAX_SHIFT_CM, size=3)
         else:
             scale, rot, shift = 1.0, np.eye(3), np.zeros(3)
+        warp = None
+        if self.warp_prob and rng.random() < self.warp_prob:
+            warp = sample_warp(rng, self._centres)
+            id_coeffs = (id_coeffs * np.float32(warp.id_gain)).astype(np.float32)
         n = CROPS[crop][0]
         neutral, posed = self._crop_vertices(id_coeffs.astype(np.float64), facs.astype(np.float64), n)
         allv = np.concatenate([neutral[None], posed])  # (K+1, n, 3)
+        if warp is not None:
+            allv = warp(allv)                          # the same map on the neutral and every posed face
         pts = topo.positions(allv)  # (K+1, N, 3)
         pts = scale * (pts @ rot.T) + shift
         return FaceGroup(crop=crop, topology_key=topo.key, kind=topo.kind, faces=topo.faces, neutral=pts[0],
                          posed=pts[1:], facs=facs, id_coeffs=id_coeffs, labels=topo.labels(self.labels),
                          src_face=topo.src_face, bary=topo.bary, corners=topo.corners, scale=scale,
-                         rotation=rot, translation=shift, identity_split=self.identity_split)
+                         rotation=rot, translation=shift, identity_split=self.identity_split,
+                         warp=None if warp is None else warp.to_array())
 
     def __iter__(self):
         while True:

@@ -14,7 +14,7 @@ their magnitudes are O(1). Terms:
                the MLP decoder, where it would cost 53 decodes).
 - normal:      1 - cos between predicted and true posed face normals (faces of the subset).
 - edge:        squared error of posed edge vectors (the Jacobian of the deformation along each edge).
-- code_id:     z_ID[:100] vs ICT identity coefficients (MSE).
+- code_id:     z_ID[:100] vs ICT identity coefficients (MSE); 0 for a warped face (``batch.prepare_group``).
 - code_ge:     z_GE[:53] vs ICT FACS weights (MSE).
 - code_zero:   z_GE[53:] pushed to 0 (mean square).
 - seg:         NLL of the skinning logits vs the region labels at every vertex.
@@ -105,7 +105,8 @@ def compute_losses(model, item: dict, weights: dict | None = None, *, teacher: b
         e_err.append((pred[:, f[:, j]] - pred[:, f[:, i]]) - (gt[:, f[:, j]] - gt[:, f[:, i]]))
     terms["edge"] = (torch.stack(e_err) * s).pow(2).sum(-1).mean() * 10.0
 
-    terms["code_id"] = (z_id[:n_id] - item["id_coeffs"]).pow(2).mean()
+    known_id = 1.0 - item["warped"] if "warped" in item else 1.0        # a warped face has no ICT identity
+    terms["code_id"] = (z_id[:n_id] - item["id_coeffs"]).pow(2).mean() * known_id
     terms["code_ge"] = (z_ge[:, :n_ex] - item["facs"]).pow(2).mean()
     terms["code_zero"] = z_ge[:, n_ex:].pow(2).mean()
     terms["seg"] = F.cross_entropy(logits, item["labels"])
@@ -115,7 +116,7 @@ def compute_losses(model, item: dict, weights: dict | None = None, *, teacher: b
         terms["offset"] = torch.zeros((), dtype=logits.dtype, device=logits.device)
 
     ex_modes, id_modes = item["t_ex_modes"], item["t_id_modes"]                    # (53,S,3), (100,S,3)
-    d_id = torch.einsum("i,isc->sc", z_id[:n_id] - item["id_coeffs"], id_modes)
+    d_id = torch.einsum("i,isc->sc", z_id[:n_id] - item["id_coeffs"], id_modes)    # 0 for a warped face
     d_ex = torch.einsum("bk,ksc->bsc", z_ge[:, :n_ex] - item["facs"], ex_modes)
     terms["bs_codes"] = ((d_id[None] + d_ex) * s).pow(2).sum(-1).mean()
 
