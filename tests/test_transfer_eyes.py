@@ -52,3 +52,23 @@ def test_a_closed_eyes_socket_stays_hidden_whatever_the_pose(dev_heads, monkeypa
     for k, name in enumerate(names):
         m = key_metrics(keys[k], dst.key(name))
         assert m["err"] < 0.4 and m["cos"] > 0.9, (name, m)          # measured 24-27 % / 0.95-0.98
+
+
+def test_an_eye_loop_lies_where_the_eye_is_in_depth_too():
+    """``transfer._has_eye_loop``: a boundary loop of an eye's size across and up from ICT's lid margin counts as
+    the head's eye only within 3 cm in depth as well (a hole in the back of the head, or deep in a socket, is none).
+    The dev heads' eye loops lie 0.4 cm (hand-made) and 1.8 cm (Rokoko) in front of or behind ICT's margin."""
+    from model_core.runtime import transfer as tr
+    from model_core.runtime.template_keys import default_template, loop_shape
+    ict = default_template()
+    c0, r0 = loop_shape(ict.verts[ict.rims[0][0]])
+
+    class Loops:                     # a model whose cached loop shapes are the ones given
+        def __init__(self, shapes):
+            self.shapes = shapes
+
+        def _cached(self, pm, key, fn):
+            return self.shapes
+    for dz, seen in ((0.0, True), (1.8, True), (-2.9, True), (-5.0, False), (12.0, False)):
+        assert tr._has_eye_loop(Loops([(c0 + [0.2, -0.3, dz], 1.1 * r0)]), None, 0) is seen, dz
+    assert not tr._has_eye_loop(Loops([(c0, 4.0 * r0)]), None, 0)           # too large for an eye

@@ -274,13 +274,14 @@ def _mirror_consistent(keys: np.ndarray, src_keys: np.ndarray, src: np.ndarray, 
 
 def _has_eye_loop(model, pm, eye: int) -> bool:
     """Whether a prepared head has a boundary loop where ICT's eye ``eye`` is (0, 1: its template's openings), in the
-    face-core frame (``Model.template_frame``): centre within 3 cm of ICT's lid margin's across and up, radius
-    0.3-3x the margin's. The loops' shapes are cached per (model, mesh)."""
+    face-core frame (``Model.template_frame``): centre within 3 cm of ICT's lid margin's across, up and in depth
+    (a hole in the back of the head or an ear is no eye), radius 0.3-3x the margin's. The loops' shapes are cached
+    per (model, mesh)."""
     def shapes():
         return face_loops(model.template_frame(pm)[0], pm.face_faces)[1]
     ict = default_template()
     c0, r0 = loop_shape(ict.verts[ict.rims[eye][0]])
-    return any(np.abs(c - c0)[:2].max() < 3.0 and 0.3 * r0 < r < 3.0 * r0
+    return any(np.abs(c - c0).max() < 3.0 and 0.3 * r0 < r < 3.0 * r0
                for c, r in model._cached(pm, "loop_shapes", shapes))
 
 
