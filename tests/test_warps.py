@@ -83,6 +83,10 @@ def test_a_warped_groups_training_targets_go_through_the_same_map(ict, tmp_path)
     item = prepare_group(g, ict, cfg, np.random.default_rng(0), n_faces=40, n_template=30,
                          template_labels=load_ict_labels())
     assert item["warped"] == 1.0 and not item["t_id_modes"].any()
+    # a caricature stays in ICT's identity space (its coefficients scaled): its identity terms stay on
+    car = next(gr for gr in s.take(40) if Warp.from_array(gr.warp).is_identity)
+    item_c = prepare_group(car, ict, cfg, np.random.default_rng(0), n_faces=40, n_template=30)
+    assert item_c["warped"] == 0.0 and item_c["t_id_modes"].any()
     # a combination of the single shapes = the group's own displacement, to first order in the expression:
     # exactly so for the linear ICT model, here within the warp's curvature (small against the motion)
     sub = item["sub_idx"]

@@ -40,6 +40,8 @@ def prepare_group(group, ict: ICTModel, cfg: ModelConfig, rng: np.random.Generat
         dict of float32/int64 arrays (see keys below); displacements are canonical units.
     """
     warp = None if getattr(group, "warp", None) is None else Warp.from_array(group.warp)
+    if warp is not None and warp.is_identity:
+        warp = None                      # a caricature: its (scaled) identity coefficients are exact, ICT's space
     if warp is not None and cfg.id_offset:
         raise ValueError("warped face groups carry no identity offsets: train id_offset models with warp_prob 0")
     nz = canonical_normalization(group.neutral, group.faces)
