@@ -66,7 +66,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from model_core.evaluation.evaluate import face_mask_topology, held_out_identities  # noqa: E402
+from model_core.evaluation.evaluate import face_mask_topology, held_out_identities, relative_error  # noqa: E402
 from model_core.dataset.ict import crop_sizes, load_ict  # noqa: E402
 from model_core.runtime.mesh import barycentric_combine  # noqa: E402
 from model_core.evaluation.real_eval import key_metrics, load_real_heads, nearest_keys, triangle_damage  # noqa: E402
@@ -93,11 +93,6 @@ WARP_HEAD = "iphonemocap_johnsmith_head"
 
 
 # ------------------------------------------------------------------------------------------- metrics
-def rel_err(p, t):
-    """mean_v |p - t| / mean_v |t| of (..., V, 3) fields (pooled over leading axes)."""
-    return float(np.linalg.norm(p - t, axis=-1).mean() / max(np.linalg.norm(t, axis=-1).mean(), 1e-30))
-
-
 def cosine(p, t):
     pp, tt = float((p * p).sum()), float((t * t).sum())
     return float((p * t).sum() / np.sqrt(max(pp * tt, 1e-60)))
@@ -105,9 +100,9 @@ def cosine(p, t):
 
 def truth_scores(pred, true, names, verts, faces, damage_names):
     """Scores of (K, V, 3) keys against the truth: pooled rel err, per-key means, shown keys, inverted count."""
-    per = [(rel_err(p, t), cosine(p, t)) for p, t in zip(pred, true)]
+    per = [(relative_error(p, t), cosine(p, t)) for p, t in zip(pred, true)]
     inv = sum(triangle_damage(verts, faces, pred[names.index(n)])[0] for n in damage_names if n in names)
-    return {"pooled": rel_err(pred, true), "rel": float(np.mean([r for r, _ in per])),
+    return {"pooled": relative_error(pred, true), "rel": float(np.mean([r for r, _ in per])),
             "cos": float(np.mean([c for _, c in per])), "keys": dict(zip(names, per)), "inv": inv}
 
 

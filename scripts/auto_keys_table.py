@@ -17,15 +17,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from model_core.dataset.ict import load_ict                          # noqa: E402
-from model_core.evaluation.evaluate import eval_cases, held_out_identities   # noqa: E402
+from model_core.evaluation.evaluate import eval_cases, held_out_identities, relative_error as rel   # noqa: E402
 from model_core.runtime import Model                                 # noqa: E402
 from model_core.runtime.model_keys import TEMPLATE_TAIL              # noqa: E402
 from model_core.runtime.template_keys import trim_tails              # noqa: E402
-
-
-def rel(pred: np.ndarray, true: np.ndarray) -> float:
-    """pred, true (K, N, 3) -> mean_k,v |pred - true| / mean_k,v |true|."""
-    return float(np.linalg.norm(pred - true, axis=-1).mean() / np.linalg.norm(true, axis=-1).mean())
 
 
 def main(argv=None) -> int:

@@ -18,22 +18,17 @@ import numpy as np
 
 from model_core.dataset.ict import CROPS, load_ict
 from model_core.dataset.warps import KINDS, Warp, feature_centres, sample_warp
-from model_core.evaluation.evaluate import held_out_identities
+from model_core.evaluation.evaluate import held_out_identities, relative_error
 from model_core.runtime import Model
 from model_core.runtime.regions import load_ict_labels
 
 CROP = "face"
 
 
-def rel(pred: np.ndarray, true: np.ndarray) -> float:
-    """pred, true (K, N, 3) -> mean_k,v |pred - true| / mean_k,v |true|."""
-    return float(np.linalg.norm(pred - true, axis=-1).mean() / np.linalg.norm(true, axis=-1).mean())
-
-
 def faces(ict, labels, n_ids: int, per_kind: int, seed: int) -> list:
     """[(kind, identity index, verts (n, 3) cm, true keys (53, n, 3) cm)] on ICT's ``CROP`` triangulation."""
     n = CROPS[CROP][0]
-    centres = feature_centres(ict.neutral[:11248].astype(np.float64), labels)
+    centres = feature_centres(ict.neutral[:CROPS["full"][0]].astype(np.float64), labels)
     rng = np.random.default_rng(seed)
     modes = ict.expression_modes[:, :n].astype(np.float64)
     out = []
@@ -57,7 +52,7 @@ def score(weights, cases, ict, labels) -> list[dict]:
         dec = model.facs_basis(pm, "ict", keys="decoder")[1].astype(np.float64)
         auto = model.facs_basis(pm, "ict", keys="auto")[1].astype(np.float64)
         seg = float((model.skinning(pm)[0].argmax(axis=1) == lab).mean())
-        rows.append({"kind": kind, "id": i, "decoder": rel(dec, true), "auto": rel(auto, true), "seg": seg})
+        rows.append({"kind": kind, "id": i, "decoder": relative_error(dec, true), "auto": relative_error(auto, true), "seg": seg})
     return rows
 
 

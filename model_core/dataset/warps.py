@@ -36,7 +36,7 @@ EYE_DEPTH = 0.25               # an eye's scale in depth, as a share of its scal
 CARICATURE_GAIN = (1.5, 2.5)   # a caricature's identity coefficients times this
 KINDS = {"smooth": 0.35, "features": 0.35, "stylised": 0.2, "caricature": 0.1}   # kind of a warped group
 
-# feature: (the regions whose area-weighted centre is its centre, r1 cm, how its scale is drawn)
+# feature: (the regions whose vertices' mean is its centre on ICT's generic head, r1 cm)
 FEATURES = {
     "eyes": (("eye_L",), 1.3),           # both eyes alike (mirrored centre): size, and spacing by moving them
     "nose": (("nose",), 1.6),

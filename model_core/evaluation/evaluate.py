@@ -90,6 +90,12 @@ def nearest_transfer(model, pm, gen_pm, gen_disp) -> np.ndarray:
     return gen_disp[:, idx[:, 0]] * ((pm.normalization.size / a_t) / (gen_pm.normalization.size / a_g))
 
 
+def relative_error(pred: np.ndarray, true: np.ndarray) -> float:
+    """mean |pred - true| / mean |true| over every vector of two (..., 3) fields (pooled over the leading axes,
+    e.g. (K, N, 3) keys): the relative error of the tables in docs/model.md and benchmarks/."""
+    return float(np.linalg.norm(pred - true, axis=-1).mean() / max(float(np.linalg.norm(true, axis=-1).mean()), 1e-30))
+
+
 def _metrics(pred: np.ndarray, true: np.ndarray) -> dict:
     """pred, true (B, N, 3) cm -> summary numbers."""
     err = np.linalg.norm(pred - true, axis=-1)

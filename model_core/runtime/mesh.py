@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
-    "validate_mesh", "triangulate_polygons", "face_normals", "face_areas", "vertex_areas",
+    "validate_mesh", "triangulate_polygons", "face_normals", "median_edge", "face_areas", "vertex_areas",
     "vertex_normals", "unit_rows", "half_edges", "edge_table", "unique_edges", "vertex_rings", "connected_components",
     "edge_components", "union_roots", "subdivide_midpoint", "cotan_weights", "nondegenerate", "triangle_keys",
     "barycentric_combine", "barycentric_interpolate", "referenced_renumbering", "remove_unreferenced",
@@ -123,6 +123,12 @@ def turned_over(verts: np.ndarray, faces: np.ndarray, disp: np.ndarray, rest_nor
 def unit_rows(v: np.ndarray) -> np.ndarray:
     """Rows of ``v`` (N, D) scaled to unit length (a zero row stays zero)."""
     return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-30)
+
+
+def median_edge(verts: np.ndarray, faces: np.ndarray) -> float:
+    """The median length of each triangle's first edge (verts' units): a mesh's scale that a few stray or
+    degenerate triangles do not move."""
+    return float(np.median(np.linalg.norm(verts[faces[:, 1]] - verts[faces[:, 0]], axis=1)))
 
 
 def face_areas(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ from collections import deque
 
 import numpy as np
 
-from .mesh import edge_table, union_roots
+from .mesh import edge_table, median_edge, union_roots
 from .nearest import knn
 
 SEAM_WELD = 0.01       # open-edge vertices closer than this x the median edge are one seam: a mirror-modelled face
@@ -44,8 +44,7 @@ def seam_labels(v: np.ndarray, tris: np.ndarray) -> np.ndarray:
     and open seams closer than ``SEAM_WELD`` x the median edge of ``tris`` (F, 3) are closed
     (``weld_open_seams``; the median: a stray vertex does not move it)."""
     _, weld = np.unique(v, axis=0, return_inverse=True)
-    edge = float(np.median(np.linalg.norm(v[tris[:, 1]] - v[tris[:, 0]], axis=1)))
-    return weld_open_seams(v, tris, np.asarray(weld).ravel(), SEAM_WELD * edge)
+    return weld_open_seams(v, tris, np.asarray(weld).ravel(), SEAM_WELD * median_edge(v, tris))
 
 
 def weld_open_seams(v: np.ndarray, tris: np.ndarray, weld: np.ndarray, tol: float) -> np.ndarray:

@@ -26,7 +26,7 @@ import numpy as np
 
 from . import blas
 from .correspond import PointGrid, Surface, harmonic_fill_rows, interpolate, similarity_icp
-from .mesh import face_normals, point_in_polygon
+from .mesh import face_normals, median_edge, point_in_polygon
 from .template_keys import FaceTemplate, default_template, face_loops, loop_shape, mouth_ambiguity, template_keys
 from .unflip import unflip_keys
 
@@ -243,9 +243,8 @@ def _mirror_consistent(keys: np.ndarray, src_keys: np.ndarray, src: np.ndarray, 
         if plane[2] > RMS_MAX:
             return None, None
         mapping = mirror_map(pts, faces, plane, surf)
-        edge = np.median(np.linalg.norm(pts[faces[:, 1]] - pts[faces[:, 0]], axis=1))
         return (lambda field: mirrored_field(field.astype(np.float64), faces, mapping, plane[0]),
-                mapping[2] <= MIRROR_EXACT * edge)
+                mapping[2] <= MIRROR_EXACT * median_edge(pts, faces))
 
     sideless = [k for k, n in enumerate(names) if mirror_name(n) == n]
     on_src = mirror(src, src_faces)[0] if sideless else None
