@@ -235,16 +235,16 @@ def _mirror_consistent(keys: np.ndarray, src_keys: np.ndarray, src: np.ndarray, 
     from .facs_names import mirror_name
     from .symmetry import RMS_MAX, mirror_map, mirrored_field, symmetry_plane
 
-    def mirror(pts, faces):
-        """(A field on this head -> its mirror image, (N,) bool the vertices with a mirror partner), or
-        (None, None) when the head has no mirror plane."""
+    def mirror(pts, faces, partners=False):
+        """(A field on this head -> its mirror image, with ``partners`` (N,) bool the vertices with a mirror
+        partner, else None), or (None, None) when the head has no mirror plane."""
         surf = Surface(pts, faces)
         plane = symmetry_plane(pts, faces, surf)
         if plane[2] > RMS_MAX:
             return None, None
         mapping = mirror_map(pts, faces, plane, surf)
         return (lambda field: mirrored_field(field.astype(np.float64), faces, mapping, plane[0]),
-                mapping[2] <= MIRROR_EXACT * median_edge(pts, faces))
+                mapping[2] <= MIRROR_EXACT * median_edge(pts, faces) if partners else None)
 
     sideless = [k for k, n in enumerate(names) if mirror_name(n) == n]
     on_src = mirror(src, src_faces)[0] if sideless else None
@@ -256,7 +256,7 @@ def _mirror_consistent(keys: np.ndarray, src_keys: np.ndarray, src: np.ndarray, 
         mag = np.linalg.norm(a, axis=1).mean()
         if mag > 0 and np.linalg.norm(a - on_src(a), axis=1).mean() <= MIRROR_SOURCE_MAX * mag:
             symmetric.append(k)
-    on_tgt, paired = mirror(tgt, tgt_faces) if symmetric else (None, None)   # the target's only when a key needs it
+    on_tgt, paired = mirror(tgt, tgt_faces, partners=True) if symmetric else (None, None)   # only when a key needs it
     if on_tgt is None:
         return keys
     out = keys.copy()
