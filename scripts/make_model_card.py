@@ -1,6 +1,6 @@
 """Write docs/model_card.md from a training run, the exported weights and the evaluation JSON.
 
-    python scripts/make_model_card.py --run runs/v7 --weights model_core/weights/nfs_v4 \
+    python scripts/make_model_card.py --run runs/w2 --weights model_core/weights/nfs_v5 \
         --eval docs/model_card_eval.json [--notes docs/model_card_notes.md]
 
 Everything numeric in the card comes from those files (log.csv, config.json, the weights' json with the
@@ -45,7 +45,7 @@ def _where(r: dict) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--run", required=True)
-    p.add_argument("--weights", default="model_core/weights/nfs_v4")
+    p.add_argument("--weights", default="model_core/weights/nfs_v5")
     p.add_argument("--eval", default="docs/model_card_eval.json")
     p.add_argument("--notes", default="docs/model_card_notes.md")
     p.add_argument("--out", default="docs/model_card.md")
@@ -87,8 +87,8 @@ def main(argv=None) -> int:
     if state.get("init_from"):
         gpu_min = sum(r["minutes"] for r in runs if r.get("device", "cpu") != "cpu")
         run_lines += (f"\n- wall time in all, every run of the chain: {total_min:.1f} min: "
-                      f"{total_min - gpu_min:.1f} min on the 2-core CPU machine (the training budget is 6 h = "
-                      f"360 min) and {gpu_min:.1f} min on one GPU")
+                      f"{total_min - gpu_min:.1f} min on the 2-core CPU machine and {gpu_min:.1f} min on one GPU "
+                      f"(the budgets each chain ran under: the notes below)")
     rot = ", ".join(f"{r.get('max_rotation', 15.0):g}" for r in runs) or "?"
     rows = ev["rows"]
     cmds_file = run / "commands.sh"   # the exact commands of a run resumed several times, written by hand
@@ -116,7 +116,9 @@ Neural face skinning model (Cha et al., Eurographics 2025, our implementation) s
 - Topologies: 15 % ICT's own triangulation of the crop, otherwise a bank of remeshed topologies
   (`TopologyBank(seed=<the run's --seed>, per_size=3)`: voronoi / anisotropic / curvature-adaptive /
   subdivided / flipped, 1k-30k vertices, exact barycentric ground truth); from nfs_v4 on, 20 % of the groups
-  cut to a random face mask around the nose tip (radius 9-15 cm, `--mask-prob 0.2`).
+  cut to a random face mask around the nose tip (radius 9-15 cm, `--mask-prob 0.2`); from nfs_v5 on, a share of
+  the groups warped out of ICT's identity space (`--warp-prob`, `dataset/warps.py`: smooth bumps, feature and
+  stylised proportions, caricatures; each label exact, W(n + d) - W(n)): 30 % in the chain's w1 run, 12 % in w2.
 - Augmentation: scale 0.8-1.2, translation up to 5 cm, rotation about a random axis up to (run by run, in
   the order listed under Training) {rot} deg; canonical normalisation removes scale and translation exactly,
   not rotation.

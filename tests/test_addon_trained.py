@@ -13,7 +13,7 @@ pytestmark = pytest.mark.blender
 SCRIPT = r'''
 import json as _json
 from nfs_blender import engine, prefs
-engine.set_model(None)   # the committed weights (model_core/weights/nfs_v4.npz), as a user gets them
+engine.set_model(None)   # the committed weights (model_core/weights/nfs_v5.npz), as a user gets them
 scene = bpy.context.scene
 out = {}
 d = np.load(ICT_NPZ)

@@ -35,8 +35,8 @@ def test_committed_weights_reproduce_model_card():
 def test_full_card_table_and_the_readme_claims_against_nearest():
     # the README's accuracy table is this command's (3 held-out identities, 15 random combinations; ~80 s): every
     # number is reproduced, and the model is below nearest-point transfer on every row by what the README says:
-    # 34-42 % on ICT's own topology, the 2k decimation and the narrow crop, 8-14 % on the dense remeshed heads
-    # (measured 7.6 % on the Voronoi full head: the table rounds it), 34 % on the face mask
+    # 34-40 % on ICT's own topology, the 2k decimation and the narrow crop, 11-18 % on the dense remeshed heads
+    # (nfs_v4: 7.6 % on the Voronoi full head), 40 % on the face mask
     rows = reproduce(DOCS / "model_card_eval.json")
     gain = {r["case"]: r["rel"] / r["nearest"] - 1.0 for r in rows}
     for case, g in gain.items():
