@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model_core.evaluation.evaluate import held_out_identities
+from model_core.evaluation.evaluate import held_out_identities, relative_error as _rel
 from model_core.runtime.facs_names import ICT_NAMES
 from model_core.dataset.ict import crop_sizes
 from model_core.runtime.mesh import remove_unreferenced, turned_over, vertex_normals, vertex_rings
@@ -60,10 +60,6 @@ def eye_cut_face(ict):
     true = ict.expression_modes[:, kept].astype(np.float64)
     rim = np.searchsorted(kept, tk.default_template().rims[0][0])
     return verts, faces, true, rim
-
-
-def _rel(p, t):
-    return float(np.linalg.norm(p - t, axis=-1).mean() / np.linalg.norm(t, axis=-1).mean())
 
 
 def _trimmed_alike(model, pm, true):

@@ -14,15 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from model_core.evaluation.evaluate import relative_error
 from model_core.evaluation.real_eval import nearest_keys, triangle_damage
 from model_core.runtime import Model
 from model_core.runtime.transfer import transfer_keys
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _rel(p, t):
-    return float(np.linalg.norm(p - t, axis=-1).mean() / np.linalg.norm(t, axis=-1).mean())
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +41,7 @@ def test_proportion_map_carries_keys_through_a_stretch(warped):
     prop = transfer_keys(model, pa, head.deltas, pb, names=head.names, proportions=True).astype(np.float64)
     plain = transfer_keys(model, pa, head.deltas, pb, names=head.names).astype(np.float64)
     near = nearest_keys(head.verts, head.faces, head.deltas, tv, tf, 1.0)
-    ours, default, base = _rel(prop, true), _rel(plain, true), _rel(near, true)
+    ours, default, base = relative_error(prop, true), relative_error(plain, true), relative_error(near, true)
     print("proportions", ours, "default", default, "nearest", base)
     assert abs(ours - 0.085) < 0.015 and abs(default - 0.119) < 0.015 and abs(base - 0.329) < 0.01
     assert ours < 0.6 * base and ours < 0.8 * default      # 0.76 of it with nfs_v5, 0.71 with nfs_v4
