@@ -60,10 +60,12 @@ def prepare_group(group, ict: ICTModel, cfg: ModelConfig, rng: np.random.Generat
     sub_faces = sub_faces.reshape(-1, 3)
 
     # ICT template of the same identity and crop, under the same augmentation + normalisation
-    n_crop = CROPS[group.crop][0]
+    tcrop = "full" if group.crop not in CROPS else group.crop      # a head with sockets: the skin's template
+    n_crop = CROPS[tcrop][0]
     tsel = np.sort(rng.choice(n_crop, size=min(n_template, n_crop), replace=False))
-    tverts_full = ict.identity_verts(group.id_coeffs, group.crop)
-    tfaces = ict.crop_faces(group.crop)
+    tverts_full = ict.identity_verts(group.id_coeffs, tcrop)
+    tfaces = ict.crop_faces(tcrop)
+    gverts = tverts_full if tcrop == group.crop else ict.identity_verts(group.id_coeffs, group.crop)  # the group's crop
     aug = lambda p: group.scale * p @ np.asarray(group.rotation).T + group.translation  # noqa: E731
     rot_vec = lambda d: (group.scale * d @ np.asarray(group.rotation).T) @ nz.rotation.T / nz.size  # noqa: E731
     modes = ict.expression_modes[:, tsel].astype(np.float64)                 # (53, S, 3) cm
@@ -76,7 +78,7 @@ def prepare_group(group, ict: ICTModel, cfg: ModelConfig, rng: np.random.Generat
     else:
         # a warped group: the template, its keys and the singles through the same map, W(n + d) - W(n);
         # identity modes do not describe a warped face (its identity terms are off: "warped" below)
-        sub_n = np.einsum("sjc,sj->sc", tverts_full[corners], bary)
+        sub_n = np.einsum("sjc,sj->sc", gverts[corners], bary)
         sub_modes = warp(sub_n[None] + sub_modes) - warp(sub_n)[None]
         modes = warp(tverts_full[tsel][None] + modes) - warp(tverts_full[tsel])[None]
         tverts_full = warp(tverts_full)
@@ -89,7 +91,7 @@ def prepare_group(group, ict: ICTModel, cfg: ModelConfig, rng: np.random.Generat
     sub_singles = rot_vec(sub_modes)                                                            # (53, S, 3)
     offsets = {}
     if cfg.id_offset:
-        id_delta = tverts_full - ict.identity_verts(None, group.crop)     # (n_crop, 3) cm vs the generic head
+        id_delta = gverts - ict.identity_verts(None, group.crop)     # (n_crop, 3) cm vs the generic head
         # identity offsets in the decoder frame: each vertex in its face frame minus the same barycentric point of
         # the generic head in the generic head's face frame (both frames from the true labels)
         gen = cn - rot_vec(np.einsum("njc,nj->nc", id_delta[np.asarray(group.corners)], np.asarray(group.bary)))

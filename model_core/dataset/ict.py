@@ -28,6 +28,8 @@ import numpy as np
 from ..runtime.mesh import triangulate_polygons
 
 CROPS = {"full": (11248, 11144), "face": (9409, 9230), "narrow": (6706, 6560)}
+# not skin: the full crop with ICT's mouth and eye sockets joined (training only: ``dataset/sockets.py``)
+SOCKETS_CROP = {"sockets": (14062, 14034)}
 N_IDENTITY = 100
 N_EXPRESSION = 53
 ENV_VAR = "NFS_ICT_DIR"
@@ -132,6 +134,8 @@ class ICTModel:
 def crop_sizes(crop: str) -> tuple[int, int]:
     """(vertices, polygons) of the ICT crop ``crop`` (its leading vertices and polygons, ``CROPS``); ValueError
     naming the known crops for any other name."""
+    if crop in SOCKETS_CROP:
+        return SOCKETS_CROP[crop]
     if crop not in CROPS:
         raise ValueError(f"unknown crop {crop!r}; choose one of {sorted(CROPS)}")
     return CROPS[crop]

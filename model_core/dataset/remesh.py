@@ -141,7 +141,7 @@ class Topology:
             (N, 3) or (..., N, 3) float64 = barycentric interpolation in the mapped template triangles.
         """
         v = np.asarray(ict_crop_verts)
-        n = CROPS[self.crop][0]
+        n = crop_sizes(self.crop)[0]
         if v.ndim < 2 or v.shape[-2:] != (n, 3):
             raise ValueError(f"positions() needs ICT '{self.crop}' crop vertices of shape (..., {n}, 3), "
                              f"got {v.shape}")
@@ -156,7 +156,7 @@ class Topology:
                 "face" crop, are cut to the crop's first n vertices, which is how ICT crops nest).
         """
         lab = np.asarray(ict_crop_labels)
-        n = CROPS[self.crop][0]
+        n = crop_sizes(self.crop)[0]
         if lab.ndim != 1 or lab.shape[0] < n:
             raise ValueError(f"labels() needs (n,) crop labels with n >= {n} for crop '{self.crop}', got {lab.shape}")
         best = self.corners[np.arange(self.n_verts), np.argmax(self.bary, axis=1)]

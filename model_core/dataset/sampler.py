@@ -21,6 +21,7 @@ import numpy as np
 from ..runtime.mesh import connected_components
 from .ict import CROPS, N_EXPRESSION, N_IDENTITY, ICTModel, crop_sizes
 from .remesh import Topology, TopologyBank, crop_topology, ict_topology
+from .sockets import SOCKET_CHOICES, socket_labels, with_sockets
 from .warps import feature_centres, sample_warp
 
 __all__ = ["FaceGroup", "FaceSampler", "sample_facs", "sample_combination", "sample_identity", "random_rotation",
@@ -151,7 +152,7 @@ def face_mask(ict: ICTModel, topo: Topology, radius_cm: float, center_offset_cm=
     connected piece only; ``kind`` gets ``kind_suffix``. Exact barycentric map and labels, like every topology.
     Training draws random masks (``FaceSampler.mask_topology``), evaluation uses fixed ones
     (``evaluate.face_mask_topology``)."""
-    n = CROPS[topo.crop][0]
+    n = crop_sizes(topo.crop)[0]
     gen = topo.positions(ict.neutral[None, :n].astype(np.float64))[0]          # (N, 3) cm
     center = ict.neutral[ict.landmarks[30]] + np.asarray(center_offset_cm, dtype=np.float64)
     out = crop_topology(topo, np.linalg.norm(gen - center, axis=1) < radius_cm, kind_suffix)
@@ -190,6 +191,9 @@ class FaceSampler:
         warp_prob: chance that a group is warped out of ICT's identity space (``warps.sample_warp``: smooth
             bumps, feature proportions, stylised proportions, caricatures; labels stay exact; 0: never, and
             the stream is the same as before the option existed).
+        socket_prob: chance that a group of the "full" or "face" crop gets ICT's mouth bag, its eye sockets or
+            both joined at its openings (``sockets.with_sockets``; crop "sockets"), as game heads carry them
+            (0: never, and the stream is the same as before the option existed).
     Raises:
         ValueError: bad shapes, probabilities, crops missing from the bank, unknown split.
     """
@@ -197,7 +201,8 @@ class FaceSampler:
     def __init__(self, ict: ICTModel, labels=None, seed: int = 0, bank: TopologyBank | None = None,
                  n_expr: int = 8, crops=("full", "face", "narrow"), crop_probs=(0.5, 0.3, 0.2),
                  ict_topology_prob: float = 0.15, identity_split: str = "train", augment: bool = True,
-                 max_angle_deg: float = MAX_ANGLE_DEG, mask_prob: float = 0.0, warp_prob: float = 0.0):
+                 max_angle_deg: float = MAX_ANGLE_DEG, mask_prob: float = 0.0, warp_prob: float = 0.0,
+                 socket_prob: float = 0.0):
         if not isinstance(ict, ICTModel):
             raise ValueError(f"FaceSampler needs an ICTModel (model_core.dataset.ict.load_ict()), "
                              f"got {type(ict).__name__}")
@@ -250,6 +255,14 @@ class FaceSampler:
         if not 0.0 <= float(warp_prob) <= 1.0:
             raise ValueError(f"warp_prob must lie in [0, 1], got {warp_prob}")
         self.warp_prob = float(warp_prob)
+        if not 0.0 <= float(socket_prob) <= 1.0:
+            raise ValueError(f"socket_prob must lie in [0, 1], got {socket_prob}")
+        self.socket_prob = float(socket_prob)
+        n_arr = N_FULL
+        if self.socket_prob:
+            self.labels = socket_labels(ict, self.labels)
+            n_arr = len(self.labels)
+            self._socket_topos: dict[tuple, Topology] = {}
         self._centres = None
         if self.warp_prob:
             from ..runtime.regions import load_ict_labels
@@ -259,10 +272,10 @@ class FaceSampler:
             np.random.SeedSequence(self.seed, spawn_key=(1, 0 if identity_split == "train" else 1)))
         self._single = 0
         self._partners = lr_partners(ict.expression_names)
-        n3 = 3 * N_FULL
-        self._neutral = ict.neutral[:N_FULL].astype(np.float64).reshape(n3)
-        self._id_modes = ict.identity_modes[:, :N_FULL].astype(np.float64).reshape(N_IDENTITY, n3)
-        self._ex_modes = ict.expression_modes[:, :N_FULL].astype(np.float64).reshape(N_EXPRESSION, n3)
+        n3 = 3 * n_arr
+        self._neutral = ict.neutral[:n_arr].astype(np.float64).reshape(n3)
+        self._id_modes = ict.identity_modes[:, :n_arr].astype(np.float64).reshape(N_IDENTITY, n3)
+        self._ex_modes = ict.expression_modes[:, :n_arr].astype(np.float64).reshape(N_EXPRESSION, n3)
         self._ict_topos: dict[str, Topology] = {}
 
     # ------------------------------------------------------------------------------------------------------
@@ -313,6 +326,12 @@ class FaceSampler:
             topo = self.ict_topology(crop)
         else:
             topo = self.bank.sample(crop, rng)
+        if self.socket_prob and crop in ("full", "face") and rng.random() < self.socket_prob:
+            parts = SOCKET_CHOICES[int(rng.integers(len(SOCKET_CHOICES)))]
+            if (topo.key, parts) not in self._socket_topos:
+                self._socket_topos[(topo.key, parts)] = with_sockets(self.ict, topo, parts)
+            topo = self._socket_topos[(topo.key, parts)]
+            crop = topo.crop
         if self.mask_prob and rng.random() < self.mask_prob:
             topo = self.mask_topology(topo, rng)
         id_coeffs = self.sample_identity()
@@ -327,7 +346,7 @@ class FaceSampler:
         if self.warp_prob and rng.random() < self.warp_prob:
             warp = sample_warp(rng, self._centres)
             id_coeffs = (id_coeffs * np.float32(warp.id_gain)).astype(np.float32)
-        n = CROPS[crop][0]
+        n = crop_sizes(crop)[0]
         neutral, posed = self._crop_vertices(id_coeffs.astype(np.float64), facs.astype(np.float64), n)
         allv = np.concatenate([neutral[None], posed])  # (K+1, n, 3)
         if warp is not None:

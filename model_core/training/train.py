@@ -42,8 +42,9 @@ class GroupStream(torch.utils.data.IterableDataset):
 
     def __init__(self, cfg: ModelConfig, seed: int, start: int, n_expr: int, ict_path=None, small_bank=False,
                  max_rotation: float = 1.0, n_faces: int = 600, n_template: int = 500, mask_prob: float = 0.0,
-                 warp_prob: float = 0.0):
+                 warp_prob: float = 0.0, socket_prob: float = 0.0):
         self.cfg, self.seed, self.start, self.n_expr = cfg, seed, start, n_expr
+        self.socket_prob = socket_prob
         self.max_rotation, self.n_faces, self.n_template = max_rotation, n_faces, n_template
         self.ict_path, self.small_bank, self.mask_prob, self.warp_prob = ict_path, small_bank, mask_prob, warp_prob
 
@@ -58,7 +59,8 @@ class GroupStream(torch.utils.data.IterableDataset):
         bank = (TopologyBank(ict, seed=self.seed, sizes=(1000,)) if self.small_bank
                 else TopologyBank(ict, seed=self.seed, per_size=BANK_PER_SIZE))
         sampler = FaceSampler(ict, labels, seed=stream_seed, bank=bank, n_expr=self.n_expr,
-                              max_angle_deg=self.max_rotation, mask_prob=self.mask_prob, warp_prob=self.warp_prob)
+                              max_angle_deg=self.max_rotation, mask_prob=self.mask_prob, warp_prob=self.warp_prob,
+                              socket_prob=self.socket_prob)
         rng = np.random.default_rng(stream_seed + 7)
         while True:
             g = sampler.sample_group()
@@ -127,6 +129,9 @@ def parse_args(argv=None):
     p.add_argument("--warp-prob", type=float, default=0.0,
                    help="share of groups warped out of ICT's identity space (dataset/warps.py: smooth bumps, feature "
                         "and stylised proportions, caricatures; the same map on the neutral and the posed faces)")
+    p.add_argument("--socket-prob", type=float, default=0.0,
+                   help="share of full/face groups with ICT's mouth bag and/or eye sockets joined at their openings "
+                        "(dataset/sockets.py), as game heads carry them")
     p.add_argument("--decoder-faces", type=int, default=600,
                    help="faces per group whose corners train the decoder (vertex, normal, edge terms)")
     p.add_argument("--template-verts", type=int, default=500,
@@ -166,6 +171,8 @@ def validate(args) -> tuple[torch.device, dict]:
         raise UsageError(f"--mask-prob {args.mask_prob}: expected a share between 0 and 1")
     if not 0.0 <= args.warp_prob <= 1.0:
         raise UsageError(f"--warp-prob {args.warp_prob}: expected a share between 0 and 1")
+    if not 0.0 <= args.socket_prob <= 1.0:
+        raise UsageError(f"--socket-prob {args.socket_prob}: expected a share between 0 and 1")
     loss_weights = dict(DEFAULT_WEIGHTS)
     for spec in args.loss_weight:
         name, _, value = spec.partition("=")
@@ -296,7 +303,8 @@ def train_loop(args, model, opt, state: dict, loss_weights: dict, loader, log: R
                           "seed": args.seed, "threads": torch.get_num_threads(),
                           "max_rotation": args.max_rotation, "loss_weights": loss_weights,
                           "device": str(device), "workers": args.workers, "n_expr": args.n_expr,
-                          "mask_prob": args.mask_prob, "warp_prob": args.warp_prob})
+                          "mask_prob": args.mask_prob, "warp_prob": args.warp_prob,
+                          "socket_prob": args.socket_prob})
     return run_steps
 
 
@@ -318,7 +326,8 @@ def main(argv=None) -> int:
                                                  "loss_weights": loss_weights}, indent=2))
     stream = GroupStream(cfg, args.seed, state["step"], args.n_expr, small_bank=args.smoke,
                          max_rotation=args.max_rotation, n_faces=args.decoder_faces,
-                         n_template=args.template_verts, mask_prob=args.mask_prob, warp_prob=args.warp_prob)
+                         n_template=args.template_verts, mask_prob=args.mask_prob, warp_prob=args.warp_prob,
+                         socket_prob=args.socket_prob)
     loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=args.workers,
                                          prefetch_factor=2 if args.workers else None)
     log = RunLog(out, args)
