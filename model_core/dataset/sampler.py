@@ -260,7 +260,7 @@ class FaceSampler:
         self.socket_prob = float(socket_prob)
         n_arr = N_FULL
         if self.socket_prob:
-            self.labels = socket_labels(ict, self.labels)
+            self.labels = socket_labels(self.labels)
             n_arr = len(self.labels)
             self._socket_topos: dict[tuple, Topology] = {}
         self._centres = None

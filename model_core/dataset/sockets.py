@@ -9,7 +9,9 @@ ICT-FaceKit models these sockets, with exact deltas for the 53 expressions, and 
 lip and eyelid loops with the skin. ``SOCKET_CROP`` ("sockets") is the skin crop "full" plus those sockets (ICT's
 vertices 0-14061, polygons 0-14033: its first 11248 vertices and 11144 polygons are the full crop's, so a
 topology of the "full" or "face" crop is a topology of it too). ``with_sockets`` joins chosen sockets to a
-topology; ``socket_labels`` gives their vertices regions (the mouth bag ``lips``, an eye socket its ``eye``).
+topology; ``socket_labels`` gives their vertices regions outside the decoder's face core (``config.FACE_CORE``): the
+mouth bag ``jaw`` (the jaw carries it), an eye socket its side's ``temporalis``. Labelled ``lips`` and ``eye``, a
+bag would count in the face-core frame as it does for nfs_v5, which reads it as lips: its area moved the frame.
 
 Units: ICT centimetres, +Y up, face toward +Z.
 """
@@ -22,12 +24,14 @@ from ..runtime.nearest import knn
 from .ict import CROPS, ICTModel, crop_sizes
 from .remesh import Topology
 
-__all__ = ["SOCKET_CROP", "SOCKET_PARTS", "SOCKET_CHOICES", "socket_labels", "with_sockets"]
+__all__ = ["SOCKET_CROP", "SOCKET_PARTS", "SOCKET_REGIONS", "SOCKET_CHOICES", "socket_labels", "with_sockets"]
 
 SOCKET_CROP = "sockets"
 N_SKIN = CROPS["full"][0]
 # ICT vertex ranges [start, stop) of each socket (../shared/data/README.md)
 SOCKET_PARTS = {"mouth": (11248, 13294), "eye_L": (13294, 13678), "eye_R": (13678, 14062)}
+# the region of each socket's vertices: none of them in the face core, so a joined socket leaves the frame alone
+SOCKET_REGIONS = {"mouth": "jaw", "eye_L": "temporalis_L", "eye_R": "temporalis_R"}
 # what a training group joins: the mouth bag, both eye sockets, or all three
 SOCKET_CHOICES = (("mouth",), ("eye_L", "eye_R"), ("mouth", "eye_L", "eye_R"))
 
@@ -43,22 +47,17 @@ def _socket_triangles(ict: ICTModel, parts) -> np.ndarray:
     return tris[keep[tris].any(axis=1)]
 
 
-def socket_labels(ict: ICTModel, skin_labels: np.ndarray) -> np.ndarray:
+def socket_labels(skin_labels: np.ndarray) -> np.ndarray:
     """Region labels of the sockets crop's vertices: (14062,) int64, the skin's own labels (``skin_labels``
-    (>= 11248,), the full crop's) followed by each socket vertex's nearest rim vertex's (the skin vertices its
-    socket's triangles share: the inner lip loop is ``lips``, an eyelid's inner loop ``eye_L``/``eye_R``)."""
+    (>= 11248,), the full crop's) followed by each socket's region (``SOCKET_REGIONS``)."""
+    from ..runtime.regions import REGION_NAMES
     lab = np.asarray(skin_labels)
     if lab.ndim != 1 or len(lab) < N_SKIN:
         raise ValueError(f"socket_labels needs the full crop's labels ({N_SKIN},), got {lab.shape}")
-    n = crop_sizes(SOCKET_CROP)[0]
-    out = np.empty(n, np.int64)
+    out = np.empty(crop_sizes(SOCKET_CROP)[0], np.int64)
     out[:N_SKIN] = lab[:N_SKIN]
-    v = ict.neutral[:n].astype(np.float64)
     for p, (a, b) in SOCKET_PARTS.items():
-        tris = _socket_triangles(ict, (p,))
-        rim = np.unique(tris[tris < N_SKIN])
-        idx, _ = knn(v[a:b], v[rim], 1)
-        out[a:b] = lab[rim[idx[:, 0]]]
+        out[a:b] = REGION_NAMES.index(SOCKET_REGIONS[p])
     return out
 
 
