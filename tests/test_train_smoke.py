@@ -27,10 +27,12 @@ def test_smoke_training_checkpoints_resumes_and_exports(tmp_path):
     assert "saved" in out and (run / "checkpoint.pt").is_file()
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["args"]["seed"] == 3 and cfg["model"]["enc_width"] == 16 and "bs_decoder" in cfg["loss_weights"]
-    out2 = _train(tmp_path, "--steps", "2", "--resume", "--loss-weight", "singles=0", "--warp-prob", "1")
+    out2 = _train(tmp_path, "--steps", "2", "--resume", "--loss-weight", "singles=0", "--warp-prob", "1",
+                  "--socket-prob", "1")
     assert "resumed from" in out2 and "step 5" in out2
     assert json.loads((run / "config.json").read_text())["loss_weights"]["singles"] == 0.0
     assert torch_runs(run)[-1]["warp_prob"] == 1.0            # the resumed run drew warped faces only
+    assert torch_runs(run)[-1]["socket_prob"] == 1.0          # ... with the sockets joined to its full/face heads
     rows = list(csv.DictReader(open(run / "log.csv")))
     assert [int(r["step"]) for r in rows] == [1, 2, 3, 4, 5]
     for term in ("vertex", "singles", "normal", "edge", "code_id", "code_ge", "code_zero", "seg", "bs_codes",
