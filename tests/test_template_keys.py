@@ -442,3 +442,25 @@ def test_symmetry_plane_finds_a_turned_faces_midplane(deg):
     assert rms > symmetry.RMS_MAX, rms
     R3, t3 = symmetry.symmetric_pose(tpl, 1.0, off, np.zeros(3), pts[used], np.searchsorted(used, cut))
     assert np.array_equal(R3, off) and np.array_equal(t3, np.zeros(3))
+
+
+def test_a_poor_similarity_fit_is_run_again_from_the_second_start(ict):
+    """A head with its mouth bag and eye sockets joined (a 2k decimation of a held-out identity, ICT's sockets,
+    4.8k vertices) handed over at 0.68 of its size, as nfs_v5's face-core frame read such heads: the fit from
+    scale 1 stays poor (``fit_share`` under ``RETRY_BELOW``) and its keys miss (measured 18.8 % against ICT's truth
+    on the skin); from ``retry_scale`` (where the face's own canonical frame puts the template) they are the keys
+    of the head at its size (14.3 / 14.0 %). A right frame leaves the fit as it was (no retry asked)."""
+    from model_core.dataset.remesh import make_topology
+    from model_core.dataset.sockets import with_sockets
+    tpl = tk.default_template()
+    topo = with_sockets(ict, make_topology(ict, "full", 2000, "decimate", 3), ("mouth", "eye_L", "eye_R"))
+    v = ict.identity_verts(held_out_identities(1)[0], "sockets")
+    p = topo.positions(v)
+    skin = topo.corners[:, 0] < crop_sizes("full")[0]
+    true = np.stack([topo.positions(v + ict.expression_modes[j, :len(v)]) - p for j in range(53)])[:, skin]
+    right = _rel(tk.template_keys(tpl, p, topo.faces, retry_scale=0.68)[:, skin], true)
+    a = 0.68
+    small = p * a + np.array([0.0, 1.0, 2.0]) * (1 - a) * 10
+    stuck = _rel(tk.template_keys(tpl, small, topo.faces)[:, skin] / a, true)
+    again = _rel(tk.template_keys(tpl, small, topo.faces, retry_scale=a)[:, skin] / a, true)
+    assert right < 0.15 and stuck > right + 0.03 and again < right + 0.01, (right, stuck, again)

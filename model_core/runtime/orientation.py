@@ -10,15 +10,20 @@ silently. ``find_rotation`` checks the caller's axes against the face's own shap
 2. *template fit*: the 8 axis-aligned rotations per candidate left-right axis (plus the caller's own) place a
    small point cloud of ICT's generic narrow face (``template_cloud``: ``TEMPLATE_POINTS`` points of
    ``template_keys.TEMPLATE_PATH``) on the surface, nose tip first, and refine it by a trimmed similarity ICP
-   (``ICP_ITERS`` steps, all candidates at once); a candidate far behind the best after ``PRUNE_AT`` steps is
-   dropped. The score is the trimmed RMS distance (template-size units) times (``NORMAL_WEIGHT`` + mean
+   pairing points by position and normal (``ICP_ITERS`` steps, all candidates at once); a candidate far
+   behind the best after ``PRUNE_AT`` steps is dropped. The score is the trimmed RMS distance (template-size units) times (``NORMAL_WEIGHT`` + mean
    1 - |cos| between template and surface normals): an upside-down template fits a face's outline nearly as
    well, but not its nose, brows and eye sockets.
 3. The caller's axes are replaced only when the best rotation scores ``SWITCH_RATIO`` x better than the caller's.
 
 Measured (ICT full / face / narrow crops, 9-11 cm face masks, 0.8-3k vertex decimations, 8 random identities, the
 three dev heads, the demo heads; each in 6 or 24 orientations): no correctly oriented head was turned; 1 of 320
-wrong orientations was missed (an off-centre 8 cm mask upside down: kept as given, no warning). Not a face
+wrong orientations was missed (an off-centre 8 cm mask upside down: kept as given, no warning). Session 13, with
+heads whose mouth bag and eye sockets are joined (ICT's own; game heads carry them): the ICP pairs by position and
+normal (``NORMAL_PAIR``); over 51 heads (12 held-out or random identities, each alone, with its mouth bag and with
+every socket; 4 face crops, 1.5k decimations and 10 cm masks; the dev heads), each upright and in the 23 other
+orientations, none turned and none missed (by position alone: 11 upright heads turned upside down, one of them
+without sockets, and 105 of 408 wrong orientations missed). Not a face
 detector: a shape with no face (a sphere) may be turned at random, with the warning.
 
 Handedness is not decided: a mirrored head (an exporter that flips one axis) is the mirror image of a face and
@@ -45,6 +50,8 @@ ICP_ITERS = 8           # similarity ICP steps per candidate
 ICP_TRIM = 0.8          # share of closest pairs each ICP step fits
 SCORE_QUANTILE = 0.9    # share of template points the score counts (the rest may lie off a face mask)
 NORMAL_WEIGHT = 0.1     # score = rms distance x (NORMAL_WEIGHT + mean normal misfit)
+NORMAL_PAIR = 0.006     # the ICP pairs by position and normal: |p - q|^2 + NORMAL_PAIR |n_p - n_q|^2 (canonical
+                        # units^2; 0.002-0.03 measured alike, 0: by position only, as before session 13)
 PRUNE_AT, PRUNE = 3, 1.6  # after PRUNE_AT steps, candidates scoring over PRUNE x the best stop (not the caller's)
 SWITCH_RATIO = 1.1      # the caller's axes are replaced when they score this x worse than the best rotation
 
@@ -83,18 +90,24 @@ def template_cloud() -> tuple[np.ndarray, np.ndarray]:
 
 
 class _Nearest:
-    """Brute-force nearest neighbours among points (P, 3) in float32: one (M, 4) x (4, P) product per query."""
+    """Brute-force nearest neighbours among points (P, D) in float32 (D = 3, or 6 for points with their normals
+    scaled: ``_with_normals``): one (M, D + 1) x (D + 1, P) product per query."""
 
     def __init__(self, points: np.ndarray):
         p = np.asarray(points, np.float32)
         self.aug = np.ascontiguousarray(np.concatenate([-2.0 * p, (p * p).sum(axis=1, keepdims=True)], axis=1).T)
 
     def __call__(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """q (M, 3) -> (index (M,) int64, squared distance (M,) float32)."""
+        """q (M, D) -> (index (M,) int64, squared distance (M,) float32)."""
         qa = np.concatenate([np.asarray(q, np.float32), np.ones((len(q), 1), np.float32)], axis=1)
         d2 = qa @ self.aug
         i = d2.argmin(axis=1)
-        return i, np.maximum(d2[np.arange(len(q)), i] + (qa[:, :3] ** 2).sum(axis=1), 0.0)
+        return i, np.maximum(d2[np.arange(len(q)), i] + (qa[:, :-1] ** 2).sum(axis=1), 0.0)
+
+
+def _with_normals(points: np.ndarray, normals: np.ndarray) -> np.ndarray:
+    """(M, 6) points and their unit normals scaled by sqrt(``NORMAL_PAIR``): the ICP's pairing space."""
+    return np.concatenate([points, np.sqrt(NORMAL_PAIR) * normals], axis=-1)
 
 
 def mirror_misfits(points: np.ndarray, nearest: _Nearest | None = None) -> np.ndarray:
@@ -148,11 +161,20 @@ def fit_scores(points: np.ndarray, normals: np.ndarray, rotations: np.ndarray,
     candidate dropped early (more than ``PRUNE`` x the best), except candidate 0 which is always scored.
 
     Args:
-        points, normals: (P, 3) canonical surface points and unit normals (e.g. the proxy's), caller's frame.
+        points, normals: (P, 3) canonical surface points and outward unit normals (e.g. the proxy's), caller's
+            frame.
         rotations: (C, 3, 3) candidates Q: Q @ p is the point in ICT's frame if Q is right.
+        nearest: ``_Nearest`` over ``_with_normals(points, normals)`` (built when None).
+
+    The ICP pairs each template point with the surface point nearest in position *and* normal (``NORMAL_PAIR``):
+    paired by position alone, a face whose mouth bag and eye sockets are joined to it (game heads; ICT's own
+    sockets) pulled the upright template onto their inner walls, and the template upside down on the back of
+    the head fitted better: of 51 heads (12 held-out or random ICT identities with and without their sockets,
+    face crops, 1.5k decimations, masks, the dev heads) 11 upright ones were turned and 105 of 408 wrong
+    orientations missed; paired by position and normal, none and none of 1173 (docs/model.md).
     """
     tp, tn = template_cloud()
-    nearest = nearest or _Nearest(points)
+    nearest = nearest or _Nearest(_with_normals(points, normals))
     q = np.asarray(rotations, np.float64)
     c, m = len(q), len(tp)
     tpl = np.einsum("mi,cij->cmj", tp, q)              # template in the caller's frame, per candidate
@@ -167,10 +189,11 @@ def fit_scores(points: np.ndarray, normals: np.ndarray, rotations: np.ndarray,
     out = np.full(c, np.inf)
     for step in range(ICP_ITERS + 1):
         moved = s[alive, None, None] * np.einsum("cmj,cij->cmi", tpl[alive], rot[alive]) + t[alive, None]
-        idx, d2 = nearest(moved.reshape(-1, 3))
-        idx, d2 = idx.reshape(len(alive), m), d2.reshape(len(alive), m).astype(np.float64)
+        turned = np.einsum("cmj,cij->cmi", tnr[alive], rot[alive])
+        idx = nearest(_with_normals(moved, turned).reshape(-1, 6))[0].reshape(len(alive), m)
+        d2 = ((points[idx] - moved) ** 2).sum(axis=2)
         if step in (PRUNE_AT, ICP_ITERS):
-            cos = np.abs((np.einsum("cmj,cij->cmi", tnr[alive], rot[alive]) * normals[idx]).sum(axis=2))
+            cos = np.abs((turned * normals[idx]).sum(axis=2))
             out[alive] = _score(np.sqrt(d2) / s[alive, None], cos)
             if step == ICP_ITERS:
                 break
@@ -204,18 +227,17 @@ def find_rotation(points: np.ndarray, normals: np.ndarray) -> Found:
 
     Args:
         points: (P, 3) canonical surface points (caller's axes turned into ICT's: Y up, +Z forward; centred,
-            unit size), e.g. the proxy's vertices; normals: (P, 3) their unit normals (sign ignored).
+            unit size), e.g. the proxy's vertices; normals: (P, 3) their outward unit normals (``fit_scores``).
     Returns:
         ``Found``: rotation Q (3, 3) with Q @ points in ICT's frame; the identity when the caller's axes fit
         best or no rotation fits ``SWITCH_RATIO`` x better.
     """
     pts = np.asarray(points, np.float64)
     nrm = np.asarray(normals, np.float64)
-    nearest = _Nearest(pts)
-    mirror = mirror_misfits(pts, nearest)
+    mirror = mirror_misfits(pts, _Nearest(pts))
     lateral = mirror <= MIRROR_CLOSE * mirror.min()
     cand = [0] + [i for i in range(1, len(ROTATIONS)) if lateral[np.flatnonzero(ROTATIONS[i][0])[0]]]
-    scores = fit_scores(pts, nrm, ROTATIONS[cand], nearest)
+    scores = fit_scores(pts, nrm, ROTATIONS[cand])
     b = int(np.argmin(scores))
     if b == 0 or not scores[0] >= SWITCH_RATIO * scores[b]:
         return Found(np.eye(3), float(scores[0]), float(scores[b]), mirror)

@@ -47,6 +47,10 @@ ICP_ACCELERATE = False          # similarity_icp(accelerate=): converges in the 
                                 # 0.69) and on ICT's truth (a 2.5x caricature 37.3 -> 43.1 %): off (docs/model.md)
 SYMMETRY = True                 # the template's mirror plane is put on the face's (``symmetry.symmetric_pose``): a
                                 # symmetric face gets mirror-symmetric keys (the ICPs leave up to 1.3 degrees of yaw)
+RETRY_BELOW = 0.8               # a similarity fit leaving fewer of the template's narrow points within FIT_CM of the
+RETRY_MARGIN = 0.1              # face is run again from ``retry_scale`` and the retry kept when it puts this many more
+FIT_CM = 0.3                    # there (ICT's faces 0.90-0.95, the dev heads 0.75-0.80; a start the skinning misread,
+                                # 0.54-0.67: ICT's head with its sockets joined, whose face core read them as lips)
 CUT_LOOP_CM = 20.0              # an open border this long is a cut (a mask's edge, the neck), not an eye or mouth
                                 # opening (ICT's mouth opening: ~11 cm round, an eye ~8 cm)
 CUT_RADIUS_CM = 4.0             # ... and this wide (RMS radius; ICT's mouth 1.6 cm, its outer border 11.6 cm)
@@ -807,10 +811,49 @@ class TemplateMatch:
     ambiguity: np.ndarray | None = None
 
 
+def fit_share(tpl: FaceTemplate, s: float, R: np.ndarray, t: np.ndarray, surf: Surface) -> float:
+    """Share of the template's narrow face (every other vertex) that the similarity (s, R (3, 3), t (3,)) puts
+    within ``FIT_CM`` of the face (``surf``, ICT cm), the distance taken in the template's own cm (/ s)."""
+    moved = s * tpl.verts[:tpl.narrow:2] @ R.T + t
+    d2 = surf.closest(moved, exact=False)[2]
+    return float((np.where(np.isfinite(d2), d2, np.inf) < (FIT_CM * s) ** 2).mean())
+
+
+def similarity_pose(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, surf: Surface, border=None, *,
+                    retry_scale: float | None = None) -> tuple[float, np.ndarray, np.ndarray]:
+    """The similarity (s, R (3, 3), t (3,)) that puts the template's narrow face on the face (pts (N, 3), faces
+    (F, 3), its ``Surface`` surf; ICT cm): trimmed ICP from nose tip on nose tip at scale 1 (30 steps on every
+    8th vertex, 10 on every other), making no pair on the face's cut ``border`` ((F,) bool, ``border_faces``;
+    None: pairs everywhere) but from the template's own.
+
+    A fit that leaves fewer than ``RETRY_BELOW`` of the template near the face (``fit_share``) is run again from
+    scale ``retry_scale`` (when given and 5 % away from 1) and the retry kept when its share is ``RETRY_MARGIN``
+    higher: a start the model's face-core frame got wrong (ICT's head with its mouth bag and eye sockets joined,
+    read by nfs_v5 as lips and eyes: the frame's scale 0.69, the fit stuck at 0.73 with 54-67 % near the face;
+    from the face's own canonical frame 90-95 %, the keys' error 52 -> 19 % and 33 -> 23 %: docs/model.md)."""
+    own = tpl.on_cut[:tpl.narrow] if border is not None else np.zeros(tpl.narrow, bool)
+    narrow = tpl.verts[:tpl.narrow]
+
+    def fit(scale):
+        s, R, t = similarity_icp(narrow[::8], pts, faces, init_scale=scale, iters=30, surface=surf,  # nose tip on
+                                 reach=ICP_REACH_CM, skip=border, exempt=own[::8],                 # nose tip
+                                 accelerate=ICP_ACCELERATE)
+        return similarity_icp(narrow[::2], pts, faces, init=(s, R, t), iters=10, surface=surf, reach=ICP_REACH_CM,
+                              skip=border, exempt=own[::2], accelerate=ICP_ACCELERATE)
+    pose = fit(1.0)
+    if retry_scale is None or abs(np.log(float(retry_scale))) < 0.05:
+        return pose
+    share = fit_share(tpl, *pose, surf)
+    if share >= RETRY_BELOW:
+        return pose
+    other = fit(float(retry_scale))
+    return other if fit_share(tpl, *other, surf) > share + RETRY_MARGIN else pose
+
+
 def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progress=None,
                   return_match: bool = False, landmarks=None, mouth_open=None, mouth_shift: bool = True,
                   sockets=None, plane: float = 0.0, cuts: bool = True, match_reach: float = 1.0,
-                  symmetric: bool = True):
+                  symmetric: bool = True, retry_scale: float | None = None):
     """The template's keys (ICT's 53, or any source's) on a face surface brought into ICT's frame and units.
 
     Args: tpl: the template; pts (N, 3) the face's vertices in ICT cm (+Y up, +Z forward), roughly aligned
@@ -824,18 +867,17 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     plane: the registration's point-to-plane share (``correspond.register``; the transfer's ``PLANE``);
     cuts: the similarity ICPs make no pair on the face's cut (``border_faces``) but from the template's own;
     match_reach: how far a face loop may lie from a template opening and still meet it (``match_openings``);
+    retry_scale: a second start for the similarity fit (the template's scale on ``pts``, e.g. where the face's own
+    canonical frame would put it), tried only when the first fit is poor (``fit_share`` below ``RETRY_BELOW``) and
+    kept when it fits ``RETRY_MARGIN`` better (``similarity_pose``);
     symmetric: put the template's mirror plane on the face's after the ICPs (``symmetry.symmetric_pose``; with
     ``SYMMETRY``).
     Returns: (K, N, 3) float32 displacements in cm (ICT frame) [, TemplateMatch]."""
     pts = np.asarray(pts, np.float64)
     faces = np.asarray(faces, np.int64)
-    narrow = tpl.verts[:tpl.narrow]
     surf = Surface(pts, faces)                  # the face's closest-point grid: built once, for the ICPs and register
-    border, own = (border_faces(pts, faces), tpl.on_cut[:tpl.narrow]) if cuts else (None, np.zeros(tpl.narrow, bool))
-    s, R, t = similarity_icp(narrow[::8], pts, faces, init_scale=1.0, iters=30, surface=surf,  # nose tip on nose tip
-                             reach=ICP_REACH_CM, skip=border, exempt=own[::8], accelerate=ICP_ACCELERATE)
-    s, R, t = similarity_icp(narrow[::2], pts, faces, init=(s, R, t), iters=10, surface=surf, reach=ICP_REACH_CM,
-                             skip=border, exempt=own[::2], accelerate=ICP_ACCELERATE)
+    border = border_faces(pts, faces) if cuts else None
+    s, R, t = similarity_pose(tpl, pts, faces, surf, border, retry_scale=retry_scale)
     if SYMMETRY and symmetric:
         R, t = symmetric_pose(tpl, s, R, t, pts, faces, surf)
     w_jaw, dy = mouth_pose(tpl, s, R, t, pts, faces)
