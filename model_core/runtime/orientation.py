@@ -11,9 +11,9 @@ silently. ``find_rotation`` checks the caller's axes against the face's own shap
    small point cloud of ICT's generic narrow face (``template_cloud``: ``TEMPLATE_POINTS`` points of
    ``template_keys.TEMPLATE_PATH``) on the surface, nose tip first, and refine it by a trimmed similarity ICP
    pairing points by position and normal (``ICP_ITERS`` steps, all candidates at once); a candidate far
-   behind the best after ``PRUNE_AT`` steps is dropped. The score is the trimmed RMS distance (template-size units) times (``NORMAL_WEIGHT`` + mean
-   1 - |cos| between template and surface normals): an upside-down template fits a face's outline nearly as
-   well, but not its nose, brows and eye sockets.
+   behind the best after ``PRUNE_AT`` steps is dropped. The score is the trimmed RMS distance (template-size
+   units) times (``NORMAL_WEIGHT`` + mean 1 - |cos| between template and surface normals): an upside-down
+   template fits a face's outline nearly as well, but not its nose, brows and eye sockets.
 3. The caller's axes are replaced only when the best rotation scores ``SWITCH_RATIO`` x better than the caller's.
 
 Measured (ICT full / face / narrow crops, 9-11 cm face masks, 0.8-3k vertex decimations, 8 random identities, the
@@ -23,8 +23,8 @@ heads whose mouth bag and eye sockets are joined (ICT's own; game heads carry th
 normal (``NORMAL_PAIR``); over 51 heads (12 held-out or random identities, each alone, with its mouth bag and with
 every socket; 4 face crops, 1.5k decimations and 10 cm masks; the dev heads), each upright and in the 23 other
 orientations, none turned and none missed (by position alone: 11 upright heads turned upside down, one of them
-without sockets, and 105 of 408 wrong orientations missed). Not a face
-detector: a shape with no face (a sphere) may be turned at random, with the warning.
+without sockets, and 105 of 408 wrong orientations missed). Not a face detector: a shape with no face (a sphere)
+may be turned at random, with the warning.
 
 Handedness is not decided: a mirrored head (an exporter that flips one axis) is the mirror image of a face and
 is itself a face; it is used as given (its ``_L`` keys move the side that is +X in the canonical frame).
