@@ -22,7 +22,7 @@ import numpy as np
 from ..runtime.mesh import boundary_loops
 from ..runtime.nearest import knn
 from .ict import CROPS, ICTModel, crop_sizes
-from .remesh import Topology
+from .remesh import Topology, ict_topology
 
 __all__ = ["SOCKET_CROP", "SOCKET_PARTS", "SOCKET_REGIONS", "SOCKET_CHOICES", "socket_labels", "with_sockets"]
 
@@ -73,7 +73,6 @@ def with_sockets(ict: ICTModel, topo: Topology, parts=("mouth",)) -> Topology:
     if topo.crop not in ("full", "face"):
         raise ValueError(f"sockets join the 'full' or 'face' crop, not {topo.crop!r}")
     tris = _socket_triangles(ict, parts)
-    all_tris = ict.crop_faces(SOCKET_CROP)
     n_top = topo.n_verts
     own = np.unique(tris[tris >= N_SKIN])                   # the sockets' own ICT vertices, ascending
     rim = np.unique(tris[tris < N_SKIN])
@@ -86,14 +85,8 @@ def with_sockets(ict: ICTModel, topo: Topology, parts=("mouth",)) -> Topology:
     remap[own] = n_top + np.arange(len(own))
     new = remap[tris]
     new = new[(new[:, 0] != new[:, 1]) & (new[:, 1] != new[:, 2]) & (new[:, 0] != new[:, 2])]
-    # each own vertex: one ICT triangle holding it, one-hot weights
-    slot_of = np.full(len(gen), -1, np.int64)
-    slot_of[all_tris.ravel()] = np.arange(all_tris.size)
-    pick = slot_of[own]
-    src, slot = pick // 3, pick % 3
-    bary = np.zeros((len(own), 3))
-    bary[np.arange(len(own)), slot] = 1.0
+    whole = ict_topology(ict, SOCKET_CROP)                  # each own vertex: an ICT triangle holding it, one-hot
     return Topology(crop=SOCKET_CROP, faces=np.concatenate([topo.faces, new]),
-                    src_face=np.concatenate([topo.src_face, src]), bary=np.concatenate([topo.bary, bary]),
-                    kind=topo.kind + "+sockets", seed=topo.seed,
-                    corners=np.concatenate([topo.corners, all_tris[src]]))
+                    src_face=np.concatenate([topo.src_face, whole.src_face[own]]),
+                    bary=np.concatenate([topo.bary, whole.bary[own]]), kind=topo.kind + "+sockets", seed=topo.seed,
+                    corners=np.concatenate([topo.corners, whole.corners[own]]))

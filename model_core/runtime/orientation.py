@@ -155,8 +155,7 @@ def _score(dist: np.ndarray, cos: np.ndarray) -> np.ndarray:
     return rms * (NORMAL_WEIGHT + ((1.0 - cos) * k).sum(axis=1) / n)
 
 
-def fit_scores(points: np.ndarray, normals: np.ndarray, rotations: np.ndarray,
-               nearest: _Nearest | None = None) -> np.ndarray:
+def fit_scores(points: np.ndarray, normals: np.ndarray, rotations: np.ndarray) -> np.ndarray:
     """How well ICT's face fits the surface in each candidate frame: (C,) scores, lower is better; inf for a
     candidate dropped early (more than ``PRUNE`` x the best), except candidate 0 which is always scored.
 
@@ -164,7 +163,6 @@ def fit_scores(points: np.ndarray, normals: np.ndarray, rotations: np.ndarray,
         points, normals: (P, 3) canonical surface points and outward unit normals (e.g. the proxy's), caller's
             frame.
         rotations: (C, 3, 3) candidates Q: Q @ p is the point in ICT's frame if Q is right.
-        nearest: ``_Nearest`` over ``_with_normals(points, normals)`` (built when None).
 
     The ICP pairs each template point with the surface point nearest in position *and* normal (``NORMAL_PAIR``):
     paired by position alone, a face whose mouth bag and eye sockets are joined to it (game heads; ICT's own
@@ -174,7 +172,7 @@ def fit_scores(points: np.ndarray, normals: np.ndarray, rotations: np.ndarray,
     orientations missed; paired by position and normal, none and none of 1173 (docs/model.md).
     """
     tp, tn = template_cloud()
-    nearest = nearest or _Nearest(_with_normals(points, normals))
+    nearest = _Nearest(_with_normals(points, normals))
     q = np.asarray(rotations, np.float64)
     c, m = len(q), len(tp)
     tpl = np.einsum("mi,cij->cmj", tp, q)              # template in the caller's frame, per candidate
