@@ -182,8 +182,8 @@ def test_auto_takes_the_templates_eye_keys_on_large_eyes(eye_cut_face, monkeypat
     # both eyes 2x larger across and up (stylised): the rest of the face stays ICT's, so 'auto' keeps mostly
     # the decoder's other keys (share 0.85), but the eye keys disagree by over 70 % (ICT's faces, remeshed or
     # not: at most 56 %) and come from the template: the decoder's blink closes a third of the eye
-    # (docs/model.md, *Which keys*). A blend takes the template's keys as carried, untrimmed: the template
-    # source is compared untrimmed here
+    # (docs/model.md, *Which keys*). With the tails not trimmed, a blend is share * decoder + (1 - share) *
+    # template (``test_auto_keys_are_continuous_in_the_decoders_share`` for the trimmed case)
     from model_core.runtime import model_keys
     monkeypatch.setattr(model_keys, "TEMPLATE_TAIL", 0.0)
     monkeypatch.setattr(model_keys, "EAR_TAIL", 0.0)
@@ -209,6 +209,30 @@ def test_auto_takes_the_templates_eye_keys_on_large_eyes(eye_cut_face, monkeypat
     np.testing.assert_allclose(auto[eyes], tpl[eyes], atol=1e-6)
     np.testing.assert_allclose(auto[rest], share * dec[rest] + (1 - share) * tpl[rest], atol=1e-6)
     assert closure(auto) > 0.85 and closure(dec) < 0.5
+
+
+def test_auto_keys_are_continuous_in_the_decoders_share(eye_cut_face, monkeypatch):
+    # 'auto' at a share just above 0 gives nearly the keys it gives at 0 (the template's, tails trimmed), not the
+    # template's untrimmed keys: before session 14 any blend took them as carried, and a face judged at share 0.02
+    # (s2's weights on the hand-made dev head) lost 14.7 points to the same face at share 0 (112.2 -> 126.9 %)
+    from model_core.runtime import model_keys
+    verts, faces, _, _ = eye_cut_face
+    d = Model.load().auto_disagreement(Model.load().prepare(verts, faces, "Y", "Z"))
+    judged = max(d["all"], d["jawOpen"])
+    got = {}
+    for share in (0.0, 0.02):
+        # thresholds that put this face at ``share``: (hi - judged) / (hi - lo) = share; the eyes judged alike
+        monkeypatch.setattr(model_keys, "AUTO_DISAGREEMENT", (judged + share - 1.0, judged + share))
+        monkeypatch.setattr(model_keys, "AUTO_EYE_DISAGREEMENT", (10.0, 11.0))
+        model = Model.load()
+        pm = model.prepare(verts, faces, "Y", "Z")
+        keys, s = model.auto_face_keys(pm)
+        assert abs(s - share) < 1e-6
+        got[share] = (keys, model.template_face_keys(pm), model._template_match(pm)[0])
+    keys0, trimmed, carried = got[0.0]
+    assert np.array_equal(keys0, trimmed)
+    # share 0.02: within 2 % of the trimmed keys; the carried keys (what a blend took before) are further off
+    assert _rel(got[0.02][0], trimmed) < 0.02 < _rel(carried, trimmed)
 
 
 def test_auto_keys_are_the_decoders_on_an_ict_face(ict):

@@ -195,7 +195,8 @@ class FacsKeys(ModelPart):
         than ICT's, on which the decoder's blink closes a third of the eye) they take the template's even on a
         face whose other keys are the decoder's. The share returned is the other keys'. The template's keys are
         judged as carried; a face that takes them alone (share 0) gets ``template_face_keys``' (their tails
-        trimmed), a blend takes them as carried (ICT's style, like the decoder's)."""
+        trimmed), a blend of share s takes s * decoder + (1 - s) * (s * carried + (1 - s) * trimmed), so the keys
+        are continuous in s (a face just past the threshold is not a step away from one just short of it)."""
         self._check_pm(pm)
 
         def run():
@@ -245,12 +246,18 @@ class FacsKeys(ModelPart):
             eye_share = min(share, float(np.clip((hi - found["eyes"]) / (hi - lo), 0.0, 1.0)))
             if share == 1.0 and eye_share == 1.0:
                 return dec, share
+            trimmed = self.template_face_keys(pm)
             if share == 0.0:                                   # a face unlike ICT's: the template's keys in an
-                return self.template_face_keys(pm), share      # artist's style, their tails trimmed
-            # a face partly like ICT's: ICT's style throughout, the template's keys as carried
+                return trimmed, share                          # artist's style, their tails trimmed
+            # a face partly like ICT's: the template's part is itself carried-vs-trimmed in the same share, so the
+            # keys move continuously from the template's trimmed keys (share 0) to the decoder's (share 1)
             per_key = np.full((len(tk), 1, 1), share, F32)
             per_key[eyes] = eye_share
-            return (per_key * dec + (1.0 - per_key) * tk).astype(F32), share
+            out = np.empty_like(dec)
+            for k in range(len(dec)):                          # one key at a time: no (53, Nf, 3) temporaries
+                s = float(per_key[k, 0, 0])
+                out[k] = s * dec[k] + (1.0 - s) * (s * tk[k] + (1.0 - s) * trimmed[k])
+            return out, share
         return self._cached(pm, "auto_keys", run)
 
     def auto_disagreement(self, pm: PreparedMesh, progress=None) -> dict:
