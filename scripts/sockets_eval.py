@@ -8,6 +8,7 @@ with the mouth bag joined at the inner lip loop, and with the mouth bag and both
 
 - frame: the decoder's face-core scale ``a`` (``Model.decoder_frame``); on the skin alone it is ~0.98;
 - seg: share of skin vertices whose most likely region is ICT's label;
+- share: the decoder's share in the default ('auto') keys (``Model.auto_face_keys``);
 - auto / template / decoder: relative error of the 53 keys against ICT's true deltas, on the skin's vertices
   (``evaluate.relative_error``); sockets: the same on the sockets' vertices (the default keys);
 - keys moved: how far the default keys on the skin moved from the skin-alone head's (relative).
@@ -46,7 +47,8 @@ def run(weights: str, n_identities: int) -> list[dict]:
             pm = model.prepare(v[idx], f, "Y", "Z")
             a, _ = model.decoder_frame(pm)
             probs, _ = model.skinning(pm)
-            r = {"frame": a, "seg": float((probs[:N_SKIN].argmax(1) == labels).mean())}
+            r = {"frame": a, "seg": float((probs[:N_SKIN].argmax(1) == labels).mean()),
+                 "share": model.auto_face_keys(pm)[1]}
             for keys in ("auto", "template", "decoder"):
                 k = model.facs_basis(pm, keys=keys)[1].astype(np.float64)
                 r[keys] = relative_error(k[:, :N_SKIN], true_all[:, :N_SKIN])
@@ -64,12 +66,12 @@ def main(argv=None) -> int:
     ap.add_argument("--weights", default="model_core/weights/nfs_v5.npz", help="comma-separated weights files")
     ap.add_argument("--identities", type=int, default=3)
     args = ap.parse_args(argv)
-    print("| weights | case | frame a | seg | auto | template | decoder | sockets (auto) | keys moved |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| weights | case | frame a | seg | share | auto | template | decoder | sockets (auto) | keys moved |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for w in args.weights.split(","):
         t0 = time.time()
         for r in run(w, args.identities):
-            print(f"| {os.path.basename(w)} | {r['case']} | {r['frame']:.3f} | {r['seg']:.1%} | {r['auto']:.1%} | "
+            print(f"| {os.path.basename(w)} | {r['case']} | {r['frame']:.3f} | {r['seg']:.1%} | {r['share']:.2f} | {r['auto']:.1%} | "
                   f"{r['template']:.1%} | {r['decoder']:.1%} | {r['sockets']:.1%} | {r['moved']:.1%} |", flush=True)
         print(f"<!-- {w}: {time.time() - t0:.0f} s -->")
     return 0
