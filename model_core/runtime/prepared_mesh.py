@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from . import mesh_checks, orientation
+from . import mesh_checks, neck, orientation
 from .config import ModelConfig
 from .frames import Normalization, axes_to_ict, axis_key, axis_vector, canonical_normalization
 from .mesh import connected_components, face_areas, face_normals, vertex_normals
@@ -184,6 +184,20 @@ def build_prepared_mesh(v_in, f, up, forward, other_islands, key, cfg: ModelConf
     vf = v[face_index]
     nz = canonical_normalization(vf, faces_f, up=up, forward=forward)
     cn = nz.apply(vf)
+    cut = neck.neck_cut(cn)
+    if cut is not None:            # shoulders or a body below the neck: the model reads the head above it
+        kept = _above_neck(cn, faces_f, cut, ag[face_label == main])
+        if kept is not None:
+            warnings.append(f"the face piece goes on below the neck (shoulders or a body): the model reads the "
+                            f"{len(np.unique(faces_f[kept]))} vertices above the neck's base, and the "
+                            f"{len(face_index) - len(np.unique(faces_f[kept]))} below move with the skin above "
+                            f"them, like other pieces")
+            ff_global = ff_global[kept]
+            face_index, local = np.unique(ff_global, return_inverse=True)
+            faces_f = np.asarray(local).reshape(-1, 3).astype(np.int64)
+            vf = v[face_index]
+            nz = canonical_normalization(vf, faces_f, up=up, forward=forward)
+            cn = nz.apply(vf)
     nz_shift = nz                                         # on the recentred coordinates
     nz = replace(nz, center=nz.center + shift)            # the caller's frame (reported; vectors alike)
     flipped = is_inward(cn, faces_f)
@@ -229,6 +243,23 @@ def build_prepared_mesh(v_in, f, up, forward, other_islands, key, cfg: ModelConf
         other_knn_idx=oi, other_knn_w=np.ascontiguousarray(ow, F32), flipped=bool(flipped),
         n_islands=n_islands, dropped_faces=int((~good).sum()), other_follow=follow,
         warnings=tuple(warnings), reversed_faces=int(n_rev), face_weld=face_weld)
+
+
+def _above_neck(cn: np.ndarray, faces: np.ndarray, cut: float, areas: np.ndarray) -> np.ndarray | None:
+    """(F,) bool: the face piece's triangles (faces (F, 3) into cn (N, 3) canonical positions, areas (F,)) with
+    every corner above the height ``cut`` (``neck.neck_height``) and in the largest piece they make by area; None when that piece has
+    fewer than ``MIN_FACE_VERTICES`` vertices (the cut is not used)."""
+    above = (neck.neck_height(cn)[faces] >= cut).all(axis=1)
+    if not above.any():
+        return None
+    lab = connected_components(len(cn), faces[above])
+    tri_lab = lab[faces[above, 0]]
+    main = int(np.argmax(np.bincount(tri_lab, weights=areas[above])))
+    keep = np.zeros(len(faces), bool)
+    keep[np.nonzero(above)[0][tri_lab == main]] = True
+    if len(np.unique(faces[keep])) < MIN_FACE_VERTICES:
+        return None
+    return keep
 
 
 def build_turned(v_in, f, up, forward, other_islands, key, cfg: ModelConfig, found) -> PreparedMesh:
