@@ -280,6 +280,9 @@ CASES: tuple[Case, ...] = (
     _C("R-two-heads", "runtime", "two heads side by side 0.5 m apart in one mesh", "result",
        "the face is one head (same basis as alone), the other's displacement is 0; one warning naming the "
        "second head-sized piece", ""),
+    _C("R-bust", "runtime", "head with 42 cm shoulders joined below its neck (a bust), Blender's axes", "result",
+       "the model reads the head above the neck's base; the shoulders follow the skin above them, finite; one "
+       "warning saying so", "below the neck"),
     _C("R-scale", "runtime", "head scaled to 1 mm and to 10 m", "result",
        "basis scales with the head (98 % of vertices within 1e-5 relative, all within 2 %: k-NN ties)"),
     _C("R-transform", "runtime", "rotated into Blender axes and moved 100 m off origin, axes given", "result",

@@ -440,6 +440,21 @@ def _basis(model, v, t):
     return pm, model.facs_basis(pm)[1]
 
 
+def test_bust(model):
+    """Case "R-bust": shoulders joined below the neck are cut off for the model (``runtime/neck.py``; accuracy:
+    tests/test_neck.py)."""
+    from model_core.dataset.shoulders import with_shoulders
+    from model_core.runtime.frames import ict_to_blender
+    v, c, s = rc.ict_mesh(stride=1, blender=False)
+    t = rc.triangulate(c, s)
+    vs, ts = with_shoulders(v, t)
+    pm, b = _basis(model, ict_to_blender(vs), ts)
+    n = len(v)
+    assert n - 400 < len(pm.face_index) < n + 54 and pm.face_index.max() < n + 54
+    assert np.isfinite(b).all() and np.abs(b[:, n:]).max() > 0.0            # the shoulders follow
+    assert len(pm.warnings) == 1 and rc.says_ok(rc.BY_ID["R-bust"], pm.warnings[0])
+
+
 def test_orientation_found(model, head_m):
     """Case "R-orientation": the head turned to face +Y, prepared with Blender's axes (details and the other
     turns: tests/test_orientation.py)."""
