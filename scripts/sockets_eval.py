@@ -1,6 +1,6 @@
 """Held-out ICT heads with ICT's own mouth bag and eye sockets joined to the skin, as game heads carry them.
 
-``python scripts/sockets_eval.py --weights model_core/weights/nfs_v5.npz,runs/s1/nfs_v6.npz --identities 3``
+``python scripts/sockets_eval.py --weights model_core/weights/nfs_v6.npz,runs/s1/nfs_s1.npz --identities 3``
 
 For each weights file and held-out identity, the head is prepared three ways: the skin alone (the full crop),
 with the mouth bag joined at the inner lip loop, and with the mouth bag and both eye sockets (ICT's vertices
@@ -63,7 +63,7 @@ def run(weights: str, n_identities: int) -> list[dict]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--weights", default="model_core/weights/nfs_v5.npz", help="comma-separated weights files")
+    ap.add_argument("--weights", default="model_core/weights/nfs_v6.npz", help="comma-separated weights files")
     ap.add_argument("--identities", type=int, default=3)
     args = ap.parse_args(argv)
     print("| weights | case | frame a | seg | share | auto | template | decoder | sockets (auto) | keys moved |")
