@@ -110,7 +110,7 @@ def main() -> int:
             cells.append(f"{ts[0]:.2f}-{ts[-1]:.2f} s ({med[m]:.2f})")
         print(f"| {k} | {' | '.join(cells)} | {med['default threads'] / med['runtime guard']:.1f}x |")
     errs = {m: runs[m][0]["fit mean abs error"] for m in modes}
-    print(f"\nfit mean |w - true| per mode (same fit, threads change round-off only): "
+    print("\nfit mean |w - true| per mode (same fit, threads change round-off only): "
           + ", ".join(f"{m} {e:.2e}" for m, e in errs.items()))
     return 0
 
