@@ -15,7 +15,7 @@ core, what Blender gets), in one of three modes:
 Cases: a bare ``np.linalg.eigh`` of a 1000 x 1000 symmetric matrix (inside / outside the guard); ``prepare``
 (normalisation, proxy, its dense eigh) + ``skinning`` of the 11,248-vertex ICT full-head crop; its 53 FACS keys;
 the fitted inverse rig (``expression``, box QP: thousands of small solves) of ``--frames`` frames, 32 per call,
-after the fit system is cached. Weights: the shipped nfs_v6. Prints a markdown table (``--rounds`` interleaved subprocesses per mode).
+after the fit system is cached. Weights: the shipped nfs_v5. Prints a markdown table (``--rounds`` interleaved subprocesses per mode).
 """
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ midpoint-subdivided 1-3 times (44,786 / 178,726 / 715,606 vertices); sizes that 
 next denser level decimated by grid vertex clustering (the proxy's area-weighted clustering,
 ``proxy.cluster_decimate``) to the wanted count. Each mesh is built once, saved, and measured in a fresh subprocess (so its peak RSS,
 ``VmHWM``, is its own) with ``OPENBLAS_NUM_THREADS=1`` (``benchmarks/bench_blas_threads.py`` measures the
-threads separately). Weights: the shipped nfs_v6. Stages, in order, on one prepared mesh:
+threads separately). Weights: the shipped nfs_v5. Stages, in order, on one prepared mesh:
 
 - **prepare + skinning**: ``Model.prepare`` (cold) + ``skinning``;
 - **53 keys**: ``facs_basis(pm)``;
@@ -145,7 +145,7 @@ def main() -> int:
     ap.add_argument("--no-readme", action="store_true")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    weights = ROOT / "model_core" / "weights" / "nfs_v6.npz"
+    weights = ROOT / "model_core" / "weights" / "nfs_v5.npz"
     load0, t0 = os.getloadavg()[0], time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench_scale_") as tmp:
         tmp = Path(tmp)
@@ -164,7 +164,7 @@ def main() -> int:
 
     lines = [f"Measured {time.strftime('%Y-%m-%d')}: Python {platform.python_version()}, numpy {np.__version__}, "
              f"{os.cpu_count()} CPUs shared with other jobs (load average {load0:.1f} at start, {load1:.1f} at "
-             f"end), OPENBLAS_NUM_THREADS=1, weights nfs_v6; whole run {wall / 60:.1f} min. Baseline "
+             f"end), OPENBLAS_NUM_THREADS=1, weights nfs_v5; whole run {wall / 60:.1f} min. Baseline "
              f"(`{args.baseline_rev}`, {args.baseline_note}) in the same run, in parentheses, up to "
              f"{args.baseline_max:,} vertices; best of {args.repeat} passes up to {args.repeat_max:,} vertices, one "
              f"pass above.", "",

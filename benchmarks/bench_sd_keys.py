@@ -265,7 +265,7 @@ def main() -> int:
     src_n = next((r["src_n"] for r in results if "src_n" in r), 0)
     head = (f"Measured {time.strftime('%Y-%m-%d')}: Blender {bl} (Python {platform.python_version()}, numpy "
             f"{np.__version__}), {os.cpu_count()} CPUs shared with other jobs (load average {load0:.1f} at start, "
-            f"{os.getloadavg()[0]:.1f} at end), OPENBLAS_NUM_THREADS=1, weights nfs_v6; Surface Deform source: ICT's "
+            f"{os.getloadavg()[0]:.1f} at end), OPENBLAS_NUM_THREADS=1, weights nfs_v5; Surface Deform source: ICT's "
             f"full crop ({src_n:,} v, 53 keys); medians of {args.runs} runs up to 50k vertices, {args.runs_large} "
             f"above (min-max in parentheses); whole run {wall / 60:.1f} min. Ratio > 1: ours is faster.")
     publish(head + "\n\n" + table(results, args.baseline_rev), "bench_sd_keys",

@@ -119,7 +119,7 @@ def main() -> int:
     ap.add_argument("--no-readme", action="store_true")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    weights = ROOT / "model_core" / "weights" / "nfs_v6.npz"
+    weights = ROOT / "model_core" / "weights" / "nfs_v5.npz"
     load0, t0 = os.getloadavg()[0], time.perf_counter()
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench_template_keys_") as tmp:
@@ -153,7 +153,7 @@ def main() -> int:
 
     lines = [f"Measured {time.strftime('%Y-%m-%d')}: Python {platform.python_version()}, numpy {np.__version__}, "
              f"{os.cpu_count()} CPUs shared with other jobs (load average {load0:.1f} at start, {load1:.1f} at end), "
-             f"OPENBLAS_NUM_THREADS=1, weights nfs_v6; baseline `{args.baseline_rev}` ({args.baseline_note}) and this "
+             f"OPENBLAS_NUM_THREADS=1, weights nfs_v5; baseline `{args.baseline_rev}` ({args.baseline_note}) and this "
              f"checkout alternating, best of {args.runs} runs each up to 50k vertices, {args.runs_large} above; whole "
              f"run {wall / 60:.1f} min. Times in seconds, baseline → this (ratio = baseline / this).", "",
              "| head vertices | template keys | 53 keys, Automatic | peak RSS | error vs ICT truth: template keys "

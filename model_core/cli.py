@@ -18,7 +18,7 @@ Commands (meshes are .obj or .ply; axes default to the OBJ convention: Y up, fac
       carry the source's own shape keys (any names) onto a target of any topology (DIR: one OBJ per key, the
       key's name as the file name, same vertex order as S; KEYS.npz: names, deltas (K,N,3) as facs writes).
 
-Common flags: --weights PATH (default model_core/weights/nfs_v6.npz), --up/--forward (axes of the input
+Common flags: --weights PATH (default model_core/weights/nfs_v5.npz), --up/--forward (axes of the input
 files), --max-vertices, --quiet. Exit status 0 on success, 1 with a one-line reason on bad input
 (missing/unreadable file, no faces, NaN, too many vertices, ...), 2 on bad arguments.
 """
@@ -63,7 +63,7 @@ class _Log:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--weights", help="weights .npz (its .json beside it); default model_core/weights/nfs_v6.npz")
+    p.add_argument("--weights", help="weights .npz (its .json beside it); default model_core/weights/nfs_v5.npz")
     p.add_argument("--up", default="Y", help="up axis of the input files (X, -X, Y, -Y, Z, -Z; default Y)")
     p.add_argument("--forward", default="Z", help="direction the face looks toward in the files (default Z)")
     p.add_argument("--max-vertices", type=int, default=None, help=f"refuse bigger meshes (default {Model.max_vertices})")

@@ -1,7 +1,7 @@
 """Where the decoder's error is: by region, by expression, on barely moving vertices; how much of it is a wrong
 amplitude per identity (and whether that follows head size); whether it is noise that surface smoothing removes.
 
-    python scripts/error_breakdown.py [--weights model_core/weights/nfs_v6] [--identities 12] [--crop full]
+    python scripts/error_breakdown.py [--weights model_core/weights/nfs_v5] [--identities 12] [--crop full]
                                       [--verts 8000]
 
 Held-out identities (``evaluate.held_out_identities``), the evaluation's expression set (53 singles and

@@ -2,7 +2,7 @@
 model's own region probabilities and with the true regions (frame and skinning weights), and how much of the
 decoder frame's face core each mask keeps.
 
-    python scripts/mask_frame_check.py [--weights model_core/weights/nfs_v6] [--radii 9,11,13] [--identities 2]
+    python scripts/mask_frame_check.py [--weights model_core/weights/nfs_v5] [--radii 9,11,13] [--identities 2]
 
 Held-out identities (``evaluate.held_out_identities``), the 53 single FACS shapes, the numpy runtime.
 docs/model.md (*nfs_v4: a central face core*) reports its output. Needs ICT-FaceKit (NFS_ICT_DIR).

@@ -1,6 +1,6 @@
 """Held-out ICT heads with shoulders joined below the neck, as busts and game heads cut at the chest carry them.
 
-``python scripts/shoulders_eval.py --weights model_core/weights/nfs_v6.npz,runs/s2/nfs_s2.npz --identities 3``
+``python scripts/shoulders_eval.py --weights model_core/weights/nfs_v5.npz,runs/s3/nfs_s3.npz --identities 3``
 
 ICT's full crop ends at the base of the neck. Here 42 cm shoulders are joined to that neck ring
 (``dataset/shoulders.with_shoulders``); ICT's keys are exact on the skin and zero on the skirt.

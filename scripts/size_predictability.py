@@ -2,7 +2,7 @@
 in centimetres for every identity, so the decoder (which works in normalised units) would need it to scale
 its output; ``scripts/error_breakdown.py`` measures what a per-head amplitude would gain.
 
-    python scripts/size_predictability.py [--weights model_core/weights/nfs_v6] [--train 400] [--test 150]
+    python scripts/size_predictability.py [--weights model_core/weights/nfs_v5] [--train 400] [--test 150]
 
 Target: log of the face core's size, sqrt(area of the ``face_core`` regions) in cm, of each identity's ICT
 mesh. Ridge regressions (the best ridge on the test set is printed, so each line is an upper bound for its

@@ -1,6 +1,6 @@
 """Held-out ICT heads with ICT's own mouth bag and eye sockets joined to the skin, as game heads carry them.
 
-``python scripts/sockets_eval.py --weights model_core/weights/nfs_v6.npz,runs/s1/nfs_s1.npz --identities 3``
+``python scripts/sockets_eval.py --weights model_core/weights/nfs_v5.npz,runs/s3/nfs_s3.npz --identities 3``
 
 For each weights file and held-out identity, the head is prepared three ways: the skin alone (the full crop),
 with the mouth bag joined at the inner lip loop, and with the mouth bag and both eye sockets (ICT's vertices

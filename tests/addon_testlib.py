@@ -2,7 +2,7 @@
 ``blender_harness.run_blender``.
 
 ``PRELUDE`` registers the add-on from the working tree (``import nfs_blender; nfs_blender.register()``, with an
-``at_end`` unregister), loads the real numpy runtime with the committed weights (model_core/weights/nfs_v6.npz, as a
+``at_end`` unregister), loads the real numpy runtime with the committed weights (model_core/weights/nfs_v5.npz, as a
 user gets them; ~0.2 s) and defines helpers:
 
 * ``MODEL``: the ``model_core.runtime.Model`` the operators use (``engine.get_model()``).
@@ -33,7 +33,7 @@ nfs_blender.register()
 at_end(nfs_blender.unregister)
 from nfs_blender import engine, mesh_io, prefs as _prefs
 engine.set_model(None)
-MODEL = engine.get_model()  # the committed weights (model_core/weights/nfs_v6.npz)
+MODEL = engine.get_model()  # the committed weights (model_core/weights/nfs_v5.npz)
 EXPECTED_REGIONS = list(MODEL.region_names)
 
 

@@ -454,7 +454,7 @@ def test_weights_file_errors(tmp_path, stem):
 
 def test_default_weights_path_missing_says_what_to_do(monkeypatch, tmp_path):
     from model_core.runtime import weights as wmod
-    monkeypatch.setattr(wmod, "DEFAULT_WEIGHTS", tmp_path / "nfs_v6.npz")
+    monkeypatch.setattr(wmod, "DEFAULT_WEIGHTS", tmp_path / "nfs_v5.npz")
     with pytest.raises(FileNotFoundError, match="python -m model_core.training.export"):
         Model.load()
 
@@ -495,7 +495,7 @@ def test_mesh_files_round_trip(tmp_path, ict):
 
 def test_face_crop_uses_face_regions_only(ict):
     """crop='face' runs the encoders on face-region skin only; the rest follows (or stays with 'static').
-    The committed weights' own skinning decides what is face (nfs_v6's segmentation is 92-95 % right)."""
+    The committed weights' own skinning decides what is face (nfs_v5's segmentation is 92-95 % right)."""
     from model_core.runtime.regions import REGION_NAMES, load_ict_labels
     from model_core.runtime import Model
     from model_core.runtime.model_prepare import NON_FACE_REGIONS

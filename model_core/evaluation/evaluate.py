@@ -1,5 +1,5 @@
 """Evaluate exported weights on held-out identities and topologies:
-``python -m model_core.evaluation.evaluate [--weights model_core/weights/nfs_v6] [--identities 4] [--seed 1234]``.
+``python -m model_core.evaluation.evaluate [--weights model_core/weights/nfs_v5] [--identities 4] [--seed 1234]``.
 
 Runs the numpy runtime (what users run) on held-out ICT identities (a seed stream never used by
 training) on the ICT topology and on remeshed topologies of several densities and crops, for the 53

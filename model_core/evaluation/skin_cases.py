@@ -55,7 +55,7 @@ def run(weights: str, n_identities: int, cases, extra) -> list[dict]:
 def main(doc: str, cases, extra, extra_title: str, extra_fmt: str, argv=None) -> int:
     """The command line of a script: ``--weights A.npz,B.npz --identities 3``; prints a markdown table."""
     ap = argparse.ArgumentParser(description=doc.splitlines()[0])
-    ap.add_argument("--weights", default="model_core/weights/nfs_v6.npz", help="comma-separated weights files")
+    ap.add_argument("--weights", default="model_core/weights/nfs_v5.npz", help="comma-separated weights files")
     ap.add_argument("--identities", type=int, default=3)
     args = ap.parse_args(argv)
     print(f"| weights | case | frame a | seg | share | auto | template | decoder | {extra_title} | keys moved |")

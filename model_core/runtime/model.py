@@ -2,7 +2,7 @@
 
 Typical use::
 
-    model = Model.load()                                   # model_core/weights/nfs_v6.npz (+ .json)
+    model = Model.load()                                   # model_core/weights/nfs_v5.npz (+ .json)
     tgt = model.prepare(verts, faces, up="Z", forward="-Y")  # a Blender mesh (metres, Z up, -Y forward)
     names, deltas = model.facs_basis(tgt, names="arkit")   # (52,), (52, N, 3) shape-key deltas, metres
     src = model.prepare(src_neutral, src_faces)
@@ -99,7 +99,7 @@ class Model(Preparation, Skinning, Decoding, FacsKeys, Pieces, InverseRig):
 
     @classmethod
     def load(cls, path=None) -> "Model":
-        """Load weights: ``path`` = the .npz, the .json or their stem; None = ``model_core/weights/nfs_v6.npz``.
+        """Load weights: ``path`` = the .npz, the .json or their stem; None = ``model_core/weights/nfs_v5.npz``.
 
         Raises:
             FileNotFoundError: missing file (the message names the path and what to do).

@@ -32,7 +32,7 @@ __all__ = ["Weights", "DEFAULT_WEIGHTS", "HEAD_HIDDEN", "IN_NEUTRAL", "IN_EXPRES
            "BIL_EXPRESSION", "resolve_paths",
            "expected_shapes", "load_weights", "random_weights", "save_weights", "default_meta"]
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "nfs_v6.npz"
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "nfs_v5.npz"
 READ_VERSIONS = (4, 5, FORMAT_VERSION)  # 5 and 6 only added optional config fields (dec_frame absent = 'mesh',
 #                                         id_offset absent = False)
 # Fixed layer sizes of the architecture (not in ModelConfig), used by network.py (torch), layers.py (numpy) and
@@ -68,7 +68,7 @@ class Weights:
 def resolve_paths(path=None) -> tuple[Path, Path]:
     """(npz, json) for a weights path given as the .npz, the .json, or the stem without extension.
 
-    ``None`` means the add-on's bundled ``model_core/weights/nfs_v6.npz``.
+    ``None`` means the add-on's bundled ``model_core/weights/nfs_v5.npz``.
     """
     p = Path(DEFAULT_WEIGHTS if path is None else path).expanduser()
     if p.suffix.lower() in (".npz", ".json"):
@@ -177,7 +177,7 @@ def load_weights(path=None) -> Weights:
     """Load and validate a weights file pair.
 
     Args:
-        path: the .npz, the .json, or their common stem; None = bundled ``model_core/weights/nfs_v6.npz``.
+        path: the .npz, the .json, or their common stem; None = bundled ``model_core/weights/nfs_v5.npz``.
     Returns:
         ``Weights`` with float32 arrays matching ``expected_shapes(config)`` exactly.
     Raises:
@@ -189,7 +189,7 @@ def load_weights(path=None) -> Weights:
     for p, what in ((npz_path, "weights"), (json_path, "weights description")):
         if not p.is_file():
             hint = ("the add-on ships without trained weights in this build: train and export them with "
-                    "`python -m model_core.training.export training_runs/s3/checkpoint.pt model_core/weights/nfs_v6`"
+                    "`python -m model_core.training.export training_runs/w2/checkpoint.pt model_core/weights/nfs_v5`"
                     if path is None else
                     "pass the path of an exported .npz (its .json must lie beside it with the same name), "
                     "or export one with `python -m model_core.training.export <checkpoint.pt> <stem>`")

@@ -1,6 +1,6 @@
 """Export a torch checkpoint to the runtime's weights format: ``<name>.npz`` + ``<name>.json``.
 
-``python -m model_core.training.export training_runs/s3/checkpoint.pt model_core/weights/nfs_v6``
+``python -m model_core.training.export training_runs/w2/checkpoint.pt model_core/weights/nfs_v5``
 
 The npz holds every parameter of ``network.FaceSkinningNet`` as float32 under its state-dict name;
 the json holds the format version, the ModelConfig, region and FACS names and training provenance.
@@ -27,7 +27,7 @@ def export_model(model, out_stem: str | Path, *, extra: dict | None = None) -> t
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m model_core.training.export", description=__doc__.split("\n\n")[0])
     p.add_argument("checkpoint")
-    p.add_argument("out_stem", help="output path without extension, e.g. model_core/weights/nfs_v6")
+    p.add_argument("out_stem", help="output path without extension, e.g. model_core/weights/nfs_v5")
     a = p.parse_args(argv)
     import torch
     from .train import load_model
