@@ -32,7 +32,7 @@ def test_heads_without_shoulders_are_not_cut(ict, dev_heads):
 def test_shoulders_are_cut_and_the_head_read_as_without(ict):
     # measured (scripts/shoulders_eval.py, 3 held-out identities, nfs_v5): 42 cm shoulders joined below the neck
     # put the regions right on 38 % of the skin (92 % alone) and the decoder's keys 132 % off (12.3 %); cut at
-    # the neck's base 92.0 % and 15.1 % (this identity: 10.6 % against 11.2 % alone)
+    # the neck's base 91.1 % and 13.2 % (this identity: 10.6 % against 11.2 % alone)
     n = 11248
     v, f = ict.identity_verts(held_out_identities(1)[0], "full"), ict.crop_faces("full")
     vs, fs = with_shoulders(v, f)

@@ -188,10 +188,10 @@ def build_prepared_mesh(v_in, f, up, forward, other_islands, key, cfg: ModelConf
     if cut is not None:            # shoulders or a body below the neck: the model reads the head above it
         kept = _above_neck(cn, faces_f, cut, ag[face_label == main])
         if kept is not None:
+            n_kept = len(np.unique(faces_f[kept]))
             warnings.append(f"the face piece goes on below the neck (shoulders or a body): the model reads the "
-                            f"{len(np.unique(faces_f[kept]))} vertices above the neck's base, and the "
-                            f"{len(face_index) - len(np.unique(faces_f[kept]))} below move with the skin above "
-                            f"them, like other pieces")
+                            f"{n_kept} vertices above the neck's base, and the {len(face_index) - n_kept} below "
+                            f"move with the skin above them, like other pieces")
             ff_global = ff_global[kept]
             face_index, local = np.unique(ff_global, return_inverse=True)
             faces_f = np.asarray(local).reshape(-1, 3).astype(np.int64)
@@ -247,8 +247,8 @@ def build_prepared_mesh(v_in, f, up, forward, other_islands, key, cfg: ModelConf
 
 def _above_neck(cn: np.ndarray, faces: np.ndarray, cut: float, areas: np.ndarray) -> np.ndarray | None:
     """(F,) bool: the face piece's triangles (faces (F, 3) into cn (N, 3) canonical positions, areas (F,)) with
-    every corner above the height ``cut`` (``neck.neck_height``) and in the largest piece they make by area; None when that piece has
-    fewer than ``MIN_FACE_VERTICES`` vertices (the cut is not used)."""
+    every corner above the height ``cut`` (``neck.neck_height``) and in the largest piece they make by area; None
+    when that piece has fewer than ``MIN_FACE_VERTICES`` vertices (the cut is not used)."""
     above = (neck.neck_height(cn)[faces] >= cut).all(axis=1)
     if not above.any():
         return None
