@@ -306,7 +306,9 @@ def test_a_tightly_cut_face_mask_keeps_the_heads_keys(dev_heads):
     make no pair on the mask's cut (``template_keys.border_faces``), so the template's points beyond it do not pull
     the fit onto it. Mean cosine against the artist's keys on the kept vertices: 0.616 before, 0.778 then, 0.836
     since an opening must also be 4 cm wide to be a cut (``is_cut_loop``: Rokoko's wavy mouth, 23.9 cm round, was
-    one, so its lips made no pair either); the whole head's keys on those vertices score 0.849."""
+    one, so its lips made no pair either); the whole head's keys on those vertices score 0.849. The fit's scale is
+    barely constrained on so tight a mask (fewer than 60 % of the template's points near it): started from five
+    scales, the fit with the least median distance is kept (``template_keys.SCALE_STARTS``): 0.836 -> 0.854."""
     from model_core.runtime import Model
     h = dev_heads["rokoko"]
     model = Model.load()
@@ -318,7 +320,7 @@ def test_a_tightly_cut_face_mask_keeps_the_heads_keys(dev_heads):
     ours = model.facs_basis(pm, names="arkit", keys="auto")[1].astype(np.float64)
     cos = [key_metrics(ours[k], h.key(n)[keep])["cos"] for k, n in enumerate(ARKIT_NAMES) if n != "tongueOut"]
     assert 0.6 * len(v) < keep.sum() < 0.8 * len(v)                  # 2,585 of 3,626 vertices
-    assert np.mean(cos) > 0.82, np.mean(cos)
+    assert np.mean(cos) > 0.845, np.mean(cos)
     # jawOpen at the mask's edge 4 cm and more below the nose tip, against the whole head's keys there: the
     # registration's pulls skip the cut too (``register(dst_skip=)``); before, the edge lay 2 cm off the registered
     # template, faded and flapped (min ratio 0.66, now 0.85)

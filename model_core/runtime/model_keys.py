@@ -172,10 +172,11 @@ class FacsKeys(ModelPart):
             from .template_keys import default_template, template_keys
             pts, cm = self.template_frame(pm)
             # a second start where the face's own canonical frame puts the template (scale a in the face-core
-            # frame a * canon + b), tried when the face-core frame's fit is poor (``similarity_pose``)
+            # frame a * canon + b), tried when the face-core frame's fit is poor, and more starts when the fit
+            # leaves most of the template off the face, as on a tight face mask (``similarity_pose``)
             keys, match = template_keys(default_template(), pts, pm.face_faces, progress=progress,
                                         return_match=True, sockets=default_inner_parts(),
-                                        retry_scale=self.decoder_frame(pm)[0])
+                                        retry_scale=self.decoder_frame(pm)[0], scale_search=True)
             keys /= F32(cm)                                    # its own fresh array: in place, the same numbers
             return check_finite(keys, "template keys"), match
         return self._cached(pm, "template_keys", run)

@@ -51,6 +51,10 @@ RETRY_BELOW = 0.8               # a similarity fit leaving fewer of the template
 RETRY_MARGIN = 0.1              # face is run again from ``retry_scale`` and the retry kept when it puts this many more
 FIT_CM = 0.3                    # there (ICT's faces 0.90-0.95, the dev heads 0.75-0.80; a start the skinning misread,
                                 # 0.54-0.67: ICT's head with its sockets joined, whose face core read them as lips)
+SCALE_SEARCH_BELOW = 0.6       # a fit leaving fewer of the narrow points within FIT_CM (a face mask cut inside the
+SCALE_STARTS = (0.8, 0.9, 1.1, 1.25)  # template's narrow face: its scale is barely constrained, shares 0.35-0.54 from
+                                # 0.8-1.25x starts) is run from these scales too and the fit whose median distance
+                                # is least kept (Rokoko cut to 8 cm: mean cosine 0.835 -> 0.854; docs/model.md)
 CUT_LOOP_CM = 20.0              # an open border this long is a cut (a mask's edge, the neck), not an eye or mouth
                                 # opening (ICT's mouth opening: ~11 cm round, an eye ~8 cm)
 CUT_RADIUS_CM = 4.0             # ... and this wide (RMS radius; ICT's mouth 1.6 cm, its outer border 11.6 cm)
@@ -819,8 +823,18 @@ def fit_share(tpl: FaceTemplate, s: float, R: np.ndarray, t: np.ndarray, surf: S
     return float((np.where(np.isfinite(d2), d2, np.inf) < (FIT_CM * s) ** 2).mean())
 
 
+def fit_median(tpl: FaceTemplate, s: float, R: np.ndarray, t: np.ndarray, surf: Surface) -> float:
+    """Median distance (the template's own cm, / s) from the template's narrow face (every other vertex), put on the
+    face (``surf``) by the similarity (s, R (3, 3), t (3,)), to the face; points the grid does not reach count as
+    infinitely far."""
+    moved = s * tpl.verts[:tpl.narrow:2] @ R.T + t
+    d2 = surf.closest(moved, exact=False)[2]
+    return float(np.median(np.sqrt(np.where(np.isfinite(d2), d2, np.inf)))) / s
+
+
 def similarity_pose(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, surf: Surface, border=None, *,
-                    retry_scale: float | None = None) -> tuple[float, np.ndarray, np.ndarray]:
+                    retry_scale: float | None = None, scale_search: bool = False
+                    ) -> tuple[float, np.ndarray, np.ndarray]:
     """The similarity (s, R (3, 3), t (3,)) that puts the template's narrow face on the face (pts (N, 3), faces
     (F, 3), its ``Surface`` surf; ICT cm): trimmed ICP from nose tip on nose tip at scale 1 (30 steps on every
     8th vertex, 10 on every other), making no pair on the face's cut ``border`` ((F,) bool, ``border_faces``;
@@ -830,7 +844,10 @@ def similarity_pose(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, surf:
     scale ``retry_scale`` (when given and 5 % away from 1) and the retry kept when its share is ``RETRY_MARGIN``
     higher: a start the model's face-core frame got wrong (ICT's head with its mouth bag and eye sockets joined,
     read by nfs_v5 as lips and eyes: the frame's scale 0.69, the fit stuck at 0.73 with 54-67 % near the face;
-    from the face's own canonical frame 90-95 %, the keys' error 52 -> 19 % and 33 -> 23 %: docs/model.md)."""
+    from the face's own canonical frame 90-95 %, the keys' error 52 -> 19 % and 33 -> 23 %: docs/model.md).
+    With ``scale_search``, a fit still leaving fewer than ``SCALE_SEARCH_BELOW`` near the face (a face mask cut
+    inside the template's narrow face, whose scale the ICP barely sees) is run again from the scales
+    ``SCALE_STARTS`` and the fit with the least median distance (``fit_median``) kept."""
     own = tpl.on_cut[:tpl.narrow] if border is not None else np.zeros(tpl.narrow, bool)
     narrow = tpl.verts[:tpl.narrow]
 
@@ -841,19 +858,22 @@ def similarity_pose(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, surf:
         return similarity_icp(narrow[::2], pts, faces, init=(s, R, t), iters=10, surface=surf, reach=ICP_REACH_CM,
                               skip=border, exempt=own[::2], accelerate=ICP_ACCELERATE)
     pose = fit(1.0)
-    if retry_scale is None or abs(np.log(float(retry_scale))) < 0.05:
-        return pose
     share = fit_share(tpl, *pose, surf)
-    if share >= RETRY_BELOW:
-        return pose
-    other = fit(float(retry_scale))
-    return other if fit_share(tpl, *other, surf) > share + RETRY_MARGIN else pose
+    if share < RETRY_BELOW and retry_scale is not None and abs(np.log(float(retry_scale))) >= 0.05:
+        other = fit(float(retry_scale))
+        other_share = fit_share(tpl, *other, surf)
+        if other_share > share + RETRY_MARGIN:
+            pose, share = other, other_share
+    if scale_search and share < SCALE_SEARCH_BELOW:
+        poses = [pose] + [fit(k) for k in SCALE_STARTS]
+        pose = min(poses, key=lambda p: fit_median(tpl, *p, surf))
+    return pose
 
 
 def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progress=None,
                   return_match: bool = False, landmarks=None, mouth_open=None, mouth_shift: bool = True,
                   sockets=None, plane: float = 0.0, cuts: bool = True, match_reach: float = 1.0,
-                  symmetric: bool = True, retry_scale: float | None = None):
+                  symmetric: bool = True, retry_scale: float | None = None, scale_search: bool = False):
     """The template's keys (ICT's 53, or any source's) on a face surface brought into ICT's frame and units.
 
     Args: tpl: the template; pts (N, 3) the face's vertices in ICT cm (+Y up, +Z forward), roughly aligned
@@ -869,7 +889,9 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     match_reach: how far a face loop may lie from a template opening and still meet it (``match_openings``);
     retry_scale: a second start for the similarity fit (the template's scale on ``pts``, e.g. where the face's own
     canonical frame would put it), tried only when the first fit is poor (``fit_share`` below ``RETRY_BELOW``) and
-    kept when it fits ``RETRY_MARGIN`` better (``similarity_pose``);
+    kept when it fits ``RETRY_MARGIN`` better (``similarity_pose``); scale_search: a fit that leaves little of the
+    template on the face is run from several scales (``similarity_pose``; the generated keys' path, not the
+    transfer's);
     symmetric: put the template's mirror plane on the face's after the ICPs (``symmetry.symmetric_pose``; with
     ``SYMMETRY``).
     Returns: (K, N, 3) float32 displacements in cm (ICT frame) [, TemplateMatch]."""
@@ -877,7 +899,7 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     faces = np.asarray(faces, np.int64)
     surf = Surface(pts, faces)                  # the face's closest-point grid: built once, for the ICPs and register
     border = border_faces(pts, faces) if cuts else None
-    s, R, t = similarity_pose(tpl, pts, faces, surf, border, retry_scale=retry_scale)
+    s, R, t = similarity_pose(tpl, pts, faces, surf, border, retry_scale=retry_scale, scale_search=scale_search)
     if SYMMETRY and symmetric:
         R, t = symmetric_pose(tpl, s, R, t, pts, faces, surf)
     w_jaw, dy = mouth_pose(tpl, s, R, t, pts, faces)
