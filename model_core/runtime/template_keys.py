@@ -815,21 +815,24 @@ class TemplateMatch:
     ambiguity: np.ndarray | None = None
 
 
+def _fit_d2(tpl: FaceTemplate, s: float, R: np.ndarray, t: np.ndarray, surf: Surface) -> np.ndarray:
+    """Squared distances (M,) (ICT cm², inf where the grid does not reach) from the template's narrow face (every
+    other vertex), put on the face (``surf``) by the similarity (s, R (3, 3), t (3,)), to the face."""
+    d2 = surf.closest(s * tpl.verts[:tpl.narrow:2] @ R.T + t, exact=False)[2]
+    return np.where(np.isfinite(d2), d2, np.inf)
+
+
 def fit_share(tpl: FaceTemplate, s: float, R: np.ndarray, t: np.ndarray, surf: Surface) -> float:
     """Share of the template's narrow face (every other vertex) that the similarity (s, R (3, 3), t (3,)) puts
     within ``FIT_CM`` of the face (``surf``, ICT cm), the distance taken in the template's own cm (/ s)."""
-    moved = s * tpl.verts[:tpl.narrow:2] @ R.T + t
-    d2 = surf.closest(moved, exact=False)[2]
-    return float((np.where(np.isfinite(d2), d2, np.inf) < (FIT_CM * s) ** 2).mean())
+    return float((_fit_d2(tpl, s, R, t, surf) < (FIT_CM * s) ** 2).mean())
 
 
 def fit_median(tpl: FaceTemplate, s: float, R: np.ndarray, t: np.ndarray, surf: Surface) -> float:
     """Median distance (the template's own cm, / s) from the template's narrow face (every other vertex), put on the
     face (``surf``) by the similarity (s, R (3, 3), t (3,)), to the face; points the grid does not reach count as
     infinitely far."""
-    moved = s * tpl.verts[:tpl.narrow:2] @ R.T + t
-    d2 = surf.closest(moved, exact=False)[2]
-    return float(np.median(np.sqrt(np.where(np.isfinite(d2), d2, np.inf)))) / s
+    return float(np.median(np.sqrt(_fit_d2(tpl, s, R, t, surf)))) / s
 
 
 def similarity_pose(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, surf: Surface, border=None, *,
