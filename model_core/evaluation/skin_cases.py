@@ -5,9 +5,9 @@ A case builder gives, for one identity's full neutral head, the mesh of each cas
 first ``N_SKIN`` vertices (ICT's full crop), so its truth is ICT's own 53 keys. Per case (means over identities):
 the decoder's face-core scale, the share of skin vertices whose most likely region is ICT's label, ``auto``'s
 decoder share, the relative error (``evaluate.relative_error``) of the default / template / decoder keys on the
-skin, how far the skin's default keys moved from the first case's, and the default keys on the extra vertices
-(``extra(keys (53, M, 3), n_extra_start)`` -> a number; e.g. their error against ICT's truth, or their largest
-motion).
+skin, how far the skin's default keys moved from the first case's, and a number on the extra vertices
+(``extra(keys, ict)``: the default keys (53, M, 3) of a mesh with M > ``N_SKIN`` vertices and the ICT model; e.g.
+their error against ICT's truth, or their largest motion).
 """
 from __future__ import annotations
 

@@ -252,11 +252,9 @@ class FacsKeys(ModelPart):
                 return trimmed, share                          # artist's style, their tails trimmed
             # a face partly like ICT's: the template's part is itself carried-vs-trimmed in the same share, so the
             # keys move continuously from the template's trimmed keys (share 0) to the decoder's (share 1)
-            per_key = np.full((len(tk), 1, 1), share, F32)
-            per_key[eyes] = eye_share
             out = np.empty_like(dec)
             for k in range(len(dec)):                          # one key at a time: no (53, Nf, 3) temporaries
-                s = float(per_key[k, 0, 0])
+                s = eye_share if k in eyes else share
                 out[k] = s * dec[k] + (1.0 - s) * (s * tk[k] + (1.0 - s) * trimmed[k])
             return out, share
         return self._cached(pm, "auto_keys", run)

@@ -63,11 +63,10 @@ def neck_cut(canon: np.ndarray) -> float | None:
     for i, w in enumerate(width):
         if np.isnan(w):
             continue
-        if neck is None:
-            if w < NECK_NARROW * head and height * i / SLICES >= HEAD_TALL * head:
-                neck = i
-            else:
-                head = max(head, w)
+        if w < NECK_NARROW * head and height * i / SLICES >= HEAD_TALL * head:
+            neck = i
+            break
+        head = max(head, w)
     if neck is None or head <= 0.0:
         return None
     below = width[neck:]

@@ -188,12 +188,12 @@ def build_prepared_mesh(v_in, f, up, forward, other_islands, key, cfg: ModelConf
     if cut is not None:            # shoulders or a body below the neck: the model reads the head above it
         kept = _above_neck(cn, faces_f, cut, ag[face_label == main])
         if kept is not None:
-            n_kept = len(np.unique(faces_f[kept]))
-            warnings.append(f"the face piece goes on below the neck (shoulders or a body): the model reads the "
-                            f"{n_kept} vertices above the neck's base, and the {len(face_index) - n_kept} below "
-                            f"move with the skin above them, like other pieces")
+            n_piece = len(face_index)
             ff_global = ff_global[kept]
             face_index, local = np.unique(ff_global, return_inverse=True)
+            warnings.append(f"the face piece goes on below the neck (shoulders or a body): the model reads the "
+                            f"{len(face_index)} vertices above the neck's base, and the {n_piece - len(face_index)} "
+                            f"below move with the skin above them, like other pieces")
             faces_f = np.asarray(local).reshape(-1, 3).astype(np.int64)
             vf = v[face_index]
             nz = canonical_normalization(vf, faces_f, up=up, forward=forward)
