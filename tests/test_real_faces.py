@@ -83,6 +83,28 @@ def test_default_keys_beat_nearest_on_a_low_poly_head(head, ict):
     assert mae < 0.122 and saturated < 0.01
 
 
+def test_jaw_open_parts_lips_modelled_as_two_sheets(head, monkeypatch):
+    # this head's closed lips are two sheets running into the mouth, a millimetre apart at the slit: there the
+    # closest points picked either of the template's lips and the harmonic fill blended them, so jawOpen parted the
+    # lips by 59 % of the artist's gap with the upper lip pulled 4 mm down. A lip's top and underside now take the
+    # template's lip facing the same way (``template_keys.choose_lip_sides``; docs/model.md, *Lip sides*): 99 %,
+    # jawOpen's cosine 0.73 -> 0.77, mean error 112.2 -> 110.7 %
+    from model_core.runtime import Model, template_keys
+    scores = {}
+    for cos in (2.0, template_keys.LIP_SIDE_COS):                 # 2: no normal faces that far: as before
+        monkeypatch.setattr(template_keys, "LIP_SIDE_COS", cos)
+        model = Model.load()
+        keys = model.facs_basis(model.prepare(head.verts, head.faces, "Y", "Z"), names="arkit", keys="auto")[1]
+        scores[cos] = evaluate_head(head, {"ours": keys.astype(np.float64)})["ours"]
+        upper = keys[ARKIT_NAMES.index("jawOpen")][lip_pair(head)[0]]
+    before, after = scores[2.0], scores[template_keys.LIP_SIDE_COS]
+    assert before["jaw_gap"] < 0.65 and after["jaw_gap"] > 0.9, (before["jaw_gap"], after["jaw_gap"])
+    assert after["jaw_cos"] > before["jaw_cos"] + 0.02 and after["jaw_cos"] > 0.75
+    assert after["err"] < before["err"] - 0.01 and after["cos"] >= before["cos"]
+    assert after["jaw_damage"][0] == 0 and after["jaw_damage"][1] <= before["jaw_damage"][1]
+    assert abs(upper[1]) < 0.001                                   # the upper lip no longer dragged down (3.7 mm)
+
+
 def test_trimmed_tails_bring_the_keys_nearer_the_artists(head, monkeypatch):
     # the template's keys with each key's motion below 5 % of its largest faded out (``TEMPLATE_TAIL``) against the
     # same keys untrimmed (docs/model.md, *Key tails*): mean error 127.0 -> 116.6 %, cosine 0.551 -> 0.555, the
@@ -280,7 +302,10 @@ def test_a_face_mask_cut_from_a_head_with_unmerged_halves_gets_the_heads_keys(he
     mask = model.facs_basis(pm, names="arkit", keys="auto")[1].astype(np.float64)
     diff = [np.linalg.norm(mask[k] - full[k][keep], axis=1).mean() / np.linalg.norm(full[k][keep], axis=1).mean()
             for k, n in enumerate(ARKIT_NAMES) if n != "tongueOut"]
-    assert np.mean(diff) < 0.3, np.mean(diff)                       # 0.16
+    # 0.25 (0.16 when written); 0.33 since the lip sides (``template_keys.choose_lip_sides``): the mask's template
+    # keys came nearer the artist's (108.0 % / 0.575 against 109.6 % / 0.562) and nearer the decoder's, whose share
+    # in 'auto' rose 0.59 -> 0.98 there (disagreement 0.24 -> 0.20; docs/model.md, *Lip sides*)
+    assert np.mean(diff) < 0.36, np.mean(diff)
 
 
 def test_vertices_split_at_a_seam_move_as_one(head):
