@@ -567,6 +567,81 @@ def shift_mouth(tpl: FaceTemplate, x0: np.ndarray, shift) -> np.ndarray:
     return x
 
 
+SLIT_COS = 0.5                  # a closed mouth's slit (``lip_slit``): pairs of an up- and a down-facing vertex
+SLIT_PAIR_CM = 0.3              # (normal Y beyond +-0.5) within 3 mm of each other, within 1.5 cm up or down and
+SLIT_WINDOW_CM = (1.5, 1.5)     # 1.5 cm behind the template's lip contact; the widest row of them (heights no
+SLIT_ROW_GAP_CM = 0.3           # more than 3 mm apart one to the next), at least 4 pairs
+SLIT_MIN_PAIRS = 4
+SLIT_SCALE = (0.6, 1.15)        # the template's mouth scaled to the slit's width within these (1.3: Rokoko's wide
+                                # mouth got 3 jawOpen triangles turned at its corners; the caricatures 1 point better)
+SLIT_MIN_LOG_SCALE = 0.14       # a slit within 3 mm (``MOUTH_SHIFT_MIN_CM``) and 15 % of the template's is left to
+                                # the registration (the dev heads as modelled: 1-2 mm, 2-5 %)
+SLIT_REACH = (1.0, 2.0)         # the template's mouth moved whole within 1 half-width of its slit, none beyond 2
+
+
+def lip_slit(verts: np.ndarray, faces: np.ndarray, centre: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """Where a closed mouth's lips, modelled as two sheets, meet: (centre (3,), width) in cm, or None.
+
+    A lip's top faces up and the other lip's underside down, within millimetres of it along the slit (the
+    hand-made and Rocketbox dev heads, Rokoko's lips cut open but touching, ICT's own face). The pairs: each
+    vertex whose normal's Y exceeds ``SLIT_COS`` and its nearest vertex whose normal's Y is below -``SLIT_COS``,
+    within ``SLIT_PAIR_CM``; their middles within ``SLIT_WINDOW_CM`` (up or down, behind) of ``centre`` (the
+    expected lip contact). Sorted by height, the pairs fall into rows (a gap over ``SLIT_ROW_GAP_CM`` starts a
+    new one: a nostril, the mouth's floor); the slit is the widest row, of at least ``SLIT_MIN_PAIRS``: its
+    width is its extent across (X), its centre the middle of that extent across and the mean height and depth of
+    its frontmost pairs (within ``SLIT_PAIR_CM`` of the front: not the inner sheets running into the mouth).
+    verts (N, 3) +Y up, +Z forward, cm; faces (F, 3); centre (3,)."""
+    vn = vertex_normals(verts, faces)
+    rel = verts - centre
+    near = (np.abs(rel[:, 1]) < SLIT_WINDOW_CM[0] + SLIT_PAIR_CM) & (rel[:, 2] > -SLIT_WINDOW_CM[1] - SLIT_PAIR_CM)
+    up = np.flatnonzero(near & (vn[:, 1] > SLIT_COS))
+    dn = np.flatnonzero(near & (vn[:, 1] < -SLIT_COS))
+    if len(up) < SLIT_MIN_PAIRS or len(dn) < SLIT_MIN_PAIRS:
+        return None
+    j, d2 = PointGrid(verts[dn]).knn(verts[up], 1)
+    mid = 0.5 * (verts[up] + verts[dn[j[:, 0]]])
+    r = mid - centre
+    mid = mid[(d2[:, 0] < SLIT_PAIR_CM ** 2) & (np.abs(r[:, 1]) < SLIT_WINDOW_CM[0]) & (r[:, 2] > -SLIT_WINDOW_CM[1])]
+    if len(mid) < SLIT_MIN_PAIRS:
+        return None
+    mid = mid[np.argsort(mid[:, 1], kind="stable")]
+    rows = np.split(mid, np.flatnonzero(np.diff(mid[:, 1]) > SLIT_ROW_GAP_CM) + 1)
+    row = max(rows, key=lambda q: (float(np.ptp(q[:, 0])), len(q)))
+    if len(row) < SLIT_MIN_PAIRS:
+        return None
+    front = row[row[:, 2] >= row[:, 2].max() - SLIT_PAIR_CM]
+    c = np.array([0.5 * (row[:, 0].min() + row[:, 0].max()), front[:, 1].mean(), front[:, 2].mean()])
+    return c, float(np.ptp(row[:, 0]))
+
+
+def fit_mouth_slit(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """The aligned template x0 (M, 3) cm with its mouth moved and scaled onto a closed mouth's slit.
+
+    The similarity fits the template to the whole face; on a face whose mouth is smaller or set higher than its
+    other features suggest (a stylised face: the dev heads given an anime-like shape had their template's lip
+    contact 4-10 mm below the slit and 1.1-2.1x as wide), the lips land off the slit, and jawOpen drops the chin
+    with the lips still together. Both slits are read alike (``lip_slit`` on the face pts (N, 3), faces (F, 3)
+    and on x0, around the template's lip contact); the template's mouth is scaled by the widths' ratio (clipped
+    to ``SLIT_SCALE``) about its slit and moved onto the face's, whole within ``SLIT_REACH[0]`` of the template
+    slit's half-width, fading out by ``SLIT_REACH[1]`` (smoothstep). Unchanged when either has no slit, or when
+    they lie within ``MOUTH_SHIFT_MIN_CM`` in height and ``SLIT_MIN_LOG_SCALE`` in width."""
+    contact = tpl.ambiguity > MOUTH_CONTACT
+    if contact.sum() < 4:
+        return x0
+    centre = x0[contact].mean(axis=0)
+    face, own = lip_slit(pts, faces, centre), lip_slit(x0, tpl.faces, centre)
+    if face is None or own is None:
+        return x0
+    (cf, wf), (ct, wt) = face, own
+    k = float(np.clip(wf / max(wt, 1e-9), *SLIT_SCALE))
+    if abs(cf[1] - ct[1]) < MOUTH_SHIFT_MIN_CM and abs(np.log(k)) < SLIT_MIN_LOG_SCALE:
+        return x0                       # near enough: left to the registration
+    r1, r2 = SLIT_REACH[0] * 0.5 * wt, SLIT_REACH[1] * 0.5 * wt
+    g = np.clip((r2 - np.linalg.norm(x0 - ct, axis=1)) / (r2 - r1), 0.0, 1.0)
+    g = g * g * (3 - 2 * g)
+    return x0 + g[:, None] * ((k - 1.0) * (x0 - ct) + (cf - ct))
+
+
 LANDMARK_SIGMA_CM = 2.0         # reach of a landmark's warp (Gaussian radius)
 
 
@@ -918,7 +993,7 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
                   return_match: bool = False, landmarks=None, mouth_open=None, mouth_shift: bool = True,
                   sockets=None, plane: float = 0.0, cuts: bool = True, match_reach: float = 1.0,
                   symmetric: bool = True, retry_scale: float | None = None, scale_search: bool = False,
-                  lip_sides: bool = True):
+                  lip_sides: bool = True, slit: bool = True):
     """The template's keys (ICT's 53, or any source's) on a face surface brought into ICT's frame and units.
 
     Args: tpl: the template; pts (N, 3) the face's vertices in ICT cm (+Y up, +Z forward), roughly aligned
@@ -939,7 +1014,9 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     transfer's);
     symmetric: put the template's mirror plane on the face's after the ICPs (``symmetry.symmetric_pose``; with
     ``SYMMETRY``); lip_sides: a face vertex on a lip's top or underside takes the template's lip facing the same way
-    (``choose_lip_sides``), not the harmonic fill across the lip contact.
+    (``choose_lip_sides``), not the harmonic fill across the lip contact; slit: closed lips modelled as two
+    sheets whose line the front profile does not see have the template's mouth moved and scaled onto their slit
+    (``fit_mouth_slit``).
     Returns: (K, N, 3) float32 displacements in cm (ICT frame) [, TemplateMatch]."""
     pts = np.asarray(pts, np.float64)
     faces = np.asarray(faces, np.int64)
@@ -959,6 +1036,8 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
         posed, ambiguity = tpl.verts, tpl.ambiguity
     dy = dy if mouth_shift else np.zeros(2)
     x0 = shift_mouth(tpl, s * posed @ R.T + t, dy)
+    if slit and w_jaw == 0.0 and not np.any(dy):     # closed lips whose line the front profile could not see
+        x0 = fit_mouth_slit(tpl, x0, pts, faces)
     matched = match_openings(tpl, x0, pts, faces, match_reach)
     # parted, the template's lips have a margin a face cut open there can meet
     rims = tpl.margins if w_jaw > 0.0 else tpl.rims

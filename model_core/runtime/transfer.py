@@ -53,6 +53,8 @@ LIP_SIDES = False       # template_keys(lip_sides=): the generated keys' lip sid
                         # --quick) and not used: ICT A -> B decimated 19.6 -> 18.4 %, the dev copies 6.0 / 11.7 / 43.9 ->
                         # 5.3 / 11.2 / 43.9 %, but hand-made -> Rocketbox 110.6 -> 111.6 %, Rocketbox -> hand-made
                         # 95.9 % / 0.51 -> 96.8 % / 0.46 (docs/model.md, *Lip sides*)
+SLIT = False            # template_keys(slit=): the generated keys' mouth fit onto a closed slit; not measured for the
+                        # transfer
 UNFLIP = True          # relax the triangles a carried key turns over where the source's key does not (``unflip``)
 LANDMARK_REACH = 0.05   # a landmark may lie at most this share of the face's extent off the face's vertices
 
@@ -365,7 +367,7 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
                              f"in pairs")
     out_cm, match = template_keys(source, tgt, target_pm.face_faces, progress=progress, return_match=True,
                                   landmarks=pairs, plane=PLANE, cuts=CUTS,
-                                  match_reach=MATCH_REACH, symmetric=SYMMETRIC, lip_sides=LIP_SIDES)
+                                  match_reach=MATCH_REACH, symmetric=SYMMETRIC, lip_sides=LIP_SIDES, slit=SLIT)
     if MIRROR_KEYS and names is not None:
         out_cm = _mirror_consistent(out_cm, cm, src, source_pm.face_faces, tgt, target_pm.face_faces, list(names),
                                     match.ambiguity >= MIRROR_CONTACT)
