@@ -3,7 +3,8 @@
 the nose 0.7x; its keys exact through the warp) the template's lip contact lands below the smaller mouth's slit;
 fitted, its keys come nearer the truth. On the face as it is, and on the dev heads as modelled, nothing moves.
 
-The numbers asserted are the ones docs/model.md (*A closed mouth's slit*) reports."""
+The numbers asserted are the ones docs/model.md (*The dev heads with stylised proportions, and a closed mouth's
+slit*) reports."""
 from __future__ import annotations
 
 import numpy as np
