@@ -53,8 +53,11 @@ LIP_SIDES = False       # template_keys(lip_sides=): the generated keys' lip sid
                         # --quick) and not used: ICT A -> B decimated 19.6 -> 18.4 %, the dev copies 6.0 / 11.7 / 43.9 ->
                         # 5.3 / 11.2 / 43.9 %, but hand-made -> Rocketbox 110.6 -> 111.6 %, Rocketbox -> hand-made
                         # 95.9 % / 0.51 -> 96.8 % / 0.46 (docs/model.md, *Lip sides*)
-SLIT = False            # template_keys(slit=): the generated keys' mouth fit onto a closed slit; not measured for the
-                        # transfer
+SLIT = False            # template_keys(slit=): the generated keys' mouth fit onto a closed slit; measured for the transfer
+                        # (bench_transfer, same run) and not used yet: hand-made -> Rokoko 85.6 -> 83.9 %, Rocketbox ->
+                        # hand-made 95.9 -> 94.1 %, Rokoko -> hand-made 114.5 -> 113.0 %, the rest the same, but Rokoko ->
+                        # Rocketbox's jaw and blinks turn 13 triangles over instead of 4 (its lower lip crumples at a
+                        # corner in the render)
 UNFLIP = True          # relax the triangles a carried key turns over where the source's key does not (``unflip``)
 LANDMARK_REACH = 0.05   # a landmark may lie at most this share of the face's extent off the face's vertices
 
