@@ -623,8 +623,9 @@ def fit_mouth_slit(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np
     with the lips still together. Both slits are read alike (``lip_slit`` on the face pts (N, 3), faces (F, 3)
     and on x0, around the template's lip contact); the template's mouth is scaled by the widths' ratio (clipped
     to ``SLIT_SCALE``) about its slit and moved onto the face's, whole within ``SLIT_REACH[0]`` of the template
-    slit's half-width, fading out by ``SLIT_REACH[1]`` (smoothstep). Unchanged when either has no slit, or when
-    they lie within ``MOUTH_SHIFT_MIN_CM`` in height and ``SLIT_MIN_LOG_SCALE`` in width."""
+    slit's half-width, fading out by ``SLIT_REACH[1]`` (smoothstep); the move's length clipped to
+    ``MOUTH_SHIFT_MAX_CM``. Unchanged when either has no slit, or when they lie within ``MOUTH_SHIFT_MIN_CM`` in
+    height and ``SLIT_MIN_LOG_SCALE`` in width."""
     contact = tpl.ambiguity > MOUTH_CONTACT
     if contact.sum() < 4:
         return x0
@@ -636,10 +637,12 @@ def fit_mouth_slit(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np
     k = float(np.clip(wf / max(wt, 1e-9), *SLIT_SCALE))
     if abs(cf[1] - ct[1]) < MOUTH_SHIFT_MIN_CM and abs(np.log(k)) < SLIT_MIN_LOG_SCALE:
         return x0                       # near enough: left to the registration
+    move = cf - ct
+    move *= min(1.0, MOUTH_SHIFT_MAX_CM / max(float(np.linalg.norm(move)), 1e-12))   # a larger offset: not trusted
     r1, r2 = SLIT_REACH[0] * 0.5 * wt, SLIT_REACH[1] * 0.5 * wt
     g = np.clip((r2 - np.linalg.norm(x0 - ct, axis=1)) / (r2 - r1), 0.0, 1.0)
     g = g * g * (3 - 2 * g)
-    return x0 + g[:, None] * ((k - 1.0) * (x0 - ct) + (cf - ct))
+    return x0 + g[:, None] * ((k - 1.0) * (x0 - ct) + move)
 
 
 LANDMARK_SIGMA_CM = 2.0         # reach of a landmark's warp (Gaussian radius)
@@ -953,8 +956,8 @@ def similarity_pose(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, surf:
     return pose
 
 
-def choose_lip_sides(x: np.ndarray, tpl_faces: np.ndarray, ambiguity: np.ndarray, pts: np.ndarray, faces: np.ndarray,
-              f: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def choose_lip_sides(x: np.ndarray, tpl_faces: np.ndarray, ambiguity: np.ndarray, pts: np.ndarray,
+                     faces: np.ndarray, f: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Closest points at the lip contact chosen by the lip a face vertex lies on, not by distance alone.
 
     A face whose closed lips are modelled as two sheets (a slit, the lips' inner surfaces running into the mouth:
@@ -967,13 +970,12 @@ def choose_lip_sides(x: np.ndarray, tpl_faces: np.ndarray, ambiguity: np.ndarray
 
     x (M, 3) the registered template and tpl_faces (T, 3) its (visible) triangles; ambiguity (M,) the template's
     mouth ambiguity as matched; pts (N, 3), faces (F, 3) the face (cm); f (N,) int64 indices into tpl_faces and
-    b (N, 3) barycentrics of each face vertex's closest point. Returns (f, b, amb (N,), sided (N,) bool): amb the
-    ambiguity at the (new) closest points, 0 for the vertices given a side (``sided``)."""
+    b (N, 3) barycentrics of each face vertex's closest point. Returns (f, b, amb (N,)): the closest points and
+    the mouth ambiguity at them, 0 for the vertices given a side."""
     amb = np.einsum("mj,mj->m", ambiguity[tpl_faces[f]], b)
-    sided = np.zeros(len(pts), bool)
     cand = np.flatnonzero(amb >= AMBIGUITY[0])
     if not len(cand):
-        return f, b, amb, sided
+        return f, b, amb
     up = vertex_normals(pts, faces)[cand, 1]
     tpl_up = face_normals(x, tpl_faces)[:, 1]
     contact = (ambiguity[tpl_faces] >= AMBIGUITY[0]).any(axis=1)
@@ -985,8 +987,8 @@ def choose_lip_sides(x: np.ndarray, tpl_faces: np.ndarray, ambiguity: np.ndarray
             continue
         f2, b2, d2 = Surface(x, tpl_faces[tri]).closest(pts[q])
         ok = d2 < LIP_SIDE_REACH_CM ** 2
-        f[q[ok]], b[q[ok]], amb[q[ok]], sided[q[ok]] = tri[f2[ok]], b2[ok], 0.0, True
-    return f, b, amb, sided
+        f[q[ok]], b[q[ok]], amb[q[ok]] = tri[f2[ok]], b2[ok], 0.0
+    return f, b, amb
 
 
 def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progress=None,
@@ -1056,7 +1058,7 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     visible = np.flatnonzero(~hidden[tpl.faces].any(axis=1))
     f, b, d2 = Surface(x, tpl.faces[visible]).closest(pts, max_dist=hi)
     if lip_sides:
-        f, b, amb = choose_lip_sides(x, tpl.faces[visible], ambiguity, pts, faces, f, b)[:3]
+        f, b, amb = choose_lip_sides(x, tpl.faces[visible], ambiguity, pts, faces, f, b)
     else:
         amb = np.einsum("mj,mj->m", ambiguity[tpl.faces[visible][f]], b)
     f = visible[f]
