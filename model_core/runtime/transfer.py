@@ -56,8 +56,8 @@ LIP_SIDES = False       # template_keys(lip_sides=): the generated keys' lip sid
 SLIT = False            # template_keys(slit=): the generated keys' mouth fit onto a closed slit; measured for the transfer
                         # (bench_transfer, same run) and not used yet: hand-made -> Rokoko 85.6 -> 83.9 %, Rocketbox ->
                         # hand-made 95.9 -> 94.1 %, Rokoko -> hand-made 114.5 -> 113.0 %, the rest the same, but Rokoko ->
-                        # Rocketbox's jaw and blinks turn 13 triangles over instead of 4 (its lower lip crumples at a
-                        # corner in the render)
+                        # Rocketbox's jawOpen turns 8 triangles over at Rocketbox's slit that the unflip cannot relax (none
+                        # of them a fold of the source's own key; its lower lip crumples at a corner in the render)
 UNFLIP = True          # relax the triangles a carried key turns over where the source's key does not (``unflip``)
 LANDMARK_REACH = 0.05   # a landmark may lie at most this share of the face's extent off the face's vertices
 
