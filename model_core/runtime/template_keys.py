@@ -957,7 +957,8 @@ def similarity_pose(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, surf:
 
 
 def choose_lip_sides(x: np.ndarray, tpl_faces: np.ndarray, ambiguity: np.ndarray, pts: np.ndarray,
-                     faces: np.ndarray, f: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                     faces: np.ndarray, f: np.ndarray, b: np.ndarray, amb: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Closest points at the lip contact chosen by the lip a face vertex lies on, not by distance alone.
 
     A face whose closed lips are modelled as two sheets (a slit, the lips' inner surfaces running into the mouth:
@@ -969,17 +970,16 @@ def choose_lip_sides(x: np.ndarray, tpl_faces: np.ndarray, ambiguity: np.ndarray
     triangles facing the same way, when one lies within ``LIP_SIDE_REACH_CM``, and is no longer ambiguous.
 
     x (M, 3) the registered template and tpl_faces (T, 3) its (visible) triangles; ambiguity (M,) the template's
-    mouth ambiguity as matched; pts (N, 3), faces (F, 3) the face (cm); f (N,) int64 indices into tpl_faces and
-    b (N, 3) barycentrics of each face vertex's closest point. Returns (f, b, amb (N,)): the closest points and
-    the mouth ambiguity at them, 0 for the vertices given a side."""
-    amb = np.einsum("mj,mj->m", ambiguity[tpl_faces[f]], b)
+    mouth ambiguity as matched; pts (N, 3), faces (F, 3) the face (cm); f (N,) int64 indices into tpl_faces,
+    b (N, 3) barycentrics of each face vertex's closest point and amb (N,) the mouth ambiguity there. Returns
+    (f, b, amb): copies with the vertices given a side moved to their lip, their ambiguity 0."""
     cand = np.flatnonzero(amb >= AMBIGUITY[0])
     if not len(cand):
         return f, b, amb
     up = vertex_normals(pts, faces)[cand, 1]
     tpl_up = face_normals(x, tpl_faces)[:, 1]
     contact = (ambiguity[tpl_faces] >= AMBIGUITY[0]).any(axis=1)
-    f, b = f.copy(), b.copy()
+    f, b, amb = f.copy(), b.copy(), amb.copy()
     for sign in (1.0, -1.0):
         tri = np.flatnonzero(contact & (sign * tpl_up > LIP_SIDE_COS))
         q = cand[sign * up > LIP_SIDE_COS]
@@ -1057,10 +1057,9 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     # the face has no interior behind a rim it meets there: its vertices may not land on the template's
     visible = np.flatnonzero(~hidden[tpl.faces].any(axis=1))
     f, b, d2 = Surface(x, tpl.faces[visible]).closest(pts, max_dist=hi)
+    amb = np.einsum("mj,mj->m", ambiguity[tpl.faces[visible][f]], b)
     if lip_sides:
-        f, b, amb = choose_lip_sides(x, tpl.faces[visible], ambiguity, pts, faces, f, b)
-    else:
-        amb = np.einsum("mj,mj->m", ambiguity[tpl.faces[visible][f]], b)
+        f, b, amb = choose_lip_sides(x, tpl.faces[visible], ambiguity, pts, faces, f, b, amb)
     f = visible[f]
     tri = tpl.faces[f]
     fade = np.clip((hi - np.sqrt(d2)) / (hi - lo), 0.0, 1.0)
