@@ -389,4 +389,6 @@ def test_a_symmetric_head_gets_mirror_symmetric_keys(dev_heads, monkeypatch):
     before = asymmetry()
     monkeypatch.setattr(tk, "SYMMETRY", True)
     after = asymmetry()
-    assert before > 0.18 and after < 0.12, (before, after)          # measured 0.233 -> 0.094
+    # measured 0.233 -> 0.094; since the eyes are read as pockets (their margins meet the template's rims on both
+    # sides: docs/model.md, *Eyes modelled as pockets*) 0.176 -> 0.091
+    assert before > 0.15 and after < 0.12 and after < 0.6 * before, (before, after)

@@ -31,8 +31,8 @@ import numpy as np
 
 from .correspond import PointGrid, Surface, carry_deltas, harmonic_fill_rows, register, similarity_icp
 from .facs_names import ICT_NAMES
-from .mesh import (boundary_loops, concat_ranges, face_areas, face_normals, front_hits, turned_over, unique_edges,
-                   vertex_normals, vertex_rings)
+from .mesh import (boundary_loops, concat_ranges, edge_components, face_areas, face_normals, front_hits, turned_over,
+                   unique_edges, vertex_normals, vertex_rings)
 from .symmetry import symmetric_pose
 
 TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "data" / "ict_face_template.npz"
@@ -269,6 +269,86 @@ def match_openings(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np
         if best is not None:
             used.add(best)
             out.append((i, loops[best], bool(vn[loops[best], 2].mean() >= BACKWARD_LOOP_NZ)))
+    return out
+
+
+POCKETS = True                  # an eye the face has no boundary loop for is looked for as a pocket (``eye_pocket``)
+POCKET_REACH = 2.5              # the surface around an eye: face vertices within 2.5 template rim radii of its centre
+POCKET_HIDDEN = 0.05            # a vertex this many rim radii behind the frontmost surface at its (x, y) is hidden
+POCKET_DEPTH = 0.4              # a vertex this many rim radii behind that surface (a robust quadratic fit) is deep
+POCKET_SEED = 1.2               # the pocket grows from within 1.2 rim radii of the centre (across)
+POCKET_GROW = 0.5               # ... a recess through the vertices at least half as deep as its deepest (the fit's misses
+                                # beside the nose, 0.25-0.31 of a radius on Rocketbox, are not the recess)
+
+
+def eye_pocket(pts: np.ndarray, faces: np.ndarray, centre: np.ndarray, radius: float) -> np.ndarray | None:
+    """The lid margin of an eye modelled as a closed pocket (lids joined to a recessed eyeball or a socket, no
+    boundary loop): (L,) vertex indices around it, or None.
+
+    pts (N, 3) cm (+Y up, +Z forward), faces (F, 3); centre (3,) and radius: the template's eye rim where the
+    similarity put it. Inside the eye is what the lids hide from the front: the vertices within ``POCKET_REACH``
+    radii that lie more than ``POCKET_HIDDEN`` radii behind the frontmost surface at their (x, y) (a socket behind
+    the lids, the lids' inner folds), grown from the one hidden deepest within ``POCKET_SEED`` radii of the centre
+    across, when that one lies more than ``POCKET_DEPTH`` radii behind (a socket; not the underside of a lid's
+    fold). A low-poly pocket hides nothing so deep (its walls run straight back to the socket's floor, Rocketbox's a
+    single vertex 1.3 cm behind); there it is the vertices more than ``POCKET_DEPTH`` radii behind the surface
+    around the eye (a quadratic z(x, y) fitted to the vertices within reach, refitted without those far behind
+    it), grown from the deepest one within the seed's reach through those at least ``POCKET_GROW`` as deep. The
+    margin is the outer boundary of the triangles
+    touching the inside: the first ring the front sees."""
+    d = pts - centre
+    near = np.flatnonzero(np.linalg.norm(d, axis=1) < POCKET_REACH * radius)
+    if len(near) < 10:
+        return None
+    close = np.zeros(len(pts), bool)
+    close[near] = True
+    local = faces[close[faces].any(axis=1)]
+    behind = np.zeros(len(pts))
+    behind[near] = np.nan_to_num(front_hits(pts, local, pts[near, :2]) - pts[near, 2])
+    across = np.linalg.norm(d[:, :2], axis=1)
+    inside = behind > POCKET_HIDDEN * radius
+    seeds = np.flatnonzero(inside & (across < POCKET_SEED * radius))
+    if len(seeds) and behind[seeds].max() > POCKET_DEPTH * radius:
+        seed = seeds[np.argmax(behind[seeds])]
+    else:
+        q = d[near]
+        A = np.stack([np.ones(len(q)), q[:, 0], q[:, 1], q[:, 0] ** 2, q[:, 0] * q[:, 1], q[:, 1] ** 2], axis=1)
+        keep = np.ones(len(q), bool)
+        for _ in range(5):
+            res = q[:, 2] - A @ np.linalg.lstsq(A[keep], q[keep, 2], rcond=None)[0]
+            keep = res > -0.5 * POCKET_DEPTH * radius
+        depth = np.zeros(len(pts))
+        depth[near] = -res
+        seeds = np.flatnonzero((depth > POCKET_DEPTH * radius) & (across < POCKET_SEED * radius))
+        if not len(seeds):
+            return None
+        seed = seeds[np.argmax(depth[seeds])]
+        inside = depth > max(POCKET_DEPTH * radius, POCKET_GROW * depth[seed])
+    e = unique_edges(faces)
+    e = e[inside[e[:, 0]] & inside[e[:, 1]]]
+    lab = edge_components(len(pts), e)
+    pocket = lab == lab[seed]
+    loops = boundary_loops(faces[pocket[faces].any(axis=1)])
+    return max(loops, key=len) if loops else None
+
+
+def pocket_openings(tpl: "FaceTemplate", x0: np.ndarray, pts: np.ndarray, faces: np.ndarray, matched: list,
+                    reach: float = 1.0) -> list:
+    """``match_openings``-style pairs [(template opening number, margin (L,), True)] for the template's eyes
+    (rims with an interior) that ``matched`` has no face loop for and the face has a pocket at (``eye_pocket``),
+    kept under ``match_openings``' bounds (centre within ``reach`` rim radii, radius 0.4-3x)."""
+    done = {i for i, _, _ in matched}
+    out = []
+    for i, (rim, interior) in enumerate(tpl.rims):
+        if i in done or not len(interior):
+            continue
+        c0, r0 = loop_shape(x0[rim])
+        loop = eye_pocket(pts, faces, c0, r0)
+        if loop is None:
+            continue
+        c, r = loop_shape(pts[loop])
+        if np.linalg.norm(c - c0) < reach * r0 and 0.4 * r0 < r < 3.0 * r0:
+            out.append((i, loop, True))
     return out
 
 
@@ -796,12 +876,17 @@ def tail_factor(lengths: np.ndarray, share) -> np.ndarray:
     return u * u * (3.0 - 2.0 * u)
 
 
+TRIM_ROUNDS = 50                # rounds of giving the corners of triangles a trimmed key turns over their motion back
+                                # (3 left Rocketbox's jawOpen with 2 turned at the lip's underside: the cascade took 5)
+
+
 def trim_tails(keys: np.ndarray, share, pts: np.ndarray | None = None, faces: np.ndarray | None = None
                ) -> np.ndarray:
     """keys (K, N, 3) -> the same keys (in place) with each key's motion below ``share`` of its own largest faded
     out (``tail_factor``); share: a float, or (N,) one per vertex (a higher one on the ears: ``Model.
     template_face_keys``). With pts (N, 3) and faces (F, 3): a triangle the trimmed key turns over where the key
-    did not (``mesh.turned_over``) gets its corners' motion back (up to three rounds).
+    did not (``mesh.turned_over``) gets its corners' motion back, round after round until none is left
+    (at most ``TRIM_ROUNDS``).
 
     ICT's keys are scans: a brow raise moves the whole forehead and a smile the cheek up to the eye, a few per cent
     of the key's peak over a fifth to two fifths of the face. Artists' keys move what the key names (on the dev
@@ -819,7 +904,7 @@ def trim_tails(keys: np.ndarray, share, pts: np.ndarray | None = None, faces: np
         t = d * tail_factor(np.sqrt(q[:, 0] + q[:, 1] + q[:, 2]), share)[:, None].astype(keys.dtype)
         if n0 is not None:
             before = turned_over(pts, faces, d, n0)
-            for _ in range(3):
+            for _ in range(TRIM_ROUNDS):   # each round gives at least one more vertex its motion back
                 new = turned_over(pts, faces, t, n0) & ~before
                 if not new.any():
                     break
@@ -1041,6 +1126,8 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     if slit and w_jaw == 0.0 and not np.any(dy):     # closed lips whose line the front profile could not see
         x0 = fit_mouth_slit(tpl, x0, pts, faces)
     matched = match_openings(tpl, x0, pts, faces, match_reach)
+    if POCKETS:
+        matched += pocket_openings(tpl, x0, pts, faces, matched, match_reach)
     # parted, the template's lips have a margin a face cut open there can meet
     rims = tpl.margins if w_jaw > 0.0 else tpl.rims
     curves, hidden = opening_curves(tpl, pts, matched, rims)
