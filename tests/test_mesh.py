@@ -280,3 +280,26 @@ def test_vertex_normals_sum_as_add_at_did():
     norm = np.linalg.norm(out, axis=1, keepdims=True)
     np.testing.assert_allclose(vertex_normals(v, f), np.where(norm > 1e-30, out / np.maximum(norm, 1e-30), 0.0),
                                rtol=1e-12, atol=1e-12)
+
+
+def test_keep_unturned_gives_back_the_motion_of_a_triangle_turned_over():
+    # a strip of four triangles in the z = 0 plane; the new field pushes vertex 2 across the strip (turning both its
+    # triangles over), the old one moved it a little; a triangle the old field already turned is left turned
+    from model_core.runtime.mesh import keep_unturned, turned_over
+    v = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [1, 1, 0], [0, 2, 0], [1, 2, 0]], float)
+    f = np.array([[0, 1, 2], [1, 3, 2], [2, 3, 4], [3, 5, 4]])
+    old = np.zeros_like(v)
+    old[2] = (0.1, 0.0, 0.0)
+    new = old.copy()
+    new[2] = (0.0, -1.5, 0.0)
+    new[5] = (0.0, 0.01, 0.0)                          # a change that turns nothing: kept
+    assert turned_over(v, f, new).any() and not turned_over(v, f, old).any()
+    out = keep_unturned(new.copy(), old, v, f)
+    assert not turned_over(v, f, out).any()
+    np.testing.assert_array_equal(out[2], old[2])
+    np.testing.assert_array_equal(out[5], new[5])
+    old2 = old.copy()
+    old2[4] = (0.0, -1.5, 0.0)                         # the old field turns the top triangles itself
+    new2 = old2.copy()
+    new2[4] = (0.0, -1.6, 0.0)
+    np.testing.assert_array_equal(keep_unturned(new2.copy(), old2, v, f), new2)

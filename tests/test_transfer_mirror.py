@@ -30,7 +30,9 @@ def test_a_symmetric_key_stays_symmetric_on_a_symmetric_head(dev_heads, monkeypa
     jaw = {on: out[on][0] for on in out}
     gap = {on: np.linalg.norm((j - j[partner] * [-1.0, 1.0, 1.0])[ok], axis=1).mean()
            / np.linalg.norm(j[ok], axis=1).mean() for on, j in jaw.items()}
-    assert gap[False] > 0.15 and gap[True] < 0.02, gap                # measured 0.253 -> 0.000
+    # measured 0.253 -> 0.000; with the source's mouth fit onto Rokoko's slit (``transfer.SLIT``, session 16) the
+    # carried key is less lopsided to begin with: 0.087 -> 0.000
+    assert gap[False] > 0.06 and gap[True] < 0.02, gap
     # as good against the target's own artist (63 -> 62 %), and a sided key is left as carried
     m = {on: key_metrics(jaw[on], dst.key("jawOpen")) for on in jaw}
     assert m[True]["err"] < m[False]["err"] + 0.01 and m[True]["cos"] > m[False]["cos"] - 0.01
@@ -61,3 +63,23 @@ def test_the_lip_contact_keeps_its_own_lip_on_a_head_without_mirror_partners(dev
         moving = med > 0.25 * m.max()              # the lips and the jaw: ~90 vertices
         ratio[contact] = float((m / np.maximum(med, 1e-12))[moving].min())
     assert ratio[1.01] < 0.4 and ratio[default] > 0.45, ratio      # measured 0.33 -> 0.52
+
+
+def test_the_mirror_turns_no_triangle_the_carried_key_did_not(dev_heads, monkeypatch):
+    """Rokoko's jawOpen carried onto Rocketbox with the source's mouth fit onto Rocketbox's slit: the mean of the key
+    and its mirror image turned 7 triangles at the slit that the carried key did not (a vertex's mirror partner lies
+    on the other lip's side), and the unflip left them; those corners now keep the carried motion
+    (``mesh.keep_unturned``). Measured: 8 -> 1 turned (the artist's own jawOpen: 1)."""
+    from model_core.runtime.mesh import turned_over
+    src, dst = dev_heads["rokoko"], dev_heads["rocketbox"]
+    monkeypatch.setattr(tr, "SLIT", True)
+    jaw = src.key("jawOpen")[None]
+    turned = {}
+    for guard in (True, False):
+        if not guard:
+            monkeypatch.setattr(tr, "keep_unturned", lambda new, *a, **k: new)
+        model = Model.load()
+        pa, pb = model.prepare(src.verts, src.faces, "Y", "Z"), model.prepare(dst.verts, dst.faces, "Y", "Z")
+        k = tr.transfer_keys(model, pa, jaw, pb, names=["jawOpen"])[0].astype(np.float64)
+        turned[guard] = int(turned_over(dst.verts, dst.faces, k).sum())
+    assert turned[True] <= 2 and turned[False] >= 5, turned

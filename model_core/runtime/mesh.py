@@ -120,6 +120,24 @@ def turned_over(verts: np.ndarray, faces: np.ndarray, disp: np.ndarray, rest_nor
     return (n[0] * n0[:, 0] + n[1] * n0[:, 1]) + n[2] * n0[:, 2] < 0
 
 
+def keep_unturned(new: np.ndarray, old: np.ndarray, verts: np.ndarray, faces: np.ndarray,
+                  rest_normals: np.ndarray | None = None, rounds: int = 50) -> np.ndarray:
+    """``new`` (N, 3) displacements, changed in place and returned, with the corners of every triangle it turns
+    over where ``old`` (N, 3) does not (``turned_over``) given their ``old`` motion back, round after round until
+    none is left (each round gives at least one more vertex its old motion, so at most ``rounds``, which ends it
+    sooner). A post-process that changes a key (a trim, a symmetrisation) thus turns no triangle over the key did
+    not. verts (N, 3), faces (F, 3); rest_normals as ``turned_over``'s."""
+    n0 = face_normals(verts, faces, normalize=False) if rest_normals is None else rest_normals
+    before = turned_over(verts, faces, old, n0)
+    for _ in range(rounds):
+        fresh = turned_over(verts, faces, new, n0) & ~before
+        if not fresh.any():
+            break
+        back = np.unique(np.asarray(faces)[fresh])
+        new[back] = old[back]
+    return new
+
+
 def unit_rows(v: np.ndarray) -> np.ndarray:
     """Rows of ``v`` (N, D) scaled to unit length (a zero row stays zero)."""
     return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-30)

@@ -31,8 +31,8 @@ import numpy as np
 
 from .correspond import PointGrid, Surface, carry_deltas, harmonic_fill_rows, register, similarity_icp
 from .facs_names import ICT_NAMES
-from .mesh import (boundary_loops, concat_ranges, edge_components, face_areas, face_normals, front_hits, turned_over,
-                   unique_edges, vertex_normals, vertex_rings)
+from .mesh import (boundary_loops, concat_ranges, edge_components, face_areas, face_normals, front_hits,
+                   keep_unturned, turned_over, unique_edges, vertex_normals, vertex_rings)
 from .symmetry import symmetric_pose
 
 TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "data" / "ict_face_template.npz"
@@ -903,13 +903,7 @@ def trim_tails(keys: np.ndarray, share, pts: np.ndarray | None = None, faces: np
         q = d.astype(np.float64) ** 2
         t = d * tail_factor(np.sqrt(q[:, 0] + q[:, 1] + q[:, 2]), share)[:, None].astype(keys.dtype)
         if n0 is not None:
-            before = turned_over(pts, faces, d, n0)
-            for _ in range(TRIM_ROUNDS):   # each round gives at least one more vertex its motion back
-                new = turned_over(pts, faces, t, n0) & ~before
-                if not new.any():
-                    break
-                back = np.unique(faces[new])
-                t[back] = d[back]
+            keep_unturned(t, d, pts, faces, n0, TRIM_ROUNDS)
         keys[k] = t
     return keys
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from . import blas
 from .correspond import PointGrid, Surface, harmonic_fill_rows, interpolate, similarity_icp
-from .mesh import face_normals, median_edge, point_in_polygon
+from .mesh import face_normals, keep_unturned, median_edge, point_in_polygon
 from .template_keys import FaceTemplate, default_template, face_loops, loop_shape, mouth_ambiguity, template_keys
 from .unflip import unflip_keys
 
@@ -53,11 +53,12 @@ LIP_SIDES = False       # template_keys(lip_sides=): the generated keys' lip sid
                         # --quick) and not used: ICT A -> B decimated 19.6 -> 18.4 %, the dev copies 6.0 / 11.7 / 43.9 ->
                         # 5.3 / 11.2 / 43.9 %, but hand-made -> Rocketbox 110.6 -> 111.6 %, Rocketbox -> hand-made
                         # 95.9 % / 0.51 -> 96.8 % / 0.46 (docs/model.md, *Lip sides*)
-SLIT = False            # template_keys(slit=): the generated keys' mouth fit onto a closed slit; measured for the transfer
-                        # (bench_transfer, same run) and not used yet: hand-made -> Rokoko 85.6 -> 83.9 %, Rocketbox ->
-                        # hand-made 95.9 -> 94.1 %, Rokoko -> hand-made 114.5 -> 113.0 %, the rest the same, but Rokoko ->
-                        # Rocketbox's jawOpen turns 8 triangles over at Rocketbox's slit that the unflip cannot relax (none
-                        # of them a fold of the source's own key; its lower lip crumples at a corner in the render)
+SLIT = True             # template_keys(slit=): the source's mouth fit onto the target's closed slit (bench_transfer, same
+                        # run): hand-made -> Rokoko 85.6 -> 83.9 %, Rocketbox -> hand-made 95.8 -> 93.4 %, Rokoko -> hand-made
+                        # 114.5 -> 113.0 %, Rokoko -> Rocketbox 128.9 -> 128.4 %, the rest the same; rendered, jawOpen parts
+                        # the hand-made head's lips (Rokoko's) and opens Rokoko's mouth without tearing it (the hand-made
+                        # head's). Off until session 16: the mirror step turned 8 triangles at Rocketbox's slit
+                        # (``_mirror_consistent`` now keeps them as carried)
 UNFLIP = True          # relax the triangles a carried key turns over where the source's key does not (``unflip``)
 LANDMARK_REACH = 0.05   # a landmark may lie at most this share of the face's extent off the face's vertices
 
@@ -235,7 +236,8 @@ def _mirror_consistent(keys: np.ndarray, src_keys: np.ndarray, src: np.ndarray, 
     plane (``symmetry.symmetry_plane``, trimmed RMS within ``symmetry.RMS_MAX``) and a sideless key
     (``facs_names.mirror_name`` gives it back unchanged) misses its own mirror image on the source by less than
     ``MIRROR_SOURCE_MAX`` of its motion, the target's key becomes the mean of itself and its mirror image
-    (``symmetry.mirrored_field``). Sided keys are left as carried. keys (K, Nt, 3), src_keys (K, Ns, 3): cm in the
+    (``symmetry.mirrored_field``), but for the corners of a triangle the mean turns over where the key did not
+    (``mesh.keep_unturned``). Sided keys are left as carried. keys (K, Nt, 3), src_keys (K, Ns, 3): cm in the
     template frame on tgt (Nt, 3) and src (Ns, 3); names (K,). contact: optional (Nt,) bool, the target's lip
     contact (``MIRROR_CONTACT``): there the upper and lower lip may lie a fraction of a millimetre apart, and a
     mirror point that misses the mesh (more than ``MIRROR_EXACT`` of its median edge: no mirror partner, as on
@@ -275,8 +277,12 @@ def _mirror_consistent(keys: np.ndarray, src_keys: np.ndarray, src: np.ndarray, 
         flat = change.reshape(len(change), -1)
         rows, filled = harmonic_fill_rows(tgt_faces, lambda idx: flat[idx], ~unsure)
         flat[rows] = filled
+    # the mean of a key and its mirror image turns no triangle over that the key did not: at Rocketbox's closed slit
+    # a vertex's mirror partner lies on the other lip's side of the fold (Rokoko -> Rocketbox's jawOpen with the
+    # slit fit: 1 -> 8 turned, which the unflip did not relax)
+    n0 = face_normals(tgt, tgt_faces, normalize=False)
     for i, k in enumerate(symmetric):
-        out[k] = keys[k] + change[:, i]
+        out[k] = keep_unturned(keys[k] + change[:, i], keys[k].astype(np.float64), tgt, tgt_faces, n0)
     return out.astype(keys.dtype)
 
 
