@@ -289,8 +289,7 @@ def eye_pocket(pts: np.ndarray, faces: np.ndarray, centre: np.ndarray, radius: f
     similarity put it. Inside the eye is what the lids hide from the front: the vertices within ``POCKET_REACH``
     radii that lie more than ``POCKET_HIDDEN`` radii behind the frontmost surface at their (x, y) (a socket behind
     the lids, the lids' inner folds), grown from the one hidden deepest within ``POCKET_SEED`` radii of the centre
-    across, when that one lies more than ``POCKET_DEPTH`` radii behind (a socket; not the underside of a lid's
-    fold). A low-poly pocket hides nothing so deep (its walls run straight back to the socket's floor, Rocketbox's a
+    across. A low-poly pocket hides nothing (its walls run straight back to the socket's floor, Rocketbox's a
     single vertex 1.3 cm behind); there it is the vertices more than ``POCKET_DEPTH`` radii behind the surface
     around the eye (a quadratic z(x, y) fitted to the vertices within reach, refitted without those far behind
     it), grown from the deepest one within the seed's reach through those at least ``POCKET_GROW`` as deep. The
@@ -308,7 +307,7 @@ def eye_pocket(pts: np.ndarray, faces: np.ndarray, centre: np.ndarray, radius: f
     across = np.linalg.norm(d[:, :2], axis=1)
     inside = behind > POCKET_HIDDEN * radius
     seeds = np.flatnonzero(inside & (across < POCKET_SEED * radius))
-    if len(seeds) and behind[seeds].max() > POCKET_DEPTH * radius:
+    if len(seeds):
         seed = seeds[np.argmax(behind[seeds])]
     else:
         q = d[near]
