@@ -52,7 +52,9 @@ MIRROR_SOURCE_MAX = 0.05    # ... a sideless key is symmetric on the source (mod
 LIP_SIDES = False       # template_keys(lip_sides=): the generated keys' lip sides; measured for the transfer (bench_transfer
                         # --quick) and not used: ICT A -> B decimated 19.6 -> 18.4 %, the dev copies 6.0 / 11.7 / 43.9 ->
                         # 5.3 / 11.2 / 43.9 %, but hand-made -> Rocketbox 110.6 -> 111.6 %, Rocketbox -> hand-made
-                        # 95.9 % / 0.51 -> 96.8 % / 0.46 (docs/model.md, *Lip sides*)
+                        # 95.9 % / 0.51 -> 96.8 % / 0.46 (docs/model.md, *Lip sides*). Again with SLIT on (session 16): ICT
+                        # 19.6 / 18.3 / 18.7 -> 18.4 / 18.1 / 17.3 %, the six pairs summed the same (604.8 -> 604.7 points),
+                        # Rocketbox -> hand-made's cosine 0.56 -> 0.50, Rokoko -> Rocketbox 5 -> 8 turned triangles
 SLIT = True             # template_keys(slit=): the source's mouth fit onto the target's closed slit (bench_transfer, same
                         # run): hand-made -> Rokoko 85.6 -> 83.9 %, Rocketbox -> hand-made 95.8 -> 93.4 %, Rokoko -> hand-made
                         # 114.5 -> 113.0 %, Rokoko -> Rocketbox 128.9 -> 128.4 %, the rest the same; rendered, jawOpen parts
