@@ -303,3 +303,36 @@ def test_keep_unturned_gives_back_the_motion_of_a_triangle_turned_over():
     new2 = old2.copy()
     new2[4] = (0.0, -1.6, 0.0)
     np.testing.assert_array_equal(keep_unturned(new2.copy(), old2, v, f), new2)
+
+
+def test_front_hits_bins_give_the_numbers_of_testing_every_triangle():
+    # the grid only prunes the (line, triangle) pairs: every hit, and every miss (NaN), as a brute-force test of all
+    # pairs gives them, on a bumpy folded sheet with triangles of mixed sizes (one huge) and lines beyond it
+    from model_core.runtime.mesh import front_hits
+    rng = np.random.default_rng(3)
+    n = 12
+    gx, gy = np.meshgrid(np.linspace(0, 1, n), np.linspace(0, 1, n))
+    v = np.stack([gx.ravel(), gy.ravel(), 0.1 * np.sin(7 * gx.ravel()) * np.cos(5 * gy.ravel())], 1)
+    v[:, :2] += rng.normal(0, 0.01, (len(v), 2))
+    q = np.arange(n * n).reshape(n, n)
+    f = np.concatenate([np.stack([q[:-1, :-1].ravel(), q[:-1, 1:].ravel(), q[1:, :-1].ravel()], 1),
+                        np.stack([q[1:, 1:].ravel(), q[1:, :-1].ravel(), q[:-1, 1:].ravel()], 1)])
+    v = np.concatenate([v, v * [1, 1, -1] + [0, 0, -0.5], [[-1, -1, -2], [3, -1, -2], [-1, 3, -2]]])
+    f = np.concatenate([f, f + n * n, [[2 * n * n, 2 * n * n + 1, 2 * n * n + 2]]])
+    xy = rng.uniform(-0.5, 1.5, (500, 2))
+    t = v[f]
+    best = np.full(len(xy), -np.inf)
+    for tri in t:                                              # the reference: every triangle, one at a time
+        a, e1, e2 = tri[0, :2], tri[1, :2] - tri[0, :2], tri[2, :2] - tri[0, :2]
+        det = e1[0] * e2[1] - e1[1] * e2[0]
+        d = xy - a
+        u = (d[:, 0] * e2[1] - d[:, 1] * e2[0]) / det
+        w = (e1[0] * d[:, 1] - e1[1] * d[:, 0]) / det
+        inside = (u >= 0) & (w >= 0) & (u + w <= 1)
+        z = tri[0, 2] + u * (tri[1, 2] - tri[0, 2]) + w * (tri[2, 2] - tri[0, 2])
+        best = np.where(inside, np.maximum(best, z), best)
+    best[~np.isfinite(best)] = np.nan
+    got = front_hits(v, f, xy)
+    np.testing.assert_array_equal(got, best)
+    assert np.isnan(got).any() and (got > -0.5).sum() > 100      # misses beyond the big triangle, hits on the sheet
+    np.testing.assert_array_equal(front_hits(v, f, xy, chunk=7), got)

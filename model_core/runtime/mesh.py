@@ -124,8 +124,8 @@ def keep_unturned(new: np.ndarray, old: np.ndarray, verts: np.ndarray, faces: np
                   rest_normals: np.ndarray | None = None, rounds: int = 50) -> np.ndarray:
     """``new`` (N, 3) displacements, changed in place and returned, with the corners of every triangle it turns
     over where ``old`` (N, 3) does not (``turned_over``) given their ``old`` motion back, round after round until
-    none is left (each round gives at least one more vertex its old motion, so at most ``rounds``, which ends it
-    sooner). A post-process that changes a key (a trim, a symmetrisation) thus turns no triangle over the key did
+    none is left (each round gives at least one more vertex its old motion, so the rounds end; ``rounds`` caps
+    them). A post-process that changes a key (a trim, a symmetrisation) thus turns no triangle over the key did
     not. verts (N, 3), faces (F, 3); rest_normals as ``turned_over``'s."""
     n0 = face_normals(verts, faces, normalize=False) if rest_normals is None else rest_normals
     before = turned_over(verts, faces, old, n0)
@@ -366,7 +366,11 @@ def triangle_keys(faces: np.ndarray, n_verts: int) -> np.ndarray:
 def front_hits(verts: np.ndarray, faces: np.ndarray, xy: np.ndarray, chunk: int = 1 << 20) -> np.ndarray:
     """The frontmost surface point under each of M lines parallel to Z: (M,) its z (NaN where no triangle
     lies under the line). verts (N, 3), faces (F, 3), xy (M, 2) the lines' (x, y), same units as verts.
-    Cost O(M F) (in chunks of ``chunk`` pairs); pass only the triangles that can matter."""
+
+    Each line is tested only against the triangles whose (x, y) bounding box covers its cell of a grid with cells
+    about as wide as the median triangle (``_xy_bins``), so the cost grows with M + F, not M F (a 225k-vertex head's
+    eye: 19 s -> well under a second); the numbers are those of testing every triangle (the same arithmetic per
+    pair, in ``chunk``-sized batches of pairs)."""
     xy = np.asarray(xy, np.float64).reshape(-1, 2)
     out = np.full(len(xy), -np.inf)
     t = np.asarray(verts, np.float64)[np.asarray(faces, np.int64)]            # (F, 3, 3)
@@ -374,16 +378,51 @@ def front_hits(verts: np.ndarray, faces: np.ndarray, xy: np.ndarray, chunk: int 
     det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
     keep = np.abs(det) > 1e-300
     t, a, e1, e2, det = t[keep], a[keep], e1[keep], e2[keep], det[keep]
-    step = max(1, chunk // max(len(t), 1))
-    for s0 in range(0, len(xy), step):
-        d = xy[s0:s0 + step, None, :] - a[None]                             # (m, F, 2)
-        u = (d[..., 0] * e2[:, 1] - d[..., 1] * e2[:, 0]) / det
-        v = (e1[:, 0] * d[..., 1] - e1[:, 1] * d[..., 0]) / det
+    if not len(t) or not len(xy):
+        return np.full(len(xy), np.nan)
+    q_of, t_of = _xy_bins(t[:, :, :2], xy)                                    # candidate (line, triangle) pairs
+    for s0 in range(0, len(q_of), chunk):
+        qi, ti = q_of[s0:s0 + chunk], t_of[s0:s0 + chunk]
+        d = xy[qi] - a[ti]
+        u = (d[:, 0] * e2[ti, 1] - d[:, 1] * e2[ti, 0]) / det[ti]
+        v = (e1[ti, 0] * d[:, 1] - e1[ti, 1] * d[:, 0]) / det[ti]
         inside = (u >= 0) & (v >= 0) & (u + v <= 1)
-        z = t[:, 0, 2] + u * (t[:, 1, 2] - t[:, 0, 2]) + v * (t[:, 2, 2] - t[:, 0, 2])
-        out[s0:s0 + step] = np.where(inside, z, -np.inf).max(axis=1)
+        z = t[ti, 0, 2] + u * (t[ti, 1, 2] - t[ti, 0, 2]) + v * (t[ti, 2, 2] - t[ti, 0, 2])
+        np.maximum.at(out, qi[inside], z[inside])
     out[~np.isfinite(out)] = np.nan
     return out
+
+
+def _xy_bins(tri_xy: np.ndarray, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(line indices (P,), triangle indices (P,)): every pair of a point xy (M, 2) and a triangle tri_xy (F, 3, 2)
+    whose (x, y) bounding box covers the point's cell of a square grid (cell side: the median of the triangles'
+    larger bounding-box side). A triangle that contains a point covers its cell, so no such pair is missed."""
+    lo, hi = tri_xy.min(axis=1), tri_xy.max(axis=1)
+    h = float(np.median((hi - lo).max(axis=1)))
+    if not h > 0.0:
+        h = float(np.ptp(np.concatenate([lo, hi, xy]), axis=0).max()) or 1.0
+    origin = np.minimum(lo.min(axis=0), xy.min(axis=0))
+    while True:         # a few huge triangles among small ones would cover too many cells: coarser cells then
+        ilo = np.floor((lo - origin) / h).astype(np.int64)
+        ihi = np.floor((hi - origin) / h).astype(np.int64)
+        if int(np.prod(ihi - ilo + 1, axis=1).sum()) <= 16 * (len(tri_xy) + len(xy)):
+            break
+        h *= 2.0
+    iq = np.floor((xy - origin) / h).astype(np.int64)
+    ny = int(max(ihi[:, 1].max(), iq[:, 1].max())) + 1
+    nx_t, ny_t = ihi[:, 0] - ilo[:, 0] + 1, ihi[:, 1] - ilo[:, 1] + 1
+    count = nx_t * ny_t                                                       # cells each triangle covers
+    tri = np.repeat(np.arange(len(tri_xy)), count)
+    k = concat_ranges(np.zeros(len(count), np.int64), count)                  # the cell's number within the box
+    cx = ilo[tri, 0] + k // ny_t[tri]
+    cy = ilo[tri, 1] + k % ny_t[tri]
+    key = cx * ny + cy
+    order = np.argsort(key, kind="stable")
+    key, tri = key[order], tri[order]
+    qkey = iq[:, 0] * ny + iq[:, 1]
+    start = np.searchsorted(key, qkey, side="left")
+    n = np.searchsorted(key, qkey, side="right") - start
+    return np.repeat(np.arange(len(xy)), n), tri[concat_ranges(start, n)]
 
 
 def barycentric_combine(corner_values: np.ndarray, bary: np.ndarray) -> np.ndarray:

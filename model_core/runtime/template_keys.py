@@ -293,8 +293,7 @@ def eye_pocket(pts: np.ndarray, faces: np.ndarray, centre: np.ndarray, radius: f
     single vertex 1.3 cm behind); there it is the vertices more than ``POCKET_DEPTH`` radii behind the surface
     around the eye (a quadratic z(x, y) fitted to the vertices within reach, refitted without those far behind
     it), grown from the deepest one within the seed's reach through those at least ``POCKET_GROW`` as deep. The
-    margin is the outer boundary of the triangles
-    touching the inside: the first ring the front sees."""
+    margin is the outer boundary of the triangles touching the inside: the first ring the front sees."""
     d = pts - centre
     near = np.flatnonzero(np.linalg.norm(d, axis=1) < POCKET_REACH * radius)
     if len(near) < 10:
