@@ -322,11 +322,12 @@ def eye_pocket(pts: np.ndarray, faces: np.ndarray, centre: np.ndarray, radius: f
             return None
         seed = seeds[np.argmax(depth[seeds])]
         inside = depth > max(POCKET_DEPTH * radius, POCKET_GROW * depth[seed])
-    e = unique_edges(faces)
+    # the inside lies within reach, so its edges and the triangles around it are all among the local triangles
+    e = unique_edges(local)
     e = e[inside[e[:, 0]] & inside[e[:, 1]]]
     lab = edge_components(len(pts), e)
     pocket = lab == lab[seed]
-    loops = boundary_loops(faces[pocket[faces].any(axis=1)])
+    loops = boundary_loops(local[pocket[local].any(axis=1)])
     return max(loops, key=len) if loops else None
 
 
