@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from model_core.runtime.frames import axes_to_ict, blender_to_ict, canonical_normalization, ict_to_blender
+from model_core.runtime.frames import (axes_to_ict, blender_to_ict, canonical_normalization, ict_to_blender,
+                                      least_rotation, upright_rotation)
 
 
 def test_blender_round_trip_and_directions():
@@ -42,3 +43,31 @@ def test_zero_area_raises():
     v = np.zeros((4, 3))
     with pytest.raises(ValueError, match="zero surface area"):
         canonical_normalization(v, np.array([[0, 1, 2], [0, 2, 3]]))
+
+
+def _about(axis, deg):
+    """The rotation (3, 3) by ``deg`` degrees about the unit ``axis`` (3,)."""
+    k = np.asarray(axis, np.float64)
+    K = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
+    a = np.radians(deg)
+    return np.eye(3) + np.sin(a) * K + (1.0 - np.cos(a)) * K @ K
+
+
+def test_least_rotation_takes_one_direction_onto_another():
+    a = np.array([1.0, 0.0, 0.0])
+    b = np.array([0.6, 0.8, 0.0])
+    q = least_rotation(a, b)
+    assert np.allclose(q @ a, b) and np.allclose(q @ q.T, np.eye(3)) and np.isclose(np.linalg.det(q), 1.0)
+    assert np.allclose(q @ [0.0, 0.0, 1.0], [0.0, 0.0, 1.0])        # the least turn: their common normal stays
+    assert np.array_equal(least_rotation(a, a), np.eye(3))
+
+
+def test_upright_rotation_keeps_a_turn_or_lean_and_drops_the_pitch():
+    # keys are carried in the head's upright frame (template_keys.KEYS_UPRIGHT): a yaw or a roll of the fitted
+    # similarity (the face's mirror plane turned or leaning) is kept, a pitch (about the ears' axis, +X) is not
+    yaw, roll, pitch = _about([0, 1, 0], 4.0), _about([0, 0, 1], -3.0), _about([1, 0, 0], 6.0)
+    assert np.allclose(upright_rotation(yaw), yaw) and np.allclose(upright_rotation(roll), roll)
+    assert np.allclose(upright_rotation(pitch), np.eye(3))
+    both = yaw @ pitch                                    # pitched, then turned: the turn stays
+    assert np.allclose(upright_rotation(both), yaw)
+    assert np.allclose(upright_rotation(both)[:, 0], both[:, 0])    # the left-right axis lands where rot puts it

@@ -168,7 +168,9 @@ def test_arkit_sums_turn_no_triangle_their_halves_do_not(dev_heads):
     assert (turned_over(v, f, halves[0] + halves[1]) & ~own).sum() > 20
     puff = arkit[ARKIT_NAMES.index("cheekPuff")]
     assert not (turned_over(v, f, puff) & ~own).any()
-    assert key_metrics(puff, rokoko.key("cheekPuff"))["cos"] > 0.86            # 0.872 (0.872 unrelaxed)
+    # 0.859, 0.858 unrelaxed (0.872 both before the keys were carried in the head's upright frame,
+    # ``template_keys.KEYS_UPRIGHT``)
+    assert key_metrics(puff, rokoko.key("cheekPuff"))["cos"] > 0.845
     # the other keys are the plain sums, untouched
     brow = arkit[ARKIT_NAMES.index("browInnerUp")]
     np.testing.assert_allclose(brow, ict[ICT_NAMES.index("browInnerUp_L")] + ict[ICT_NAMES.index("browInnerUp_R")],

@@ -123,3 +123,28 @@ def decoder_frame(pos: np.ndarray, weight: np.ndarray, face_ref) -> tuple[float,
         return 1.0, np.zeros(3)
     a = face_ref[3] / np.sqrt(tot)
     return float(a), np.asarray(face_ref[:3], np.float64) - a * ((weight[:, None] * pos).sum(axis=0) / tot)
+
+
+def least_rotation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The rotation (3, 3) that takes the unit vector a (3,) onto the unit vector b (3,) by turning about their
+    common normal (Rodrigues); the identity when they are parallel. (Opposite vectors have no least rotation:
+    the identity too; callers turn by small angles.)"""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    v = np.cross(a, b)
+    sn = float(np.linalg.norm(v))
+    if sn <= 1e-12:
+        return np.eye(3)
+    k = v / sn
+    K = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
+    return np.eye(3) + sn * K + (1.0 - float(a @ b)) * K @ K
+
+
+def upright_rotation(rot: np.ndarray) -> np.ndarray:
+    """``rot`` (3, 3) without its turn about the left-right axis (+X, the ears' axis): the least rotation taking
+    +X where ``rot`` takes it. It keeps a turn or a lean of the face's mirror plane (yaw, roll: what the
+    mirror symmetry tells) and drops the pitch, which on an upright head only says that two faces' profiles
+    differ (a receding chin, a flatter brow), not that one of them is nodding. Expression keys are carried
+    with it: an artist's "down" is the head's -Y, and ICT's keys hold the same centimetres on every identity,
+    however the fitted similarity pitches the template onto it (docs/model.md, *Keys in the head's upright
+    frame*)."""
+    return least_rotation(np.array([1.0, 0.0, 0.0]), np.asarray(rot, np.float64)[:, 0])

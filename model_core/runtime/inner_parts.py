@@ -119,13 +119,14 @@ def _in_box(points: np.ndarray, targets: np.ndarray, margin: float, scale: float
 
 
 def inner_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, labels: np.ndarray, registered,
-               scale: float, rot: np.ndarray, shift: np.ndarray, anchors: np.ndarray | None = None
-               ) -> tuple[np.ndarray, np.ndarray]:
+               scale: float, rot: np.ndarray, shift: np.ndarray, anchors: np.ndarray | None = None,
+               key_rot: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """ICT's inner-part deltas on the pieces of a face that lie inside it.
 
     parts: ``InnerParts``; tpl_verts (M, 3) the face template at rest (cm); points (N, 3) the vertices of the
     pieces that are not the face surface, cm in the face's frame; labels (N,) their piece; registered, scale,
-    rot, shift: the template's registration (``TemplateMatch``); anchors: see ``to_template_frame``. Returns
+    rot, shift: the template's registration (``TemplateMatch``); anchors: see ``to_template_frame``; key_rot (3, 3):
+    the rotation the deltas are carried with (``TemplateMatch.key_rot``; None: ``rot``). Returns
     (rows (R,) int64 indices into points of the vertices that take inner-part motion, keys (K, R, 3) float32 cm in
     the face's frame)."""
     points = np.asarray(points, np.float64)
@@ -137,12 +138,13 @@ def inner_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, lab
     keep = np.flatnonzero(np.isin(labels, np.unique(labels[inside])))
     if not len(keep):
         return np.zeros(0, np.int64), np.zeros((len(parts.modes), 0, 3), np.float32)
-    rows, keys = _inner_keys(parts, tpl_verts, points[keep], labels[keep], registered, scale, rot, shift, anchors)
+    rows, keys = _inner_keys(parts, tpl_verts, points[keep], labels[keep], registered, scale, rot, shift, anchors,
+                             rot if key_rot is None else key_rot)
     return keep[rows], keys
 
 
 def _inner_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, labels: np.ndarray, registered,
-                scale: float, rot: np.ndarray, shift: np.ndarray, anchors: np.ndarray | None
+                scale: float, rot: np.ndarray, shift: np.ndarray, anchors: np.ndarray | None, key_rot: np.ndarray
                 ) -> tuple[np.ndarray, np.ndarray]:
     """``inner_keys`` on the pieces near the inner parts."""
     q = to_template_frame(points, tpl_verts, registered, scale, rot, shift, anchors)
@@ -163,7 +165,7 @@ def _inner_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, la
     if not rows:
         return np.zeros(0, np.int64), np.zeros((len(parts.modes), 0, 3), np.float32)
     rows, src = np.concatenate(rows), np.concatenate(src)
-    keys = scale * (parts.modes[:, src].astype(np.float64) @ rot.T)
+    keys = scale * (parts.modes[:, src].astype(np.float64) @ key_rot.T)
     return rows, keys.astype(np.float32)
 
 
@@ -217,14 +219,14 @@ def point_sides(points: np.ndarray, y_c: float, box: np.ndarray) -> np.ndarray:
 
 def socket_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, registered, scale: float,
                 rot: np.ndarray, shift: np.ndarray, anchors: np.ndarray | None = None, reach: float = np.inf,
-                sides=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                sides=None, key_rot: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """ICT's mouth and eye sockets' deltas on face vertices the face template does not reach (a mouth bag or eye
     socket modelled joined to the lips or lids, behind ICT's inner lip and lid rings).
 
     points (N, 3) cm in the face's frame; the registration as in ``inner_keys``; reach: only the points within
     this distance (cm, template frame) of ICT's sockets. Each such point takes the inverse-square-distance mean
-    of its ``SOCKET_NEIGHBOURS`` nearest socket vertices' deltas (soft tissue: no piece vote), rotated and scaled
-    by the similarity. sides: optional (``mouth_sides``'s side, y_c, box): a point in the mouth's cavity on one
+    of its ``SOCKET_NEIGHBOURS`` nearest socket vertices' deltas (soft tissue: no piece vote), scaled by the
+    similarity and rotated by ``key_rot`` (None: ``rot``). sides: optional (``mouth_sides``'s side, y_c, box): a point in the mouth's cavity on one
     side of the mouth (``point_sides``) reads only that side's socket vertices, above or below it (heights weighted
     ``SIDE_Y_WEIGHT``): a mouth bag's roof stays with the palate at jawOpen, its floor turns with the jaw's.
     Returns (rows (R,) int64 the points within reach, keys (K, R, 3) float32 cm in the face's frame, dist (R,) cm
@@ -264,7 +266,7 @@ def socket_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, re
     deltas = np.zeros((len(parts.modes), len(rows), 3))
     for j in range(idx.shape[1]):                        # one neighbour at a time: no (K, R, k, 3) temporary
         deltas += w[None, :, j, None] * parts.modes[:, sock[idx[:, j]]]
-    keys = scale * (deltas @ rot.T)
+    keys = scale * (deltas @ (rot if key_rot is None else key_rot).T)
     return rows, keys.astype(np.float32), np.sqrt(d2[:, 0]), side
 
 
@@ -280,7 +282,8 @@ def offset_anchors(tpl) -> np.ndarray:
 
 
 def fill_sockets(parts: InnerParts, tpl, keys: np.ndarray, pts: np.ndarray, dist: np.ndarray, registered,
-                 scale: float, rot: np.ndarray, shift: np.ndarray, sides: bool = True) -> np.ndarray:
+                 scale: float, rot: np.ndarray, shift: np.ndarray, sides: bool = True,
+                 key_rot: np.ndarray | None = None) -> np.ndarray:
     """Face vertices nearer ICT's mouth or eye sockets than the registered template (a mouth bag joined to the
     lips, behind the template's inner lip rings) take the sockets' deltas (``socket_keys``) in the share
     w = d_tpl^2 / (d_tpl^2 + d_socket^2), faded out toward ``SOCKET_REACH_CM`` from the sockets.
@@ -293,14 +296,14 @@ def fill_sockets(parts: InnerParts, tpl, keys: np.ndarray, pts: np.ndarray, dist
 
     tpl: the ICT ``FaceTemplate``; keys (K, N, 3) float32 cm the template's keys on the face; pts (N, 3) the face
     (cm); dist (N,) cm from each to the registered template (inf beyond its reach: left as they are); the
-    registration as in ``inner_keys``. Returns keys, updated in place."""
+    registration (and key_rot) as in ``inner_keys``. Returns keys, updated in place."""
     # beyond the template's reach (inf: the skull, the neck) nothing is read: a bag's back 3 cm behind the lips
     # moves little (ICT's: 0.1 cm at jawOpen)
     near = np.flatnonzero((dist > SOCKET_MIN_CM) & np.isfinite(dist))
     mouth = mouth_sides(parts, tpl) if sides else None
     reach = max(SOCKET_REACH_CM, SIDE_REACH_CM) if sides else SOCKET_REACH_CM
     rows, sk, d_sock, side = socket_keys(parts, tpl.verts, pts[near], registered, scale, rot, shift,
-                                         offset_anchors(tpl), reach, mouth)
+                                         offset_anchors(tpl), reach, mouth, key_rot)
     if not len(rows):
         return keys
     near = near[rows]

@@ -44,7 +44,7 @@ class Pieces(ModelPart):
             # the template's lips and lids behind their margins are pulled wherever a mouth bag or socket of the
             # face lies: their offsets do not say where the teeth went (measured: 1.1 cm off with them, 0.3 without)
             rows, keys = inner_keys(default_inner_parts(), tpl.verts, pts, labels, match.registered, match.scale,
-                                    match.rot, match.shift, offset_anchors(tpl))
+                                    match.rot, match.shift, offset_anchors(tpl), match.key_rot)
             keys /= F32(cm)
             return moving[rows], check_finite(keys, "inner-part keys")
         return self._cached(pm, "inner_keys", run)

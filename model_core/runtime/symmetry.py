@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .correspond import Surface, interpolate
+from .frames import least_rotation
 from .mesh import face_normals
 
 SAMPLE = 600              # points of the surface mirrored (every k-th vertex)
@@ -101,13 +102,7 @@ def symmetric_pose(tpl, s: float, R: np.ndarray, t: np.ndarray, pts: np.ndarray,
     n1, d1, rms = symmetry_plane(pts, faces, surface, init=(a, float(a @ c)))     # the face's, from there
     if rms > RMS_MAX or np.degrees(np.arccos(np.clip(float(a @ n1), -1.0, 1.0))) > MAX_DEG:
         return R, t
-    v = np.cross(a, n1)
-    sn = float(np.linalg.norm(v))
-    Q = np.eye(3)
-    if sn > 1e-12:                                      # the least rotation taking a onto n1 (Rodrigues)
-        k = v / sn
-        K = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
-        Q = Q + sn * K + (1.0 - float(a @ n1)) * K @ K
+    Q = least_rotation(a, n1)
     # turned about c, then moved along n1 onto the face's plane
     return Q @ R, Q @ (t - c) + c + (d1 - float(n1 @ c)) * n1
 

@@ -33,6 +33,7 @@ from .correspond import PointGrid, Surface, carry_deltas, harmonic_fill_rows, re
 from .facs_names import ICT_NAMES
 from .mesh import (boundary_loops, concat_ranges, edge_components, face_areas, face_normals, front_hits,
                    keep_unturned, turned_over, unique_edges, vertex_normals, vertex_rings)
+from .frames import upright_rotation
 from .symmetry import symmetric_pose
 
 TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "data" / "ict_face_template.npz"
@@ -45,6 +46,9 @@ ICP_ACCELERATE = False          # similarity_icp(accelerate=): converges in the 
                                 # mirror image fit alike: Rocketbox yaw -1.98 / +2.74 -> -0.18 / -0.14 degrees), but
                                 # the converged fit's keys lose on the dev heads (Rocketbox jawOpen cosine 0.78 ->
                                 # 0.69) and on ICT's truth (a 2.5x caricature 37.3 -> 43.1 %): off (docs/model.md)
+KEYS_UPRIGHT = True             # keys are carried in the face's upright frame: the similarity's turn without its pitch
+                                # (``frames.upright_rotation``; ICT's held-out template keys 16.7 -> 14.5 % on an
+                                # identity the fit pitched 5.8 degrees: docs/model.md, *Keys in the head's upright frame*)
 SYMMETRY = True                 # the template's mirror plane is put on the face's (``symmetry.symmetric_pose``): a
                                 # symmetric face gets mirror-symmetric keys (the ICPs leave up to 1.3 degrees of yaw)
 RETRY_BELOW = 0.8               # a similarity fit leaving fewer of the template's narrow points within FIT_CM of the
@@ -962,7 +966,8 @@ class TemplateMatch:
     met the face's); registered (M, 3): the template's vertices where the registration put them on the face (cm,
     the face's frame; ``inner_parts`` carries the pieces inside the face through it); ambiguity (N,) in 0..1: the
     mouth ambiguity at each closest point (the larger of the template's at rest and as posed: 1 at the lip
-    contact, ``mouth_ambiguity``)."""
+    contact, ``mouth_ambiguity``); key_rot (3, 3): the rotation the keys were carried with (``KEYS_UPRIGHT``: ``rot``
+    without its pitch; None: ``rot``)."""
     face: np.ndarray
     bary: np.ndarray
     dist: np.ndarray
@@ -974,6 +979,7 @@ class TemplateMatch:
     mouth_shift: np.ndarray = field(default_factory=lambda: np.zeros(2))
     registered: np.ndarray | None = None
     ambiguity: np.ndarray | None = None
+    key_rot: np.ndarray | None = None
 
 
 def _fit_d2(tpl: FaceTemplate, s: float, R: np.ndarray, t: np.ndarray, surf: Surface) -> np.ndarray:
@@ -1143,20 +1149,21 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     f = visible[f]
     tri = tpl.faces[f]
     fade = np.clip((hi - np.sqrt(d2)) / (hi - lo), 0.0, 1.0)
-    keys = carry_deltas(tpl.modes, tri, b, s, R, fade)               # (53, N, 3) float32, ICT frame
+    R_keys = upright_rotation(R) if KEYS_UPRIGHT else R
+    keys = carry_deltas(tpl.modes, tri, b, s, R_keys, fade)          # (53, N, 3) float32, ICT frame
     lo_a, hi_a = AMBIGUITY
     known = (amb < lo_a) | (fade < 1.0)
     if not known.all():
-        unknown, filled = harmonic_fill_rows(faces, lambda rows: carry_deltas(tpl.modes, tri, b, s, R, fade, rows),
+        unknown, filled = harmonic_fill_rows(faces, lambda rows: carry_deltas(tpl.modes, tri, b, s, R_keys, fade, rows),
                                              known)
         # between the two thresholds the closest-point value fades into the filled one, so a vertex whose
         # closest point slides across the lip contact does not jump
         beta = np.clip((amb[unknown] - lo_a) / (hi_a - lo_a), 0.0, 1.0)[:, None]
-        own = carry_deltas(tpl.modes, tri, b, s, R, fade, unknown)
+        own = carry_deltas(tpl.modes, tri, b, s, R_keys, fade, unknown)
         keys[:, unknown] = ((1 - beta) * own + beta * filled).reshape(len(unknown), -1, 3).transpose(1, 0, 2)
     if sockets is not None:
         from .inner_parts import fill_sockets
-        fill_sockets(sockets, tpl, keys, pts, np.sqrt(d2), x, s, R, t, SOCKET_SIDES)
+        fill_sockets(sockets, tpl, keys, pts, np.sqrt(d2), x, s, R, t, SOCKET_SIDES, key_rot=R_keys)
     keys = close_openings(tpl, keys, pts, matched, rims, posed)
     # the lips' contact at rest marks the guessed vertices too: parted, the template's lips are told apart by
     # their closest points, but a face triangle spanning them still takes both lips' motions
@@ -1174,5 +1181,6 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     if UNFOLD_LIDS and len(pts) <= UNFOLD_ALL_MAX_VERTS:
         _relax_turned(keys, np.flatnonzero(tpl.lid_keys), pts, faces, fade > 0.0, [lp for _, lp, _ in matched])
     if return_match:
-        return keys, TemplateMatch(f, b, np.sqrt(d2), fade, float(s), R, t, w_jaw, dy, x, np.maximum(amb, amb_rest))
+        return keys, TemplateMatch(f, b, np.sqrt(d2), fade, float(s), R, t, w_jaw, dy, x, np.maximum(amb, amb_rest),
+                                   R_keys)
     return keys

@@ -164,7 +164,7 @@ def _piece_keys(model, source_pm, keys: np.ndarray, target_pm, source: FaceTempl
     tgt_pts, _ = model.template_frame(target_pm, target_pm.verts[tgt_idx])
     tgt_labels = connected_components(target_pm.n_verts, target_pm.faces)[tgt_idx]
     rows, out = inner_keys(parts, source.verts, tgt_pts, tgt_labels, match.registered, match.scale, match.rot,
-                           match.shift, offset_anchors(source))
+                           match.shift, offset_anchors(source), match.key_rot)
     return tgt_rows[rows], out.astype(np.float64)
 
 
