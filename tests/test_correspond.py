@@ -393,3 +393,14 @@ def test_knn_within_a_reach_that_rounds_below_its_last_grid():
     near = bd[:, -1] <= reach * reach
     assert 100 < near.sum() < 200
     np.testing.assert_allclose(d2[near], bd[near], rtol=0, atol=1e-9)
+
+
+def test_closest_on_an_open_polyline_skips_the_closing_segment():
+    # an arc of a mouth loop (``template_keys.mouth_arcs``) is open: a point beside the chord between its two ends
+    # snaps to the arc, not to the chord a closed polyline would have
+    from model_core.runtime.correspond import closest_on_polyline
+    arc = np.array([[-1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    p = np.array([[0.0, -0.1, 0.0]])
+    np.testing.assert_allclose(closest_on_polyline(p, arc), [[0.0, 0.0, 0.0]])        # closed: on the chord
+    q = closest_on_polyline(p, arc, closed=False)
+    assert np.linalg.norm(q - p) > 0.7 and np.isclose(abs(q[0, 0]) + q[0, 1], 1.0)     # open: on the arc

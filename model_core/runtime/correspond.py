@@ -740,7 +740,8 @@ def register(tpl_verts, tpl_faces, dst_verts, dst_faces, *, schedule=DEFAULT_SCH
         schedule: Laplacian stiffness per stage (dimensionless, relative to the data terms), falling.
         inner: closest-point updates per stage.
         landmarks: optional (tpl_index (L,), dst_points (L, 3)) pairs that must meet.
-        curves: optional list of (tpl_index (L,), polyline (P, 3)): closed curves of the target (e.g. the rims
+        curves: optional list of (tpl_index (L,), polyline (P, 3)[, closed]): curves of the target, closed unless
+            the third item says otherwise (e.g. the rims
             of eye and mouth openings) that the template's vertices ``tpl_index`` must lie on; each step pulls
             every one of them to its closest point on the polyline, with ``landmark_weight``.
         tpl_weight: optional (N,) weight of each template vertex's pull toward the target (0 = only follow).
@@ -789,9 +790,9 @@ def register(tpl_verts, tpl_faces, dst_verts, dst_faces, *, schedule=DEFAULT_SCH
         if curves:
             idx = [np.asarray(fixed[0], np.int64)] if fixed is not None else []
             pts = [np.asarray(fixed[1], np.float64)] if fixed is not None else []
-            for ti, poly in curves:
+            for ti, poly, *closed in curves:
                 idx.append(np.asarray(ti, np.int64))
-                pts.append(closest_on_polyline(x[ti], poly))
+                pts.append(closest_on_polyline(x[ti], poly, *closed))
             landmarks = (np.concatenate(idx), np.concatenate(pts))
         # template -> target pairs
         f1, b1, d1 = dst.closest(x, exact=False)
@@ -878,9 +879,10 @@ def plane_pull(v: np.ndarray, normals: np.ndarray, plane: float) -> np.ndarray:
     return (1.0 - plane) * v + plane * normals * np.einsum("mc,mc->m", normals, v)[:, None]
 
 
-def closest_on_polyline(points: np.ndarray, poly: np.ndarray) -> np.ndarray:
-    """Closest points (M, 3) on the closed polyline ``poly`` (P, 3) (segments poly[i] -> poly[i+1], wrapping)."""
-    a, b = poly, np.roll(poly, -1, axis=0)
+def closest_on_polyline(points: np.ndarray, poly: np.ndarray, closed: bool = True) -> np.ndarray:
+    """Closest points (M, 3) on the polyline ``poly`` (P, 3): segments poly[i] -> poly[i+1], wrapping round to
+    poly[0] when ``closed``."""
+    a, b = (poly, np.roll(poly, -1, axis=0)) if closed else (poly[:-1], poly[1:])
     ab = b - a
     t = np.einsum("mpc,pc->mp", points[:, None] - a[None], ab) / np.maximum((ab * ab).sum(1), 1e-300)
     q = a[None] + np.clip(t, 0, 1)[..., None] * ab[None]

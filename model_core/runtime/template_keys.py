@@ -355,13 +355,16 @@ def pocket_openings(tpl: "FaceTemplate", x0: np.ndarray, pts: np.ndarray, faces:
     return out
 
 
-def opening_curves(tpl: FaceTemplate, pts: np.ndarray, matched: list, rims: list | None = None
-                   ) -> tuple[list, np.ndarray]:
+def opening_curves(tpl: FaceTemplate, pts: np.ndarray, matched: list, rims: list | None = None,
+                   faces: np.ndarray | None = None) -> tuple[list, np.ndarray]:
     """Registration curves of the ``match_openings`` pairs, and the template vertices the face has nothing for.
 
     A forward loop meets the template's rim (``FaceTemplate.rims``) and the template's interior behind that rim
-    is hidden; a loop facing back meets the template's opening. Returns ([(template vertex indices, face loop
-    polyline (P, 3))], hidden (N,) bool). rims: the template's rims to meet (default ``tpl.rims``)."""
+    is hidden; a loop facing back meets the template's opening. With the face's ``faces`` (F, 3) given and
+    ``LIP_ARCS`` on, the lips of a forward mouth loop (cut open at the lip contact) meet lip by lip
+    (``mouth_arcs``): the template's upper lip the face loop's upper arc, its lower lip the lower arc (two open
+    curves). Returns ([(template vertex indices, face polyline
+    (P, 3)[, closed])], hidden (N,) bool). rims: the template's rims to meet (default ``tpl.rims``)."""
     rims = tpl.rims if rims is None else rims
     hidden = np.zeros(len(tpl.verts), bool)
     curves = []
@@ -369,8 +372,57 @@ def opening_curves(tpl: FaceTemplate, pts: np.ndarray, matched: list, rims: list
         rim, interior = rims[i]
         if forward:
             hidden[interior] = True
-        curves.append((rim if forward else tpl.openings[i], pts[loop]))
+        ti = rim if forward else tpl.openings[i]
+        arcs = mouth_arcs(tpl, ti, pts, faces, loop) if LIP_ARCS and forward and faces is not None else None
+        if arcs is None:
+            curves.append((ti, pts[loop]))
+        else:
+            curves += [(t_arc, pts[f_arc], False) for t_arc, f_arc in arcs]
     return curves, hidden
+
+
+LIP_ARCS = True                 # a face's mouth loop meets the template's lips lip by lip (``mouth_arcs``)
+LIP_ARC_OPEN_CM = 0.2           # ... where the template's jawOpen opens that curve by at least this much (the mouth)
+
+
+def mouth_arcs(tpl: FaceTemplate, ti: np.ndarray, pts: np.ndarray, faces: np.ndarray, loop: np.ndarray):
+    """The lips of a mouth opening paired lip by lip: [(template upper-lip vertices, face upper arc), (lower,
+    lower)], or None for a curve that is no mouth or a loop whose lips cannot be told apart.
+
+    A face's lips cut open at a slit a millimetre or two tall (an avatar's lips overlapping at the contact: the
+    upper lip's edge hangs below the lower lip's top) give a loop whose nearest point to a template vertex may
+    lie on the other lip; pulled to the whole loop, the template's lower lip took the face's upper edge (a
+    Ready Player Me head: 57 % of the template's lip-loop vertices) and jawOpen left the lower lip's top behind
+    as a torn curtain. The template's curve ti (T,) is the mouth when its jawOpen (``tpl.jaw``) opens it by
+    ``LIP_ARC_OPEN_CM``; its lower lip is the vertices that drop at least half as far as the most. The face's
+    loop (L,) (ordered, pts (N, 3) cm, faces (F, 3)) is split at its corners (least and greatest x) into two
+    arcs, each with both corners; its upper arc is the one whose neighbours off the loop lie above it (the
+    upper lip's body is above its edge, the lower lip's below, however the edges overlap)."""
+    if tpl.jaw is None or len(loop) < 6:
+        return None
+    dy = tpl.modes[tpl.jaw, ti, 1].astype(np.float64)
+    if -dy.min() < LIP_ARC_OPEN_CM:
+        return None
+    lower = dy <= 0.5 * dy.min()
+    if lower.all() or not lower.any():
+        return None
+    a, b = int(np.argmin(pts[loop, 0])), int(np.argmax(pts[loop, 0]))
+    n = len(loop)
+    arcs = [loop[(a + np.arange((b - a) % n + 1)) % n], loop[(b + np.arange((a - b) % n + 1)) % n]]
+    e = unique_edges(faces)
+    on = np.zeros(len(pts), bool)
+    on[loop] = True
+    keep = on[e[:, 0]] != on[e[:, 1]]                  # edges from the loop to the surface off it
+    lv, ov = np.where(on[e[keep, 0]], e[keep, 0], e[keep, 1]), np.where(on[e[keep, 0]], e[keep, 1], e[keep, 0])
+    rise = np.zeros(len(pts))
+    cnt = np.zeros(len(pts))
+    np.add.at(rise, lv, pts[ov, 1] - pts[lv, 1])
+    np.add.at(cnt, lv, 1.0)
+    side = [float(rise[arc[1:-1]].sum() / max(cnt[arc[1:-1]].sum(), 1.0)) for arc in arcs]
+    if not (max(side) > 0.0 > min(side)):
+        return None
+    up, lo = (arcs[0], arcs[1]) if side[0] > side[1] else (arcs[1], arcs[0])
+    return [(ti[~lower], up), (ti[lower], lo)]
 
 
 SCALE_REACH = (1.0, 3.5)        # an eye's template scaled whole within 1 rim radius of its centre, not beyond 3.5
@@ -1129,7 +1181,7 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
         matched += pocket_openings(tpl, x0, pts, faces, matched, match_reach)
     # parted, the template's lips have a margin a face cut open there can meet
     rims = tpl.margins if w_jaw > 0.0 else tpl.rims
-    curves, hidden = opening_curves(tpl, pts, matched, rims)
+    curves, hidden = opening_curves(tpl, pts, matched, rims, faces)
     x0 = scale_openings(tpl, x0, pts, matched, rims)
     pairs = None
     if landmarks is not None and len(landmarks[0]):
