@@ -394,3 +394,18 @@ def test_a_symmetric_head_gets_mirror_symmetric_keys(dev_heads, monkeypatch):
     # measured 0.233 -> 0.094; since the eyes are read as pockets (their margins meet the template's rims on both
     # sides: docs/model.md, *Eyes modelled as pockets*) 0.176 -> 0.091
     assert before > 0.15 and after < 0.12 and after < 0.6 * before, (before, after)
+
+
+def test_a_head_without_jawopen_is_scored_on_the_keys_it_has(dev_heads):
+    # an anime face whose jaw is a bone has no jawOpen shape (a VRoid face: 30 ARKit shapes); it is scored on the
+    # keys it has, with NaN for the jaw's metrics, instead of failing to find its lips
+    from model_core.evaluation.real_eval import RealHead
+    h = dev_heads["iphonemocap"]
+    keep = [i for i, n in enumerate(h.names) if n not in ("jawOpen", "eyeBlinkRight")]
+    head = RealHead("no_jaw", h.verts, h.faces, [h.names[i] for i in keep], h.deltas[keep])
+    own = np.zeros((len(ARKIT_NAMES),) + h.verts.shape)
+    for n in h.names:
+        own[ARKIT_NAMES.index(n)] = h.key(n)
+    got = evaluate_head(head, {"artist": own})["artist"]
+    assert np.isnan(got["jaw_cos"]) and np.isnan(got["jaw_gap"]) and np.isnan(got["blink"][1])
+    assert abs(got["cos"] - 1.0) < 1e-9 and len(got["keys"]) == len(keep) and got["blink"][0] > 0.99

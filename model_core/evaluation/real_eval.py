@@ -217,7 +217,8 @@ def evaluate_head(head: RealHead, methods: dict, others: list | None = None) -> 
     over by nearest transfer as the 'other artists' baseline. Returns {label: summary dict} with the mean
     best-scale error, mean cosine, median amplitude, jawOpen cosine / lip-gap share / damaged triangles,
     blink lid-travel shares and largest motion outside the eye region (m), the performance error and the
-    per-key rows."""
+    per-key rows. A head without jawOpen (or a blink) gets NaN for the metrics read on it: an anime face whose
+    jaw is a bone has no jawOpen shape."""
     keys = dict(methods)
     for o in others or []:
         src = np.zeros((len(ARKIT_NAMES),) + o.verts.shape)
@@ -228,20 +229,21 @@ def evaluate_head(head: RealHead, methods: dict, others: list | None = None) -> 
     common = [k for k, n in enumerate(ARKIT_NAMES) if head.key(n) is not None and n != "tongueOut"]
     truth = np.stack([head.key(ARKIT_NAMES[k]) for k in common])
     weights = performance_weights()[:, common]
-    pair = lip_pair(head)
+    has_jaw = head.key("jawOpen") is not None
+    pair = lip_pair(head) if has_jaw else None
     jo = ARKIT_NAMES.index("jawOpen")
-    art_gap = lip_gap(head, head.key("jawOpen"), pair)
+    art_gap = lip_gap(head, head.key("jawOpen"), pair) if has_jaw else np.nan
     out = {}
     for label, ks in keys.items():
         rows = {ARKIT_NAMES[k]: key_metrics(ks[k], head.key(ARKIT_NAMES[k])) for k in common}
-        blink = [lid_travel(head.key(n), ks[ARKIT_NAMES.index(n)], head.verts)
-                 for n in ("eyeBlinkLeft", "eyeBlinkRight")]
+        blink = [lid_travel(head.key(n), ks[ARKIT_NAMES.index(n)], head.verts) if head.key(n) is not None
+                 else (np.nan, np.nan) for n in ("eyeBlinkLeft", "eyeBlinkRight")]
         out[label] = {
             "err": float(np.mean([r["err"] for r in rows.values()])),
             "cos": float(np.mean([r["cos"] for r in rows.values()])),
             "amp": float(np.median([r["amp"] for r in rows.values()])),
-            "jaw_cos": rows["jawOpen"]["cos"],
-            "jaw_gap": lip_gap(head, ks[jo], pair) / max(art_gap, 1e-12),
+            "jaw_cos": rows["jawOpen"]["cos"] if has_jaw else np.nan,
+            "jaw_gap": lip_gap(head, ks[jo], pair) / max(art_gap, 1e-12) if has_jaw else np.nan,
             "jaw_damage": triangle_damage(head.verts, head.faces, ks[jo]),
             "blink": [b[0] for b in blink], "blink_outside_m": [b[1] for b in blink],
             "perf": performance_error(ks[common], truth, weights),

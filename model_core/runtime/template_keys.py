@@ -249,13 +249,21 @@ def face_loops(pts: np.ndarray, faces: np.ndarray) -> tuple[list, list]:
     return loops, [loop_shape(pts[lp]) for lp in loops]
 
 
+EYE_INSIDE = True               # an eye also meets a face loop it lies inside (``match_openings``)
+
+
 def match_openings(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np.ndarray,
                    reach: float = 1.0) -> list:
     """The face's eye and mouth openings (boundary loops) that match the template's.
 
     A face loop matches a template opening (aligned by the similarity: ``x0``) when its centre lies within
     ``reach`` times the opening's radius of the opening's centre and its radius is 0.4-3x the opening's; the
-    closest match wins, each face loop serves one opening. Meshes with closed eyes or mouth simply have no loop
+    closest match wins, each face loop serves one opening. An eye also matches a face loop it lies inside (its
+    centre within the loop's own radius): a stylised eye much larger than ICT's, set lower and further out (an
+    anime face's: centres 1.4 cm apart, radius 1.85 cm against the template's 1.13) is scaled to by
+    ``scale_openings`` only once it is met. The mouth keeps the stricter reach: ``mouth_pose`` and
+    ``fit_mouth_slit`` move the template's lips onto a face's lip line first, and a wavy lip line well off it
+    (Rokoko's) is left to the registration. Meshes with closed eyes or mouth simply have no loop
     there.
     Returns [(template opening number, face loop (P,) vertex indices, forward)]: ``forward`` when the loop's
     surroundings face forward (a lid margin or lip line cut open, as game meshes have; mean normal z above
@@ -265,10 +273,12 @@ def match_openings(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np
     out, used = [], set()
     for i, opening in enumerate(tpl.openings):
         c0, r0 = loop_shape(x0[opening])
+        mouth = opened_by_jaw(tpl, opening)
         best, best_d = None, np.inf
         for j, (c, r) in enumerate(shapes):
             d = float(np.linalg.norm(c - c0))
-            if j not in used and d < reach * r0 and 0.4 * r0 < r < 3.0 * r0 and d < best_d:
+            lim = max(reach * r0, r) if EYE_INSIDE and not mouth else reach * r0
+            if j not in used and d < lim and 0.4 * r0 < r < 3.0 * r0 and d < best_d:
                 best, best_d = j, d
         if best is not None:
             used.add(best)
@@ -385,6 +395,12 @@ LIP_ARCS = True                 # a face's mouth loop meets the template's lips 
 LIP_ARC_OPEN_CM = 0.2           # ... where the template's jawOpen opens that curve by at least this much (the mouth)
 
 
+def opened_by_jaw(tpl: FaceTemplate, idx: np.ndarray) -> bool:
+    """Whether the template's jawOpen (``tpl.jaw``) drops some of the vertices idx (I,) by ``LIP_ARC_OPEN_CM``: the
+    mouth's opening or rim, not an eye's."""
+    return tpl.jaw is not None and -float(tpl.modes[tpl.jaw, idx, 1].min()) >= LIP_ARC_OPEN_CM
+
+
 def mouth_arcs(tpl: FaceTemplate, ti: np.ndarray, pts: np.ndarray, faces: np.ndarray, loop: np.ndarray):
     """The lips of a mouth opening paired lip by lip: [(template upper-lip vertices, face upper arc), (lower,
     lower)], or None for a curve that is no mouth or a loop whose lips cannot be told apart.
@@ -398,11 +414,9 @@ def mouth_arcs(tpl: FaceTemplate, ti: np.ndarray, pts: np.ndarray, faces: np.nda
     loop (L,) (ordered, pts (N, 3) cm, faces (F, 3)) is split at its corners (least and greatest x) into two
     arcs, each with both corners; its upper arc is the one whose neighbours off the loop lie above it (the
     upper lip's body is above its edge, the lower lip's below, however the edges overlap)."""
-    if tpl.jaw is None or len(loop) < 6:
+    if len(loop) < 6 or not opened_by_jaw(tpl, ti):
         return None
     dy = tpl.modes[tpl.jaw, ti, 1].astype(np.float64)
-    if -dy.min() < LIP_ARC_OPEN_CM:
-        return None
     lower = dy <= 0.5 * dy.min()
     if lower.all() or not lower.any():
         return None
