@@ -740,10 +740,10 @@ def register(tpl_verts, tpl_faces, dst_verts, dst_faces, *, schedule=DEFAULT_SCH
         schedule: Laplacian stiffness per stage (dimensionless, relative to the data terms), falling.
         inner: closest-point updates per stage.
         landmarks: optional (tpl_index (L,), dst_points (L, 3)) pairs that must meet.
-        curves: optional list of (tpl_index (L,), polyline (P, 3)[, closed]): curves of the target, closed unless
-            the third item says otherwise (e.g. the rims
-            of eye and mouth openings) that the template's vertices ``tpl_index`` must lie on; each step pulls
-            every one of them to its closest point on the polyline, with ``landmark_weight``.
+        curves: optional list of (tpl_index (L,), polyline (P, 3)[, closed]): curves of the target (e.g. the rims
+            of eye and mouth openings; closed unless the third item says otherwise) that the template's vertices
+            ``tpl_index`` must lie on; each step pulls every one of them to its closest point on the polyline,
+            with ``landmark_weight``.
         tpl_weight: optional (N,) weight of each template vertex's pull toward the target (0 = only follow).
         max_dist: pairs further apart than this are ignored (default: 10 % of the target's extent).
         max_back: at most this many target vertices (a seeded subset) pull on the template.

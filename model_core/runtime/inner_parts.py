@@ -125,8 +125,8 @@ def inner_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, lab
 
     parts: ``InnerParts``; tpl_verts (M, 3) the face template at rest (cm); points (N, 3) the vertices of the
     pieces that are not the face surface, cm in the face's frame; labels (N,) their piece; registered, scale,
-    rot, shift: the template's registration (``TemplateMatch``); anchors: see ``to_template_frame``; key_rot (3, 3):
-    the rotation the deltas are carried with (``TemplateMatch.key_rot``; None: ``rot``). Returns
+    rot, shift: the template's registration (``TemplateMatch``); anchors: see ``to_template_frame``; key_rot
+    (3, 3): the rotation the deltas are carried with (``TemplateMatch.key_rot``; None: ``rot``). Returns
     (rows (R,) int64 indices into points of the vertices that take inner-part motion, keys (K, R, 3) float32 cm in
     the face's frame)."""
     points = np.asarray(points, np.float64)
@@ -219,16 +219,18 @@ def point_sides(points: np.ndarray, y_c: float, box: np.ndarray) -> np.ndarray:
 
 def socket_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, registered, scale: float,
                 rot: np.ndarray, shift: np.ndarray, anchors: np.ndarray | None = None, reach: float = np.inf,
-                sides=None, key_rot: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                sides=None, key_rot: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """ICT's mouth and eye sockets' deltas on face vertices the face template does not reach (a mouth bag or eye
     socket modelled joined to the lips or lids, behind ICT's inner lip and lid rings).
 
     points (N, 3) cm in the face's frame; the registration as in ``inner_keys``; reach: only the points within
     this distance (cm, template frame) of ICT's sockets. Each such point takes the inverse-square-distance mean
     of its ``SOCKET_NEIGHBOURS`` nearest socket vertices' deltas (soft tissue: no piece vote), scaled by the
-    similarity and rotated by ``key_rot`` (None: ``rot``). sides: optional (``mouth_sides``'s side, y_c, box): a point in the mouth's cavity on one
-    side of the mouth (``point_sides``) reads only that side's socket vertices, above or below it (heights weighted
-    ``SIDE_Y_WEIGHT``): a mouth bag's roof stays with the palate at jawOpen, its floor turns with the jaw's.
+    similarity and rotated by ``key_rot`` (None: ``rot``). sides: optional (``mouth_sides``'s side, y_c, box): a
+    point in the mouth's cavity on one side of the mouth (``point_sides``) reads only that side's socket vertices,
+    above or below it (heights weighted ``SIDE_Y_WEIGHT``): a mouth bag's roof stays with the palate at jawOpen,
+    its floor turns with the jaw's.
     Returns (rows (R,) int64 the points within reach, keys (K, R, 3) float32 cm in the face's frame, dist (R,) cm
     from each to the nearest socket vertex it reads (template frame; heights weighted on a side), side (R,) int64
     each point's side: 0 without ``sides``)."""

@@ -48,7 +48,7 @@ ICP_ACCELERATE = False          # similarity_icp(accelerate=): converges in the 
                                 # 0.69) and on ICT's truth (a 2.5x caricature 37.3 -> 43.1 %): off (docs/model.md)
 KEYS_UPRIGHT = True             # keys are carried in the face's upright frame: the similarity's turn without its pitch
                                 # (``frames.upright_rotation``; ICT's held-out template keys 16.7 -> 14.5 % on an
-                                # identity the fit pitched 5.8 degrees: docs/model.md, *Keys in the head's upright frame*)
+                                # identity the fit pitched 5.9 degrees: docs/model.md, *Keys in the head's upright frame*)
 SYMMETRY = True                 # the template's mirror plane is put on the face's (``symmetry.symmetric_pose``): a
                                 # symmetric face gets mirror-symmetric keys (the ICPs leave up to 1.3 degrees of yaw)
 RETRY_BELOW = 0.8               # a similarity fit leaving fewer of the template's narrow points within FIT_CM of the
@@ -263,8 +263,7 @@ def match_openings(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np
     anime face's: centres 1.4 cm apart, radius 1.85 cm against the template's 1.13) is scaled to by
     ``scale_openings`` only once it is met. The mouth keeps the stricter reach: ``mouth_pose`` and
     ``fit_mouth_slit`` move the template's lips onto a face's lip line first, and a wavy lip line well off it
-    (Rokoko's) is left to the registration. Meshes with closed eyes or mouth simply have no loop
-    there.
+    (Rokoko's) is left to the registration. Meshes with closed eyes or mouth simply have no loop there.
     Returns [(template opening number, face loop (P,) vertex indices, forward)]: ``forward`` when the loop's
     surroundings face forward (a lid margin or lip line cut open, as game meshes have; mean normal z above
     ``BACKWARD_LOOP_NZ``), not back (a socket)."""
@@ -373,8 +372,8 @@ def opening_curves(tpl: FaceTemplate, pts: np.ndarray, matched: list, rims: list
     is hidden; a loop facing back meets the template's opening. With the face's ``faces`` (F, 3) given and
     ``LIP_ARCS`` on, the lips of a forward mouth loop (cut open at the lip contact) meet lip by lip
     (``mouth_arcs``): the template's upper lip the face loop's upper arc, its lower lip the lower arc (two open
-    curves). Returns ([(template vertex indices, face polyline
-    (P, 3)[, closed])], hidden (N,) bool). rims: the template's rims to meet (default ``tpl.rims``)."""
+    curves). Returns ([(template vertex indices, face polyline (P, 3)[, closed])], hidden (N,) bool). rims: the
+    template's rims to meet (default ``tpl.rims``)."""
     rims = tpl.rims if rims is None else rims
     hidden = np.zeros(len(tpl.verts), bool)
     curves = []
@@ -408,8 +407,8 @@ def mouth_arcs(tpl: FaceTemplate, ti: np.ndarray, pts: np.ndarray, faces: np.nda
     A face's lips cut open at a slit a millimetre or two tall (an avatar's lips overlapping at the contact: the
     upper lip's edge hangs below the lower lip's top) give a loop whose nearest point to a template vertex may
     lie on the other lip; pulled to the whole loop, the template's lower lip took the face's upper edge (a
-    Ready Player Me head: 57 % of the template's lip-loop vertices) and jawOpen left the lower lip's top behind
-    as a torn curtain. The template's curve ti (T,) is the mouth when its jawOpen (``tpl.jaw``) opens it by
+    Ready Player Me head as Blender's glTF importer loads it, its lips split along a UV seam: 57 % of the
+    template's lip-loop vertices) and jawOpen left the lower lip's top behind as a torn curtain. The template's curve ti (T,) is the mouth when its jawOpen (``tpl.jaw``) opens it by
     ``LIP_ARC_OPEN_CM``; its lower lip is the vertices that drop at least half as far as the most. The face's
     loop (L,) (ordered, pts (N, 3) cm, faces (F, 3)) is split at its corners (least and greatest x) into two
     arcs, each with both corners; its upper arc is the one whose neighbours off the loop lie above it (the
