@@ -564,3 +564,66 @@ def test_lips_cut_open_with_overlapping_edges_meet_lip_by_lip(ict, monkeypatch):
     assert m.mouth_open == 0.0
     assert got[True][0] < 0.125 and got[False][0] > got[True][0] + 0.02, got
     assert got[False][1] > got[True][1] + 0.01, got
+
+
+def test_a_face_split_along_uv_seams_is_read_welded(dev_heads, monkeypatch):
+    # a head imported split along its UV seams (Blender's glTF importer does so by default) has a boundary loop along
+    # every seam; a Ready Player Me head's lips meet at one, which the template met as a mouth opening (jawOpen: lip
+    # gap 64 % of the artist's and 26 triangles turned, against 89 % and none welded). The template path reads the
+    # face welded (``model_keys.welded``): here Rocketbox split along its lip line sees only its own loops, and each
+    # split vertex takes its twin's keys (docs/model.md, *Split UV seams*)
+    from model_core.runtime import model_keys as mk
+    from model_core.runtime.facs_names import ARKIT_NAMES as AN
+    h = dev_heads["rocketbox"]
+    v, f = h.verts, h.faces
+    jaw = np.linalg.norm(h.key("jawOpen"), axis=1)
+    low = jaw > 0.5 * jaw.max()
+    lowf = low[f].all(axis=1)
+    near = (np.abs(v[:, 1] - v[low, 1].max()) < 0.012) & (v[:, 2] > np.percentile(v[:, 2], 60))
+    shared = np.zeros(len(v), bool)
+    shared[np.unique(f[lowf])] = True
+    other = np.zeros(len(v), bool)
+    other[np.unique(f[~lowf])] = True
+    seam = np.flatnonzero(shared & other & near)
+    assert len(seam) >= 8
+    twin = np.full(len(v), -1)
+    twin[seam] = len(v) + np.arange(len(seam))
+    v2 = np.concatenate([v, v[seam]])
+    f2 = f.copy()
+    f2[lowf] = np.where(twin[f[lowf]] >= 0, twin[f[lowf]], f[lowf])
+    assert len(boundary_loops(f2)) > len(boundary_loops(f))
+    seen = []
+    real = tk.template_keys
+
+    def spy(tpl, pts, faces, **kw):
+        seen.append(sorted(len(lp) for lp in boundary_loops(faces)))
+        return real(tpl, pts, faces, **kw)
+    monkeypatch.setattr(tk, "template_keys", spy)
+    model = Model.load()
+    pm = model.prepare(v2, f2, "Y", "Z")
+    assert pm.face_weld is not None
+    keys = model.facs_basis(pm, "arkit", keys="template")[1]
+    assert seen == [sorted(len(lp) for lp in boundary_loops(f))]          # the seam's loops are gone
+    j = AN.index("jawOpen")
+    np.testing.assert_array_equal(keys[j, len(v):], keys[j, seam])
+    monkeypatch.setattr(mk, "TEMPLATE_WELD", False)
+    model.clear_cache()
+    model.facs_basis(model.prepare(v2, f2, "Y", "Z"), "arkit", keys="template")
+    assert len(seen[-1]) > len(seen[0])                                  # unwelded, the template saw them
+
+
+def test_welded_joins_a_seam_but_not_a_flap_on_it():
+    # two triangles split along their shared edge (a UV seam) are joined; a third triangle touching the same edge
+    # (a piece lying on the surface, as ICT's eye occlusion on the lid margin) would leave three triangles on one
+    # edge: its vertices stay apart (``model_keys.welded``)
+    from model_core.runtime.model_keys import welded
+    p = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [1, 0, 0], [0, 1, 0], [1, 1, 0]], float)
+    f = np.array([[0, 1, 2], [3, 5, 4]])
+    weld = np.array([0, 1, 2, 1, 2, 3])
+    pts, faces, group = welded(p, f, weld)
+    assert len(pts) == 4 and np.array_equal(group, [0, 1, 2, 1, 2, 3])
+    assert len(boundary_loops(faces)) == 1 and len(boundary_loops(f)) == 2
+    flap_p = np.concatenate([p, [[1, 0, 0], [0, 1, 0], [1, 1, 1]]])
+    flap_f = np.concatenate([f, [[6, 7, 8]]])
+    pts, faces, group = welded(flap_p, flap_f, np.array([0, 1, 2, 1, 2, 3, 1, 2, 4]))
+    assert len(set(group[[1, 3, 6]])) == 3 and len(pts) == 9          # the shared edge's copies stay apart

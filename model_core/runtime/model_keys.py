@@ -25,6 +25,7 @@ AUTO_DISAGREEMENT = (0.20, 0.30)  # 'auto' keys: the decoder's below 20 % disagr
 AUTO_EYE_DISAGREEMENT = (0.60, 0.70)  # the eye keys alone: the template's above 70 % disagreement over them (eyes
                                 # 1.6x ICT's and larger: the decoder's blink closes a third), whatever the rest;
                                 # ICT's faces, remeshed or not: at most 56 %
+TEMPLATE_WELD = True            # the template path reads a face split along UV seams welded (``welded``)
 TEMPLATE_TAIL = 0.05            # the template's keys: motion below 5 % of each key's largest faded out, after 'auto'
                                 # judged them (ICT's scans move a fifth of the face a little; artists' keys do not:
                                 # template_keys.trim_tails)
@@ -171,12 +172,17 @@ class FacsKeys(ModelPart):
             from .inner_parts import default_inner_parts
             from .template_keys import default_template, template_keys
             pts, cm = self.template_frame(pm)
+            faces, weld = pm.face_faces, pm.face_weld if TEMPLATE_WELD else None
+            if weld is not None:        # split UV seams are not openings: the face is read welded (``welded``)
+                pts, faces, weld = welded(pts, faces, weld)
             # a second start where the face's own canonical frame puts the template (scale a in the face-core
             # frame a * canon + b), tried when the face-core frame's fit is poor, and more starts when the fit
             # leaves most of the template off the face, as on a tight face mask (``similarity_pose``)
-            keys, match = template_keys(default_template(), pts, pm.face_faces, progress=progress,
+            keys, match = template_keys(default_template(), pts, faces, progress=progress,
                                         return_match=True, sockets=default_inner_parts(),
                                         retry_scale=self.decoder_frame(pm)[0], scale_search=True)
+            if weld is not None:
+                keys, match = keys[:, weld], match.rows(weld)
             keys /= F32(cm)                                    # its own fresh array: in place, the same numbers
             return check_finite(keys, "template keys"), match
         return self._cached(pm, "template_keys", run)
@@ -281,3 +287,36 @@ class FacsKeys(ModelPart):
         for i, _, d in self._basis_deltas(pm, names, probs, out[:, :len(pm.face_index)], keys):
             out[i] = d
         return [n for n, _ in codes], out
+
+
+def welded(pts: np.ndarray, faces: np.ndarray, weld: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The face with the vertices split along its seams made one: (pts (G, 3), faces (F', 3) over them, the
+    triangles that collapse dropped, group (N,) int64 the welded vertex of each face vertex). pts (N, 3), faces
+    (F, 3), weld (N,) int64 group of each vertex by position (``PreparedMesh.face_weld``: a UV seam, or an open
+    seam closed).
+
+    A mesh imported split along its UV seams (Blender's glTF importer does so by default) has a boundary loop
+    wherever a seam runs: a Ready Player Me head's lips meet at one, so the template met a mouth "opening" there
+    and jawOpen tore the lips into a curtain (docs/model.md, *Split UV seams*). A seam welded leaves each of its
+    edges between two triangles; a piece that only touches the surface along an edge (ICT's eye occlusion on the
+    lid margin) would leave three there: the vertices of such edges stay apart."""
+    weld = np.asarray(weld, np.int64)
+    faces = np.asarray(faces, np.int64)
+    group = weld
+    for _ in range(2):
+        f = group[faces]
+        f = f[(f[:, 0] != f[:, 1]) & (f[:, 1] != f[:, 2]) & (f[:, 0] != f[:, 2])]
+        e = np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1)
+        edges, count = np.unique(e, axis=0, return_counts=True)
+        bad = np.zeros(int(group.max()) + 1, bool)
+        bad[edges[count > 2].ravel()] = True
+        if not bad[group].any() or group is not weld:
+            break
+        group = np.where(bad[weld], int(weld.max()) + 1 + np.arange(len(weld)), weld)
+    _, group = np.unique(group, return_inverse=True)
+    group = group.ravel()
+    first = np.full(int(group.max()) + 1, len(group), np.int64)
+    np.minimum.at(first, group, np.arange(len(group)))
+    f = group[faces]
+    f = f[(f[:, 0] != f[:, 1]) & (f[:, 1] != f[:, 2]) & (f[:, 0] != f[:, 2])]
+    return np.asarray(pts)[first], f, group

@@ -24,7 +24,7 @@ Units: the template and every length here are ICT centimetres (the face is broug
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -1045,6 +1045,12 @@ class TemplateMatch:
     registered: np.ndarray | None = None
     ambiguity: np.ndarray | None = None
     key_rot: np.ndarray | None = None
+
+    def rows(self, idx: np.ndarray) -> "TemplateMatch":
+        """The match of face vertices ``idx`` (M,) int64 (e.g. each vertex of a seam-split face taking its weld
+        group's): the per-vertex arrays indexed, the rest shared."""
+        return replace(self, face=self.face[idx], bary=self.bary[idx], dist=self.dist[idx], reach=self.reach[idx],
+                       ambiguity=None if self.ambiguity is None else self.ambiguity[idx])
 
 
 def _fit_d2(tpl: FaceTemplate, s: float, R: np.ndarray, t: np.ndarray, surf: Surface) -> np.ndarray:
