@@ -407,8 +407,8 @@ def mouth_arcs(tpl: FaceTemplate, ti: np.ndarray, pts: np.ndarray, faces: np.nda
     A face's lips cut open at a slit a millimetre or two tall (an avatar's lips overlapping at the contact: the
     upper lip's edge hangs below the lower lip's top) give a loop whose nearest point to a template vertex may
     lie on the other lip; pulled to the whole loop, the template's lower lip took the face's upper edge (a
-    Ready Player Me head as Blender's glTF importer loads it, its lips split along a UV seam: 57 % of the
-    template's lip-loop vertices) and jawOpen left the lower lip's top behind as a torn curtain. The template's curve ti (T,) is the mouth when its jawOpen (``tpl.jaw``) opens it by
+    Ready Player Me head's largest piece split along its UV seams, its lips cut at one: 57 % of the template's
+    lip-loop vertices) and jawOpen left the lower lip's top behind as a torn curtain. The template's curve ti (T,) is the mouth when its jawOpen (``tpl.jaw``) opens it by
     ``LIP_ARC_OPEN_CM``; its lower lip is the vertices that drop at least half as far as the most. The face's
     loop (L,) (ordered, pts (N, 3) cm, faces (F, 3)) is split at its corners (least and greatest x) into two
     arcs, each with both corners; its upper arc is the one whose neighbours off the loop lie above it (the
