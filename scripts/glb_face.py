@@ -31,7 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from model_core.runtime.facs_names import ARKIT_NAMES               # noqa: E402
-from model_core.runtime.mesh import connected_components            # noqa: E402
+from model_core.runtime.mesh import connected_components, nondegenerate    # noqa: E402
 
 COMPONENT = {5120: np.int8, 5121: np.uint8, 5122: np.int16, 5123: np.uint16, 5125: np.uint32, 5126: np.float32}
 WIDTH = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT4": 16}
@@ -177,7 +177,7 @@ def read_face(path, mesh_name: str, primitives=None, weld: bool = True) -> dict:
         v, f = v[first], same[f]
     else:
         welded = d
-    f = f[(f[:, 0] != f[:, 1]) & (f[:, 1] != f[:, 2]) & (f[:, 0] != f[:, 2])]
+    f = f[nondegenerate(f)]
     label = connected_components(len(v), f)
     used = np.unique(f)
     keep = np.intersect1d(np.flatnonzero(label == np.argmax(np.bincount(label[used]))), used)

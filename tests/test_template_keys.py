@@ -570,7 +570,7 @@ def test_a_face_split_along_uv_seams_is_read_welded(dev_heads, monkeypatch):
     # a head imported split along its UV seams (Blender's glTF importer does so by default) has a boundary loop along
     # every seam; a Ready Player Me head's lips meet at one, which the template met as a mouth opening (jawOpen: lip
     # gap 64 % of the artist's and 26 triangles turned, against 89 % and none welded). The template path reads the
-    # face welded (``model_keys.welded``): here Rocketbox split along its lip line sees only its own loops, and each
+    # face welded (``mesh_checks.welded``): here Rocketbox split along its lip line sees only its own loops, and each
     # split vertex takes its twin's keys (docs/model.md, *Split UV seams*)
     from model_core.runtime import model_keys as mk
     from model_core.runtime.facs_names import ARKIT_NAMES as AN
@@ -615,8 +615,8 @@ def test_a_face_split_along_uv_seams_is_read_welded(dev_heads, monkeypatch):
 def test_welded_joins_a_seam_but_not_a_flap_on_it():
     # two triangles split along their shared edge (a UV seam) are joined; a third triangle touching the same edge
     # (a piece lying on the surface, as ICT's eye occlusion on the lid margin) would leave three triangles on one
-    # edge: its vertices stay apart (``model_keys.welded``)
-    from model_core.runtime.model_keys import welded
+    # edge: its vertices stay apart (``mesh_checks.welded``)
+    from model_core.runtime.mesh_checks import welded
     p = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [1, 0, 0], [0, 1, 0], [1, 1, 0]], float)
     f = np.array([[0, 1, 2], [3, 5, 4]])
     weld = np.array([0, 1, 2, 1, 2, 3])

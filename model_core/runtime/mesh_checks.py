@@ -19,7 +19,7 @@ from collections import deque
 
 import numpy as np
 
-from .mesh import edge_table, median_edge, union_roots
+from .mesh import edge_table, median_edge, nondegenerate, union_roots
 from .nearest import knn
 
 SEAM_WELD = 0.01       # open-edge vertices closer than this x the median edge are one seam: a mirror-modelled face
@@ -247,3 +247,28 @@ def follow_falloff(dist: np.ndarray, diag: float) -> np.ndarray:
     face's bbox diagonal) follows: 1 near, 0 far."""
     x = (FOLLOW_FAR - np.asarray(dist, np.float64) / max(diag, 1e-300)) / (FOLLOW_FAR - FOLLOW_NEAR)
     return np.clip(x, 0.0, 1.0).astype(np.float32)
+
+
+def welded(pts: np.ndarray, faces: np.ndarray, weld: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The face with the vertices split along its seams made one: (pts (G, 3), faces (F', 3) over them, the
+    triangles that collapse dropped, group (N,) int64 the welded vertex of each face vertex). pts (N, 3), faces
+    (F, 3), weld (N,) int64 group of each vertex by position (``PreparedMesh.face_weld``: ``seam_labels``, a UV
+    seam or an open seam closed).
+
+    A mesh imported split along its UV seams (Blender's glTF importer does so by default) has a boundary loop
+    wherever a seam runs: a Ready Player Me head's lips meet at one, so the template met a mouth "opening" there
+    and jawOpen tore the lips into a curtain (docs/model.md, *Split UV seams*; ``Model._template_match``). A seam
+    welded leaves each of its edges between two triangles; a piece that only touches the surface along an edge
+    (ICT's eye occlusion on the lid margin) would leave three there: the vertices of such edges stay apart."""
+    weld = np.asarray(weld, np.int64)
+    faces = np.asarray(faces, np.int64)
+    f = weld[faces]
+    _, edges, count, _ = edge_table(f[nondegenerate(f)])
+    bad = np.zeros(int(weld.max()) + 1, bool)
+    bad[edges[count > 2].ravel()] = True
+    _, group = np.unique(np.where(bad[weld], int(weld.max()) + 1 + np.arange(len(weld)), weld), return_inverse=True)
+    group = group.ravel()
+    first = np.full(int(group.max()) + 1, len(group), np.int64)
+    np.minimum.at(first, group, np.arange(len(group)))
+    f = group[faces]
+    return np.asarray(pts)[first], f[nondegenerate(f)], group

@@ -15,6 +15,7 @@ import numpy as np
 from . import blas
 from .facs_names import ARKIT_NAMES, ARKIT_SOURCES, ICT_NAMES
 from .mesh import face_normals, turned_over
+from .mesh_checks import welded
 from .model_common import F32, ModelPart, check_finite, one_blas_thread
 from .prepared_mesh import PreparedMesh
 
@@ -25,7 +26,7 @@ AUTO_DISAGREEMENT = (0.20, 0.30)  # 'auto' keys: the decoder's below 20 % disagr
 AUTO_EYE_DISAGREEMENT = (0.60, 0.70)  # the eye keys alone: the template's above 70 % disagreement over them (eyes
                                 # 1.6x ICT's and larger: the decoder's blink closes a third), whatever the rest;
                                 # ICT's faces, remeshed or not: at most 56 %
-TEMPLATE_WELD = True            # the template path reads a face split along UV seams welded (``welded``)
+TEMPLATE_WELD = True            # the template path reads a face split along UV seams welded (``mesh_checks.welded``)
 TEMPLATE_TAIL = 0.05            # the template's keys: motion below 5 % of each key's largest faded out, after 'auto'
                                 # judged them (ICT's scans move a fifth of the face a little; artists' keys do not:
                                 # template_keys.trim_tails)
@@ -173,7 +174,7 @@ class FacsKeys(ModelPart):
             from .template_keys import default_template, template_keys
             pts, cm = self.template_frame(pm)
             faces, weld = pm.face_faces, pm.face_weld if TEMPLATE_WELD else None
-            if weld is not None:        # split UV seams are not openings: the face is read welded (``welded``)
+            if weld is not None:        # split UV seams are not openings: the face is read welded
                 pts, faces, weld = welded(pts, faces, weld)
             # a second start where the face's own canonical frame puts the template (scale a in the face-core
             # frame a * canon + b), tried when the face-core frame's fit is poor, and more starts when the fit
@@ -288,35 +289,3 @@ class FacsKeys(ModelPart):
             out[i] = d
         return [n for n, _ in codes], out
 
-
-def welded(pts: np.ndarray, faces: np.ndarray, weld: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The face with the vertices split along its seams made one: (pts (G, 3), faces (F', 3) over them, the
-    triangles that collapse dropped, group (N,) int64 the welded vertex of each face vertex). pts (N, 3), faces
-    (F, 3), weld (N,) int64 group of each vertex by position (``PreparedMesh.face_weld``: a UV seam, or an open
-    seam closed).
-
-    A mesh imported split along its UV seams (Blender's glTF importer does so by default) has a boundary loop
-    wherever a seam runs: a Ready Player Me head's lips meet at one, so the template met a mouth "opening" there
-    and jawOpen tore the lips into a curtain (docs/model.md, *Split UV seams*). A seam welded leaves each of its
-    edges between two triangles; a piece that only touches the surface along an edge (ICT's eye occlusion on the
-    lid margin) would leave three there: the vertices of such edges stay apart."""
-    weld = np.asarray(weld, np.int64)
-    faces = np.asarray(faces, np.int64)
-    group = weld
-    for _ in range(2):
-        f = group[faces]
-        f = f[(f[:, 0] != f[:, 1]) & (f[:, 1] != f[:, 2]) & (f[:, 0] != f[:, 2])]
-        e = np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1)
-        edges, count = np.unique(e, axis=0, return_counts=True)
-        bad = np.zeros(int(group.max()) + 1, bool)
-        bad[edges[count > 2].ravel()] = True
-        if not bad[group].any() or group is not weld:
-            break
-        group = np.where(bad[weld], int(weld.max()) + 1 + np.arange(len(weld)), weld)
-    _, group = np.unique(group, return_inverse=True)
-    group = group.ravel()
-    first = np.full(int(group.max()) + 1, len(group), np.int64)
-    np.minimum.at(first, group, np.arange(len(group)))
-    f = group[faces]
-    f = f[(f[:, 0] != f[:, 1]) & (f[:, 1] != f[:, 2]) & (f[:, 0] != f[:, 2])]
-    return np.asarray(pts)[first], f, group
