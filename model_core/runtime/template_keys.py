@@ -46,9 +46,10 @@ ICP_ACCELERATE = False          # similarity_icp(accelerate=): converges in the 
                                 # mirror image fit alike: Rocketbox yaw -1.98 / +2.74 -> -0.18 / -0.14 degrees), but
                                 # the converged fit's keys lose on the dev heads (Rocketbox jawOpen cosine 0.78 ->
                                 # 0.69) and on ICT's truth (a 2.5x caricature 37.3 -> 43.1 %): off (docs/model.md)
-KEYS_UPRIGHT = True             # keys are carried in the face's upright frame: the similarity's turn without its pitch
-                                # (``frames.upright_rotation``; ICT's held-out template keys 16.7 -> 14.5 % on an
-                                # identity the fit pitched 5.9 degrees: docs/model.md, *Keys in the head's upright frame*)
+KEYS_UPRIGHT = True             # keys are carried in the face's upright frame: the similarity's turn without its
+                                # pitch (``frames.upright_rotation``; ICT's held-out template keys 16.7 -> 14.5 % on an
+                                # identity the fit pitched 5.9 degrees: docs/model.md, *Keys in the head's upright
+                                # frame*)
 SYMMETRY = True                 # the template's mirror plane is put on the face's (``symmetry.symmetric_pose``): a
                                 # symmetric face gets mirror-symmetric keys (the ICPs leave up to 1.3 degrees of yaw)
 RETRY_BELOW = 0.8               # a similarity fit leaving fewer of the template's narrow points within FIT_CM of the
@@ -250,6 +251,13 @@ def face_loops(pts: np.ndarray, faces: np.ndarray) -> tuple[list, list]:
 
 
 EYE_INSIDE = True               # an eye also meets a face loop it lies inside (``match_openings``)
+LOOP_RADII = (0.4, 3.0)         # a face loop meets a template opening only at 0.4-3x its radius
+
+
+def loop_meets(d: float, lim: float, r0: float, r: float) -> bool:
+    """Whether a face loop of RMS radius r whose centre lies d from a template opening's (radius r0) meets it:
+    d below ``lim`` and r within ``LOOP_RADII`` of r0 (``match_openings``, ``pocket_openings``)."""
+    return d < lim and LOOP_RADII[0] * r0 < r < LOOP_RADII[1] * r0
 
 
 def match_openings(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np.ndarray,
@@ -277,7 +285,7 @@ def match_openings(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np
         for j, (c, r) in enumerate(shapes):
             d = float(np.linalg.norm(c - c0))
             lim = max(reach * r0, r) if EYE_INSIDE and not mouth else reach * r0
-            if j not in used and d < lim and 0.4 * r0 < r < 3.0 * r0 and d < best_d:
+            if j not in used and loop_meets(d, lim, r0, r) and d < best_d:
                 best, best_d = j, d
         if best is not None:
             used.add(best)
@@ -290,8 +298,8 @@ POCKET_REACH = 2.5              # the surface around an eye: face vertices withi
 POCKET_HIDDEN = 0.05            # a vertex this many rim radii behind the frontmost surface at its (x, y) is hidden
 POCKET_DEPTH = 0.4              # a vertex this many rim radii behind that surface (a robust quadratic fit) is deep
 POCKET_SEED = 1.2               # the pocket grows from within 1.2 rim radii of the centre (across)
-POCKET_GROW = 0.5               # ... a recess through the vertices at least half as deep as its deepest (the fit's misses
-                                # beside the nose, 0.25-0.31 of a radius on Rocketbox, are not the recess)
+POCKET_GROW = 0.5               # ... a recess through the vertices at least half as deep as its deepest (the fit's
+                                # misses beside the nose, 0.25-0.31 of a radius on Rocketbox, are not the recess)
 
 
 def eye_pocket(pts: np.ndarray, faces: np.ndarray, centre: np.ndarray, radius: float) -> np.ndarray | None:
@@ -359,7 +367,7 @@ def pocket_openings(tpl: "FaceTemplate", x0: np.ndarray, pts: np.ndarray, faces:
         if loop is None:
             continue
         c, r = loop_shape(pts[loop])
-        if np.linalg.norm(c - c0) < reach * r0 and 0.4 * r0 < r < 3.0 * r0:
+        if loop_meets(float(np.linalg.norm(c - c0)), reach * r0, r0, r):
             out.append((i, loop, True))
     return out
 
@@ -408,10 +416,11 @@ def mouth_arcs(tpl: FaceTemplate, ti: np.ndarray, pts: np.ndarray, faces: np.nda
     upper lip's edge hangs below the lower lip's top) give a loop whose nearest point to a template vertex may
     lie on the other lip; pulled to the whole loop, the template's lower lip took the face's upper edge (a
     Ready Player Me head's largest piece split along its UV seams, its lips cut at one: 57 % of the template's
-    lip-loop vertices) and jawOpen left the lower lip's top behind as a torn curtain. The template's curve ti (T,) is the mouth when its jawOpen (``tpl.jaw``) opens it by
-    ``LIP_ARC_OPEN_CM``; its lower lip is the vertices that drop at least half as far as the most. The face's
-    loop (L,) (ordered, pts (N, 3) cm, faces (F, 3)) is split at its corners (least and greatest x) into two
-    arcs, each with both corners; its upper arc is the one whose neighbours off the loop lie above it (the
+    lip-loop vertices) and jawOpen left the lower lip's top behind as a torn curtain. The template's curve ti (T,)
+    is the mouth when its jawOpen (``tpl.jaw``) opens it by ``LIP_ARC_OPEN_CM``; its lower lip is the vertices
+    that drop at least half as far as the most. The face's loop (L,) (ordered, pts (N, 3) cm, faces (F, 3)) is
+    split at its corners (least and greatest x) into two arcs, each with both corners; its upper arc is the one
+    whose neighbours off the loop lie above it (the
     upper lip's body is above its edge, the lower lip's below, however the edges overlap)."""
     if len(loop) < 6 or not opened_by_jaw(tpl, ti):
         return None
