@@ -5,6 +5,7 @@ set. Evaluation only: write the .npz outside the repository and never train on i
     python scripts/glb_face.py AVATAR.glb --mesh Wolf3D_Head [--no-weld] -o /tmp/heads/rpm.npz
     python scripts/glb_face.py vroid.glb --mesh "Face (merged)(Clone)" --primitives 0,3 \
         -o /tmp/heads/vroid.npz
+    python scripts/glb_face.py facecap.glb --mesh 2 -o /tmp/heads/facecap.npz   # an unnamed mesh, by number
     python -m model_core.evaluation.evaluate --real /tmp/heads
 
 The primitives named (default: all of the mesh's) are joined, vertices at the same place welded (``--no-weld``:
@@ -12,7 +13,8 @@ kept apart, as the GLB stores them and Blender's glTF importer loads them by def
 and the largest connected piece kept. Positions and morph deltas go through the mesh's bind transform (a skinned mesh: its first
 joint's world matrix times its inverse bind matrix, which holds a quantised mesh's dequantisation), then to the
 dev heads' frame: metres, +Y up, face toward +Z (turned about Y when the left blink's lid lies behind the centre),
-centred on the bounding box. Morph targets named with ARKit names and moving the kept piece are kept.
+centred on the bounding box. Morph targets named with ARKit names (or Face Cap's ``eyeBlink_L``) and moving the
+kept piece are kept.
 
 Buffers compressed with EXT_meshopt_compression need the ``meshoptimizer`` package (``pip install meshoptimizer``;
 not a project dependency: the runtime never reads GLB). docs/model.md (*Lips cut open with overlapping edges*,
@@ -142,16 +144,27 @@ def bind_matrix(glb: Glb, mesh: int) -> np.ndarray:
     return glb.world(s["joints"][0]) @ ibm
 
 
+def arkit_name(name: str) -> str:
+    """An ARKit name as exporters spell it (Face Cap: ``eyeBlink_L``) in ARKit's own spelling (``eyeBlinkLeft``)."""
+    for suffix, side in (("_L", "Left"), ("_R", "Right")):
+        if name.endswith(suffix):
+            return name[:-len(suffix)] + side
+    return name
+
+
 def read_face(path, mesh_name: str, primitives=None, weld: bool = True) -> dict:
     """The arrays of the dev-head format (``verts``, ``faces``, ``shape_names``, ``shape_deltas``) of mesh
     ``mesh_name`` of the .glb at ``path`` (see the module docstring)."""
     glb = Glb(path)
     names = [m.get("name") for m in glb.json["meshes"]]
-    if mesh_name not in names:
-        raise ValueError(f"no mesh {mesh_name!r} in {path}; it has {names}")
-    mi = names.index(mesh_name)
+    if mesh_name in names:
+        mi = names.index(mesh_name)
+    elif mesh_name.isdigit() and int(mesh_name) < len(names):      # an unnamed mesh, by its number
+        mi = int(mesh_name)
+    else:
+        raise ValueError(f"no mesh {mesh_name!r} in {path}; it has {names} (an unnamed one: give its number)")
     mesh = glb.json["meshes"][mi]
-    targets = mesh.get("extras", {}).get("targetNames", [])
+    targets = [arkit_name(n) for n in mesh.get("extras", {}).get("targetNames", [])]
     prims = range(len(mesh["primitives"])) if primitives is None else primitives
     m = bind_matrix(glb, mi)
     verts, faces, deltas, off = [], [], {n: [] for n in targets}, 0

@@ -69,3 +69,33 @@ def test_a_glb_head_is_read_welded_moved_and_keyed(tmp_path):
     assert split["verts"].shape == (3, 3)
     with pytest.raises(ValueError, match="no mesh 'Face'"):
         glb_face.read_face(path, "Face")
+    # Face Cap's spelling of the ARKit names, and an unnamed mesh given by its number
+    _glb(path, v, f, {"eyeBlink_L": jaw}, {})
+    assert list(glb_face.read_face(path, "0")["shape_names"]) == ["eyeBlinkLeft"]
+
+
+def test_an_obj_set_is_read_and_turned_upright(tmp_path):
+    # ``scripts/obj_face.py``: a neutral and one OBJ per shape; the axes come from the blinks' lids and the jaw. A
+    # square grid in the X-Z plane stands for a face lying on its back, in millimetres (the file's units)
+    obj_face = load_script("obj_face")
+    g = np.stack(np.meshgrid(np.arange(5.0), np.arange(5.0)), axis=-1).reshape(-1, 2) * 40.0
+    v = np.stack([g[:, 0], np.zeros(len(g)), g[:, 1]], axis=1)          # the face looks toward +Y
+    faces = [[i * 5 + j, i * 5 + j + 1, i * 5 + j + 5] for i in range(4) for j in range(4)]
+
+    def write(name, verts):
+        lines = [f"v {x} {y} {z}" for x, y, z in verts] + [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in faces]
+        (tmp_path / f"{name}.obj").write_text("\n".join(lines) + "\n")
+    write("Neutral", v)
+    for name, at in (("EyeBlinkLeft", 3), ("eyeblinkright", 1), ("jawOpen", 22)):   # a vertex each, any case
+        w = v.copy()
+        w[at, 1] += 2.0
+        write(name, w)
+    write("notAKey", v + 1.0)
+    head = obj_face.read_face(tmp_path)
+    assert sorted(head["shape_names"]) == ["eyeBlinkLeft", "eyeBlinkRight", "jawOpen"]
+    assert np.ptp(head["verts"], axis=0).max() == pytest.approx(0.16)          # 160 mm -> metres
+    n = list(head["shape_names"])
+    left, right, jaw = (head["verts"][k] for k in (3, 1, 22))
+    assert left[0] > right[0] and abs(left[1] - right[1]) < 1e-6              # left blink on +X, level
+    assert jaw[1] < left[1]                                                     # the jaw below the eyes
+    assert np.allclose(head["shape_deltas"][n.index("jawOpen")][22], [0.0, 0.0, 0.002], atol=1e-6)  # toward +Z

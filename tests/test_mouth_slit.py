@@ -44,7 +44,7 @@ def faces(ict):
 def template_error(ict, verts, true, monkeypatch, fit: bool) -> float:
     from model_core.runtime import Model
     if not fit:
-        monkeypatch.setattr(tk, "fit_mouth_slit", lambda tpl, x0, pts, faces: x0)
+        monkeypatch.setattr(tk, "fit_mouth_slit", lambda tpl, x0, pts, faces, *rest: x0)
     model = Model.load()
     keys = model.facs_basis(model.prepare(verts, ict.crop_faces("face"), "Y", "Z"), "ict", keys="template")[1]
     monkeypatch.undo()
@@ -72,3 +72,47 @@ def test_a_stylised_mouth_gets_the_template_mouth_fitted(ict, faces, monkeypatch
     before = template_error(ict, sv, strue, monkeypatch, False)
     after = template_error(ict, sv, strue, monkeypatch, True)
     assert after < before - 0.02, (before, after)
+
+
+def mouth_warp(ict, scale: float) -> Warp:
+    """ICT's mouth alone scaled by ``scale`` across and up (0.9x deep) about its centre (an anime face's mouth is
+    0.59x the template's by its slit)."""
+    from model_core.dataset.warps import FEATURE_REACH
+    centre, r1 = feature_centres(ict.neutral[:CROPS["full"][0]].astype(np.float64), load_ict_labels())["mouth"]
+    return Warp(features=np.array([[*centre, scale, scale, 0.9, r1, FEATURE_REACH * r1]]), kind="stylised")
+
+
+def test_a_far_narrower_mouth_is_fitted_after_the_profile_shift(ict, monkeypatch):
+    # the second held-out identity with its mouth 0.55x: the front profile sees its lip line and moves the
+    # template's lips onto it (``mouth_pose``), which used to leave the slit unread and ICT's 5 cm mouth on a
+    # 2.8 cm one; now a mouth narrower than 0.7x the template's is also scaled to its slit. Measured 50.7 -> 39.5 %.
+    from model_core.runtime import Model
+    n = CROPS["face"][0]
+    v = ict.identity_verts(held_out_identities(2)[1], "face").astype(np.float64)
+    w = mouth_warp(ict, 0.55)
+    sv, strue = w(v), w(v[None] + ict.expression_modes[:, :n].astype(np.float64)) - w(v)[None]
+    model = Model.load()
+
+    def error() -> float:
+        model.clear_cache()
+        keys = model.facs_basis(model.prepare(sv, ict.crop_faces("face"), "Y", "Z"), "ict", keys="template")[1]
+        return relative_error(keys.astype(np.float64), strue)
+    after = error()
+    monkeypatch.setattr(tk, "SLIT_SHIFTED_MIN_LOG_SCALE", np.inf)     # the rule before: no slit after a shift
+    before = error()
+    assert after < before - 0.08, (before, after)
+
+
+def test_after_a_shift_a_mouth_within_the_reading_spread_is_left(ict):
+    # the widths one mouth reads at on ICT's remeshes spread 0.75-0.97x: a mouth 0.8x the template's is fitted to
+    # its slit where the profile saw no lip line, and left alone where it did (``min_log_scale``)
+    tpl = tk.default_template()
+    x0 = tpl.verts.astype(np.float64)
+    face = mouth_warp(ict, 0.8)(x0)
+    assert not np.allclose(tk.fit_mouth_slit(tpl, x0, face, tpl.faces), x0)
+    assert np.array_equal(tk.fit_mouth_slit(tpl, x0, face, tpl.faces, tk.SLIT_SHIFTED_MIN_LOG_SCALE), x0)
+    narrow = mouth_warp(ict, 0.55)(x0)
+    fitted = tk.fit_mouth_slit(tpl, x0, narrow, tpl.faces, tk.SLIT_SHIFTED_MIN_LOG_SCALE)
+    centre = x0[tpl.ambiguity > tk.MOUTH_CONTACT].mean(axis=0)
+    width = tk.lip_slit(fitted, tpl.faces, centre)[1]
+    assert abs(width / tk.lip_slit(narrow, tpl.faces, centre)[1] - 1.0) < 0.1, width

@@ -733,6 +733,10 @@ SLIT_SCALE = (0.6, 1.15)        # the template's mouth scaled to the slit's widt
                                 # mouth got 3 jawOpen triangles turned at its corners; the caricatures 1 point better)
 SLIT_MIN_LOG_SCALE = 0.14       # a slit within 3 mm (``MOUTH_SHIFT_MIN_CM``) and 15 % of the template's is left to
                                 # the registration (the dev heads as modelled: 1-2 mm, 2-5 %)
+SLIT_SHIFTED_MIN_LOG_SCALE = 0.35   # where the front profile already put the template's lips on the face's
+                                # (``mouth_pose``), the slit only scales a mouth narrower than 0.7x the template's
+                                # (an anime face's, 0.59x); the widths of one mouth read on ICT's remeshed and
+                                # subdivided faces spread 0.75-0.97x
 SLIT_REACH = (1.0, 2.0)         # the template's mouth moved whole within 1 half-width of its slit, none beyond 2
 
 
@@ -771,7 +775,8 @@ def lip_slit(verts: np.ndarray, faces: np.ndarray, centre: np.ndarray) -> tuple[
     return c, float(np.ptp(row[:, 0]))
 
 
-def fit_mouth_slit(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np.ndarray) -> np.ndarray:
+def fit_mouth_slit(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np.ndarray,
+                   min_log_scale: float | None = None) -> np.ndarray:
     """The aligned template x0 (M, 3) cm with its mouth moved and scaled onto a closed mouth's slit.
 
     The similarity fits the template to the whole face; on a face whose mouth is smaller or set higher than its
@@ -782,7 +787,8 @@ def fit_mouth_slit(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np
     to ``SLIT_SCALE``) about its slit and moved onto the face's, whole within ``SLIT_REACH[0]`` of the template
     slit's half-width, fading out by ``SLIT_REACH[1]`` (smoothstep); the move's length clipped to
     ``MOUTH_SHIFT_MAX_CM``. Unchanged when either has no slit, or when they lie within ``MOUTH_SHIFT_MIN_CM`` in
-    height and ``SLIT_MIN_LOG_SCALE`` in width."""
+    height and ``SLIT_MIN_LOG_SCALE`` in width; with ``min_log_scale`` (a mouth already moved onto the face's lip
+    line), unless the widths' log ratio is beyond it."""
     contact = tpl.ambiguity > MOUTH_CONTACT
     if contact.sum() < 4:
         return x0
@@ -794,6 +800,8 @@ def fit_mouth_slit(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np
     k = float(np.clip(wf / max(wt, 1e-9), *SLIT_SCALE))
     if abs(cf[1] - ct[1]) < MOUTH_SHIFT_MIN_CM and abs(np.log(k)) < SLIT_MIN_LOG_SCALE:
         return x0                       # near enough: left to the registration
+    if min_log_scale is not None and abs(np.log(wf / max(wt, 1e-9))) < min_log_scale:
+        return x0
     move = cf - ct
     move *= min(1.0, MOUTH_SHIFT_MAX_CM / max(float(np.linalg.norm(move)), 1e-12))   # a larger offset: not trusted
     r1, r2 = SLIT_REACH[0] * 0.5 * wt, SLIT_REACH[1] * 0.5 * wt
@@ -1202,8 +1210,8 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
         posed, ambiguity = tpl.verts, tpl.ambiguity
     dy = dy if mouth_shift else np.zeros(2)
     x0 = shift_mouth(tpl, s * posed @ R.T + t, dy)
-    if slit and w_jaw == 0.0 and not np.any(dy):     # closed lips whose line the front profile could not see
-        x0 = fit_mouth_slit(tpl, x0, pts, faces)
+    if slit and w_jaw == 0.0:   # closed lips whose line the front profile could not see, or a mouth far narrower
+        x0 = fit_mouth_slit(tpl, x0, pts, faces, SLIT_SHIFTED_MIN_LOG_SCALE if np.any(dy) else None)
     matched = match_openings(tpl, x0, pts, faces, match_reach)
     if POCKETS:
         matched += pocket_openings(tpl, x0, pts, faces, matched, match_reach)
