@@ -484,6 +484,8 @@ CLOSURE_MIN = 0.15              # a key that closes (or opens) an opening by at 
 CLOSURE_SCALE = (0.5, 3.0)      # the range of the correction
 SEAL_CLOSURE = 0.8              # a lid key closing the template's rim this far (a blink: ICT's 93 %) leaves no slit
                                 # on a face's eye cut open at the margin (``seal_lids``)
+CLOSURE_ACROSS = True           # the correction scales the motion across the eye (Y, Z), not the lids' sideways slide
+                                # (scaled whole, VRoid's lower lid slid 5-7 mm toward the nose)
 CLOSURE_REACH = (2.0, 3.5)      # the correction is whole within 2 opening radii of its centre, none beyond 3.5
 
 
@@ -516,7 +518,7 @@ def close_openings(tpl: FaceTemplate, keys: np.ndarray, pts: np.ndarray, matched
     eyes by closest points it keeps ICT's centimetres and stops half-way. For every opening the face meets at
     its rim (``match_openings``, forward), each key whose template closure is at least ``CLOSURE_MIN`` is
     scaled near that opening (within ``CLOSURE_REACH`` radii, fading) by template closure / face closure,
-    clipped to ``CLOSURE_SCALE``; a key that closes the template's rim at least ``SEAL_CLOSURE`` (a blink) then
+    clipped to ``CLOSURE_SCALE`` (its motion across the eye, Y and Z, with ``CLOSURE_ACROSS``); a key that closes the template's rim at least ``SEAL_CLOSURE`` (a blink) then
     leaves no slit (``seal_lids``). keys (K, N, 3) cm on pts (N, 3) cm, modified in place and returned. rims: the
     template's rims (default ``tpl.rims``); rest (N_t, 3): the template's rest shape (default ``tpl.verts``; its
     posed shape where its lips were parted)."""
@@ -536,7 +538,11 @@ def close_openings(tpl: FaceTemplate, keys: np.ndarray, pts: np.ndarray, matched
         near = np.flatnonzero(w > 0)                                 # elsewhere the factor is 1
         for k in np.flatnonzero((np.abs(want) >= CLOSURE_MIN) & (want * got > 0) & (np.abs(got) >= 0.05)):
             q = float(np.clip(want[k] / got[k], *CLOSURE_SCALE))
-            keys[k, near] *= (1.0 + (q - 1.0) * w[near])[:, None].astype(keys.dtype)
+            f = (1.0 + (q - 1.0) * w[near])[:, None].astype(keys.dtype)
+            if CLOSURE_ACROSS:
+                keys[k, near, 1:] *= f
+            else:
+                keys[k, near] *= f
             if want[k] >= SEAL_CLOSURE and tpl.lid_keys[k]:
                 seal_lids(keys[k], pts, loop, near)
     return keys
