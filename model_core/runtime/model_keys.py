@@ -188,6 +188,22 @@ class FacsKeys(ModelPart):
             return check_finite(keys, "template keys"), match
         return self._cached(pm, "template_keys", run)
 
+    def ict_pose(self, pm: PreparedMesh) -> tuple[float, np.ndarray, np.ndarray]:
+        """(s, R (3, 3), t (3,)): the similarity that puts ICT's template on the face island in its template frame
+        (``template_frame``; the face read welded), fitted as the template path fits it (``similarity_pose`` with
+        its retry and scale search), cached per mesh. The face-core frames of two artists' heads can differ in scale
+        by up to 1.9x; these poses say where each head's face lies against the same template."""
+        def run():
+            from .correspond import Surface
+            from .template_keys import border_faces, default_template, similarity_pose
+            pts = self.template_frame(pm)[0]
+            faces, weld = pm.face_faces, pm.face_weld if TEMPLATE_WELD else None
+            if weld is not None:
+                pts, faces, _ = welded(pts, faces, weld)
+            return similarity_pose(default_template(), pts, faces, Surface(pts, faces), border_faces(pts, faces),
+                                   retry_scale=self.decoder_frame(pm)[0], scale_search=True)
+        return self._cached(pm, "ict_pose", run)
+
     @one_blas_thread
     def auto_face_keys(self, pm: PreparedMesh, progress=None) -> tuple[np.ndarray, float]:
         """The keys ``keys='auto'`` gives: (53, Nf, 3) float32 canonical displacements and the decoder's share

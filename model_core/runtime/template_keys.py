@@ -57,6 +57,9 @@ RETRY_MARGIN = 0.1              # face is run again from ``retry_scale`` and the
 FIT_CM = 0.3                    # there (ICT's faces 0.90-0.95, the dev heads 0.75-0.80; a start the skinning misread,
                                 # 0.54-0.67: ICT's head with its sockets joined, whose face core read them as lips)
 SCALE_SEARCH_BELOW = 0.6       # a fit leaving fewer of the narrow points within FIT_CM (a face mask cut inside the
+START_LOG_SCALE = 0.4           # ... and a fit this far (1.5x) in scale from a given start is run again from it (the
+                                # transfer: where both heads' ICT poses put the source; on pairs fitted right the
+                                # two differ 1.0-1.4x, on those whose keys came out ~0 2.8-4x)
 SCALE_STARTS = (0.8, 0.9, 1.1, 1.25)  # template's narrow face: its scale is barely constrained, shares 0.35-0.54 from
                                 # 0.8-1.25x starts) is run from these scales too and the fit whose median distance
                                 # is least kept (Rokoko cut to 8 cm: mean cosine 0.835 -> 0.854; docs/model.md)
@@ -1097,7 +1100,7 @@ def fit_median(tpl: FaceTemplate, s: float, R: np.ndarray, t: np.ndarray, surf: 
 
 
 def similarity_pose(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, surf: Surface, border=None, *,
-                    retry_scale: float | None = None, scale_search: bool = False
+                    retry_scale: float | None = None, scale_search: bool = False, start=None
                     ) -> tuple[float, np.ndarray, np.ndarray]:
     """The similarity (s, R (3, 3), t (3,)) that puts the template's narrow face on the face (pts (N, 3), faces
     (F, 3), its ``Surface`` surf; ICT cm): trimmed ICP from nose tip on nose tip at scale 1 (30 steps on every
@@ -1115,14 +1118,22 @@ def similarity_pose(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, surf:
     own = tpl.on_cut[:tpl.narrow] if border is not None else np.zeros(tpl.narrow, bool)
     narrow = tpl.verts[:tpl.narrow]
 
-    def fit(scale):
-        s, R, t = similarity_icp(narrow[::8], pts, faces, init_scale=scale, iters=30, surface=surf,  # nose tip on
-                                 reach=ICP_REACH_CM, skip=border, exempt=own[::8],                 # nose tip
+    def fit(scale, init=None):
+        s, R, t = similarity_icp(narrow[::8], pts, faces, init_scale=scale, init=init, iters=30, surface=surf,
+                                 reach=ICP_REACH_CM, skip=border, exempt=own[::8],   # nose tip on nose tip
                                  accelerate=ICP_ACCELERATE)
         return similarity_icp(narrow[::2], pts, faces, init=(s, R, t), iters=10, surface=surf, reach=ICP_REACH_CM,
                               skip=border, exempt=own[::2], accelerate=ICP_ACCELERATE)
     pose = fit(1.0)
     share = fit_share(tpl, *pose, surf)
+    if start is not None and share < SCALE_SEARCH_BELOW:
+        # a poor fit whose scale is far from where the heads' own ICT poses put the source: fitted again from there
+        guess = start()
+        if guess is not None and abs(np.log(pose[0] / float(guess[0]))) > START_LOG_SCALE:
+            other = fit(float(guess[0]), init=guess)
+            other_share = fit_share(tpl, *other, surf)
+            if other_share > share:
+                pose, share = other, other_share
     if share < RETRY_BELOW and retry_scale is not None and abs(np.log(float(retry_scale))) >= 0.05:
         other = fit(float(retry_scale))
         other_share = fit_share(tpl, *other, surf)
@@ -1173,7 +1184,7 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
                   return_match: bool = False, landmarks=None, mouth_open=None, mouth_shift: bool = True,
                   sockets=None, plane: float = 0.0, cuts: bool = True, match_reach: float = 1.0,
                   symmetric: bool = True, retry_scale: float | None = None, scale_search: bool = False,
-                  lip_sides: bool = True, slit: bool = True):
+                  lip_sides: bool = True, slit: bool = True, start=None):
     """The template's keys (ICT's 53, or any source's) on a face surface brought into ICT's frame and units.
 
     Args: tpl: the template; pts (N, 3) the face's vertices in ICT cm (+Y up, +Z forward), roughly aligned
@@ -1196,13 +1207,15 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     ``SYMMETRY``); lip_sides: a face vertex on a lip's top or underside takes the template's lip facing the same way
     (``choose_lip_sides``), not the harmonic fill across the lip contact; slit: closed lips modelled as two
     sheets whose line the front profile does not see have the template's mouth moved and scaled onto their slit
-    (``fit_mouth_slit``).
+    (``fit_mouth_slit``); start: a callable giving (s, R (3, 3), t (3,)), a second start for a poor similarity fit
+    far from it in scale (``similarity_pose``; the transfer's: where the two heads' ICT poses put the source).
     Returns: (K, N, 3) float32 displacements in cm (ICT frame) [, TemplateMatch]."""
     pts = np.asarray(pts, np.float64)
     faces = np.asarray(faces, np.int64)
     surf = Surface(pts, faces)                  # the face's closest-point grid: built once, for the ICPs and register
     border = border_faces(pts, faces) if cuts else None
-    s, R, t = similarity_pose(tpl, pts, faces, surf, border, retry_scale=retry_scale, scale_search=scale_search)
+    s, R, t = similarity_pose(tpl, pts, faces, surf, border, retry_scale=retry_scale, scale_search=scale_search,
+                              start=start)
     if SYMMETRY and symmetric:
         R, t = symmetric_pose(tpl, s, R, t, pts, faces, surf)
     w_jaw, dy = mouth_pose(tpl, s, R, t, pts, faces)

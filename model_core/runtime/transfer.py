@@ -55,6 +55,8 @@ LIP_SIDES = False       # template_keys(lip_sides=): the generated keys' lip sid
                         # 95.9 % / 0.51 -> 96.8 % / 0.46 (docs/model.md, *Lip sides*). Again with SLIT on (session 16): ICT
                         # 19.6 / 18.3 / 18.7 -> 18.4 / 18.1 / 17.3 %, the six pairs summed the same (604.8 -> 604.7 points),
                         # Rocketbox -> hand-made's cosine 0.56 -> 0.50, Rokoko -> Rocketbox 5 -> 8 turned triangles
+START_FROM_ICT = True   # a poor similarity fit far in scale from where both heads' ICT poses (``Model.ict_pose``) put
+                        # the source is fitted again from there (``similarity_pose(start=)``)
 SLIT = True             # template_keys(slit=): the source's mouth fit onto the target's closed slit (bench_transfer, same
                         # run): hand-made -> Rokoko 85.6 -> 83.9 %, Rocketbox -> hand-made 95.8 -> 93.4 %, Rokoko -> hand-made
                         # 114.5 -> 113.0 %, Rokoko -> Rocketbox 128.9 -> 128.4 %, the rest the same; rendered, jawOpen parts
@@ -376,9 +378,17 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
         if len(pairs[0]) != len(pairs[1]):
             raise ValueError(f"{len(pairs[0])} source landmarks for {len(pairs[1])} target landmarks; give them "
                              f"in pairs")
+    def start():
+        # where the two heads' ICT poses put the source on the target: x -> ICT -> target,
+        # s_t R_t (R_s^T (x - t_s) / s_s) + t_t
+        s_s, R_s, t_s = model.ict_pose(source_pm)
+        s_t, R_t, t_t = model.ict_pose(target_pm)
+        s0, R0 = s_t / s_s, R_t @ R_s.T
+        return s0, R0, t_t - s0 * R0 @ t_s
     out_cm, match = template_keys(source, tgt, target_pm.face_faces, progress=progress, return_match=True,
                                   landmarks=pairs, plane=PLANE, cuts=CUTS,
-                                  match_reach=MATCH_REACH, symmetric=SYMMETRIC, lip_sides=LIP_SIDES, slit=SLIT)
+                                  match_reach=MATCH_REACH, symmetric=SYMMETRIC, lip_sides=LIP_SIDES, slit=SLIT,
+                                  start=start if START_FROM_ICT and not proportions else None)
     if MIRROR_KEYS and names is not None:
         out_cm = _mirror_consistent(out_cm, cm, src, source_pm.face_faces, tgt, target_pm.face_faces, list(names),
                                     match.ambiguity >= MIRROR_CONTACT)
