@@ -148,3 +148,19 @@ def upright_rotation(rot: np.ndarray) -> np.ndarray:
     however the fitted similarity pitches the template onto it (docs/model.md, *Keys in the head's upright
     frame*)."""
     return least_rotation(np.array([1.0, 0.0, 0.0]), np.asarray(rot, np.float64)[:, 0])
+
+
+def partial_upright(rot: np.ndarray, keep: float) -> np.ndarray:
+    """``rot`` (3, 3) with the share ``keep`` (0..1) of its pitch: ``upright_rotation(rot)`` at 0, ``rot`` at 1, and
+    in between the upright rotation followed by that share of the turn about +X it drops."""
+    rot = np.asarray(rot, np.float64)
+    up = upright_rotation(rot)
+    keep = float(np.clip(keep, 0.0, 1.0))
+    if keep <= 0.0:
+        return up
+    if keep >= 1.0:
+        return rot
+    q = up.T @ rot                                  # a turn about +X (both take +X to the same place)
+    a = keep * np.arctan2(q[2, 1], q[1, 1])
+    c, s = np.cos(a), np.sin(a)
+    return up @ np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])

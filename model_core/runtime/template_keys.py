@@ -33,7 +33,7 @@ from .correspond import PointGrid, Surface, carry_deltas, harmonic_fill_rows, re
 from .facs_names import ICT_NAMES
 from .mesh import (boundary_loops, concat_ranges, edge_components, face_areas, face_normals, front_hits,
                    keep_unturned, turned_over, unique_edges, vertex_normals, vertex_rings)
-from .frames import upright_rotation
+from .frames import partial_upright
 from .symmetry import symmetric_pose
 
 TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "data" / "ict_face_template.npz"
@@ -50,6 +50,11 @@ KEYS_UPRIGHT = True             # keys are carried in the face's upright frame: 
                                 # pitch (``frames.upright_rotation``; ICT's held-out template keys 16.7 -> 14.5 % on an
                                 # identity the fit pitched 5.9 degrees: docs/model.md, *Keys in the head's upright
                                 # frame*)
+PITCH_KEPT_CM = (0.02, 0.05)    # ... unless the template lies on the face within 0.2 mm (median; all of the pitch
+                                # kept, none from 0.5 mm): the same surface, whose fitted pitch is the two heads'
+                                # relative pose (Face Cap's head and the ARKit mask: 0.07-0.1 mm, 7 degrees), not their
+                                # shapes' difference (ICT's template on ICT's identities 0.65-1.1 mm, one ICT identity
+                                # on another 1.5-2.2 mm, the dev pairs 1.4-4.4 mm)
 SYMMETRY = True                 # the template's mirror plane is put on the face's (``symmetry.symmetric_pose``): a
                                 # symmetric face gets mirror-symmetric keys (the ICPs leave up to 1.3 degrees of yaw)
 RETRY_BELOW = 0.8               # a similarity fit leaving fewer of the template's narrow points within FIT_CM of the
@@ -1218,6 +1223,7 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
                               start=start)
     if SYMMETRY and symmetric:
         R, t = symmetric_pose(tpl, s, R, t, pts, faces, surf)
+    fit_med = fit_median(tpl, s, R, t, surf) * s if KEYS_UPRIGHT else np.inf     # cm on the face
     w_jaw, dy = mouth_pose(tpl, s, R, t, pts, faces)
     if mouth_open is not None:
         w_jaw = float(mouth_open)
@@ -1256,7 +1262,10 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     f = visible[f]
     tri = tpl.faces[f]
     fade = np.clip((hi - np.sqrt(d2)) / (hi - lo), 0.0, 1.0)
-    R_keys = upright_rotation(R) if KEYS_UPRIGHT else R
+    R_keys = R
+    if KEYS_UPRIGHT:    # the pitch kept only where the template is the face's own shape (``PITCH_KEPT_CM``)
+        lo_p, hi_p = PITCH_KEPT_CM
+        R_keys = partial_upright(R, (hi_p - fit_med) / (hi_p - lo_p))
     keys = carry_deltas(tpl.modes, tri, b, s, R_keys, fade)          # (53, N, 3) float32, ICT frame
     lo_a, hi_a = AMBIGUITY
     known = (amb < lo_a) | (fade < 1.0)
