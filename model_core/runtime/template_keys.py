@@ -55,6 +55,7 @@ PITCH_KEPT_CM = (0.02, 0.05)    # ... unless the template lies on the face withi
                                 # relative pose (Face Cap's head and the ARKit mask: 0.07-0.1 mm, 7 degrees), not their
                                 # shapes' difference (ICT's template on ICT's identities 0.65-1.1 mm, one ICT identity
                                 # on another 1.5-2.2 mm, the dev pairs 1.4-4.4 mm)
+SAME_SURFACE_CONTACT = True     # ... and there the lip contact is not blended (``mouth_ambiguity`` times 1 - that share)
 SYMMETRY = True                 # the template's mirror plane is put on the face's (``symmetry.symmetric_pose``): a
                                 # symmetric face gets mirror-symmetric keys (the ICPs leave up to 1.3 degrees of yaw)
 RETRY_BELOW = 0.8               # a similarity fit leaving fewer of the template's narrow points within FIT_CM of the
@@ -1223,7 +1224,7 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
                               start=start)
     if SYMMETRY and symmetric:
         R, t = symmetric_pose(tpl, s, R, t, pts, faces, surf)
-    fit_med = fit_median(tpl, s, R, t, surf) * s if KEYS_UPRIGHT else np.inf     # cm on the face
+    fit_med = fit_median(tpl, s, R, t, surf) * s                                # cm on the face
     w_jaw, dy = mouth_pose(tpl, s, R, t, pts, faces)
     if mouth_open is not None:
         w_jaw = float(mouth_open)
@@ -1256,7 +1257,11 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     # the face has no interior behind a rim it meets there: its vertices may not land on the template's
     visible = np.flatnonzero(~hidden[tpl.faces].any(axis=1))
     f, b, d2 = Surface(x, tpl.faces[visible]).closest(pts, max_dist=hi)
-    amb = np.einsum("mj,mj->m", ambiguity[tpl.faces[visible][f]], b)
+    # on the same surface (the similarity alone puts the template on the face, ``PITCH_KEPT_CM``) every closest
+    # point is the face's own: no lip is mistaken for the other, nothing to blend at the contact
+    lo_p, hi_p = PITCH_KEPT_CM
+    same = float(np.clip((hi_p - fit_med) / (hi_p - lo_p), 0.0, 1.0)) if SAME_SURFACE_CONTACT else 0.0
+    amb = np.einsum("mj,mj->m", ambiguity[tpl.faces[visible][f]], b) * (1.0 - same)
     if lip_sides:
         f, b, amb = choose_lip_sides(x, tpl.faces[visible], ambiguity, pts, faces, f, b, amb)
     f = visible[f]
@@ -1264,7 +1269,6 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     fade = np.clip((hi - np.sqrt(d2)) / (hi - lo), 0.0, 1.0)
     R_keys = R
     if KEYS_UPRIGHT:    # the pitch kept only where the template is the face's own shape (``PITCH_KEPT_CM``)
-        lo_p, hi_p = PITCH_KEPT_CM
         R_keys = partial_upright(R, (hi_p - fit_med) / (hi_p - lo_p))
     keys = carry_deltas(tpl.modes, tri, b, s, R_keys, fade)          # (53, N, 3) float32, ICT frame
     lo_a, hi_a = AMBIGUITY
@@ -1283,7 +1287,7 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     keys = close_openings(tpl, keys, pts, matched, rims, posed)
     # the lips' contact at rest marks the guessed vertices too: parted, the template's lips are told apart by
     # their closest points, but a face triangle spanning them still takes both lips' motions
-    amb_rest = np.einsum("mj,mj->m", tpl.ambiguity[tri], b) if ambiguity is not tpl.ambiguity else amb
+    amb_rest = np.einsum("mj,mj->m", tpl.ambiguity[tri], b) * (1.0 - same) if ambiguity is not tpl.ambiguity else amb
     keys = unfold_contact(keys, pts, faces, (np.maximum(amb, amb_rest) >= UNFOLD_AMBIGUITY) & (fade >= 1.0))
     # then anywhere, for every key but those that close or open an eye (a closing lid folds by nature): the
     # vertices within two rings of a triangle some key turns over; on a dense face only jawOpen (the search
