@@ -64,8 +64,8 @@ def test_pairs_whose_fit_is_right_keep_it(dev_heads, monkeypatch):
 def test_the_same_head_pitched_takes_its_keys_pitched(dev_heads, monkeypatch):
     # Rokoko's head onto itself turned 7 degrees about X (a face mask and the head it was cut from, modelled at
     # different pitches: Face Cap's head and the ARKit mask, 7 degrees): the source lies on the target within 0.2 mm,
-    # so the fitted pitch is the heads' relative pose and the keys keep it (``template_keys.PITCH_KEPT_CM``), and every
-    # closest point is the face's own, so the lip contact is not blended (``SAME_SURFACE_CONTACT``). Carried upright,
+    # so the fitted pitch is the heads' relative pose and the keys keep it (``template_keys.SAME_SURFACE_CM``), and
+    # every closest point is the face's own, so the lip contact is not blended (``SAME_SURFACE_CONTACT``). Upright,
     # every key came out 7 degrees off: 14.1 % against the truth; 6.9 % with the pitch; 0.7 % with both
     from model_core.runtime import template_keys as tk
     head = dev_heads["rokoko"]
@@ -81,6 +81,6 @@ def test_the_same_head_pitched_takes_its_keys_pitched(dev_heads, monkeypatch):
     both = error()
     monkeypatch.setattr(tk, "SAME_SURFACE_CONTACT", False)
     kept = error()
-    monkeypatch.setattr(tk, "PITCH_KEPT_CM", (-2.0, -1.0))         # never the same surface: upright as before
+    monkeypatch.setattr(tk, "SAME_SURFACE_CM", (-2.0, -1.0))         # never the same surface: upright as before
     upright = error()
     assert both < 0.015 and 0.03 < kept < 0.09 and upright > 0.12, (both, kept, upright)

@@ -167,15 +167,22 @@ class FacsKeys(ModelPart):
         canon = pm.canon if points is None else pm.normalization.apply(np.asarray(points, np.float64))
         return (canon * a + b) * tpl.gen_size + tpl.gen_center, tpl.gen_size * a
 
+    def _template_face(self, pm: PreparedMesh):
+        """The face island as the template path reads it: (pts (M, 3) ICT cm, faces (F, 3), weld (Nf,) int64 or None:
+        each face vertex's row of pts, cm per canonical unit). Split UV seams are not openings: with ``TEMPLATE_WELD``
+        the face is read welded (M <= Nf)."""
+        pts, cm = self.template_frame(pm)
+        faces, weld = pm.face_faces, pm.face_weld if TEMPLATE_WELD else None
+        if weld is not None:
+            pts, faces, weld = welded(pts, faces, weld)
+        return pts, faces, weld, cm
+
     def _template_match(self, pm: PreparedMesh, progress=None):
         """(the template's keys untrimmed, their ``TemplateMatch``), cached per mesh."""
         def run():
             from .inner_parts import default_inner_parts
             from .template_keys import default_template, template_keys
-            pts, cm = self.template_frame(pm)
-            faces, weld = pm.face_faces, pm.face_weld if TEMPLATE_WELD else None
-            if weld is not None:        # split UV seams are not openings: the face is read welded
-                pts, faces, weld = welded(pts, faces, weld)
+            pts, faces, weld, cm = self._template_face(pm)
             # a second start where the face's own canonical frame puts the template (scale a in the face-core
             # frame a * canon + b), tried when the face-core frame's fit is poor, and more starts when the fit
             # leaves most of the template off the face, as on a tight face mask (``similarity_pose``)
@@ -196,10 +203,7 @@ class FacsKeys(ModelPart):
         def run():
             from .correspond import Surface
             from .template_keys import border_faces, default_template, similarity_pose
-            pts = self.template_frame(pm)[0]
-            faces, weld = pm.face_faces, pm.face_weld if TEMPLATE_WELD else None
-            if weld is not None:
-                pts, faces, _ = welded(pts, faces, weld)
+            pts, faces = self._template_face(pm)[:2]
             return similarity_pose(default_template(), pts, faces, Surface(pts, faces), border_faces(pts, faces),
                                    retry_scale=self.decoder_frame(pm)[0], scale_search=True)
         return self._cached(pm, "ict_pose", run)

@@ -50,12 +50,12 @@ KEYS_UPRIGHT = True             # keys are carried in the face's upright frame: 
                                 # pitch (``frames.upright_rotation``; ICT's held-out template keys 16.7 -> 14.5 % on an
                                 # identity the fit pitched 5.9 degrees: docs/model.md, *Keys in the head's upright
                                 # frame*)
-PITCH_KEPT_CM = (0.02, 0.05)    # ... unless the template lies on the face within 0.2 mm (median; all of the pitch
+SAME_SURFACE_CM = (0.02, 0.05)  # ... unless the template lies on the face within 0.2 mm (median; all of the pitch
                                 # kept, none from 0.5 mm): the same surface, whose fitted pitch is the two heads'
                                 # relative pose (Face Cap's head and the ARKit mask: 0.07-0.1 mm, 7 degrees), not their
                                 # shapes' difference (ICT's template on ICT's identities 0.65-1.1 mm, one ICT identity
                                 # on another 1.5-2.2 mm, the dev pairs 1.4-4.4 mm)
-SAME_SURFACE_CONTACT = True     # ... and there the lip contact is not blended (``mouth_ambiguity`` times 1 - that share)
+SAME_SURFACE_CONTACT = True     # ... and there the lip contact is not blended (the mouth ambiguity times 1 - the share)
 SYMMETRY = True                 # the template's mirror plane is put on the face's (``symmetry.symmetric_pose``): a
                                 # symmetric face gets mirror-symmetric keys (the ICPs leave up to 1.3 degrees of yaw)
 RETRY_BELOW = 0.8               # a similarity fit leaving fewer of the template's narrow points within FIT_CM of the
@@ -63,12 +63,13 @@ RETRY_MARGIN = 0.1              # face is run again from ``retry_scale`` and the
 FIT_CM = 0.3                    # there (ICT's faces 0.90-0.95, the dev heads 0.75-0.80; a start the skinning misread,
                                 # 0.54-0.67: ICT's head with its sockets joined, whose face core read them as lips)
 SCALE_SEARCH_BELOW = 0.6       # a fit leaving fewer of the narrow points within FIT_CM (a face mask cut inside the
-START_LOG_SCALE = 0.4           # ... and a fit this far (1.5x) in scale from a given start is run again from it (the
-                                # transfer: where both heads' ICT poses put the source; on pairs fitted right the
-                                # two differ 1.0-1.4x, on those whose keys came out ~0 2.8-4x)
 SCALE_STARTS = (0.8, 0.9, 1.1, 1.25)  # template's narrow face: its scale is barely constrained, shares 0.35-0.54 from
                                 # 0.8-1.25x starts) is run from these scales too and the fit whose median distance
                                 # is least kept (Rokoko cut to 8 cm: mean cosine 0.835 -> 0.854; docs/model.md)
+START_LOG_SCALE = 0.4           # a poor fit (share under SCALE_SEARCH_BELOW) this far (1.5x) in scale from a given
+                                # start is run again from it (the transfer's: where both heads' ICT poses put the
+                                # source; on pairs fitted right the two differ 1.0-1.4x, on those whose keys came out
+                                # ~0 2.8-4x)
 CUT_LOOP_CM = 20.0              # an open border this long is a cut (a mask's edge, the neck), not an eye or mouth
                                 # opening (ICT's mouth opening: ~11 cm round, an eye ~8 cm)
 CUT_RADIUS_CM = 4.0             # ... and this wide (RMS radius; ICT's mouth 1.6 cm, its outer border 11.6 cm)
@@ -527,10 +528,10 @@ def close_openings(tpl: FaceTemplate, keys: np.ndarray, pts: np.ndarray, matched
     eyes by closest points it keeps ICT's centimetres and stops half-way. For every opening the face meets at
     its rim (``match_openings``, forward), each key whose template closure is at least ``CLOSURE_MIN`` is
     scaled near that opening (within ``CLOSURE_REACH`` radii, fading) by template closure / face closure,
-    clipped to ``CLOSURE_SCALE`` (its motion across the eye, Y and Z, with ``CLOSURE_ACROSS``); a key that closes the template's rim at least ``SEAL_CLOSURE`` (a blink) then
-    leaves no slit (``seal_lids``). keys (K, N, 3) cm on pts (N, 3) cm, modified in place and returned. rims: the
-    template's rims (default ``tpl.rims``); rest (N_t, 3): the template's rest shape (default ``tpl.verts``; its
-    posed shape where its lips were parted)."""
+    clipped to ``CLOSURE_SCALE`` (its motion across the eye, Y and Z, with ``CLOSURE_ACROSS``); a key that closes
+    the template's rim at least ``SEAL_CLOSURE`` (a blink) then leaves no slit (``seal_lids``). keys (K, N, 3) cm
+    on pts (N, 3) cm, modified in place and returned. rims: the template's rims (default ``tpl.rims``); rest
+    (N_t, 3): the template's rest shape (default ``tpl.verts``; its posed shape where its lips were parted)."""
     rims = tpl.rims if rims is None else rims
     rest = tpl.verts if rest is None else rest
     for i, loop, forward in matched:
@@ -1120,7 +1121,10 @@ def similarity_pose(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, surf:
     from the face's own canonical frame 90-95 %, the keys' error 52 -> 19 % and 33 -> 23 %: docs/model.md).
     With ``scale_search``, a fit still leaving fewer than ``SCALE_SEARCH_BELOW`` near the face (a face mask cut
     inside the template's narrow face, whose scale the ICP barely sees) is run again from the scales
-    ``SCALE_STARTS`` and the fit with the least median distance (``fit_median``) kept."""
+    ``SCALE_STARTS`` and the fit with the least median distance (``fit_median``) kept. With ``start`` (a callable
+    giving (s, R, t), called only then), a fit leaving fewer than ``SCALE_SEARCH_BELOW`` near the face whose scale
+    lies more than ``START_LOG_SCALE`` from the start's is run again from it, and the retry kept when its share is
+    higher (the transfer: where both heads' ICT poses put the source, ``Model.ict_pose``)."""
     own = tpl.on_cut[:tpl.narrow] if border is not None else np.zeros(tpl.narrow, bool)
     narrow = tpl.verts[:tpl.narrow]
 
@@ -1257,9 +1261,9 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     # the face has no interior behind a rim it meets there: its vertices may not land on the template's
     visible = np.flatnonzero(~hidden[tpl.faces].any(axis=1))
     f, b, d2 = Surface(x, tpl.faces[visible]).closest(pts, max_dist=hi)
-    # on the same surface (the similarity alone puts the template on the face, ``PITCH_KEPT_CM``) every closest
+    # on the same surface (the similarity alone puts the template on the face, ``SAME_SURFACE_CM``) every closest
     # point is the face's own: no lip is mistaken for the other, nothing to blend at the contact
-    lo_p, hi_p = PITCH_KEPT_CM
+    lo_p, hi_p = SAME_SURFACE_CM
     same = float(np.clip((hi_p - fit_med) / (hi_p - lo_p), 0.0, 1.0)) if SAME_SURFACE_CONTACT else 0.0
     amb = np.einsum("mj,mj->m", ambiguity[tpl.faces[visible][f]], b) * (1.0 - same)
     if lip_sides:
@@ -1268,7 +1272,7 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     tri = tpl.faces[f]
     fade = np.clip((hi - np.sqrt(d2)) / (hi - lo), 0.0, 1.0)
     R_keys = R
-    if KEYS_UPRIGHT:    # the pitch kept only where the template is the face's own shape (``PITCH_KEPT_CM``)
+    if KEYS_UPRIGHT:    # the pitch kept only where the template is the face's own shape (``SAME_SURFACE_CM``)
         R_keys = partial_upright(R, (hi_p - fit_med) / (hi_p - lo_p))
     keys = carry_deltas(tpl.modes, tri, b, s, R_keys, fade)          # (53, N, 3) float32, ICT frame
     lo_a, hi_a = AMBIGUITY
