@@ -84,3 +84,36 @@ def test_the_same_head_pitched_takes_its_keys_pitched(dev_heads, monkeypatch):
     monkeypatch.setattr(tk, "SAME_SURFACE_CM", (-2.0, -1.0))         # never the same surface: upright as before
     upright = error()
     assert both < 0.015 and 0.03 < kept < 0.09 and upright > 0.12, (both, kept, upright)
+
+
+def test_open_lips_take_each_lip_from_a_closed_mouthed_source(ict, dev_heads, monkeypatch):
+    # Rocketbox (lips closed, no mouth opening) onto a held-out ICT face cut open at the lips' margin (as face masks and
+    # avatars are): the source has no opening for the face's mouth loop to meet, so each margin vertex took the nearer
+    # of the two touching lips, and jawOpen hung teeth from the upper lip (rendered; the ARKit mask from Ready Player
+    # Me). Split into its lips (``template_keys.loop_lip_sides``), the upper lip's edge stays with the upper lip
+    from model_core.dataset.ict import crop_sizes
+    from model_core.runtime import template_keys as tk
+    from model_core.runtime.mesh import remove_unreferenced
+    n = crop_sizes("face")[0]
+    tpl = tk.default_template()
+    v = ict.identity_verts(held_out_identities(1)[0])[:n].astype(np.float64)
+    cut = np.zeros(n, bool)
+    cut[tpl.margins[2][1]] = True                        # the mouth's inner surface behind the lips' margin
+    f = ict.crop_faces("face")
+    verts, faces, kept = remove_unreferenced(v, f[~cut[f].any(axis=1)])
+    up, lo = tk.loop_arcs(verts, faces, min((lp for lp in tk.face_loops(verts, faces)[0]
+                                             if not tk.is_cut_loop(verts[lp])), key=lambda lp: verts[lp, 1].mean()))
+    middle = lambda arc: arc[np.abs(verts[arc, 0]) < 0.5 * np.ptp(verts[arc, 0]) * 0.6]   # noqa: E731
+    src = dev_heads["rocketbox"]
+    model = Model.load()
+    pa, pb = model.prepare(src.verts, src.faces, "Y", "Z"), model.prepare(verts, faces, "Y", "Z")
+    jaw = src.names.index("jawOpen")
+
+    def drops():
+        k = transfer_keys(model, pa, src.deltas, pb, names=src.names)[jaw].astype(np.float64)
+        return -k[middle(up), 1], float(np.median(-k[middle(lo), 1]))
+    upper, lower = drops()
+    monkeypatch.setattr(tk, "LOOP_LIP_SIDES", False)
+    upper0, lower0 = drops()
+    print("upper-lip edge drops / the lower lip's:", upper.max() / lower, "before:", upper0.max() / lower0)
+    assert upper.max() < 0.3 * lower and upper0.max() > 0.5 * lower0, (upper.max(), lower, upper0.max(), lower0)

@@ -438,6 +438,17 @@ def mouth_arcs(tpl: FaceTemplate, ti: np.ndarray, pts: np.ndarray, faces: np.nda
     lower = dy <= 0.5 * dy.min()
     if lower.all() or not lower.any():
         return None
+    split = loop_arcs(pts, faces, loop)
+    if split is None:
+        return None
+    return [(ti[~lower], split[0]), (ti[lower], split[1])]
+
+
+def loop_arcs(pts: np.ndarray, faces: np.ndarray, loop: np.ndarray):
+    """A mouth loop (L,) (ordered; pts (N, 3) cm +Y up, faces (F, 3)) split at its corners (least and greatest x)
+    into (upper arc, lower arc), each with both corners, or None where the two cannot be told apart: the upper arc
+    is the one whose neighbours off the loop lie above it (the upper lip's body is above its edge, the lower lip's
+    below, however the edges overlap)."""
     a, b = int(np.argmin(pts[loop, 0])), int(np.argmax(pts[loop, 0]))
     n = len(loop)
     arcs = [loop[(a + np.arange((b - a) % n + 1)) % n], loop[(b + np.arange((a - b) % n + 1)) % n]]
@@ -453,8 +464,65 @@ def mouth_arcs(tpl: FaceTemplate, ti: np.ndarray, pts: np.ndarray, faces: np.nda
     side = [float(rise[arc[1:-1]].sum() / max(cnt[arc[1:-1]].sum(), 1.0)) for arc in arcs]
     if not (max(side) > 0.0 > min(side)):
         return None
-    up, lo = (arcs[0], arcs[1]) if side[0] > side[1] else (arcs[1], arcs[0])
-    return [(ti[~lower], up), (ti[lower], lo)]
+    return (arcs[0], arcs[1]) if side[0] > side[1] else (arcs[1], arcs[0])
+
+
+LOOP_LIP_SIDES = True           # a face's open mouth the template has no opening for takes each lip arc's closest
+                                # points on the template's lip of that side (``loop_lip_sides``)
+LOOP_LIP_REACH_CM = 0.5         # ... a loop whose vertices lie this near the registered lip contact (median)
+LOOP_LIP_RINGS = 3              # ... and the lip contact's vertices within this many rings of a lip's arc
+
+
+def loop_lip_sides(x: np.ndarray, tpl_faces: np.ndarray, ambiguity: np.ndarray, jaw_dy: np.ndarray, pts: np.ndarray,
+                   faces: np.ndarray, used: list, f: np.ndarray, b: np.ndarray, amb: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Closest points on a face's open lips chosen lip by lip where the template's lips are closed.
+
+    A face whose lips are cut open at their margin (a face mask, Face Cap's head, an avatar welded) met by a
+    template whose lips touch (a transfer's source with closed lips: the MakeHuman, Rocketbox, hand-made heads) has
+    no opening to meet (``match_openings``), so each of its margin vertices took the nearer of the two touching lips:
+    upper-lip edge vertices took the lower lip's motion, one in two, and jawOpen opened the mouth with a zigzag of
+    teeth hanging from the upper lip. The face's loop nearest the registered lip contact (the vertices of x (M, 3) with
+    ``ambiguity`` (M,) at least ``MOUTH_CONTACT``; median within ``LOOP_LIP_REACH_CM``), not among the ``used`` loops, is
+    split into its lips (``loop_arcs``), the template's triangles (tpl_faces (T, 3)) into those that drop with the jaw
+    (their jawOpen drop, jaw_dy (M,) averaged, at least half the contact's largest: the lower lip and chin) and the
+    rest; the upper arc's vertices take their closest points among the rest, the lower arc's among the dropping ones,
+    their ambiguity 0.
+    f (N,) int64 indices into tpl_faces, b (N, 3), amb (N,): the closest points as found; returns copies."""
+    contact = ambiguity >= MOUTH_CONTACT
+    if contact.sum() < 4:
+        return f, b, amb
+    loops, _ = face_loops(pts, faces)
+    taken = [set(map(int, lp)) for lp in used]
+    grid = PointGrid(x[contact])
+    best, best_d = None, LOOP_LIP_REACH_CM
+    for lp in loops:
+        if any(set(map(int, lp)) & t for t in taken) or is_cut_loop(pts[lp]):
+            continue
+        d = float(np.median(np.sqrt(grid.knn(pts[lp], 1)[1][:, 0])))
+        if d < best_d:
+            best, best_d = lp, d
+    if best is None:
+        return f, b, amb
+    split = loop_arcs(pts, faces, best)
+    if split is None:
+        return f, b, amb
+    low = jaw_dy[tpl_faces].mean(axis=1) <= 0.5 * float(jaw_dy[contact].min())     # the jaw's side of the mouth
+    if low.all() or not low.any():
+        return f, b, amb
+    # each lip: its arc without the corners, and the lip contact's vertices a few rings from it, nearer it than
+    # the other arc (a lip's inner side curling into the mouth behind its edge)
+    rings = [vertex_rings(len(pts), faces, arc[1:-1], LOOP_LIP_RINGS) for arc in split]
+    near = amb >= AMBIGUITY[0]
+    f, b, amb = f.copy(), b.copy(), amb.copy()
+    for side, keep in ((0, np.flatnonzero(~low)), (1, np.flatnonzero(low))):
+        mine, other = rings[side], rings[1 - side]
+        q = np.flatnonzero((mine == 0) | (near & (mine > 0) & ((other < 0) | (mine < other))))
+        if not len(q):
+            continue
+        f2, b2, _ = Surface(x, tpl_faces[keep]).closest(pts[q])
+        f[q], b[q], amb[q] = keep[f2], b2, 0.0
+    return f, b, amb
 
 
 SCALE_REACH = (1.0, 3.5)        # an eye's template scaled whole within 1 rim radius of its centre, not beyond 3.5
@@ -1268,6 +1336,9 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     amb = np.einsum("mj,mj->m", ambiguity[tpl.faces[visible][f]], b) * (1.0 - same)
     if lip_sides:
         f, b, amb = choose_lip_sides(x, tpl.faces[visible], ambiguity, pts, faces, f, b, amb)
+    if LOOP_LIP_SIDES and tpl.jaw is not None:
+        f, b, amb = loop_lip_sides(x, tpl.faces[visible], ambiguity, tpl.modes[tpl.jaw, :, 1].astype(np.float64),
+                                   pts, faces, [lp for _, lp, _ in matched], f, b, amb)
     f = visible[f]
     tri = tpl.faces[f]
     fade = np.clip((hi - np.sqrt(d2)) / (hi - lo), 0.0, 1.0)
