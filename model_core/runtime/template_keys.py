@@ -55,7 +55,8 @@ SAME_SURFACE_CM = (0.02, 0.05)  # ... unless the template lies on the face withi
                                 # relative pose (Face Cap's head and the ARKit mask: 0.07-0.1 mm, 7 degrees), not their
                                 # shapes' difference (ICT's template on ICT's identities 0.65-1.1 mm, one ICT identity
                                 # on another 1.5-2.2 mm, the dev pairs 1.4-4.4 mm)
-SAME_SURFACE_CONTACT = True     # ... and there the lip contact is not blended (the mouth ambiguity times 1 - the share)
+SAME_SURFACE_CONTACT = False    # ... and there the lip contact is not blended (the mouth ambiguity times 1 - the share;
+                                # off: on a head whose lips touch exactly, round-off then picks the lip, docs/model.md)
 SYMMETRY = True                 # the template's mirror plane is put on the face's (``symmetry.symmetric_pose``): a
                                 # symmetric face gets mirror-symmetric keys (the ICPs leave up to 1.3 degrees of yaw)
 RETRY_BELOW = 0.8               # a similarity fit leaving fewer of the template's narrow points within FIT_CM of the
@@ -482,7 +483,7 @@ def loop_lip_sides(x: np.ndarray, tpl_faces: np.ndarray, ambiguity: np.ndarray, 
     template whose lips touch (a transfer's source with closed lips: the MakeHuman, Rocketbox, hand-made heads) has
     no opening to meet (``match_openings``), so each of its margin vertices took the nearer of the two touching lips:
     upper-lip edge vertices took the lower lip's motion, one in two, and jawOpen opened the mouth with a zigzag of
-    teeth hanging from the upper lip. The face's loop nearest the registered lip contact (the vertices of x (M, 3) with
+    teeth hanging from the upper lip. The face's forward loop (``BACKWARD_LOOP_NZ``) nearest the registered lip contact (the vertices of x (M, 3) with
     ``ambiguity`` (M,) at least ``MOUTH_CONTACT``; median within ``LOOP_LIP_REACH_CM``), not among the ``used`` loops, is
     split into its lips (``loop_arcs``), the template's triangles (tpl_faces (T, 3)) into those that drop with the jaw
     (their jawOpen drop, jaw_dy (M,) averaged, at least half the contact's largest: the lower lip and chin) and the
@@ -495,9 +496,11 @@ def loop_lip_sides(x: np.ndarray, tpl_faces: np.ndarray, ambiguity: np.ndarray, 
     loops, _ = face_loops(pts, faces)
     taken = [set(map(int, lp)) for lp in used]
     grid = PointGrid(x[contact])
+    vn = vertex_normals(pts, faces)
     best, best_d = None, LOOP_LIP_REACH_CM
     for lp in loops:
-        if any(set(map(int, lp)) & t for t in taken) or is_cut_loop(pts[lp]):
+        if (any(set(map(int, lp)) & t for t in taken) or is_cut_loop(pts[lp])
+                or vn[lp, 2].mean() < BACKWARD_LOOP_NZ):          # a mouth's deep opening is no lip margin
             continue
         d = float(np.median(np.sqrt(grid.knn(pts[lp], 1)[1][:, 0])))
         if d < best_d:
