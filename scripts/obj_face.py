@@ -21,18 +21,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from model_core.runtime.facs_names import ARKIT_NAMES               # noqa: E402
-
-
-def read_obj(path) -> tuple[np.ndarray, np.ndarray]:
-    """(verts (N, 3), triangles (F, 3) int64, polygons fanned) of an OBJ file."""
-    v, f = [], []
-    for line in Path(path).read_text(errors="replace").splitlines():
-        if line.startswith("v "):
-            v.append([float(x) for x in line.split()[1:4]])
-        elif line.startswith("f "):
-            idx = [int(x.split("/")[0]) - 1 for x in line.split()[1:]]
-            f += [[idx[0], idx[i], idx[i + 1]] for i in range(1, len(idx) - 1)]
-    return np.asarray(v, np.float64), np.asarray(f, np.int64)
+from model_core.runtime.meshio import read_mesh                     # noqa: E402
 
 
 def lid_centre(delta: np.ndarray, verts: np.ndarray) -> np.ndarray:
@@ -45,14 +34,15 @@ def read_face(folder, neutral: str = "Neutral.obj", unit: float | None = None) -
     """The arrays of the dev-head format (``verts``, ``faces``, ``shape_names``, ``shape_deltas``) of the OBJ set
     in ``folder`` (see the module docstring)."""
     folder = Path(folder)
-    v0, f0 = read_obj(folder / neutral)
+    neutral_mesh = read_mesh(folder / neutral)
+    v0, f0 = neutral_mesh.verts, neutral_mesh.faces
     by_lower = {n.lower(): n for n in ARKIT_NAMES}
     names, deltas = [], []
     for p in sorted(folder.glob("*.obj")):
         name = by_lower.get(p.stem.lower())
         if name is None or p.name == neutral:
             continue
-        v, _ = read_obj(p)
+        v = read_mesh(p).verts
         if v.shape != v0.shape:
             raise ValueError(f"{p} has {len(v)} vertices, the neutral {len(v0)}: shapes must share its vertex order")
         names.append(name)

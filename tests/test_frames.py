@@ -74,16 +74,9 @@ def test_upright_rotation_keeps_a_turn_or_lean_and_drops_the_pitch():
 
 
 def test_partial_upright_keeps_a_share_of_the_pitch():
-    from model_core.runtime.frames import partial_upright, upright_rotation
-
-    def turn(axis, deg):
-        a = np.radians(deg)
-        k = np.asarray(axis, float) / np.linalg.norm(axis)
-        kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
-        return np.eye(3) + np.sin(a) * kx + (1 - np.cos(a)) * kx @ kx
-    pitch = turn([1, 0, 0], 8.0)
-    rot = turn([0, 1, 0], 5.0) @ pitch                      # a yaw after a pitch about the ears' axis
+    from model_core.runtime.frames import partial_upright
+    rot = _about([0, 1, 0], 5.0) @ _about([1, 0, 0], 8.0)   # a yaw after a pitch about the ears' axis
     np.testing.assert_allclose(partial_upright(rot, 0.0), upright_rotation(rot), atol=1e-12)
     np.testing.assert_allclose(partial_upright(rot, 1.0), rot, atol=1e-12)
-    np.testing.assert_allclose(partial_upright(rot, 0.5), turn([0, 1, 0], 5.0) @ turn([1, 0, 0], 4.0), atol=1e-12)
+    np.testing.assert_allclose(partial_upright(rot, 0.5), _about([0, 1, 0], 5.0) @ _about([1, 0, 0], 4.0), atol=1e-12)
     np.testing.assert_allclose(partial_upright(rot, 2.0), rot, atol=1e-12)    # clipped to 0..1

@@ -11,6 +11,7 @@ from model_core.dataset.ict import crop_sizes
 from model_core.runtime.mesh import boundary_loops, remove_unreferenced, turned_over, vertex_normals, vertex_rings
 from model_core.runtime import Model
 from model_core.runtime import template_keys as tk
+from lip_cut_face import lip_cut_face
 
 BLINK_L = ICT_NAMES.index("eyeBlink_L")
 
@@ -545,13 +546,8 @@ def test_lips_cut_open_with_overlapping_edges_meet_lip_by_lip(ict, monkeypatch):
     # lower lip took the face's upper edge (a Ready Player Me head: jawOpen left the lower lip's top behind as a
     # torn curtain, lip gap 0 %). Met lip by lip (``mouth_arcs``) the keys are nearer ICT's truth: measured jawOpen
     # 14.6 -> 11.3 %, all keys 13.8 -> 12.0 % (docs/model.md, *Lips cut open with overlapping edges*)
-    n = crop_sizes("face")[0]
     tpl = tk.default_template()
-    v = ict.identity_verts(held_out_identities(2)[0])[:n].astype(np.float64)
-    cut = np.zeros(n, bool)
-    cut[tpl.margins[2][1]] = True                        # the mouth's inner surface behind the lips' margin
-    f = ict.crop_faces("face")
-    verts, faces, kept = remove_unreferenced(v, f[~cut[f].any(axis=1)])
+    verts, faces, kept = lip_cut_face(ict, held_out_identities(2)[0])
     true = ict.expression_modes[:, kept].astype(np.float64)
     jaw = true[JAW]
     mouth = min((lp for lp in boundary_loops(faces) if np.ptp(verts[lp, 0]) > 3.0), key=len)   # not the crop's edge

@@ -92,16 +92,9 @@ def test_open_lips_take_each_lip_from_a_closed_mouthed_source(ict, dev_heads, mo
     # avatars are): the source has no opening for the face's mouth loop to meet, so each margin vertex took the nearer
     # of the two touching lips, and jawOpen hung teeth from the upper lip (rendered; the ARKit mask from Ready Player
     # Me). Split into its lips (``template_keys.loop_lip_sides``), the upper lip's edge stays with the upper lip
-    from model_core.dataset.ict import crop_sizes
     from model_core.runtime import template_keys as tk
-    from model_core.runtime.mesh import remove_unreferenced
-    n = crop_sizes("face")[0]
-    tpl = tk.default_template()
-    v = ict.identity_verts(held_out_identities(1)[0])[:n].astype(np.float64)
-    cut = np.zeros(n, bool)
-    cut[tpl.margins[2][1]] = True                        # the mouth's inner surface behind the lips' margin
-    f = ict.crop_faces("face")
-    verts, faces, kept = remove_unreferenced(v, f[~cut[f].any(axis=1)])
+    from lip_cut_face import lip_cut_face
+    verts, faces, _ = lip_cut_face(ict, held_out_identities(1)[0])
     up, lo = tk.loop_arcs(verts, faces, min((lp for lp in tk.face_loops(verts, faces)[0]
                                              if not tk.is_cut_loop(verts[lp])), key=lambda lp: verts[lp, 1].mean()))
     middle = lambda arc: arc[np.abs(verts[arc, 0]) < 0.5 * np.ptp(verts[arc, 0]) * 0.6]   # noqa: E731

@@ -430,9 +430,7 @@ def mouth_arcs(tpl: FaceTemplate, ti: np.ndarray, pts: np.ndarray, faces: np.nda
     lip-loop vertices) and jawOpen left the lower lip's top behind as a torn curtain. The template's curve ti (T,)
     is the mouth when its jawOpen (``tpl.jaw``) opens it by ``LIP_ARC_OPEN_CM``; its lower lip is the vertices
     that drop at least half as far as the most. The face's loop (L,) (ordered, pts (N, 3) cm, faces (F, 3)) is
-    split at its corners (least and greatest x) into two arcs, each with both corners; its upper arc is the one
-    whose neighbours off the loop lie above it (the
-    upper lip's body is above its edge, the lower lip's below, however the edges overlap)."""
+    split into its upper and lower arcs by ``loop_arcs``."""
     if len(loop) < 6 or not opened_by_jaw(tpl, ti):
         return None
     dy = tpl.modes[tpl.jaw, ti, 1].astype(np.float64)
@@ -483,23 +481,26 @@ def loop_lip_sides(x: np.ndarray, tpl_faces: np.ndarray, ambiguity: np.ndarray, 
     template whose lips touch (a transfer's source with closed lips: the MakeHuman, Rocketbox, hand-made heads) has
     no opening to meet (``match_openings``), so each of its margin vertices took the nearer of the two touching lips:
     upper-lip edge vertices took the lower lip's motion, one in two, and jawOpen opened the mouth with a zigzag of
-    teeth hanging from the upper lip. The face's forward loop (``BACKWARD_LOOP_NZ``) nearest the registered lip contact (the vertices of x (M, 3) with
-    ``ambiguity`` (M,) at least ``MOUTH_CONTACT``; median within ``LOOP_LIP_REACH_CM``), not among the ``used`` loops, is
-    split into its lips (``loop_arcs``), the template's triangles (tpl_faces (T, 3)) into those that drop with the jaw
-    (their jawOpen drop, jaw_dy (M,) averaged, at least half the contact's largest: the lower lip and chin) and the
-    rest; the upper arc's vertices take their closest points among the rest, the lower arc's among the dropping ones,
-    their ambiguity 0.
-    f (N,) int64 indices into tpl_faces, b (N, 3), amb (N,): the closest points as found; returns copies."""
+    teeth hanging from the upper lip. The face's forward loop (``BACKWARD_LOOP_NZ``) nearest the registered lip
+    contact (the vertices of x (M, 3) with ``ambiguity`` (M,) at least ``MOUTH_CONTACT``; median within
+    ``LOOP_LIP_REACH_CM``), sharing no vertex with the ``used`` loops, is split into its lips (``loop_arcs``), the
+    template's triangles (tpl_faces (T, 3)) into those that drop with the jaw (their jawOpen drop, jaw_dy (M,)
+    averaged, at least half the contact's largest: the lower lip and chin) and the rest; each arc (and the
+    ambiguous vertices within ``LOOP_LIP_RINGS`` of it, nearer it than the other) takes its closest points among
+    the rest (the upper lip) or the dropping ones (the lower), its ambiguity 0. f (N,) int64 indices into
+    tpl_faces, b (N, 3), amb (N,): the closest points as found; returns copies."""
     contact = ambiguity >= MOUTH_CONTACT
     if contact.sum() < 4:
         return f, b, amb
     loops, _ = face_loops(pts, faces)
-    taken = [set(map(int, lp)) for lp in used]
+    taken = np.zeros(len(pts), bool)
+    for lp in used:
+        taken[lp] = True
     grid = PointGrid(x[contact])
     vn = vertex_normals(pts, faces)
     best, best_d = None, LOOP_LIP_REACH_CM
     for lp in loops:
-        if (any(set(map(int, lp)) & t for t in taken) or is_cut_loop(pts[lp])
+        if (taken[lp].any() or is_cut_loop(pts[lp])
                 or vn[lp, 2].mean() < BACKWARD_LOOP_NZ):          # a mouth's deep opening is no lip margin
             continue
         d = float(np.median(np.sqrt(grid.knn(pts[lp], 1)[1][:, 0])))
@@ -619,11 +620,11 @@ def close_openings(tpl: FaceTemplate, keys: np.ndarray, pts: np.ndarray, matched
         near = np.flatnonzero(w > 0)                                 # elsewhere the factor is 1
         for k in np.flatnonzero((np.abs(want) >= CLOSURE_MIN) & (want * got > 0) & (np.abs(got) >= 0.05)):
             q = float(np.clip(want[k] / got[k], *CLOSURE_SCALE))
-            f = (1.0 + (q - 1.0) * w[near])[:, None].astype(keys.dtype)
+            gain = (1.0 + (q - 1.0) * w[near])[:, None].astype(keys.dtype)
             if CLOSURE_ACROSS:
-                keys[k, near, 1:] *= f
+                keys[k, near, 1:] *= gain
             else:
-                keys[k, near] *= f
+                keys[k, near] *= gain
             if want[k] >= SEAL_CLOSURE and tpl.lid_keys[k]:
                 seal_lids(keys[k], pts, loop, near)
     return keys
