@@ -92,6 +92,10 @@ MAX_RIM_RINGS = 12              # how deep behind an opening its rim (the first 
 BACKWARD_LOOP_NZ = -0.3         # a face opening whose rim's mean normal points further back than this is a
                                 # socket (an eye or mouth interior): it meets the template's own opening
 AMBIGUITY_RADIUS_CM = 0.6       # how far apart two points may be and still be confused by a closest point
+ORPHANS = True                  # a face vertex on the template's interior hidden behind a rim the face met (within
+ORPHAN_CM = 0.5                 # 5 mm of it, nearer it than the visible surface and beyond FALLOFF_CM[0] of that: a
+                                # pocket's lining, a lid's inner fold) takes the harmonic fill of the motion around it,
+                                # not the fading visible surface's (a MakeHuman head's pocket stood still: crumpled lids)
 UNFOLD_AMBIGUITY = 0.05         # mouth ambiguity from which a vertex's motion may be re-chosen where a key folds
 UNFOLD_ALL_MAX_VERTS = 60000    # above this many face vertices only jawOpen is unfolded away from the lip contact
 UNFOLD_ROUNDS = 12              # sweeps re-choosing the lip-contact vertices of triangles a key turns over
@@ -1333,6 +1337,13 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     # the face has no interior behind a rim it meets there: its vertices may not land on the template's
     visible = np.flatnonzero(~hidden[tpl.faces].any(axis=1))
     f, b, d2 = Surface(x, tpl.faces[visible]).closest(pts, max_dist=hi)
+    orphan = np.zeros(len(pts), bool)     # on the hidden interior: filled from around (``ORPHANS``)
+    if ORPHANS and len(visible) < len(tpl.faces):
+        far = np.flatnonzero(d2 > lo * lo)
+        if len(far):
+            hid = np.flatnonzero(hidden[tpl.faces].any(axis=1))
+            _, _, dh = Surface(x, tpl.faces[hid]).closest(pts[far], max_dist=ORPHAN_CM)
+            orphan[far[dh < np.minimum(d2[far], ORPHAN_CM ** 2)]] = True
     # on the same surface (the similarity alone puts the template on the face, ``SAME_SURFACE_CM``) every closest
     # point is the face's own: no lip is mistaken for the other, nothing to blend at the contact
     lo_p, hi_p = SAME_SURFACE_CM
@@ -1351,13 +1362,14 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
         R_keys = partial_upright(R, (hi_p - fit_med) / (hi_p - lo_p))
     keys = carry_deltas(tpl.modes, tri, b, s, R_keys, fade)          # (53, N, 3) float32, ICT frame
     lo_a, hi_a = AMBIGUITY
-    known = (amb < lo_a) | (fade < 1.0)
+    known = ((amb < lo_a) | (fade < 1.0)) & ~orphan
     if not known.all():
         unknown, filled = harmonic_fill_rows(faces, lambda rows: carry_deltas(tpl.modes, tri, b, s, R_keys, fade, rows),
                                              known)
         # between the two thresholds the closest-point value fades into the filled one, so a vertex whose
         # closest point slides across the lip contact does not jump
         beta = np.clip((amb[unknown] - lo_a) / (hi_a - lo_a), 0.0, 1.0)[:, None]
+        beta[orphan[unknown]] = 1.0
         own = carry_deltas(tpl.modes, tri, b, s, R_keys, fade, unknown)
         keys[:, unknown] = ((1 - beta) * own + beta * filled).reshape(len(unknown), -1, 3).transpose(1, 0, 2)
     if sockets is not None:
