@@ -96,6 +96,8 @@ ORPHANS = True                  # a face vertex on the template's interior hidde
 ORPHAN_CM = 0.5                 # 5 mm of it, nearer it than the visible surface and beyond FALLOFF_CM[0] of that: a
                                 # pocket's lining, a lid's inner fold) takes the harmonic fill of the motion around it,
                                 # not the fading visible surface's (a MakeHuman head's pocket stood still: crumpled lids)
+ORPHAN_OPENING = 0.5            # ... behind an eye's rim: an opening at least half its rim's radius (ICT's eyes 1.1; a
+                                # source's sliver between anime lips 0.1-0.2, its rim the lips around it)
 UNFOLD_AMBIGUITY = 0.05         # mouth ambiguity from which a vertex's motion may be re-chosen where a key folds
 UNFOLD_ALL_MAX_VERTS = 60000    # above this many face vertices only jawOpen is unfolded away from the lip contact
 UNFOLD_ROUNDS = 12              # sweeps re-choosing the lip-contact vertices of triangles a key turns over
@@ -1337,11 +1339,16 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     # the face has no interior behind a rim it meets there: its vertices may not land on the template's
     visible = np.flatnonzero(~hidden[tpl.faces].any(axis=1))
     f, b, d2 = Surface(x, tpl.faces[visible]).closest(pts, max_dist=hi)
-    orphan = np.zeros(len(pts), bool)     # on the hidden interior: filled from around (``ORPHANS``)
-    if ORPHANS and len(visible) < len(tpl.faces):
+    orphan = np.zeros(len(pts), bool)     # on the hidden interior of an eye: filled from around (``ORPHANS``)
+    eyes = np.zeros(len(tpl.verts), bool)
+    for i, _, forward in matched:        # an eye: its opening about its rim's size (not a sliver inside the lips)
+        rim, interior = rims[i]
+        if forward and loop_shape(tpl.verts[tpl.openings[i]])[1] >= ORPHAN_OPENING * loop_shape(tpl.verts[rim])[1]:
+            eyes[interior] = True
+    if ORPHANS and eyes.any():
         far = np.flatnonzero(d2 > lo * lo)
         if len(far):
-            hid = np.flatnonzero(hidden[tpl.faces].any(axis=1))
+            hid = np.flatnonzero(eyes[tpl.faces].any(axis=1))
             _, _, dh = Surface(x, tpl.faces[hid]).closest(pts[far], max_dist=ORPHAN_CM)
             orphan[far[dh < np.minimum(d2[far], ORPHAN_CM ** 2)]] = True
     # on the same surface (the similarity alone puts the template on the face, ``SAME_SURFACE_CM``) every closest
