@@ -96,6 +96,10 @@ ORPHANS = True                  # a face vertex on the template's interior hidde
 ORPHAN_CM = 0.5                 # 5 mm of it, nearer it than the visible surface and beyond FALLOFF_CM[0] of that: a
                                 # pocket's lining, a lid's inner fold) takes the harmonic fill of the motion around it,
                                 # not the fading visible surface's (a MakeHuman head's pocket stood still: crumpled lids)
+FRONT_ORPHANS = True            # ... and so does a face vertex the front sees whose closest point lies inside the
+FRONT_DEPTH_CM = 0.3            # template's mouth: 3 mm behind the template's frontmost surface there
+FRONT_SEEN_CM = 0.05            # (the face vertex within 0.5 mm of its own), within 1.5 mouth half-widths of the
+FRONT_REACH = 1.5               # template's lip contact (``front_orphans``)
 ORPHAN_OPENING = 0.5            # ... behind an eye's rim: an opening at least half its rim's radius (ICT's eyes 1.1; a
                                 # source's sliver between anime lips 0.1-0.2, its rim the lips around it)
 UNFOLD_AMBIGUITY = 0.05         # mouth ambiguity from which a vertex's motion may be re-chosen where a key folds
@@ -1268,6 +1272,30 @@ def choose_lip_sides(x: np.ndarray, tpl_faces: np.ndarray, ambiguity: np.ndarray
     return f, b, amb
 
 
+def front_orphans(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, tri: np.ndarray) -> np.ndarray:
+    """(N,) bool: the face vertices the front sees whose closest template triangle the front does not see, inside
+    the template's mouth (``FRONT_ORPHANS``).
+
+    A face's lip margin cut open, or its deep mouth corner, lies at its front; its closest point on a registered
+    template whose mouth runs on inside (ICT's inner lips, a source head's mouth bag) may lie behind the
+    template's lips, and the motion read there is the inside's (Rocketbox's mouth corners carried onto the ARKit
+    face mask: the funnel tore the lips). Template vertices more than ``FRONT_DEPTH_CM`` behind the template's
+    frontmost surface at their (x, y) (``mesh.front_hits``) within ``FRONT_REACH`` mouth half-widths (across and up)
+    of its lip contact are its mouth's inside; face vertices within ``FRONT_SEEN_CM`` of their own frontmost surface
+    are seen. pts (N, 3) ICT cm, faces (F, 3), tri (N, 3) each vertex's closest template triangle (vertex indices).
+    All False where the template has no lip contact (fewer than 4 vertices above ``MOUTH_CONTACT``)."""
+    contact = tpl.ambiguity > MOUTH_CONTACT
+    if contact.sum() < 4:
+        return np.zeros(len(pts), bool)
+    c = tpl.verts[contact].mean(axis=0)
+    half = 0.5 * float(np.ptp(tpl.verts[contact, 0]))
+    front = np.nan_to_num(front_hits(tpl.verts, tpl.faces, tpl.verts[:, :2]), nan=-np.inf)
+    inside = (tpl.verts[:, 2] < front - FRONT_DEPTH_CM) & \
+        (np.linalg.norm((tpl.verts - c)[:, :2], axis=1) < FRONT_REACH * half)
+    seen = pts[:, 2] >= np.nan_to_num(front_hits(pts, faces, pts[:, :2]), nan=np.inf) - FRONT_SEEN_CM
+    return seen & inside[tri].all(axis=1)
+
+
 def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progress=None,
                   return_match: bool = False, landmarks=None, mouth_open=None, mouth_shift: bool = True,
                   sockets=None, plane: float = 0.0, cuts: bool = True, match_reach: float = 1.0,
@@ -1351,6 +1379,8 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
             hid = np.flatnonzero(eyes[tpl.faces].any(axis=1))
             _, _, dh = Surface(x, tpl.faces[hid]).closest(pts[far], max_dist=ORPHAN_CM)
             orphan[far[dh < np.minimum(d2[far], ORPHAN_CM ** 2)]] = True
+    if FRONT_ORPHANS:
+        orphan |= (d2 <= lo * lo) & front_orphans(tpl, pts, faces, tpl.faces[visible][f])
     # on the same surface (the similarity alone puts the template on the face, ``SAME_SURFACE_CM``) every closest
     # point is the face's own: no lip is mistaken for the other, nothing to blend at the contact
     lo_p, hi_p = SAME_SURFACE_CM
