@@ -92,16 +92,17 @@ MAX_RIM_RINGS = 12              # how deep behind an opening its rim (the first 
 BACKWARD_LOOP_NZ = -0.3         # a face opening whose rim's mean normal points further back than this is a
                                 # socket (an eye or mouth interior): it meets the template's own opening
 AMBIGUITY_RADIUS_CM = 0.6       # how far apart two points may be and still be confused by a closest point
-ORPHANS = True                  # a face vertex on the template's interior hidden behind a rim the face met (within
-ORPHAN_CM = 0.5                 # 5 mm of it, nearer it than the visible surface and beyond FALLOFF_CM[0] of that: a
-                                # pocket's lining, a lid's inner fold) takes the harmonic fill of the motion around it,
-                                # not the fading visible surface's (a MakeHuman head's pocket stood still: crumpled lids)
+ORPHANS = True                  # a face vertex on the template's interior hidden behind an eye's rim the face met
+ORPHAN_CM = 0.5                 # (within 5 mm of it, nearer it than the visible surface and beyond FALLOFF_CM[0] of
+                                # that: a pocket's lining, a lid's inner fold) takes the harmonic fill of the motion
+                                # around it, not the fading visible surface's (``eye_orphans``; a MakeHuman head's
+                                # pocket stood still under the lids: crumpled blinks)
+ORPHAN_OPENING = 0.5            # an eye: an opening at least half its rim's radius (ICT's eyes 1.1; a source's sliver
+                                # between anime lips 0.1-0.2, its rim the lips around it)
 FRONT_ORPHANS = True            # ... and so does a face vertex the front sees whose closest point lies inside the
 FRONT_DEPTH_CM = 0.3            # template's mouth: 3 mm behind the template's frontmost surface there
 FRONT_SEEN_CM = 0.05            # (the face vertex within 0.5 mm of its own), within 1.5 mouth half-widths of the
 FRONT_REACH = 1.5               # template's lip contact (``front_orphans``)
-ORPHAN_OPENING = 0.5            # ... behind an eye's rim: an opening at least half its rim's radius (ICT's eyes 1.1; a
-                                # source's sliver between anime lips 0.1-0.2, its rim the lips around it)
 UNFOLD_AMBIGUITY = 0.05         # mouth ambiguity from which a vertex's motion may be re-chosen where a key folds
 UNFOLD_ALL_MAX_VERTS = 60000    # above this many face vertices only jawOpen is unfolded away from the lip contact
 UNFOLD_ROUNDS = 12              # sweeps re-choosing the lip-contact vertices of triangles a key turns over
@@ -1272,6 +1273,32 @@ def choose_lip_sides(x: np.ndarray, tpl_faces: np.ndarray, ambiguity: np.ndarray
     return f, b, amb
 
 
+def eye_orphans(tpl: FaceTemplate, x: np.ndarray, pts: np.ndarray, matched: list, rims: list, d2: np.ndarray
+                ) -> np.ndarray:
+    """(N,) bool: the face vertices on an eye's interior the template hides (``ORPHANS``).
+
+    Behind a rim the face met (``opening_curves``) the template's interior is hidden: it is not registered and no
+    face vertex lands on it. A face that has an interior there after all (an eye pocket's lining, the lids' inner
+    folds) then has vertices with no closest point within reach, which took no motion under the moving lids. These
+    are the vertices beyond ``FALLOFF_CM[0]`` of the visible template (d2 (N,) cm^2) but within ``ORPHAN_CM`` of an
+    eye's hidden interior on the registered template x (M, 3), and nearer it; an eye: a forward match whose
+    opening is at least ``ORPHAN_OPENING`` of its rim's radius. pts (N, 3) ICT cm; matched, rims as in
+    ``template_keys``."""
+    out = np.zeros(len(pts), bool)
+    eyes = np.zeros(len(tpl.verts), bool)
+    for i, _, forward in matched:
+        rim, interior = rims[i]
+        if forward and loop_shape(tpl.verts[tpl.openings[i]])[1] >= ORPHAN_OPENING * loop_shape(tpl.verts[rim])[1]:
+            eyes[interior] = True
+    far = np.flatnonzero(d2 > FALLOFF_CM[0] ** 2)
+    if not eyes.any() or not len(far):
+        return out
+    hid = np.flatnonzero(eyes[tpl.faces].any(axis=1))
+    _, _, dh = Surface(x, tpl.faces[hid]).closest(pts[far], max_dist=ORPHAN_CM)
+    out[far[dh < np.minimum(d2[far], ORPHAN_CM ** 2)]] = True
+    return out
+
+
 def front_orphans(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, tri: np.ndarray) -> np.ndarray:
     """(N,) bool: the face vertices the front sees whose closest template triangle the front does not see, inside
     the template's mouth (``FRONT_ORPHANS``).
@@ -1367,18 +1394,8 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     # the face has no interior behind a rim it meets there: its vertices may not land on the template's
     visible = np.flatnonzero(~hidden[tpl.faces].any(axis=1))
     f, b, d2 = Surface(x, tpl.faces[visible]).closest(pts, max_dist=hi)
-    orphan = np.zeros(len(pts), bool)     # on the hidden interior of an eye: filled from around (``ORPHANS``)
-    eyes = np.zeros(len(tpl.verts), bool)
-    for i, _, forward in matched:        # an eye: its opening about its rim's size (not a sliver inside the lips)
-        rim, interior = rims[i]
-        if forward and loop_shape(tpl.verts[tpl.openings[i]])[1] >= ORPHAN_OPENING * loop_shape(tpl.verts[rim])[1]:
-            eyes[interior] = True
-    if ORPHANS and eyes.any():
-        far = np.flatnonzero(d2 > lo * lo)
-        if len(far):
-            hid = np.flatnonzero(eyes[tpl.faces].any(axis=1))
-            _, _, dh = Surface(x, tpl.faces[hid]).closest(pts[far], max_dist=ORPHAN_CM)
-            orphan[far[dh < np.minimum(d2[far], ORPHAN_CM ** 2)]] = True
+    # vertices whose closest point says nothing of their motion take the fill of the motion around them
+    orphan = eye_orphans(tpl, x, pts, matched, rims, d2) if ORPHANS else np.zeros(len(pts), bool)
     if FRONT_ORPHANS:
         orphan |= (d2 <= lo * lo) & front_orphans(tpl, pts, faces, tpl.faces[visible][f])
     # on the same surface (the similarity alone puts the template on the face, ``SAME_SURFACE_CM``) every closest
