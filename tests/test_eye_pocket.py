@@ -14,6 +14,7 @@ from model_core.evaluation.evaluate import held_out_identities, relative_error
 from model_core.evaluation.real_eval import lid_travel
 from model_core.runtime import template_keys as tk
 from model_core.runtime.mesh import boundary_loops, unique_edges
+from capped_eyes_face import capped_eyes
 
 
 def test_an_ict_socket_behind_the_lids_gives_the_lid_margin(ict):
@@ -99,7 +100,7 @@ def test_an_eye_capped_behind_the_lids_is_met_at_its_margin(ict, monkeypatch):
     names = list(ict.expression_names)
     eyes = [i for i, k in enumerate(names) if k.startswith("eye")]
     blink = names.index("eyeBlink_L")
-    vc, fc = _capped_eyes(v, f)
+    vc, fc = capped_eyes(v, f)
     true = ict.expression_modes[:, :n].astype(np.float64)
     err = {}
     for pockets in (False, True):
@@ -111,17 +112,6 @@ def test_an_eye_capped_behind_the_lids_is_met_at_its_margin(ict, monkeypatch):
     assert err[True][1] < err[False][1] - 0.02, err
 
 
-def _capped_eyes(v, f):
-    """A face (verts (N, 3), faces (F, 3)) with each eye opening (a loop under 60 vertices above Y = 1 cm) capped by
-    a fan to a vertex at its centre: (verts (N + 2, 3), faces)."""
-    vv, ff = [v], [f]
-    for lp in [lp for lp in boundary_loops(f) if len(lp) < 60 and v[lp, 1].mean() > 1.0]:
-        ff.append(np.stack([np.roll(lp, -1), lp, np.full(len(lp), sum(map(len, vv)))], axis=1))
-        vv.append(v[lp].mean(axis=0, keepdims=True))
-    assert len(ff) == 3
-    return np.concatenate(vv), np.concatenate(ff)
-
-
 def test_the_lids_inner_folds_follow_the_lids(ict, monkeypatch):
     # the capped face keeps ICT's lids' inner folds (behind the margin, over the eyeball): they lie on the template's
     # interior, hidden behind the rim the pocket's margin met, so no closest point reached them and they stood
@@ -131,7 +121,7 @@ def test_the_lids_inner_folds_follow_the_lids(ict, monkeypatch):
     from model_core.dataset.ict import crop_sizes
     from model_core.runtime import Model
     n = crop_sizes("face")[0]
-    vc, fc = _capped_eyes(ict.identity_verts(held_out_identities(1)[0], "face"), ict.crop_faces("face"))
+    vc, fc = capped_eyes(ict.identity_verts(held_out_identities(1)[0], "face"), ict.crop_faces("face"))
     names = list(ict.expression_names)
     eyes = [i for i, k in enumerate(names) if k.startswith("eye")]
     blink = names.index("eyeBlink_L")

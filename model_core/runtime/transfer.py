@@ -27,7 +27,8 @@ import numpy as np
 from . import blas
 from .correspond import PointGrid, Surface, harmonic_fill_rows, interpolate, similarity_icp
 from .mesh import face_normals, keep_unturned, median_edge, point_in_polygon
-from .template_keys import FaceTemplate, default_template, face_loops, loop_shape, mouth_ambiguity, template_keys
+from .template_keys import (FaceTemplate, default_template, eye_pocket, face_loops, loop_shape, mouth_ambiguity,
+                             template_keys)
 from .unflip import unflip_keys
 
 
@@ -37,6 +38,7 @@ AFFINE_ITERS = 20      # affine ICP steps
 CUTS = False            # the similarity ICPs pair on the target's cut too (template_keys(cuts=)): the source is a head
                         # of its own, often cut like the target; with cuts, a warped copy 11.9 -> 13.4 % (docs/model.md)
 EYES_FROM_ICT = True    # a source with closed eyes gets its lid margins as openings (``_virtual_eyes``)
+POCKET_EYES = True      # ... for a target whose eyes are pockets too (``template_keys.eye_pocket``), not only loops
 SOCKET_DEPTH = 4.0      # ... with what lies inside the margin's outline up to this many of its radii behind it
 MATCH_REACH = 2.5       # a target loop meets a source opening within 2.5 of its radii (``match_openings``; ICT's: 1)
 PLANE = 0.9            # share of the registration's closest-point pulls along the target's normal (point-to-plane)
@@ -203,7 +205,9 @@ def _virtual_eyes(model, source_pm, source: FaceTemplate, target_pm, affine=None
     transfer's callback(done, total), called through that registration too (so Esc stops it)."""
     from .nearest import knn
     ict = default_template()
-    need = [eye for eye in (0, 1) if _has_eye_loop(model, target_pm, eye) and not _has_eye_loop(model, source_pm, eye)]
+    need = [eye for eye in (0, 1) if (_has_eye_loop(model, target_pm, eye)
+                                      or (POCKET_EYES and _has_eye_pocket(model, target_pm, eye)))
+            and not _has_eye_loop(model, source_pm, eye)]
     if not need:        # the usual case: no ICT registration of the source (~1.5 s)
         return
     match = model._template_match(source_pm, progress)[1]
@@ -288,6 +292,17 @@ def _mirror_consistent(keys: np.ndarray, src_keys: np.ndarray, src: np.ndarray, 
     for i, k in enumerate(symmetric):
         out[k] = keep_unturned(keys[k] + change[:, i], keys[k].astype(np.float64), tgt, tgt_faces, n0)
     return out.astype(keys.dtype)
+
+
+def _has_eye_pocket(model, pm, eye: int) -> bool:
+    """Whether a prepared head's eye ``eye`` (0, 1: ICT's template's openings) is a pocket (``eye_pocket``: lids run
+    on into a recess, no boundary loop) where ICT's lid margin lies in the face-core frame (``Model.template_frame``);
+    cached per (model, mesh)."""
+    def pockets():
+        pts = model.template_frame(pm)[0]
+        ict = default_template()
+        return [eye_pocket(pts, pm.face_faces, *loop_shape(ict.verts[ict.rims[e][0]])) is not None for e in (0, 1)]
+    return model._cached(pm, "eye_pockets", pockets)[eye]
 
 
 def _has_eye_loop(model, pm, eye: int) -> bool:
