@@ -205,9 +205,8 @@ def _virtual_eyes(model, source_pm, source: FaceTemplate, target_pm, affine=None
     transfer's callback(done, total), called through that registration too (so Esc stops it)."""
     from .nearest import knn
     ict = default_template()
-    need = [eye for eye in (0, 1) if (_has_eye_loop(model, target_pm, eye)
-                                      or (POCKET_EYES and _has_eye_pocket(model, target_pm, eye)))
-            and not _has_eye_loop(model, source_pm, eye)]
+    need = [eye for eye in (0, 1) if not _has_eye_loop(model, source_pm, eye)
+            and (_has_eye_loop(model, target_pm, eye) or (POCKET_EYES and _has_eye_pocket(model, target_pm, eye)))]
     if not need:        # the usual case: no ICT registration of the source (~1.5 s)
         return
     match = model._template_match(source_pm, progress)[1]
