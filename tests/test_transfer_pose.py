@@ -107,7 +107,11 @@ def test_open_lips_take_each_lip_from_a_closed_mouthed_source(ict, dev_heads, mo
         k = transfer_keys(model, pa, src.deltas, pb, names=src.names)[jaw].astype(np.float64)
         return -k[middle(up), 1], float(np.median(-k[middle(lo), 1]))
     upper, lower = drops()
+    # the margin's vertices the front sees that read the source's mouth inside are filled from around since
+    # (``FRONT_ORPHANS``), which keeps this upper lip too (its edge drops 0.14 of the lower lip's with that alone):
+    # both off for the case before
     monkeypatch.setattr(tk, "LOOP_LIP_SIDES", False)
+    monkeypatch.setattr(tk, "FRONT_ORPHANS", False)
     upper0, lower0 = drops()
     print("upper-lip edge drops / the lower lip's:", upper.max() / lower, "before:", upper0.max() / lower0)
     assert upper.max() < 0.3 * lower and upper0.max() > 0.5 * lower0, (upper.max(), lower, upper0.max(), lower0)
