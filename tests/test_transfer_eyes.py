@@ -3,7 +3,8 @@ heads with their eyes cut open at the lid margin (the hand-made and Rokoko dev h
 evaluation only). The source gets its lid margins as openings from its own ICT registration
 (``transfer._virtual_eyes``) and the target's eye loops meet them (``MATCH_REACH``). Measured (docs/model.md):
 eyeBlinkLeft / Right cosine against the target's artist -0.15 / 0.14 -> 0.74 / 0.65 on the hand-made head, 0.13 /
-0.08 -> 0.95 / 0.98 on Rokoko's."""
+0.08 -> 0.95 / 0.98 on Rokoko's. A target whose eyes are pockets too gets them as well (``transfer.POCKET_EYES``):
+its pocket margins meet them."""
 from __future__ import annotations
 
 import numpy as np
