@@ -483,6 +483,45 @@ LOOP_LIP_REACH_CM = 0.5         # ... a loop whose vertices lie this near the re
 LOOP_LIP_RINGS = 3              # ... and the lip contact's vertices within this many rings of a lip's arc
 
 
+def lip_margin_loop(x: np.ndarray, ambiguity: np.ndarray, pts: np.ndarray, faces: np.ndarray, used=()
+                    ) -> np.ndarray | None:
+    """The face's lips' margin where they are cut open: its forward loop (not a mouth's deep opening,
+    ``BACKWARD_LOOP_NZ``; no cut) nearest the registered lip contact (the vertices of the registered template x
+    (M, 3) with ``ambiguity`` (M,) at least ``MOUTH_CONTACT``), its median distance within ``LOOP_LIP_REACH_CM`` and
+    sharing no vertex with the ``used`` loops; (L,) vertex indices into pts (N, 3), or None."""
+    contact = ambiguity >= MOUTH_CONTACT
+    if contact.sum() < 4:
+        return None
+    taken = np.zeros(len(pts), bool)
+    for lp in used:
+        taken[lp] = True
+    grid = PointGrid(x[contact])
+    vn = vertex_normals(pts, faces)
+    best, best_d = None, LOOP_LIP_REACH_CM
+    for lp in face_loops(pts, faces)[0]:
+        if (taken[lp].any() or is_cut_loop(pts[lp])
+                or vn[lp, 2].mean() < BACKWARD_LOOP_NZ):          # a mouth's deep opening is no lip margin
+            continue
+        d = float(np.median(np.sqrt(grid.knn(pts[lp], 1)[1][:, 0])))
+        if d < best_d:
+            best, best_d = lp, d
+    return best
+
+
+def smooth_margin(keys: np.ndarray, arcs, rounds: int) -> np.ndarray:
+    """Each lip's margin made smooth along itself: ``rounds`` passes of (1, 2, 1) / 4 along each arc (keys (K, N, 3)
+    changed in place on the arcs' inner vertices; the corners, where the lips meet, kept). A margin cut open reads
+    its closest points off a source whose lips are shaped otherwise, and alternate vertices of it may land on the
+    lip's front and just behind its edge: a funnel then hangs teeth from the lip (Ready Player Me -> ARKit mask)."""
+    for arc in arcs:
+        if len(arc) < 3:
+            continue
+        for _ in range(rounds):
+            k = keys[:, arc].astype(np.float64)
+            keys[:, arc[1:-1]] = (0.25 * (k[:, :-2] + 2.0 * k[:, 1:-1] + k[:, 2:])).astype(keys.dtype)
+    return keys
+
+
 def loop_lip_sides(x: np.ndarray, tpl_faces: np.ndarray, ambiguity: np.ndarray, jaw_dy: np.ndarray, pts: np.ndarray,
                    faces: np.ndarray, used: list, f: np.ndarray, b: np.ndarray, amb: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -501,22 +540,7 @@ def loop_lip_sides(x: np.ndarray, tpl_faces: np.ndarray, ambiguity: np.ndarray, 
     the rest (the upper lip) or the dropping ones (the lower), its ambiguity 0. f (N,) int64 indices into
     tpl_faces, b (N, 3), amb (N,): the closest points as found; returns copies."""
     contact = ambiguity >= MOUTH_CONTACT
-    if contact.sum() < 4:
-        return f, b, amb
-    loops, _ = face_loops(pts, faces)
-    taken = np.zeros(len(pts), bool)
-    for lp in used:
-        taken[lp] = True
-    grid = PointGrid(x[contact])
-    vn = vertex_normals(pts, faces)
-    best, best_d = None, LOOP_LIP_REACH_CM
-    for lp in loops:
-        if (taken[lp].any() or is_cut_loop(pts[lp])
-                or vn[lp, 2].mean() < BACKWARD_LOOP_NZ):          # a mouth's deep opening is no lip margin
-            continue
-        d = float(np.median(np.sqrt(grid.knn(pts[lp], 1)[1][:, 0])))
-        if d < best_d:
-            best, best_d = lp, d
+    best = lip_margin_loop(x, ambiguity, pts, faces, used)
     if best is None:
         return f, b, amb
     split = loop_arcs(pts, faces, best)
@@ -1327,7 +1351,7 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
                   return_match: bool = False, landmarks=None, mouth_open=None, mouth_shift: bool = True,
                   sockets=None, plane: float = 0.0, cuts: bool = True, match_reach: float = 1.0,
                   symmetric: bool = True, retry_scale: float | None = None, scale_search: bool = False,
-                  lip_sides: bool = True, slit: bool = True, start=None):
+                  lip_sides: bool = True, slit: bool = True, start=None, smooth_lips: int = 0):
     """The template's keys (ICT's 53, or any source's) on a face surface brought into ICT's frame and units.
 
     Args: tpl: the template; pts (N, 3) the face's vertices in ICT cm (+Y up, +Z forward), roughly aligned
@@ -1351,7 +1375,9 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     (``choose_lip_sides``), not the harmonic fill across the lip contact; slit: closed lips modelled as two
     sheets whose line the front profile does not see have the template's mouth moved and scaled onto their slit
     (``fit_mouth_slit``); start: a callable giving (s, R (3, 3), t (3,)), a second start for a poor similarity fit
-    far from it in scale (``similarity_pose``; the transfer's: where the two heads' ICT poses put the source).
+    far from it in scale (``similarity_pose``; the transfer's: where the two heads' ICT poses put the source);
+    smooth_lips: passes of smoothing along the face's lip margin where it is cut open (``smooth_margin``; the
+    transfer's ``MARGIN_SMOOTH``).
     Returns: (K, N, 3) float32 displacements in cm (ICT frame) [, TemplateMatch]."""
     pts = np.asarray(pts, np.float64)
     faces = np.asarray(faces, np.int64)
@@ -1430,6 +1456,11 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
         from .inner_parts import fill_sockets
         fill_sockets(sockets, tpl, keys, pts, np.sqrt(d2), x, s, R, t, SOCKET_SIDES, key_rot=R_keys)
     keys = close_openings(tpl, keys, pts, matched, rims, posed)
+    if smooth_lips:             # a lip margin cut open, smooth along itself (the transfer's)
+        margin = lip_margin_loop(x, ambiguity, pts, faces)
+        arcs = loop_arcs(pts, faces, margin) if margin is not None else None
+        if arcs is not None:
+            smooth_margin(keys, arcs, smooth_lips)
     # the lips' contact at rest marks the guessed vertices too: parted, the template's lips are told apart by
     # their closest points, but a face triangle spanning them still takes both lips' motions
     amb_rest = np.einsum("mj,mj->m", tpl.ambiguity[tri], b) * (1.0 - same) if ambiguity is not tpl.ambiguity else amb

@@ -65,6 +65,9 @@ SLIT = True             # template_keys(slit=): the source's mouth fit onto the 
                         # the hand-made head's lips (Rokoko's) and opens Rokoko's mouth without tearing it (the hand-made
                         # head's). Off until session 16: the mirror step turned 8 triangles at Rocketbox's slit
                         # (``_mirror_consistent`` now keeps them as carried)
+MARGIN_SMOOTH = 2       # template_keys(smooth_lips=): a target lip margin cut open smoothed along itself, 2 passes
+                        # (Ready Player Me -> ARKit mask's funnel hung teeth from the upper lip; on the generated keys
+                        # the low-poly hand-made head's lost 0.3 points: the transfer's only)
 UNFLIP = True          # relax the triangles a carried key turns over where the source's key does not (``unflip``)
 LANDMARK_REACH = 0.05   # a landmark may lie at most this share of the face's extent off the face's vertices
 
@@ -402,7 +405,8 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
     out_cm, match = template_keys(source, tgt, target_pm.face_faces, progress=progress, return_match=True,
                                   landmarks=pairs, plane=PLANE, cuts=CUTS,
                                   match_reach=MATCH_REACH, symmetric=SYMMETRIC, lip_sides=LIP_SIDES, slit=SLIT,
-                                  start=start if START_FROM_ICT and not proportions else None)
+                                  start=start if START_FROM_ICT and not proportions else None,
+                                  smooth_lips=MARGIN_SMOOTH)
     if MIRROR_KEYS and names is not None:
         out_cm = _mirror_consistent(out_cm, cm, src, source_pm.face_faces, tgt, target_pm.face_faces, list(names),
                                     match.ambiguity >= MIRROR_CONTACT)
