@@ -117,6 +117,20 @@ def test_open_lips_take_each_lip_from_a_closed_mouthed_source(ict, dev_heads, mo
     assert upper.max() < 0.3 * lower and upper0.max() > 0.5 * lower0, (upper.max(), lower, upper0.max(), lower0)
 
 
+def _onto_lip_cut(ict):
+    """ICT A's head carried onto B's face cut open at the lips (``lip_cut_face``), B's true keys known: (verts (N, 3),
+    faces, true (53, N, 3), (A's verts, faces, keys (53, M, 3)), the 53 names, the mouth's 26 key indices)."""
+    from model_core.dataset.ict import crop_sizes
+    from lip_cut_face import lip_cut_face
+    ids = held_out_identities(2)
+    verts, faces, kept = lip_cut_face(ict, ids[0])
+    names = list(ict.expression_names)
+    mouth = [i for i, k in enumerate(names) if k.startswith("mouth") or k == "jawOpen"]
+    n = crop_sizes("full")[0]
+    source = (ict.identity_verts(ids[1], "full"), ict.crop_faces("full"), ict.expression_modes[:, :n].astype(np.float64))
+    return verts, faces, ict.expression_modes[:, kept].astype(np.float64), source, names, mouth
+
+
 def test_open_lips_do_not_read_the_sources_mouth_inside(ict, dev_heads, monkeypatch):
     # a face cut open at the lips' margin: the margin lies at the face's front, but its closest points on a registered
     # source whose mouth runs on inside (ICT's inner lips, Rocketbox's mouth bag) may lie behind the source's lips,
@@ -124,26 +138,17 @@ def test_open_lips_do_not_read_the_sources_mouth_inside(ict, dev_heads, monkeypa
     # the motion around them (``template_keys.front_orphans``): measured, Rocketbox's jawOpen / mouthFunnel /
     # mouthPucker turn 10 / 22 / 18 -> 3 / 12 / 6 triangles (33 -> 19; 14 with the margin smoothed too), and ICT A's
     # keys carried onto B (truth known) 17.5 -> 16.9 % on the mouth's 26 keys
-    from model_core.dataset.ict import crop_sizes
     from model_core.evaluation.evaluate import relative_error
     from model_core.runtime import template_keys as tk
     from model_core.runtime.template_keys import turned_triangles
-    from lip_cut_face import lip_cut_face
-    ids = held_out_identities(2)
-    verts, faces, kept = lip_cut_face(ict, ids[0])
-    names = list(ict.expression_names)
-    mouth = [i for i, k in enumerate(names) if k.startswith("mouth") or k == "jawOpen"]
-    true = ict.expression_modes[:, kept].astype(np.float64)
-    n = crop_sizes("full")[0]
-    va, fa = ict.identity_verts(ids[1], "full"), ict.crop_faces("full")
+    verts, faces, true, (va, fa, modes), names, mouth = _onto_lip_cut(ict)
     src = dev_heads["rocketbox"]
     model = Model.load()
 
     def measure():
         model.clear_cache()
         pb = model.prepare(verts, faces, "Y", "Z")
-        k = transfer_keys(model, model.prepare(va, fa, "Y", "Z"), ict.expression_modes[:, :n].astype(np.float64), pb,
-                          names=names).astype(np.float64)
+        k = transfer_keys(model, model.prepare(va, fa, "Y", "Z"), modes, pb, names=names).astype(np.float64)
         kr = transfer_keys(model, model.prepare(src.verts, src.faces, "Y", "Z"), src.deltas, pb, names=src.names)
         turned = len(turned_triangles(kr[[src.names.index(x) for x in ("jawOpen", "mouthFunnel", "mouthPucker")]]
                                       .astype(np.float64), verts, faces))
@@ -161,17 +166,9 @@ def test_a_cut_lip_margin_is_smooth_along_itself(ict, monkeypatch):
     # (``template_keys.smooth_margin``, ``transfer.MARGIN_SMOOTH``): ICT A's keys onto B's face cut at the lips, the
     # funnel's zigzag along the margin (second differences, summed) 5.33 -> 2.00 cm (B's true keys: 1.32), the mouth's
     # 26 keys 16.91 -> 16.89 % (truth known)
-    from model_core.dataset.ict import crop_sizes
     from model_core.evaluation.evaluate import relative_error
     from model_core.runtime import template_keys as tk
-    from lip_cut_face import lip_cut_face
-    ids = held_out_identities(2)
-    verts, faces, kept = lip_cut_face(ict, ids[0])
-    names = list(ict.expression_names)
-    mouth = [i for i, k in enumerate(names) if k.startswith("mouth") or k == "jawOpen"]
-    true = ict.expression_modes[:, kept].astype(np.float64)
-    n = crop_sizes("full")[0]
-    va, fa = ict.identity_verts(ids[1], "full"), ict.crop_faces("full")
+    verts, faces, true, (va, fa, modes), names, mouth = _onto_lip_cut(ict)
     loop = min((lp for lp in tk.face_loops(verts, faces)[0] if not tk.is_cut_loop(verts[lp])),
                key=lambda lp: verts[lp, 1].mean())
     arcs = tk.loop_arcs(verts, faces, loop)
@@ -182,8 +179,8 @@ def test_a_cut_lip_margin_is_smooth_along_itself(ict, monkeypatch):
 
     def run():
         model = Model.load()
-        k = transfer_keys(model, model.prepare(va, fa, "Y", "Z"), ict.expression_modes[:, :n].astype(np.float64),
-                          model.prepare(verts, faces, "Y", "Z"), names=names).astype(np.float64)
+        k = transfer_keys(model, model.prepare(va, fa, "Y", "Z"), modes, model.prepare(verts, faces, "Y", "Z"),
+                          names=names).astype(np.float64)
         return zigzag(k[funnel]), relative_error(k[mouth], true[mouth])
     on = run()
     monkeypatch.setattr(tr, "MARGIN_SMOOTH", 0)
