@@ -1427,7 +1427,8 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     # on the same surface (the similarity alone puts the template on the face, ``SAME_SURFACE_CM``) every closest
     # point is the face's own: no lip is mistaken for the other, nothing to blend at the contact
     lo_p, hi_p = SAME_SURFACE_CM
-    same = float(np.clip((hi_p - fit_med) / (hi_p - lo_p), 0.0, 1.0)) if SAME_SURFACE_CONTACT else 0.0
+    surface = float(np.clip((hi_p - fit_med) / (hi_p - lo_p), 0.0, 1.0))     # 1: the face's own surface
+    same = surface if SAME_SURFACE_CONTACT else 0.0
     amb = np.einsum("mj,mj->m", ambiguity[tpl.faces[visible][f]], b) * (1.0 - same)
     if lip_sides:
         f, b, amb = choose_lip_sides(x, tpl.faces[visible], ambiguity, pts, faces, f, b, amb)
@@ -1439,7 +1440,7 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     fade = np.clip((hi - np.sqrt(d2)) / (hi - lo), 0.0, 1.0)
     R_keys = R
     if KEYS_UPRIGHT:    # the pitch kept only where the template is the face's own shape (``SAME_SURFACE_CM``)
-        R_keys = partial_upright(R, (hi_p - fit_med) / (hi_p - lo_p))
+        R_keys = partial_upright(R, surface)
     keys = carry_deltas(tpl.modes, tri, b, s, R_keys, fade)          # (53, N, 3) float32, ICT frame
     lo_a, hi_a = AMBIGUITY
     known = ((amb < lo_a) | (fade < 1.0)) & ~orphan
