@@ -13,8 +13,8 @@ kept apart, as the GLB stores them and Blender's glTF importer loads them by def
 and the largest connected piece kept. Positions and morph deltas go through the mesh's bind transform (a skinned mesh: its first
 joint's world matrix times its inverse bind matrix, which holds a quantised mesh's dequantisation), then to the
 dev heads' frame: metres, +Y up, face toward +Z (turned about Y when the left blink's lid lies behind the centre),
-centred on the bounding box. Morph targets named with ARKit names (or Face Cap's ``eyeBlink_L``) and moving the
-kept piece are kept.
+centred on the bounding box. Morph targets named with ARKit names (in any spelling ``facs_names.arkit_spelling``
+reads: Face Cap's ``eyeBlink_L``) and moving the kept piece are kept.
 
 Buffers compressed with EXT_meshopt_compression need the ``meshoptimizer`` package (``pip install meshoptimizer``;
 not a project dependency: the runtime never reads GLB). docs/model.md (*Lips cut open with overlapping edges*,
@@ -32,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from model_core.runtime.facs_names import ARKIT_NAMES               # noqa: E402
+from model_core.runtime.facs_names import ARKIT_NAMES, arkit_spelling   # noqa: E402
 from model_core.runtime.mesh import connected_components, nondegenerate    # noqa: E402
 
 COMPONENT = {5120: np.int8, 5121: np.uint8, 5122: np.int16, 5123: np.uint16, 5125: np.uint32, 5126: np.float32}
@@ -144,14 +144,6 @@ def bind_matrix(glb: Glb, mesh: int) -> np.ndarray:
     return glb.world(s["joints"][0]) @ ibm
 
 
-def arkit_name(name: str) -> str:
-    """An ARKit name as exporters spell it (Face Cap: ``eyeBlink_L``) in ARKit's own spelling (``eyeBlinkLeft``)."""
-    for suffix, side in (("_L", "Left"), ("_R", "Right")):
-        if name.endswith(suffix):
-            return name[:-len(suffix)] + side
-    return name
-
-
 def read_face(path, mesh_name: str, primitives=None, weld: bool = True) -> dict:
     """The arrays of the dev-head format (``verts``, ``faces``, ``shape_names``, ``shape_deltas``) of mesh
     ``mesh_name`` of the .glb at ``path`` (see the module docstring)."""
@@ -164,7 +156,7 @@ def read_face(path, mesh_name: str, primitives=None, weld: bool = True) -> dict:
     else:
         raise ValueError(f"no mesh {mesh_name!r} in {path}; it has {names} (an unnamed one: give its number)")
     mesh = glb.json["meshes"][mi]
-    targets = [arkit_name(n) for n in mesh.get("extras", {}).get("targetNames", [])]
+    targets = [arkit_spelling(n) or n for n in mesh.get("extras", {}).get("targetNames", [])]   # eyeBlink_L too
     prims = range(len(mesh["primitives"])) if primitives is None else primitives
     m = bind_matrix(glb, mi)
     verts, faces, deltas, off = [], [], {n: [] for n in targets}, 0

@@ -4,8 +4,8 @@ dev set. Evaluation only: write the .npz outside the repository and never train 
 
     python scripts/obj_face.py FOLDER [--neutral Neutral.obj] [--unit 0.001] -o /tmp/heads/arkitmask.npz
 
-Every ``<ARKit name>.obj`` in FOLDER (any capitalisation) is a shape; its delta is its positions minus the
-neutral's. Positions are multiplied by ``--unit`` (metres per file unit; default: 0.001 when the head is over 2
+Every ``<ARKit name>.obj`` in FOLDER (any spelling ``facs_names.arkit_spelling`` reads) is a shape; its delta is
+its positions minus the neutral's. Positions are multiplied by ``--unit`` (metres per file unit; default: 0.001 when the head is over 2
 units wide, else 1), then turned into the dev heads' frame from the shapes themselves: +X from the right blink's
 lid to the left's (the lids: vertices moving over half the key's largest motion), +Y from the jaw's to the lids'
 middle, +Z = X × Y; centred on the bounding box.
@@ -20,7 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from model_core.runtime.facs_names import ARKIT_NAMES               # noqa: E402
+from model_core.runtime.facs_names import arkit_spelling            # noqa: E402
 from model_core.runtime.meshio import read_mesh                     # noqa: E402
 
 
@@ -36,10 +36,9 @@ def read_face(folder, neutral: str = "Neutral.obj", unit: float | None = None) -
     folder = Path(folder)
     neutral_mesh = read_mesh(folder / neutral)
     v0, f0 = neutral_mesh.verts, neutral_mesh.faces
-    by_lower = {n.lower(): n for n in ARKIT_NAMES}
     names, deltas = [], []
     for p in sorted(folder.glob("*.obj")):
-        name = by_lower.get(p.stem.lower())
+        name = arkit_spelling(p.stem)
         if name is None or p.name == neutral:
             continue
         v = read_mesh(p).verts

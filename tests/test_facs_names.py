@@ -138,3 +138,13 @@ def test_names_for_scheme():
     assert fn.names_for_scheme("arkit") is fn.ARKIT_NAMES
     with pytest.raises(ValueError, match="ict"):
         fn.names_for_scheme("vrm")
+
+
+def test_arkit_spelling_reads_exporters_spellings():
+    arkit_spelling = fn.arkit_spelling
+    assert all(arkit_spelling(n) == n for n in fn.ARKIT_NAMES)
+    for spelled, name in (("eyeBlink_L", "eyeBlinkLeft"), ("EyeBlinkRight", "eyeBlinkRight"),
+                          ("eye_blink_left", "eyeBlinkLeft"), ("head:jawOpen", "jawOpen"),
+                          ("browInnerUp_L", "browInnerUp"), ("TongueOut", "tongueOut"), ("mouthLeft", "mouthLeft")):
+        assert arkit_spelling(spelled) == name, spelled
+    assert arkit_spelling("Basis") is None and arkit_spelling("Neutral") is None

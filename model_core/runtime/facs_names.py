@@ -222,6 +222,17 @@ def match_source_names(names) -> dict[str, tuple[int, ...]]:
     return out
 
 
+def arkit_spelling(name: str) -> str | None:
+    """The ARKit name a source shape name spells, in any style ``match_source_names`` reads ('eyeBlink_L',
+    'EyeBlinkLeft', 'eye_blink_left', 'head:eyeBlinkLeft' -> 'eyeBlinkLeft'; 'browInnerUp_L' -> 'browInnerUp';
+    'TongueOut' -> 'tongueOut'), or None for a name that is no FACS shape ('Basis')."""
+    name = str(name)
+    if any(_norm(c) == "tongueout" for c in _candidates(name)):
+        return "tongueOut"
+    idx = _parse(name)
+    return ict_to_arkit_name(ICT_NAMES[idx[0]]) if idx else None
+
+
 def source_values_to_ict(mapping: dict[str, tuple[int, ...]], values: dict) -> list:
     """Build ICT weights from source values.
 
