@@ -20,6 +20,8 @@ Without ``bpy`` the Surface Deform columns print "-". Tables (markdown, printed 
      applied to this head) to ~3k vertices. (Asked for 8k, the clustering gives a
      4.1k copy whose keys are zero on parts of the face: not used.) A new vertex at surface point p (barycentric on the head) sits at
      W(p); its true key is W(p + d(p)) - W(p), d(p) the barycentric mix of the artist's key.
+   - The same dev head -> its half and full warps without the remesh (the same mesh, one topology: the transfer
+     matches it vertex for vertex, ``runtime/same_topology.py``); its true key is W(v + d) - W(v).
 2. Cross-artist pairs among the three dev heads: artist A's keys -> head B, scored against B's own keys
    (``real_eval.key_metrics``: best-scale error, cosine; mean over the keys both heads have, tongueOut
    excluded). Artists disagree: this compares methods, not quality.
@@ -33,6 +35,7 @@ Methods:
   turns over were relaxed), in the same run ("before" in table 2).
 - transfer + proportion map: ``transfer_keys(..., proportions=True)`` (the source takes the target's
   proportions by a clipped affine ICP first, the keys follow its linear part; "+ proportions" in table 2).
+- transfer, registered (one-topology cases): ``transfer.SAME_TOPOLOGY`` off, the registration's match.
 - oracle (ground-truth cases): the source's keys at each target vertex's true source point, rotated and scaled
   by the least-squares similarity of those points onto the target: what a perfect correspondence gives when
   the keys follow one global similarity. On ICT the truth keeps ICT's keys in absolute cm on both identities
@@ -74,6 +77,7 @@ from model_core.dataset.remesh import make_topology  # noqa: E402
 from model_core.runtime import Model  # noqa: E402
 from model_core.runtime import transfer as transfer_module  # noqa: E402
 from model_core.runtime.correspond import umeyama  # noqa: E402
+from model_core.runtime.same_topology import is_same_topology  # noqa: E402
 from model_core.runtime.transfer import transfer_keys  # noqa: E402
 
 try:
@@ -162,6 +166,7 @@ def _time(fn, *a, **kw):
 BEFORE = "transfer before (no unflip)"
 PROP = "transfer + proportion map"
 ORACLE = "oracle: true correspondence × similarity"
+REGISTERED = "transfer, registered (one topology not read)"
 
 
 def transfer_before(model, pa, skeys, pb, names):
@@ -182,6 +187,16 @@ def oracle_keys(src_keys_at_truth, src_points, tv):
     return s * np.einsum("kvj,ij->kvi", src_keys_at_truth, R)
 
 
+def transfer_registered(model, pa, skeys, pb, names):
+    """The transfer without its one-topology match (``transfer.SAME_TOPOLOGY`` off): the registration's own."""
+    saved = transfer_module.SAME_TOPOLOGY
+    transfer_module.SAME_TOPOLOGY = False
+    try:
+        return transfer_keys(model, pa, skeys, pb, names=names)
+    finally:
+        transfer_module.SAME_TOPOLOGY = saved
+
+
 def run_truth_case(model, label, sv, sf, skeys, names, tv, tf, true, show, damage, init_scale=1.0,
                    generated=False, oracle=None):
     """One ground-truth case: {method: scores}, {method: seconds}."""
@@ -197,6 +212,10 @@ def run_truth_case(model, label, sv, sf, skeys, names, tv, tf, true, show, damag
     out, secs[PROP] = _time(transfer_keys, model, pa, skeys, pb, names=list(names), proportions=True)
     secs[PROP] += t_pa + t_pb
     res[PROP] = truth_scores(out.astype(np.float64), true, list(names), tv, tf, damage)
+    if is_same_topology(sf, len(sv), tf, len(tv)):
+        out, secs[REGISTERED] = _time(transfer_registered, model, pa, skeys, pb, list(names))
+        secs[REGISTERED] += t_pa + t_pb
+        res[REGISTERED] = truth_scores(out.astype(np.float64), true, list(names), tv, tf, damage)
     if oracle is not None:
         res[ORACLE] = truth_scores(oracle, true, list(names), tv, tf, damage)
     out, secs["nearest"] = _time(nearest_keys, sv, sf, skeys, tv, tf, init_scale)
@@ -367,6 +386,15 @@ def main(argv=None) -> int:
         label = f"{short_name(WARP_HEAD)} ({len(h.verts)} v) → {what} ({len(tv):,} v)"
         dev_case[label] = run_truth_case(model, label, h.verts, h.faces, h.deltas, h.names, tv, tf, true,
                                          SHOW_ARKIT, DAMAGE_ARKIT, oracle=oracle_keys(at, pts, tv))
+
+    # 1c. a dev head -> its warped copy, the same mesh (one topology: matched vertex for vertex)
+    size = float(np.ptp(h.verts[:, 1]))
+    for strength, what in ((0.5, "warped (half) copy, the same mesh"), (1.0, "warped copy, the same mesh")):
+        tv = warp(h.verts, size, strength)
+        true = warp(h.verts[None] + h.deltas, size, strength) - tv[None]
+        label = f"{short_name(WARP_HEAD)} ({len(h.verts)} v) → {what}"
+        dev_case[label] = run_truth_case(model, label, h.verts, h.faces, h.deltas, h.names, tv, h.faces, true,
+                                         SHOW_ARKIT, DAMAGE_ARKIT)
 
     # 2. cross-artist
     hs = {short_name(k): v for k, v in heads.items()}

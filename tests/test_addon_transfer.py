@@ -319,6 +319,64 @@ emit(out)
 '''
 
 
+SAME_TOPOLOGY = r"""
+out = {}
+# the demo's source head coarsened (~1.4k vertices) with two keys; a copy of it placed elsewhere, and a copy reshaped
+sv, sf, slab = coarsen(to_bl(A["source_verts"].astype(np.float64)), A["source_faces"], 0.008)
+sd = to_bl(A["source_deltas"].astype(np.float64))
+src = mesh_object("Source", sv, sf)
+src.shape_key_add(name="Basis", from_mix=False)
+for name in ("jawOpen", "mouthSmile_R"):
+    m = slab >= 0
+    dl = np.zeros((len(sv), 3))
+    np.add.at(dl, slab[m], sd[DEMO_NAMES.index(name)][m])
+    add_key(src, name, dl / np.bincount(slab[m], minlength=len(sv))[:, None])
+src.location = (-0.4, 0.1, 0.2)
+bpy.context.view_layer.update()
+scene.nfs.transfer_source = src
+skeys = keys_of(src)
+copy = mesh_object("Copy", sv, sf)              # the same mesh, moved, turned and scaled as an object
+copy.location, copy.rotation_euler, copy.scale = (0.5, -0.1, 1.2), (0.1, 0.0, 0.4), (1.3, 1.3, 1.3)
+c = sv.mean(axis=0)
+wide = c + (sv - c) * [1.15, 1.0, 0.9]          # reshaped: wider and flatter, the same vertices and faces
+reshaped = mesh_object("Reshaped", wide, sf)
+bpy.context.view_layer.update()
+for ob in (copy, reshaped):
+    activate(ob)
+    out["run_" + ob.name] = run_op(bpy.ops.nfs.transfer_shape_keys)
+activate(reshaped)
+out["prop"] = run_op(bpy.ops.nfs.transfer_shape_keys, replace=True, proportions=True)
+kc, kr = keys_of(bpy.data.objects["Copy"]), keys_of(bpy.data.objects["Reshaped"])
+# a copy takes the source's keys exactly in its own mesh space, whatever its object transform
+out["copy_err"] = max(float(np.abs((kc[n] - kc["Basis"]) - (skeys[n] - skeys["Basis"])).max()) for n in ("jawOpen", "mouthSmile_R"))
+out["copy_size"] = float(np.abs(skeys["jawOpen"] - skeys["Basis"]).max())
+# the reshaped copy with Match proportions: each vertex's key follows the stretch (x 1.15, z 0.9)
+d_src = skeys["jawOpen"].astype(np.float64) - skeys["Basis"]
+d_got = kr["jawOpen"].astype(np.float64) - kr["Basis"]
+out["stretch_err"] = float(np.abs(d_got - d_src * [1.15, 1.0, 0.9]).max() / np.abs(d_src).max())
+out["corr_finite"] = bool(np.isfinite(colors_of(bpy.data.objects["Copy"])).all())
+emit(out)
+"""
+
+
+COLORS = r"""
+def colors_of(ob):
+    attr = ob.data.color_attributes.get("NFS_correspondence")
+    buf = np.empty(len(ob.data.vertices) * 4, dtype=np.float32)
+    attr.data.foreach_get("color", buf)
+    return buf.reshape(-1, 4)
+"""
+
+
+def test_one_topology_transfers_vertex_for_vertex():
+    # two characters of one base mesh: vertex i is vertex i (``runtime.same_topology``); a copy of the source placed
+    # anywhere takes its keys to round-off, a reshaped copy with Match proportions takes them stretched as it is
+    res = run_blender([PRELUDE, HEADS, COLORS, SAME_TOPOLOGY], timeout=180)
+    assert res["run_Copy"] == res["run_Reshaped"] == res["prop"] == ["FINISHED"]
+    assert res["copy_size"] > 1e-3 and res["copy_err"] < 1e-6, res["copy_err"]
+    assert res["stretch_err"] < 0.02, res["stretch_err"]
+    assert res["corr_finite"]
+
 def test_transfer_shape_keys_world_space_clash_subset_colours_undo():
     res = run_blender([PRELUDE, HEADS, SCRIPT], timeout=300)
     print(f"transfer: {res['n_source']} -> {res['n_target']} vertices, {res['seconds']:.2f} s in Blender")

@@ -17,6 +17,9 @@ and eyeballs take the source's
 own pieces' motion (``_piece_keys``, as ``inner_parts`` carries ICT's); its lashes and brows follow the carried
 keys at their nearest face vertices (``Model.follow_skin``).
 
+Two meshes of one topology (characters made from one base mesh) skip all of this: vertex i of the source is vertex
+i of the target, and the keys are carried vertex for vertex (``same_topology``, ``SAME_TOPOLOGY``).
+
 Keys may have any names (FACS or not); units follow each mesh (a key in the source's units comes out in the
 target's).
 """
@@ -27,6 +30,7 @@ import numpy as np
 from . import blas
 from .correspond import PointGrid, Surface, harmonic_fill_rows, interpolate, similarity_icp
 from .mesh import face_normals, keep_unturned, median_edge, point_in_polygon
+from .same_topology import is_same_topology, same_topology_keys
 from .template_keys import (FaceTemplate, default_template, eye_pocket, face_loops, loop_shape, mouth_ambiguity,
                              template_keys)
 from .unflip import unflip_keys
@@ -68,6 +72,8 @@ SLIT = True             # template_keys(slit=): the source's mouth fit onto the 
 MARGIN_SMOOTH = 2       # template_keys(smooth_lips=): a target lip margin cut open smoothed along itself, 2 passes
                         # (Ready Player Me -> ARKit mask's funnel hung teeth from the upper lip; on the generated keys
                         # the low-poly hand-made head's lost 0.3 points: the transfer's only)
+SAME_TOPOLOGY = True    # two meshes of one topology (same vertex count and triangles) match vertex for vertex
+                        # (``same_topology``), unless landmarks say otherwise
 UNFLIP = True          # relax the triangles a carried key turns over where the source's key does not (``unflip``)
 LANDMARK_REACH = 0.05   # a landmark may lie at most this share of the face's extent off the face's vertices
 
@@ -338,7 +344,9 @@ def transfer_keys(model, source_pm, source_keys, target_pm, names=None, progress
             carry the keys by its linear part: better where the heads differ by a stretch (a warped copy: 11.9 ->
             8.5 % at half the warp, 46.1 -> 29.3 % at the full one; a face mask 18.7 -> 17.2 %), worse between
             ICT identities on full heads (18.3 -> 20.7 %, 18.0 -> 21.2 %) and on two of the six artist pairs
-            (docs/model.md); off by default.
+            (docs/model.md); off by default. Two meshes of one topology (``SAME_TOPOLOGY``, no landmarks) are
+            matched vertex for vertex instead, the keys carried by the similarity or, with proportions, by each
+            vertex's own linear map (``same_topology.same_topology_keys``).
     Returns:
         (K, Nt, 3) float32 displacements of the target's vertices, in the target's frame and units (the target's
         pieces inside its face, such as teeth and eyeballs, take the source's pieces' motion when the source has
@@ -368,6 +376,14 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
         raise ValueError("source_keys contain NaN or infinite values")
     if names is not None and len(names) != len(keys):
         raise ValueError(f"{len(names)} names for {len(keys)} keys")
+    if SAME_TOPOLOGY and (landmarks is None or not np.size(landmarks[0])) and is_same_topology(
+            source_pm.faces, source_pm.n_verts, target_pm.faces, target_pm.n_verts):
+        out = same_topology_keys(source_pm.verts, keys, target_pm.verts, target_pm.faces, proportions)
+        if progress is not None:
+            progress(1, 1)
+        if return_correspondence:
+            return out.astype(np.float32), np.array(source_pm.verts, np.float64)
+        return out.astype(np.float32)
     tpl = default_template()
     src, k_src = model.template_frame(source_pm)
     tgt, k_tgt = model.template_frame(target_pm)
