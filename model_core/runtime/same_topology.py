@@ -20,14 +20,23 @@ import numpy as np
 from .correspond import umeyama
 from .mesh import face_normals, unique_edges
 
+SAME_EDGES = 0.95           # two meshes of one vertex count are one topology when this share of the target's edges
+                            # join the same vertices on the source (quads split along other diagonals: a few differ)
 STRETCH = (0.8, 1.25)       # a vertex map's singular values over the similarity's scale are clipped to this range
 
 
 def is_same_topology(src_faces: np.ndarray, src_n: int, tgt_faces: np.ndarray, tgt_n: int) -> bool:
-    """True when two meshes have the same vertex count and the same triangles in the same order: (F, 3) int
-    faces and vertex counts of each."""
-    return int(src_n) == int(tgt_n) and np.shape(src_faces) == np.shape(tgt_faces) and \
-        bool(np.array_equal(src_faces, tgt_faces))
+    """True when two meshes are one topology: the same vertex count, and at least ``SAME_EDGES`` of the target's
+    edges joining the same two vertices on the source. src_faces, tgt_faces (F, 3) int triangles; src_n, tgt_n
+    vertex counts. Not the same triangles: Blender splits a quad along the diagonal its shape suits (a concave
+    quad the other way), so one base mesh in two shapes may differ in a few diagonals, and its vertices still
+    correspond one for one."""
+    if int(src_n) != int(tgt_n) or not len(src_faces) or not len(tgt_faces):
+        return False
+    n = int(src_n)
+    es, et = unique_edges(np.asarray(src_faces, np.int64)), unique_edges(np.asarray(tgt_faces, np.int64))
+    shared = np.isin(et[:, 0] * n + et[:, 1], es[:, 0] * n + es[:, 1])
+    return bool(shared.mean() >= SAME_EDGES)
 
 
 def vertex_maps(src: np.ndarray, tgt: np.ndarray, faces: np.ndarray) -> np.ndarray:

@@ -72,7 +72,7 @@ SLIT = True             # template_keys(slit=): the source's mouth fit onto the 
 MARGIN_SMOOTH = 2       # template_keys(smooth_lips=): a target lip margin cut open smoothed along itself, 2 passes
                         # (Ready Player Me -> ARKit mask's funnel hung teeth from the upper lip; on the generated keys
                         # the low-poly hand-made head's lost 0.3 points: the transfer's only)
-SAME_TOPOLOGY = True    # two meshes of one topology (same vertex count and triangles) match vertex for vertex
+SAME_TOPOLOGY = True    # two meshes of one topology (one vertex count, the same edges) match vertex for vertex
                         # (``same_topology``), unless landmarks say otherwise
 UNFLIP = True          # relax the triangles a carried key turns over where the source's key does not (``unflip``)
 LANDMARK_REACH = 0.05   # a landmark may lie at most this share of the face's extent off the face's vertices
