@@ -6,7 +6,8 @@ respected); each source key is taken relative to the source's reference key, car
 ``runtime.transfer.transfer_keys`` (registration of the source onto the target, seconds), and written on the
 target in its object space relative to its reference key. The registration runs in a worker thread
 (``background``) so that the status bar shows its progress and Esc stops it; nothing is written to Blender data
-before it finished. Existing target keys of the same names are replaced only with ``Replace existing``; the
+before it finished. Two meshes of one topology (one base mesh in two shapes) are matched vertex for vertex
+instead (``runtime.same_topology``). Existing target keys of the same names are replaced only with ``Replace existing``; the
 reference key is never written. The correspondence becomes the ``NFS_correspondence`` colour attribute on both
 heads (``correspondence``). Vertex groups ``landmark_<name>`` on both heads pair up as user landmarks
 (``landmarks``): where the automatic correspondence is wrong, mark the point on both and run it again.
@@ -147,13 +148,16 @@ class NFS_OT_transfer_shape_keys(JobOperator, bpy.types.Operator):
         notes: list = []
         source_name, target_name = source.name, target.name
         proportions = bool(self.proportions)
+        # one base mesh in two shapes: matched vertex for vertex, no registration (``runtime.same_topology``)
+        one_mesh = not lm_names and engine.one_topology(src_tris, len(src_verts), tgt_tris, n_target)
 
         def compute(report):  # worker thread: numpy only, no Blender data
             report(0.0, f"preparing the source ({len(src_verts):,} vertices)")
             spm = engine.prepare(model, src_verts, src_tris, **options)
             report(0.1, f"preparing the target ({n_target:,} vertices)")
             tpm = engine.prepare(model, tgt_verts, tgt_tris, **options)
-            report(0.2, "registering the source onto the target")
+            report(0.2, "matching the meshes vertex for vertex (one topology)" if one_mesh
+                   else "registering the source onto the target")
             for who, pm in ((source_name, spm), (target_name, tpm)):
                 notes.extend(f"'{who}': {w}" for w in getattr(pm, "warnings", ()))
             return engine.transfer_keys(model, spm, keys_world, tpm, n_target, names,
@@ -173,6 +177,7 @@ class NFS_OT_transfer_shape_keys(JobOperator, bpy.types.Operator):
         n_unmatched = int((~np.isfinite(matched).all(axis=1)).sum())
         self.message = (f"'{source.name}' -> '{target.name}': {len(created)} shape keys created, {len(replaced)} "
                         f"replaced; {n_target - n_unmatched:,} of {n_target:,} vertices matched"
+                        f"{' (one topology: vertex for vertex)' if one_mesh else ''}"
                         f"{f'; {len(lm_names)} landmarks' if lm_names else ''}"
                         f"{f' ({correspondence.ATTRIBUTE} on ' + ', '.join(painted) + ')' if painted else ''}")
 

@@ -355,6 +355,10 @@ d_src = skeys["jawOpen"].astype(np.float64) - skeys["Basis"]
 d_got = kr["jawOpen"].astype(np.float64) - kr["Basis"]
 out["stretch_err"] = float(np.abs(d_got - d_src * [1.15, 1.0, 0.9]).max() / np.abs(d_src).max())
 out["corr_finite"] = bool(np.isfinite(colors_of(bpy.data.objects["Copy"])).all())
+# the panel's reading of it (the operator's report says so), and not for another mesh of the same vertex count
+out["one"] = engine.one_topology(mesh_io.triangles(src.data), len(sv), mesh_io.triangles(reshaped.data), len(sv))
+renumbered = np.random.default_rng(0).permutation(len(sv))[mesh_io.triangles(src.data)]
+out["other"] = engine.one_topology(mesh_io.triangles(src.data), len(sv), renumbered, len(sv))
 emit(out)
 """
 
@@ -375,7 +379,7 @@ def test_one_topology_transfers_vertex_for_vertex():
     assert res["run_Copy"] == res["run_Reshaped"] == res["prop"] == ["FINISHED"]
     assert res["copy_size"] > 1e-3 and res["copy_err"] < 1e-6, res["copy_err"]
     assert res["stretch_err"] < 0.02, res["stretch_err"]
-    assert res["corr_finite"]
+    assert res["corr_finite"] and res["one"] and not res["other"]
 
 def test_transfer_shape_keys_world_space_clash_subset_colours_undo():
     res = run_blender([PRELUDE, HEADS, SCRIPT], timeout=300)
