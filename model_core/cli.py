@@ -351,7 +351,8 @@ def _read_landmarks(path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def cmd_transfer(a, log) -> int:
-    from .runtime.transfer import transfer_keys
+    from .runtime.same_topology import is_same_topology
+    from .runtime.transfer import SAME_TOPOLOGY, transfer_keys
     model = _load_model(a, log)
     src, spm = _prepare(model, a.source, a, log, "source")
     names, deltas = _read_keys(a.source_keys, src, log)
@@ -367,6 +368,8 @@ def cmd_transfer(a, log) -> int:
     landmarks = _read_landmarks(a.landmarks) if a.landmarks else None
     if landmarks is not None:
         log(f"{len(landmarks[0])} landmarks from {a.landmarks}")
+    elif SAME_TOPOLOGY and is_same_topology(spm.faces, spm.n_verts, tpm.faces, tpm.n_verts):
+        log("one topology: the meshes are matched vertex for vertex")
     t = time.perf_counter()
     out_d = transfer_keys(model, spm, deltas, tpm, names=names, landmarks=landmarks,
                           progress=lambda i, n: log.progress(i, n, "registration"),
