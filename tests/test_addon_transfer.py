@@ -337,18 +337,22 @@ scene.nfs.transfer_source = src
 skeys = keys_of(src)
 copy = mesh_object("Copy", sv, sf)              # the same mesh, moved, turned and scaled as an object
 copy.location, copy.rotation_euler, copy.scale = (0.5, -0.1, 1.2), (0.1, 0.0, 0.4), (1.3, 1.3, 1.3)
+mirror = mesh_object("Mirror", sv, sf)          # ... and mirrored by a negative object scale
+mirror.location, mirror.scale = (0.0, 0.5, 0.0), (-1.0, 1.0, 1.0)
 c = sv.mean(axis=0)
 wide = c + (sv - c) * [1.15, 1.0, 0.9]          # reshaped: wider and flatter, the same vertices and faces
 reshaped = mesh_object("Reshaped", wide, sf)
 bpy.context.view_layer.update()
-for ob in (copy, reshaped):
+for ob in (copy, mirror, reshaped):
     activate(ob)
     out["run_" + ob.name] = run_op(bpy.ops.nfs.transfer_shape_keys)
 activate(reshaped)
 out["prop"] = run_op(bpy.ops.nfs.transfer_shape_keys, replace=True, proportions=True)
 kc, kr = keys_of(bpy.data.objects["Copy"]), keys_of(bpy.data.objects["Reshaped"])
-# a copy takes the source's keys exactly in its own mesh space, whatever its object transform
-out["copy_err"] = max(float(np.abs((kc[n] - kc["Basis"]) - (skeys[n] - skeys["Basis"])).max()) for n in ("jawOpen", "mouthSmile_R"))
+km = keys_of(bpy.data.objects["Mirror"])
+# a copy takes the source's keys exactly in its own mesh space, whatever its object transform (mirrored too)
+out["copy_err"] = max(float(np.abs((k[n] - k["Basis"]) - (skeys[n] - skeys["Basis"])).max())
+                      for k in (kc, km) for n in ("jawOpen", "mouthSmile_R"))
 out["copy_size"] = float(np.abs(skeys["jawOpen"] - skeys["Basis"]).max())
 # the reshaped copy with Match proportions: each vertex's key follows the stretch (x 1.15, z 0.9)
 d_src = skeys["jawOpen"].astype(np.float64) - skeys["Basis"]
@@ -374,9 +378,9 @@ def colors_of(ob):
 
 def test_one_topology_transfers_vertex_for_vertex():
     # two characters of one base mesh: vertex i is vertex i (``runtime.same_topology``); a copy of the source placed
-    # anywhere takes its keys to round-off, a reshaped copy with Match proportions takes them stretched as it is
+    # anywhere (mirrored by a negative scale too) takes its keys to round-off, a reshaped copy with Match proportions takes them stretched as it is
     res = run_blender([PRELUDE, HEADS, COLORS, SAME_TOPOLOGY], timeout=180)
-    assert res["run_Copy"] == res["run_Reshaped"] == res["prop"] == ["FINISHED"]
+    assert res["run_Copy"] == res["run_Mirror"] == res["run_Reshaped"] == res["prop"] == ["FINISHED"]
     assert res["copy_size"] > 1e-3 and res["copy_err"] < 1e-6, res["copy_err"]
     assert res["stretch_err"] < 0.02, res["stretch_err"]
     assert res["corr_finite"] and res["one"] and not res["other"]
