@@ -70,6 +70,7 @@ def test_the_same_head_pitched_takes_its_keys_pitched(dev_heads, monkeypatch):
     from model_core.runtime import template_keys as tk
     from model_core.runtime import transfer as tr
     monkeypatch.setattr(tr, "SAME_TOPOLOGY", False)     # the registration's reading of it (one topology: exact)
+    monkeypatch.setattr(tr, "COINCIDENT_SHARE", 2.0)    # ... and not its coincident vertices' (exact too)
     head = dev_heads["rokoko"]
     a = np.radians(7.0)
     rx = np.array([[1.0, 0.0, 0.0], [0.0, np.cos(a), -np.sin(a)], [0.0, np.sin(a), np.cos(a)]])

@@ -1214,7 +1214,7 @@ def fit_median(tpl: FaceTemplate, s: float, R: np.ndarray, t: np.ndarray, surf: 
 
 
 def similarity_pose(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, surf: Surface, border=None, *,
-                    retry_scale: float | None = None, scale_search: bool = False, start=None
+                    retry_scale: float | None = None, scale_search: bool = False, start=None, reverse: bool = False
                     ) -> tuple[float, np.ndarray, np.ndarray]:
     """The similarity (s, R (3, 3), t (3,)) that puts the template's narrow face on the face (pts (N, 3), faces
     (F, 3), its ``Surface`` surf; ICT cm): trimmed ICP from nose tip on nose tip at scale 1 (30 steps on every
@@ -1231,7 +1231,11 @@ def similarity_pose(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, surf:
     ``SCALE_STARTS`` and the fit with the least median distance (``fit_median``) kept. With ``start`` (a callable
     giving (s, R, t), called only then), a fit leaving fewer than ``SCALE_SEARCH_BELOW`` near the face whose scale
     lies more than ``START_LOG_SCALE`` from the start's is run again from it, and the retry kept when its share is
-    higher (the transfer: where both heads' ICT poses put the source, ``Model.ict_pose``)."""
+    higher (the transfer: where both heads' ICT poses put the source, ``Model.ict_pose``). With ``reverse`` (the
+    transfer, whose template is a whole head), the face is also fitted onto the template from the pose found and
+    that fit, inverted, kept when it puts the face on the template (``reverse_pose``) at least ``REVERSE_GAIN``
+    times nearer it (median) than the pose found does: a face that is a piece of the template (a mask cut from the source head) pulled the
+    template's whole head into it, shrunk (the hand-made head onto its own front half: scale 0.68)."""
     own = tpl.on_cut[:tpl.narrow] if border is not None else np.zeros(tpl.narrow, bool)
     narrow = tpl.verts[:tpl.narrow]
 
@@ -1259,7 +1263,39 @@ def similarity_pose(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, surf:
     if scale_search and share < SCALE_SEARCH_BELOW:
         poses = [pose] + [fit(k) for k in SCALE_STARTS]
         pose = min(poses, key=lambda p: fit_median(tpl, *p, surf))
+    if reverse:
+        pose = reverse_pose(tpl, pts, pose)
     return pose
+
+
+REVERSE_GAIN = 2.0              # the face fitted onto the template replaces the pose when it puts the face this many
+REVERSE_ON_CM = 0.05            # times nearer the template (median) and within this (0.5 mm: on it, one surface;
+                                # between two heads it shrank a whole head into a mask, the 56 pairs 4841 -> 4866)
+
+
+def reverse_pose(tpl: FaceTemplate, pts: np.ndarray, pose) -> tuple[float, np.ndarray, np.ndarray]:
+    """``similarity_pose``'s reverse fit: the face pts (N, 3) (every other vertex) fitted onto the template's surface
+    by trimmed ICP, from the inverse of pose (s, R, t) and from the identity (where the two heads' frames put them),
+    inverted; the fit that puts the face nearest the template (median) kept when that median is ``REVERSE_GAIN``
+    times smaller than with pose and under ``REVERSE_ON_CM``: the face lies on the template (a piece of it).
+    Returns the pose kept."""
+    s, R, t = pose
+    tsurf = Surface(tpl.verts, tpl.faces)
+    sub = pts[::2]
+
+    def face_median(p):
+        q = ((sub - p[2]) @ p[1]) / p[0]                 # the face in the template's frame
+        d2 = tsurf.closest(q, exact=False)[2]
+        return float(np.median(np.sqrt(np.where(np.isfinite(d2), d2, np.inf)))) * p[0]
+    others = []
+    # from the pose found, and from where the two frames put the heads (the identity: both in ICT's frame)
+    for init in ((1.0 / s, R.T, -(R.T @ t) / s), (1.0, np.eye(3), np.zeros(3))):
+        s2, R2, t2 = similarity_icp(sub, tpl.verts, tpl.faces, init=init, iters=30, surface=tsurf,
+                                    reach=ICP_REACH_CM)
+        others.append((1.0 / s2, R2.T, -(R2.T @ t2) / s2))
+    d = [face_median(p) for p in others]
+    i = int(np.argmin(d))
+    return others[i] if d[i] < REVERSE_ON_CM and d[i] * REVERSE_GAIN < face_median(pose) else pose
 
 
 def choose_lip_sides(x: np.ndarray, tpl_faces: np.ndarray, ambiguity: np.ndarray, pts: np.ndarray,
@@ -1351,7 +1387,8 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
                   return_match: bool = False, landmarks=None, mouth_open=None, mouth_shift: bool = True,
                   sockets=None, plane: float = 0.0, cuts: bool = True, match_reach: float = 1.0,
                   symmetric: bool = True, retry_scale: float | None = None, scale_search: bool = False,
-                  lip_sides: bool = True, slit: bool = True, start=None, smooth_lips: int = 0):
+                  lip_sides: bool = True, slit: bool = True, start=None, smooth_lips: int = 0,
+                  reverse: bool = False):
     """The template's keys (ICT's 53, or any source's) on a face surface brought into ICT's frame and units.
 
     Args: tpl: the template; pts (N, 3) the face's vertices in ICT cm (+Y up, +Z forward), roughly aligned
@@ -1377,14 +1414,15 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     (``fit_mouth_slit``); start: a callable giving (s, R (3, 3), t (3,)), a second start for a poor similarity fit
     far from it in scale (``similarity_pose``; the transfer's: where the two heads' ICT poses put the source);
     smooth_lips: passes of smoothing along the face's lip margin where it is cut open (``smooth_margin``; the
-    transfer's ``MARGIN_SMOOTH``).
+    transfer's ``MARGIN_SMOOTH``); reverse: the similarity also fitted from the face's side (``similarity_pose``;
+    the transfer's, ``transfer.REVERSE``: a target that is a piece of the source head).
     Returns: (K, N, 3) float32 displacements in cm (ICT frame) [, TemplateMatch]."""
     pts = np.asarray(pts, np.float64)
     faces = np.asarray(faces, np.int64)
     surf = Surface(pts, faces)                  # the face's closest-point grid: built once, for the ICPs and register
     border = border_faces(pts, faces) if cuts else None
     s, R, t = similarity_pose(tpl, pts, faces, surf, border, retry_scale=retry_scale, scale_search=scale_search,
-                              start=start)
+                              start=start, reverse=reverse)
     if SYMMETRY and symmetric:
         R, t = symmetric_pose(tpl, s, R, t, pts, faces, surf)
     fit_med = fit_median(tpl, s, R, t, surf) * s                                # cm on the face

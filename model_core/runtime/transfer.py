@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import blas
-from .correspond import PointGrid, Surface, harmonic_fill_rows, interpolate, similarity_icp
+from .correspond import PointGrid, Surface, harmonic_fill_rows, interpolate, similarity_icp, umeyama
 from .mesh import face_normals, keep_unturned, median_edge, point_in_polygon
 from .same_topology import is_same_topology, same_topology_keys
 from .template_keys import (FaceTemplate, default_template, eye_pocket, face_loops, loop_shape, mouth_ambiguity,
@@ -74,6 +74,10 @@ MARGIN_SMOOTH = 2       # template_keys(smooth_lips=): a target lip margin cut o
                         # the low-poly hand-made head's lost 0.3 points: the transfer's only)
 SAME_TOPOLOGY = True    # two meshes of one topology (one vertex count, the same edges) match vertex for vertex
                         # (``same_topology``), unless landmarks say otherwise
+REVERSE = True          # the similarity also fitted from the target's side (``template_keys.reverse_pose``)
+COINCIDENT = 0.05       # a target vertex this near a source vertex (share of the median edge) takes its keys
+COINCIDENT_NEAR = 0.1   # ... once the similarity is fitted on the pairs this near, when this share of the target's
+COINCIDENT_SHARE = 0.5  # vertices has one (``_coincident_keys``: one surface)
 UNFLIP = True          # relax the triangles a carried key turns over where the source's key does not (``unflip``)
 LANDMARK_REACH = 0.05   # a landmark may lie at most this share of the face's extent off the face's vertices
 
@@ -302,6 +306,27 @@ def _mirror_consistent(keys: np.ndarray, src_keys: np.ndarray, src: np.ndarray, 
     return out.astype(keys.dtype)
 
 
+def _coincident_keys(out_cm: np.ndarray, cm: np.ndarray, src: np.ndarray, tgt: np.ndarray, tgt_faces: np.ndarray,
+                     match) -> None:
+    """Target vertices that coincide with a source vertex take that vertex's keys exactly (one surface: a mask cut
+    from a head, a head with a piece deleted). The registration's similarity places the source; where at least
+    ``COINCIDENT_SHARE`` of the target's vertices lie within ``COINCIDENT_NEAR`` of its median edge of a source
+    vertex, the similarity is fitted again on those pairs (``correspond.umeyama``) and a vertex within
+    ``COINCIDENT`` of the median edge of its source vertex takes that vertex's keys, turned and scaled by it.
+    out_cm (K, Nt, 3) changed in place; cm (K, Ns, 3) the source's keys, src (Ns, 3) / tgt (Nt, 3) the heads (ICT
+    cm), match the registration's ``TemplateMatch``."""
+    grid = PointGrid(match.scale * src @ match.rot.T + match.shift)
+    idx, d2 = grid.knn(tgt, 1)
+    edge = median_edge(tgt, tgt_faces)
+    near = np.sqrt(d2[:, 0]) < COINCIDENT_NEAR * edge
+    if near.mean() < COINCIDENT_SHARE:
+        return
+    s, R, t = umeyama(src[idx[near, 0]], tgt[near])
+    idx, d2 = PointGrid(s * src @ R.T + t).knn(tgt, 1)
+    on = np.sqrt(d2[:, 0]) < COINCIDENT * edge
+    out_cm[:, on] = (s * cm[:, idx[on, 0]] @ R.T).astype(out_cm.dtype)
+
+
 def _has_eye_pocket(model, pm, eye: int) -> bool:
     """Whether a prepared head's eye ``eye`` (0, 1: ICT's template's openings) is a pocket (``eye_pocket``: lids run
     on into a recess, no boundary loop) where ICT's lid margin lies in the face-core frame (``Model.template_frame``);
@@ -422,10 +447,12 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
                                   landmarks=pairs, plane=PLANE, cuts=CUTS,
                                   match_reach=MATCH_REACH, symmetric=SYMMETRIC, lip_sides=LIP_SIDES, slit=SLIT,
                                   start=start if START_FROM_ICT and not proportions else None,
-                                  smooth_lips=MARGIN_SMOOTH)
+                                  smooth_lips=MARGIN_SMOOTH, reverse=REVERSE)
     if MIRROR_KEYS and names is not None:
         out_cm = _mirror_consistent(out_cm, cm, src, source_pm.face_faces, tgt, target_pm.face_faces, list(names),
                                     match.ambiguity >= MIRROR_CONTACT)
+    if COINCIDENT:
+        _coincident_keys(out_cm, cm, src, tgt, target_pm.face_faces, match)
     canon = (out_cm / k_tgt).astype(np.float32)
     out = model._to_caller(target_pm, canon, np.float64).astype(np.float32)
     for k in range(len(out)):       # lashes, brows: the carried keys at their nearest face vertices
