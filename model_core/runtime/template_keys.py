@@ -1232,7 +1232,8 @@ def similarity_pose(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, surf:
     giving (s, R, t), called only then), a fit leaving fewer than ``SCALE_SEARCH_BELOW`` near the face whose scale
     lies more than ``START_LOG_SCALE`` from the start's is run again from it, and the retry kept when its share is
     higher (the transfer: where both heads' ICT poses put the source, ``Model.ict_pose``). With ``reverse`` (the
-    transfer, whose template is a whole head), the face is also fitted onto the template from the pose found and
+    transfer, whose template is a whole head) and a face of less than ``REVERSE_AREA`` of the template's area, the face
+    is also fitted onto the template from the pose found and
     that fit, inverted, kept when it puts the face on the template (``reverse_pose``) at least ``REVERSE_GAIN``
     times nearer it (median) than the pose found does: a face that is a piece of the template (a mask cut from the source head) pulled the
     template's whole head into it, shrunk (the hand-made head onto its own front half: scale 0.68)."""
@@ -1263,25 +1264,27 @@ def similarity_pose(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, surf:
     if scale_search and share < SCALE_SEARCH_BELOW:
         poses = [pose] + [fit(k) for k in SCALE_STARTS]
         pose = min(poses, key=lambda p: fit_median(tpl, *p, surf))
-    if reverse:
-        pose = reverse_pose(tpl, pts, pose)
+    if reverse and face_areas(pts, faces).sum() < REVERSE_AREA * face_areas(tpl.verts, tpl.faces).sum():
+        pose = reverse_pose(tpl, pts, pose)             # a face smaller than the template: a piece of it?
     return pose
 
 
-REVERSE_GAIN = 2.0              # the face fitted onto the template replaces the pose when it puts the face this many
-REVERSE_ON_CM = 0.05            # times nearer the template (median) and within this (0.5 mm: on it, one surface;
-                                # between two heads it shrank a whole head into a mask, the 56 pairs 4841 -> 4866)
+REVERSE_AREA = 0.8              # the reverse fit is tried for a face of less than this share of the template's area
+REVERSE_POINTS = 1500           # ... on every k-th face vertex, at least this many
+REVERSE_GAIN = 2.0              # ... and replaces the pose when it puts the face this many times nearer the template
+REVERSE_ON_CM = 0.05            # (median) and within this (0.5 mm: on it, one surface; without this bound it shrank
+                                # whole heads into masks between different heads, the 56 pairs 4841 -> 4866 points)
 
 
 def reverse_pose(tpl: FaceTemplate, pts: np.ndarray, pose) -> tuple[float, np.ndarray, np.ndarray]:
-    """``similarity_pose``'s reverse fit: the face pts (N, 3) (every other vertex) fitted onto the template's surface
+    """``similarity_pose``'s reverse fit: the face pts (N, 3) (``REVERSE_POINTS`` of them or more) fitted onto the template's surface
     by trimmed ICP, from the inverse of pose (s, R, t) and from the identity (where the two heads' frames put them),
     inverted; the fit that puts the face nearest the template (median) kept when that median is ``REVERSE_GAIN``
     times smaller than with pose and under ``REVERSE_ON_CM``: the face lies on the template (a piece of it).
     Returns the pose kept."""
     s, R, t = pose
     tsurf = Surface(tpl.verts, tpl.faces)
-    sub = pts[::2]
+    sub = pts[::max(1, len(pts) // REVERSE_POINTS)]
 
     def face_median(p):
         q = ((sub - p[2]) @ p[1]) / p[0]                 # the face in the template's frame
