@@ -169,14 +169,20 @@ ORACLE = "oracle: true correspondence × similarity"
 REGISTERED = "transfer, registered (one topology not read)"
 
 
-def transfer_before(model, pa, skeys, pb, names):
-    """The transfer as it was before issue 16's unflip (``transfer.UNFLIP`` off)."""
-    saved = transfer_module.UNFLIP
-    transfer_module.UNFLIP = False
+def transfer_with(flag: str, value, model, pa, skeys, pb, names):
+    """``transfer_keys`` with the module switch ``transfer.<flag>`` set to value for the call: ``UNFLIP`` off, the
+    transfer as before issue 16's unflip; ``SAME_TOPOLOGY`` off, the registration's match on one topology."""
+    saved = getattr(transfer_module, flag)
+    setattr(transfer_module, flag, value)
     try:
         return transfer_keys(model, pa, skeys, pb, names=names)
     finally:
-        transfer_module.UNFLIP = saved
+        setattr(transfer_module, flag, saved)
+
+
+def transfer_before(model, pa, skeys, pb, names):
+    """The transfer as it was before issue 16's unflip (``transfer.UNFLIP`` off)."""
+    return transfer_with("UNFLIP", False, model, pa, skeys, pb, names)
 
 
 def oracle_keys(src_keys_at_truth, src_points, tv):
@@ -185,16 +191,6 @@ def oracle_keys(src_keys_at_truth, src_points, tv):
     carries keys by one global similarity."""
     s, R, _ = umeyama(src_points, tv)
     return s * np.einsum("kvj,ij->kvi", src_keys_at_truth, R)
-
-
-def transfer_registered(model, pa, skeys, pb, names):
-    """The transfer without its one-topology match (``transfer.SAME_TOPOLOGY`` off): the registration's own."""
-    saved = transfer_module.SAME_TOPOLOGY
-    transfer_module.SAME_TOPOLOGY = False
-    try:
-        return transfer_keys(model, pa, skeys, pb, names=names)
-    finally:
-        transfer_module.SAME_TOPOLOGY = saved
 
 
 def run_truth_case(model, label, sv, sf, skeys, names, tv, tf, true, show, damage, init_scale=1.0,
@@ -213,7 +209,7 @@ def run_truth_case(model, label, sv, sf, skeys, names, tv, tf, true, show, damag
     secs[PROP] += t_pa + t_pb
     res[PROP] = truth_scores(out.astype(np.float64), true, list(names), tv, tf, damage)
     if is_same_topology(sf, len(sv), tf, len(tv)):
-        out, secs[REGISTERED] = _time(transfer_registered, model, pa, skeys, pb, list(names))
+        out, secs[REGISTERED] = _time(transfer_with, "SAME_TOPOLOGY", False, model, pa, skeys, pb, list(names))
         secs[REGISTERED] += t_pa + t_pb
         res[REGISTERED] = truth_scores(out.astype(np.float64), true, list(names), tv, tf, damage)
     if oracle is not None:

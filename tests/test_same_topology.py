@@ -4,6 +4,9 @@ hand-made dev head reshaped by a smooth warp, its keys carried exactly through t
 docs/model.md reports (*One topology*)."""
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -13,26 +16,22 @@ from model_core.runtime import transfer as tr
 from model_core.runtime.same_topology import is_same_topology, same_topology_keys, vertex_maps
 
 
-def warp(x: np.ndarray, size: float) -> np.ndarray:
-    """A smooth change of proportions (x 0.92, y 1.07, sinusoids of 2-3 % of the head's height ``size``), then a
-    similarity (scale 1.1, 4 degrees about Y, a shift): (..., 3) metres -> (..., 3)."""
-    u = x / size
-    y = x * np.array([0.92, 1.07, 1.0])
-    a = 0.03 * size
-    y = y + np.stack([a * np.sin(2 * np.pi * (0.9 * u[..., 1] + 0.1)),
-                      0.6 * a * np.sin(2 * np.pi * (0.8 * u[..., 0] + 0.6 * u[..., 2] + 0.3)),
-                      0.8 * a * np.sin(2 * np.pi * (0.7 * u[..., 1] - 0.5 * u[..., 0] + 0.2))], -1)
-    t = np.deg2rad(4.0)
-    rot = np.array([[np.cos(t), 0, np.sin(t)], [0, 1, 0], [-np.sin(t), 0, np.cos(t)]])
-    return 1.1 * y @ rot.T + np.array([0.01, -0.02, 0.005])
-
-
 def _rel(p: np.ndarray, t: np.ndarray) -> float:
     return float(np.linalg.norm(p - t, axis=2).mean() / np.linalg.norm(t, axis=2).mean())
 
 
+REPO = Path(__file__).resolve().parents[1]
+
+
 @pytest.fixture(scope="module")
 def warped(dev_heads):
+    """The hand-made head, its full warp (``benchmarks/bench_transfer.py``'s: x 0.92, y 1.07, sinusoids of 2-3 % of
+    the head's height, then scale 1.1, 4 degrees about Y, a shift) and its keys carried exactly through it."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        from bench_transfer import warp
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
     head = dev_heads["iphonemocap"]
     size = float(np.ptp(head.verts[:, 1]))
     tv = warp(head.verts, size)
