@@ -378,7 +378,8 @@ def colors_of(ob):
 
 def test_one_topology_transfers_vertex_for_vertex():
     # two characters of one base mesh: vertex i is vertex i (``runtime.same_topology``); a copy of the source placed
-    # anywhere (mirrored by a negative scale too) takes its keys to round-off, a reshaped copy with Match proportions takes them stretched as it is
+    # anywhere (mirrored by a negative scale too) takes its keys to round-off, a reshaped copy with Match
+    # proportions takes them stretched as it is
     res = run_blender([PRELUDE, HEADS, COLORS, SAME_TOPOLOGY], timeout=180)
     assert res["run_Copy"] == res["run_Mirror"] == res["run_Reshaped"] == res["prop"] == ["FINISHED"]
     assert res["copy_size"] > 1e-3 and res["copy_err"] < 1e-6, res["copy_err"]

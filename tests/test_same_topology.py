@@ -127,7 +127,8 @@ def test_a_piece_cut_from_the_source_takes_its_keys_exactly(dev_heads, monkeypat
     model = Model.load()
     pa, pb = model.prepare(head.verts, head.faces, "Y", "Z"), model.prepare(tv, tf, "Y", "Z")
     e = {}
-    for label, flag, value in (("exact", None, None), ("carried", "COINCIDENT_SHARE", 2.0), ("shrunk", "REVERSE", False)):
+    for label, flag, value in (("exact", None, None), ("carried", "COINCIDENT_SHARE", 2.0),
+                               ("shrunk", "REVERSE", False)):
         if flag:
             monkeypatch.setattr(tr, flag, value)
         e[label] = _rel(tr.transfer_keys(model, pa, head.deltas, pb, names=head.names).astype(np.float64), true)

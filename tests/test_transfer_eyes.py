@@ -84,7 +84,7 @@ def test_pocket_eyes_meet_pocket_eyes(ict, monkeypatch):
     from model_core.dataset.ict import crop_sizes
     from model_core.evaluation.evaluate import held_out_identities, relative_error
     from model_core.runtime import transfer as tr
-    monkeypatch.setattr(tr, "SAME_TOPOLOGY", False)     # the registration's eyes (one topology: 7.7 % vertex for vertex)
+    monkeypatch.setattr(tr, "SAME_TOPOLOGY", False)     # the registration's eyes (vertex for vertex: 7.7 %)
     ids = held_out_identities(2)
     n, f = crop_sizes("face")[0], ict.crop_faces("face")
     names = list(ict.expression_names)

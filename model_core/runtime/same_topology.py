@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .mesh import face_normals, unique_edges
+from .mesh import unique_edges, vertex_normals
 
 SAME_EDGES = 0.95           # two meshes of one vertex count are one topology when this share of the target's edges
                             # join the same vertices on the source (quads split along other diagonals: a few differ)
@@ -62,7 +62,7 @@ def vertex_maps(src: np.ndarray, tgt: np.ndarray, faces: np.ndarray) -> np.ndarr
         np.add.at(ts, e[:, end], outer_ts)
         np.add.at(cnt, e[:, end], 1.0)
         np.add.at(ls, e[:, end], np.linalg.norm(ds, axis=1))
-    ns = _unit_vertex_normals(src, faces) * (ls / np.maximum(cnt, 1.0))[:, None]
+    ns = vertex_normals(src, np.asarray(faces, np.int64)) * (ls / np.maximum(cnt, 1.0))[:, None]
     nt = ns @ A.T
     ss += ns[:, :, None] * ns[:, None, :]
     ts += nt[:, :, None] * ns[:, None, :]
@@ -70,14 +70,6 @@ def vertex_maps(src: np.ndarray, tgt: np.ndarray, faces: np.ndarray) -> np.ndarr
     ok = np.abs(np.linalg.det(ss)) > 1e-30
     out[ok] = ts[ok] @ np.linalg.inv(ss[ok])
     return out
-
-
-def _unit_vertex_normals(v: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    fn = face_normals(v, faces, normalize=False)
-    out = np.zeros_like(v)
-    for j in range(3):
-        np.add.at(out, np.asarray(faces)[:, j], fn)
-    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-300)
 
 
 def similarity(src: np.ndarray, tgt: np.ndarray) -> tuple[float, np.ndarray]:
@@ -93,8 +85,9 @@ def same_topology_keys(src: np.ndarray, keys: np.ndarray, tgt: np.ndarray, faces
                        proportions: bool = False) -> np.ndarray:
     """The source's keys (K, N, 3) on the target, vertex for vertex: src, tgt (N, 3) rest positions of one
     topology with faces (F, 3), each in its own frame and units. Default: turned and scaled by the similarity
-    s R that puts src on tgt (``similarity``: a mirrored copy's keys mirror); with ``proportions``, by each vertex's map (``vertex_maps``), its singular values
-    over s clipped to ``STRETCH``. Returns (K, N, 3) float64 in the target's frame and units."""
+    s R that puts src on tgt (``similarity``: a mirrored copy's keys mirror); with ``proportions``, by each
+    vertex's map (``vertex_maps``), its singular values over s clipped to ``STRETCH``. Returns (K, N, 3) float64
+    in the target's frame and units."""
     keys = np.asarray(keys, np.float64)
     s, R = similarity(np.asarray(src, np.float64), np.asarray(tgt, np.float64))
     if not proportions:

@@ -1232,10 +1232,9 @@ def similarity_pose(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, surf:
     giving (s, R, t), called only then), a fit leaving fewer than ``SCALE_SEARCH_BELOW`` near the face whose scale
     lies more than ``START_LOG_SCALE`` from the start's is run again from it, and the retry kept when its share is
     higher (the transfer: where both heads' ICT poses put the source, ``Model.ict_pose``). With ``reverse`` (the
-    transfer, whose template is a whole head) and a face of less than ``REVERSE_AREA`` of the template's area, the face
-    is also fitted onto the template from the pose found and
-    that fit, inverted, kept when it puts the face on the template (``reverse_pose``) at least ``REVERSE_GAIN``
-    times nearer it (median) than the pose found does: a face that is a piece of the template (a mask cut from the source head) pulled the
+    transfer, whose template is a whole head) and a face of less than ``REVERSE_AREA`` of the template's area, the
+    face is also fitted onto the template and that fit, inverted, kept when it puts the face on the template
+    (``reverse_pose``): a face that is a piece of the template (a mask cut from the source head) pulled the
     template's whole head into it, shrunk (the hand-made head onto its own front half: scale 0.68)."""
     own = tpl.on_cut[:tpl.narrow] if border is not None else np.zeros(tpl.narrow, bool)
     narrow = tpl.verts[:tpl.narrow]
@@ -1277,10 +1276,11 @@ REVERSE_ON_CM = 0.05            # (median) and within this (0.5 mm: on it, one s
 
 
 def reverse_pose(tpl: FaceTemplate, pts: np.ndarray, pose) -> tuple[float, np.ndarray, np.ndarray]:
-    """``similarity_pose``'s reverse fit: the face pts (N, 3) (``REVERSE_POINTS`` of them or more) fitted onto the template's surface
-    by trimmed ICP, from the inverse of pose (s, R, t) and from the identity (where the two heads' frames put them),
-    inverted; the fit that puts the face nearest the template (median) kept when that median is ``REVERSE_GAIN``
-    times smaller than with pose and under ``REVERSE_ON_CM``: the face lies on the template (a piece of it).
+    """``similarity_pose``'s reverse fit: the face pts (N, 3) (``REVERSE_POINTS`` of them or more) fitted onto the
+    template's surface by trimmed ICP, from the inverse of pose (s, R, t) and from the identity (where the two
+    heads' frames put them), inverted; the fit that puts the face nearest the template (median) kept when that
+    median is ``REVERSE_GAIN`` times smaller than with pose and under ``REVERSE_ON_CM``: the face lies on the
+    template (a piece of it).
     Returns the pose kept."""
     s, R, t = pose
     tsurf = Surface(tpl.verts, tpl.faces)
