@@ -20,6 +20,8 @@ Without ``bpy`` the Surface Deform columns print "-". Tables (markdown, printed 
      applied to this head) to ~3k vertices. (Asked for 8k, the clustering gives a
      4.1k copy whose keys are zero on parts of the face: not used.) A new vertex at surface point p (barycentric on the head) sits at
      W(p); its true key is W(p + d(p)) - W(p), d(p) the barycentric mix of the artist's key.
+   - The same dev head -> the front half (vertices in front of the median depth) of its remeshed copy: a piece of
+     the source's surface, as a face mask cut from a head.
    - The same dev head -> its half and full warps without the remesh (the same mesh, one topology: the transfer
      matches it vertex for vertex, ``runtime/same_topology.py``); its true key is W(v + d) - W(v).
 2. Cross-artist pairs among the three dev heads: artist A's keys -> head B, scored against B's own keys
@@ -134,6 +136,18 @@ def warp(x, size, strength=1.0):
     ang = np.deg2rad(4.0)
     rot = np.array([[np.cos(ang), 0, np.sin(ang)], [0, 1, 0], [-np.sin(ang), 0, np.cos(ang)]])
     return 1.1 * y @ rot.T + np.array([0.01, -0.02, 0.005])
+
+
+def front_piece(verts, faces, true, at, pts, keep):
+    """The piece of a copy on its vertices ``keep`` (indices) and the triangles among them: (verts, faces, true keys
+    (K, M, 3), the head's keys at the piece's source points (K, M, 3), those points (M, 3))."""
+    inside = np.zeros(len(verts), bool)
+    inside[keep] = True
+    f = faces[inside[faces].all(axis=1)]
+    used = np.unique(f)
+    new = np.full(len(verts), -1)
+    new[used] = np.arange(len(used))
+    return verts[used], new[f], true[:, used], at[:, used], pts[used]
 
 
 def warped_copy(head, strength=1.0, n_target=3000, seed=11, with_truth=False):
@@ -382,6 +396,14 @@ def main(argv=None) -> int:
         label = f"{short_name(WARP_HEAD)} ({len(h.verts)} v) → {what} ({len(tv):,} v)"
         dev_case[label] = run_truth_case(model, label, h.verts, h.faces, h.deltas, h.names, tv, tf, true,
                                          SHOW_ARKIT, DAMAGE_ARKIT, oracle=oracle_keys(at, pts, tv))
+
+    # 1b'. a dev head -> the front half of its remeshed copy (a mask cut from it: a piece of the source's surface)
+    tv, tf, true, at, pts = warped_copy(h, 0.0, 3000, with_truth=True)
+    front = np.flatnonzero(tv[:, 2] > np.median(tv[:, 2]))
+    tv, tf, true, at, pts = front_piece(tv, tf, true, at, pts, front)
+    label = f"{short_name(WARP_HEAD)} ({len(h.verts)} v) → the front half of its remeshed copy ({len(tv):,} v)"
+    dev_case[label] = run_truth_case(model, label, h.verts, h.faces, h.deltas, h.names, tv, tf, true,
+                                     SHOW_ARKIT, DAMAGE_ARKIT, oracle=oracle_keys(at, pts, tv))
 
     # 1c. a dev head -> its warped copy, the same mesh (one topology: matched vertex for vertex)
     size = float(np.ptp(h.verts[:, 1]))

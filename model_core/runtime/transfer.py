@@ -29,8 +29,9 @@ import numpy as np
 
 from . import blas
 from .correspond import PointGrid, Surface, harmonic_fill_rows, interpolate, similarity_icp, umeyama
-from .mesh import face_normals, keep_unturned, median_edge, point_in_polygon
+from .mesh import face_areas, face_normals, keep_unturned, median_edge, point_in_polygon
 from .same_topology import is_same_topology, same_topology_keys
+from . import template_keys as tk
 from .template_keys import (FaceTemplate, default_template, eye_pocket, face_loops, loop_shape, mouth_ambiguity,
                              template_keys)
 from .unflip import unflip_keys
@@ -129,13 +130,25 @@ def _trimmed_rms(points: np.ndarray, surf: Surface, trim: float = 0.85) -> float
     return float(np.sqrt(d2.mean())) if len(d2) else np.inf
 
 
-def proportion_map(src: np.ndarray, tgt: np.ndarray, tgt_faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def proportion_map(src: np.ndarray, tgt: np.ndarray, tgt_faces: np.ndarray, src_faces: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """(L (3, 3), t (3,)): the affine map ``src @ L.T + t`` that puts the source head (points (N, 3)) on the target's
     surface: a similarity ICP (nose tip on nose tip first), then an affine ICP from it, both on at most
     ``AFFINE_POINTS`` source points; the affine part's stretches are clipped to ``AFFINE_STRETCH`` about the
     points' centre (a full head fitted onto a face mask is not squashed flat). The identity (the heads as the
     face-core frames put them) is kept when the map does not bring the points closer to the target surface, or
-    mirrors them."""
+    mirrors them. A target of less than ``template_keys.REVERSE_AREA`` of the source's area (with ``src_faces``
+    (F, 3) given) is a piece of it, maybe: the map is fitted the other way (the target onto the source, inverted)
+    and judged by the target's distance to the source, or a whole head shrinks into its own front half."""
+    if src_faces is not None and face_areas(tgt, tgt_faces).sum() < tk.REVERSE_AREA * face_areas(src, src_faces).sum():
+        lin, shift = _affine_fit(tgt, src, src_faces)
+        inv = np.linalg.inv(lin)
+        return inv, -inv @ shift
+    return _affine_fit(src, tgt, tgt_faces)
+
+
+def _affine_fit(src: np.ndarray, tgt: np.ndarray, tgt_faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``proportion_map``'s fit of the points src (N, 3) onto the surface (tgt, tgt_faces): (L, t)."""
     pts = src[::max(1, len(src) // AFFINE_POINTS)]
     surf = Surface(tgt, tgt_faces)
     s0, R0, t0 = similarity_icp(pts, tgt, tgt_faces, init_scale=1.0)
@@ -420,7 +433,7 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
     if proportions:
         # proportions: the source takes the target's by an affine map (a wider face, a longer chin), so the
         # registration starts with the features near each other; the keys follow its linear part
-        lin, shift = proportion_map(src, tgt, target_pm.face_faces)
+        lin, shift = proportion_map(src, tgt, target_pm.face_faces, source_pm.face_faces)
         src = src @ lin.T + shift
         cm = cm @ lin.T
     amb = mouth_ambiguity(src, cm[jaw[0]]) if jaw else np.zeros(len(src))
