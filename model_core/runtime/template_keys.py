@@ -1214,7 +1214,7 @@ def fit_median(tpl: FaceTemplate, s: float, R: np.ndarray, t: np.ndarray, surf: 
 
 
 def similarity_pose(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, surf: Surface, border=None, *,
-                    retry_scale: float | None = None, scale_search: bool = False, start=None, reverse: bool = False
+                    retry_scale: float | None = None, scale_search: bool = False, start=None
                     ) -> tuple[float, np.ndarray, np.ndarray]:
     """The similarity (s, R (3, 3), t (3,)) that puts the template's narrow face on the face (pts (N, 3), faces
     (F, 3), its ``Surface`` surf; ICT cm): trimmed ICP from nose tip on nose tip at scale 1 (30 steps on every
@@ -1231,11 +1231,7 @@ def similarity_pose(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, surf:
     ``SCALE_STARTS`` and the fit with the least median distance (``fit_median``) kept. With ``start`` (a callable
     giving (s, R, t), called only then), a fit leaving fewer than ``SCALE_SEARCH_BELOW`` near the face whose scale
     lies more than ``START_LOG_SCALE`` from the start's is run again from it, and the retry kept when its share is
-    higher (the transfer: where both heads' ICT poses put the source, ``Model.ict_pose``). With ``reverse`` (the
-    transfer, whose template is a whole head) and a face of less than ``REVERSE_AREA`` of the template's area, the
-    face is also fitted onto the template and that fit, inverted, kept when it puts the face on the template
-    (``reverse_pose``): a face that is a piece of the template (a mask cut from the source head) pulled the
-    template's whole head into it, shrunk (the hand-made head onto its own front half: scale 0.68)."""
+    higher (the transfer: where both heads' ICT poses put the source, ``Model.ict_pose``)."""
     own = tpl.on_cut[:tpl.narrow] if border is not None else np.zeros(tpl.narrow, bool)
     narrow = tpl.verts[:tpl.narrow]
 
@@ -1263,12 +1259,10 @@ def similarity_pose(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, surf:
     if scale_search and share < SCALE_SEARCH_BELOW:
         poses = [pose] + [fit(k) for k in SCALE_STARTS]
         pose = min(poses, key=lambda p: fit_median(tpl, *p, surf))
-    if reverse and face_areas(pts, faces).sum() < REVERSE_AREA * face_areas(tpl.verts, tpl.faces).sum():
-        pose = reverse_pose(tpl, pts, pose)             # a face smaller than the template: a piece of it?
     return pose
 
 
-REVERSE_AREA = 0.8              # the reverse fit is tried for a face of less than this share of the template's area
+REVERSE_AREA = 0.8              # the reverse fit is for a face of less than this share of the template's area
 REVERSE_POINTS = 1500           # ... on every k-th face vertex, at least this many
 REVERSE_GAIN = 2.0              # ... and replaces the pose when it puts the face this many times nearer the template
 REVERSE_ON_CM = 0.05            # (median) and within this (0.5 mm: on it, one surface; without this bound it shrank
@@ -1276,7 +1270,9 @@ REVERSE_ON_CM = 0.05            # (median) and within this (0.5 mm: on it, one s
 
 
 def reverse_pose(tpl: FaceTemplate, pts: np.ndarray, pose) -> tuple[float, np.ndarray, np.ndarray]:
-    """``similarity_pose``'s reverse fit: the face pts (N, 3) (``REVERSE_POINTS`` of them or more) fitted onto the
+    """The similarity fitted from the face's side, for a face that may be a piece of the template (a mask cut from
+    the transfer's source head): fitted from the template's side (``similarity_pose``), the template's whole head
+    was pulled into it, shrunk (the hand-made head onto its own front half: scale 0.68). The reverse fit: the face pts (N, 3) (``REVERSE_POINTS`` of them or more) fitted onto the
     template's surface by trimmed ICP, from the inverse of pose (s, R, t) and from the identity (where the two
     heads' frames put them), inverted; the fit that puts the face nearest the template (median) kept when that
     median is ``REVERSE_GAIN`` times smaller than with pose and under ``REVERSE_ON_CM``: the face lies on the
@@ -1417,15 +1413,18 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     (``fit_mouth_slit``); start: a callable giving (s, R (3, 3), t (3,)), a second start for a poor similarity fit
     far from it in scale (``similarity_pose``; the transfer's: where the two heads' ICT poses put the source);
     smooth_lips: passes of smoothing along the face's lip margin where it is cut open (``smooth_margin``; the
-    transfer's ``MARGIN_SMOOTH``); reverse: the similarity also fitted from the face's side (``similarity_pose``;
-    the transfer's, ``transfer.REVERSE``: a target that is a piece of the source head).
+    transfer's ``MARGIN_SMOOTH``); reverse: the similarity also fitted from the face's side (``reverse_pose``;
+    the transfer's, ``transfer.REVERSE``, for a target smaller than the source: maybe a piece of it).
     Returns: (K, N, 3) float32 displacements in cm (ICT frame) [, TemplateMatch]."""
     pts = np.asarray(pts, np.float64)
     faces = np.asarray(faces, np.int64)
     surf = Surface(pts, faces)                  # the face's closest-point grid: built once, for the ICPs and register
     border = border_faces(pts, faces) if cuts else None
-    s, R, t = similarity_pose(tpl, pts, faces, surf, border, retry_scale=retry_scale, scale_search=scale_search,
-                              start=start, reverse=reverse)
+    pose = similarity_pose(tpl, pts, faces, surf, border, retry_scale=retry_scale, scale_search=scale_search,
+                           start=start)
+    if reverse:
+        pose = reverse_pose(tpl, pts, pose)
+    s, R, t = pose
     if SYMMETRY and symmetric:
         R, t = symmetric_pose(tpl, s, R, t, pts, faces, surf)
     fit_med = fit_median(tpl, s, R, t, surf) * s                                # cm on the face

@@ -130,17 +130,17 @@ def _trimmed_rms(points: np.ndarray, surf: Surface, trim: float = 0.85) -> float
     return float(np.sqrt(d2.mean())) if len(d2) else np.inf
 
 
-def proportion_map(src: np.ndarray, tgt: np.ndarray, tgt_faces: np.ndarray, src_faces: np.ndarray | None = None
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def proportion_map(src: np.ndarray, tgt: np.ndarray, tgt_faces: np.ndarray, piece: bool = False,
+                   src_faces: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(L (3, 3), t (3,)): the affine map ``src @ L.T + t`` that puts the source head (points (N, 3)) on the target's
     surface: a similarity ICP (nose tip on nose tip first), then an affine ICP from it, both on at most
     ``AFFINE_POINTS`` source points; the affine part's stretches are clipped to ``AFFINE_STRETCH`` about the
     points' centre (a full head fitted onto a face mask is not squashed flat). The identity (the heads as the
     face-core frames put them) is kept when the map does not bring the points closer to the target surface, or
-    mirrors them. A target of less than ``template_keys.REVERSE_AREA`` of the source's area (with ``src_faces``
-    (F, 3) given) is a piece of it, maybe: the map is fitted the other way (the target onto the source, inverted)
-    and judged by the target's distance to the source, or a whole head shrinks into its own front half."""
-    if src_faces is not None and face_areas(tgt, tgt_faces).sum() < tk.REVERSE_AREA * face_areas(src, src_faces).sum():
+    mirrors them. With ``piece`` (a target smaller than the source, maybe a piece of it; needs the source's
+    ``src_faces`` (F, 3)) the map is fitted the other way (the target onto the source, inverted) and judged by the
+    target's distance to the source, or a whole head shrinks into its own front half."""
+    if piece and src_faces is not None:
         lin, shift = _affine_fit(tgt, src, src_faces)
         inv = np.linalg.inv(lin)
         return inv, -inv @ shift
@@ -430,10 +430,13 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
     face_keys = keys[:, source_pm.face_index]
     cm = np.stack([nz.apply_vectors(k) for k in face_keys]) * k_src
     jaw = [i for i, n in enumerate(names or []) if str(n).lower().replace("_", "").replace(".", "") == "jawopen"]
+    # a target smaller than the source (a mask, maybe cut from it): fitted from its side too, its cut not paired
+    smaller = bool(face_areas(tgt, target_pm.face_faces).sum()
+                   < tk.REVERSE_AREA * face_areas(src, source_pm.face_faces).sum())
     if proportions:
         # proportions: the source takes the target's by an affine map (a wider face, a longer chin), so the
         # registration starts with the features near each other; the keys follow its linear part
-        lin, shift = proportion_map(src, tgt, target_pm.face_faces, source_pm.face_faces)
+        lin, shift = proportion_map(src, tgt, target_pm.face_faces, smaller, source_pm.face_faces)
         src = src @ lin.T + shift
         cm = cm @ lin.T
     amb = mouth_ambiguity(src, cm[jaw[0]]) if jaw else np.zeros(len(src))
@@ -460,7 +463,7 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
                                   landmarks=pairs, plane=PLANE, cuts=CUTS,
                                   match_reach=MATCH_REACH, symmetric=SYMMETRIC, lip_sides=LIP_SIDES, slit=SLIT,
                                   start=start if START_FROM_ICT and not proportions else None,
-                                  smooth_lips=MARGIN_SMOOTH, reverse=REVERSE)
+                                  smooth_lips=MARGIN_SMOOTH, reverse=REVERSE and smaller)
     if MIRROR_KEYS and names is not None:
         out_cm = _mirror_consistent(out_cm, cm, src, source_pm.face_faces, tgt, target_pm.face_faces, list(names),
                                     match.ambiguity >= MIRROR_CONTACT)
