@@ -19,6 +19,9 @@ keys at their nearest face vertices (``Model.follow_skin``).
 
 Two meshes of one topology (characters made from one base mesh) skip all of this: vertex i of the source is vertex
 i of the target, and the keys are carried vertex for vertex (``same_topology``, ``SAME_TOPOLOGY``).
+A target that is a piece of the source's surface (a mask cut from it) is fitted from its own side too
+(``template_keys.reverse_pose``), and its vertices that coincide with source vertices take their keys exactly
+(``_coincident_keys``).
 
 Keys may have any names (FACS or not); units follow each mesh (a key in the source's units comes out in the
 target's).
@@ -430,7 +433,8 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
     face_keys = keys[:, source_pm.face_index]
     cm = np.stack([nz.apply_vectors(k) for k in face_keys]) * k_src
     jaw = [i for i, n in enumerate(names or []) if str(n).lower().replace("_", "").replace(".", "") == "jawopen"]
-    # a target smaller than the source (a mask, maybe cut from it): fitted from its side too, its cut not paired
+    # a target smaller than the source (a mask, maybe cut from it): the similarity and the proportion map are
+    # fitted from its side too (``template_keys.reverse_pose``, ``proportion_map``)
     smaller = bool(face_areas(tgt, target_pm.face_faces).sum()
                    < tk.REVERSE_AREA * face_areas(src, source_pm.face_faces).sum())
     if proportions:
