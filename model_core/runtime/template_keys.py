@@ -222,6 +222,24 @@ class FaceTemplate:
             self._lid_keys = out
         return self._lid_keys
 
+    @property
+    def mouth_inside(self) -> np.ndarray | None:
+        """(N,) bool: the template's vertices inside its mouth (``front_orphans``): more than ``FRONT_DEPTH_CM``
+        behind its frontmost surface at their (x, y) (``mesh.front_hits``), within ``FRONT_REACH`` mouth
+        half-widths (across and up) of its lip contact; None without a lip contact (fewer than 4 vertices above
+        ``MOUTH_CONTACT``)."""
+        if not hasattr(self, "_mouth_inside"):
+            contact = self.ambiguity > MOUTH_CONTACT
+            inside = None
+            if contact.sum() >= 4:
+                c = self.verts[contact].mean(axis=0)
+                half = 0.5 * float(np.ptp(self.verts[contact, 0]))
+                front = np.nan_to_num(front_hits(self.verts, self.faces, self.verts[:, :2]), nan=-np.inf)
+                inside = (self.verts[:, 2] < front - FRONT_DEPTH_CM) & \
+                    (np.linalg.norm((self.verts - c)[:, :2], axis=1) < FRONT_REACH * half)
+            self._mouth_inside = inside
+        return self._mouth_inside
+
     @classmethod
     def load(cls, path=None) -> "FaceTemplate":
         with open_asset(path or TEMPLATE_PATH, "face template") as d:
@@ -1272,12 +1290,11 @@ REVERSE_ON_CM = 0.05            # (median) and within this (0.5 mm: on it, one s
 def reverse_pose(tpl: FaceTemplate, pts: np.ndarray, pose) -> tuple[float, np.ndarray, np.ndarray]:
     """The similarity fitted from the face's side, for a face that may be a piece of the template (a mask cut from
     the transfer's source head): fitted from the template's side (``similarity_pose``), the template's whole head
-    was pulled into it, shrunk (the hand-made head onto its own front half: scale 0.68). The reverse fit: the face pts (N, 3) (``REVERSE_POINTS`` of them or more) fitted onto the
-    template's surface by trimmed ICP, from the inverse of pose (s, R, t) and from the identity (where the two
-    heads' frames put them), inverted; the fit that puts the face nearest the template (median) kept when that
-    median is ``REVERSE_GAIN`` times smaller than with pose and under ``REVERSE_ON_CM``: the face lies on the
-    template (a piece of it).
-    Returns the pose kept."""
+    was pulled into it, shrunk (the hand-made head onto its own front half: scale 0.68). The reverse fit: the face
+    pts (N, 3) (``REVERSE_POINTS`` of them or more) fitted onto the template's surface by trimmed ICP, from the
+    inverse of pose (s, R, t) and from the identity (where the two heads' frames put them), inverted; the fit that
+    puts the face nearest the template (median) kept when that median is ``REVERSE_GAIN`` times smaller than with
+    pose and under ``REVERSE_ON_CM``: the face lies on the template (a piece of it). Returns the pose kept."""
     s, R, t = pose
     tsurf = Surface(tpl.verts, tpl.faces)
     sub = pts[::max(1, len(pts) // REVERSE_POINTS)]
@@ -1367,17 +1384,12 @@ def front_orphans(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, tri: np
     template's lips, and the motion read there is the inside's (Rocketbox's mouth corners carried onto the ARKit
     face mask: the funnel tore the lips). Template vertices more than ``FRONT_DEPTH_CM`` behind the template's
     frontmost surface at their (x, y) (``mesh.front_hits``) within ``FRONT_REACH`` mouth half-widths (across and up)
-    of its lip contact are its mouth's inside; face vertices within ``FRONT_SEEN_CM`` of their own frontmost surface
-    are seen. pts (N, 3) ICT cm, faces (F, 3), tri (N, 3) each vertex's closest template triangle (vertex indices).
-    All False where the template has no lip contact (fewer than 4 vertices above ``MOUTH_CONTACT``)."""
-    contact = tpl.ambiguity > MOUTH_CONTACT
-    if contact.sum() < 4:
+    of its lip contact are its mouth's inside (``FaceTemplate.mouth_inside``, once per template); face vertices
+    within ``FRONT_SEEN_CM`` of their own frontmost surface are seen. pts (N, 3) ICT cm, faces (F, 3), tri (N, 3)
+    each vertex's closest template triangle (vertex indices). All False where the template has no lip contact."""
+    inside = tpl.mouth_inside
+    if inside is None:
         return np.zeros(len(pts), bool)
-    c = tpl.verts[contact].mean(axis=0)
-    half = 0.5 * float(np.ptp(tpl.verts[contact, 0]))
-    front = np.nan_to_num(front_hits(tpl.verts, tpl.faces, tpl.verts[:, :2]), nan=-np.inf)
-    inside = (tpl.verts[:, 2] < front - FRONT_DEPTH_CM) & \
-        (np.linalg.norm((tpl.verts - c)[:, :2], axis=1) < FRONT_REACH * half)
     seen = pts[:, 2] >= np.nan_to_num(front_hits(pts, faces, pts[:, :2]), nan=np.inf) - FRONT_SEEN_CM
     return seen & inside[tri].all(axis=1)
 
