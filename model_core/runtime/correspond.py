@@ -539,8 +539,9 @@ def interpolate(values: np.ndarray, faces: np.ndarray, face: np.ndarray, bary: n
 
 
 # ------------------------------------------------------------------ similarity alignment
-def umeyama(src: np.ndarray, dst: np.ndarray, w: np.ndarray | None = None):
-    """Least-squares similarity (s, R, t (3,)) with s R src + t ~ dst; src, dst (M, 3), w (M,) >= 0."""
+def umeyama(src: np.ndarray, dst: np.ndarray, w: np.ndarray | None = None, reflect: bool = False):
+    """Least-squares similarity (s, R, t (3,)) with s R src + t ~ dst; src, dst (M, 3), w (M,) >= 0. R is a
+    rotation, or with ``reflect`` any orthogonal map (a mirrored copy of one mesh, matched vertex for vertex)."""
     w = np.ones(len(src)) if w is None else np.asarray(w, np.float64)
     w = w / w.sum()
     ms, md = w @ src, w @ dst
@@ -548,7 +549,8 @@ def umeyama(src: np.ndarray, dst: np.ndarray, w: np.ndarray | None = None):
     var = float(w @ (a * a).sum(1))
     u, sig, vt = np.linalg.svd((b * w[:, None]).T @ a)
     d = np.ones(3)
-    d[2] = np.sign(np.linalg.det(u @ vt)) or 1.0
+    if not reflect:
+        d[2] = np.sign(np.linalg.det(u @ vt)) or 1.0
     R = u @ np.diag(d) @ vt
     s = float((sig * d).sum() / max(var, 1e-300))
     return s, R, md - s * R @ ms

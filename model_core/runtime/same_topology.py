@@ -5,7 +5,7 @@ and triangles whatever their shapes. There the correspondence is known exactly, 
 carries each key vertex for vertex instead of registering the heads:
 
 - by default through the similarity (scale, rotation or reflection) that best puts the source's vertices on the
-  target's (``similarity``): the keys keep the source artist's shapes and strengths, scaled with the head;
+  target's (``correspond.umeyama``): the keys keep the source artist's shapes and strengths, scaled with the head;
 - with ``proportions``, through each vertex's own linear map (a deformation gradient, deformation-transfer style:
   the least-squares map of its edge ring and its normal from the source onto the target), its stretch over the
   similarity clipped to ``STRETCH`` as the transfer's proportion map clips its own: a key follows a wider mouth
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .correspond import umeyama
 from .mesh import unique_edges, vertex_normals
 
 SAME_EDGES = 0.95           # two meshes of one vertex count are one topology when this share of the target's edges
@@ -72,24 +73,16 @@ def vertex_maps(src: np.ndarray, tgt: np.ndarray, faces: np.ndarray) -> np.ndarr
     return out
 
 
-def similarity(src: np.ndarray, tgt: np.ndarray) -> tuple[float, np.ndarray]:
-    """(s, Q (3, 3) orthogonal) with s Q src + t ~ tgt in least squares, src, tgt (N, 3) in vertex order. Q may be a
-    reflection: a copy mirrored by its object's negative scale is the source's own mesh, and its keys mirror with it
-    (``correspond.umeyama`` keeps a rotation, for heads matched by their surfaces)."""
-    a, b = src - src.mean(axis=0), tgt - tgt.mean(axis=0)
-    u, sig, vt = np.linalg.svd(b.T @ a)
-    return float(sig.sum() / max(float((a * a).sum()), 1e-300)), u @ vt
-
-
 def same_topology_keys(src: np.ndarray, keys: np.ndarray, tgt: np.ndarray, faces: np.ndarray,
                        proportions: bool = False) -> np.ndarray:
     """The source's keys (K, N, 3) on the target, vertex for vertex: src, tgt (N, 3) rest positions of one
     topology with faces (F, 3), each in its own frame and units. Default: turned and scaled by the similarity
-    s R that puts src on tgt (``similarity``: a mirrored copy's keys mirror); with ``proportions``, by each
+    s R that puts src on tgt (``correspond.umeyama``, a reflection allowed: a mirrored copy's keys mirror); with ``proportions``, by each
     vertex's map (``vertex_maps``), its singular values over s clipped to ``STRETCH``. Returns (K, N, 3) float64
     in the target's frame and units."""
     keys = np.asarray(keys, np.float64)
-    s, R = similarity(np.asarray(src, np.float64), np.asarray(tgt, np.float64))
+    # a reflection allowed: a copy mirrored by its object's negative scale keeps its keys
+    s, R, _ = umeyama(np.asarray(src, np.float64), np.asarray(tgt, np.float64), reflect=True)
     if not proportions:
         return s * keys @ R.T
     J = vertex_maps(src, tgt, faces)
