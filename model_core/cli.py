@@ -351,8 +351,7 @@ def _read_landmarks(path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def cmd_transfer(a, log) -> int:
-    from .runtime.same_topology import is_same_topology
-    from .runtime.transfer import SAME_TOPOLOGY, transfer_keys
+    from .runtime.transfer import transfer_keys, vertex_for_vertex
     model = _load_model(a, log)
     src, spm = _prepare(model, a.source, a, log, "source")
     names, deltas = _read_keys(a.source_keys, src, log)
@@ -368,7 +367,7 @@ def cmd_transfer(a, log) -> int:
     landmarks = _read_landmarks(a.landmarks) if a.landmarks else None
     if landmarks is not None:
         log(f"{len(landmarks[0])} landmarks from {a.landmarks}")
-    elif SAME_TOPOLOGY and is_same_topology(spm.faces, spm.n_verts, tpm.faces, tpm.n_verts):
+    elif vertex_for_vertex(spm.faces, spm.n_verts, tpm.faces, tpm.n_verts):
         log("one topology: the meshes are matched vertex for vertex")
     t = time.perf_counter()
     out_d = transfer_keys(model, spm, deltas, tpm, names=names, landmarks=landmarks,

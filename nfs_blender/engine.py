@@ -243,11 +243,10 @@ def decode(model, pm, z: np.ndarray, n_verts: int, probs: np.ndarray | None = No
 
 
 def one_topology(src_tris: np.ndarray, n_src: int, tgt_tris: np.ndarray, n_tgt: int) -> bool:
-    """True when ``transfer_keys`` matches the two meshes vertex for vertex (one topology, ``runtime.same_topology``;
-    without landmarks): src_tris, tgt_tris (F, 3) triangles, n_src, n_tgt vertex counts."""
-    from .model_core.runtime import transfer
-    from .model_core.runtime.same_topology import is_same_topology
-    return bool(transfer.SAME_TOPOLOGY) and is_same_topology(src_tris, n_src, tgt_tris, n_tgt)
+    """True when ``transfer_keys`` (without landmarks) matches the two meshes vertex for vertex
+    (``runtime.transfer.vertex_for_vertex``): src_tris, tgt_tris (F, 3) triangles, n_src, n_tgt vertex counts."""
+    from .model_core.runtime.transfer import vertex_for_vertex
+    return bool(vertex_for_vertex(src_tris, n_src, tgt_tris, n_tgt))
 
 
 def transfer_keys(model, source_pm, keys_world: np.ndarray, target_pm, n_target: int, names=None, progress=None,

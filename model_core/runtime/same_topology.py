@@ -77,9 +77,9 @@ def same_topology_keys(src: np.ndarray, keys: np.ndarray, tgt: np.ndarray, faces
                        proportions: bool = False) -> np.ndarray:
     """The source's keys (K, N, 3) on the target, vertex for vertex: src, tgt (N, 3) rest positions of one
     topology with faces (F, 3), each in its own frame and units. Default: turned and scaled by the similarity
-    s R that puts src on tgt (``correspond.umeyama``, a reflection allowed: a mirrored copy's keys mirror); with ``proportions``, by each
-    vertex's map (``vertex_maps``), its singular values over s clipped to ``STRETCH``. Returns (K, N, 3) float64
-    in the target's frame and units."""
+    s R that puts src on tgt (``correspond.umeyama``, a reflection allowed: a mirrored copy's keys mirror); with
+    ``proportions``, by each vertex's map (``vertex_maps``), its singular values over s clipped to ``STRETCH``.
+    Returns (K, N, 3) float64 in the target's frame and units."""
     keys = np.asarray(keys, np.float64)
     # a reflection allowed: a copy mirrored by its object's negative scale keeps its keys
     s, R, _ = umeyama(np.asarray(src, np.float64), np.asarray(tgt, np.float64), reflect=True)

@@ -367,6 +367,14 @@ def _has_eye_loop(model, pm, eye: int) -> bool:
                for c, r in model._cached(pm, "loop_shapes", shapes))
 
 
+def vertex_for_vertex(src_faces: np.ndarray, n_src: int, tgt_faces: np.ndarray, n_tgt: int, landmarks=None) -> bool:
+    """Whether ``transfer_keys`` matches two meshes vertex for vertex (``SAME_TOPOLOGY``: one topology,
+    ``same_topology.is_same_topology``, and no landmarks, which ask for the registration): src_faces, tgt_faces
+    (F, 3) triangles, n_src, n_tgt vertex counts, landmarks as ``transfer_keys`` takes them."""
+    return SAME_TOPOLOGY and (landmarks is None or not np.size(landmarks[0])) and \
+        is_same_topology(src_faces, n_src, tgt_faces, n_tgt)
+
+
 def transfer_keys(model, source_pm, source_keys, target_pm, names=None, progress=None,
                   return_correspondence: bool = False, landmarks=None, proportions: bool = False):
     """The source's shape keys carried onto the target.
@@ -417,8 +425,7 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
         raise ValueError("source_keys contain NaN or infinite values")
     if names is not None and len(names) != len(keys):
         raise ValueError(f"{len(names)} names for {len(keys)} keys")
-    if SAME_TOPOLOGY and (landmarks is None or not np.size(landmarks[0])) and is_same_topology(
-            source_pm.faces, source_pm.n_verts, target_pm.faces, target_pm.n_verts):
+    if vertex_for_vertex(source_pm.faces, source_pm.n_verts, target_pm.faces, target_pm.n_verts, landmarks):
         out = same_topology_keys(source_pm.verts, keys, target_pm.verts, target_pm.faces, proportions)
         if progress is not None:
             progress(1, 1)
