@@ -277,6 +277,11 @@ CASES: tuple[Case, ...] = (
        "pieces was turned on the shape of its largest, 8 % of it)"),
     _C("R-plane", "runtime", "a plain 2 m plane (grid), not a face", "error", "ValueError: a flat piece is not "
        "a face", "flat"),
+    _C("R-half-head", "runtime", "half a head (x >= 0, or x <= 0), cut at its midline as a Mirror modifier's half is "
+       "modelled, with no modifier to say so", "error", "ValueError naming the fix (mirror it, apply the Mirror "
+       "modifier) before the model runs (was: keys made, every one 0 on the dev heads' halves); a face mask cut "
+       "at the front, or with straight sides, is still a face (``mesh_checks.half_problem``)",
+       "add a Mirror modifier and apply it"),
     _C("R-two-heads", "runtime", "two heads side by side 0.5 m apart in one mesh", "result",
        "the face is one head (same basis as alone), the other's displacement is 0; one warning naming the "
        "second head-sized piece", ""),

@@ -495,6 +495,25 @@ def test_unmerged_halves(model, head_m):
     assert np.array_equal(b[:, n:], b[:, mid])                # the two copies move as one: the seam stays shut
 
 
+def test_half_head(model, head_m):
+    """Case "R-half-head": half a head, cut at the midline, is refused with what to do; the same head cut at its
+    front, or with straight sides (a mask), is still a face."""
+    v, t = head_m
+    mid = v[t][:, :, 0]                                                  # Blender frame: x across, -y forward
+    for keep in ((mid >= -1e-9).all(axis=1), (mid <= 1e-9).all(axis=1)):
+        raises("R-half-head", lambda: model.prepare(*_piece(v, t, keep), up="Z", forward="-Y"))
+    front = (v[t][:, :, 1] <= np.median(v[:, 1])).all(axis=1)
+    sides = (np.abs(mid) <= 0.3 * np.ptp(v[:, 0])).all(axis=1)
+    for keep in (front, sides):
+        assert model.prepare(*_piece(v, t, keep), up="Z", forward="-Y").n_verts > 1000
+
+
+def _piece(v, t, keep):
+    """The triangles ``keep`` (F,) bool of (v (N, 3), t (F, 3)) and the vertices they use, renumbered."""
+    used, tt = np.unique(t[keep], return_inverse=True)
+    return v[used], tt.reshape(-1, 3)
+
+
 def test_floor_stray_two_heads_plane(model, head_m):
     """Cases "R-floor", "R-stray-vertex", "R-plane", "R-two-heads"."""
     v, t = head_m

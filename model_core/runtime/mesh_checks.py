@@ -9,6 +9,8 @@
   card: thickness under ``FLAT_RATIO`` of its width), so a 2 m floor in the same object does not win by area;
   a second head-sized piece is reported.
 * ``flat_problem``: a face piece that is flat is refused (a plain plane is not a face).
+* ``half_problem``: a face piece that is half a head (cut at its mirror plane, every vertex on one side) is refused
+  with what to do: the model would read a whole face into it and give it no motion.
 * ``far_vertices``: vertices of the face piece far outside the rest (a stray vertex dragged metres away).
 * ``follow_falloff``: pieces other than the face follow it only where they are near it (eyes, teeth, lashes);
   far pieces (a floor, a second head, a loose vertex metres away) get no motion.
@@ -19,7 +21,7 @@ from collections import deque
 
 import numpy as np
 
-from .mesh import edge_table, median_edge, nondegenerate, union_roots
+from .mesh import boundary_loops, edge_table, median_edge, nondegenerate, union_roots
 from .nearest import knn
 
 SEAM_WELD = 0.01       # open-edge vertices closer than this x the median edge are one seam: a mirror-modelled face
@@ -27,6 +29,9 @@ SEAM_WELD = 0.01       # open-edge vertices closer than this x the median edge a
                        # distinct open vertices of ICT's head and the dev heads lie >= 0.09 median edges apart
 FLAT_RATIO = 0.05      # thickness / width (sqrt of the smallest / largest area-weighted variance) of a flat piece
 SECOND_HEAD = 0.5      # another non-flat piece with at least this share of the face's area is reported
+HALF_SPAN = 0.4       # open-edge vertices at the piece's least or greatest X over this share of its height ...
+HALF_FLAT = 0.02      # ... within this share of its width of that X ...
+HALF_NOSE = 0.1       # ... and the frontmost vertex within this share of its width of that plane: half a head
 FAR_FACTOR = 5.0       # a face vertex farther than this x the 95th percentile distance from the median is stray
 FOLLOW_NEAR = 0.15     # other vertices within this x the face's bbox diagonal of the face follow fully,
 FOLLOW_FAR = 0.30      # beyond this they get no motion (linear between); ICT's eyes / teeth lie within 0.09
@@ -212,6 +217,32 @@ def flat_problem(ratio: float) -> str | None:
     if ratio < FLAT_RATIO:
         return (f"its largest piece is flat (thickness {100 * ratio:.1f} % of its width), a plane, not a face: "
                 f"the model needs a head or face mesh")
+    return None
+
+
+def half_problem(p: np.ndarray, faces: np.ndarray) -> str | None:
+    """A sentence when the face piece is half a head, else None.
+
+    p (N, 3) the piece's positions in its canonical frame (+X across the face, +Y up, +Z forward), faces (F, 3).
+    Half a head (modelled for a Mirror modifier, or exported before it was applied) ends at the mirror plane:
+    at its least (or greatest) X, open-edge vertices within ``HALF_FLAT`` of its width of that plane run over
+    ``HALF_SPAN`` of its height, and the frontmost vertex (the nose) lies on it too (within ``HALF_NOSE``). Read
+    as a face, the template's whole face found no face there and every key stayed 0 (the dev heads cut at
+    X = 0). Two halves never merged at the seam have their seam in the middle, not at an extreme; a face mask cut
+    with straight sides has its nose far from them."""
+    p = np.asarray(p, np.float64)
+    width, height = float(np.ptp(p[:, 0])), float(np.ptp(p[:, 1]))
+    loops = boundary_loops(faces)
+    if width <= 0.0 or height <= 0.0 or not loops:
+        return None
+    rim = np.unique(np.concatenate(loops))
+    nose = float(p[np.argmax(p[:, 2]), 0])
+    for x0 in (float(p[:, 0].min()), float(p[:, 0].max())):
+        on = rim[np.abs(p[rim, 0] - x0) <= HALF_FLAT * width]
+        if len(on) >= 8 and np.ptp(p[on, 1]) >= HALF_SPAN * height and abs(nose - x0) <= HALF_NOSE * width:
+            return ("it is half a head: it ends at a plane down the middle of the face (its open edge there runs "
+                    "through the nose), so no keys can be found for it. Mirror it into a whole head first (in "
+                    "Blender: add a Mirror modifier and apply it), then run again")
     return None
 
 

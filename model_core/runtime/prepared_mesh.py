@@ -198,6 +198,9 @@ def build_prepared_mesh(v_in, f, up, forward, other_islands, key, cfg: ModelConf
             vf = v[face_index]
             nz = canonical_normalization(vf, faces_f, up=up, forward=forward)
             cn = nz.apply(vf)
+    problem = mesh_checks.half_problem(cn, faces_f)
+    if problem:
+        raise ValueError(f"mesh: {problem}")
     nz_shift = nz                                         # on the recentred coordinates
     nz = replace(nz, center=nz.center + shift)            # the caller's frame (reported; vectors alike)
     flipped = is_inward(cn, faces_f)
