@@ -103,6 +103,10 @@ CASES: tuple[Case, ...] = (
     _C("A-mirror-modifier", "addon-geometry", "half a head (x >= 0) with an enabled Mirror modifier", "refused",
        "Compute Skinning, Generate FACS Shape Keys, Transfer Shape Keys and Bake refuse in poll (the model would "
        "see half a face; asymmetric keys cannot live on a mirrored half)", "apply the Mirror modifier first"),
+    _C("A-half-head", "addon-geometry", "the same half head (x >= 0, stride 2) with no Mirror modifier (exported "
+       "or applied before it was mirrored)", "error", "Compute Skinning and Generate FACS Shape Keys stop before "
+       "the model runs, saying to mirror it; the scene is unchanged (was: keys made, all 0 on a real head's half)",
+       "add a Mirror modifier and apply it"),
     _C("A-300k-refused", "addon-geometry", "302 400-vertex sculpt (sphere), default 'Max vertices' 300 000",
        "error", "refused in < 1 s, naming the preference and the limit", "'Max vertices' (300000)"),
     _C("A-280k-skinning", "addon-geometry", "280 900-vertex sculpt, below the limit", "result",

@@ -215,6 +215,17 @@ def mirror_modifier():
                            "nfs.bake_from_source"])
 
 
+def half_head():
+    """Case "A-half-head": half a head (x >= 0) and no Mirror modifier to say so."""
+    v, c, s = rc.ict_mesh(stride=2)
+    tris = rc.triangulate(c, s)
+    tris = tris[(v[tris][:, :, 0] >= 0).all(axis=1)]
+    ob = rc.new_object("HalfBare", v, tris.ravel(), np.full(len(tris), 3))
+    activate(ob)
+    return {"attempts": {"skin": A("nfs.compute_skinning", "error", weights=False),
+                         "facs": A("nfs.generate_facs_keys", "error", weights=False)}}
+
+
 def big_refused():
     ob = rc.new_object("Sculpt", *rc.sphere(560, 540))
     activate(ob)
@@ -334,7 +345,8 @@ res = run_group({
     "A-nan-coords": lambda: nan_coords("nan"), "A-inf-coords": lambda: nan_coords("inf"),
     "A-far-mesh-data": far_mesh_data,
     "A-zero-area-dup": zero_area_dup, "A-non-manifold": non_manifold, "A-ngons-quads": ngons_quads,
-    "A-transform": transform, "A-zero-scale": zero_scale, "A-mirror-modifier": mirror_modifier, "A-300k-refused": big_refused, "A-280k-skinning": big_ok,
+    "A-transform": transform, "A-zero-scale": zero_scale, "A-mirror-modifier": mirror_modifier,
+    "A-half-head": half_head, "A-300k-refused": big_refused, "A-280k-skinning": big_ok,
     "A-max-vertices-pref": max_vertices_pref, "A-non-mesh": non_mesh, "A-edit-mode": edit_mode,
     "A-linked-library": linked, "A-library-override": override,
 })
