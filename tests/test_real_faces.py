@@ -234,8 +234,8 @@ def test_a_blink_leaves_no_slit_on_a_stylised_eye(dev_heads, monkeypatch):
 def test_a_blink_on_a_tall_eye_moves_the_whole_upper_lid(dev_heads, monkeypatch):
     # Rokoko's eye is 1.7x as tall as the template's: its blink is scaled 1.7x, and the lid above the band between
     # margin and crease stood still while the band stretched; spread as far as it is scaled (``stretch_lids``),
-    # the blink comes nearer the artist's (docs/model.md, *Blinks that shut*: 54.6 % / 0.91 -> 46.4 % / 0.95, lid
-    # travel 84 -> 94 %) and still moves nothing outside the eye
+    # the blink comes nearer the artist's (docs/model.md, *A tall lid moves whole*: 54.6 % / 0.91 -> 44.1 % / 0.95,
+    # lid travel 84 -> 96 %) and still moves nothing outside the eye
     from model_core.runtime import Model
     from model_core.runtime import template_keys as tk
     rokoko = dev_heads["rokoko"]
@@ -253,7 +253,7 @@ def test_a_blink_on_a_tall_eye_moves_the_whole_upper_lid(dev_heads, monkeypatch)
     monkeypatch.setattr(tk, "STRETCH_LIDS", False)
     m0, (travel0, _) = blink()
     print("stretched:", m, travel, outside, "template's extent:", m0, travel0)
-    assert m["err"] < 0.48 and m["cos"] > 0.94 and travel > 0.90 and outside < 0.002
+    assert m["err"] < 0.46 and m["cos"] > 0.94 and travel > 0.92 and outside < 0.002
     assert m0["err"] > 0.52 and m0["cos"] < 0.92 and travel0 < 0.87
 
 

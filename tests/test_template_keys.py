@@ -152,7 +152,7 @@ def test_seal_lids_closes_a_slit_and_leaves_a_fold():
 def test_stretch_lids_spreads_the_upper_lids_motion_as_far_as_its_scale():
     # a flat face (+Z forward) with an eye 4 cm wide: upper margin at y = 0 (x in [-2, 2]), lower at y = -1; a
     # blink whose upper lid moves 1 cm at the margin, fading linearly to nothing 1 cm above it (the crease)
-    xs, ys = np.meshgrid(np.arange(-30, 31) * 0.1, np.arange(-15, 31) * 0.1)
+    xs, ys = np.meshgrid(np.arange(-40, 41) * 0.1, np.arange(-15, 31) * 0.1)
     grid = np.stack([xs.ravel(), ys.ravel(), np.zeros(xs.size)], axis=1)
     nx = xs.shape[1]
     quads = np.array([[r * nx + c, r * nx + c + 1, (r + 1) * nx + c + 1, (r + 1) * nx + c]
@@ -165,15 +165,16 @@ def test_stretch_lids_spreads_the_upper_lids_motion_as_far_as_its_scale():
     key[:, 1] = -np.clip(1.0 - h, 0.0, 1.0) * (h >= 0.0)
     before = key.copy()
     tk.stretch_lids(key, grid, loop, np.arange(len(grid)), np.full(len(grid), 2.0), faces)
-    # in the middle of the eye (beyond STRETCH_CORNER of its width from the corners) the profile is stretched 2x:
-    # the key at h is the old key at h / 2, so it reaches 2 cm up instead of 1
-    mid = (np.abs(grid[:, 0]) <= 1.0 + 1e-9) & (h > 0.0)
+    # between the corners the profile is stretched 2x: the key at h is the old key at h / 2, so it reaches 2 cm up
+    # instead of 1
+    mid = (np.abs(grid[:, 0]) <= 2.0 + 1e-9) & (h > 0.0)
     np.testing.assert_allclose(key[mid, 1], -np.clip(1.0 - h[mid] / 2.0, 0.0, 1.0), atol=0.03)
     assert key[mid & (np.abs(h - 1.5) < 1e-9), 1].max() < -0.2        # was 0: the lid above the crease moves
-    # the margin, the lower lid and everything beyond the corners keep their motion; the corners ease in
-    keep = (h <= 1e-9) | (np.abs(grid[:, 0]) >= 2.0 - 1e-9)
+    # the margin, the lower lid and everything a quarter of the eye's width (1 cm) beyond the corners keep their
+    # motion; in between the stretch eases out
+    keep = (h <= 1e-9) | (np.abs(grid[:, 0]) >= 3.0 - 1e-9)
     np.testing.assert_array_equal(key[keep], before[keep])
-    ease = (np.abs(np.abs(grid[:, 0]) - 1.7) < 1e-9) & (np.abs(h - 1.1) < 1e-9)   # 0.3 cm in: s = 1.22, key -0.1
+    ease = (np.abs(np.abs(grid[:, 0]) - 2.7) < 1e-9) & (np.abs(h - 1.1) < 1e-9)   # 0.7 cm out: s = 1.22, key -0.1
     assert np.all((key[ease, 1] < -0.05) & (key[ease, 1] > key[mid & (np.abs(h - 1.1) < 1e-9), 1].max() + 0.2))
 
 

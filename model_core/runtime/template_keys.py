@@ -623,8 +623,8 @@ SEAL_CLOSURE = 0.8              # a lid key closing the template's rim this far 
 CLOSURE_ACROSS = True           # the correction scales the motion across the eye (Y, Z), not the lids' sideways slide
                                 # (scaled whole, VRoid's lower lid slid 5-7 mm toward the nose)
 STRETCH_LIDS = True             # a blink scaled up also spreads its upper-lid motion as far (``stretch_lids``): VRoid's
-                                # blink 73.7 -> 64.2 %, Rokoko's 54.6 -> 46.4 %, Ready Player Me's 61.7 -> 65.1 %
-STRETCH_CORNER = 0.25           # ... eased to none within this share of the eye's width from each corner
+                                # blink 73.7 -> 59.7 %, Rokoko's 54.6 -> 44.1 %, Ready Player Me's 61.7 -> 66.5 %
+STRETCH_CORNER = 0.25           # ... whole between the corners, eased to none this share of the eye's width beyond
 CLOSURE_REACH = (2.0, 3.5)      # the correction is whole within 2 opening radii of its centre, none beyond 3.5
 
 
@@ -696,10 +696,11 @@ def stretch_lids(key: np.ndarray, pts: np.ndarray, loop: np.ndarray, near: np.nd
     Scaled alone, the template's lid motion keeps its extent: on an eye taller than the template's (VRoid's 2.2x,
     Rokoko's 1.7x) the band between margin and crease stretches by the scale and the lid above stays put (a thin,
     faceted sheet). Here a front-facing vertex h above the upper margin (in its column, X) takes the key found
-    h / s above the margin, s its ``stretch`` eased to 1 within ``STRETCH_CORNER`` of the eye's width from each
-    corner: the lid's motion profile stretched as much as its amplitude, so the strain across the lid stays the
-    template's. The key is read at that point from its 4 nearest lid vertices in the front view (inverse square
-    distance).
+    h / s above the margin, s its ``stretch`` between the corners, eased to 1 within ``STRETCH_CORNER`` of the
+    eye's width beyond them (the margin there taken at the corner's height): the lid's motion profile stretched as
+    much as its amplitude, so the strain across the lid stays the template's. The key is read at that point from
+    its 4 nearest lid vertices in the front view (inverse square distance). Eased inside the corners instead, the
+    stretched middle met the unstretched corners along a ridge (VRoid's blink).
 
     key (N, 3) cm on pts (N, 3) cm (+Y up, +Z forward), changed in place and returned; loop (L,) the opening's
     vertices; near (M,) the vertices the correction reaches; stretch (M,) >= 1 their scale; faces (F, 3)."""
@@ -711,7 +712,8 @@ def stretch_lids(key: np.ndarray, pts: np.ndarray, loop: np.ndarray, near: np.nd
     x0, x1 = p[up[0], 0], p[up[-1], 0]
     q = pts[near]
     h = q[:, 1] - np.interp(q[:, 0], p[up, 0], p[up, 1])              # height above the upper margin
-    t = np.clip(np.minimum(q[:, 0] - x0, x1 - q[:, 0]) / (STRETCH_CORNER * max(x1 - x0, 1e-12)), 0.0, 1.0)
+    beyond = np.maximum(np.maximum(x0 - q[:, 0], q[:, 0] - x1), 0.0)       # how far beyond a corner (X)
+    t = np.clip(1.0 - beyond / (STRETCH_CORNER * max(x1 - x0, 1e-12)), 0.0, 1.0)
     s = 1.0 + (np.asarray(stretch, np.float64) - 1.0) * t * t * (3.0 - 2.0 * t)
     lid = (h >= 0.0) & (t > 0.0) & (vertex_normals(pts, faces)[near, 2] > 0.0)
     move = np.flatnonzero(lid & (h > 0.0) & (s > 1.0 + 1e-6))
