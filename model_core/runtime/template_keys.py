@@ -690,6 +690,14 @@ def close_openings(tpl: FaceTemplate, keys: np.ndarray, pts: np.ndarray, matched
     return keys
 
 
+def margin_arcs(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(upper, lower): indices into an eye opening's loop p (L, 3) (+Y up, X across) of its vertices at or above its
+    mean height (the upper margin) and below it (the lower margin), each ordered along X."""
+    upper = p[:, 1] >= p.mean(axis=0)[1]
+    up, lo = np.flatnonzero(upper), np.flatnonzero(~upper)
+    return up[np.argsort(p[up, 0])], lo[np.argsort(p[lo, 0])]
+
+
 def stretch_lids(key: np.ndarray, pts: np.ndarray, loop: np.ndarray, near: np.ndarray, stretch: np.ndarray,
                  faces: np.ndarray) -> np.ndarray:
     """Spread a blink's upper-lid motion away from the margin as far as ``close_openings`` scaled its amplitude.
@@ -706,10 +714,9 @@ def stretch_lids(key: np.ndarray, pts: np.ndarray, loop: np.ndarray, near: np.nd
     key (N, 3) cm on pts (N, 3) cm (+Y up, +Z forward), changed in place and returned; loop (L,) the opening's
     vertices; near (M,) the vertices the correction reaches; stretch (M,) >= 1 their scale; faces (F, 3)."""
     p = pts[loop]
-    up = np.flatnonzero(p[:, 1] >= p[:, 1].mean())
+    up = margin_arcs(p)[0]
     if len(up) < 2:
         return key
-    up = up[np.argsort(p[up, 0])]
     x0, x1 = p[up[0], 0], p[up[-1], 0]
     q = pts[near]
     h = q[:, 1] - np.interp(q[:, 0], p[up, 0], p[up, 1])              # height above the upper margin
@@ -741,14 +748,9 @@ def seal_lids(key: np.ndarray, pts: np.ndarray, loop: np.ndarray, near: np.ndarr
     key (N, 3) float cm on pts (N, 3) cm, changed in place and returned; loop (L,) the opening's vertices; near (M,)
     the vertices the correction may reach (``CLOSURE_REACH``)."""
     p = pts[loop]
-    c = p.mean(axis=0)
-    upper = p[:, 1] >= c[1]
-    lo = np.flatnonzero(~upper)
-    if upper.sum() < 2 or len(lo) < 2:
+    up, lo = margin_arcs(p)
+    if len(up) < 2 or len(lo) < 2:
         return key
-    lo = lo[np.argsort(p[lo, 0])]
-    up = np.flatnonzero(upper)
-    up = up[np.argsort(p[up, 0])]
     moved = p + key[loop]
     shut = np.stack([np.interp(p[up, 0], p[lo, 0], moved[lo, a]) for a in (1, 2)], axis=1)   # (U, 2): Y, Z
     delta = (shut - moved[up][:, 1:]) * (shut[:, :1] < moved[up][:, 1:2])   # only where the margin stays above
