@@ -73,7 +73,7 @@ if str(ROOT) not in sys.path:
 
 from model_core.evaluation.evaluate import face_mask_topology, held_out_identities, relative_error  # noqa: E402
 from model_core.dataset.ict import crop_sizes, load_ict  # noqa: E402
-from model_core.runtime.mesh import barycentric_combine  # noqa: E402
+from model_core.runtime.mesh import barycentric_combine, remove_unreferenced  # noqa: E402
 from model_core.evaluation.real_eval import key_metrics, load_real_heads, nearest_keys, triangle_damage  # noqa: E402
 from model_core.dataset.remesh import make_topology  # noqa: E402
 from model_core.runtime import Model  # noqa: E402
@@ -143,11 +143,8 @@ def front_piece(verts, faces, true, at, pts, keep):
     (K, M, 3), the head's keys at the piece's source points (K, M, 3), those points (M, 3))."""
     inside = np.zeros(len(verts), bool)
     inside[keep] = True
-    f = faces[inside[faces].all(axis=1)]
-    used = np.unique(f)
-    new = np.full(len(verts), -1)
-    new[used] = np.arange(len(used))
-    return verts[used], new[f], true[:, used], at[:, used], pts[used]
+    v, f, used = remove_unreferenced(verts, faces[inside[faces].all(axis=1)])
+    return v, f, true[:, used], at[:, used], pts[used]
 
 
 def warped_copy(head, strength=1.0, n_target=3000, seed=11, with_truth=False):
