@@ -928,6 +928,15 @@ SLIT_SHIFTED_MIN_LOG_SCALE = 0.35   # where the front profile already put the te
                                 # (an anime face's, 0.59x); the widths of one mouth read on ICT's remeshed and
                                 # subdivided faces spread 0.75-0.97x
 SLIT_REACH = (1.0, 2.0)         # the template's mouth moved whole within 1 half-width of its slit, none beyond 2
+SLIT_KEYS = True                # the keys scaled with the template's mouth where the slit fit scales it far
+SLIT_KEYS_MIN_LOG_SCALE = 0.35  # ... a mouth narrower than 0.7x (or wider than 1.42x) the template's by its slit (a
+                                # subdivided ICT face's reads 0.75x: its keys scaled lost 5.7 points to the truth)
+SLIT_KEYS_CENTRED = 0.1         # ... read on a slit whose centre lies within 0.1 of its width across from the
+                                # template's (0.00-0.01 on the eight heads and ICT's narrowed mouths; the hand-made
+                                # head's warped copy in bench_transfer read 2.3 of its 4.8 cm, 0.55 off)
+SLIT_KEYS_POWER = 0.5           # ... by the square root of the fit's scale (on ICT faces whose mouth a warp made
+                                # 0.55-0.8x, keys exact through the warp: power 0.3 / 0.5 / 0.7 / 1 summed 138.0 /
+                                # 135.0 / 135.3 / 140.7 points over the four cases it scales, 149.3 unscaled)
 
 
 def lip_slit(verts: np.ndarray, faces: np.ndarray, centre: np.ndarray) -> tuple[np.ndarray, float] | None:
@@ -966,7 +975,7 @@ def lip_slit(verts: np.ndarray, faces: np.ndarray, centre: np.ndarray) -> tuple[
 
 
 def fit_mouth_slit(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np.ndarray,
-                   min_log_scale: float | None = None) -> np.ndarray:
+                   min_log_scale: float | None = None, return_gain: bool = False):
     """The aligned template x0 (M, 3) cm with its mouth moved and scaled onto a closed mouth's slit.
 
     The similarity fits the template to the whole face; on a face whose mouth is smaller or set higher than its
@@ -978,26 +987,48 @@ def fit_mouth_slit(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np
     slit's half-width, fading out by ``SLIT_REACH[1]`` (smoothstep); the move's length clipped to
     ``MOUTH_SHIFT_MAX_CM``. Unchanged when either has no slit, or when they lie within ``MOUTH_SHIFT_MIN_CM`` in
     height and ``SLIT_MIN_LOG_SCALE`` in width; with ``min_log_scale`` (a mouth already moved onto the face's lip
-    line), unless the widths' log ratio is beyond it."""
+    line), unless the widths' log ratio is beyond it. With ``return_gain``, also the scale the fit gave the
+    template about each vertex, (M,) 1 + g (k - 1) (g the fit's reach weight, k its scale), where the widths' log
+    ratio is beyond ``SLIT_KEYS_MIN_LOG_SCALE`` (the keys follow it: ``slit_key_gains``), else None."""
+    out, gain = _fitted_slit(tpl, x0, pts, faces, min_log_scale)
+    return (out, gain) if return_gain else out
+
+
+def _fitted_slit(tpl, x0, pts, faces, min_log_scale):
+    """``fit_mouth_slit``'s (fitted x0, gain or None)."""
     contact = tpl.ambiguity > MOUTH_CONTACT
     if contact.sum() < 4:
-        return x0
+        return x0, None
     centre = x0[contact].mean(axis=0)
     face, own = lip_slit(pts, faces, centre), lip_slit(x0, tpl.faces, centre)
     if face is None or own is None:
-        return x0
+        return x0, None
     (cf, wf), (ct, wt) = face, own
     k = float(np.clip(wf / max(wt, 1e-9), *SLIT_SCALE))
     if abs(cf[1] - ct[1]) < MOUTH_SHIFT_MIN_CM and abs(np.log(k)) < SLIT_MIN_LOG_SCALE:
-        return x0                       # near enough: left to the registration
+        return x0, None                 # near enough: left to the registration
     if min_log_scale is not None and abs(np.log(wf / max(wt, 1e-9))) < min_log_scale:
-        return x0
+        return x0, None
     move = cf - ct
     move *= min(1.0, MOUTH_SHIFT_MAX_CM / max(float(np.linalg.norm(move)), 1e-12))   # a larger offset: not trusted
     r1, r2 = SLIT_REACH[0] * 0.5 * wt, SLIT_REACH[1] * 0.5 * wt
     g = np.clip((r2 - np.linalg.norm(x0 - ct, axis=1)) / (r2 - r1), 0.0, 1.0)
     g = g * g * (3 - 2 * g)
-    return x0 + g[:, None] * ((k - 1.0) * (x0 - ct) + move)
+    # the keys follow a far other width read on a slit centred where the template's is (one read off-centre is
+    # part of one, or another crease)
+    far = abs(np.log(wf / max(wt, 1e-9))) >= SLIT_KEYS_MIN_LOG_SCALE and abs(cf[0] - ct[0]) <= SLIT_KEYS_CENTRED * wf
+    return x0 + g[:, None] * ((k - 1.0) * (x0 - ct) + move), (1.0 + g * (k - 1.0) if far else None)
+
+
+def slit_key_gains(modes: np.ndarray, gain: np.ndarray) -> np.ndarray:
+    """(K,) the factor each of the template's keys modes (K, M, 3) takes on a face whose mouth the slit fit scaled
+    far (``fit_mouth_slit``'s gain (M,)): the gain's mean over the template weighted by the key's motion, to the
+    power ``SLIT_KEYS_POWER``. One factor per key keeps its shape; a mouth key takes the mouth's scale (ICT's 5 cm
+    mouth's motion on an anime face's 3 cm one spread its smile over the cheek and opened funnels wider than the
+    mouth), an eye key none."""
+    mag = np.linalg.norm(np.asarray(modes, np.float64), axis=2)
+    mean = (mag * np.asarray(gain, np.float64)[None]).sum(axis=1) / np.maximum(mag.sum(axis=1), 1e-12)
+    return np.where(mag.sum(axis=1) > 0, mean, 1.0) ** SLIT_KEYS_POWER
 
 
 LANDMARK_SIGMA_CM = 2.0         # reach of a landmark's warp (Gaussian radius)
@@ -1500,8 +1531,12 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
         posed, ambiguity = tpl.verts, tpl.ambiguity
     dy = dy if mouth_shift else np.zeros(2)
     x0 = shift_mouth(tpl, s * posed @ R.T + t, dy)
+    modes = tpl.modes
     if slit and w_jaw == 0.0:   # closed lips whose line the front profile could not see, or a mouth far narrower
-        x0 = fit_mouth_slit(tpl, x0, pts, faces, SLIT_SHIFTED_MIN_LOG_SCALE if np.any(dy) else None)
+        x0, gain = fit_mouth_slit(tpl, x0, pts, faces, SLIT_SHIFTED_MIN_LOG_SCALE if np.any(dy) else None,
+                                  return_gain=True)
+        if SLIT_KEYS and gain is not None:     # a far narrower mouth moves less (``slit_key_gains``)
+            modes = tpl.modes * slit_key_gains(tpl.modes, gain)[:, None, None].astype(np.float32)
     matched = match_openings(tpl, x0, pts, faces, match_reach)
     if POCKETS:
         matched += pocket_openings(tpl, x0, pts, faces, matched, match_reach)
@@ -1542,17 +1577,17 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     R_keys = R
     if KEYS_UPRIGHT:    # the pitch kept only where the template is the face's own shape (``SAME_SURFACE_CM``)
         R_keys = partial_upright(R, surface)
-    keys = carry_deltas(tpl.modes, tri, b, s, R_keys, fade)          # (53, N, 3) float32, ICT frame
+    keys = carry_deltas(modes, tri, b, s, R_keys, fade)              # (53, N, 3) float32, ICT frame
     lo_a, hi_a = AMBIGUITY
     known = ((amb < lo_a) | (fade < 1.0)) & ~orphan
     if not known.all():
-        unknown, filled = harmonic_fill_rows(faces, lambda rows: carry_deltas(tpl.modes, tri, b, s, R_keys, fade, rows),
+        unknown, filled = harmonic_fill_rows(faces, lambda rows: carry_deltas(modes, tri, b, s, R_keys, fade, rows),
                                              known)
         # between the two thresholds the closest-point value fades into the filled one, so a vertex whose
         # closest point slides across the lip contact does not jump
         beta = np.clip((amb[unknown] - lo_a) / (hi_a - lo_a), 0.0, 1.0)[:, None]
         beta[orphan[unknown]] = 1.0
-        own = carry_deltas(tpl.modes, tri, b, s, R_keys, fade, unknown)
+        own = carry_deltas(modes, tri, b, s, R_keys, fade, unknown)
         keys[:, unknown] = ((1 - beta) * own + beta * filled).reshape(len(unknown), -1, 3).transpose(1, 0, 2)
     if sockets is not None:
         from .inner_parts import fill_sockets
