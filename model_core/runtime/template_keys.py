@@ -1005,9 +1005,10 @@ def _fitted_slit(tpl, x0, pts, faces, min_log_scale):
         return x0, None
     (cf, wf), (ct, wt) = face, own
     k = float(np.clip(wf / max(wt, 1e-9), *SLIT_SCALE))
+    log_ratio = abs(np.log(wf / max(wt, 1e-9)))                       # the widths' (unclipped)
     if abs(cf[1] - ct[1]) < MOUTH_SHIFT_MIN_CM and abs(np.log(k)) < SLIT_MIN_LOG_SCALE:
         return x0, None                 # near enough: left to the registration
-    if min_log_scale is not None and abs(np.log(wf / max(wt, 1e-9))) < min_log_scale:
+    if min_log_scale is not None and log_ratio < min_log_scale:
         return x0, None
     move = cf - ct
     move *= min(1.0, MOUTH_SHIFT_MAX_CM / max(float(np.linalg.norm(move)), 1e-12))   # a larger offset: not trusted
@@ -1016,7 +1017,7 @@ def _fitted_slit(tpl, x0, pts, faces, min_log_scale):
     g = g * g * (3 - 2 * g)
     # the keys follow a far other width read on a slit centred where the template's is (one read off-centre is
     # part of one, or another crease)
-    far = abs(np.log(wf / max(wt, 1e-9))) >= SLIT_KEYS_MIN_LOG_SCALE and abs(cf[0] - ct[0]) <= SLIT_KEYS_CENTRED * wf
+    far = log_ratio >= SLIT_KEYS_MIN_LOG_SCALE and abs(cf[0] - ct[0]) <= SLIT_KEYS_CENTRED * wf
     return x0 + g[:, None] * ((k - 1.0) * (x0 - ct) + move), (1.0 + g * (k - 1.0) if far else None)
 
 
