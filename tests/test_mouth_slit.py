@@ -130,6 +130,33 @@ def test_a_far_narrower_mouths_keys_move_less(ict, narrow_face, monkeypatch):
     assert 0.75 < ratio < 0.9, ratio
 
 
+def test_a_far_narrower_mouths_teeth_move_as_its_lips(ict, monkeypatch):
+    # the same identity's full head with ICT's teeth as a piece of their own, its mouth 0.55x: the skin's keys come
+    # nearer their exact ones (40.0 -> 36.0 %), and the teeth take each key's factor too (jawOpen 0.886x on the
+    # skin, 0.885x on the teeth), so the lower teeth stay behind the lower lip
+    from model_core.dataset.ict import crop_sizes
+    from model_core.runtime import Model
+    from model_core.runtime.facs_names import ICT_NAMES
+    idx, faces = ict.part_faces([(0, crop_sizes("full")[0]), (17039, 21451)])      # skin, teeth
+    v = ict.identity_verts(held_out_identities(2)[1])[idx].astype(np.float64)
+    w = mouth_warp(ict, 0.55)
+    sv, strue = w(v), w(v[None] + ict.expression_modes[:, idx].astype(np.float64)) - w(v)[None]
+    teeth = idx >= 17039
+    model = Model.load()
+
+    def keys() -> np.ndarray:
+        model.clear_cache()
+        return model.facs_basis(model.prepare(sv, faces, "Y", "Z"), "ict", keys="template")[1].astype(np.float64)
+    on = keys()
+    monkeypatch.setattr(tk, "SLIT_KEYS", False)
+    off = keys()
+    err = [relative_error(k[:, ~teeth], strue[:, ~teeth]) for k in (off, on)]
+    assert err[1] < err[0] - 0.02, err
+    jaw = ICT_NAMES.index("jawOpen")
+    skin, tooth = (np.linalg.norm(on[jaw][m]) / np.linalg.norm(off[jaw][m]) for m in (~teeth, teeth))
+    assert skin < 0.95 and abs(tooth - skin) < 0.01, (skin, tooth)
+
+
 def test_slit_key_gains_weigh_the_gain_by_each_keys_motion():
     # three template vertices scaled 0.64x, 1x, 1x by the slit fit: a key moving only the first takes sqrt(0.64),
     # one moving the others 1, one moving all three alike the root of the mean gain, a still key 1

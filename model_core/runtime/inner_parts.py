@@ -285,7 +285,7 @@ def offset_anchors(tpl) -> np.ndarray:
 
 def fill_sockets(parts: InnerParts, tpl, keys: np.ndarray, pts: np.ndarray, dist: np.ndarray, registered,
                  scale: float, rot: np.ndarray, shift: np.ndarray, sides: bool = True,
-                 key_rot: np.ndarray | None = None) -> np.ndarray:
+                 key_rot: np.ndarray | None = None, key_gain: np.ndarray | None = None) -> np.ndarray:
     """Face vertices nearer ICT's mouth or eye sockets than the registered template (a mouth bag joined to the
     lips, behind the template's inner lip rings) take the sockets' deltas (``socket_keys``) in the share
     w = d_tpl^2 / (d_tpl^2 + d_socket^2), faded out toward ``SOCKET_REACH_CM`` from the sockets.
@@ -298,7 +298,8 @@ def fill_sockets(parts: InnerParts, tpl, keys: np.ndarray, pts: np.ndarray, dist
 
     tpl: the ICT ``FaceTemplate``; keys (K, N, 3) float32 cm the template's keys on the face; pts (N, 3) the face
     (cm); dist (N,) cm from each to the registered template (inf beyond its reach: left as they are); the
-    registration (and key_rot) as in ``inner_keys``. Returns keys, updated in place."""
+    registration (and key_rot) as in ``inner_keys``; key_gain: optional (K,) factor of each key (the template's
+    keys' on a far narrower mouth: ``template_keys.slit_key_gains``). Returns keys, updated in place."""
     # beyond the template's reach (inf: the skull, the neck) nothing is read: a bag's back 3 cm behind the lips
     # moves little (ICT's: 0.1 cm at jawOpen)
     near = np.flatnonzero((dist > SOCKET_MIN_CM) & np.isfinite(dist))
@@ -315,5 +316,7 @@ def fill_sockets(parts: InnerParts, tpl, keys: np.ndarray, pts: np.ndarray, dist
         inside = side != 0
         w = np.where(inside, np.clip(2.0 * (SIDE_REACH_CM - d_sock) / SIDE_REACH_CM, 0, 1), w)
     w = w.astype(np.float32)[None, :, None]
+    if key_gain is not None:
+        sk = sk * np.asarray(key_gain, np.float32)[:, None, None]
     keys[:, near] = (1.0 - w) * keys[:, near] + w * sk
     return keys

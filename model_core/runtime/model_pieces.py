@@ -46,6 +46,8 @@ class Pieces(ModelPart):
             rows, keys = inner_keys(default_inner_parts(), tpl.verts, pts, labels, match.registered, match.scale,
                                     match.rot, match.shift, offset_anchors(tpl), match.key_rot)
             keys /= F32(cm)
+            if match.key_gain is not None:      # a far narrower mouth's keys moved less: so do its teeth
+                keys *= np.asarray(match.key_gain, F32)[:, None, None]
             return moving[rows], check_finite(keys, "inner-part keys")
         return self._cached(pm, "inner_keys", run)
 

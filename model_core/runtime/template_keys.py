@@ -1271,7 +1271,8 @@ class TemplateMatch:
     the face's frame; ``inner_parts`` carries the pieces inside the face through it); ambiguity (N,) in 0..1: the
     mouth ambiguity at each closest point (the larger of the template's at rest and as posed: 1 at the lip
     contact, ``mouth_ambiguity``); key_rot (3, 3): the rotation the keys were carried with (``KEYS_UPRIGHT``: ``rot``
-    without its pitch; None: ``rot``)."""
+    without its pitch; None: ``rot``); key_gain (K,): the factor each key took on a far narrower mouth
+    (``slit_key_gains``; the pieces inside the face take it too), None: 1."""
     face: np.ndarray
     bary: np.ndarray
     dist: np.ndarray
@@ -1284,6 +1285,7 @@ class TemplateMatch:
     registered: np.ndarray | None = None
     ambiguity: np.ndarray | None = None
     key_rot: np.ndarray | None = None
+    key_gain: np.ndarray | None = None
 
     def rows(self, idx: np.ndarray) -> "TemplateMatch":
         """The match of face vertices ``idx`` (M,) int64 (e.g. each vertex of a seam-split face taking its weld
@@ -1532,12 +1534,13 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
         posed, ambiguity = tpl.verts, tpl.ambiguity
     dy = dy if mouth_shift else np.zeros(2)
     x0 = shift_mouth(tpl, s * posed @ R.T + t, dy)
-    modes = tpl.modes
+    modes, key_gain = tpl.modes, None
     if slit and w_jaw == 0.0:   # closed lips whose line the front profile could not see, or a mouth far narrower
         x0, gain = fit_mouth_slit(tpl, x0, pts, faces, SLIT_SHIFTED_MIN_LOG_SCALE if np.any(dy) else None,
                                   return_gain=True)
         if SLIT_KEYS and gain is not None:     # a far narrower mouth moves less (``slit_key_gains``)
-            modes = tpl.modes * slit_key_gains(tpl.modes, gain)[:, None, None].astype(np.float32)
+            key_gain = slit_key_gains(tpl.modes, gain)
+            modes = tpl.modes * key_gain[:, None, None].astype(np.float32)
     matched = match_openings(tpl, x0, pts, faces, match_reach)
     if POCKETS:
         matched += pocket_openings(tpl, x0, pts, faces, matched, match_reach)
@@ -1592,7 +1595,8 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
         keys[:, unknown] = ((1 - beta) * own + beta * filled).reshape(len(unknown), -1, 3).transpose(1, 0, 2)
     if sockets is not None:
         from .inner_parts import fill_sockets
-        fill_sockets(sockets, tpl, keys, pts, np.sqrt(d2), x, s, R, t, SOCKET_SIDES, key_rot=R_keys)
+        fill_sockets(sockets, tpl, keys, pts, np.sqrt(d2), x, s, R, t, SOCKET_SIDES, key_rot=R_keys,
+                     key_gain=key_gain)
     keys = close_openings(tpl, keys, pts, matched, rims, posed, faces)
     if smooth_lips:             # a lip margin cut open, smooth along itself (the transfer's)
         margin = lip_margin_loop(x, ambiguity, pts, faces)
@@ -1616,5 +1620,5 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
         _relax_turned(keys, np.flatnonzero(tpl.lid_keys), pts, faces, fade > 0.0, [lp for _, lp, _ in matched])
     if return_match:
         return keys, TemplateMatch(f, b, np.sqrt(d2), fade, float(s), R, t, w_jaw, dy, x, np.maximum(amb, amb_rest),
-                                   R_keys)
+                                   R_keys, key_gain)
     return keys

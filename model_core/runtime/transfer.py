@@ -198,7 +198,10 @@ def _piece_keys(model, source_pm, keys: np.ndarray, target_pm, source: FaceTempl
     tgt_labels = connected_components(target_pm.n_verts, target_pm.faces)[tgt_idx]
     rows, out = inner_keys(parts, source.verts, tgt_pts, tgt_labels, match.registered, match.scale, match.rot,
                            match.shift, offset_anchors(source), match.key_rot)
-    return tgt_rows[rows], out.astype(np.float64)
+    out = out.astype(np.float64)
+    if match.key_gain is not None:          # a far narrower mouth's keys moved less: so do its teeth
+        out *= np.asarray(match.key_gain, np.float64)[:, None, None]
+    return tgt_rows[rows], out
 
 
 def source_folds(source_pm, keys: np.ndarray, match, target_pm):
