@@ -93,13 +93,13 @@ def narrow_face(ict):
     return w(v), w(v[None] + ict.expression_modes[:, :n].astype(np.float64)) - w(v)[None]
 
 
-def template_keys_on(ict, verts) -> np.ndarray:
-    """(53, n, 3) float64 template keys (cm) of a face-crop face, computed afresh."""
+def template_keys_on(ict, verts, faces=None) -> np.ndarray:
+    """(53, n, 3) float64 template keys (cm) of a face, computed afresh; faces (F, 3) default: ICT's face crop's."""
     from model_core.runtime import Model
     model = Model.load()
     model.clear_cache()
-    return model.facs_basis(model.prepare(verts, ict.crop_faces("face"), "Y", "Z"), "ict",
-                            keys="template")[1].astype(np.float64)
+    faces = ict.crop_faces("face") if faces is None else faces
+    return model.facs_basis(model.prepare(verts, faces, "Y", "Z"), "ict", keys="template")[1].astype(np.float64)
 
 
 def test_a_far_narrower_mouth_is_fitted_after_the_profile_shift(ict, narrow_face, monkeypatch):
@@ -135,21 +135,16 @@ def test_a_far_narrower_mouths_teeth_move_as_its_lips(ict, monkeypatch):
     # nearer their exact ones (40.0 -> 36.0 %), and the teeth take each key's factor too (jawOpen 0.886x on the
     # skin, 0.885x on the teeth), so the lower teeth stay behind the lower lip
     from model_core.dataset.ict import crop_sizes
-    from model_core.runtime import Model
     from model_core.runtime.facs_names import ICT_NAMES
-    idx, faces = ict.part_faces([(0, crop_sizes("full")[0]), (17039, 21451)])      # skin, teeth
+    from test_inner_parts import TEETH
+    idx, faces = ict.part_faces([(0, crop_sizes("full")[0]), TEETH])              # skin, teeth
     v = ict.identity_verts(held_out_identities(2)[1])[idx].astype(np.float64)
     w = mouth_warp(ict, 0.55)
     sv, strue = w(v), w(v[None] + ict.expression_modes[:, idx].astype(np.float64)) - w(v)[None]
-    teeth = idx >= 17039
-    model = Model.load()
-
-    def keys() -> np.ndarray:
-        model.clear_cache()
-        return model.facs_basis(model.prepare(sv, faces, "Y", "Z"), "ict", keys="template")[1].astype(np.float64)
-    on = keys()
+    teeth = idx >= TEETH[0]
+    on = template_keys_on(ict, sv, faces)
     monkeypatch.setattr(tk, "SLIT_KEYS", False)
-    off = keys()
+    off = template_keys_on(ict, sv, faces)
     err = [relative_error(k[:, ~teeth], strue[:, ~teeth]) for k in (off, on)]
     assert err[1] < err[0] - 0.02, err
     jaw = ICT_NAMES.index("jawOpen")

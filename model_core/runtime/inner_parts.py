@@ -120,15 +120,17 @@ def _in_box(points: np.ndarray, targets: np.ndarray, margin: float, scale: float
 
 def inner_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, labels: np.ndarray, registered,
                scale: float, rot: np.ndarray, shift: np.ndarray, anchors: np.ndarray | None = None,
-               key_rot: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+               key_rot: np.ndarray | None = None, key_gain: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
     """ICT's inner-part deltas on the pieces of a face that lie inside it.
 
     parts: ``InnerParts``; tpl_verts (M, 3) the face template at rest (cm); points (N, 3) the vertices of the
     pieces that are not the face surface, cm in the face's frame; labels (N,) their piece; registered, scale,
     rot, shift: the template's registration (``TemplateMatch``); anchors: see ``to_template_frame``; key_rot
-    (3, 3): the rotation the deltas are carried with (``TemplateMatch.key_rot``; None: ``rot``). Returns
-    (rows (R,) int64 indices into points of the vertices that take inner-part motion, keys (K, R, 3) float32 cm in
-    the face's frame)."""
+    (3, 3): the rotation the deltas are carried with (``TemplateMatch.key_rot``; None: ``rot``); key_gain: optional
+    (K,) factor of each key (``TemplateMatch.key_gain``: a far narrower mouth's keys, and so its teeth, move less).
+    Returns (rows (R,) int64 indices into points of the vertices that take inner-part motion, keys (K, R, 3) float32
+    cm in the face's frame)."""
     points = np.asarray(points, np.float64)
     labels = np.asarray(labels, np.int64)
     if len(points) != len(labels):
@@ -140,6 +142,8 @@ def inner_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, lab
         return np.zeros(0, np.int64), np.zeros((len(parts.modes), 0, 3), np.float32)
     rows, keys = _inner_keys(parts, tpl_verts, points[keep], labels[keep], registered, scale, rot, shift, anchors,
                              rot if key_rot is None else key_rot)
+    if key_gain is not None:
+        keys *= np.asarray(key_gain, np.float32)[:, None, None]
     return keep[rows], keys
 
 

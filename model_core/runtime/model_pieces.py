@@ -44,10 +44,8 @@ class Pieces(ModelPart):
             # the template's lips and lids behind their margins are pulled wherever a mouth bag or socket of the
             # face lies: their offsets do not say where the teeth went (measured: 1.1 cm off with them, 0.3 without)
             rows, keys = inner_keys(default_inner_parts(), tpl.verts, pts, labels, match.registered, match.scale,
-                                    match.rot, match.shift, offset_anchors(tpl), match.key_rot)
+                                    match.rot, match.shift, offset_anchors(tpl), match.key_rot, match.key_gain)
             keys /= F32(cm)
-            if match.key_gain is not None:      # a far narrower mouth's keys moved less: so do its teeth
-                keys *= np.asarray(match.key_gain, F32)[:, None, None]
             return moving[rows], check_finite(keys, "inner-part keys")
         return self._cached(pm, "inner_keys", run)
 

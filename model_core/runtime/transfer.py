@@ -197,11 +197,8 @@ def _piece_keys(model, source_pm, keys: np.ndarray, target_pm, source: FaceTempl
     tgt_pts, _ = model.template_frame(target_pm, target_pm.verts[tgt_idx])
     tgt_labels = connected_components(target_pm.n_verts, target_pm.faces)[tgt_idx]
     rows, out = inner_keys(parts, source.verts, tgt_pts, tgt_labels, match.registered, match.scale, match.rot,
-                           match.shift, offset_anchors(source), match.key_rot)
-    out = out.astype(np.float64)
-    if match.key_gain is not None:          # a far narrower mouth's keys moved less: so do its teeth
-        out *= np.asarray(match.key_gain, np.float64)[:, None, None]
-    return tgt_rows[rows], out
+                           match.shift, offset_anchors(source), match.key_rot, match.key_gain)
+    return tgt_rows[rows], out.astype(np.float64)
 
 
 def source_folds(source_pm, keys: np.ndarray, match, target_pm):
