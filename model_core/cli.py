@@ -367,7 +367,7 @@ def cmd_transfer(a, log) -> int:
     landmarks = _read_landmarks(a.landmarks) if a.landmarks else None
     if landmarks is not None:
         log(f"{len(landmarks[0])} landmarks from {a.landmarks}")
-    elif vertex_for_vertex(spm.faces, spm.n_verts, tpm.faces, tpm.n_verts):
+    elif vertex_for_vertex(spm.faces, spm.n_verts, tpm.faces, tpm.n_verts, None, spm.verts, tpm.verts):
         log("one topology: the meshes are matched vertex for vertex")
     t = time.perf_counter()
     out_d = transfer_keys(model, spm, deltas, tpm, names=names, landmarks=landmarks,

@@ -242,11 +242,13 @@ def decode(model, pm, z: np.ndarray, n_verts: int, probs: np.ndarray | None = No
     return pos
 
 
-def one_topology(src_tris: np.ndarray, n_src: int, tgt_tris: np.ndarray, n_tgt: int) -> bool:
+def one_topology(src_tris: np.ndarray, n_src: int, tgt_tris: np.ndarray, n_tgt: int, src_verts=None,
+                 tgt_verts=None) -> bool:
     """True when ``transfer_keys`` (without landmarks) matches the two meshes vertex for vertex
-    (``runtime.transfer.vertex_for_vertex``): src_tris, tgt_tris (F, 3) triangles, n_src, n_tgt vertex counts."""
+    (``runtime.transfer.vertex_for_vertex``): src_tris, tgt_tris (F, 3) triangles, n_src, n_tgt vertex counts,
+    src_verts, tgt_verts optional (N, 3) rest positions (a renumbered mesh is decided on them)."""
     from .model_core.runtime.transfer import vertex_for_vertex
-    return bool(vertex_for_vertex(src_tris, n_src, tgt_tris, n_tgt))
+    return bool(vertex_for_vertex(src_tris, n_src, tgt_tris, n_tgt, None, src_verts, tgt_verts))
 
 
 def transfer_keys(model, source_pm, keys_world: np.ndarray, target_pm, n_target: int, names=None, progress=None,

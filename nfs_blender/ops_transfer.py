@@ -149,7 +149,8 @@ class NFS_OT_transfer_shape_keys(JobOperator, bpy.types.Operator):
         source_name, target_name = source.name, target.name
         proportions = bool(self.proportions)
         # one base mesh in two shapes: matched vertex for vertex, no registration (``runtime.same_topology``)
-        one_mesh = not lm_names and engine.one_topology(src_tris, len(src_verts), tgt_tris, n_target)
+        one_mesh = not lm_names and engine.one_topology(src_tris, len(src_verts), tgt_tris, n_target, src_verts,
+                                                        tgt_verts)
 
         def compute(report):  # worker thread: numpy only, no Blender data
             report(0.0, f"preparing the source ({len(src_verts):,} vertices)")

@@ -360,9 +360,22 @@ d_got = kr["jawOpen"].astype(np.float64) - kr["Basis"]
 out["stretch_err"] = float(np.abs(d_got - d_src * [1.15, 1.0, 0.9]).max() / np.abs(d_src).max())
 out["corr_finite"] = bool(np.isfinite(colors_of(bpy.data.objects["Copy"])).all())
 # the panel's reading of it (the operator's report says so), and not for another mesh of the same vertex count
-out["one"] = engine.one_topology(mesh_io.triangles(src.data), len(sv), mesh_io.triangles(reshaped.data), len(sv))
-renumbered = np.random.default_rng(0).permutation(len(sv))[mesh_io.triangles(src.data)]
-out["other"] = engine.one_topology(mesh_io.triangles(src.data), len(sv), renumbered, len(sv))
+st = mesh_io.triangles(src.data)
+out["one"] = engine.one_topology(st, len(sv), mesh_io.triangles(reshaped.data), len(sv))
+rewired = st.copy()
+rewired[:, 2] = np.roll(rewired[:, 2], 1)
+out["other"] = engine.one_topology(st, len(sv), rewired, len(sv))
+# the copy with its vertices numbered otherwise (``runtime.renumber``): its keys are the source's, reordered
+pr = np.random.default_rng(0).permutation(len(sv))          # its vertex j is the source's vertex pr[j]
+renum = mesh_object("Renumbered", sv[pr], np.argsort(pr)[np.asarray(sf)])
+renum.location = (0.0, -0.5, 0.0)
+bpy.context.view_layer.update()
+out["renum_one"] = engine.one_topology(st, len(sv), mesh_io.triangles(renum.data), len(sv), sv, sv[pr])
+activate(renum)
+out["run_Renumbered"] = run_op(bpy.ops.nfs.transfer_shape_keys)
+kn = keys_of(bpy.data.objects["Renumbered"])
+out["renum_err"] = max(float(np.abs((kn[n] - kn["Basis"]) - (skeys[n] - skeys["Basis"])[pr]).max())
+                       for n in ("jawOpen", "mouthSmile_R"))
 emit(out)
 """
 
@@ -378,13 +391,15 @@ def colors_of(ob):
 
 def test_one_topology_transfers_vertex_for_vertex():
     # two characters of one base mesh: vertex i is vertex i (``runtime.same_topology``); a copy of the source placed
-    # anywhere (mirrored by a negative scale too) takes its keys to round-off, a reshaped copy with Match
-    # proportions takes them stretched as it is
+    # anywhere (mirrored by a negative scale too, or with its vertices renumbered) takes its keys to round-off, a
+    # reshaped copy with Match proportions takes them stretched as it is
     res = run_blender([PRELUDE, HEADS, COLORS, SAME_TOPOLOGY], timeout=180)
     assert res["run_Copy"] == res["run_Mirror"] == res["run_Reshaped"] == res["prop"] == ["FINISHED"]
     assert res["copy_size"] > 1e-3 and res["copy_err"] < 1e-6, res["copy_err"]
     assert res["stretch_err"] < 0.02, res["stretch_err"]
     assert res["corr_finite"] and res["one"] and not res["other"]
+    # the same mesh with its vertices renumbered: put back in order, its keys the source's to round-off
+    assert res["renum_one"] and res["run_Renumbered"] == ["FINISHED"] and res["renum_err"] < 1e-6, res["renum_err"]
 
 def test_transfer_shape_keys_world_space_clash_subset_colours_undo():
     res = run_blender([PRELUDE, HEADS, SCRIPT], timeout=300)

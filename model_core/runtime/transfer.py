@@ -18,7 +18,8 @@ own pieces' motion (``_piece_keys``, as ``inner_parts`` carries ICT's); its lash
 keys at their nearest face vertices (``Model.follow_skin``).
 
 Two meshes of one topology (characters made from one base mesh) skip all of this: vertex i of the source is vertex
-i of the target, and the keys are carried vertex for vertex (``same_topology``, ``SAME_TOPOLOGY``).
+i of the target, and the keys are carried vertex for vertex (``same_topology``, ``SAME_TOPOLOGY``); the same
+triangles with their vertices numbered otherwise are put in the target's order first (``renumber``, ``RENUMBERED``).
 A target that is a piece of the source's surface (a mask cut from it) is fitted from its own side too
 (``template_keys.reverse_pose``), and its vertices that coincide with source vertices take their keys exactly
 (``_coincident_keys``).
@@ -33,6 +34,7 @@ import numpy as np
 from . import blas
 from .correspond import PointGrid, Surface, harmonic_fill_rows, interpolate, similarity_icp, umeyama
 from .mesh import face_areas, face_normals, keep_unturned, median_edge, point_in_polygon
+from .renumber import renumbering
 from .same_topology import is_same_topology, same_topology_keys
 from . import template_keys as tk
 from .template_keys import (FaceTemplate, default_template, eye_pocket, face_loops, loop_shape, mouth_ambiguity,
@@ -78,6 +80,7 @@ MARGIN_SMOOTH = 2       # template_keys(smooth_lips=): a target lip margin cut o
                         # the low-poly hand-made head's lost 0.3 points: the transfer's only)
 SAME_TOPOLOGY = True    # two meshes of one topology (one vertex count, the same edges) match vertex for vertex
                         # (``same_topology``), unless landmarks say otherwise
+RENUMBERED = True       # ... also the same triangles with their vertices numbered otherwise (``renumber``)
 REVERSE = True          # the similarity also fitted from the target's side (``template_keys.reverse_pose``)
 COINCIDENT = 0.05       # a target vertex this near a source vertex (share of the median edge) takes its keys
 COINCIDENT_NEAR = 0.1   # ... once the similarity is fitted on the pairs this near, when this share of the target's
@@ -367,12 +370,29 @@ def _has_eye_loop(model, pm, eye: int) -> bool:
                for c, r in model._cached(pm, "loop_shapes", shapes))
 
 
-def vertex_for_vertex(src_faces: np.ndarray, n_src: int, tgt_faces: np.ndarray, n_tgt: int, landmarks=None) -> bool:
-    """Whether ``transfer_keys`` matches two meshes vertex for vertex (``SAME_TOPOLOGY``: one topology,
-    ``same_topology.is_same_topology``, and no landmarks, which ask for the registration): src_faces, tgt_faces
-    (F, 3) triangles, n_src, n_tgt vertex counts, landmarks as ``transfer_keys`` takes them."""
-    return SAME_TOPOLOGY and (landmarks is None or not np.size(landmarks[0])) and \
-        is_same_topology(src_faces, n_src, tgt_faces, n_tgt)
+def vertex_order(src_faces: np.ndarray, n_src: int, tgt_faces: np.ndarray, n_tgt: int, landmarks=None,
+                 src_verts=None, tgt_verts=None) -> np.ndarray | None:
+    """The source vertex of each target vertex (N,) int64 when ``transfer_keys`` matches two meshes vertex for
+    vertex, else None: ``SAME_TOPOLOGY`` and no landmarks (they ask for the registration), and one topology as
+    numbered (``same_topology.is_same_topology``: 0..N-1) or, with ``RENUMBERED``, the same triangles numbered
+    otherwise (``renumber.renumbering``). src_faces, tgt_faces (F, 3) triangles, n_src, n_tgt vertex counts,
+    landmarks as ``transfer_keys`` takes them; src_verts, tgt_verts optional (N, 3) rest positions (they tell
+    twin pieces, such as two eyeballs, apart)."""
+    if not SAME_TOPOLOGY or (landmarks is not None and np.size(landmarks[0])):
+        return None
+    if is_same_topology(src_faces, n_src, tgt_faces, n_tgt):
+        return np.arange(int(n_tgt))
+    if RENUMBERED and int(n_src) == int(n_tgt):
+        return renumbering(src_faces, tgt_faces, int(n_tgt), src_verts, tgt_verts)
+    return None
+
+
+def vertex_for_vertex(src_faces: np.ndarray, n_src: int, tgt_faces: np.ndarray, n_tgt: int, landmarks=None,
+                      src_verts=None, tgt_verts=None) -> bool:
+    """Whether ``transfer_keys`` matches two meshes vertex for vertex (``vertex_order``): src_faces, tgt_faces
+    (F, 3) triangles, n_src, n_tgt vertex counts, landmarks as ``transfer_keys`` takes them, src_verts, tgt_verts
+    optional rest positions (give them to decide as ``transfer_keys`` does for a renumbered mesh)."""
+    return vertex_order(src_faces, n_src, tgt_faces, n_tgt, landmarks, src_verts, tgt_verts) is not None
 
 
 def transfer_keys(model, source_pm, source_keys, target_pm, names=None, progress=None,
@@ -425,12 +445,15 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
         raise ValueError("source_keys contain NaN or infinite values")
     if names is not None and len(names) != len(keys):
         raise ValueError(f"{len(names)} names for {len(keys)} keys")
-    if vertex_for_vertex(source_pm.faces, source_pm.n_verts, target_pm.faces, target_pm.n_verts, landmarks):
-        out = same_topology_keys(source_pm.verts, keys, target_pm.verts, target_pm.faces, proportions)
+    order = vertex_order(source_pm.faces, source_pm.n_verts, target_pm.faces, target_pm.n_verts, landmarks,
+                         source_pm.verts, target_pm.verts)
+    if order is not None:
+        src_v = np.asarray(source_pm.verts, np.float64)[order]
+        out = same_topology_keys(src_v, keys[:, order], target_pm.verts, target_pm.faces, proportions)
         if progress is not None:
             progress(1, 1)
         if return_correspondence:
-            return out.astype(np.float32), np.array(source_pm.verts, np.float64)
+            return out.astype(np.float32), src_v
         return out.astype(np.float32)
     tpl = default_template()
     src, k_src = model.template_frame(source_pm)
