@@ -23,7 +23,8 @@ Without ``bpy`` the Surface Deform columns print "-". Tables (markdown, printed 
    - The same dev head -> the front half (vertices in front of the median depth) of its remeshed copy: a piece of
      the source's surface, as a face mask cut from a head.
    - The same dev head -> its half and full warps without the remesh (the same mesh, one topology: the transfer
-     matches it vertex for vertex, ``runtime/same_topology.py``); its true key is W(v + d) - W(v).
+     matches it vertex for vertex, ``runtime/same_topology.py``); its true key is W(v + d) - W(v). The full warp
+     once more with its vertices numbered otherwise (``runtime/renumber.py`` puts them back in order first).
 2. Cross-artist pairs among the three dev heads: artist A's keys -> head B, scored against B's own keys
    (``real_eval.key_metrics``: best-scale error, cosine; mean over the keys both heads have, tongueOut
    excluded). Artists disagree: this compares methods, not quality.
@@ -37,7 +38,8 @@ Methods:
   turns over were relaxed), in the same run ("before" in table 2).
 - transfer + proportion map: ``transfer_keys(..., proportions=True)`` (the source takes the target's
   proportions by a clipped affine ICP first, the keys follow its linear part; "+ proportions" in table 2).
-- transfer, registered (one-topology cases): ``transfer.SAME_TOPOLOGY`` off, the registration's match.
+- transfer, registered (one-topology cases, renumbered too): ``transfer.SAME_TOPOLOGY`` off, the registration's
+  match.
 - oracle (ground-truth cases): the source's keys at each target vertex's true source point, rotated and scaled
   by the least-squares similarity of those points onto the target: what a perfect correspondence gives when
   the keys follow one global similarity. On ICT the truth keeps ICT's keys in absolute cm on both identities
@@ -79,8 +81,7 @@ from model_core.dataset.remesh import make_topology  # noqa: E402
 from model_core.runtime import Model  # noqa: E402
 from model_core.runtime import transfer as transfer_module  # noqa: E402
 from model_core.runtime.correspond import umeyama  # noqa: E402
-from model_core.runtime.same_topology import is_same_topology  # noqa: E402
-from model_core.runtime.transfer import transfer_keys  # noqa: E402
+from model_core.runtime.transfer import transfer_keys, vertex_order  # noqa: E402
 
 try:
     import bpy  # noqa: F401
@@ -219,7 +220,7 @@ def run_truth_case(model, label, sv, sf, skeys, names, tv, tf, true, show, damag
     out, secs[PROP] = _time(transfer_keys, model, pa, skeys, pb, names=list(names), proportions=True)
     secs[PROP] += t_pa + t_pb
     res[PROP] = truth_scores(out.astype(np.float64), true, list(names), tv, tf, damage)
-    if is_same_topology(sf, len(sv), tf, len(tv)):
+    if vertex_order(sf, len(sv), tf, len(tv)) is not None:
         out, secs[REGISTERED] = _time(transfer_with, "SAME_TOPOLOGY", False, model, pa, skeys, pb, list(names))
         secs[REGISTERED] += t_pa + t_pb
         res[REGISTERED] = truth_scores(out.astype(np.float64), true, list(names), tv, tf, damage)
@@ -410,6 +411,11 @@ def main(argv=None) -> int:
         label = f"{short_name(WARP_HEAD)} ({len(h.verts)} v) → {what}"
         dev_case[label] = run_truth_case(model, label, h.verts, h.faces, h.deltas, h.names, tv, h.faces, true,
                                          SHOW_ARKIT, DAMAGE_ARKIT)
+    # ... the full warp with its vertices numbered otherwise (``runtime/renumber.py`` puts them back in order)
+    perm = np.random.default_rng(0).permutation(len(h.verts))           # its vertex j is the source's perm[j]
+    label = f"{short_name(WARP_HEAD)} ({len(h.verts)} v) → warped copy, the same mesh renumbered"
+    dev_case[label] = run_truth_case(model, label, h.verts, h.faces, h.deltas, h.names, tv[perm],
+                                     np.argsort(perm)[h.faces], true[:, perm], SHOW_ARKIT, DAMAGE_ARKIT)
 
     # 2. cross-artist
     hs = {short_name(k): v for k, v in heads.items()}

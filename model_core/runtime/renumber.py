@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from .correspond import umeyama
-from .mesh import connected_components, half_edges, unique_edges
+from .mesh import concat_ranges, connected_components, half_edges, unique_edges
 
 MAX_SEEDS = 3           # seed vertices tried per piece (rarest signatures first)
 MAX_PARTNERS = 4        # source candidates tried per seed vertex
@@ -62,6 +62,21 @@ class _EdgeThirds:
         self.n, self.key = n, uk[keep]
         self.a = third[start[keep]]
         self.b = np.where(count[keep] == 2, third[np.minimum(start[keep] + 1, len(third) - 1)], -1)
+        self._interior = None
+
+    def interior(self):
+        """(u, v, a, b, start, edges): the edges with two triangles (ends u, v, thirds a, b; (E2,) each) and, for
+        each vertex i, the ids of those edges it is a corner of, ``edges[start[i]:start[i + 1]]`` (cached)."""
+        if self._interior is None:
+            two = self.b >= 0
+            u, v = self.key[two] // self.n, self.key[two] % self.n
+            a, b = self.a[two], self.b[two]
+            corner = np.concatenate([u, v, a, b])
+            ids = np.tile(np.arange(len(u)), 4)
+            order = np.argsort(corner, kind="stable")
+            start = np.concatenate([[0], np.cumsum(np.bincount(corner, minlength=self.n))])
+            self._interior = (u, v, a, b, start, ids[order])
+        return self._interior
 
     def lookup(self, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(found (M,) bool, a (M,), b (M,)): the third corners on the edges {u, v} (b = -1 on a border)."""
@@ -73,20 +88,22 @@ class _EdgeThirds:
 
 def _grow(src: _EdgeThirds, tgt: _EdgeThirds, m: np.ndarray, used: np.ndarray) -> np.ndarray:
     """Grow the partial map m (N,) target -> source (-1: unmatched; changed in place) across triangles (step 3
-    of the module docstring); used (N,) bool: source vertices taken (changed in place)."""
+    of the module docstring); used (N,) bool: source vertices taken (changed in place). Each round looks only at
+    the edges beside the vertices the round before matched (an edge's state changes only with its four corners)."""
     n = tgt.n
-    u, v = tgt.key // n, tgt.key % n
-    two = tgt.b >= 0
-    u, v, ta, tb = u[two], v[two], tgt.a[two], tgt.b[two]
+    u, v, ta, tb, start, edges = tgt.interior()
+    cand = np.arange(len(u))
     for _ in range(MAX_ROUNDS):
         # an edge with both ends matched and one of its thirds: the other third's partner is the source's other
-        live = (m[u] >= 0) & (m[v] >= 0) & ((m[ta] >= 0) != (m[tb] >= 0))
+        cu, cv, ca, cb = u[cand], v[cand], ta[cand], tb[cand]
+        live = (m[cu] >= 0) & (m[cv] >= 0) & ((m[ca] >= 0) != (m[cb] >= 0))
         if not live.any():
             break
-        found, sa, sb = src.lookup(m[u[live]], m[v[live]])
-        known_a = m[ta[live]] >= 0
-        known = np.where(known_a, m[ta[live]], m[tb[live]])
-        tw = np.where(known_a, tb[live], ta[live])
+        cu, cv, ca, cb = cu[live], cv[live], ca[live], cb[live]
+        found, sa, sb = src.lookup(m[cu], m[cv])
+        known_a = m[ca] >= 0
+        known = np.where(known_a, m[ca], m[cb])
+        tw = np.where(known_a, cb, ca)
         sw = np.where(known == sa, sb, np.where(known == sb, sa, -1))
         ok = found & (sw >= 0)
         tw, sw = tw[ok], sw[ok]
@@ -105,6 +122,7 @@ def _grow(src: _EdgeThirds, tgt: _EdgeThirds, m: np.ndarray, used: np.ndarray) -
         pt, ps = pt[order][first], ps[order][first]
         m[pt] = ps
         used[ps] = True
+        cand = np.unique(edges[concat_ranges(start[pt], start[pt + 1] - start[pt])])
     return m
 
 
