@@ -7,7 +7,8 @@ still be carried vertex for vertex:
 
 1. every vertex gets a signature from its valence and its one- and two-ring valences;
 2. per connected piece of the target (largest first), a vertex whose signature is rare is paired with a source
-   vertex of that signature, and one of its edges with one of the partner's (each rotation of its ring is tried);
+   vertex of that signature, and a triangle on one of its edges with a triangle on one of the partner's (every
+   edge of the partner and both its triangles are tried);
 3. the pairing grows across triangles: an edge with both ends matched and one of its two triangles' third corners
    proposes, as the other third corner's partner, the other third corner on the matched source edge (no winding
    needed: a mirrored half wound the other way is matched too); each round every unmatched vertex takes its most
@@ -208,6 +209,7 @@ def _seed_trials(src, tgt, m, used, t0, cands, sig_s, sig_t, et, same_edges, src
     t2 = int(tgt.a[e0])
     su, sv = src.key // n, src.key % n
     best, best_score = None, None
+
     def fits(t, s_):        # a matched target vertex keeps its partner; an unmatched one takes a free vertex
         return s_ == m[t] if m[t] >= 0 else (s_ >= 0 and not used[s_] and sig_s[s_] == sig_t[t])
 
