@@ -24,7 +24,9 @@ Without ``bpy`` the Surface Deform columns print "-". Tables (markdown, printed 
      the source's surface, as a face mask cut from a head.
    - The same dev head -> its half and full warps without the remesh (the same mesh, one topology: the transfer
      matches it vertex for vertex, ``runtime/same_topology.py``); its true key is W(v + d) - W(v). The full warp
-     once more with its vertices numbered otherwise (``runtime/renumber.py`` puts them back in order first).
+     once more with its vertices numbered otherwise (``runtime/renumber.py`` puts them back in order first), and
+     from the head with two eyeballs added (the copy lacks them; its face island is one topology with the copy's:
+     ``transfer.SAME_FACE``).
 2. Cross-artist pairs among the three dev heads: artist A's keys -> head B, scored against B's own keys
    (``real_eval.key_metrics``: best-scale error, cosine; mean over the keys both heads have, tongueOut
    excluded). Artists disagree: this compares methods, not quality.
@@ -75,7 +77,7 @@ if str(ROOT) not in sys.path:
 
 from model_core.evaluation.evaluate import face_mask_topology, held_out_identities, relative_error  # noqa: E402
 from model_core.dataset.ict import crop_sizes, load_ict  # noqa: E402
-from model_core.runtime.mesh import barycentric_combine, remove_unreferenced  # noqa: E402
+from model_core.runtime.mesh import barycentric_combine, remove_unreferenced, subdivide_midpoint  # noqa: E402
 from model_core.evaluation.real_eval import key_metrics, load_real_heads, nearest_keys, triangle_damage  # noqa: E402
 from model_core.dataset.remesh import make_topology  # noqa: E402
 from model_core.runtime import Model  # noqa: E402
@@ -197,6 +199,20 @@ def transfer_before(model, pa, skeys, pb, names):
     return transfer_with("UNFLIP", False, model, pa, skeys, pb, names)
 
 
+def eyeballs(head_verts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two spheres (an octahedron subdivided twice: 66 vertices each) in front of a head (N, 3) in metres, +Y up,
+    +Z forward, where its eyes would be: (verts (132, 3), faces (256, 3)), indices from 0."""
+    v = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], np.float64)
+    f = np.array([[0, 2, 4], [2, 1, 4], [1, 3, 4], [3, 0, 4], [2, 0, 5], [1, 2, 5], [3, 1, 5], [0, 3, 5]])
+    for _ in range(2):
+        v, f = subdivide_midpoint(v, f)
+    lo, hi = head_verts.min(axis=0), head_verts.max(axis=0)
+    size = float((hi - lo)[1])
+    c = np.array([0.5 * (lo[0] + hi[0]), lo[1] + 0.62 * size, hi[2] - 0.15 * size])
+    r, dx = 0.07 * size, np.array([0.16 * size, 0.0, 0.0])
+    return np.concatenate([v * r + c + dx, v * r + c - dx]), np.concatenate([f, f + len(v)])
+
+
 def oracle_keys(src_keys_at_truth, src_points, tv):
     """The source's keys at each target vertex's true source point (K, N, 3), rotated and scaled by the
     least-squares similarity of those points onto the target's: the ceiling of a correspondence method that
@@ -206,8 +222,9 @@ def oracle_keys(src_keys_at_truth, src_points, tv):
 
 
 def run_truth_case(model, label, sv, sf, skeys, names, tv, tf, true, show, damage, init_scale=1.0,
-                   generated=False, oracle=None):
-    """One ground-truth case: {method: scores}, {method: seconds}."""
+                   generated=False, oracle=None, registered=False):
+    """One ground-truth case: {method: scores}, {method: seconds}; registered: also the registration's match
+    (``transfer.SAME_TOPOLOGY`` off), as for meshes of one topology."""
     pa, t_pa = _time(model.prepare, sv, sf, "Y", "Z")
     pb, t_pb = _time(model.prepare, tv, tf, "Y", "Z")
     res, secs = {}, {}
@@ -220,7 +237,7 @@ def run_truth_case(model, label, sv, sf, skeys, names, tv, tf, true, show, damag
     out, secs[PROP] = _time(transfer_keys, model, pa, skeys, pb, names=list(names), proportions=True)
     secs[PROP] += t_pa + t_pb
     res[PROP] = truth_scores(out.astype(np.float64), true, list(names), tv, tf, damage)
-    if vertex_order(sf, len(sv), tf, len(tv)) is not None:
+    if registered or vertex_order(sf, len(sv), tf, len(tv)) is not None:
         out, secs[REGISTERED] = _time(transfer_with, "SAME_TOPOLOGY", False, model, pa, skeys, pb, list(names))
         secs[REGISTERED] += t_pa + t_pb
         res[REGISTERED] = truth_scores(out.astype(np.float64), true, list(names), tv, tf, damage)
@@ -416,6 +433,14 @@ def main(argv=None) -> int:
     label = f"{short_name(WARP_HEAD)} ({len(h.verts)} v) → warped copy, the same mesh renumbered"
     dev_case[label] = run_truth_case(model, label, h.verts, h.faces, h.deltas, h.names, tv[perm],
                                      np.argsort(perm)[h.faces], true[:, perm], SHOW_ARKIT, DAMAGE_ARKIT)
+    # ... the full warp from the head with two eyeballs added (pieces the copy lacks: its face island is one
+    # topology with the copy, ``transfer.SAME_FACE``)
+    ev, ef = eyeballs(h.verts)
+    label = f"{short_name(WARP_HEAD)} + two eyeballs ({len(h.verts) + len(ev)} v) → warped copy, the same mesh"
+    dev_case[label] = run_truth_case(model, label, np.concatenate([h.verts, ev]),
+                                     np.concatenate([h.faces, ef + len(h.verts)]),
+                                     np.concatenate([h.deltas, np.zeros((len(h.deltas), len(ev), 3))], axis=1),
+                                     h.names, tv, h.faces, true, SHOW_ARKIT, DAMAGE_ARKIT, registered=True)
 
     # 2. cross-artist
     hs = {short_name(k): v for k, v in heads.items()}

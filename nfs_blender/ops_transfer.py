@@ -7,7 +7,8 @@ respected); each source key is taken relative to the source's reference key, car
 target in its object space relative to its reference key. The registration runs in a worker thread
 (``background``) so that the status bar shows its progress and Esc stops it; nothing is written to Blender data
 before it finished. Two meshes of one topology (one base mesh in two shapes, its vertices numbered alike or not)
-are matched vertex for vertex instead (``runtime.same_topology``, ``runtime.renumber``). Existing target keys of the same names are replaced only with ``Replace
+are matched vertex for vertex instead (``runtime.same_topology``, ``runtime.renumber``), as are their face islands
+when only their other pieces differ (``runtime.transfer.SAME_FACE``). Existing target keys of the same names are replaced only with ``Replace
 existing``; the reference key is never written. The correspondence becomes the ``NFS_correspondence`` colour
 attribute on both heads (``correspondence``). Vertex groups ``landmark_<name>`` on both heads pair up as user landmarks
 (``landmarks``): where the automatic correspondence is wrong, mark the point on both and run it again.

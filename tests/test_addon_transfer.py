@@ -376,6 +376,19 @@ out["run_Renumbered"] = run_op(bpy.ops.nfs.transfer_shape_keys)
 kn = keys_of(bpy.data.objects["Renumbered"])
 out["renum_err"] = max(float(np.abs((kn[n] - kn["Basis"]) - (skeys[n] - skeys["Basis"])[pr]).max())
                        for n in ("jawOpen", "mouthSmile_R"))
+# the copy with a piece the source lacks (a ball before the face): its face island is the source's, vertex for vertex
+ball_v = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], np.float64) * 0.01
+ball_f = np.array([[0, 2, 4], [2, 1, 4], [1, 3, 4], [3, 0, 4], [2, 0, 5], [1, 2, 5], [3, 1, 5], [0, 3, 5]])
+front = sv.mean(axis=0) + [0.0, -0.2, 0.0]        # 20 cm before the face (Blender: -Y forward)
+ball_ob = mesh_object("WithBall", np.concatenate([sv, ball_v + front]),
+                      np.concatenate([np.asarray(sf), ball_f + len(sv)]))
+ball_ob.location = (0.0, 0.9, 0.0)
+bpy.context.view_layer.update()
+activate(ball_ob)
+out["run_WithBall"] = run_op(bpy.ops.nfs.transfer_shape_keys)
+kb = keys_of(bpy.data.objects["WithBall"])
+out["ball_err"] = max(float(np.abs((kb[n] - kb["Basis"])[:len(sv)] - (skeys[n] - skeys["Basis"])).max())
+                      for n in ("jawOpen", "mouthSmile_R"))
 emit(out)
 """
 
@@ -400,6 +413,8 @@ def test_one_topology_transfers_vertex_for_vertex():
     assert res["corr_finite"] and res["one"] and not res["other"]
     # the same mesh with its vertices renumbered: put back in order, its keys the source's to round-off
     assert res["renum_one"] and res["run_Renumbered"] == ["FINISHED"] and res["renum_err"] < 1e-6, res["renum_err"]
+    # ... and with a piece the source lacks: its face island takes them vertex for vertex (``transfer.SAME_FACE``)
+    assert res["run_WithBall"] == ["FINISHED"] and res["ball_err"] < 1e-6, res["ball_err"]
 
 def test_transfer_shape_keys_world_space_clash_subset_colours_undo():
     res = run_blender([PRELUDE, HEADS, SCRIPT], timeout=300)

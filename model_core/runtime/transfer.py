@@ -81,6 +81,9 @@ MARGIN_SMOOTH = 2       # template_keys(smooth_lips=): a target lip margin cut o
 SAME_TOPOLOGY = True    # two meshes of one topology (one vertex count, the same edges) match vertex for vertex
                         # (``same_topology``), unless landmarks say otherwise
 RENUMBERED = True       # ... also the same triangles with their vertices numbered otherwise (``renumber``)
+SAME_FACE = True        # two heads whose face islands are one topology (numbered alike or not) but whose other pieces
+                        # differ (lashes, teeth or eyes added or left out) carry the face island's keys vertex for
+                        # vertex; the other pieces take the registration's as before (``_same_face_keys``)
 REVERSE = True          # the similarity also fitted from the target's side (``template_keys.reverse_pose``)
 COINCIDENT = 0.05       # a target vertex this near a source vertex (share of the median edge) takes its keys
 COINCIDENT_NEAR = 0.1   # ... once the similarity is fitted on the pairs this near, when this share of the target's
@@ -171,6 +174,15 @@ def _affine_fit(src: np.ndarray, tgt: np.ndarray, tgt_faces: np.ndarray) -> tupl
     return lin, shift
 
 
+def _moving_pieces(source_pm, target_pm) -> tuple[np.ndarray, np.ndarray]:
+    """(near (Mo,) bool over ``source_pm.other_index``: the source's pieces near its face, moving or not (the upper
+    teeth and the eyeballs stay: so do the target's); rows (R,) of ``target_pm.other_index`` that follow the face,
+    empty when the source has no such piece): the pieces ``_piece_keys`` carries from the source onto the target."""
+    near = np.ones(len(source_pm.other_index), bool) if source_pm.other_follow is None else source_pm.other_follow > 0
+    rows = target_pm.following
+    return near, (rows if near.any() else np.zeros(0, np.int64))
+
+
 def _piece_keys(model, source_pm, keys: np.ndarray, target_pm, source: FaceTemplate, match, affine=None):
     """The source's pieces other than its face (teeth, tongue, eyeballs) carried onto the target's pieces that lie
     inside its face, as ``inner_parts.inner_keys`` carries ICT's: through the registration's frame map, each target
@@ -184,10 +196,8 @@ def _piece_keys(model, source_pm, keys: np.ndarray, target_pm, source: FaceTempl
     from .inner_parts import RIGID, InnerParts, inner_keys, offset_anchors
     from .mesh import connected_components
     none = np.zeros(0, np.int64), np.zeros((len(keys), 0, 3))
-    # every source piece near its face, moving or not (the upper teeth and the eyeballs stay: so do the target's)
-    near = np.ones(len(source_pm.other_index), bool) if source_pm.other_follow is None else source_pm.other_follow > 0
-    tgt_rows = target_pm.following
-    if not near.any() or not len(tgt_rows):
+    near, tgt_rows = _moving_pieces(source_pm, target_pm)
+    if not len(tgt_rows):
         return none
     src_idx = source_pm.other_index[near]
     src_pts, k_src = model.template_frame(source_pm, source_pm.verts[src_idx])
@@ -455,6 +465,21 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
         if return_correspondence:
             return out.astype(np.float32), src_v
         return out.astype(np.float32)
+    face = _same_face_keys(source_pm, keys, target_pm, proportions) if SAME_FACE and landmarks is None else None
+    if face is not None and not len(_moving_pieces(source_pm, target_pm)[1]):
+        # the face islands one topology and no source piece to carry onto a target piece: nothing is registered
+        canon = np.stack([target_pm.normalization.apply_vectors(k) for k in face[0]]).astype(np.float32)
+        out = model._to_caller(target_pm, canon, np.float64).astype(np.float32)     # pieces following the face
+        out[:, target_pm.face_index] = face[0]
+        for k in range(len(out)):       # lashes, brows: the carried keys at their nearest face vertices
+            model.follow_skin(target_pm, canon[k], out[k])
+        if progress is not None:
+            progress(1, 1)
+        if return_correspondence:
+            corr = np.full((target_pm.n_verts, 3), np.nan)
+            corr[target_pm.face_index] = source_pm.verts[source_pm.face_index[face[1]]]
+            return out, corr
+        return out
     tpl = default_template()
     src, k_src = model.template_frame(source_pm)
     tgt, k_tgt = model.template_frame(target_pm)
@@ -503,21 +528,47 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
                                     match.ambiguity >= MIRROR_CONTACT)
     if COINCIDENT:
         _coincident_keys(out_cm, cm, src, tgt, target_pm.face_faces, match)
+    if face is not None:        # the face island vertex for vertex: its keys in ICT cm, the target's frame
+        out_cm = np.stack([target_pm.normalization.apply_vectors(k) for k in face[0]]) * k_tgt
     canon = (out_cm / k_tgt).astype(np.float32)
     out = model._to_caller(target_pm, canon, np.float64).astype(np.float32)
+    if face is not None:        # as they are (``_to_caller`` would move a split seam's sides by their mean)
+        out[:, target_pm.face_index] = face[0]
     for k in range(len(out)):       # lashes, brows: the carried keys at their nearest face vertices
         model.follow_skin(target_pm, canon[k], out[k])
     rows, piece_keys = _piece_keys(model, source_pm, keys, target_pm, source, match,
                                    (lin, shift) if proportions else None)
     if len(rows):          # the target's teeth, tongue, eyeballs: the source's own pieces' motion
         out[:, target_pm.other_index[rows]] = target_pm.normalization.invert_vectors(piece_keys / k_tgt)
-    if UNFLIP:
+    if UNFLIP and face is None:     # (the face island's keys are the source's own: nothing to relax)
         out, _ = unflip_keys(out, target_pm.verts, target_pm.faces,
                              allowed=source_folds(source_pm, keys, match, target_pm))
     if not return_correspondence:
         return out
     corr = np.full((target_pm.n_verts, 3), np.nan)
+    if face is not None:
+        corr[target_pm.face_index] = source_pm.verts[source_pm.face_index[face[1]]]
+        return out, corr
     on_src = interpolate(source_pm.verts[source_pm.face_index], source_pm.face_faces, match.face, match.bary)
     corr[target_pm.face_index] = np.where(match.reach[:, None] > 0, on_src, np.nan)
     return out, corr
+
+
+def _same_face_keys(source_pm, keys: np.ndarray, target_pm, proportions: bool):
+    """(face keys (K, Nf, 3) float64 in the target's frame and units, order (Nf,) int64) when the two heads' face
+    islands are one topology (``vertex_order`` on the islands: numbered alike or not), else None: the source's
+    keys on its face island carried vertex for vertex (``same_topology_keys``, the similarity of the islands or,
+    with proportions, each vertex's own map); order[i] is the source face-island vertex of target face-island
+    vertex i. keys (K, Ns, 3) the source's keys, its frame."""
+    fs, ft = source_pm.face_index, target_pm.face_index
+    if len(fs) != len(ft) or len(source_pm.face_faces) != len(target_pm.face_faces):
+        return None
+    sv = np.asarray(source_pm.verts, np.float64)[fs]
+    tv = np.asarray(target_pm.verts, np.float64)[ft]
+    order = vertex_order(source_pm.face_faces, len(fs), target_pm.face_faces, len(ft), None, sv, tv)
+    if order is None:
+        return None
+    face = same_topology_keys(sv[order], np.asarray(keys, np.float64)[:, fs[order]], tv, target_pm.face_faces,
+                              proportions)
+    return face, order
 
