@@ -469,17 +469,10 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
     if face is not None and not len(_moving_pieces(source_pm, target_pm)[1]):
         # the face islands one topology and no source piece to carry onto a target piece: nothing is registered
         canon = np.stack([target_pm.normalization.apply_vectors(k) for k in face[0]]).astype(np.float32)
-        out = model._to_caller(target_pm, canon, np.float64).astype(np.float32)     # pieces following the face
-        out[:, target_pm.face_index] = face[0]
-        for k in range(len(out)):       # lashes, brows: the carried keys at their nearest face vertices
-            model.follow_skin(target_pm, canon[k], out[k])
+        out = _whole_keys(model, target_pm, canon, face)
         if progress is not None:
             progress(1, 1)
-        if return_correspondence:
-            corr = np.full((target_pm.n_verts, 3), np.nan)
-            corr[target_pm.face_index] = source_pm.verts[source_pm.face_index[face[1]]]
-            return out, corr
-        return out
+        return (out, _face_correspondence(source_pm, target_pm, face)) if return_correspondence else out
     tpl = default_template()
     src, k_src = model.template_frame(source_pm)
     tgt, k_tgt = model.template_frame(target_pm)
@@ -531,11 +524,7 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
     if face is not None:        # the face island vertex for vertex: its keys in ICT cm, the target's frame
         out_cm = np.stack([target_pm.normalization.apply_vectors(k) for k in face[0]]) * k_tgt
     canon = (out_cm / k_tgt).astype(np.float32)
-    out = model._to_caller(target_pm, canon, np.float64).astype(np.float32)
-    if face is not None:        # as they are (``_to_caller`` would move a split seam's sides by their mean)
-        out[:, target_pm.face_index] = face[0]
-    for k in range(len(out)):       # lashes, brows: the carried keys at their nearest face vertices
-        model.follow_skin(target_pm, canon[k], out[k])
+    out = _whole_keys(model, target_pm, canon, face)
     rows, piece_keys = _piece_keys(model, source_pm, keys, target_pm, source, match,
                                    (lin, shift) if proportions else None)
     if len(rows):          # the target's teeth, tongue, eyeballs: the source's own pieces' motion
@@ -545,13 +534,33 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
                              allowed=source_folds(source_pm, keys, match, target_pm))
     if not return_correspondence:
         return out
-    corr = np.full((target_pm.n_verts, 3), np.nan)
     if face is not None:
-        corr[target_pm.face_index] = source_pm.verts[source_pm.face_index[face[1]]]
-        return out, corr
+        return out, _face_correspondence(source_pm, target_pm, face)
+    corr = np.full((target_pm.n_verts, 3), np.nan)
     on_src = interpolate(source_pm.verts[source_pm.face_index], source_pm.face_faces, match.face, match.bary)
     corr[target_pm.face_index] = np.where(match.reach[:, None] > 0, on_src, np.nan)
     return out, corr
+
+
+def _whole_keys(model, target_pm, canon: np.ndarray, face=None) -> np.ndarray:
+    """(K, N, 3) float32 caller-frame keys of the whole target from its face island's canonical keys canon (K, Nf,
+    3): pieces that follow the face take its motion (``Model._to_caller``), lashes and brows the keys at their
+    nearest face vertices (``Model.follow_skin``); with ``face`` (``_same_face_keys``) the face island takes its
+    keys as they are (``_to_caller`` would move a split seam's sides by their mean)."""
+    out = model._to_caller(target_pm, canon, np.float64).astype(np.float32)
+    if face is not None:
+        out[:, target_pm.face_index] = face[0]
+    for k in range(len(out)):
+        model.follow_skin(target_pm, canon[k], out[k])
+    return out
+
+
+def _face_correspondence(source_pm, target_pm, face) -> np.ndarray:
+    """(N, 3) each target face-island vertex's source vertex at rest (source frame) from ``_same_face_keys``'s
+    order; NaN elsewhere."""
+    corr = np.full((target_pm.n_verts, 3), np.nan)
+    corr[target_pm.face_index] = np.asarray(source_pm.verts, np.float64)[source_pm.face_index[face[1]]]
+    return corr
 
 
 def _same_face_keys(source_pm, keys: np.ndarray, target_pm, proportions: bool):
