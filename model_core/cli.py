@@ -351,7 +351,7 @@ def _read_landmarks(path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def cmd_transfer(a, log) -> int:
-    from .runtime.transfer import transfer_keys, vertex_for_vertex
+    from .runtime.transfer import face_order, transfer_keys, vertex_for_vertex
     model = _load_model(a, log)
     src, spm = _prepare(model, a.source, a, log, "source")
     names, deltas = _read_keys(a.source_keys, src, log)
@@ -369,6 +369,8 @@ def cmd_transfer(a, log) -> int:
         log(f"{len(landmarks[0])} landmarks from {a.landmarks}")
     elif vertex_for_vertex(spm.faces, spm.n_verts, tpm.faces, tpm.n_verts, None, spm.verts, tpm.verts):
         log("one topology: the meshes are matched vertex for vertex")
+    elif face_order(spm, tpm) is not None:
+        log("one face island, other pieces: the faces are matched vertex for vertex")
     t = time.perf_counter()
     out_d = transfer_keys(model, spm, deltas, tpm, names=names, landmarks=landmarks,
                           progress=lambda i, n: log.progress(i, n, "registration"),

@@ -251,6 +251,13 @@ def one_topology(src_tris: np.ndarray, n_src: int, tgt_tris: np.ndarray, n_tgt: 
     return bool(vertex_for_vertex(src_tris, n_src, tgt_tris, n_tgt, None, src_verts, tgt_verts))
 
 
+def one_face(source_pm, target_pm) -> bool:
+    """True when ``transfer_keys`` (without landmarks) carries the two prepared heads' face islands vertex for vertex
+    though the meshes differ in their other pieces (``runtime.transfer.face_order``)."""
+    from .model_core.runtime.transfer import face_order
+    return face_order(source_pm, target_pm) is not None
+
+
 def transfer_keys(model, source_pm, keys_world: np.ndarray, target_pm, n_target: int, names=None, progress=None,
                   landmarks=None, proportions: bool = False):
     """A source head's shape keys carried onto a target head of any topology (``runtime.transfer``).

@@ -153,12 +153,17 @@ class NFS_OT_transfer_shape_keys(JobOperator, bpy.types.Operator):
         one_mesh = not lm_names and engine.one_topology(src_tris, len(src_verts), tgt_tris, n_target, src_verts,
                                                         tgt_verts)
 
+        face_only = []      # set by the worker: the face islands one topology, the other pieces not
+
         def compute(report):  # worker thread: numpy only, no Blender data
             report(0.0, f"preparing the source ({len(src_verts):,} vertices)")
             spm = engine.prepare(model, src_verts, src_tris, **options)
             report(0.1, f"preparing the target ({n_target:,} vertices)")
             tpm = engine.prepare(model, tgt_verts, tgt_tris, **options)
+            if not one_mesh and not lm_names and engine.one_face(spm, tpm):
+                face_only.append(True)
             report(0.2, "matching the meshes vertex for vertex (one topology)" if one_mesh
+                   else "matching the faces vertex for vertex (one face island, other pieces)" if face_only
                    else "registering the source onto the target")
             for who, pm in ((source_name, spm), (target_name, tpm)):
                 notes.extend(f"'{who}': {w}" for w in getattr(pm, "warnings", ()))
@@ -180,6 +185,7 @@ class NFS_OT_transfer_shape_keys(JobOperator, bpy.types.Operator):
         self.message = (f"'{source.name}' -> '{target.name}': {len(created)} shape keys created, {len(replaced)} "
                         f"replaced; {n_target - n_unmatched:,} of {n_target:,} vertices matched"
                         f"{' (one topology: vertex for vertex)' if one_mesh else ''}"
+                        f"{' (one face island: the face vertex for vertex)' if face_only else ''}"
                         f"{f'; {len(lm_names)} landmarks' if lm_names else ''}"
                         f"{f' ({correspondence.ATTRIBUTE} on ' + ', '.join(painted) + ')' if painted else ''}")
 

@@ -389,6 +389,13 @@ out["run_WithBall"] = run_op(bpy.ops.nfs.transfer_shape_keys)
 kb = keys_of(bpy.data.objects["WithBall"])
 out["ball_err"] = max(float(np.abs((kb[n] - kb["Basis"])[:len(sv)] - (skeys[n] - skeys["Basis"])).max())
                       for n in ("jawOpen", "mouthSmile_R"))
+# the operator's reading of it (its status and report say so), and not for the demo's other head
+mdl = engine.get_model("")
+p_src = engine.prepare(mdl, sv, st)
+out["ball_face"] = engine.one_face(p_src, engine.prepare(mdl, np.concatenate([sv, ball_v + front]),
+                                                          mesh_io.triangles(ball_ob.data)))
+ov, of, _ = coarsen(to_bl(A["target_verts"].astype(np.float64)), A["target_faces"], 0.012)
+out["other_face"] = engine.one_face(p_src, engine.prepare(mdl, ov, of))
 emit(out)
 """
 
@@ -415,6 +422,7 @@ def test_one_topology_transfers_vertex_for_vertex():
     assert res["renum_one"] and res["run_Renumbered"] == ["FINISHED"] and res["renum_err"] < 1e-6, res["renum_err"]
     # ... and with a piece the source lacks: its face island takes them vertex for vertex (``transfer.SAME_FACE``)
     assert res["run_WithBall"] == ["FINISHED"] and res["ball_err"] < 1e-6, res["ball_err"]
+    assert res["ball_face"] and not res["other_face"]
 
 def test_transfer_shape_keys_world_space_clash_subset_colours_undo():
     res = run_blender([PRELUDE, HEADS, SCRIPT], timeout=300)

@@ -465,7 +465,7 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
         if return_correspondence:
             return out.astype(np.float32), src_v
         return out.astype(np.float32)
-    face = _same_face_keys(source_pm, keys, target_pm, proportions) if SAME_FACE and landmarks is None else None
+    face = _same_face_keys(source_pm, keys, target_pm, proportions, landmarks)
     if face is not None and not len(_moving_pieces(source_pm, target_pm)[1]):
         # the face islands one topology and no source piece to carry onto a target piece: nothing is registered
         canon = np.stack([target_pm.normalization.apply_vectors(k) for k in face[0]]).astype(np.float32)
@@ -563,20 +563,31 @@ def _face_correspondence(source_pm, target_pm, face) -> np.ndarray:
     return corr
 
 
-def _same_face_keys(source_pm, keys: np.ndarray, target_pm, proportions: bool):
-    """(face keys (K, Nf, 3) float64 in the target's frame and units, order (Nf,) int64) when the two heads' face
-    islands are one topology (``vertex_order`` on the islands: numbered alike or not), else None: the source's
-    keys on its face island carried vertex for vertex (``same_topology_keys``, the similarity of the islands or,
-    with proportions, each vertex's own map); order[i] is the source face-island vertex of target face-island
-    vertex i. keys (K, Ns, 3) the source's keys, its frame."""
+def face_order(source_pm, target_pm, landmarks=None) -> np.ndarray | None:
+    """(Nf,) int64: the source face-island vertex of each target face-island vertex when ``transfer_keys`` carries
+    the face island vertex for vertex (``SAME_FACE``: the two prepared heads' face islands one topology, numbered
+    alike or not, ``vertex_order``; no landmarks), else None. Heads of one topology as a whole are matched whole
+    first (``vertex_order`` on the meshes)."""
+    if not SAME_FACE or (landmarks is not None and np.size(landmarks[0])):
+        return None
     fs, ft = source_pm.face_index, target_pm.face_index
     if len(fs) != len(ft) or len(source_pm.face_faces) != len(target_pm.face_faces):
         return None
-    sv = np.asarray(source_pm.verts, np.float64)[fs]
-    tv = np.asarray(target_pm.verts, np.float64)[ft]
-    order = vertex_order(source_pm.face_faces, len(fs), target_pm.face_faces, len(ft), None, sv, tv)
+    return vertex_order(source_pm.face_faces, len(fs), target_pm.face_faces, len(ft), None,
+                        np.asarray(source_pm.verts, np.float64)[fs], np.asarray(target_pm.verts, np.float64)[ft])
+
+
+def _same_face_keys(source_pm, keys: np.ndarray, target_pm, proportions: bool, landmarks=None):
+    """(face keys (K, Nf, 3) float64 in the target's frame and units, order (Nf,) int64) when ``face_order`` has
+    one, else None: the source's keys on its face island carried vertex for vertex (``same_topology_keys``, the
+    similarity of the islands or, with proportions, each vertex's own map); order[i] is the source face-island
+    vertex of target face-island vertex i. keys (K, Ns, 3) the source's keys, its frame."""
+    order = face_order(source_pm, target_pm, landmarks)
     if order is None:
         return None
+    fs = source_pm.face_index
+    sv = np.asarray(source_pm.verts, np.float64)[fs]
+    tv = np.asarray(target_pm.verts, np.float64)[target_pm.face_index]
     face = same_topology_keys(sv[order], np.asarray(keys, np.float64)[:, fs[order]], tv, target_pm.face_faces,
                               proportions)
     return face, order
