@@ -8,10 +8,11 @@ target in its object space relative to its reference key. The registration runs 
 (``background``) so that the status bar shows its progress and Esc stops it; nothing is written to Blender data
 before it finished. Two meshes of one topology (one base mesh in two shapes, its vertices numbered alike or not)
 are matched vertex for vertex instead (``runtime.same_topology``, ``runtime.renumber``), as are their face islands
-when only their other pieces differ (``runtime.transfer.SAME_FACE``). Existing target keys of the same names are replaced only with ``Replace
-existing``; the reference key is never written. The correspondence becomes the ``NFS_correspondence`` colour
-attribute on both heads (``correspondence``). Vertex groups ``landmark_<name>`` on both heads pair up as user landmarks
-(``landmarks``): where the automatic correspondence is wrong, mark the point on both and run it again.
+when only their other pieces differ (``runtime.transfer.SAME_FACE``). Existing target keys of the same names are
+replaced only with ``Replace existing``; the reference key is never written. The correspondence becomes the
+``NFS_correspondence`` colour attribute on both heads (``correspondence``). Vertex groups ``landmark_<name>`` on both
+heads pair up as user landmarks (``landmarks``): where the automatic correspondence is wrong, mark the point on both
+and run it again.
 """
 from __future__ import annotations
 

@@ -28,11 +28,14 @@ from __future__ import annotations
 import numpy as np
 
 from .correspond import umeyama
-from .mesh import concat_ranges, connected_components, half_edges, unique_edges
+from .mesh import concat_ranges, connected_components, half_edges, mesh_hash, unique_edges
 
 MAX_SEEDS = 3           # seed vertices tried per piece (rarest signatures first)
 MAX_PARTNERS = 4        # source candidates tried per seed vertex
 MAX_ROUNDS = 10000      # growth rounds per trial (a piece's diameter in triangles bounds them)
+CACHE_SIZE = 4          # orders kept by content: the add-on and the CLI ask whether two meshes (and their face
+                        # islands) match vertex for vertex before the transfer asks again
+_CACHE: dict = {}
 
 
 def _signatures(n: int, faces: np.ndarray) -> np.ndarray:
@@ -145,7 +148,9 @@ def renumbering(src_faces, tgt_faces, n_verts: int, src_verts=None, tgt_verts=No
     head from its mirror image apart;
     same_edges: the share of edges that must land on source edges (default ``same_topology.SAME_EDGES``).
     Returns perm (N,) int64, target vertex i being source vertex perm[i] (a bijection),
-    or None when no such order is found (the meshes are not one topology)."""
+    or None when no such order is found (the meshes are not one topology). The answers for the last
+    ``CACHE_SIZE`` argument sets are kept by content: asked again (the transfer after the add-on's check), the
+    order is not searched again."""
     from .same_topology import SAME_EDGES
     same_edges = SAME_EDGES if same_edges is None else float(same_edges)
     n = int(n_verts)
@@ -153,6 +158,17 @@ def renumbering(src_faces, tgt_faces, n_verts: int, src_verts=None, tgt_verts=No
     tf = np.asarray(tgt_faces, np.int64).reshape(-1, 3)
     if n < 3 or len(sf) != len(tf) or not len(sf):
         return None
+    pos = [np.asarray(p, np.float64) for p in (src_verts, tgt_verts) if p is not None]
+    key = mesh_hash(sf, tf, np.array([n, len(pos)], np.int64), np.array([same_edges]), *pos)
+    if key not in _CACHE:
+        while len(_CACHE) >= CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = _order(n, sf, tf, src_verts, tgt_verts, same_edges)
+    return None if _CACHE[key] is None else _CACHE[key].copy()
+
+
+def _order(n, sf, tf, src_verts, tgt_verts, same_edges):
+    """``renumbering`` once its arguments are checked: perm (N,) or None."""
     sig_s, sig_t = _signatures(n, sf), _signatures(n, tf)
     if not np.array_equal(np.sort(sig_s), np.sort(sig_t)):
         return None
