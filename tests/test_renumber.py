@@ -8,10 +8,10 @@ import numpy as np
 
 from model_core.runtime import Model
 from model_core.runtime import transfer as tr
-from model_core.runtime.mesh import subdivide_midpoint, unique_edges
+from model_core.runtime.mesh import unique_edges
 from model_core.runtime.renumber import renumbering
 
-from test_same_topology import _quads
+from test_same_topology import _quads, from_bench
 
 
 def _renumbered(verts, faces, seed=0):
@@ -36,16 +36,12 @@ def test_a_renumbered_head_is_put_back_in_order(dev_heads):
 
 
 def test_twin_pieces_are_told_apart_by_their_positions(dev_heads):
-    # two identical "eyeballs" (an octahedron subdivided twice) beside the hand-made head: one signature each
+    # two identical eyeballs (``bench_transfer.eyeballs``: an octahedron subdivided twice, each) in the hand-made
+    # head: one signature each
     h = dev_heads["iphonemocap"]
-    ov = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], np.float64)
-    of = np.array([[0, 2, 4], [2, 1, 4], [1, 3, 4], [3, 0, 4], [2, 0, 5], [1, 2, 5], [3, 1, 5], [0, 3, 5]])
-    for _ in range(2):
-        ov, of = subdivide_midpoint(ov, of)
-    r = 0.012
-    n = len(h.verts)
-    verts = np.concatenate([h.verts, ov * r + [0.03, 0.05, 0.05], ov * r + [-0.03, 0.05, 0.05]])
-    faces = np.concatenate([h.faces, of + n, of + n + len(ov)])
+    ev, ef = from_bench("eyeballs")(h.verts)
+    verts = np.concatenate([h.verts, ev])
+    faces = np.concatenate([h.faces, ef + len(h.verts)])
     perm, tv, tf = _renumbered(verts, faces, seed=3)
     got = renumbering(faces, tf, len(verts), verts, tv)
     assert got is not None and np.array_equal(got, perm)

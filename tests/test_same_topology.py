@@ -21,15 +21,21 @@ from model_core.runtime.same_topology import is_same_topology, same_topology_key
 REPO = Path(__file__).resolve().parents[1]
 
 
+def from_bench(name: str):
+    """``benchmarks/bench_transfer.py``'s function ``name`` (its warp, its eyeballs), imported for a test."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import bench_transfer
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    return getattr(bench_transfer, name)
+
+
 @pytest.fixture(scope="module")
 def warped(dev_heads):
     """The hand-made head, its full warp (``benchmarks/bench_transfer.py``'s: x 0.92, y 1.07, sinusoids of 2-3 % of
     the head's height, then scale 1.1, 4 degrees about Y, a shift) and its keys carried exactly through it."""
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    try:
-        from bench_transfer import warp
-    finally:
-        sys.path.remove(str(REPO / "benchmarks"))
+    warp = from_bench("warp")
     head = dev_heads["iphonemocap"]
     size = float(np.ptp(head.verts[:, 1]))
     tv = warp(head.verts, size)
@@ -137,11 +143,7 @@ def test_a_face_island_of_one_topology_is_matched_vertex_for_vertex(warped, monk
     # topology, so the face's keys are carried vertex for vertex (``transfer.SAME_FACE``) and the target, all face,
     # is not registered; the other way round (the copy with the eyeballs, renumbered) the face island too, and its
     # eyeballs as the registration says
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    try:
-        from bench_transfer import eyeballs
-    finally:
-        sys.path.remove(str(REPO / "benchmarks"))
+    eyeballs = from_bench("eyeballs")
     head, tv, true = warped
     n = len(head.verts)
     ev, ef = eyeballs(head.verts)
