@@ -152,8 +152,9 @@ def test_the_ears_stay_still(head, monkeypatch):
 
 def test_arkit_sums_turn_no_triangle_their_halves_do_not(dev_heads):
     # ARKit's cheekPuff is ICT's cheekPuff_L + _R: on Rokoko the sum turned 40 triangles under the nose where
-    # neither half turns one (the artist's key: none); relaxed away (``FacsKeys._unturned_sum``), as every triangle
-    # a sum turns that none of its halves does
+    # neither half turns one (19 since the keys are no steeper than the template's: ``key_gradients``; the
+    # artist's key: none); relaxed away (``FacsKeys._unturned_sum``), as every triangle a sum turns that none of its
+    # halves does
     from model_core.runtime import Model
     from model_core.runtime.facs_names import ICT_NAMES
     rokoko = dev_heads["rokoko"]
@@ -165,7 +166,7 @@ def test_arkit_sums_turn_no_triangle_their_halves_do_not(dev_heads):
     halves = [ict[ICT_NAMES.index(n)] for n in ("cheekPuff_L", "cheekPuff_R")]
     own = turned_over(v, f, halves[0]) | turned_over(v, f, halves[1])
     assert own.sum() <= 2             # cheekPuff_L: 2 at the left lip corner (since its mouth is an opening, not a cut)
-    assert (turned_over(v, f, halves[0] + halves[1]) & ~own).sum() > 20
+    assert (turned_over(v, f, halves[0] + halves[1]) & ~own).sum() > 12
     puff = arkit[ARKIT_NAMES.index("cheekPuff")]
     assert not (turned_over(v, f, puff) & ~own).any()
     # 0.859, 0.858 unrelaxed (0.872 both before the keys were carried in the head's upright frame,

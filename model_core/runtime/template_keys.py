@@ -34,6 +34,8 @@ from .facs_names import ICT_NAMES
 from .mesh import (boundary_loops, concat_ranges, edge_components, face_areas, face_normals, front_hits,
                    keep_unturned, turned_over, unique_edges, vertex_normals, vertex_rings)
 from .frames import partial_upright
+from .key_gradients import limit_gradients
+from .nearest import knn
 from .proxy import knn_weights
 from .symmetry import symmetric_pose
 
@@ -93,6 +95,11 @@ MAX_RIM_RINGS = 12              # how deep behind an opening its rim (the first 
 BACKWARD_LOOP_NZ = -0.3         # a face opening whose rim's mean normal points further back than this is a
                                 # socket (an eye or mouth interior): it meets the template's own opening
 AMBIGUITY_RADIUS_CM = 0.6       # how far apart two points may be and still be confused by a closest point
+LIMIT_GRADIENTS = True          # keys no steeper than the template's where the match squeezes it (``key_gradients``;
+                                # docs/model.md, *Squeezed features*)
+KEEP_AMBIGUITY = 0.05           # ... but not where the lips meet (mouth ambiguity from this: from 0.15, a Face Cap
+                                # jawOpen triangle turned over at a mouth corner)
+EYE_KEEP_CM = 1.0               # ... nor on the lids (matched within this of an eye's rim): ``close_openings`` sets them
 ORPHANS = True                  # a face vertex on the template's interior hidden behind an eye's rim the face met
 ORPHAN_CM = 0.5                 # (within 5 mm of it, nearer it than the visible surface and beyond FALLOFF_CM[0] of
                                 # that: a pocket's lining, a lid's inner fold) takes the harmonic fill of the motion
@@ -210,16 +217,30 @@ class FaceTemplate:
         self.rims
         return self._margins
 
+    def _eyes(self) -> list:
+        """[(rim (R,) vertex indices, closure (K,) ``opening_closure`` of each key)] of the ``rims`` that are not the
+        mouth's (not the one jawOpen opens by ``CLOSURE_MIN`` or more), rims with no height left out: the eyes, and a
+        closed eye's lid margin added by ``add_opening``."""
+        out = []
+        for rim, _ in self.rims:
+            c = opening_closure(self.verts[rim], self.modes[:, rim].astype(np.float64))
+            if c is not None and (self.jaw is None or abs(c[self.jaw]) < CLOSURE_MIN):    # not the mouth
+                out.append((rim, c))
+        return out
+
+    @property
+    def eye_rims(self) -> list:
+        """The eyes' rims: (R,) vertex indices each (``_eyes``)."""
+        return [rim for rim, _ in self._eyes()]
+
     @property
     def lid_keys(self) -> np.ndarray:
         """(K,) bool: the keys that close or open one of the template's eyes by at least ``CLOSURE_MIN`` of its
         height (``opening_closure`` on each rim but the mouth's, the one jawOpen opens): blinks, squints, wide eyes."""
         if not hasattr(self, "_lid_keys"):
             out = np.zeros(len(self.modes), bool)
-            for rim, _ in self.rims:
-                c = opening_closure(self.verts[rim], self.modes[:, rim].astype(np.float64))
-                if c is not None and (self.jaw is None or abs(c[self.jaw]) < CLOSURE_MIN):    # not the mouth
-                    out |= np.abs(c) >= CLOSURE_MIN
+            for _, c in self._eyes():
+                out |= np.abs(c) >= CLOSURE_MIN
             self._lid_keys = out
         return self._lid_keys
 
@@ -735,6 +756,15 @@ def stretch_lids(key: np.ndarray, pts: np.ndarray, loop: np.ndarray, near: np.nd
     idx, wt = knn_weights(at, flat[pool], 4)
     key[near[move]] = np.einsum("mk,mkc->mc", wt, key[near[pool]][idx].astype(np.float64)).astype(key.dtype)
     return key
+
+
+def near_eyes(tpl: FaceTemplate, at: np.ndarray) -> np.ndarray:
+    """(M,) bool: the template points at (M, 3) (cm, the template's frame) within ``EYE_KEEP_CM`` of one of its eyes'
+    rims (``FaceTemplate.eye_rims``): the lids, whose motion ``close_openings`` sets."""
+    rims = tpl.eye_rims
+    if not rims or not len(at):
+        return np.zeros(len(at), bool)
+    return knn(at, tpl.verts[np.concatenate(rims)], 1)[1][:, 0] <= EYE_KEEP_CM ** 2
 
 
 def seal_lids(key: np.ndarray, pts: np.ndarray, loop: np.ndarray, near: np.ndarray) -> np.ndarray:
@@ -1482,7 +1512,7 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
                   sockets=None, plane: float = 0.0, cuts: bool = True, match_reach: float = 1.0,
                   symmetric: bool = True, retry_scale: float | None = None, scale_search: bool = False,
                   lip_sides: bool = True, slit: bool = True, start=None, smooth_lips: int = 0,
-                  reverse: bool = False):
+                  reverse: bool = False, limit_steep: bool | None = None):
     """The template's keys (ICT's 53, or any source's) on a face surface brought into ICT's frame and units.
 
     Args: tpl: the template; pts (N, 3) the face's vertices in ICT cm (+Y up, +Z forward), roughly aligned
@@ -1509,7 +1539,8 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     far from it in scale (``similarity_pose``; the transfer's: where the two heads' ICT poses put the source);
     smooth_lips: passes of smoothing along the face's lip margin where it is cut open (``smooth_margin``; the
     transfer's ``MARGIN_SMOOTH``); reverse: the similarity also fitted from the face's side (``reverse_pose``;
-    the transfer's, ``transfer.REVERSE``, for a target smaller than the source: maybe a piece of it).
+    the transfer's, ``transfer.REVERSE``, for a target smaller than the source: maybe a piece of it); limit_steep:
+    keys no steeper than the template's where the match squeezes it (``key_gradients``; None: ``LIMIT_GRADIENTS``).
     Returns: (K, N, 3) float32 displacements in cm (ICT frame) [, TemplateMatch]."""
     pts = np.asarray(pts, np.float64)
     faces = np.asarray(faces, np.int64)
@@ -1593,6 +1624,11 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
         beta[orphan[unknown]] = 1.0
         own = carry_deltas(modes, tri, b, s, R_keys, fade, unknown)
         keys[:, unknown] = ((1 - beta) * own + beta * filled).reshape(len(unknown), -1, 3).transpose(1, 0, 2)
+    if LIMIT_GRADIENTS if limit_steep is None else limit_steep:   # no steeper than the template's where the match
+                                                                   # squeezes it (``key_gradients``)
+        at = np.einsum("mjc,mj->mc", posed[tri], b)                      # each vertex's point on the template
+        fixed = ~known | orphan | (amb >= KEEP_AMBIGUITY) | (fade < 1.0) | near_eyes(tpl, at)
+        keys = limit_gradients(keys, pts, faces, s * at, fixed)[0]
     if sockets is not None:
         from .inner_parts import fill_sockets
         fill_sockets(sockets, tpl, keys, pts, np.sqrt(d2), x, s, R, t, SOCKET_SIDES, key_rot=R_keys,

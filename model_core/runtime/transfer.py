@@ -85,6 +85,9 @@ SAME_FACE = True        # two heads whose face islands are one topology (numbere
                         # differ (lashes, teeth or eyes added or left out) carry the face island's keys vertex for
                         # vertex; the other pieces take the registration's as before (``_same_face_keys``)
 REVERSE = True          # the similarity also fitted from the target's side (``template_keys.reverse_pose``)
+LIMIT_STEEP = False     # template_keys(limit_steep=): off here. On (session 24): the 56 transfers 4836.8 -> 4837.6
+                        # points, six pairs' mouth keys fold alike, ICT A -> B 0.1 point better, the speed case 0.7 s
+                        # slower (docs/model.md, *Squeezed features*)
 COINCIDENT = 0.05       # a target vertex this near a source vertex (share of the median edge) takes its keys
 COINCIDENT_NEAR = 0.1   # ... once the similarity is fitted on the pairs this near, when this share of the target's
 COINCIDENT_SHARE = 0.5  # vertices has one (``_coincident_keys``: one surface)
@@ -515,7 +518,7 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
                                   landmarks=pairs, plane=PLANE, cuts=CUTS,
                                   match_reach=MATCH_REACH, symmetric=SYMMETRIC, lip_sides=LIP_SIDES, slit=SLIT,
                                   start=start if START_FROM_ICT and not proportions else None,
-                                  smooth_lips=MARGIN_SMOOTH, reverse=REVERSE and smaller)
+                                  smooth_lips=MARGIN_SMOOTH, reverse=REVERSE and smaller, limit_steep=LIMIT_STEEP)
     if MIRROR_KEYS and names is not None:
         out_cm = _mirror_consistent(out_cm, cm, src, source_pm.face_faces, tgt, target_pm.face_faces, list(names),
                                     match.ambiguity >= MIRROR_CONTACT)
