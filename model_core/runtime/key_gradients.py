@@ -4,7 +4,8 @@ A face vertex takes the motion of the template point it matched (``template_keys
 face -> template correspondence). Its gradient is the template's times phi's Jacobian: where phi maps a small
 feature of the face onto a larger one of the template (an anime face's small nose onto ICT's, up to 4x across),
 the template's motion changes within millimetres of the face where it changed over centimetres of the template,
-and the surface folds (VRoid's mouthLeft creased the side of its nose; its mouthFunnel crumpled the lips).
+and the surface folds (VRoid's mouthLeft creased the side of its nose; Rokoko's mouthFunnel crumpled the
+skin above its lips).
 
 ``limit_gradients`` takes, on each triangle where phi stretches the template more than ``SIGMA_MAX`` along a
 direction, the key's gradient with that direction's part scaled down to ``SIGMA_MAX`` (the template's gradient
@@ -34,7 +35,6 @@ SCREEN_CM = 1.0          # the change fades over about this distance (cm) from t
 REACH_SCREENS = 2.0      # ... and is solved for on the free vertices within this many SCREEN_CM of them
 CG_TOL = 1e-4            # conjugate gradients: relative residual per column
 CG_ITERS = 300
-JACOBIAN_SMOOTH = 0      # passes averaging the map's Jacobian over neighbouring triangles (``stretch_clip``)
 COARSE_ABOVE = 2500      # more unknowns than this (a dense face) are solved on a copy clustered to about this many
 FINE_ITERS = 10          # ... then this many steps on the face itself, from the coarse solution, on the vertices
 FINE_REACH_CM = 0.5      # ... within this of a clipped triangle
@@ -56,22 +56,15 @@ def triangle_gradients(verts: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray
     return g, 0.5 * a2
 
 
-def stretch_clip(grads: np.ndarray, area: np.ndarray, rest: np.ndarray, faces: np.ndarray, sigma_max: float,
-                 smooth: int = JACOBIAN_SMOOTH) -> tuple[np.ndarray, np.ndarray]:
+def stretch_clip(grads: np.ndarray, rest: np.ndarray, faces: np.ndarray, sigma_max: float
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """Per triangle, the map phi's stretch (its Jacobian's two singular values, (F, 2), template length per face
     length) and the (F, 3, 3) matrix S = V diag(min(1, sigma_max / sigma_i)) V^T (V: its right singular vectors,
     in the face triangle's plane; identity across it) that clips a gradient's part along each direction phi
-    stretches more than ``sigma_max``. grads (F, 3, 3) and area (F,) from ``triangle_gradients`` on the face; rest
-    (N, 3): the template point each face vertex matched, in the face's units. The Jacobian is averaged ``smooth``
-    times over each triangle's corners' triangles (area-weighted): a closest point's jitter is no squeeze."""
+    stretches more than ``sigma_max``. grads (F, 3, 3) from ``triangle_gradients`` on the face; rest (N, 3): the
+    template point each face vertex matched, in the face's units. Per triangle, not averaged over its neighbours:
+    averaged (against a closest point's jitter), the squeezes, a few triangles wide, fell below the threshold."""
     jac = np.einsum("fic,fid->fcd", rest[faces], grads)          # (F, 3, 3): sum_i rest_i (outer) grad_i
-    n = int(faces.max()) + 1 if len(faces) else 0
-    w = np.bincount(faces.ravel(), np.repeat(area, 3), n)
-    for _ in range(smooth):
-        aj = (jac * area[:, None, None]).reshape(len(faces), 9)
-        vj = np.stack([np.bincount(faces.ravel(), np.repeat(aj[:, c], 3), n) for c in range(9)], axis=1)
-        vj /= np.maximum(w, 1e-300)[:, None]
-        jac = vj[faces].mean(axis=1).reshape(-1, 3, 3)
     _, sig, vt = np.linalg.svd(jac)
     f = np.minimum(1.0, sigma_max / np.maximum(sig, 1e-12))
     f[:, 2] = 1.0                                                 # across the triangle: nothing to clip
@@ -92,7 +85,7 @@ def limit_gradients(keys: np.ndarray, pts: np.ndarray, faces: np.ndarray, rest: 
         raise ValueError(f"limit_gradients: keys (K, {len(pts)}, 3), rest ({len(pts)}, 3) and fixed ({len(pts)},) "
                          f"expected, got {keys.shape}, {rest.shape}, {fixed.shape}")
     grads, area = triangle_gradients(pts, faces)
-    sig, clip = stretch_clip(grads, area, np.asarray(rest, np.float64), faces, sigma_max)
+    sig, clip = stretch_clip(grads, np.asarray(rest, np.float64), faces, sigma_max)
     act = (sig[:, 0] > sigma_max) & ~fixed[faces].any(axis=1) & (area > 0)
     if not act.any() or not len(keys):
         return keys, 0

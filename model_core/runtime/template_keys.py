@@ -1627,7 +1627,7 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     if LIMIT_GRADIENTS if limit_steep is None else limit_steep:   # no steeper than the template's where the match
                                                                    # squeezes it (``key_gradients``)
         at = np.einsum("mjc,mj->mc", posed[tri], b)                      # each vertex's point on the template
-        fixed = ~known | orphan | (amb >= KEEP_AMBIGUITY) | (fade < 1.0) | near_eyes(tpl, at)
+        fixed = orphan | (amb >= KEEP_AMBIGUITY) | (fade < 1.0) | near_eyes(tpl, at)    # (covers ~known)
         keys = limit_gradients(keys, pts, faces, s * at, fixed)[0]
     if sockets is not None:
         from .inner_parts import fill_sockets
