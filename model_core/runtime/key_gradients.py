@@ -163,7 +163,9 @@ def _two_grid(pts: np.ndarray, region: np.ndarray, free: np.ndarray, rhs: np.nda
     the face's own unknowns ``near`` (U,) bool (the clipped triangles' surroundings) with the rest held, for what
     the coarse copy cannot hold (folds a few triangles wide). Returns (U, C)."""
     used, local = np.unique(region, return_inverse=True)
-    pv, pf, cluster, _ = cluster_decimate(pts[used], np.asarray(local).reshape(-1, 3), COARSE_ABOVE)
+    size = max(float(np.ptp(pts[used], axis=0).max()), 1e-12)      # clustered at unit size (its cell sizes' range)
+    pv, pf, cluster, _ = cluster_decimate(pts[used] / size, np.asarray(local).reshape(-1, 3), COARSE_ABOVE)
+    pv = pv * size
     fixed_c = np.zeros(len(pv), bool)
     held = (~free[used]) & (cluster >= 0)
     fixed_c[cluster[held]] = True
@@ -174,11 +176,13 @@ def _two_grid(pts: np.ndarray, region: np.ndarray, free: np.ndarray, rhs: np.nda
     idx[~fixed_c] = np.arange(int((~fixed_c).sum()))
     rows = idx[nb]
     keep = rows >= 0
-    b = np.zeros((int((~fixed_c).sum()), rhs.shape[1]))
-    for c in range(rhs.shape[1]):                                   # b = P^T rhs, P the interpolation
-        b[:, c] = np.bincount(rows[keep], (w * rhs[:, c, None])[keep], len(b))
-    delta_c = screened_solve(pv, pf, ~fixed_c, b, mu)
-    delta = np.einsum("uk,ukc->uc", w * keep, delta_c[np.maximum(rows, 0)])
+    delta = np.zeros_like(rhs)
+    if keep.any():                                                  # (every coarse vertex fixed: from 0)
+        b = np.zeros((int((~fixed_c).sum()), rhs.shape[1]))
+        for c in range(rhs.shape[1]):                               # b = P^T rhs, P the interpolation
+            b[:, c] = np.bincount(rows[keep], (w * rhs[:, c, None])[keep], len(b))
+        delta_c = screened_solve(pv, pf, ~fixed_c, b, mu)
+        delta = np.einsum("uk,ukc->uc", w * keep, delta_c[np.maximum(rows, 0)])
     if not near.any():
         return delta
     rest = delta.copy()
