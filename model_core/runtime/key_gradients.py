@@ -81,11 +81,13 @@ def limit_gradients(keys: np.ndarray, pts: np.ndarray, faces: np.ndarray, rest: 
     keys = np.asarray(keys)
     pts = np.asarray(pts, np.float64)
     faces = np.asarray(faces, np.int64)
+    rest = np.asarray(rest, np.float64)
+    fixed = np.asarray(fixed, bool)
     if keys.ndim != 3 or keys.shape[1:] != pts.shape or rest.shape != pts.shape or fixed.shape != (len(pts),):
         raise ValueError(f"limit_gradients: keys (K, {len(pts)}, 3), rest ({len(pts)}, 3) and fixed ({len(pts)},) "
                          f"expected, got {keys.shape}, {rest.shape}, {fixed.shape}")
     grads, area = triangle_gradients(pts, faces)
-    sig, clip = stretch_clip(grads, np.asarray(rest, np.float64), faces, sigma_max)
+    sig, clip = stretch_clip(grads, rest, faces, sigma_max)
     act = (sig[:, 0] > sigma_max) & ~fixed[faces].any(axis=1) & (area > 0)
     if not act.any() or not len(keys):
         return keys, 0
