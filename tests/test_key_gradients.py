@@ -102,10 +102,9 @@ def _bend(verts, faces, disp):
     eid, edges, count, _ = edge_table(faces)
     f = np.arange(3 * len(faces)) % len(faces)
     first = np.full(len(edges), -1)
-    second = np.full(len(edges), -1)
-    np.maximum.at(first, eid, f)
-    second[:] = len(faces)
-    np.minimum.at(second, eid, f)
+    second = np.full(len(edges), len(faces))
+    np.maximum.at(first, eid, f)                           # an interior edge's two triangles: the later and the
+    np.minimum.at(second, eid, f)                          # earlier
     ok = count == 2
 
     def angle(v):

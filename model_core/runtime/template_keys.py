@@ -29,7 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .correspond import PointGrid, Surface, carry_deltas, harmonic_fill_rows, register, similarity_icp
+from .correspond import (PointGrid, Surface, carry_deltas, harmonic_fill_rows, interpolate, register,
+                         similarity_icp)
 from .facs_names import ICT_NAMES
 from .mesh import (boundary_loops, concat_ranges, edge_components, face_areas, face_normals, front_hits,
                    keep_unturned, turned_over, unique_edges, vertex_normals, vertex_rings)
@@ -1626,7 +1627,7 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
         keys[:, unknown] = ((1 - beta) * own + beta * filled).reshape(len(unknown), -1, 3).transpose(1, 0, 2)
     if LIMIT_GRADIENTS if limit_steep is None else limit_steep:   # no steeper than the template's where the match
                                                                    # squeezes it (``key_gradients``)
-        at = np.einsum("mjc,mj->mc", posed[tri], b)                      # each vertex's point on the template
+        at = interpolate(posed, tpl.faces, f, b)                         # each vertex's point on the template
         fixed = orphan | (amb >= KEEP_AMBIGUITY) | (fade < 1.0) | near_eyes(tpl, at)    # (covers ~known)
         keys = limit_gradients(keys, pts, faces, s * at, fixed)[0]
     if sockets is not None:
