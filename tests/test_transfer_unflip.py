@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from grid_sheet import grid_sheet
 from model_core.evaluation.real_eval import triangle_damage
 from model_core.runtime.unflip import unflip_keys
 
 
-def _grid(n=8):
-    x, y = np.meshgrid(np.arange(n, dtype=np.float64), np.arange(n, dtype=np.float64))
-    verts = np.stack([x.ravel(), y.ravel(), np.zeros(n * n)], axis=1)
-    i = np.arange(n - 1)
-    a = (i[:, None] * n + i[None, :]).ravel()
-    faces = np.concatenate([np.stack([a, a + 1, a + n + 1], 1), np.stack([a, a + n + 1, a + n], 1)])
-    return verts, faces
-
-
 def test_unflip_relaxes_a_turned_key_and_leaves_the_rest():
-    verts, faces = _grid(20)
+    verts, faces = grid_sheet(20)
     n = len(verts)
     smooth = np.zeros((n, 3))
     smooth[:, 2] = 0.3 * np.sin(verts[:, 0])                         # a key that turns nothing over
@@ -46,7 +38,7 @@ def test_unflip_relaxes_a_turned_key_and_leaves_the_rest():
 def test_unflip_keeps_a_key_it_would_erase():
     # a key that is nothing but the fold (one vertex pushed past its neighbour): relaxing it would change
     # most of its motion, so it is kept as it was (MAX_CHANGE) and its turned triangles are reported
-    verts, faces = _grid(20)
+    verts, faces = grid_sheet(20)
     fold = np.zeros((1, len(verts), 3))
     fold[0, 5 * 20 + 5, 0] = 2.5
     out, left = unflip_keys(fold, verts, faces)

@@ -10,8 +10,10 @@ import numpy as np
 
 __all__ = [
     "validate_mesh", "triangulate_polygons", "face_normals", "median_edge", "face_areas", "vertex_areas",
-    "vertex_normals", "unit_rows", "half_edges", "edge_table", "unique_edges", "vertex_rings", "connected_components",
-    "edge_components", "union_roots", "subdivide_midpoint", "cotan_weights", "nondegenerate", "triangle_keys",
+    "vertex_normals", "unit_rows", "half_edges", "edge_table", "edge_face_pairs", "dihedral_angles",
+    "dihedral_change", "unique_edges",
+    "vertex_rings", "connected_components", "edge_components", "union_roots", "subdivide_midpoint", "cotan_weights",
+    "nondegenerate", "triangle_keys",
     "barycentric_combine", "barycentric_interpolate", "referenced_renumbering", "remove_unreferenced",
     "closest_point_segments", "argmin_per_group", "normalize_rows", "mesh_hash", "boundary_loops",
     "point_in_polygon",
@@ -195,6 +197,36 @@ def edge_table(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     ukey, inv, cnt = np.unique(key, return_inverse=True, return_counts=True)
     edges = np.stack([ukey // n, ukey % n], 1)
     return inv.ravel(), edges, cnt, he
+
+
+def edge_face_pairs(faces: np.ndarray) -> np.ndarray:
+    """(P, 2) int64: the two triangles (indices into faces (F, 3)) on each interior edge (an edge with exactly two
+    half-edges), in ``edge_table``'s edge order; boundary and non-manifold edges have no row."""
+    faces = np.asarray(faces, np.int64)
+    if not len(faces):
+        return np.zeros((0, 2), np.int64)
+    edge_id, _, count, _ = edge_table(faces)
+    order = np.argsort(edge_id, kind="stable")              # half-edges grouped by edge
+    start = np.cumsum(count) - count
+    two = np.flatnonzero(count == 2)
+    return np.stack([order[start[two]], order[start[two] + 1]], 1) % len(faces)
+
+
+def dihedral_angles(verts: np.ndarray, faces: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """(P,) degrees: the angle between the normals of each pair of triangles ``pairs`` (P, 2) (``edge_face_pairs``)
+    of the mesh verts (N, 3), faces (F, 3): 0 where the two lie flat, 180 where one is folded back onto the other."""
+    n = face_normals(np.asarray(verts, np.float64), faces)
+    return np.degrees(np.arccos(np.clip(np.einsum("ij,ij->i", n[pairs[:, 0]], n[pairs[:, 1]]), -1.0, 1.0)))
+
+
+def dihedral_change(verts: np.ndarray, faces: np.ndarray, disp: np.ndarray, pairs: np.ndarray,
+                    rest: np.ndarray | None = None) -> np.ndarray:
+    """(P,) degrees: how much displacements disp (N, 3) change ``dihedral_angles`` of the pairs (P, 2): 0 where an
+    edge keeps its bend, up to 180 where it folds over. rest (P,): the angles at rest, when one mesh is asked about
+    many displacements."""
+    verts = np.asarray(verts, np.float64)
+    before = dihedral_angles(verts, faces, pairs) if rest is None else rest
+    return np.abs(dihedral_angles(verts + disp, faces, pairs) - before)
 
 
 def concat_ranges(starts, counts) -> np.ndarray:

@@ -39,6 +39,7 @@ from .key_gradients import limit_gradients
 from .nearest import knn
 from .proxy import knn_weights
 from .symmetry import symmetric_pose
+from .unflip import relax_folds
 
 TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "data" / "ict_face_template.npz"
 SCHEDULE = (10.0, 3.0, 1.0)     # Laplacian stiffness per registration stage
@@ -115,6 +116,10 @@ FRONT_REACH = 1.5               # template's lip contact (``front_orphans``)
 UNFOLD_AMBIGUITY = 0.05         # mouth ambiguity from which a vertex's motion may be re-chosen where a key folds
 UNFOLD_ALL_MAX_VERTS = 60000    # above this many face vertices only jawOpen is unfolded away from the lip contact
 UNFOLD_ROUNDS = 12              # sweeps re-choosing the lip-contact vertices of triangles a key turns over
+RELAX_FOLDS = True              # relax the edges a key folds over 90 degrees (``unflip.relax_folds``): Rokoko's
+                                # eyeLookDown, mouthLeft, jawOpen, MakeHuman's jawOpen (docs/model.md, *Crumples*)
+RELAX_FOLDS_MAX_VERTS = 20000   # ... on faces up to this many vertices (ICT's head at 45k: +1.4 s, 179k: +7.7 s; a
+                                # dense face's folds are a few small triangles)
 
 
 def mouth_ambiguity(verts: np.ndarray, jaw: np.ndarray, radius: float = AMBIGUITY_RADIUS_CM) -> np.ndarray:
@@ -1513,7 +1518,7 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
                   sockets=None, plane: float = 0.0, cuts: bool = True, match_reach: float = 1.0,
                   symmetric: bool = True, retry_scale: float | None = None, scale_search: bool = False,
                   lip_sides: bool = True, slit: bool = True, start=None, smooth_lips: int = 0,
-                  reverse: bool = False, limit_steep: bool | None = None):
+                  reverse: bool = False, limit_steep: bool | None = None, unfold: bool | None = None):
     """The template's keys (ICT's 53, or any source's) on a face surface brought into ICT's frame and units.
 
     Args: tpl: the template; pts (N, 3) the face's vertices in ICT cm (+Y up, +Z forward), roughly aligned
@@ -1541,7 +1546,8 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     smooth_lips: passes of smoothing along the face's lip margin where it is cut open (``smooth_margin``; the
     transfer's ``MARGIN_SMOOTH``); reverse: the similarity also fitted from the face's side (``reverse_pose``;
     the transfer's, ``transfer.REVERSE``, for a target smaller than the source: maybe a piece of it); limit_steep:
-    keys no steeper than the template's where the match squeezes it (``key_gradients``; None: ``LIMIT_GRADIENTS``).
+    keys no steeper than the template's where the match squeezes it (``key_gradients``; None: ``LIMIT_GRADIENTS``);
+    unfold: the edges a key folds relaxed (``unflip.relax_folds``; None: ``RELAX_FOLDS``).
     Returns: (K, N, 3) float32 displacements in cm (ICT frame) [, TemplateMatch]."""
     pts = np.asarray(pts, np.float64)
     faces = np.asarray(faces, np.int64)
@@ -1655,6 +1661,12 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     # their (sealed) motion
     if UNFOLD_LIDS and len(pts) <= UNFOLD_ALL_MAX_VERTS:
         _relax_turned(keys, np.flatnonzero(tpl.lid_keys), pts, faces, fade > 0.0, [lp for _, lp, _ in matched])
+    if (RELAX_FOLDS if unfold is None else unfold) and len(pts) <= RELAX_FOLDS_MAX_VERTS:
+        # last, the crumples a few triangles wide; the openings' margins and the unmoved vertices kept
+        hold = fade <= 0.0
+        for _, lp, _ in matched:
+            hold[lp] = True
+        keys = relax_folds(keys, pts, faces, hold)[0]
     if return_match:
         return keys, TemplateMatch(f, b, np.sqrt(d2), fade, float(s), R, t, w_jaw, dy, x, np.maximum(amb, amb_rest),
                                    R_keys, key_gain)

@@ -88,6 +88,8 @@ REVERSE = True          # the similarity also fitted from the target's side (``t
 LIMIT_STEEP = False     # template_keys(limit_steep=): off here. On (session 24): the 56 transfers 4836.8 -> 4837.6
                         # points, six pairs' mouth keys fold alike, ICT A -> B 0.1 point better, the speed case 0.7 s
                         # slower (docs/model.md, *Squeezed features*)
+RELAX_FOLDS = False     # template_keys(unfold=): off here (an artist's key may fold its lips by design); measured in
+                        # docs/model.md, *Crumples*
 COINCIDENT = 0.05       # a target vertex this near a source vertex (share of the median edge) takes its keys
 COINCIDENT_NEAR = 0.1   # ... once the similarity is fitted on the pairs this near, when this share of the target's
 COINCIDENT_SHARE = 0.5  # vertices has one (``_coincident_keys``: one surface)
@@ -518,7 +520,8 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
                                   landmarks=pairs, plane=PLANE, cuts=CUTS,
                                   match_reach=MATCH_REACH, symmetric=SYMMETRIC, lip_sides=LIP_SIDES, slit=SLIT,
                                   start=start if START_FROM_ICT and not proportions else None,
-                                  smooth_lips=MARGIN_SMOOTH, reverse=REVERSE and smaller, limit_steep=LIMIT_STEEP)
+                                  smooth_lips=MARGIN_SMOOTH, reverse=REVERSE and smaller, limit_steep=LIMIT_STEEP,
+                                  unfold=RELAX_FOLDS)
     if MIRROR_KEYS and names is not None:
         out_cm = _mirror_consistent(out_cm, cm, src, source_pm.face_faces, tgt, target_pm.face_faces, list(names),
                                     match.ambiguity >= MIRROR_CONTACT)
