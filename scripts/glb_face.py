@@ -5,7 +5,7 @@ set. Evaluation only: write the .npz outside the repository and never train on i
     python scripts/glb_face.py AVATAR.glb --mesh Wolf3D_Head [--no-weld] -o /tmp/heads/rpm.npz
     python scripts/glb_face.py vroid.glb --mesh "Face (merged)(Clone)" --primitives 0,3 \
         -o /tmp/heads/vroid.npz
-    python scripts/glb_face.py facecap.glb --mesh 2 -o /tmp/heads/facecap.npz   # an unnamed mesh, by number
+    python scripts/glb_face.py facecap.glb --mesh 2 --unit 0.1 -o /tmp/heads/facecap.npz   # unnamed mesh, by number
     python -m model_core.evaluation.evaluate --real /tmp/heads
 
 The primitives named (default: all of the mesh's) are joined, vertices at the same place welded (``--no-weld``:
@@ -207,10 +207,17 @@ def main(argv=None) -> int:
     p.add_argument("--mesh", required=True, help="the mesh's name in the GLB (the head skin with the morphs)")
     p.add_argument("--primitives", default=None, help="comma-separated primitive numbers to join (default: all)")
     p.add_argument("--no-weld", action="store_true", help="keep the vertices as stored (split along UV seams)")
+    p.add_argument("--unit", type=float, default=1.0,
+                   help="metres per unit of the scene as transformed (facecap.glb: 0.1, its root node scales the "
+                        "head to 1.9 m); the evaluation's nearest baselines start from metre-sized heads")
     p.add_argument("-o", "--out", required=True, help="the .npz to write (outside the repository)")
     a = p.parse_args(argv)
+    if not a.unit > 0:
+        p.error("--unit must be positive")
     prims = None if a.primitives is None else [int(x) for x in a.primitives.split(",")]
     face = read_face(a.glb, a.mesh, prims, weld=not a.no_weld)
+    face["verts"] = (face["verts"] * a.unit).astype(np.float32)
+    face["shape_deltas"] = (face["shape_deltas"] * a.unit).astype(np.float32)
     np.savez(a.out, **face)
     size = np.ptp(face["verts"], axis=0) * 100
     print(f"wrote {a.out}: {len(face['verts'])} vertices, {len(face['faces'])} triangles, "

@@ -72,6 +72,12 @@ def test_a_glb_head_is_read_welded_moved_and_keyed(tmp_path):
     # Face Cap's spelling of the ARKit names, and an unnamed mesh given by its number
     _glb(path, v, f, {"eyeBlink_L": jaw}, {})
     assert list(glb_face.read_face(path, "0")["shape_names"]) == ["eyeBlinkLeft"]
+    # --unit: metres per unit of the transformed scene (Face Cap's root node makes its head 1.9 m: --unit 0.1)
+    out = tmp_path / "head.npz"
+    assert glb_face.main([str(path), "--mesh", "0", "--unit", "0.1", "-o", str(out)]) == 0
+    got, whole = np.load(out), glb_face.read_face(path, "0")
+    np.testing.assert_allclose(got["verts"], 0.1 * whole["verts"], rtol=1e-6)
+    np.testing.assert_allclose(got["shape_deltas"], 0.1 * whole["shape_deltas"], rtol=1e-6)
 
 
 def test_an_obj_set_is_read_and_turned_upright(tmp_path):
