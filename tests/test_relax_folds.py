@@ -78,10 +78,12 @@ def test_held_vertices_keep_their_motion_and_a_large_change_is_refused():
     assert out is keys and not changed[0]                          # a change too large for the key: kept as it was
 
 
-def test_relax_folds_says_what_hold_it_wants():
+def test_relax_folds_says_what_shapes_it_wants():
     verts, faces = grid_sheet(5)
     with pytest.raises(ValueError, match="hold must have shape"):
         relax_folds(np.zeros((1, len(verts), 3)), verts, faces, hold=np.zeros(3, bool))
+    with pytest.raises(ValueError, match="keys must have shape"):
+        relax_folds(np.zeros((len(verts), 3)), verts, faces)
 
 
 def test_rokoko_s_look_down_and_mouth_fold_less_and_score_alike(dev_heads, monkeypatch):

@@ -125,9 +125,11 @@ def relax_folds(keys: np.ndarray, verts: np.ndarray, faces: np.ndarray, hold=Non
     turned over, and changed by at most ``max_change`` of its mean motion; otherwise it stays as it was."""
     verts = np.asarray(verts, np.float64)
     faces = np.asarray(faces, np.int64)
+    if np.ndim(keys) != 3 or np.shape(keys)[1:] != (len(verts), 3):
+        raise ValueError(f"keys must have shape (K, {len(verts)}, 3) for these vertices, got {np.shape(keys)}")
     hold = np.zeros(len(verts), bool) if hold is None else np.asarray(hold, bool)
     if hold.shape != (len(verts),):
-        raise ValueError(f"hold must have shape ({len(verts)},), got {hold.shape}")
+        raise ValueError(f"hold must have shape ({len(verts)},), one flag per vertex, got {hold.shape}")
     pairs = edge_face_pairs(faces)
     n0 = face_normals(verts, faces, normalize=False)
     rest = dihedral_angles(verts, faces, pairs)
@@ -137,6 +139,9 @@ def relax_folds(keys: np.ndarray, verts: np.ndarray, faces: np.ndarray, hold=Non
 
     def energy(c):
         return float((np.maximum(c - 0.5 * limit_deg, 0.0) ** 2).sum())
+
+    def n_turned(d, tris):
+        return int(turned_over(verts, faces[tris], d, n0[tris]).sum())
 
     for k in range(len(keys)):
         d0 = np.asarray(keys[k], np.float64)
@@ -148,6 +153,8 @@ def relax_folds(keys: np.ndarray, verts: np.ndarray, faces: np.ndarray, hold=Non
         # only the triangles with a movable corner change: the checks run on them and the edges they share
         moved = movable[faces].any(axis=1)
         near = np.flatnonzero(moved[pairs].any(axis=1))
+        if not len(near):                                   # every folded edge's corners held
+            continue
         tri = np.unique(pairs[near].ravel())
         sub_faces, sub_pairs = faces[tri], np.searchsorted(tri, pairs[near])
         local = np.flatnonzero(moved)
@@ -161,10 +168,8 @@ def relax_folds(keys: np.ndarray, verts: np.ndarray, faces: np.ndarray, hold=Non
             if not (c > limit_deg).any():
                 break
         change = np.linalg.norm(d - d0, axis=1).mean() / max(float(np.linalg.norm(d0, axis=1).mean()), 1e-30)
-        turned = turned_over(verts, faces[local], d, n0[local]).sum() - turned_over(verts, faces[local], d0,
-                                                                                     n0[local]).sum()
-        if ((c > limit_deg).sum() >= (before > limit_deg).sum() or energy(c) >= energy(before) or turned > 0
-                or change > max_change):
+        if ((c > limit_deg).sum() >= (before > limit_deg).sum() or energy(c) >= energy(before)
+                or n_turned(d, local) > n_turned(d0, local) or change > max_change):
             continue
         if out is keys:
             out = np.array(keys, copy=True)
