@@ -105,3 +105,32 @@ def test_an_obj_set_is_read_and_turned_upright(tmp_path):
     assert left[0] > right[0] and abs(left[1] - right[1]) < 1e-6              # left blink on +X, level
     assert jaw[1] < left[1]                                                     # the jaw below the eyes
     assert np.allclose(head["shape_deltas"][n.index("jawOpen")][22], [0.0, 0.0, 0.002], atol=1e-6)  # toward +Z
+
+
+def test_a_makehuman_base_mesh_is_cut_keyed_and_scaled(tmp_path):
+    # ``scripts/mpfb_face.py``: hm08's 'body' group above the cut, its largest piece, the ARKit targets that move it
+    mpfb_face = load_script("mpfb_face")
+    g = np.stack(np.meshgrid(np.arange(4.0), np.arange(4.0)), axis=-1).reshape(-1, 2)
+    v = np.concatenate([np.stack([g[:, 0], g[:, 1] + 4.0, np.zeros(16)], 1),     # a 4 x 4 sheet, y 4..7 (dm)
+                        [[10.0, 6.0, 0.0], [11.0, 6.0, 0.0], [11.0, 7.0, 0.0], [10.0, 7.0, 0.0]]])  # a stray quad
+    quads = [[i * 4 + j, i * 4 + j + 1, i * 4 + j + 5, i * 4 + j + 4] for i in range(3) for j in range(3)]
+    lines = [f"v {x} {y} {z}" for x, y, z in v] + ["g body"]
+    lines += [f"f {a + 1}/1 {b + 1}/2 {c + 1}/3 {d + 1}/4" for a, b, c, d in quads + [[16, 17, 18, 19]]]
+    lines += ["g helper-tongue", "f 1 2 6 5"]
+    (tmp_path / "base.obj").write_text("\n".join(lines) + "\n")
+    targets = tmp_path / "targets"
+    targets.mkdir()
+    (targets / "jawOpen.target").write_text("# a comment\n1 0.0 -0.5 0.0\n13 0.0 0.0 0.25\n")
+    (targets / "tongueOut.target").write_text("0 0.0 0.0 1.0\n")      # moves only what the cut drops
+    (targets / "viseme_aa.target").write_text("5 0.0 0.0 1.0\n")      # not an ARKit name
+    head = mpfb_face.read_face(tmp_path / "base.obj", targets, cut=4.5)
+    assert head["verts"].shape == (12, 3) and head["faces"].shape == (12, 3)    # rows y = 5..7, 6 quads, no stray
+    assert list(head["shape_names"]) == ["jawOpen"]
+    np.testing.assert_allclose(np.ptp(head["verts"], axis=0), [0.3, 0.2, 0.0])   # decimetres -> metres
+    np.testing.assert_allclose(head["verts"].max(axis=0) + head["verts"].min(axis=0), 0.0, atol=1e-7)
+    moved = np.flatnonzero(np.abs(head["shape_deltas"][0]).max(axis=1) > 0)
+    assert len(moved) == 1 and np.allclose(head["shape_deltas"][0][moved[0]], [0.0, 0.0, 0.025])
+    with pytest.raises(ValueError, match="above --cut"):
+        mpfb_face.read_face(tmp_path / "base.obj", targets, cut=9.0)
+    with pytest.raises(ValueError, match="no group 'skin'"):
+        mpfb_face.read_face(tmp_path / "base.obj", targets, group="skin")
