@@ -32,6 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from model_core.evaluation.real_eval import save_real_head          # noqa: E402
 from model_core.runtime.facs_names import ARKIT_NAMES, arkit_spelling   # noqa: E402
 from model_core.runtime.mesh import connected_components, nondegenerate    # noqa: E402
 
@@ -218,10 +219,7 @@ def main(argv=None) -> int:
     face = read_face(a.glb, a.mesh, prims, weld=not a.no_weld)
     face["verts"] = (face["verts"] * a.unit).astype(np.float32)
     face["shape_deltas"] = (face["shape_deltas"] * a.unit).astype(np.float32)
-    np.savez(a.out, **face)
-    size = np.ptp(face["verts"], axis=0) * 100
-    print(f"wrote {a.out}: {len(face['verts'])} vertices, {len(face['faces'])} triangles, "
-          f"{len(face['shape_names'])} ARKit shapes, {size[0]:.1f} x {size[1]:.1f} x {size[2]:.1f} cm")
+    print(save_real_head(a.out, face))
     return 0
 
 

@@ -25,6 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from model_core.evaluation.real_eval import save_real_head          # noqa: E402
 from model_core.runtime.facs_names import ARKIT_NAMES                       # noqa: E402
 from model_core.runtime.mesh import connected_components, triangulate_polygons   # noqa: E402
 
@@ -97,10 +98,7 @@ def main(argv=None) -> int:
     if not a.unit > 0:
         p.error("--unit must be positive")
     face = read_face(a.base, a.targets, a.cut, a.unit)
-    np.savez_compressed(a.out, **face)
-    size = np.ptp(face["verts"], axis=0) * 100
-    print(f"wrote {a.out}: {len(face['verts'])} vertices, {len(face['faces'])} triangles, "
-          f"{len(face['shape_names'])} ARKit shapes, {size[0]:.1f} x {size[1]:.1f} x {size[2]:.1f} cm")
+    print(save_real_head(a.out, face))
     return 0
 
 

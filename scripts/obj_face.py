@@ -20,6 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from model_core.evaluation.real_eval import save_real_head          # noqa: E402
 from model_core.runtime.facs_names import arkit_spelling            # noqa: E402
 from model_core.runtime.meshio import read_mesh                     # noqa: E402
 
@@ -70,10 +71,7 @@ def main(argv=None) -> int:
     p.add_argument("-o", "--out", required=True, help="the .npz to write (outside the repository)")
     a = p.parse_args(argv)
     head = read_face(a.folder, a.neutral, a.unit)
-    np.savez_compressed(a.out, **head)
-    size = 100 * np.ptp(head["verts"], axis=0)
-    print(f"wrote {a.out}: {len(head['verts'])} vertices, {len(head['faces'])} triangles, "
-          f"{len(head['shape_names'])} ARKit shapes, {size[0]:.1f} x {size[1]:.1f} x {size[2]:.1f} cm")
+    print(save_real_head(a.out, head))
     return 0
 
 

@@ -63,6 +63,15 @@ def load_real_heads(folder) -> list[RealHead]:
     return heads
 
 
+def save_real_head(path, head: dict) -> str:
+    """Write ``head`` ({``verts`` (V, 3) m, ``faces`` (F, 3), ``shape_names`` (K,), ``shape_deltas`` (K, V, 3) m},
+    the format ``load_real_heads`` reads) to the .npz ``path``; returns a line saying what was written."""
+    np.savez_compressed(path, **head)
+    size = 100 * np.ptp(head["verts"], axis=0)
+    return (f"wrote {path}: {len(head['verts'])} vertices, {len(head['faces'])} triangles, "
+            f"{len(head['shape_names'])} ARKit shapes, {size[0]:.1f} x {size[1]:.1f} x {size[2]:.1f} cm")
+
+
 def key_metrics(pred: np.ndarray, true: np.ndarray) -> dict:
     """pred, true (V, 3) displacements -> best-scale error, cosine, amplitude ratio."""
     pp, pg, gg = float((pred * pred).sum()), float((pred * true).sum()), float((true * true).sum())
