@@ -95,10 +95,7 @@ def _relax_round(d: np.ndarray, region: np.ndarray, seeds: np.ndarray, e: np.nda
     n = len(d)
     region = region.copy()
     region[seeds] = True
-    grow = region.copy()                                   # one more ring around the region
-    grow[e[region[e[:, 0]], 1]] = True
-    grow[e[region[e[:, 1]], 0]] = True
-    region = grow
+    region = _grow(region, e)                              # one more ring around the region
     sel = e[region[e[:, 0]] | region[e[:, 1]]]
     deg = np.bincount(sel.ravel(), minlength=n).astype(np.float64)
     idx = np.flatnonzero(region & (deg > 0) & (True if movable is None else movable))
@@ -184,10 +181,15 @@ def _within(verts: np.ndarray, e: np.ndarray, seeds: np.ndarray, reach: float, r
     near = np.zeros(len(verts), bool)
     near[seeds] = True
     for _ in range(rings):
-        grow = near.copy()
-        grow[e[near[e[:, 0]], 1]] = True
-        grow[e[near[e[:, 1]], 0]] = True
-        near = grow
+        near = _grow(near, e)
     cand = np.flatnonzero(near)
     near[cand] = knn(verts[cand], verts[seeds], 1)[1][:, 0] <= reach * reach
     return near
+
+
+def _grow(mask: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """(N,) bool: the vertices of ``mask`` (N,) bool and their neighbours along the edges e (E, 2)."""
+    out = mask.copy()
+    out[e[mask[e[:, 0]], 1]] = True
+    out[e[mask[e[:, 1]], 0]] = True
+    return out
