@@ -283,6 +283,44 @@ def format_real(results: dict) -> str:
     return "\n".join(lines)
 
 
+def tilt_real(folder, angles=(0.0, 5.0, 10.0, -10.0), weights=None, *, heads=None, keys: str = "auto") -> list[dict]:
+    """Sensitivity of the keys to a head that is not upright, on artist-made heads: each head (and its artist's
+    keys) pitched by each angle (degrees, ``evaluate.pitch_matrix``, about the left-right axis through its centroid)
+    before the model sees it, its ``keys`` scored as ``evaluate_head`` scores them (no other artists). Returns
+    [{"head", "angle", "err", "cos", "jaw_cos"}], heads in name order, angles in the given order."""
+    from ..runtime import Model
+    from .evaluate import pitch_matrix
+    chosen = [h for h in load_real_heads(folder) if heads is None or h.name in heads]
+    if not chosen:
+        raise ValueError(f"none of {heads} in {folder}")
+    model = Model.load(weights)
+    rows = []
+    for head in chosen:
+        ctr = head.verts.mean(axis=0)
+        for ang in angles:
+            rot = pitch_matrix(ang)
+            tilted = RealHead(head.name, (head.verts - ctr) @ rot.T + ctr, head.faces, head.names, head.deltas @ rot.T)
+            pm = model.prepare(tilted.verts, tilted.faces, "Y", "Z")
+            ks = model.facs_basis(pm, names="arkit", keys=keys)[1].astype(np.float64)
+            r = evaluate_head(tilted, {keys: ks})[keys]
+            rows.append({"head": head.name, "angle": float(ang), "err": r["err"], "cos": r["cos"],
+                         "jaw_cos": r["jaw_cos"]})
+    return rows
+
+
+def format_tilt_real(rows: list[dict]) -> str:
+    """``tilt_real``'s rows as a markdown table: one row per head, best-scale error / cosine / jawOpen cosine per
+    angle."""
+    angles = list(dict.fromkeys(r["angle"] for r in rows))
+    lines = ["| head | " + " | ".join(f"pitched {a:+g} deg: error / cosine / jawOpen cosine" for a in angles) + " |",
+             "|---|" + "---|" * len(angles)]
+    for name in dict.fromkeys(r["head"] for r in rows):
+        by = {r["angle"]: r for r in rows if r["head"] == name}
+        lines.append(f"| {name} | " + " | ".join(f"{100 * by[a]['err']:.1f} % / {by[a]['cos']:.3f} / "
+                                                   f"{by[a]['jaw_cos']:.2f}" for a in angles) + " |")
+    return "\n".join(lines)
+
+
 def run_real(folder, weights=None, *, heads=None, others: bool = True, verbose: bool = True) -> dict:
     """Evaluate the model's keys ('auto', the default, 'template' and 'decoder'), ICT nearest and the other artists on
     every dev head in ``folder`` (or the names in ``heads``). Returns {head name: evaluate_head(...)}."""
