@@ -51,8 +51,8 @@ import numpy as np
 
 from ..runtime.correspond import closest_point_triangles
 from ..runtime.mesh import (argmin_per_group, barycentric_combine, barycentric_interpolate, boundary_loops,
-                   closest_point_segments, edge_table, face_areas, face_normals, half_edges, mesh_hash,
-                   nondegenerate, normalize_rows, referenced_renumbering, remove_unreferenced, triangle_keys,
+                   closest_point_segments, edge_table, face_areas, face_normals, half_edges, interior_halves,
+                   mesh_hash, nondegenerate, normalize_rows, referenced_renumbering, remove_unreferenced, triangle_keys,
                    unit_rows, vertex_areas, vertex_normals)
 from .ict import CROPS, ICTModel, crop_sizes
 
@@ -576,12 +576,10 @@ def _random_edge_flips(p, tn, faces, rng, frac: float = 0.1, rounds: int = 3) ->
         inv, edges, cnt, he = edge_table(f)
         opp = np.concatenate([f[:, 2], f[:, 0], f[:, 1]])
         fid = np.tile(np.arange(nf), 3)
-        interior = np.flatnonzero(cnt == 2)
+        interior, halves = interior_halves(inv, cnt)
         if len(interior) == 0:
             break
-        order = np.argsort(inv, kind="stable")
-        first = np.searchsorted(inv[order], interior)
-        h1, h2 = order[first], order[first + 1]
+        h1, h2 = halves[:, 0], halves[:, 1]
         if not (he[h1, 0] == he[h2, 1]).all():  # consistent orientation expected after cleanup
             ok = he[h1, 0] == he[h2, 1]
             interior, h1, h2 = interior[ok], h1[ok], h2[ok]

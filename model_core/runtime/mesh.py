@@ -198,6 +198,16 @@ def edge_table(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     return inv.ravel(), edges, cnt, he
 
 
+def interior_halves(edge_id: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The interior edges (exactly two half-edges) of ``edge_table``'s edge_id (3F,) and count (E,): (P,) their edge
+    indices, ascending, and (P, 2) their two half-edges (indices into the (3F,) half-edges, lower first; half-edge
+    h lies on triangle h % F)."""
+    order = np.argsort(edge_id, kind="stable")              # half-edges grouped by edge
+    start = np.cumsum(count) - count
+    two = np.flatnonzero(count == 2)
+    return two, np.stack([order[start[two]], order[start[two] + 1]], 1)
+
+
 def edge_face_pairs(faces: np.ndarray) -> np.ndarray:
     """(P, 2) int64: the two triangles (indices into faces (F, 3)) on each interior edge (an edge with exactly two
     half-edges), in ``edge_table``'s edge order; boundary and non-manifold edges have no row."""
@@ -205,10 +215,7 @@ def edge_face_pairs(faces: np.ndarray) -> np.ndarray:
     if not len(faces):
         return np.zeros((0, 2), np.int64)
     edge_id, _, count, _ = edge_table(faces)
-    order = np.argsort(edge_id, kind="stable")              # half-edges grouped by edge
-    start = np.cumsum(count) - count
-    two = np.flatnonzero(count == 2)
-    return np.stack([order[start[two]], order[start[two] + 1]], 1) % len(faces)
+    return interior_halves(edge_id, count)[1] % len(faces)
 
 
 def dihedral_angles(verts: np.ndarray, faces: np.ndarray, pairs: np.ndarray) -> np.ndarray:
