@@ -442,11 +442,8 @@ def test_a_pitched_head_keeps_its_keys(head):
     """docs/model.md, *Pose*: the default keys on an artist's head pitched 10 degrees either way (its artist's keys
     pitched with it) lose 0.010 / 0.012 of cosine and 0 / 10 points of error (measured; asserted within 0.02 and
     12 points)."""
-    from pathlib import Path
-
     from model_core.evaluation.real_eval import format_tilt_real, tilt_real
-    folder = Path(__file__).resolve().parents[2] / "shared" / "data" / "real_faces"
-    rows = tilt_real(folder, (0.0, 10.0, -10.0), heads=[head.name])
+    rows = tilt_real([head], (0.0, 10.0, -10.0))
     by = {r["angle"]: r for r in rows}
     assert [r["head"] for r in rows] == [head.name] * 3
     assert abs(by[0.0]["cos"] - 0.570) < 0.01                   # the upright head scores as evaluate --real says

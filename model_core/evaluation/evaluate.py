@@ -227,8 +227,8 @@ def main(argv=None) -> int:
     if a.tilt:
         angles = [float(x) for x in a.tilt.split(",")]
         if a.real:                      # the artist-made heads pitched instead
-            from .real_eval import format_tilt_real, tilt_real
-            print(format_tilt_real(tilt_real(a.real, angles, a.weights)))
+            from .real_eval import format_tilt_real, load_real_heads, tilt_real
+            print(format_tilt_real(tilt_real(load_real_heads(a.real), angles, a.weights)))
             return 0
         rows = tilt_rows(a.weights, angles)
         print("| head pitched by | rel (model) | template keys rel | (a) nearest rel |\n|---|---|---|---|")

@@ -283,19 +283,19 @@ def format_real(results: dict) -> str:
     return "\n".join(lines)
 
 
-def tilt_real(folder, angles=(0.0, 5.0, 10.0, -10.0), weights=None, *, heads=None, keys: str = "auto") -> list[dict]:
-    """Sensitivity of the keys to a head that is not upright, on artist-made heads: each head (and its artist's
-    keys) pitched by each angle (degrees, ``evaluate.pitch_matrix``, about the left-right axis through its centroid)
-    before the model sees it, its ``keys`` scored as ``evaluate_head`` scores them (no other artists). Returns
-    [{"head", "angle", "err", "cos", "jaw_cos"}], heads in name order, angles in the given order."""
+def tilt_real(heads: list, angles=(0.0, 5.0, 10.0, -10.0), weights=None, *, keys: str = "auto") -> list[dict]:
+    """Sensitivity of the keys to a head that is not upright, on artist-made heads (``RealHead`` list, e.g.
+    ``load_real_heads``): each head (and its artist's keys) pitched by each angle (degrees, ``evaluate.pitch_matrix``,
+    about the left-right axis through its centroid) before the model sees it, its ``keys`` scored as
+    ``evaluate_head`` scores them (no other artists). Returns [{"head", "angle", "err", "cos", "jaw_cos"}], heads
+    in the given order, angles in the given order."""
     from ..runtime import Model
     from .evaluate import pitch_matrix
-    chosen = [h for h in load_real_heads(folder) if heads is None or h.name in heads]
-    if not chosen:
-        raise ValueError(f"none of {heads} in {folder}")
+    if not len(heads):
+        raise ValueError("tilt_real needs at least one head (load_real_heads(folder))")
     model = Model.load(weights)
     rows = []
-    for head in chosen:
+    for head in heads:
         ctr = head.verts.mean(axis=0)
         for ang in angles:
             rot = pitch_matrix(ang)

@@ -10,7 +10,7 @@ import numpy as np
 
 __all__ = [
     "validate_mesh", "triangulate_polygons", "face_normals", "median_edge", "face_areas", "vertex_areas",
-    "vertex_normals", "unit_rows", "half_edges", "edge_table", "edge_face_pairs", "dihedral_angles",
+    "vertex_normals", "unit_rows", "half_edges", "edge_table", "interior_halves", "edge_face_pairs", "dihedral_angles",
     "dihedral_change", "unique_edges", "vertex_rings", "connected_components", "edge_components", "union_roots",
     "subdivide_midpoint", "cotan_weights", "nondegenerate", "triangle_keys",
     "barycentric_combine", "barycentric_interpolate", "referenced_renumbering", "remove_unreferenced",
