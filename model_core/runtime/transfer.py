@@ -8,8 +8,9 @@ global form of carrying a key's deformation in local frames); the source is regi
 closest-point registration of ``correspond.register`` with point-to-plane pulls (``PLANE``: closest points drag a
 head ~1 cm along the surface where the proportions differ), eye and mouth openings pulling on each other's rims),
 and every target vertex takes the source keys at its closest point on the registered source, rotated and scaled
-by the similarity. When the source has a jawOpen key, its lip contact is found the same way as the template's
-(``template_keys.mouth_ambiguity``) and filled along the target's own edges. Last, the triangles a carried key
+by the similarity. When the source has a key that opens the mouth (named jawOpen, or dropping the chin furthest:
+``mouth_opening_key``), its lip contact is found the same way as the template's (``template_keys.mouth_ambiguity``)
+and filled along the target's own edges. Last, the triangles a carried key
 turns over are relaxed (``unflip.unflip_keys``), except where the source's own key turns its triangles over
 (``source_folds``: lips pressed through each other). A key the source keeps mirror-symmetric (jawOpen on a
 mirror-modelled head) is made so on a mirror-symmetric target (``_mirror_consistent``). The target's teeth, tongue
@@ -95,6 +96,43 @@ COINCIDENT_NEAR = 0.1   # ... once the similarity is fitted on the pairs this ne
 COINCIDENT_SHARE = 0.5  # vertices has one (``_coincident_keys``: one surface)
 UNFLIP = True          # relax the triangles a carried key turns over where the source's key does not (``unflip``)
 LANDMARK_REACH = 0.05   # a landmark may lie at most this share of the face's extent off the face's vertices
+JAW_DROP_CM = 0.05      # a key named otherwise is the mouth-opening key when it drops the chin this far (mean, ICT
+                        # cm) or more and further than any other key (``mouth_opening_key``)
+
+
+def chin_box() -> tuple[np.ndarray, np.ndarray]:
+    """(lo (3,), hi (3,)) ICT cm: the box around the template's chin and lower lip, the narrow-face vertices below
+    its lip contact that its jawOpen moves more than half as far as it moves any, 0.5 cm of margin all round;
+    computed once."""
+    tpl = default_template()
+    if not hasattr(tpl, "_chin_box"):
+        jaw = np.linalg.norm(tpl.modes[tpl.jaw, :tpl.narrow], axis=1)
+        v = tpl.verts[:tpl.narrow]
+        below = v[:, 1] < tpl.verts[tpl.ambiguity > 0.5, 1].min()
+        chin = v[(jaw > 0.5 * jaw.max()) & below]
+        tpl._chin_box = (chin.min(axis=0) - 0.5, chin.max(axis=0) + 0.5)
+    return tpl._chin_box
+
+
+def mouth_opening_key(keys_cm: np.ndarray, src: np.ndarray, names=None) -> int | None:
+    """The index of the source key that opens the mouth, or None: the first key named like jawOpen (any case, "_"
+    and "." ignored), else the key that drops the source's chin furthest (its mean downward motion over the
+    source vertices in ``chin_box``), when that is ``JAW_DROP_CM`` or more: a source whose keys have other names
+    (visemes, a rig's own names: "AA", "MouthOpen", "Key 12") still has its lip contact found and filled
+    (``mouth_ambiguity``) and its lips parted to meet a target's parted ones (``FaceTemplate.jaw``); found by name
+    only, such a source's keys stretched 48-63 triangles of jawOpen 3x on a dev head where named ones stretched
+    0-23 (docs/model.md). keys_cm (K, N, 3) and src (N, 3): the source's face keys and vertices in ICT cm, in
+    the template's frame (``Model.template_frame``); names: None or K names."""
+    named = [i for i, n in enumerate(names or []) if str(n).lower().replace("_", "").replace(".", "") == "jawopen"]
+    if named:
+        return named[0]
+    lo, hi = chin_box()
+    chin = ((src >= lo) & (src <= hi)).all(axis=1)
+    if not len(keys_cm) or not chin.any():
+        return None
+    drop = -np.asarray(keys_cm, np.float64)[:, chin, 1].mean(axis=1)
+    best = int(np.argmax(drop))
+    return best if drop[best] >= JAW_DROP_CM else None
 
 
 def _landmark_points(pm, points, which: str) -> tuple[np.ndarray, np.ndarray]:
@@ -418,7 +456,8 @@ def transfer_keys(model, source_pm, source_keys, target_pm, names=None, progress
         model: a runtime ``Model`` (its skinning gives each head's face-core frame).
         source_pm, target_pm: prepared source and target heads (``Model.prepare``; any topology, units, crop).
         source_keys: (K, Ns, 3) displacements of the source's vertices, in the source's frame and units.
-        names: optional K key names; a key named like jawOpen (any case) marks the source's lip contact.
+        names: optional K key names; a key named like jawOpen (any case) marks the source's lip contact (without
+            one, the key that drops the chin furthest: ``mouth_opening_key``).
         progress: optional callback(done, total) during the registration.
         return_correspondence: also return where each target vertex landed on the source.
         landmarks: optional (source points (L, 3), target points (L, 3)), each in its head's frame and units:
@@ -485,7 +524,7 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
     nz = source_pm.normalization
     face_keys = keys[:, source_pm.face_index]
     cm = np.stack([nz.apply_vectors(k) for k in face_keys]) * k_src
-    jaw = [i for i, n in enumerate(names or []) if str(n).lower().replace("_", "").replace(".", "") == "jawopen"]
+    jaw = mouth_opening_key(cm, src, names)
     # a target smaller than the source (a mask, maybe cut from it): the similarity and the proportion map are
     # fitted from its side too (``template_keys.reverse_pose``, ``proportion_map``)
     smaller = bool(face_areas(tgt, target_pm.face_faces).sum()
@@ -496,9 +535,9 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
         lin, shift = proportion_map(src, tgt, target_pm.face_faces, smaller, source_pm.face_faces)
         src = src @ lin.T + shift
         cm = cm @ lin.T
-    amb = mouth_ambiguity(src, cm[jaw[0]]) if jaw else np.zeros(len(src))
+    amb = mouth_ambiguity(src, cm[jaw]) if jaw is not None else np.zeros(len(src))
     source = FaceTemplate(src, source_pm.face_faces, cm.astype(np.float32), amb, len(src), tpl.gen_center,
-                          tpl.gen_size, jaw[0] if jaw else None)
+                          tpl.gen_size, jaw)
     if EYES_FROM_ICT:
         _virtual_eyes(model, source_pm, source, target_pm, (lin, shift) if proportions else None, progress)
     pairs = None
