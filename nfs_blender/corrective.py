@@ -53,11 +53,7 @@ def compute(context, target, by_name: dict, codes: np.ndarray, frames: np.ndarra
     key.reference_key.points.foreach_get("co", ref)
     ref = ref.reshape(n, 3).astype(np.float64)
     names = list(by_name)
-    deltas = np.empty((len(names), n, 3), dtype=np.float64)
-    buf = np.empty(n * 3, dtype=np.float32)
-    for k, name in enumerate(names):
-        key.key_blocks[name].points.foreach_get("co", buf)
-        deltas[k] = buf.reshape(n, 3) - ref
+    deltas = mesh_io.key_deltas(target, names)       # what each key adds as Blender evaluates it
     weights = np.stack([np.asarray(by_name[nm], dtype=np.float64) for nm in names], axis=1)  # (T, K)
     inv = np.linalg.inv(prep.mat)
     out = np.empty((len(frames), n, 3), dtype=np.float32)

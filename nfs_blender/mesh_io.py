@@ -143,6 +143,43 @@ def local_rest_positions(obj) -> np.ndarray:
     return buf.reshape(n, 3)
 
 
+def group_weights(obj, name: str) -> np.ndarray | None:
+    """(N,) float64 each of ``obj``'s vertices' weight in its vertex group ``name`` (0 where unassigned), or None
+    when it has no group of that name (a shape key limited to a missing group acts on every vertex in full)."""
+    vg = obj.vertex_groups.get(name)
+    if vg is None:
+        return None
+    out = np.zeros(len(obj.data.vertices))
+    for v in obj.data.vertices:
+        for g in v.groups:
+            if g.group == vg.index:
+                out[v.index] = g.weight
+    return out
+
+
+def key_deltas(obj, names) -> np.ndarray:
+    """(K, N, 3) float64 object-space displacement each shape key ``names`` of ``obj`` adds at value 1, as Blender
+    evaluates it: its points minus its relative key's (a corrective made relative to jawOpen carries only the
+    correction; keys that are not relative, ``Key.use_relative`` off, minus the reference key), times the weights
+    of the vertex group it is limited to (a "Smile_L" made from a whole smile limited to a left-side group moves
+    the left side only)."""
+    key = obj.data.shape_keys
+    n = len(obj.data.vertices)
+    buf = np.empty(n * 3, dtype=np.float32)
+    out = np.empty((len(names), n, 3))
+    for k, name in enumerate(names):
+        kb = key.key_blocks[name]
+        rel = kb.relative_key if key.use_relative and kb.relative_key is not None else key.reference_key
+        rel.points.foreach_get("co", buf)
+        base = buf.reshape(n, 3).astype(np.float64)
+        kb.points.foreach_get("co", buf)
+        out[k] = buf.reshape(n, 3) - base
+        w = group_weights(obj, kb.vertex_group) if kb.vertex_group else None
+        if w is not None:
+            out[k] *= w[:, None]
+    return out
+
+
 def rest_world_positions(obj, mat: np.ndarray | None = None) -> np.ndarray:
     """(N, 3) float64 world positions of the rest mesh (``local_rest_positions`` through ``matrix_world``)."""
     return to_world(local_rest_positions(obj), matrix_world(obj) if mat is None else mat)

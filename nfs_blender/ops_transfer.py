@@ -76,20 +76,14 @@ def source_problem(source, target) -> str | None:
 
 
 def source_world_keys(obj, names, mat: np.ndarray) -> np.ndarray:
-    """(K, Ns, 3) float64 world displacements of ``obj``'s keys ``names``, each relative to the reference key,
-    through the 3x3 part of the (4, 4) world matrix ``mat``. Raises UserError for NaN / infinite coordinates."""
-    key = obj.data.shape_keys
-    n = len(obj.data.vertices)
-    buf = np.empty(n * 3, dtype=np.float32)
-    key.reference_key.points.foreach_get("co", buf)
-    ref = buf.reshape(n, 3).astype(np.float64)
-    out = np.empty((len(names), n, 3))
+    """(K, Ns, 3) float64 world displacements of ``obj``'s keys ``names``: what each adds at value 1
+    (``mesh_io.key_deltas``: relative to its own relative key, limited by its vertex group), through the 3x3 part of
+    the (4, 4) world matrix ``mat``. Raises UserError for NaN / infinite coordinates."""
+    out = mesh_io.key_deltas(obj, names)
     for k, name in enumerate(names):
-        key.key_blocks[name].points.foreach_get("co", buf)
-        out[k] = buf.reshape(n, 3) - ref
         if not np.isfinite(out[k]).all():
-            raise UserError(f"the shape key '{name}' of '{obj.name}' has NaN or infinite coordinates: fix or "
-                            f"delete it, or leave it out with 'Keys'")
+            raise UserError(f"the shape key '{name}' of '{obj.name}' (or the key it is relative to) has NaN or "
+                            f"infinite coordinates: fix or delete it, or leave it out with 'Keys'")
     return out @ np.asarray(mat, dtype=np.float64)[:3, :3].T
 
 

@@ -554,3 +554,78 @@ def test_landmark_groups_correct_the_transfer():
           res["mark_to_tip_plain"])
     assert res["mark_to_tip"] < 0.004 < res["mark_to_tip_plain"]
     assert res["empty"] == ["CANCELLED"] and "has no vertices" in res["empty_error"] and res["empty_keys"]
+
+
+KEY_SEMANTICS = r'''
+out = {}
+sv, sf, slab = coarsen(to_bl(A["source_verts"].astype(np.float64)), A["source_faces"], 0.008)
+sd = to_bl(A["source_deltas"].astype(np.float64))
+def coarse(d):
+    m = slab >= 0
+    dl = np.zeros((len(sv), 3))
+    np.add.at(dl, slab[m], d[m])
+    return dl / np.bincount(slab[m], minlength=len(sv))[:, None]
+jaw, smile = coarse(sd[DEMO_NAMES.index("jawOpen")]), coarse(sd[DEMO_NAMES.index("mouthSmile_L")])
+src = mesh_object("Source", sv, sf)
+src.shape_key_add(name="Basis", from_mix=False)
+kj = add_key(src, "jawOpen", jaw)
+add_key(src, "JawFix", jaw + 0.5 * smile).relative_key = kj      # a corrective made relative to jawOpen
+# a whole smile limited to a group: weight 1 on one side, 0 on the other, a 2 cm blend across the middle
+w = np.round(np.clip(0.5 + sv[:, 0] / 0.02, 0.0, 1.0), 3)
+vg = src.vertex_groups.new(name="Side")
+for value in np.unique(w[w > 0]):
+    vg.add(np.flatnonzero(w == value).tolist(), float(value), "REPLACE")
+add_key(src, "Smile_side", smile).vertex_group = "Side"
+add_key(src, "Smile_nogroup", smile).vertex_group = "NoSuchGroup"   # Blender applies it in full
+names = ["jawOpen", "JawFix", "Smile_side", "Smile_nogroup"]
+got = mesh_io.key_deltas(src, names)
+# what Blender's own evaluation adds for each key at value 1, alone
+rest = mesh_io.local_rest_positions(src).astype(np.float64)
+out["eval_err"] = []
+for name in names:
+    for kb in src.data.shape_keys.key_blocks:
+        kb.value = 1.0 if kb.name == name else 0.0
+    ev = mesh_io.evaluated_local_positions(src, bpy.context.evaluated_depsgraph_get()).astype(np.float64)
+    out["eval_err"].append(float(np.abs(ev - rest - got[names.index(name)]).max()))
+for kb in src.data.shape_keys.key_blocks:
+    kb.value = 0.0
+out["fix_err"] = float(np.abs(got[1] - 0.5 * smile).max())
+out["side_off"] = float(np.abs(got[2][w == 0]).max())
+out["side_on_err"] = float(np.abs(got[2][w == 1] - smile[w == 1]).max())
+out["nogroup_err"] = float(np.abs(got[3] - smile).max())
+out["smile_size"] = float(np.abs(smile).max())
+# the transfer carries them as Blender plays them: the runtime's keys of those deltas
+tv, tf, _ = coarsen(to_bl(A["target_verts"].astype(np.float64)), A["target_faces"], 0.012)
+tgt = mesh_object("Target", tv, tf)
+scene.nfs.transfer_source = src
+activate(tgt)
+out["run"] = run_op(bpy.ops.nfs.transfer_shape_keys, keys="JawFix, Smile_side")
+keys = keys_of(bpy.data.objects["Target"])
+from model_core.runtime.transfer import transfer_keys
+model = engine.get_model()
+pm_s = model.prepare(mesh_io.rest_world_positions(src), mesh_io.triangles(src.data), up="Z", forward="-Y")
+pm_t = model.prepare(mesh_io.rest_world_positions(tgt), mesh_io.triangles(tgt.data), up="Z", forward="-Y")
+mw_s, mw_t = mesh_io.matrix_world(src), mesh_io.matrix_world(tgt)
+exp = transfer_keys(model, pm_s, got[1:3] @ mw_s[:3, :3].T, pm_t, names=["JawFix", "Smile_side"])
+out["transfer_err"] = float(max(np.abs((keys[n].astype(np.float64) - keys["Basis"]) @ mw_t[:3, :3].T - exp[i]).max()
+                                for i, n in enumerate(["JawFix", "Smile_side"])))
+out["transfer_size"] = float(np.abs(exp).max())
+emit(out)
+'''
+
+
+def test_a_key_is_transferred_as_blender_plays_it():
+    """A shape key relative to another key (a corrective made on top of jawOpen) adds only its difference from that
+    key, and a key limited to a vertex group acts by the group's weights: the transfer reads each key's delta as
+    Blender evaluates it (``mesh_io.key_deltas``), not its points minus the reference key's (which carried jawOpen
+    again inside the corrective, and the whole smile in a one-sided key)."""
+    res = run_blender([PRELUDE, HEADS, KEY_SEMANTICS], timeout=180)
+    # each key's delta is what Blender's evaluation adds at value 1 (float32 round-off)
+    assert max(res["eval_err"]) < 1e-6, res["eval_err"]
+    size = res["smile_size"]
+    assert size > 1e-3
+    assert res["fix_err"] < 1e-6 and res["side_off"] < 1e-9 and res["side_on_err"] < 1e-6
+    assert res["nogroup_err"] < 1e-6
+    # the operator transfers those deltas: the runtime's keys of them, to round-off
+    assert res["run"] == ["FINISHED"]
+    assert res["transfer_err"] < 1e-5 * res["transfer_size"], res
