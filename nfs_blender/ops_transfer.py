@@ -133,6 +133,8 @@ class NFS_OT_transfer_shape_keys(JobOperator, bpy.types.Operator):
         src_mat, src_verts, src_tris = rest_mesh(context, source, editable=False)
         tgt_mat, tgt_verts, tgt_tris = rest_mesh(context, target)
         keys_world = source_world_keys(source, names, src_mat)
+        blocks = source.data.shape_keys.key_blocks
+        ranges = {n: (blocks[n].slider_min, blocks[n].slider_max) for n in names}
         lm_src, lm_tgt, lm_names, unpaired = landmarks.landmark_pairs(source, target, src_verts, tgt_verts)
         if unpaired:
             self.warnings.append(f"landmark groups without a partner of the same name on the other head were left "
@@ -174,6 +176,9 @@ class NFS_OT_transfer_shape_keys(JobOperator, bpy.types.Operator):
         local = mesh_io.world_to_local_deltas(out_world, tgt_mat).astype(np.float32)
         # ---- computed and checked: write
         created, replaced = shape_keys.write_keys(target, names, local, self.replace)
+        # a new key plays over the source key's range (a source animated to 1.5 is not clipped at 1 when baked
+        # onto it); a replaced key keeps the user's settings
+        shape_keys.set_ranges(target, {n: ranges[n] for n in created})
         target.data[TRANSFERRED_PROP] = ",".join(names)     # the panel's Recompute button re-runs these
         painted = self._write_colors(source, target, src_verts, matched) if self.colors else []
         n_unmatched = int((~np.isfinite(matched).all(axis=1)).sum())

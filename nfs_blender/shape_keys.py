@@ -117,3 +117,15 @@ def write_keys(obj, names, local_deltas, replace: bool) -> tuple[list[str], list
         kb.points.foreach_set("co", co)
     me.update()
     return created, replaced
+
+
+def set_ranges(obj, ranges: dict) -> None:
+    """Set ``obj``'s shape keys' slider ranges: {name: (slider_min, slider_max)}, min < max, each in [-10, 10]
+    (Blender keeps min below max, so the bound that would cross the other is set second)."""
+    blocks = obj.data.shape_keys.key_blocks
+    for name, (lo, hi) in ranges.items():
+        kb = blocks[name]
+        if lo < kb.slider_max:
+            kb.slider_min, kb.slider_max = lo, hi
+        else:
+            kb.slider_max, kb.slider_min = hi, lo

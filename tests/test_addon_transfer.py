@@ -575,7 +575,9 @@ w = np.round(np.clip(0.5 + sv[:, 0] / 0.02, 0.0, 1.0), 3)
 vg = src.vertex_groups.new(name="Side")
 for value in np.unique(w[w > 0]):
     vg.add(np.flatnonzero(w == value).tolist(), float(value), "REPLACE")
-add_key(src, "Smile_side", smile).vertex_group = "Side"
+side = add_key(src, "Smile_side", smile)
+side.vertex_group = "Side"
+side.slider_max, side.slider_min = 2.0, -1.0         # animated beyond 1: the new key plays over the same range
 add_key(src, "Smile_nogroup", smile).vertex_group = "NoSuchGroup"   # Blender applies it in full
 names = ["jawOpen", "JawFix", "Smile_side", "Smile_nogroup"]
 got = mesh_io.key_deltas(src, names)
@@ -601,6 +603,8 @@ scene.nfs.transfer_source = src
 activate(tgt)
 out["run"] = run_op(bpy.ops.nfs.transfer_shape_keys, keys="JawFix, Smile_side")
 keys = keys_of(bpy.data.objects["Target"])
+blocks = bpy.data.objects["Target"].data.shape_keys.key_blocks
+out["ranges"] = [[blocks[n].slider_min, blocks[n].slider_max] for n in ("JawFix", "Smile_side")]
 from model_core.runtime.transfer import transfer_keys
 model = engine.get_model()
 pm_s = model.prepare(mesh_io.rest_world_positions(src), mesh_io.triangles(src.data), up="Z", forward="-Y")
@@ -618,7 +622,8 @@ def test_a_key_is_transferred_as_blender_plays_it():
     """A shape key relative to another key (a corrective made on top of jawOpen) adds only its difference from that
     key, and a key limited to a vertex group acts by the group's weights: the transfer reads each key's delta as
     Blender evaluates it (``mesh_io.key_deltas``), not its points minus the reference key's (which carried jawOpen
-    again inside the corrective, and the whole smile in a one-sided key)."""
+    again inside the corrective, and the whole smile in a one-sided key); a new key takes the source key's slider
+    range."""
     res = run_blender([PRELUDE, HEADS, KEY_SEMANTICS], timeout=180)
     # each key's delta is what Blender's evaluation adds at value 1 (float32 round-off)
     assert max(res["eval_err"]) < 1e-6, res["eval_err"]
@@ -629,3 +634,5 @@ def test_a_key_is_transferred_as_blender_plays_it():
     # the operator transfers those deltas: the runtime's keys of them, to round-off
     assert res["run"] == ["FINISHED"]
     assert res["transfer_err"] < 1e-5 * res["transfer_size"], res
+    # a new key takes its source key's slider range
+    assert res["ranges"] == [[0.0, 1.0], [-1.0, 2.0]], res["ranges"]
