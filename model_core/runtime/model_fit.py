@@ -1,6 +1,7 @@
 """The Model's inverse rig: ``expression`` reads posed frames back as an expression code, either by the exact sparse
 bounded least-squares fit onto the mesh's own FACS basis (``boxqp.box_qp``; the fit system cached per mesh and key
-source) or by the expression encoder; ``retarget`` = the inverse rig on a source + decoding on a target.
+source) or by the expression encoder, each frame's rigid head motion taken out first (``head_motion.py``);
+``retarget`` = the inverse rig on a source + decoding on a target.
 
 Part of ``Model`` (``model_common.py``); uses ``FacsKeys.facs_basis`` (``model_keys.py``),
 ``Preparation._face_areas`` (``model_prepare.py``), ``Skinning._region_share`` (``model_skinning.py``) and
@@ -12,6 +13,7 @@ import numpy as np
 
 from .boxqp import box_qp
 from .facs_names import ICT_NAMES
+from .head_motion import remove_head_motion, stable_weights
 from .model_common import F32, ModelPart, check_finite, one_blas_thread
 from .prepared_mesh import PreparedMesh
 from .proxy import expression_features
@@ -21,6 +23,7 @@ FIT_OFF_REGIONS = ("back_of_head", "back_of_neck", "ear_L", "ear_R", "clavicle",
                              # regions the fit does not read (weight 1 - their probability): they carry no FACS
                              # information of their own and are where the keys (and artists) differ most
 FIT_MIN_SHARE = 0.25         # ... unless that would leave under this share of the face island's area
+HEAD_OFF_REGIONS = ("back_of_neck", "clavicle", "platysma")   # regions that do not turn with the head rigidly
 
 
 class Cancelled(Exception):
@@ -32,7 +35,7 @@ class InverseRig(ModelPart):
 
     @one_blas_thread
     def expression(self, posed_verts, neutral_pm: PreparedMesh, *, batch: int = 64, method: str = "fit",
-                   sparsity: float | None = None, keys: str | None = None) -> np.ndarray:
+                   sparsity: float | None = None, keys: str | None = None, remove_head: bool = True) -> np.ndarray:
         """Expression code z_GE of posed frame(s) of a prepared neutral mesh.
 
         Args:
@@ -52,6 +55,9 @@ class InverseRig(ModelPart):
             keys: 'fit' only: the FACS basis fitted onto, as ``facs_basis``'s ``keys`` ('decoder' or
                 'template'; None = ``self.keys``). On an artist-rigged source the template's keys are the
                 closer basis (docs/model.md, *Geometry-path bake*).
+            remove_head: first move each frame back by its rigid head motion (``head_motion.remove_head_motion``,
+                weighted to the vertices no FACS key of this basis moves far, off the neck): a turning or
+                nodding head is not read as expression. False: the frames as they are.
         Returns:
             (Z,) float32 for one frame, (B, Z) for several; [:53] = ICT FACS weights in ICT order
             ('encoder': raw outputs, trained towards 0..1, not clipped); [53:] = the generic expression residual.
@@ -80,8 +86,10 @@ class InverseRig(ModelPart):
             chunk = np.asarray(p[s:s + batch, pm.face_index], dtype=np.float64)
             if not np.isfinite(chunk).all():
                 raise ValueError("posed_verts contains NaN or infinite coordinates")
+            if remove_head:
+                chunk = remove_head_motion(chunk, nv, self._head_weights(pm, keys))
             if method == "fit":
-                w = self._fit_weights(pm, chunk - nv[None], float(mu), keys)
+                w = self._fit_weights(pm, chunk - nv[None], float(mu), keys, rigid=remove_head)
                 out[s:s + batch, :w.shape[1]] = w                       # [53:] stays 0
                 continue
             disp = pm.normalization.apply_vectors(chunk - nv[None])
@@ -89,6 +97,20 @@ class InverseRig(ModelPart):
             out[s:s + batch] = self.net.expression(feats, pm.op)
         check_finite(out, "expression encoder")
         return out[0] if single else out
+
+    def _head_weights(self, pm: PreparedMesh, keys: str | None = None) -> np.ndarray:
+        """(Nf,) the face island's weights in the rigid head-motion fit (``head_motion.stable_weights``): its area,
+        less where no FACS key of the basis (``keys``, as the fit's) moves far, off the ``HEAD_OFF_REGIONS``;
+        cached per mesh and key source."""
+        keys = self.keys if keys is None else keys
+
+        def run():
+            _, basis = self.facs_basis(pm, "ict", keys=keys)                           # (53, N, 3) float32
+            motion = np.zeros(len(pm.face_index))
+            for k in range(len(basis)):                                  # one key at a time: no (53, Nf) copy
+                np.maximum(motion, np.linalg.norm(basis[k, pm.face_index], axis=1), out=motion)
+            return stable_weights(motion, self._face_areas(pm), self._region_share(pm, HEAD_OFF_REGIONS))
+        return self._cached(pm, f"head_weights_{keys}", run)
 
     def _fit_area(self, pm: PreparedMesh) -> np.ndarray:
         """(Nf,) the fit's weight per face-island vertex: its canonical area times 1 - its probability of the
@@ -121,16 +143,46 @@ class InverseRig(ModelPart):
         keys = self.keys if keys is None else keys
         return self._cached(pm, f"fit_system_{keys}", run)
 
-    def _fit_weights(self, pm: PreparedMesh, disp: np.ndarray, mu: float, keys: str | None = None) -> np.ndarray:
+    def _rigid_system(self, pm: PreparedMesh, keys: str | None = None):
+        """(Qw (6, 3 Nf): the face island's infinitesimal rigid motions (3 shifts, 3 turns about its centroid)
+        weighted by ``_fit_area``, C (53, 6) = A Q^T with ``_fit_system``'s A, M (6, 6) = (Q Qw^T)^-1), cached per
+        mesh and key source: what ``_fit_weights(..., rigid=True)`` needs to fit with the rigid motions free."""
+        keys = self.keys if keys is None else keys
+
+        def run():
+            a, _ = self._fit_system(pm, keys)
+            area = self._fit_area(pm)
+            x = np.asarray(pm.verts, np.float64)[pm.face_index]
+            r = x - (area @ x) / max(float(area.sum()), 1e-300)
+            r /= max(float(np.sqrt((area @ (r * r).sum(axis=1)) / max(float(area.sum()), 1e-300))), 1e-300)
+            q = np.zeros((6, len(x), 3))
+            for ax in range(3):
+                q[ax, :, ax] = 1.0                                             # a shift along the axis
+                q[3 + ax] = np.cross(np.eye(3)[ax], r)         # a turn about it (per RMS radius: well scaled)
+            q = q.reshape(6, -1)
+            qw = q * np.repeat(area, 3)
+            return qw, a @ q.T, np.linalg.inv(q @ qw.T)
+        return self._cached(pm, f"rigid_system_{keys}", run)
+
+    def _fit_weights(self, pm: PreparedMesh, disp: np.ndarray, mu: float, keys: str | None = None,
+                     rigid: bool = False) -> np.ndarray:
         """FACS weights (B, 53) float64 of frames: the exact minimiser (``boxqp.box_qp``) of
         |B^T w - disp|_area^2 + 2 mu mean_k(G_kk) sum_k w_k over 0 <= w <= 1, then, for mu > 0, the same fit
         without the penalty on the keys it left active (relaxed lasso: the penalty picks the support, the
-        refit removes its shrinkage).
+        refit removes its shrinkage). With ``rigid``, a small rigid motion of the head is fitted freely alongside
+        (linearised, eliminated from the normal equations: ``_rigid_system``), so what is left of a head's turn
+        after ``head_motion.remove_head_motion`` (and that fit's own slight bias) is read as no key's.
 
         disp: (B, Nf, 3) caller-frame displacements of the face island."""
         a, g = self._fit_system(pm, keys)
-        h = disp.reshape(len(disp), -1) @ a.T                                             # (B, 53)
-        w = box_qp(g, h - mu * np.diag(g).mean())
+        d = disp.reshape(len(disp), -1)
+        h = d @ a.T                                                                       # (B, 53)
+        scale = np.diag(g).mean()
+        if rigid:
+            qw, c, m = self._rigid_system(pm, keys)
+            g = g - c @ m @ c.T
+            h = h - (d @ qw.T) @ m @ c.T
+        w = box_qp(g, h - mu * scale)
         if mu > 0:
             w = box_qp(g, h, allowed=w > 0, start=w > 0)
         return w
