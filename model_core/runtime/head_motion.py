@@ -81,11 +81,11 @@ def remove_head_motion(frames: np.ndarray, neutral: np.ndarray, weights: np.ndar
     w = np.broadcast_to(w0, (len(frames), len(keep)))
     for _ in range(ROUNDS):
         r, t = _kabsch(x, y, w)
-        res = np.linalg.norm(np.einsum("bij,bmj->bmi", r, x) + t[:, None] - y[None], axis=2)     # (B, M)
+        res = np.linalg.norm(x @ r.transpose(0, 2, 1) + t[:, None] - y[None], axis=2)            # (B, M)
         c = np.maximum(CAUCHY * np.median(res, axis=1), floor)
         w = w0 / (1.0 + (res / c[:, None]) ** 2)
     r, t = _kabsch(x, y, w)
-    return np.einsum("bij,bnj->bni", r, frames) + t[:, None]
+    return frames @ r.transpose(0, 2, 1) + t[:, None]
 
 
 def _area_quantile(values: np.ndarray, area: np.ndarray, q: float) -> float:
