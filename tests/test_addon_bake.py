@@ -9,6 +9,32 @@ from blender_harness import run_blender
 
 pytestmark = pytest.mark.blender
 
+POSED = r'''
+from model_core.runtime import facs_names as fn
+POSES = {"poseA": "jawOpen", "poseB": "eyeBlink_L", "poseC": "mouthSmile_R"}
+
+
+def posed_source(name, frames, rng, **head):
+    """An ICT head (``ict_head(name, **head)``) whose shape keys POSES are the model's own keys (the decoder's),
+    animated over ``frames`` with values drawn from ``rng``: (the object, its rest (N, 3) object space, the (T, 53)
+    ICT weights it plays)."""
+    ob = ict_head(name, **head)
+    basis = model_keys(ob)[1]
+    ob.shape_key_add(name="Basis", from_mix=False)
+    rest = mesh_io.local_rest_positions(ob).astype(np.float64)
+    vals = rng.random((len(frames), len(POSES)))
+    expected = np.zeros((len(frames), 53))
+    for j, (pose, ict) in enumerate(POSES.items()):
+        kb = ob.shape_key_add(name=pose, from_mix=False)
+        kb.points.foreach_set("co", (rest + basis[fn.ICT_INDEX[ict]]).astype(np.float32).ravel())
+        for i, f in enumerate(frames):
+            kb.value = vals[i, j]
+            kb.keyframe_insert("value", frame=int(f))
+        expected[:, fn.ICT_INDEX[ict]] = vals[:, j]
+    return ob, rest, expected
+'''
+
+
 SCRIPT = r'''
 from model_core.runtime import facs_names as fn
 from nfs_blender import keyframes
@@ -106,25 +132,11 @@ got = key_values(tgt, fn.ICT_NAMES)
 out["driver_err"] = float(np.abs(got - expected).max())
 
 # ---- source B: no FACS names, deformed by shape keys built from the model's own basis, moving object
-srcb = ict_head("SrcGeo", location=(0.0, 0.6, 0.0))
-basis_b = model_keys(srcb)[1]
-srcb.shape_key_add(name="Basis", from_mix=False)
-poses = {"poseA": "jawOpen", "poseB": "eyeBlink_L", "poseC": "mouthSmile_R"}
-rest = mesh_io.local_rest_positions(srcb).astype(np.float64)
-vb = rng.random((len(frames), len(poses)))
-for j, (pose, ict) in enumerate(poses.items()):
-    kb = srcb.shape_key_add(name=pose, from_mix=False)
-    kb.points.foreach_set("co", (rest + basis_b[fn.ICT_INDEX[ict]]).astype(np.float32).ravel())
-    for i, f in enumerate(frames):
-        kb.value = vb[i, j]
-        kb.keyframe_insert("value", frame=int(f))
+srcb, _, exp_b = posed_source("SrcGeo", frames, rng, location=(0.0, 0.6, 0.0))
 for f, x in ((1, 0.0), (40, 0.3)):  # object-level motion is not an expression
     srcb.location.x = x
     srcb.keyframe_insert("location", index=0, frame=f)
 scene.frame_set(1)
-exp_b = np.zeros((len(frames), 53))
-for j, ict in enumerate(poses.values()):
-    exp_b[:, fn.ICT_INDEX[ict]] = vb[:, j]
 s.bake_source = srcb
 s.bake_corrective = True
 s.rig_sparsity = 0.0     # poses made of the model's own keys: plain bounded least squares recovers them exactly
@@ -194,7 +206,7 @@ emit(out)
 
 
 def test_bake_names_driver_geometry_corrective_arkit_undo():
-    res = run_blender([PRELUDE, SCRIPT], timeout=240)
+    res = run_blender([PRELUDE, POSED, SCRIPT], timeout=240)
     from model_core.runtime.facs_names import ICT_NAMES
     assert res["bake_names"] == ["FINISHED"]
     assert res["frame_after"] == 7  # the scene frame is restored
@@ -235,18 +247,7 @@ activate(tgt)
 assert run_op(bpy.ops.nfs.generate_facs_keys) == ["FINISHED"]
 # the source: an ICT head whose expression comes from shape keys made of the model's own keys, its head turned and
 # nodded by a bone (an Armature modifier, every vertex on the bone): the mesh deformation path reads both
-src = ict_head("SrcTurn", stride=2, location=(0.0, 0.6, 0.0))
-basis = model_keys(src)[1]
-src.shape_key_add(name="Basis", from_mix=False)
-rest = mesh_io.local_rest_positions(src).astype(np.float64)
-poses = {"poseA": "jawOpen", "poseB": "eyeBlink_L", "poseC": "mouthSmile_R"}
-vals = rng.random((len(frames), len(poses)))
-for j, (pose, ict) in enumerate(poses.items()):
-    kb = src.shape_key_add(name=pose, from_mix=False)
-    kb.points.foreach_set("co", (rest + basis[fn.ICT_INDEX[ict]]).astype(np.float32).ravel())
-    for i, f in enumerate(frames):
-        kb.value = vals[i, j]
-        kb.keyframe_insert("value", frame=int(f))
+src, rest, exp = posed_source("SrcTurn", frames, rng, stride=2, location=(0.0, 0.6, 0.0))
 arm = bpy.data.armatures.new("Rig")
 rig = bpy.data.objects.new("Rig", arm)
 scene.collection.objects.link(rig)
@@ -272,9 +273,6 @@ dg = bpy.context.evaluated_depsgraph_get()
 moved = mesh_io.evaluated_local_positions(src, dg).astype(np.float64) - rest
 out["turn_mm"] = float(1000 * np.linalg.norm(moved, axis=1).max())      # the head really turns
 scene.frame_set(1)
-exp = np.zeros((len(frames), 53))
-for j, ict in enumerate(poses.values()):
-    exp[:, fn.ICT_INDEX[ict]] = vals[:, j]
 s = scene.nfs
 s.bake_source = src
 s.use_scene_range = False
@@ -297,7 +295,7 @@ def test_a_turning_head_bakes_its_expression_only():
     """Mesh deformation bake of a source whose head a bone turns (+-20 degrees yaw, 10 pitch, 8 roll) while its
     shape keys play the model's own keys: the keys read back are the shape keys' values, not the turn
     (``head_motion``: the frame's rigid motion taken out, a small one fitted alongside the keys)."""
-    res = run_blender([PRELUDE, TURNING], timeout=240)
+    res = run_blender([PRELUDE, POSED, TURNING], timeout=240)
     assert res["bake"] == ["FINISHED"]
     assert res["turn_mm"] > 20.0, res["turn_mm"]
     print("turning head: largest weight error", res["err"])

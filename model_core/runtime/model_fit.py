@@ -190,7 +190,8 @@ class InverseRig(ModelPart):
     @one_blas_thread
     def retarget(self, source_frames, source_neutral_pm: PreparedMesh, target_pm: PreparedMesh, *,
                  positions: bool = False, progress=None, batch: int = 32) -> dict:
-        """Clone an animation from a source mesh onto a target mesh.
+        """Clone an animation from a source mesh onto a target mesh (the source's expression only: its head's turns
+        and nods are taken out first, ``expression``'s ``remove_head``).
 
         Args:
             source_frames: (T, N_s, 3) posed source positions (same frame/units as the source neutral).
