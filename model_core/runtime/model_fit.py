@@ -89,7 +89,7 @@ class InverseRig(ModelPart):
             if remove_head:
                 chunk = remove_head_motion(chunk, nv, self._head_weights(pm, keys))
             if method == "fit":
-                w = self._fit_weights(pm, chunk - nv[None], float(mu), keys, rigid=remove_head)
+                w = self._fit_weights(pm, chunk - nv[None], float(mu), keys)
                 out[s:s + batch, :w.shape[1]] = w                       # [53:] stays 0
                 continue
             disp = pm.normalization.apply_vectors(chunk - nv[None])
@@ -100,8 +100,8 @@ class InverseRig(ModelPart):
 
     def _head_weights(self, pm: PreparedMesh, keys: str | None = None) -> np.ndarray:
         """(Nf,) the face island's weights in the rigid head-motion fit (``head_motion.stable_weights``): its area,
-        less where no FACS key of the basis (``keys``, as the fit's) moves far, off the ``HEAD_OFF_REGIONS``;
-        cached per mesh and key source."""
+        down-weighted where a FACS key of the basis (``keys``, as the fit's) moves it and on the
+        ``HEAD_OFF_REGIONS``; cached per mesh and key source."""
         keys = self.keys if keys is None else keys
 
         def run():
@@ -143,46 +143,16 @@ class InverseRig(ModelPart):
         keys = self.keys if keys is None else keys
         return self._cached(pm, f"fit_system_{keys}", run)
 
-    def _rigid_system(self, pm: PreparedMesh, keys: str | None = None):
-        """(Qw (6, 3 Nf): the face island's infinitesimal rigid motions (3 shifts, 3 turns about its centroid)
-        weighted by ``_fit_area``, C (53, 6) = A Q^T with ``_fit_system``'s A, M (6, 6) = (Q Qw^T)^-1), cached per
-        mesh and key source: what ``_fit_weights(..., rigid=True)`` needs to fit with the rigid motions free."""
-        keys = self.keys if keys is None else keys
-
-        def run():
-            a, _ = self._fit_system(pm, keys)
-            area = self._fit_area(pm)
-            x = np.asarray(pm.verts, np.float64)[pm.face_index]
-            r = x - (area @ x) / max(float(area.sum()), 1e-300)
-            r /= max(float(np.sqrt((area @ (r * r).sum(axis=1)) / max(float(area.sum()), 1e-300))), 1e-300)
-            q = np.zeros((6, len(x), 3))
-            for ax in range(3):
-                q[ax, :, ax] = 1.0                                             # a shift along the axis
-                q[3 + ax] = np.cross(np.eye(3)[ax], r)         # a turn about it (per RMS radius: well scaled)
-            q = q.reshape(6, -1)
-            qw = q * np.repeat(area, 3)
-            return qw, a @ q.T, np.linalg.inv(q @ qw.T)
-        return self._cached(pm, f"rigid_system_{keys}", run)
-
-    def _fit_weights(self, pm: PreparedMesh, disp: np.ndarray, mu: float, keys: str | None = None,
-                     rigid: bool = False) -> np.ndarray:
+    def _fit_weights(self, pm: PreparedMesh, disp: np.ndarray, mu: float, keys: str | None = None) -> np.ndarray:
         """FACS weights (B, 53) float64 of frames: the exact minimiser (``boxqp.box_qp``) of
         |B^T w - disp|_area^2 + 2 mu mean_k(G_kk) sum_k w_k over 0 <= w <= 1, then, for mu > 0, the same fit
         without the penalty on the keys it left active (relaxed lasso: the penalty picks the support, the
-        refit removes its shrinkage). With ``rigid``, a small rigid motion of the head is fitted freely alongside
-        (linearised, eliminated from the normal equations: ``_rigid_system``), so what is left of a head's turn
-        after ``head_motion.remove_head_motion`` (and that fit's own slight bias) is read as no key's.
+        refit removes its shrinkage).
 
         disp: (B, Nf, 3) caller-frame displacements of the face island."""
         a, g = self._fit_system(pm, keys)
-        d = disp.reshape(len(disp), -1)
-        h = d @ a.T                                                                       # (B, 53)
-        scale = np.diag(g).mean()
-        if rigid:
-            qw, c, m = self._rigid_system(pm, keys)
-            g = g - c @ m @ c.T
-            h = h - (d @ qw.T) @ m @ c.T
-        w = box_qp(g, h - mu * scale)
+        h = disp.reshape(len(disp), -1) @ a.T                                             # (B, 53)
+        w = box_qp(g, h - mu * np.diag(g).mean())
         if mu > 0:
             w = box_qp(g, h, allowed=w > 0, start=w > 0)
         return w
