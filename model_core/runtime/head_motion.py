@@ -7,7 +7,9 @@ FACS key's, and the fit spreads it over many keys (a dev head turning +-15 degre
 translation that put its *stable* vertices there: those no FACS key moves far (skull, temples, ears, the nasal
 bridge), off the neck (which follows the head only partly). Weighted Kabsch fits, re-weighted a few times by the
 residuals (Cauchy weights), so a vertex the expression does move after all counts for little; at most
-``MAX_POINTS`` of the stable vertices are read.
+``MAX_POINTS`` of the stable vertices are read. Where no vertex is quite still (a face crop: its brows move the
+forehead the fit reads), an expression alone leaves a few tenths of a degree in that fit, so a motion that small is
+left as it is (``TURN_DEG``, ``SHIFT``).
 
 Units: the caller's (positions and displacements alike).
 """
@@ -75,8 +77,9 @@ def remove_head_motion(frames: np.ndarray, neutral: np.ndarray, weights: np.ndar
 
     Args: frames (B, N, 3) posed positions; neutral (N, 3) the rest positions of the same vertices; weights (N,)
     >= 0 (``stable_weights``). Returns (B, N, 3) float64: each frame rotated and moved so its stable vertices lie
-    where the neutral's do, as nearly as the re-weighted fit puts them (a frame that is the neutral plus an
-    expression and no head motion comes back as it was, up to the expression's motion on the stable vertices)."""
+    where the neutral's do, as nearly as the re-weighted fit puts them; a fitted turn under ``TURN_DEG[0]`` degrees
+    with a shift under ``SHIFT[0]`` of the stable vertices' extent is left as it is (what an expression alone leaves
+    in the fit), one over ``TURN_DEG[1]`` or ``SHIFT[1]`` taken out whole, a share of it between."""
     frames = np.asarray(frames, np.float64)
     neutral = np.asarray(neutral, np.float64)
     weights = np.asarray(weights, np.float64)
