@@ -167,6 +167,7 @@ def key_deltas(obj, names) -> np.ndarray:
     n = len(obj.data.vertices)
     buf = np.empty(n * 3, dtype=np.float32)
     out = np.empty((len(names), n, 3))
+    groups = {}                                  # each vertex group read once (26 "_L" keys may share one)
     for k, name in enumerate(names):
         kb = key.key_blocks[name]
         rel = kb.relative_key if key.use_relative and kb.relative_key is not None else key.reference_key
@@ -174,7 +175,9 @@ def key_deltas(obj, names) -> np.ndarray:
         base = buf.reshape(n, 3).astype(np.float64)
         kb.points.foreach_get("co", buf)
         out[k] = buf.reshape(n, 3) - base
-        w = group_weights(obj, kb.vertex_group) if kb.vertex_group else None
+        if kb.vertex_group and kb.vertex_group not in groups:
+            groups[kb.vertex_group] = group_weights(obj, kb.vertex_group)
+        w = groups.get(kb.vertex_group) if kb.vertex_group else None
         if w is not None:
             out[k] *= w[:, None]
     return out
