@@ -34,6 +34,7 @@ import numpy as np
 
 from . import blas
 from .correspond import PointGrid, Surface, harmonic_fill_rows, interpolate, similarity_icp, umeyama
+from .facs_names import ICT_INDEX, match_source_names, mirror_name
 from .mesh import face_areas, face_normals, keep_unturned, median_edge, point_in_polygon
 from .renumber import renumbering
 from .same_topology import is_same_topology, same_topology_keys
@@ -115,15 +116,16 @@ def chin_box() -> tuple[np.ndarray, np.ndarray]:
 
 
 def mouth_opening_key(keys_cm: np.ndarray, src: np.ndarray, names=None) -> int | None:
-    """The index of the source key that opens the mouth, or None: the first key named like jawOpen (any case, "_"
-    and "." ignored), else the key that drops the source's chin furthest (its mean downward motion over the
+    """The index of the source key that opens the mouth, or None: the key named jawOpen in any spelling the add-on
+    reads FACS names in (``facs_names.match_source_names``: any case and separator, a namespace prefix), else the key that drops the source's chin furthest (its mean downward motion over the
     source vertices in ``chin_box``), when that is ``JAW_DROP_CM`` or more: a source whose keys have other names
     (visemes, a rig's own names: "AA", "MouthOpen", "Key 12") still has its lip contact found and filled
     (``mouth_ambiguity``) and its lips parted to meet a target's parted ones (``FaceTemplate.jaw``); found by name
     only, such a source's keys stretched 48-63 triangles of jawOpen 3x on a dev head where named ones stretched
     0-23 (docs/model.md). keys_cm (K, N, 3) and src (N, 3): the source's face keys and vertices in ICT cm, in
     the template's frame (``Model.template_frame``); names: None or K names."""
-    named = [i for i, n in enumerate(names or []) if str(n).lower().replace("_", "").replace(".", "") == "jawopen"]
+    facs = match_source_names(names or [])
+    named = [i for i, n in enumerate(names or []) if ICT_INDEX["jawOpen"] in facs.get(str(n), ())]
     if named:
         return named[0]
     lo, hi = chin_box()
@@ -335,7 +337,6 @@ def _mirror_consistent(keys: np.ndarray, src_keys: np.ndarray, src: np.ndarray, 
     mirror point that misses the mesh (more than ``MIRROR_EXACT`` of its median edge: no mirror partner, as on
     a mesh not modelled symmetric) lands on either lip; such vertices keep their own motion plus the harmonic fill
     (``harmonic_fill_rows``) of the change made around them. Returns keys (a new array where any changed)."""
-    from .facs_names import mirror_name
     from .symmetry import RMS_MAX, mirror_map, mirrored_field, symmetry_plane
 
     def mirror(pts, faces, partners=False):
@@ -456,7 +457,7 @@ def transfer_keys(model, source_pm, source_keys, target_pm, names=None, progress
         model: a runtime ``Model`` (its skinning gives each head's face-core frame).
         source_pm, target_pm: prepared source and target heads (``Model.prepare``; any topology, units, crop).
         source_keys: (K, Ns, 3) displacements of the source's vertices, in the source's frame and units.
-        names: optional K key names; a key named like jawOpen (any case) marks the source's lip contact (without
+        names: optional K key names; a key named jawOpen (any spelling) marks the source's lip contact (without
             one, the key that drops the chin furthest: ``mouth_opening_key``).
         progress: optional callback(done, total) during the registration.
         return_correspondence: also return where each target vertex landed on the source.
