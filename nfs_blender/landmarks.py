@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import mesh_io
 from .common import UserError
 
 PREFIX = "landmark_"   # case-insensitive; not NFS_, which names the region groups
@@ -24,19 +25,14 @@ def landmark_groups(obj) -> dict:
 def group_centres(obj, groups: dict, world_verts: np.ndarray) -> dict:
     """{name: (3,) weighted centre of the group's vertices} in the frame of ``world_verts`` (N, 3) (the object's
     rest positions, world space). Raises UserError for a group with no weighted vertex."""
-    index = {vg.index: name for name, vg in groups.items()}
-    acc = {name: [np.zeros(3), 0.0] for name in groups}
-    for v in obj.data.vertices:
-        for g in v.groups:
-            name = index.get(g.group)
-            if name is not None and g.weight > 0:
-                acc[name][0] += g.weight * world_verts[v.index]
-                acc[name][1] += g.weight
-    empty = [groups[n].name for n, (_, w) in acc.items() if w <= 0]
-    if empty:
-        raise UserError(f"the landmark group {empty[0]!r} of '{obj.name}' has no vertices: assign the vertex that "
-                        f"marks it (Edit Mode > Object Data > Vertex Groups > Assign) or delete the group")
-    return {name: s / w for name, (s, w) in acc.items()}
+    out = {}
+    for name, vg in groups.items():
+        w = np.clip(mesh_io.group_weights(obj, vg.name), 0.0, None)
+        if not w.sum() > 0:
+            raise UserError(f"the landmark group {vg.name!r} of '{obj.name}' has no vertices: assign the vertex that "
+                            f"marks it (Edit Mode > Object Data > Vertex Groups > Assign) or delete the group")
+        out[name] = w @ world_verts / w.sum()
+    return out
 
 
 def landmark_pairs(source, target, src_world: np.ndarray, tgt_world: np.ndarray):

@@ -167,14 +167,15 @@ def key_deltas(obj, names) -> np.ndarray:
     n = len(obj.data.vertices)
     buf = np.empty(n * 3, dtype=np.float32)
     out = np.empty((len(names), n, 3))
-    groups = {}                                  # each vertex group read once (26 "_L" keys may share one)
-    for k, name in enumerate(names):
+    bases, groups = {}, {}        # each relative key and vertex group read once (the keys share the Basis, 26 "_L"
+    for k, name in enumerate(names):                                                    # keys may share a group)
         kb = key.key_blocks[name]
         rel = kb.relative_key if key.use_relative and kb.relative_key is not None else key.reference_key
-        rel.points.foreach_get("co", buf)
-        base = buf.reshape(n, 3).astype(np.float64)
+        if rel.name not in bases:
+            rel.points.foreach_get("co", buf)
+            bases[rel.name] = buf.reshape(n, 3).astype(np.float64)
         kb.points.foreach_get("co", buf)
-        out[k] = buf.reshape(n, 3) - base
+        out[k] = buf.reshape(n, 3) - bases[rel.name]
         if kb.vertex_group and kb.vertex_group not in groups:
             groups[kb.vertex_group] = group_weights(obj, kb.vertex_group)
         w = groups.get(kb.vertex_group) if kb.vertex_group else None
