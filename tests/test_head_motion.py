@@ -8,9 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model_core.evaluation.real_eval import ARKIT_NAMES, performance_weights
+from model_core.evaluation.real_eval import performance_frames, performance_weights
 from model_core.runtime import Model
-from model_core.runtime.facs_names import arkit_to_ict
 from model_core.runtime.head_motion import remove_head_motion, stable_weights
 
 
@@ -26,16 +25,12 @@ def _turn(deg: float, t: float) -> np.ndarray:
 def _performance(head, n_frames: int = 240):
     """(frames (T, N, 3) the head's artist keys driven by the performance, the frames turned about the neck, the
     truth (T, 53) ICT weights)."""
-    w = performance_weights(n_frames)
-    have = [k for k, n in enumerate(ARKIT_NAMES) if head.key(n) is not None]
-    w[:, [k for k in range(len(ARKIT_NAMES)) if k not in have]] = 0.0
-    frames = head.verts[None] + np.einsum("tk,kvc->tvc", w[:, have], np.stack([head.key(ARKIT_NAMES[k])
-                                                                             for k in have]))
+    frames, truth = performance_frames(head, performance_weights(n_frames))
     size = np.ptp(head.verts[:, 1])
     pivot = np.array([0.0, head.verts[:, 1].min() + 0.1 * size, head.verts[:, 2].mean()])
     turned = np.stack([(f - pivot) @ _turn(25.0, i / 30.0).T + pivot + [0.02 * size * np.sin(i / 30.0), 0.0, 0.0]
                        for i, f in enumerate(frames)])
-    return frames, turned, np.asarray(arkit_to_ict(w), np.float64)
+    return frames, turned, truth
 
 
 @pytest.mark.parametrize("name", ["iphonemocap", "rokoko"])

@@ -157,10 +157,9 @@ def performance_weights(n_frames: int = 600, seed: int = 7, fps: float = 30.0) -
     return w
 
 
-def bake_error(model, pm, head: RealHead, keys: str, weights: np.ndarray | None = None) -> tuple[float, float]:
-    """(MAE10, saturated share) of the geometry-path bake of ``head``'s artist keys driven by ``weights``
-    ((T, 52) ARKit, default ``performance_weights()``) and read back by ``model.expression(..., keys=keys)``
-    on the prepared ``pm`` of the head (see the module docstring)."""
+def performance_frames(head: RealHead, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(frames (T, V, 3), truth (T, 53)): ``head``'s artist keys driven by ``weights`` ((T, 52) ARKit, default
+    ``performance_weights()``; the keys the head lacks stay 0) and the ICT weights that take says."""
     from ..runtime.facs_names import arkit_to_ict
     w = performance_weights() if weights is None else np.asarray(weights, np.float64)
     have = [k for k, n in enumerate(ARKIT_NAMES) if head.key(n) is not None]
@@ -168,7 +167,14 @@ def bake_error(model, pm, head: RealHead, keys: str, weights: np.ndarray | None 
     w[:, [k for k in range(len(ARKIT_NAMES)) if k not in have]] = 0.0     # the take drives the keys it has
     frames = head.verts[None] + np.einsum("tk,kvc->tvc", w[:, have], np.stack([head.key(ARKIT_NAMES[k])
                                                                              for k in have]))
-    truth = np.asarray(arkit_to_ict(w), np.float64)
+    return frames, np.asarray(arkit_to_ict(w), np.float64)
+
+
+def bake_error(model, pm, head: RealHead, keys: str, weights: np.ndarray | None = None) -> tuple[float, float]:
+    """(MAE10, saturated share) of the geometry-path bake of ``head``'s artist keys driven by ``weights``
+    ((T, 52) ARKit, default ``performance_weights()``; ``performance_frames``) and read back by
+    ``model.expression(..., keys=keys)`` on the prepared ``pm`` of the head (see the module docstring)."""
+    frames, truth = performance_frames(head, weights)
     z = model.expression(frames, pm, keys=keys)[:, :truth.shape[1]]
     act = np.argsort(-truth.mean(axis=0))[:10]
     mae = float(np.abs(z[:, act] - truth[:, act]).mean())
