@@ -37,6 +37,15 @@ def coarsen(v, f, cell):
     return nv[used], inv.reshape(-1, 3), remap[lab]
 
 
+def coarse_delta(d, labels, n):
+    """A displacement d (N, 3) of the full mesh carried to the coarsened one (``coarsen``'s labels, n vertices): the
+    mean over each new vertex's old ones."""
+    m = labels >= 0
+    out = np.zeros((n, 3))
+    np.add.at(out, labels[m], d[m])
+    return out / np.bincount(labels[m], minlength=n)[:, None]
+
+
 def mesh_object(name, v, f):
     me = bpy.data.meshes.new(name)
     me.from_pydata(v.tolist(), [], f.tolist())
@@ -64,11 +73,7 @@ SRC_KEYS = {"jawOpen": sd[DEMO_NAMES.index("jawOpen")], "eyeBlink_L": sd[DEMO_NA
 src = mesh_object("Source", sv, sf)
 src.shape_key_add(name="Basis", from_mix=False)
 for name, d in SRC_KEYS.items():
-    m = slab >= 0
-    dl = np.zeros((len(sv), 3))
-    np.add.at(dl, slab[m], d[m])
-    dl /= np.bincount(slab[m], minlength=len(sv))[:, None]
-    add_key(src, name, dl)
+    add_key(src, name, coarse_delta(d, slab, len(sv)))
 src.location = (-0.4, 0.1, 0.2)
 src.rotation_euler = (0.0, 0.0, -0.2)
 bpy.context.view_layer.update()
@@ -327,10 +332,7 @@ sd = to_bl(A["source_deltas"].astype(np.float64))
 src = mesh_object("Source", sv, sf)
 src.shape_key_add(name="Basis", from_mix=False)
 for name in ("jawOpen", "mouthSmile_R"):
-    m = slab >= 0
-    dl = np.zeros((len(sv), 3))
-    np.add.at(dl, slab[m], sd[DEMO_NAMES.index(name)][m])
-    add_key(src, name, dl / np.bincount(slab[m], minlength=len(sv))[:, None])
+    add_key(src, name, coarse_delta(sd[DEMO_NAMES.index(name)], slab, len(sv)))
 src.location = (-0.4, 0.1, 0.2)
 bpy.context.view_layer.update()
 scene.nfs.transfer_source = src
@@ -485,11 +487,7 @@ def test_bake_drives_keys_of_the_same_names():
 LANDMARKS = r'''
 out = {}
 sv, sf, slab = coarsen(to_bl(A["source_verts"].astype(np.float64)), A["source_faces"], 0.008)
-sd = to_bl(A["source_deltas"].astype(np.float64))[DEMO_NAMES.index("jawOpen")]
-m = slab >= 0
-dl = np.zeros((len(sv), 3))
-np.add.at(dl, slab[m], sd[m])
-dl /= np.bincount(slab[m], minlength=len(sv))[:, None]
+dl = coarse_delta(to_bl(A["source_deltas"].astype(np.float64))[DEMO_NAMES.index("jawOpen")], slab, len(sv))
 src = mesh_object("Source", sv, sf)
 src.shape_key_add(name="Basis", from_mix=False)
 add_key(src, "jawOpen", dl)
@@ -560,12 +558,8 @@ KEY_SEMANTICS = r'''
 out = {}
 sv, sf, slab = coarsen(to_bl(A["source_verts"].astype(np.float64)), A["source_faces"], 0.008)
 sd = to_bl(A["source_deltas"].astype(np.float64))
-def coarse(d):
-    m = slab >= 0
-    dl = np.zeros((len(sv), 3))
-    np.add.at(dl, slab[m], d[m])
-    return dl / np.bincount(slab[m], minlength=len(sv))[:, None]
-jaw, smile = coarse(sd[DEMO_NAMES.index("jawOpen")]), coarse(sd[DEMO_NAMES.index("mouthSmile_L")])
+jaw = coarse_delta(sd[DEMO_NAMES.index("jawOpen")], slab, len(sv))
+smile = coarse_delta(sd[DEMO_NAMES.index("mouthSmile_L")], slab, len(sv))
 src = mesh_object("Source", sv, sf)
 src.shape_key_add(name="Basis", from_mix=False)
 kj = add_key(src, "jawOpen", jaw)
