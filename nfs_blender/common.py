@@ -10,6 +10,7 @@ import bpy
 import numpy as np
 
 from . import engine, mesh_io, shape_keys, vertex_groups
+from . import pieces as piece_io
 from .model_core.runtime.mesh import normalize_rows
 from .prefs import get_prefs
 
@@ -80,6 +81,8 @@ class PreparedObject:
         verts_world: (N, 3) float64 rest positions in world space; tris: (F, 3) int32.
         probs: (N, R) region weights read back from the object's painted NFS_ vertex groups (vertices without
             NFS_ weight keep the model's), passed to the model as ``probs=``; None when not painted.
+        pieces: other selected meshes joined after the object's own vertices (``pieces.Piece``: teeth, eyes as
+            objects of their own); N counts their vertices too, the object's own are the first ``n_own``.
     """
     model: object
     pm: object
@@ -88,6 +91,12 @@ class PreparedObject:
     verts_world: np.ndarray
     tris: np.ndarray
     probs: np.ndarray | None = None
+    pieces: tuple = ()
+
+    @property
+    def n_own(self) -> int:
+        """The object's own vertex count (N without its pieces')."""
+        return self.pieces[0].start if self.pieces else self.n
 
     @property
     def warnings(self) -> list:
@@ -103,21 +112,27 @@ class PreparedObject:
             return False
         model_probs, _ = engine.skinning(self.model, self.pm, self.n)
         written = vertex_groups.quantise_rows(model_probs) / float(vertex_groups.STEPS)
-        return bool(np.abs(self.probs - written).max() > 1e-5)
+        own = slice(0, self.n_own)                      # its pieces keep the model's (unquantised) probabilities
+        return bool(np.abs(self.probs[own] - written[own]).max() > 1e-5)
 
 
-def prepare_object(context, obj, *, use_painted: bool = True, editable: bool = True) -> PreparedObject:
+def prepare_object(context, obj, *, use_painted: bool = True, editable: bool = True, pieces=()) -> PreparedObject:
     """Load the model and prepare ``obj``'s rest mesh (world space). With ``use_painted`` and NFS_ groups on
     the object, their weights override the model's region probabilities (vertices with no NFS_ weight keep
     the model's). ``editable``: the object will be written to (False for a bake source, which is only read).
+    ``pieces``: other mesh objects joined to it as its pieces (``pieces.selected_pieces``), after its vertices.
     Raises UserError for NaN / infinite coordinates before the model runs."""
     prefs = get_prefs(context)
     mat, verts, tris = rest_mesh(context, obj, editable=editable)
+    joined = ()
+    if pieces:
+        verts, tris, joined = piece_io.join(verts, tris, [(p,) + rest_mesh(context, p, editable=editable)
+                                                          for p in pieces])
     model = engine.get_model(prefs.weights_path)
     pm = engine.prepare(model, verts, tris, **prepare_options(context))
     n = verts.shape[0]
     probs = painted_probs(model, pm, obj, n) if use_painted else None
-    return PreparedObject(model, pm, n, mat, verts, tris, probs)
+    return PreparedObject(model, pm, n, mat, verts, tris, probs, tuple(joined))
 
 
 def rest_mesh(context, obj, *, editable: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -145,12 +160,15 @@ def prepare_options(context) -> dict:
 
 def painted_probs(model, pm, obj, n: int) -> np.ndarray | None:
     """(N, R) region weights from ``obj``'s NFS_<region> vertex groups, renormalised by the model
-    (``skinning(override_probs=...)``); vertices without any NFS_ weight keep the model's probabilities.
-    None when the object has no NFS_ weights."""
+    (``skinning(override_probs=...)``); vertices without any NFS_ weight keep the model's probabilities (so do
+    the rows past ``obj``'s own vertices: its pieces'). None when the object has no NFS_ weights."""
     read = vertex_groups.read_region_groups(obj, engine.region_names(model))
     if read is None or not read[1].any():
         return None
     weights, has = read
+    if len(has) < n:
+        weights = np.concatenate([weights, np.zeros((n - len(has), weights.shape[1]), weights.dtype)])
+        has = np.concatenate([has, np.zeros(n - len(has), bool)])
     probs, _ = engine.skinning(model, pm, n)
     probs[has] = normalize_rows(weights[has])
     probs, _ = engine.skinning(model, pm, n, override_probs=probs)

@@ -11,11 +11,15 @@ Animation of shape-key values lives on the Key datablock (``mesh.shape_keys``), 
 
 An existing action on the Key is reused: only the F-curves of the names being written are replaced; every
 other F-curve stays as it was.
+
+``drive_by`` drives a piece's keys (separate teeth, ``pieces.py``) by the head's keys of the same names.
 """
 from __future__ import annotations
 
 import bpy
 import numpy as np
+
+from .shape_keys import set_ranges
 
 GROUP_NAME = "NFS FACS"
 _IPO = {"CONSTANT": 0, "LINEAR": 1, "BEZIER": 2}
@@ -197,3 +201,31 @@ def shape_key_value_curves(key) -> dict:
             continue
         out[kb.name] = fc
     return out
+
+
+def drive_by(obj, names, head) -> list[str]:
+    """Drive ``obj``'s shape keys ``names`` by ``head``'s keys of the same names (each value = the head key's value:
+    one driver variable and no Python expression, so it runs without *Auto Run Python Scripts*) and give them the
+    head keys' slider ranges. A key that already has a driver, or an F-curve in its Key's action, keeps it (it is
+    animated on its own). Both objects must have the keys. Returns the names now driven."""
+    key, src = obj.data.shape_keys, head.data.shape_keys
+    ad = key.animation_data
+    taken = {d.data_path for d in ad.drivers} if ad is not None else set()
+    taken |= {fc.data_path for fc in assigned_fcurves(key) or []}
+    driven = []
+    for name in names:
+        path = value_path(name)
+        if path in taken:
+            continue
+        drv = key.driver_add(path).driver
+        drv.type = "AVERAGE"
+        var = drv.variables.new()
+        var.name = "value"
+        var.type = "SINGLE_PROP"
+        target = var.targets[0]
+        target.id_type = "KEY"
+        target.id = src
+        target.data_path = path
+        driven.append(name)
+    set_ranges(obj, {n: (src.key_blocks[n].slider_min, src.key_blocks[n].slider_max) for n in names})
+    return driven

@@ -2,7 +2,9 @@
 
 The model gets the mesh in world space (``matrix_world @ co``) and returns world-space displacements, which
 become object-local with the inverse of ``matrix_world``'s 3x3 part. Keys are written relative to the reference
-key ('Basis', created from the mesh when missing) and only after every displacement is computed.
+key ('Basis', created from the mesh when missing) and only after every displacement is computed. Other selected
+meshes on the head (teeth, eyes, lashes as objects of their own) are generated as its pieces (``pieces.py``): each
+gets the keys that move it, driven by the head's.
 """
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ import bpy
 import numpy as np
 from bpy.props import BoolProperty, EnumProperty
 
-from . import background, engine, mesh_io, shape_keys
+from . import background, engine, keyframes, mesh_io, shape_keys
+from . import pieces as piece_io
 from .common import JobOperator, UserError, prepare_object
 from .prefs import get_prefs
 
@@ -39,26 +42,36 @@ class NFS_OT_generate_facs_keys(JobOperator, bpy.types.Operator):
     scheme: EnumProperty(name="Names", items=SCHEME_ITEMS, default="PREFERENCES")
     use_painted: BoolProperty(name="Use painted NFS_ groups", default=True,
                               description="Use the mesh's NFS_<region> vertex groups as skinning regions")
+    with_pieces: BoolProperty(name="Selected pieces", default=True,
+                              description="Other selected meshes on the head (teeth, tongue, eyeballs, lashes as "
+                                          "objects of their own) move as its pieces: each gets the keys that move "
+                                          "it (the lower teeth jawOpen), driven by the head's keys")
 
     def job(self, context):
         obj = context.active_object
         scheme = resolve_scheme(context, self.scheme)
         names = shape_keys.scheme_names(scheme)
-        existing = shape_keys.clashes(obj, names)
-        if existing and not self.replace:
-            raise UserError(f"'{obj.name}' already has shape keys named {', '.join(existing[:4])}"
-                            f"{' ...' if len(existing) > 4 else ''}; tick 'Replace existing' to overwrite them "
-                            f"(other keys are never touched)")
-        key = obj.data.shape_keys
-        if key is not None and key.reference_key is not None and key.reference_key.name in names:
-            raise UserError(f"the reference key of '{obj.name}' is named {key.reference_key.name!r}, a FACS "
-                            f"name: rename it (e.g. to 'Basis') first")
+        pieces = []
+        if self.with_pieces:
+            pieces, left_out = piece_io.selected_pieces(context, obj, get_prefs(context).max_vertices)
+            self.warnings.extend(left_out)
+        for ob in [obj] + pieces:
+            existing = shape_keys.clashes(ob, names)
+            if existing and not self.replace:
+                raise UserError(f"'{ob.name}' already has shape keys named {', '.join(existing[:4])}"
+                                f"{' ...' if len(existing) > 4 else ''}; tick 'Replace existing' to overwrite them "
+                                f"(other keys are never touched)")
+            key = ob.data.shape_keys
+            if key is not None and key.reference_key is not None and key.reference_key.name in names:
+                raise UserError(f"the reference key of '{ob.name}' is named {key.reference_key.name!r}, a FACS "
+                                f"name: rename it (e.g. to 'Basis') first")
         yield 0.0, "loading the model"
-        prep = prepare_object(context, obj, use_painted=self.use_painted)
+        prep = prepare_object(context, obj, use_painted=self.use_painted, pieces=pieces)
         self.warnings.extend(prep.warnings)
         yield 0.1, "mesh prepared"
         index = {n: k for k, n in enumerate(names)}
-        local = np.zeros((len(names), prep.n, 3), dtype=np.float32)
+        local = np.zeros((len(names), prep.n_own, 3), dtype=np.float32)
+        piece_world = np.zeros((len(names), prep.n - prep.n_own, 3))
         seen = set()
         keys = get_prefs(context).key_source.lower()
         if prep.probs is not None and prep.painted:
@@ -73,17 +86,33 @@ class NFS_OT_generate_facs_keys(JobOperator, bpy.types.Operator):
             if k is None:
                 raise engine.EngineError(f"the model produced an unknown FACS shape {name!r} for the "
                                          f"{scheme} names; this is a bug in the model runtime")
-            local[k] = mesh_io.world_to_local_deltas(delta, prep.mat)
+            local[k] = mesh_io.world_to_local_deltas(delta[:prep.n_own], prep.mat)
+            piece_world[k] = delta[prep.n_own:]
             seen.add(name)
             yield start + (0.95 - start) * len(seen) / len(names), name
         missing = [n for n in names if n not in seen]
         if missing:
             raise engine.EngineError(f"the model produced no shape for {', '.join(missing[:4])}; this is a bug "
                                      f"in the model runtime")
+        head_size = float(np.linalg.norm(np.ptp(prep.verts_world[:prep.n_own], axis=0)))
+        piece_keys = []
+        for p in prep.pieces:
+            rows = piece_world[:, p.start - prep.n_own:p.stop - prep.n_own]
+            moving = np.flatnonzero(piece_io.moving_keys(rows, head_size))
+            piece_keys.append(([names[k] for k in moving], mesh_io.world_to_local_deltas(rows[moving], p.mat)))
         created, replaced = shape_keys.write_keys(obj, names, local, self.replace)
         self.message = (f"'{obj.name}': {len(created)} FACS shape keys created, {len(replaced)} replaced "
                         f"({scheme} names, {KEY_LABELS[keys]}"
                         f"{', painted regions' if prep.painted and probs is not None else ''})")
-
+        said = []
+        for p, (moved, deltas) in zip(prep.pieces, piece_keys):
+            if not moved:
+                said.append(f"'{p.obj.name}' none (no key moves it)")
+                continue
+            shape_keys.write_keys(p.obj, moved, deltas, self.replace)
+            keyframes.drive_by(p.obj, moved, obj)
+            said.append(f"'{p.obj.name}' {len(moved)} ({', '.join(moved[:3])}{' ...' if len(moved) > 3 else ''})")
+        if said:
+            self.message += f"; pieces, driven by '{obj.name}'s keys: " + ", ".join(said)
 
 CLASSES = (NFS_OT_generate_facs_keys,)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bpy
 
 from . import shape_keys, vertex_groups
+from . import pieces as piece_io
 from .common import scene_fps
 from .model_core.runtime import facs_names
 from .ops_transfer import TRANSFERRED_PROP
@@ -82,6 +83,11 @@ class NFS_PT_facs(_NFSSubPanel, bpy.types.Panel):
             layout.label(text=f"{len(keys)} {scheme} FACS keys on this mesh")
         else:
             layout.label(text=f"Creates {len(shape_keys.scheme_names(prefs.name_scheme))} {prefs.name_scheme} keys")
+        if obj is not None and obj.type == "MESH" and len(context.selected_objects) > 1:
+            pieces = piece_io.selected_pieces(context, obj)[0]
+            if pieces:
+                layout.label(text=f"+ {len(pieces)} selected piece{'s' if len(pieces) > 1 else ''} "
+                                  f"(teeth, eyes...), driven by this head", icon="LINKED")
 
 
 def transferred_keys(obj) -> list[str]:

@@ -86,7 +86,7 @@ activate(ob3)
 ob3.shape_key_add(name="Basis", from_mix=False)
 ob3.shape_key_add(name="jawOpen", from_mix=False)
 f3 = fake(ops_facs.NFS_OT_generate_facs_keys)
-f3.replace, f3.scheme, f3.use_painted = False, "PREFERENCES", True
+f3.replace, f3.scheme, f3.use_painted, f3.with_pieces = False, "PREFERENCES", True, True
 f3._gen = f3.job(ctx)
 f3._timer = wm.event_timer_add(10.0, window=win)
 wm.progress_begin(0, 1000)

@@ -1,0 +1,95 @@
+"""Teeth, tongue, eyeballs and lashes kept as objects of their own: other selected meshes taken as pieces of the
+active head.
+
+The model moves a head's pieces when they are in its mesh (``prepare``'s other islands: with Automatic or Template
+keys the lower teeth with the jaw, the upper teeth and the eyeballs still; lashes and brows with the skin they sit
+on). Game and scanned characters often keep them as separate objects, and joining them (Ctrl+J) would break their
+materials, rigs and exports. Generate FACS Shape Keys therefore joins them to the head's arrays in world space
+(the head first, as Ctrl+J would), gives each piece the keys that move it, and drives those keys by the head's keys
+of the same names (``shape_keys.drive_by``), so whatever animates the head (Bake From Source, the sliders, a Live
+Link import) moves its pieces too.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import mesh_io
+
+# a piece gets a key when the key moves one of its vertices further than this share of the head's bounding-box
+# diagonal (0.03 mm on a 30 cm head; ICT's upper teeth and eyeballs move exactly 0 in every template key)
+MOVE_SHARE = 1e-4
+# a selected mesh is a piece when its bounding box meets the head's (grown by this share of the head's size on
+# each side) and its diagonal is below the head's: eyes, teeth and lashes are; a second head or a body is not
+TOUCH_SHARE = 0.05
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A selected mesh taken as a piece of the head: ``obj``, its rows ``start:stop`` in the joined arrays
+    (after the head's and the pieces' before it), ``mat`` (4, 4) float64 its world matrix."""
+    obj: object
+    start: int
+    stop: int
+    mat: np.ndarray
+
+
+def world_bounds(obj) -> tuple[np.ndarray, np.ndarray]:
+    """((3,), (3,)) float64 world-space minimum and maximum of ``obj``'s bounding box."""
+    corners = mesh_io.to_world(np.array([tuple(c) for c in obj.bound_box], dtype=np.float64),
+                               mesh_io.matrix_world(obj))
+    return corners.min(axis=0), corners.max(axis=0)
+
+
+def selected_pieces(context, head, max_vertices: int | None = None) -> tuple[list, list[str]]:
+    """The other selected meshes that are pieces of ``head`` (teeth, tongue, eyeballs, lashes), sorted by name, and a
+    sentence for each selected mesh left out: one that does not touch the head's bounding box or is as large as the
+    head (another character, a body), or that the model cannot use or the add-on cannot change
+    (``mesh_io.mesh_problem``: linked, a Mirror modifier, no faces)."""
+    lo, hi = world_bounds(head)
+    size = float(np.linalg.norm(hi - lo))
+    grow = TOUCH_SHARE * size
+    pieces, left_out = [], []
+    for ob in sorted(context.selected_objects, key=lambda o: o.name):
+        if ob == head or ob.type != "MESH":
+            continue
+        problem = mesh_io.mesh_problem(ob, max_vertices)
+        if problem:
+            left_out.append(f"'{ob.name}' was left out of the head's pieces: {problem}")
+            continue
+        plo, phi = world_bounds(ob)
+        if (phi < lo - grow).any() or (plo > hi + grow).any():
+            left_out.append(f"'{ob.name}' does not touch '{head.name}': left out of the head's pieces (select the "
+                            f"head's own teeth, eyes or lashes)")
+        elif float(np.linalg.norm(phi - plo)) >= size:
+            left_out.append(f"'{ob.name}' is as large as '{head.name}': left out of the head's pieces (select the "
+                            f"head's own teeth, eyes or lashes, not another head or a body)")
+        else:
+            pieces.append(ob)
+    return pieces, left_out
+
+
+def join(head_verts: np.ndarray, head_tris: np.ndarray, parts) -> tuple[np.ndarray, np.ndarray, list]:
+    """The head and its pieces as one mesh, the head first (as Ctrl+J joins them).
+
+    Args: head_verts (N, 3) float64 world positions; head_tris (F, 3) int32; parts: a list of (obj, mat (4, 4),
+    verts (Ni, 3) world, tris (Fi, 3)).
+    Returns: (verts (N + sum Ni, 3) float64, tris (F + sum Fi, 3) int32, [Piece, ...])."""
+    verts, tris, pieces = [np.asarray(head_verts, np.float64)], [np.asarray(head_tris, np.int32)], []
+    start = len(verts[0])
+    for obj, mat, v, t in parts:
+        verts.append(np.asarray(v, np.float64))
+        tris.append(np.asarray(t, np.int32) + start)
+        pieces.append(Piece(obj, start, start + len(v), np.asarray(mat, np.float64)))
+        start += len(v)
+    return np.concatenate(verts), np.concatenate(tris), pieces
+
+
+def moving_keys(piece_deltas: np.ndarray, head_size: float) -> np.ndarray:
+    """(K,) bool: which keys move a piece: piece_deltas (K, Ni, 3) its vertices' world displacements, a vertex moved
+    further than ``MOVE_SHARE`` of ``head_size`` (the head's bounding-box diagonal, world units)."""
+    d = np.asarray(piece_deltas)
+    if d.shape[1] == 0:
+        return np.zeros(len(d), bool)
+    return np.abs(d).max(axis=(1, 2)) > MOVE_SHARE * head_size

@@ -1,0 +1,152 @@
+"""Teeth and eyes kept as objects of their own (nfs_blender/pieces.py): Generate FACS Shape Keys with the head active
+and its pieces selected gives each piece the keys that move it, the same as on the joined mesh, driven by the head's
+keys; a selected mesh that is not the head's piece is left out with a warning. The real runtime with the committed
+weights, the default (Automatic) keys, ICT's head, lower and upper teeth and eyeballs, Blender 4.2 and 5.3."""
+import pytest
+
+from addon_testlib import PRELUDE
+from blender_harness import run_blender
+
+pytestmark = pytest.mark.blender
+
+SCRIPT = r'''
+from model_core.dataset.ict import load_ict
+from model_core.runtime.facs_names import ICT_NAMES
+ict = load_ict(ICT_NPZ)
+TEETH, EYES = (17039, 21451), (21451, 24591)
+
+
+def part(name, ranges, location=(0.0, 0.0, 0.0), rotation=0.0):
+    idx, faces = ict.part_faces(ranges)
+    me = bpy.data.meshes.new(name)
+    me.from_pydata(ict_to_blender(ict.neutral[idx].astype(np.float64)).tolist(), [], faces.tolist())
+    ob = bpy.data.objects.new(name, me)
+    bpy.context.scene.collection.objects.link(ob)
+    ob.location, ob.rotation_euler = location, (0.0, 0.0, rotation)
+    return ob, idx
+
+
+def world(ob):
+    return mesh_io.rest_world_positions(ob)
+
+
+jaw = ICT_NAMES.index("jawOpen")
+# the teeth split by what jawOpen does to ICT's own teeth: the lower row opens with the jaw
+moved = np.linalg.norm(ict.expression_modes[jaw, TEETH[0]:TEETH[1]], axis=1) > 0.3
+idx_t = np.arange(*TEETH)
+head, _ = part("Head", [(0, 11248)])
+# the lower teeth in an object of their own, turned and moved by its transform (the same world positions)
+lower, li = part("LowerTeeth", [(TEETH[0], TEETH[1])])
+keep = set(np.flatnonzero(np.isin(li, idx_t[moved])).tolist())
+import bmesh
+bm = bmesh.new(); bm.from_mesh(lower.data)
+bm.verts.ensure_lookup_table()
+bmesh.ops.delete(bm, geom=[v for i, v in enumerate(bm.verts) if i not in keep], context="VERTS")
+bm.to_mesh(lower.data); bm.free()
+upper, _ = part("UpperTeeth", [(TEETH[0], TEETH[1])])
+bm = bmesh.new(); bm.from_mesh(upper.data)
+bm.verts.ensure_lookup_table()
+bmesh.ops.delete(bm, geom=[v for i, v in enumerate(bm.verts) if i in keep], context="VERTS")
+bm.to_mesh(upper.data); bm.free()
+eyes, _ = part("Eyes", [EYES])
+far, _ = part("OtherHead", [(0, 11248)], location=(2.0, 0.0, 0.0))          # another character beside it
+bpy.ops.mesh.primitive_cube_add(size=1.0, location=(0.0, 0.0, -0.3))          # a body round the head: as large
+bpy.context.active_object.name = "Body"
+for ob, (loc, rot) in ((lower, ((0.1, 0.02, -0.05), 0.4)),):
+    w = world(ob)
+    ob.rotation_euler = (0.0, 0.0, rot)
+    ob.location = loc
+    bpy.context.view_layer.update()
+    mw = np.array(ob.matrix_world)
+    local = (w - mw[:3, 3]) @ np.linalg.inv(mw[:3, :3]).T
+    ob.data.vertices.foreach_set("co", local.astype(np.float32).ravel())
+    ob.data.update()
+bpy.context.view_layer.update()
+out = {"errors": ERRORS}
+
+# what the runtime gives the joined mesh (as Ctrl+J would join them, the head first, pieces by name)
+order = [head, eyes, lower, upper]
+verts = np.concatenate([world(o) for o in order])
+off = np.cumsum([0] + [len(o.data.vertices) for o in order])
+tris = np.concatenate([mesh_io.triangles(o.data) + off[i] for i, o in enumerate(order)])
+pm = engine.prepare(MODEL, verts, tris)
+names, joined = MODEL.facs_basis(pm, "ict", keys="auto")
+
+activate(head)
+for ob in (lower, upper, eyes, far, bpy.data.objects["Body"]):
+    ob.select_set(True)
+bpy.ops.ed.undo_push(message="before FACS")
+out["gen"] = run_op(bpy.ops.nfs.generate_facs_keys)
+head, lower = bpy.data.objects["Head"], bpy.data.objects["LowerTeeth"]
+
+
+def deltas(ob):
+    ks = keys_of(ob)
+    mw = np.array(ob.matrix_world)
+    return {n: (ks[n].astype(np.float64) - ks["Basis"]) @ mw[:3, :3].T for n in ks if n != "Basis"}
+
+
+d_head, d_lower = deltas(head), deltas(lower)
+out["head_err"] = max(float(np.abs(d_head[n] - joined[k, :off[1]]).max()) for k, n in enumerate(names))
+out["lower_names"] = sorted(d_lower)
+out["lower_err"] = max(float(np.abs(d_lower[n] - joined[names.index(n), off[2]:off[3]]).max()) for n in d_lower)
+true = ict_to_blender(ict.expression_modes[jaw, idx_t[moved]].astype(np.float64))
+out["jaw_teeth_err"] = float(np.linalg.norm(d_lower["jawOpen"] - true, axis=1).mean())
+out["jaw_teeth_true"] = float(np.linalg.norm(true, axis=1).mean())
+out["no_keys"] = {o: bpy.data.objects[o].data.shape_keys is None for o in ("UpperTeeth", "Eyes", "OtherHead", "Body")}
+ad = lower.data.shape_keys.animation_data
+out["drivers"] = sorted(d.data_path for d in ad.drivers)
+
+# the head's keys play the teeth: a slider value, then the head's animation
+head.data.shape_keys.key_blocks["jawOpen"].value = 0.5
+dg = bpy.context.evaluated_depsgraph_get()
+dg.update()
+posed = mesh_io.to_world(mesh_io.evaluated_local_positions(lower, dg), np.array(lower.matrix_world))
+out["slider_err"] = float(np.abs(posed - world(lower) - 0.5 * d_lower["jawOpen"]).max())
+head.data.shape_keys.key_blocks["jawOpen"].value = 0.0
+kb = head.data.shape_keys.key_blocks["jawLeft"]
+kb.keyframe_insert("value", frame=1)
+kb.value = 1.0
+kb.keyframe_insert("value", frame=5)
+bpy.context.scene.frame_set(5)
+dg = bpy.context.evaluated_depsgraph_get()
+posed = mesh_io.to_world(mesh_io.evaluated_local_positions(lower, dg), np.array(lower.matrix_world))
+out["anim_err"] = float(np.abs(posed - world(lower) - d_lower["jawLeft"]).max())
+out["anim_moved"] = float(np.abs(d_lower["jawLeft"]).max())
+
+# again with 'Replace existing': the keys rewritten in place, one driver each
+activate(head)
+for ob in (lower, upper, eyes):
+    ob.select_set(True)
+out["again"] = run_op(bpy.ops.nfs.generate_facs_keys, replace=False)
+out["again_replace"] = run_op(bpy.ops.nfs.generate_facs_keys, replace=True)
+out["drivers_after_replace"] = len(bpy.data.objects["LowerTeeth"].data.shape_keys.animation_data.drivers)
+
+# undo back to before the first run (two steps: the refused run pushes none): no keys, no drivers
+bpy.ops.ed.undo()
+bpy.ops.ed.undo()
+out["undone"] = {o: bpy.data.objects[o].data.shape_keys is None for o in ("Head", "LowerTeeth")}
+emit(out)
+'''
+
+
+def test_selected_teeth_get_the_keys_that_move_them_driven_by_the_head():
+    res = run_blender([PRELUDE, SCRIPT], timeout=900)
+    print({k: v for k, v in res.items() if k != "errors"})
+    assert res["gen"] == ["FINISHED"], res["errors"]
+    # the head's and the lower teeth's keys are those of the joined mesh (float32 storage: ~1e-7 m)
+    assert res["head_err"] < 2e-6 and res["lower_err"] < 2e-6
+    # ICT's lower teeth move with the jaw keys only; upper teeth and eyeballs in no key (docs: the lower teeth
+    # with the jaw, the upper ones and the eyeballs still): no keys; another head beside it and a body round it are
+    # left out
+    assert res["lower_names"] == ["jawForward", "jawLeft", "jawOpen", "jawRight"]
+    assert res["no_keys"] == {"UpperTeeth": True, "Eyes": True, "OtherHead": True, "Body": True}
+    # the lower teeth open with the jaw as ICT's own do (measured on the joined head: within 5 %)
+    assert res["jaw_teeth_err"] < 0.05 * res["jaw_teeth_true"]
+    assert res["drivers"] == sorted(f'key_blocks["{n}"].value' for n in res["lower_names"])
+    # the head's slider and the head's keyframes move the teeth (float32 positions)
+    assert res["slider_err"] < 2e-6 and res["anim_err"] < 2e-6 < 1e-3 < res["anim_moved"]
+    # a second run needs 'Replace existing' and then keeps one driver per key
+    assert res["again"] == ["CANCELLED"] and any("Replace existing" in e for e in res["errors"])
+    assert res["again_replace"] == ["FINISHED"] and res["drivers_after_replace"] == 4
+    assert res["undone"] == {"Head": True, "LowerTeeth": True}
