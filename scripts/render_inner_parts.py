@@ -7,6 +7,11 @@ held-out ICT identity's full head with its teeth and eyeballs:
 
 Columns: the neutral, then jawOpen 0.5, jawOpen 0.4 + smile, jawOpen 0.3 + funnel, jawOpen 0.4 + stretch, each a
 mix of ICT's 53 keys. Teeth yellow, eyeballs pink; front view of the mouth.
+
+With ``--transfer`` (docs/transfer_pieces.png): Transfer Shape Keys from a source without pieces (the first held-out
+identity's skin alone) onto the second's skin Voronoi-remeshed (8k) with ICT's teeth and eyeballs: the truth, before
+(``transfer.JAW_PIECES`` and ``inner_parts.CLOSED_RIGID`` off: the pieces follow the nearest skin, the eyeballs the
+lids) and now (``runtime/jaw_pieces.py``); the last column a blink with jawOpen 0.3.
 """
 from __future__ import annotations
 
@@ -15,9 +20,11 @@ import argparse
 import numpy as np
 
 from model_core.dataset.ict import crop_sizes, load_ict
+from model_core.dataset.remesh import make_topology
 from model_core.evaluation.evaluate import held_out_identities
 from model_core.evaluation.render_util import key_rows, write_key_sheet
 from model_core.runtime import Model
+from model_core.runtime import inner_parts, transfer
 from model_core.runtime.facs_names import ICT_NAMES
 
 TEETH, EYEBALLS = (17039, 21451), (21451, 24591)      # ICT vertex ranges (../shared/data/README.md)
@@ -33,25 +40,65 @@ def head_with_pieces(ict):
     return ict.identity_verts(held_out_identities(1)[0])[idx], faces, idx, ict.expression_modes[:, idx]
 
 
+def transfer_sources(ict, model):
+    """The ``--transfer`` case: (verts, faces, idx (N,) ICT vertex of each piece vertex, -1 on the remeshed skin,
+    {label: (53, N, 3) cm})."""
+    skin = crop_sizes("full")[0]
+    a, b = (ict.identity_verts(i) for i in held_out_identities(2))
+    modes = ict.expression_modes.astype(np.float64)
+    sk, sf = ict.part_faces([(0, skin)])
+    idx, faces = ict.part_faces([(0, skin), (TEETH[0], EYEBALLS[1])])
+    inner = idx >= skin
+    topo = make_topology(ict, "full", 8000, "voronoi", 5)
+    verts = np.concatenate([topo.positions(b[:skin]), b[idx[inner]]])
+    faces = np.concatenate([topo.faces, faces[inner[faces].all(axis=1)] - int((~inner).sum()) + topo.n_verts])
+    skin_true = np.stack([topo.positions(b[:skin] + d[:skin]) - topo.positions(b[:skin]) for d in modes])
+    sources = {"truth": np.concatenate([skin_true, modes[:, idx[inner]]], axis=1)}
+    source = model.prepare(a[sk], sf, "Y", "Z")
+    for on, label in ((False, "before"), (True, "now")):
+        transfer.JAW_PIECES = inner_parts.CLOSED_RIGID = on
+        target = model.prepare(verts, faces, "Y", "Z")
+        sources[label] = transfer.transfer_keys(model, source, modes[:, sk], target,
+                                                names=list(ICT_NAMES)).astype(np.float64)
+    return verts, faces, np.r_[np.full(topo.n_verts, -1), idx[inner]], sources
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("-o", "--out", default="docs/inner_parts.png")
+    p.add_argument("-o", "--out", default=None, help="default docs/inner_parts.png, with --transfer "
+                                                     "docs/transfer_pieces.png")
     p.add_argument("--size", type=int, default=260)
+    p.add_argument("--transfer", action="store_true", help="Transfer Shape Keys from a source without pieces")
     a = p.parse_args(argv)
-    verts, faces, idx, true = head_with_pieces(load_ict())
     model = Model.load()
+    if a.transfer:
+        mixes = dict(MIXES)
+        mixes.pop("jaw .4 + stretch")
+        mixes["blink + jaw .3"] = {"eyeBlink_L": 1.0, "eyeBlink_R": 1.0, "jawOpen": 0.3}
+        verts, faces, idx, sources = transfer_sources(load_ict(), model)
+        sets = {label: {mix: sum(w * d[ICT_NAMES.index(k)] for k, w in ws.items()) for mix, ws in mixes.items()}
+                for label, d in sources.items()}
+        rows = key_rows(verts, faces, sets, list(mixes), a.size, colors=_colors(idx), bounds=(-4.5, 4.5, -6.0, 4.5))
+        print(write_key_sheet(a.out or "docs/transfer_pieces.png", rows, list(mixes), a.size))
+        return 0
+    verts, faces, idx, true = head_with_pieces(load_ict())
     pm = model.prepare(verts, faces, "Y", "Z")
     sources = {"truth": true.astype(np.float64)}
     for keys, label in (("auto", "ours"), ("decoder", "decoder")):
         sources[label] = model.facs_basis(pm, names="ict", keys=keys)[1].astype(np.float64)
     sets = {label: {mix: sum(w * d[ICT_NAMES.index(k)] for k, w in ws.items()) for mix, ws in MIXES.items()}
             for label, d in sources.items()}
-    colors = np.full((len(verts), 3), 0.8)
+    rows = key_rows(verts, faces, sets, list(MIXES), a.size, colors=_colors(idx), bounds=(-3.5, 3.5, -6.0, 1.0))
+    print(write_key_sheet(a.out or "docs/inner_parts.png", rows, list(MIXES), a.size))
+    return 0
+
+
+def _colors(idx):
+    """(N, 3) vertex colours: teeth yellow, eyeballs pink, the rest grey (idx (N,) ICT vertex of each)."""
+    colors = np.full((len(idx), 3), 0.8)
     colors[(idx >= TEETH[0]) & (idx < TEETH[1])] = (1.0, 0.95, 0.6)
     colors[(idx >= EYEBALLS[0]) & (idx < EYEBALLS[1])] = (0.95, 0.65, 0.65)
-    rows = key_rows(verts, faces, sets, list(MIXES), a.size, colors=colors, bounds=(-3.5, 3.5, -6.0, 1.0))
-    print(write_key_sheet(a.out, rows, list(MIXES), a.size))
-    return 0
+    return colors
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from model_core.runtime.mesh import (barycentric_interpolate, concat_ranges, connected_components, cotan_weights,
-                                     face_areas, mesh_hash, validate_mesh, vertex_areas, vertex_normals)
+from model_core.runtime.mesh import (barycentric_interpolate, closed_components, concat_ranges, connected_components,
+                                     cotan_weights, face_areas, mesh_hash, validate_mesh, vertex_areas, vertex_normals)
 
 TET = (np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], float), np.array([[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]]))
 
@@ -336,3 +336,13 @@ def test_front_hits_bins_give_the_numbers_of_testing_every_triangle():
     np.testing.assert_array_equal(got, best)
     assert np.isnan(got).any() and (got > -0.5).sum() > 100      # misses beyond the big triangle, hits on the sheet
     np.testing.assert_array_equal(front_hits(v, f, xy, chunk=7), got)
+
+
+def test_closed_components_tell_a_closed_shell_from_an_open_one():
+    """A tetrahedron (closed: an eyeball) and a triangle beside it (open: a lash card); a label with no triangle is
+    not closed."""
+    faces = np.array([[0, 1, 2], [0, 3, 1], [1, 3, 2], [2, 3, 0], [4, 5, 6]])
+    labels = connected_components(8, faces)
+    closed = closed_components(labels, faces)
+    assert closed[labels[0]] and not closed[labels[4]] and not closed[labels[7]]
+    assert closed_components(labels, np.zeros((0, 3), np.int64)).tolist() == [False] * (labels.max() + 1)

@@ -15,7 +15,8 @@ removed, then the similarity undone). A piece whose vertices lie closer to ICT's
 surface takes the inner parts' deltas, rotated and scaled by the similarity (``inner_keys``), unless it lands on
 ICT's lashes, eye occlusion or lacrimal fluid for ``LID_SHARE`` of its vertices, or mostly on ICT's mouth or eye
 sockets: then it follows the skin it meets (the lids' keys close the face's own eye, and a mouth bag stays
-joined to the face's own lips; ICT's would not). Each vertex takes the motion
+joined to the face's own lips; ICT's would not). A closed piece (an eyeball, a closed tooth: lashes and sockets are
+open) takes ICT's rigid parts' motion wherever it lands (``CLOSED_RIGID``). Each vertex takes the motion
 of the ICT piece (a tooth, an eyeball, the tongue) that most of its ``VOTE_NEIGHBOURS`` nearest fellow vertices
 land on, at its nearest point of that piece: a vertex that lands a few millimetres off, on the gum behind its
 tooth, still moves with the tooth, and a small piece (one tooth, a row) moves as one ICT piece. Weak: one
@@ -39,6 +40,7 @@ INNER_PATH = Path(__file__).resolve().parent.parent / "data" / "ict_inner_parts.
 OFFSET_NEIGHBOURS = 16    # registered template vertices whose offsets carry a point into the template's frame
 INNER_REACH_CM = 1.5      # a piece is inside the face when its vertices lie (median) within this of ICT's parts
 RIGID, SOCKET, ON_LIDS = 0, 1, 2   # ``InnerParts.kind``
+CLOSED_RIGID = True       # a closed piece moves as ICT's rigid parts wherever it lands (``inner_keys``' closed)
 LID_SHARE = 0.25          # a piece this much of which lands on ICT's lashes / eye occlusion follows the lids' skin
                           # (ICT's teeth and eyeballs: at most 3 %; an eye-occlusion strip lying on the eyeball
                           # 45 %: a lid piece left still shows, an eyeball dragged 1 mm hides under the lid)
@@ -77,6 +79,13 @@ class InnerParts:
         if not hasattr(self, "_grid"):
             self._grid = PointGrid(self.verts)
         return self._grid
+
+    def rigid_grid(self) -> tuple[PointGrid, np.ndarray]:
+        """(a grid of the ``RIGID`` vertices, their indices (R,) into ``verts``), built once."""
+        if not hasattr(self, "_rigid"):
+            idx = np.flatnonzero(self.kind == RIGID)
+            self._rigid = (PointGrid(self.verts[idx]), idx)
+        return self._rigid
 
 
 _DEFAULT: list = []
@@ -120,7 +129,7 @@ def _in_box(points: np.ndarray, targets: np.ndarray, margin: float, scale: float
 
 def inner_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, labels: np.ndarray, registered,
                scale: float, rot: np.ndarray, shift: np.ndarray, anchors: np.ndarray | None = None,
-               key_rot: np.ndarray | None = None, key_gain: np.ndarray | None = None
+               key_rot: np.ndarray | None = None, key_gain: np.ndarray | None = None, closed=None
                ) -> tuple[np.ndarray, np.ndarray]:
     """ICT's inner-part deltas on the pieces of a face that lie inside it.
 
@@ -128,7 +137,10 @@ def inner_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, lab
     pieces that are not the face surface, cm in the face's frame; labels (N,) their piece; registered, scale,
     rot, shift: the template's registration (``TemplateMatch``); anchors: see ``to_template_frame``; key_rot
     (3, 3): the rotation the deltas are carried with (``TemplateMatch.key_rot``; None: ``rot``); key_gain: optional
-    (K,) factor of each key (``TemplateMatch.key_gain``: a far narrower mouth's keys, and so its teeth, move less).
+    (K,) factor of each key (``TemplateMatch.key_gain``: a far narrower mouth's keys, and so its teeth, move less);
+    closed: optional (N,) bool, the point's piece is a closed surface (``mesh.closed_components``): such a piece
+    (an eyeball, a tooth) is neither lashes nor a socket, it takes the motion of ICT's rigid parts wherever it lands
+    (a remeshed head's eyeball landed a third on ICT's eye occlusion and followed the lids: 1.3 cm in a blink).
     Returns (rows (R,) int64 indices into points of the vertices that take inner-part motion, keys (K, R, 3) float32
     cm in the face's frame)."""
     points = np.asarray(points, np.float64)
@@ -140,16 +152,17 @@ def inner_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, lab
     keep = np.flatnonzero(np.isin(labels, np.unique(labels[inside])))
     if not len(keep):
         return np.zeros(0, np.int64), np.zeros((len(parts.modes), 0, 3), np.float32)
+    closed = np.zeros(len(points), bool) if closed is None else np.asarray(closed, bool)
     rows, keys = _inner_keys(parts, tpl_verts, points[keep], labels[keep], registered, scale, rot, shift, anchors,
-                             rot if key_rot is None else key_rot)
+                             rot if key_rot is None else key_rot, closed[keep])
     if key_gain is not None:
         keys *= np.asarray(key_gain, np.float32)[:, None, None]
     return keep[rows], keys
 
 
 def _inner_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, labels: np.ndarray, registered,
-                scale: float, rot: np.ndarray, shift: np.ndarray, anchors: np.ndarray | None, key_rot: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray]:
+                scale: float, rot: np.ndarray, shift: np.ndarray, anchors: np.ndarray | None, key_rot: np.ndarray,
+                closed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``inner_keys`` on the pieces near the inner parts."""
     q = to_template_frame(points, tpl_verts, registered, scale, rot, shift, anchors)
     near, d2_in = parts.grid().knn(q, 1)
@@ -162,6 +175,11 @@ def _inner_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, la
     for sel in np.split(order, starts[1:]):             # each piece's vertices (hair cards: thousands of pieces)
         on_skin = np.median(d_in[sel]) > min(INNER_REACH_CM, np.median(d_skin[sel]))
         kind = parts.kind[near[sel]]
+        if closed[sel].all() and not on_skin and CLOSED_RIGID:     # an eyeball, a tooth: ICT's rigid parts only
+            rigid, ridx = parts.rigid_grid()
+            rows.append(sel)
+            src.append(_piece_sources(parts, q[sel], parts.piece[ridx[rigid.knn(q[sel], 1)[0][:, 0]]]))
+            continue
         if on_skin or (kind == ON_LIDS).mean() > LID_SHARE or (kind != RIGID).mean() > 0.5:
             continue            # on the skin (brows, a beard), on the lids (lashes), a socket or far away: follows
         rows.append(sel)

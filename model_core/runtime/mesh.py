@@ -284,6 +284,22 @@ def connected_components(n_verts: int, faces: np.ndarray) -> np.ndarray:
     return _number_roots(root)
 
 
+def closed_components(labels: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """(C,) bool: which connected pieces are closed surfaces (no boundary edge: an eyeball, a closed tooth), for
+    labels (N,) each vertex's piece 0..C-1 (``connected_components``) and faces (F, 3). A piece with no triangle is
+    not closed."""
+    labels = np.asarray(labels, np.int64)
+    n = int(labels.max()) + 1 if len(labels) else 0
+    closed = np.zeros(n, bool)
+    faces = np.asarray(faces, np.int64)
+    if not len(faces):
+        return closed
+    closed[labels[faces[:, 0]]] = True
+    _, edges, count, _ = edge_table(faces)
+    closed[labels[edges[count == 1, 0]]] = False
+    return closed
+
+
 def edge_components(n_verts: int, edges: np.ndarray) -> np.ndarray:
     """Connected components of the graph of ``edges`` (E, 2) on ``n_verts`` vertices: (N,) int64 labels
     0..C-1, numbered in the order of each component's smallest vertex index (``union_roots``)."""

@@ -31,7 +31,7 @@ class Pieces(ModelPart):
 
         def run():
             from .inner_parts import default_inner_parts, inner_keys, offset_anchors
-            from .mesh import connected_components
+            from .mesh import closed_components, connected_components
             from .template_keys import default_template
             none = np.zeros(0, np.int64), np.zeros((len(ICT_NAMES), 0, 3), F32)
             moving = pm.following
@@ -40,11 +40,14 @@ class Pieces(ModelPart):
             tpl = default_template()
             match = self._template_match(pm)[1]
             pts, cm = self.template_frame(pm, pm.verts[pm.other_index[moving]])
-            labels = connected_components(pm.n_verts, pm.faces)[pm.other_index[moving]]
+            every = connected_components(pm.n_verts, pm.faces)
+            labels = every[pm.other_index[moving]]
+            closed = closed_components(every, pm.faces)[labels]
             # the template's lips and lids behind their margins are pulled wherever a mouth bag or socket of the
             # face lies: their offsets do not say where the teeth went (measured: 1.1 cm off with them, 0.3 without)
             rows, keys = inner_keys(default_inner_parts(), tpl.verts, pts, labels, match.registered, match.scale,
-                                    match.rot, match.shift, offset_anchors(tpl), match.key_rot, match.key_gain)
+                                    match.rot, match.shift, offset_anchors(tpl), match.key_rot, match.key_gain,
+                                    closed)
             keys /= F32(cm)
             return moving[rows], check_finite(keys, "inner-part keys")
         return self._cached(pm, "inner_keys", run)

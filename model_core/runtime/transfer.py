@@ -95,6 +95,7 @@ RELAX_FOLDS = False     # template_keys(unfold=): off here (an artist's key may 
 COINCIDENT = 0.05       # a target vertex this near a source vertex (share of the median edge) takes its keys
 COINCIDENT_NEAR = 0.1   # ... once the similarity is fitted on the pairs this near, when this share of the target's
 COINCIDENT_SHARE = 0.5  # vertices has one (``_coincident_keys``: one surface)
+JAW_PIECES = True       # a source without pieces: the target's teeth, tongue, eyeballs move as a jaw (``_jaw_pieces``)
 UNFLIP = True          # relax the triangles a carried key turns over where the source's key does not (``unflip``)
 LANDMARK_REACH = 0.05   # a landmark may lie at most this share of the face's extent off the face's vertices
 JAW_DROP_CM = 0.05      # a key named otherwise is the mouth-opening key when it drops the chin this far (mean, ICT
@@ -257,6 +258,18 @@ def _piece_keys(model, source_pm, keys: np.ndarray, target_pm, source: FaceTempl
     rows, out = inner_keys(parts, source.verts, tgt_pts, tgt_labels, match.registered, match.scale, match.rot,
                            match.shift, offset_anchors(source), match.key_rot, match.key_gain)
     return tgt_rows[rows], out.astype(np.float64)
+
+
+def _jaw_pieces(model, source_pm, target_pm, canon: np.ndarray, out: np.ndarray) -> None:
+    """With ``JAW_PIECES`` and a source without pieces near its face: the target's teeth, tongue and eyeballs move
+    as a jaw does for each carried key (``jaw_pieces.jaw_piece_keys``), written into ``out`` (K, N, 3) caller frame;
+    canon (K, Nf, 3) the carried keys of the target's face island, canonical."""
+    if not JAW_PIECES or not len(target_pm.following) or _moving_pieces(source_pm, target_pm)[0].any():
+        return
+    from .jaw_pieces import jaw_piece_keys
+    rows, keys = jaw_piece_keys(model, target_pm, canon)
+    if len(rows):
+        out[:, target_pm.other_index[rows]] = target_pm.normalization.invert_vectors(keys)
 
 
 def source_folds(source_pm, keys: np.ndarray, match, target_pm):
@@ -515,6 +528,7 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
         # the face islands one topology and no source piece to carry onto a target piece: nothing is registered
         canon = np.stack([target_pm.normalization.apply_vectors(k) for k in face[0]]).astype(np.float32)
         out = _whole_keys(model, target_pm, canon, face)
+        _jaw_pieces(model, source_pm, target_pm, canon, out)
         if progress is not None:
             progress(1, 1)
         return (out, _face_correspondence(source_pm, target_pm, face)) if return_correspondence else out
@@ -575,6 +589,8 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
                                    (lin, shift) if proportions else None)
     if len(rows):          # the target's teeth, tongue, eyeballs: the source's own pieces' motion
         out[:, target_pm.other_index[rows]] = target_pm.normalization.invert_vectors(piece_keys / k_tgt)
+    else:                  # ... or, the source having none, a jaw's
+        _jaw_pieces(model, source_pm, target_pm, canon, out)
     if UNFLIP and face is None:     # (the face island's keys are the source's own: nothing to relax)
         out, _ = unflip_keys(out, target_pm.verts, target_pm.faces,
                              allowed=source_folds(source_pm, keys, match, target_pm))
