@@ -20,7 +20,8 @@ import bpy
 import numpy as np
 from bpy.props import BoolProperty, StringProperty
 
-from . import background, correspondence, engine, landmarks, mesh_io, shape_keys
+from . import background, correspondence, engine, keyframes, landmarks, mesh_io, shape_keys
+from . import pieces as piece_io
 from .common import (JobOperator, NFSOperator, UserError, editable_mesh_problem, prepare_options, report_exception,
                      rest_mesh, unless)
 from .prefs import get_prefs
@@ -101,6 +102,10 @@ class NFS_OT_transfer_shape_keys(JobOperator, bpy.types.Operator):
                          description="Comma-separated names of the source keys to transfer (empty: all of them)")
     colors: BoolProperty(name="Correspondence colours", default=True,
                          description="Write the NFS_correspondence colour attribute on both meshes")
+    with_pieces: BoolProperty(name="Selected pieces", default=True,
+                              description="Other selected meshes on the target head (teeth, tongue, eyeballs, "
+                                          "lashes as objects of their own) move as its pieces: each gets the keys "
+                                          "that move it, driven by the head's keys")
     proportions: BoolProperty(name="Match proportions", default=False,
                               description="First give the source the target's proportions by an affine map and "
                                           "carry the keys by it (heads that differ by a stretch: a longer or "
@@ -110,17 +115,19 @@ class NFS_OT_transfer_shape_keys(JobOperator, bpy.types.Operator):
     def problem(cls, context):
         return super().problem(context) or source_problem(context.scene.nfs.transfer_source, context.active_object)
 
-    def _checked_names(self, source, target) -> list[str]:
+    def _checked_names(self, source, targets) -> list[str]:
+        """The keys to carry, checked against the target and its pieces (``targets``: the target first)."""
         names = select_keys(source_key_names(source), self.keys)
-        key = target.data.shape_keys
-        ref_name = key.reference_key.name if key is not None and key.reference_key is not None else "Basis"
-        if ref_name in names:
-            raise UserError(f"the source key {ref_name!r} has the name of the reference key of '{target.name}', "
-                            f"which is never overwritten: rename one of them, or leave it out with 'Keys'")
-        existing = shape_keys.clashes(target, names)
-        if existing and not self.replace:
-            raise UserError(f"'{target.name}' already has shape keys named {_few(existing, 4)}; tick 'Replace "
-                            f"existing' to overwrite them (other keys are never touched)")
+        for target in targets:
+            key = target.data.shape_keys
+            ref_name = key.reference_key.name if key is not None and key.reference_key is not None else "Basis"
+            if ref_name in names:
+                raise UserError(f"the source key {ref_name!r} has the name of the reference key of '{target.name}', "
+                                f"which is never overwritten: rename one of them, or leave it out with 'Keys'")
+            existing = shape_keys.clashes(target, names)
+            if existing and not self.replace:
+                raise UserError(f"'{target.name}' already has shape keys named {_few(existing, 4)}; tick 'Replace "
+                                f"existing' to overwrite them (other keys are never touched)")
         return names
 
     def job(self, context):
@@ -129,13 +136,23 @@ class NFS_OT_transfer_shape_keys(JobOperator, bpy.types.Operator):
         problem = mesh_io.mesh_problem(target) or source_problem(source, target)
         if problem:
             raise UserError(problem)
-        names = self._checked_names(source, target)
+        pieces = []
+        if self.with_pieces:
+            pieces, left_out = piece_io.selected_pieces(context, target, get_prefs(context).max_vertices,
+                                                        skip=(source,))
+            self.warnings.extend(left_out)
+        names = self._checked_names(source, [target] + pieces)
         src_mat, src_verts, src_tris = rest_mesh(context, source, editable=False)
         tgt_mat, tgt_verts, tgt_tris = rest_mesh(context, target)
+        n_own = len(tgt_verts)
+        joined = ()
+        if pieces:      # the target's teeth, eyes, lashes as objects of their own: its pieces (``pieces.py``)
+            tgt_verts, tgt_tris, joined = piece_io.join(tgt_verts, tgt_tris,
+                                                        [(p,) + rest_mesh(context, p) for p in pieces])
         keys_world = source_world_keys(source, names, src_mat)
         blocks = source.data.shape_keys.key_blocks
         ranges = {n: (blocks[n].slider_min, blocks[n].slider_max) for n in names}
-        lm_src, lm_tgt, lm_names, unpaired = landmarks.landmark_pairs(source, target, src_verts, tgt_verts)
+        lm_src, lm_tgt, lm_names, unpaired = landmarks.landmark_pairs(source, target, src_verts, tgt_verts[:n_own])
         if unpaired:
             self.warnings.append(f"landmark groups without a partner of the same name on the other head were left "
                                  f"out: {_few(unpaired, 4)}")
@@ -173,21 +190,34 @@ class NFS_OT_transfer_shape_keys(JobOperator, bpy.types.Operator):
         out_world, matched = yield from background.run(compute, 0.02, 0.95)
         self.warnings.extend(notes)
         yield 0.96, "writing shape keys"
-        local = mesh_io.world_to_local_deltas(out_world, tgt_mat).astype(np.float32)
+        local = mesh_io.world_to_local_deltas(out_world[:, :n_own], tgt_mat).astype(np.float32)
+        head_size = float(np.linalg.norm(np.ptp(tgt_verts[:n_own], axis=0)))
+        piece_keys = []
+        for p in joined:
+            moving = np.flatnonzero(piece_io.moving_keys(out_world[:, p.start:p.stop], head_size))
+            piece_keys.append(([names[k] for k in moving],
+                               mesh_io.world_to_local_deltas(out_world[moving, p.start:p.stop], p.mat)))
         # ---- computed and checked: write
         created, replaced = shape_keys.write_keys(target, names, local, self.replace)
         # a new key plays over the source key's range (a source animated to 1.5 is not clipped at 1 when baked
         # onto it); a replaced key keeps the user's settings
         shape_keys.set_ranges(target, {n: ranges[n] for n in created})
         target.data[TRANSFERRED_PROP] = ",".join(names)     # the panel's Recompute button re-runs these
-        painted = self._write_colors(source, target, src_verts, matched) if self.colors else []
-        n_unmatched = int((~np.isfinite(matched).all(axis=1)).sum())
+        said = []
+        for p, (moved, deltas) in zip(joined, piece_keys):
+            if moved:
+                shape_keys.write_keys(p.obj, moved, deltas, self.replace)
+                keyframes.drive_by(p.obj, moved, target)
+            said.append(f"'{p.obj.name}' {len(moved) or 'none (no key moves it)'}")
+        painted = self._write_colors(source, target, src_verts, matched[:n_own]) if self.colors else []
+        n_unmatched = int((~np.isfinite(matched[:n_own]).all(axis=1)).sum())
         self.message = (f"'{source.name}' -> '{target.name}': {len(created)} shape keys created, {len(replaced)} "
-                        f"replaced; {n_target - n_unmatched:,} of {n_target:,} vertices matched"
+                        f"replaced; {n_own - n_unmatched:,} of {n_own:,} vertices matched"
                         f"{' (one topology: vertex for vertex)' if one_mesh else ''}"
                         f"{' (one face island: the face vertex for vertex)' if face_only else ''}"
                         f"{f'; {len(lm_names)} landmarks' if lm_names else ''}"
-                        f"{f' ({correspondence.ATTRIBUTE} on ' + ', '.join(painted) + ')' if painted else ''}")
+                        f"{f' ({correspondence.ATTRIBUTE} on ' + ', '.join(painted) + ')' if painted else ''}"
+                        f"{'; pieces, driven by its keys: ' + ', '.join(said) if said else ''}")
 
     def _write_colors(self, source, target, src_verts, matched) -> list[str]:
         """Write the correspondence colours where allowed; returns the names of the objects painted."""

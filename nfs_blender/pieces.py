@@ -4,8 +4,8 @@ active head.
 The model moves a head's pieces when they are in its mesh (``prepare``'s other islands: with Automatic or Template
 keys the lower teeth with the jaw, the upper teeth and the eyeballs still; lashes and brows with the skin they sit
 on). Game and scanned characters often keep them as separate objects, and joining them (Ctrl+J) would break their
-materials, rigs and exports. Generate FACS Shape Keys therefore joins them to the head's arrays in world space
-(the head first, as Ctrl+J would), gives each piece the keys that move it, and drives those keys by the head's keys
+materials, rigs and exports. Generate FACS Shape Keys and Transfer Shape Keys (its target) therefore join them to the head's arrays in world space
+(the head first, as Ctrl+J would), give each piece the keys that move it, and drive those keys by the head's keys
 of the same names (``shape_keys.drive_by``), so whatever animates the head (Bake From Source, the sliders, a Live
 Link import) moves its pieces too.
 """
@@ -42,17 +42,18 @@ def world_bounds(obj) -> tuple[np.ndarray, np.ndarray]:
     return corners.min(axis=0), corners.max(axis=0)
 
 
-def selected_pieces(context, head, max_vertices: int | None = None) -> tuple[list, list[str]]:
+def selected_pieces(context, head, max_vertices: int | None = None, skip=()) -> tuple[list, list[str]]:
     """The other selected meshes that are pieces of ``head`` (teeth, tongue, eyeballs, lashes), sorted by name, and a
     sentence for each selected mesh left out: one that does not touch the head's bounding box or is as large as the
     head (another character, a body), or that the model cannot use or the add-on cannot change
-    (``mesh_io.mesh_problem``: linked, a Mirror modifier, no faces)."""
+    (``mesh_io.mesh_problem``: linked, a Mirror modifier, no faces). Objects in ``skip`` (a transfer's source) are
+    passed over without a sentence."""
     lo, hi = world_bounds(head)
     size = float(np.linalg.norm(hi - lo))
     grow = TOUCH_SHARE * size
     pieces, left_out = [], []
     for ob in sorted(context.selected_objects, key=lambda o: o.name):
-        if ob == head or ob.type != "MESH":
+        if ob == head or ob.type != "MESH" or any(ob == o for o in skip):
             continue
         problem = mesh_io.mesh_problem(ob, max_vertices)
         if problem:

@@ -83,11 +83,17 @@ class NFS_PT_facs(_NFSSubPanel, bpy.types.Panel):
             layout.label(text=f"{len(keys)} {scheme} FACS keys on this mesh")
         else:
             layout.label(text=f"Creates {len(shape_keys.scheme_names(prefs.name_scheme))} {prefs.name_scheme} keys")
-        if obj is not None and obj.type == "MESH" and len(context.selected_objects) > 1:
-            pieces = piece_io.selected_pieces(context, obj)[0]
-            if pieces:
-                layout.label(text=f"+ {len(pieces)} selected piece{'s' if len(pieces) > 1 else ''} "
-                                  f"(teeth, eyes...), driven by this head", icon="LINKED")
+        _pieces_label(layout, context)
+
+
+def _pieces_label(layout, context, skip=()) -> None:
+    """A line saying how many other selected meshes the operators take as the active head's pieces."""
+    obj = context.active_object
+    if obj is not None and obj.type == "MESH" and len(context.selected_objects) > 1:
+        pieces = piece_io.selected_pieces(context, obj, skip=skip)[0]
+        if pieces:
+            layout.label(text=f"+ {len(pieces)} selected piece{'s' if len(pieces) > 1 else ''} "
+                              f"(teeth, eyes...), driven by this head", icon="LINKED")
 
 
 def transferred_keys(obj) -> list[str]:
@@ -113,6 +119,7 @@ class NFS_PT_transfer(_NFSSubPanel, bpy.types.Panel):
                                  icon="FILE_REFRESH")
             op.replace = True
             op.keys = ",".join(done)
+        _pieces_label(layout, context, skip=(s.transfer_source,))
         layout.operator("nfs.show_correspondence", icon="COLOR")
         src = s.transfer_source
         key = getattr(src.data, "shape_keys", None) if src is not None else None

@@ -212,7 +212,7 @@ class Fake(common.JobOperator):
 
     def __init__(self):
         self.reports, self.texts, self.message, self.warnings = [], [], "", []
-        self.replace, self.keys, self.colors, self.proportions = False, "jawOpen", True, False
+        self.replace, self.keys, self.colors, self.proportions, self.with_pieces = False, "jawOpen", True, False, True
 
     def report(self, kind, msg):
         self.reports.append([sorted(kind)[0], msg])

@@ -68,13 +68,15 @@ def jaw_weights(ict_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return out
 
 
-def jaw_piece_keys(model, pm, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def jaw_piece_keys(model, pm, keys: np.ndarray, progress=None) -> tuple[np.ndarray, np.ndarray]:
     """The pieces inside ``pm``'s face moved as a jaw for carried keys: keys (K, Nf, 3) canonical displacements of
     the face island. Returns (rows (R,) int64 into ``pm.other_index``: the teeth, tongue and eyeballs the template
     path moves, ``Model.template_inner_keys``; (K, R, 3) float64 canonical displacements); empty when the mesh has no
-    such pieces. Registers ICT's template on the mesh (cached per mesh; a second registration of the transfer)."""
+    such pieces. Registers ICT's template on the mesh (cached per mesh; a second registration of the transfer),
+    reporting to ``progress`` (callback(done, total)) as it goes."""
+    ict_keys = model.template_face_keys(pm, progress)
     rows, inner = model.template_inner_keys(pm)
     if not len(rows):
         return rows, np.zeros((len(keys), 0, 3))
-    c = jaw_weights(model.template_face_keys(pm), keys)
+    c = jaw_weights(ict_keys, keys)
     return rows, np.einsum("kj,jrc->krc", c, np.asarray(inner, np.float64)[list(JAW_INDEX)])

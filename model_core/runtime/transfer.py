@@ -260,14 +260,14 @@ def _piece_keys(model, source_pm, keys: np.ndarray, target_pm, source: FaceTempl
     return tgt_rows[rows], out.astype(np.float64)
 
 
-def _jaw_pieces(model, source_pm, target_pm, canon: np.ndarray, out: np.ndarray) -> None:
+def _jaw_pieces(model, source_pm, target_pm, canon: np.ndarray, out: np.ndarray, progress=None) -> None:
     """With ``JAW_PIECES`` and a source without pieces near its face: the target's teeth, tongue and eyeballs move
     as a jaw does for each carried key (``jaw_pieces.jaw_piece_keys``), written into ``out`` (K, N, 3) caller frame;
-    canon (K, Nf, 3) the carried keys of the target's face island, canonical."""
+    canon (K, Nf, 3) the carried keys of the target's face island, canonical; progress as ``transfer_keys``'."""
     if not JAW_PIECES or not len(target_pm.following) or _moving_pieces(source_pm, target_pm)[0].any():
         return
     from .jaw_pieces import jaw_piece_keys
-    rows, keys = jaw_piece_keys(model, target_pm, canon)
+    rows, keys = jaw_piece_keys(model, target_pm, canon, progress)
     if len(rows):
         out[:, target_pm.other_index[rows]] = target_pm.normalization.invert_vectors(keys)
 
@@ -472,7 +472,8 @@ def transfer_keys(model, source_pm, source_keys, target_pm, names=None, progress
         source_keys: (K, Ns, 3) displacements of the source's vertices, in the source's frame and units.
         names: optional K key names; a key named jawOpen (any spelling) marks the source's lip contact (without
             one, the key that drops the chin furthest: ``mouth_opening_key``).
-        progress: optional callback(done, total) during the registration.
+        progress: optional callback(done, total) during the registration (then during the target's own ICT
+            registration when its teeth and eyeballs move as a jaw: ``_jaw_pieces``).
         return_correspondence: also return where each target vertex landed on the source.
         landmarks: optional (source points (L, 3), target points (L, 3)), each in its head's frame and units:
             points that must correspond (e.g. placed by the user where the automatic match is wrong); each
@@ -528,7 +529,7 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
         # the face islands one topology and no source piece to carry onto a target piece: nothing is registered
         canon = np.stack([target_pm.normalization.apply_vectors(k) for k in face[0]]).astype(np.float32)
         out = _whole_keys(model, target_pm, canon, face)
-        _jaw_pieces(model, source_pm, target_pm, canon, out)
+        _jaw_pieces(model, source_pm, target_pm, canon, out, progress)
         if progress is not None:
             progress(1, 1)
         return (out, _face_correspondence(source_pm, target_pm, face)) if return_correspondence else out
@@ -590,7 +591,7 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
     if len(rows):          # the target's teeth, tongue, eyeballs: the source's own pieces' motion
         out[:, target_pm.other_index[rows]] = target_pm.normalization.invert_vectors(piece_keys / k_tgt)
     else:                  # ... or, the source having none, a jaw's
-        _jaw_pieces(model, source_pm, target_pm, canon, out)
+        _jaw_pieces(model, source_pm, target_pm, canon, out, progress)
     if UNFLIP and face is None:     # (the face island's keys are the source's own: nothing to relax)
         out, _ = unflip_keys(out, target_pm.verts, target_pm.faces,
                              allowed=source_folds(source_pm, keys, match, target_pm))
