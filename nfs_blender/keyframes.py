@@ -229,3 +229,15 @@ def drive_by(obj, names, head) -> list[str]:
         driven.append(name)
     set_ranges(obj, {n: (src.key_blocks[n].slider_min, src.key_blocks[n].slider_max) for n in names})
     return driven
+
+
+def remove_drivers(key, names) -> int:
+    """Remove the drivers of ``key``'s shape-key values ``names`` (those ``drive_by`` adds); returns how many."""
+    ad = key.animation_data
+    if ad is None:
+        return 0
+    paths = {value_path(n) for n in names}
+    gone = [d for d in ad.drivers if d.data_path in paths]
+    for d in gone:
+        ad.drivers.remove(d)
+    return len(gone)

@@ -1,4 +1,5 @@
-"""``nfs.generate_facs_keys``: the model's FACS expressions as shape keys on the active mesh.
+"""``nfs.generate_facs_keys``: the model's FACS expressions as shape keys on the active mesh; ``nfs.remove_made_keys``:
+the keys the add-on made removed again.
 
 The model gets the mesh in world space (``matrix_world @ co``) and returns world-space displacements, which
 become object-local with the inverse of ``matrix_world``'s 3x3 part. Keys are written relative to the reference
@@ -14,7 +15,8 @@ from bpy.props import BoolProperty, EnumProperty
 
 from . import background, engine, keyframes, mesh_io, shape_keys
 from . import pieces as piece_io
-from .common import JobOperator, UserError, prepare_object
+from .common import (JobOperator, NFSOperator, UserError, editable_mesh_problem, prepare_object, report_exception,
+                     unless)
 from .prefs import get_prefs
 
 KEY_LABELS = {"auto": "automatic key source", "template": "feature transfer", "decoder": "neural decoder"}
@@ -101,6 +103,7 @@ class NFS_OT_generate_facs_keys(JobOperator, bpy.types.Operator):
             moving = np.flatnonzero(piece_io.moving_keys(rows, head_size))
             piece_keys.append(([names[k] for k in moving], mesh_io.world_to_local_deltas(rows[moving], p.mat)))
         created, replaced = shape_keys.write_keys(obj, names, local, self.replace)
+        shape_keys.remember_made(obj, names)
         self.message = (f"'{obj.name}': {len(created)} FACS shape keys created, {len(replaced)} replaced "
                         f"({scheme} names, {KEY_LABELS[keys]}"
                         f"{', painted regions' if prep.painted and probs is not None else ''})")
@@ -110,9 +113,43 @@ class NFS_OT_generate_facs_keys(JobOperator, bpy.types.Operator):
                 said.append(f"'{p.obj.name}' none (no key moves it)")
                 continue
             shape_keys.write_keys(p.obj, moved, deltas, self.replace)
+            shape_keys.remember_made(p.obj, moved)
             keyframes.drive_by(p.obj, moved, obj)
             said.append(f"'{p.obj.name}' {len(moved)} ({', '.join(moved[:3])}{' ...' if len(moved) > 3 else ''})")
         if said:
             self.message += f"; pieces, driven by '{obj.name}'s keys: " + ", ".join(said)
 
-CLASSES = (NFS_OT_generate_facs_keys,)
+class NFS_OT_remove_made_keys(NFSOperator, bpy.types.Operator):
+    """Remove the shape keys the add-on made on the active mesh (Generate FACS Shape Keys, Transfer Shape Keys) and
+    on its pieces (the meshes its keys drive), with the pieces' drivers. Your own keys stay, and so does animation
+    (it plays again on keys generated later with the same names)"""
+    bl_idname = "nfs.remove_made_keys"
+    bl_label = "Remove Generated Keys"
+
+    @classmethod
+    def problem(cls, context):
+        obj = context.active_object
+        return editable_mesh_problem(obj, "Select a mesh object in Object Mode", object_mode=True) or unless(
+            bool(shape_keys.made_keys(obj)), f"'{obj.name}' has no shape keys made by the add-on")
+
+    def execute(self, context):
+        obj = context.active_object
+        try:
+            pieces = [p for p in piece_io.driven_pieces(obj, context.scene.objects) if not mesh_io.edit_problem(p)]
+            removed, kept = shape_keys.remove_made(obj)
+            said = [f"{len(removed)} from '{obj.name}'"]
+            for ob in pieces:            # a piece keeps the keys its head keeps (they drive it)
+                gone = shape_keys.remove_made(ob, keep=kept)[0]
+                keyframes.remove_drivers(ob.data.shape_keys, gone)
+                said.append(f"{len(gone)} from '{ob.name}'")
+        except Exception as exc:
+            report_exception(self, exc, "Remove generated keys")
+            return {"CANCELLED"}
+        if kept:
+            self.report({"WARNING"}, f"kept {', '.join(kept[:4])}{' ...' if len(kept) > 4 else ''} on '{obj.name}': "
+                                     f"other keys are relative to them")
+        self.report({"INFO"}, f"Removed the add-on's shape keys: {', '.join(said)}")
+        return {"FINISHED"}
+
+
+CLASSES = (NFS_OT_generate_facs_keys, NFS_OT_remove_made_keys)

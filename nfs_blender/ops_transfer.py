@@ -203,10 +203,12 @@ class NFS_OT_transfer_shape_keys(JobOperator, bpy.types.Operator):
         # onto it); a replaced key keeps the user's settings
         shape_keys.set_ranges(target, {n: ranges[n] for n in created})
         target.data[TRANSFERRED_PROP] = ",".join(names)     # the panel's Recompute button re-runs these
+        shape_keys.remember_made(target, names)
         said = []
         for p, (moved, deltas) in zip(joined, piece_keys):
             if moved:
                 shape_keys.write_keys(p.obj, moved, deltas, self.replace)
+                shape_keys.remember_made(p.obj, moved)
                 keyframes.drive_by(p.obj, moved, target)
             said.append(f"'{p.obj.name}' {len(moved) or 'none (no key moves it)'}")
         painted = self._write_colors(source, target, src_verts, matched[:n_own]) if self.colors else []

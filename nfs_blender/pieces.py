@@ -94,3 +94,16 @@ def moving_keys(piece_deltas: np.ndarray, head_size: float) -> np.ndarray:
     if d.shape[1] == 0:
         return np.zeros(len(d), bool)
     return np.abs(d).max(axis=(1, 2)) > MOVE_SHARE * head_size
+
+
+def driven_pieces(head, objects) -> list:
+    """The meshes among ``objects`` whose shape keys are driven by ``head``'s (its pieces, ``keyframes.drive_by``)."""
+    src = getattr(head.data, "shape_keys", None)
+    out = []
+    for ob in objects:
+        key = getattr(ob.data, "shape_keys", None) if ob.type == "MESH" and ob != head else None
+        ad = key.animation_data if key is not None else None
+        if src is not None and ad is not None and any(
+                t.id == src for d in ad.drivers for v in d.driver.variables for t in v.targets):
+            out.append(ob)
+    return out

@@ -129,3 +129,38 @@ def set_ranges(obj, ranges: dict) -> None:
             kb.slider_min, kb.slider_max = lo, hi
         else:
             kb.slider_max, kb.slider_min = hi, lo
+
+
+MADE_PROP = "nfs_made_keys"     # mesh custom property: the keys the add-on wrote (generated, transferred, a piece's)
+
+
+def made_keys(obj) -> list[str]:
+    """Names of the shape keys the add-on wrote on ``obj``'s mesh (``MADE_PROP``) that it still has, in key order."""
+    me = getattr(obj, "data", None) if obj is not None and obj.type == "MESH" else None
+    key = me.shape_keys if me is not None else None
+    if key is None:
+        return []
+    listed = set(str(me.get(MADE_PROP, "")).split(","))
+    return [kb.name for kb in key.key_blocks if kb.name in listed and kb != key.reference_key]
+
+
+def remember_made(obj, names) -> None:
+    """Add ``names`` to the keys the add-on wrote on ``obj``'s mesh (``made_keys``)."""
+    listed = made_keys(obj)
+    obj.data[MADE_PROP] = ",".join(listed + [n for n in names if n not in listed])
+
+
+def remove_made(obj, keep=()) -> tuple[list[str], list[str]]:
+    """Remove the keys the add-on wrote on ``obj`` (``made_keys``), except those named in ``keep`` and those another
+    remaining key is relative to (a corrective the user made on top of jawOpen would change meaning). Returns
+    (removed, kept) names."""
+    key = obj.data.shape_keys
+    made = made_keys(obj)
+    others = [kb for kb in key.key_blocks if kb.name not in made]
+    needed = {kb.relative_key.name for kb in others if kb.relative_key is not None} | set(keep)
+    kept = [n for n in made if n in needed]
+    removed = [n for n in made if n not in needed]
+    for name in removed:
+        obj.shape_key_remove(key.key_blocks[name])
+    obj.data[MADE_PROP] = ",".join(kept)
+    return removed, kept

@@ -78,6 +78,9 @@ class NFS_PT_facs(_NFSSubPanel, bpy.types.Panel):
         op.replace = settings.replace_existing
         op.use_painted = settings.use_painted_groups
         obj = context.active_object
+        made = shape_keys.made_keys(obj)
+        if made:
+            layout.operator("nfs.remove_made_keys", text=f"Remove {len(made)} Generated Keys", icon="TRASH")
         scheme, keys = shape_keys.facs_keys(obj)
         if scheme:
             layout.label(text=f"{len(keys)} {scheme} FACS keys on this mesh")

@@ -122,7 +122,21 @@ out["again"] = run_op(bpy.ops.nfs.generate_facs_keys, replace=False)
 out["again_replace"] = run_op(bpy.ops.nfs.generate_facs_keys, replace=True)
 out["drivers_after_replace"] = len(bpy.data.objects["LowerTeeth"].data.shape_keys.animation_data.drivers)
 
-# undo back to before the first run (two steps: the refused run pushes none): no keys, no drivers
+# Remove Generated Keys (the head active, its pieces found by their drivers): the add-on's keys and the pieces'
+# drivers go; the user's key stays, and so does jawOpen while the user's corrective is relative to it
+head = bpy.data.objects["Head"]
+activate(head)
+mine = head.shape_key_add(name="MyKey", from_mix=False)
+fix = head.shape_key_add(name="JawFix", from_mix=False)
+fix.relative_key = head.data.shape_keys.key_blocks["jawOpen"]
+out["remove"] = run_op(bpy.ops.nfs.remove_made_keys)
+out["head_left"] = [kb.name for kb in bpy.data.objects["Head"].data.shape_keys.key_blocks]
+low = bpy.data.objects["LowerTeeth"].data.shape_keys
+out["teeth_left"] = [kb.name for kb in low.key_blocks]
+out["teeth_drivers_left"] = len(low.animation_data.drivers)
+
+# undo back to before the first run (three steps: the refused run pushes none): no keys, no drivers
+bpy.ops.ed.undo()
 bpy.ops.ed.undo()
 bpy.ops.ed.undo()
 out["undone"] = {o: bpy.data.objects[o].data.shape_keys is None for o in ("Head", "LowerTeeth")}
@@ -149,6 +163,9 @@ def test_selected_teeth_get_the_keys_that_move_them_driven_by_the_head():
     # a second run needs 'Replace existing' and then keeps one driver per key
     assert res["again"] == ["CANCELLED"] and any("Replace existing" in e for e in res["errors"])
     assert res["again_replace"] == ["FINISHED"] and res["drivers_after_replace"] == 4
+    assert res["remove"] == ["FINISHED"]
+    assert res["head_left"] == ["Basis", "jawOpen", "MyKey", "JawFix"]
+    assert res["teeth_left"] == ["Basis", "jawOpen"] and res["teeth_drivers_left"] == 1
     assert res["undone"] == {"Head": True, "LowerTeeth": True}
 
 
