@@ -96,28 +96,17 @@ class NFS_OT_generate_facs_keys(JobOperator, bpy.types.Operator):
         if missing:
             raise engine.EngineError(f"the model produced no shape for {', '.join(missing[:4])}; this is a bug "
                                      f"in the model runtime")
-        head_size = float(np.linalg.norm(np.ptp(prep.verts_world[:prep.n_own], axis=0)))
-        piece_keys = []
-        for p in prep.pieces:
-            rows = piece_world[:, p.start - prep.n_own:p.stop - prep.n_own]
-            moving = np.flatnonzero(piece_io.moving_keys(rows, head_size))
-            piece_keys.append(([names[k] for k in moving], mesh_io.world_to_local_deltas(rows[moving], p.mat)))
+        piece_keys = piece_io.piece_keys(prep.pieces, piece_world, names, prep.verts_world[:prep.n_own],
+                                         first=prep.n_own)
         created, replaced = shape_keys.write_keys(obj, names, local, self.replace)
         shape_keys.remember_made(obj, names)
         self.message = (f"'{obj.name}': {len(created)} FACS shape keys created, {len(replaced)} replaced "
                         f"({scheme} names, {KEY_LABELS[keys]}"
                         f"{', painted regions' if prep.painted and probs is not None else ''})")
-        said = []
-        for p, (moved, deltas) in zip(prep.pieces, piece_keys):
-            if not moved:
-                said.append(f"'{p.obj.name}' none (no key moves it)")
-                continue
-            shape_keys.write_keys(p.obj, moved, deltas, self.replace)
-            shape_keys.remember_made(p.obj, moved)
-            keyframes.drive_by(p.obj, moved, obj)
-            said.append(f"'{p.obj.name}' {len(moved)} ({', '.join(moved[:3])}{' ...' if len(moved) > 3 else ''})")
+        said = piece_io.write_piece_keys(obj, prep.pieces, piece_keys, self.replace)
         if said:
             self.message += f"; pieces, driven by '{obj.name}'s keys: " + ", ".join(said)
+
 
 class NFS_OT_remove_made_keys(NFSOperator, bpy.types.Operator):
     """Remove the shape keys the add-on made on the active mesh (Generate FACS Shape Keys, Transfer Shape Keys) and

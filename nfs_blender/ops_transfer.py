@@ -20,7 +20,7 @@ import bpy
 import numpy as np
 from bpy.props import BoolProperty, StringProperty
 
-from . import background, correspondence, engine, keyframes, landmarks, mesh_io, shape_keys
+from . import background, correspondence, engine, landmarks, mesh_io, shape_keys
 from . import pieces as piece_io
 from .common import (JobOperator, NFSOperator, UserError, editable_mesh_problem, prepare_options, report_exception,
                      rest_mesh, unless)
@@ -191,12 +191,7 @@ class NFS_OT_transfer_shape_keys(JobOperator, bpy.types.Operator):
         self.warnings.extend(notes)
         yield 0.96, "writing shape keys"
         local = mesh_io.world_to_local_deltas(out_world[:, :n_own], tgt_mat).astype(np.float32)
-        head_size = float(np.linalg.norm(np.ptp(tgt_verts[:n_own], axis=0)))
-        piece_keys = []
-        for p in joined:
-            moving = np.flatnonzero(piece_io.moving_keys(out_world[:, p.start:p.stop], head_size))
-            piece_keys.append(([names[k] for k in moving],
-                               mesh_io.world_to_local_deltas(out_world[moving, p.start:p.stop], p.mat)))
+        piece_keys = piece_io.piece_keys(joined, out_world, names, tgt_verts[:n_own])
         # ---- computed and checked: write
         created, replaced = shape_keys.write_keys(target, names, local, self.replace)
         # a new key plays over the source key's range (a source animated to 1.5 is not clipped at 1 when baked
@@ -204,13 +199,7 @@ class NFS_OT_transfer_shape_keys(JobOperator, bpy.types.Operator):
         shape_keys.set_ranges(target, {n: ranges[n] for n in created})
         target.data[TRANSFERRED_PROP] = ",".join(names)     # the panel's Recompute button re-runs these
         shape_keys.remember_made(target, names)
-        said = []
-        for p, (moved, deltas) in zip(joined, piece_keys):
-            if moved:
-                shape_keys.write_keys(p.obj, moved, deltas, self.replace)
-                shape_keys.remember_made(p.obj, moved)
-                keyframes.drive_by(p.obj, moved, target)
-            said.append(f"'{p.obj.name}' {len(moved) or 'none (no key moves it)'}")
+        said = piece_io.write_piece_keys(target, joined, piece_keys, self.replace)
         painted = self._write_colors(source, target, src_verts, matched[:n_own]) if self.colors else []
         n_unmatched = int((~np.isfinite(matched[:n_own]).all(axis=1)).sum())
         self.message = (f"'{source.name}' -> '{target.name}': {len(created)} shape keys created, {len(replaced)} "

@@ -87,6 +87,38 @@ def join(head_verts: np.ndarray, head_tris: np.ndarray, parts) -> tuple[np.ndarr
     return np.concatenate(verts), np.concatenate(tris), pieces
 
 
+def piece_keys(pieces, deltas_world: np.ndarray, names, head_verts: np.ndarray, first: int = 0) -> list:
+    """What each piece gets: [(names of the keys that move it, (k, Ni, 3) float64 its object-local displacements)].
+
+    pieces: ``Piece`` list; deltas_world (K, M, 3) world displacements of the joined mesh's rows ``first`` on (the
+    pieces' rows ``start - first : stop - first``); names: the K key names; head_verts (N, 3) the head's own world
+    rest positions (its size sets ``moving_keys``' threshold)."""
+    head_size = float(np.linalg.norm(np.ptp(np.asarray(head_verts, np.float64), axis=0)))
+    out = []
+    for p in pieces:
+        rows = np.asarray(deltas_world)[:, p.start - first:p.stop - first]
+        moving = np.flatnonzero(moving_keys(rows, head_size))
+        out.append(([names[k] for k in moving], mesh_io.world_to_local_deltas(rows[moving], p.mat)))
+    return out
+
+
+def write_piece_keys(head, pieces, keys, replace: bool) -> list[str]:
+    """Write each piece's keys (``piece_keys``' list ``keys``), remember them as the add-on's
+    (``shape_keys.remember_made``) and drive them by ``head``'s keys of the same names (``keyframes.drive_by``; the
+    head must have them). ``replace`` as ``shape_keys.write_keys``. Returns a phrase per piece for the report."""
+    from . import keyframes, shape_keys
+    said = []
+    for p, (moved, deltas) in zip(pieces, keys):
+        if not moved:
+            said.append(f"'{p.obj.name}' none (no key moves it)")
+            continue
+        shape_keys.write_keys(p.obj, moved, deltas, replace)
+        shape_keys.remember_made(p.obj, moved)
+        keyframes.drive_by(p.obj, moved, head)
+        said.append(f"'{p.obj.name}' {len(moved)} ({', '.join(moved[:3])}{' ...' if len(moved) > 3 else ''})")
+    return said
+
+
 def moving_keys(piece_deltas: np.ndarray, head_size: float) -> np.ndarray:
     """(K,) bool: which keys move a piece: piece_deltas (K, Ni, 3) its vertices' world displacements, a vertex moved
     further than ``MOVE_SHARE`` of ``head_size`` (the head's bounding-box diagonal, world units)."""
