@@ -32,7 +32,7 @@ options = {n: sorted(getattr(bpy.types, t).bl_options) for n, t in (
     ("bake_from_source", "NFS_OT_bake_from_source"), ("import_livelink_csv", "NFS_OT_import_livelink_csv"),
     ("toggle_region_colors", "NFS_OT_toggle_region_colors"), ("mirror_facs", "NFS_OT_mirror_facs"),
     ("reset_facs_group", "NFS_OT_reset_facs_group"), ("clear_skinning", "NFS_OT_clear_skinning"),
-    ("update_region_colors", "NFS_OT_update_region_colors"))}
+    ("update_region_colors", "NFS_OT_update_region_colors"), ("remove_made_keys", "NFS_OT_remove_made_keys"))}
 from nfs_blender import prefs
 prefs_idname = prefs.NFS_AddonPreferences.bl_idname
 prefs_registered = [prefs.NFS_AddonPreferences.is_registered]

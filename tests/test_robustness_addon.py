@@ -26,7 +26,7 @@ from nfs_blender import engine, prefs, common, ops_facs, ops_bake, ops_skinning
 ICT = list(fn.ICT_NAMES)
 ALL_OPS = ["nfs.compute_skinning", "nfs.update_region_colors", "nfs.toggle_region_colors", "nfs.clear_skinning",
            "nfs.generate_facs_keys", "nfs.bake_from_source", "nfs.import_livelink_csv", "nfs.reset_facs_group",
-           "nfs.mirror_facs", "nfs.transfer_shape_keys", "nfs.show_correspondence"]
+           "nfs.mirror_facs", "nfs.transfer_shape_keys", "nfs.show_correspondence", "nfs.remove_made_keys"]
 GOOD_CSV = os.path.join(TMP, "good.csv")
 with open(GOOD_CSV, "w") as fh:
     fh.write(rc.csv_text(61, 60))
@@ -65,7 +65,7 @@ def skin_allow(ob):
 def facs_allow(ob, names=ICT):
     me = ob.data.name
     new_key = ob.data.shape_keys is None
-    pats = rc.key_paths(me, names)
+    pats = rc.key_paths(me, names) + [f"m/{me}/props"]        # the mesh's list of the keys the add-on made
     if new_key:
         pats += [f"k/{me}", f"k/{me}/kb/Basis", f"k/{me}/kb/Basis/co", "data/shape_keys/*"]
     return pats
@@ -886,7 +886,8 @@ def modal_cancel(f, steps):
 def cancel_facs():
     v, c, s = rc.ict_mesh(stride=3)
     activate(rc.new_object("Head", v, c, s))
-    f = fake(ops_facs.NFS_OT_generate_facs_keys, replace=False, scheme="PREFERENCES", use_painted=True)
+    f = fake(ops_facs.NFS_OT_generate_facs_keys, replace=False, scheme="PREFERENCES", use_painted=True,
+             with_pieces=True)
     r = modal_cancel(f, 12)
     r["has_keys"] = O("Head").data.shape_keys is not None
     return {"attempts": {"esc": r}}
@@ -1020,7 +1021,7 @@ def test_geometry_matrix():
     assert big["attempts"]["skin"]["seconds"] < 60.0
     mv = res["A-max-vertices-pref"]
     assert f"({mv['n'] - 1})" in mv["attempts"]["over"]["message"]
-    assert len(res["A-non-mesh"]["attempts"]) == 4 * 11
+    assert len(res["A-non-mesh"]["attempts"]) == 4 * 12
     assert res["A-linked-library"]["linked"] == [True, True]
     assert res["A-library-override"]["override"] == [True, True]
 
