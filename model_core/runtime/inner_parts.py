@@ -16,7 +16,8 @@ surface takes the inner parts' deltas, rotated and scaled by the similarity (``i
 ICT's lashes, eye occlusion or lacrimal fluid for ``LID_SHARE`` of its vertices, or mostly on ICT's mouth or eye
 sockets: then it follows the skin it meets (the lids' keys close the face's own eye, and a mouth bag stays
 joined to the face's own lips; ICT's would not). A closed piece (an eyeball, a closed tooth: lashes and sockets are
-open) takes ICT's rigid parts' motion wherever it lands (``CLOSED_RIGID``). Each vertex takes the motion
+open) takes ICT's rigid parts' motion wherever it lands (``CLOSED_RIGID``). A piece inside moves as a whole with the
+jaw or with the skull, from ICT's rigid parts that do (``_rigid_sources``). Each vertex takes the motion
 of the ICT piece (a tooth, an eyeball, the tongue) that most of its ``VOTE_NEIGHBOURS`` nearest fellow vertices
 land on, at its nearest point of that piece: a vertex that lands a few millimetres off, on the gum behind its
 tooth, still moves with the tooth, and a small piece (one tooth, a row) moves as one ICT piece. Weak: one
@@ -41,6 +42,9 @@ OFFSET_NEIGHBOURS = 16    # registered template vertices whose offsets carry a p
 INNER_REACH_CM = 1.5      # a piece is inside the face when its vertices lie (median) within this of ICT's parts
 RIGID, SOCKET, ON_LIDS = 0, 1, 2   # ``InnerParts.kind``
 CLOSED_RIGID = True       # a closed piece moves as ICT's rigid parts wherever it lands (``inner_keys``' closed)
+JAW_PIECE_CM = 0.5        # an ICT inner-part vertex jawOpen moves over this moves with the jaw
+RIGID_VOTES = True        # a piece inside takes the motion of ICT's rigid parts only (never a socket's)
+SOCKET_SHARE = 0.75       # a piece this much of which lands on ICT's sockets (a mouth bag) follows the skin
 LID_SHARE = 0.25          # a piece this much of which lands on ICT's lashes / eye occlusion follows the lids' skin
                           # (ICT's teeth and eyeballs: at most 3 %; an eye-occlusion strip lying on the eyeball
                           # 45 %: a lid piece left still shows, an eyeball dragged 1 mm hides under the lid)
@@ -80,12 +84,25 @@ class InnerParts:
             self._grid = PointGrid(self.verts)
         return self._grid
 
-    def rigid_grid(self) -> tuple[PointGrid, np.ndarray]:
-        """(a grid of the ``RIGID`` vertices, their indices (R,) into ``verts``), built once."""
+    def rigid_grid(self, jaw: bool | None = None) -> tuple[PointGrid, np.ndarray]:
+        """(a grid of the ``RIGID`` vertices, their indices (R,) into ``verts``), built once; with ``jaw``, only the
+        rigid vertices that move with the jaw (True: the lower teeth and gums, the tongue: jawOpen moves them over
+        ``JAW_PIECE_CM``) or only those that do not (False: the upper teeth and gums, the eyeballs)."""
         if not hasattr(self, "_rigid"):
-            idx = np.flatnonzero(self.kind == RIGID)
-            self._rigid = (PointGrid(self.verts[idx]), idx)
-        return self._rigid
+            self._rigid = {}
+        if jaw not in self._rigid:
+            rigid = self.kind == RIGID
+            if jaw is not None:
+                rigid &= self.with_jaw() == jaw
+            idx = np.flatnonzero(rigid)
+            self._rigid[jaw] = (PointGrid(self.verts[idx]), idx)
+        return self._rigid[jaw]
+
+    def with_jaw(self) -> np.ndarray:
+        """(M,) bool: the vertex moves with the jaw (jawOpen moves it over ``JAW_PIECE_CM``; ICT's gums are one
+        piece, upper and lower)."""
+        from .facs_names import ICT_NAMES
+        return np.linalg.norm(self.modes[ICT_NAMES.index("jawOpen")].astype(np.float64), axis=1) > JAW_PIECE_CM
 
 
 _DEFAULT: list = []
@@ -176,14 +193,16 @@ def _inner_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, la
         on_skin = np.median(d_in[sel]) > min(INNER_REACH_CM, np.median(d_skin[sel]))
         kind = parts.kind[near[sel]]
         if closed[sel].all() and not on_skin and CLOSED_RIGID:     # an eyeball, a tooth: ICT's rigid parts only
-            rigid, ridx = parts.rigid_grid()
             rows.append(sel)
-            src.append(_piece_sources(parts, q[sel], parts.piece[ridx[rigid.knn(q[sel], 1)[0][:, 0]]]))
+            src.append(_rigid_sources(parts, q[sel]))
             continue
-        if on_skin or (kind == ON_LIDS).mean() > LID_SHARE or (kind != RIGID).mean() > 0.5:
+        if on_skin or (kind == ON_LIDS).mean() > LID_SHARE or (kind != RIGID).mean() > SOCKET_SHARE:
             continue            # on the skin (brows, a beard), on the lids (lashes), a socket or far away: follows
         rows.append(sel)
-        src.append(_piece_sources(parts, q[sel], parts.piece[near[sel]]))
+        if RIGID_VOTES:         # a tooth row landing partly on ICT's mouth socket moves as ICT's teeth, not the socket
+            src.append(_rigid_sources(parts, q[sel]))
+        else:
+            src.append(_piece_sources(parts, q[sel], parts.piece[near[sel]]))
     if not rows:
         return np.zeros(0, np.int64), np.zeros((len(parts.modes), 0, 3), np.float32)
     rows, src = np.concatenate(rows), np.concatenate(src)
@@ -191,10 +210,26 @@ def _inner_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, la
     return rows, keys.astype(np.float32)
 
 
-def _piece_sources(parts: InnerParts, q: np.ndarray, vote: np.ndarray) -> np.ndarray:
+def _rigid_sources(parts: InnerParts, q: np.ndarray) -> np.ndarray:
+    """``_piece_sources`` among ICT's rigid parts, for the vertices q (n, 3) of one piece: the piece moves with the
+    jaw when most of its vertices land nearest a rigid part that does (the lower teeth, the tongue), else it stays
+    with the skull (the upper teeth, the eyeballs), and its vertices vote among those parts only: a tooth row is
+    not torn where its edge lands on the other row (MakeHuman's upper row: 5 of its 68 vertices took the lower
+    teeth's 3.7 cm at jawOpen)."""
+    grid, idx = parts.rigid_grid()
+    jaw = bool(parts.with_jaw()[idx[grid.knn(q, 1)[0][:, 0]]].mean() > 0.5)
+    grid, idx = parts.rigid_grid(jaw)
+    allowed = np.zeros(len(parts.verts), bool)
+    allowed[idx] = True
+    return _piece_sources(parts, q, parts.piece[idx[grid.knn(q, 1)[0][:, 0]]], allowed)
+
+
+def _piece_sources(parts: InnerParts, q: np.ndarray, vote: np.ndarray, allowed: np.ndarray | None = None
+                   ) -> np.ndarray:
     """For the vertices of one piece, q (n, 3) in the template's frame and vote (n,) the ICT piece each lands
     closest to: (n,) int64 the inner-part vertex each takes its motion from (its nearest on the ICT piece most of
-    its ``VOTE_NEIGHBOURS`` nearest fellow vertices vote for)."""
+    its ``VOTE_NEIGHBOURS`` nearest fellow vertices vote for; among the ``allowed`` (M,) bool vertices only, when
+    given)."""
     k = min(VOTE_NEIGHBOURS, len(q))
     nbr, _ = PointGrid(q).knn(q, k)                                   # (n, k) fellow vertices, itself included
     pieces, code = np.unique(vote[nbr], return_inverse=True)
@@ -205,7 +240,7 @@ def _piece_sources(parts: InnerParts, q: np.ndarray, vote: np.ndarray) -> np.nda
     chosen = pieces[pair[best] % len(pieces)]
     src = np.empty(len(q), np.int64)
     for p in np.unique(chosen):
-        on = np.flatnonzero(parts.piece == p)
+        on = np.flatnonzero((parts.piece == p) if allowed is None else (parts.piece == p) & allowed)
         sel = np.flatnonzero(chosen == p)
         src[sel] = on[PointGrid(parts.verts[on]).knn(q[sel], 1)[0][:, 0]]
     return src
