@@ -66,18 +66,22 @@ class InnerParts:
     """ICT's inner parts: verts (M, 3) cm (generic neutral), modes (K, M, 3) float32 deltas (cm, the template's
     key order), piece (M,) int64 connected piece of ICT's mesh each vertex belongs to, kind (M,) int64: ``RIGID``
     (gums and tongue, teeth, eyeballs), ``SOCKET`` (the mouth and eye sockets: soft, they meet the lips and lids)
-    or ``ON_LIDS`` (lashes, eye occlusion, lacrimal fluid)."""
+    or ``ON_LIDS`` (lashes, eye occlusion, lacrimal fluid); jaw: the key of ``modes`` that opens the jaw (ICT's
+    jawOpen; a transfer source's mouth-opening key), None when there is none. The same class carries a transfer
+    source's own pieces (``transfer._piece_keys``: its keys, all ``RIGID``)."""
     verts: np.ndarray
     modes: np.ndarray
     piece: np.ndarray
     kind: np.ndarray
+    jaw: int | None = None
 
     @classmethod
     def load(cls, path=None) -> "InnerParts":
+        from .facs_names import ICT_NAMES
         from .template_keys import open_asset
         with open_asset(path or INNER_PATH, "inner-parts data") as d:
             return cls(d["verts"].astype(np.float64), d["modes"].astype(np.float32), d["piece"].astype(np.int64),
-                       d["kind"].astype(np.int64))
+                       d["kind"].astype(np.int64), ICT_NAMES.index("jawOpen"))
 
     def grid(self) -> PointGrid:
         if not hasattr(self, "_grid"):
@@ -99,10 +103,11 @@ class InnerParts:
         return self._rigid[jaw]
 
     def with_jaw(self) -> np.ndarray:
-        """(M,) bool: the vertex moves with the jaw (jawOpen moves it over ``JAW_PIECE_CM``; ICT's gums are one
-        piece, upper and lower)."""
-        from .facs_names import ICT_NAMES
-        return np.linalg.norm(self.modes[ICT_NAMES.index("jawOpen")].astype(np.float64), axis=1) > JAW_PIECE_CM
+        """(M,) bool: the vertex moves with the jaw (the ``jaw`` key moves it over ``JAW_PIECE_CM``; ICT's gums are
+        one piece, upper and lower); all False without a jaw key."""
+        if self.jaw is None:
+            return np.zeros(len(self.verts), bool)
+        return np.linalg.norm(self.modes[self.jaw].astype(np.float64), axis=1) > JAW_PIECE_CM
 
 
 _DEFAULT: list = []

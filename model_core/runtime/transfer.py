@@ -251,7 +251,7 @@ def _piece_keys(model, source_pm, keys: np.ndarray, target_pm, source: FaceTempl
     if affine is not None:
         src_pts, src_keys = src_pts @ affine[0].T + affine[1], src_keys @ affine[0].T
     labels = connected_components(source_pm.n_verts, source_pm.faces)[src_idx]
-    parts = InnerParts(src_pts, src_keys.astype(np.float32), labels, np.full(len(src_idx), RIGID))
+    parts = InnerParts(src_pts, src_keys.astype(np.float32), labels, np.full(len(src_idx), RIGID), source.jaw)
     tgt_idx = target_pm.other_index[tgt_rows]
     tgt_pts, _ = model.template_frame(target_pm, target_pm.verts[tgt_idx])
     tgt_labels = connected_components(target_pm.n_verts, target_pm.faces)[tgt_idx]
@@ -260,16 +260,20 @@ def _piece_keys(model, source_pm, keys: np.ndarray, target_pm, source: FaceTempl
     return tgt_rows[rows], out.astype(np.float64)
 
 
-def _jaw_pieces(model, source_pm, target_pm, canon: np.ndarray, out: np.ndarray, progress=None) -> None:
-    """With ``JAW_PIECES`` and a source without pieces near its face: the target's teeth, tongue and eyeballs move
-    as a jaw does for each carried key (``jaw_pieces.jaw_piece_keys``), written into ``out`` (K, N, 3) caller frame;
-    canon (K, Nf, 3) the carried keys of the target's face island, canonical; progress as ``transfer_keys``'."""
-    if not JAW_PIECES or not len(target_pm.following) or _moving_pieces(source_pm, target_pm)[0].any():
+def _jaw_pieces(model, source_pm, target_pm, canon: np.ndarray, out: np.ndarray, progress=None,
+                taken=()) -> None:
+    """With ``JAW_PIECES``: the target's teeth, tongue and eyeballs that took no source piece's motion (rows of
+    ``target_pm.other_index`` not in ``taken``: the source has no pieces, or none near them, as a target's eyeballs
+    behind its lids) move as a jaw does for each carried key (``jaw_pieces.jaw_piece_keys``), written into ``out``
+    (K, N, 3) caller frame; canon (K, Nf, 3) the carried keys of the target's face island, canonical; progress as
+    ``transfer_keys``'."""
+    if not JAW_PIECES or not len(np.setdiff1d(target_pm.following, taken)):
         return
     from .jaw_pieces import jaw_piece_keys
     rows, keys = jaw_piece_keys(model, target_pm, canon, progress)
-    if len(rows):
-        out[:, target_pm.other_index[rows]] = target_pm.normalization.invert_vectors(keys)
+    free = ~np.isin(rows, taken)
+    if free.any():
+        out[:, target_pm.other_index[rows[free]]] = target_pm.normalization.invert_vectors(keys[:, free])
 
 
 def source_folds(source_pm, keys: np.ndarray, match, target_pm):
@@ -590,8 +594,8 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
                                    (lin, shift) if proportions else None)
     if len(rows):          # the target's teeth, tongue, eyeballs: the source's own pieces' motion
         out[:, target_pm.other_index[rows]] = target_pm.normalization.invert_vectors(piece_keys / k_tgt)
-    else:                  # ... or, the source having none, a jaw's
-        _jaw_pieces(model, source_pm, target_pm, canon, out, progress)
+    # ... or, where the source has none (or none near them), a jaw's
+    _jaw_pieces(model, source_pm, target_pm, canon, out, progress, taken=rows)
     if UNFLIP and face is None:     # (the face island's keys are the source's own: nothing to relax)
         out, _ = unflip_keys(out, target_pm.verts, target_pm.faces,
                              allowed=source_folds(source_pm, keys, match, target_pm))
