@@ -10,12 +10,17 @@ mix of ICT's 53 keys. Teeth yellow, eyeballs pink; front view of the mouth.
 
 With ``--transfer`` (docs/transfer_pieces.png): Transfer Shape Keys from a source without pieces (the first held-out
 identity's skin alone) onto the second's skin Voronoi-remeshed (8k) with ICT's teeth and eyeballs: the truth, before
-(``transfer.JAW_PIECES`` and ``inner_parts.CLOSED_RIGID`` off: the pieces follow the nearest skin, the eyeballs the
-lids) and now (``runtime/jaw_pieces.py``); the last column a blink with jawOpen 0.3.
+(``set_session27_pieces``: the pieces follow the nearest skin, the eyeballs the lids) and now
+(``runtime/jaw_pieces.py``); the last column a blink with jawOpen 0.3.
+
+With ``--makehuman`` (docs/makehuman_pieces.png): the generated keys on MakeHuman's head with its own teeth rows,
+tongue and eyeballs (tests/data/makehuman_head.npz), before (``set_session27_pieces``) and now, front view of the
+mouth; upper teeth yellow, lower teeth green, tongue red.
 """
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 
@@ -40,6 +45,35 @@ def head_with_pieces(ict):
     return ict.identity_verts(held_out_identities(1)[0])[idx], faces, idx, ict.expression_modes[:, idx]
 
 
+def set_session27_pieces(on: bool, model=None) -> None:
+    """The pieces' rules of session 28 on (True) or off (False: as in session 27); ``model``'s cache cleared."""
+    transfer.JAW_PIECES = inner_parts.CLOSED_RIGID = inner_parts.RIGID_VOTES = on
+    inner_parts.SOCKET_SHARE = 0.75 if on else 0.5
+    if model is not None:
+        model.clear_cache()
+
+
+def makehuman_sheet(model, out: str, size: int) -> str:
+    """The ``--makehuman`` sheet; returns write_key_sheet's line."""
+    d = np.load(Path(__file__).resolve().parents[1] / "tests" / "data" / "makehuman_head.npz")
+    verts = d["verts"].astype(np.float64)
+    mixes = {"jawOpen .6": {"jawOpen": 0.6}, "jawOpen 1": {"jawOpen": 1.0},
+             "jaw .4 + smile": {"jawOpen": 0.4, "mouthSmile_L": 1.0, "mouthSmile_R": 1.0},
+             "jaw .3 + funnel": {"jawOpen": 0.3, "mouthFunnel": 1.0}}
+    sets = {}
+    for on, label in ((False, "before"), (True, "now")):
+        set_session27_pieces(on, model)
+        keys = model.facs_basis(model.prepare(verts, d["faces"], "Y", "Z"), "ict", keys="auto")[1].astype(np.float64)
+        sets[label] = {mix: sum(w * keys[ICT_NAMES.index(k)] for k, w in ws.items()) for mix, ws in mixes.items()}
+    colors = np.full((len(verts), 3), 0.8)
+    for group, rgb in (("upper_teeth", (1.0, 0.9, 0.2)), ("lower_teeth", (0.2, 0.8, 0.2)), ("tongue", (0.9, 0.2, 0.2))):
+        colors[d[group]] = rgb
+    cx, cy = float(verts[d["eyes"], 0].mean()), float(verts[d["upper_teeth"], 1].min())
+    rows = key_rows(verts, d["faces"], sets, list(mixes), size, colors=colors,
+                    bounds=(cx - 3.5, cx + 3.5, cy - 4.5, cy + 3.5))
+    return write_key_sheet(out, rows, list(mixes), size)
+
+
 def transfer_sources(ict, model):
     """The ``--transfer`` case: (verts, faces, idx (N,) ICT vertex of each piece vertex, -1 on the remeshed skin,
     {label: (53, N, 3) cm})."""
@@ -56,7 +90,7 @@ def transfer_sources(ict, model):
     sources = {"truth": np.concatenate([skin_true, modes[:, idx[inner]]], axis=1)}
     source = model.prepare(a[sk], sf, "Y", "Z")
     for on, label in ((False, "before"), (True, "now")):
-        transfer.JAW_PIECES = inner_parts.CLOSED_RIGID = on
+        set_session27_pieces(on, model)
         target = model.prepare(verts, faces, "Y", "Z")
         sources[label] = transfer.transfer_keys(model, source, modes[:, sk], target,
                                                 names=list(ICT_NAMES)).astype(np.float64)
@@ -66,11 +100,16 @@ def transfer_sources(ict, model):
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("-o", "--out", default=None, help="default docs/inner_parts.png, with --transfer "
-                                                     "docs/transfer_pieces.png")
+                                                     "docs/transfer_pieces.png, with --makehuman "
+                                                     "docs/makehuman_pieces.png")
     p.add_argument("--size", type=int, default=260)
     p.add_argument("--transfer", action="store_true", help="Transfer Shape Keys from a source without pieces")
+    p.add_argument("--makehuman", action="store_true", help="MakeHuman's head with its own pieces")
     a = p.parse_args(argv)
     model = Model.load()
+    if a.makehuman:
+        print(makehuman_sheet(model, a.out or "docs/makehuman_pieces.png", a.size))
+        return 0
     if a.transfer:
         mixes = dict(MIXES)
         mixes.pop("jaw .4 + stretch")
