@@ -48,7 +48,7 @@ def head_with_pieces(ict):
 def set_session27_pieces(on: bool, model=None) -> None:
     """The pieces' rules of session 28 on (True) or off (False: as in session 27); ``model``'s cache cleared."""
     transfer.JAW_PIECES = inner_parts.CLOSED_RIGID = inner_parts.RIGID_VOTES = on
-    inner_parts.SOCKET_SHARE = 0.75 if on else 0.5
+    inner_parts.SOCKET_ALONE = 0.95 if on else inner_parts.SOCKET_SHARE
     if model is not None:
         model.clear_cache()
 

@@ -44,7 +44,9 @@ RIGID, SOCKET, ON_LIDS = 0, 1, 2   # ``InnerParts.kind``
 CLOSED_RIGID = True       # a closed piece moves as ICT's rigid parts wherever it lands (``inner_keys``' closed)
 JAW_PIECE_CM = 0.5        # an ICT inner-part vertex jawOpen moves over this moves with the jaw
 RIGID_VOTES = True        # a piece inside takes the motion of ICT's rigid parts only (never a socket's)
-SOCKET_SHARE = 0.75       # a piece this much of which lands on ICT's sockets (a mouth bag) follows the skin
+SOCKET_SHARE = 0.5        # a piece this much of which lands on ICT's sockets, its rim on the face (a mouth bag),
+SOCKET_ALONE = 0.95       # ... or this much, rim or not, follows the skin (``inner_keys``' touching)
+TOUCH_EDGES = 0.5         # a piece's rim is on the face within this many of the face's median edge (its median)
 LID_SHARE = 0.25          # a piece this much of which lands on ICT's lashes / eye occlusion follows the lids' skin
                           # (ICT's teeth and eyeballs: at most 3 %; an eye-occlusion strip lying on the eyeball
                           # 45 %: a lid piece left still shows, an eyeball dragged 1 mm hides under the lid)
@@ -151,7 +153,7 @@ def _in_box(points: np.ndarray, targets: np.ndarray, margin: float, scale: float
 
 def inner_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, labels: np.ndarray, registered,
                scale: float, rot: np.ndarray, shift: np.ndarray, anchors: np.ndarray | None = None,
-               key_rot: np.ndarray | None = None, key_gain: np.ndarray | None = None, closed=None
+               key_rot: np.ndarray | None = None, key_gain: np.ndarray | None = None, closed=None, touching=None
                ) -> tuple[np.ndarray, np.ndarray]:
     """ICT's inner-part deltas on the pieces of a face that lie inside it.
 
@@ -162,7 +164,11 @@ def inner_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, lab
     (K,) factor of each key (``TemplateMatch.key_gain``: a far narrower mouth's keys, and so its teeth, move less);
     closed: optional (N,) bool, the point's piece is a closed surface (``mesh.closed_components``): such a piece
     (an eyeball, a tooth) is neither lashes nor a socket, it takes the motion of ICT's rigid parts wherever it lands
-    (a remeshed head's eyeball landed a third on ICT's eye occlusion and followed the lids: 1.3 cm in a blink).
+    (a remeshed head's eyeball landed a third on ICT's eye occlusion and followed the lids: 1.3 cm in a blink);
+    touching: optional (N,) bool, the point's piece has its rim on the face (``mesh.boundary_vertices`` near the face
+    surface: a mouth bag or eye socket made as a piece of its own): only such a piece, or one lying almost wholly on
+    ICT's sockets (``SOCKET_ALONE``), is taken for a socket; a tooth row landing mostly on ICT's mouth socket
+    (MakeHuman's lower row: 63 %, Ready Player Me's: 83 %) moves as a tooth.
     Returns (rows (R,) int64 indices into points of the vertices that take inner-part motion, keys (K, R, 3) float32
     cm in the face's frame)."""
     points = np.asarray(points, np.float64)
@@ -175,8 +181,9 @@ def inner_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, lab
     if not len(keep):
         return np.zeros(0, np.int64), np.zeros((len(parts.modes), 0, 3), np.float32)
     closed = np.zeros(len(points), bool) if closed is None else np.asarray(closed, bool)
+    touching = np.ones(len(points), bool) if touching is None else np.asarray(touching, bool)
     rows, keys = _inner_keys(parts, tpl_verts, points[keep], labels[keep], registered, scale, rot, shift, anchors,
-                             rot if key_rot is None else key_rot, closed[keep])
+                             rot if key_rot is None else key_rot, closed[keep], touching[keep])
     if key_gain is not None:
         keys *= np.asarray(key_gain, np.float32)[:, None, None]
     return keep[rows], keys
@@ -184,7 +191,7 @@ def inner_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, lab
 
 def _inner_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, labels: np.ndarray, registered,
                 scale: float, rot: np.ndarray, shift: np.ndarray, anchors: np.ndarray | None, key_rot: np.ndarray,
-                closed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                closed: np.ndarray, touching: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``inner_keys`` on the pieces near the inner parts."""
     q = to_template_frame(points, tpl_verts, registered, scale, rot, shift, anchors)
     near, d2_in = parts.grid().knn(q, 1)
@@ -201,7 +208,9 @@ def _inner_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, la
             rows.append(sel)
             src.append(_rigid_sources(parts, q[sel]))
             continue
-        if on_skin or (kind == ON_LIDS).mean() > LID_SHARE or (kind != RIGID).mean() > SOCKET_SHARE:
+        socket = (kind != RIGID).mean()
+        if on_skin or (kind == ON_LIDS).mean() > LID_SHARE or socket > SOCKET_ALONE or (
+                socket > SOCKET_SHARE and touching[sel].any()):
             continue            # on the skin (brows, a beard), on the lids (lashes), a socket or far away: follows
         rows.append(sel)
         if RIGID_VOTES:         # a tooth row landing partly on ICT's mouth socket moves as ICT's teeth, not the socket

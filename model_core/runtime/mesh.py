@@ -300,6 +300,16 @@ def closed_components(labels: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return closed
 
 
+def boundary_vertices(faces: np.ndarray, n_verts: int) -> np.ndarray:
+    """(N,) bool: the vertices on a boundary edge (an edge of one triangle) of faces (F, 3)."""
+    out = np.zeros(n_verts, bool)
+    faces = np.asarray(faces, np.int64)
+    if len(faces):
+        _, edges, count, _ = edge_table(faces)
+        out[edges[count == 1].ravel()] = True
+    return out
+
+
 def edge_components(n_verts: int, edges: np.ndarray) -> np.ndarray:
     """Connected components of the graph of ``edges`` (E, 2) on ``n_verts`` vertices: (N,) int64 labels
     0..C-1, numbered in the order of each component's smallest vertex index (``union_roots``)."""

@@ -30,8 +30,9 @@ class Pieces(ModelPart):
         self._check_pm(pm)
 
         def run():
-            from .inner_parts import default_inner_parts, inner_keys, offset_anchors
-            from .mesh import closed_components, connected_components
+            from .inner_parts import TOUCH_EDGES, default_inner_parts, inner_keys, offset_anchors
+            from .correspond import PointGrid
+            from .mesh import boundary_vertices, closed_components, connected_components, median_edge
             from .template_keys import default_template
             none = np.zeros(0, np.int64), np.zeros((len(ICT_NAMES), 0, 3), F32)
             moving = pm.following
@@ -43,11 +44,21 @@ class Pieces(ModelPart):
             every = connected_components(pm.n_verts, pm.faces)
             labels = every[pm.other_index[moving]]
             closed = closed_components(every, pm.faces)[labels]
+            # a piece's rim on the face: a mouth bag or socket made apart, not a tooth row that lands on ICT's socket
+            rim = pm.other_index[moving][boundary_vertices(pm.faces, pm.n_verts)[pm.other_index[moving]]]
+            touches = np.zeros(every.max() + 1, bool)
+            if len(rim):        # along its rim (median): a tooth row right behind the lips touches them here and there
+                at = pm.normalization.apply(pm.verts[rim].astype(np.float64))
+                d = np.sqrt(PointGrid(pm.canon).knn(at, 1)[1][:, 0])
+                reach = TOUCH_EDGES * median_edge(pm.canon, pm.face_faces)
+                for piece in np.unique(every[rim]):
+                    touches[piece] = np.median(d[every[rim] == piece]) < reach
+            touching = touches[labels]
             # the template's lips and lids behind their margins are pulled wherever a mouth bag or socket of the
             # face lies: their offsets do not say where the teeth went (measured: 1.1 cm off with them, 0.3 without)
             rows, keys = inner_keys(default_inner_parts(), tpl.verts, pts, labels, match.registered, match.scale,
                                     match.rot, match.shift, offset_anchors(tpl), match.key_rot, match.key_gain,
-                                    closed)
+                                    closed, touching)
             keys /= F32(cm)
             return moving[rows], check_finite(keys, "inner-part keys")
         return self._cached(pm, "inner_keys", run)
