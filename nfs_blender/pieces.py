@@ -2,12 +2,12 @@
 active head.
 
 The model moves a head's pieces when they are in its mesh (``prepare``'s other islands: with Automatic or Template
-keys the lower teeth with the jaw, the upper teeth and the eyeballs still; lashes and brows with the skin they sit
-on). Game and scanned characters often keep them as separate objects, and joining them (Ctrl+J) would break their
-materials, rigs and exports. Generate FACS Shape Keys and Transfer Shape Keys (its target) therefore join them to the
-head's arrays in world space (the head first, as Ctrl+J would), give each piece the keys that move it, and drive
-those keys by the head's keys of the same names (``keyframes.drive_by``), so whatever animates the head (Bake From
-Source, the sliders, a Live Link import) moves its pieces too.
+keys the lower teeth with the jaw, the upper teeth still, the eyeballs turned in the eyeLook keys; lashes and brows
+with the skin they sit on). Game and scanned characters often keep them as separate objects, and joining them
+(Ctrl+J) would break their materials, rigs and exports. Generate FACS Shape Keys and Transfer Shape Keys (its target)
+therefore join them to the head's arrays in world space (the head first, as Ctrl+J would), give each piece the keys
+that move it, and drive those keys by the head's keys of the same names (``keyframes.drive_by``), so whatever
+animates the head (Bake From Source, the sliders, a Live Link import) moves its pieces too.
 """
 from __future__ import annotations
 

@@ -93,7 +93,8 @@ out["lower_err"] = max(float(np.abs(d_lower[n] - joined[names.index(n), off[2]:o
 true = ict_to_blender(ict.expression_modes[jaw, idx_t[moved]].astype(np.float64))
 out["jaw_teeth_err"] = float(np.linalg.norm(d_lower["jawOpen"] - true, axis=1).mean())
 out["jaw_teeth_true"] = float(np.linalg.norm(true, axis=1).mean())
-out["no_keys"] = {o: bpy.data.objects[o].data.shape_keys is None for o in ("UpperTeeth", "Eyes", "OtherHead", "Body")}
+out["no_keys"] = {o: bpy.data.objects[o].data.shape_keys is None for o in ("UpperTeeth", "OtherHead", "Body")}
+out["eye_names"] = sorted(kb.name for kb in bpy.data.objects["Eyes"].data.shape_keys.key_blocks)
 ad = lower.data.shape_keys.animation_data
 out["drivers"] = sorted(d.data_path for d in ad.drivers)
 
@@ -150,11 +151,13 @@ def test_selected_teeth_get_the_keys_that_move_them_driven_by_the_head():
     assert res["gen"] == ["FINISHED"], res["errors"]
     # the head's and the lower teeth's keys are those of the joined mesh (float32 storage: ~1e-7 m)
     assert res["head_err"] < 2e-6 and res["lower_err"] < 2e-6
-    # ICT's lower teeth move with the jaw keys only; upper teeth and eyeballs in no key (docs: the lower teeth
-    # with the jaw, the upper ones and the eyeballs still): no keys; another head beside it and a body round it are
-    # left out
+    # ICT's lower teeth move with the jaw keys only; upper teeth in no key (docs: the lower teeth with the jaw, the
+    # upper ones still): no keys; another head beside it and a body round it are left out
     assert res["lower_names"] == ["jawForward", "jawLeft", "jawOpen", "jawRight"]
-    assert res["no_keys"] == {"UpperTeeth": True, "Eyes": True, "OtherHead": True, "Body": True}
+    assert res["no_keys"] == {"UpperTeeth": True, "OtherHead": True, "Body": True}
+    # the eyeballs turn in the eyeLook keys only (``inner_parts.EYE_LOOK_DEG``)
+    assert res["eye_names"] == sorted(["Basis"] + [f"eyeLook{d}_{s}" for d in ("Up", "Down", "In", "Out")
+                                                   for s in "LR"])
     # the lower teeth open with the jaw as ICT's own do (measured on the joined head: within 5 %)
     assert res["jaw_teeth_err"] < 0.05 * res["jaw_teeth_true"]
     assert res["drivers"] == sorted(f'key_blocks["{n}"].value' for n in res["lower_names"])

@@ -191,7 +191,7 @@ def test_a_mouth_bag_joined_to_the_lips(ict):
 MAKEHUMAN = Path(__file__).resolve().parent / "data" / "makehuman_head.npz"
 
 
-def test_makehumans_teeth_move_as_a_jaw_and_its_eyes_stay():
+def test_makehumans_teeth_move_as_a_jaw_and_its_eyes_turn_with_eyelook():
     """MakeHuman's head and neck (a bust: the cut at the top of the chest) with its teeth rows, tongue, eyeballs and
     lashes, each a piece of its own (scripts/makehuman_pieces.py). Its upper row landed partly on ICT's lower teeth
     and gums, its lower row mostly on ICT's mouth socket: the upper row dropped with the jaw (5 of its 68 vertices
@@ -211,3 +211,12 @@ def test_makehumans_teeth_move_as_a_jaw_and_its_eyes_stay():
             assert motion(name, group).max() < 0.01, (name, group)        # (was up to 1.3)
     assert motion("eyeBlink_L", "eyes").max() < 1e-6
     assert motion("eyeBlink_L", "lashes").max() > 0.5                    # the lashes close with the lid (0.97)
+    # the eyeballs turn in the eyeLook keys (``inner_parts.EYE_LOOK_DEG``), each eye in its own side's keys: the
+    # front of the left eye (+X) up in eyeLookUp_L, toward the nose (-X) in eyeLookIn_L, the right eye still
+    eyes = d["eyes"]
+    left, right = eyes[d["verts"][eyes, 0] > 0], eyes[d["verts"][eyes, 0] < 0]
+    front = left[np.argmax(d["verts"][left, 2])]
+    radius = np.linalg.norm(d["verts"][left] - d["verts"][left].mean(axis=0), axis=1).max()
+    up, inward = keys[ICT_NAMES.index("eyeLookUp_L")], keys[ICT_NAMES.index("eyeLookIn_L")]
+    assert 0.3 * radius < up[front, 1] < 0.6 * radius and inward[front, 0] < -0.3 * radius   # sin 25 deg = 0.42
+    assert np.abs(up[right]).max() < 1e-6 and np.abs(keys[ICT_NAMES.index("eyeLookUp_R")][left]).max() < 1e-6

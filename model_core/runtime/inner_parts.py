@@ -17,7 +17,9 @@ ICT's lashes, eye occlusion or lacrimal fluid for ``LID_SHARE`` of its vertices,
 sockets: then it follows the skin it meets (the lids' keys close the face's own eye, and a mouth bag stays
 joined to the face's own lips; ICT's would not). A closed piece (an eyeball, a closed tooth: lashes and sockets are
 open) takes ICT's rigid parts' motion wherever it lands (``CLOSED_RIGID``). A piece inside moves as a whole with the
-jaw or with the skull, from ICT's rigid parts that do (``_rigid_sources``). Each vertex takes the motion
+jaw or with the skull, from ICT's rigid parts that do (``_rigid_sources``). ICT's eyeballs stay in its keys (its
+gaze is a transform); a piece that takes their motion turns ``EYE_LOOK_DEG`` in the eyeLook keys, as an ARKit rig's
+eyes do (``eye_look_keys``, ``Pieces._turn_eyeballs``). Each vertex takes the motion
 of the ICT piece (a tooth, an eyeball, the tongue) that most of its ``VOTE_NEIGHBOURS`` nearest fellow vertices
 land on, at its nearest point of that piece: a vertex that lands a few millimetres off, on the gum behind its
 tooth, still moves with the tooth, and a small piece (one tooth, a row) moves as one ICT piece. Weak: one
@@ -42,6 +44,8 @@ OFFSET_NEIGHBOURS = 16    # registered template vertices whose offsets carry a p
 INNER_REACH_CM = 1.5      # a piece is inside the face when its vertices lie (median) within this of ICT's parts
 RIGID, SOCKET, ON_LIDS = 0, 1, 2   # ``InnerParts.kind``
 CLOSED_RIGID = True       # a closed piece moves as ICT's rigid parts wherever it lands (``inner_keys``' closed)
+EYE_ABOVE_CM = 0.0        # ICT's eyeballs: its still rigid pieces centred above this height (template frame)
+EYE_LOOK_DEG = 25.0       # an eyeball piece turns this far in eyeLook* at weight 1 (0: stays, as ICT's own do)
 JAW_PIECE_CM = 0.5        # an ICT inner-part vertex jawOpen moves over this moves with the jaw
 RIGID_VOTES = True        # a piece inside takes the motion of ICT's rigid parts only (never a socket's)
 SOCKET_SHARE = 0.5        # a piece this much of which lands on ICT's sockets, its rim on the face (a mouth bag),
@@ -104,6 +108,13 @@ class InnerParts:
             self._rigid[jaw] = (PointGrid(self.verts[idx]), idx)
         return self._rigid[jaw]
 
+    def eyeballs(self) -> np.ndarray:
+        """(M,) bool: the eyeballs: rigid pieces the jaw does not move, centred above ``EYE_ABOVE_CM`` (the template's
+        frame: ICT's eyes at 3.6 cm, its upper teeth below -1 cm)."""
+        still = (self.kind == RIGID) & ~self.with_jaw()
+        height = np.bincount(self.piece, self.verts[:, 1]) / np.maximum(np.bincount(self.piece), 1)
+        return still & (height[self.piece] > EYE_ABOVE_CM)
+
     def with_jaw(self) -> np.ndarray:
         """(M,) bool: the vertex moves with the jaw (the ``jaw`` key moves it over ``JAW_PIECE_CM``; ICT's gums are
         one piece, upper and lower); all False without a jaw key."""
@@ -153,8 +164,8 @@ def _in_box(points: np.ndarray, targets: np.ndarray, margin: float, scale: float
 
 def inner_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, labels: np.ndarray, registered,
                scale: float, rot: np.ndarray, shift: np.ndarray, anchors: np.ndarray | None = None,
-               key_rot: np.ndarray | None = None, key_gain: np.ndarray | None = None, closed=None, touching=None
-               ) -> tuple[np.ndarray, np.ndarray]:
+               key_rot: np.ndarray | None = None, key_gain: np.ndarray | None = None, closed=None, touching=None,
+               return_sources: bool = False) -> tuple:
     """ICT's inner-part deltas on the pieces of a face that lie inside it.
 
     parts: ``InnerParts``; tpl_verts (M, 3) the face template at rest (cm); points (N, 3) the vertices of the
@@ -170,7 +181,7 @@ def inner_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, lab
     ICT's sockets (``SOCKET_ALONE``), is taken for a socket; a tooth row landing mostly on ICT's mouth socket
     (MakeHuman's lower row: 63 %, Ready Player Me's: 83 %) moves as a tooth.
     Returns (rows (R,) int64 indices into points of the vertices that take inner-part motion, keys (K, R, 3) float32
-    cm in the face's frame)."""
+    cm in the face's frame) and, with ``return_sources``, (R,) int64 the inner-part vertex each takes it from."""
     points = np.asarray(points, np.float64)
     labels = np.asarray(labels, np.int64)
     if len(points) != len(labels):
@@ -179,20 +190,21 @@ def inner_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, lab
     _, inside = _in_box(points, parts.verts, INNER_REACH_CM + OFFSET_BOUND_CM, scale, rot, shift)
     keep = np.flatnonzero(np.isin(labels, np.unique(labels[inside])))
     if not len(keep):
-        return np.zeros(0, np.int64), np.zeros((len(parts.modes), 0, 3), np.float32)
+        none = np.zeros(0, np.int64), np.zeros((len(parts.modes), 0, 3), np.float32)
+        return none + (np.zeros(0, np.int64),) if return_sources else none
     closed = np.zeros(len(points), bool) if closed is None else np.asarray(closed, bool)
     touching = np.ones(len(points), bool) if touching is None else np.asarray(touching, bool)
-    rows, keys = _inner_keys(parts, tpl_verts, points[keep], labels[keep], registered, scale, rot, shift, anchors,
-                             rot if key_rot is None else key_rot, closed[keep], touching[keep])
+    rows, keys, src = _inner_keys(parts, tpl_verts, points[keep], labels[keep], registered, scale, rot, shift,
+                                  anchors, rot if key_rot is None else key_rot, closed[keep], touching[keep])
     if key_gain is not None:
         keys *= np.asarray(key_gain, np.float32)[:, None, None]
-    return keep[rows], keys
+    return (keep[rows], keys, src) if return_sources else (keep[rows], keys)
 
 
 def _inner_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, labels: np.ndarray, registered,
                 scale: float, rot: np.ndarray, shift: np.ndarray, anchors: np.ndarray | None, key_rot: np.ndarray,
-                closed: np.ndarray, touching: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``inner_keys`` on the pieces near the inner parts."""
+                closed: np.ndarray, touching: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``inner_keys`` on the pieces near the inner parts, with the sources (``inner_keys``' return_sources)."""
     q = to_template_frame(points, tpl_verts, registered, scale, rot, shift, anchors)
     near, d2_in = parts.grid().knn(q, 1)
     _, d2_skin = PointGrid(tpl_verts).knn(q, 1)
@@ -218,10 +230,10 @@ def _inner_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, la
         else:
             src.append(_piece_sources(parts, q[sel], parts.piece[near[sel]]))
     if not rows:
-        return np.zeros(0, np.int64), np.zeros((len(parts.modes), 0, 3), np.float32)
+        return np.zeros(0, np.int64), np.zeros((len(parts.modes), 0, 3), np.float32), np.zeros(0, np.int64)
     rows, src = np.concatenate(rows), np.concatenate(src)
     keys = scale * (parts.modes[:, src].astype(np.float64) @ key_rot.T)
-    return rows, keys.astype(np.float32)
+    return rows, keys.astype(np.float32), src
 
 
 def _rigid_sources(parts: InnerParts, q: np.ndarray) -> np.ndarray:
@@ -391,3 +403,39 @@ def fill_sockets(parts: InnerParts, tpl, keys: np.ndarray, pts: np.ndarray, dist
         sk = sk * np.asarray(key_gain, np.float32)[:, None, None]
     keys[:, near] = (1.0 - w) * keys[:, near] + w * sk
     return keys
+
+
+# the turn of each eyeLook key: (side, axis (canonical), sign); +X is the face's left, +Y up, +Z forward
+EYE_LOOKS = {"eyeLookUp": (0, -1.0), "eyeLookDown": (0, 1.0), "eyeLookIn": (1, -1.0), "eyeLookOut": (1, 1.0)}
+
+
+def sphere_centre(points: np.ndarray) -> np.ndarray:
+    """(3,) the centre of the sphere fitted to points (n, 3) by linear least squares (an eyeball, or the front cap
+    of one); their mean when they are too few or flat."""
+    p = np.asarray(points, np.float64)
+    if len(p) < 4:
+        return p.mean(axis=0)
+    a = np.c_[2.0 * p, np.ones(len(p))]
+    sol, *_ = np.linalg.lstsq(a, (p * p).sum(axis=1), rcond=None)
+    centre = sol[:3]
+    spread = np.linalg.norm(p - p.mean(axis=0), axis=1).max()
+    return centre if np.linalg.norm(centre - p.mean(axis=0)) < 2.0 * spread else p.mean(axis=0)
+
+
+def eye_look_keys(points: np.ndarray, degrees: float = EYE_LOOK_DEG) -> dict:
+    """The eyeLook keys of one eyeball piece: {ICT key name: (n, 3) displacement} for points (n, 3) in a canonical
+    frame (+Y up, +Z forward, +X the face's left): the piece turned about its sphere's centre by ``degrees``, up and
+    down about X, in (toward the nose) and out about Y, as its side's eyeLookUp/Down/In/Out (a left eye: its centre
+    at +X). A key moves the piece linearly to the turned pose, as an artist's blendshape does (Ready Player Me's eyes:
+    23.5 degrees every way)."""
+    p = np.asarray(points, np.float64)
+    c = sphere_centre(p)
+    side = "L" if c[0] > 0 else "R"
+    out = {}
+    for name, (axis, sign) in EYE_LOOKS.items():
+        a = np.radians(degrees) * sign * ((1.0 if side == "L" else -1.0) if axis == 1 else 1.0)
+        cs, sn = np.cos(a), np.sin(a)
+        turn = np.array([[1, 0, 0], [0, cs, -sn], [0, sn, cs]]) if axis == 0 else \
+            np.array([[cs, 0, sn], [0, 1, 0], [-sn, 0, cs]])
+        out[f"{name}_{side}"] = (p - c) @ turn.T + c - p
+    return out

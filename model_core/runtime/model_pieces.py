@@ -56,12 +56,32 @@ class Pieces(ModelPart):
             touching = touches[labels]
             # the template's lips and lids behind their margins are pulled wherever a mouth bag or socket of the
             # face lies: their offsets do not say where the teeth went (measured: 1.1 cm off with them, 0.3 without)
-            rows, keys = inner_keys(default_inner_parts(), tpl.verts, pts, labels, match.registered, match.scale,
-                                    match.rot, match.shift, offset_anchors(tpl), match.key_rot, match.key_gain,
-                                    closed, touching)
+            parts = default_inner_parts()
+            rows, keys, src = inner_keys(parts, tpl.verts, pts, labels, match.registered, match.scale, match.rot,
+                                         match.shift, offset_anchors(tpl), match.key_rot, match.key_gain, closed,
+                                         touching, return_sources=True)
             keys /= F32(cm)
+            self._turn_eyeballs(pm, moving[rows], labels[rows], parts.eyeballs()[src], keys)
             return moving[rows], check_finite(keys, "inner-part keys")
         return self._cached(pm, "inner_keys", run)
+
+    @staticmethod
+    def _turn_eyeballs(pm: PreparedMesh, rows: np.ndarray, labels: np.ndarray, on_eye: np.ndarray,
+                       keys: np.ndarray) -> None:
+        """Add the eyeLook keys' turn (``inner_parts.eye_look_keys``, ``EYE_LOOK_DEG``) to the pieces that take ICT's
+        eyeballs' motion (most of their vertices: ``on_eye`` (R,) bool): rows (R,) into ``pm.other_index``, labels
+        (R,) their pieces, keys (53, R, 3) canonical, changed in place. ICT turns its eyes outside its keys (they
+        stay in every key); an ARKit rig's eyes turn with its eyeLook keys, and Live Link's gaze drives those."""
+        from .inner_parts import EYE_LOOK_DEG, eye_look_keys
+        if not EYE_LOOK_DEG or not on_eye.any():
+            return
+        for piece in np.unique(labels[on_eye]):
+            sel = np.flatnonzero(labels == piece)
+            if on_eye[sel].mean() <= 0.5:
+                continue
+            pts = pm.normalization.apply(pm.verts[pm.other_index[rows[sel]]].astype(np.float64))
+            for name, d in eye_look_keys(pts).items():
+                keys[ICT_NAMES.index(name), sel] += d.astype(F32)
 
     def _skin_followers(self, pm: PreparedMesh):
         """The other pieces' vertices that follow the skin on the template path (all that move; the inner parts'
