@@ -125,12 +125,15 @@ class NFS_OT_remove_made_keys(NFSOperator, bpy.types.Operator):
         obj = context.active_object
         try:
             pieces = [p for p in piece_io.driven_pieces(obj, context.scene.objects) if not mesh_io.edit_problem(p)]
-            removed, kept = shape_keys.remove_made(obj)
-            said = [f"{len(removed)} from '{obj.name}'"]
-            for ob in pieces:            # a piece keeps the keys its head keeps (they drive it)
-                gone = shape_keys.remove_made(ob, keep=kept)[0]
+            removed, kept = shape_keys.removable_made(obj)
+            said = []
+            for ob in pieces:            # a piece keeps the keys its head keeps (they drive it); drivers first
+                gone = shape_keys.removable_made(ob, keep=kept)[0]
                 keyframes.remove_drivers(ob.data.shape_keys, gone)
+                shape_keys.remove_keys(ob, gone)
                 said.append(f"{len(gone)} from '{ob.name}'")
+            shape_keys.remove_keys(obj, removed)
+            said.insert(0, f"{len(removed)} from '{obj.name}'")
         except Exception as exc:
             report_exception(self, exc, "Remove generated keys")
             return {"CANCELLED"}

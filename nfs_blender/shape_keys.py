@@ -150,17 +150,21 @@ def remember_made(obj, names) -> None:
     obj.data[MADE_PROP] = ",".join(listed + [n for n in names if n not in listed])
 
 
-def remove_made(obj, keep=()) -> tuple[list[str], list[str]]:
-    """Remove the keys the add-on wrote on ``obj`` (``made_keys``), except those named in ``keep`` and those another
-    remaining key is relative to (a corrective the user made on top of jawOpen would change meaning). Returns
-    (removed, kept) names."""
+def removable_made(obj, keep=()) -> tuple[list[str], list[str]]:
+    """The keys the add-on wrote on ``obj`` (``made_keys``) split into (those to remove, those kept): kept are those
+    named in ``keep`` and those another remaining key is relative to (a corrective the user made on top of jawOpen
+    would change meaning)."""
     key = obj.data.shape_keys
     made = made_keys(obj)
     others = [kb for kb in key.key_blocks if kb.name not in made]
     needed = {kb.relative_key.name for kb in others if kb.relative_key is not None} | set(keep)
-    kept = [n for n in made if n in needed]
-    removed = [n for n in made if n not in needed]
-    for name in removed:
+    return [n for n in made if n not in needed], [n for n in made if n in needed]
+
+
+def remove_keys(obj, names) -> None:
+    """Remove ``obj``'s shape keys ``names`` and forget them as the add-on's (``made_keys``). Remove the drivers of
+    these keys first (``keyframes.remove_drivers``): Blender 5.3 crashes evaluating a driver whose key is gone."""
+    key = obj.data.shape_keys
+    for name in names:
         obj.shape_key_remove(key.key_blocks[name])
-    obj.data[MADE_PROP] = ",".join(kept)
-    return removed, kept
+    obj.data[MADE_PROP] = ",".join(n for n in made_keys(obj) if n not in names)

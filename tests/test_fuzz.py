@@ -164,7 +164,7 @@ for i in range(n_mesh):
     res["skin"] = check(a, True)
     rc.activate(bpy.data.objects["Fz"])
     a = rc.attempt("nfs.generate_facs_keys", undo=undo, allow=rc.key_paths(me, ICT) + [
-        f"k/{me}", f"k/{me}/kb/Basis", f"k/{me}/kb/Basis/co", "data/shape_keys/*"])
+        f"k/{me}", f"k/{me}/kb/Basis", f"k/{me}/kb/Basis/co", "data/shape_keys/*", f"m/{me}/props"])
     res["facs"] = check(a, True)
     if a["outcome"] == "result":
         keys = rc.mesh_keys(bpy.data.objects["Fz"])
