@@ -220,3 +220,21 @@ def test_makehumans_teeth_move_as_a_jaw_and_its_eyes_turn_with_eyelook():
     up, inward = keys[ICT_NAMES.index("eyeLookUp_L")], keys[ICT_NAMES.index("eyeLookIn_L")]
     assert 0.3 * radius < up[front, 1] < 0.6 * radius and inward[front, 0] < -0.3 * radius   # sin 25 deg = 0.42
     assert np.abs(up[right]).max() < 1e-6 and np.abs(keys[ICT_NAMES.index("eyeLookUp_R")][left]).max() < 1e-6
+
+
+def test_an_eye_of_two_shells_turns_as_one(head_with_pieces, keys_of_pieces):
+    """ICT's eyeballs are two shells each (the eyeball and its cornea, pieces of their own): in eyeLookUp_L the left
+    eye's shells turn together, 25 degrees (``inner_parts.EYE_LOOK_DEG``) about one centre (the larger shell's), and
+    the right eye stays; each shell turned about its own fitted sphere would part them."""
+    verts, faces, ict_index, brow, true = head_with_pieces
+    pm, keys, rows = keys_of_pieces
+    eyes = (ict_index >= EYEBALLS[0]) & (ict_index < EYEBALLS[1])
+    left, right = eyes & (verts[:, 0] > 0), eyes & (verts[:, 0] < 0)
+    d = keys["auto"][ICT_NAMES.index("eyeLookUp_L")]
+    a, b = verts[left], verts[left] + d[left]
+    u, _, vt = np.linalg.svd((a - a.mean(0)).T @ (b - b.mean(0)))
+    turn = (u @ vt).T
+    residual = np.linalg.norm((a - a.mean(0)) @ turn.T + b.mean(0) - b, axis=1).max()
+    angle = np.degrees(np.arccos(np.clip((np.trace(turn) - 1) / 2, -1, 1)))
+    assert residual < 0.005 and 24.0 < angle < 26.0, (residual, angle)   # cm (~1e-6; own centres: 0.018), degrees
+    assert np.abs(d[right]).max() < 1e-6

@@ -422,14 +422,14 @@ def sphere_centre(points: np.ndarray) -> np.ndarray:
     return centre if np.linalg.norm(centre - p.mean(axis=0)) < 2.0 * spread else p.mean(axis=0)
 
 
-def eye_look_keys(points: np.ndarray, degrees: float = EYE_LOOK_DEG) -> dict:
-    """The eyeLook keys of one eyeball piece: {ICT key name: (n, 3) displacement} for points (n, 3) in a canonical
-    frame (+Y up, +Z forward, +X the face's left): the piece turned about its sphere's centre by ``degrees``, up and
-    down about X, in (toward the nose) and out about Y, as its side's eyeLookUp/Down/In/Out (a left eye: its centre
-    at +X). A key moves the piece linearly to the turned pose, as an artist's blendshape does (Ready Player Me's eyes:
-    23.5 degrees every way)."""
+def eye_look_keys(points: np.ndarray, degrees: float = EYE_LOOK_DEG, centre=None) -> dict:
+    """The eyeLook keys of an eyeball: {ICT key name: (n, 3) displacement} for points (n, 3) in a canonical frame
+    (+Y up, +Z forward, +X the face's left): the eyeball turned about ``centre`` (3,) (None: its fitted sphere's) by
+    ``degrees``, up and down about X, in (toward the nose) and out about Y, as its side's eyeLookUp/Down/In/Out (a left
+    eye: its centre at +X). A key moves the points linearly to the turned pose, as an artist's blendshape does (Ready
+    Player Me's eyes: 23.5 degrees every way)."""
     p = np.asarray(points, np.float64)
-    c = sphere_centre(p)
+    c = sphere_centre(p) if centre is None else np.asarray(centre, np.float64)
     side = "L" if c[0] > 0 else "R"
     out = {}
     for name, (axis, sign) in EYE_LOOKS.items():

@@ -72,16 +72,22 @@ class Pieces(ModelPart):
         eyeballs' motion (most of their vertices: ``on_eye`` (R,) bool): rows (R,) into ``pm.other_index``, labels
         (R,) their pieces, keys (53, R, 3) canonical, changed in place. ICT turns its eyes outside its keys (they
         stay in every key); an ARKit rig's eyes turn with its eyeLook keys, and Live Link's gaze drives those."""
-        from .inner_parts import EYE_LOOK_DEG, eye_look_keys
+        from .inner_parts import EYE_LOOK_DEG, eye_look_keys, sphere_centre
         if not EYE_LOOK_DEG or not on_eye.any():
             return
-        for piece in np.unique(labels[on_eye]):
-            sel = np.flatnonzero(labels == piece)
-            if on_eye[sel].mean() <= 0.5:
+        pts = pm.normalization.apply(pm.verts[pm.other_index[rows]].astype(np.float64))
+        eyes = [np.flatnonzero(labels == piece) for piece in np.unique(labels[on_eye])]
+        eyes = [sel for sel in eyes if on_eye[sel].mean() > 0.5]
+        for left in (True, False):
+            # an eye made of several shells (sclera, cornea) turns about one centre: its largest shell's
+            shells = [sel for sel in eyes if (pts[sel, 0].mean() > 0) == left]
+            if not shells:
                 continue
-            pts = pm.normalization.apply(pm.verts[pm.other_index[rows[sel]]].astype(np.float64))
-            for name, d in eye_look_keys(pts).items():
-                keys[ICT_NAMES.index(name), sel] += d.astype(F32)
+            largest = max(shells, key=lambda sel: np.ptp(pts[sel], axis=0).max())
+            centre = sphere_centre(pts[largest])
+            for sel in shells:
+                for name, d in eye_look_keys(pts[sel], centre=centre).items():
+                    keys[ICT_NAMES.index(name), sel] += d.astype(F32)
 
     def _skin_followers(self, pm: PreparedMesh):
         """The other pieces' vertices that follow the skin on the template path (all that move; the inner parts'
