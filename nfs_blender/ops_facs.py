@@ -69,6 +69,7 @@ class NFS_OT_generate_facs_keys(JobOperator, bpy.types.Operator):
                                 f"name: rename it (e.g. to 'Basis') first")
         yield 0.0, "loading the model"
         prep = prepare_object(context, obj, use_painted=self.use_painted, pieces=pieces)
+        prep.model.eye_turn_deg = float(get_prefs(context).eye_turn)     # eyeball pieces in the eyeLook keys
         self.warnings.extend(prep.warnings)
         yield 0.1, "mesh prepared"
         index = {n: k for k, n in enumerate(names)}

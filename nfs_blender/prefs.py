@@ -1,8 +1,9 @@
 """Add-on preferences (Edit > Preferences > Add-ons > Neural Face Skinning) and their defaults."""
 import bpy
-from bpy.props import EnumProperty, IntProperty, StringProperty
+from bpy.props import EnumProperty, FloatProperty, IntProperty, StringProperty
 
 from . import engine
+from .model_core.runtime.inner_parts import EYE_LOOK_DEG
 from .model_core.runtime.model import Model
 
 NAME_SCHEMES = (
@@ -54,6 +55,10 @@ class NFS_AddonPreferences(bpy.types.AddonPreferences):
                               description="Refuse meshes with more vertices than this (memory and time)")
     forward_axis: EnumProperty(name="Face forward axis", items=FORWARD_AXES, default="-Y",
                                description="World axis the face looks toward (Z is up)")
+    eye_turn: FloatProperty(name="Eye turn", default=EYE_LOOK_DEG, min=0.0, max=45.0, precision=1,
+                            description="How far eyeballs (pieces inside the head or selected eye objects) turn in "
+                                        "the eyeLook keys at 1.0, in degrees, as an ARKit rig's eyes do; 0: they stay "
+                                        "(eyes your rig turns with bones)")
     other_islands: EnumProperty(name="Other pieces", items=OTHER_ISLANDS, default="FOLLOW",
                                 description="The largest connected piece of the mesh is the face; what the other "
                                             "pieces (eyeballs, teeth, lashes) do")
@@ -65,6 +70,7 @@ class NFS_AddonPreferences(bpy.types.AddonPreferences):
         col.prop(self, "crop")
         col.prop(self, "forward_axis")
         col.prop(self, "other_islands")
+        col.prop(self, "eye_turn")
         col.prop(self, "max_vertices")
         col.prop(self, "weights_path")
         col.label(text=engine.describe_model(self.weights_path), icon="INFO")
@@ -79,6 +85,7 @@ class _Defaults:
     max_vertices = Model.max_vertices
     forward_axis = "-Y"
     other_islands = "FOLLOW"
+    eye_turn = EYE_LOOK_DEG
 
 
 def get_prefs(context=None):

@@ -141,6 +141,15 @@ bpy.ops.ed.undo()
 bpy.ops.ed.undo()
 bpy.ops.ed.undo()
 out["undone"] = {o: bpy.data.objects[o].data.shape_keys is None for o in ("Head", "LowerTeeth")}
+
+# Preferences > Eye turn 0 (eyes a rig turns with bones): the eyes get no key, the teeth theirs
+_prefs._Defaults.eye_turn = 0.0
+activate(bpy.data.objects["Head"])
+for name in ("LowerTeeth", "UpperTeeth", "Eyes"):
+    bpy.data.objects[name].select_set(True)
+out["no_turn"] = run_op(bpy.ops.nfs.generate_facs_keys)
+out["no_turn_eyes"] = bpy.data.objects["Eyes"].data.shape_keys is None
+out["no_turn_teeth"] = len(bpy.data.objects["LowerTeeth"].data.shape_keys.key_blocks)
 emit(out)
 '''
 
@@ -170,6 +179,7 @@ def test_selected_teeth_get_the_keys_that_move_them_driven_by_the_head():
     assert res["head_left"] == ["Basis", "jawOpen", "MyKey", "JawFix"]
     assert res["teeth_left"] == ["Basis", "jawOpen"] and res["teeth_drivers_left"] == 1
     assert res["undone"] == {"Head": True, "LowerTeeth": True}
+    assert res["no_turn"] == ["FINISHED"] and res["no_turn_eyes"] and res["no_turn_teeth"] == 5
 
 
 TRANSFER = r'''

@@ -36,6 +36,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from .inner_parts import EYE_LOOK_DEG
 from .layers import Network
 from .model_common import F32
 from .model_decoder import Decoding
@@ -75,6 +76,8 @@ class Model(Preparation, Skinning, Decoding, FacsKeys, Pieces, InverseRig):
         blas_single_thread: run numpy's OpenBLAS on 1 thread inside each call (default True; the runtime's
             small eigh / solves / products are 2-40x slower with threads on a loaded machine,
             ``benchmarks/bench_blas_threads.py``); False leaves BLAS threads as they are.
+        eye_turn_deg: how far an eyeball piece turns in its side's eyeLook keys on the template path (degrees;
+            default ``inner_parts.EYE_LOOK_DEG``; 0: it stays, as ICT's own do, e.g. for eyes turned by bones).
     """
 
     max_vertices: int = 300_000
@@ -84,6 +87,7 @@ class Model(Preparation, Skinning, Decoding, FacsKeys, Pieces, InverseRig):
     fit_sparsity: float = FIT_SPARSITY
     keys: str = "decoder"
     blas_single_thread: bool = True
+    eye_turn_deg: float = EYE_LOOK_DEG
 
     def __init__(self, weights: Weights):
         self.weights = weights

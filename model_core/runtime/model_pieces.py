@@ -61,19 +61,20 @@ class Pieces(ModelPart):
                                          match.shift, offset_anchors(tpl), match.key_rot, match.key_gain, closed,
                                          touching, return_sources=True)
             keys /= F32(cm)
-            self._turn_eyeballs(pm, moving[rows], labels[rows], parts.eyeballs()[src], keys)
+            self._turn_eyeballs(pm, moving[rows], labels[rows], parts.eyeballs()[src], keys, self.eye_turn_deg)
             return moving[rows], check_finite(keys, "inner-part keys")
-        return self._cached(pm, "inner_keys", run)
+        return self._cached(pm, ("inner_keys", float(self.eye_turn_deg)), run)
 
     @staticmethod
     def _turn_eyeballs(pm: PreparedMesh, rows: np.ndarray, labels: np.ndarray, on_eye: np.ndarray,
-                       keys: np.ndarray) -> None:
-        """Add the eyeLook keys' turn (``inner_parts.eye_look_keys``, ``EYE_LOOK_DEG``) to the pieces that take ICT's
-        eyeballs' motion (most of their vertices: ``on_eye`` (R,) bool): rows (R,) into ``pm.other_index``, labels
-        (R,) their pieces, keys (53, R, 3) canonical, changed in place. ICT turns its eyes outside its keys (they
-        stay in every key); an ARKit rig's eyes turn with its eyeLook keys, and Live Link's gaze drives those."""
-        from .inner_parts import EYE_LOOK_DEG, eye_look_keys, sphere_centre
-        if not EYE_LOOK_DEG or not on_eye.any():
+                       keys: np.ndarray, degrees: float) -> None:
+        """Add the eyeLook keys' turn by ``degrees`` (``inner_parts.eye_look_keys``; ``Model.eye_turn_deg``) to the
+        pieces that take ICT's eyeballs' motion (most of their vertices: ``on_eye`` (R,) bool): rows (R,) into
+        ``pm.other_index``, labels (R,) their pieces, keys (53, R, 3) canonical, changed in place. ICT turns its eyes
+        outside its keys (they stay in every key); an ARKit rig's eyes turn with its eyeLook keys, and Live Link's
+        gaze drives those."""
+        from .inner_parts import eye_look_keys, sphere_centre
+        if not degrees or not on_eye.any():
             return
         pts = pm.normalization.apply(pm.verts[pm.other_index[rows]].astype(np.float64))
         eyes = [np.flatnonzero(labels == piece) for piece in np.unique(labels[on_eye])]
@@ -86,7 +87,7 @@ class Pieces(ModelPart):
             largest = max(shells, key=lambda sel: np.ptp(pts[sel], axis=0).max())
             centre = sphere_centre(pts[largest])
             for sel in shells:
-                for name, d in eye_look_keys(pts[sel], centre=centre).items():
+                for name, d in eye_look_keys(pts[sel], degrees, centre=centre).items():
                     keys[ICT_NAMES.index(name), sel] += d.astype(F32)
 
     def _skin_followers(self, pm: PreparedMesh):
