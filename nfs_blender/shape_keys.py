@@ -167,4 +167,4 @@ def remove_keys(obj, names) -> None:
     key = obj.data.shape_keys
     for name in names:
         obj.shape_key_remove(key.key_blocks[name])
-    obj.data[MADE_PROP] = ",".join(n for n in made_keys(obj) if n not in names)
+    obj.data[MADE_PROP] = ",".join(made_keys(obj))         # (the removed ones are gone from it)

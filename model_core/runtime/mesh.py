@@ -284,10 +284,10 @@ def connected_components(n_verts: int, faces: np.ndarray) -> np.ndarray:
     return _number_roots(root)
 
 
-def closed_components(labels: np.ndarray, faces: np.ndarray) -> np.ndarray:
+def closed_components(labels: np.ndarray, faces: np.ndarray, boundary: np.ndarray | None = None) -> np.ndarray:
     """(C,) bool: which connected pieces are closed surfaces (no boundary edge: an eyeball, a closed tooth), for
-    labels (N,) each vertex's piece 0..C-1 (``connected_components``) and faces (F, 3). A piece with no triangle is
-    not closed."""
+    labels (N,) each vertex's piece 0..C-1 (``connected_components``) and faces (F, 3); boundary: the faces'
+    ``boundary_vertices`` when already at hand. A piece with no triangle is not closed."""
     labels = np.asarray(labels, np.int64)
     n = int(labels.max()) + 1 if len(labels) else 0
     closed = np.zeros(n, bool)
@@ -295,8 +295,9 @@ def closed_components(labels: np.ndarray, faces: np.ndarray) -> np.ndarray:
     if not len(faces):
         return closed
     closed[labels[faces[:, 0]]] = True
-    _, edges, count, _ = edge_table(faces)
-    closed[labels[edges[count == 1, 0]]] = False
+    if boundary is None:
+        boundary = boundary_vertices(faces, len(labels))
+    closed[labels[boundary]] = False
     return closed
 
 

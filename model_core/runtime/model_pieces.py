@@ -43,9 +43,10 @@ class Pieces(ModelPart):
             pts, cm = self.template_frame(pm, pm.verts[pm.other_index[moving]])
             every = connected_components(pm.n_verts, pm.faces)
             labels = every[pm.other_index[moving]]
-            closed = closed_components(every, pm.faces)[labels]
+            boundary = boundary_vertices(pm.faces, pm.n_verts)
+            closed = closed_components(every, pm.faces, boundary)[labels]
             # a piece's rim on the face: a mouth bag or socket made apart, not a tooth row that lands on ICT's socket
-            rim = pm.other_index[moving][boundary_vertices(pm.faces, pm.n_verts)[pm.other_index[moving]]]
+            rim = pm.other_index[moving][boundary[pm.other_index[moving]]]
             touches = np.zeros(every.max() + 1, bool)
             if len(rim):        # along its rim (median): a tooth row right behind the lips touches them here and there
                 at = pm.normalization.apply(pm.verts[rim].astype(np.float64))

@@ -118,7 +118,8 @@ def chin_box() -> tuple[np.ndarray, np.ndarray]:
 
 def mouth_opening_key(keys_cm: np.ndarray, src: np.ndarray, names=None) -> int | None:
     """The index of the source key that opens the mouth, or None: the key named jawOpen in any spelling the add-on
-    reads FACS names in (``facs_names.match_source_names``: any case and separator, a namespace prefix), else the key that drops the source's chin furthest (its mean downward motion over the
+    reads FACS names in (``facs_names.match_source_names``: any case and separator, a namespace prefix), else the
+    key that drops the source's chin furthest (its mean downward motion over the
     source vertices in ``chin_box``), when that is ``JAW_DROP_CM`` or more: a source whose keys have other names
     (visemes, a rig's own names: "AA", "MouthOpen", "Key 12") still has its lip contact found and filled
     (``mouth_ambiguity``) and its lips parted to meet a target's parted ones (``FaceTemplate.jaw``); found by name
