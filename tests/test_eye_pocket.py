@@ -71,7 +71,9 @@ def test_a_low_poly_recess_gives_the_ring_around_its_floor(rocketbox):
 
 def test_a_blink_closes_a_pocket_eye(rocketbox, monkeypatch):
     # without the pocket the template's lids met nothing and the blink stopped short: 79 / 73 % of the artist's lid
-    # travel; the pocket's margin met and the blink scaled to close it: 93 / 87 %
+    # travel; the pocket's margin met and the blink scaled to close it: 93 / 87 %; 90 / 83 % since it is scaled
+    # across the eye as the template closes (``template_keys.column_gains``: the outer half no longer passes the
+    # lower lid; the blinks' error 77.6 / 81.5 -> 72.8 / 80.0 %)
     h, model, pm = rocketbox
 
     def travel():
@@ -81,10 +83,10 @@ def test_a_blink_closes_a_pocket_eye(rocketbox, monkeypatch):
                 for n in ("eyeBlinkLeft", "eyeBlinkRight")]
 
     on = travel()
-    assert min(on) > 0.85 and max(on) < 1.05, on
+    assert min(on) > 0.8 and max(on) < 1.05, on
     monkeypatch.setattr(tk, "POCKETS", False)
     off = travel()
-    assert max(off) < 0.8 and min(on) - max(off) > 0.05, (on, off)
+    assert max(off) < 0.8 and min(a - b for a, b in zip(on, off)) > 0.08, (on, off)    # each eye: +0.11
 
 
 def test_an_eye_capped_behind_the_lids_is_met_at_its_margin(ict, monkeypatch):

@@ -178,6 +178,43 @@ def test_stretch_lids_spreads_the_upper_lids_motion_as_far_as_its_scale():
     assert np.all((key[ease, 1] < -0.05) & (key[ease, 1] > key[mid & (np.abs(h - 1.1) < 1e-9), 1].max() + 0.2))
 
 
+def _eye_loop(n: int = 24) -> np.ndarray:
+    """(n, 3) an almond eye 4 cm wide and 1 cm tall (x in [0, 4]), its loop in order round it."""
+    t = np.linspace(0.0, 2.0 * np.pi, n, endpoint=False)
+    return np.stack([2.0 - 2.0 * np.cos(t), 0.5 * np.sin(t) * (1.0 + 0.3 * np.cos(t)), np.zeros(n)], axis=1)
+
+
+def _column_closures(p, disp, span=(0.2, 0.8)):
+    u, c, ok = tk.column_closure(p, disp)
+    sel = ok & (u >= span[0]) & (u <= span[1])
+    return u[sel], c[sel]
+
+
+def test_column_gains_close_each_column_as_the_template_does():
+    # the template's blink closes its eye 93 % in every column; the face's raw blink closes the inner side 40 %
+    # and the outer side 130 % (the registration put the lid unevenly: Ready Player Me's outer half shut, its inner
+    # half open). One factor for the eye would leave the inner side open and push the outer side further past the
+    # lower lid; the column gains close each column as the template does
+    p = _eye_loop()
+    up = p[:, 1] > 1e-9
+    lo_y = np.interp(p[:, 0], *zip(*sorted(zip(p[~up, 0], p[~up, 1]))))
+    gap = np.where(up, p[:, 1] - lo_y, 0.0)
+    u = p[:, 0] / 4.0
+    tpl_disp = np.zeros_like(p)
+    tpl_disp[:, 1] = -0.93 * gap
+    face_disp = np.zeros_like(p)
+    face_disp[:, 1] = -(0.4 + 0.9 * u) * gap
+    f = tk.column_gains(p, face_disp, p, tpl_disp, p[:, 0], 1.0)
+    assert f[np.argmin(np.abs(u - 0.15))] > 1.6 and f[np.argmin(np.abs(u - 0.85))] < 0.85
+    out = face_disp * f[:, None]
+    _, closed = _column_closures(p, out)
+    np.testing.assert_allclose(closed, 0.93, atol=0.06)          # 0.4-1.3 raw, 0.45-1.4 by one factor
+    # a face whose blink already closes as the template's is left as it is
+    np.testing.assert_allclose(tk.column_gains(p, tpl_disp, p, tpl_disp, p[:, 0], 1.0), 1.0, atol=1e-12)
+    # and a loop with no columns to read keeps the whole-eye factor
+    np.testing.assert_array_equal(tk.column_gains(p[:2], face_disp[:2], p, tpl_disp, p[:2, 0], 1.3), [1.3, 1.3])
+
+
 def test_blink_closes_a_larger_eye(eye_cut_face, monkeypatch):
     verts, faces, _, rim = eye_cut_face
     # the left eye 1.6x larger across and up, fading out from 1.2 to 2.6 cm around its centre (stylised eyes)

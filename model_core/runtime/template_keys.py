@@ -652,6 +652,10 @@ CLOSURE_ACROSS = True           # the correction scales the motion across the ey
 STRETCH_LIDS = True             # a blink scaled up also spreads its upper-lid motion as far (``stretch_lids``): VRoid's
                                 # blink 73.7 -> 59.7 %, Rokoko's 54.6 -> 44.1 %, Ready Player Me's 61.7 -> 66.5 %
 STRETCH_CORNER = 0.25           # ... whole between the corners, eased to none this share of the eye's width beyond
+CLOSURE_COLUMNS = True          # a blink's correction set column by column across the eye (``column_gains``)
+COLUMN_GAP = 0.3                # ... in the columns at least this share of the eye's largest height
+COLUMN_SPAN = (0.1, 0.9)        # ... read across this span of the eye's width (held beyond: the corners' closures vary
+COLUMN_SIGMA = 0.1              # steeply), each place a Gaussian mean of the columns within about this share of it
 CLOSURE_REACH = (2.0, 3.5)      # the correction is whole within 2 opening radii of its centre, none beyond 3.5
 
 
@@ -705,16 +709,64 @@ def close_openings(tpl: FaceTemplate, keys: np.ndarray, pts: np.ndarray, matched
         near = np.flatnonzero(w > 0)                                 # elsewhere the factor is 1
         for k in np.flatnonzero((np.abs(want) >= CLOSURE_MIN) & (want * got > 0) & (np.abs(got) >= 0.05)):
             q = float(np.clip(want[k] / got[k], *CLOSURE_SCALE))
+            if CLOSURE_COLUMNS and want[k] >= SEAL_CLOSURE and tpl.lid_keys[k]:
+                q = column_gains(pts[loop], keys[k, loop].astype(np.float64), rest[rim],
+                                 tpl.modes[k, rim].astype(np.float64), pts[near, 0], q)
             gain = (1.0 + (q - 1.0) * w[near])[:, None].astype(keys.dtype)
             if CLOSURE_ACROSS:
                 keys[k, near, 1:] *= gain
             else:
                 keys[k, near] *= gain
             if want[k] >= SEAL_CLOSURE and tpl.lid_keys[k]:
-                if STRETCH_LIDS and q > 1.0 and faces is not None:
+                if STRETCH_LIDS and np.max(q) > 1.0 and faces is not None:
                     stretch_lids(keys[k], pts, loop, near, 1.0 + (q - 1.0) * w[near], faces)
                 seal_lids(keys[k], pts, loop, near)
     return keys
+
+
+def column_closure(p: np.ndarray, disp: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """How far a key closes an eye-like opening column by column: (u (U,), closure (U,), ok (U,) bool) for each
+    upper-margin vertex of the loop p (L, 3) (+Y up, X across), ordered along X, with disp (L, 3) the key's motion of
+    the loop: u its place across the eye (0 at the smaller X's corner, 1 at the other), closure the share of the rest
+    gap to the lower-margin vertex nearest across (X) that the key takes away, ok where that gap is at least
+    ``COLUMN_GAP`` of the largest (the corners' closures say little). None for a loop without two margins."""
+    up, lo = margin_arcs(p)
+    if len(up) < 3 or len(lo) < 2:
+        return None
+    pair = lo[np.argmin(np.abs(p[up, 0][:, None] - p[lo, 0][None]), axis=1)]
+    gap = p[up, 1] - p[pair, 1]
+    ok = gap >= COLUMN_GAP * max(float(gap.max()), 1e-12)
+    closure = -(disp[up, 1] - disp[pair, 1]) / np.where(ok, gap, 1.0)
+    x = p[up, 0]
+    return (x - x[0]) / max(float(x[-1] - x[0]), 1e-12), closure, ok
+
+
+def column_gains(p: np.ndarray, disp: np.ndarray, rim: np.ndarray, rim_disp: np.ndarray, x: np.ndarray,
+                 q: float) -> np.ndarray:
+    """(M,) the closure correction of a blink column by column across the eye, at X positions x (M,).
+
+    One factor for the whole eye (``close_openings``' q) closes it on average only: where the registration put the
+    template's lid unevenly on the face's eye (Ready Player Me's: the raw blink shuts the outer half and leaves the
+    inner half open), the outer half then passed the lower lid and dragged the skin above the outer corner down as
+    a sheet, a vertical fold. Here the face's loop p (L, 3) (the key's motion disp (L, 3)) is scaled to close as far
+    as the template's rim (rim (R, 3), its motion rim_disp (R, 3)) closes at the same place across the eye: both
+    closures (``column_closure``) are read as Gaussian means (``COLUMN_SIGMA``) at 9 places over ``COLUMN_SPAN`` of
+    the width (smooth, and away from the corners, where the closure falls steeply), their ratio clipped to
+    ``CLOSURE_SCALE`` and interpolated at x (held beyond the span). q: the whole-eye factor, returned (as an (M,)
+    array) where either loop has no column to read."""
+    face, tpl = column_closure(p, disp), column_closure(rim, rim_disp)
+    if face is None or tpl is None or not face[2].any() or not tpl[2].any():
+        return np.full(len(x), q)
+    grid = np.linspace(*COLUMN_SPAN, 9)
+
+    def profile(u, closure, ok):     # Gaussian-weighted mean closure of the columns read, at each grid place
+        w = np.exp(-0.5 * ((grid[:, None] - u[ok][None]) / COLUMN_SIGMA) ** 2)
+        return (w * closure[ok][None]).sum(1) / np.maximum(w.sum(1), 1e-300)
+    got, want = profile(*face), profile(*tpl)
+    f = np.clip(want / np.maximum(got, want / CLOSURE_SCALE[1]), *CLOSURE_SCALE)
+    up = margin_arcs(p)[0]
+    x0, x1 = p[up[0], 0], p[up[-1], 0]
+    return np.interp((x - x0) / max(float(x1 - x0), 1e-12), grid, f)
 
 
 def margin_arcs(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
