@@ -351,9 +351,12 @@ def _read_landmarks(path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def cmd_transfer(a, log) -> int:
+    from .runtime.threads import both
     from .runtime.transfer import face_order, transfer_keys, vertex_for_vertex
     model = _load_model(a, log)
-    src, spm = _prepare(model, a.source, a, log, "source")
+    # the two heads prepared at once (the source in a second thread: ``runtime.threads.both``)
+    (src, spm), (tgt, tpm) = both(lambda: _prepare(model, a.source, a, log, "source"),
+                                  lambda: _prepare(model, a.target, a, log, "target"))
     names, deltas = _read_keys(a.source_keys, src, log)
     if a.keys:
         want = [k.strip() for k in a.keys.split(",") if k.strip()]
@@ -363,7 +366,6 @@ def cmd_transfer(a, log) -> int:
                              f"{' ...' if len(names) > 8 else ''}")
         deltas = deltas[[names.index(k) for k in want]]
         names = want
-    tgt, tpm = _prepare(model, a.target, a, log, "target")
     landmarks = _read_landmarks(a.landmarks) if a.landmarks else None
     if landmarks is not None:
         log(f"{len(landmarks[0])} landmarks from {a.landmarks}")

@@ -18,6 +18,7 @@ import numpy as np
 
 from .model_core.runtime.facs_names import N_ICT
 from .model_core.runtime.mesh import normalize_rows
+from .model_core.runtime.threads import both
 
 _state = {"model": None, "key": None, "injected": False, "error": None}
 
@@ -118,6 +119,22 @@ def prepare(model, verts_world: np.ndarray, faces: np.ndarray, forward: str = "-
         return model.prepare(verts, tris, **kwargs)
     except ValueError as exc:
         raise EngineError(f"the model cannot use this mesh: {exc}") from None
+
+
+def prepare_both(model, first: tuple, second: tuple, names: tuple = ("the first mesh", "the second mesh"),
+                 **options):
+    """``prepare`` of two meshes at once, ``first`` in a second thread (``runtime.threads.both``): (pm, pm).
+
+    first, second: (verts_world (N, 3), faces (F, 3)) each; names: what to call each in an error; options:
+    ``prepare``'s keywords, for both. Raises: EngineError naming the mesh the model refused (the first when both)."""
+    def one(mesh, name):
+        def run():
+            try:
+                return prepare(model, *mesh, **options)
+            except EngineError as exc:
+                raise EngineError(f"{name}: {exc}") from None
+        return run
+    return both(one(first, names[0]), one(second, names[1]))
 
 
 def skinning(model, pm, n_verts: int, override_probs: np.ndarray | None = None):

@@ -170,10 +170,10 @@ class NFS_OT_transfer_shape_keys(JobOperator, bpy.types.Operator):
         face_only = []      # set by the worker: the face islands one topology, the other pieces not
 
         def compute(report):  # worker thread: numpy only, no Blender data
-            report(0.0, f"preparing the source ({len(src_verts):,} vertices)")
-            spm = engine.prepare(model, src_verts, src_tris, **options)
-            report(0.1, f"preparing the target ({n_target:,} vertices)")
-            tpm = engine.prepare(model, tgt_verts, tgt_tris, **options)
+            report(0.0, f"preparing the source ({len(src_verts):,} vertices) and the target ({n_target:,})")
+            spm, tpm = engine.prepare_both(model, (src_verts, src_tris), (tgt_verts, tgt_tris),
+                                           (f"the source '{source_name}'", f"the target '{target_name}'"),
+                                           **options)
             if not one_mesh and not lm_names and engine.one_face(spm, tpm):
                 face_only.append(True)
             report(0.2, "matching the meshes vertex for vertex (one topology)" if one_mesh
