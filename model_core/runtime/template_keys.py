@@ -689,7 +689,8 @@ def close_openings(tpl: FaceTemplate, keys: np.ndarray, pts: np.ndarray, matched
     its rim (``match_openings``, forward), each key whose template closure is at least ``CLOSURE_MIN`` is
     scaled near that opening (within ``CLOSURE_REACH`` radii, fading) by template closure / face closure,
     clipped to ``CLOSURE_SCALE`` (its motion across the eye, Y and Z, with ``CLOSURE_ACROSS``); a key that closes
-    the template's rim at least ``SEAL_CLOSURE`` (a blink) then leaves no slit (``seal_lids``). keys (K, N, 3) cm
+    the template's rim at least ``SEAL_CLOSURE`` (a blink) is scaled so column by column across the eye
+    (``column_gains``, with ``CLOSURE_COLUMNS``) and then leaves no slit (``seal_lids``). keys (K, N, 3) cm
     on pts (N, 3) cm, modified in place and returned. rims: the template's rims (default ``tpl.rims``); rest
     (N_t, 3): the template's rest shape (default ``tpl.verts``; its posed shape where its lips were parted); faces
     (F, 3): the face's triangles, for a blink scaled up to spread as far (``stretch_lids``; None: not spread)."""
