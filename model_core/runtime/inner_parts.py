@@ -117,10 +117,11 @@ class InnerParts:
 
     def with_jaw(self) -> np.ndarray:
         """(M,) bool: the vertex moves with the jaw (the ``jaw`` key moves it over ``JAW_PIECE_CM``; ICT's gums are
-        one piece, upper and lower); all False without a jaw key."""
-        if self.jaw is None:
-            return np.zeros(len(self.verts), bool)
-        return np.linalg.norm(self.modes[self.jaw].astype(np.float64), axis=1) > JAW_PIECE_CM
+        one piece, upper and lower); all False without a jaw key. Built once (read-only)."""
+        if not hasattr(self, "_with_jaw"):       # built once: ``_rigid_sources`` asks for every piece
+            self._with_jaw = np.zeros(len(self.verts), bool) if self.jaw is None else \
+                np.linalg.norm(self.modes[self.jaw].astype(np.float64), axis=1) > JAW_PIECE_CM
+        return self._with_jaw
 
 
 _DEFAULT: list = []
