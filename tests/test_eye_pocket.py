@@ -20,7 +20,8 @@ from capped_eyes_face import capped_eyes
 def test_an_ict_socket_behind_the_lids_gives_the_lid_margin(ict):
     # the skin alone has its eye openings deep in the sockets; its rim (the first forward-facing ring: the lid margin)
     # is the truth. With the sockets joined there is no loop; the vertices the lids hide from the front are the
-    # inside, and the first ring the front sees is the margin: within 0.2 mm of the truth from a guess 3 mm off
+    # inside, grown through the lids' backs (facing back, ``_back_walls``), and the first ring the front sees is the
+    # margin: on the truth from a guess 3 mm off (0.1 mm off before the backs were taken in)
     c = held_out_identities(1)[0]
     skin = ict.identity_verts(c, crop="full")
     tpl = tk.FaceTemplate(skin, ict.crop_faces("full"), np.zeros((1, len(skin), 3), np.float32), np.zeros(len(skin)),
@@ -36,7 +37,7 @@ def test_an_ict_socket_behind_the_lids_gives_the_lid_margin(ict):
         loop = tk.eye_pocket(v, faces, centre + (0.3, -0.1, 0.1), radius)
         assert loop is not None
         off = np.linalg.norm(v[loop][:, None] - v[rim][None], axis=2).min(axis=1)
-        assert off.mean() < 0.02, off.mean()                                     # cm (measured 0.01)
+        assert off.mean() < 0.002, off.mean()                                    # cm (measured 0.0)
         assert abs(tk.loop_shape(v[loop])[1] / radius - 1.0) < 0.05
 
 
@@ -140,3 +141,31 @@ def test_the_lids_inner_folds_follow_the_lids(ict, monkeypatch):
     print("inner folds' blink error (cm), eyeBlink_L, eye keys: without / with orphans", err)
     assert err[True][0] < 0.85 * err[False][0] and err[True][0] < 0.04, err
     assert err[True][1] < err[False][1] - 0.005 and err[True][2] < err[False][2] - 0.005, err
+
+
+def test_the_lids_backs_are_inside_the_pocket(ict, monkeypatch):
+    # a held-out ICT head with its mouth bag and eye sockets joined: some vertices of the lids' backs (facing back,
+    # toward the eyeball) are seen from the front past the margin, so the first ring the front sees ran partly
+    # along them, behind the margin (as on a MakeHuman head whose eyeballs are other pieces: its lower lid's
+    # back, 4 mm behind the lid, took the blink's closed upper lid there). Grown into the pocket
+    # (``POCKET_BACK``), the margin is the lids' front edge: the 14 eye keys against ICT's truth 17.2 -> 16.7 %,
+    # eyeBlink_L 23.0 -> 22.1 % (on the skin's vertices)
+    from model_core.dataset.ict import crop_sizes
+    from model_core.runtime import Model
+    n = crop_sizes("face")[0]
+    v = ict.identity_verts(held_out_identities(1)[0], SOCKET_CROP)
+    f = ict.crop_faces(SOCKET_CROP)
+    names = list(ict.expression_names)
+    eyes = [i for i, k in enumerate(names) if k.startswith("eye")]
+    blink = names.index("eyeBlink_L")
+    true = ict.expression_modes[:, :n].astype(np.float64)
+    default, err = tk.POCKET_BACK, {}
+    assert default is not None
+    for back in (None, default):
+        monkeypatch.setattr(tk, "POCKET_BACK", back)
+        model = Model.load()
+        k = model.facs_basis(model.prepare(v, f, "Y", "Z"), "ict", keys="template")[1][:, :n].astype(np.float64)
+        err[back] = (relative_error(k[eyes], true[eyes]), relative_error(k[blink], true[blink]))
+    on, off = err[default], err[None]
+    assert on[0] < 0.169 and on[0] < off[0] - 0.004, err
+    assert on[1] < off[1] - 0.005, err

@@ -368,6 +368,8 @@ POCKET_DEPTH = 0.4              # a vertex this many rim radii behind that surfa
 POCKET_SEED = 1.2               # the pocket grows from within 1.2 rim radii of the centre (across)
 POCKET_GROW = 0.5               # ... a recess through the vertices at least half as deep as its deepest (the fit's
                                 # misses beside the nose, 0.25-0.31 of a radius on Rocketbox, are not the recess)
+POCKET_BACK = -0.3              # ... and through the vertices around it facing back (``_back_walls``; None: not)
+POCKET_BACK_RINGS = 3
 
 
 def eye_pocket(pts: np.ndarray, faces: np.ndarray, centre: np.ndarray, radius: float) -> np.ndarray | None:
@@ -382,7 +384,9 @@ def eye_pocket(pts: np.ndarray, faces: np.ndarray, centre: np.ndarray, radius: f
     single vertex 1.3 cm behind); there it is the vertices more than ``POCKET_DEPTH`` radii behind the surface
     around the eye (a quadratic z(x, y) fitted to the vertices within reach, refitted without those far behind
     it), grown from the deepest one within the seed's reach through those at least ``POCKET_GROW`` as deep. The
-    margin is the outer boundary of the triangles touching the inside: the first ring the front sees."""
+    margin is the outer boundary of the triangles touching the inside: the first ring the front sees, once the lids'
+    backs it can see through an opening without an eyeball are taken in (``_back_walls``); of several such loops the
+    frontmost."""
     d = pts - centre
     near = np.flatnonzero(np.linalg.norm(d, axis=1) < POCKET_REACH * radius)
     if len(near) < 10:
@@ -416,8 +420,33 @@ def eye_pocket(pts: np.ndarray, faces: np.ndarray, centre: np.ndarray, radius: f
     e = e[inside[e[:, 0]] & inside[e[:, 1]]]
     lab = edge_components(len(pts), e)
     pocket = lab == lab[seed]
+    if POCKET_BACK is not None:
+        pocket = _back_walls(pts, local, pocket, close)
     loops = boundary_loops(local[pocket[local].any(axis=1)])
-    return max(loops, key=len) if loops else None
+    # the margin: the frontmost loop (a socket running out of reach leaves a loop deep behind it too)
+    return max(loops, key=lambda lp: float(pts[lp, 2].mean())) if loops else None
+
+
+def _back_walls(pts: np.ndarray, local: np.ndarray, pocket: np.ndarray, close: np.ndarray) -> np.ndarray:
+    """``pocket`` (N,) bool grown through the vertices within reach (``close``) whose normal faces back (Z below
+    ``POCKET_BACK``, the sign taken from the surface around: a mesh wound inside out reads alike), ring by ring up
+    to ``POCKET_BACK_RINGS``: a lid's back, which the front sees through an eye whose eyeball is another piece."""
+    nz = vertex_normals(pts, local)[:, 2]
+    front = close & ~pocket
+    if np.median(nz[front]) < 0.0:
+        nz = -nz
+    back = close & (nz < POCKET_BACK)
+    e = unique_edges(local)
+    pocket = pocket.copy()
+    for _ in range(POCKET_BACK_RINGS):
+        add = np.zeros(len(pts), bool)
+        add[e[pocket[e[:, 0]], 1]] = True
+        add[e[pocket[e[:, 1]], 0]] = True
+        add &= back & ~pocket
+        if not add.any():
+            break
+        pocket |= add
+    return pocket
 
 
 def pocket_openings(tpl: "FaceTemplate", x0: np.ndarray, pts: np.ndarray, faces: np.ndarray, matched: list,
