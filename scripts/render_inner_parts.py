@@ -16,6 +16,10 @@ identity's skin alone) onto the second's skin Voronoi-remeshed (8k) with ICT's t
 With ``--makehuman`` (docs/makehuman_pieces.png): the generated keys on MakeHuman's head with its own teeth rows,
 tongue and eyeballs (tests/data/makehuman_head.npz), before (``set_session27_pieces``) and now, front view of the
 mouth; upper teeth yellow, lower teeth green, tongue red.
+
+With ``--makehuman-lids`` (docs/makehuman_lids.png): the same head's left eye, eyeball pink, in its blink (1 and
+0.6) and squint, before the pocket took the lids' backs in (``template_keys.POCKET_BACK`` None: the eyeball shows
+through the closed lid) and now.
 """
 from __future__ import annotations
 
@@ -29,7 +33,7 @@ from model_core.dataset.remesh import make_topology
 from model_core.evaluation.evaluate import held_out_identities
 from model_core.evaluation.render_util import key_rows, write_key_sheet
 from model_core.runtime import Model
-from model_core.runtime import inner_parts, transfer
+from model_core.runtime import inner_parts, template_keys, transfer
 from model_core.runtime.facs_names import ICT_NAMES
 
 TEETH, EYEBALLS = (17039, 21451), (21451, 24591)      # ICT vertex ranges (../shared/data/README.md)
@@ -74,6 +78,31 @@ def makehuman_sheet(model, out: str, size: int) -> str:
     return write_key_sheet(out, rows, list(mixes), size)
 
 
+def makehuman_lids_sheet(model, out: str, size: int) -> str:
+    """The ``--makehuman-lids`` sheet; returns write_key_sheet's line."""
+    d = np.load(Path(__file__).resolve().parents[1] / "tests" / "data" / "makehuman_head.npz")
+    verts = d["verts"].astype(np.float64)
+    mixes = {"blink 1": {"eyeBlink_L": 1.0}, "blink .6": {"eyeBlink_L": 0.6}, "squint": {"eyeSquint_L": 1.0}}
+    sets, default = {}, template_keys.POCKET_BACK
+    try:
+        for back, label in ((None, "before"), (default, "now")):
+            template_keys.POCKET_BACK = back
+            model.clear_cache()
+            keys = model.facs_basis(model.prepare(verts, d["faces"], "Y", "Z"), "ict",
+                                    keys="auto")[1].astype(np.float64)
+            sets[label] = {mix: sum(w * keys[ICT_NAMES.index(k)] for k, w in ws.items()) for mix, ws in mixes.items()}
+    finally:
+        template_keys.POCKET_BACK = default
+        model.clear_cache()
+    colors = np.full((len(verts), 3), 0.8)
+    colors[d["eyes"]] = (1.0, 0.7, 0.75)
+    eye = verts[d["eyes"]][verts[d["eyes"], 0] > 0]
+    c, r = eye.mean(axis=0), float(np.ptp(eye[:, 0]))
+    rows = key_rows(verts, d["faces"], sets, list(mixes), size, colors=colors,
+                    bounds=(c[0] - r, c[0] + r, c[1] - 0.6 * r, c[1] + 0.6 * r))
+    return write_key_sheet(out, rows, list(mixes), size)
+
+
 def transfer_sources(ict, model):
     """The ``--transfer`` case: (verts, faces, idx (N,) ICT vertex of each piece vertex, -1 on the remeshed skin,
     {label: (53, N, 3) cm})."""
@@ -101,12 +130,17 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("-o", "--out", default=None, help="default docs/inner_parts.png, with --transfer "
                                                      "docs/transfer_pieces.png, with --makehuman "
-                                                     "docs/makehuman_pieces.png")
+                                                     "docs/makehuman_pieces.png, with --makehuman-lids "
+                                                     "docs/makehuman_lids.png")
     p.add_argument("--size", type=int, default=260)
     p.add_argument("--transfer", action="store_true", help="Transfer Shape Keys from a source without pieces")
     p.add_argument("--makehuman", action="store_true", help="MakeHuman's head with its own pieces")
+    p.add_argument("--makehuman-lids", action="store_true", help="MakeHuman's blink with its own eyeballs")
     a = p.parse_args(argv)
     model = Model.load()
+    if a.makehuman_lids:
+        print(makehuman_lids_sheet(model, a.out or "docs/makehuman_lids.png", a.size))
+        return 0
     if a.makehuman:
         print(makehuman_sheet(model, a.out or "docs/makehuman_pieces.png", a.size))
         return 0

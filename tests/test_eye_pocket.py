@@ -6,6 +6,8 @@ meets an eye cut open at the margin, and the blink is scaled to close it.
 The numbers asserted are the ones docs/model.md (*Eyes modelled as pockets*) reports."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -169,3 +171,33 @@ def test_the_lids_backs_are_inside_the_pocket(ict, monkeypatch):
     on, off = err[default], err[None]
     assert on[0] < 0.169 and on[0] < off[0] - 0.004, err
     assert on[1] < off[1] - 0.005, err
+
+
+def test_a_closed_lid_covers_its_eyeball(monkeypatch):
+    # MakeHuman's head with its own eyeballs (tests/data/makehuman_head.npz, CC0): its lids are flaps whose backs the
+    # front sees through the opening, so the pocket's margin ran along the lower lid's back and the blink sealed
+    # the upper lid onto it, inside the eye: the eyeball showed through the closed lid (11 of its vertices up to
+    # 2.6 mm in front of the lid, per eye). With the lids' backs inside the pocket (``POCKET_BACK``) the closed lid
+    # lies in front of the whole eyeball (the nearest 0.6 mm behind it)
+    from model_core.runtime import Model
+    from model_core.runtime.mesh import front_hits
+    d = np.load(Path(__file__).resolve().parent / "data" / "makehuman_head.npz")
+    v, faces = d["verts"].astype(np.float64), d["faces"].astype(np.int64)
+    skin = np.zeros(len(v), bool)
+    skin[d["body"]] = True
+    skin_faces = faces[skin[faces].all(axis=1)]
+    default = tk.POCKET_BACK
+    poke = {}
+    for back in (None, default):
+        monkeypatch.setattr(tk, "POCKET_BACK", back)
+        model = Model.load()
+        names, keys = model.facs_basis(model.prepare(v, faces, "Y", "Z"), names="arkit", keys="auto")
+        for key, side in (("eyeBlinkLeft", 1.0), ("eyeBlinkRight", -1.0)):
+            p = v + keys[names.index(key)]
+            eye = d["eyes"][np.sign(v[d["eyes"], 0]) == side]
+            ahead = p[eye, 2] - front_hits(p, skin_faces, p[eye, :2])        # cm in front of the lid (NaN: off it)
+            poke[back, key] = (int((ahead > 0).sum()), float(np.nanmax(ahead)))
+    print("eyeball vertices in front of the closed lid (count, furthest cm):", poke)
+    for key in ("eyeBlinkLeft", "eyeBlinkRight"):
+        assert poke[default, key][0] == 0 and poke[default, key][1] < -0.03, poke
+        assert poke[None, key][0] >= 5 and poke[None, key][1] > 0.1, poke
