@@ -118,3 +118,20 @@ def test_a_source_with_its_own_pieces(ict):
     assert motion("eyeBlink_L", idx >= EYES[0]).max() < 1e-6                     # (was 0.81)
     for name in ("mouthSmile_L", "mouthFunnel"):
         assert motion(name, teeth).max() < 0.3, name                            # 0.07, 0.19 (was 1.0, 0.6)
+
+
+def test_lashes_are_skin_followers_teeth_and_eyeballs_are_not():
+    # a transfer source's pieces that only ride on the skin (MakeHuman's lash cards: its generated keys move them as
+    # their nearest face vertices) are not offered to the target's closed pieces: an ICT eyeball landing on them
+    # followed the lids (``transfer._skin_followers``); teeth, tongue and eyeballs move on their own
+    from pathlib import Path
+    from model_core.runtime.mesh import connected_components
+    d = np.load(Path(__file__).resolve().parent / "data" / "makehuman_head.npz")
+    model = Model.load()
+    source = model.prepare(d["verts"].astype(np.float64), d["faces"], "Y", "Z")
+    keys = model.facs_basis(source, "ict", keys="auto")[1].astype(np.float64)
+    idx = source.other_index
+    follower = T._skin_followers(source, keys, idx, connected_components(source.n_verts, source.faces)[idx])
+    for group, want in (("lashes", True), ("upper_teeth", False), ("lower_teeth", False), ("tongue", False),
+                        ("eyes", False)):
+        assert (follower[np.isin(idx, d[group])] == want).all(), group

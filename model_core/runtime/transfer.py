@@ -233,7 +233,8 @@ def _moving_pieces(source_pm, target_pm) -> tuple[np.ndarray, np.ndarray]:
 def _piece_keys(model, source_pm, keys: np.ndarray, target_pm, source: FaceTemplate, match, affine=None):
     """The source's pieces other than its face (teeth, tongue, eyeballs) carried onto the target's pieces that lie
     inside its face, as ``inner_parts.inner_keys`` carries ICT's: through the registration's frame map, each target
-    vertex takes the motion of the source piece most of its neighbours land on.
+    vertex takes the motion of the source piece most of its neighbours land on (a closed target piece, such as an
+    eyeball, not that of the source's pieces that only ride on its skin: ``_skin_followers``).
 
     keys (K, Ns, 3) the source's keys, caller frame; source: the source face as a ``FaceTemplate`` (ICT cm), match:
     its registration onto the target (``TemplateMatch``); affine: the proportion map (lin (3, 3), shift (3,)) or
@@ -241,7 +242,7 @@ def _piece_keys(model, source_pm, keys: np.ndarray, target_pm, source: FaceTempl
     frame); empty when either head has no such pieces or the target's other pieces stay still (then they follow the
     target's face, as ``prepare`` says)."""
     from .inner_parts import RIGID, InnerParts, inner_keys, offset_anchors
-    from .mesh import connected_components
+    from .mesh import closed_components, connected_components
     none = np.zeros(0, np.int64), np.zeros((len(keys), 0, 3))
     near, tgt_rows = _moving_pieces(source_pm, target_pm)
     if not len(tgt_rows):
@@ -252,13 +253,49 @@ def _piece_keys(model, source_pm, keys: np.ndarray, target_pm, source: FaceTempl
     if affine is not None:
         src_pts, src_keys = src_pts @ affine[0].T + affine[1], src_keys @ affine[0].T
     labels = connected_components(source_pm.n_verts, source_pm.faces)[src_idx]
-    parts = InnerParts(src_pts, src_keys.astype(np.float32), labels, np.full(len(src_idx), RIGID), source.jaw)
+    inner = ~_skin_followers(source_pm, keys, src_idx, labels)
     tgt_idx = target_pm.other_index[tgt_rows]
     tgt_pts, _ = model.template_frame(target_pm, target_pm.verts[tgt_idx])
-    tgt_labels = connected_components(target_pm.n_verts, target_pm.faces)[tgt_idx]
-    rows, out = inner_keys(parts, source.verts, tgt_pts, tgt_labels, match.registered, match.scale, match.rot,
-                           match.shift, offset_anchors(source), match.key_rot, match.key_gain)
-    return tgt_rows[rows], out.astype(np.float64)
+    every = connected_components(target_pm.n_verts, target_pm.faces)
+    tgt_labels = every[tgt_idx]
+    tgt_closed = closed_components(every, target_pm.faces)[tgt_labels]
+    rows, out = [], []
+    # a closed piece of the target (an eyeball, a tooth) does not take the motion of a source piece that only
+    # follows the skin (lashes, brows): MakeHuman's lash cards lie over its eyeballs, and an ICT eyeball landing on
+    # them followed the lids (0.85 cm in a blink); one that meets no other source piece moves as a jaw
+    # (``_jaw_pieces``)
+    for want, have in ((tgt_closed, inner), (~tgt_closed, np.ones(len(src_idx), bool))):
+        if not want.any() or not have.any():
+            continue
+        parts = InnerParts(src_pts[have], src_keys[:, have].astype(np.float32), labels[have],
+                           np.full(int(have.sum()), RIGID), source.jaw)
+        r, o = inner_keys(parts, source.verts, tgt_pts[want], tgt_labels[want], match.registered, match.scale,
+                          match.rot, match.shift, offset_anchors(source), match.key_rot, match.key_gain)
+        rows.append(np.flatnonzero(want)[r])
+        out.append(o)
+    if not rows:
+        return none
+    return tgt_rows[np.concatenate(rows)], np.concatenate(out, axis=1).astype(np.float64)
+
+
+FOLLOWER_RESIDUAL = 0.2  # a source piece moving within this share of its motion as its nearest face vertices do
+
+
+def _skin_followers(source_pm, keys: np.ndarray, src_idx: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """(M,) bool over ``src_idx`` (M,) source vertices of other pieces (their pieces ``labels`` (M,)): the pieces
+    that move, and move as the face vertices nearest them do in every key (summed over the keys, the difference
+    under ``FOLLOWER_RESIDUAL`` of their own motion): lashes and brows riding on the skin, not teeth or eyeballs,
+    whose motion is their own. keys (K, Ns, 3) the source's keys."""
+    from .nearest import knn
+    face = source_pm.face_index
+    near = face[knn(source_pm.verts[src_idx], source_pm.verts[face], 1)[0][:, 0]]
+    own = np.linalg.norm(keys[:, src_idx], axis=2).sum(axis=0)                       # (M,) summed over keys
+    diff = np.linalg.norm(keys[:, src_idx] - keys[:, near], axis=2).sum(axis=0)
+    n = int(labels.max()) + 1 if len(labels) else 0
+    own_p, diff_p = np.bincount(labels, own, n), np.bincount(labels, diff, n)
+    moving = own_p > 1e-9 * max(float(own_p.max(initial=0.0)), 1e-300)
+    follower = moving & (diff_p <= FOLLOWER_RESIDUAL * own_p)
+    return follower[labels]
 
 
 def _jaw_pieces(model, source_pm, target_pm, canon: np.ndarray, out: np.ndarray, progress=None,
