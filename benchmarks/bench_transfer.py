@@ -356,6 +356,46 @@ def speed(model, ict, va, vb, modes, names, n_target=10000):
     return row
 
 
+def lashes_speed(model, ict, repeats: int = 3):
+    """A target whose only pieces are lashes (MakeHuman's head with its lash cards, tests/data, CC0), from ICT A's
+    face crop: ``transfer_keys`` with ``transfer._inner_candidates`` (no ICT registration of the target for
+    ``_jaw_pieces``) against the same call forced to register, alternating, fresh prepared heads each time;
+    {label: [seconds]} and whether the keys agree bit for bit."""
+    d = np.load(Path(__file__).resolve().parents[1] / "tests" / "data" / "makehuman_head.npz")
+    v, f = d["verts"].astype(np.float64), d["faces"].astype(np.int64)
+    keep = np.zeros(len(v), bool)
+    keep[d["body"]] = keep[d["lashes"]] = True
+    tv, tf = v[keep], (np.cumsum(keep) - 1)[f[keep[f].all(axis=1)]]
+    n = crop_sizes("face")[0]
+    va = ict.identity_verts(held_out_identities(1)[0], "face")
+    modes = ict.expression_modes[:, :n].astype(np.float64)
+    names = list(ict.expression_names)
+    real = transfer_module._inner_candidates
+    times, outs = {"skip": [], "register": []}, {}
+    try:
+        for _ in range(repeats):
+            for label in times:
+                transfer_module._inner_candidates = real if label == "skip" else (lambda pm, rows: len(rows) > 0)
+                model.clear_cache()
+                pa = model.prepare(va, ict.crop_faces("face"), "Y", "Z")
+                pb = model.prepare(tv, tf, "Y", "Z")
+                t0 = time.perf_counter()
+                outs[label] = transfer_keys(model, pa, modes, pb, names=names)
+                times[label].append(time.perf_counter() - t0)
+    finally:
+        transfer_module._inner_candidates = real
+    return {"target": f"MakeHuman + lashes {len(tv):,} v", "times": times,
+            "same": bool(np.array_equal(outs["skip"], outs["register"]))}
+
+
+def lashes_table(row) -> str:
+    med = {k: float(np.median(t)) for k, t in row["times"].items()}
+    return ("| case | transfer_keys (no target registration) | forced to register | ratio | keys identical |\n"
+            "|---|---|---|---|---|\n"
+            f"| ICT A face crop → {row['target']} | {med['skip']:.2f} s | {med['register']:.2f} s | "
+            f"{med['register'] / med['skip']:.2f} | {row['same']} |")
+
+
 def speed_table(row) -> str:
     lines = ["| case | transfer_keys | prepare ×2 (at once) | transfer total | Surface Deform pipeline | SD: ICP align / "
              "build objects + keys / bind / per-key evaluate | SD / transfer total |", "|---|---|---|---|---|---|---|"]
@@ -452,6 +492,7 @@ def main(argv=None) -> int:
 
     # 3. speed
     sp = speed(model, ict, va, vb, modes, names)
+    lashes = lashes_speed(model, ict)
 
     bl = "-"
     if HAVE_BPY:
@@ -467,6 +508,8 @@ def main(argv=None) -> int:
     print(cross_table(cross) + "\n")
     print("#### 3. Speed\n")
     print(speed_table(sp))
+    print("\nA target whose only pieces are lashes (``transfer._inner_candidates``; medians of 3, alternating):\n")
+    print(lashes_table(lashes))
     return 0
 
 
