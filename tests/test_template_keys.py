@@ -692,3 +692,31 @@ def test_welded_joins_a_seam_but_not_a_flap_on_it():
     flap_f = np.concatenate([f, [[6, 7, 8]]])
     pts, faces, group = welded(flap_p, flap_f, np.array([0, 1, 2, 1, 2, 3, 1, 2, 4]))
     assert len(set(group[[1, 3, 6]])) == 3 and len(pts) == 9          # the shared edge's copies stay apart
+
+
+def test_an_eye_opened_in_a_socket_closes_at_its_margin(ict, monkeypatch):
+    # ICT's face crop opens its eyes deep in the sockets (loops facing back); a stylised warp makes them 1.2-1.45x
+    # larger (labels exact: neutral and keys through the same map). The template's lids were scaled and closed only
+    # for eyes cut open at the margin, so this blink stopped half-way. With the socket's rim met as the margin
+    # (``tunnel_rims``) it closes as ICT's does and lands nearer the truth
+    from model_core.dataset.warps import feature_centres, sample_warp
+    from model_core.runtime.regions import load_ict_labels
+    n = crop_sizes("face")[0]
+    centres = feature_centres(ict.neutral[:crop_sizes("full")[0]].astype(np.float64), load_ict_labels())
+    warp = sample_warp(np.random.default_rng(90210), centres, "stylised")
+    v = warp(ict.identity_verts(held_out_identities(1)[0], "face").astype(np.float64))
+    true = warp(ict.identity_verts(held_out_identities(1)[0], "face")[None] + ict.expression_modes[:, :n]) - v[None]
+    faces = ict.crop_faces("face")
+    names = list(ICT_NAMES)
+    blinks = [names.index("eyeBlink_L"), names.index("eyeBlink_R")]
+    rim = tk.default_template().rims[0][0]                      # ICT's left lid margin (the face crop's numbering)
+    got = {}
+    for on in (False, True):
+        monkeypatch.setattr(tk, "TUNNEL_RIMS", on)
+        model = Model.load()
+        k = model.facs_basis(model.prepare(v, faces, "Y", "Z"), "ict", keys="template")[1].astype(np.float64)
+        got[on] = (float(tk.opening_closure(v[rim], k[blinks[:1]][:, rim])[0]), _rel(k[blinks], true[blinks]))
+    truth = float(tk.opening_closure(v[rim], true[blinks[:1]][:, rim])[0])
+    print("left blink closure (truth %.2f) and the blinks' error, without / with the rims:" % truth, got)
+    assert got[False][0] < 0.7 and got[True][0] > 0.85, got
+    assert got[True][1] < got[False][1] - 0.1, got

@@ -669,6 +669,33 @@ def scale_openings(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, matched: 
     return x
 
 
+TUNNEL_RIMS = True              # an eye the face opens deep in a socket is scaled to and closed at its lid margin
+                                # (``tunnel_rims``), as one cut open there
+
+
+def tunnel_rims(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, matched: list) -> list:
+    """``matched`` with each eye the face opens deep in a socket (a loop facing back, as ICT's own eyes and an ICT-like
+    head's) given as its rim instead: (template opening number, the face's first ring of vertices around the loop
+    whose mean normal faces forward (+Z, within ``MAX_RIM_RINGS``): the lid margin, True). ``scale_openings`` and
+    ``close_openings`` then meet that margin as on an eye cut open there: without it an eye larger than ICT's (a
+    stylised warp of ICT's face, eyes 1.2-1.5x) kept the template's lid size and its blink stopped half-way (closure
+    0.51 of the eye's height, ICT's own 0.96). Loops facing forward, the mouth (the opening jawOpen opens) and
+    openings the template has no socket for (its own rim: a game-mesh transfer source) are kept as they are.
+    pts (N, 3), faces (F, 3): the face; matched: ``match_openings``' list."""
+    out, vn = [], None
+    for i, loop, forward in matched:
+        if forward or opened_by_jaw(tpl, tpl.openings[i]) or not len(tpl.rims[i][1]):
+            out.append((i, loop, forward))
+            continue
+        if vn is None:
+            vn = vertex_normals(pts, faces)
+        ring = vertex_rings(len(pts), faces, loop, MAX_RIM_RINGS)
+        rim_r = next((r for r in range(1, MAX_RIM_RINGS + 1) if (ring == r).any() and vn[ring == r, 2].mean() > 0),
+                     None)
+        out.append((i, loop, forward) if rim_r is None else (i, np.flatnonzero(ring == rim_r), True))
+    return out
+
+
 UNFOLD_LIDS = True              # relax the triangles a lid key turns over beside the eye (its scaled motion crumples the
                                 # corners: Rokoko's blink 47 -> 23 turned, the artist's 15), the margins kept as sealed
 SOCKET_SIDES = True             # each side of the mouth reads its own socket (``inner_parts.fill_sockets``)
@@ -1667,7 +1694,10 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     # parted, the template's lips have a margin a face cut open there can meet
     rims = tpl.margins if w_jaw > 0.0 else tpl.rims
     curves, hidden = opening_curves(tpl, pts, matched, rims, faces)
-    x0 = scale_openings(tpl, x0, pts, matched, rims)
+    # the openings met at their margins: a socket's at its rim (``tunnel_rims``); the registration's curves above
+    # keep meeting the socket's loop
+    closing = tunnel_rims(tpl, pts, faces, matched) if TUNNEL_RIMS else matched
+    x0 = scale_openings(tpl, x0, pts, closing, rims)
     pairs = None
     if landmarks is not None and len(landmarks[0]):
         pairs = (np.asarray(landmarks[0], np.int64), np.asarray(landmarks[1], np.float64).reshape(-1, 3))
@@ -1722,7 +1752,7 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
         from .inner_parts import fill_sockets
         fill_sockets(sockets, tpl, keys, pts, np.sqrt(d2), x, s, R, t, SOCKET_SIDES, key_rot=R_keys,
                      key_gain=key_gain)
-    keys = close_openings(tpl, keys, pts, matched, rims, posed, faces)
+    keys = close_openings(tpl, keys, pts, closing, rims, posed, faces)
     if smooth_lips:             # a lip margin cut open, smooth along itself (the transfer's)
         margin = lip_margin_loop(x, ambiguity, pts, faces)
         arcs = loop_arcs(pts, faces, margin) if margin is not None else None
@@ -1742,11 +1772,11 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     # the lid keys beside the eye, where their scaled motion crumples the corners; the openings' margins keep
     # their (sealed) motion
     if UNFOLD_LIDS and len(pts) <= UNFOLD_ALL_MAX_VERTS:
-        _relax_turned(keys, np.flatnonzero(tpl.lid_keys), pts, faces, fade > 0.0, [lp for _, lp, _ in matched])
+        _relax_turned(keys, np.flatnonzero(tpl.lid_keys), pts, faces, fade > 0.0, [lp for _, lp, _ in closing])
     if (RELAX_FOLDS if unfold is None else unfold) and len(pts) <= RELAX_FOLDS_MAX_VERTS:
         # last, the crumples a few triangles wide; the openings' margins and the unmoved vertices kept
         hold = fade <= 0.0
-        for _, lp, _ in matched:
+        for _, lp, _ in closing:
             hold[lp] = True
         keys = relax_folds(keys, pts, faces, hold)[0]
     if return_match:
