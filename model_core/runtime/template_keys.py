@@ -670,18 +670,22 @@ def scale_openings(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, matched: 
 
 
 TUNNEL_RIMS = True              # an eye the face opens deep in a socket is scaled to and closed at its lid margin
-                                # (``tunnel_rims``), as one cut open there
+                                # (``tunnel_rims``), as one cut open there ...
+TUNNEL_SIZE = 1.1               # ... when its margin is at least this much larger or smaller than the template's
 
 
-def tunnel_rims(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, matched: list) -> list:
+def tunnel_rims(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np.ndarray, matched: list) -> list:
     """``matched`` with each eye the face opens deep in a socket (a loop facing back, as ICT's own eyes and an ICT-like
     head's) given as its rim instead: (template opening number, the face's first ring of vertices around the loop
     whose mean normal faces forward (+Z, within ``MAX_RIM_RINGS``): the lid margin, True). ``scale_openings`` and
     ``close_openings`` then meet that margin as on an eye cut open there: without it an eye larger than ICT's (a
     stylised warp of ICT's face, eyes 1.2-1.5x) kept the template's lid size and its blink stopped half-way (closure
-    0.51 of the eye's height, ICT's own 0.96). Loops facing forward, the mouth (the opening jawOpen opens) and
-    openings the template has no socket for (its own rim: a game-mesh transfer source) are kept as they are.
-    pts (N, 3), faces (F, 3): the face; matched: ``match_openings``' list."""
+    0.51 of the eye's height, ICT's own 0.96). Only where the face's margin (RMS radius) differs from the template's
+    rim aligned by the similarity (x0 (M, 3)) by ``TUNNEL_SIZE`` or more: an eye of the template's size is met as
+    before (ICT's own head keeps ICT's blink, which leaves 4-7 % of the eye open, and a transfer between ICT-like
+    heads its registration). Loops facing forward, the mouth (the opening jawOpen opens) and openings the template
+    has no socket for (its own rim: a game-mesh transfer source) are kept as they are. pts (N, 3), faces (F, 3): the
+    face; matched: ``match_openings``' list."""
     out, vn = [], None
     for i, loop, forward in matched:
         if forward or opened_by_jaw(tpl, tpl.openings[i]) or not len(tpl.rims[i][1]):
@@ -692,7 +696,9 @@ def tunnel_rims(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, matched: 
         ring = vertex_rings(len(pts), faces, loop, MAX_RIM_RINGS)
         rim_r = next((r for r in range(1, MAX_RIM_RINGS + 1) if (ring == r).any() and vn[ring == r, 2].mean() > 0),
                      None)
-        out.append((i, loop, forward) if rim_r is None else (i, np.flatnonzero(ring == rim_r), True))
+        rim = np.flatnonzero(ring == rim_r) if rim_r is not None else None
+        size = loop_shape(pts[rim])[1] / max(loop_shape(x0[tpl.rims[i][0]])[1], 1e-12) if rim is not None else 1.0
+        out.append((i, rim, True) if max(size, 1.0 / max(size, 1e-12)) >= TUNNEL_SIZE else (i, loop, forward))
     return out
 
 
@@ -1696,7 +1702,7 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     curves, hidden = opening_curves(tpl, pts, matched, rims, faces)
     # the openings met at their margins: a socket's at its rim (``tunnel_rims``); the registration's curves above
     # keep meeting the socket's loop
-    closing = tunnel_rims(tpl, pts, faces, matched) if TUNNEL_RIMS else matched
+    closing = tunnel_rims(tpl, x0, pts, faces, matched) if TUNNEL_RIMS else matched
     x0 = scale_openings(tpl, x0, pts, closing, rims)
     pairs = None
     if landmarks is not None and len(landmarks[0]):
