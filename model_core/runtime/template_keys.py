@@ -136,6 +136,13 @@ def mouth_ambiguity(verts: np.ndarray, jaw: np.ndarray, radius: float = AMBIGUIT
     return diff.max(axis=1) / max(float(np.linalg.norm(jaw, axis=1).max()), 1e-30)
 
 
+def forward_ring(ring: np.ndarray, vn: np.ndarray) -> int | None:
+    """The first ring around an opening, at least one hop out (ring (N,): ``vertex_rings``' hops from it, -1 beyond),
+    whose vertices' mean normal (vn (N, 3)) faces forward (+Z): a socket's rim (the lid margin, the lip contact);
+    None when no ring within ``MAX_RIM_RINGS`` does."""
+    return next((r for r in range(1, MAX_RIM_RINGS + 1) if (ring == r).any() and vn[ring == r, 2].mean() > 0), None)
+
+
 def _rim_split(ring: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
     """(the vertices of ring r, those of the rings inside it): ring (N,) each vertex's ring number, -1 beyond."""
     return np.flatnonzero(ring == r), np.flatnonzero((ring >= 0) & (ring < r))
@@ -196,8 +203,7 @@ class FaceTemplate:
                 ring = vertex_rings(len(self.verts), self.faces, opening, MAX_RIM_RINGS)
                 rim_r = 0
                 if vn[opening, 2].mean() < BACKWARD_LOOP_NZ:   # a socket: its rim is further out
-                    rim_r = next((r for r in range(MAX_RIM_RINGS + 1)
-                                  if (ring == r).any() and vn[ring == r, 2].mean() > 0), 0)
+                    rim_r = forward_ring(ring, vn) or 0
                 margins.append(_rim_split(ring, rim_r))
                 ext = np.ptp(self.verts[ring == rim_r], axis=0)
                 if ext[1] < 0.2 * ext[0]:
@@ -694,8 +700,7 @@ def tunnel_rims(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np.nd
         if vn is None:
             vn = vertex_normals(pts, faces)
         ring = vertex_rings(len(pts), faces, loop, MAX_RIM_RINGS)
-        rim_r = next((r for r in range(1, MAX_RIM_RINGS + 1) if (ring == r).any() and vn[ring == r, 2].mean() > 0),
-                     None)
+        rim_r = forward_ring(ring, vn)
         rim = np.flatnonzero(ring == rim_r) if rim_r is not None else None
         size = loop_shape(pts[rim])[1] / max(loop_shape(x0[tpl.rims[i][0]])[1], 1e-12) if rim is not None else 1.0
         out.append((i, rim, True) if max(size, 1.0 / max(size, 1e-12)) >= TUNNEL_SIZE else (i, loop, forward))
