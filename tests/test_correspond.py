@@ -80,6 +80,16 @@ def test_harmonic_fill_matches_dense_dirichlet_solve():
     np.testing.assert_array_equal(out[known], vals[known])
 
 
+def test_harmonic_fill_of_zero_known_values_is_zero():
+    """Known values all 0 (a key that moves none of the known vertices): the fill is 0, not a crash (the solve
+    asked for one more singular vector than the zero field has: a ValueError in a Match proportions transfer)."""
+    v, f = _sphere(2)
+    known = v[:, 2] > 0.2
+    vals = np.where(known[:, None], 0.0, np.nan)
+    out = harmonic_fill(f, np.nan_to_num(vals), known)
+    np.testing.assert_array_equal(out, 0.0)
+
+
 def test_umeyama_and_icp_recover_a_similarity():
     v, f = _sphere(2)
     v = v * np.array([1.0, 1.3, 0.8])  # not rotationally symmetric

@@ -934,7 +934,7 @@ def harmonic_fill(faces: np.ndarray, values: np.ndarray, known: np.ndarray, *, i
     # columns of a field are far from independent), to ``tol`` of its energy
     u, sv, vt = np.linalg.svd(known_sum, full_matrices=False)
     energy = np.cumsum(sv ** 2) / max(float((sv ** 2).sum()), 1e-300)
-    r = int(np.searchsorted(energy, 1.0 - tol)) + 1
+    r = min(int(np.searchsorted(energy, 1.0 - tol)) + 1, len(sv))   # (all known neighbours 0: energy 0)
     y = conjugate_gradient(apply, u[:, :r] * sv[:r], np.zeros((len(u_idx), r)), iters=iters, tol=tol,
                            precond=np.maximum(deg, 1.0))
     out[u_idx] = y @ vt[:r]
