@@ -47,6 +47,10 @@ from .unflip import unflip_keys
 AFFINE_STRETCH = (0.8, 1.25)   # that map's stretches (over the similarity) are clipped to this range
 AFFINE_POINTS = 1500   # at most this many source points fit it
 AFFINE_ITERS = 20      # affine ICP steps
+AFFINE_TURN = 20.0     # the similarity it starts from: the ICP from scale 1, or where both heads' ICT poses put the
+                       # source when the ICP's turns more than this (degrees) or scales 1.5x from it
+                       # (``template_keys.START_LOG_SCALE``): the ICP shrank MakeHuman onto Face Cap to 0.40, turned
+                       # 36 degrees, and every key came out ~0 (cosine 0.002; docs/model.md, session 31)
 CUTS = False            # the similarity ICPs pair on the target's cut too (template_keys(cuts=)): the source is a head
                         # of its own, often cut like the target; with cuts, a warped copy 11.9 -> 13.4 % (docs/model.md)
 EYES_FROM_ICT = True    # a source with closed eyes gets its lid margins as openings (``_virtual_eyes``)
@@ -69,8 +73,8 @@ LIP_SIDES = False       # template_keys(lip_sides=): the generated keys' lip sid
                         # 95.9 % / 0.51 -> 96.8 % / 0.46 (docs/model.md, *Lip sides*). Again with SLIT on (session 16): ICT
                         # 19.6 / 18.3 / 18.7 -> 18.4 / 18.1 / 17.3 %, the six pairs summed the same (604.8 -> 604.7 points),
                         # Rocketbox -> hand-made's cosine 0.56 -> 0.50, Rokoko -> Rocketbox 5 -> 8 turned triangles
-START_FROM_ICT = True   # a poor similarity fit far in scale from where both heads' ICT poses (``Model.ict_pose``) put
-                        # the source is fitted again from there (``similarity_pose(start=)``)
+START_FROM_ICT = True   # the similarity fit is run again from where both heads' ICT poses (``Model.ict_pose``) put the
+                        # source, the better-fitting kept (``similarity_pose(start=)``, ``template_keys.START_ALWAYS``)
 SLIT = True             # template_keys(slit=): the source's mouth fit onto the target's closed slit (bench_transfer, same
                         # run): hand-made -> Rokoko 85.6 -> 83.9 %, Rocketbox -> hand-made 95.8 -> 93.4 %, Rokoko -> hand-made
                         # 114.5 -> 113.0 %, Rokoko -> Rocketbox 128.9 -> 128.4 %, the rest the same; rendered, jawOpen parts
@@ -187,7 +191,7 @@ def _trimmed_rms(points: np.ndarray, surf: Surface, trim: float = 0.85) -> float
 
 
 def proportion_map(src: np.ndarray, tgt: np.ndarray, tgt_faces: np.ndarray, piece: bool = False,
-                   src_faces: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                   src_faces: np.ndarray | None = None, init=None) -> tuple[np.ndarray, np.ndarray]:
     """(L (3, 3), t (3,)): the affine map ``src @ L.T + t`` that puts the source head (points (N, 3)) on the target's
     surface: a similarity ICP (nose tip on nose tip first), then an affine ICP from it, both on at most
     ``AFFINE_POINTS`` source points; the affine part's stretches are clipped to ``AFFINE_STRETCH`` about the
@@ -195,19 +199,28 @@ def proportion_map(src: np.ndarray, tgt: np.ndarray, tgt_faces: np.ndarray, piec
     face-core frames put them) is kept when the map does not bring the points closer to the target surface, or
     mirrors them. With ``piece`` (a target smaller than the source, maybe a piece of it; needs the source's
     ``src_faces`` (F, 3)) the map is fitted the other way (the target onto the source, inverted) and judged by the
-    target's distance to the source, or a whole head shrinks into its own front half."""
+    target's distance to the source, or a whole head shrinks into its own front half. init: optional (s, R (3, 3),
+    t (3,)), where the heads' ICT poses put the source on the target (the transfer's ``start``): the similarity
+    starts there instead when the ICP's lies more than ``AFFINE_TURN`` degrees or 1.5x in scale from it."""
     if piece and src_faces is not None:
-        lin, shift = _affine_fit(tgt, src, src_faces)
+        if init is not None:
+            s, R, t = init
+            init = (1.0 / s, R.T, -R.T @ t / s)
+        lin, shift = _affine_fit(tgt, src, src_faces, init)
         inv = np.linalg.inv(lin)
         return inv, -inv @ shift
-    return _affine_fit(src, tgt, tgt_faces)
+    return _affine_fit(src, tgt, tgt_faces, init)
 
 
-def _affine_fit(src: np.ndarray, tgt: np.ndarray, tgt_faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _affine_fit(src: np.ndarray, tgt: np.ndarray, tgt_faces: np.ndarray, init=None) -> tuple[np.ndarray, np.ndarray]:
     """``proportion_map``'s fit of the points src (N, 3) onto the surface (tgt, tgt_faces): (L, t)."""
     pts = src[::max(1, len(src) // AFFINE_POINTS)]
     surf = Surface(tgt, tgt_faces)
     s0, R0, t0 = similarity_icp(pts, tgt, tgt_faces, init_scale=1.0)
+    if init is not None:
+        turn = np.degrees(np.arccos(np.clip((np.trace(R0 @ np.asarray(init[1]).T) - 1.0) / 2.0, -1.0, 1.0)))
+        if turn > AFFINE_TURN or abs(np.log(s0 / float(init[0]))) > tk.START_LOG_SCALE:
+            s0, R0, t0 = init       # the ICP from scale 1 stopped in another basin: the heads' ICT poses
     moved = pts @ (s0 * R0).T + t0
     A, b = affine_icp(moved, tgt, tgt_faces, iters=AFFINE_ITERS)
     if np.linalg.det(A) <= 0:
@@ -612,10 +625,18 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
     # fitted from its side too (``template_keys.reverse_pose``, ``proportion_map``)
     smaller = bool(face_areas(tgt, target_pm.face_faces).sum()
                    < tk.REVERSE_AREA * face_areas(src, source_pm.face_faces).sum())
+    def start():
+        # where the two heads' ICT poses put the source on the target: x -> ICT -> target,
+        # s_t R_t (R_s^T (x - t_s) / s_s) + t_t
+        s_s, R_s, t_s = model.ict_pose(source_pm)
+        s_t, R_t, t_t = model.ict_pose(target_pm)
+        s0, R0 = s_t / s_s, R_t @ R_s.T
+        return s0, R0, t_t - s0 * R0 @ t_s
     if proportions:
         # proportions: the source takes the target's by an affine map (a wider face, a longer chin), so the
         # registration starts with the features near each other; the keys follow its linear part
-        lin, shift = proportion_map(src, tgt, target_pm.face_faces, smaller, source_pm.face_faces)
+        lin, shift = proportion_map(src, tgt, target_pm.face_faces, smaller, source_pm.face_faces,
+                                    init=start())
         src = src @ lin.T + shift
         cm = cm @ lin.T
     amb = mouth_ambiguity(src, cm[jaw]) if jaw is not None else np.zeros(len(src))
@@ -631,13 +652,6 @@ def _transfer_keys(model, source_pm, source_keys, target_pm, names=None, progres
         if len(pairs[0]) != len(pairs[1]):
             raise ValueError(f"{len(pairs[0])} source landmarks for {len(pairs[1])} target landmarks; give them "
                              f"in pairs")
-    def start():
-        # where the two heads' ICT poses put the source on the target: x -> ICT -> target,
-        # s_t R_t (R_s^T (x - t_s) / s_s) + t_t
-        s_s, R_s, t_s = model.ict_pose(source_pm)
-        s_t, R_t, t_t = model.ict_pose(target_pm)
-        s0, R0 = s_t / s_s, R_t @ R_s.T
-        return s0, R0, t_t - s0 * R0 @ t_s
     out_cm, match = template_keys(source, tgt, target_pm.face_faces, progress=progress, return_match=True,
                                   landmarks=pairs, plane=PLANE, cuts=CUTS,
                                   match_reach=MATCH_REACH, symmetric=SYMMETRIC, lip_sides=LIP_SIDES, slit=SLIT,
