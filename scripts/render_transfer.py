@@ -4,6 +4,11 @@
 Rows: the source head's own ARKit keys, the same keys carried onto the target head by ``transfer_keys``, and the
 target artist's own keys for comparison; columns: neutral and five keys. The dev heads are read from
 ../shared/data/real_faces and never written anywhere; the default pair is the two MIT-licensed heads.
+
+``--onto-ict`` (``python scripts/render_transfer.py --onto-ict --source rokoko_newton_face -o
+docs/transfer_stylised.png``): the target is a held-out ICT identity's face crop (seed ``HELD_OUT_SEED``, the first
+identity), and a third row shows the keys carried with the registration's similarity fitted from scale 1 only, as
+before session 31 (``template_keys.START_ALWAYS`` off); the last row is ICT's own keys.
 """
 from __future__ import annotations
 
@@ -26,7 +31,11 @@ def main(argv=None) -> int:
     p.add_argument("--target", default="rocketbox_female_adult_02")
     p.add_argument("-o", "--out", default="docs/transfer.png")
     p.add_argument("--size", type=int, default=200)
+    p.add_argument("--onto-ict", action="store_true",
+                   help="carry the source's keys onto a held-out ICT face crop, now and as before session 31")
     a = p.parse_args(argv)
+    if a.onto_ict:
+        return onto_ict(a)
     from model_core.runtime import Model
     from model_core.runtime.transfer import transfer_keys
     heads = {h.name: h for h in load_real_heads(a.real)}
@@ -39,6 +48,40 @@ def main(argv=None) -> int:
     rows += key_rows(tgt.verts, tgt.faces, {
         "carried": {k: out[names.index(k)].astype(np.float64) for k in KEYS},
         "its own": {k: tgt.key(k) for k in KEYS}}, KEYS, a.size)
+    print(write_key_sheet(a.out, rows, KEYS, a.size))
+    return 0
+
+
+def onto_ict(a) -> int:
+    """``--onto-ict``: the source's keys on a held-out ICT face crop, with and without the fit from the ICT poses."""
+    from model_core.dataset.ict import load_ict
+    from model_core.evaluation.evaluate import held_out_identities
+    from model_core.runtime import Model
+    from model_core.runtime import template_keys as tk
+    from model_core.runtime.facs_names import ict_to_arkit_name
+    from model_core.runtime.transfer import transfer_keys
+    src = {h.name: h for h in load_real_heads(a.real)}[a.source]
+    ict = load_ict()
+    v = ict.identity_verts(held_out_identities(1)[0], "face").astype(np.float64) / 100.0     # cm -> m
+    f = ict.crop_faces("face")
+    own = {}
+    for i, name in enumerate(ict.expression_names):       # ICT's L/R halves of browInnerUp summed, as ARKit's
+        key = ict_to_arkit_name(name)
+        own[key] = own.get(key, 0.0) + ict.expression_modes[i, :len(v)].astype(np.float64) / 100.0
+    model = Model.load()
+    pa, pb = model.prepare(src.verts, src.faces, "Y", "Z"), model.prepare(v, f, "Y", "Z")
+    carried = {}
+    saved = tk.START_ALWAYS
+    try:
+        for label, on in (("carried", True), ("before", False)):
+            tk.START_ALWAYS = on
+            model.clear_cache()
+            out = transfer_keys(model, pa, src.deltas, pb, names=src.names)
+            carried[label] = {k: out[src.names.index(k)].astype(np.float64) for k in KEYS}
+    finally:
+        tk.START_ALWAYS = saved
+    rows = key_rows(src.verts, src.faces, {"source": {k: src.key(k) for k in KEYS}}, KEYS, a.size)
+    rows += key_rows(v, f, {**carried, "ICT own": {k: own[k] for k in KEYS}}, KEYS, a.size)
     print(write_key_sheet(a.out, rows, KEYS, a.size))
     return 0
 
