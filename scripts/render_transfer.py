@@ -58,16 +58,13 @@ def onto_ict(a) -> int:
     from model_core.evaluation.evaluate import held_out_identities
     from model_core.runtime import Model
     from model_core.runtime import template_keys as tk
-    from model_core.runtime.facs_names import ict_to_arkit_name
+    from model_core.runtime.facs_names import ict_to_arkit_deltas
     from model_core.runtime.transfer import transfer_keys
     src = {h.name: h for h in load_real_heads(a.real)}[a.source]
     ict = load_ict()
     v = ict.identity_verts(held_out_identities(1)[0], "face").astype(np.float64) / 100.0     # cm -> m
     f = ict.crop_faces("face")
-    own = {}
-    for i, name in enumerate(ict.expression_names):       # ICT's L/R halves of browInnerUp summed, as ARKit's
-        key = ict_to_arkit_name(name)
-        own[key] = own.get(key, 0.0) + ict.expression_modes[i, :len(v)].astype(np.float64) / 100.0
+    own = dict(zip(ARKIT_NAMES, ict_to_arkit_deltas(ict.expression_modes[:, :len(v)].astype(np.float64) / 100.0)))
     model = Model.load()
     pa, pb = model.prepare(src.verts, src.faces, "Y", "Z"), model.prepare(v, f, "Y", "Z")
     carried = {}

@@ -148,3 +148,19 @@ def test_arkit_spelling_reads_exporters_spellings():
                           ("browInnerUp_L", "browInnerUp"), ("TongueOut", "tongueOut"), ("mouthLeft", "mouthLeft")):
         assert arkit_spelling(spelled) == name, spelled
     assert arkit_spelling("Basis") is None and arkit_spelling("Neutral") is None
+
+
+def test_ict_deltas_to_arkit_sum_the_shapes_each_arkit_shape_feeds():
+    d = np.random.default_rng(0).normal(size=(53, 4, 3))
+    out = fn.ict_to_arkit_deltas(d)
+    a, i = fn.ARKIT_NAMES.index, fn.ICT_NAMES.index
+    assert out.shape == (52, 4, 3)
+    np.testing.assert_array_equal(out[a("eyeBlinkLeft")], d[i("eyeBlink_L")])
+    np.testing.assert_allclose(out[a("browInnerUp")], d[i("browInnerUp_L")] + d[i("browInnerUp_R")])
+    np.testing.assert_array_equal(out[a("tongueOut")], 0.0)
+    # the weights' map is the mean of the halves: a shape driven by ict_to_arkit's weights moves as ICT's did
+    w = np.random.default_rng(1).uniform(size=53)
+    w[[i("browInnerUp_R"), i("cheekPuff_R")]] = w[[i("browInnerUp_L"), i("cheekPuff_L")]]
+    np.testing.assert_allclose(np.tensordot(fn.ict_to_arkit(w), out, 1), np.tensordot(w, d, 1), atol=1e-12)
+    with pytest.raises(ValueError, match="53 ICT shapes"):
+        fn.ict_to_arkit_deltas(d[:52])

@@ -86,14 +86,11 @@ def test_a_proportion_map_fitted_in_another_basin_starts_from_the_ict_poses(ict,
     from model_core.evaluation.real_eval import key_metrics
     from model_core.runtime import template_keys as tk
     from model_core.runtime import transfer as tr
-    from model_core.runtime.facs_names import ict_to_arkit_name
+    from model_core.runtime.facs_names import ARKIT_NAMES, ict_to_arkit_deltas
     src = dev_heads["rocketbox"]
     v = ict.identity_verts(held_out_identities(2)[1], "face") / 100.0
     f = ict.crop_faces("face")
-    own = {}
-    for i, name in enumerate(ict.expression_names):     # browInnerUp_L + _R -> browInnerUp, as ARKit names them
-        a = ict_to_arkit_name(name)
-        own[a] = own.get(a, 0.0) + ict.expression_modes[i, :len(v)] / 100.0
+    own = dict(zip(ARKIT_NAMES, ict_to_arkit_deltas(ict.expression_modes[:, :len(v)] / 100.0)))
     common = [n for n in src.names if n in own]
     model = Model.load()
     pa, pb = model.prepare(src.verts, src.faces, "Y", "Z"), model.prepare(v, f, "Y", "Z")

@@ -131,6 +131,28 @@ def ict_to_arkit(weights):
     return out
 
 
+def ict_to_arkit_deltas(deltas):
+    """ICT shape deltas -> ARKit shape deltas, as ``Model.facs_basis(..., names='arkit')`` decodes them: each ARKit
+    shape the sum of the ICT shapes it feeds (``browInnerUp`` / ``cheekPuff`` both halves), ``tongueOut`` zero.
+
+    Args:
+        deltas: array (53, ...) in ICT order (e.g. (53, N, 3) displacements, any units).
+    Returns:
+        float array (52, ...) in ARKit order, the same units.
+    Raises:
+        ValueError: the first dimension is not 53.
+    """
+    import numpy as np
+    d = np.asarray(deltas)
+    if d.ndim < 1 or d.shape[0] != N_ICT:
+        raise ValueError(f"expected {N_ICT} ICT shapes along the first axis, got shape {d.shape}")
+    out = np.zeros((N_ARKIT,) + d.shape[1:], dtype=np.result_type(d.dtype, np.float32))
+    for j, src in enumerate(ARKIT_SOURCES):
+        for i in src:
+            out[j] += d[i]
+    return out
+
+
 def arkit_to_ict(weights):
     """ARKit weights -> ICT FACS weights (split shapes copy the merged value; tongueOut is dropped).
 

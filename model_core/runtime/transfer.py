@@ -50,7 +50,8 @@ AFFINE_ITERS = 20      # affine ICP steps
 AFFINE_TURN = 20.0     # the similarity it starts from: the ICP from scale 1, or where both heads' ICT poses put the
                        # source when the ICP's turns more than this (degrees) or scales 1.5x from it
                        # (``template_keys.START_LOG_SCALE``): the ICP shrank MakeHuman onto Face Cap to 0.40, turned
-                       # 36 degrees, and every key came out ~0 (cosine 0.002; docs/model.md, session 31)
+                       # 36 degrees, and every key came out ~0 (cosine 0.002; docs/model.md, session 31); the
+                       # poses (~0.3 s a head) are computed for every proportion map
 CUTS = False            # the similarity ICPs pair on the target's cut too (template_keys(cuts=)): the source is a head
                         # of its own, often cut like the target; with cuts, a warped copy 11.9 -> 13.4 % (docs/model.md)
 EYES_FROM_ICT = True    # a source with closed eyes gets its lid margins as openings (``_virtual_eyes``)
