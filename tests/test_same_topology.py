@@ -65,9 +65,8 @@ def test_one_topology_is_matched_vertex_for_vertex(warped, monkeypatch):
     registered = tr.transfer_keys(model, pa, head.deltas, pb, names=head.names)
     e = {k: relative_error(np.asarray(v, np.float64), true) for k, v in
          (("plain", plain), ("prop", prop), ("registered", registered), ("nearest", near))}
-    # measured: 11.5 / 3.7 % against the registration's 50.8 % (30.7 % since its fit is run again from the ICT
-    # poses, session 31) and nearest's 72.3 %
-    assert e["prop"] < 0.05 and e["plain"] < 0.13 and e["registered"] > 0.25 and e["nearest"] > 0.6, e
+    # measured: 11.5 / 3.7 % against the registration's 50.8 % and nearest's 72.3 %
+    assert e["prop"] < 0.05 and e["plain"] < 0.13 and e["registered"] > 0.4 and e["nearest"] > 0.6, e
 
 
 def test_landmarks_or_another_topology_take_the_registration(warped):
@@ -172,5 +171,4 @@ def test_a_face_island_of_one_topology_is_matched_vertex_for_vertex(warped, monk
     monkeypatch.setattr(tr, "SAME_FACE", False)
     e_reg = relative_error(np.asarray(tr.transfer_keys(model, pa, skeys, pb, names=head.names), np.float64), true)
     # measured: 12.4 % (the face island; the head's two loose vertices take no keys) against the registration's 50.8 %
-    # (30.7 % since session 31)
-    assert e_face < 0.13 and e_reg > 0.25, (e_face, e_reg)
+    assert e_face < 0.13 and e_reg > 0.4, (e_face, e_reg)

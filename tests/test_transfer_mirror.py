@@ -31,8 +31,8 @@ def test_a_symmetric_key_stays_symmetric_on_a_symmetric_head(dev_heads, monkeypa
     gap = {on: np.linalg.norm((j - j[partner] * [-1.0, 1.0, 1.0])[ok], axis=1).mean()
            / np.linalg.norm(j[ok], axis=1).mean() for on, j in jaw.items()}
     # measured 0.253 -> 0.000; with the source's mouth fit onto Rokoko's slit (``transfer.SLIT``, session 16) the
-    # carried key is less lopsided to begin with: 0.087 -> 0.000; fitted from the ICT poses too (session 31), 0.028
-    assert gap[False] > 0.02 and gap[True] < 0.002, gap
+    # carried key is less lopsided to begin with: 0.087 -> 0.000
+    assert gap[False] > 0.06 and gap[True] < 0.02, gap
     # as good against the target's own artist (63 -> 62 %), and a sided key is left as carried
     m = {on: key_metrics(jaw[on], dst.key("jawOpen")) for on in jaw}
     assert m[True]["err"] < m[False]["err"] + 0.01 and m[True]["cos"] > m[False]["cos"] - 0.01

@@ -3,8 +3,9 @@
 heads into ICT's frame at scales that differ by up to 1.9x (ICT's template fits them at 0.6-1.14), so a source fitted
 from scale 1 could stop in the wrong basin: the MakeHuman head onto an ARKit face mask at 0.47 against the poses'
 1.87, its keys ~0 (best-scale error 99.9 %, cosine 0.01). A fit leaving a fifth of the source off the target
-is run again from the poses and the better-fitting pose kept (``template_keys.START_ALWAYS``; before session 31 only
-a poor fit more than 1.5x in scale from the poses': docs/model.md, *Carrying a character's own keys*)."""
+is run again from the poses when they lie in another basin, and the better-fitting pose kept
+(``template_keys.START_ALWAYS``; before session 31 only a poor fit more than 1.5x in scale from the poses':
+docs/model.md, *Carrying a character's own keys*)."""
 from __future__ import annotations
 
 import numpy as np

@@ -73,12 +73,13 @@ SCALE_STARTS = (0.8, 0.9, 1.1, 1.25)  # template's narrow face: its scale is bar
                                 # 0.8-1.25x starts) is run from these scales too and the fit whose median distance
                                 # is least kept (Rokoko cut to 8 cm: mean cosine 0.835 -> 0.854; docs/model.md)
 START_ALWAYS = True             # a fit leaving under START_BELOW of the template near the face is run again from a
-START_BELOW = 0.8               # given start (the transfer's: where both heads' ICT poses put the source) and the one
-                                # leaving more of it near the face kept: Rokoko onto an ICT face crop fitted from
-                                # scale 1 at 0.97 (share 0.51; the poses say 1.33), its jawOpen tore the nose; from
-                                # the poses 1.29 (0.76). 90 artist/ICT pairs' mean error 83.30 -> 82.84 %, cosine
-                                # 0.620 -> 0.633; every fit (START_BELOW above 1) the same, 46 % slower on ICT A -> B
-                                # (docs/model.md, session 31)
+START_BELOW = 0.8               # given start (the transfer's: where both heads' ICT poses put the source) unless the
+START_SAME = (0.05, 3.0)        # start lies in its basin (within START_SAME: log-scale, degrees), and the one leaving
+                                # more of it near the face kept: Rokoko onto an ICT face crop fitted from scale 1 at
+                                # 0.97 (share 0.51; the poses say 1.33), its jawOpen tore the nose; from the poses 1.29
+                                # (0.76). 90 artist/ICT pairs' mean error 83.30 -> 82.70 %, cosine 0.620 -> 0.634;
+                                # without START_SAME 82.84 % (retries from the same basin flipped keys by noise: a warped
+                                # copy 27.5 -> 37.1 %); every fit (START_BELOW above 1) 82.85 % (docs/model.md, session 31)
 START_LOG_SCALE = 0.4           # off: only a poor fit (share under SCALE_SEARCH_BELOW) this far (1.5x) in scale from
                                 # the start is run again from it (on pairs fitted right the two differ 1.0-1.4x, on
                                 # those whose keys came out ~0 2.8-4x)
@@ -1493,7 +1494,8 @@ def similarity_pose(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, surf:
     inside the template's narrow face, whose scale the ICP barely sees) is run again from the scales
     ``SCALE_STARTS`` and the fit with the least median distance (``fit_median``) kept. With ``start`` (a callable
     giving (s, R, t), called only then), a fit leaving fewer than ``START_BELOW`` near the face is run again from
-    it and the retry kept when its share is higher (the transfer: where both heads' ICT poses put the source,
+    it, unless the two lie within ``START_SAME`` in scale and turn, and the retry kept when its share is higher
+    (the transfer: where both heads' ICT poses put the source,
     ``Model.ict_pose``; with ``START_ALWAYS`` off, only a fit leaving fewer than ``SCALE_SEARCH_BELOW`` whose scale
     lies more than ``START_LOG_SCALE`` from the start's)."""
     own = tpl.on_cut[:tpl.narrow] if border is not None else np.zeros(tpl.narrow, bool)
@@ -1512,7 +1514,11 @@ def similarity_pose(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, surf:
         # (the ICP from scale 1 stops in the wrong basin where the face-core frames disagree in scale; the poses
         # carry their own scale noise, so the fit that leaves more of the source near the face wins)
         guess = start()
-        if guess is not None and (START_ALWAYS or abs(np.log(pose[0] / float(guess[0]))) > START_LOG_SCALE):
+        gap = abs(np.log(pose[0] / float(guess[0]))) if guess is not None else 0.0
+        turn = (np.degrees(np.arccos(np.clip((np.trace(pose[1] @ np.asarray(guess[1]).T) - 1.0) / 2.0, -1.0, 1.0)))
+                if guess is not None else 0.0)
+        if guess is not None and ((START_ALWAYS and (gap > START_SAME[0] or turn > START_SAME[1]))
+                                  or gap > START_LOG_SCALE):
             other = fit(float(guess[0]), init=guess)
             other_share = fit_share(tpl, *other, surf)
             if other_share > share:
