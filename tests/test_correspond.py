@@ -7,7 +7,7 @@ import numpy as np
 from model_core.runtime.mesh import subdivide_midpoint, unique_edges
 from model_core.runtime.proxy import knn_weights
 from model_core.runtime.correspond import (Laplacian, closest_points, conjugate_gradient, harmonic_fill, knn_grid,
-                                           register, similarity_icp, umeyama)
+                                           register, rotation_degrees, similarity_icp, umeyama)
 
 
 def _sphere(n_sub: int = 2):
@@ -88,6 +88,16 @@ def test_harmonic_fill_of_zero_known_values_is_zero():
     vals = np.where(known[:, None], 0.0, np.nan)
     out = harmonic_fill(f, np.nan_to_num(vals), known)
     np.testing.assert_array_equal(out, 0.0)
+
+
+def test_rotation_degrees_reads_the_angle_of_one_rotation_or_a_stack():
+    def about_z(deg):
+        a = np.radians(deg)
+        return np.array([[np.cos(a), -np.sin(a), 0.0], [np.sin(a), np.cos(a), 0.0], [0.0, 0.0, 1.0]])
+    np.testing.assert_allclose(rotation_degrees(about_z(30.0)), 30.0)
+    np.testing.assert_allclose(rotation_degrees(about_z(-170.0)), 170.0)
+    np.testing.assert_allclose(rotation_degrees(np.stack([np.eye(3), about_z(20.0) @ about_z(25.0).T])), [0.0, 5.0],
+                               atol=1e-6)
 
 
 def test_umeyama_and_icp_recover_a_similarity():

@@ -556,6 +556,13 @@ def umeyama(src: np.ndarray, dst: np.ndarray, w: np.ndarray | None = None, refle
     return s, R, md - s * R @ ms
 
 
+def rotation_degrees(R: np.ndarray) -> np.ndarray | float:
+    """R (..., 3, 3) rotations -> their angles (...,) in degrees, 0..180 (from the trace; R_a @ R_b.T gives the turn
+    between two rotations)."""
+    c = (np.trace(np.asarray(R, np.float64), axis1=-2, axis2=-1) - 1.0) / 2.0
+    return np.degrees(np.arccos(np.clip(c, -1.0, 1.0)))
+
+
 def rotation_power(R: np.ndarray, a: float) -> np.ndarray:
     """R (3, 3) rotation -> R^a (3, 3): the same axis, ``a`` times the angle (Rodrigues; angle in [0, pi])."""
     w = np.array([R[2, 1] - R[1, 2], R[0, 2] - R[2, 0], R[1, 0] - R[0, 1]])

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .correspond import rotation_power
+from .correspond import rotation_degrees, rotation_power
 
 STABLE_SHARE = 0.01     # a vertex weighs exp(-(m / s) ** 2), m its largest motion in any key, s this share of the
 STABLE_QUANTILE = 0.3   # largest m or, where larger, the m below which this share of the area lies (a face mask: no
@@ -102,7 +102,7 @@ def remove_head_motion(frames: np.ndarray, neutral: np.ndarray, weights: np.ndar
     # the share g of the motion taken out: 0 for the few tenths of a degree (and of a percent of the head's size) an
     # expression alone leaves in the fit where no vertex is quite still (a face crop's brows move its forehead), 1
     # from a clear turn or shift on, eased between
-    angle = np.degrees(np.arccos(np.clip((np.trace(r, axis1=1, axis2=2) - 1.0) / 2.0, -1.0, 1.0)))
+    angle = rotation_degrees(r)
     shift = np.linalg.norm(cy - cx, axis=1) / max(float(np.ptp(y, axis=0).max()), 1e-300)
     g = np.clip(np.maximum((angle - TURN_DEG[0]) / (TURN_DEG[1] - TURN_DEG[0]),
                            (shift - SHIFT[0]) / (SHIFT[1] - SHIFT[0])), 0.0, 1.0)

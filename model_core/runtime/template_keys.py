@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .correspond import (PointGrid, Surface, carry_deltas, harmonic_fill_rows, interpolate, register,
-                         similarity_icp)
+                         rotation_degrees, similarity_icp)
 from .facs_names import ICT_NAMES
 from .mesh import (boundary_loops, concat_ranges, edge_components, face_areas, face_normals, front_hits,
                    keep_unturned, turned_over, unique_edges, vertex_normals, vertex_rings)
@@ -1515,10 +1515,11 @@ def similarity_pose(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, surf:
         # carry their own scale noise, so the fit that leaves more of the source near the face wins)
         guess = start()
         gap = abs(np.log(pose[0] / float(guess[0]))) if guess is not None else 0.0
-        turn = (np.degrees(np.arccos(np.clip((np.trace(pose[1] @ np.asarray(guess[1]).T) - 1.0) / 2.0, -1.0, 1.0)))
-                if guess is not None else 0.0)
-        if guess is not None and ((START_ALWAYS and (gap > START_SAME[0] or turn > START_SAME[1]))
-                                  or gap > START_LOG_SCALE):
+        if START_ALWAYS and guess is not None:      # unless the start lies in the fit's own basin
+            other_basin = gap > START_SAME[0] or rotation_degrees(pose[1] @ np.asarray(guess[1]).T) > START_SAME[1]
+        else:
+            other_basin = gap > START_LOG_SCALE
+        if guess is not None and other_basin:
             other = fit(float(guess[0]), init=guess)
             other_share = fit_share(tpl, *other, surf)
             if other_share > share:

@@ -33,7 +33,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import blas
-from .correspond import PointGrid, Surface, harmonic_fill_rows, interpolate, similarity_icp, umeyama
+from .correspond import (PointGrid, Surface, harmonic_fill_rows, interpolate, rotation_degrees, similarity_icp,
+                         umeyama)
 from .facs_names import ICT_INDEX, match_source_names, mirror_name
 from .mesh import face_areas, face_normals, front_hits, keep_unturned, median_edge, point_in_polygon
 from .renumber import renumbering
@@ -219,7 +220,7 @@ def _affine_fit(src: np.ndarray, tgt: np.ndarray, tgt_faces: np.ndarray, init=No
     surf = Surface(tgt, tgt_faces)
     s0, R0, t0 = similarity_icp(pts, tgt, tgt_faces, init_scale=1.0)
     if init is not None:
-        turn = np.degrees(np.arccos(np.clip((np.trace(R0 @ np.asarray(init[1]).T) - 1.0) / 2.0, -1.0, 1.0)))
+        turn = rotation_degrees(R0 @ np.asarray(init[1]).T)
         if turn > AFFINE_TURN or abs(np.log(s0 / float(init[0]))) > tk.START_LOG_SCALE:
             s0, R0, t0 = init       # the ICP from scale 1 stopped in another basin: the heads' ICT poses
     moved = pts @ (s0 * R0).T + t0
