@@ -88,7 +88,8 @@ def test_jaw_open_parts_lips_modelled_as_two_sheets(head, monkeypatch):
     # closest points picked either of the template's lips and the harmonic fill blended them, so jawOpen parted the
     # lips by 59 % of the artist's gap with the upper lip pulled 4 mm down. A lip's top and underside now take the
     # template's lip facing the same way (``template_keys.choose_lip_sides``; docs/model.md, *Lip sides*): 99 %,
-    # jawOpen's cosine 0.73 -> 0.77, mean error 112.2 -> 110.7 %
+    # jawOpen's cosine 0.73 -> 0.77, mean error 112.2 -> 110.7 % (since the eyes meet lid by lid, session 32: the
+    # registration without lip sides has jawOpen's cosine 0.769, with them 0.789)
     from model_core.runtime import Model, template_keys
     scores = {}
     for cos in (2.0, template_keys.LIP_SIDE_COS):                 # 2: no normal faces that far: as before
@@ -99,7 +100,7 @@ def test_jaw_open_parts_lips_modelled_as_two_sheets(head, monkeypatch):
         upper = keys[ARKIT_NAMES.index("jawOpen")][lip_pair(head)[0]]
     before, after = scores[2.0], scores[template_keys.LIP_SIDE_COS]
     assert before["jaw_gap"] < 0.65 and after["jaw_gap"] > 0.9, (before["jaw_gap"], after["jaw_gap"])
-    assert after["jaw_cos"] > before["jaw_cos"] + 0.02 and after["jaw_cos"] > 0.75
+    assert after["jaw_cos"] > before["jaw_cos"] + 0.015 and after["jaw_cos"] > 0.75
     assert after["err"] < before["err"] - 0.01 and after["cos"] >= before["cos"]
     assert after["jaw_damage"][0] == 0 and after["jaw_damage"][1] <= before["jaw_damage"][1]
     assert abs(upper[1]) < 0.001                                   # the upper lip no longer dragged down (3.7 mm)

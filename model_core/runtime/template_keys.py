@@ -490,7 +490,7 @@ def opening_curves(tpl: FaceTemplate, pts: np.ndarray, matched: list, rims: list
     is hidden; a loop facing back meets the template's opening. With the face's ``faces`` (F, 3) given and
     ``LIP_ARCS`` on, the lips of a forward mouth loop (cut open at the lip contact) meet lip by lip
     (``mouth_arcs``): the template's upper lip the face loop's upper arc, its lower lip the lower arc (two open
-    curves). Returns ([(template vertex indices, face polyline (P, 3)[, closed])], hidden (N,) bool). rims: the
+    curves); with ``EYE_ARCS``, a forward eye loop meets the template's rim lid by lid alike (``eye_arcs``). Returns ([(template vertex indices, face polyline (P, 3)[, closed])], hidden (N,) bool). rims: the
     template's rims to meet (default ``tpl.rims``)."""
     rims = tpl.rims if rims is None else rims
     hidden = np.zeros(len(tpl.verts), bool)
@@ -501,6 +501,8 @@ def opening_curves(tpl: FaceTemplate, pts: np.ndarray, matched: list, rims: list
             hidden[interior] = True
         ti = rim if forward else tpl.openings[i]
         arcs = mouth_arcs(tpl, ti, pts, faces, loop) if LIP_ARCS and forward and faces is not None else None
+        if arcs is None and EYE_ARCS and forward and faces is not None and not opened_by_jaw(tpl, ti):
+            arcs = eye_arcs(tpl, ti, pts, loop)
         if arcs is None:
             curves.append((ti, pts[loop]))
         else:
@@ -509,6 +511,7 @@ def opening_curves(tpl: FaceTemplate, pts: np.ndarray, matched: list, rims: list
 
 
 LIP_ARCS = True                 # a face's mouth loop meets the template's lips lip by lip (``mouth_arcs``)
+EYE_ARCS = True                 # ... and an eye's loop its rim lid by lid (``eye_arcs``)
 LIP_ARC_OPEN_CM = 0.2           # ... where the template's jawOpen opens that curve by at least this much (the mouth)
 
 
@@ -540,6 +543,31 @@ def mouth_arcs(tpl: FaceTemplate, ti: np.ndarray, pts: np.ndarray, faces: np.nda
     if split is None:
         return None
     return [(ti[~lower], split[0]), (ti[lower], split[1])]
+
+
+def eye_arcs(tpl: FaceTemplate, ti: np.ndarray, pts: np.ndarray, loop: np.ndarray):
+    """An eye's rim and the face's eye loop paired lid by lid: [(template upper-lid rim vertices, face upper arc),
+    (lower, lower)] (open curves), or None where either has fewer than 6 vertices.
+
+    Pulled to the whole loop, every rim vertex meets the loop's nearest point: a template eye set a few
+    millimetres low on the face's (the ARKit mask's on the hand-made head, 6 mm) had its upper rim pulled onto
+    the face's lower lid, both lids closed onto it, and the blink moved the face's lower lid down instead of its
+    upper lid (cosine 0.04 with the artist's). The template's rim ti (T,) is split at its mean height in its rest
+    shape, the face's loop (L,) (ordered; pts (N, 3) cm, +Y up) at its corners (least and greatest X), the arc
+    lying higher (mean Y between the corners) its upper lid; both arcs keep the corners."""
+    if len(loop) < 6 or len(ti) < 6:
+        return None
+    y = tpl.verts[ti, 1]
+    upper = y >= y.mean()
+    if upper.sum() < 2 or (~upper).sum() < 2:
+        return None
+    a, b = int(np.argmin(pts[loop, 0])), int(np.argmax(pts[loop, 0]))
+    n = len(loop)
+    arcs = [loop[(a + np.arange((b - a) % n + 1)) % n], loop[(b + np.arange((a - b) % n + 1)) % n]]
+    if min(len(arc) for arc in arcs) < 3:
+        return None
+    arcs.sort(key=lambda arc: -float(pts[arc[1:-1], 1].mean()))
+    return [(ti[upper], arcs[0]), (ti[~upper], arcs[1])]
 
 
 def loop_arcs(pts: np.ndarray, faces: np.ndarray, loop: np.ndarray):
