@@ -167,3 +167,21 @@ def test_eye_arcs_split_rim_and_loop_by_lid():
     corners = {int(np.argmin(pts[:, 0])), int(np.argmax(pts[:, 0]))}
     assert {int(fu[0]), int(fu[-1])} == corners == {int(fl[0]), int(fl[-1])}   # both arcs keep the corners
     assert eye_arcs(Tpl, np.arange(5), pts, np.arange(10)) is None
+
+
+def test_only_the_templates_own_eye_rims_meet_lid_by_lid(dev_heads):
+    # a closed eye's lid margin added from the source's ICT registration (``FaceTemplate.add_opening``) keeps meeting
+    # the whole loop: lid by lid, MakeHuman's virtual rims tore a V 2 cm below the hand-made head's eye
+    from model_core.runtime.template_keys import FaceTemplate, opening_curves
+    head = dev_heads["iphonemocap"]
+    v, f = head.verts * 100.0, head.faces
+    tpl = FaceTemplate(v, f, np.zeros((1, len(v), 3), np.float32), np.zeros(len(v)), len(v), np.zeros(3), 1.0)
+    eye = next(i for i, lp in enumerate(tpl.openings) if v[lp, 1].mean() > v[:, 1].mean())   # an eye, not the mouth
+    loop = tpl.openings[eye]
+    curves, _ = opening_curves(tpl, v, [(eye, loop, True)], None, f)
+    assert len(curves) == 2 and all(c[2] is False for c in curves)          # two open arcs: upper and lower lid
+    tpl.add_opening(tpl.rims[eye][0], tpl.rims[eye][1])
+    virtual = len(tpl.openings) - 1
+    assert tpl.virtual_openings == {virtual}
+    curves, _ = opening_curves(tpl, v, [(virtual, loop, True)], None, f)
+    assert len(curves) == 1 and len(curves[0]) == 2                         # the whole loop, closed

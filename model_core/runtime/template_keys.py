@@ -161,7 +161,8 @@ class FaceTemplate:
     in 0..1; narrow: the first ``narrow`` vertices are ICT's narrow face (used for the similarity ICP);
     gen_center (3,), gen_size: ICT's generic full head's canonical normalisation (cm); jaw: the index of the
     jawOpen mode (the template's lips are parted along it to meet a face modelled with parted lips:
-    ``mouth_pose``), None when there is none."""
+    ``mouth_pose``), None when there is none; virtual_openings: the indices into ``openings`` of those added by
+    ``add_opening`` (no boundary loop of the template's own)."""
     verts: np.ndarray
     faces: np.ndarray
     modes: np.ndarray
@@ -170,6 +171,7 @@ class FaceTemplate:
     gen_center: np.ndarray
     gen_size: float
     jaw: int | None = None
+    virtual_openings: frozenset = frozenset()
 
     @property
     def openings(self) -> list:
@@ -224,6 +226,7 @@ class FaceTemplate:
         (R,) and interior (I,) vertex indices; it is its own rim and margin. The keys judged on the rims
         (``lid_keys``) are judged again."""
         self.rims
+        self.virtual_openings = self.virtual_openings | {len(self.openings)}
         self._openings = self.openings + [rim]
         self._rims = self._rims + [(rim, interior)]
         self._margins = self._margins + [(rim, interior)]
@@ -501,7 +504,8 @@ def opening_curves(tpl: FaceTemplate, pts: np.ndarray, matched: list, rims: list
             hidden[interior] = True
         ti = rim if forward else tpl.openings[i]
         arcs = mouth_arcs(tpl, ti, pts, faces, loop) if LIP_ARCS and forward and faces is not None else None
-        if arcs is None and EYE_ARCS and forward and faces is not None and not opened_by_jaw(tpl, ti):
+        if arcs is None and EYE_ARCS and forward and faces is not None and not opened_by_jaw(tpl, ti) \
+                and i not in tpl.virtual_openings:
             arcs = eye_arcs(tpl, ti, pts, loop)
         if arcs is None:
             curves.append((ti, pts[loop]))
@@ -511,7 +515,8 @@ def opening_curves(tpl: FaceTemplate, pts: np.ndarray, matched: list, rims: list
 
 
 LIP_ARCS = True                 # a face's mouth loop meets the template's lips lip by lip (``mouth_arcs``)
-EYE_ARCS = True                 # ... and an eye's loop its rim lid by lid (``eye_arcs``)
+EYE_ARCS = True                 # ... and an eye's loop its rim lid by lid (``eye_arcs``; a rim the template cuts open
+                                # itself, not a closed eye's margin added by ``FaceTemplate.add_opening``)
 LIP_ARC_OPEN_CM = 0.2           # ... where the template's jawOpen opens that curve by at least this much (the mouth)
 
 
@@ -561,23 +566,27 @@ def eye_arcs(tpl: FaceTemplate, ti: np.ndarray, pts: np.ndarray, loop: np.ndarra
     upper = y >= y.mean()
     if upper.sum() < 2 or (~upper).sum() < 2:
         return None
-    a, b = int(np.argmin(pts[loop, 0])), int(np.argmax(pts[loop, 0]))
-    n = len(loop)
-    arcs = [loop[(a + np.arange((b - a) % n + 1)) % n], loop[(b + np.arange((a - b) % n + 1)) % n]]
+    arcs = corner_arcs(pts, loop)
     if min(len(arc) for arc in arcs) < 3:
         return None
     arcs.sort(key=lambda arc: -float(pts[arc[1:-1], 1].mean()))
     return [(ti[upper], arcs[0]), (ti[~upper], arcs[1])]
 
 
+def corner_arcs(pts: np.ndarray, loop: np.ndarray) -> list:
+    """A loop (L,) (ordered; pts (N, 3), X across) split at its corners (least and greatest X) into its two arcs,
+    each running from one corner to the other, both corners included."""
+    a, b = int(np.argmin(pts[loop, 0])), int(np.argmax(pts[loop, 0]))
+    n = len(loop)
+    return [loop[(a + np.arange((b - a) % n + 1)) % n], loop[(b + np.arange((a - b) % n + 1)) % n]]
+
+
 def loop_arcs(pts: np.ndarray, faces: np.ndarray, loop: np.ndarray):
-    """A mouth loop (L,) (ordered; pts (N, 3) cm +Y up, faces (F, 3)) split at its corners (least and greatest x)
+    """A mouth loop (L,) (ordered; pts (N, 3) cm +Y up, faces (F, 3)) split at its corners (``corner_arcs``)
     into (upper arc, lower arc), each with both corners, or None where the two cannot be told apart: the upper arc
     is the one whose neighbours off the loop lie above it (the upper lip's body is above its edge, the lower lip's
     below, however the edges overlap)."""
-    a, b = int(np.argmin(pts[loop, 0])), int(np.argmax(pts[loop, 0]))
-    n = len(loop)
-    arcs = [loop[(a + np.arange((b - a) % n + 1)) % n], loop[(b + np.arange((a - b) % n + 1)) % n]]
+    arcs = corner_arcs(pts, loop)
     e = unique_edges(faces)
     on = np.zeros(len(pts), bool)
     on[loop] = True
@@ -754,6 +763,7 @@ CLOSURE_ACROSS = True           # the correction scales the motion across the ey
 STRETCH_LIDS = True             # a blink scaled up also spreads its upper-lid motion as far (``stretch_lids``): VRoid's
                                 # blink 73.7 -> 59.7 %, Rokoko's 54.6 -> 44.1 %, Ready Player Me's 61.7 -> 66.5 %
 STRETCH_CORNER = 0.25           # ... whole between the corners, eased to none this share of the eye's width beyond
+OPENING_COLUMNS_HELD = False
 CLOSURE_COLUMNS = True          # a blink's correction set column by column across the eye (``column_gains``)
 COLUMN_GAP = 0.3                # ... in the columns at least this share of the eye's largest height
 COLUMN_SPAN = (0.1, 0.9)        # ... read across this span of the eye's width (held beyond: the corners' closures vary
@@ -867,6 +877,8 @@ def column_gains(p: np.ndarray, disp: np.ndarray, rim: np.ndarray, rim_disp: np.
         return (w * closure[ok][None]).sum(1) / np.maximum(w.sum(1), 1e-300)
     got, want = profile(*face), profile(*tpl)
     f = np.clip(want / np.maximum(got, want / CLOSURE_SCALE[1]), *CLOSURE_SCALE)
+    if OPENING_COLUMNS_HELD:
+        f = np.where(got > 0.0, f, 1.0)
     up = margin_arcs(p)[0]
     x0, x1 = p[up[0], 0], p[up[-1], 0]
     return np.interp((x - x0) / max(float(x1 - x0), 1e-12), grid, f)
