@@ -493,8 +493,9 @@ def opening_curves(tpl: FaceTemplate, pts: np.ndarray, matched: list, rims: list
     is hidden; a loop facing back meets the template's opening. With the face's ``faces`` (F, 3) given and
     ``LIP_ARCS`` on, the lips of a forward mouth loop (cut open at the lip contact) meet lip by lip
     (``mouth_arcs``): the template's upper lip the face loop's upper arc, its lower lip the lower arc (two open
-    curves); with ``EYE_ARCS``, a forward eye loop meets the template's rim lid by lid alike (``eye_arcs``). Returns ([(template vertex indices, face polyline (P, 3)[, closed])], hidden (N,) bool). rims: the
-    template's rims to meet (default ``tpl.rims``)."""
+    curves); with ``EYE_ARCS``, a forward eye loop meets the template's own rim lid by lid alike (``eye_arcs``).
+    Returns ([(template vertex indices, face polyline (P, 3)[, closed])], hidden (N,) bool). rims: the template's
+    rims to meet (default ``tpl.rims``)."""
     rims = tpl.rims if rims is None else rims
     hidden = np.zeros(len(tpl.verts), bool)
     curves = []
@@ -763,7 +764,6 @@ CLOSURE_ACROSS = True           # the correction scales the motion across the ey
 STRETCH_LIDS = True             # a blink scaled up also spreads its upper-lid motion as far (``stretch_lids``): VRoid's
                                 # blink 73.7 -> 59.7 %, Rokoko's 54.6 -> 44.1 %, Ready Player Me's 61.7 -> 66.5 %
 STRETCH_CORNER = 0.25           # ... whole between the corners, eased to none this share of the eye's width beyond
-OPENING_COLUMNS_HELD = False
 CLOSURE_COLUMNS = True          # a blink's correction set column by column across the eye (``column_gains``)
 COLUMN_GAP = 0.3                # ... in the columns at least this share of the eye's largest height
 COLUMN_SPAN = (0.1, 0.9)        # ... read across this span of the eye's width (held beyond: the corners' closures vary
@@ -877,8 +877,6 @@ def column_gains(p: np.ndarray, disp: np.ndarray, rim: np.ndarray, rim_disp: np.
         return (w * closure[ok][None]).sum(1) / np.maximum(w.sum(1), 1e-300)
     got, want = profile(*face), profile(*tpl)
     f = np.clip(want / np.maximum(got, want / CLOSURE_SCALE[1]), *CLOSURE_SCALE)
-    if OPENING_COLUMNS_HELD:
-        f = np.where(got > 0.0, f, 1.0)
     up = margin_arcs(p)[0]
     x0, x1 = p[up[0], 0], p[up[-1], 0]
     return np.interp((x - x0) / max(float(x1 - x0), 1e-12), grid, f)
