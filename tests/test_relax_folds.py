@@ -88,7 +88,8 @@ def test_relax_folds_says_what_shapes_it_wants():
 
 def test_rokoko_s_look_down_and_mouth_fold_less_and_score_alike(dev_heads, monkeypatch):
     # the stylised dev head's generated keys: its eyeLookDown crumpled the caruncle at the inner corner and its
-    # mouthLeft the skin beside the nose (99.9th percentile of the edges' bend, degrees: 90 -> 44, 88 -> 52); with
+    # mouthLeft the skin beside the nose (99.9th percentile of the edges' bend, degrees: 90 -> 44, 88 -> 52; since
+    # the eyes meet lid by lid, session 32, mouthLeft's 83 -> 58, rendered alike); with
     # the relaxation their errors against the artist's keys are no worse, and fewer of jawOpen's triangles are
     # stretched 3x (12 -> 6-8, with the BLAS's round-off), none turned over (docs/model.md, *Crumples*)
     from model_core.evaluation.real_eval import key_metrics, triangle_damage
@@ -107,7 +108,7 @@ def test_rokoko_s_look_down_and_mouth_fold_less_and_score_alike(dev_heads, monke
     after = keys()
     monkeypatch.setattr(tk, "RELAX_FOLDS", False)
     before = keys()
-    for name, most in (("eyeLookDownLeft", 0.6), ("mouthLeft", 0.7), ("jawOpen", 0.8)):
+    for name, most in (("eyeLookDownLeft", 0.6), ("mouthLeft", 0.75), ("jawOpen", 0.8)):
         b, a = (np.quantile(dihedral_change(rokoko.verts, rokoko.faces, k[name], pairs), 0.999)
                 for k in (before, after))
         print(name, "bend p99.9", b, "->", a)
