@@ -7,7 +7,7 @@ import numpy as np
 from model_core.runtime.mesh import subdivide_midpoint, unique_edges
 from model_core.runtime.proxy import knn_weights
 from model_core.runtime.correspond import (Laplacian, closest_points, conjugate_gradient, harmonic_fill, knn_grid,
-                                           register, rotation_degrees, similarity_icp, umeyama)
+                                           pose_gap, register, rotation_degrees, similarity_icp, umeyama)
 
 
 def _sphere(n_sub: int = 2):
@@ -98,6 +98,14 @@ def test_rotation_degrees_reads_the_angle_of_one_rotation_or_a_stack():
     np.testing.assert_allclose(rotation_degrees(about_z(-170.0)), 170.0)
     np.testing.assert_allclose(rotation_degrees(np.stack([np.eye(3), about_z(20.0) @ about_z(25.0).T])), [0.0, 5.0],
                                atol=1e-6)
+
+
+def test_pose_gap_reads_scale_ratio_and_turn():
+    a = np.radians(30.0)
+    rz = np.array([[np.cos(a), -np.sin(a), 0.0], [np.sin(a), np.cos(a), 0.0], [0.0, 0.0, 1.0]])
+    gap = pose_gap((2.0, rz, np.ones(3)), (1.0, np.eye(3), np.zeros(3)))
+    np.testing.assert_allclose(gap, (np.log(2.0), 30.0))
+    np.testing.assert_allclose(pose_gap((1.0, np.eye(3), 0), (2.0, rz, 0)), (np.log(2.0), 30.0))
 
 
 def test_umeyama_and_icp_recover_a_similarity():

@@ -563,6 +563,12 @@ def rotation_degrees(R: np.ndarray) -> np.ndarray | float:
     return np.degrees(np.arccos(np.clip(c, -1.0, 1.0)))
 
 
+def pose_gap(a, b) -> tuple[float, float]:
+    """How far apart two similarities a, b = (s, R (3, 3), t (3,)) lie: (|log(s_a / s_b)|, the angle of R_a R_b^T in
+    degrees)."""
+    return abs(np.log(a[0] / float(b[0]))), float(rotation_degrees(a[1] @ np.asarray(b[1]).T))
+
+
 def rotation_power(R: np.ndarray, a: float) -> np.ndarray:
     """R (3, 3) rotation -> R^a (3, 3): the same axis, ``a`` times the angle (Rodrigues; angle in [0, pi])."""
     w = np.array([R[2, 1] - R[1, 2], R[0, 2] - R[2, 0], R[1, 0] - R[0, 1]])

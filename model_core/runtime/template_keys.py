@@ -29,8 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .correspond import (PointGrid, Surface, carry_deltas, harmonic_fill_rows, interpolate, register,
-                         rotation_degrees, similarity_icp)
+from .correspond import (PointGrid, Surface, carry_deltas, harmonic_fill_rows, interpolate, pose_gap, register,
+                         similarity_icp)
 from .facs_names import ICT_NAMES
 from .mesh import (boundary_loops, concat_ranges, edge_components, face_areas, face_normals, front_hits,
                    keep_unturned, turned_over, unique_edges, vertex_normals, vertex_rings)
@@ -1552,12 +1552,14 @@ def similarity_pose(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, surf:
         # (the ICP from scale 1 stops in the wrong basin where the face-core frames disagree in scale; the poses
         # carry their own scale noise, so the fit that leaves more of the source near the face wins)
         guess = start()
-        gap = abs(np.log(pose[0] / float(guess[0]))) if guess is not None else 0.0
-        if START_ALWAYS and guess is not None:      # unless the start lies in the fit's own basin
-            other_basin = gap > START_SAME[0] or rotation_degrees(pose[1] @ np.asarray(guess[1]).T) > START_SAME[1]
-        else:
-            other_basin = gap > START_LOG_SCALE
-        if guess is not None and other_basin:
+        other_basin = False
+        if guess is not None:
+            scale_gap, turn = pose_gap(pose, guess)
+            if START_ALWAYS:        # unless the start lies in the fit's own basin
+                other_basin = scale_gap > START_SAME[0] or turn > START_SAME[1]
+            else:
+                other_basin = scale_gap > START_LOG_SCALE
+        if other_basin:
             other = fit(float(guess[0]), init=guess)
             other_share = fit_share(tpl, *other, surf)
             if other_share > share:

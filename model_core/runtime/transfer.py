@@ -33,8 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import blas
-from .correspond import (PointGrid, Surface, harmonic_fill_rows, interpolate, rotation_degrees, similarity_icp,
-                         umeyama)
+from .correspond import PointGrid, Surface, harmonic_fill_rows, interpolate, pose_gap, similarity_icp, umeyama
 from .facs_names import ICT_INDEX, match_source_names, mirror_name
 from .mesh import face_areas, face_normals, front_hits, keep_unturned, median_edge, point_in_polygon
 from .renumber import renumbering
@@ -220,8 +219,8 @@ def _affine_fit(src: np.ndarray, tgt: np.ndarray, tgt_faces: np.ndarray, init=No
     surf = Surface(tgt, tgt_faces)
     s0, R0, t0 = similarity_icp(pts, tgt, tgt_faces, init_scale=1.0)
     if init is not None:
-        turn = rotation_degrees(R0 @ np.asarray(init[1]).T)
-        if turn > AFFINE_TURN or abs(np.log(s0 / float(init[0]))) > tk.START_LOG_SCALE:
+        scale_gap, turn = pose_gap((s0, R0, t0), init)
+        if turn > AFFINE_TURN or scale_gap > tk.START_LOG_SCALE:
             s0, R0, t0 = init       # the ICP from scale 1 stopped in another basin: the heads' ICT poses
     moved = pts @ (s0 * R0).T + t0
     A, b = affine_icp(moved, tgt, tgt_faces, iters=AFFINE_ITERS)
