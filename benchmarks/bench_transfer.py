@@ -151,15 +151,20 @@ def front_piece(verts, faces, true, at, pts, keep):
     return v, f, true[:, used], at[:, used], pts[used]
 
 
+def remeshed_points(head, n_target=3000, seed=11):
+    """The head's surface remeshed (``remesh_head``): (faces (M, 3), each new vertex's point on the head (N, 3) m, the
+    head's keys there (K, N, 3) m: the barycentric mixes of its vertices and keys)."""
+    faces, src_face, bary = remesh_head(head.verts, head.faces, n_target, seed)
+    corners = head.faces[src_face]
+    return faces, barycentric_combine(head.verts[corners], bary), barycentric_combine(head.deltas[:, corners], bary)
+
+
 def warped_copy(head, strength=1.0, n_target=3000, seed=11, with_truth=False):
     """The warped remeshed copy: (verts (N, 3), faces, true keys (K, N, 3)) in metres; with_truth, also the
     head's keys (K, N, 3) at each new vertex's source point and those points (N, 3), unwarped."""
-    faces, src_face, bary = remesh_head(head.verts, head.faces, n_target, seed)
-    corners = head.faces[src_face]
-    p = barycentric_combine(head.verts[corners], bary)
+    faces, p, d = remeshed_points(head, n_target, seed)
     size = float(np.ptp(head.verts[:, 1]))
     verts = warp(p, size, strength)
-    d = barycentric_combine(head.deltas[:, corners], bary)
     if with_truth:
         return verts, faces, warp(p[None] + d, size, strength) - verts[None], d, p
     return verts, faces, warp(p[None] + d, size, strength) - verts[None]

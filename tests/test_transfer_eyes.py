@@ -7,6 +7,9 @@ eyeBlinkLeft / Right cosine against the target's artist -0.15 / 0.14 -> 0.74 / 0
 its pocket margins meet them."""
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -109,13 +112,13 @@ def test_pocket_eyes_meet_pocket_eyes(ict, monkeypatch):
 def _eyes_moved_copy(head, dy):
     """(verts (M, 3), faces, true keys (K, M, 3)): ``head`` remeshed to ~3k vertices (exact barycentric truth) with a
     smooth map W moving the skin around each eye by dy metres up (a Gaussian of 10 % of the head's height about the
-    eye, across X and Y); its true keys are W(p + d) - W(p)."""
-    from model_core.dataset.remesh import remesh_mesh
-    from model_core.runtime.mesh import barycentric_combine
-    faces, src_face, bary = remesh_mesh(head.verts * 100.0, head.faces, 3000, 11)
-    corners = head.faces[src_face]
-    p = barycentric_combine(head.verts[corners], bary)
-    d = barycentric_combine(head.deltas[:, corners], bary)
+    eye, across X and Y); its true keys are W(p + d) - W(p). The remesh is ``benchmarks/bench_transfer.py``'s."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    try:
+        from bench_transfer import remeshed_points
+    finally:
+        sys.path.pop(0)
+    faces, p, d = remeshed_points(head, 3000, 11)
     eyes = [head.verts[np.argmax(np.linalg.norm(head.key(n), axis=1))] for n in ("eyeBlinkLeft", "eyeBlinkRight")]
     sigma = 0.1 * float(np.ptp(head.verts[:, 1]))
 
