@@ -1,5 +1,6 @@
 """``capped_eyes``: a face with each eye opening closed by a fan, an eye modelled shut behind the lids (a pocket, as
-game and MakeHuman heads have), for the tests of eye pockets (``template_keys.eye_pocket``)."""
+game and MakeHuman heads have), for the tests of eye pockets (``template_keys.eye_pocket``); ``lined_eyes``: the same
+pocket with a lining that runs back and out behind the lids first, as MakeHuman's does."""
 from __future__ import annotations
 
 import numpy as np
@@ -15,4 +16,27 @@ def capped_eyes(v: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         ff.append(np.stack([np.roll(lp, -1), lp, np.full(len(lp), sum(map(len, vv)))], axis=1))
         vv.append(v[lp].mean(axis=0, keepdims=True))
     assert len(ff) == 3
+    return np.concatenate(vv), np.concatenate(ff)
+
+
+def lined_eyes(v: np.ndarray, f: np.ndarray, back=(0.2, 0.5), flare: float = 1.6) -> tuple[np.ndarray, np.ndarray]:
+    """A face (verts (N, 3) ICT cm, faces (F, 3)) with each eye opening (as ``capped_eyes`` finds them) continued by a
+    pocket's lining: a ring of the opening moved ``back[0]`` cm back, a second ``back[1]`` cm back and ``flare`` times
+    as wide across (X, Y) about the opening's centre (behind the lids, outside the opening's outline seen from the
+    front), then a fan to its centre. Returns (verts (M, 3), faces); the first N vertices are the face's."""
+    vv, ff, n = [v], [f], len(v)
+    loops = [lp for lp in boundary_loops(f) if len(lp) < 60 and v[lp, 1].mean() > 1.0]
+    assert len(loops) == 2
+    for lp in loops:
+        c = v[lp].mean(axis=0)
+        prev = lp
+        for dz, s in ((back[0], 1.0), (back[1], flare)):
+            ring = np.arange(n, n + len(lp))
+            vv.append(c + (v[lp] - c) * np.array([s, s, 1.0]) - np.array([0.0, 0.0, dz]))
+            ff.append(np.concatenate([np.stack([np.roll(prev, -1), prev, ring], axis=1),
+                                      np.stack([np.roll(prev, -1), ring, np.roll(ring, -1)], axis=1)]))
+            prev, n = ring, n + len(lp)
+        vv.append(c[None] - np.array([[0.0, 0.0, back[1]]]))
+        ff.append(np.stack([np.roll(prev, -1), prev, np.full(len(prev), n)], axis=1))
+        n += 1
     return np.concatenate(vv), np.concatenate(ff)

@@ -57,6 +57,8 @@ CUTS = False            # the similarity ICPs pair on the target's cut too (temp
 EYES_FROM_ICT = True    # a source with closed eyes gets its lid margins as openings (``_virtual_eyes``)
 POCKET_EYES = True      # ... for a target whose eyes are pockets too (``template_keys.eye_pocket``), not only loops
 SOCKET_DEPTH = 4.0      # ... with what lies inside the margin's outline up to this many of its radii behind it
+HIDDEN_LIDS = True      # ... and, for a target whose eye is cut open at its margin, the layers behind its lids
+                        # (``_behind_lids``: MakeHuman's pocket lining met the hand-made head's lids: torn blinks)
 MATCH_REACH = 2.5       # a target loop meets a source opening within 2.5 of its radii (``match_openings``; ICT's: 1)
 PLANE = 0.9            # share of the registration's closest-point pulls along the target's normal (point-to-plane)
 SYMMETRIC = False       # put the source's mirror plane on the target's (``symmetry.symmetric_pose``): measured and
@@ -380,9 +382,11 @@ def _virtual_eyes(model, source_pm, source: FaceTemplate, target_pm, affine=None
     """A source whose eyes are closed surfaces (lids joined to the eyeball, no boundary loop) gets each eye's lid
     margin as an opening of its own: the source vertices nearest ICT's lid margin where the source's own ICT
     registration put it (``Model._template_match``), with the vertices inside it (the eyeball's front) as the
-    rim's interior. A target with its eyes cut open at the margin then meets the source's margin, as it meets
-    a source opening (``template_keys.match_openings``); without it the target's lids landed on the eyeball and the
-    lid keys came out sheared. Adds them to ``source`` (``FaceTemplate.add_opening``). ``progress``: the
+    rim's interior, and for a target eye cut open at its margin also those behind the lids (``_behind_lids``, with
+    ``HIDDEN_LIDS``: a pocket's lining, which the registration would pull onto the target's lids). A target with
+    its eyes cut open at the margin then meets the source's margin, as it meets a source opening
+    (``template_keys.match_openings``); without it the target's lids landed on the eyeball and the lid keys came out
+    sheared. Adds them to ``source`` (``FaceTemplate.add_opening``). ``progress``: the
     transfer's callback(done, total), called through that registration too (so Esc stops it)."""
     from .nearest import knn
     ict = default_template()
@@ -410,8 +414,23 @@ def _virtual_eyes(model, source_pm, source: FaceTemplate, target_pm, affine=None
         # sat 0.5 mm across, and the target's lid then landed on it: blink 26 -> 100 %), not the margin itself
         near_z = (src[:, 2] > c[2] - SOCKET_DEPTH * r) & (src[:, 2] < c[2] + 2.0 * r)
         inside = point_in_polygon(src[:, :2], margin[:, :2]) & near_z
+        if HIDDEN_LIDS and _has_eye_loop(model, target_pm, eye):
+            inside |= _behind_lids(src, source.faces, c, r, near_z)
         inside[idx] = False
         source.add_opening(idx, np.flatnonzero(inside))
+
+
+def _behind_lids(src: np.ndarray, faces: np.ndarray, c: np.ndarray, r: float, near_z: np.ndarray) -> np.ndarray:
+    """(N,) bool: the source vertices src (N, 3) (ICT cm, +Z forward; faces (F, 3)) within ``POCKET_REACH`` radii r
+    of an eye's margin centre c (3,) across, among ``near_z``, that lie more than ``POCKET_HIDDEN`` radii behind the
+    source's frontmost surface at their (x, y) (``mesh.front_hits``): the layers a closed eye's lids cover (their
+    backs, the pocket's lining under them), outside the margin's outline seen from the front."""
+    out = np.zeros(len(src), bool)
+    cand = np.flatnonzero(near_z & (np.linalg.norm(src[:, :2] - c[:2], axis=1) < tk.POCKET_REACH * r))
+    if len(cand):
+        behind = np.nan_to_num(front_hits(src, faces, src[cand, :2]) - src[cand, 2], nan=0.0)
+        out[cand[behind > tk.POCKET_HIDDEN * r]] = True
+    return out
 
 
 def _mirror_consistent(keys: np.ndarray, src_keys: np.ndarray, src: np.ndarray, src_faces: np.ndarray,
