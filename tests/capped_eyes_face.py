@@ -8,26 +8,30 @@ import numpy as np
 from model_core.runtime.mesh import boundary_loops
 
 
+def eye_openings(v: np.ndarray, f: np.ndarray) -> list:
+    """The face's two eye openings: its boundary loops under 60 vertices above Y = 1 cm ((L,) vertex indices each)."""
+    loops = [lp for lp in boundary_loops(f) if len(lp) < 60 and v[lp, 1].mean() > 1.0]
+    assert len(loops) == 2
+    return loops
+
+
 def capped_eyes(v: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A face (verts (N, 3) ICT cm, faces (F, 3)) with each eye opening (a loop under 60 vertices above Y = 1 cm)
-    capped by a fan to a vertex at its centre: (verts (N + 2, 3), faces); the first N vertices are the face's."""
+    """A face (verts (N, 3) ICT cm, faces (F, 3)) with each eye opening (``eye_openings``) capped by a fan to a
+    vertex at its centre: (verts (N + 2, 3), faces); the first N vertices are the face's."""
     vv, ff = [v], [f]
-    for lp in [lp for lp in boundary_loops(f) if len(lp) < 60 and v[lp, 1].mean() > 1.0]:
+    for lp in eye_openings(v, f):
         ff.append(np.stack([np.roll(lp, -1), lp, np.full(len(lp), sum(map(len, vv)))], axis=1))
         vv.append(v[lp].mean(axis=0, keepdims=True))
-    assert len(ff) == 3
     return np.concatenate(vv), np.concatenate(ff)
 
 
 def lined_eyes(v: np.ndarray, f: np.ndarray, back=(0.2, 0.5), flare: float = 1.6) -> tuple[np.ndarray, np.ndarray]:
-    """A face (verts (N, 3) ICT cm, faces (F, 3)) with each eye opening (as ``capped_eyes`` finds them) continued by a
+    """A face (verts (N, 3) ICT cm, faces (F, 3)) with each eye opening (``eye_openings``) continued by a
     pocket's lining: a ring of the opening moved ``back[0]`` cm back, a second ``back[1]`` cm back and ``flare`` times
     as wide across (X, Y) about the opening's centre (behind the lids, outside the opening's outline seen from the
     front), then a fan to its centre. Returns (verts (M, 3), faces); the first N vertices are the face's."""
     vv, ff, n = [v], [f], len(v)
-    loops = [lp for lp in boundary_loops(f) if len(lp) < 60 and v[lp, 1].mean() > 1.0]
-    assert len(loops) == 2
-    for lp in loops:
+    for lp in eye_openings(v, f):
         c = v[lp].mean(axis=0)
         prev = lp
         for dz, s in ((back[0], 1.0), (back[1], flare)):

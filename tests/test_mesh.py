@@ -346,3 +346,16 @@ def test_closed_components_tell_a_closed_shell_from_an_open_one():
     closed = closed_components(labels, faces)
     assert closed[labels[0]] and not closed[labels[4]] and not closed[labels[7]]
     assert closed_components(labels, np.zeros((0, 3), np.int64)).tolist() == [False] * (labels.max() + 1)
+
+
+def test_depth_behind_front_reads_how_far_a_point_lies_behind_the_surface():
+    from model_core.runtime.mesh import depth_behind_front
+    # two unit squares facing +Z, the front one at z = 1 over x, y in [0, 1], the back one at z = 0 over [0, 2]
+    sq = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], float)
+    v = np.concatenate([np.c_[sq, np.ones(4)], np.c_[2 * sq, np.zeros(4)]])
+    f = np.array([[0, 1, 2], [0, 2, 3], [4, 5, 6], [4, 6, 7]])
+    pts = np.array([[0.5, 0.5, 0.0],       # on the back square, under the front one: 1 behind
+                    [1.5, 1.5, 0.0],       # on the back square where nothing covers it: 0
+                    [0.5, 0.5, 1.0],       # on the front square itself: 0
+                    [3.0, 3.0, -2.0]])     # no surface under it: 0
+    np.testing.assert_allclose(depth_behind_front(v, f, pts), [1.0, 0.0, 0.0, 0.0], atol=1e-12)

@@ -458,6 +458,14 @@ def front_hits(verts: np.ndarray, faces: np.ndarray, xy: np.ndarray, chunk: int 
     return out
 
 
+def depth_behind_front(verts: np.ndarray, faces: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """(P,) how far each point pts (P, 3) lies behind the frontmost surface of (verts (N, 3), faces (F, 3)) at its
+    (x, y) (``front_hits``' z minus its own; verts' units): > 0 hidden from the front, 0 where no triangle lies
+    under it."""
+    pts = np.asarray(pts, np.float64).reshape(-1, 3)
+    return np.nan_to_num(front_hits(verts, faces, pts[:, :2]) - pts[:, 2])
+
+
 def _xy_bins(tri_xy: np.ndarray, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(line indices (P,), triangle indices (P,)): every pair of a point xy (M, 2) and a triangle tri_xy (F, 3, 2)
     whose (x, y) bounding box covers the point's cell of a square grid (cell side: the median of the triangles'

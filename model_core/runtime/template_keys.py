@@ -32,8 +32,8 @@ import numpy as np
 from .correspond import (PointGrid, Surface, carry_deltas, harmonic_fill_rows, interpolate, pose_gap, register,
                          similarity_icp)
 from .facs_names import ICT_NAMES
-from .mesh import (boundary_loops, concat_ranges, edge_components, face_areas, face_normals, front_hits,
-                   keep_unturned, turned_over, unique_edges, vertex_normals, vertex_rings)
+from .mesh import (boundary_loops, concat_ranges, depth_behind_front, edge_components, face_areas, face_normals,
+                   front_hits, keep_unturned, turned_over, unique_edges, vertex_normals, vertex_rings)
 from .frames import partial_upright
 from .key_gradients import limit_gradients
 from .nearest import knn
@@ -411,7 +411,7 @@ def eye_pocket(pts: np.ndarray, faces: np.ndarray, centre: np.ndarray, radius: f
     close[near] = True
     local = faces[close[faces].any(axis=1)]
     behind = np.zeros(len(pts))
-    behind[near] = np.nan_to_num(front_hits(pts, local, pts[near, :2]) - pts[near, 2])
+    behind[near] = depth_behind_front(pts, local, pts[near])
     across = np.linalg.norm(d[:, :2], axis=1)
     inside = behind > POCKET_HIDDEN * radius
     seeds = np.flatnonzero(inside & (across < POCKET_SEED * radius))

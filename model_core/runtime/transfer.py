@@ -35,7 +35,7 @@ import numpy as np
 from . import blas
 from .correspond import PointGrid, Surface, harmonic_fill_rows, interpolate, pose_gap, similarity_icp, umeyama
 from .facs_names import ICT_INDEX, match_source_names, mirror_name
-from .mesh import face_areas, face_normals, front_hits, keep_unturned, median_edge, point_in_polygon
+from .mesh import depth_behind_front, face_areas, face_normals, keep_unturned, median_edge, point_in_polygon
 from .renumber import renumbering
 from .same_topology import is_same_topology, same_topology_keys
 from . import template_keys as tk
@@ -313,7 +313,7 @@ def _inner_candidates(pm, rows: np.ndarray) -> bool:
     if closed_components(every, pm.faces)[labels].any():
         return True
     pts = pm.normalization.apply(pm.verts[idx].astype(np.float64))
-    hidden = np.nan_to_num(front_hits(pm.canon, pm.face_faces, pts[:, :2]) - pts[:, 2], nan=-1.0) > 0.0
+    hidden = depth_behind_front(pm.canon, pm.face_faces, pts) > 0.0
     u, inv = np.unique(labels, return_inverse=True)
     share = np.bincount(inv, hidden, len(u)) / np.bincount(inv, minlength=len(u))
     return bool((share >= INNER_HIDDEN).any())
@@ -423,13 +423,12 @@ def _virtual_eyes(model, source_pm, source: FaceTemplate, target_pm, affine=None
 def _behind_lids(src: np.ndarray, faces: np.ndarray, c: np.ndarray, r: float, near_z: np.ndarray) -> np.ndarray:
     """(N,) bool: the source vertices src (N, 3) (ICT cm, +Z forward; faces (F, 3)) within ``POCKET_REACH`` radii r
     of an eye's margin centre c (3,) across, among ``near_z``, that lie more than ``POCKET_HIDDEN`` radii behind the
-    source's frontmost surface at their (x, y) (``mesh.front_hits``): the layers a closed eye's lids cover (their
-    backs, the pocket's lining under them), outside the margin's outline seen from the front."""
+    source's frontmost surface at their (x, y) (``mesh.depth_behind_front``): the layers a closed eye's lids cover
+    (their backs, the pocket's lining under them), outside the margin's outline seen from the front."""
     out = np.zeros(len(src), bool)
     cand = np.flatnonzero(near_z & (np.linalg.norm(src[:, :2] - c[:2], axis=1) < tk.POCKET_REACH * r))
     if len(cand):
-        behind = np.nan_to_num(front_hits(src, faces, src[cand, :2]) - src[cand, 2], nan=0.0)
-        out[cand[behind > tk.POCKET_HIDDEN * r]] = True
+        out[cand[depth_behind_front(src, faces, src[cand]) > tk.POCKET_HIDDEN * r]] = True
     return out
 
 
