@@ -12,7 +12,8 @@ from model_core.dataset.ict import crop_sizes
 from model_core.evaluation.evaluate import held_out_identities
 from model_core.runtime import Model
 from model_core.runtime.facs_names import ICT_NAMES
-from model_core.runtime.inner_parts import default_inner_parts, to_template_frame
+from model_core.runtime.inner_parts import (deep_in_mouth, default_inner_parts, mouth_sides, socket_keys,
+                                           to_template_frame)
 from model_core.runtime.template_keys import default_template
 
 TEETH = (17039, 21451)      # ICT's teeth, eyeballs, and lacrimal fluid, eye blend, occlusion and lashes: vertex
@@ -186,6 +187,50 @@ def test_a_mouth_bag_joined_to_the_lips(ict):
     # offsets) of 1.5 cm
     assert _err(keys[jaw], true[jaw], bag) < 0.35
     assert _err(keys[jaw], true[jaw], teeth) < 0.45
+
+
+def test_a_bag_wall_across_the_lip_contact_runs_from_the_floor_to_the_palate():
+    """A deep bag's back wall crosses ICT's lip contact (VRoid's, 3-4 cm behind its lips): points on it within
+    ``SIDE_MARGIN_CM`` of the contact (the band) read both sides' sockets, mixed by height (``band_share``), so its
+    jawOpen runs from the floor's motion to the still palate's. Read as off the cavity (no band), the nearest socket
+    vertex of either side gave them the floor's or the palate's: the motion jumped 3.3-3.7 cm between points 0.5 mm
+    apart, a ridge down the bag when the jaw opened."""
+    tpl, parts = default_template(), default_inner_parts()
+    side, y_c, box = mouth_sides(parts, tpl)
+    jaw = ICT_NAMES.index("jawOpen")
+    ys = np.linspace(y_c - 1.0, y_c + 1.0, 41)                 # a vertical line through the contact, 0.5 mm apart
+    for back in (1.0, 2.0):                                    # cm behind the cavity's front
+        pts = np.stack([np.zeros_like(ys), ys, np.full_like(ys, box[1, 2] - back)], 1)
+        steps = {}
+        for label, band in (("band", np.ones(len(pts), bool)), ("no band", None)):
+            rows, keys, _, sides = socket_keys(parts, tpl.verts, pts, tpl.verts, 1.0, np.eye(3), np.zeros(3),
+                                               None, 3.0, (side, y_c, box), band=band)
+            assert len(rows) == len(pts)
+            motion = np.linalg.norm(keys[jaw], axis=1)
+            steps[label] = float(np.abs(np.diff(motion)).max())
+            assert motion[0] > 3.0 and motion[-1] < 0.05          # the floor drops 3.3-3.6 cm, the palate stays
+        # measured: 0.28-0.30 cm (a ramp over the band's 0.6 cm) against 3.32-3.72
+        assert steps["band"] < 0.4 and steps["no band"] > 3.0
+
+
+def test_deep_in_mouth_finds_a_bags_walls_not_the_lips(ict):
+    """ICT's head with its mouth socket joined: the vertices ``fill_sockets`` may read as a bag's walls even where
+    the registration put the template on them lie deeper behind the face's front than the template's lip lining
+    reaches behind its own (``FaceTemplate.mouth_lining_depth``, 1.03 cm on ICT's): the lips' skin never, and of
+    those inside the mouth's cavity (``mouth_sides``' box, where they take the sockets' motion) only the bag's."""
+    tpl, parts = default_template(), default_inner_parts()
+    assert 0.9 < tpl.mouth_lining_depth < 1.1
+    verts, faces, idx, _ = _ict_parts(ict, [(0, 13294)])
+    bag = (idx >= 11248) & (idx < 13294)
+    box = mouth_sides(parts, tpl)[2]
+    deep = deep_in_mouth(verts, faces, np.ones(len(verts), bool), box, tpl.mouth_lining_depth, 3.0, 1.0, np.eye(3),
+                         np.zeros(3))
+    lips = ~bag & (np.abs(verts[:, 0]) < 2.0) & (np.abs(verts[:, 1] + 3.4) < 1.0) & (verts[:, 2] > 10.0)
+    assert lips.sum() > 50 and not deep[lips].any()
+    cavity = ((verts >= box[0]) & (verts <= box[1])).all(axis=1)
+    # measured: 1,401 of the bag's 2,046 vertices (its back and the throat); 435 skin vertices hidden behind the
+    # front (inside the nostrils, under the jaw's sides), none of them in the cavity
+    assert 0.5 < deep[bag].mean() < 0.8 and (deep & cavity).sum() > 300 and not (deep & cavity & ~bag).any()
 
 
 MAKEHUMAN = Path(__file__).resolve().parent / "data" / "makehuman_head.npz"

@@ -235,7 +235,8 @@ def write_png(path, img: np.ndarray) -> Path:
 
 def key_rows(verts, faces, sets: dict, keys, size: int = 200, label_w: int = 90, colors=None, bounds=None) -> list:
     """Picture rows of a head's shape keys: for each ``label: {key name: (N, 3) displacement}`` of ``sets`` a row
-    (size, label_w + size * (1 + len(keys)), 3) in 0..1: the label, the neutral, then each key at weight 1.
+    (size, label_w + size * (1 + len(keys)), 3) in 0..1: the label, the neutral, then each key at weight 1 (a key
+    given as None, one the head lacks: a blank tile saying so).
     Front view (+Y up, looking down -Z); grey shading or ``colors`` (N, 3) in 0..1; framed on the neutral head or
     on ``bounds`` (xmin, xmax, ymin, ymax)."""
     verts = np.asarray(verts, np.float64)
@@ -248,6 +249,11 @@ def key_rows(verts, faces, sets: dict, keys, size: int = 200, label_w: int = 90,
     for label, keyset in sets.items():
         tiles = [render_mesh(verts, faces, grey, size=size, bounds=bounds, interp="linear")]
         for k in keys:
+            if keyset.get(k) is None:       # a head without this key (VRoid's jaw is a bone): a blank tile
+                tile = np.ones((size, size, 3))
+                draw_text(tile, "no key", 6, size // 2 - 4, scale=2)
+                tiles.append(tile)
+                continue
             tiles.append(render_mesh(verts + keyset[k], faces, grey, size=size, bounds=bounds, interp="linear"))
         row = np.ones((size, label_w + size * len(tiles), 3))
         draw_text(row, label, 6, size // 2 - 4, scale=2)

@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from .correspond import PointGrid
-from .mesh import argmin_per_group, normalize_rows
+from .mesh import argmin_per_group, depth_behind_front, normalize_rows
 
 INNER_PATH = Path(__file__).resolve().parent.parent / "data" / "ict_inner_parts.npz"
 OFFSET_NEIGHBOURS = 16    # registered template vertices whose offsets carry a point into the template's frame
@@ -64,6 +64,13 @@ SIDE_DEPTH_CM = 0.3       # the mouth's cavity starts this far behind the centre
 SIDE_REACH_CM = 3.0       # a face vertex in the cavity takes its side's socket motion whole from this far
 SIDE_Y_WEIGHT = 0.25      # ... read above or below it: heights count this much (a flat bag's floor 1.5 cm above ICT's
                           # reads the floor, not the socket's side walls)
+CAVITY_ON_TEMPLATE = True  # a point in the cavity takes its side's socket motion even where the registration pulled
+                          # the template's lip lining onto it (within SOCKET_MIN_CM), when it lies deeper behind the
+                          # face's front than the template's lining reaches behind its own (``mouth_lining_depth``)
+BAND = 2                  # ``point_sides``'s code of a point in the cavity on the contact band
+CAVITY_BAND = True        # a point in the cavity within SIDE_MARGIN_CM of the contact takes both sides' socket motion,
+                          # mixed by its height (``band_share``): a bag's back wall across the contact stretches from
+                          # the still palate to the dropping floor instead of keeping the template's lip corner
 VOTE_NEIGHBOURS = 64      # a vertex moves as the ICT piece most of its this many nearest fellow vertices land on
 
 
@@ -295,15 +302,25 @@ def mouth_sides(parts: InnerParts, tpl) -> tuple[np.ndarray, float, np.ndarray]:
 
 def point_sides(points: np.ndarray, y_c: float, box: np.ndarray) -> np.ndarray:
     """(N,) int64: +1 / -1 for points (N, 3) cm in the template's frame inside the mouth's cavity (``box`` (2, 3))
-    and more than ``SIDE_MARGIN_CM`` above / below the lip contact y_c (``mouth_sides``), else 0."""
+    and more than ``SIDE_MARGIN_CM`` above / below the lip contact y_c (``mouth_sides``); with ``CAVITY_BAND``,
+    ``BAND`` for those inside it within that margin of the contact; else 0."""
     inside = ((points >= box[0]) & (points <= box[1])).all(axis=1)
     y = points[:, 1] - y_c
-    return np.where(inside & (np.abs(y) > SIDE_MARGIN_CM), np.sign(y), 0).astype(np.int64)
+    off = np.abs(y) > SIDE_MARGIN_CM
+    band = BAND if CAVITY_BAND else 0
+    return np.where(inside, np.where(off, np.sign(y), band), 0).astype(np.int64)
+
+
+def band_share(y: np.ndarray, y_c: float) -> np.ndarray:
+    """(N,) in 0..1: the upper side's share in the socket motion of cavity points at heights y (N,) cm (template
+    frame) on the contact band (within ``SIDE_MARGIN_CM`` of y_c): 0 at the band's bottom, 1 at its top, so the
+    motion runs on from the floor's below it to the palate's above it."""
+    return np.clip((np.asarray(y, np.float64) - y_c + SIDE_MARGIN_CM) / (2.0 * SIDE_MARGIN_CM), 0.0, 1.0)
 
 
 def socket_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, registered, scale: float,
                 rot: np.ndarray, shift: np.ndarray, anchors: np.ndarray | None = None, reach: float = np.inf,
-                sides=None, key_rot: np.ndarray | None = None
+                sides=None, key_rot: np.ndarray | None = None, band: np.ndarray | None = None
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """ICT's mouth and eye sockets' deltas on face vertices the face template does not reach (a mouth bag or eye
     socket modelled joined to the lips or lids, behind ICT's inner lip and lid rings).
@@ -314,10 +331,12 @@ def socket_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, re
     similarity and rotated by ``key_rot`` (None: ``rot``). sides: optional (``mouth_sides``'s side, y_c, box): a
     point in the mouth's cavity on one side of the mouth (``point_sides``) reads only that side's socket vertices,
     above or below it (heights weighted ``SIDE_Y_WEIGHT``): a mouth bag's roof stays with the palate at jawOpen,
-    its floor turns with the jaw's.
+    its floor turns with the jaw's. band: optional (N,) bool, the points allowed the contact band's mix
+    (``band_share``: both sides' socket motion, by height); the others on the band read as off the cavity (None:
+    none).
     Returns (rows (R,) int64 the points within reach, keys (K, R, 3) float32 cm in the face's frame, dist (R,) cm
     from each to the nearest socket vertex it reads (template frame; heights weighted on a side), side (R,) int64
-    each point's side: 0 without ``sides``)."""
+    each point's side (+1, -1, ``BAND`` or 0; 0 without ``sides``))."""
     points = np.asarray(points, np.float64)
     sock = np.flatnonzero(parts.kind == SOCKET)
     if not len(points) or not len(sock):
@@ -334,24 +353,53 @@ def socket_keys(parts: InnerParts, tpl_verts: np.ndarray, points: np.ndarray, re
     q = to_template_frame(points[cand], tpl_verts, registered, scale, rot, shift, anchors)
     k = min(SOCKET_NEIGHBOURS, len(sock))
     side = np.zeros(len(cand), np.int64) if sides is None else point_sides(q, sides[1], sides[2])
+    if band is not None:                 # the band's blend only where the caller allows it (deep in a bag)
+        side[(side == BAND) & ~np.asarray(band, bool)[cand]] = 0
+    else:
+        side[side == BAND] = 0
     idx, d2 = np.zeros((len(cand), k), np.int64), np.zeros((len(cand), k))
     squash = np.array([1.0, SIDE_Y_WEIGHT, 1.0])
+    grids = {}
+
+    def side_knn(s, pick):
+        # a point in the mouth's cavity reads its side's socket (the roof the palate, the floor the jaw's floor)
+        # above or below it: heights count SIDE_Y_WEIGHT as much as depth and width
+        allowed = np.flatnonzero(sides[0] == s)
+        if s not in grids:
+            grids[s] = PointGrid(parts.verts[sock[allowed]] * squash)
+        i, dd = grids[s].knn(q[pick] * squash, k)
+        return allowed[i], dd
     for s in np.unique(side):
         pick = np.flatnonzero(side == s)
         if s == 0:
             idx[pick], d2[pick] = grid.knn(q[pick], k)
-            continue
-        # a point in the mouth's cavity reads its side's socket (the roof the palate, the floor the jaw's floor)
-        # above or below it: heights count SIDE_Y_WEIGHT as much as depth and width
-        allowed = np.flatnonzero(sides[0] == s)
-        i, d2[pick] = PointGrid(parts.verts[sock[allowed]] * squash).knn(q[pick] * squash, k)
-        idx[pick] = allowed[i]
+        elif s != BAND:
+            idx[pick], d2[pick] = side_knn(s, pick)
+    # on the contact band: both sides read, mixed by height (``band_share``); the distance mixed alike
+    mixed = np.flatnonzero(side == BAND)
+    up = band_share(q[mixed, 1], sides[1]) if len(mixed) else np.zeros(0)
+    read = {}
+    if len(mixed):
+        read = {+1: side_knn(+1, mixed), -1: side_knn(-1, mixed)}
+        d2[mixed] = (up[:, None] * np.sqrt(read[+1][1]) + (1.0 - up[:, None]) * np.sqrt(read[-1][1])) ** 2
     keep = np.flatnonzero(np.sqrt(d2[:, 0]) < reach)
-    rows, idx, d2, side = cand[keep], idx[keep], d2[keep], side[keep]
-    w = normalize_rows(1.0 / (d2 + 1e-6))
-    deltas = np.zeros((len(parts.modes), len(rows), 3))
-    for j in range(idx.shape[1]):                        # one neighbour at a time: no (K, R, k, 3) temporary
-        deltas += w[None, :, j, None] * parts.modes[:, sock[idx[:, j]]]
+    at = np.full(len(cand), -1, np.int64)
+    at[mixed] = np.arange(len(mixed))
+
+    def mean_deltas(ii, dd):
+        w = normalize_rows(1.0 / (dd + 1e-6))
+        out = np.zeros((len(parts.modes), len(ii), 3))
+        for j in range(ii.shape[1]):                     # one neighbour at a time: no (K, R, k, 3) temporary
+            out += w[None, :, j, None] * parts.modes[:, sock[ii[:, j]]]
+        return out
+    deltas = mean_deltas(idx[keep], d2[keep])
+    on_band = np.flatnonzero(side[keep] == BAND)
+    if len(on_band):
+        b = at[keep[on_band]]
+        u = up[b][None, :, None]
+        deltas[:, on_band] = (u * mean_deltas(read[+1][0][b], read[+1][1][b])
+                              + (1.0 - u) * mean_deltas(read[-1][0][b], read[-1][1][b]))
+    rows, d2, side = cand[keep], d2[keep], side[keep]
     keys = scale * (deltas @ (rot if key_rot is None else key_rot).T)
     return rows, keys.astype(np.float32), np.sqrt(d2[:, 0]), side
 
@@ -367,9 +415,30 @@ def offset_anchors(tpl) -> np.ndarray:
     return anchors
 
 
+def deep_in_mouth(pts: np.ndarray, faces: np.ndarray, candidates: np.ndarray, box: np.ndarray, lining: float,
+                  margin: float, scale: float, rot: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """(N,) bool: the face's vertices (pts (N, 3) cm, faces (F, 3)) among ``candidates`` (N,) bool that lie within
+    ``margin`` cm of the mouth's cavity ``box`` (2, 3) (template frame, by the similarity (scale, rot, shift) alone;
+    ``OFFSET_BOUND_CM`` covers every point the registration's offsets may carry into the box)
+    and deeper behind the face's frontmost surface (``mesh.depth_behind_front``) than ``lining`` cm (the
+    template's lip lining's reach, ``FaceTemplate.mouth_lining_depth``) times the scale: a bag's walls, not lips.
+    Only the triangles over that region are searched (the same answers: no other triangle covers its points)."""
+    deep = np.zeros(len(pts), bool)
+    _, region = _in_box(pts, box, margin, scale, rot, shift)
+    rows = np.flatnonzero(region & candidates)
+    if not len(rows):
+        return deep
+    lo, hi = pts[rows, :2].min(axis=0), pts[rows, :2].max(axis=0)
+    txy = pts[faces, :2]
+    over = ((txy.max(axis=1) >= lo) & (txy.min(axis=1) <= hi)).all(axis=1)
+    deep[rows] = depth_behind_front(pts, faces[over], pts[rows]) > lining * scale
+    return deep
+
+
 def fill_sockets(parts: InnerParts, tpl, keys: np.ndarray, pts: np.ndarray, dist: np.ndarray, registered,
                  scale: float, rot: np.ndarray, shift: np.ndarray, sides: bool = True,
-                 key_rot: np.ndarray | None = None, key_gain: np.ndarray | None = None) -> np.ndarray:
+                 key_rot: np.ndarray | None = None, key_gain: np.ndarray | None = None,
+                 faces: np.ndarray | None = None) -> np.ndarray:
     """Face vertices nearer ICT's mouth or eye sockets than the registered template (a mouth bag joined to the
     lips, behind the template's inner lip rings) take the sockets' deltas (``socket_keys``) in the share
     w = d_tpl^2 / (d_tpl^2 + d_socket^2), faded out toward ``SOCKET_REACH_CM`` from the sockets.
@@ -383,14 +452,24 @@ def fill_sockets(parts: InnerParts, tpl, keys: np.ndarray, pts: np.ndarray, dist
     tpl: the ICT ``FaceTemplate``; keys (K, N, 3) float32 cm the template's keys on the face; pts (N, 3) the face
     (cm); dist (N,) cm from each to the registered template (inf beyond its reach: left as they are); the
     registration (and key_rot) as in ``inner_keys``; key_gain: optional (K,) factor of each key (the template's
-    keys' on a far narrower mouth: ``template_keys.slit_key_gains``). Returns keys, updated in place."""
+    keys' on a far narrower mouth: ``template_keys.slit_key_gains``); faces: optional (F, 3) the face's triangles:
+    with them (and ``CAVITY_ON_TEMPLATE``), a vertex the registration put on the template but lying deeper behind
+    the face's front than the template's lip lining reaches behind its own (a deep bag the lining was pulled over)
+    is read as one off it; in the cavity it then takes its side's socket motion, as its neighbours off the template
+    do (VRoid's bag floor moved 3.4 cm beside 1.7 cm: a ridge when the jaw opened). Returns keys, updated in
+    place."""
     # beyond the template's reach (inf: the skull, the neck) nothing is read: a bag's back 3 cm behind the lips
     # moves little (ICT's: 0.1 cm at jawOpen)
-    near = np.flatnonzero((dist > SOCKET_MIN_CM) & np.isfinite(dist))
+    on_tpl = dist <= SOCKET_MIN_CM
     mouth = mouth_sides(parts, tpl) if sides else None
     reach = max(SOCKET_REACH_CM, SIDE_REACH_CM) if sides else SOCKET_REACH_CM
+    deep = np.zeros(len(pts), bool)         # deeper behind the face's front than the template's lip lining reaches
+    lining = tpl.mouth_lining_depth if (sides and faces is not None) else None
+    if lining is not None and (CAVITY_ON_TEMPLATE or CAVITY_BAND):
+        deep = deep_in_mouth(pts, faces, np.isfinite(dist), mouth[2], lining, OFFSET_BOUND_CM, scale, rot, shift)
+    near = np.flatnonzero((~on_tpl | (deep & CAVITY_ON_TEMPLATE)) & np.isfinite(dist))
     rows, sk, d_sock, side = socket_keys(parts, tpl.verts, pts[near], registered, scale, rot, shift,
-                                         offset_anchors(tpl), reach, mouth, key_rot)
+                                         offset_anchors(tpl), reach, mouth, key_rot, band=deep[near])
     if not len(rows):
         return keys
     near = near[rows]
@@ -399,6 +478,7 @@ def fill_sockets(parts: InnerParts, tpl, keys: np.ndarray, pts: np.ndarray, dist
     if sides:
         inside = side != 0
         w = np.where(inside, np.clip(2.0 * (SIDE_REACH_CM - d_sock) / SIDE_REACH_CM, 0, 1), w)
+        w[on_tpl[near] & ~inside] = 0.0      # on the template, outside the cavity: the template's motion
     w = w.astype(np.float32)[None, :, None]
     if key_gain is not None:
         sk = sk * np.asarray(key_gain, np.float32)[:, None, None]

@@ -284,6 +284,19 @@ class FaceTemplate:
             self._mouth_inside = inside
         return self._mouth_inside
 
+    @property
+    def mouth_lining_depth(self) -> float | None:
+        """How far (cm) the template's lip lining (its mouth margin's interior: the lowest of ``margins``) reaches
+        behind its frontmost surface at its deepest (``mesh.depth_behind_front``: 1.03 cm on ICT's); None without
+        margins."""
+        if not hasattr(self, "_lining_depth"):
+            depth = None
+            if self.margins:
+                rim, interior = min(self.margins, key=lambda m: self.verts[m[0], 1].mean())
+                depth = float(depth_behind_front(self.verts, self.faces, self.verts[interior]).max())
+            self._lining_depth = depth
+        return self._lining_depth
+
     @classmethod
     def load(cls, path=None) -> "FaceTemplate":
         with open_asset(path or TEMPLATE_PATH, "face template") as d:
@@ -1818,7 +1831,7 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     if sockets is not None:
         from .inner_parts import fill_sockets
         fill_sockets(sockets, tpl, keys, pts, np.sqrt(d2), x, s, R, t, SOCKET_SIDES, key_rot=R_keys,
-                     key_gain=key_gain)
+                     key_gain=key_gain, faces=faces)
     keys = close_openings(tpl, keys, pts, closing, rims, posed, faces)
     if smooth_lips:             # a lip margin cut open, smooth along itself (the transfer's)
         margin = lip_margin_loop(x, ambiguity, pts, faces)
