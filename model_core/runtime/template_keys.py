@@ -765,6 +765,47 @@ def tunnel_rims(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np.nd
     return out
 
 
+MARGIN_LOOPS = True             # a socket eye met by a rim cut open at its margin meets the face's lid margin instead
+                                # (``margin_loops``: the transfer from a game head onto an ICT-like head)
+
+
+def ordered_ring(pts: np.ndarray, ring: np.ndarray) -> np.ndarray:
+    """The vertices ring (R,) of a ring around an opening (any order; pts (N, 3) cm, +Z forward) in order around
+    it: by their angle about its centre seen from the front."""
+    p = pts[ring] - pts[ring].mean(axis=0)
+    return ring[np.argsort(np.arctan2(p[:, 1], p[:, 0]), kind="stable")]
+
+
+def margin_loops(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np.ndarray, matched: list) -> list:
+    """``matched`` with each eye loop of the face that faces back (a socket, as an ICT-like head's: its loop lies
+    deep behind the lids) met by a template rim that is a margin (no interior, its surroundings facing forward as
+    ``forward_ring`` reads a margin: a game head's eye cut open at its lid margin, the transfer's source) given as
+    the face's lid margin instead: (template opening number, the first forward-facing ring around the loop in order
+    (``forward_ring``, ``ordered_ring``), True). Met at the deep loop, the source's margin was pulled toward a curve
+    behind the target's lids and the lids between took whatever lay nearest (VRoid onto a held-out ICT face: its
+    eye 1.7 cm lower than the target's after the similarity, the target's lower lid read VRoid's upper lid and
+    dropped 1.9 cm in the blink). ``close_openings`` then only scales such an eye's keys down (``down_only``).
+    x0 (M, 3) the template aligned by the similarity; pts (N, 3), faces (F, 3) the face."""
+    out, vn, tn = [], None, None
+    for i, loop, forward in matched:
+        rim, interior = tpl.rims[i]
+        if forward or len(interior) or opened_by_jaw(tpl, tpl.openings[i]) or i in tpl.virtual_openings:
+            out.append((i, loop, forward))
+            continue
+        if tn is None:
+            tn, vn = vertex_normals(x0, tpl.faces), vertex_normals(pts, faces)
+        if tn[rim, 2].mean() <= 0.0:     # the template's own opening is no margin seen from the front (a socket, or
+            out.append((i, loop, forward))  # the hand-made head's loop facing sideways inside its lids): loop meets loop
+            continue
+        ring = vertex_rings(len(pts), faces, loop, MAX_RIM_RINGS)
+        r = forward_ring(ring, vn)
+        if r is None or (ring == r).sum() < 6:
+            out.append((i, loop, forward))
+            continue
+        out.append((i, ordered_ring(pts, np.flatnonzero(ring == r)), True))
+    return out
+
+
 UNFOLD_LIDS = True              # relax the triangles a lid key turns over beside the eye (its scaled motion crumples the
                                 # corners: Rokoko's blink 47 -> 23 turned, the artist's 15), the margins kept as sealed
 SOCKET_SIDES = True             # each side of the mouth reads its own socket (``inner_parts.fill_sockets``)
@@ -806,7 +847,8 @@ def opening_closure(rim: np.ndarray, disp: np.ndarray, central: float = 0.6):
 
 
 def close_openings(tpl: FaceTemplate, keys: np.ndarray, pts: np.ndarray, matched: list, rims: list | None = None,
-                   rest: np.ndarray | None = None, faces: np.ndarray | None = None) -> np.ndarray:
+                   rest: np.ndarray | None = None, faces: np.ndarray | None = None,
+                   down_only: frozenset = frozenset()) -> np.ndarray:
     """Scale the keys that close (or open) an eye so they close the face's opening as far as the template's.
 
     ICT's blink brings the lid margin down 91 % of ICT's eye height; carried to a face with larger (stylised)
@@ -818,7 +860,11 @@ def close_openings(tpl: FaceTemplate, keys: np.ndarray, pts: np.ndarray, matched
     (``column_gains``, with ``CLOSURE_COLUMNS``) and then leaves no slit (``seal_lids``). keys (K, N, 3) cm
     on pts (N, 3) cm, modified in place and returned. rims: the template's rims (default ``tpl.rims``); rest
     (N_t, 3): the template's rest shape (default ``tpl.verts``; its posed shape where its lips were parted); faces
-    (F, 3): the face's triangles, for a blink scaled up to spread as far (``stretch_lids``; None: not spread)."""
+    (F, 3): the face's triangles, for a blink scaled up to spread as far (``stretch_lids``; None: not spread).
+    down_only: the template openings (numbers) whose keys are only scaled down, never up nor sealed: a socket eye met
+    at its lid margin by a rim cut open there (``margin_loops``): a lid carried past the rim's own closure is an
+    overshoot (VRoid's and Rokoko's blinks onto an ICT face: 2.2x and 1.8x), but a margin left open is the face's
+    own convention (ICT's blink leaves 4-7 % of its margin; closed whole and sealed, its lid crumpled above)."""
     rims = tpl.rims if rims is None else rims
     rest = tpl.verts if rest is None else rest
     for i, loop, forward in matched:
@@ -835,9 +881,13 @@ def close_openings(tpl: FaceTemplate, keys: np.ndarray, pts: np.ndarray, matched
         near = np.flatnonzero(w > 0)                                 # elsewhere the factor is 1
         for k in np.flatnonzero((np.abs(want) >= CLOSURE_MIN) & (want * got > 0) & (np.abs(got) >= 0.05)):
             q = float(np.clip(want[k] / got[k], *CLOSURE_SCALE))
+            if i in down_only and q >= 1.0:
+                continue
             if CLOSURE_COLUMNS and want[k] >= SEAL_CLOSURE and tpl.lid_keys[k]:
                 q = column_gains(pts[loop], keys[k, loop].astype(np.float64), rest[rim],
                                  tpl.modes[k, rim].astype(np.float64), pts[near, 0], q)
+            if i in down_only:
+                q = np.minimum(q, 1.0)
             gain = (1.0 + (q - 1.0) * w[near])[:, None].astype(keys.dtype)
             if CLOSURE_ACROSS:
                 keys[k, near, 1:] *= gain
@@ -1771,6 +1821,11 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     matched = match_openings(tpl, x0, pts, faces, match_reach)
     if POCKETS:
         matched += pocket_openings(tpl, x0, pts, faces, matched, match_reach)
+    down_only = frozenset()
+    if MARGIN_LOOPS:        # a socket eye met by a margin cut open: at the face's margin, its overshoot corrected
+        margins = margin_loops(tpl, x0, pts, faces, matched)
+        down_only = frozenset(a[0] for a, b in zip(matched, margins) if a[1] is not b[1])
+        matched = margins
     # parted, the template's lips have a margin a face cut open there can meet
     rims = tpl.margins if w_jaw > 0.0 else tpl.rims
     curves, hidden = opening_curves(tpl, pts, matched, rims, faces)
@@ -1832,7 +1887,7 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
         from .inner_parts import fill_sockets
         fill_sockets(sockets, tpl, keys, pts, np.sqrt(d2), x, s, R, t, SOCKET_SIDES, key_rot=R_keys,
                      key_gain=key_gain, faces=faces)
-    keys = close_openings(tpl, keys, pts, closing, rims, posed, faces)
+    keys = close_openings(tpl, keys, pts, closing, rims, posed, faces, down_only)
     if smooth_lips:             # a lip margin cut open, smooth along itself (the transfer's)
         margin = lip_margin_loop(x, ambiguity, pts, faces)
         arcs = loop_arcs(pts, faces, margin) if margin is not None else None
