@@ -1,11 +1,14 @@
 """``capped_eyes``: a face with each eye opening closed by a fan, an eye modelled shut behind the lids (a pocket, as
 game and MakeHuman heads have), for the tests of eye pockets (``template_keys.eye_pocket``); ``lined_eyes``: the same
-pocket with a lining that runs back and out behind the lids first, as MakeHuman's does."""
+pocket with a lining that runs back and out behind the lids first, as MakeHuman's does; ``margin_cut``: an ICT face
+cut open at its lid margins instead, as game heads are."""
 from __future__ import annotations
 
 import numpy as np
 
-from model_core.runtime.mesh import boundary_loops
+from model_core.dataset.ict import crop_sizes
+from model_core.runtime.mesh import boundary_loops, remove_unreferenced
+from model_core.runtime.template_keys import default_template
 
 
 def eye_openings(v: np.ndarray, f: np.ndarray) -> list:
@@ -44,3 +47,16 @@ def lined_eyes(v: np.ndarray, f: np.ndarray, back=(0.2, 0.5), flare: float = 1.6
         ff.append(np.stack([np.roll(prev, -1), prev, np.full(len(prev), n)], axis=1))
         n += 1
     return np.concatenate(vv), np.concatenate(ff)
+
+
+def margin_cut(ict, identity) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A held-out ICT face crop (identity: its identity coefficients) cut open at both lid margins (the template's
+    interior behind its eye rims removed, as game meshes are), in ICT cm: (verts (N, 3), faces (F, 3), kept (N,) the
+    ICT vertex of each)."""
+    n = crop_sizes("face")[0]
+    tpl = default_template()
+    v = ict.identity_verts(identity)[:n].astype(np.float64)
+    cut = np.zeros(n, bool)
+    cut[np.concatenate([tpl.rims[0][1], tpl.rims[1][1]])] = True
+    f = ict.crop_faces("face")
+    return remove_unreferenced(v, f[~cut[f].any(axis=1)])

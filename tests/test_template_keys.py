@@ -11,6 +11,7 @@ from model_core.dataset.ict import crop_sizes
 from model_core.runtime.mesh import boundary_loops, remove_unreferenced, turned_over, vertex_normals, vertex_rings
 from model_core.runtime import Model
 from model_core.runtime import template_keys as tk
+from capped_eyes_face import margin_cut
 from lip_cut_face import lip_cut_face
 
 BLINK_L = ICT_NAMES.index("eyeBlink_L")
@@ -41,23 +42,11 @@ def test_template_rims_are_the_lid_margins():
     assert len(inner_m) == 0 and np.array_equal(np.sort(mouth), np.sort(tpl.openings[2]))
 
 
-def _eye_cut(ict, identity):
-    """A held-out ICT face crop (identity: its identity coefficients) cut open at both lid margins (as game meshes
-    are), in ICT cm: (verts (N, 3), faces (F, 3), kept (N,) the ICT vertex of each)."""
-    n = crop_sizes("face")[0]
-    tpl = tk.default_template()
-    v = ict.identity_verts(identity)[:n].astype(np.float64)
-    cut = np.zeros(n, bool)
-    cut[np.concatenate([tpl.rims[0][1], tpl.rims[1][1]])] = True
-    f = ict.crop_faces("face")
-    return remove_unreferenced(v, f[~cut[f].any(axis=1)])
-
-
 @pytest.fixture(scope="module")
 def eye_cut_face(ict):
-    """The first held-out identity's face cut at the lid margins (``_eye_cut``): verts, faces, true keys (53, N, 3),
-    the left eye's rim (R,)."""
-    verts, faces, kept = _eye_cut(ict, held_out_identities(1)[0])
+    """The first held-out identity's face cut at the lid margins (``capped_eyes_face.margin_cut``): verts, faces, true
+    keys (53, N, 3), the left eye's rim (R,)."""
+    verts, faces, kept = margin_cut(ict, held_out_identities(1)[0])
     true = ict.expression_modes[:, kept].astype(np.float64)
     rim = np.searchsorted(kept, tk.default_template().rims[0][0])
     return verts, faces, true, rim
@@ -427,7 +416,7 @@ def test_a_stylised_mouth_meets_the_templates_lip_line(ict):
     moves the template's mouth there first: jawOpen error 33.0 -> 25.2 % (docs/model.md, *Parted lips*; 29.6 -> 22.8 %
     since the keys are carried in the head's upright frame)."""
     tpl = tk.default_template()
-    verts, faces, kept = _eye_cut(ict, held_out_identities(2)[1])
+    verts, faces, kept = margin_cut(ict, held_out_identities(2)[1])
     nose = verts[np.argmax(verts[:, 2])] - [0, 1.5, 0]
     warp = _feature_warp(verts, nose, (0.6, 0.6, 0.5), 1.0, 2.5)
     jaw = _feature_warp(verts + ict.expression_modes[JAW, kept], nose, (0.6, 0.6, 0.5), 1.0, 2.5) - warp
@@ -480,7 +469,7 @@ def test_parted_lips_cut_open_at_the_margin(ict, eye_cut_face):
     margin, inner = tpl.margins[2]
     assert len(margin) == len(opening) and len(inner) == 7 * len(opening)   # 7 rings of inner lip behind it
     assert np.array_equal(np.sort(margin), np.flatnonzero(ring == 7))
-    kept = _eye_cut(ict, held_out_identities(1)[0])[2]               # the fixture's vertices
+    kept = margin_cut(ict, held_out_identities(1)[0])[2]               # the fixture's vertices
     assert len(kept) == len(verts)
     cut = np.isin(kept, inner)
     v2, f2, k2 = remove_unreferenced(verts, faces[~cut[faces].any(axis=1)])

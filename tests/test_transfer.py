@@ -70,11 +70,11 @@ def test_a_target_cut_at_its_lid_margins_meets_the_source_lid_margin(ict):
     socket opening lies nearer (measured on 2d2db8a and not used: docs/model.md) sent
     one eye to the socket: eyeBlink_L 34.9 % error against 21.3 % (ICT A's full head onto B's face cut at the
     margins)."""
-    from test_template_keys import _eye_cut
+    from capped_eyes_face import margin_cut
     n = crop_sizes("full")[0]
     ids = held_out_identities(2)
     va = ict.identity_verts(ids[0])[:n].astype(np.float64)
-    vb, fb, kept = _eye_cut(ict, ids[1])
+    vb, fb, kept = margin_cut(ict, ids[1])
     names = list(ict.expression_names)
     k = [names.index(x) for x in ("eyeBlink_L", "eyeBlink_R")]
     model = Model.load()

@@ -109,6 +109,18 @@ def test_pocket_eyes_meet_pocket_eyes(ict, monkeypatch):
     assert on[0] < 0.14 and off[0] > 0.2 and on[1] < off[1] - 0.005, (on, off)
 
 
+def _two_ict_faces(ict, monkeypatch):
+    """The held-out identities' setup of the ICT truth cases below, matched by registration (``SAME_TOPOLOGY`` off):
+    (identity coefficients (2, 100), face crop size n, its triangles (F, 3), the 53 key names, the eye keys' rows)."""
+    from model_core.dataset.ict import crop_sizes
+    from model_core.evaluation.evaluate import held_out_identities
+    from model_core.runtime import transfer as tr
+    monkeypatch.setattr(tr, "SAME_TOPOLOGY", False)
+    names = list(ict.expression_names)
+    return (held_out_identities(2), crop_sizes("face")[0], ict.crop_faces("face"), names,
+            [i for i, k in enumerate(names) if k.startswith("eye")])
+
+
 def test_a_pocket_lining_behind_the_lids_is_hidden_from_a_margin_cut_target(ict, monkeypatch):
     # ICT A's face with its eyes shut by a pocket whose still lining runs back and out behind the lids (as MakeHuman's
     # does), carried onto B's face cut open at its lid margins, B's true keys known. The lining lies outside the
@@ -117,23 +129,13 @@ def test_a_pocket_lining_behind_the_lids_is_hidden_from_a_margin_cut_target(ict,
     # (``transfer.HIDDEN_LIDS``, ``_behind_lids``). Measured: the 14 eye keys 19.4 -> 14.1 %, the blinks 33.1 -> 25.1 %
     # (the pocket without the lining: 13.5 %); MakeHuman -> the hand-made head's torn blinks close (docs/model.md,
     # *A closed eye's lining*)
-    from capped_eyes_face import lined_eyes
-    from model_core.dataset.ict import crop_sizes
-    from model_core.evaluation.evaluate import held_out_identities, relative_error
-    from model_core.runtime import template_keys as tk
+    from capped_eyes_face import lined_eyes, margin_cut
+    from model_core.evaluation.evaluate import relative_error
     from model_core.runtime import transfer as tr
-    from model_core.runtime.mesh import remove_unreferenced
-    monkeypatch.setattr(tr, "SAME_TOPOLOGY", False)
-    ids = held_out_identities(2)
-    n, f = crop_sizes("face")[0], ict.crop_faces("face")
-    names = list(ict.expression_names)
-    eyes = [i for i, k in enumerate(names) if k.startswith("eye")]
+    ids, n, f, names, eyes = _two_ict_faces(ict, monkeypatch)
     va, fa = lined_eyes(ict.identity_verts(ids[0], "face"), f)
     modes = np.concatenate([ict.expression_modes[:, :n], np.zeros((len(names), len(va) - n, 3))], axis=1)
-    tpl = tk.default_template()
-    cut = np.zeros(n, bool)
-    cut[np.concatenate([tpl.rims[0][1], tpl.rims[1][1]])] = True      # B cut open at its lid margins
-    vb, fb, kept = remove_unreferenced(ict.identity_verts(ids[1])[:n].astype(np.float64), f[~cut[f].any(axis=1)])
+    vb, fb, kept = margin_cut(ict, ids[1])                              # B cut open at its lid margins
     true = ict.expression_modes[:, kept].astype(np.float64)
     model = Model.load()
     pa, pb = model.prepare(va, fa, "Y", "Z"), model.prepare(vb, fb, "Y", "Z")
@@ -237,21 +239,12 @@ def test_a_margin_cut_eye_meets_a_socket_eye_at_its_lid_margin(ict, monkeypatch)
     # (``template_keys.margin_loops``: the first forward-facing ring around the loop) and the closure correction only
     # scales such an eye down (VRoid's blink onto a held-out ICT face: lid travel 200 -> 112 %, turned triangles
     # 182 -> 53). Measured: the 14 eye keys 28.9 -> 24.3 %, the blinks 33.2 -> 28.6 %, all 53 keys 15.2 -> 14.9 %
-    from model_core.dataset.ict import crop_sizes
-    from model_core.evaluation.evaluate import held_out_identities, relative_error
+    from capped_eyes_face import margin_cut
+    from model_core.evaluation.evaluate import relative_error
     from model_core.runtime import template_keys as tk
-    from model_core.runtime import transfer as tr
-    from model_core.runtime.mesh import remove_unreferenced
-    monkeypatch.setattr(tr, "SAME_TOPOLOGY", False)
-    ids = held_out_identities(2)
-    n, f = crop_sizes("face")[0], ict.crop_faces("face")
-    names = list(ict.expression_names)
-    eyes = [i for i, k in enumerate(names) if k.startswith("eye")]
+    ids, n, f, names, eyes = _two_ict_faces(ict, monkeypatch)
     blinks = [names.index("eyeBlink_L"), names.index("eyeBlink_R")]
-    tpl = tk.default_template()
-    cut = np.zeros(n, bool)
-    cut[np.concatenate([tpl.rims[0][1], tpl.rims[1][1]])] = True      # A cut open at its lid margins
-    va, fa, kept = remove_unreferenced(ict.identity_verts(ids[0])[:n].astype(np.float64), f[~cut[f].any(axis=1)])
+    va, fa, kept = margin_cut(ict, ids[0])                              # A cut open at its lid margins
     modes = ict.expression_modes[:, kept].astype(np.float64)
     vb = ict.identity_verts(ids[1], "face")
     true = ict.expression_modes[:, :n].astype(np.float64)
