@@ -767,6 +767,8 @@ def tunnel_rims(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np.nd
 
 MARGIN_LOOPS = True             # a socket eye met by a rim cut open at its margin meets the face's lid margin instead
                                 # (``margin_loops``: the transfer from a game head onto an ICT-like head)
+MARGIN_VIRTUAL = True           # ... and so does one met by a closed eye's lid margin (``FaceTemplate.add_opening``: a
+                                # pocket source's), its pocket hidden behind it
 
 
 def ordered_ring(pts: np.ndarray, ring: np.ndarray) -> np.ndarray:
@@ -779,17 +781,21 @@ def ordered_ring(pts: np.ndarray, ring: np.ndarray) -> np.ndarray:
 def margin_loops(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np.ndarray, matched: list) -> list:
     """``matched`` with each eye loop of the face that faces back (a socket, as an ICT-like head's: its loop lies
     deep behind the lids) met by a template rim that is a margin (no interior, its surroundings facing forward as
-    ``forward_ring`` reads a margin: a game head's eye cut open at its lid margin, the transfer's source) given as
-    the face's lid margin instead: (template opening number, the first forward-facing ring around the loop in order
-    (``forward_ring``, ``ordered_ring``), True). Met at the deep loop, the source's margin was pulled toward a curve
+    ``forward_ring`` reads a margin: a game head's eye cut open at its lid margin, the transfer's source; with
+    ``MARGIN_VIRTUAL`` also a closed eye's lid margin, ``FaceTemplate.add_opening``, whose pocket is then hidden as
+    a forward loop hides a rim's interior) given as the face's lid margin instead: (template opening number, the
+    first forward-facing ring around the loop in order (``forward_ring``, ``ordered_ring``), True). Met at the deep loop, the source's margin was pulled toward a curve
     behind the target's lids and the lids between took whatever lay nearest (VRoid onto a held-out ICT face: its
     eye 1.7 cm lower than the target's after the similarity, the target's lower lid read VRoid's upper lid and
-    dropped 1.9 cm in the blink). ``close_openings`` then only scales such an eye's keys down (``down_only``).
+    dropped 1.9 cm in the blink; MakeHuman's pocket lining, which its blink moves, tore the ICT face's lids into
+    shards). ``close_openings`` then only scales such an eye's keys down (``down_only``).
     x0 (M, 3) the template aligned by the similarity; pts (N, 3), faces (F, 3) the face."""
     out, vn, tn = [], None, None
     for i, loop, forward in matched:
         rim, interior = tpl.rims[i]
-        if forward or len(interior) or opened_by_jaw(tpl, tpl.openings[i]) or i in tpl.virtual_openings:
+        virtual = i in tpl.virtual_openings     # a closed eye's margin: its interior is the pocket behind it
+        if forward or opened_by_jaw(tpl, tpl.openings[i]) or (virtual and not MARGIN_VIRTUAL) or \
+                (len(interior) and not virtual):
             out.append((i, loop, forward))
             continue
         if tn is None:
