@@ -784,29 +784,31 @@ def margin_loops(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np.n
     ``forward_ring`` reads a margin: a game head's eye cut open at its lid margin, the transfer's source; with
     ``MARGIN_VIRTUAL`` also a closed eye's lid margin, ``FaceTemplate.add_opening``, whose pocket is then hidden as
     a forward loop hides a rim's interior) given as the face's lid margin instead: (template opening number, the
-    first forward-facing ring around the loop in order (``forward_ring``, ``ordered_ring``), True). Met at the deep loop, the source's margin was pulled toward a curve
-    behind the target's lids and the lids between took whatever lay nearest (VRoid onto a held-out ICT face: its
-    eye 1.7 cm lower than the target's after the similarity, the target's lower lid read VRoid's upper lid and
-    dropped 1.9 cm in the blink; MakeHuman's pocket lining, which its blink moves, tore the ICT face's lids into
-    shards). ``close_openings`` then only scales such an eye's keys down (``down_only``).
-    x0 (M, 3) the template aligned by the similarity; pts (N, 3), faces (F, 3) the face."""
+    first forward-facing ring around the loop in order (``forward_ring``, ``ordered_ring``), True). Met at the deep
+    loop, the source's margin was pulled toward a curve behind the target's lids and the lids between took whatever
+    lay nearest (VRoid onto a held-out ICT face: its eye 1.7 cm lower than the target's after the similarity, the
+    target's lower lid read VRoid's upper lid and dropped 1.9 cm in the blink; MakeHuman's pocket lining, which its
+    blink moves, tore the ICT face's lids into shards). ``close_openings`` then only scales such an eye's keys down
+    (``down_only``). x0 (M, 3) the template aligned by the similarity; pts (N, 3), faces (F, 3) the face. Returns
+    the new list; an entry changed is a new tuple (the others the same objects)."""
     out, vn, tn = [], None, None
-    for i, loop, forward in matched:
+    for entry in matched:
+        i, loop, forward = entry
         rim, interior = tpl.rims[i]
         virtual = i in tpl.virtual_openings     # a closed eye's margin: its interior is the pocket behind it
         if forward or opened_by_jaw(tpl, tpl.openings[i]) or (virtual and not MARGIN_VIRTUAL) or \
                 (len(interior) and not virtual):
-            out.append((i, loop, forward))
+            out.append(entry)
             continue
         if tn is None:
             tn, vn = vertex_normals(x0, tpl.faces), vertex_normals(pts, faces)
-        if tn[rim, 2].mean() <= 0.0:     # the template's own opening is no margin seen from the front (a socket, or
-            out.append((i, loop, forward))  # the hand-made head's loop facing sideways inside its lids): loop meets loop
+        if tn[rim, 2].mean() <= 0.0:    # no margin seen from the front (a socket, or the hand-made head's loop
+            out.append(entry)           # facing sideways inside its lids): loop meets loop
             continue
         ring = vertex_rings(len(pts), faces, loop, MAX_RIM_RINGS)
         r = forward_ring(ring, vn)
         if r is None or (ring == r).sum() < 6:
-            out.append((i, loop, forward))
+            out.append(entry)
             continue
         out.append((i, ordered_ring(pts, np.flatnonzero(ring == r)), True))
     return out
@@ -867,10 +869,11 @@ def close_openings(tpl: FaceTemplate, keys: np.ndarray, pts: np.ndarray, matched
     on pts (N, 3) cm, modified in place and returned. rims: the template's rims (default ``tpl.rims``); rest
     (N_t, 3): the template's rest shape (default ``tpl.verts``; its posed shape where its lips were parted); faces
     (F, 3): the face's triangles, for a blink scaled up to spread as far (``stretch_lids``; None: not spread).
-    down_only: the template openings (numbers) whose keys are only scaled down, never up nor sealed: a socket eye met
-    at its lid margin by a rim cut open there (``margin_loops``): a lid carried past the rim's own closure is an
-    overshoot (VRoid's and Rokoko's blinks onto an ICT face: 2.2x and 1.8x), but a margin left open is the face's
-    own convention (ICT's blink leaves 4-7 % of its margin; closed whole and sealed, its lid crumpled above)."""
+    down_only: the template openings (numbers) whose keys are only scaled down (never up, and sealed only then): a
+    socket eye met at its lid margin by a rim cut open there (``margin_loops``): a lid carried past the rim's own
+    closure is an overshoot (VRoid's and Rokoko's blinks onto an ICT face: 2.2x and 1.8x), but a margin left open
+    is the face's own convention (ICT's blink leaves 4-7 % of its margin; closed whole and sealed, its lid crumpled
+    above)."""
     rims = tpl.rims if rims is None else rims
     rest = tpl.verts if rest is None else rest
     for i, loop, forward in matched:
@@ -1830,7 +1833,7 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     down_only = frozenset()
     if MARGIN_LOOPS:        # a socket eye met by a margin cut open: at the face's margin, its overshoot corrected
         margins = margin_loops(tpl, x0, pts, faces, matched)
-        down_only = frozenset(a[0] for a, b in zip(matched, margins) if a[1] is not b[1])
+        down_only = frozenset(b[0] for a, b in zip(matched, margins) if a is not b)     # the entries it changed
         matched = margins
     # parted, the template's lips have a margin a face cut open there can meet
     rims = tpl.margins if w_jaw > 0.0 else tpl.rims
