@@ -421,17 +421,12 @@ def deep_in_mouth(pts: np.ndarray, faces: np.ndarray, candidates: np.ndarray, bo
     ``margin`` cm of the mouth's cavity ``box`` (2, 3) (template frame, by the similarity (scale, rot, shift) alone;
     ``OFFSET_BOUND_CM`` covers every point the registration's offsets may carry into the box)
     and deeper behind the face's frontmost surface (``mesh.depth_behind_front``) than ``lining`` cm (the
-    template's lip lining's reach, ``FaceTemplate.mouth_lining_depth``) times the scale: a bag's walls, not lips.
-    Only the triangles over that region are searched (the same answers: no other triangle covers its points)."""
+    template's lip lining's reach, ``FaceTemplate.mouth_lining_depth``) times the scale: a bag's walls, not lips."""
     deep = np.zeros(len(pts), bool)
     _, region = _in_box(pts, box, margin, scale, rot, shift)
     rows = np.flatnonzero(region & candidates)
-    if not len(rows):
-        return deep
-    lo, hi = pts[rows, :2].min(axis=0), pts[rows, :2].max(axis=0)
-    txy = pts[faces, :2]
-    over = ((txy.max(axis=1) >= lo) & (txy.min(axis=1) <= hi)).all(axis=1)
-    deep[rows] = depth_behind_front(pts, faces[over], pts[rows]) > lining * scale
+    if len(rows):
+        deep[rows] = depth_behind_front(pts, faces, pts[rows]) > lining * scale
     return deep
 
 

@@ -435,10 +435,15 @@ def front_hits(verts: np.ndarray, faces: np.ndarray, xy: np.ndarray, chunk: int 
     Each line is tested only against the triangles whose (x, y) bounding box covers its cell of a grid with cells
     about as wide as the median triangle (``_xy_bins``), so the cost grows with M + F, not M F (a 225k-vertex head's
     eye: 19 s -> well under a second); the numbers are those of testing every triangle (the same arithmetic per
-    pair, in ``chunk``-sized batches of pairs)."""
+    pair, in ``chunk``-sized batches of pairs). Only the triangles whose (x, y) bounding box meets the lines' own are
+    read: no other covers a line, so a few lines through a dense head cost what their patch of it does."""
     xy = np.asarray(xy, np.float64).reshape(-1, 2)
     out = np.full(len(xy), -np.inf)
     t = np.asarray(verts, np.float64)[np.asarray(faces, np.int64)]            # (F, 3, 3)
+    lines = xy[np.isfinite(xy).all(axis=1)]
+    if len(lines) and len(t):
+        lo, hi = lines.min(axis=0), lines.max(axis=0)
+        t = t[((t[:, :, :2].max(axis=1) >= lo) & (t[:, :, :2].min(axis=1) <= hi)).all(axis=1)]
     a, e1, e2 = t[:, 0, :2], t[:, 1, :2] - t[:, 0, :2], t[:, 2, :2] - t[:, 0, :2]
     det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
     keep = np.abs(det) > 1e-300
