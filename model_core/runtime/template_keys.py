@@ -101,6 +101,9 @@ LIP_SIDE_REACH_CM = 0.3         # ... when that lip lies this near
 
 
 MAX_RIM_RINGS = 12              # how deep behind an opening its rim (the first forward-facing ring) is looked for
+SIDE_LOOP_NZ = 0.0              # an eye loop facing sideways (normal z from BACKWARD_LOOP_NZ to this) with its first
+                                # ring facing forward has its margin one ring out (``FaceTemplate.side_rims``)
+SIDE_RIMS = True                # ... which a socket eye meets (``side_rimmed``)
 BACKWARD_LOOP_NZ = -0.3         # a face opening whose rim's mean normal points further back than this is a
                                 # socket (an eye or mouth interior): it meets the template's own opening
 AMBIGUITY_RADIUS_CM = 0.6       # how far apart two points may be and still be confused by a closest point
@@ -220,6 +223,26 @@ class FaceTemplate:
                 out.append(_rim_split(ring, rim_r))
             self._rims, self._margins = out, margins
         return self._rims
+
+    @property
+    def side_rims(self) -> dict:
+        """{opening number: (rim (R,), interior (I,) vertex indices)} for the eye openings (not the one jawOpen opens)
+        whose loop faces sideways (mean normal z from ``BACKWARD_LOOP_NZ`` to ``SIDE_LOOP_NZ``) inside a first ring
+        that faces forward: a low-poly eye cut a ring behind its lid margin (the hand-made head's: loop z -0.01, its
+        first ring +0.24). ``rims`` keeps such a loop as its own rim (a face cut open at its margin meets it there);
+        a socket eye meets this margin (``side_rimmed``)."""
+        if not hasattr(self, "_side_rims"):
+            vn = vertex_normals(self.verts, self.faces)
+            out = {}
+            for i, opening in enumerate(self.openings):
+                nz = float(vn[opening, 2].mean())
+                if not BACKWARD_LOOP_NZ <= nz < SIDE_LOOP_NZ or opened_by_jaw(self, opening):
+                    continue
+                ring = vertex_rings(len(self.verts), self.faces, opening, 1)
+                if forward_ring(ring, vn) == 1:
+                    out[i] = _rim_split(ring, 1)
+            self._side_rims = out
+        return self._side_rims
 
     def add_opening(self, rim: np.ndarray, interior: np.ndarray) -> None:
         """One more opening that is no boundary loop (a closed eye's lid margin: ``transfer._virtual_eyes``): rim
@@ -738,7 +761,8 @@ TUNNEL_RIMS = True              # an eye the face opens deep in a socket is scal
 TUNNEL_SIZE = 1.1               # ... when its margin is at least this much larger or smaller than the template's
 
 
-def tunnel_rims(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np.ndarray, matched: list) -> list:
+def tunnel_rims(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np.ndarray, matched: list,
+                rims: list | None = None) -> list:
     """``matched`` with each eye the face opens deep in a socket (a loop facing back, as ICT's own eyes and an ICT-like
     head's) given as its rim instead: (template opening number, the face's first ring of vertices around the loop
     whose mean normal faces forward (+Z, within ``MAX_RIM_RINGS``): the lid margin, True). ``scale_openings`` and
@@ -749,10 +773,11 @@ def tunnel_rims(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np.nd
     before (ICT's own head keeps ICT's blink, which leaves 4-7 % of the eye open, and a transfer between ICT-like
     heads its registration). Loops facing forward, the mouth (the opening jawOpen opens) and openings the template
     has no socket for (its own rim: a game-mesh transfer source) are kept as they are. pts (N, 3), faces (F, 3): the
-    face; matched: ``match_openings``' list."""
+    face; matched: ``match_openings``' list; rims: the template's rims (default ``tpl.rims``)."""
+    rims = tpl.rims if rims is None else rims
     out, vn = [], None
     for i, loop, forward in matched:
-        if forward or opened_by_jaw(tpl, tpl.openings[i]) or not len(tpl.rims[i][1]):
+        if forward or opened_by_jaw(tpl, tpl.openings[i]) or not len(rims[i][1]):
             out.append((i, loop, forward))
             continue
         if vn is None:
@@ -760,7 +785,7 @@ def tunnel_rims(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np.nd
         ring = vertex_rings(len(pts), faces, loop, MAX_RIM_RINGS)
         rim_r = forward_ring(ring, vn)
         rim = np.flatnonzero(ring == rim_r) if rim_r is not None else None
-        size = loop_shape(pts[rim])[1] / max(loop_shape(x0[tpl.rims[i][0]])[1], 1e-12) if rim is not None else 1.0
+        size = loop_shape(pts[rim])[1] / max(loop_shape(x0[rims[i][0]])[1], 1e-12) if rim is not None else 1.0
         out.append((i, rim, True) if max(size, 1.0 / max(size, 1e-12)) >= TUNNEL_SIZE else (i, loop, forward))
     return out
 
@@ -797,7 +822,7 @@ def margin_loops(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np.n
         rim, interior = tpl.rims[i]
         virtual = i in tpl.virtual_openings     # a closed eye's margin: its interior is the pocket behind it
         if forward or opened_by_jaw(tpl, tpl.openings[i]) or (virtual and not MARGIN_VIRTUAL) or \
-                (len(interior) and not virtual):
+                (len(interior) and not virtual) or (SIDE_RIMS and i in tpl.side_rims):
             out.append(entry)
             continue
         if tn is None:
@@ -812,6 +837,24 @@ def margin_loops(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np.n
             continue
         out.append((i, ordered_ring(pts, np.flatnonzero(ring == r)), True))
     return out
+
+
+def side_rimmed(tpl: FaceTemplate, rims: list, matched: list) -> tuple[list, frozenset]:
+    """(the template's rims (a list like ``rims``), the openings changed): each eye whose loop faces sideways
+    (``FaceTemplate.side_rims``) given its margin one ring out where a face loop facing back (a socket, as an
+    ICT-like head's) meets it (``matched``: ``match_openings``' list). Its own loop is no margin: the hand-made
+    head's blink closes it 18 % and its first ring 109 %, so onto an ICT face the blink, met loop to loop and never
+    closed at the margin (``tunnel_rims`` closes only at a rim with an interior), stopped at 55-58 % of the lid
+    travel (19-20 % on the other). A face cut open at its margin still meets the loop: with the margin one ring out
+    there the blink was scaled up from a lid the coarse ring carried jagged, and spread into spikes (onto Rokoko's
+    face: docs/model.md). ``close_openings`` leaves these eyes unsealed: sealed, the ring the socket's margin is
+    read from crumpled (the hand-made blink onto the two ICT faces: 17 triangles turned against 4)."""
+    side = tpl.side_rims
+    out = list(rims)
+    for i, _, forward in matched:
+        if not forward and i in side:
+            out[i] = side[i]
+    return out, frozenset(i for i, _, forward in matched if not forward and i in side)
 
 
 UNFOLD_LIDS = True              # relax the triangles a lid key turns over beside the eye (its scaled motion crumples the
@@ -856,7 +899,7 @@ def opening_closure(rim: np.ndarray, disp: np.ndarray, central: float = 0.6):
 
 def close_openings(tpl: FaceTemplate, keys: np.ndarray, pts: np.ndarray, matched: list, rims: list | None = None,
                    rest: np.ndarray | None = None, faces: np.ndarray | None = None,
-                   down_only: frozenset = frozenset()) -> np.ndarray:
+                   down_only: frozenset = frozenset(), unsealed: frozenset = frozenset()) -> np.ndarray:
     """Scale the keys that close (or open) an eye so they close the face's opening as far as the template's.
 
     ICT's blink brings the lid margin down 91 % of ICT's eye height; carried to a face with larger (stylised)
@@ -873,7 +916,7 @@ def close_openings(tpl: FaceTemplate, keys: np.ndarray, pts: np.ndarray, matched
     socket eye met at its lid margin by a rim cut open there (``margin_loops``): a lid carried past the rim's own
     closure is an overshoot (VRoid's and Rokoko's blinks onto an ICT face: 2.2x and 1.8x), but a margin left open
     is the face's own convention (ICT's blink leaves 4-7 % of its margin; closed whole and sealed, its lid crumpled
-    above)."""
+    above). unsealed: the openings never sealed (``side_rimmed``'s)."""
     rims = tpl.rims if rims is None else rims
     rest = tpl.verts if rest is None else rest
     for i, loop, forward in matched:
@@ -905,7 +948,8 @@ def close_openings(tpl: FaceTemplate, keys: np.ndarray, pts: np.ndarray, matched
             if want[k] >= SEAL_CLOSURE and tpl.lid_keys[k]:
                 if STRETCH_LIDS and np.max(q) > 1.0 and faces is not None:
                     stretch_lids(keys[k], pts, loop, near, 1.0 + (q - 1.0) * w[near], faces)
-                seal_lids(keys[k], pts, loop, near)
+                if i not in unsealed:
+                    seal_lids(keys[k], pts, loop, near)
     return keys
 
 
@@ -1837,10 +1881,13 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
         matched = margins
     # parted, the template's lips have a margin a face cut open there can meet
     rims = tpl.margins if w_jaw > 0.0 else tpl.rims
+    unsealed = frozenset()
+    if SIDE_RIMS:           # an eye loop facing sideways inside its margin, met by a socket: at that margin
+        rims, unsealed = side_rimmed(tpl, rims, matched)
     curves, hidden = opening_curves(tpl, pts, matched, rims, faces)
     # the openings met at their margins: a socket's at its rim (``tunnel_rims``); the registration's curves above
     # keep meeting the socket's loop
-    closing = tunnel_rims(tpl, x0, pts, faces, matched) if TUNNEL_RIMS else matched
+    closing = tunnel_rims(tpl, x0, pts, faces, matched, rims) if TUNNEL_RIMS else matched
     x0 = scale_openings(tpl, x0, pts, closing, rims)
     pairs = None
     if landmarks is not None and len(landmarks[0]):
@@ -1896,7 +1943,7 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
         from .inner_parts import fill_sockets
         fill_sockets(sockets, tpl, keys, pts, np.sqrt(d2), x, s, R, t, SOCKET_SIDES, key_rot=R_keys,
                      key_gain=key_gain, faces=faces)
-    keys = close_openings(tpl, keys, pts, closing, rims, posed, faces, down_only)
+    keys = close_openings(tpl, keys, pts, closing, rims, posed, faces, down_only, unsealed)
     if smooth_lips:             # a lip margin cut open, smooth along itself (the transfer's)
         margin = lip_margin_loop(x, ambiguity, pts, faces)
         arcs = loop_arcs(pts, faces, margin) if margin is not None else None
