@@ -683,6 +683,23 @@ def test_welded_joins_a_seam_but_not_a_flap_on_it():
     assert len(set(group[[1, 3, 6]])) == 3 and len(pts) == 9          # the shared edge's copies stay apart
 
 
+def test_tunnel_rims_meet_a_socket_of_the_templates_size_only_when_asked(ict):
+    """ICT's face crop against its own template (aligned as it is): its socket eyes are the template's size, so
+    ``tunnel_rims`` leaves them to the registration, which meets them margin to margin; an opening in ``any_size``
+    (``side_rimmed``'s, met loop to loop) is closed at the face's margin all the same: the template's rim."""
+    tpl = tk.default_template()
+    n, f = crop_sizes("face")[0], ict.crop_faces("face")
+    v = ict.neutral[:n].astype(np.float64)
+    matched = [m for m in tk.match_openings(tpl, tpl.verts, v, f) if not tk.opened_by_jaw(tpl, tpl.openings[m[0]])]
+    assert len(matched) == 2 and not any(fw for _, _, fw in matched)          # two sockets, loops facing back
+    same = tk.tunnel_rims(tpl, tpl.verts, v, f, matched)
+    assert all(a == b for a, b in zip(same, matched))
+    eye = matched[0][0]
+    met = tk.tunnel_rims(tpl, tpl.verts, v, f, matched, any_size=frozenset({eye}))
+    assert met[0][2] and set(met[0][1].tolist()) == set(tpl.rims[eye][0].tolist())
+    assert met[1] == matched[1]
+
+
 def test_an_eye_opened_in_a_socket_closes_at_its_margin(ict, monkeypatch):
     # ICT's face crop opens its eyes deep in the sockets (loops facing back); a stylised warp makes them 1.2-1.45x
     # larger (labels exact: neutral and keys through the same map). The template's lids were scaled and closed only

@@ -762,7 +762,7 @@ TUNNEL_SIZE = 1.1               # ... when its margin is at least this much larg
 
 
 def tunnel_rims(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np.ndarray, matched: list,
-                rims: list | None = None) -> list:
+                rims: list | None = None, any_size: frozenset = frozenset()) -> list:
     """``matched`` with each eye the face opens deep in a socket (a loop facing back, as ICT's own eyes and an ICT-like
     head's) given as its rim instead: (template opening number, the face's first ring of vertices around the loop
     whose mean normal faces forward (+Z, within ``MAX_RIM_RINGS``): the lid margin, True). ``scale_openings`` and
@@ -773,7 +773,8 @@ def tunnel_rims(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np.nd
     before (ICT's own head keeps ICT's blink, which leaves 4-7 % of the eye open, and a transfer between ICT-like
     heads its registration). Loops facing forward, the mouth (the opening jawOpen opens) and openings the template
     has no socket for (its own rim: a game-mesh transfer source) are kept as they are. pts (N, 3), faces (F, 3): the
-    face; matched: ``match_openings``' list; rims: the template's rims (default ``tpl.rims``)."""
+    face; matched: ``match_openings``' list; rims: the template's rims (default ``tpl.rims``); any_size: the openings
+    met at the margin whatever its size (``side_rimmed``'s: their registration meets loop to loop, not margins)."""
     rims = tpl.rims if rims is None else rims
     out, vn = [], None
     for i, loop, forward in matched:
@@ -786,7 +787,8 @@ def tunnel_rims(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np.nd
         rim_r = forward_ring(ring, vn)
         rim = np.flatnonzero(ring == rim_r) if rim_r is not None else None
         size = loop_shape(pts[rim])[1] / max(loop_shape(x0[rims[i][0]])[1], 1e-12) if rim is not None else 1.0
-        out.append((i, rim, True) if max(size, 1.0 / max(size, 1e-12)) >= TUNNEL_SIZE else (i, loop, forward))
+        met = rim is not None and (i in any_size or max(size, 1.0 / max(size, 1e-12)) >= TUNNEL_SIZE)
+        out.append((i, rim, True) if met else (i, loop, forward))
     return out
 
 
@@ -1887,7 +1889,7 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     curves, hidden = opening_curves(tpl, pts, matched, rims, faces)
     # the openings met at their margins: a socket's at its rim (``tunnel_rims``); the registration's curves above
     # keep meeting the socket's loop
-    closing = tunnel_rims(tpl, x0, pts, faces, matched, rims) if TUNNEL_RIMS else matched
+    closing = tunnel_rims(tpl, x0, pts, faces, matched, rims, unsealed) if TUNNEL_RIMS else matched
     x0 = scale_openings(tpl, x0, pts, closing, rims)
     pairs = None
     if landmarks is not None and len(landmarks[0]):
