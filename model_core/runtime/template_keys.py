@@ -849,8 +849,10 @@ def side_rimmed(tpl: FaceTemplate, rims: list, matched: list) -> tuple[list, fro
     closed at the margin (``tunnel_rims`` closes only at a rim with an interior), stopped at 55-58 % of the lid
     travel (19-20 % on the other). A face cut open at its margin still meets the loop: with the margin one ring out
     there the blink was scaled up from a lid the coarse ring carried jagged, and spread into spikes (onto Rokoko's
-    face: docs/model.md). ``close_openings`` leaves these eyes unsealed: sealed, the ring the socket's margin is
-    read from crumpled (the hand-made blink onto the two ICT faces: 17 triangles turned against 4)."""
+    face: docs/model.md). The openings changed are closed at the face's margin whatever its size (``tunnel_rims``'
+    any_size), left unsealed by ``close_openings`` (sealed, the ring the socket's margin is read from crumpled: the
+    hand-made blink onto the two ICT faces turned 17 triangles against 4) and not unfolded (``UNFOLD_LIDS`` pinched
+    the upper lid into spikes; left alone the lids tuck as a blink's do, 5-8 triangles against ICT's own 14-21)."""
     side = tpl.side_rims
     out = list(rims)
     for i, _, forward in matched:
@@ -1965,7 +1967,14 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     # the lid keys beside the eye, where their scaled motion crumples the corners; the openings' margins keep
     # their (sealed) motion
     if UNFOLD_LIDS and len(pts) <= UNFOLD_ALL_MAX_VERTS:
-        _relax_turned(keys, np.flatnonzero(tpl.lid_keys), pts, faces, fade > 0.0, [lp for _, lp, _ in closing])
+        # (not around the eyes met at a socket's margin ring, ``side_rimmed``'s: unsealed, the lids meet and tuck
+        # as a blink's do, and re-chosen there the motions pinched the upper lid into spikes)
+        free = fade > 0.0
+        for i, lp, _ in closing:
+            if i in unsealed:
+                c, r = loop_shape(pts[lp])
+                free &= np.linalg.norm(pts - c, axis=1) > CLOSURE_REACH[1] * r
+        _relax_turned(keys, np.flatnonzero(tpl.lid_keys), pts, faces, free, [lp for _, lp, _ in closing])
     if (RELAX_FOLDS if unfold is None else unfold) and len(pts) <= RELAX_FOLDS_MAX_VERTS:
         # last, the crumples a few triangles wide; the openings' margins and the unmoved vertices kept
         hold = fade <= 0.0
