@@ -177,9 +177,11 @@ def test_an_eye_set_low_meets_the_target_eye_lid_by_lid(dev_heads, monkeypatch):
     # the hand-made head onto a remeshed copy of itself whose eyes sit 6 mm lower: the similarity fits the whole
     # face, so the source's eye lies 6 mm above the copy's; pulled to the whole loop, its lower rim took the copy's
     # upper lid. Lid by lid (``template_keys.EYE_ARCS``), measured: the 14 eye keys 52.8 -> 15.6 %, the blinks
-    # 109.5 -> 34.7 % (docs/model.md, *Eye rims meet lid by lid*)
+    # 109.5 -> 34.7 % (docs/model.md, *Eye rims meet lid by lid*). Measured without ``SIDE_SEAL``: the copy's loop is
+    # the source's own side-on loop, which its blink leaves open; sealed as a margin cut open, 15.6 -> 23.6 %
     from model_core.evaluation.evaluate import relative_error
     from model_core.runtime import template_keys as tk
+    monkeypatch.setattr(tk, "SIDE_SEAL", False)
     head = dev_heads["iphonemocap"]
     tv, tf, true = _eyes_moved_copy(head, -0.006)
     eyes = [i for i, n in enumerate(head.names) if n.startswith("eye")]
@@ -339,3 +341,28 @@ def test_an_eye_loop_seen_side_on_closes_a_socket_eye_at_its_margin(dev_heads, i
           got[True], "without", got[False])
     assert all(t > 0.6 and turned < mine for (t, _, turned), mine in zip(got[True], own)), got
     assert all(t > t0 + 0.05 and c > c0 + 0.04 for (t, c, _), (t0, c0, _) in zip(got[True], got[False])), got
+
+
+def test_an_eye_loop_seen_side_on_seals_a_margin_cut_eye(dev_heads, monkeypatch):
+    # The hand-made head's blink onto Rokoko's face, whose eyes are cut open at the lid margin: the margin meets the
+    # source's side-on loop, which the blink closes only 18 %, so the closure correction scaled the blink down to 8 %
+    # of Rokoko's artist's lid travel. Now it keeps its carried size and is sealed as far as the source's margin one
+    # ring out closes (``template_keys.SIDE_SEAL``; scaled up to that margin instead, the lid tore into spikes).
+    # Measured the same way onto the ARKit mask, Face Cap and VRoid: travel 14-18 % -> 38-55 %, 3 % -> 18-23 %
+    from model_core.evaluation.real_eval import lid_travel, triangle_damage
+    from model_core.runtime import template_keys as tk
+    src, dst = dev_heads["iphonemocap"], dev_heads["rokoko"]
+    model = Model.load()
+    pa, pb = model.prepare(src.verts, src.faces, "Y", "Z"), model.prepare(dst.verts, dst.faces, "Y", "Z")
+    got = {}
+    for on in (True, False):
+        monkeypatch.setattr(tk, "SIDE_SEAL", on)
+        model.clear_cache()
+        k = transfer_keys(model, pa, src.deltas, pb, names=src.names).astype(np.float64)
+        got[on] = [(lid_travel(dst.key(b), k[src.names.index(b)], dst.verts)[0],
+                    key_metrics(k[src.names.index(b)], dst.key(b))["cos"],
+                    triangle_damage(dst.verts, dst.faces, k[src.names.index(b)])[0])
+                   for b in ("eyeBlinkLeft", "eyeBlinkRight")]
+    print("lid travel, cosine, turned triangles, blinks left / right: sealed", got[True], "scaled", got[False])
+    assert all(t > 0.3 and c > 0.75 and turned == 0 for t, c, turned in got[True]), got
+    assert all(t < 0.15 and c < 0.65 for t, c, _ in got[False]), got

@@ -104,6 +104,7 @@ MAX_RIM_RINGS = 12              # how deep behind an opening its rim (the first 
 SIDE_LOOP_NZ = 0.0              # an eye loop facing sideways (normal z from BACKWARD_LOOP_NZ to this) with its first
                                 # ring facing forward has its margin one ring out (``FaceTemplate.side_rims``)
 SIDE_RIMS = True                # ... which a socket eye meets (``side_rimmed``)
+SIDE_SEAL = True                # ... and a face's eye cut open at its margin is sealed as far as it closes, not scaled
 BACKWARD_LOOP_NZ = -0.3         # a face opening whose rim's mean normal points further back than this is a
                                 # socket (an eye or mouth interior): it meets the template's own opening
 AMBIGUITY_RADIUS_CM = 0.6       # how far apart two points may be and still be confused by a closest point
@@ -903,7 +904,8 @@ def opening_closure(rim: np.ndarray, disp: np.ndarray, central: float = 0.6):
 
 def close_openings(tpl: FaceTemplate, keys: np.ndarray, pts: np.ndarray, matched: list, rims: list | None = None,
                    rest: np.ndarray | None = None, faces: np.ndarray | None = None,
-                   down_only: frozenset = frozenset(), unsealed: frozenset = frozenset()) -> np.ndarray:
+                   down_only: frozenset = frozenset(), unsealed: frozenset = frozenset(),
+                   unscaled: frozenset = frozenset()) -> np.ndarray:
     """Scale the keys that close (or open) an eye so they close the face's opening as far as the template's.
 
     ICT's blink brings the lid margin down 91 % of ICT's eye height; carried to a face with larger (stylised)
@@ -920,7 +922,11 @@ def close_openings(tpl: FaceTemplate, keys: np.ndarray, pts: np.ndarray, matched
     socket eye met at its lid margin by a rim cut open there (``margin_loops``): a lid carried past the rim's own
     closure is an overshoot (VRoid's and Rokoko's blinks onto an ICT face: 2.2x and 1.8x), but a margin left open
     is the face's own convention (ICT's blink leaves 4-7 % of its margin; closed whole and sealed, its lid crumpled
-    above). unsealed: the openings never sealed (``side_rimmed``'s)."""
+    above). unsealed: the openings never sealed (``side_rimmed``'s). unscaled: the openings whose keys keep their
+    carried size and are only sealed (where ``want`` says the template's margin shuts): a face's eye cut open at its
+    margin meeting a template loop seen side-on (``FaceTemplate.side_rims``: ``rims`` then holds the margin one ring
+    out). Read at the loop itself the hand-made blink asked a closure of 0.18 and was scaled down to a lid travel of
+    3-18 %; scaled up to the margin's 1.09 the jagged lid the coarse ring carries was spread into spikes."""
     rims = tpl.rims if rims is None else rims
     rest = tpl.verts if rest is None else rest
     for i, loop, forward in matched:
@@ -936,6 +942,10 @@ def close_openings(tpl: FaceTemplate, keys: np.ndarray, pts: np.ndarray, matched
         w = np.clip((r2 - np.linalg.norm(pts - c, axis=1)) / (r2 - r1), 0.0, 1.0)
         near = np.flatnonzero(w > 0)                                 # elsewhere the factor is 1
         for k in np.flatnonzero((np.abs(want) >= CLOSURE_MIN) & (want * got > 0) & (np.abs(got) >= 0.05)):
+            if i in unscaled:
+                if want[k] >= SEAL_CLOSURE and tpl.lid_keys[k]:
+                    seal_lids(keys[k], pts, loop, near)
+                continue
             q = float(np.clip(want[k] / got[k], *CLOSURE_SCALE))
             if i in down_only and q >= 1.0:
                 continue
@@ -1947,7 +1957,13 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
         from .inner_parts import fill_sockets
         fill_sockets(sockets, tpl, keys, pts, np.sqrt(d2), x, s, R, t, SOCKET_SIDES, key_rot=R_keys,
                      key_gain=key_gain, faces=faces)
-    keys = close_openings(tpl, keys, pts, closing, rims, posed, faces, down_only, unsealed)
+    # an eye the face cut open at its margin, met by a side-on loop loop to loop (``side_rimmed`` leaves it): its
+    # keys are sealed as far as the template's margin one ring out closes, not scaled (``close_openings(unscaled=)``)
+    close_rims, unscaled = rims, frozenset()
+    if SIDE_RIMS and SIDE_SEAL:
+        unscaled = frozenset(i for i, _, forward in matched if forward and i in tpl.side_rims)
+        close_rims = [tpl.side_rims[i] if i in unscaled else r for i, r in enumerate(rims)]
+    keys = close_openings(tpl, keys, pts, closing, close_rims, posed, faces, down_only, unsealed, unscaled)
     if smooth_lips:             # a lip margin cut open, smooth along itself (the transfer's)
         margin = lip_margin_loop(x, ambiguity, pts, faces)
         arcs = loop_arcs(pts, faces, margin) if margin is not None else None
