@@ -104,7 +104,8 @@ MAX_RIM_RINGS = 12              # how deep behind an opening its rim (the first 
 SIDE_LOOP_NZ = 0.0              # an eye loop facing sideways (normal z from BACKWARD_LOOP_NZ to this) with its first
                                 # ring facing forward has its margin one ring out (``FaceTemplate.side_rims``)
 SIDE_RIMS = True                # ... which a socket eye meets (``side_rimmed``)
-SIDE_SEAL = True                # ... and a face's eye cut open at its margin is sealed as far as it closes, not scaled
+SIDE_SEAL = True                # ... and a face's eye cut open at its margin is sealed as far as that margin closes,
+                                # its keys not scaled (``close_openings(unscaled=)``)
 BACKWARD_LOOP_NZ = -0.3         # a face opening whose rim's mean normal points further back than this is a
                                 # socket (an eye or mouth interior): it meets the template's own opening
 AMBIGUITY_RADIUS_CM = 0.6       # how far apart two points may be and still be confused by a closest point
@@ -230,8 +231,9 @@ class FaceTemplate:
         """{opening number: (rim (R,), interior (I,) vertex indices)} for the eye openings (not the one jawOpen opens)
         whose loop faces sideways (mean normal z from ``BACKWARD_LOOP_NZ`` to ``SIDE_LOOP_NZ``) inside a first ring
         that faces forward: a low-poly eye cut a ring behind its lid margin (the hand-made head's: loop z -0.01, its
-        first ring +0.24). ``rims`` keeps such a loop as its own rim (a face cut open at its margin meets it there);
-        a socket eye meets this margin (``side_rimmed``)."""
+        first ring +0.24). ``rims`` keeps such a loop as its own rim: a face cut open at its margin meets it there,
+        its keys sealed as far as this margin closes (``SIDE_SEAL``); a socket eye meets this margin
+        (``side_rimmed``)."""
         if not hasattr(self, "_side_rims"):
             vn = vertex_normals(self.verts, self.faces)
             out = {}
