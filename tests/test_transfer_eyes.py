@@ -309,6 +309,25 @@ def test_a_closed_eye_meets_a_socket_eye_at_its_lid_margin(ict, monkeypatch):
     assert on[0] < 0.15 and off[0] > 0.24 and on[2] < off[2] - 0.008, (on, off)
 
 
+def _blinks_on_off(monkeypatch, switch, src, verts, faces, true_key):
+    """The head ``src``'s blinks carried onto (verts (N, 3), faces), with ``template_keys``' ``switch`` on and then
+    off: {on: [(lid travel, cosine, triangles turned over) for eyeBlinkLeft, eyeBlinkRight]}, scored against
+    ``true_key(name)`` (N, 3)."""
+    from model_core.evaluation.real_eval import lid_travel, triangle_damage
+    from model_core.runtime import template_keys as tk
+    model = Model.load()
+    pa, pb = model.prepare(src.verts, src.faces, "Y", "Z"), model.prepare(verts, faces, "Y", "Z")
+    got = {}
+    for on in (True, False):
+        monkeypatch.setattr(tk, switch, on)
+        model.clear_cache()
+        k = transfer_keys(model, pa, src.deltas, pb, names=src.names).astype(np.float64)
+        got[on] = [(lid_travel(true_key(b), k[src.names.index(b)], verts)[0], key_metrics(k[src.names.index(b)],
+                    true_key(b))["cos"], triangle_damage(verts, faces, k[src.names.index(b)])[0])
+                   for b in ("eyeBlinkLeft", "eyeBlinkRight")]
+    return got
+
+
 def test_an_eye_loop_seen_side_on_closes_a_socket_eye_at_its_margin(dev_heads, ict, monkeypatch):
     # The hand-made head's eye loops face sideways (mean normal z -0.01) one ring behind its lid margin (+0.24): its
     # blink closes the loop 18 % and that ring 109 %. Onto a held-out ICT face crop, whose eyes open deep in their
@@ -317,7 +336,7 @@ def test_an_eye_loop_seen_side_on_closes_a_socket_eye_at_its_margin(dev_heads, i
     # (``template_keys.side_rimmed``, ``FaceTemplate.side_rims``) and closes there, unsealed and not unfolded: the
     # lids tuck as ICT's own blink's do (it turns 14 triangles over on each eye)
     from model_core.evaluation.evaluate import held_out_identities
-    from model_core.evaluation.real_eval import ict_keys_to_arkit, lid_travel, triangle_damage
+    from model_core.evaluation.real_eval import ict_keys_to_arkit, triangle_damage
     from model_core.runtime import template_keys as tk
     from model_core.runtime.facs_names import ARKIT_NAMES
     src = dev_heads["iphonemocap"]
@@ -327,16 +346,7 @@ def test_an_eye_loop_seen_side_on_closes_a_socket_eye_at_its_margin(dev_heads, i
     truth = ict_keys_to_arkit(ict.expression_modes[:, :n].astype(np.float64)) / 100.0
     blinks = ("eyeBlinkLeft", "eyeBlinkRight")
     own = [triangle_damage(v, f, truth[ARKIT_NAMES.index(b)])[0] for b in blinks]
-    model = Model.load()
-    pa, pb = model.prepare(src.verts, src.faces, "Y", "Z"), model.prepare(v, f, "Y", "Z")
-    got = {}
-    for on in (True, False):
-        monkeypatch.setattr(tk, "SIDE_RIMS", on)
-        model.clear_cache()
-        k = transfer_keys(model, pa, src.deltas, pb, names=src.names).astype(np.float64)
-        got[on] = [(lid_travel(truth[ARKIT_NAMES.index(b)], k[src.names.index(b)], v)[0],
-                    key_metrics(k[src.names.index(b)], truth[ARKIT_NAMES.index(b)])["cos"],
-                    triangle_damage(v, f, k[src.names.index(b)])[0]) for b in blinks]
+    got = _blinks_on_off(monkeypatch, "SIDE_RIMS", src, v, f, lambda b: truth[ARKIT_NAMES.index(b)])
     print("lid travel, cosine, turned triangles (ICT's own blinks:", own, "), blinks left / right: with side rims",
           got[True], "without", got[False])
     assert all(t > 0.6 and turned < mine for (t, _, turned), mine in zip(got[True], own)), got
@@ -349,20 +359,8 @@ def test_an_eye_loop_seen_side_on_seals_a_margin_cut_eye(dev_heads, monkeypatch)
     # of Rokoko's artist's lid travel. Now it keeps its carried size and is sealed as far as the source's margin one
     # ring out closes (``template_keys.SIDE_SEAL``; scaled up to that margin instead, the lid tore into spikes).
     # Measured the same way onto the ARKit mask, Face Cap and VRoid: travel 14-18 % -> 38-55 %, 3 % -> 18-23 %
-    from model_core.evaluation.real_eval import lid_travel, triangle_damage
-    from model_core.runtime import template_keys as tk
-    src, dst = dev_heads["iphonemocap"], dev_heads["rokoko"]
-    model = Model.load()
-    pa, pb = model.prepare(src.verts, src.faces, "Y", "Z"), model.prepare(dst.verts, dst.faces, "Y", "Z")
-    got = {}
-    for on in (True, False):
-        monkeypatch.setattr(tk, "SIDE_SEAL", on)
-        model.clear_cache()
-        k = transfer_keys(model, pa, src.deltas, pb, names=src.names).astype(np.float64)
-        got[on] = [(lid_travel(dst.key(b), k[src.names.index(b)], dst.verts)[0],
-                    key_metrics(k[src.names.index(b)], dst.key(b))["cos"],
-                    triangle_damage(dst.verts, dst.faces, k[src.names.index(b)])[0])
-                   for b in ("eyeBlinkLeft", "eyeBlinkRight")]
+    dst = dev_heads["rokoko"]
+    got = _blinks_on_off(monkeypatch, "SIDE_SEAL", dev_heads["iphonemocap"], dst.verts, dst.faces, dst.key)
     print("lid travel, cosine, turned triangles, blinks left / right: sealed", got[True], "scaled", got[False])
     assert all(t > 0.3 and c > 0.75 and turned == 0 for t, c, turned in got[True]), got
     assert all(t < 0.15 and c < 0.65 for t, c, _ in got[False]), got

@@ -844,24 +844,21 @@ def margin_loops(tpl: FaceTemplate, x0: np.ndarray, pts: np.ndarray, faces: np.n
     return out
 
 
-def side_rimmed(tpl: FaceTemplate, rims: list, matched: list) -> tuple[list, frozenset]:
-    """(the template's rims (a list like ``rims``), the openings changed): each eye whose loop faces sideways
-    (``FaceTemplate.side_rims``) given its margin one ring out where a face loop facing back (a socket, as an
-    ICT-like head's) meets it (``matched``: ``match_openings``' list). Its own loop is no margin: the hand-made
-    head's blink closes it 18 % and its first ring 109 %, so onto an ICT face the blink, met loop to loop and never
-    closed at the margin (``tunnel_rims`` closes only at a rim with an interior), stopped at 55-58 % of the lid
-    travel (19-20 % on the other). A face cut open at its margin still meets the loop: with the margin one ring out
-    there the blink was scaled up from a lid the coarse ring carried jagged, and spread into spikes (onto Rokoko's
-    face: docs/model.md). The openings changed are closed at the face's margin whatever its size (``tunnel_rims``'
-    any_size), left unsealed by ``close_openings`` (sealed, the ring the socket's margin is read from crumpled: the
-    hand-made blink onto the two ICT faces turned 17 triangles against 4) and not unfolded (``UNFOLD_LIDS`` pinched
-    the upper lid into spikes; left alone the lids tuck as a blink's do, 5-8 triangles against ICT's own 14-21)."""
+def side_rimmed(tpl: FaceTemplate, rims: list, openings: frozenset) -> list:
+    """The template's rims (a list like ``rims``) with each of ``openings`` (eyes whose loop faces sideways,
+    ``FaceTemplate.side_rims``) given its margin one ring out. Its own loop is no margin: the hand-made head's blink
+    closes it 18 % and its first ring 109 %. Where a face loop facing back (a socket, as an ICT-like head's) meets
+    such an eye, the registration, ``tunnel_rims`` and ``close_openings`` read this margin: met loop to loop and
+    never closed at the margin (``tunnel_rims`` closes only at a rim with an interior), the blink onto an ICT face
+    stopped at 55-58 % of the lid travel (19-20 % on the other). ``template_keys`` closes those at the face's margin
+    whatever its size (``tunnel_rims``' any_size), leaves them unsealed (sealed, the ring the socket's margin is read
+    from crumpled: the hand-made blink onto the two ICT faces turned 17 triangles against 4) and does not unfold
+    them (``UNFOLD_LIDS`` pinched the upper lid into spikes; left alone the lids tuck as a blink's do, 5-8 triangles
+    against ICT's own 14-21). A face cut open at its margin still meets the loop, and only ``close_openings`` reads
+    this margin there (``SIDE_SEAL``): met margin to margin and scaled, the jagged lid the coarse ring carries was
+    spread into spikes (onto Rokoko's face: docs/model.md)."""
     side = tpl.side_rims
-    out = list(rims)
-    for i, _, forward in matched:
-        if not forward and i in side:
-            out[i] = side[i]
-    return out, frozenset(i for i, _, forward in matched if not forward and i in side)
+    return [side[i] if i in openings else r for i, r in enumerate(rims)]
 
 
 UNFOLD_LIDS = True              # relax the triangles a lid key turns over beside the eye (its scaled motion crumples the
@@ -904,6 +901,14 @@ def opening_closure(rim: np.ndarray, disp: np.ndarray, central: float = 0.6):
     return -(disp[:, up, 1] - disp[:, pair, 1]).sum(axis=1) / gap
 
 
+def closure_reach(pts: np.ndarray, loop: np.ndarray) -> np.ndarray:
+    """(N,) how fully ``close_openings``' correction of the opening loop (L,) reaches each point of pts (N, 3): 1
+    within ``CLOSURE_REACH[0]`` of the loop's radii of its centre, fading to 0 by ``CLOSURE_REACH[1]``."""
+    c, r = loop_shape(pts[loop])
+    r1, r2 = CLOSURE_REACH[0] * r, CLOSURE_REACH[1] * r
+    return np.clip((r2 - np.linalg.norm(pts - c, axis=1)) / (r2 - r1), 0.0, 1.0)
+
+
 def close_openings(tpl: FaceTemplate, keys: np.ndarray, pts: np.ndarray, matched: list, rims: list | None = None,
                    rest: np.ndarray | None = None, faces: np.ndarray | None = None,
                    down_only: frozenset = frozenset(), unsealed: frozenset = frozenset(),
@@ -939,9 +944,7 @@ def close_openings(tpl: FaceTemplate, keys: np.ndarray, pts: np.ndarray, matched
         got = opening_closure(pts[loop], keys[:, loop].astype(np.float64))
         if want is None or got is None:
             continue
-        c, r = loop_shape(pts[loop])
-        r1, r2 = CLOSURE_REACH[0] * r, CLOSURE_REACH[1] * r
-        w = np.clip((r2 - np.linalg.norm(pts - c, axis=1)) / (r2 - r1), 0.0, 1.0)
+        w = closure_reach(pts, loop)
         near = np.flatnonzero(w > 0)                                 # elsewhere the factor is 1
         for k in np.flatnonzero((np.abs(want) >= CLOSURE_MIN) & (want * got > 0) & (np.abs(got) >= 0.05)):
             if i in unscaled:
@@ -1897,9 +1900,13 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
         matched = margins
     # parted, the template's lips have a margin a face cut open there can meet
     rims = tpl.margins if w_jaw > 0.0 else tpl.rims
-    unsealed = frozenset()
-    if SIDE_RIMS:           # an eye loop facing sideways inside its margin, met by a socket: at that margin
-        rims, unsealed = side_rimmed(tpl, rims, matched)
+    # an eye loop facing sideways inside its margin (``side_rimmed``): met by a socket, at that margin (unsealed); met
+    # by a face's eye cut open at its margin, loop to loop, its keys sealed as far as that margin closes, not scaled
+    side = tpl.side_rims if SIDE_RIMS else {}
+    unsealed = frozenset(i for i, _, forward in matched if not forward and i in side)
+    unscaled = frozenset(i for i, _, forward in matched if forward and i in side) if SIDE_SEAL else frozenset()
+    close_rims = side_rimmed(tpl, rims, unsealed | unscaled)
+    rims = side_rimmed(tpl, rims, unsealed)
     curves, hidden = opening_curves(tpl, pts, matched, rims, faces)
     # the openings met at their margins: a socket's at its rim (``tunnel_rims``); the registration's curves above
     # keep meeting the socket's loop
@@ -1959,12 +1966,6 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
         from .inner_parts import fill_sockets
         fill_sockets(sockets, tpl, keys, pts, np.sqrt(d2), x, s, R, t, SOCKET_SIDES, key_rot=R_keys,
                      key_gain=key_gain, faces=faces)
-    # an eye the face cut open at its margin, met by a side-on loop loop to loop (``side_rimmed`` leaves it): its
-    # keys are sealed as far as the template's margin one ring out closes, not scaled (``close_openings(unscaled=)``)
-    close_rims, unscaled = rims, frozenset()
-    if SIDE_RIMS and SIDE_SEAL:
-        unscaled = frozenset(i for i, _, forward in matched if forward and i in tpl.side_rims)
-        close_rims = [tpl.side_rims[i] if i in unscaled else r for i, r in enumerate(rims)]
     keys = close_openings(tpl, keys, pts, closing, close_rims, posed, faces, down_only, unsealed, unscaled)
     if smooth_lips:             # a lip margin cut open, smooth along itself (the transfer's)
         margin = lip_margin_loop(x, ambiguity, pts, faces)
@@ -1990,8 +1991,7 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
         free = fade > 0.0
         for i, lp, _ in closing:
             if i in unsealed:
-                c, r = loop_shape(pts[lp])
-                free &= np.linalg.norm(pts - c, axis=1) > CLOSURE_REACH[1] * r
+                free &= closure_reach(pts, lp) <= 0.0
         _relax_turned(keys, np.flatnonzero(tpl.lid_keys), pts, faces, free, [lp for _, lp, _ in closing])
     if (RELAX_FOLDS if unfold is None else unfold) and len(pts) <= RELAX_FOLDS_MAX_VERTS:
         # last, the crumples a few triangles wide; the openings' margins and the unmoved vertices kept
