@@ -431,10 +431,11 @@ def test_a_stylised_mouth_meets_the_templates_lip_line(ict):
     assert m.mouth_open == 0.0 and 0.5 < m.mouth_shift[0] < 0.8 and 0.6 < m.mouth_shift[1] < 1.0
     assert gap_share(keys[JAW]) > 0.6 and _rel(keys[JAW], jaw) < 0.28
     # the failure it fixes: without the lip line (and without the slit fit, which a mouth without one would get:
-    # 0.259 here, ``fit_mouth_slit``). Measured 0.228 with it, 0.296 without; 0.257 and 0.317 before the keys were
-    # carried in the head's upright frame (``KEYS_UPRIGHT``: the fit pitches the template 5.9 degrees onto this head)
+    # 0.259 here, ``fit_mouth_slit``). Measured 0.208 with it, 0.278 without (the sides moved onto the head's first,
+    # ``back_shift``: 0.228 and 0.296 before); 0.257 and 0.317 before the keys were carried in the head's upright
+    # frame (``KEYS_UPRIGHT``: the fit pitches the template 5.9 degrees onto this head)
     unshifted = tk.template_keys(tpl, warp, faces, mouth_shift=False, slit=False)
-    assert _rel(unshifted[JAW], jaw) > max(0.28, _rel(keys[JAW], jaw) + 0.05)
+    assert _rel(unshifted[JAW], jaw) > max(0.26, _rel(keys[JAW], jaw) + 0.05)
 
 
 def test_a_fold_under_the_lower_lip_is_not_parted_lips(ict):

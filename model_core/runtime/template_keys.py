@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .back_shift import back_shift, shift_back
 from .correspond import (PointGrid, Surface, carry_deltas, harmonic_fill_rows, interpolate, pose_gap, register,
                          similarity_icp)
 from .facs_names import ICT_NAMES
@@ -90,6 +91,7 @@ CUT_AREA_MAX = 1 / 3            # ... unless its triangles hold more than this s
 REG_SKIP_CUTS = True            # the registration's template -> face pulls skip a cut as the ICPs do (``dst_skip=``):
                                 # on a tight mask the template's jaw side was pulled onto the cut, 2 cm off the mask's
                                 # edge, whose vertices faded and flapped in jawOpen (docs/model.md)
+BACK_SHIFT = True               # the template behind the face moved onto the face's sides first (``back_shift``)
 FALLOFF_CM = (1.0, 3.0)         # full motion within 1 cm of the registered template, none beyond 3 cm
 AMBIGUITY = (0.15, 0.3)         # mouth ambiguity from which a vertex blends into, and above which it takes,
                                 # the harmonic fill of its neighbours
@@ -1912,6 +1914,12 @@ def template_keys(tpl: FaceTemplate, pts: np.ndarray, faces: np.ndarray, progres
     # keep meeting the socket's loop
     closing = tunnel_rims(tpl, x0, pts, faces, matched, rims, unsealed) if TUNNEL_RIMS else matched
     x0 = scale_openings(tpl, x0, pts, closing, rims)
+    if BACK_SHIFT:      # the sides and back, which the similarity does not fit, onto the face's (at its ears)
+        movable = np.ones(len(x0), bool)
+        for _, interior in tpl.rims:
+            movable[interior] = False
+        shift = back_shift(x0, tpl.verts, pts, faces, s, surf, border, movable)
+        x0 = shift_back(x0, tpl.verts, shift, movable)
     pairs = None
     if landmarks is not None and len(landmarks[0]):
         pairs = (np.asarray(landmarks[0], np.int64), np.asarray(landmarks[1], np.float64).reshape(-1, 3))
