@@ -104,8 +104,10 @@ def _bend(verts, faces, disp):
 
 def test_a_stylised_mask_s_funnel_folds_less(dev_heads, monkeypatch):
     # Rokoko's small mouth and nose match larger parts of ICT's template: its mouthFunnel folded the lips' skin
-    # (the 99.9th percentile of the edges' bend, degrees: 130 -> 81) and its mouthLeft the side of the nose
-    # (101 -> 88), while the keys score as before against the artist's (docs/model.md, *Squeezed features*)
+    # (the 99.9th percentile of the edges' bend, degrees: 130 -> 81; since the template's sides are moved onto the
+    # head's first, ``back_shift``, the unlimited funnel folds less, 101 -> 81) and its mouthLeft the side of the
+    # nose (101 -> 88; 99 -> 84 now), while the keys score as before against the artist's (docs/model.md, *Squeezed
+    # features*; measured with the Haswell kernels, as scripts/test.sh runs)
     from model_core.evaluation.real_eval import key_metrics, triangle_damage
     from model_core.runtime import Model
     from model_core.runtime import template_keys as tk
@@ -122,7 +124,7 @@ def test_a_stylised_mask_s_funnel_folds_less(dev_heads, monkeypatch):
     after = keys()
     monkeypatch.setattr(tk, "LIMIT_GRADIENTS", False)
     before = keys()
-    for name, most in (("mouthFunnel", 0.7), ("mouthLeft", 0.93)):
+    for name, most in (("mouthFunnel", 0.85), ("mouthLeft", 0.93)):
         b, a = (np.quantile(_bend(rokoko.verts, rokoko.faces, k[name]), 0.999) for k in (before, after))
         print(name, "bend p99.9", b, "->", a)
         assert a < most * b, (name, b, a)
